@@ -1,0 +1,3 @@
+from sump.cli import app
+
+app()

@@ -1,0 +1,129 @@
+"""The ASGI application: routers, middleware, error handlers and the resources that live as long as it does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
+
+from sump import __version__
+from sump.auth.routes import router as tenant_auth_router
+from sump.config import Env, Settings, load_settings
+from sump.db.engine import make_engine, make_sessionmaker
+from sump.environments.routes import router as environments_router
+from sump.health.routes import api as health_api
+from sump.health.routes import probes as health_probes
+from sump.kit.docs import install_docs
+from sump.kit.errors import ProblemBody, install_error_handlers
+from sump.kit.logging import configure_logging
+from sump.kit.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from sump.kit.passwords import PasswordHasher
+from sump.kit.ratelimit import RateLimiter
+from sump.sessions import service as sessions
+from sump.tenant_accounts.routes import router as tenant_accounts_router
+from sump.tenants.routes import router as tenants_router
+
+API_PREFIX = "/api/v1"
+PURGE_INTERVAL_SECONDS = 3600
+log = structlog.get_logger("sump")
+
+DESCRIPTION = """Multi-tenant user management and authentication.
+
+Compatible with the original Sump API, with these deliberate differences:
+validation failures are RFC 9457 problem details (400) with a stable `code`; identifiers are unique per
+tenant; sessions are valid only in their own tenant; the last owner cannot be removed; roles never name
+another tenant; custom-property updates set every key given.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(json_lines=settings.env is Env.PROD)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_expired_sessions(app))
+        try:
+            yield
+        finally:
+            app.state.draining = True
+            purger.cancel()
+            await app.state.engine.dispose()
+            app.state.hasher.close()
+
+    app = FastAPI(
+        title="Sump",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.hasher = PasswordHasher(queue_size=settings.password_queue_size)
+    app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
+    app.state.draining = False
+
+    for router in (
+        tenants_router,
+        tenant_accounts_router,
+        environments_router,
+        tenant_auth_router,
+        health_api,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health_probes)
+    install_docs(app)
+    install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    app.add_middleware(BodyLimitMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Link", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env is Env.PROD)
+    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with the problem-details schema every error response refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        problem = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {})["ProblemBody"] = problem
+        for path in schema["paths"].values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+async def _purge_expired_sessions(app: FastAPI) -> None:
+    """Deletes expired and idle sessions once an hour."""
+    while True:
+        try:
+            async with app.state.sessionmaker() as db, db.begin():
+                purged = await sessions.purge_expired(db, app.state.settings)
+            if purged:
+                log.info("sessions_purged", count=purged)
+        except Exception as exc:  # the purge is best effort; the next round retries
+            log.warning("session_purge_failed", error=type(exc).__name__)
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)

@@ -1,0 +1,1 @@
+"""Sign-in routes and the dependencies that turn a session into an actor."""

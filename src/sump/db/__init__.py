@@ -1,0 +1,1 @@
+"""Database engine, metadata and portable column types."""

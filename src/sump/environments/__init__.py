@@ -1,0 +1,1 @@
+"""Environments: separate user pools inside a tenant."""

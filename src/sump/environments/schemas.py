@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import model_validator
+
+from sump.environments.models import Environment
+from sump.kit.custom_properties import CustomProperties
+from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
+
+
+class EnvironmentCreate(RequestModel):
+    name: ContainerName
+    custom_properties: CustomProperties | None = None
+
+
+class EnvironmentUpdate(RequestModel):
+    name: ContainerName | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> EnvironmentUpdate:
+        if self.name is None:
+            raise ValueError("Give at least one field to change")
+        return self
+
+
+class EnvironmentView(ResponseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    custom_properties: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, environment: Environment) -> EnvironmentView:
+        return cls.model_validate(environment)

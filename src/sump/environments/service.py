@@ -1,0 +1,69 @@
+"""Rules for environments: names unique per tenant, bounded custom properties, deletion takes its users along."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.dependencies import TenantActor
+from sump.environments import repository
+from sump.environments.models import Environment
+from sump.environments.schemas import EnvironmentCreate, EnvironmentUpdate
+from sump.kit import custom_properties
+from sump.kit.errors import conflict, not_found
+
+
+async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> Environment:
+    environment = await repository.get(db, actor.tenant_id, environment_id)
+    if environment is None:
+        raise not_found("environment")
+    return environment
+
+
+async def page(db: AsyncSession, actor: TenantActor, after: uuid.UUID | None, limit: int) -> list[Environment]:
+    return await repository.page(db, actor.tenant_id, after, limit)
+
+
+async def new_environment(
+    db: AsyncSession, tenant_id: uuid.UUID, name: str, properties: dict[str, Any] | None
+) -> Environment:
+    if await repository.name_taken(db, tenant_id, name):
+        raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
+    environment = Environment(
+        tenant_id=tenant_id, name=name, custom_properties=custom_properties.check_limits(properties or {})
+    )
+    return await repository.add(db, environment)
+
+
+async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) -> Environment:
+    return await new_environment(db, actor.tenant_id, body.name, body.custom_properties)
+
+
+async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
+    environment = await get(db, actor, environment_id)
+    if body.name is not None and body.name != environment.name:
+        if await repository.name_taken(db, actor.tenant_id, body.name, exclude=environment.id):
+            raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
+        environment.name = body.name
+    await db.flush()
+
+
+async def set_properties(
+    db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
+    environment = await get(db, actor, environment_id)
+    environment.custom_properties = custom_properties.merged(environment.custom_properties, changes)
+    await db.flush()
+
+
+async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, key: str) -> None:
+    environment = await get(db, actor, environment_id)
+    environment.custom_properties = custom_properties.without(environment.custom_properties, key)
+    await db.flush()
+
+
+async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> None:
+    """Deletes the environment; its end users and their sessions go with it (foreign keys cascade)."""
+    await repository.remove(db, await get(db, actor, environment_id))

@@ -1,0 +1,1 @@
+"""Small shared pieces: errors, middleware, crypto, pagination, identifiers, rate limits, passwords."""

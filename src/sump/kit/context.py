@@ -1,0 +1,5 @@
+"""Per-request context available to logs and error bodies."""
+
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")

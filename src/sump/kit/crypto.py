@@ -1,0 +1,39 @@
+"""Random tokens, their digests, and the signed `sump_session` cookie value."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from urllib.parse import quote, unquote
+
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe base64 without padding (43 characters)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> bytes:
+    """What is stored: SHA-256 of the token. The token has 256 bits of entropy, so no salt or stretching is needed."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _mac(secret: str, value: str) -> str:
+    digest = hmac.new(secret.encode(), value.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode().rstrip("=")
+
+
+def sign_cookie(secret: str, value: str) -> str:
+    """`s:<value>.<base64 HMAC-SHA256>`, URL-encoded: the signed-cookie format the original Sump used."""
+    return quote(f"s:{value}.{_mac(secret, value)}", safe="")
+
+
+def unsign_cookie(secret: str, cookie: str) -> str | None:
+    raw = unquote(cookie)
+    if not raw.startswith("s:") or "." not in raw:
+        return None
+    value, signature = raw[2:].rsplit(".", 1)
+    return value if hmac.compare_digest(signature, _mac(secret, value)) else None

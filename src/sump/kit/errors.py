@@ -1,0 +1,197 @@
+"""RFC 9457 problem details: one exception type for every expected failure, and the handlers that render it.
+
+Every body carries `type`, `title`, `status`, `detail`, `message` (the same sentence, which the original
+Sump clients read), a stable `code` and the `requestId`; validation failures add `errors` (field → message).
+Nothing from the request is echoed back.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from sump.kit.context import request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("sump.errors")
+
+
+class Problem(Exception):
+    """An expected failure with a stable machine-readable `code`."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, f"{what.replace(' ', '_')}_not_found", f"{what.capitalize()} not found.")
+
+
+def unauthenticated(detail: str = "No valid session.") -> Problem:
+    return Problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="sump"'})
+
+
+def forbidden(code: str = "forbidden", detail: str = "You are not allowed to do this.") -> Problem:
+    return Problem(403, code, detail)
+
+
+def bad_request(code: str, detail: str, field: str | None = None) -> Problem:
+    return Problem(400, code, detail, errors={field: detail} if field else None)
+
+
+def conflict(code: str, detail: str, field: str | None = None) -> Problem:
+    return Problem(409, code, detail, errors={field: detail} if field else None)
+
+
+class ProblemBody(BaseModel):
+    """Shape of every error response (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    message: str
+    code: str
+    request_id: str = Field(alias="requestId")
+    errors: dict[str, str] | None = None
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "message": detail,
+        "code": code,
+        "requestId": request_id_var.get(),
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(
+        json.dumps(body, separators=(",", ":")), status_code=status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+_MESSAGES = {
+    "missing": "This field is required.",
+    "extra_forbidden": "This field is not allowed.",
+    "uuid_parsing": "Must be a UUID.",
+    "uuid_type": "Must be a UUID.",
+    "string_type": "Must be a string.",
+    "model_attributes_type": "Must be a JSON object.",
+    "dict_type": "Must be a JSON object.",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] in _MESSAGES:
+        return _MESSAGES[error["type"]]
+    message = str(error.get("msg", "Invalid value."))
+    message = message.removeprefix("Value error, ")
+    return message if message.endswith(".") else message + "."
+
+
+async def _validation_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        if error["type"] == "json_invalid":
+            return problem_response(400, "malformed_json", "The request body is not valid JSON.")
+        errors.setdefault(_field_name(tuple(error["loc"])), _message(error))
+    return problem_response(400, "validation_failed", "The request is not valid.", errors=errors)
+
+
+async def _problem_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
+
+
+_HTTP_CODES = {
+    404: ("route_not_found", "No such route."),
+    405: ("method_not_allowed", "This method is not allowed on this route."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "The request body must be application/json."),
+}
+
+
+async def _http_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", HTTPStatus(exc.status_code).phrase + "."))
+    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, PoolTimeout | ConnectionError | OSError):
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and isinstance(cause, ConnectionError | OSError)
+
+
+async def _unexpected_handler(_request: Request, exc: Exception) -> Response:
+    if _database_unavailable(exc):
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return problem_response(
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable.",
+            headers={"Retry-After": "2"},
+        )
+    log.error("unhandled_error", exc_info=exc)
+    return problem_response(500, "internal", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _problem_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problem statuses a route can answer."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}
+    return {status: {"description": HTTPStatus(status).phrase, "content": content} for status in statuses}

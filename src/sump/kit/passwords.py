@@ -1,0 +1,90 @@
+"""Password hashing off the event loop, in a bounded pool that refuses work instead of queueing without end.
+
+argon2id with the OWASP parameters (m=19 MiB, t=2, p=1). bcrypt hashes (imported from the original Sump)
+verify with its 72-byte rule and are replaced by argon2id on the next successful sign-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import bcrypt
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from sump.kit.errors import Problem
+
+T = TypeVar("T")
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
+class PasswordHasher:
+    def __init__(self, workers: int | None = None, queue_size: int = 64) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.capacity = self.workers + queue_size
+        self.pending = 0
+        self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sump-hash")
+        self._dummy = self.argon2.hash("sump-dummy-password")
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self.pending >= self.capacity:
+            raise Problem(
+                503,
+                "overloaded",
+                "Too many sign-ins at once. Try again shortly.",
+                headers={"Retry-After": "1"},
+            )
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        finally:
+            self.pending -= 1
+
+    async def hash(self, password: str) -> str:
+        result: str = await self._run(self.argon2.hash, _normalize(password))
+        return result
+
+    async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
+        """(matches, replacement hash when the stored one is legacy or weaker than today's parameters).
+
+        A missing hash still costs one full verification, so an account without a password, or no account
+        at all, takes as long as a wrong password.
+        """
+        if stored is None:
+            await self._run(self._verify_argon2, self._dummy, "\0" + password)
+            return False, None
+        if stored.startswith(BCRYPT_PREFIXES):
+            ok: bool = await self._run(_verify_bcrypt, stored, password)
+            return ok, (await self.hash(password) if ok else None)
+        ok = await self._run(self._verify_argon2, stored, password)
+        rehash = ok and self.argon2.check_needs_rehash(stored)
+        return ok, (await self.hash(password) if rehash else None)
+
+    async def burn(self, password: str) -> None:
+        """Spends what a real verification costs, for unknown accounts."""
+        await self.verify(None, password)
+
+    def _verify_argon2(self, stored: str, password: str) -> bool:
+        try:
+            return self.argon2.verify(stored, _normalize(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _normalize(password: str) -> str:
+    return unicodedata.normalize("NFKC", password)
+
+
+def _verify_bcrypt(stored: str, password: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode()[:72], stored.encode())
+    except ValueError:
+        return False

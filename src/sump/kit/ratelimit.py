@@ -1,0 +1,47 @@
+"""Per-IP request limits on public routes (the `limits` library; memory, or Redis when configured)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from limits import RateLimitItem, parse
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+
+from sump.kit.errors import Problem
+from sump.kit.middleware import client_ip
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None, enabled: bool) -> None:
+        uri = "async+" + redis_url if redis_url else "async+memory://"
+        self.storage = storage_from_string(uri)
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self.enabled = enabled
+
+    async def hit(self, item: RateLimitItem, *keys: str) -> None:
+        """Counts one hit; over the limit, 429 with `Retry-After`."""
+        if not self.enabled or await self.strategy.hit(item, *keys):
+            return
+        stats = await self.strategy.get_window_stats(item, *keys)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many requests. Try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def per_ip(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency limiting one client IP to `limit` (for example `10/minute`) on this route."""
+    item = parse(limit)
+
+    async def dependency(request: Request) -> None:
+        limiter: RateLimiter = request.app.state.limiter
+        await limiter.hit(item, name, client_ip(request.scope))
+
+    return dependency

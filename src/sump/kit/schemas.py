@@ -1,0 +1,30 @@
+"""Base models: camelCase on the wire, unknown request fields rejected."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic.alias_generators import to_camel
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError("Must be an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
+ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

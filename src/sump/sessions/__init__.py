@@ -1,0 +1,1 @@
+"""Server-side sessions behind the signed `sump_session` cookie or a bearer token."""

@@ -1,0 +1,87 @@
+"""SQL for sessions. Lookups go by token digest; everything else is scoped by account."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.sessions.models import AccountType, Session
+from sump.tenant_accounts.models import TenantAccount
+
+
+async def add(db: AsyncSession, session: Session) -> Session:
+    db.add(session)
+    await db.flush()
+    return session
+
+
+async def find_tenant_session(
+    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime
+) -> tuple[Session, TenantAccount] | None:
+    """One indexed lookup: the live session of this digest with its (enabled) tenant account."""
+    row = (
+        await db.execute(
+            select(Session, TenantAccount)
+            .join(TenantAccount, TenantAccount.id == Session.tenant_account_id)
+            .where(
+                Session.token_hash == digest,
+                Session.expires_at > now,
+                Session.last_active_at > idle_since,
+                TenantAccount.disabled.is_(False),
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    await db.execute(update(Session).where(Session.id == session_id).values(last_active_at=now))
+
+
+async def list_live(
+    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, now: datetime, idle_since: datetime
+) -> list[Session]:
+    result = await db.scalars(
+        select(Session)
+        .where(
+            Session.account_type == account_type,
+            Session.account_id == account_id,
+            Session.expires_at > now,
+            Session.last_active_at > idle_since,
+        )
+        .order_by(Session.last_active_at.desc(), Session.id.desc())
+    )
+    return list(result)
+
+
+async def delete_one(db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    result = await db.execute(
+        delete(Session).where(
+            Session.id == session_id, Session.account_type == account_type, Session.account_id == account_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_by_digest(db: AsyncSession, digest: bytes) -> None:
+    await db.execute(delete(Session).where(Session.token_hash == digest))
+
+
+async def delete_for_account(
+    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> int:
+    statement = delete(Session).where(Session.account_type == account_type, Session.account_id == account_id)
+    if keep is not None:
+        statement = statement.where(Session.id != keep)
+    result = await db.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_expired(db: AsyncSession, now: datetime, idle_since: datetime) -> int:
+    result = await db.execute(
+        delete(Session).where((Session.expires_at <= now) | (Session.last_active_at <= idle_since))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

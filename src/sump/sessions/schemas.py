@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sump.kit.schemas import ResponseModel
+from sump.sessions.models import AccountType, Session
+
+
+class SessionView(ResponseModel):
+    """A session as the original Sump showed it; `ipAddress` and `userAgent` are left out when unknown."""
+
+    id: uuid.UUID
+    account_type: AccountType
+    account_id: uuid.UUID
+    context_type: str
+    context_id: uuid.UUID
+    expires_at: datetime
+    last_active_at: datetime
+    created_at: datetime
+    ip_address: str | None = None
+    user_agent: str | None = None
+    current: bool | None = None
+
+    @classmethod
+    def of(cls, session: Session, *, current: Session | None = None) -> SessionView:
+        return cls(
+            id=session.id,
+            account_type=session.account_type,
+            account_id=session.account_id,
+            context_type="environment" if session.environment_id else "tenant",
+            context_id=session.environment_id or session.tenant_id,
+            expires_at=session.expires_at,
+            last_active_at=session.last_active_at,
+            created_at=session.created_at,
+            ip_address=session.ip_address or None,
+            user_agent=session.user_agent or None,
+            current=(session.id == current.id) if current else None,
+        )
+
+
+class SignedIn(ResponseModel):
+    """Login answer: the account, its session, and the session token for `Authorization: Bearer` clients."""
+
+    account_id: uuid.UUID
+    session: SessionView
+    token: str
+
+
+class Revoked(ResponseModel):
+    revoked: int

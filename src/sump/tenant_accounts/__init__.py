@@ -1,0 +1,1 @@
+"""Tenant accounts: the people who administer a tenant, with roles owner, admin and user."""

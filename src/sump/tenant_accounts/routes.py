@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from sump.auth.dependencies import TenantAdmin, TenantMember
+from sump.db.deps import DbSession
+from sump.kit.deps import HasherDep
+from sump.kit.errors import bad_request, problem_responses
+from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.tenant_accounts import service
+from sump.tenant_accounts.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    AccountView,
+    Created,
+    EmailChange,
+    Identification,
+    PhoneChange,
+    RoleChange,
+    UsernameChange,
+)
+
+router = APIRouter(
+    prefix="/tenants/{tenantId}/accounts",
+    tags=["tenant accounts"],
+    responses=problem_responses(400, 401, 403, 404),
+)
+AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
+
+
+@router.get("", response_model=list[AccountView])
+async def list_accounts(
+    request: Request,
+    response: Response,
+    actor: TenantMember,
+    db: DbSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> list[AccountView]:
+    """Accounts of the tenant, oldest first. The next page, if any, is in the `Link` header."""
+    accounts = await service.page(db, actor, decode_cursor(cursor), limit)
+    link_next(request, response, [account.id for account in accounts], limit)
+    return [AccountView.of(account) for account in accounts]
+
+
+@router.post("", status_code=201, response_model=Created, responses=problem_responses(409, 503))
+async def create_account(body: AccountCreate, actor: TenantAdmin, db: DbSession, hasher: HasherDep) -> Created:
+    """Creates an account. Admins create users only; owners may grant any role of this tenant."""
+    account = await service.create(db, hasher, actor, body)
+    return Created(id=account.id)
+
+
+@router.get("/user-defined-identification", response_model=AccountView)
+async def find_account(
+    request: Request,
+    actor: TenantMember,
+    db: DbSession,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+    username: Annotated[str | None, Query(max_length=64)] = None,
+) -> AccountView:
+    """Finds the account holding every identifier given, by query parameters (or, as before, a JSON body)."""
+    given = {key: value for key, value in (("email", email), ("phone", phone), ("username", username)) if value}
+    if not given:
+        given = await _json_body(request)
+    try:
+        query = Identification.model_validate(given)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    return AccountView.of(await service.find(db, actor, query))
+
+
+async def _json_body(request: Request) -> dict[str, object]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise bad_request("malformed_json", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_request("validation_failed", "The request body must be a JSON object.")
+    return body
+
+
+@router.get("/{accountId}", response_model=AccountView)
+async def get_account(account_id: AccountId, actor: TenantMember, db: DbSession) -> AccountView:
+    return AccountView.of(await service.get(db, actor, account_id))
+
+
+@router.patch("/{accountId}", status_code=204)
+async def update_account(account_id: AccountId, body: AccountUpdate, actor: TenantMember, db: DbSession) -> None:
+    """Changes name or avatar: one's own, or an account one manages."""
+    await service.update(db, actor, account_id, body)
+
+
+@router.patch("/{accountId}/email", status_code=204, responses=problem_responses(409))
+async def change_email(account_id: AccountId, body: EmailChange, actor: TenantMember, db: DbSession) -> None:
+    await service.change_identifier(db, actor, account_id, "email", body.email)
+
+
+@router.patch("/{accountId}/phone", status_code=204, responses=problem_responses(409))
+async def change_phone(account_id: AccountId, body: PhoneChange, actor: TenantMember, db: DbSession) -> None:
+    await service.change_identifier(db, actor, account_id, "phone", body.phone)
+
+
+@router.patch("/{accountId}/username", status_code=204, responses=problem_responses(409))
+async def change_username(account_id: AccountId, body: UsernameChange, actor: TenantMember, db: DbSession) -> None:
+    await service.change_identifier(db, actor, account_id, "username", body.username)
+
+
+@router.patch("/{accountId}/role", status_code=204, responses=problem_responses(409))
+async def change_role(account_id: AccountId, body: RoleChange, actor: TenantAdmin, db: DbSession) -> None:
+    """Changes the role. Only owners grant owner or admin; the last enabled owner cannot be demoted (409)."""
+    await service.change_role(db, actor, account_id, body.role)
+
+
+@router.patch("/{accountId}/disable", status_code=204, responses=problem_responses(409))
+async def disable_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+    """Disables the account and revokes its sessions at once."""
+    await service.set_disabled(db, actor, account_id, True)
+
+
+@router.patch("/{accountId}/enable", status_code=204)
+async def enable_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+    await service.set_disabled(db, actor, account_id, False)
+
+
+@router.delete("/{accountId}", status_code=204, responses=problem_responses(409))
+async def delete_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+    """Deletes the account and its sessions. The last enabled owner cannot be deleted (409)."""
+    await service.delete(db, actor, account_id)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+
+
+class RoleGrant(RequestModel):
+    """The original's role element. The target is always the tenant in the path."""
+
+    role: TenantRole
+    target: Literal["tenant"] = "tenant"
+    target_id: uuid.UUID
+
+
+class AccountCreate(RequestModel):
+    email: Email
+    name: PersonName
+    username: Username
+    phone: Phone | None = None
+    avatar_url: HttpUrl | None = None
+    roles: Annotated[list[RoleGrant], Field(min_length=1, max_length=1)] | None = None
+    password: Password | None = Field(default=None, description="Optional; without one, set it by password reset.")
+
+
+class AccountUpdate(RequestModel):
+    name: PersonName | None = None
+    avatar_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AccountUpdate:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one field to change")
+        return self
+
+
+class EmailChange(RequestModel):
+    email: Email
+
+
+class PhoneChange(RequestModel):
+    phone: Phone
+
+
+class UsernameChange(RequestModel):
+    username: Username
+
+
+class RoleChange(RequestModel):
+    role: TenantRole
+
+
+class Identification(RequestModel):
+    """One or more identifiers; every one given must match the same account."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    username: Username | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Identification:
+        if self.email is None and self.phone is None and self.username is None:
+            raise ValueError("Must provide email, phone, or username")
+        return self
+
+
+class Created(ResponseModel):
+    id: uuid.UUID
+
+
+class AccountView(ResponseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    username: str
+    email: str
+    phone: str | None
+    avatar_url: str | None
+    role: TenantRole
+    roles: list[RoleGrant]
+    email_verified: bool
+    phone_verified: bool
+    disabled: bool
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: TenantAccount) -> AccountView:
+        return cls(
+            id=account.id,
+            tenant_id=account.tenant_id,
+            name=account.name,
+            username=account.username,
+            email=account.email,
+            phone=account.phone,
+            avatar_url=account.avatar_url,
+            role=account.role,
+            roles=[RoleGrant.model_validate({"role": account.role, "targetId": account.tenant_id})],
+            email_verified=account.email_verified,
+            phone_verified=account.phone_verified,
+            disabled=account.disabled,
+            disabled_at=account.disabled_at,
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+        )

@@ -1,0 +1,186 @@
+"""Rules for tenant accounts: unique identifiers per tenant, the role hierarchy, and the last owner.
+
+Hierarchy: owner > admin > user. Owners manage everyone; admins manage users only and grant only `user`;
+users manage nothing but their own profile. Nobody changes their own role or disables or deletes themselves,
+and the tenant always keeps one enabled owner.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.dependencies import TenantActor
+from sump.db.base import utcnow
+from sump.kit.errors import Problem, conflict, forbidden, not_found
+from sump.kit.password_policy import DEFAULT_POLICY
+from sump.kit.passwords import PasswordHasher
+from sump.sessions import service as sessions
+from sump.sessions.models import AccountType
+from sump.tenant_accounts import repository
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenant_accounts.schemas import AccountCreate, AccountUpdate, Identification
+
+IDENTIFIER_TAKEN = "This {} is already in use in this tenant."
+
+
+async def get(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> TenantAccount:
+    account = await repository.get(db, actor.tenant_id, account_id)
+    if account is None:
+        raise not_found("account")
+    return account
+
+
+async def find(db: AsyncSession, actor: TenantActor, query: Identification) -> TenantAccount:
+    account = await repository.find(db, actor.tenant_id, email=query.email, phone=query.phone, username=query.username)
+    if account is None:
+        raise not_found("account")
+    return account
+
+
+async def page(db: AsyncSession, actor: TenantActor, after: uuid.UUID | None, limit: int) -> list[TenantAccount]:
+    return await repository.page(db, actor.tenant_id, after, limit)
+
+
+async def ensure_identifiers_free(
+    db: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    username: str | None = None,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    taken = await repository.taken_identifiers(
+        db, tenant_id, email=email, phone=phone, username=username, exclude=exclude
+    )
+    if taken:
+        errors = {name: IDENTIFIER_TAKEN.format(name) for name in sorted(taken)}
+        raise Problem(409, "identifier_taken", "An account with this identification already exists.", errors=errors)
+
+
+async def new_account(
+    db: AsyncSession,
+    hasher: PasswordHasher,
+    tenant_id: uuid.UUID,
+    body: AccountCreate,
+    role: TenantRole,
+) -> TenantAccount:
+    """Checks the password policy and identifier uniqueness, hashes, and inserts."""
+    password_hash = None
+    if body.password is not None:
+        DEFAULT_POLICY.check(body.password, email=body.email, username=body.username)
+    await ensure_identifiers_free(db, tenant_id, email=body.email, phone=body.phone, username=body.username)
+    if body.password is not None:
+        password_hash = await hasher.hash(body.password)
+    account = TenantAccount(
+        tenant_id=tenant_id,
+        email=body.email,
+        phone=body.phone,
+        username=body.username,
+        name=body.name,
+        avatar_url=body.avatar_url,
+        password_hash=password_hash,
+        role=role,
+    )
+    return await repository.add(db, account)
+
+
+async def create(db: AsyncSession, hasher: PasswordHasher, actor: TenantActor, body: AccountCreate) -> TenantAccount:
+    role = TenantRole.USER
+    if body.roles:
+        grant = body.roles[0]
+        if grant.target_id != actor.tenant_id:
+            raise Problem(
+                400,
+                "role_target_invalid",
+                "A role can only target the tenant in the path.",
+                errors={"roles.0.targetId": "Must be the id of this tenant."},
+            )
+        role = grant.role
+    ensure_can_grant(actor, role)
+    return await new_account(db, hasher, actor.tenant_id, body, role)
+
+
+def ensure_can_grant(actor: TenantActor, role: TenantRole) -> None:
+    if actor.role is TenantRole.OWNER or (actor.role is TenantRole.ADMIN and role is TenantRole.USER):
+        return
+    raise forbidden("role_not_grantable", f"Your role cannot grant the {role.value} role.")
+
+
+def ensure_can_manage(actor: TenantActor, target: TenantAccount) -> None:
+    """Acting on another account: owners on anyone, admins on users only, never on oneself."""
+    if target.id == actor.account.id:
+        raise forbidden("cannot_act_on_self", "You cannot do this to your own account.")
+    if actor.role is TenantRole.OWNER or actor.role.rank > target.role.rank:
+        return
+    raise forbidden("insufficient_role", "Your role does not allow acting on this account.")
+
+
+def ensure_can_edit(actor: TenantActor, target: TenantAccount) -> None:
+    """Profile and identifier changes: oneself, or an account one manages."""
+    if target.id != actor.account.id:
+        ensure_can_manage(actor, target)
+
+
+async def ensure_not_last_owner(db: AsyncSession, target: TenantAccount) -> None:
+    """Locks the tenant's enabled owners, so concurrent demotions cannot both pass."""
+    if target.role is not TenantRole.OWNER or target.disabled:
+        return
+    owners = await repository.lock_enabled_owners(db, target.tenant_id)
+    if not [owner for owner in owners if owner != target.id]:
+        raise conflict("last_owner", "The tenant must keep at least one enabled owner.")
+
+
+async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, body: AccountUpdate) -> None:
+    account = await get(db, actor, account_id)
+    ensure_can_edit(actor, account)
+    for field in body.model_fields_set:
+        setattr(account, field, getattr(body, field))
+    await db.flush()
+
+
+async def change_identifier(
+    db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, field: str, value: str
+) -> None:
+    account = await get(db, actor, account_id)
+    ensure_can_edit(actor, account)
+    if getattr(account, field) == value:
+        return
+    await ensure_identifiers_free(db, actor.tenant_id, exclude=account.id, **{field: value})
+    setattr(account, field, value)
+    setattr(account, f"{field}_verified", False)
+    await db.flush()
+
+
+async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:
+    account = await get(db, actor, account_id)
+    ensure_can_manage(actor, account)
+    ensure_can_grant(actor, role)
+    if account.role is role:
+        return
+    await ensure_not_last_owner(db, account)
+    account.role = role
+    await db.flush()
+
+
+async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, disabled: bool) -> None:
+    account = await get(db, actor, account_id)
+    ensure_can_manage(actor, account)
+    if account.disabled is disabled:
+        return
+    if disabled:
+        await ensure_not_last_owner(db, account)
+        await sessions.revoke_all(db, AccountType.TENANT_ACCOUNT, account.id)
+    account.disabled = disabled
+    account.disabled_at = utcnow() if disabled else None
+    await db.flush()
+
+
+async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> None:
+    account = await get(db, actor, account_id)
+    ensure_can_manage(actor, account)
+    await ensure_not_last_owner(db, account)
+    await sessions.revoke_all(db, AccountType.TENANT_ACCOUNT, account.id)
+    await repository.remove(db, account)

@@ -1,0 +1,96 @@
+"""Rules for tenants. Creation makes tenant, owner, first environment and session in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.dependencies import TenantActor
+from sump.config import Settings
+from sump.environments import service as environments
+from sump.environments.models import Environment
+from sump.kit import custom_properties
+from sump.kit.deps import Client
+from sump.kit.errors import not_found
+from sump.kit.passwords import PasswordHasher
+from sump.sessions import service as sessions
+from sump.tenant_accounts import service as accounts
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenant_accounts.schemas import AccountCreate
+from sump.tenants import repository
+from sump.tenants.models import Tenant
+from sump.tenants.schemas import TenantCreate, TenantUpdate
+
+DEFAULT_ENVIRONMENT = "default"
+MAX_EMBEDDED_ENVIRONMENTS = 1000
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    tenant: Tenant
+    owner: TenantAccount
+    environment: Environment
+    session: sessions.Issued
+
+
+async def create(
+    db: AsyncSession, hasher: PasswordHasher, settings: Settings, body: TenantCreate, client: Client
+) -> NewTenant:
+    tenant = await repository.add(
+        db,
+        Tenant(
+            name=body.tenant.name,
+            custom_properties=custom_properties.check_limits(body.tenant.custom_properties or {}),
+        ),
+    )
+    owner_fields = body.account.model_dump(exclude={"roles"})
+    owner = await accounts.new_account(
+        db, hasher, tenant.id, AccountCreate.model_construct(**owner_fields), TenantRole.OWNER
+    )
+    first = body.environment
+    environment = await environments.new_environment(
+        db,
+        tenant.id,
+        first.name if first else DEFAULT_ENVIRONMENT,
+        first.custom_properties if first else None,
+    )
+    issued = await sessions.issue_for_tenant_account(db, settings, owner, client)
+    return NewTenant(tenant, owner, environment, issued)
+
+
+async def _tenant(db: AsyncSession, actor: TenantActor) -> Tenant:
+    tenant = await repository.get(db, actor.tenant_id)
+    if tenant is None:
+        raise not_found("tenant")
+    return tenant
+
+
+async def get(db: AsyncSession, actor: TenantActor) -> tuple[Tenant, list[Environment]]:
+    tenant = await _tenant(db, actor)
+    return tenant, await repository.environments(db, tenant.id, MAX_EMBEDDED_ENVIRONMENTS)
+
+
+async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> None:
+    tenant = await _tenant(db, actor)
+    if body.name is not None:
+        tenant.name = body.name
+    await db.flush()
+
+
+async def set_properties(db: AsyncSession, actor: TenantActor, changes: dict[str, Any]) -> None:
+    tenant = await _tenant(db, actor)
+    tenant.custom_properties = custom_properties.merged(tenant.custom_properties, changes)
+    await db.flush()
+
+
+async def delete_property(db: AsyncSession, actor: TenantActor, key: str) -> None:
+    tenant = await _tenant(db, actor)
+    tenant.custom_properties = custom_properties.without(tenant.custom_properties, key)
+    await db.flush()
+
+
+async def delete(db: AsyncSession, actor: TenantActor) -> None:
+    """Deletes the tenant; accounts, environments, end users and every session go with it."""
+    await repository.remove(db, await _tenant(db, actor))
