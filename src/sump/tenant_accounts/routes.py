@@ -66,7 +66,9 @@ async def find_account(
     username: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AccountView:
     """Finds the account holding every identifier given, by query parameters (or, as before, a JSON body)."""
-    given = {key: value for key, value in (("email", email), ("phone", phone), ("username", username)) if value}
+    given: dict[str, object] = {
+        key: value for key, value in (("email", email), ("phone", phone), ("username", username)) if value
+    }
     if not given:
         given = await _json_body(request)
     try:

@@ -1,0 +1,152 @@
+"""Test support: databases, settings, and a tenant world built through the public API.
+
+Each xdist worker gets its own databases, created and migrated once and dropped at the end. Tests do not share
+rows: each one creates the tenants it needs (new ids every time), and goes through the real commit path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from sump.config import Settings
+from sump.db import migrate
+
+ADMIN_URL = os.environ.get("SUMP_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery staple"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Database:
+    """A migrated, empty database of one backend, private to this test worker."""
+
+    backend: str
+    url: str
+    drop: list[str] = field(default_factory=list)
+
+
+def create_database(backend: str, directory: Path, migrated: bool = True) -> Database:
+    name = f"sump_test_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        database = Database(backend, f"sqlite+aiosqlite:///{directory / (name + '.db')}")
+    else:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        base = ADMIN_URL.rsplit("/", 1)[0]
+        database = Database(backend, f"{base}/{name}", drop=[name])
+    if migrated:
+        migrate.upgrade(database.url)
+    return database
+
+
+def drop_database(database: Database) -> None:
+    for name in database.drop:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def make_settings(database: Database, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database.url,
+        "secret_key": SECRET,
+        "rate_limits": False,
+        "public_url": "http://sump.test",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Member:
+    account_id: str
+    token: str
+    email: str
+    username: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+@dataclass
+class TenantWorld:
+    """A tenant with an owner signed in, plus helpers to add members."""
+
+    http: httpx.AsyncClient
+    tenant_id: str
+    environment_id: str
+    owner: Member
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/tenants/{self.tenant_id}"
+
+    async def add_member(self, role: str, *, by: Member | None = None, password: str = PASSWORD) -> Member:
+        tag = uuid.uuid4().hex[:8]
+        email, username = f"{role}-{tag}@example.com", f"{role}_{tag}"
+        body = {
+            "name": f"{role.title()} {tag}",
+            "email": email,
+            "username": username,
+            "password": password,
+            "roles": [{"role": role, "target": "tenant", "targetId": self.tenant_id}],
+        }
+        created = await self.http.post(f"{self.base}/accounts", json=body, headers=(by or self.owner).auth)
+        assert created.status_code == 201, created.text
+        return Member(created.json()["id"], await self.login(username=username, password=password), email, username)
+
+    async def login(self, password: str = PASSWORD, **identifier: str) -> str:
+        response = await self.http.post(
+            f"/api/v1/auth/tenants/{self.tenant_id}/login", json={**identifier, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["token"]
+        return token
+
+
+def tenant_body(**overrides: Any) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    body: dict[str, Any] = {
+        "tenant": {"name": f"Tenant {tag}"},
+        "account": {
+            "name": f"Owner {tag}",
+            "email": f"owner-{tag}@example.com",
+            "username": f"owner_{tag}",
+            "password": PASSWORD,
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+async def new_tenant(http: httpx.AsyncClient, **overrides: Any) -> TenantWorld:
+    body = tenant_body(**overrides)
+    response = await http.post("/api/v1/tenants", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    owner = Member(data["accountId"], data["token"], body["account"]["email"], body["account"]["username"])
+    return TenantWorld(http, data["tenantId"], data["environmentId"], owner)
