@@ -28,7 +28,9 @@ async def test_create_returns_ids_session_cookie_and_default_environment(client:
     assert data["session"]["contextId"] == data["tenantId"]
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("sump_session=s%3A")
-    assert "HttpOnly" in cookie and "Path=/" in cookie and "samesite=lax" in cookie.lower()
+    assert "HttpOnly" in cookie
+    assert "Path=/" in cookie
+    assert "samesite=lax" in cookie.lower()
     tenant = await client.get(
         f"/api/v1/tenants/{data['tenantId']}", headers={"Authorization": f"Bearer {data['token']}"}
     )
