@@ -1,8 +1,8 @@
 """Rules for tenant accounts: unique identifiers per tenant, the role hierarchy, and the last owner.
 
-Hierarchy: owner > admin > user. Owners manage everyone; admins manage users only and grant only `user`;
-users manage nothing but their own profile. Nobody changes their own role or disables or deletes themselves,
-and the tenant always keeps one enabled owner.
+Hierarchy: owner > admin > user. Owners manage everyone, themselves included (an owner may step down or
+leave); admins manage users only and grant only `user`; users manage nothing but their own profile. Whatever
+happens, the tenant keeps one enabled owner: the change that would remove the last one answers 409.
 """
 
 from __future__ import annotations
@@ -110,12 +110,13 @@ def ensure_can_grant(actor: TenantActor, role: TenantRole) -> None:
 
 
 def ensure_can_manage(actor: TenantActor, target: TenantAccount) -> None:
-    """Acting on another account: owners on anyone, admins on users only, never on oneself."""
-    if target.id == actor.account.id:
-        raise forbidden("cannot_act_on_self", "You cannot do this to your own account.")
-    if actor.role is TenantRole.OWNER or actor.role.rank > target.role.rank:
+    """Owners act on anyone (themselves included); admins on users only; nobody else on anyone."""
+    if actor.role is TenantRole.OWNER:
         return
-    raise forbidden("insufficient_role", "Your role does not allow acting on this account.")
+    if target.id == actor.account.id:
+        raise forbidden("cannot_act_on_self", "Only an owner can do this to their own account.")
+    if actor.role.rank <= target.role.rank:
+        raise forbidden("insufficient_role", "Your role does not allow acting on this account.")
 
 
 def ensure_can_edit(actor: TenantActor, target: TenantAccount) -> None:
