@@ -17,8 +17,10 @@ from sump.kit.middleware import client_ip
 
 class RateLimiter:
     def __init__(self, redis_url: str | None, enabled: bool) -> None:
-        uri = "async+" + redis_url if redis_url else "async+memory://"
-        self.storage = storage_from_string(uri)
+        if redis_url:
+            self.storage = storage_from_string("async+" + redis_url, implementation="redispy")
+        else:
+            self.storage = storage_from_string("async+memory://")
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.enabled = enabled
 
