@@ -13,14 +13,21 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
-from sump.auth.routes import router as tenant_auth_router
+from sump.auth.routes import environment_router as environment_auth_router
+from sump.auth.routes import tenant_router as tenant_auth_router
+from sump.auth.service import reset_preparer
 from sump.config import Env, Settings, load_settings
 from sump.db.engine import make_engine, make_sessionmaker
+from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.kit.docs import install_docs
-from sump.kit.errors import ProblemBody, install_error_handlers
+from sump.kit.email.mailers import mailer_for
+from sump.kit.email.models import OutboxKind
+from sump.kit.email.outbox import OutboxWorker
+from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers
+from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
 from sump.kit.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from sump.kit.passwords import PasswordHasher
@@ -48,12 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        purger = asyncio.create_task(_purge_expired_sessions(app))
+        tasks = [
+            asyncio.create_task(_purge_expired_sessions(app)),
+            asyncio.create_task(app.state.outbox.run_forever()),
+        ]
         try:
             yield
         finally:
             app.state.draining = True
-            purger.cancel()
+            for task in tasks:
+                task.cancel()
             await app.state.engine.dispose()
             app.state.hasher.close()
 
@@ -72,13 +83,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.hasher = PasswordHasher(queue_size=settings.password_queue_size)
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
+    app.state.lockout = Lockout(
+        app.state.limiter.storage,
+        LockoutPolicy(
+            free_attempts=settings.lockout_free_attempts,
+            lock_after=settings.lockout_threshold,
+            window_minutes=settings.lockout_window_minutes,
+            max_delay_seconds=settings.lockout_max_delay,
+        ),
+    )
+    app.state.outbox = OutboxWorker(
+        app.state.sessionmaker, mailer_for(settings), {OutboxKind.PASSWORD_RESET: reset_preparer(settings)}
+    )
     app.state.draining = False
 
     for router in (
         tenants_router,
         tenant_accounts_router,
         environments_router,
+        end_users_router,
         tenant_auth_router,
+        environment_auth_router,
         health_api,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -87,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(

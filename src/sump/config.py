@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     session_absolute_ttl: int = Field(default=30 * 24 * 3600, ge=60)
     session_idle_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     password_queue_size: int = Field(default=64, ge=0)
+    lockout_free_attempts: int = Field(default=5, ge=1)
+    lockout_threshold: int = Field(default=10, ge=2)
+    lockout_window_minutes: int = Field(default=15, ge=1)
+    lockout_max_delay: float = Field(default=4.0, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

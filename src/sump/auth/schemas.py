@@ -2,20 +2,65 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
+from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import Password, RequestModel
+from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
 
 
-class Login(RequestModel):
-    """One identifier (email, then phone, then username is used) and the password."""
+class Identifier(RequestModel):
+    """One identifier; when several are given, email is used, then phone, then username."""
 
     email: Email | None = None
     phone: Phone | None = None
     username: Username | None = None
-    password: Password
 
     @model_validator(mode="after")
-    def _identifier(self) -> Login:
+    def _identifier(self) -> Identifier:
         if self.email is None and self.phone is None and self.username is None:
             raise ValueError("Must provide email, phone, or username")
         return self
+
+    def chosen(self) -> tuple[str, str]:
+        """(kind, normalised value) of the identifier that counts."""
+        for kind in ("email", "phone", "username"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated above")
+
+
+class Login(Identifier):
+    password: Password
+
+
+class ForgotPassword(Identifier):
+    pass
+
+
+class ResetPassword(RequestModel):
+    token: Password
+    new_password: Password
+
+
+class ChangePassword(RequestModel):
+    current_password: Password
+    new_password: Password
+
+
+class Signup(RequestModel):
+    name: PersonName
+    email: Email
+    username: Username
+    password: Password
+    phone: Phone | None = None
+    avatar_url: HttpUrl | None = None
+    custom_properties: CustomProperties | None = None
+
+
+class Message(ResponseModel):
+    message: str
+
+
+class ResetDone(ResponseModel):
+    success: bool
+    message: str

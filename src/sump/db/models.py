@@ -1,11 +1,23 @@
 """Every table of Sump, imported in one place so the metadata is complete (migrations, tests)."""
 
+from sump.auth.models import PasswordResetToken
 from sump.db.base import Base
+from sump.environment_accounts.models import EnvironmentAccount
 from sump.environments.models import Environment
+from sump.kit.email.models import OutboxMessage
 from sump.sessions.models import Session
 from sump.tenant_accounts.models import TenantAccount
 from sump.tenants.models import Tenant
 
 metadata = Base.metadata
 
-__all__ = ["Environment", "Session", "Tenant", "TenantAccount", "metadata"]
+__all__ = [
+    "Environment",
+    "EnvironmentAccount",
+    "OutboxMessage",
+    "PasswordResetToken",
+    "Session",
+    "Tenant",
+    "TenantAccount",
+    "metadata",
+]

@@ -17,3 +17,4 @@ class Environment(Timestamps, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")

@@ -16,6 +16,11 @@ async def get(db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID)
     )
 
 
+async def get_by_id(db: AsyncSession, environment_id: uuid.UUID) -> Environment | None:
+    """Only for routes whose path names the environment itself (end-user sign-in)."""
+    return await db.scalar(select(Environment).where(Environment.id == environment_id))
+
+
 async def page(db: AsyncSession, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Environment]:
     statement = select(Environment).where(Environment.tenant_id == tenant_id)
     if after is not None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.auth.dependencies import TenantActor
 from sump.environments import repository
 from sump.environments.models import Environment
-from sump.environments.schemas import EnvironmentCreate, EnvironmentUpdate
+from sump.environments.schemas import EnvironmentCreate, EnvironmentSettings, EnvironmentUpdate
 from sump.kit import custom_properties
 from sump.kit.errors import conflict, not_found
 
@@ -27,18 +27,25 @@ async def page(db: AsyncSession, actor: TenantActor, after: uuid.UUID | None, li
 
 
 async def new_environment(
-    db: AsyncSession, tenant_id: uuid.UUID, name: str, properties: dict[str, Any] | None
+    db: AsyncSession,
+    tenant_id: uuid.UUID,
+    name: str,
+    properties: dict[str, Any] | None,
+    settings: EnvironmentSettings | None = None,
 ) -> Environment:
     if await repository.name_taken(db, tenant_id, name):
         raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
     environment = Environment(
-        tenant_id=tenant_id, name=name, custom_properties=custom_properties.check_limits(properties or {})
+        tenant_id=tenant_id,
+        name=name,
+        custom_properties=custom_properties.check_limits(properties or {}),
+        settings=(settings or EnvironmentSettings()).model_dump(by_alias=True),
     )
     return await repository.add(db, environment)
 
 
 async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) -> Environment:
-    return await new_environment(db, actor.tenant_id, body.name, body.custom_properties)
+    return await new_environment(db, actor.tenant_id, body.name, body.custom_properties, body.settings)
 
 
 async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
@@ -47,6 +54,8 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
         if await repository.name_taken(db, actor.tenant_id, body.name, exclude=environment.id):
             raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
         environment.name = body.name
+    if body.settings is not None:
+        environment.settings = body.settings.model_dump(by_alias=True)
     await db.flush()
 
 

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sump.config import Settings
+from sump.kit.lockout import Lockout
 from sump.kit.middleware import client_ip
 from sump.kit.passwords import PasswordHasher
+from sump.kit.ratelimit import RateLimiter
 
 
 def _settings(request: Request) -> Settings:
@@ -20,6 +22,16 @@ def _settings(request: Request) -> Settings:
 def _hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
+
+
+def _lockout(request: Request) -> Lockout:
+    lockout: Lockout = request.app.state.lockout
+    return lockout
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
 
 
 @dataclass(frozen=True)
@@ -37,4 +49,6 @@ def _client(request: Request) -> Client:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
+LockoutDep = Annotated[Lockout, Depends(_lockout)]
+LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 ClientDep = Annotated[Client, Depends(_client)]

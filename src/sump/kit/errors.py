@@ -15,10 +15,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sump.kit.context import request_id_var
 
@@ -171,7 +172,12 @@ def _database_unavailable(exc: Exception) -> bool:
     return cause is not None and cause is not exc and isinstance(cause, ConnectionError | OSError)
 
 
-async def _unexpected_handler(_request: Request, exc: Exception) -> Response:
+def unexpected_response(exc: Exception) -> Response:
+    """The answer to an exception nothing else handled: 409 for a lost uniqueness race, 503 when the database
+    is unreachable, otherwise a generic 500. The exception is logged, never shown."""
+    if isinstance(exc, IntegrityError):
+        log.info("integrity_conflict", error=type(exc.orig).__name__ if exc.orig else "IntegrityError")
+        return problem_response(409, "conflict", "The request conflicts with a change made at the same time.")
     if _database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return problem_response(
@@ -184,11 +190,36 @@ async def _unexpected_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(500, "internal", "An unexpected error occurred.")
 
 
+class UnexpectedErrorMiddleware:
+    """Innermost middleware: turns an unhandled exception into a problem response while the request id is
+    still known and before the security headers are added."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_response(exc)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(Exception, _unexpected_handler)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -87,12 +87,12 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
-    """413 for bodies over 1 MiB (declared or streamed); 415 for API bodies that are not JSON."""
+    """413 for bodies over 1 MiB (declared or streamed); 415 for API bodies that are not JSON.
+
+    A body is read in full (at most 1 MiB) before the application sees it, so an oversized stream is refused
+    here rather than failing inside the framework's body parsing.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -108,33 +108,38 @@ class BodyLimitMiddleware:
             await _too_large(scope, receive, send)
             return
         has_body = (length is not None and int(length) > 0) or "transfer-encoding" in headers
-        if has_body and scope["path"].startswith("/api/") and not _is_json(headers.get("content-type", "")):
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/api/") and not _is_json(headers.get("content-type", "")):
             response = problem_response(415, "unsupported_media_type", "The request body must be application/json.")
             await response(scope, receive, send)
             return
 
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await _too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

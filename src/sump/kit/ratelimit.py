@@ -1,4 +1,6 @@
-"""Per-IP request limits on public routes (the `limits` library; memory, or Redis when configured)."""
+"""Per-IP request limits on public routes (the `limits` library; memory, or Redis when configured).
+
+The same storage keeps the per-identifier lockout counters (`sump.kit.lockout`)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ class RateLimiter:
             self.storage = storage_from_string("async+memory://")
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.enabled = enabled
+
+    async def allow(self, item: RateLimitItem, *keys: str) -> bool:
+        """Counts one hit against a per-account limit, which stays on even when per-IP limits are off."""
+        return await self.strategy.hit(item, *keys)
 
     async def hit(self, item: RateLimitItem, *keys: str) -> None:
         """Counts one hit; over the limit, 429 with `Retry-After`."""

@@ -37,6 +37,9 @@ class Session(Base):
     tenant_account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tenant_account.id", ondelete="CASCADE"), index=True
     )
+    environment_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("environment_account.id", ondelete="CASCADE"), index=True
+    )
     expires_at: Mapped[datetime]
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
     ip_address: Mapped[str | None] = mapped_column(String(45))

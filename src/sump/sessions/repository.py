@@ -8,8 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.environment_accounts.models import EnvironmentAccount
 from sump.sessions.models import AccountType, Session
 from sump.tenant_accounts.models import TenantAccount
+
+Account = TenantAccount | EnvironmentAccount
 
 
 async def add(db: AsyncSession, session: Session) -> Session:
@@ -18,23 +21,22 @@ async def add(db: AsyncSession, session: Session) -> Session:
     return session
 
 
-async def find_tenant_session(
+async def find_live(
     db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime
-) -> tuple[Session, TenantAccount] | None:
-    """One indexed lookup: the live session of this digest with its (enabled) tenant account."""
+) -> tuple[Session, Account] | None:
+    """One indexed lookup: the live session of this digest with its account (of either family)."""
     row = (
         await db.execute(
-            select(Session, TenantAccount)
-            .join(TenantAccount, TenantAccount.id == Session.tenant_account_id)
-            .where(
-                Session.token_hash == digest,
-                Session.expires_at > now,
-                Session.last_active_at > idle_since,
-                TenantAccount.disabled.is_(False),
-            )
+            select(Session, TenantAccount, EnvironmentAccount)
+            .outerjoin(TenantAccount, TenantAccount.id == Session.tenant_account_id)
+            .outerjoin(EnvironmentAccount, EnvironmentAccount.id == Session.environment_account_id)
+            .where(Session.token_hash == digest, Session.expires_at > now, Session.last_active_at > idle_since)
         )
     ).first()
-    return (row[0], row[1]) if row else None
+    if row is None:
+        return None
+    account = row[1] or row[2]
+    return (row[0], account) if account is not None else None
 
 
 async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:

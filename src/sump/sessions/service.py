@@ -1,7 +1,7 @@
-"""Issuing, resolving and revoking sessions.
+"""Issuing, resolving and revoking sessions of either account family.
 
-A session is live while `expires_at` (absolute) is ahead and it was used within the idle window. The sliding
-`last_active_at` is written at most once a minute, so a busy session costs one read per request.
+A session is live while `expires_at` (absolute) is ahead, it was used within the idle window and its account
+is enabled. The sliding `last_active_at` is written at most once a minute, so a busy session costs one read.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.config import Settings
 from sump.db.base import utcnow
+from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.deps import Client
 from sump.sessions import repository
 from sump.sessions.models import AccountType, Session
+from sump.sessions.repository import Account
 from sump.tenant_accounts.models import TenantAccount
 
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -29,17 +31,22 @@ class Issued:
     token: str
 
 
-async def issue_for_tenant_account(
-    db: AsyncSession, settings: Settings, account: TenantAccount, client: Client
-) -> Issued:
+def account_type_of(account: Account) -> AccountType:
+    return AccountType.TENANT_ACCOUNT if isinstance(account, TenantAccount) else AccountType.ENVIRONMENT_ACCOUNT
+
+
+async def issue(db: AsyncSession, settings: Settings, account: Account, client: Client) -> Issued:
     now = utcnow()
     token = new_token()
+    end_user = account if isinstance(account, EnvironmentAccount) else None
     session = Session(
         token_hash=token_digest(token),
         tenant_id=account.tenant_id,
-        account_type=AccountType.TENANT_ACCOUNT,
+        environment_id=end_user.environment_id if end_user else None,
+        account_type=account_type_of(account),
         account_id=account.id,
-        tenant_account_id=account.id,
+        tenant_account_id=None if end_user else account.id,
+        environment_account_id=end_user.id if end_user else None,
         expires_at=now + timedelta(seconds=settings.session_absolute_ttl),
         last_active_at=now,
         created_at=now,
@@ -49,16 +56,18 @@ async def issue_for_tenant_account(
     return Issued(await repository.add(db, session), token)
 
 
-async def resolve_tenant_session(
-    db: AsyncSession, settings: Settings, token: str
-) -> tuple[Session, TenantAccount] | None:
+async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Session, Account] | None:
+    """The live session of this token with its enabled account, or None."""
+    if len(token) > 256:
+        return None
     now = utcnow()
-    found = await repository.find_tenant_session(
-        db, token_digest(token), now, now - timedelta(seconds=settings.session_idle_ttl)
-    )
-    if found and now - found[0].last_active_at >= TOUCH_INTERVAL:
-        found[0].last_active_at = now
-        await repository.touch(db, found[0].id, now)
+    found = await repository.find_live(db, token_digest(token), now, now - timedelta(seconds=settings.session_idle_ttl))
+    if found is None or found[1].disabled:
+        return None
+    session = found[0]
+    if now - session.last_active_at >= TOUCH_INTERVAL:
+        session.last_active_at = now
+        await repository.touch(db, session.id, now)
     return found
 
 
@@ -77,10 +86,8 @@ async def revoke_token(db: AsyncSession, token: str) -> None:
     await repository.delete_by_digest(db, token_digest(token))
 
 
-async def revoke_all(
-    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, *, keep: uuid.UUID | None = None
-) -> int:
-    return await repository.delete_for_account(db, account_type, account_id, keep=keep)
+async def revoke_all(db: AsyncSession, account: Account, *, keep: uuid.UUID | None = None) -> int:
+    return await repository.delete_for_account(db, account_type_of(account), account.id, keep=keep)
 
 
 async def purge_expired(db: AsyncSession, settings: Settings) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenants.models import Tenant
 
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID) -> TenantAccount | None:
@@ -43,43 +44,14 @@ async def find(
     return await db.scalar(statement.limit(1))
 
 
-async def taken_identifiers(
-    db: AsyncSession,
-    tenant_id: uuid.UUID,
-    *,
-    email: str | None = None,
-    phone: str | None = None,
-    username: str | None = None,
-    exclude: uuid.UUID | None = None,
-) -> set[str]:
-    """Which of the given identifiers another account of this tenant already holds."""
-    pairs = [
-        (name, column, value)
-        for name, column, value in (
-            ("email", TenantAccount.email, email),
-            ("phone", TenantAccount.phone, phone),
-            ("username", TenantAccount.username, username),
-        )
-        if value is not None
-    ]
-    if not pairs:
-        return set()
-    statement = select(TenantAccount.email, TenantAccount.phone, TenantAccount.username).where(
-        TenantAccount.tenant_id == tenant_id, or_(*(column == value for _, column, value in pairs))
-    )
-    if exclude is not None:
-        statement = statement.where(TenantAccount.id != exclude)
-    rows = (await db.execute(statement)).all()
-    held = (
-        {("email", row.email) for row in rows}
-        | {("phone", row.phone) for row in rows}
-        | {("username", row.username) for row in rows}
-    )
-    return {name for name, _, value in pairs if (name, value) in held}
-
-
 async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-    """Ids of the tenant's enabled owners, locked until the transaction ends (serialises owner changes)."""
+    """Ids of the tenant's enabled owners, locked until the transaction ends (serialises owner changes).
+
+    PostgreSQL locks the rows. SQLite has no row locks, and its driver opens a transaction only at the first
+    write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=Tenant.name))
     statement = (
         select(TenantAccount.id)
         .where(

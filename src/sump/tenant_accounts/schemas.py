@@ -37,6 +37,8 @@ class AccountUpdate(RequestModel):
     def _not_empty(self) -> AccountUpdate:
         if not self.model_fields_set:
             raise ValueError("Give at least one field to change")
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null")
         return self
 
 

@@ -12,6 +12,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.auth.dependencies import TenantActor
+from sump.auth.identity import ensure_identifiers_free
+from sump.auth.pools import Pool
 from sump.db.base import utcnow
 from sump.kit.errors import Problem, conflict, forbidden, not_found
 from sump.kit.password_policy import DEFAULT_POLICY
@@ -21,8 +23,6 @@ from sump.sessions.models import AccountType
 from sump.tenant_accounts import repository
 from sump.tenant_accounts.models import TenantAccount, TenantRole
 from sump.tenant_accounts.schemas import AccountCreate, AccountUpdate, Identification
-
-IDENTIFIER_TAKEN = "This {} is already in use in this tenant."
 
 
 async def get(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> TenantAccount:
@@ -43,23 +43,6 @@ async def page(db: AsyncSession, actor: TenantActor, after: uuid.UUID | None, li
     return await repository.page(db, actor.tenant_id, after, limit)
 
 
-async def ensure_identifiers_free(
-    db: AsyncSession,
-    tenant_id: uuid.UUID,
-    *,
-    email: str | None = None,
-    phone: str | None = None,
-    username: str | None = None,
-    exclude: uuid.UUID | None = None,
-) -> None:
-    taken = await repository.taken_identifiers(
-        db, tenant_id, email=email, phone=phone, username=username, exclude=exclude
-    )
-    if taken:
-        errors = {name: IDENTIFIER_TAKEN.format(name) for name in sorted(taken)}
-        raise Problem(409, "identifier_taken", "An account with this identification already exists.", errors=errors)
-
-
 async def new_account(
     db: AsyncSession,
     hasher: PasswordHasher,
@@ -71,7 +54,9 @@ async def new_account(
     password_hash = None
     if body.password is not None:
         DEFAULT_POLICY.check(body.password, email=body.email, username=body.username)
-    await ensure_identifiers_free(db, tenant_id, email=body.email, phone=body.phone, username=body.username)
+    await ensure_identifiers_free(
+        db, Pool(AccountType.TENANT_ACCOUNT, tenant_id), email=body.email, phone=body.phone, username=body.username
+    )
     if body.password is not None:
         password_hash = await hasher.hash(body.password)
     account = TenantAccount(
@@ -149,7 +134,7 @@ async def change_identifier(
     ensure_can_edit(actor, account)
     if getattr(account, field) == value:
         return
-    await ensure_identifiers_free(db, actor.tenant_id, exclude=account.id, **{field: value})
+    await ensure_identifiers_free(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), account.id, **{field: value})
     setattr(account, field, value)
     setattr(account, f"{field}_verified", False)
     await db.flush()
@@ -173,7 +158,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
         return
     if disabled:
         await ensure_not_last_owner(db, account)
-        await sessions.revoke_all(db, AccountType.TENANT_ACCOUNT, account.id)
+        await sessions.revoke_all(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await db.flush()
@@ -183,5 +168,5 @@ async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) ->
     account = await get(db, actor, account_id)
     ensure_can_manage(actor, account)
     await ensure_not_last_owner(db, account)
-    await sessions.revoke_all(db, AccountType.TENANT_ACCOUNT, account.id)
+    await sessions.revoke_all(db, account)
     await repository.remove(db, account)

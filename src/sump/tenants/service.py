@@ -56,7 +56,7 @@ async def create(
         first.name if first else DEFAULT_ENVIRONMENT,
         first.custom_properties if first else None,
     )
-    issued = await sessions.issue_for_tenant_account(db, settings, owner, client)
+    issued = await sessions.issue(db, settings, owner, client)
     return NewTenant(tenant, owner, environment, issued)
 
 

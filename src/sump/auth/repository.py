@@ -1,0 +1,92 @@
+"""SQL for sign-in: accounts of a pool by identifier, and password reset tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.models import PasswordResetToken
+from sump.auth.pools import Pool
+from sump.sessions.repository import Account
+
+
+async def find_account(
+    db: AsyncSession,
+    pool: Pool,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    username: str | None = None,
+) -> Account | None:
+    """The pool's account matching every identifier given."""
+    model = pool.model
+    statement = pool.select_accounts()
+    for column, value in ((model.email, email), (model.phone, phone), (model.username, username)):
+        if value is not None:
+            statement = statement.where(column == value)
+    account: Account | None = await db.scalar(statement.limit(1))
+    return account
+
+
+async def taken_identifiers(
+    db: AsyncSession, pool: Pool, values: dict[str, str | None], exclude: uuid.UUID | None = None
+) -> set[str]:
+    """Which of the given identifiers (email, phone, username) another account of the pool already holds."""
+    model = pool.model
+    given = {name: value for name, value in values.items() if value is not None}
+    if not given:
+        return set()
+    statement = pool.select_accounts().where(or_(*(getattr(model, name) == value for name, value in given.items())))
+    if exclude is not None:
+        statement = statement.where(model.id != exclude)
+    holders = list(await db.scalars(statement))
+    return {name for name, value in given.items() if any(getattr(holder, name) == value for holder in holders)}
+
+
+async def get_account(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | None:
+    account: Account | None = await db.scalar(pool.select_accounts().where(pool.model.id == account_id))
+    return account
+
+
+async def replace_reset_token(db: AsyncSession, token: PasswordResetToken) -> None:
+    """Stores a new token and deletes the account's earlier ones: one live token per account."""
+    await db.execute(
+        delete(PasswordResetToken).where(
+            PasswordResetToken.account_type == token.account_type,
+            PasswordResetToken.account_id == token.account_id,
+        )
+    )
+    db.add(token)
+    await db.flush()
+
+
+async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> PasswordResetToken | None:
+    return await db.scalar(
+        select(PasswordResetToken).where(
+            PasswordResetToken.token_hash == digest,
+            PasswordResetToken.account_type == pool.account_type,
+            PasswordResetToken.tenant_id == pool.tenant_id,
+            PasswordResetToken.environment_id == pool.environment_id
+            if pool.environment_id
+            else PasswordResetToken.environment_id.is_(None),
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now,
+        )
+    )
+
+
+async def consume_reset_token(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+    """Marks the token used, atomically: of concurrent redemptions exactly one gets True."""
+    result = await db.execute(
+        update(PasswordResetToken)
+        .where(
+            PasswordResetToken.id == token_id,
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,71 @@
+"""SQL for end users, always scoped by environment."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.environment_accounts.models import EnvironmentAccount
+
+
+@dataclass(frozen=True)
+class Filters:
+    q: str | None = None
+    disabled: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
+    return await db.scalar(
+        select(EnvironmentAccount).where(
+            EnvironmentAccount.environment_id == environment_id, EnvironmentAccount.id == account_id
+        )
+    )
+
+
+async def page(
+    db: AsyncSession, environment_id: uuid.UUID, filters: Filters, after: uuid.UUID | None, limit: int
+) -> list[EnvironmentAccount]:
+    """One page in creation order; `q` is a prefix of email, username or name (case-insensitive)."""
+    statement = select(EnvironmentAccount).where(EnvironmentAccount.environment_id == environment_id)
+    if filters.q:
+        prefix = filters.q.casefold()
+        statement = statement.where(
+            or_(
+                EnvironmentAccount.email.startswith(prefix, autoescape=True),
+                EnvironmentAccount.username.startswith(prefix, autoescape=True),
+                func.lower(EnvironmentAccount.name).startswith(prefix, autoescape=True),
+            )
+        )
+    if filters.disabled is not None:
+        statement = statement.where(EnvironmentAccount.disabled.is_(filters.disabled))
+    if filters.created_after is not None:
+        statement = statement.where(EnvironmentAccount.created_at > filters.created_after)
+    if filters.created_before is not None:
+        statement = statement.where(EnvironmentAccount.created_at < filters.created_before)
+    if after is not None:
+        statement = statement.where(EnvironmentAccount.id > after)
+    return list(await db.scalars(statement.order_by(EnvironmentAccount.id).limit(limit)))
+
+
+async def count(db: AsyncSession, environment_id: uuid.UUID) -> int:
+    statement = (
+        select(func.count()).select_from(EnvironmentAccount).where(EnvironmentAccount.environment_id == environment_id)
+    )
+    return int(await db.scalar(statement) or 0)
+
+
+async def add(db: AsyncSession, account: EnvironmentAccount) -> EnvironmentAccount:
+    db.add(account)
+    await db.flush()
+    return account
+
+
+async def remove(db: AsyncSession, account: EnvironmentAccount) -> None:
+    await db.delete(account)
+    await db.flush()

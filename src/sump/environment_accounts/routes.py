@@ -1,0 +1,130 @@
+"""`/environments/{environmentId}/accounts…`: end users, managed by the tenant's owners and admins, and by
+each end user for their own account."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from sump.auth.dependencies import EnvironmentActorDep
+from sump.db.deps import DbSession
+from sump.environment_accounts import service
+from sump.environment_accounts.repository import Filters
+from sump.environment_accounts.schemas import EndUserCreate, EndUserView
+from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
+from sump.kit.deps import HasherDep
+from sump.kit.errors import problem_responses
+from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.sessions.schemas import Revoked
+from sump.tenant_accounts.schemas import AccountUpdate, Created, EmailChange, PhoneChange, UsernameChange
+
+router = APIRouter(
+    prefix="/environments/{environmentId}/accounts",
+    tags=["end users"],
+    responses=problem_responses(400, 401, 403, 404),
+)
+AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
+PropertyChanges = Annotated[CustomProperties, Body(description="Every key is set; keys are literal.")]
+
+
+@router.post("", status_code=201, response_model=Created, responses=problem_responses(409, 413, 503))
+async def create_end_user(body: EndUserCreate, actor: EnvironmentActorDep, db: DbSession, hasher: HasherDep) -> Created:
+    """Creates an end user (tenant owners and admins). Without a password, it is set by password reset."""
+    account = await service.create(db, hasher, actor, body)
+    return Created(id=account.id)
+
+
+@router.get("", response_model=list[EndUserView])
+async def list_end_users(
+    request: Request,
+    response: Response,
+    actor: EnvironmentActorDep,
+    db: DbSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    q: Annotated[str | None, Query(max_length=100, description="Prefix of email, username or name.")] = None,
+    disabled: bool | None = None,
+    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+) -> list[EndUserView]:
+    """End users of the environment, oldest first. The next page, if any, is in the `Link` header."""
+    filters = Filters(q=q, disabled=disabled, created_after=created_after, created_before=created_before)
+    accounts = await service.page(db, actor, filters, decode_cursor(cursor), limit)
+    link_next(request, response, [account.id for account in accounts], limit)
+    return [EndUserView.of(account) for account in accounts]
+
+
+@router.get("/{accountId}", response_model=EndUserView)
+async def get_end_user(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> EndUserView:
+    return EndUserView.of(await service.get(db, actor, account_id, write=False))
+
+
+@router.patch("/{accountId}", status_code=204)
+async def update_end_user(
+    account_id: AccountId, body: AccountUpdate, actor: EnvironmentActorDep, db: DbSession
+) -> None:
+    await service.update(db, actor, account_id, body.model_dump(include=body.model_fields_set))
+
+
+@router.patch("/{accountId}/email", status_code=204, responses=problem_responses(409))
+async def change_email(account_id: AccountId, body: EmailChange, actor: EnvironmentActorDep, db: DbSession) -> None:
+    await service.change_identifier(db, actor, account_id, "email", body.email)
+
+
+@router.patch("/{accountId}/phone", status_code=204, responses=problem_responses(409))
+async def change_phone(account_id: AccountId, body: PhoneChange, actor: EnvironmentActorDep, db: DbSession) -> None:
+    await service.change_identifier(db, actor, account_id, "phone", body.phone)
+
+
+@router.patch("/{accountId}/username", status_code=204, responses=problem_responses(409))
+async def change_username(
+    account_id: AccountId, body: UsernameChange, actor: EnvironmentActorDep, db: DbSession
+) -> None:
+    await service.change_identifier(db, actor, account_id, "username", body.username)
+
+
+@router.patch("/{accountId}/custom-property", status_code=204, responses=problem_responses(413))
+async def set_custom_properties(
+    account_id: AccountId, changes: PropertyChanges, actor: EnvironmentActorDep, db: DbSession
+) -> None:
+    """Sets every key of the body. At most 64 keys of 64 characters and 16 KiB in all."""
+    await service.set_properties(db, actor, account_id, changes)
+
+
+@router.delete("/{accountId}/custom-property", status_code=204)
+async def delete_custom_property(
+    account_id: AccountId, body: CustomPropertyKey, actor: EnvironmentActorDep, db: DbSession
+) -> None:
+    await service.delete_property(db, actor, account_id, body.custom_property)
+
+
+@router.patch("/{accountId}/disable", status_code=204)
+async def disable_end_user(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> None:
+    """Disables the end user and revokes their sessions at once."""
+    await service.set_disabled(db, actor, account_id, True)
+
+
+@router.patch("/{accountId}/enable", status_code=204)
+async def enable_end_user(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> None:
+    await service.set_disabled(db, actor, account_id, False)
+
+
+@router.delete("/{accountId}/sessions", response_model=Revoked)
+async def revoke_end_user_sessions(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> Revoked:
+    """Signs the end user out everywhere."""
+    return Revoked(revoked=await service.revoke_sessions(db, actor, account_id))
+
+
+@router.post("/{accountId}/password-reset", status_code=202)
+async def send_password_reset(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> None:
+    """Emails the end user a password reset link."""
+    await service.send_password_reset(db, actor, account_id)
+
+
+@router.delete("/{accountId}", status_code=204)
+async def delete_end_user(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> None:
+    """Deletes the end user (owners and admins, or the end user themselves) with their sessions."""
+    await service.delete(db, actor, account_id)

@@ -1,0 +1,144 @@
+"""Rules for end users.
+
+The tenant's owners and admins manage the end users of its environments; any tenant account may read them.
+An end user reads and changes their own account and may delete it; other end users' accounts do not exist
+for them (404). Identifiers are unique per environment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.dependencies import EnvironmentActor, ensure_role
+from sump.auth.identity import enqueue_reset, ensure_identifiers_free
+from sump.auth.pools import Pool, environment_pool
+from sump.auth.schemas import Signup
+from sump.db.base import utcnow
+from sump.environment_accounts import repository
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.environment_accounts.repository import Filters
+from sump.environment_accounts.schemas import EndUserCreate
+from sump.kit import custom_properties
+from sump.kit.errors import forbidden, not_found
+from sump.kit.passwords import PasswordHasher
+from sump.sessions import service as sessions
+from sump.tenant_accounts.models import TenantRole
+
+
+def ensure_manager(actor: EnvironmentActor, role: TenantRole = TenantRole.ADMIN) -> None:
+    if actor.manager is None:
+        raise forbidden("tenant_account_required", "This needs a tenant account of this environment's tenant.")
+    ensure_role(actor.manager, role)
+
+
+async def get(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, *, write: bool) -> EnvironmentAccount:
+    """The account, if the actor may see it (and, with `write`, change it)."""
+    if actor.end_user is not None:
+        if actor.end_user.account.id != account_id:
+            raise not_found("account")
+        return actor.end_user.account
+    ensure_manager(actor, TenantRole.ADMIN if write else TenantRole.USER)
+    account = await repository.get(db, actor.environment.id, account_id)
+    if account is None:
+        raise not_found("account")
+    return account
+
+
+async def page(
+    db: AsyncSession, actor: EnvironmentActor, filters: Filters, after: uuid.UUID | None, limit: int
+) -> list[EnvironmentAccount]:
+    ensure_manager(actor, TenantRole.USER)
+    return await repository.page(db, actor.environment.id, filters, after, limit)
+
+
+async def new_account(
+    db: AsyncSession, hasher: PasswordHasher, pool: Pool, body: EndUserCreate | Signup
+) -> EnvironmentAccount:
+    assert pool.environment_id is not None
+    if body.password is not None:
+        pool.policy.check(body.password, email=body.email, username=body.username)
+    await ensure_identifiers_free(db, pool, email=body.email, phone=body.phone, username=body.username)
+    account = EnvironmentAccount(
+        tenant_id=pool.tenant_id,
+        environment_id=pool.environment_id,
+        email=body.email,
+        phone=body.phone,
+        username=body.username,
+        name=body.name,
+        avatar_url=body.avatar_url,
+        custom_properties=custom_properties.check_limits(body.custom_properties or {}),
+        password_hash=await hasher.hash(body.password) if body.password is not None else None,
+    )
+    return await repository.add(db, account)
+
+
+async def create(
+    db: AsyncSession, hasher: PasswordHasher, actor: EnvironmentActor, body: EndUserCreate
+) -> EnvironmentAccount:
+    ensure_manager(actor)
+    return await new_account(db, hasher, environment_pool(actor.environment), body)
+
+
+async def update(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    account = await get(db, actor, account_id, write=True)
+    for field, value in changes.items():
+        setattr(account, field, value)
+    await db.flush()
+
+
+async def change_identifier(
+    db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, field: str, value: str
+) -> None:
+    account = await get(db, actor, account_id, write=True)
+    if getattr(account, field) == value:
+        return
+    await ensure_identifiers_free(db, environment_pool(actor.environment), account.id, **{field: value})
+    setattr(account, field, value)
+    setattr(account, f"{field}_verified", False)
+    await db.flush()
+
+
+async def set_properties(
+    db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
+    account = await get(db, actor, account_id, write=True)
+    account.custom_properties = custom_properties.merged(account.custom_properties, changes)
+    await db.flush()
+
+
+async def delete_property(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, key: str) -> None:
+    account = await get(db, actor, account_id, write=True)
+    account.custom_properties = custom_properties.without(account.custom_properties, key)
+    await db.flush()
+
+
+async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, disabled: bool) -> None:
+    ensure_manager(actor)
+    account = await get(db, actor, account_id, write=True)
+    if account.disabled is disabled:
+        return
+    if disabled:
+        await sessions.revoke_all(db, account)
+    account.disabled = disabled
+    account.disabled_at = utcnow() if disabled else None
+    await db.flush()
+
+
+async def revoke_sessions(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> int:
+    ensure_manager(actor)
+    return await sessions.revoke_all(db, await get(db, actor, account_id, write=True))
+
+
+async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
+    """Emails the account a reset link; admins can trigger a reset but never see or set the password."""
+    ensure_manager(actor)
+    account = await get(db, actor, account_id, write=True)
+    await enqueue_reset(db, environment_pool(actor.environment), "email", account.email)
+
+
+async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
+    """Deletes the account; its sessions and reset tokens go with it."""
+    await repository.remove(db, await get(db, actor, account_id, write=True))

@@ -1,0 +1,1 @@
+"""Email: a transactional outbox, delivered by a background worker through SMTP or the console."""

@@ -1,0 +1,35 @@
+"""Email templates (Jinja2): `<name>.txt.j2` and `<name>.html.j2`, with the subject in SUBJECTS."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from sump.kit.email.mailers import Email
+
+SUBJECTS = {
+    "password_reset": "Reset your password",
+    "password_changed": "Your password was changed",
+}
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("sump.kit.email", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, to: str, **context: Any) -> Email:
+    environment = _environment()
+    return Email(
+        to=to,
+        subject=SUBJECTS[template],
+        text=environment.get_template(f"{template}.txt.j2").render(**context),
+        html=environment.get_template(f"{template}.html.j2").render(**context),
+    )

@@ -1,0 +1,273 @@
+"""Password reset for both families, delivered through the outbox to a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.auth.models import PasswordResetToken
+from sump.db.base import utcnow
+from sump.kit.crypto import token_digest
+from sump.kit.email.models import OutboxMessage, OutboxStatus
+from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
+
+NEW_PASSWORD = "a completely new passphrase"
+LINK = re.compile(r"http://sump\.test/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
+
+
+class Inbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.messages if message["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
+    settings = make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}")
+    app = create_app(settings)
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()
+
+
+@pytest.fixture
+async def http(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False, client=("203.0.113.9", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as client:
+        yield client
+
+
+def reset_token(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    match = LINK.search(body.get_content())
+    assert match is not None, body.get_content()
+    return match.group(3)
+
+
+async def sign_up(http: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    body = {
+        "name": f"End User {tag}",
+        "email": f"end-{tag}@example.com",
+        "username": f"end_{tag}",
+        "password": PASSWORD,
+    }
+    response = await http.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
+    assert response.status_code == 201, response.text
+    return {**body, "token": response.json()["token"], "id": response.json()["accountId"]}
+
+
+@pytest.mark.asvs("RST-01", "RST-02", "RST-03", "RST-09", "SESS-06", "AUTH-08")
+async def test_end_user_resets_password_through_a_real_email(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await sign_up(http, world)
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+
+    forgot = await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+    assert forgot.status_code == 200
+    assert forgot.json() == {"message": "If an account exists with this identifier, a reset link has been sent."}
+    assert await mail_app.state.outbox.run_once() >= 1
+
+    [message] = smtp.inbox.to(user["email"])
+    assert message["Subject"] == "Reset your password"
+    assert message.get_body(("html",)) is not None
+    token = reset_token(message)
+    stored = await db.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token)))
+    assert stored is not None, "the token is stored as its digest"
+
+    reset = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert reset.status_code == 200
+    assert reset.json() == {
+        "success": True,
+        "message": "Password has been reset successfully. Please log in with your new password.",
+    }
+    assert "set-cookie" not in reset.headers
+    assert (await http.get(f"{base}/session", headers=bearer(user["token"]))).status_code == 401
+    again = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "yet another passphrase"})
+    assert again.status_code == 400
+    assert again.json()["code"] == "invalid_token"
+    old = await http.post(f"{base}/login", json={"email": user["email"], "password": PASSWORD})
+    new = await http.post(f"{base}/login", json={"username": user["username"], "password": NEW_PASSWORD})
+    assert (old.status_code, new.status_code) == (401, 200)
+
+    await mail_app.state.outbox.run_once()
+    assert [m["Subject"] for m in smtp.inbox.to(user["email"])] == ["Reset your password", "Your password was changed"]
+    sent = await db.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT))
+    assert all(token not in str(row.payload) for row in sent), "sent messages keep no token at rest"
+
+
+async def test_tenant_account_resets_password(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    """Accounts created without a password get one this way (the original's reset never worked)."""
+    world = await new_tenant(http)
+    created = await http.post(
+        f"{world.base}/accounts",
+        json={"name": "No Password", "email": "nopass@example.com", "username": "nopass"},
+        headers=world.owner.auth,
+    )
+    assert created.status_code == 201
+    base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    assert (await http.post(f"{base}/forgot-password", json={"username": "NoPass"})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = smtp.inbox.to("nopass@example.com")
+    link = LINK.search(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert link is not None
+    assert link.group(1, 2) == ("tenant", world.tenant_id)
+    reset = await http.post(f"{base}/reset-password", json={"token": link.group(3), "newPassword": NEW_PASSWORD})
+    assert reset.status_code == 200
+    login = await http.post(f"{base}/login", json={"email": "nopass@example.com", "password": NEW_PASSWORD})
+    assert login.status_code == 200
+
+
+@pytest.mark.asvs("RST-02")
+async def test_token_only_works_in_its_own_pool(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    world = await new_tenant(http)
+    other = await new_tenant(http)
+    user = await sign_up(http, world)
+    await http.post(f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user["email"]})
+    await mail_app.state.outbox.run_once()
+    token = reset_token(smtp.inbox.to(user["email"])[0])
+    body = {"token": token, "newPassword": NEW_PASSWORD}
+    elsewhere = [
+        f"/api/v1/auth/environments/{other.environment_id}/reset-password",
+        f"/api/v1/auth/tenants/{world.tenant_id}/reset-password",
+    ]
+    for url in elsewhere:
+        response = await http.post(url, json=body)
+        assert response.status_code == 400, url
+    own = await http.post(f"/api/v1/auth/environments/{world.environment_id}/reset-password", json=body)
+    assert own.status_code == 200
+
+
+@pytest.mark.asvs("RST-04", "RST-05", "RST-10")
+async def test_new_request_replaces_token_and_weak_password_keeps_it(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await sign_up(http, world)
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    for _ in range(2):
+        await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+        await mail_app.state.outbox.run_once()
+    first, second = (reset_token(message) for message in smtp.inbox.to(user["email"]))
+    assert (await http.post(f"{base}/login", json={"email": user["email"], "password": PASSWORD})).status_code == 200
+    stale = await http.post(f"{base}/reset-password", json={"token": first, "newPassword": NEW_PASSWORD})
+    assert stale.status_code == 400
+    weak = await http.post(f"{base}/reset-password", json={"token": second, "newPassword": "password"})
+    assert weak.status_code == 400
+    assert weak.json()["code"] == "password_too_common"
+    fine = await http.post(f"{base}/reset-password", json={"token": second, "newPassword": NEW_PASSWORD})
+    assert fine.status_code == 200
+
+
+@pytest.mark.asvs("RST-04")
+async def test_expired_token_is_refused(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await sign_up(http, world)
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+    await mail_app.state.outbox.run_once()
+    token = reset_token(smtp.inbox.to(user["email"])[0])
+    await db.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.token_hash == token_digest(token))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+    response = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert response.status_code == 400
+
+
+@pytest.mark.asvs("RST-08")
+async def test_reset_requests_per_identifier_are_capped(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await sign_up(http, world)
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    answers = [(await http.post(f"{base}/forgot-password", json={"email": user["email"]})).json() for _ in range(5)]
+    assert len({str(answer) for answer in answers}) == 1
+    await mail_app.state.outbox.run_once()
+    assert len(smtp.inbox.to(user["email"])) == 3
+
+
+@pytest.mark.asvs("REL-03")
+async def test_emails_wait_for_the_smtp_server_and_arrive_exactly_once(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    users = [await sign_up(http, world) for _ in range(3)]
+    smtp.stop()
+    for user in users:
+        await http.post(
+            f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user["email"]}
+        )
+    assert await mail_app.state.outbox.run_once() == 0
+    pending = list(await db.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED)))
+    assert any(row.attempts == 1 and row.last_error for row in pending)
+
+    smtp.start()
+    await mail_app.state.outbox.run_once()
+    assert not any(smtp.inbox.to(user["email"]) for user in users), "not due yet: a retry waits for its backoff"
+    await mail_app.state.outbox.run_once(now=utcnow() + timedelta(minutes=2))
+    await mail_app.state.outbox.run_once(now=utcnow() + timedelta(minutes=10))
+    for user in users:
+        assert len(smtp.inbox.to(user["email"])) == 1, user["email"]
