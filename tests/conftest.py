@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
+from tests.mail import SmtpServer
 from tests.support import BACKENDS, Database, TenantWorld, create_database, drop_database, make_settings, new_tenant
 
 
@@ -58,3 +59,12 @@ async def world(client: httpx.AsyncClient) -> TenantWorld:
 async def other(client: httpx.AsyncClient) -> TenantWorld:
     """A second, unrelated tenant."""
     return await new_tenant(client)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on a free port, reading what Sump sends."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

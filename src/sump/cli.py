@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -18,6 +19,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+import_app = typer.Typer(help="Copy users and tenants from another system into Sump's database.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 def _settings() -> Settings:
@@ -77,3 +80,43 @@ def downgrade(
 def current() -> None:
     """Show the revision the database is at."""
     typer.echo(migrate.current(_settings().database_url))
+
+
+@import_app.command(
+    "original",
+    help="Copy everything from an original Sump (the Node.js service) into Sump's database (SUMP_DATABASE_URL).\n\n"
+    "Imported, keeping ids: tenants, environments, tenant accounts (with their role on their own tenant) and end "
+    "users (environment accounts), with custom properties and bcrypt password hashes, so people sign in with the "
+    "passwords they have; each hash becomes argon2id at the next sign-in. Emails, usernames and phone numbers are "
+    "normalised as Sump stores them.\n\n"
+    "Not imported: sessions and password reset tokens (the original stored them in plain text), so everyone signs "
+    "in again; role entries naming another tenant (a privilege-escalation bug of the original). Rows that cannot be "
+    "imported (no tenant or environment, invalid or duplicate identifiers) are skipped and listed with the reason."
+    "\n\n"
+    "Safe to run twice: rows already in Sump are left untouched and reported as already present. Run "
+    "`sump db upgrade` first. Exits non-zero when the original database cannot be read or a tenant fails.",
+)
+def import_original(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            metavar="POSTGRESQL_URL",
+            help="The original Sump's PostgreSQL database, like postgresql://user:password@host:5432/sump. "
+            "It is only read, never changed.",
+        ),
+    ],
+) -> None:
+    from sump.importer.original import ImportFailed
+    from sump.importer.original import import_original as run_import
+
+    settings = _settings()
+    try:
+        report = asyncio.run(run_import(source, settings.database_url))
+    except ImportFailed as exc:
+        typer.echo(f"sump: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.render())
+    if not report.complete:
+        typer.echo("sump: some tenants were not imported (see FAILED above); fix and run again.", err=True)
+        raise typer.Exit(1)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import email
-import re
-import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from email.message import EmailMessage
-from email.policy import default
-from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,55 +17,10 @@ from sump.auth.models import PasswordResetToken
 from sump.db.base import utcnow
 from sump.kit.crypto import token_digest
 from sump.kit.email.models import OutboxMessage, OutboxStatus
+from tests.mail import LINK, SmtpServer, reset_token
 from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
-LINK = re.compile(r"http://sump\.test/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
-
-
-class Inbox:
-    """What the SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if message["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class SmtpServer:
-    def __init__(self) -> None:
-        self.inbox = Inbox()
-        self.port = free_port()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -89,14 +37,6 @@ async def http(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False, client=("203.0.113.9", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as client:
         yield client
-
-
-def reset_token(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    match = LINK.search(body.get_content())
-    assert match is not None, body.get_content()
-    return match.group(3)
 
 
 async def sign_up(http: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:

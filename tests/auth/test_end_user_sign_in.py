@@ -1,0 +1,283 @@
+"""End-user sign-up and sign-in, password policy, password changes, legacy hashes, lockout and timing."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import bcrypt
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.environment_accounts.models import EnvironmentAccount
+from tests.mail import SmtpServer, reset_token
+from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
+
+
+def auth_url(world: TenantWorld, path: str) -> str:
+    return f"/api/v1/auth/environments/{world.environment_id}/{path}"
+
+
+def signup_body(**overrides: Any) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    body: dict[str, Any] = {
+        "name": f"Sign Up {tag}",
+        "email": f"su-{tag}@example.com",
+        "username": f"su_{tag}",
+        "password": PASSWORD,
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_signup_creates_account_and_session(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    response = await client.post(auth_url(world, "signup"), json=signup_body(customProperties={"plan": "free"}))
+    assert response.status_code == 201
+    data = response.json()
+    assert data["session"]["accountType"] == "environment_account"
+    assert data["session"]["contextType"] == "environment"
+    assert data["session"]["contextId"] == world.environment_id
+    assert response.headers["set-cookie"].startswith("sump_session=")
+    session = await client.get(auth_url(world, "session"), headers=bearer(data["token"]))
+    assert session.json()["accountId"] == data["accountId"]
+
+
+@pytest.mark.asvs("AC-10")
+async def test_signup_can_be_turned_off(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    environment = f"{world.base}/environments/{world.environment_id}"
+    off = await client.patch(environment, json={"settings": {"signupEnabled": False}}, headers=world.owner.auth)
+    assert off.status_code == 204
+    assert (await client.get(environment, headers=world.owner.auth)).json()["settings"]["signupEnabled"] is False
+    response = await client.post(auth_url(world, "signup"), json=signup_body())
+    assert response.status_code == 403
+    assert response.json()["code"] == "signup_disabled"
+
+
+@pytest.mark.asvs("PWD-01", "PWD-03", "PWD-05", "PWD-06")
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("Zq1!x", "password_too_short"),
+        ("🔑🔑🔑🔑🔑🔑🔑", "password_too_short"),
+        ("x" * 129, "password_too_long"),
+        ("iloveyou", "password_too_common"),
+        ("qwertyuiop", "password_too_common"),
+        ("12345678", "password_too_common"),
+        ("{local}2024!!", "password_contains_identifier"),
+    ],
+)
+async def test_signup_password_policy(client: httpx.AsyncClient, world: TenantWorld, password: str, code: str) -> None:
+    body = signup_body()
+    body["password"] = password.replace("{local}", body["email"].split("@")[0])
+    response = await client.post(auth_url(world, "signup"), json=body)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert body["password"] not in response.text
+
+
+@pytest.mark.asvs("PWD-02", "PWD-03")
+@pytest.mark.parametrize(
+    "password", ["correct horse battery staple", "пароль пароль пароль", "🔑🔑🔑🔑🔑🔑🔑🔑", "p" * 64 + "q" * 64]
+)
+async def test_passphrases_round_trip(client: httpx.AsyncClient, world: TenantWorld, password: str) -> None:
+    body = signup_body(password=password)
+    assert (await client.post(auth_url(world, "signup"), json=body)).status_code == 201
+    login = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": password})
+    assert login.status_code == 200
+
+
+@pytest.mark.asvs("PWD-04")
+async def test_no_truncation_and_no_case_folding(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    password = "Long passphrase " * 6 + "end"
+    body = signup_body(password=password)
+    await client.post(auth_url(world, "signup"), json=body)
+    for attempt in (password[:72], password.upper()):
+        response = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": attempt})
+        assert response.status_code == 401
+
+
+async def test_policy_is_per_environment(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    environment = f"{world.base}/environments/{world.environment_id}"
+    await client.patch(environment, json={"settings": {"passwordMinLength": 16}}, headers=world.owner.auth)
+    short = await client.post(auth_url(world, "signup"), json=signup_body(password="fifteen chars!!"))
+    assert short.json()["code"] == "password_too_short"
+    assert (
+        await client.post(auth_url(world, "signup"), json=signup_body(password="sixteen chars!!!"))
+    ).status_code == 201
+
+
+@pytest.mark.asvs("PWD-07", "SESS-06")
+async def test_change_password_needs_the_current_one_and_ends_other_sessions(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    body = signup_body()
+    current = (await client.post(auth_url(world, "signup"), json=body)).json()["token"]
+    other = (await client.post(auth_url(world, "login"), json={"email": body["email"], "password": PASSWORD})).json()[
+        "token"
+    ]
+    wrong = await client.post(
+        auth_url(world, "change-password"),
+        json={"currentPassword": "not it at all", "newPassword": "brand new passphrase"},
+        headers=bearer(current),
+    )
+    assert wrong.status_code == 403
+    assert (
+        await client.post(auth_url(world, "login"), json={"email": body["email"], "password": PASSWORD})
+    ).status_code == 200
+    changed = await client.post(
+        auth_url(world, "change-password"),
+        json={"currentPassword": PASSWORD, "newPassword": "brand new passphrase"},
+        headers=bearer(current),
+    )
+    assert changed.status_code == 204
+    assert (await client.get(auth_url(world, "session"), headers=bearer(current))).status_code == 200
+    assert (await client.get(auth_url(world, "session"), headers=bearer(other))).status_code == 401
+
+
+@pytest.mark.asvs("PWD-09", "PWD-10")
+async def test_bcrypt_hash_verifies_and_is_replaced_by_argon2id(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    body = signup_body()
+    account_id = (await client.post(auth_url(world, "signup"), json=body)).json()["accountId"]
+    stored = await db.scalar(
+        select(EnvironmentAccount.password_hash).where(EnvironmentAccount.id == uuid.UUID(account_id))
+    )
+    assert stored is not None
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    legacy = bcrypt.hashpw(b"legacy passphrase", bcrypt.gensalt(rounds=4)).decode()
+    await db.execute(
+        update(EnvironmentAccount).where(EnvironmentAccount.id == uuid.UUID(account_id)).values(password_hash=legacy)
+    )
+    await db.commit()
+
+    wrong = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": "wrong passphrase"})
+    assert wrong.status_code == 401
+    db.expire_all()
+    assert (
+        await db.scalar(select(EnvironmentAccount.password_hash).where(EnvironmentAccount.id == uuid.UUID(account_id)))
+        == legacy
+    )
+    right = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": "legacy passphrase"})
+    assert right.status_code == 200
+    db.expire_all()
+    upgraded = await db.scalar(
+        select(EnvironmentAccount.password_hash).where(EnvironmentAccount.id == uuid.UUID(account_id))
+    )
+    assert upgraded is not None
+    assert upgraded.startswith("$argon2id$")
+
+
+def app_with(database: Database, **overrides: Any) -> FastAPI:
+    return create_app(make_settings(database, **overrides))
+
+
+@pytest.fixture
+async def strict_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
+    """Lockout after 4 failures, with the progressive delay kept tiny so the test stays fast; real SMTP."""
+    app = app_with(
+        database,
+        lockout_free_attempts=2,
+        lockout_threshold=4,
+        lockout_max_delay=0.01,
+        email_backend="smtp",
+        smtp_url=f"smtp://127.0.0.1:{smtp.port}",
+    )
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()
+
+
+@pytest.mark.asvs("AUTH-03", "AUTH-04")
+async def test_lockout_answers_like_a_wrong_password_and_a_reset_lifts_it(
+    strict_app: FastAPI, smtp: SmtpServer
+) -> None:
+    transport = httpx.ASGITransport(app=strict_app, raise_app_exceptions=False, client=("203.0.113.50", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        world = await new_tenant(http)
+        body = signup_body()
+        assert (await http.post(auth_url(world, "signup"), json=body)).status_code == 201
+        login = auth_url(world, "login")
+        failures = [await http.post(login, json={"email": body["email"], "password": f"wrong {i}"}) for i in range(4)]
+        locked = await http.post(login, json={"email": body["email"], "password": PASSWORD})
+        unknown = await http.post(login, json={"email": "nobody@example.com", "password": PASSWORD})
+
+        assert [response.status_code for response in failures] == [401] * 4
+        assert locked.status_code == 401
+        assert {key: value for key, value in locked.json().items() if key != "requestId"} == {
+            key: value for key, value in unknown.json().items() if key != "requestId"
+        }
+        other_identifier = await http.post(login, json={"username": body["username"], "password": PASSWORD})
+        assert other_identifier.status_code == 200, "the lock is per identifier"
+
+        await http.post(auth_url(world, "forgot-password"), json={"email": body["email"]})
+        await strict_app.state.outbox.run_once()
+        token = reset_token(smtp.inbox.to(body["email"])[0])
+        new_password = "after the lock"
+        reset = await http.post(auth_url(world, "reset-password"), json={"token": token, "newPassword": new_password})
+        assert reset.status_code == 200
+        unlocked = await http.post(login, json={"email": body["email"], "password": new_password})
+        assert unlocked.status_code == 200
+
+
+@pytest.fixture
+async def lenient_app(database: Database) -> AsyncIterator[FastAPI]:
+    """No lockout delays, so that timings show the hashing work alone."""
+    app = app_with(database, lockout_free_attempts=1000, lockout_threshold=1001)
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()
+
+
+@pytest.mark.slow
+@pytest.mark.asvs("AUTH-02", "RST-01")
+async def test_unknown_accounts_cost_what_known_ones_cost(lenient_app: FastAPI) -> None:
+    """Interleaved samples in one run: medians of unknown vs wrong password, unknown vs known forgot-password."""
+    transport = httpx.ASGITransport(app=lenient_app, raise_app_exceptions=False, client=("203.0.113.51", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as client:
+        world = await new_tenant(client)
+        body = signup_body()
+        await client.post(auth_url(world, "signup"), json=body)
+        samples = await _interleaved_samples(client, world, body)
+    # Paired differences of neighbouring samples cancel the load drifting under the test.
+    login_gap = statistics.median(a - b for a, b in zip(samples["unknown"], samples["wrong"], strict=True))
+    forgot_gap = statistics.median(
+        a - b for a, b in zip(samples["forgot_unknown"], samples["forgot_known"], strict=True)
+    )
+    medians = {name: round(statistics.median(values), 2) for name, values in samples.items()}
+    assert abs(login_gap) <= 5, (login_gap, medians)
+    assert abs(forgot_gap) <= 5, (forgot_gap, medians)
+
+
+async def _interleaved_samples(
+    client: httpx.AsyncClient, world: TenantWorld, body: dict[str, Any]
+) -> dict[str, list[float]]:
+
+    async def timed(path: str, payload: dict[str, str]) -> float:
+        started = time.perf_counter()
+        response = await client.post(auth_url(world, path), json=payload)
+        elapsed = time.perf_counter() - started
+        assert response.status_code in {200, 401}
+        return elapsed * 1000
+
+    samples: dict[str, list[float]] = {"unknown": [], "wrong": [], "forgot_unknown": [], "forgot_known": []}
+    order = random.Random(7)
+    for i in range(60):
+        calls = [
+            ("unknown", "login", {"email": f"ghost{i}@example.com", "password": "wrong pass"}),
+            ("wrong", "login", {"email": body["email"], "password": f"wrong pass {i}"}),
+            ("forgot_unknown", "forgot-password", {"email": "ghost@example.com"}),
+            ("forgot_known", "forgot-password", {"email": body["email"]}),
+        ]
+        order.shuffle(calls)  # no kind of request always follows another
+        for name, path, payload in calls:
+            samples[name].append(await timed(path, payload))
+    return samples
