@@ -159,7 +159,7 @@ class ImportReport:
             counts = self.counts[table]
             lines.append(f"{table:<22}{counts.imported:>10}{counts.already_present:>18}{counts.skipped:>10}")
         if self.skipped:
-            lines += ["", f"Skipped rows ({len(self.skipped)}), not imported:"]
+            lines += ["", f"Skipped rows ({len(self.skipped)}), not imported (fix them in the original and run again):"]
             lines += [f"  {note.table} {note.id}: {note.reason}" for note in self.skipped]
         if self.adjusted:
             lines += ["", f"Imported with changes ({len(self.adjusted)}):"]
@@ -174,9 +174,9 @@ class ImportReport:
             found = f" ({sessions} and {tokens} in the original)"
         lines += [
             "",
-            f"Not imported, by design: sessions and password reset tokens{found}. The original stored them in plain",
-            "text, so they are left behind: everyone signs in again with the same password, and asks for a new",
-            "reset link if they need one.",
+            f"Not imported, by design: sessions and password reset tokens{found}.",
+            "  The original stored them in plain text: everyone signs in again, with the same password, and asks",
+            "  for a new reset link if they need one.",
             "Passwords: bcrypt hashes are kept as they are; each becomes argon2id at the account's next sign-in.",
             "Safe to run again: rows already in Sump are left untouched and counted as already present.",
         ]
