@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Annotated
 
 import typer
@@ -46,6 +47,9 @@ def serve(
     settings = _settings()
     if migrate_first:
         migrate.upgrade(settings.database_url)
+    # uvicorn drains in-flight requests on SIGTERM, then raises the signal again; with this handler in place
+    # that second signal is ignored and a graceful stop exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "sump.app:create_app",
         factory=True,
@@ -72,8 +76,9 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or 'base' for empty.")] = "-1",
 ) -> None:
     """Revert migrations down to REVISION (default: one step back)."""
-    migrate.downgrade(_settings().database_url, revision)
-    typer.echo(f"database at {revision}")
+    url = _settings().database_url
+    migrate.downgrade(url, revision)
+    typer.echo(f"database at {migrate.current(url)}")
 
 
 @db_app.command()

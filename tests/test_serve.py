@@ -1,0 +1,218 @@
+"""End to end: a real `sump serve` process on a socket, the README walk-through over HTTP, then a graceful stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import SECRET
+
+SUMP = Path(sys.executable).parent / "sump"
+START_DEADLINE_SECONDS = 30
+GRACEFUL_EXIT_SECONDS = 25
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_live(server: Server) -> None:
+    """Polls /health/live until it answers, the process dies, or the deadline passes."""
+    deadline = time.monotonic() + START_DEADLINE_SECONDS
+    with httpx.Client(base_url=server.base_url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                pytest.fail(f"sump serve exited with {server.process.returncode}:\n{server.log_text()[-3000:]}")
+            try:
+                if http.get("/health/live").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # between polls of the readiness endpoint, not a stand-in for it
+    pytest.fail(f"sump serve did not answer within {START_DEADLINE_SECONDS} s:\n{server.log_text()[-3000:]}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
+    environment.update(
+        SUMP_ENV="test",
+        SUMP_SECRET_KEY=SECRET,
+        SUMP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'sump.db'}",
+        SUMP_PUBLIC_URL="http://127.0.0.1",
+    )
+    migrated = subprocess.run(  # noqa: S603
+        [str(SUMP), "db", "upgrade"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert migrated.returncode == 0, migrated.stderr
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603
+            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    running = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_live(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def cookie_of(response: httpx.Response) -> str:
+    """The `name=value` pair of the `sump_session` cookie the response sets."""
+    cookies = [value for name, value in response.headers.multi_items() if name == "set-cookie"]
+    pairs = [cookie.split(";", 1)[0] for cookie in cookies if cookie.startswith("sump_session=")]
+    assert len(pairs) == 1, cookies
+    return pairs[0]
+
+
+@pytest.mark.asvs("REL-06", "LOG-03")
+def test_walk_through_over_real_http_then_graceful_stop(server: Server) -> None:
+    tag = uuid.uuid4().hex[:8]
+    password = f"P@ss-SENTINEL-{tag}-walkthrough"
+    email = f"owner-{tag}@example.com"
+    # No cookie is kept by the client: every request below says which cookie it sends.
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    with httpx.Client(base_url=server.base_url, timeout=10, cookies=jar) as http:
+        assert http.get("/health/ready").status_code == 200
+
+        created = http.post(
+            "/api/v1/tenants",
+            json={
+                "tenant": {"name": f"Walkthrough {tag}"},
+                "account": {"name": "Ada Owner", "email": email, "username": f"ada_{tag}", "password": password},
+            },
+        )
+        assert created.status_code == 201, created.text
+        tenant_id = created.json()["tenantId"]
+        creation_token = created.json()["token"]
+
+        login = http.post(f"/api/v1/auth/tenants/{tenant_id}/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        cookie = {"Cookie": cookie_of(login)}
+        assert login.json()["session"]["ipAddress"] == "127.0.0.1"
+
+        session = http.get(f"/api/v1/auth/tenants/{tenant_id}/session", headers=cookie)
+        assert session.status_code == 200, session.text
+        assert session.json()["id"] == login.json()["session"]["id"]
+        assert session.json()["accountId"] == login.json()["accountId"]
+
+        environment = http.post(f"/api/v1/tenants/{tenant_id}/environments", json={"name": "staging"}, headers=cookie)
+        assert environment.status_code == 201, environment.text
+        environments = http.get(f"/api/v1/tenants/{tenant_id}/environments", headers=cookie)
+        assert {item["name"] for item in environments.json()} == {"default", "staging"}
+
+        accounts = http.get(f"/api/v1/tenants/{tenant_id}/accounts", headers=cookie)
+        assert accounts.status_code == 200, accounts.text
+        assert [account["email"] for account in accounts.json()] == [email]
+
+        logout = http.post(f"/api/v1/auth/tenants/{tenant_id}/logout", headers=cookie)
+        assert logout.status_code == 204
+        assert cookie_of(logout) in {"sump_session=", 'sump_session=""'}
+
+        after = http.get(f"/api/v1/auth/tenants/{tenant_id}/session", headers=cookie)
+        assert after.status_code == 401
+        assert after.json()["code"] == "unauthenticated"
+        still = http.get(
+            f"/api/v1/auth/tenants/{tenant_id}/session", headers={"Authorization": f"Bearer {creation_token}"}
+        )
+        assert still.status_code == 200, "logout ends only the session it was called with"
+
+    in_flight = _login_across_sigterm(server, tenant_id, email, password)
+    assert in_flight.startswith(b"HTTP/1.1 200 "), in_flight[:500]
+    assert b"sump_session=" in in_flight
+
+    try:
+        code = server.process.wait(timeout=GRACEFUL_EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"no exit {GRACEFUL_EXIT_SECONDS} s after SIGTERM:\n{server.log_text()[-3000:]}")
+    log = server.log_text()
+    for secret in (password, creation_token, login.json()["token"], cookie["Cookie"].split("=", 1)[1]):
+        assert secret not in log
+    assert code == 0, f"exit status {code} after SIGTERM\n{log[-3000:]}"
+
+
+def _read_until(connection: socket.socket, marker: bytes | None) -> bytes:
+    """Reads until `marker` has arrived, or (None) until the server closes the connection."""
+    data = b""
+    while marker is None or marker not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _wait_until_not_accepting(server: Server) -> None:
+    """After SIGTERM the server stops listening first; poll (bounded) until a new connection is refused."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    deadline = time.monotonic() + GRACEFUL_EXIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.02)  # between polls, not a stand-in for them
+    pytest.fail("the server kept accepting connections after SIGTERM")
+
+
+def _login_across_sigterm(server: Server, tenant_id: str, email: str, password: str) -> bytes:
+    """A login whose request is in flight when SIGTERM arrives: it must still be answered (REL-06).
+
+    `Expect: 100-continue` makes the server say when the application starts reading the body: from then on the
+    request is in the application's hands. SIGTERM is sent, the server is seen to stop accepting new connections,
+    and only then is the body sent.
+    """
+    body = json.dumps({"email": email, "password": password}).encode()
+    head = (
+        f"POST /api/v1/auth/tenants/{tenant_id}/login HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=GRACEFUL_EXIT_SECONDS) as connection:
+        connection.sendall(head.encode())
+        interim = _read_until(connection, b"\r\n\r\n")
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+
+        server.process.send_signal(signal.SIGTERM)
+        _wait_until_not_accepting(server)
+
+        connection.sendall(body)
+        return _read_until(connection, None)
