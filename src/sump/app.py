@@ -35,6 +35,7 @@ from sump.kit.ratelimit import RateLimiter
 from sump.sessions import service as sessions
 from sump.tenant_accounts.routes import router as tenant_accounts_router
 from sump.tenants.routes import router as tenants_router
+from sump.tokens.routes import router as tokens_router
 
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         end_users_router,
         tenant_auth_router,
         environment_auth_router,
+        tokens_router,
         health_api,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -8,6 +8,7 @@ from sump.kit.email.models import OutboxMessage
 from sump.sessions.models import Session
 from sump.tenant_accounts.models import TenantAccount
 from sump.tenants.models import Tenant
+from sump.tokens.models import RefreshToken, SigningKey
 
 metadata = Base.metadata
 
@@ -16,7 +17,9 @@ __all__ = [
     "EnvironmentAccount",
     "OutboxMessage",
     "PasswordResetToken",
+    "RefreshToken",
     "Session",
+    "SigningKey",
     "Tenant",
     "TenantAccount",
     "metadata",

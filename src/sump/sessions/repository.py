@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.environment_accounts.models import EnvironmentAccount
@@ -39,8 +39,11 @@ async def find_live(
     return (row[0], account) if account is not None else None
 
 
-async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
-    await db.execute(update(Session).where(Session.id == session_id).values(last_active_at=now))
+async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime) -> bool:
+    statement = select(Session.id).where(
+        Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
+    )
+    return await db.scalar(statement) is not None
 
 
 async def list_live(

@@ -66,9 +66,14 @@ async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Ses
         return None
     session = found[0]
     if now - session.last_active_at >= TOUCH_INTERVAL:
-        session.last_active_at = now
-        await repository.touch(db, session.id, now)
+        session.last_active_at = now  # written with the request's commit
     return found
+
+
+async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> bool:
+    """Whether the session behind an access token (its `sid`) still stands: revocation reaches tokens too."""
+    now = utcnow()
+    return await repository.is_live(db, session_id, now, now - timedelta(seconds=settings.session_idle_ttl))
 
 
 async def live_sessions(db: AsyncSession, settings: Settings, current: Session) -> list[Session]:

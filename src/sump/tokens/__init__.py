@@ -1,0 +1,1 @@
+"""Signed access tokens (JWT, ES256) with per-environment keys, and rotating refresh tokens."""

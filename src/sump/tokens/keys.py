@@ -1,0 +1,67 @@
+"""ES256 key material: generation, RFC 7638 thumbprints, and encryption of private keys at rest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from functools import cache
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    numbers = private_key.public_key().public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64url(numbers.x.to_bytes(32, "big")),
+        "y": _b64url(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638: SHA-256 over the required members in lexicographic order, without whitespace."""
+    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    return _b64url(hashlib.sha256(canonical).digest())
+
+
+@cache
+def _wrapping_key(secret: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"sump", info=b"signing-key-encryption")
+    return hkdf.derive(secret.encode())
+
+
+def generate() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str], str]:
+    """A new P-256 key, its public JWK and its kid."""
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    jwk = public_jwk(private_key)
+    return private_key, jwk, thumbprint(jwk)
+
+
+def seal(secret: str, kid: str, private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """AES-256-GCM of the PKCS#8 key, bound to its kid; nonce first."""
+    der = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(_wrapping_key(secret)).encrypt(nonce, der, kid.encode())
+
+
+def unseal(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
+    der = AESGCM(_wrapping_key(secret)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], kid.encode())
+    key = serialization.load_der_private_key(der, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key

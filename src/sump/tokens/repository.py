@@ -1,0 +1,58 @@
+"""SQL for signing keys and refresh tokens, scoped by environment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
+
+
+async def keys(db: AsyncSession, environment_id: uuid.UUID, *, lock: bool = False) -> list[SigningKey]:
+    """The environment's keys that are not retired, or retired but maybe still verifying, newest first."""
+    statement = select(SigningKey).where(SigningKey.environment_id == environment_id).order_by(SigningKey.id.desc())
+    if lock:
+        statement = statement.with_for_update()
+    return list(await db.scalars(statement))
+
+
+async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> SigningKey | None:
+    return await db.scalar(select(SigningKey).where(SigningKey.environment_id == environment_id, SigningKey.kid == kid))
+
+
+async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:
+    return await db.scalar(
+        select(SigningKey).where(SigningKey.environment_id == environment_id, SigningKey.status == KeyStatus.ACTIVE)
+    )
+
+
+async def add(db: AsyncSession, row: SigningKey | RefreshToken) -> None:
+    db.add(row)
+    await db.flush()
+
+
+async def refresh_by_digest(db: AsyncSession, environment_id: uuid.UUID, digest: bytes) -> RefreshToken | None:
+    return await db.scalar(
+        select(RefreshToken).where(RefreshToken.environment_id == environment_id, RefreshToken.token_hash == digest)
+    )
+
+
+async def mark_rotated(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+    """One atomic statement: of concurrent rotations of one token exactly one gets True."""
+    result = await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(rotated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_family(db: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

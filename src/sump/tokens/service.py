@@ -1,0 +1,262 @@
+"""Access tokens (ES256 JWT) and rotating refresh tokens for end users.
+
+Keys live per environment and move next → active → retired: on a schedule (checked when a token is signed),
+or on demand. The JWKS publishes the next key before it signs and a retired one until its tokens have
+expired, so a verifier never meets an unknown `kid`.
+
+Refresh tokens rotate on every use in one atomic statement. The successor of a token is derived from it with
+the secret key, so concurrent refreshes of one token within the grace window all receive the same successor;
+a use after that window is a replay, and revokes the whole family.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jwt
+import structlog
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.config import Settings
+from sump.db.base import utcnow
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.environments.models import Environment
+from sump.kit.crypto import new_token, token_digest
+from sump.kit.errors import Problem
+from sump.sessions.models import Session
+from sump.tokens import keys, repository
+from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
+
+log = structlog.get_logger("sump.tokens")
+LEEWAY = timedelta(seconds=30)
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
+
+
+def issuer(settings: Settings, environment_id: uuid.UUID) -> str:
+    return f"{settings.public_url}/api/v1/environments/{environment_id}"
+
+
+def invalid_grant(detail: str = "The refresh token is not valid.") -> Problem:
+    return Problem(401, "invalid_grant", detail)
+
+
+def invalid_token() -> Problem:
+    return Problem(401, "invalid_token", "The access token is not valid.", headers={"WWW-Authenticate": "Bearer"})
+
+
+# --- keys ---------------------------------------------------------------------------------------------------
+
+
+async def _new_key(db: AsyncSession, settings: Settings, environment: Environment, status: KeyStatus) -> SigningKey:
+    private_key, jwk, kid = keys.generate()
+    now = utcnow()
+    row = SigningKey(
+        kid=kid,
+        tenant_id=environment.tenant_id,
+        environment_id=environment.id,
+        status=status,
+        public_jwk=jwk,
+        private_key=keys.seal(settings.secret_key, kid, private_key),
+        created_at=now,
+        activated_at=now if status is KeyStatus.ACTIVE else None,
+    )
+    await repository.add(db, row)
+    return row
+
+
+async def rotate(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
+    """next → active, active → retired, and a new next. Returns the new active key."""
+    now = utcnow()
+    current = await repository.keys(db, environment.id, lock=True)
+    upcoming = next((key for key in current if key.status is KeyStatus.NEXT), None)
+    for key in current:
+        if key.status is KeyStatus.ACTIVE:
+            key.status, key.retired_at = KeyStatus.RETIRED, now
+    if upcoming is None:
+        upcoming = await _new_key(db, settings, environment, KeyStatus.ACTIVE)
+    upcoming.status, upcoming.activated_at = KeyStatus.ACTIVE, now
+    await _new_key(db, settings, environment, KeyStatus.NEXT)
+    await db.flush()
+    log.info("signing_key_rotated", environment_id=str(environment.id), kid=upcoming.kid)
+    return upcoming
+
+
+async def active_key(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
+    """The key that signs now, made on first use and rotated when older than the rotation period."""
+    key = await repository.active_key(db, environment.id)
+    due = (
+        key is None
+        or key.activated_at is None
+        or utcnow() - key.activated_at > timedelta(days=settings.key_rotation_days)
+    )
+    return await rotate(db, settings, environment) if due else key  # type: ignore[return-value]
+
+
+def _published(key: SigningKey, settings: Settings, now: datetime) -> bool:
+    if key.status is not KeyStatus.RETIRED:
+        return True
+    return key.retired_at is not None and now - key.retired_at <= timedelta(seconds=settings.access_token_ttl) + LEEWAY
+
+
+async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    now = utcnow()
+    published = [key for key in await repository.keys(db, environment_id) if _published(key, settings, now)]
+    return {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
+
+
+@lru_cache(maxsize=256)
+def _private_key(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
+    return keys.unseal(secret, kid, sealed)
+
+
+# --- access tokens ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def _access_token(
+    db: AsyncSession,
+    settings: Settings,
+    environment: Environment,
+    account: EnvironmentAccount,
+    session_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+) -> str:
+    key = await active_key(db, settings, environment)
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "iss": issuer(settings, environment.id),
+        "aud": str(environment.id),
+        "sub": str(account.id),
+        "sid": str(session_id),
+        "env": str(environment.id),
+        "org_id": str(organization_id) if organization_id else None,
+        "roles": [],
+        "permissions": [],
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    private_key = _private_key(settings.secret_key, key.kid, key.private_key)
+    return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": TOKEN_TYPE})
+
+
+async def verify_access_token(
+    db: AsyncSession, settings: Settings, environment: Environment, token: str
+) -> dict[str, Any]:
+    """Checks signature (this environment's published keys only, ES256 only), type, issuer, audience, times."""
+    try:
+        header = jwt.get_unverified_header(token)
+        key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
+        if key is None or not _published(key, settings, utcnow()) or header.get("typ") != TOKEN_TYPE:
+            raise invalid_token()
+        public_key = jwt.PyJWK({**key.public_jwk, "alg": "ES256"}).key
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public_key,
+            algorithms=["ES256"],
+            audience=str(environment.id),
+            issuer=issuer(settings, environment.id),
+            leeway=LEEWAY,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]},
+        )
+    except jwt.PyJWTError:
+        raise invalid_token() from None
+    return claims
+
+
+# --- refresh tokens -----------------------------------------------------------------------------------------
+
+
+def _successor(secret: str, token: str) -> str:
+    """The token that replaces `token`: only a holder of `token` (and the server) can compute it."""
+    digest = hmac.new(secret.encode(), b"refresh:" + token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+async def issue(
+    db: AsyncSession,
+    settings: Settings,
+    environment: Environment,
+    account: EnvironmentAccount,
+    session: Session,
+    organization_id: uuid.UUID | None,
+) -> TokenPair:
+    """A new family: an access token and the first refresh token of a chain."""
+    raw = new_token()
+    await repository.add(
+        db,
+        RefreshToken(
+            token_hash=token_digest(raw),
+            family_id=uuid.uuid4(),
+            session_id=session.id,
+            environment_id=environment.id,
+            account_id=account.id,
+            organization_id=organization_id,
+            expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
+        ),
+    )
+    access = await _access_token(db, settings, environment, account, session.id, organization_id)
+    return TokenPair(access, raw, settings.access_token_ttl)
+
+
+async def refresh(
+    db: AsyncSession, settings: Settings, environment: Environment, account_of: Any, raw: str
+) -> TokenPair | Problem:
+    """Rotates `raw`. `account_of(db, account_id)` loads the (enabled) end user or returns None.
+
+    A replay returns (not raises) its problem: the family's revocation must be committed with the answer."""
+    now = utcnow()
+    row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise invalid_grant()
+    successor = _successor(settings.secret_key, raw)
+    if await repository.mark_rotated(db, row.id, now):
+        await repository.add(
+            db,
+            RefreshToken(
+                token_hash=token_digest(successor),
+                family_id=row.family_id,
+                session_id=row.session_id,
+                environment_id=row.environment_id,
+                account_id=row.account_id,
+                organization_id=row.organization_id,
+                expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
+            ),
+        )
+    else:
+        await db.refresh(row)
+        within_grace = row.rotated_at is not None and now - row.rotated_at <= timedelta(
+            seconds=settings.refresh_grace_seconds
+        )
+        current = await repository.refresh_by_digest(db, environment.id, token_digest(successor))
+        if not within_grace or current is None or current.revoked_at is not None:
+            await repository.revoke_family(db, row.family_id, now)
+            log.warning("refresh_token_reuse", family_id=str(row.family_id), account_id=str(row.account_id))
+            return invalid_grant("The refresh token was already used; the sign-in is revoked.")
+    account = await account_of(db, row.account_id)
+    if account is None:
+        raise invalid_grant()
+    access = await _access_token(db, settings, environment, account, row.session_id, row.organization_id)
+    return TokenPair(access, successor, settings.access_token_ttl)
+
+
+async def revoke(db: AsyncSession, environment: Environment, raw: str) -> None:
+    """Revokes the token's whole family (RFC 7009: unknown tokens are not an error)."""
+    row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
+    if row is not None:
+        await repository.revoke_family(db, row.family_id, utcnow())
