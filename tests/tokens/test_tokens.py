@@ -111,8 +111,6 @@ async def test_discovery_names_the_issuer_and_keys(client: httpx.AsyncClient, wo
 async def test_refresh_rotates_and_replay_revokes_the_family(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    from sump.tokens.models import RefreshToken
-
     user = await end_user(client, world)
     first = await password_grant(client, world, user)
     second = await refresh(client, world, first["refreshToken"])
