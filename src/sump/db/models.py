@@ -1,5 +1,6 @@
 """Every table of Sump, imported in one place so the metadata is complete (migrations, tests)."""
 
+from sump.audit.models import AuditEvent
 from sump.auth.models import PasswordResetToken
 from sump.db.base import Base
 from sump.environment_accounts.models import EnvironmentAccount
@@ -13,6 +14,7 @@ from sump.tokens.models import RefreshToken, SigningKey
 metadata = Base.metadata
 
 __all__ = [
+    "AuditEvent",
     "Environment",
     "EnvironmentAccount",
     "OutboxMessage",

@@ -1,0 +1,1 @@
+"""An append-only audit log of security-relevant events, for both account families."""
