@@ -20,8 +20,8 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
