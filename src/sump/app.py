@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
+from sump.audit.routes import router as audit_router
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.service import reset_preparer
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenant_auth_router,
         environment_auth_router,
         tokens_router,
+        audit_router,
         health_api,
     ):
         app.include_router(router, prefix=API_PREFIX)

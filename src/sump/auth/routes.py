@@ -5,11 +5,13 @@ No `from __future__ import annotations` here: the routes are built in a function
 their dependency annotations as objects, not as names it would look up in the module."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from limits import parse
 
+from sump.audit import service as audit
+from sump.audit.service import Ref, ref
 from sump.auth import service
 from sump.auth.cookies import clear_session_cookie, session_token, set_session_cookie
 from sump.auth.dependencies import EndUser, SignedIn, TenantActor, end_user_session, tenant_session
@@ -18,10 +20,11 @@ from sump.auth.schemas import ChangePassword, ForgotPassword, Login, Message, Re
 from sump.db.deps import DbSession
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.deps import ClientDep, HasherDep, LimiterDep, LockoutDep, SettingsDep
-from sump.kit.errors import not_found, problem_responses
+from sump.kit.errors import Problem, not_found, problem_responses
 from sump.kit.ratelimit import per_ip
 from sump.sessions import service as sessions
 from sump.sessions.models import AccountType
+from sump.sessions.repository import Account
 from sump.sessions.schemas import Revoked, SessionView
 from sump.sessions.schemas import SignedIn as SignedInView
 from sump.tenant_accounts.models import TenantAccount
@@ -54,6 +57,28 @@ def family_router(account_type: AccountType) -> APIRouter:
             return isinstance(account, TenantAccount) and account.tenant_id == context_id
         return isinstance(account, EnvironmentAccount) and account.environment_id == context_id
 
+    async def audited(db: DbSession, pool: Pool, action: str, account: Account | None = None, **details: Any) -> None:
+        await audit.record(
+            db,
+            action,
+            tenant_id=pool.tenant_id,
+            environment_id=pool.environment_id,
+            actor=ref(account) if account else None,
+            target=ref(account) if account else None,
+            details=details,
+        )
+
+    async def failed(request: Request, pool: Pool, action: str, problem: Problem, **details: Any) -> None:
+        """Records a refused attempt in a transaction of its own: the request's is rolled back."""
+        await audit.record_apart(
+            request.app.state.sessionmaker,
+            action,
+            tenant_id=pool.tenant_id,
+            environment_id=pool.environment_id,
+            outcome="failure",
+            details={"code": problem.code, **details},
+        )
+
     def signed_in(
         response: Response, settings: SettingsDep, account_id: uuid.UUID, issued: sessions.Issued
     ) -> SignedInView:
@@ -80,9 +105,15 @@ def family_router(account_type: AccountType) -> APIRouter:
     ) -> SignedInView:
         """Signs in with email, phone or username and password; sets `sump_session` and returns the session."""
         previous = session_token(request, settings)
-        account, issued = await service.login(db, hasher, lockout, settings, pool, body, client)
+        kind, value = body.chosen()
+        try:
+            account, issued = await service.login(db, hasher, lockout, settings, pool, body, client)
+        except Problem as problem:
+            await failed(request, pool, "login.failed", problem, identifier_kind=kind, identifier=value)
+            raise
         if previous:
             await sessions.revoke_token(db, previous)
+        await audited(db, pool, "login.succeeded", account, identifier_kind=kind)
         return signed_in(response, settings, account.id, issued)
 
     if not tenant:
@@ -106,6 +137,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         ) -> SignedInView:
             """Creates an end user and signs them in (403 when the environment has sign-up turned off)."""
             account, issued = await service.signup(db, hasher, settings, pool, body, client)
+            await audited(db, pool, "signup", account)
             return signed_in(response, settings, account.id, issued)
 
     @router.post("/logout", status_code=204)
@@ -119,8 +151,17 @@ def family_router(account_type: AccountType) -> APIRouter:
     ) -> None:
         """Ends the current session of this context, if any, and clears the cookie. Always 204."""
         token = session_token(request, settings)
-        if token and in_context(found, context_id):
+        if token and found is not None and in_context(found, context_id):
             await sessions.revoke_token(db, token)
+            account = found[1]
+            await audit.record(
+                db,
+                "logout",
+                tenant_id=account.tenant_id,
+                environment_id=found[0].environment_id,
+                actor=ref(account),
+                target=ref(account),
+            )
         clear_session_cookie(response, settings)
 
     @router.get("/session", response_model=SessionView, response_model_exclude_none=True)
@@ -140,6 +181,14 @@ def family_router(account_type: AccountType) -> APIRouter:
         """Revokes one session of the signed-in account (another account's session id answers 404)."""
         if not await sessions.revoke(db, actor.session, session_id):
             raise not_found("session")
+        await audit.record(
+            db,
+            "session.revoked",
+            tenant_id=actor.account.tenant_id,
+            environment_id=actor.session.environment_id,
+            actor=ref(actor.account),
+            target=Ref("session", session_id),
+        )
         if session_id == actor.session.id:
             clear_session_cookie(response, settings)
 
@@ -147,6 +196,15 @@ def family_router(account_type: AccountType) -> APIRouter:
     async def logout_all(actor: Current, response: Response, db: DbSession, settings: SettingsDep) -> Revoked:
         """Revokes every session of the signed-in account, this one included."""
         revoked = await sessions.revoke_all(db, actor.account)
+        await audit.record(
+            db,
+            "logout_all",
+            tenant_id=actor.account.tenant_id,
+            environment_id=actor.session.environment_id,
+            actor=ref(actor.account),
+            target=ref(actor.account),
+            details={"revoked": revoked},
+        )
         clear_session_cookie(response, settings)
         return Revoked(revoked=revoked)
 
@@ -162,6 +220,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         """Emails a reset link if such an account exists. The answer is the same either way."""
         if await limiter.allow(FORGOT_PER_IDENTIFIER, f"{family}-forgot", str(pool.scope_id), *body.chosen()):
             await service.request_reset(db, pool, body)
+            await audited(db, pool, "password.reset_requested", identifier_kind=body.chosen()[0])
             request.app.state.outbox.wake()
         return Message(message=service.FORGOT_ANSWER)
 
@@ -175,7 +234,12 @@ def family_router(account_type: AccountType) -> APIRouter:
         body: ResetPassword, pool: PoolDep, request: Request, db: DbSession, hasher: HasherDep, lockout: LockoutDep
     ) -> ResetDone:
         """Sets a new password with the emailed token (single use, one hour); signs out every session."""
-        await service.reset_password(db, hasher, lockout, pool, body)
+        try:
+            account = await service.reset_password(db, hasher, lockout, pool, body)
+        except Problem as problem:
+            await failed(request, pool, "password.reset_failed", problem)
+            raise
+        await audited(db, pool, "password.reset", account)
         request.app.state.outbox.wake()
         return ResetDone(success=True, message=service.RESET_ANSWER)
 
@@ -184,7 +248,12 @@ def family_router(account_type: AccountType) -> APIRouter:
         body: ChangePassword, actor: Current, pool: PoolDep, request: Request, db: DbSession, hasher: HasherDep
     ) -> None:
         """Changes the signed-in account's password (the current one is required); other sessions end."""
-        await service.change_password(db, hasher, pool, actor.account, actor.session, body)
+        try:
+            await service.change_password(db, hasher, pool, actor.account, actor.session, body)
+        except Problem as problem:
+            await failed(request, pool, "password.change_failed", problem)
+            raise
+        await audited(db, pool, "password.changed", actor.account)
         request.app.state.outbox.wake()
 
     return router

@@ -123,7 +123,7 @@ def reset_preparer(settings: Settings) -> Preparer:
 
 async def reset_password(
     db: AsyncSession, hasher: PasswordHasher, lockout: Lockout, pool: Pool, body: ResetPassword
-) -> None:
+) -> Account:
     """Sets the new password with a single-use token; revokes every session; lifts sign-in locks."""
     now = utcnow()
     invalid = Problem(400, "invalid_token", "Invalid or expired token.")
@@ -142,6 +142,7 @@ async def reset_password(
         value = getattr(account, kind)
         if value:
             await lockout.clear(lockout_key(pool, kind, value))
+    return account
 
 
 async def change_password(

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import ref
 from sump.auth.dependencies import EnvironmentActor, ensure_role
 from sump.auth.identity import enqueue_reset, ensure_identifiers_free
 from sump.auth.pools import Pool, environment_pool
@@ -79,14 +81,16 @@ async def create(
     db: AsyncSession, hasher: PasswordHasher, actor: EnvironmentActor, body: EndUserCreate
 ) -> EnvironmentAccount:
     ensure_manager(actor)
-    return await new_account(db, hasher, environment_pool(actor.environment), body)
+    account = await new_account(db, hasher, environment_pool(actor.environment), body)
+    await _audit(db, actor, "end_user.created", account)
+    return account
 
 
 async def update(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, changes: dict[str, Any]) -> None:
     account = await get(db, actor, account_id, write=True)
     for field, value in changes.items():
         setattr(account, field, value)
-    await db.flush()
+    await _audit(db, actor, "end_user.updated", account, fields=sorted(changes))
 
 
 async def change_identifier(
@@ -98,7 +102,7 @@ async def change_identifier(
     await ensure_identifiers_free(db, environment_pool(actor.environment), account.id, **{field: value})
     setattr(account, field, value)
     setattr(account, f"{field}_verified", False)
-    await db.flush()
+    await _audit(db, actor, f"end_user.{field}_changed", account)
 
 
 async def set_properties(
@@ -106,13 +110,13 @@ async def set_properties(
 ) -> None:
     account = await get(db, actor, account_id, write=True)
     account.custom_properties = custom_properties.merged(account.custom_properties, changes)
-    await db.flush()
+    await _audit(db, actor, "end_user.custom_properties_set", account, keys=sorted(changes))
 
 
 async def delete_property(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, key: str) -> None:
     account = await get(db, actor, account_id, write=True)
     account.custom_properties = custom_properties.without(account.custom_properties, key)
-    await db.flush()
+    await _audit(db, actor, "end_user.custom_property_deleted", account, key=key)
 
 
 async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, disabled: bool) -> None:
@@ -124,12 +128,14 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
         await sessions.revoke_all(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
-    await db.flush()
+    await _audit(db, actor, "end_user.disabled" if disabled else "end_user.enabled", account)
 
 
 async def revoke_sessions(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> int:
     ensure_manager(actor)
-    return await sessions.revoke_all(db, await get(db, actor, account_id, write=True))
+    account = await get(db, actor, account_id, write=True)
+    await _audit(db, actor, "end_user.sessions_revoked", account)
+    return await sessions.revoke_all(db, account)
 
 
 async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
@@ -137,8 +143,26 @@ async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account
     ensure_manager(actor)
     account = await get(db, actor, account_id, write=True)
     await enqueue_reset(db, environment_pool(actor.environment), "email", account.email)
+    await _audit(db, actor, "end_user.password_reset_sent", account)
 
 
 async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
     """Deletes the account; its sessions and reset tokens go with it."""
-    await repository.remove(db, await get(db, actor, account_id, write=True))
+    account = await get(db, actor, account_id, write=True)
+    await repository.remove(db, account)
+    await _audit(db, actor, "end_user.deleted", account)
+
+
+async def _audit(
+    db: AsyncSession, actor: EnvironmentActor, action: str, account: EnvironmentAccount, **details: Any
+) -> None:
+    who = actor.manager.account if actor.manager else actor.end_user.account if actor.end_user else None
+    await audit.record(
+        db,
+        action,
+        tenant_id=actor.environment.tenant_id,
+        environment_id=actor.environment.id,
+        actor=ref(who) if who else None,
+        target=ref(account),
+        details=details,
+    )

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import Ref, ref
 from sump.auth.dependencies import TenantActor
 from sump.environments import repository
 from sump.environments.models import Environment
@@ -45,7 +47,9 @@ async def new_environment(
 
 
 async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) -> Environment:
-    return await new_environment(db, actor.tenant_id, body.name, body.custom_properties, body.settings)
+    environment = await new_environment(db, actor.tenant_id, body.name, body.custom_properties, body.settings)
+    await _audit(db, actor, "environment.created", environment)
+    return environment
 
 
 async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
@@ -56,7 +60,7 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
         environment.name = body.name
     if body.settings is not None:
         environment.settings = body.settings.model_dump(by_alias=True)
-    await db.flush()
+    await _audit(db, actor, "environment.updated", environment)
 
 
 async def set_properties(
@@ -64,15 +68,28 @@ async def set_properties(
 ) -> None:
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.merged(environment.custom_properties, changes)
-    await db.flush()
+    await _audit(db, actor, "environment.custom_properties_set", environment)
 
 
 async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, key: str) -> None:
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.without(environment.custom_properties, key)
-    await db.flush()
+    await _audit(db, actor, "environment.custom_property_deleted", environment)
 
 
 async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> None:
     """Deletes the environment; its end users and their sessions go with it (foreign keys cascade)."""
-    await repository.remove(db, await get(db, actor, environment_id))
+    environment = await get(db, actor, environment_id)
+    await repository.remove(db, environment)
+    await _audit(db, actor, "environment.deleted", environment)
+
+
+async def _audit(db: AsyncSession, actor: TenantActor, action: str, environment: Environment) -> None:
+    await audit.record(
+        db,
+        action,
+        tenant_id=actor.tenant_id,
+        environment_id=environment.id,
+        actor=ref(actor.account),
+        target=Ref("environment", environment.id),
+    )

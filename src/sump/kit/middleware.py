@@ -12,7 +12,7 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sump.kit.context import request_id_var
+from sump.kit.context import client_var, request_id_var
 from sump.kit.errors import problem_response
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -60,6 +60,8 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
         peer = scope["client"][0] if scope.get("client") else None
         scope["sump.client_ip"] = resolve_client_ip(peer, headers.get("x-forwarded-for"), self.trusted_proxies)
+        agent = headers.get("user-agent")
+        client_token = client_var.set((scope["sump.client_ip"], agent[:512] if agent else None))
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -85,6 +87,7 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
+            client_var.reset(client_token)
 
 
 class BodyLimitMiddleware:

@@ -11,6 +11,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import ref
 from sump.auth.dependencies import TenantActor
 from sump.auth.identity import ensure_identifiers_free
 from sump.auth.pools import Pool
@@ -85,7 +87,9 @@ async def create(db: AsyncSession, hasher: PasswordHasher, actor: TenantActor, b
             )
         role = grant.role
     ensure_can_grant(actor, role)
-    return await new_account(db, hasher, actor.tenant_id, body, role)
+    account = await new_account(db, hasher, actor.tenant_id, body, role)
+    await _audit(db, actor, "tenant_account.created", account, role=role.value)
+    return account
 
 
 def ensure_can_grant(actor: TenantActor, role: TenantRole) -> None:
@@ -124,7 +128,7 @@ async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, bo
     ensure_can_edit(actor, account)
     for field in body.model_fields_set:
         setattr(account, field, getattr(body, field))
-    await db.flush()
+    await _audit(db, actor, "tenant_account.updated", account, fields=sorted(body.model_fields_set))
 
 
 async def change_identifier(
@@ -137,7 +141,7 @@ async def change_identifier(
     await ensure_identifiers_free(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), account.id, **{field: value})
     setattr(account, field, value)
     setattr(account, f"{field}_verified", False)
-    await db.flush()
+    await _audit(db, actor, f"tenant_account.{field}_changed", account)
 
 
 async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:
@@ -147,8 +151,8 @@ async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUI
     if account.role is role:
         return
     await ensure_not_last_owner(db, account)
-    account.role = role
-    await db.flush()
+    previous, account.role = account.role, role
+    await _audit(db, actor, "tenant_account.role_changed", account, previous=previous.value, role=role.value)
 
 
 async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, disabled: bool) -> None:
@@ -161,7 +165,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
         await sessions.revoke_all(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
-    await db.flush()
+    await _audit(db, actor, "tenant_account.disabled" if disabled else "tenant_account.enabled", account)
 
 
 async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> None:
@@ -170,3 +174,12 @@ async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) ->
     await ensure_not_last_owner(db, account)
     await sessions.revoke_all(db, account)
     await repository.remove(db, account)
+    await _audit(db, actor, "tenant_account.deleted", account)
+
+
+async def _audit(
+    db: AsyncSession, actor: TenantActor, action: str, account: TenantAccount, **details: str | list[str]
+) -> None:
+    await audit.record(
+        db, action, tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(account), details=details
+    )

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import Ref, ref
 from sump.auth.dependencies import TenantActor
 from sump.config import Settings
 from sump.environments import service as environments
@@ -57,6 +59,7 @@ async def create(
         first.custom_properties if first else None,
     )
     issued = await sessions.issue(db, settings, owner, client)
+    await audit.record(db, "tenant.created", tenant_id=tenant.id, actor=ref(owner), target=Ref("tenant", tenant.id))
     return NewTenant(tenant, owner, environment, issued)
 
 
@@ -76,21 +79,27 @@ async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> No
     tenant = await _tenant(db, actor)
     if body.name is not None:
         tenant.name = body.name
-    await db.flush()
+    await _audit(db, actor, "tenant.updated")
 
 
 async def set_properties(db: AsyncSession, actor: TenantActor, changes: dict[str, Any]) -> None:
     tenant = await _tenant(db, actor)
     tenant.custom_properties = custom_properties.merged(tenant.custom_properties, changes)
-    await db.flush()
+    await _audit(db, actor, "tenant.custom_properties_set", keys=sorted(changes))
 
 
 async def delete_property(db: AsyncSession, actor: TenantActor, key: str) -> None:
     tenant = await _tenant(db, actor)
     tenant.custom_properties = custom_properties.without(tenant.custom_properties, key)
-    await db.flush()
+    await _audit(db, actor, "tenant.custom_property_deleted", key=key)
 
 
 async def delete(db: AsyncSession, actor: TenantActor) -> None:
     """Deletes the tenant; accounts, environments, end users and every session go with it."""
     await repository.remove(db, await _tenant(db, actor))
+    await _audit(db, actor, "tenant.deleted")
+
+
+async def _audit(db: AsyncSession, actor: TenantActor, action: str, **details: Any) -> None:
+    target = Ref("tenant", actor.tenant_id)
+    await audit.record(db, action, tenant_id=actor.tenant_id, actor=ref(actor.account), target=target, details=details)

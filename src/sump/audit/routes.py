@@ -1,0 +1,72 @@
+"""`GET /tenants/{tenantId}/audit-events` and `GET /environments/{environmentId}/audit-events`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from sump.audit import service
+from sump.audit.repository import Filters
+from sump.audit.schemas import AuditEventView
+from sump.auth.dependencies import EnvironmentActorDep, TenantAdmin
+from sump.db.deps import DbSession
+from sump.environment_accounts.service import ensure_manager
+from sump.kit.errors import problem_responses
+from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+
+router = APIRouter(tags=["audit"], responses=problem_responses(400, 401, 403, 404))
+Action = Annotated[str | None, Query(max_length=64, description="Exact action, like `login.failed`.")]
+Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
+Until = Annotated[datetime | None, Query(description="Events before this time.")]
+
+
+@router.get("/tenants/{tenantId}/audit-events", response_model=list[AuditEventView])
+async def tenant_events(
+    request: Request,
+    response: Response,
+    actor: TenantAdmin,
+    db: DbSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    action: Action = None,
+    actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
+    target_id: Annotated[uuid.UUID | None, Query(alias="targetId")] = None,
+    environment_id: Annotated[uuid.UUID | None, Query(alias="environmentId")] = None,
+    since: Since = None,
+    until: Until = None,
+) -> list[AuditEventView]:
+    """The tenant's events, newest first (owners and admins). The next page is in the `Link` header."""
+    filters = Filters(action, actor_id, target_id, environment_id, since, until)
+    events = await service.page(
+        db, tenant_id=actor.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
+    )
+    link_next(request, response, [event.id for event in events], limit)
+    return [AuditEventView.model_validate(event) for event in events]
+
+
+@router.get("/environments/{environmentId}/audit-events", response_model=list[AuditEventView])
+async def environment_events(
+    request: Request,
+    response: Response,
+    actor: EnvironmentActorDep,
+    db: DbSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    action: Action = None,
+    actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
+    target_id: Annotated[uuid.UUID | None, Query(alias="targetId")] = None,
+    since: Since = None,
+    until: Until = None,
+) -> list[AuditEventView]:
+    """One environment's events, newest first (the tenant's owners and admins)."""
+    ensure_manager(actor)
+    environment = actor.environment
+    filters = Filters(action, actor_id, target_id, environment.id, since, until)
+    events = await service.page(
+        db, tenant_id=environment.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
+    )
+    link_next(request, response, [event.id for event in events], limit)
+    return [AuditEventView.model_validate(event) for event in events]

@@ -1,0 +1,80 @@
+"""Recording audit events. An event is written in the transaction of the change it describes, so the two
+commit together; a failed attempt (which rolls its transaction back) is recorded apart, in its own."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sump.audit import repository
+from sump.audit.models import AuditEvent
+from sump.audit.repository import Filters
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.context import client_var, request_id_var
+from sump.tenant_accounts.models import TenantAccount
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Who or what: a type and an id."""
+
+    type: str
+    id: uuid.UUID | None
+
+
+def ref(account: TenantAccount | EnvironmentAccount) -> Ref:
+    kind = "tenant_account" if isinstance(account, TenantAccount) else "environment_account"
+    return Ref(kind, account.id)
+
+
+async def record(
+    db: AsyncSession,
+    action: str,
+    *,
+    tenant_id: uuid.UUID,
+    environment_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+    actor: Ref | None = None,
+    target: Ref | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    ip, agent = client_var.get()
+    db.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            environment_id=environment_id,
+            organization_id=organization_id,
+            action=action,
+            outcome=outcome,
+            actor_type=actor.type if actor else None,
+            actor_id=actor.id if actor else None,
+            target_type=target.type if target else None,
+            target_id=target.id if target else None,
+            ip_address=ip[:45],
+            user_agent=agent,
+            request_id=request_id_var.get(),
+            details=details or {},
+        )
+    )
+    await db.flush()
+
+
+async def record_apart(sessionmaker: async_sessionmaker[AsyncSession], action: str, **fields: Any) -> None:
+    """For failures: the request's own transaction is rolled back, this one is not."""
+    async with sessionmaker() as db, db.begin():
+        await record(db, action, **fields)
+
+
+async def page(
+    db: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    filters: Filters,
+    before: uuid.UUID | None,
+    limit: int,
+) -> list[AuditEvent]:
+    return await repository.page(db, tenant_id, filters, before, limit)

@@ -1,0 +1,99 @@
+"""The audit log: what is recorded, with which context, and who may read it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import PASSWORD, TenantWorld, bearer, new_tenant
+
+
+async def events(client: httpx.AsyncClient, world: TenantWorld, **params: str) -> list[dict[str, Any]]:
+    response = await client.get(f"{world.base}/audit-events", params=params, headers=world.owner.auth)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+@pytest.mark.asvs("LOG-04")
+async def test_tenant_creation_and_sign_ins_are_recorded_with_context(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    login = f"/api/v1/auth/tenants/{world.tenant_id}/login"
+    failed = await client.post(
+        login,
+        json={"username": world.owner.username, "password": "not the password"},
+        headers={"X-Request-Id": "req-fail-1"},
+    )
+    assert failed.status_code == 401
+    await client.post(login, json={"email": world.owner.email, "password": PASSWORD})
+
+    created = await events(client, world, action="tenant.created")
+    assert [event["actorId"] for event in created] == [world.owner.account_id]
+    [failure] = await events(client, world, action="login.failed")
+    assert failure["outcome"] == "failure"
+    assert failure["requestId"] == "req-fail-1"
+    assert failure["ipAddress"] == "203.0.113.7"
+    assert failure["details"]["code"] == "invalid_credentials"
+    assert "not the password" not in str(failure)
+    [success] = await events(client, world, action="login.succeeded")
+    assert success["targetId"] == world.owner.account_id
+
+
+async def test_account_changes_are_recorded(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    user = await world.add_member("user")
+    await client.patch(
+        f"{world.base}/accounts/{user.account_id}/role", json={"role": "admin"}, headers=world.owner.auth
+    )
+    await client.patch(f"{world.base}/accounts/{user.account_id}/disable", headers=world.owner.auth)
+    await client.delete(f"{world.base}/accounts/{user.account_id}", headers=world.owner.auth)
+    actions = [event["action"] for event in await events(client, world, targetId=user.account_id)]
+    assert actions[:4] == [
+        "tenant_account.deleted",
+        "tenant_account.disabled",
+        "tenant_account.role_changed",
+        "login.succeeded",
+    ], "newest first, and they outlive the account"
+    [change] = await events(client, world, action="tenant_account.role_changed")
+    assert change["details"] == {"previous": "user", "role": "admin"}
+
+
+async def test_pages_and_filters(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    for i in range(3):
+        await client.post(f"{world.base}/environments", json={"name": f"audit-{i}"}, headers=world.owner.auth)
+    seen: list[str] = []
+    url: str | None = f"{world.base}/audit-events?limit=2&action=environment.created"
+    while url:
+        page = await client.get(url, headers=world.owner.auth)
+        seen += [event["id"] for event in page.json()]
+        url = page.links.get("next", {}).get("url")
+    assert len(seen) == 3
+    assert seen == sorted(seen, reverse=True)
+
+
+async def test_environment_log_holds_end_user_events(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    tag = uuid.uuid4().hex[:8]
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    body = {"name": f"Audited {tag}", "email": f"a-{tag}@example.com", "username": f"a_{tag}", "password": PASSWORD}
+    signed = await client.post(f"{base}/signup", json=body)
+    await client.post(f"{base}/logout-all", headers=bearer(signed.json()["token"]))
+    response = await client.get(f"/api/v1/environments/{world.environment_id}/audit-events", headers=world.owner.auth)
+    actions = [event["action"] for event in response.json()]
+    assert actions[:2] == ["logout_all", "signup"]
+    assert all(event["environmentId"] == world.environment_id for event in response.json())
+
+
+async def test_only_owners_and_admins_read_the_log(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    user = await world.add_member("user")
+    admin = await world.add_member("admin")
+    other = await new_tenant(client)
+    assert (await client.get(f"{world.base}/audit-events", headers=user.auth)).status_code == 403
+    assert (await client.get(f"{world.base}/audit-events", headers=admin.auth)).status_code == 200
+    assert (await client.get(f"{world.base}/audit-events", headers=other.owner.auth)).status_code == 404
+    assert (await client.get(f"{world.base}/audit-events")).status_code == 401
+    environment_log = f"/api/v1/environments/{world.environment_id}/audit-events"
+    assert (await client.get(environment_log, headers=other.owner.auth)).status_code == 404
+    assert (await client.get(environment_log, headers=user.auth)).status_code == 403
