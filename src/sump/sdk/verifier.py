@@ -1,0 +1,119 @@
+"""A verifier for one Sump environment: it fetches the JWKS, caches it, and fetches again when it meets an
+unknown `kid` (a key rotation), never more often than a floor, so a flood of forged kids cannot hammer Sump."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
+
+
+class TokenError(Exception):
+    """The token is missing, malformed, forged, expired or meant for someone else."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller an access token names."""
+
+    account_id: uuid.UUID
+    session_id: uuid.UUID
+    environment_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    claims: dict[str, Any] = field(repr=False)
+
+
+class JwksVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str,
+        client: httpx.AsyncClient | None = None,
+        cache_seconds: float = 300,
+        refetch_floor_seconds: float = 30,
+        leeway_seconds: float = 30,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_url = jwks_url
+        self.client = client or httpx.AsyncClient(timeout=5)
+        self.cache_seconds = cache_seconds
+        self.refetch_floor_seconds = refetch_floor_seconds
+        self.leeway_seconds = leeway_seconds
+        self.fetches = 0
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_environment(cls, sump_url: str, environment_id: uuid.UUID | str, **options: Any) -> JwksVerifier:
+        base = f"{sump_url.rstrip('/')}/api/v1/environments/{environment_id}"
+        return cls(issuer=base, audience=str(environment_id), jwks_url=f"{base}/.well-known/jwks.json", **options)
+
+    async def _fetch(self) -> None:
+        response = await self.client.get(self.jwks_url)
+        response.raise_for_status()
+        self.fetches += 1
+        self._fetched_at = time.monotonic()
+        self._keys = {
+            key["kid"]: jwt.PyJWK({**key, "alg": "ES256"}).key
+            for key in response.json().get("keys", [])
+            if key.get("kty") == "EC" and key.get("alg", "ES256") == "ES256" and "kid" in key
+        }
+
+    async def _key(self, kid: str) -> Any:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = age > self.cache_seconds
+            unknown = kid not in self._keys and age > self.refetch_floor_seconds
+            if stale or unknown:
+                try:
+                    await self._fetch()
+                except httpx.HTTPError as exc:
+                    if not self._keys:
+                        raise TokenError("the signing keys cannot be fetched") from exc
+            return self._keys.get(kid)
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError("malformed token") from exc
+        if header.get("alg") != "ES256" or header.get("typ") != TOKEN_TYPE:
+            raise TokenError("not a Sump access token")
+        key = await self._key(str(header.get("kid", "")))
+        if key is None:
+            raise TokenError("unknown signing key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["ES256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_seconds,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]},
+            )
+            organization = claims.get("org_id")
+            return Principal(
+                account_id=uuid.UUID(claims["sub"]),
+                session_id=uuid.UUID(claims["sid"]),
+                environment_id=uuid.UUID(claims["env"]),
+                organization_id=uuid.UUID(organization) if organization else None,
+                roles=frozenset(claims.get("roles") or ()),
+                permissions=frozenset(claims.get("permissions") or ()),
+                claims=claims,
+            )
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise TokenError("invalid token") from exc

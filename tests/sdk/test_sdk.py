@@ -1,0 +1,123 @@
+"""The SDK verifies Sump's tokens against Sump's own JWKS, follows key rotation and protects an app."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import jwt
+import pytest
+from fastapi import Depends, FastAPI
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.base import utcnow
+from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
+from sump.tokens.models import SigningKey
+from tests.support import PASSWORD, TenantWorld, bearer
+
+
+@pytest.fixture
+async def sump_http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The SDK's own HTTP client, reaching Sump in-process."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sump.test") as http:
+        yield http
+
+
+def verifier_for(world: TenantWorld, http: httpx.AsyncClient, **options: float) -> JwksVerifier:
+    return JwksVerifier.for_environment("http://sump.test", world.environment_id, client=http, **options)
+
+
+async def access_token(client: httpx.AsyncClient, world: TenantWorld) -> str:
+    tag = uuid.uuid4().hex[:8]
+    body = {
+        "name": f"Sdk User {tag}",
+        "email": f"sdk-{tag}@example.com",
+        "username": f"sdk_{tag}",
+        "password": PASSWORD,
+    }
+    await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
+    response = await client.post(
+        f"/api/v1/auth/environments/{world.environment_id}/token",
+        json={"grantType": "password", "email": body["email"], "password": PASSWORD},
+    )
+    token: str = response.json()["accessToken"]
+    return token
+
+
+async def test_verifies_a_sump_token(
+    client: httpx.AsyncClient, world: TenantWorld, sump_http: httpx.AsyncClient
+) -> None:
+    token = await access_token(client, world)
+    principal = await verifier_for(world, sump_http).verify(token)
+    assert str(principal.environment_id) == world.environment_id
+    assert principal.claims["sub"] == str(principal.account_id)
+
+
+async def test_rejects_tokens_of_another_environment(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, sump_http: httpx.AsyncClient
+) -> None:
+    token = await access_token(client, other)
+    with pytest.raises(TokenError):
+        await verifier_for(world, sump_http).verify(token)
+
+
+async def test_unknown_kid_refetches_but_not_more_often_than_the_floor(
+    client: httpx.AsyncClient, world: TenantWorld, sump_http: httpx.AsyncClient
+) -> None:
+    verifier = verifier_for(world, sump_http, refetch_floor_seconds=0)
+    await verifier.verify(await access_token(client, world))
+    assert verifier.fetches == 1
+    rotated = await client.post(
+        f"{world.base}/environments/{world.environment_id}/keys/rotate", headers=world.owner.auth
+    )
+    assert rotated.status_code == 200
+    await verifier.verify(await access_token(client, world))
+    assert verifier.fetches == 2, "a new kid is learnt by fetching again"
+
+    floored = verifier_for(world, sump_http, refetch_floor_seconds=3600)
+    header = jwt.get_unverified_header(await access_token(client, world))
+    forged = jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256", headers={"kid": "nope", "typ": "at+jwt"})
+    with pytest.raises(TokenError):
+        await floored.verify(forged)
+    for _ in range(5):
+        with pytest.raises(TokenError):
+            await floored.verify(jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256", headers={**header, "kid": "z"}))
+    assert floored.fetches == 0, "forged tokens never reach the network"
+
+
+async def test_retired_and_expired_key_fails(
+    client: httpx.AsyncClient, world: TenantWorld, sump_http: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    token = await access_token(client, world)
+    await client.post(f"{world.base}/environments/{world.environment_id}/keys/rotate", headers=world.owner.auth)
+    kid = jwt.get_unverified_header(token)["kid"]
+    await db.execute(update(SigningKey).where(SigningKey.kid == kid).values(retired_at=utcnow().replace(year=2020)))
+    await db.commit()
+    with pytest.raises(TokenError):
+        await verifier_for(world, sump_http).verify(token)
+
+
+async def test_fastapi_dependencies_protect_an_app(
+    client: httpx.AsyncClient, world: TenantWorld, sump_http: httpx.AsyncClient
+) -> None:
+    app = FastAPI()
+    app.state.sump = verifier_for(world, sump_http)
+
+    @app.get("/whoami")
+    async def whoami(user: Principal = Depends(current_user)) -> dict[str, str]:
+        return {"account": str(user.account_id)}
+
+    @app.get("/secret")
+    async def secret(user: Principal = Depends(require_permissions("projects:delete"))) -> dict[str, str]:
+        return {"account": str(user.account_id)}
+
+    token = await access_token(client, world)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
+        assert (await http.get("/whoami")).status_code == 401
+        assert (await http.get("/whoami", headers=bearer("garbage"))).status_code == 401
+        responses = await asyncio.gather(*(http.get("/whoami", headers=bearer(token)) for _ in range(5)))
+        assert {response.status_code for response in responses} == {200}
+        assert (await http.get("/secret", headers=bearer(token))).status_code == 403
