@@ -234,3 +234,19 @@ async def test_non_uuid_ids_are_400(client: httpx.AsyncClient, world: TenantWorl
     assert account.json()["errors"] == {"accountId": "Must be a UUID."}
     trailing = await client.get(f"{world.base}/accounts/", headers=world.owner.auth)
     assert trailing.status_code == 404, "no redirects built from the Host header"
+
+
+@pytest.mark.asvs("VAL-01")
+async def test_nul_characters_are_400_not_500(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """PostgreSQL refuses NUL in text and JSON; such input must be refused before it reaches the database."""
+    for body in ({"name": "Nul\u0000Name"}, {"name": "Fine"} | {"x": "\u0000"}):
+        response = await client.patch(world.base, json=body, headers=world.owner.auth)
+        assert response.status_code == 400
+    properties = await client.patch(f"{world.base}/custom-property", json={"k": "a\u0000b"}, headers=world.owner.auth)
+    assert properties.json()["code"] == "nul_character"
+    query = await client.get(
+        f"/api/v1/environments/{world.environment_id}/accounts", params={"q": "a\x00"}, headers=world.owner.auth
+    )
+    assert query.status_code == 400
+    literal = await client.patch(f"{world.base}/custom-property", json={"k": "a\\u0000b"}, headers=world.owner.auth)
+    assert literal.status_code == 204, "an escaped backslash followed by u0000 is ordinary text"

@@ -33,6 +33,8 @@ from sump.kit.logging import configure_logging
 from sump.kit.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.organizations.routes import catalog_router as organization_catalog_router
+from sump.organizations.routes import router as organizations_router
 from sump.sessions import service as sessions
 from sump.tenant_accounts.routes import router as tenant_accounts_router
 from sump.tenants.routes import router as tenants_router
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenant_auth_router,
         environment_auth_router,
         tokens_router,
+        organizations_router,
+        organization_catalog_router,
         audit_router,
         health_api,
     ):

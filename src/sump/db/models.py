@@ -6,6 +6,7 @@ from sump.db.base import Base
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.environments.models import Environment
 from sump.kit.email.models import OutboxMessage
+from sump.organizations.models import Membership, Organization, Permission, Role
 from sump.sessions.models import Session
 from sump.tenant_accounts.models import TenantAccount
 from sump.tenants.models import Tenant
@@ -17,9 +18,13 @@ __all__ = [
     "AuditEvent",
     "Environment",
     "EnvironmentAccount",
+    "Membership",
+    "Organization",
     "OutboxMessage",
     "PasswordResetToken",
+    "Permission",
     "RefreshToken",
+    "Role",
     "Session",
     "SigningKey",
     "Tenant",

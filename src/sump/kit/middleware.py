@@ -110,6 +110,9 @@ class BodyLimitMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await _too_large(scope, receive, send)
             return
+        if _has_nul_escape(scope.get("query_string", b""), query=True):
+            await _nul(scope, receive, send)
+            return
         has_body = (length is not None and int(length) > 0) or "transfer-encoding" in headers
         if not has_body:
             await self.app(scope, receive, send)
@@ -133,13 +136,17 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
+        if _has_nul_escape(body):
+            await _nul(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
@@ -147,6 +154,21 @@ class BodyLimitMiddleware:
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = problem_response(413, "payload_too_large", "The request body is larger than 1 MiB.")
+    await response(scope, receive, send)
+
+
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul_escape(data: bytes, query: bool = False) -> bool:
+    """NUL characters: PostgreSQL cannot store them in text or JSON, and no identifier or name needs one."""
+    if query:
+        return b"%00" in data or b"\x00" in data
+    return _JSON_NUL.search(data) is not None  # a raw NUL byte is not JSON: the parser refuses it
+
+
+async def _nul(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(400, "nul_character", "The request contains a NUL character.")
     await response(scope, receive, send)
 
 

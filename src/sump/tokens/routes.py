@@ -20,6 +20,7 @@ from sump.environments.models import Environment
 from sump.kit.deps import ClientDep, HasherDep, LockoutDep, SettingsDep
 from sump.kit.errors import Problem, not_found, problem_response, problem_responses
 from sump.kit.ratelimit import per_ip
+from sump.organizations import service as organizations
 from sump.sessions import service as sessions
 from sump.tokens import service
 from sump.tokens.schemas import KeyRotated, Me, RevokeRequest, TokenRequest, Tokens
@@ -76,9 +77,8 @@ async def token(
             raise Problem(401, "unauthenticated", "The session grant needs a session of this environment.")
         session, account = found
     assert isinstance(account, EnvironmentAccount)
-    if body.organization_id is not None:
-        raise not_found("organization")
-    return _tokens(await service.issue(db, settings, environment, account, session, None))
+    grant = await organizations.token_grant(db, environment.id, account.id, body.organization_id)
+    return _tokens(await service.issue(db, settings, environment, account, session, grant))
 
 
 def _tokens(pair: service.TokenPair) -> Tokens:

@@ -23,7 +23,9 @@ class TokenRequest(RequestModel):
 
     @model_validator(mode="after")
     def _grant_fields(self) -> TokenRequest:
-        if self.grant_type == "password" and self.password is None:
+        if self.grant_type == "password" and (
+            self.password is None or (self.email is None and self.phone is None and self.username is None)
+        ):
             raise ValueError("The password grant needs an identifier and a password")
         if self.grant_type == "refresh_token" and not self.refresh_token:
             raise ValueError("The refresh_token grant needs refreshToken")

@@ -31,6 +31,8 @@ from sump.environment_accounts.models import EnvironmentAccount
 from sump.environments.models import Environment
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
+from sump.organizations import service as organizations
+from sump.organizations.service import Grant
 from sump.sessions.models import Session
 from sump.tokens import keys, repository
 from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
@@ -133,8 +135,9 @@ async def _access_token(
     environment: Environment,
     account: EnvironmentAccount,
     session_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
+    grant: Grant | None,
 ) -> str:
+    """`grant`: the active organization, with the role and permissions of the membership now."""
     key = await active_key(db, settings, environment)
     now = utcnow()
     claims: dict[str, Any] = {
@@ -143,9 +146,9 @@ async def _access_token(
         "sub": str(account.id),
         "sid": str(session_id),
         "env": str(environment.id),
-        "org_id": str(organization_id) if organization_id else None,
-        "roles": [],
-        "permissions": [],
+        "org_id": str(grant.organization_id) if grant else None,
+        "roles": grant.roles if grant else [],
+        "permissions": grant.permissions if grant else [],
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
@@ -194,9 +197,9 @@ async def issue(
     environment: Environment,
     account: EnvironmentAccount,
     session: Session,
-    organization_id: uuid.UUID | None,
+    grant: Grant | None,
 ) -> TokenPair:
-    """A new family: an access token and the first refresh token of a chain."""
+    """A new family: an access token and the first refresh token of a chain, bound to the grant's organization."""
     raw = new_token()
     await repository.add(
         db,
@@ -206,11 +209,11 @@ async def issue(
             session_id=session.id,
             environment_id=environment.id,
             account_id=account.id,
-            organization_id=organization_id,
+            organization_id=grant.organization_id if grant else None,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
         ),
     )
-    access = await _access_token(db, settings, environment, account, session.id, organization_id)
+    access = await _access_token(db, settings, environment, account, session.id, grant)
     return TokenPair(access, raw, settings.access_token_ttl)
 
 
@@ -251,7 +254,12 @@ async def refresh(
     account = await account_of(db, row.account_id)
     if account is None:
         raise invalid_grant()
-    access = await _access_token(db, settings, environment, account, row.session_id, row.organization_id)
+    grant = None
+    if row.organization_id is not None:  # the membership as it is now: a role change shows, a removal ends it
+        grant = await organizations.current_grant(db, environment.id, row.organization_id, account.id)
+        if grant is None:
+            raise invalid_grant()
+    access = await _access_token(db, settings, environment, account, row.session_id, grant)
     return TokenPair(access, successor, settings.access_token_ttl)
 
 

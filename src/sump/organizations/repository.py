@@ -1,0 +1,222 @@
+"""SQL for organizations, memberships, roles and the permission catalog, always scoped by environment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.organizations.models import ORG_ADMIN, Membership, Organization, Permission, Role
+from sump.tokens.models import RefreshToken
+
+# --- organizations ------------------------------------------------------------------------------------------
+
+
+async def get(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> Organization | None:
+    return await db.scalar(
+        select(Organization).where(Organization.environment_id == environment_id, Organization.id == organization_id)
+    )
+
+
+async def page(db: AsyncSession, environment_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Organization]:
+    """Every organization of the environment, oldest first."""
+    statement = select(Organization).where(Organization.environment_id == environment_id)
+    if after is not None:
+        statement = statement.where(Organization.id > after)
+    return list(await db.scalars(statement.order_by(Organization.id).limit(limit)))
+
+
+async def page_of_member(
+    db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[tuple[Organization, str]]:
+    """The organizations the account belongs to, with its role in each, oldest first."""
+    statement = (
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(
+            Organization.environment_id == environment_id,
+            Membership.environment_id == environment_id,
+            Membership.environment_account_id == account_id,
+        )
+    )
+    if after is not None:
+        statement = statement.where(Organization.id > after)
+    rows = await db.execute(statement.order_by(Organization.id).limit(limit))
+    return [(organization, role) for organization, role in rows]
+
+
+async def name_taken(db: AsyncSession, environment_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> bool:
+    statement = select(Organization.id).where(Organization.environment_id == environment_id, Organization.name == name)
+    if exclude is not None:
+        statement = statement.where(Organization.id != exclude)
+    return await db.scalar(statement.limit(1)) is not None
+
+
+async def add(db: AsyncSession, row: Organization | Membership | Permission | Role) -> None:
+    db.add(row)
+    await db.flush()
+
+
+async def remove(db: AsyncSession, row: Organization | Membership | Role) -> None:
+    await db.delete(row)
+    await db.flush()
+
+
+# --- memberships --------------------------------------------------------------------------------------------
+
+
+async def membership(
+    db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID, account_id: uuid.UUID
+) -> Membership | None:
+    return await db.scalar(
+        select(Membership)
+        .where(
+            Membership.environment_id == environment_id,
+            Membership.organization_id == organization_id,
+            Membership.environment_account_id == account_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+async def memberships_of(
+    db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID, limit: int
+) -> list[Membership]:
+    """At most `limit` of the account's memberships, oldest first."""
+    statement = (
+        select(Membership)
+        .where(Membership.environment_id == environment_id, Membership.environment_account_id == account_id)
+        .order_by(Membership.id)
+        .limit(limit)
+    )
+    return list(await db.scalars(statement))
+
+
+async def members(
+    db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[tuple[Membership, EnvironmentAccount]]:
+    """The organization's members with their accounts, in the order they joined."""
+    statement = (
+        select(Membership, EnvironmentAccount)
+        .join(EnvironmentAccount, EnvironmentAccount.id == Membership.environment_account_id)
+        .where(
+            Membership.environment_id == environment_id,
+            Membership.organization_id == organization_id,
+            EnvironmentAccount.environment_id == environment_id,
+        )
+    )
+    if after is not None:
+        statement = statement.where(Membership.id > after)
+    rows = await db.execute(statement.order_by(Membership.id).limit(limit))
+    return [(member, account) for member, account in rows]
+
+
+async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    """Account ids of the organization's ORG_ADMINs, locked until the transaction ends (serialises changes
+    that could remove the last one).
+
+    PostgreSQL locks the rows. SQLite has no row locks, and its driver opens a transaction only at the first
+    write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(
+            update(Organization)
+            .where(Organization.environment_id == environment_id, Organization.id == organization_id)
+            .values(updated_at=Organization.updated_at)
+        )
+    statement = (
+        select(Membership.environment_account_id)
+        .where(
+            Membership.environment_id == environment_id,
+            Membership.organization_id == organization_id,
+            Membership.role == ORG_ADMIN,
+        )
+        .order_by(Membership.id)
+        .with_for_update()
+    )
+    return list(await db.scalars(statement))
+
+
+async def count_with_role(db: AsyncSession, environment_id: uuid.UUID, role: str) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.environment_id == environment_id, Membership.role == role)
+    )
+    return int(await db.scalar(statement) or 0)
+
+
+async def revoke_refresh_tokens(
+    db: AsyncSession,
+    environment_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Revokes the refresh tokens issued for the organization (to one account, or to everyone)."""
+    statement = update(RefreshToken).where(
+        RefreshToken.environment_id == environment_id,
+        RefreshToken.organization_id == organization_id,
+        RefreshToken.revoked_at.is_(None),
+    )
+    if account_id is not None:
+        statement = statement.where(RefreshToken.account_id == account_id)
+    await db.execute(statement.values(revoked_at=now))
+
+
+# --- roles and permissions ----------------------------------------------------------------------------------
+
+
+async def role(db: AsyncSession, environment_id: uuid.UUID, name: str, *, share: bool = False) -> Role | None:
+    """The role; with `share`, kept from deletion until the transaction ends (a shared row lock on
+    PostgreSQL; on SQLite a no-op write first takes the database write lock, as in `lock_admins`)."""
+    where = (Role.environment_id == environment_id, Role.name == name)
+    if share and db.get_bind().dialect.name == "sqlite":
+        await db.execute(update(Role).where(*where).values(updated_at=Role.updated_at))
+    statement = select(Role).where(*where).execution_options(populate_existing=True)
+    if share:
+        statement = statement.with_for_update(read=True)
+    return await db.scalar(statement)
+
+
+async def roles(db: AsyncSession, environment_id: uuid.UUID) -> list[Role]:
+    return list(await db.scalars(select(Role).where(Role.environment_id == environment_id).order_by(Role.name)))
+
+
+async def permissions(db: AsyncSession, environment_id: uuid.UUID) -> list[Permission]:
+    statement = select(Permission).where(Permission.environment_id == environment_id).order_by(Permission.name)
+    return list(await db.scalars(statement))
+
+
+async def permission_names(db: AsyncSession, environment_id: uuid.UUID, names: Sequence[str]) -> set[str]:
+    """Which of `names` are in the environment's catalog."""
+    if not names:
+        return set()
+    statement = select(Permission.name).where(Permission.environment_id == environment_id, Permission.name.in_(names))
+    return set(await db.scalars(statement))
+
+
+async def seeded(db: AsyncSession, environment_id: uuid.UUID) -> bool:
+    """Whether the environment has its built-in roles (which cannot be deleted once there)."""
+    statement = select(Role.id).where(Role.environment_id == environment_id, Role.name == ORG_ADMIN)
+    return await db.scalar(statement.limit(1)) is not None
+
+
+async def insert_missing(db: AsyncSession, model: type[Permission | Role], rows: list[dict[str, Any]]) -> None:
+    """Inserts the rows whose (environment, name) is not taken yet; concurrent seeders do not collide."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).on_conflict_do_nothing(index_elements=["environment_id", "name"])
+    await db.execute(statement, rows)
+
+
+async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> bool:
+    """Deletes the role; the row lock (or SQLite's write lock) is held until the transaction ends."""
+    result = await db.execute(delete(Role).where(Role.environment_id == environment_id, Role.name == name))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

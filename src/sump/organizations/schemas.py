@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
+from sump.organizations.models import ORG_USER, Membership, Organization, Permission, Role
+
+RoleName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"),
+    Field(description="A role of the environment, such as ORG_ADMIN, ORG_USER or READ_ONLY.", examples=[ORG_USER]),
+]
+PermissionName = Annotated[
+    str,
+    StringConstraints(max_length=100, pattern=r"^[a-z][a-z0-9_.-]*(:[a-z][a-z0-9_.-]*)+$"),
+    Field(description="`resource:action`, lower case.", examples=["projects:read"]),
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class OrganizationCreate(RequestModel):
+    name: ContainerName
+    admin_account_id: uuid.UUID | None = Field(
+        default=None,
+        description="Tenant accounts only: the end user who becomes the first ORG_ADMIN. An end user who creates "
+        "an organization becomes its ORG_ADMIN.",
+    )
+
+
+class OrganizationUpdate(RequestModel):
+    name: ContainerName
+
+
+class OrganizationView(ResponseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    environment_id: uuid.UUID
+    name: str
+    role: str | None = Field(description="The calling end user's role in it; null for tenant accounts.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, organization: Organization, role: str | None = None) -> OrganizationView:
+        return cls(
+            id=organization.id,
+            tenant_id=organization.tenant_id,
+            environment_id=organization.environment_id,
+            name=organization.name,
+            role=role,
+            created_at=organization.created_at,
+            updated_at=organization.updated_at,
+        )
+
+
+class MemberAdd(RequestModel):
+    account_id: uuid.UUID = Field(description="An end user of the same environment.")
+    role: RoleName = ORG_USER
+
+
+class MemberRoleChange(RequestModel):
+    role: RoleName
+
+
+class MemberView(ResponseModel):
+    account_id: uuid.UUID
+    organization_id: uuid.UUID
+    role: str
+    name: str
+    email: str
+    username: str
+    created_at: datetime = Field(description="When the account joined the organization.")
+
+    @classmethod
+    def of(cls, membership: Membership, account: EnvironmentAccount) -> MemberView:
+        return cls(
+            account_id=account.id,
+            organization_id=membership.organization_id,
+            role=membership.role,
+            name=account.name,
+            email=account.email,
+            username=account.username,
+            created_at=membership.created_at,
+        )
+
+
+class PermissionCreate(RequestModel):
+    name: PermissionName
+    description: Description = ""
+
+
+class PermissionView(ResponseModel):
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, permission: Permission) -> PermissionView:
+        return cls(name=permission.name, description=permission.description, created_at=permission.created_at)
+
+
+class RoleCreate(RequestModel):
+    name: RoleName
+    description: Description = ""
+    permissions: list[PermissionName] = Field(default_factory=list, max_length=200)
+
+
+class RoleUpdate(RequestModel):
+    description: Description | None = None
+    permissions: list[PermissionName] | None = Field(default=None, max_length=200)
+
+
+class RoleView(ResponseModel):
+    name: str
+    description: str
+    permissions: list[str]
+    builtin: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, role: Role) -> RoleView:
+        return cls(
+            name=role.name,
+            description=role.description,
+            permissions=sorted(role.permissions),
+            builtin=role.builtin,
+            created_at=role.created_at,
+            updated_at=role.updated_at,
+        )
