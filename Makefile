@@ -20,8 +20,8 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations examples
+	$(BIN)/ruff format --check src tests migrations examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

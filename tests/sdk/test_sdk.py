@@ -27,8 +27,10 @@ async def sump_http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def verifier_for(world: TenantWorld, http: httpx.AsyncClient, **options: float) -> JwksVerifier:
-    return JwksVerifier.for_environment("http://sump.test", world.environment_id, client=http, **options)
+def verifier_for(world: TenantWorld, http: httpx.AsyncClient, refetch_floor_seconds: float = 30) -> JwksVerifier:
+    return JwksVerifier.for_environment(
+        "http://sump.test", world.environment_id, client=http, refetch_floor_seconds=refetch_floor_seconds
+    )
 
 
 async def access_token(client: httpx.AsyncClient, world: TenantWorld) -> str:

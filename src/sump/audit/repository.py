@@ -18,6 +18,7 @@ class Filters:
     actor_id: uuid.UUID | None = None
     target_id: uuid.UUID | None = None
     environment_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -32,6 +33,7 @@ async def page(
         (AuditEvent.actor_id, filters.actor_id),
         (AuditEvent.target_id, filters.target_id),
         (AuditEvent.environment_id, filters.environment_id),
+        (AuditEvent.organization_id, filters.organization_id),
     ):
         if value is not None:
             statement = statement.where(column == value)

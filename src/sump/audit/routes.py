@@ -16,6 +16,7 @@ from sump.db.deps import DbSession
 from sump.environment_accounts.service import ensure_manager
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.organizations import service as organizations
 
 router = APIRouter(tags=["audit"], responses=problem_responses(400, 401, 403, 404))
 Action = Annotated[str | None, Query(max_length=64, description="Exact action, like `login.failed`.")]
@@ -39,7 +40,7 @@ async def tenant_events(
     until: Until = None,
 ) -> list[AuditEventView]:
     """The tenant's events, newest first (owners and admins). The next page is in the `Link` header."""
-    filters = Filters(action, actor_id, target_id, environment_id, since, until)
+    filters = Filters(action, actor_id, target_id, environment_id, since=since, until=until)
     events = await service.page(
         db, tenant_id=actor.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )
@@ -58,13 +59,17 @@ async def environment_events(
     action: Action = None,
     actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
     target_id: Annotated[uuid.UUID | None, Query(alias="targetId")] = None,
+    organization_id: Annotated[uuid.UUID | None, Query(alias="organizationId")] = None,
     since: Since = None,
     until: Until = None,
 ) -> list[AuditEventView]:
-    """One environment's events, newest first (the tenant's owners and admins)."""
-    ensure_manager(actor)
+    """One environment's events, newest first: for the tenant's owners and admins, and for end users holding
+    `audit:read` in the organization they name (they see that organization's events only)."""
+    if actor.end_user is None:
+        ensure_manager(actor)
+    await organizations.ensure_audit_reader(db, actor, organization_id)
     environment = actor.environment
-    filters = Filters(action, actor_id, target_id, environment.id, since, until)
+    filters = Filters(action, actor_id, target_id, environment.id, organization_id, since, until)
     events = await service.page(
         db, tenant_id=environment.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )

@@ -7,11 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sump.audit import repository
 from sump.audit.models import AuditEvent
 from sump.audit.repository import Filters
+from sump.db.deps import after_rollback
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.context import client_var, request_id_var
 from sump.tenant_accounts.models import TenantAccount
@@ -63,10 +65,15 @@ async def record(
     await db.flush()
 
 
-async def record_apart(sessionmaker: async_sessionmaker[AsyncSession], action: str, **fields: Any) -> None:
-    """For failures: the request's own transaction is rolled back, this one is not."""
-    async with sessionmaker() as db, db.begin():
-        await record(db, action, **fields)
+def record_failure(request: Request, action: str, **fields: Any) -> None:
+    """For a refused request: recorded in a transaction of its own once the request's has been rolled back."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+
+    async def write() -> None:
+        async with sessionmaker() as db, db.begin():
+            await record(db, action, outcome="failure", **fields)
+
+    after_rollback(request, write)
 
 
 async def page(

@@ -68,14 +68,13 @@ def family_router(account_type: AccountType) -> APIRouter:
             details=details,
         )
 
-    async def failed(request: Request, pool: Pool, action: str, problem: Problem, **details: Any) -> None:
+    def failed(request: Request, pool: Pool, action: str, problem: Problem, **details: Any) -> None:
         """Records a refused attempt in a transaction of its own: the request's is rolled back."""
-        await audit.record_apart(
-            request.app.state.sessionmaker,
+        audit.record_failure(
+            request,
             action,
             tenant_id=pool.tenant_id,
             environment_id=pool.environment_id,
-            outcome="failure",
             details={"code": problem.code, **details},
         )
 
@@ -109,7 +108,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             account, issued = await service.login(db, hasher, lockout, settings, pool, body, client)
         except Problem as problem:
-            await failed(request, pool, "login.failed", problem, identifier_kind=kind, identifier=value)
+            failed(request, pool, "login.failed", problem, identifier_kind=kind, identifier=value)
             raise
         if previous:
             await sessions.revoke_token(db, previous)
@@ -237,7 +236,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             account = await service.reset_password(db, hasher, lockout, pool, body)
         except Problem as problem:
-            await failed(request, pool, "password.reset_failed", problem)
+            failed(request, pool, "password.reset_failed", problem)
             raise
         await audited(db, pool, "password.reset", account)
         request.app.state.outbox.wake()
@@ -251,7 +250,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             await service.change_password(db, hasher, pool, actor.account, actor.session, body)
         except Problem as problem:
-            await failed(request, pool, "password.change_failed", problem)
+            failed(request, pool, "password.change_failed", problem)
             raise
         await audited(db, pool, "password.changed", actor.account)
         request.app.state.outbox.wake()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,8 +15,17 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
             yield db
         except BaseException:
             await db.rollback()
+            for callback in getattr(request.state, "after_rollback", []):
+                await callback()
             raise
         await db.commit()
+
+
+def after_rollback(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
+    """Runs `callback` once the request's transaction has been rolled back (it holds no locks by then)."""
+    if not hasattr(request.state, "after_rollback"):
+        request.state.after_rollback = []
+    request.state.after_rollback.append(callback)
 
 
 # scope="function": the commit runs when the handler returns, before the response leaves.

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import Ref, ref
 from sump.auth.dependencies import EnvironmentActor, TenantActor, ensure_role
 from sump.db.base import utcnow, uuid7
 from sump.environment_accounts import repository as end_users
@@ -185,6 +187,7 @@ async def create(db: AsyncSession, actor: EnvironmentActor, body: OrganizationCr
             role=ORG_ADMIN,
         ),
     )
+    await _audit(db, actor, "organization.created", organization.id, Ref("organization", organization.id))
     return organization
 
 
@@ -211,7 +214,7 @@ async def rename(db: AsyncSession, actor: EnvironmentActor, organization_id: uui
         return
     await _ensure_name_free(db, actor.environment.id, name, organization.id)
     organization.name = name
-    await db.flush()
+    await _audit(db, actor, "organization.renamed", organization.id, Ref("organization", organization.id))
 
 
 async def delete(db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID) -> None:
@@ -220,6 +223,8 @@ async def delete(db: AsyncSession, actor: EnvironmentActor, organization_id: uui
     _ensure_admin(actor, place)
     await repository.revoke_refresh_tokens(db, actor.environment.id, place.organization.id, None, utcnow())
     await repository.remove(db, place.organization)
+    organization_id = place.organization.id
+    await _audit(db, actor, "organization.deleted", organization_id, Ref("organization", organization_id))
 
 
 # --- members ------------------------------------------------------------------------------------------------
@@ -261,6 +266,7 @@ async def add_member(
         role=body.role,
     )
     await repository.add(db, membership)
+    await _audit(db, actor, "membership.added", membership.organization_id, ref(account), role=body.role)
     return membership, account
 
 
@@ -284,8 +290,9 @@ async def change_role(
     if target.role == role:
         return
     _ensure_admin_remains(admins, target)
-    target.role = role
-    await db.flush()
+    previous, target.role = target.role, role
+    member = Ref("environment_account", account_id)
+    await _audit(db, actor, "membership.role_changed", target.organization_id, member, previous=previous, role=role)
 
 
 async def remove_member(
@@ -307,6 +314,33 @@ async def remove_member(
     _ensure_admin_remains(admins, target)
     await repository.revoke_refresh_tokens(db, environment_id, place.organization.id, account_id, utcnow())
     await repository.remove(db, target)
+    member = Ref("environment_account", account_id)
+    await _audit(db, actor, "membership.removed", place.organization.id, member)
+
+
+async def _audit(
+    db: AsyncSession, actor: EnvironmentActor, action: str, organization_id: uuid.UUID, target: Ref, **details: str
+) -> None:
+    who = actor.manager.account if actor.manager else actor.end_user.account if actor.end_user else None
+    await audit.record(
+        db,
+        action,
+        tenant_id=actor.environment.tenant_id,
+        environment_id=actor.environment.id,
+        organization_id=organization_id,
+        actor=ref(who) if who else None,
+        target=target,
+        details=details,
+    )
+
+
+async def ensure_audit_reader(db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID | None) -> None:
+    """End users read their organization's audit events with the `audit:read` permission."""
+    if actor.end_user is None:
+        return
+    if organization_id is None:
+        raise bad_request("organization_required", "Name the organization whose events to read.", "organizationId")
+    await _ensure_permission(db, actor, await _place(db, actor, organization_id), "audit:read")
 
 
 # --- access token claims ------------------------------------------------------------------------------------

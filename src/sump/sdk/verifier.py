@@ -57,9 +57,15 @@ class JwksVerifier:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_environment(cls, sump_url: str, environment_id: uuid.UUID | str, **options: Any) -> JwksVerifier:
-        base = f"{sump_url.rstrip('/')}/api/v1/environments/{environment_id}"
-        return cls(issuer=base, audience=str(environment_id), jwks_url=f"{base}/.well-known/jwks.json", **options)
+    def for_environment(
+        cls, sump_url: str, environment_id: uuid.UUID | str, *, public_url: str | None = None, **options: Any
+    ) -> JwksVerifier:
+        """Keys are fetched from `sump_url`; the issuer is built on `public_url` (Sump's SUMP_PUBLIC_URL) when
+        the app reaches Sump by another address."""
+        path = f"/api/v1/environments/{environment_id}"
+        issuer = f"{(public_url or sump_url).rstrip('/')}{path}"
+        jwks_url = f"{sump_url.rstrip('/')}{path}/.well-known/jwks.json"
+        return cls(issuer=issuer, audience=str(environment_id), jwks_url=jwks_url, **options)
 
     async def _fetch(self) -> None:
         response = await self.client.get(self.jwks_url)

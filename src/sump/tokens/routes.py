@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit import service as audit
+from sump.audit.service import ref
 from sump.auth import service as auth
 from sump.auth.cookies import session_token
 from sump.auth.dependencies import EnvironmentId, SignedIn, TenantAdmin
@@ -63,14 +65,25 @@ async def token(
     if body.grant_type == "refresh_token":
         assert body.refresh_token is not None
         account_of = lambda db, account_id: _enabled_end_user(db, environment.id, account_id)  # noqa: E731
-        pair = await service.refresh(db, settings, environment, account_of, body.refresh_token)
-        if isinstance(pair, Problem):
+        try:
+            pair = await service.refresh(db, settings, environment, account_of, body.refresh_token)
+        except Problem as problem:
+            _failed(request, environment, "token.refresh_failed", problem)
+            raise
+        if isinstance(pair, Problem):  # a replay: the family's revocation commits with this answer
+            await _audit(db, environment, "token.reuse_detected", None, outcome="failure")
             return problem_response(pair.status, pair.code, pair.detail)
+        await _audit(db, environment, "token.refreshed", pair.account)
         return _tokens(pair)
     if body.grant_type == "password":
-        account, issued = await auth.login(
-            db, hasher, lockout, settings, environment_pool(environment), body.login(), client
-        )
+        login = body.login()
+        try:
+            account, issued = await auth.login(
+                db, hasher, lockout, settings, environment_pool(environment), login, client
+            )
+        except Problem as problem:
+            _failed(request, environment, "login.failed", problem, identifier_kind=login.chosen()[0])
+            raise
         session = issued.session
     else:
         if found is None or not isinstance(found[1], EnvironmentAccount) or found[1].environment_id != environment.id:
@@ -78,7 +91,40 @@ async def token(
         session, account = found
     assert isinstance(account, EnvironmentAccount)
     grant = await organizations.token_grant(db, environment.id, account.id, body.organization_id)
-    return _tokens(await service.issue(db, settings, environment, account, session, grant))
+    pair = await service.issue(db, settings, environment, account, session, grant)
+    await _audit(db, environment, "token.issued", account, grant=body.grant_type)
+    return _tokens(pair)
+
+
+async def _audit(
+    db: AsyncSession,
+    environment: Environment,
+    action: str,
+    account: EnvironmentAccount | None,
+    outcome: str = "success",
+    **details: str,
+) -> None:
+    who = ref(account) if account else None
+    await audit.record(
+        db,
+        action,
+        tenant_id=environment.tenant_id,
+        environment_id=environment.id,
+        actor=who,
+        target=who,
+        outcome=outcome,
+        details=details,
+    )
+
+
+def _failed(request: Request, environment: Environment, action: str, problem: Problem, **details: str) -> None:
+    audit.record_failure(
+        request,
+        action,
+        tenant_id=environment.tenant_id,
+        environment_id=environment.id,
+        details={"code": problem.code, **details},
+    )
 
 
 def _tokens(pair: service.TokenPair) -> Tokens:
@@ -171,4 +217,13 @@ async def rotate_keys(
     environment = await environments.get(db, actor.tenant_id, environment_id)
     if environment is None:
         raise not_found("environment")
-    return KeyRotated(kid=(await service.rotate(db, settings, environment)).kid)
+    key = await service.rotate(db, settings, environment)
+    await audit.record(
+        db,
+        "signing_key.rotated",
+        tenant_id=environment.tenant_id,
+        environment_id=environment.id,
+        actor=ref(actor.account),
+        details={"kid": key.kid},
+    )
+    return KeyRotated(kid=key.kid)

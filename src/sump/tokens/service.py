@@ -127,6 +127,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    account: EnvironmentAccount
 
 
 async def _access_token(
@@ -214,7 +215,7 @@ async def issue(
         ),
     )
     access = await _access_token(db, settings, environment, account, session.id, grant)
-    return TokenPair(access, raw, settings.access_token_ttl)
+    return TokenPair(access, raw, settings.access_token_ttl, account)
 
 
 async def refresh(
@@ -260,7 +261,7 @@ async def refresh(
         if grant is None:
             raise invalid_grant()
     access = await _access_token(db, settings, environment, account, row.session_id, grant)
-    return TokenPair(access, successor, settings.access_token_ttl)
+    return TokenPair(access, successor, settings.access_token_ttl, account)
 
 
 async def revoke(db: AsyncSession, environment: Environment, raw: str) -> None:
