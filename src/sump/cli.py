@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from sump.config import Settings, SettingsError, load_settings
+from sump.config import Env, Settings, SettingsError, load_settings
 from sump.db import migrate
+from sump.kit.logging import configure_logging
 
 app = typer.Typer(
     help="Sump: multi-tenant user management and authentication.\n\n"
@@ -22,14 +23,45 @@ db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no
 app.add_typer(db_app, name="db")
 import_app = typer.Typer(help="Copy users and tenants from another system into Sump's database.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+keys_app = typer.Typer(help="Manage the keys that sign access tokens.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command()
+def rotate(
+    environment: Annotated[
+        str | None, typer.Option(help="Environment id; without it, every environment is rotated.")
+    ] = None,
+) -> None:
+    """Promote each environment's next signing key now and publish a new next one. Tokens signed before
+    keep verifying until they expire."""
+    import asyncio
+    import uuid
+
+    from sump.tokens.rotation import rotate_keys
+
+    try:
+        target = uuid.UUID(environment) if environment else None
+    except ValueError:
+        typer.echo("sump: --environment must be an environment id (a UUID)", err=True)
+        raise typer.Exit(2) from None
+    rotated = asyncio.run(rotate_keys(_settings(), target))
+    if environment and not rotated:
+        typer.echo(f"sump: no environment {environment}", err=True)
+        raise typer.Exit(1)
+    for environment_id, kid in rotated:
+        typer.echo(f"{environment_id}: active key {kid}")
 
 
 def _settings() -> Settings:
+    """The validated settings; logging goes to stderr from here on, leaving stdout to the command."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         typer.echo(f"sump: {exc}", err=True)
         raise typer.Exit(2) from None
+    configure_logging(json_lines=settings.env is Env.PROD)
+    return settings
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.organizations.test_organizations import create_org, scene
 from tests.support import PASSWORD, TenantWorld, bearer, new_tenant
 
 
@@ -97,3 +98,25 @@ async def test_only_owners_and_admins_read_the_log(client: httpx.AsyncClient, wo
     environment_log = f"/api/v1/environments/{world.environment_id}/audit-events"
     assert (await client.get(environment_log, headers=other.owner.auth)).status_code == 404
     assert (await client.get(environment_log, headers=user.auth)).status_code == 403
+
+
+async def test_end_users_read_their_organizations_events_with_audit_read(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    place = await scene(client, world)
+    other_org = await create_org(client, place.outsider)
+    log = f"/api/v1/environments/{world.environment_id}/audit-events"
+    own = await client.get(log, params={"organizationId": place.organization_id}, headers=place.admin.auth)
+    assert own.status_code == 200
+    actions = {event["action"] for event in own.json()}
+    assert {"organization.created", "membership.added"} <= actions
+    assert {event["organizationId"] for event in own.json()} == {place.organization_id}
+    assert (
+        await client.get(log, params={"organizationId": place.organization_id}, headers=place.user.auth)
+    ).status_code == 403
+    assert (await client.get(log, headers=place.admin.auth)).status_code == 400
+    assert (await client.get(log, params={"organizationId": other_org}, headers=place.admin.auth)).status_code == 404
+    renamed = await client.patch(
+        orgs_url(world.environment_id, place.organization_id), json={"name": "Renamed Org"}, headers=place.admin.auth
+    )
+    assert renamed.status_code == 204
