@@ -16,6 +16,7 @@ from sump.audit.repository import Filters
 from sump.db.deps import after_rollback
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.context import client_var, request_id_var
+from sump.kit.errors import Problem
 from sump.tenant_accounts.models import TenantAccount
 
 
@@ -65,13 +66,25 @@ async def record(
     await db.flush()
 
 
-def record_failure(request: Request, action: str, **fields: Any) -> None:
-    """For a refused request: recorded in a transaction of its own once the request's has been rolled back."""
+def record_failure(
+    request: Request,
+    action: str,
+    problem: Problem,
+    *,
+    tenant_id: uuid.UUID,
+    environment_id: uuid.UUID | None,
+    **details: Any,
+) -> None:
+    """For a refused request: recorded with the problem's code, in a transaction of its own once the
+    request's has been rolled back (so it holds no locks)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    fields = {"code": problem.code, **details}
 
     async def write() -> None:
         async with sessionmaker() as db, db.begin():
-            await record(db, action, outcome="failure", **fields)
+            await record(
+                db, action, tenant_id=tenant_id, environment_id=environment_id, outcome="failure", details=fields
+            )
 
     after_rollback(request, write)
 

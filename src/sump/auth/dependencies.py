@@ -107,6 +107,14 @@ class EnvironmentActor:
     manager: TenantActor | None = None
     end_user: EndUser | None = None
 
+    @property
+    def account(self) -> Account:
+        """The signed-in account, of whichever family."""
+        if self.manager is not None:
+            return self.manager.account
+        assert self.end_user is not None
+        return self.end_user.account
+
 
 async def environment_actor(environment_id: EnvironmentId, found: SignedIn, db: DbSession) -> EnvironmentActor:
     """For `/environments/{environmentId}/…`: tenant accounts of another tenant get 404, end users of

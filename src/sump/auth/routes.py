@@ -68,16 +68,6 @@ def family_router(account_type: AccountType) -> APIRouter:
             details=details,
         )
 
-    def failed(request: Request, pool: Pool, action: str, problem: Problem, **details: Any) -> None:
-        """Records a refused attempt in a transaction of its own: the request's is rolled back."""
-        audit.record_failure(
-            request,
-            action,
-            tenant_id=pool.tenant_id,
-            environment_id=pool.environment_id,
-            details={"code": problem.code, **details},
-        )
-
     def signed_in(
         response: Response, settings: SettingsDep, account_id: uuid.UUID, issued: sessions.Issued
     ) -> SignedInView:
@@ -108,7 +98,15 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             account, issued = await service.login(db, hasher, lockout, settings, pool, body, client)
         except Problem as problem:
-            failed(request, pool, "login.failed", problem, identifier_kind=kind, identifier=value)
+            audit.record_failure(
+                request,
+                "login.failed",
+                problem,
+                tenant_id=pool.tenant_id,
+                environment_id=pool.environment_id,
+                identifier_kind=kind,
+                identifier=value,
+            )
             raise
         if previous:
             await sessions.revoke_token(db, previous)
@@ -236,7 +234,9 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             account = await service.reset_password(db, hasher, lockout, pool, body)
         except Problem as problem:
-            failed(request, pool, "password.reset_failed", problem)
+            audit.record_failure(
+                request, "password.reset_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
+            )
             raise
         await audited(db, pool, "password.reset", account)
         request.app.state.outbox.wake()
@@ -250,7 +250,9 @@ def family_router(account_type: AccountType) -> APIRouter:
         try:
             await service.change_password(db, hasher, pool, actor.account, actor.session, body)
         except Problem as problem:
-            failed(request, pool, "password.change_failed", problem)
+            audit.record_failure(
+                request, "password.change_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
+            )
             raise
         await audited(db, pool, "password.changed", actor.account)
         request.app.state.outbox.wake()

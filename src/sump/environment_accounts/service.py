@@ -156,13 +156,12 @@ async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUI
 async def _audit(
     db: AsyncSession, actor: EnvironmentActor, action: str, account: EnvironmentAccount, **details: Any
 ) -> None:
-    who = actor.manager.account if actor.manager else actor.end_user.account if actor.end_user else None
     await audit.record(
         db,
         action,
         tenant_id=actor.environment.tenant_id,
         environment_id=actor.environment.id,
-        actor=ref(who) if who else None,
+        actor=ref(actor.account),
         target=ref(account),
         details=details,
     )

@@ -321,14 +321,13 @@ async def remove_member(
 async def _audit(
     db: AsyncSession, actor: EnvironmentActor, action: str, organization_id: uuid.UUID, target: Ref, **details: str
 ) -> None:
-    who = actor.manager.account if actor.manager else actor.end_user.account if actor.end_user else None
     await audit.record(
         db,
         action,
         tenant_id=actor.environment.tenant_id,
         environment_id=actor.environment.id,
         organization_id=organization_id,
-        actor=ref(who) if who else None,
+        actor=ref(actor.account),
         target=target,
         details=details,
     )

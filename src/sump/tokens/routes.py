@@ -68,7 +68,9 @@ async def token(
         try:
             pair = await service.refresh(db, settings, environment, account_of, body.refresh_token)
         except Problem as problem:
-            _failed(request, environment, "token.refresh_failed", problem)
+            audit.record_failure(
+                request, "token.refresh_failed", problem, tenant_id=environment.tenant_id, environment_id=environment.id
+            )
             raise
         if isinstance(pair, Problem):  # a replay: the family's revocation commits with this answer
             await _audit(db, environment, "token.reuse_detected", None, outcome="failure")
@@ -82,7 +84,14 @@ async def token(
                 db, hasher, lockout, settings, environment_pool(environment), login, client
             )
         except Problem as problem:
-            _failed(request, environment, "login.failed", problem, identifier_kind=login.chosen()[0])
+            audit.record_failure(
+                request,
+                "login.failed",
+                problem,
+                tenant_id=environment.tenant_id,
+                environment_id=environment.id,
+                identifier_kind=login.chosen()[0],
+            )
             raise
         session = issued.session
     else:
@@ -114,16 +123,6 @@ async def _audit(
         target=who,
         outcome=outcome,
         details=details,
-    )
-
-
-def _failed(request: Request, environment: Environment, action: str, problem: Problem, **details: str) -> None:
-    audit.record_failure(
-        request,
-        action,
-        tenant_id=environment.tenant_id,
-        environment_id=environment.id,
-        details={"code": problem.code, **details},
     )
 
 
