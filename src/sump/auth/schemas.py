@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 from pydantic import model_validator
 
+from sump.db.identity import IdentityColumns
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
@@ -64,3 +69,25 @@ class Message(ResponseModel):
 class ResetDone(ResponseModel):
     success: bool
     message: str
+
+
+class IdentityView(ResponseModel):
+    """What both account families show of an account: identifiers, profile, state. Never a password hash."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    username: str
+    email: str
+    phone: str | None
+    avatar_url: str | None
+    email_verified: bool
+    phone_verified: bool
+    disabled: bool
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def fields_of(account: IdentityColumns) -> dict[str, Any]:
+        return {name: getattr(account, name) for name in IdentityView.model_fields}

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from sump.auth.schemas import IdentityView
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
 from sump.tenant_accounts.models import TenantAccount, TenantRole
@@ -76,39 +76,11 @@ class Created(ResponseModel):
     id: uuid.UUID
 
 
-class AccountView(ResponseModel):
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    name: str
-    username: str
-    email: str
-    phone: str | None
-    avatar_url: str | None
+class AccountView(IdentityView):
     role: TenantRole
     roles: list[RoleGrant]
-    email_verified: bool
-    phone_verified: bool
-    disabled: bool
-    disabled_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
 
     @classmethod
     def of(cls, account: TenantAccount) -> AccountView:
-        return cls(
-            id=account.id,
-            tenant_id=account.tenant_id,
-            name=account.name,
-            username=account.username,
-            email=account.email,
-            phone=account.phone,
-            avatar_url=account.avatar_url,
-            role=account.role,
-            roles=[RoleGrant.model_validate({"role": account.role, "targetId": account.tenant_id})],
-            email_verified=account.email_verified,
-            phone_verified=account.phone_verified,
-            disabled=account.disabled,
-            disabled_at=account.disabled_at,
-            created_at=account.created_at,
-            updated_at=account.updated_at,
-        )
+        grant = RoleGrant.model_validate({"role": account.role, "targetId": account.tenant_id})
+        return cls(**cls.fields_of(account), role=account.role, roles=[grant])
