@@ -5,13 +5,14 @@ from __future__ import annotations
 import email
 import re
 import socket
+import threading
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-LINK = re.compile(r"http://sump\.test/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
+LINK = re.compile(r"http://sump\.test(?:/console)?/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
 
 
 class Inbox:
@@ -19,10 +20,20 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self._arrived = threading.Condition()
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+        with self._arrived:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+            self._arrived.notify_all()
         return "250 OK"
+
+    def wait_for(self, address: str, timeout: float = 15) -> EmailMessage:
+        """The first message to `address`, waiting (from another thread) until it arrives."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: self.to(address), timeout=timeout):
+                raise AssertionError(f"no email to {address} within {timeout} s")
+            return self.to(address)[0]
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for message in self.messages if message["To"] == address]

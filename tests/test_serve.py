@@ -3,93 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import SECRET
+from tests.servers import Server, sqlite_environment, start_server
 
-SUMP = Path(sys.executable).parent / "sump"
-START_DEADLINE_SECONDS = 30
 GRACEFUL_EXIT_SECONDS = 25
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_live(server: Server) -> None:
-    """Polls /health/live until it answers, the process dies, or the deadline passes."""
-    deadline = time.monotonic() + START_DEADLINE_SECONDS
-    with httpx.Client(base_url=server.base_url, timeout=2) as http:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                pytest.fail(f"sump serve exited with {server.process.returncode}:\n{server.log_text()[-3000:]}")
-            try:
-                if http.get("/health/live").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # between polls of the readiness endpoint, not a stand-in for it
-    pytest.fail(f"sump serve did not answer within {START_DEADLINE_SECONDS} s:\n{server.log_text()[-3000:]}")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
-    environment.update(
-        SUMP_ENV="test",
-        SUMP_SECRET_KEY=SECRET,
-        SUMP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'sump.db'}",
-        SUMP_PUBLIC_URL="http://127.0.0.1",
-    )
-    migrated = subprocess.run(  # noqa: S603
-        [str(SUMP), "db", "upgrade"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
-    )
-    assert migrated.returncode == 0, migrated.stderr
-
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
+    running = start_server(tmp_path, sqlite_environment(tmp_path))
     try:
-        wait_until_live(running)
         yield running
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        running.kill()
 
 
 def cookie_of(response: httpx.Response) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import RedirectResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
@@ -18,6 +19,7 @@ from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.service import reset_preparer
 from sump.config import Env, Settings, load_settings
+from sump.console.app import create_console
 from sump.db.engine import make_engine, make_sessionmaker
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_probes)
+    app.add_api_route("/console", lambda: RedirectResponse("/console/", status_code=308), include_in_schema=False)
+    app.mount("/console", create_console(app.state))
     install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

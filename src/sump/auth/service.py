@@ -84,8 +84,11 @@ async def request_reset(db: AsyncSession, pool: Pool, body: Identifier) -> None:
 
 
 def reset_link(settings: Settings, pool: Pool, token: str) -> str:
-    context = "environment" if pool.environment_id else "tenant"
-    return f"{settings.public_url}/reset-password?{context}={pool.scope_id}&token={token}"
+    """Tenant accounts reset on the console's page; end users on `/reset-password` of the public URL (the
+    builder's application, or a proxy in front of Sump, serves it)."""
+    if pool.environment_id:
+        return f"{settings.public_url}/reset-password?environment={pool.scope_id}&token={token}"
+    return f"{settings.public_url}/console/reset-password?tenant={pool.scope_id}&token={token}"
 
 
 def reset_preparer(settings: Settings) -> Preparer:

@@ -124,7 +124,7 @@ _MESSAGES = {
 }
 
 
-def _message(error: dict[str, Any]) -> str:
+def field_message(error: dict[str, Any]) -> str:
     if error["type"] in _MESSAGES:
         return _MESSAGES[error["type"]]
     message = str(error.get("msg", "Invalid value."))
@@ -138,7 +138,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> Response:
     for error in exc.errors():
         if error["type"] == "json_invalid":
             return problem_response(400, "malformed_json", "The request body is not valid JSON.")
-        errors.setdefault(_field_name(tuple(error["loc"])), _message(error))
+        errors.setdefault(_field_name(tuple(error["loc"])), field_message(error))
     return problem_response(400, "validation_failed", "The request is not valid.", errors=errors)
 
 

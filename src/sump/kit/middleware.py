@@ -182,6 +182,18 @@ DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _csp_and_referrer(path: str) -> tuple[str, str]:
+    """The console's pages send their origin on form posts (its CSRF check reads it): `same-origin` there,
+    because with `no-referrer` browsers send `Origin: null`."""
+    if path == "/console" or path.startswith("/console/"):
+        return CONSOLE_CSP, "same-origin"
+    return DOCS_CSP if path == "/api-docs" or path.startswith("/api-docs/") else API_CSP, "no-referrer"
 
 
 class SecurityHeadersMiddleware:
@@ -195,18 +207,17 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        is_docs = path == "/api-docs" or path.startswith("/api-docs/")
+        csp, referrer = _csp_and_referrer(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
+                headers["Referrer-Policy"] = referrer
                 headers["Cross-Origin-Opener-Policy"] = "same-origin"
                 headers["Cross-Origin-Resource-Policy"] = "same-origin"
-                headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else API_CSP)
+                headers.setdefault("Content-Security-Policy", csp)
                 headers.setdefault("Cache-Control", "no-store")
                 if self.hsts:
                     headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

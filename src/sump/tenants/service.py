@@ -75,6 +75,20 @@ async def get(db: AsyncSession, actor: TenantActor) -> tuple[Tenant, list[Enviro
     return tenant, await repository.environments(db, tenant.id, MAX_EMBEDDED_ENVIRONMENTS)
 
 
+@dataclass(frozen=True)
+class Overview:
+    tenant: Tenant
+    environments: int
+    accounts: int
+    end_users: int
+
+
+async def overview(db: AsyncSession, actor: TenantActor) -> Overview:
+    """The tenant with how many environments, tenant accounts and end users it holds."""
+    tenant = await _tenant(db, actor)
+    return Overview(tenant, *await repository.counts(db, tenant.id))
+
+
 async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> None:
     tenant = await _tenant(db, actor)
     if body.name is not None:

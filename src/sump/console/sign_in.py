@@ -1,0 +1,351 @@
+"""Console pages open to everyone: sign-in, sign-out, the setup wizard, forgotten and reset passwords.
+
+They call the same services as `/api/v1/auth/tenants/…` and `POST /api/v1/tenants`, with the same per-IP
+limits, lockout and audit events.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from limits import parse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.audit import service as audit
+from sump.audit.service import ref
+from sump.auth import service as auth
+from sump.auth.cookies import clear_session_cookie, set_session_cookie
+from sump.auth.pools import Pool, load_pool
+from sump.auth.routes import FORGOT_PER_IDENTIFIER
+from sump.auth.schemas import ForgotPassword, Login, ResetPassword
+from sump.console.web import (
+    TENANT_COOKIE,
+    FormErrors,
+    parse_id,
+    problem_errors,
+    read_form,
+    redirect,
+    render,
+    safe_next,
+    signed_in_or_none,
+    validated,
+)
+from sump.db.deps import DbSession
+from sump.environments.schemas import EnvironmentCreate
+from sump.kit.deps import ClientDep, HasherDep, LockoutDep, SettingsDep
+from sump.kit.errors import Problem
+from sump.kit.middleware import client_ip
+from sump.kit.password_policy import DEFAULT_POLICY
+from sump.sessions import service as sessions
+from sump.sessions.models import AccountType
+from sump.tenants import service as tenants
+from sump.tenants.schemas import OwnerFields, TenantCreate, TenantFields
+
+router = APIRouter()
+LIMITS = {
+    name: parse(limit)
+    for name, limit in {
+        "tenant-login": "30/minute",
+        "tenant-create": "10/minute",
+        "tenant-forgot": "10/minute",
+        "tenant-reset": "10/minute",
+    }.items()
+}
+PHONE_LIKE = re.compile(r"^\+|^\d{10,}$")
+NO_SUCH_TENANT = "No tenant has this ID. Check the ID you were given when the tenant was created."
+
+
+def identifier_kind(identifier: str) -> str:
+    """How the original console read the one identifier field: `@` is an email, `+` or 10+ digits a phone."""
+    if "@" in identifier:
+        return "email"
+    return "phone" if PHONE_LIKE.search(identifier) else "username"
+
+
+async def _limit(request: Request, name: str) -> None:
+    await request.app.state.limiter.hit(LIMITS[name], name, client_ip(request.scope))
+
+
+async def _pool(db: AsyncSession, tenant_text: str) -> Pool:
+    tenant_id = parse_id(tenant_text.strip())
+    if tenant_id is None:
+        raise FormErrors({"tenantId": "Enter the tenant ID: a UUID such as 0192f0c3-…"})
+    try:
+        return await load_pool(db, AccountType.TENANT_ACCOUNT, tenant_id)
+    except Problem as problem:
+        raise FormErrors({"tenantId": NO_SUCH_TENANT}) from problem
+
+
+def _signed_in_response(
+    request: Request, path: str, token: str, tenant_id: uuid.UUID, flash: str | None = None
+) -> Response:
+    settings = request.app.state.settings
+    response = redirect(request, path, flash)
+    set_session_cookie(response, settings, token)
+    response.set_cookie(
+        TENANT_COOKIE,
+        str(tenant_id),
+        max_age=365 * 86400,
+        path="/console",
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+    )
+    return response
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, db: DbSession, settings: SettingsDep, next_path: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    if await signed_in_or_none(request, db, settings) is not None:
+        return redirect(request, safe_next(next_path))
+    values = {"tenantId": request.cookies.get(TENANT_COOKIE, ""), "next": safe_next(next_path)}
+    return render(request, "login.html", values=values)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    lockout: LockoutDep,
+    client: ClientDep,
+) -> Response:
+    form = await read_form(request, settings)
+    identifier = form.get("identifier", "").strip()
+    values = {
+        "tenantId": form.get("tenantId", "").strip(),
+        "identifier": identifier,
+        "next": safe_next(form.get("next")),
+    }
+    pool: Pool | None = None
+    try:
+        await _limit(request, "tenant-login")
+        if not identifier:
+            raise FormErrors({"identifier": "Enter your email, username or phone number."})
+        if not form.get("password"):
+            raise FormErrors({"password": "Enter your password."})
+        pool = await _pool(db, values["tenantId"])
+        kind = identifier_kind(identifier)
+        try:
+            body = validated(Login, {kind: identifier, "password": form["password"]})
+        except FormErrors as invalid:
+            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
+        account, issued = await auth.login(db, hasher, lockout, settings, pool, body, client)
+    except FormErrors as failed:
+        return render(request, "login.html", 400, errors=failed.errors, values=values)
+    except Problem as problem:
+        await db.rollback()
+        if pool is not None:
+            await audit.record(
+                db,
+                "login.failed",
+                tenant_id=pool.tenant_id,
+                outcome="failure",
+                details={
+                    "code": problem.code,
+                    "identifier_kind": identifier_kind(identifier),
+                    "identifier": identifier,
+                },
+            )
+        message = "Wrong identifier or password." if problem.code == "invalid_credentials" else problem.detail
+        return render(request, "login.html", problem.status, errors={"form": message}, values=values)
+    await _end_previous_session(request, db, settings)
+    await audit.record(
+        db,
+        "login.succeeded",
+        tenant_id=pool.tenant_id,
+        actor=ref(account),
+        target=ref(account),
+        details={"identifier_kind": kind, "channel": "console"},
+    )
+    return _signed_in_response(request, values["next"], issued.token, pool.tenant_id)
+
+
+async def _end_previous_session(request: Request, db: AsyncSession, settings: Any) -> None:
+    previous = await signed_in_or_none(request, db, settings)
+    if previous is not None:
+        await sessions.revoke(db, previous.session, previous.session.id)
+
+
+@router.post("/logout")
+async def logout(request: Request, db: DbSession, settings: SettingsDep) -> Response:
+    await read_form(request, settings)
+    actor = await signed_in_or_none(request, db, settings)
+    if actor is not None:
+        await sessions.revoke(db, actor.session, actor.session.id)
+        await audit.record(db, "logout", tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(actor.account))
+    response = redirect(request, "/console/login", "You have been signed out.")
+    clear_session_cookie(response, settings)
+    return response
+
+
+# ------------------------------------------------------------------------------------------- setup wizard
+
+SETUP_STEPS = ("Your organisation", "Owner account", "First environment")
+OWNER_FIELDS = {"ownerName": "name", "email": "email", "username": "username", "phone": "phone", "password": "password"}
+
+
+@router.get("/setup")
+async def setup_page(request: Request) -> Response:
+    return render(request, "setup.html", step=1, steps=SETUP_STEPS)
+
+
+def _check_step(step: int, form: dict[str, str]) -> None:
+    """The rules of one wizard step, the same as `POST /api/v1/tenants` applies (messages by form field)."""
+    if step == 1:
+        validated(TenantFields, {"name": form.get("name", "")})
+    elif step == 2:
+        owner = {wire: form.get(field, "").strip() for field, wire in OWNER_FIELDS.items() if field != "password"}
+        owner = {wire: value for wire, value in owner.items() if value or wire != "phone"}
+        try:
+            validated(OwnerFields, {**owner, "password": form.get("password", "")})
+        except FormErrors as invalid:
+            wire_to_field = {wire: field for field, wire in OWNER_FIELDS.items()}
+            raise FormErrors(
+                {wire_to_field.get(key, key): message for key, message in invalid.errors.items()}
+            ) from invalid
+        if form.get("password") != form.get("passwordConfirm"):
+            raise FormErrors({"passwordConfirm": "Passwords do not match."})
+        try:
+            DEFAULT_POLICY.check(form["password"], email=owner.get("email"), username=owner.get("username"))
+        except Problem as problem:
+            raise problem_errors(problem, "password") from problem
+    elif step == 3 and form.get("environmentName", "").strip():
+        try:
+            validated(EnvironmentCreate, {"name": form["environmentName"]})
+        except FormErrors as invalid:
+            raise FormErrors({"environmentName": invalid.errors.get("name", "Not a valid name.")}) from invalid
+
+
+@router.post("/setup")
+async def setup(
+    request: Request, db: DbSession, settings: SettingsDep, hasher: HasherDep, client: ClientDep
+) -> Response:
+    form = dict(await read_form(request, settings))
+    form.pop("csrf", None)
+    step = min(max(int(form.get("step", "1")) if form.get("step", "1").isdigit() else 1, 1), 3)
+    action = form.get("action", "next")
+    values = {key: value for key, value in form.items() if key not in {"step", "action"}}
+
+    def page(at: int, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+        return render(request, "setup.html", status, step=at, steps=SETUP_STEPS, values=values, errors=errors)
+
+    if action == "back":
+        return page(max(step - 1, 1))
+    for earlier in range(1, step + 1):
+        try:
+            _check_step(earlier, form)
+        except FormErrors as invalid:
+            return page(earlier, invalid.errors, 400)
+    if step < 3:
+        return page(step + 1)
+    environment_name = form.get("environmentName", "").strip()
+    body = TenantCreate.model_validate(
+        {
+            "tenant": {"name": form["name"]},
+            "account": {
+                "name": form["ownerName"],
+                "email": form["email"],
+                "username": form["username"],
+                "password": form["password"],
+                **({"phone": form["phone"].strip()} if form.get("phone", "").strip() else {}),
+            },
+            **({"environment": {"name": environment_name}} if environment_name else {}),
+        }
+    )
+    try:
+        await _limit(request, "tenant-create")
+        created = await tenants.create(db, hasher, settings, body, client)
+    except Problem as problem:
+        await db.rollback()
+        return page(3, {"form": problem.detail}, problem.status)
+    return _signed_in_response(
+        request,
+        "/console/",
+        created.session.token,
+        created.tenant.id,
+        f"Welcome to Sump. Your tenant ID is {created.tenant.id}: keep it to sign in.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ passwords
+
+
+@router.get("/forgot-password")
+async def forgot_page(request: Request) -> Response:
+    return render(request, "forgot.html", values={"tenantId": request.cookies.get(TENANT_COOKIE, "")})
+
+
+@router.post("/forgot-password")
+async def forgot(request: Request, db: DbSession, settings: SettingsDep) -> Response:
+    form = await read_form(request, settings)
+    identifier = form.get("identifier", "").strip()
+    values = {"tenantId": form.get("tenantId", "").strip(), "identifier": identifier}
+    try:
+        await _limit(request, "tenant-forgot")
+        pool = await _pool(db, values["tenantId"])
+        if not identifier:
+            raise FormErrors({"identifier": "Enter your email, username or phone number."})
+        try:
+            body = validated(ForgotPassword, {identifier_kind(identifier): identifier})
+        except FormErrors as invalid:
+            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
+    except FormErrors as failed:
+        return render(request, "forgot.html", 400, errors=failed.errors, values=values)
+    except Problem as problem:
+        return render(request, "forgot.html", problem.status, errors={"form": problem.detail}, values=values)
+    limiter = request.app.state.limiter
+    if await limiter.allow(FORGOT_PER_IDENTIFIER, "tenant-forgot", str(pool.scope_id), *body.chosen()):
+        await auth.request_reset(db, pool, body)
+        await audit.record(
+            db, "password.reset_requested", tenant_id=pool.tenant_id, details={"identifier_kind": body.chosen()[0]}
+        )
+        request.app.state.outbox.wake()
+    return render(request, "forgot.html", values=values, sent=auth.FORGOT_ANSWER)
+
+
+@router.get("/reset-password")
+async def reset_page(request: Request, tenant: str = "", token: str = "") -> Response:
+    return render(request, "reset.html", values={"tenant": tenant, "token": token})
+
+
+@router.post("/reset-password")
+async def reset(
+    request: Request, db: DbSession, settings: SettingsDep, hasher: HasherDep, lockout: LockoutDep
+) -> Response:
+    form = await read_form(request, settings)
+    values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
+    try:
+        await _limit(request, "tenant-reset")
+        pool = await _pool(db, values["tenant"])
+        if form.get("newPassword", "") != form.get("passwordConfirm", ""):
+            raise FormErrors({"passwordConfirm": "Passwords do not match."})
+        body = validated(ResetPassword, {"token": values["token"] or "-", "newPassword": form.get("newPassword", "")})
+        account = await auth.reset_password(db, hasher, lockout, pool, body)
+    except FormErrors as failed:
+        return render(request, "reset.html", 400, errors=failed.errors, values=values)
+    except Problem as problem:
+        await db.rollback()
+        errors = (
+            {"newPassword": problem.errors["password"]}
+            if problem.errors and "password" in problem.errors
+            else {
+                "form": "This reset link is invalid or has expired. Ask for a new one."
+                if problem.code == "invalid_token"
+                else problem.detail
+            }
+        )
+        return render(request, "reset.html", problem.status, errors=errors, values=values)
+    await audit.record(db, "password.reset", tenant_id=pool.tenant_id, actor=ref(account), target=ref(account))
+    request.app.state.outbox.wake()
+    return redirect(request, "/console/login", auth.RESET_ANSWER)

@@ -1,0 +1,290 @@
+"""What every console page shares: templates, the signed-in tenant account, CSRF-checked forms, redirects and
+the HTML error page.
+
+CSRF: a random `sump_csrf` cookie (HttpOnly, SameSite=Strict) plus a form field holding the HMAC of that cookie
+and of the session token. A page from another origin can neither read the cookie nor compute the HMAC, and a
+token taken from one session is worthless in another. Requests that announce another origin (`Origin`,
+`Sec-Fetch-Site`) are refused before the token is even looked at.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import ImmutableMultiDict
+
+from sump.auth.cookies import COOKIE_NAME as SESSION_COOKIE
+from sump.auth.dependencies import TenantActor
+from sump.config import Settings
+from sump.db.deps import DbSession
+from sump.kit.crypto import sign_cookie, unsign_cookie
+from sump.kit.deps import SettingsDep
+from sump.kit.errors import Problem, field_message
+from sump.sessions import service as sessions
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+
+M = TypeVar("M", bound=BaseModel)
+CSRF_COOKIE = "sump_csrf"
+CSRF_FIELD = "csrf"
+FLASH_COOKIE = "sump_flash"
+TENANT_COOKIE = "sump_console_tenant"
+MAX_FORM_FIELDS = 300
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["TenantRole"] = TenantRole
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _shown(value: Any) -> str:
+    """A custom-property value as it is edited: strings bare, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["shown"] = _shown
+
+
+class SignInRequired(Exception):
+    """A protected page without a tenant session: answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class FormErrors(Exception):
+    """Field messages (`field` → sentence) and an optional message for the whole form."""
+
+    def __init__(self, errors: Mapping[str, str] | None = None, message: str | None = None) -> None:
+        super().__init__(message or "The form has errors.")
+        self.errors = dict(errors or {})
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------------- CSRF
+
+
+def _csrf_cookie(request: Request) -> str:
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_cookie", None)
+    if not value:
+        value = secrets.token_urlsafe(32)
+        request.state.csrf_cookie = value
+        request.state.csrf_cookie_new = True
+    return value
+
+
+def _session_token(request: Request, settings: Settings) -> str:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (unsign_cookie(settings.secret_key, cookie) if cookie else None) or ""
+
+
+def csrf_token(request: Request, settings: Settings) -> str:
+    message = f"console-csrf|{_csrf_cookie(request)}|{_session_token(request, settings)}".encode()
+    return hmac.new(settings.secret_key.encode(), message, sha256).hexdigest()
+
+
+def _same_origin(request: Request) -> bool:
+    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def csrf_failed() -> Problem:
+    return Problem(403, "csrf_failed", "The form has expired or came from another site. Reload the page and try again.")
+
+
+async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[str, str]:
+    """The urlencoded body of a console form, after the origin and CSRF checks."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        raise Problem(415, "unsupported_media_type", "Console forms are sent as application/x-www-form-urlencoded.")
+    if not _same_origin(request):
+        raise csrf_failed()
+    try:
+        pairs = parse_qsl(
+            (await request.body()).decode(),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem(400, "malformed_form", "The form could not be read.") from exc
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        raise Problem(400, "malformed_form", "The form could not be read.")
+    form = ImmutableMultiDict(pairs)
+    submitted = form.get(CSRF_FIELD, "")
+    if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(submitted, csrf_token(request, settings)):
+        raise csrf_failed()
+    return form
+
+
+# --------------------------------------------------------------------------------------------- responses
+
+
+def _finish(request: Request, response: Response, settings: Settings) -> Response:
+    if getattr(request.state, "csrf_cookie_new", False):
+        response.set_cookie(
+            CSRF_COOKIE,
+            request.state.csrf_cookie,
+            path="/console",
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="strict",
+        )
+    if request.cookies.get(FLASH_COOKIE) and not getattr(request.state, "flash_set", False):
+        response.delete_cookie(FLASH_COOKIE, path="/console")
+    return response
+
+
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    actor: TenantActor | None = None,
+    **context: Any,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    flash_cookie = request.cookies.get(FLASH_COOKIE)
+    flash = unsign_cookie(settings.secret_key, flash_cookie) if flash_cookie else None
+    context.update(
+        actor=actor,
+        csrf=csrf_token(request, settings),
+        flash=flash or "",
+        errors=context.get("errors") or {},
+        values=context.get("values") or {},
+    )
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    return _finish(request, response, settings)
+
+
+def redirect(request: Request, path: str, flash: str | None = None) -> Response:
+    """303 to `path` (a console path); `flash` is shown once on the next page."""
+    settings: Settings = request.app.state.settings
+    response = RedirectResponse(path, status_code=303)
+    if flash:
+        request.state.flash_set = True
+        response.set_cookie(
+            FLASH_COOKIE,
+            sign_cookie(settings.secret_key, flash),
+            path="/console",
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="strict",
+        )
+    return _finish(request, response, settings)
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a console path, never another site."""
+    if value and value.startswith("/console/") and not value.startswith("/console//") and "\\" not in value:
+        return value
+    return "/console/"
+
+
+def login_url(next_path: str) -> str:
+    return "/console/login?" + urlencode({"next": next_path})
+
+
+# ----------------------------------------------------------------------------------------- the signed-in
+
+
+async def _signed_in(request: Request, db: DbSession, settings: SettingsDep) -> TenantActor:
+    token = _session_token(request, settings)
+    found = await sessions.resolve(db, settings, token) if token else None
+    if found is None or not isinstance(found[1], TenantAccount):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    return TenantActor(found[0], found[1])
+
+
+Actor = Annotated[TenantActor, Depends(_signed_in)]
+
+
+async def signed_in_or_none(request: Request, db: AsyncSession, settings: Settings) -> TenantActor | None:
+    try:
+        return await _signed_in(request, db, settings)
+    except SignInRequired:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ values
+
+
+def validated(model: type[M], data: Mapping[str, Any], prefix: str = "") -> M:
+    """`model` from form values (by their wire names); field messages as a `FormErrors`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = prefix + ".".join(str(part) for part in error["loc"])
+            errors.setdefault(field or "form", field_message(dict(error)))
+        raise FormErrors(errors) from exc
+
+
+def problem_errors(problem: Problem, default_field: str | None = None) -> FormErrors:
+    """A service's refusal as form errors: its field messages, or its sentence for the whole form."""
+    if problem.errors:
+        return FormErrors(problem.errors)
+    if default_field:
+        return FormErrors({default_field: problem.detail})
+    return FormErrors(message=problem.detail)
+
+
+def optional(form: Mapping[str, str], *names: str) -> dict[str, str]:
+    """The named fields that were filled in, trimmed."""
+    return {name: form[name].strip() for name in names if form.get(name, "").strip()}
+
+
+def parse_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def property_edits(form: ImmutableMultiDict[str, str], current: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The custom-property form (rows of `key`/`value`, `remove` checkboxes) as (keys to set, keys to delete).
+
+    A value that reads as JSON (a number, `true`, `null`, an object…) is stored as such; anything else as text.
+    A row whose key was cleared deletes it; unchanged rows are left alone.
+    """
+    removed = set(form.getlist("remove"))
+    keys, raw_values = form.getlist("key"), form.getlist("value")
+    if len(keys) != len(raw_values):
+        raise FormErrors({"properties": "The form could not be read; reload the page."})
+    changes: dict[str, Any] = {}
+    kept: set[str] = set()
+    for key, raw in zip(keys, raw_values, strict=True):
+        key = key.strip()
+        if not key or key in removed:
+            continue
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        kept.add(key)
+        if current.get(key, object()) != value or key not in current:
+            changes[key] = value
+    deleted = sorted(key for key in current if key in removed or key not in kept)
+    return changes, deleted
