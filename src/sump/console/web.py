@@ -124,6 +124,7 @@ async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[
         pairs = parse_qsl(
             (await request.body()).decode(),
             keep_blank_values=True,
+            errors="strict",
             strict_parsing=False,
             max_num_fields=MAX_FORM_FIELDS,
         )
@@ -133,7 +134,9 @@ async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[
         raise Problem(400, "malformed_form", "The form could not be read.")
     form = ImmutableMultiDict(pairs)
     submitted = form.get(CSRF_FIELD, "")
-    if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(submitted, csrf_token(request, settings)):
+    if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(
+        submitted.encode(), csrf_token(request, settings).encode()
+    ):
         raise csrf_failed()
     return form
 
@@ -231,15 +234,28 @@ async def signed_in_or_none(request: Request, db: AsyncSession, settings: Settin
 
 
 def validated(model: type[M], data: Mapping[str, Any], prefix: str = "") -> M:
-    """`model` from form values (by their wire names); field messages as a `FormErrors`."""
+    """`model` from form values (by their wire names); field messages as a `FormErrors`. An empty field counts
+    as not given: optional ones are left out, required ones are reported missing."""
+    given = {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
     try:
-        return model.model_validate(data)
+        return model.model_validate(given)
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
             field = prefix + ".".join(str(part) for part in error["loc"])
-            errors.setdefault(field or "form", field_message(dict(error)))
+            errors.setdefault(field or "form", _form_message(dict(error)))
         raise FormErrors(errors) from exc
+
+
+def _form_message(error: dict[str, Any]) -> str:
+    """Validation messages in the words of a form: an empty field is missing, lengths in characters."""
+    if error["type"] == "missing" or (error["type"] == "string_too_short" and not str(error.get("input", "")).strip()):
+        return "This field is required."
+    if error["type"] == "string_too_short":
+        return f"Must be at least {error['ctx']['min_length']} characters."
+    if error["type"] == "string_too_long":
+        return f"Must be at most {error['ctx']['max_length']} characters."
+    return field_message(error)
 
 
 def problem_errors(problem: Problem, default_field: str | None = None) -> FormErrors:
@@ -288,3 +304,11 @@ def property_edits(form: ImmutableMultiDict[str, str], current: Mapping[str, Any
             changes[key] = value
     deleted = sorted(key for key in current if key in removed or key not in kept)
     return changes, deleted
+
+
+async def roll_back(db: AsyncSession, actor: TenantActor) -> None:
+    """Undoes the request's writes after a refusal, then reloads the signed-in account and session (a rollback
+    expires them) so that the page showing the errors can still name who is signed in."""
+    await db.rollback()
+    await db.refresh(actor.account)
+    await db.refresh(actor.session)

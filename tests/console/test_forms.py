@@ -1,0 +1,218 @@
+"""Console forms over HTTP, in process, on SQLite and PostgreSQL: CSRF, origin checks, headers, and that a
+refused form changes nothing. (The browser tests next to this file drive the same pages in Chromium.)"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.audit.models import AuditEvent
+from sump.tenants.models import Tenant
+from tests.support import PASSWORD, TenantWorld, new_tenant
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that keeps cookies, as a browser does."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        yield http
+
+
+async def csrf_of(browser: httpx.AsyncClient, path: str = "/console/login") -> str:
+    page = await browser.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF.search(page.text)
+    assert match is not None
+    return match.group(1)
+
+
+async def console_login(browser: httpx.AsyncClient, world: TenantWorld, **headers: str) -> httpx.Response:
+    form = {
+        "csrf": await csrf_of(browser),
+        "tenantId": world.tenant_id,
+        "identifier": world.owner.email,
+        "password": PASSWORD,
+    }
+    return await browser.post("/console/login", data=form, headers=headers)
+
+
+async def test_sign_in_sets_the_session_cookie_and_lands_on_the_dashboard(
+    browser: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    response = await console_login(browser, world)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/"
+    cookie = next(value for name, value in response.headers.multi_items() if value.startswith("sump_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    dashboard = await browser.get("/console/")
+    assert dashboard.status_code == 200
+    assert world.tenant_id in dashboard.text
+    events = await db.scalars(
+        select(AuditEvent.action).where(AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.succeeded")
+    )
+    assert list(events) == ["login.succeeded"]
+
+
+@pytest.mark.asvs("SESS-11")
+async def test_csrf_cookie_is_httponly_and_strict(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/console/login")
+    cookie = next(value for name, value in response.headers.multi_items() if value.startswith("sump_csrf="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/console" in cookie
+
+
+@pytest.mark.asvs("SESS-11")
+async def test_form_without_a_token_is_refused(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    await browser.get("/console/login")
+    form = {"tenantId": world.tenant_id, "identifier": world.owner.email, "password": PASSWORD}
+    response = await browser.post("/console/login", data=form)
+    assert response.status_code == 403
+    assert "came from another site" in response.text
+    assert "sump_session" not in response.headers.get("set-cookie", "")
+
+
+@pytest.mark.asvs("SESS-11")
+async def test_form_with_a_wrong_token_is_refused(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    await browser.get("/console/login")
+    form = {"csrf": "0" * 64, "tenantId": world.tenant_id, "identifier": world.owner.email, "password": PASSWORD}
+    assert (await browser.post("/console/login", data=form)).status_code == 403
+
+
+@pytest.mark.asvs("SESS-11")
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}],
+    ids=["other-origin", "null-origin", "cross-site-fetch"],
+)
+async def test_form_from_another_site_is_refused_even_with_a_valid_token(
+    browser: httpx.AsyncClient, world: TenantWorld, headers: dict[str, str]
+) -> None:
+    response = await console_login(browser, world, **headers)
+    assert response.status_code == 403
+
+
+async def test_same_origin_post_is_accepted(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    response = await console_login(browser, world, Origin="http://sump.test", **{"Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 303
+
+
+@pytest.mark.asvs("SESS-11")
+async def test_a_token_from_another_session_is_worthless(app: FastAPI, world: TenantWorld, other: TenantWorld) -> None:
+    """The token binds the CSRF cookie and the session: tenant B's page token cannot drive A's session."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://sump.test") as alice,
+        httpx.AsyncClient(transport=transport, base_url="http://sump.test") as mallory,
+    ):
+        assert (await console_login(alice, world)).status_code == 303
+        assert (await console_login(mallory, other)).status_code == 303
+        stolen = await csrf_of(mallory, "/console/")
+        # Mallory plants her CSRF cookie in Alice's browser and submits her own token there.
+        alice.cookies.set("sump_csrf", mallory.cookies["sump_csrf"], domain="sump.test", path="/console")
+        response = await alice.post("/console/logout", data={"csrf": stolen})
+        assert response.status_code == 403
+        assert (await alice.get("/console/")).status_code == 200  # still signed in
+
+
+async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/console/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "form-action 'self'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_console_root_redirects_to_its_dashboard(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/console")
+    assert response.status_code == 308
+    assert response.headers["location"] == "/console/"
+    protected = await browser.get("/console/")
+    assert protected.status_code == 303
+    assert protected.headers["location"] == "/console/login?next=%2Fconsole%2F"
+
+
+async def test_json_posts_are_not_forms(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    await browser.get("/console/login")
+    response = await browser.post("/console/login", json={"tenantId": world.tenant_id})
+    assert response.status_code == 415
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_malformed_form_bytes_answer_400_not_500(browser: httpx.AsyncClient) -> None:
+    await browser.get("/console/login")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (await browser.post("/console/login", content=b"csrf=%ff%fe", headers=headers)).status_code == 400
+    assert (await browser.post("/console/login", content=b"tenantId=a%00b", headers=headers)).status_code == 400
+
+
+async def test_an_end_user_session_does_not_open_the_console(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    signup = await client.post(
+        f"/api/v1/auth/environments/{world.environment_id}/signup",
+        json={"name": "End User", "email": "end@example.com", "username": "end_user", "password": PASSWORD},
+    )
+    assert signup.status_code == 201, signup.text
+    browser.cookies.set("sump_session", signup.cookies["sump_session"], domain="sump.test")
+    response = await browser.get("/console/")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/console/login")
+
+
+async def test_a_failed_setup_leaves_no_tenant_behind(browser: httpx.AsyncClient, db: AsyncSession) -> None:
+    before = await db.scalar(select(func.count()).select_from(Tenant))
+    form = {
+        "csrf": await csrf_of(browser, "/console/setup"),
+        "step": "3",
+        "action": "create",
+        "name": "Leftover Inc",
+        "ownerName": "Lee Over",
+        "username": "lee_over",
+        "email": "lee@example.com",
+        "password": "password1",  # too common: refused before anything is written
+        "passwordConfirm": "password1",
+    }
+    response = await browser.post("/console/setup", data=form)
+    assert response.status_code == 400
+    assert "too common" in response.text
+    assert await db.scalar(select(func.count()).select_from(Tenant)) == before
+
+
+async def test_sign_in_failures_are_audited_without_the_password(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    world = await new_tenant(client)
+    form = {
+        "csrf": await csrf_of(browser),
+        "tenantId": world.tenant_id,
+        "identifier": world.owner.email,
+        "password": "SENTINEL-wrong-password",
+    }
+    response = await browser.post("/console/login", data=form)
+    assert response.status_code == 401
+    assert "Wrong identifier or password." in response.text
+    assert "SENTINEL" not in response.text
+    events = list(
+        await db.scalars(
+            select(AuditEvent).where(AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.failed")
+        )
+    )
+    assert [(event.outcome, event.details["code"]) for event in events] == [("failure", "invalid_credentials")]
+    assert "SENTINEL" not in str(events[0].details)
