@@ -59,7 +59,9 @@ async def test_sign_in_sets_the_session_cookie_and_lands_on_the_dashboard(
     assert dashboard.status_code == 200
     assert world.tenant_id in dashboard.text
     events = await db.scalars(
-        select(AuditEvent.action).where(AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.succeeded")
+        select(AuditEvent.action).where(
+            AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.succeeded"
+        )
     )
     assert list(events) == ["login.succeeded"]
 
@@ -211,7 +213,9 @@ async def test_sign_in_failures_are_audited_without_the_password(
     assert "SENTINEL" not in response.text
     events = list(
         await db.scalars(
-            select(AuditEvent).where(AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.failed")
+            select(AuditEvent).where(
+                AuditEvent.tenant_id == uuid.UUID(world.tenant_id), AuditEvent.action == "login.failed"
+            )
         )
     )
     assert [(event.outcome, event.details["code"]) for event in events] == [("failure", "invalid_credentials")]
