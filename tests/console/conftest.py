@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -78,14 +79,16 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, mailbox: SmtpServer
     server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: while it runs, Playwright's sync API holds an event loop in this thread,
+    and the asyncio tests of the next module (on the same xdist worker) need the thread back."""
     assert CHROMIUM.exists(), "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
     yield launched
@@ -114,7 +117,9 @@ def phone(browser: Browser, console_server: Server) -> Iterator[Page]:
 
 @pytest.fixture
 def api(console_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=console_server.base_url + "/api/v1", timeout=10) as http:
+    # No cookie jar: every call says which credentials it sends (signing in ends the session of a cookie sent).
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    with httpx.Client(base_url=console_server.base_url + "/api/v1", timeout=10, cookies=jar) as http:
         yield http
 
 

@@ -1,7 +1,227 @@
-"""Console pages (being written)."""
+"""Tenant accounts in the console: the list, inviting or creating an account, and one account's role, status and
+deletion.
+
+The same service calls as `/api/v1/tenants/{tenantId}/accounts/…`, so the role hierarchy and the last-owner
+rule hold here too: the pages only leave out or disable what the service would refuse, and say why.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from sump.audit import service as audit
+from sump.audit.service import ref
+from sump.auth.dependencies import ensure_role
+from sump.auth.identity import enqueue_reset
+from sump.auth.pools import load_pool
+from sump.console.web import (
+    Actor,
+    FormErrors,
+    optional,
+    parse_id,
+    problem_errors,
+    read_form,
+    redirect,
+    render,
+    roll_back,
+    validated,
+)
+from sump.db.deps import DbSession
+from sump.kit.deps import HasherDep, HashSlot, SettingsDep
+from sump.kit.errors import Problem, not_found
+from sump.sessions.models import AccountType
+from sump.tenant_accounts import service as accounts
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenant_accounts.schemas import AccountCreate
 
 router = APIRouter()
+PAGE_SIZE = 50
+NEW_FIELDS = ("name", "username", "email", "phone")
+
+
+def _account_id(value: str) -> uuid.UUID:
+    account_id = parse_id(value)
+    if account_id is None:
+        raise not_found("account")
+    return account_id
+
+
+# ---------------------------------------------------------------------------------------------------- list
+
+
+@router.get("/accounts")
+async def list_accounts(
+    request: Request, actor: Actor, db: DbSession, after: Annotated[str | None, Query()] = None
+) -> Response:
+    start = parse_id(after) if after else None
+    rows = await accounts.page(db, actor, start, PAGE_SIZE + 1)
+    return render(
+        request,
+        "accounts/list.html",
+        actor=actor,
+        section="accounts",
+        accounts=rows[:PAGE_SIZE],
+        next_after=rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None,
+        can_invite=bool(accounts.grantable_roles(actor)),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------- new
+
+
+def _new_page(
+    request: Request,
+    actor: Actor,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "accounts/new.html",
+        status,
+        actor=actor,
+        section="accounts",
+        roles=accounts.grantable_roles(actor),
+        values=values or {"role": TenantRole.USER.value, "access": "invite"},
+        errors=errors,
+    )
+
+
+@router.get("/accounts/new")
+async def new_account_page(request: Request, actor: Actor) -> Response:
+    ensure_role(actor, TenantRole.ADMIN)
+    return _new_page(request, actor)
+
+
+@router.post("/accounts/new", dependencies=[HashSlot])
+async def create_account(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, hasher: HasherDep
+) -> Response:
+    form = await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    values = {name: form.get(name, "").strip() for name in NEW_FIELDS}
+    values["role"] = form.get("role", TenantRole.USER.value)
+    values["access"] = "password" if form.get("access") == "password" else "invite"
+    invite = values["access"] == "invite"
+    data: dict[str, object] = {
+        **optional(form, *NEW_FIELDS),
+        "roles": [{"role": values["role"], "target": "tenant", "targetId": str(actor.tenant_id)}],
+    }
+    try:
+        if not invite:
+            if not form.get("password"):
+                raise FormErrors({"password": "Enter a password, or choose to send an invitation email."})
+            if form.get("password") != form.get("passwordConfirm"):
+                raise FormErrors({"passwordConfirm": "Passwords do not match."})
+            data["password"] = form["password"]
+        body = validated(AccountCreate, data)
+        account = await accounts.create(db, hasher, actor, body)
+    except FormErrors as invalid:
+        errors = {("role" if key.startswith("roles") else key): message for key, message in invalid.errors.items()}
+        return _new_page(request, actor, values, errors, 400)
+    except Problem as problem:
+        await roll_back(db, actor)
+        failed = problem_errors(problem)
+        errors = {("role" if key.startswith("roles") else key): message for key, message in failed.errors.items()}
+        if failed.message:
+            errors["form"] = failed.message
+        return _new_page(request, actor, values, errors, problem.status)
+    flash = f"{account.name} was added as {account.role.value}."
+    if invite:
+        pool = await load_pool(db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
+        await enqueue_reset(db, pool, "email", account.email)
+        await audit.record(
+            db,
+            "password.reset_requested",
+            tenant_id=actor.tenant_id,
+            actor=ref(actor.account),
+            target=ref(account),
+            details={"identifier_kind": "email", "channel": "invitation"},
+        )
+        request.app.state.outbox.wake()
+        flash = f"{account.name} was added as {account.role.value}; an email invites them to set a password."
+    return redirect(request, f"/console/accounts/{account.id}", flash)
+
+
+# -------------------------------------------------------------------------------------------------- detail
+
+
+async def _target(db: DbSession, actor: Actor, account_id: str) -> TenantAccount:
+    return await accounts.get(db, actor, _account_id(account_id))
+
+
+@router.get("/accounts/{account_id}")
+async def account_page(request: Request, actor: Actor, db: DbSession, account_id: str) -> Response:
+    target = await _target(db, actor, account_id)
+    refusal = await accounts.refusal(db, actor, target)
+    return render(
+        request,
+        "accounts/detail.html",
+        actor=actor,
+        section="accounts",
+        account=target,
+        refusal=refusal,
+        roles=accounts.grantable_roles(actor),
+        values={"role": target.role.value},
+    )
+
+
+@router.post("/accounts/{account_id}/role")
+async def change_role(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str
+) -> Response:
+    form = await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    target_id = _account_id(account_id)
+    try:
+        role = TenantRole(form.get("role", ""))
+    except ValueError:
+        raise Problem(400, "validation_failed", "Choose one of the roles offered.") from None
+    await accounts.change_role(db, actor, target_id, role)
+    target = await accounts.get(db, actor, target_id)
+    return redirect(request, f"/console/accounts/{target_id}", f"{target.name} is now {role.value}.")
+
+
+@router.post("/accounts/{account_id}/disable")
+async def disable(request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str) -> Response:
+    return await _set_disabled(request, actor, db, settings, account_id, disabled=True)
+
+
+@router.post("/accounts/{account_id}/enable")
+async def enable(request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str) -> Response:
+    return await _set_disabled(request, actor, db, settings, account_id, disabled=False)
+
+
+async def _set_disabled(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str, *, disabled: bool
+) -> Response:
+    await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    target_id = _account_id(account_id)
+    await accounts.set_disabled(db, actor, target_id, disabled)
+    target = await accounts.get(db, actor, target_id)
+    what = "disabled; their sessions have ended" if disabled else "enabled"
+    return redirect(request, f"/console/accounts/{target_id}", f"{target.name} is {what}.")
+
+
+@router.get("/accounts/{account_id}/delete")
+async def delete_page(request: Request, actor: Actor, db: DbSession, account_id: str) -> Response:
+    ensure_role(actor, TenantRole.ADMIN)
+    target = await _target(db, actor, account_id)
+    refusal = await accounts.refusal(db, actor, target)
+    return render(request, "accounts/delete.html", actor=actor, section="accounts", account=target, refusal=refusal)
+
+
+@router.post("/accounts/{account_id}/delete")
+async def delete(request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str) -> Response:
+    await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    target = await _target(db, actor, account_id)
+    name = target.name
+    await accounts.delete(db, actor, target.id)
+    return redirect(request, "/console/accounts", f"{name} was deleted.")

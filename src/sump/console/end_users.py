@@ -1,7 +1,416 @@
-"""Console pages (being written)."""
+"""Console pages for the end users of one environment: searchable list, create, detail with every action.
+
+Every page loads the environment through `sump.environments.service` (another tenant's answers 404) and acts
+through `sump.environment_accounts.service`, which lets any tenant account read and only owners and admins
+change (403), as in the API.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.auth.dependencies import EnvironmentActor, TenantActor
+from sump.console.environments import can_manage
+from sump.console.web import (
+    Actor,
+    FormErrors,
+    optional,
+    problem_errors,
+    property_edits,
+    read_form,
+    redirect,
+    render,
+    roll_back,
+    validated,
+)
+from sump.db.deps import DbSession
+from sump.environment_accounts import service
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.environment_accounts.repository import Filters
+from sump.environment_accounts.schemas import EndUserCreate
+from sump.environments import service as environments
+from sump.environments.schemas import EnvironmentSettings
+from sump.kit.deps import HasherDep, SettingsDep
+from sump.kit.errors import Problem
+from sump.tenant_accounts.schemas import AccountUpdate, EmailChange, PhoneChange, UsernameChange
+
+router = APIRouter(prefix="/environments/{environment_id}/users")
+PAGE_SIZE = 50
+MAX_QUERY = 100
+PROFILE_FIELDS = ("name", "username", "email", "phone", "avatarUrl")
+CHOOSE_HOW = "Enter a password, or choose to send a password reset email."
+IDENTIFIERS = {"email": EmailChange, "username": UsernameChange, "phone": PhoneChange}
+
+
+async def _acting(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> EnvironmentActor:
+    return EnvironmentActor(await environments.get(db, actor, environment_id), manager=actor)
+
+
+def _list_path(environment_id: uuid.UUID) -> str:
+    return f"/console/environments/{environment_id}/users"
+
+
+def _user_path(environment_id: uuid.UUID, account_id: uuid.UUID) -> str:
+    return f"{_list_path(environment_id)}/{account_id}"
+
+
+# ----------------------------------------------------------------------------------------------- list
+
+
+@router.get("")
+async def end_users_page(
+    request: Request,
+    environment_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    after: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    acting = await _acting(db, actor, environment_id)
+    q = q.strip()
+    found = await service.page(db, acting, Filters(q=q or None), after, PAGE_SIZE + 1)
+    fragment = bool(request.headers.get("hx-request")) and not request.headers.get("hx-history-restore-request")
+    response = render(
+        request,
+        "end_users/results.html" if fragment else "end_users/list.html",
+        actor=actor,
+        section="environments",
+        environment=acting.environment,
+        accounts=found[:PAGE_SIZE],
+        next_after=found[PAGE_SIZE - 1].id if len(found) > PAGE_SIZE else None,
+        after=after,
+        q=q,
+        can_manage=can_manage(actor),
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+# --------------------------------------------------------------------------------------------- create
+
+
+@router.get("/new")
+async def new_end_user_page(request: Request, environment_id: uuid.UUID, actor: Actor, db: DbSession) -> Response:
+    acting = await _acting(db, actor, environment_id)
+    return _new_page(request, actor, acting, values={"passwordChoice": "set"})
+
+
+def _new_page(
+    request: Request, actor: TenantActor, acting: EnvironmentActor, status: int = 200, **context: Any
+) -> Response:
+    policy = EnvironmentSettings.model_validate(acting.environment.settings)
+    return render(
+        request,
+        "end_users/new.html",
+        status,
+        actor=actor,
+        section="environments",
+        environment=acting.environment,
+        can_manage=can_manage(actor),
+        password_min=policy.password_min_length,
+        **context,
+    )
+
+
+def _create_body(form: Mapping[str, str], by_email: bool) -> EndUserCreate:
+    """The new end user from the form; every field's message at once, the password's included."""
+    errors: dict[str, str] = {}
+    password = None if by_email else form.get("password", "")
+    if password == "":
+        errors["password"] = CHOOSE_HOW
+    elif password is not None and form.get("passwordConfirm", "") != password:
+        errors["passwordConfirm"] = "Passwords do not match."
+    try:
+        body = validated(
+            EndUserCreate, {**optional(form, *PROFILE_FIELDS), **({"password": password} if password else {})}
+        )
+    except FormErrors as invalid:
+        raise FormErrors({**invalid.errors, **errors}) from invalid
+    if errors:
+        raise FormErrors(errors)
+    return body
+
+
+@router.post("/new")
+async def create_end_user(
+    request: Request,
+    environment_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+    hasher: HasherDep,
+) -> Response:
+    form = await read_form(request, settings)
+    acting = await _acting(db, actor, environment_id)
+    by_email = form.get("passwordChoice") == "email"
+    values = {name: form.get(name, "").strip() for name in PROFILE_FIELDS}
+    values["passwordChoice"] = "email" if by_email else "set"
+    try:
+        body = _create_body(form, by_email)
+        account = await service.create(db, hasher, acting, body)
+        if by_email:
+            await service.send_password_reset(db, acting, account.id)
+    except FormErrors as invalid:
+        return _new_page(request, actor, acting, 400, errors=invalid.errors, values=values)
+    except Problem as problem:
+        await roll_back(db, actor)
+        acting = await _acting(db, actor, environment_id)
+        failed = problem_errors(problem)
+        errors = failed.errors or {"form": problem.detail}
+        return _new_page(request, actor, acting, problem.status, errors=errors, values=values)
+    if by_email:
+        request.app.state.outbox.wake()
+        flash = f"End user {account.name} created; a password reset email is on its way to {account.email}."
+    else:
+        flash = f"End user {account.name} created."
+    return redirect(request, _user_path(environment_id, account.id), flash)
+
+
+# --------------------------------------------------------------------------------------------- detail
+
+
+async def _detail(
+    request: Request,
+    actor: TenantActor,
+    acting: EnvironmentActor,
+    account: EnvironmentAccount,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    shown = {
+        "name": account.name,
+        "avatarUrl": account.avatar_url or "",
+        "email": account.email,
+        "username": account.username,
+        "phone": account.phone or "",
+        **(values or {}),
+    }
+    return render(
+        request,
+        "end_users/detail.html",
+        status,
+        actor=actor,
+        section="environments",
+        environment=acting.environment,
+        account=account,
+        can_manage=can_manage(actor),
+        errors=errors,
+        values=shown,
+    )
+
+
+@router.get("/{account_id}")
+async def end_user_page(
+    request: Request, environment_id: uuid.UUID, account_id: uuid.UUID, actor: Actor, db: DbSession
+) -> Response:
+    acting = await _acting(db, actor, environment_id)
+    return await _detail(request, actor, acting, await service.get(db, acting, account_id, write=False))
+
+
+async def _refused(
+    request: Request,
+    db: AsyncSession,
+    actor: TenantActor,
+    ids: tuple[uuid.UUID, uuid.UUID],
+    failed: FormErrors,
+    status: int,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    """The detail page again, after undoing the request's changes, with the refusal next to its fields."""
+    await roll_back(db, actor)
+    acting = await _acting(db, actor, ids[0])
+    account = await service.get(db, acting, ids[1], write=False)
+    errors = failed.errors if failed.errors else {"form": failed.message or "The form has errors."}
+    return await _detail(request, actor, acting, account, status, errors, values)
+
+
+@router.post("/{account_id}/profile")
+async def save_profile(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    form = await read_form(request, settings)
+    values = {name: form.get(name, "").strip() for name in ("name", "avatarUrl")}
+    acting = await _acting(db, actor, environment_id)
+    try:
+        if not values["name"]:
+            raise FormErrors({"name": "This field is required."})
+        body = validated(AccountUpdate, {"name": values["name"], "avatarUrl": values["avatarUrl"] or None})
+        await service.update(db, acting, account_id, body.model_dump(include=body.model_fields_set))
+    except FormErrors as invalid:
+        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400, values)
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        failed = problem_errors(problem)
+        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status, values)
+    return redirect(request, _user_path(environment_id, account_id), "Profile saved.")
+
+
+@router.post("/{account_id}/identifiers")
+async def save_identifiers(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    form = await read_form(request, settings)
+    values = {name: form.get(name, "").strip() for name in IDENTIFIERS}
+    acting = await _acting(db, actor, environment_id)
+    try:
+        account = await service.get(db, acting, account_id, write=True)
+        errors: dict[str, str] = {}
+        changes: dict[str, str] = {}
+        for name, model in IDENTIFIERS.items():
+            if not values[name]:
+                if getattr(account, name) is not None:
+                    errors[name] = "This field is required." if name != "phone" else "A phone number cannot be removed."
+                continue
+            try:
+                changes[name] = getattr(validated(model, {name: values[name]}), name)
+            except FormErrors as invalid:
+                errors.update(invalid.errors)
+        if errors:
+            raise FormErrors(errors)
+        for name, value in changes.items():
+            await service.change_identifier(db, acting, account_id, name, value)
+    except FormErrors as invalid:
+        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400, values)
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        failed = problem_errors(problem)
+        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status, values)
+    return redirect(request, _user_path(environment_id, account_id), "Identifiers saved.")
+
+
+@router.post("/{account_id}/properties")
+async def save_properties(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    form = await read_form(request, settings)
+    acting = await _acting(db, actor, environment_id)
+    try:
+        account = await service.get(db, acting, account_id, write=True)
+        changes, deleted = property_edits(form, account.custom_properties)
+        for key in deleted:
+            await service.delete_property(db, acting, account_id, key)
+        if changes:
+            await service.set_properties(db, acting, account_id, changes)
+    except FormErrors as invalid:
+        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400)
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        failed = FormErrors({"properties": problem.detail})
+        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status)
+    return redirect(request, _user_path(environment_id, account_id), "Custom properties saved.")
+
+
+# -------------------------------------------------------------------------------------------- actions
+
+
+@router.post("/{account_id}/disable")
+async def disable(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    await read_form(request, settings)
+    await service.set_disabled(db, await _acting(db, actor, environment_id), account_id, True)
+    return redirect(request, _user_path(environment_id, account_id), "End user disabled; their sessions have ended.")
+
+
+@router.post("/{account_id}/enable")
+async def enable(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    await read_form(request, settings)
+    await service.set_disabled(db, await _acting(db, actor, environment_id), account_id, False)
+    return redirect(request, _user_path(environment_id, account_id), "End user enabled.")
+
+
+@router.post("/{account_id}/revoke-sessions")
+async def revoke_sessions(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    await read_form(request, settings)
+    revoked = await service.revoke_sessions(db, await _acting(db, actor, environment_id), account_id)
+    flash = f"{revoked} session{'' if revoked == 1 else 's'} revoked."
+    return redirect(request, _user_path(environment_id, account_id), flash)
+
+
+@router.post("/{account_id}/password-reset")
+async def send_password_reset(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    await read_form(request, settings)
+    await service.send_password_reset(db, await _acting(db, actor, environment_id), account_id)
+    request.app.state.outbox.wake()
+    return redirect(request, _user_path(environment_id, account_id), "Password reset email sent.")
+
+
+@router.get("/{account_id}/delete")
+async def delete_page(
+    request: Request, environment_id: uuid.UUID, account_id: uuid.UUID, actor: Actor, db: DbSession
+) -> Response:
+    acting = await _acting(db, actor, environment_id)
+    account = await service.get(db, acting, account_id, write=True)
+    return render(
+        request,
+        "end_users/delete.html",
+        actor=actor,
+        section="environments",
+        environment=acting.environment,
+        account=account,
+    )
+
+
+@router.post("/{account_id}/delete")
+async def delete_end_user(
+    request: Request,
+    environment_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: Actor,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    await read_form(request, settings)
+    await service.delete(db, await _acting(db, actor, environment_id), account_id)
+    return redirect(request, _list_path(environment_id), "End user deleted")

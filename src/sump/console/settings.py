@@ -1,7 +1,239 @@
-"""Console pages (being written)."""
+"""Settings in the console: the tenant (name, custom properties, deletion) and the signed-in account (its
+sessions and its password).
+
+Tenant changes need an admin or owner and deleting the tenant an owner, as in `/api/v1/tenants/{tenantId}`;
+sessions and the password are the signed-in account's own, as in `/api/v1/auth/tenants/{tenantId}/…`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from sump.audit import service as audit
+from sump.audit.service import Ref, ref
+from sump.auth import service as auth
+from sump.auth.cookies import clear_session_cookie
+from sump.auth.dependencies import TenantActor, ensure_role
+from sump.auth.pools import load_pool
+from sump.auth.schemas import ChangePassword
+from sump.console.web import (
+    Actor,
+    FormErrors,
+    parse_id,
+    problem_errors,
+    property_edits,
+    read_form,
+    redirect,
+    render,
+    roll_back,
+    validated,
+)
+from sump.db.deps import DbSession
+from sump.kit.deps import HasherDep, HashSlot, SettingsDep
+from sump.kit.errors import Problem, not_found
+from sump.sessions import service as sessions
+from sump.sessions.models import AccountType
+from sump.tenant_accounts.models import TenantRole
+from sump.tenants import service as tenants
+from sump.tenants.schemas import TenantUpdate
 
 router = APIRouter()
+TABS = ("tenant", "account")
+TENANT_TAB = "/console/settings?tab=tenant"
+ACCOUNT_TAB = "/console/settings?tab=account"
+
+
+async def _page(
+    request: Request,
+    actor: TenantActor,
+    db: DbSession,
+    settings: SettingsDep,
+    tab: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    context: dict[str, Any] = {}
+    if tab == "account":
+        context["sessions"] = await sessions.live_sessions(db, settings, actor.session)
+    else:
+        overview = await tenants.overview(db, actor)
+        context.update(tenant=overview.tenant, counts=overview)
+        values = {"name": overview.tenant.name, **(values or {})}
+    return render(
+        request,
+        "settings/index.html",
+        status,
+        actor=actor,
+        section="settings",
+        tab=tab,
+        can_edit=actor.role.rank >= TenantRole.ADMIN.rank,
+        values=values,
+        errors=errors,
+        **context,
+    )
+
+
+@router.get("/settings")
+async def settings_page(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, tab: Annotated[str, Query()] = "tenant"
+) -> Response:
+    return await _page(request, actor, db, settings, tab if tab in TABS else "tenant")
+
+
+# -------------------------------------------------------------------------------------------------- tenant
+
+
+@router.post("/settings/tenant")
+async def rename_tenant(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
+    form = await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    name = form.get("name", "")
+    try:
+        body = validated(TenantUpdate, {"name": name})
+        await tenants.update(db, actor, body)
+    except FormErrors as invalid:
+        message = invalid.errors.get("name") or next(iter(invalid.errors.values()))
+        return await _page(
+            request, actor, db, settings, "tenant", values={"name": name}, errors={"name": message}, status=400
+        )
+    except Problem as problem:
+        await roll_back(db, actor)
+        failed = problem_errors(problem, "name")
+        return await _page(
+            request, actor, db, settings, "tenant", values={"name": name}, errors=failed.errors, status=problem.status
+        )
+    return redirect(request, TENANT_TAB, "Tenant name updated")
+
+
+@router.post("/settings/properties")
+async def save_properties(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
+    form = await read_form(request, settings)
+    ensure_role(actor, TenantRole.ADMIN)
+    try:
+        tenant = (await tenants.overview(db, actor)).tenant
+        changes, deleted = property_edits(form, tenant.custom_properties)
+        if changes:
+            await tenants.set_properties(db, actor, changes)
+        for key in deleted:
+            await tenants.delete_property(db, actor, key)
+    except FormErrors as invalid:
+        return await _page(request, actor, db, settings, "tenant", errors=invalid.errors, status=400)
+    except Problem as problem:
+        await roll_back(db, actor)
+        failed = problem_errors(problem, "properties")
+        errors = {"properties": failed.message or next(iter(failed.errors.values()), problem.detail)}
+        return await _page(request, actor, db, settings, "tenant", errors=errors, status=problem.status)
+    saved = "Custom properties saved" if changes or deleted else "No custom property changed"
+    return redirect(request, TENANT_TAB, saved)
+
+
+@router.get("/settings/delete-tenant")
+async def delete_tenant_page(request: Request, actor: Actor, db: DbSession) -> Response:
+    ensure_role(actor, TenantRole.OWNER)
+    overview = await tenants.overview(db, actor)
+    return render(
+        request, "settings/delete.html", actor=actor, section="settings", tenant=overview.tenant, counts=overview
+    )
+
+
+@router.post("/settings/delete-tenant")
+async def delete_tenant(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
+    form = await read_form(request, settings)
+    ensure_role(actor, TenantRole.OWNER)
+    overview = await tenants.overview(db, actor)
+    if form.get("confirm", "").strip() != overview.tenant.name:
+        errors = {"confirm": "Type the tenant name exactly as shown to confirm."}
+        return render(
+            request,
+            "settings/delete.html",
+            400,
+            actor=actor,
+            section="settings",
+            tenant=overview.tenant,
+            counts=overview,
+            errors=errors,
+        )
+    await tenants.delete(db, actor)
+    response = redirect(request, "/console/login", f"The tenant {overview.tenant.name} was deleted.")
+    clear_session_cookie(response, settings)
+    return response
+
+
+# ------------------------------------------------------------------------------------------------- account
+
+
+@router.post("/settings/sessions/{session_id}/revoke")
+async def revoke_session(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, session_id: str
+) -> Response:
+    await read_form(request, settings)
+    target = parse_id(session_id)
+    if target is None or not await sessions.revoke(db, actor.session, target):
+        raise not_found("session")
+    await audit.record(
+        db,
+        "session.revoked",
+        tenant_id=actor.tenant_id,
+        actor=ref(actor.account),
+        target=Ref("session", target),
+    )
+    if target == actor.session.id:
+        response = redirect(request, "/console/login", "You have been signed out.")
+        clear_session_cookie(response, settings)
+        return response
+    return redirect(request, ACCOUNT_TAB, "Session revoked")
+
+
+@router.post("/settings/sessions/revoke-others")
+async def revoke_other_sessions(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
+    await read_form(request, settings)
+    revoked = await sessions.revoke_all(db, actor.account, keep=actor.session.id)
+    await audit.record(
+        db,
+        "logout_all",
+        tenant_id=actor.tenant_id,
+        actor=ref(actor.account),
+        target=ref(actor.account),
+        details={"revoked": revoked, "kept": str(actor.session.id)},
+    )
+    plural = "session was" if revoked == 1 else "sessions were"
+    return redirect(request, ACCOUNT_TAB, f"Signed out of your other sessions ({revoked} {plural} ended)")
+
+
+@router.post("/settings/password", dependencies=[HashSlot])
+async def change_password(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, hasher: HasherDep
+) -> Response:
+    form = await read_form(request, settings)
+    pool = await load_pool(db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
+    try:
+        if not form.get("currentPassword"):
+            raise FormErrors({"currentPassword": "Enter your current password."})
+        if not form.get("newPassword"):
+            raise FormErrors({"newPassword": "Enter a new password."})
+        if form.get("newPassword") != form.get("passwordConfirm"):
+            raise FormErrors({"passwordConfirm": "Passwords do not match."})
+        body = validated(
+            ChangePassword, {"currentPassword": form["currentPassword"], "newPassword": form["newPassword"]}
+        )
+        await auth.change_password(db, hasher, pool, actor.account, actor.session, body)
+    except FormErrors as invalid:
+        return await _page(request, actor, db, settings, "account", errors=invalid.errors, status=400)
+    except Problem as problem:
+        await roll_back(db, actor)
+        await audit.record(
+            db, "password.change_failed", tenant_id=actor.tenant_id, outcome="failure", details={"code": problem.code}
+        )
+        failed = problem_errors(problem, "newPassword")
+        errors = {("newPassword" if key == "password" else key): text for key, text in failed.errors.items()}
+        return await _page(request, actor, db, settings, "account", errors=errors, status=problem.status)
+    await audit.record(
+        db, "password.changed", tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(actor.account)
+    )
+    request.app.state.outbox.wake()
+    return redirect(request, ACCOUNT_TAB, "Password changed. Your other sessions have been signed out.")

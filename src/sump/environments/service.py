@@ -1,4 +1,5 @@
-"""Rules for environments: names unique per tenant, bounded custom properties, deletion takes its users along."""
+"""Rules for environments: any tenant account reads them, owners and admins change them; names unique per tenant,
+bounded custom properties, deletion takes its users along."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import service as audit
 from sump.audit.service import Ref, ref
-from sump.auth.dependencies import TenantActor
+from sump.auth.dependencies import TenantActor, ensure_role
 from sump.environments import repository
 from sump.environments.models import Environment
 from sump.environments.schemas import EnvironmentCreate, EnvironmentSettings, EnvironmentUpdate
 from sump.kit import custom_properties
 from sump.kit.errors import conflict, not_found
+from sump.tenant_accounts.models import TenantRole
 
 
 async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> Environment:
@@ -47,12 +49,14 @@ async def new_environment(
 
 
 async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) -> Environment:
+    ensure_role(actor, TenantRole.ADMIN)
     environment = await new_environment(db, actor.tenant_id, body.name, body.custom_properties, body.settings)
     await _audit(db, actor, "environment.created", environment)
     return environment
 
 
 async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     environment = await get(db, actor, environment_id)
     if body.name is not None and body.name != environment.name:
         if await repository.name_taken(db, actor.tenant_id, body.name, exclude=environment.id):
@@ -66,12 +70,14 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
 async def set_properties(
     db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, changes: dict[str, Any]
 ) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.merged(environment.custom_properties, changes)
     await _audit(db, actor, "environment.custom_properties_set", environment)
 
 
 async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, key: str) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.without(environment.custom_properties, key)
     await _audit(db, actor, "environment.custom_property_deleted", environment)
@@ -79,6 +85,7 @@ async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: 
 
 async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> None:
     """Deletes the environment; its end users and their sessions go with it (foreign keys cascade)."""
+    ensure_role(actor, TenantRole.ADMIN)
     environment = await get(db, actor, environment_id)
     await repository.remove(db, environment)
     await _audit(db, actor, "environment.deleted", environment)

@@ -64,6 +64,20 @@ async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uu
     return list(await db.scalars(statement))
 
 
+async def count_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """How many enabled owners the tenant has, without locking (for showing what is allowed)."""
+    statement = (
+        select(func.count())
+        .select_from(TenantAccount)
+        .where(
+            TenantAccount.tenant_id == tenant_id,
+            TenantAccount.role == TenantRole.OWNER,
+            TenantAccount.disabled.is_(False),
+        )
+    )
+    return int(await db.scalar(statement) or 0)
+
+
 async def count(db: AsyncSession, tenant_id: uuid.UUID) -> int:
     statement = select(func.count()).select_from(TenantAccount).where(TenantAccount.tenant_id == tenant_id)
     return int(await db.scalar(statement) or 0)

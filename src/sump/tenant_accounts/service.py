@@ -26,6 +26,8 @@ from sump.tenant_accounts import repository
 from sump.tenant_accounts.models import TenantAccount, TenantRole
 from sump.tenant_accounts.schemas import AccountCreate, AccountUpdate, Identification
 
+LAST_OWNER = "The tenant must keep at least one enabled owner."
+
 
 async def get(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> TenantAccount:
     account = await repository.get(db, actor.tenant_id, account_id)
@@ -92,10 +94,18 @@ async def create(db: AsyncSession, hasher: PasswordHasher, actor: TenantActor, b
     return account
 
 
+def may_grant(actor: TenantActor, role: TenantRole) -> bool:
+    return actor.role is TenantRole.OWNER or (actor.role is TenantRole.ADMIN and role is TenantRole.USER)
+
+
+def grantable_roles(actor: TenantActor) -> list[TenantRole]:
+    """The roles `actor` may give, highest first (none for a user)."""
+    return [role for role in TenantRole if may_grant(actor, role)]
+
+
 def ensure_can_grant(actor: TenantActor, role: TenantRole) -> None:
-    if actor.role is TenantRole.OWNER or (actor.role is TenantRole.ADMIN and role is TenantRole.USER):
-        return
-    raise forbidden("role_not_grantable", f"Your role cannot grant the {role.value} role.")
+    if not may_grant(actor, role):
+        raise forbidden("role_not_grantable", f"Your role cannot grant the {role.value} role.")
 
 
 def ensure_can_manage(actor: TenantActor, target: TenantAccount) -> None:
@@ -120,7 +130,24 @@ async def ensure_not_last_owner(db: AsyncSession, target: TenantAccount) -> None
         return
     owners = await repository.lock_enabled_owners(db, target.tenant_id)
     if not [owner for owner in owners if owner != target.id]:
-        raise conflict("last_owner", "The tenant must keep at least one enabled owner.")
+        raise conflict("last_owner", LAST_OWNER)
+
+
+async def is_last_owner(db: AsyncSession, target: TenantAccount) -> bool:
+    """Whether `target` is the tenant's only enabled owner. A plain read, for showing what is allowed; changes
+    go through `ensure_not_last_owner`, which locks."""
+    if target.role is not TenantRole.OWNER or target.disabled:
+        return False
+    return await repository.count_enabled_owners(db, target.tenant_id) <= 1
+
+
+async def refusal(db: AsyncSession, actor: TenantActor, target: TenantAccount) -> str | None:
+    """Why `actor` may not change the role of, disable or delete `target`, in words; None when it may."""
+    try:
+        ensure_can_manage(actor, target)
+    except Problem as problem:
+        return problem.detail
+    return LAST_OWNER if await is_last_owner(db, target) else None
 
 
 async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, body: AccountUpdate) -> None:
