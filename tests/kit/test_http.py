@@ -23,8 +23,9 @@ from sqlalchemy import text
 from sump.app import create_app
 from sump.config import Settings
 from sump.db.deps import DbSession
+from sump.kit.crypto import sign_cookie
 from sump.kit.middleware import MAX_BODY_BYTES
-from tests.support import PASSWORD, Database, make_settings, new_tenant, tenant_body
+from tests.support import PASSWORD, SECRET, Database, make_settings, new_tenant, tenant_body
 
 PEER = "203.0.113.7"  # the address the `client` fixture connects from
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "message", "code", "requestId"}
@@ -618,3 +619,17 @@ async def test_swagger_bundle_is_served_locally(client: httpx.AsyncClient) -> No
     assert "javascript" in response.headers["content-type"]
     assert len(response.content) > 100_000
     assert b"SwaggerUIBundle" in response.content
+
+
+@pytest.mark.asvs("REL-05")
+async def test_console_says_in_a_page_when_the_database_does_not_answer() -> None:
+    cookie = {"Cookie": f"sump_session={sign_cookie(SECRET, 'some-session-token')}"}
+    async with serving(make_settings(DEAD_DATABASE)) as (_, http):
+        page = await http.get("/console/", headers=cookie)
+        login = await http.get("/console/login")
+    assert login.status_code == 200  # the sign-in page itself needs no database
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["retry-after"] == "2"
+    assert "cannot reach its database" in page.text
+    assert "127.0.0.1" not in page.text

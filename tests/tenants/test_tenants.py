@@ -218,3 +218,16 @@ async def test_only_owner_deletes_and_admin_or_owner_edits(client: httpx.AsyncCl
     assert (await client.patch(world.base, json={"name": "By admin"}, headers=admin.auth)).status_code == 204
     assert (await client.patch(world.base, json={"name": "By user"}, headers=user.auth)).status_code == 403
     assert (await client.get(world.base, headers=user.auth)).status_code == 200
+
+
+@pytest.mark.parametrize("raw", [b'{"x": 1e400}', b'{"x": NaN}', b'{"x": {"y": [-Infinity]}}'])
+async def test_custom_property_values_must_be_standard_json(
+    client: httpx.AsyncClient, world: TenantWorld, raw: bytes
+) -> None:
+    """Python reads 1e400 as infinity and accepts NaN; neither is JSON, so neither may be stored."""
+    headers = {**world.owner.auth, "Content-Type": "application/json"}
+    response = await client.patch(f"{world.base}/custom-property", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "custom_property_value_invalid"
+    tenant = await client.get(world.base, headers=world.owner.auth)
+    assert tenant.json()["customProperties"] == {}

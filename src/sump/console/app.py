@@ -11,12 +11,18 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sump.console import accounts, dashboard, end_users, environments, settings, sign_in
 from sump.console.web import SignInRequired, login_url, redirect, render, signed_in_or_none
-from sump.kit.errors import Problem
+from sump.kit.errors import Problem, unexpected_response
 
 STATIC = Path(__file__).parent / "static"
+UNEXPECTED = {
+    409: ("Changed meanwhile", "Someone changed this at the same time. Reload the page and try again."),
+    503: ("Unavailable", "Sump cannot reach its database just now. Try again in a moment."),
+    500: ("Something went wrong", "An unexpected error occurred; it has been logged."),
+}
 TITLES = {403: "Not allowed", 404: "Not found", 413: "Too large", 415: "Not a form", 429: "Slow down"}
 
 
@@ -30,7 +36,38 @@ def create_console(state: State) -> FastAPI:
     console.add_exception_handler(Problem, _problem)
     console.add_exception_handler(RequestValidationError, _not_found)
     console.add_exception_handler(StarletteHTTPException, _http_error)
+    console.add_middleware(UnexpectedPageMiddleware)
     return console
+
+
+class UnexpectedPageMiddleware:
+    """What the API answers as problem+json for an unexpected failure (409 for a lost race, 503 when the
+    database is down, else 500), the console answers as an HTML page, logged the same way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            answer = unexpected_response(exc)
+            message = UNEXPECTED.get(answer.status_code, UNEXPECTED[500])
+            page = render(Request(scope), "error.html", answer.status_code, title=message[0], message=message[1])
+            page.headers.update({k: v for k, v in answer.headers.items() if k.lower() == "retry-after"})
+            await page(scope, receive, send)
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Response:

@@ -297,7 +297,7 @@ def property_edits(form: ImmutableMultiDict[str, str], current: Mapping[str, Any
             continue
         try:
             value: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to be meant as JSON
             value = raw
         kept.add(key)
         if current.get(key, object()) != value or key not in current:
