@@ -46,7 +46,7 @@ def console_post_routes(app: FastAPI) -> list[str]:
     paths = [
         context.path
         for context in iter_route_contexts(mount.routes)
-        if isinstance(context.original_route, APIRoute) and "POST" in (context.methods or ())
+        if context.path and isinstance(context.original_route, APIRoute) and "POST" in (context.methods or ())
     ]
     return sorted(paths, key=lambda path: (path in LAST, path))
 
