@@ -1,4 +1,5 @@
-"""Rules for tenants. Creation makes tenant, owner, first environment and session in one transaction."""
+"""Rules for tenants. Creation makes tenant, owner, first environment and session in one transaction; any member
+reads the tenant, admins change it, only owners delete it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import service as audit
 from sump.audit.service import Ref, ref
-from sump.auth.dependencies import TenantActor
+from sump.auth.dependencies import TenantActor, ensure_role
 from sump.config import Settings
 from sump.environments import service as environments
 from sump.environments.models import Environment
@@ -90,6 +91,7 @@ async def overview(db: AsyncSession, actor: TenantActor) -> Overview:
 
 
 async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     tenant = await _tenant(db, actor)
     if body.name is not None:
         tenant.name = body.name
@@ -97,19 +99,22 @@ async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> No
 
 
 async def set_properties(db: AsyncSession, actor: TenantActor, changes: dict[str, Any]) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     tenant = await _tenant(db, actor)
     tenant.custom_properties = custom_properties.merged(tenant.custom_properties, changes)
     await _audit(db, actor, "tenant.custom_properties_set", keys=sorted(changes))
 
 
 async def delete_property(db: AsyncSession, actor: TenantActor, key: str) -> None:
+    ensure_role(actor, TenantRole.ADMIN)
     tenant = await _tenant(db, actor)
     tenant.custom_properties = custom_properties.without(tenant.custom_properties, key)
     await _audit(db, actor, "tenant.custom_property_deleted", key=key)
 
 
 async def delete(db: AsyncSession, actor: TenantActor) -> None:
-    """Deletes the tenant; accounts, environments, end users and every session go with it."""
+    """Deletes the tenant (owners only); accounts, environments, end users and every session go with it."""
+    ensure_role(actor, TenantRole.OWNER)
     await repository.remove(db, await _tenant(db, actor))
     await _audit(db, actor, "tenant.deleted")
 
