@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tests.support import SECRET
 
 SUMP = Path(sys.executable).parent / "sump"
 START_DEADLINE_SECONDS = 30
+STOP_DEADLINE_SECONDS = 25
 
 
 def free_port() -> int:
@@ -49,6 +51,15 @@ class Server:
                     pass
                 time.sleep(0.05)  # between polls of the readiness endpoint, not a stand-in for it
         pytest.fail(f"sump serve did not answer within {START_DEADLINE_SECONDS} s:\n{self.log_text()[-3000:]}")
+
+    def stop(self) -> int:
+        """SIGTERM, then wait (bounded) for the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"no exit {STOP_DEADLINE_SECONDS} s after SIGTERM:\n{self.log_text()[-3000:]}")
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -7,12 +7,6 @@ and organization B (whose ORG_ADMIN is another user; A's ORG_USER is also a memb
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,93 +19,23 @@ import jwt
 import pytest
 
 from examples.projects.app import Settings, create_app
-from tests.support import PASSWORD, SECRET
-
-SUMP = Path(sys.executable).parent / "sump"
-START_DEADLINE_SECONDS = 30
-STOP_DEADLINE_SECONDS = 25
-POLL_SECONDS = 0.05
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class SumpServer:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def wait_until_live(self) -> None:
-        """Polls /health/live until it answers 200, the process exits, or the deadline passes. Between polls it
-        waits on the process itself, so an early exit is seen at once."""
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        with httpx.Client(base_url=self.url, timeout=2) as http:
-            while time.monotonic() < deadline:
-                try:
-                    if http.get("/health/live").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                try:
-                    code = self.process.wait(timeout=POLL_SECONDS)
-                except subprocess.TimeoutExpired:
-                    continue
-                pytest.fail(f"sump serve exited with {code}:\n{self.tail()}")
-        pytest.fail(f"sump serve did not answer within {START_DEADLINE_SECONDS} s:\n{self.tail()}")
-
-    def stop(self) -> int:
-        """SIGTERM, then wait (bounded) for the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            pytest.fail(f"no exit {STOP_DEADLINE_SECONDS} s after SIGTERM:\n{self.tail()}")
+from tests.servers import Server, free_port, sqlite_environment, start_server
+from tests.support import PASSWORD
 
 
 @pytest.fixture(scope="module")
-def sump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SumpServer]:
+def sump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("sump")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
-    environment.update(
-        SUMP_ENV="test",
-        SUMP_SECRET_KEY=SECRET,
-        SUMP_DATABASE_URL=f"sqlite+aiosqlite:///{directory / 'sump.db'}",
-        SUMP_PUBLIC_URL=url,  # the tokens' issuer, which the example's verifier derives from SUMP_URL
-    )
-    migrated = subprocess.run(  # noqa: S603
-        [str(SUMP), "db", "upgrade"], cwd=directory, env=environment, capture_output=True, text=True, timeout=120
-    )
-    assert migrated.returncode == 0, migrated.stderr
-
-    log = directory / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=directory,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    server = SumpServer(process, url, log)
+    # The public URL is the tokens' issuer, which the example's verifier derives from SUMP_URL.
+    environment = sqlite_environment(directory, SUMP_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    server = start_server(directory, environment, port)
     try:
-        server.wait_until_live()
         yield server
     finally:
-        if process.poll() is None:
+        if server.process.poll() is None:
             code = server.stop()
-            assert code == 0, f"exit status {code} after SIGTERM:\n{server.tail()}"
+            assert code == 0, f"exit status {code} after SIGTERM:\n{server.log_text()[-3000:]}"
 
 
 # --- the Sump side, through its HTTP API -----------------------------------------------------------------------
@@ -193,9 +117,9 @@ def access_token(http: httpx.Client, environment_id: str, user: User, organizati
 
 
 @pytest.fixture(scope="module")
-def world(sump: SumpServer) -> World:
+def world(sump: Server) -> World:
     tag = uuid.uuid4().hex[:8]
-    with httpx.Client(base_url=sump.url, timeout=10) as http:
+    with httpx.Client(base_url=sump.base_url, timeout=10) as http:
         tenant = ok(
             http.post(
                 "/api/v1/tenants",
@@ -239,7 +163,7 @@ def world(sump: SumpServer) -> World:
             "stranger": access_token(http, other_env_id, stranger, stranger_org),
             "owner": tenant["token"],
         }
-    return World(sump.url, env_id, other_env_id, org_a, org_b, admin, member, viewer, b_admin, tokens)
+    return World(sump.base_url, env_id, other_env_id, org_a, org_b, admin, member, viewer, b_admin, tokens)
 
 
 # --- the example app, in-process ---------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from sump.console import accounts, dashboard, end_users, environments, settings, sign_in
 from sump.console.web import SignInRequired, login_url, redirect, render, signed_in_or_none
-from sump.kit.errors import Problem, unexpected_response
+from sump.kit.errors import Problem, UnexpectedErrorMiddleware, unexpected_response
 
 STATIC = Path(__file__).parent / "static"
 UNEXPECTED = {
@@ -36,38 +36,18 @@ def create_console(state: State) -> FastAPI:
     console.add_exception_handler(Problem, _problem)
     console.add_exception_handler(RequestValidationError, _not_found)
     console.add_exception_handler(StarletteHTTPException, _http_error)
-    console.add_middleware(UnexpectedPageMiddleware)
+    console.add_middleware(UnexpectedErrorMiddleware, answer=_unexpected_page)
     return console
 
 
-class UnexpectedPageMiddleware:
+def _unexpected_page(scope: Scope, exc: Exception) -> Response:
     """What the API answers as problem+json for an unexpected failure (409 for a lost race, 503 when the
-    database is down, else 500), the console answers as an HTML page, logged the same way."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if started:
-                raise
-            answer = unexpected_response(exc)
-            message = UNEXPECTED.get(answer.status_code, UNEXPECTED[500])
-            page = render(Request(scope), "error.html", answer.status_code, title=message[0], message=message[1])
-            page.headers.update({k: v for k, v in answer.headers.items() if k.lower() == "retry-after"})
-            await page(scope, receive, send)
+    database is down, else 500, logged the same way), the console answers as an HTML page."""
+    answer = unexpected_response(exc)
+    title, message = UNEXPECTED.get(answer.status_code, UNEXPECTED[500])
+    page = render(Request(scope), "error.html", answer.status_code, title=title, message=message)
+    page.headers.update({name: value for name, value in answer.headers.items() if name.lower() == "retry-after"})
+    return page
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Response:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import ImmutableMultiDict
 
 from sump.auth.dependencies import EnvironmentActor, TenantActor
 from sump.console.environments import can_manage
@@ -214,64 +216,73 @@ async def end_user_page(
     return await _detail(request, actor, acting, await service.get(db, acting, account_id, write=False))
 
 
-async def _refused(
-    request: Request,
-    db: AsyncSession,
-    actor: TenantActor,
-    ids: tuple[uuid.UUID, uuid.UUID],
-    failed: FormErrors,
-    status: int,
-    values: dict[str, Any] | None = None,
-) -> Response:
-    """The detail page again, after undoing the request's changes, with the refusal next to its fields."""
-    await roll_back(db, actor)
-    acting = await _acting(db, actor, ids[0])
-    account = await service.get(db, acting, ids[1], write=False)
-    errors = failed.errors if failed.errors else {"form": failed.message or "The form has errors."}
-    return await _detail(request, actor, acting, account, status, errors, values)
+@dataclass(frozen=True)
+class Posted:
+    """A CSRF-checked form about one end user, with the environment loaded for the signed-in account."""
+
+    request: Request
+    db: AsyncSession
+    actor: TenantActor
+    acting: EnvironmentActor
+    account_id: uuid.UUID
+    form: ImmutableMultiDict[str, str]
+
+    def done(self, flash: str) -> Response:
+        return redirect(self.request, _user_path(self.acting.environment.id, self.account_id), flash)
+
+    async def refused(
+        self, failed: FormErrors | Problem, values: dict[str, Any] | None = None, field: str | None = None
+    ) -> Response:
+        """The detail page again, after undoing the request's changes, with the refusal next to its fields
+        (or next to `field`). Another tenant's or a deleted account stays a 404."""
+        status = 400
+        if isinstance(failed, Problem):
+            if failed.status == 404:
+                raise failed
+            status, failed = failed.status, FormErrors({field: failed.detail}) if field else problem_errors(failed)
+        environment_id = self.acting.environment.id  # read before the rollback expires it
+        await roll_back(self.db, self.actor)
+        acting = await _acting(self.db, self.actor, environment_id)
+        account = await service.get(self.db, acting, self.account_id, write=False)
+        errors = failed.errors or {"form": failed.message or "The form has errors."}
+        return await _detail(self.request, self.actor, acting, account, status, errors, values)
 
 
-@router.post("/{account_id}/profile")
-async def save_profile(
+async def _posted(
     request: Request,
     environment_id: uuid.UUID,
     account_id: uuid.UUID,
     actor: Actor,
     db: DbSession,
     settings: SettingsDep,
-) -> Response:
+) -> Posted:
     form = await read_form(request, settings)
-    values = {name: form.get(name, "").strip() for name in ("name", "avatarUrl")}
-    acting = await _acting(db, actor, environment_id)
+    return Posted(request, db, actor, await _acting(db, actor, environment_id), account_id, form)
+
+
+PostedForm = Annotated[Posted, Depends(_posted)]
+
+
+@router.post("/{account_id}/profile")
+async def save_profile(posted: PostedForm) -> Response:
+    values = {name: posted.form.get(name, "").strip() for name in ("name", "avatarUrl")}
     try:
         if not values["name"]:
             raise FormErrors({"name": "This field is required."})
         body = validated(AccountUpdate, {"name": values["name"], "avatarUrl": values["avatarUrl"] or None})
-        await service.update(db, acting, account_id, body.model_dump(include=body.model_fields_set))
-    except FormErrors as invalid:
-        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400, values)
-    except Problem as problem:
-        if problem.status == 404:
-            raise
-        failed = problem_errors(problem)
-        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status, values)
-    return redirect(request, _user_path(environment_id, account_id), "Profile saved.")
+        await service.update(
+            posted.db, posted.acting, posted.account_id, body.model_dump(include=body.model_fields_set)
+        )
+    except (FormErrors, Problem) as failed:
+        return await posted.refused(failed, values)
+    return posted.done("Profile saved.")
 
 
 @router.post("/{account_id}/identifiers")
-async def save_identifiers(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    form = await read_form(request, settings)
-    values = {name: form.get(name, "").strip() for name in IDENTIFIERS}
-    acting = await _acting(db, actor, environment_id)
+async def save_identifiers(posted: PostedForm) -> Response:
+    values = {name: posted.form.get(name, "").strip() for name in IDENTIFIERS}
     try:
-        account = await service.get(db, acting, account_id, write=True)
+        account = await service.get(posted.db, posted.acting, posted.account_id, write=True)
         errors: dict[str, str] = {}
         changes: dict[str, str] = {}
         for name, model in IDENTIFIERS.items():
@@ -286,104 +297,52 @@ async def save_identifiers(
         if errors:
             raise FormErrors(errors)
         for name, value in changes.items():
-            await service.change_identifier(db, acting, account_id, name, value)
-    except FormErrors as invalid:
-        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400, values)
-    except Problem as problem:
-        if problem.status == 404:
-            raise
-        failed = problem_errors(problem)
-        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status, values)
-    return redirect(request, _user_path(environment_id, account_id), "Identifiers saved.")
+            await service.change_identifier(posted.db, posted.acting, posted.account_id, name, value)
+    except (FormErrors, Problem) as failed:
+        return await posted.refused(failed, values)
+    return posted.done("Identifiers saved.")
 
 
 @router.post("/{account_id}/properties")
-async def save_properties(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    form = await read_form(request, settings)
-    acting = await _acting(db, actor, environment_id)
+async def save_properties(posted: PostedForm) -> Response:
     try:
-        account = await service.get(db, acting, account_id, write=True)
-        changes, deleted = property_edits(form, account.custom_properties)
+        account = await service.get(posted.db, posted.acting, posted.account_id, write=True)
+        changes, deleted = property_edits(posted.form, account.custom_properties)
         for key in deleted:
-            await service.delete_property(db, acting, account_id, key)
+            await service.delete_property(posted.db, posted.acting, posted.account_id, key)
         if changes:
-            await service.set_properties(db, acting, account_id, changes)
-    except FormErrors as invalid:
-        return await _refused(request, db, actor, (environment_id, account_id), invalid, 400)
-    except Problem as problem:
-        if problem.status == 404:
-            raise
-        failed = FormErrors({"properties": problem.detail})
-        return await _refused(request, db, actor, (environment_id, account_id), failed, problem.status)
-    return redirect(request, _user_path(environment_id, account_id), "Custom properties saved.")
+            await service.set_properties(posted.db, posted.acting, posted.account_id, changes)
+    except (FormErrors, Problem) as failed:
+        return await posted.refused(failed, field="properties")
+    return posted.done("Custom properties saved.")
 
 
 # -------------------------------------------------------------------------------------------- actions
 
 
 @router.post("/{account_id}/disable")
-async def disable(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    await read_form(request, settings)
-    await service.set_disabled(db, await _acting(db, actor, environment_id), account_id, True)
-    return redirect(request, _user_path(environment_id, account_id), "End user disabled; their sessions have ended.")
+async def disable(posted: PostedForm) -> Response:
+    await service.set_disabled(posted.db, posted.acting, posted.account_id, True)
+    return posted.done("End user disabled; their sessions have ended.")
 
 
 @router.post("/{account_id}/enable")
-async def enable(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    await read_form(request, settings)
-    await service.set_disabled(db, await _acting(db, actor, environment_id), account_id, False)
-    return redirect(request, _user_path(environment_id, account_id), "End user enabled.")
+async def enable(posted: PostedForm) -> Response:
+    await service.set_disabled(posted.db, posted.acting, posted.account_id, False)
+    return posted.done("End user enabled.")
 
 
 @router.post("/{account_id}/revoke-sessions")
-async def revoke_sessions(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    await read_form(request, settings)
-    revoked = await service.revoke_sessions(db, await _acting(db, actor, environment_id), account_id)
-    flash = f"{revoked} session{'' if revoked == 1 else 's'} revoked."
-    return redirect(request, _user_path(environment_id, account_id), flash)
+async def revoke_sessions(posted: PostedForm) -> Response:
+    revoked = await service.revoke_sessions(posted.db, posted.acting, posted.account_id)
+    return posted.done(f"{revoked} session{'' if revoked == 1 else 's'} revoked.")
 
 
 @router.post("/{account_id}/password-reset")
-async def send_password_reset(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    await read_form(request, settings)
-    await service.send_password_reset(db, await _acting(db, actor, environment_id), account_id)
-    request.app.state.outbox.wake()
-    return redirect(request, _user_path(environment_id, account_id), "Password reset email sent.")
+async def send_password_reset(posted: PostedForm) -> Response:
+    await service.send_password_reset(posted.db, posted.acting, posted.account_id)
+    posted.request.app.state.outbox.wake()
+    return posted.done("Password reset email sent.")
 
 
 @router.get("/{account_id}/delete")
@@ -403,14 +362,6 @@ async def delete_page(
 
 
 @router.post("/{account_id}/delete")
-async def delete_end_user(
-    request: Request,
-    environment_id: uuid.UUID,
-    account_id: uuid.UUID,
-    actor: Actor,
-    db: DbSession,
-    settings: SettingsDep,
-) -> Response:
-    await read_form(request, settings)
-    await service.delete(db, await _acting(db, actor, environment_id), account_id)
-    return redirect(request, _list_path(environment_id), "End user deleted")
+async def delete_end_user(posted: PostedForm) -> Response:
+    await service.delete(posted.db, posted.acting, posted.account_id)
+    return redirect(posted.request, _list_path(posted.acting.environment.id), "End user deleted")

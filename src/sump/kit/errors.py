@@ -8,6 +8,7 @@ Nothing from the request is echoed back.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -191,11 +192,12 @@ def unexpected_response(exc: Exception) -> Response:
 
 
 class UnexpectedErrorMiddleware:
-    """Innermost middleware: turns an unhandled exception into a problem response while the request id is
-    still known and before the security headers are added."""
+    """Innermost middleware: turns an unhandled exception into a problem response (or what `answer` makes of
+    it) while the request id is still known and before the security headers are added."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, answer: Callable[[Scope, Exception], Response] | None = None) -> None:
         self.app = app
+        self.answer = answer or (lambda _scope, exc: unexpected_response(exc))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,7 +215,7 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             if started:
                 raise
-            await unexpected_response(exc)(scope, receive, send)
+            await self.answer(scope, exc)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
