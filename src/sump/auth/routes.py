@@ -19,7 +19,7 @@ from sump.auth.pools import Pool, load_pool
 from sump.auth.schemas import ChangePassword, ForgotPassword, Login, Message, ResetDone, ResetPassword, Signup
 from sump.db.deps import DbSession
 from sump.environment_accounts.models import EnvironmentAccount
-from sump.kit.deps import ClientDep, HasherDep, LimiterDep, LockoutDep, SettingsDep
+from sump.kit.deps import ClientDep, HasherDep, HashSlot, LimiterDep, LockoutDep, SettingsDep
 from sump.kit.errors import Problem, not_found, problem_responses
 from sump.kit.ratelimit import per_ip
 from sump.sessions import service as sessions
@@ -78,7 +78,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         "/login",
         response_model=SignedInView,
         response_model_exclude_none=True,
-        dependencies=[Depends(per_ip(f"{family}-login", "30/minute"))],
+        dependencies=[Depends(per_ip(f"{family}-login", "30/minute")), HashSlot],
         responses=problem_responses(404, 429, 503),
     )
     async def login(
@@ -120,7 +120,7 @@ def family_router(account_type: AccountType) -> APIRouter:
             status_code=201,
             response_model=SignedInView,
             response_model_exclude_none=True,
-            dependencies=[Depends(per_ip("environment-signup", "10/minute"))],
+            dependencies=[Depends(per_ip("environment-signup", "10/minute")), HashSlot],
             responses=problem_responses(403, 404, 409, 413, 429, 503),
         )
         async def signup(
@@ -224,7 +224,7 @@ def family_router(account_type: AccountType) -> APIRouter:
     @router.post(
         "/reset-password",
         response_model=ResetDone,
-        dependencies=[Depends(per_ip(f"{family}-reset", "10/minute"))],
+        dependencies=[Depends(per_ip(f"{family}-reset", "10/minute")), HashSlot],
         responses=problem_responses(404, 429, 503),
     )
     async def reset_password(
@@ -242,7 +242,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         request.app.state.outbox.wake()
         return ResetDone(success=True, message=service.RESET_ANSWER)
 
-    @router.post("/change-password", status_code=204, responses=problem_responses(403, 503))
+    @router.post("/change-password", status_code=204, dependencies=[HashSlot], responses=problem_responses(403, 503))
     async def change_password(
         body: ChangePassword, actor: Current, pool: PoolDep, request: Request, db: DbSession, hasher: HasherDep
     ) -> None:

@@ -1,4 +1,10 @@
-"""The request's database session: one transaction per request, committed before the response is sent."""
+"""The request's database session.
+
+A request that may write (POST, PUT, PATCH, DELETE) is one transaction, committed before the response is
+sent. A read (GET, HEAD) runs without a transaction: each statement stands alone, so a session check costs
+one round trip instead of BEGIN, SELECT, COMMIT, and the rare write a read makes (the sliding session
+expiry, at most once a minute) commits by itself.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sump.db.engine import make_sessionmaker
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    state = request.app.state
+    if request.method not in READ_METHODS:
+        writer: async_sessionmaker[AsyncSession] = state.sessionmaker
+        return writer
+    reader: async_sessionmaker[AsyncSession] | None = getattr(state, "read_sessionmaker", None)
+    if reader is None:  # one per application, on the same connection pool
+        reader = state.read_sessionmaker = make_sessionmaker(state.engine, autocommit=True)
+    return reader
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as db:
+    async with _sessionmaker(request)() as db:
         try:
             yield db
         except BaseException:

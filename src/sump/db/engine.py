@@ -13,9 +13,12 @@ def make_engine(url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 15}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 10)
+    # No pre-ping: it would cost a round trip on every checkout. A connection found broken is discarded
+    # together with the rest of the pool, so after a database restart one request per worker fails.
+    # Enough kept connections for the concurrency a worker sees: an overflow connection is opened for one
+    # checkout and closed after it, and opening one (a PostgreSQL backend) costs far more than a query.
+    options.setdefault("pool_size", 20)
+    options.setdefault("max_overflow", 5)
     options.setdefault("pool_timeout", 5)
     connect_args = {"timeout": 5, "command_timeout": 10, "server_settings": {"application_name": "sump"}}
     return create_async_engine(url, connect_args=connect_args, **options)
@@ -30,5 +33,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose work is one transaction, or (`autocommit`) whose statements each commit alone."""
+    if autocommit:
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

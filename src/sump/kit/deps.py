@@ -1,9 +1,12 @@
-"""Route dependencies for the application-wide objects kept on `app.state`."""
+"""Route dependencies for the application-wide objects kept on `app.state`.
+
+All are `async def`: FastAPI would run a plain `def` dependency in a thread, a hand-off per request."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -14,24 +17,31 @@ from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _hasher(request: Request) -> PasswordHasher:
+async def _hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 
 
-def _lockout(request: Request) -> Lockout:
+async def _lockout(request: Request) -> Lockout:
     lockout: Lockout = request.app.state.lockout
     return lockout
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
+
+
+async def _hash_slot(request: Request) -> AsyncIterator[None]:
+    """A place in the password hasher's pool, taken before the request touches the database."""
+    hasher: PasswordHasher = request.app.state.hasher
+    async with hasher.slot():
+        yield
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class Client:
     user_agent: str | None
 
 
-def _client(request: Request) -> Client:
+async def _client(request: Request) -> Client:
     agent = request.headers.get("user-agent")
     return Client(ip=client_ip(request.scope), user_agent=agent[:512] if agent else None)
 
@@ -52,3 +62,5 @@ HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 LockoutDep = Annotated[Lockout, Depends(_lockout)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 ClientDep = Annotated[Client, Depends(_client)]
+HashSlot: Any = Depends(_hash_slot, scope="function")
+"""In a route's `dependencies=[…]` when it always hashes a password: a full pool answers 503 at once."""

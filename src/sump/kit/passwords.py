@@ -7,9 +7,13 @@ verify with its 72-byte rule and are replaced by argon2id on the next successful
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import unicodedata
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import bcrypt
@@ -20,18 +24,35 @@ from sump.kit.errors import Problem
 
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+HASHING_NICENESS = 10
+_holding_slot: ContextVar[bool] = ContextVar("sump_holding_hash_slot", default=False)
 
 
 class PasswordHasher:
-    def __init__(self, workers: int | None = None, queue_size: int = 64) -> None:
+    """At most `workers` hashes run at once and `queue_size` more wait; past that, work is refused at once.
+
+    A request that will hash takes its place first (`slot()`), before it touches the database, so a flood of
+    sign-ins can neither hold database connections while it waits nor make anyone wait long: what does not
+    fit is answered 503 with `Retry-After` straight away. The hashing threads run at a lower CPU priority
+    than the event loop, so session checks stay fast while every core is hashing.
+    """
+
+    def __init__(self, workers: int | None = None, queue_size: int = 4) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers + queue_size
         self.pending = 0
         self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
-        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sump-hash")
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="sump-hash", initializer=_lower_priority
+        )
         self._dummy = self.argon2.hash("sump-dummy-password")
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Holds one place in the pool for the hashing this task does inside; 503 at once when it is full."""
+        if _holding_slot.get():
+            yield
+            return
         if self.pending >= self.capacity:
             raise Problem(
                 503,
@@ -40,10 +61,16 @@ class PasswordHasher:
                 headers={"Retry-After": "1"},
             )
         self.pending += 1
+        _holding_slot.set(True)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+            yield
         finally:
+            _holding_slot.set(False)
             self.pending -= 1
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        async with self.slot():
+            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     async def hash(self, password: str) -> str:
         result: str = await self._run(self.argon2.hash, _normalize(password))
@@ -77,6 +104,12 @@ class PasswordHasher:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    """On Linux a thread has its own nice value: hashing yields the CPU to the event loop."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 def _normalize(password: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.environment_accounts.models import EnvironmentAccount
@@ -21,18 +21,27 @@ async def add(db: AsyncSession, session: Session) -> Session:
     return session
 
 
+# Built once: the statement's cache key is computed on first use and remembered, not on every check.
+_LIVE = (
+    select(Session, TenantAccount, EnvironmentAccount)
+    .outerjoin(TenantAccount, TenantAccount.id == Session.tenant_account_id)
+    .outerjoin(EnvironmentAccount, EnvironmentAccount.id == Session.environment_account_id)
+    .where(
+        Session.token_hash == bindparam("digest"),
+        Session.expires_at > bindparam("now"),
+        Session.last_active_at > bindparam("idle_since"),
+        func.coalesce(TenantAccount.disabled, EnvironmentAccount.disabled).is_(False),
+    )
+)
+
+
 async def find_live(
     db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime
 ) -> tuple[Session, Account] | None:
-    """One indexed lookup: the live session of this digest with its account (of either family)."""
-    row = (
-        await db.execute(
-            select(Session, TenantAccount, EnvironmentAccount)
-            .outerjoin(TenantAccount, TenantAccount.id == Session.tenant_account_id)
-            .outerjoin(EnvironmentAccount, EnvironmentAccount.id == Session.environment_account_id)
-            .where(Session.token_hash == digest, Session.expires_at > now, Session.last_active_at > idle_since)
-        )
-    ).first()
+    """One statement: the live session of this digest with its enabled account (of either family), found by
+    the unique index on the digest and the accounts' primary keys."""
+    parameters = {"digest": digest, "now": now, "idle_since": idle_since}
+    row = (await db.execute(_LIVE, parameters)).first()
     if row is None:
         return None
     account = row[1] or row[2]

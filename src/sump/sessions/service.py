@@ -1,7 +1,8 @@
 """Issuing, resolving and revoking sessions of either account family.
 
 A session is live while `expires_at` (absolute) is ahead, it was used within the idle window and its account
-is enabled. The sliding `last_active_at` is written at most once a minute, so a busy session costs one read.
+is enabled. The sliding `last_active_at` is written at most once a minute, so a busy session costs one read:
+one SELECT joining the session with its account.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Ses
         return None
     now = utcnow()
     found = await repository.find_live(db, token_digest(token), now, now - timedelta(seconds=settings.session_idle_ttl))
-    if found is None or found[1].disabled:
+    if found is None:
         return None
     session = found[0]
     if now - session.last_active_at >= TOUCH_INTERVAL:

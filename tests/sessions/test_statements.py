@@ -1,0 +1,107 @@
+"""What a session check and an admin page cost the database, counted statement by statement.
+
+These are behaviour tests (how many statements, in which mode), never timing tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.base import utcnow
+from sump.kit.crypto import token_digest
+from sump.sessions.models import Session
+from tests.support import PASSWORD, TenantWorld, bearer
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the application sends while the block runs: (first keyword, isolation level)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append((statement.split(None, 1)[0].upper(), conn.get_execution_options().get("isolation_level")))
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def end_user(client: httpx.AsyncClient, world: TenantWorld) -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    body = {"name": f"Counted {tag}", "email": f"c-{tag}@example.com", "username": f"c_{tag}", "password": PASSWORD}
+    response = await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["accountId"], response.json()["token"]
+
+
+async def test_session_check_is_one_statement_outside_a_transaction(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
+) -> None:
+    _, token = await end_user(client, world)
+    url = f"/api/v1/auth/environments/{world.environment_id}/session"
+    with statements(app) as seen:
+        response = await client.get(url, headers=bearer(token))
+    assert response.status_code == 200
+    assert seen == [("SELECT", "AUTOCOMMIT")]
+
+
+async def test_sliding_expiry_is_written_at_most_once_a_minute(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    _, token = await end_user(client, world)
+    url = f"/api/v1/auth/environments/{world.environment_id}/session"
+    two_minutes_ago = utcnow() - timedelta(minutes=2)
+    await db.execute(
+        update(Session).where(Session.token_hash == token_digest(token)).values(last_active_at=two_minutes_ago)
+    )
+    await db.commit()
+    with statements(app) as seen:
+        first = await client.get(url, headers=bearer(token))
+        second = await client.get(url, headers=bearer(token))
+    assert first.status_code == second.status_code == 200
+    assert [keyword for keyword, _ in seen] == ["SELECT", "UPDATE", "SELECT"]
+    assert first.json()["lastActiveAt"] == second.json()["lastActiveAt"] > two_minutes_ago.isoformat()
+
+
+async def test_disabled_account_is_refused_in_the_same_single_statement(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
+) -> None:
+    account_id, token = await end_user(client, world)
+    disabled = await client.patch(
+        f"/api/v1/environments/{world.environment_id}/accounts/{account_id}/disable", headers=world.owner.auth
+    )
+    assert disabled.status_code == 204, disabled.text
+    with statements(app) as seen:
+        response = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=bearer(token))
+    assert response.status_code == 401
+    assert seen == [("SELECT", "AUTOCOMMIT")]
+
+
+async def test_admin_list_costs_the_same_statements_on_every_page(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
+) -> None:
+    for _ in range(5):
+        await end_user(client, world)
+    path: str | None = f"/api/v1/environments/{world.environment_id}/accounts?limit=2"
+    counts = []
+    while path is not None:
+        with statements(app) as seen:
+            response = await client.get(path, headers=world.owner.auth)
+        assert response.status_code == 200
+        counts.append(len(seen))
+        assert all(keyword == "SELECT" and mode == "AUTOCOMMIT" for keyword, mode in seen)
+        link = response.headers.get("link")
+        path = link.split(";")[0].strip("<>") if link else None
+    assert len(counts) == 3
+    assert counts == [3, 3, 3]  # the session with its account, the environment, the page
