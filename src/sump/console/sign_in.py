@@ -36,7 +36,7 @@ from sump.console.web import (
 )
 from sump.db.deps import DbSession
 from sump.environments.schemas import EnvironmentCreate
-from sump.kit.deps import ClientDep, HasherDep, LockoutDep, SettingsDep
+from sump.kit.deps import ClientDep, HasherDep, HashSlot, LockoutDep, SettingsDep
 from sump.kit.errors import Problem
 from sump.kit.middleware import client_ip
 from sump.kit.password_policy import DEFAULT_POLICY
@@ -111,7 +111,7 @@ async def login_page(
     return render(request, "login.html", values=values)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[HashSlot])
 async def login(
     request: Request,
     db: DbSession,
@@ -319,7 +319,7 @@ async def reset_page(request: Request, tenant: str = "", token: str = "") -> Res
     return render(request, "reset.html", values={"tenant": tenant, "token": token})
 
 
-@router.post("/reset-password")
+@router.post("/reset-password", dependencies=[HashSlot])
 async def reset(
     request: Request, db: DbSession, settings: SettingsDep, hasher: HasherDep, lockout: LockoutDep
 ) -> Response:
