@@ -28,12 +28,12 @@ class Inbox:
             self._arrived.notify_all()
         return "250 OK"
 
-    def wait_for(self, address: str, timeout: float = 15) -> EmailMessage:
-        """The first message to `address`, waiting (from another thread) until it arrives."""
+    def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> EmailMessage:
+        """The `count`-th message to `address`, waiting (from another thread) until it arrives."""
         with self._arrived:
-            if not self._arrived.wait_for(lambda: self.to(address), timeout=timeout):
-                raise AssertionError(f"no email to {address} within {timeout} s")
-            return self.to(address)[0]
+            if not self._arrived.wait_for(lambda: len(self.to(address)) >= count, timeout=timeout):
+                raise AssertionError(f"no email number {count} to {address} within {timeout} s")
+            return self.to(address)[count - 1]
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for message in self.messages if message["To"] == address]

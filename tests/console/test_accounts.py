@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -366,3 +367,44 @@ def test_a_form_without_the_csrf_token_is_refused(page: Page, owner: Owner, api:
     )
     assert status == 403
     assert session_alive(api, owner.tenant_id, user.token)
+
+
+def test_resent_invitation_replaces_the_earlier_link(
+    page: Page, owner: Owner, api: httpx.Client, mailbox: SmtpServer
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"late-{tag}@example.com"
+    created = api.post(
+        f"/tenants/{owner.tenant_id}/accounts",
+        json={"name": f"Late {tag}", "email": email, "username": f"late_{tag}"},
+        headers=owner.auth,
+    )
+    assert created.status_code == 201, created.text
+    signed_in(page, owner)
+    page.goto(f"/console/accounts/{created.json()['id']}")
+    page.get_by_role("button", name="Resend invitation").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"An email to set a password is on its way to {email}")
+    first = reset_link(mailbox.inbox.wait_for(email))
+    page.get_by_role("button", name="Resend invitation").click()
+    expect(page.get_by_role("status").first).to_contain_text("on its way")
+    second = reset_link(mailbox.inbox.wait_for(email, count=2))
+    assert second != first
+
+    page.context.clear_cookies()
+    for link, works in ((first, False), (second, True)):
+        page.goto(link)
+        page.get_by_label("New password", exact=True).fill("late but chosen by me")
+        page.get_by_label("Confirm the new password").fill("late but chosen by me")
+        page.get_by_role("button", name="Set password").click()
+        if works:
+            expect(page).to_have_url(re.compile(r"/console/login$"))
+        else:
+            expect(page.get_by_role("alert")).to_contain_text("invalid or has expired")
+
+
+def reset_link(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    link = re.search(r"http://127\.0\.0\.1:\d+/console/reset-password\?tenant=[\w-]+&token=[\w-]+", body.get_content())
+    assert link is not None, body.get_content()
+    return link.group(0)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.audit.models import AuditEvent
 from sump.auth.dependencies import TenantActor
+from sump.kit.email.models import OutboxKind, OutboxMessage
+from sump.kit.errors import Problem
 from sump.sessions.models import Session
 from sump.tenant_accounts import service
 from sump.tenant_accounts.models import TenantAccount, TenantRole
@@ -70,3 +74,32 @@ async def test_last_owner_follows_the_api(world: TenantWorld, db: AsyncSession) 
     # A disabled owner does not count, and is never "the last" itself.
     assert await service.is_last_owner(db, await account(db, owner_id))
     assert not await service.is_last_owner(db, await account(db, second.account_id))
+
+
+async def test_password_reset_emails_go_where_the_role_reaches(world: TenantWorld, db: AsyncSession) -> None:
+    """Oneself or an account one manages; an admin cannot send an owner's reset (it would not see the link,
+    but it could push the owner into resetting)."""
+    admin = await world.add_member("admin")
+    user = await world.add_member("user")
+    as_admin = await actor_of(db, admin.account_id)
+    as_user = await actor_of(db, user.account_id)
+    owner_id, user_id = uuid.UUID(world.owner.account_id), uuid.UUID(user.account_id)
+
+    assert service.may_send_reset(as_admin, await account(db, user.account_id))
+    assert not service.may_send_reset(as_admin, await account(db, world.owner.account_id))
+    assert not service.may_send_reset(as_user, await account(db, admin.account_id))
+    with pytest.raises(Problem) as refused:
+        await service.send_password_reset(db, as_admin, owner_id)
+    assert refused.value.status == 403
+    sent = await service.send_password_reset(db, as_user, user_id)
+    assert sent.id == user_id
+    await db.flush()
+    events = await db.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.target_id == user_id, AuditEvent.actor_id == user_id, AuditEvent.action.startswith("tenant_")
+        )
+    )
+    assert list(events) == ["tenant_account.password_reset_sent"]
+    queued = await db.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == OutboxKind.PASSWORD_RESET))
+    assert {"kind": "email", "value": user.email} in [{k: p[k] for k in ("kind", "value")} for p in queued]
+    await db.rollback()

@@ -13,11 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sump.audit import service as audit
-from sump.audit.service import ref
 from sump.auth.dependencies import ensure_role
-from sump.auth.identity import enqueue_reset
-from sump.auth.pools import load_pool
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -33,7 +29,6 @@ from sump.console.web import (
 from sump.db.deps import DbSession
 from sump.kit.deps import HasherDep, HashSlot, SettingsDep
 from sump.kit.errors import Problem, not_found
-from sump.sessions.models import AccountType
 from sump.tenant_accounts import service as accounts
 from sump.tenant_accounts.models import TenantAccount, TenantRole
 from sump.tenant_accounts.schemas import AccountCreate
@@ -133,16 +128,7 @@ async def create_account(
         return _new_page(request, actor, values, errors, problem.status)
     flash = f"{account.name} was added as {account.role.value}."
     if invite:
-        pool = await load_pool(db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
-        await enqueue_reset(db, pool, "email", account.email)
-        await audit.record(
-            db,
-            "password.reset_requested",
-            tenant_id=actor.tenant_id,
-            actor=ref(actor.account),
-            target=ref(account),
-            details={"identifier_kind": "email", "channel": "invitation"},
-        )
+        await accounts.send_password_reset(db, actor, account.id, invitation=True)
         request.app.state.outbox.wake()
         flash = f"{account.name} was added as {account.role.value}; an email invites them to set a password."
     return redirect(request, f"/console/accounts/{account.id}", flash)
@@ -166,6 +152,7 @@ async def account_page(request: Request, actor: Actor, db: DbSession, account_id
         section="accounts",
         account=target,
         refusal=refusal,
+        may_send_reset=accounts.may_send_reset(actor, target),
         roles=accounts.grantable_roles(actor),
         values={"role": target.role.value},
     )
@@ -207,6 +194,19 @@ async def _set_disabled(
     target = await accounts.get(db, actor, target_id)
     what = "disabled; their sessions have ended" if disabled else "enabled"
     return redirect(request, f"/console/accounts/{target_id}", f"{target.name} is {what}.")
+
+
+@router.post("/accounts/{account_id}/password-reset")
+async def send_password_reset(
+    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str
+) -> Response:
+    await read_form(request, settings)
+    target = await accounts.send_password_reset(db, actor, _account_id(account_id))
+    request.app.state.outbox.wake()
+    verb = "set" if target.password_hash is None else "reset"
+    return redirect(
+        request, f"/console/accounts/{target.id}", f"An email to {verb} a password is on its way to {target.email}."
+    )
 
 
 @router.get("/accounts/{account_id}/delete")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.audit import service as audit
 from sump.audit.service import ref
 from sump.auth.dependencies import TenantActor
-from sump.auth.identity import ensure_identifiers_free
+from sump.auth.identity import enqueue_reset, ensure_identifiers_free
 from sump.auth.pools import Pool
 from sump.db.base import utcnow
 from sump.kit.errors import Problem, conflict, forbidden, not_found
@@ -148,6 +148,27 @@ async def refusal(db: AsyncSession, actor: TenantActor, target: TenantAccount) -
     except Problem as problem:
         return problem.detail
     return LAST_OWNER if await is_last_owner(db, target) else None
+
+
+def may_send_reset(actor: TenantActor, target: TenantAccount) -> bool:
+    try:
+        ensure_can_edit(actor, target)
+    except Problem:
+        return False
+    return True
+
+
+async def send_password_reset(
+    db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, *, invitation: bool = False
+) -> TenantAccount:
+    """Emails the account a link to choose a password: an invitation for an account made without one, or a
+    reset. Whoever sends it never sees nor sets the password. Oneself, or an account one manages."""
+    account = await get(db, actor, account_id)
+    ensure_can_edit(actor, account)
+    await enqueue_reset(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), "email", account.email)
+    action = "tenant_account.invited" if invitation else "tenant_account.password_reset_sent"
+    await _audit(db, actor, action, account)
+    return account
 
 
 async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, body: AccountUpdate) -> None:
