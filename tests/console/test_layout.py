@@ -30,6 +30,7 @@ def pages_of(owner: Owner, api: httpx.Client) -> dict[str, str]:
         "end-user-detail": f"{environment}/users/{end_user.json()['id']}",
         "accounts": "/console/accounts",
         "account-new": "/console/accounts/new",
+        "activity": "/console/activity",
         "settings": "/console/settings",
         "settings-account": "/console/settings?tab=account",
     }

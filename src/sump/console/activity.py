@@ -1,0 +1,53 @@
+"""The tenant's audit log in the console: every event, newest first, filtered by action and environment, for
+owners and admins (as `GET /api/v1/tenants/{id}/audit-events`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from sump.audit import service as audit
+from sump.audit.repository import Filters
+from sump.auth.dependencies import ensure_role
+from sump.console.web import Actor, parse_id, render
+from sump.db.deps import DbSession
+from sump.environments import service as environments
+from sump.tenant_accounts.models import TenantRole
+from sump.tenants import repository as tenant_rows
+
+router = APIRouter()
+PAGE_SIZE = 50
+MAX_ENVIRONMENTS = 1000
+
+
+@router.get("/activity")
+async def activity(
+    request: Request,
+    actor: Actor,
+    db: DbSession,
+    action: Annotated[str, Query(max_length=64)] = "",
+    environment: Annotated[str, Query(max_length=36)] = "",
+    before: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    ensure_role(actor, TenantRole.ADMIN)
+    action = action.strip()
+    environment_id = parse_id(environment) if environment else None
+    filters = Filters(action=action or None, environment_id=environment_id)
+    events = await audit.page(db, tenant_id=actor.tenant_id, filters=filters, before=before, limit=PAGE_SIZE + 1)
+    shown = events[:PAGE_SIZE]
+    actor_ids = {event.actor_id for event in shown if event.actor_id and event.actor_type == "tenant_account"}
+    return render(
+        request,
+        "activity.html",
+        actor=actor,
+        section="activity",
+        events=shown,
+        older=shown[-1].id if len(events) > PAGE_SIZE else None,
+        names=await tenant_rows.account_names(db, actor.tenant_id, actor_ids),
+        environments=await environments.page(db, actor, None, MAX_ENVIRONMENTS),
+        values={"action": action, "environment": str(environment_id or "")},
+        filtered=bool(action or environment_id),
+    )
