@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sump.db.engine import make_sessionmaker
+from sump.db.engine import autocommit_engine, make_sessionmaker
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -28,6 +28,15 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     if reader is None:  # one per application, on the same connection pool
         reader = state.read_sessionmaker = make_sessionmaker(state.engine, autocommit=True)
     return reader
+
+
+def read_engine(request: Request) -> AsyncEngine:
+    """The application's engine in autocommit mode (same pool): for reads that need no ORM session."""
+    state = request.app.state
+    engine: AsyncEngine | None = getattr(state, "read_engine", None)
+    if engine is None:
+        engine = state.read_engine = autocommit_engine(state.engine)
+    return engine
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

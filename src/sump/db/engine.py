@@ -35,6 +35,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
     """Sessions whose work is one transaction, or (`autocommit`) whose statements each commit alone."""
-    if autocommit:
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(
+        autocommit_engine(engine) if autocommit else engine, expire_on_commit=False, autoflush=False
+    )
+
+
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, each statement committing by itself (no BEGIN, no COMMIT)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Select, Uuid, bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.sessions.models import AccountType, Session
@@ -46,6 +48,60 @@ async def find_live(
         return None
     account = row[1] or row[2]
     return (row[0], account) if account is not None else None
+
+
+def _live_in_context(
+    account: type[Account], link: InstrumentedAttribute[Any], context: InstrumentedAttribute[Any]
+) -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Session.id,
+            Session.account_type,
+            Session.account_id,
+            Session.tenant_id,
+            Session.environment_id,
+            Session.expires_at,
+            Session.last_active_at,
+            Session.created_at,
+            Session.ip_address,
+            Session.user_agent,
+        )
+        .join(account, account.id == link)
+        .where(
+            Session.token_hash == bindparam("digest"),
+            Session.expires_at > bindparam("now"),
+            Session.last_active_at > bindparam("idle_since"),
+            context == bindparam("context_id", type_=Uuid()),  # a foreign key's type is known only later
+            account.disabled.is_(False),
+        )
+    )
+
+
+_LIVE_IN = {
+    AccountType.TENANT_ACCOUNT: _live_in_context(TenantAccount, Session.tenant_account_id, TenantAccount.tenant_id),
+    AccountType.ENVIRONMENT_ACCOUNT: _live_in_context(
+        EnvironmentAccount, Session.environment_account_id, EnvironmentAccount.environment_id
+    ),
+}
+_TOUCH = update(Session).where(Session.id == bindparam("session_id")).values(last_active_at=bindparam("now"))
+
+
+async def find_live_in(
+    conn: AsyncConnection,
+    account_type: AccountType,
+    context_id: uuid.UUID,
+    digest: bytes,
+    now: datetime,
+    idle_since: datetime,
+) -> Row[Any] | None:
+    """One statement: the session columns of this digest when the session is live and its enabled account
+    is of `account_type` in the tenant or environment `context_id`; no ORM objects are built."""
+    parameters = {"digest": digest, "now": now, "idle_since": idle_since, "context_id": context_id}
+    return (await conn.execute(_LIVE_IN[account_type], parameters)).first()
+
+
+async def touch(conn: AsyncConnection, session_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
 
 
 async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sump.kit.schemas import ResponseModel
 from sump.sessions.models import AccountType, Session
@@ -25,18 +26,34 @@ class SessionView(ResponseModel):
     @classmethod
     def of(cls, session: Session, *, current: Session | None = None) -> SessionView:
         return cls(
-            id=session.id,
-            account_type=session.account_type,
-            account_id=session.account_id,
-            context_type="environment" if session.environment_id else "tenant",
-            context_id=session.environment_id or session.tenant_id,
-            expires_at=session.expires_at,
-            last_active_at=session.last_active_at,
-            created_at=session.created_at,
-            ip_address=session.ip_address or None,
-            user_agent=session.user_agent or None,
+            **_fields(session, session.last_active_at),
             current=(session.id == current.id) if current else None,
         )
+
+    @classmethod
+    def trusted(cls, row: Any, *, last_active_at: datetime) -> SessionView:
+        """From a row of the session's own columns, already typed by the database layer: not validated again."""
+        return cls.model_construct(**_fields(row, last_active_at))
+
+    def body(self) -> bytes:
+        """The response body as the route's `response_model` would render it: camelCase, no null values."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+
+
+def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:
+    """`session` is a `Session` or a row with its columns."""
+    return {
+        "id": session.id,
+        "account_type": session.account_type,
+        "account_id": session.account_id,
+        "context_type": "environment" if session.environment_id else "tenant",
+        "context_id": session.environment_id or session.tenant_id,
+        "expires_at": session.expires_at,
+        "last_active_at": last_active_at,
+        "created_at": session.created_at,
+        "ip_address": session.ip_address or None,
+        "user_agent": session.user_agent or None,
+    }
 
 
 class SignedIn(ResponseModel):

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sump.config import Settings
 from sump.db.base import utcnow
@@ -21,6 +21,7 @@ from sump.kit.deps import Client
 from sump.sessions import repository
 from sump.sessions.models import AccountType, Session
 from sump.sessions.repository import Account
+from sump.sessions.schemas import SessionView
 from sump.tenant_accounts.models import TenantAccount
 
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -69,6 +70,26 @@ async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Ses
     if now - session.last_active_at >= TOUCH_INTERVAL:
         session.last_active_at = now  # written with the request's commit
     return found
+
+
+async def current_view(
+    conn: AsyncConnection, settings: Settings, token: str, account_type: AccountType, context_id: uuid.UUID
+) -> SessionView | None:
+    """What `GET …/session` shows: the live session of this token when its enabled account is of
+    `account_type` in `context_id` (a tenant or an environment), else None. One SELECT of the session's
+    columns joined with the account, and the sliding expiry's UPDATE at most once a minute."""
+    if len(token) > 256:
+        return None
+    now = utcnow()
+    idle_since = now - timedelta(seconds=settings.session_idle_ttl)
+    row = await repository.find_live_in(conn, account_type, context_id, token_digest(token), now, idle_since)
+    if row is None:
+        return None
+    last_active_at = row.last_active_at
+    if now - last_active_at >= TOUCH_INTERVAL:
+        await repository.touch(conn, row.id, now)
+        last_active_at = now
+    return SessionView.trusted(row, last_active_at=last_active_at)
 
 
 async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> bool:
