@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 CHROMIUM := /usr/bin/chromium
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint typecheck pytest lock clean
+.PHONY: run test lint typecheck pytest bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ pytest: $(STAMP) $(CHROMIUM)
 # The console's browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 $(CHROMIUM):
 	apt-get install -y --no-install-recommends chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# Throughput, latency and memory against PostgreSQL (about 17 minutes); writes docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run $(BENCH_ARGS)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:
