@@ -20,7 +20,7 @@ from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.service import reset_preparer
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
-from sump.db.engine import make_engine, make_sessionmaker
+from sump.db.engine import autocommit_engine, make_engine, make_sessionmaker
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
 from sump.health.routes import api as health_api
@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
+    app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
     app.state.hasher = PasswordHasher(queue_size=settings.password_queue_size)
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
     app.state.lockout = Lockout(

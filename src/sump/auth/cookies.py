@@ -16,6 +16,11 @@ def session_token(request: Request, settings: Settings) -> str | None:
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    return cookie_token(request, settings)
+
+
+def cookie_token(request: Request, settings: Settings) -> str | None:
+    """The token of the signed `sump_session` cookie only (what a browser sends by itself)."""
     cookie = request.cookies.get(COOKIE_NAME)
     return unsign_cookie(settings.secret_key, cookie) if cookie else None
 

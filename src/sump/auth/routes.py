@@ -31,6 +31,8 @@ from sump.sessions.schemas import SignedIn as SignedInView
 from sump.tenant_accounts.models import TenantAccount
 
 FORGOT_PER_IDENTIFIER = parse("3/15minutes")
+LOGIN_PER_IP = "30/minute"
+FORGOT_PER_IP = RESET_PER_IP = "10/minute"
 SessionId = Annotated[uuid.UUID, Path(alias="sessionId")]
 
 
@@ -80,7 +82,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         "/login",
         response_model=SignedInView,
         response_model_exclude_none=True,
-        dependencies=[Depends(per_ip(f"{family}-login", "30/minute")), HashSlot],
+        dependencies=[Depends(per_ip(f"{family}-login", LOGIN_PER_IP)), HashSlot],
         responses=problem_responses(404, 429, 503),
     )
     async def login(
@@ -222,7 +224,7 @@ def family_router(account_type: AccountType) -> APIRouter:
     @router.post(
         "/forgot-password",
         response_model=Message,
-        dependencies=[Depends(per_ip(f"{family}-forgot", "10/minute"))],
+        dependencies=[Depends(per_ip(f"{family}-forgot", FORGOT_PER_IP))],
         responses=problem_responses(404, 429),
     )
     async def forgot_password(
@@ -238,7 +240,7 @@ def family_router(account_type: AccountType) -> APIRouter:
     @router.post(
         "/reset-password",
         response_model=ResetDone,
-        dependencies=[Depends(per_ip(f"{family}-reset", "10/minute")), HashSlot],
+        dependencies=[Depends(per_ip(f"{family}-reset", RESET_PER_IP)), HashSlot],
         responses=problem_responses(404, 429, 503),
     )
     async def reset_password(

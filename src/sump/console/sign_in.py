@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.audit import service as audit
 from sump.audit.service import ref
 from sump.auth import service as auth
-from sump.auth.cookies import clear_session_cookie, set_session_cookie
+from sump.auth.cookies import clear_session_cookie, cookie_token, set_session_cookie
 from sump.auth.pools import Pool, load_pool
-from sump.auth.routes import FORGOT_PER_IDENTIFIER
+from sump.auth.routes import FORGOT_PER_IDENTIFIER, FORGOT_PER_IP, LOGIN_PER_IP, RESET_PER_IP
 from sump.auth.schemas import ForgotPassword, Login, ResetPassword
 from sump.console.web import (
     TENANT_COOKIE,
@@ -31,6 +31,7 @@ from sump.console.web import (
     redirect,
     render,
     safe_next,
+    set_console_cookie,
     signed_in_or_none,
     validated,
 )
@@ -38,22 +39,21 @@ from sump.db.deps import DbSession
 from sump.environments.schemas import EnvironmentCreate
 from sump.kit.deps import ClientDep, HasherDep, HashSlot, LockoutDep, SettingsDep
 from sump.kit.errors import Problem
-from sump.kit.middleware import client_ip
 from sump.kit.password_policy import DEFAULT_POLICY
+from sump.kit.ratelimit import hit_per_ip
 from sump.sessions import service as sessions
 from sump.sessions.models import AccountType
 from sump.tenants import service as tenants
+from sump.tenants.routes import CREATE_PER_IP
 from sump.tenants.schemas import OwnerFields, TenantCreate, TenantFields
 
 router = APIRouter()
+# The same counters and limits as the API's routes: the console is one more way in, not a second allowance.
 LIMITS = {
-    name: parse(limit)
-    for name, limit in {
-        "tenant-login": "30/minute",
-        "tenant-create": "10/minute",
-        "tenant-forgot": "10/minute",
-        "tenant-reset": "10/minute",
-    }.items()
+    "tenant-login": parse(LOGIN_PER_IP),
+    "tenant-create": parse(CREATE_PER_IP),
+    "tenant-forgot": parse(FORGOT_PER_IP),
+    "tenant-reset": parse(RESET_PER_IP),
 }
 PHONE_LIKE = re.compile(r"^\+|^\d{10,}$")
 NO_SUCH_TENANT = "No tenant has this ID. Check the ID you were given when the tenant was created."
@@ -67,7 +67,7 @@ def identifier_kind(identifier: str) -> str:
 
 
 async def _limit(request: Request, name: str) -> None:
-    await request.app.state.limiter.hit(LIMITS[name], name, client_ip(request.scope))
+    await hit_per_ip(request, name, LIMITS[name])
 
 
 async def _pool(db: AsyncSession, tenant_text: str) -> Pool:
@@ -86,15 +86,7 @@ def _signed_in_response(
     settings = request.app.state.settings
     response = redirect(request, path, flash)
     set_session_cookie(response, settings, token)
-    response.set_cookie(
-        TENANT_COOKIE,
-        str(tenant_id),
-        max_age=365 * 86400,
-        path="/console",
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="strict",
-    )
+    set_console_cookie(response, settings, TENANT_COOKIE, str(tenant_id), max_age=365 * 86400)
     return response
 
 
@@ -159,7 +151,9 @@ async def login(
             )
         message = "Wrong identifier or password." if problem.code == "invalid_credentials" else problem.detail
         return render(request, "login.html", problem.status, errors={"form": message}, values=values)
-    await _end_previous_session(request, db, settings)
+    previous = cookie_token(request, settings)
+    if previous:
+        await sessions.revoke_token(db, previous)
     await audit.record(
         db,
         "login.succeeded",
@@ -169,12 +163,6 @@ async def login(
         details={"identifier_kind": kind, "channel": "console"},
     )
     return _signed_in_response(request, values["next"], issued.token, pool.tenant_id)
-
-
-async def _end_previous_session(request: Request, db: AsyncSession, settings: Any) -> None:
-    previous = await signed_in_or_none(request, db, settings)
-    if previous is not None:
-        await sessions.revoke(db, previous.session, previous.session.id)
 
 
 @router.post("/logout")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
 
-from sump.auth.cookies import COOKIE_NAME as SESSION_COOKIE
+from sump.auth.cookies import cookie_token
 from sump.auth.dependencies import TenantActor
 from sump.config import Settings
 from sump.db.deps import DbSession
@@ -92,8 +92,8 @@ def _csrf_cookie(request: Request) -> str:
 
 
 def _session_token(request: Request, settings: Settings) -> str:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    return (unsign_cookie(settings.secret_key, cookie) if cookie else None) or ""
+    """The console reads the session from its cookie only: forms and the CSRF token are bound to it."""
+    return cookie_token(request, settings) or ""
 
 
 def csrf_token(request: Request, settings: Settings) -> str:
@@ -144,16 +144,18 @@ async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[
 # --------------------------------------------------------------------------------------------- responses
 
 
+def set_console_cookie(
+    response: Response, settings: Settings, name: str, value: str, max_age: int | None = None
+) -> None:
+    """A cookie of the console's own: sent to `/console` only, never to scripts or other sites."""
+    response.set_cookie(
+        name, value, max_age=max_age, path="/console", httponly=True, secure=settings.secure_cookies, samesite="strict"
+    )
+
+
 def _finish(request: Request, response: Response, settings: Settings) -> Response:
     if getattr(request.state, "csrf_cookie_new", False):
-        response.set_cookie(
-            CSRF_COOKIE,
-            request.state.csrf_cookie,
-            path="/console",
-            httponly=True,
-            secure=settings.secure_cookies,
-            samesite="strict",
-        )
+        set_console_cookie(response, settings, CSRF_COOKIE, request.state.csrf_cookie)
     if request.cookies.get(FLASH_COOKIE) and not getattr(request.state, "flash_set", False):
         response.delete_cookie(FLASH_COOKIE, path="/console")
     return response
@@ -186,14 +188,7 @@ def redirect(request: Request, path: str, flash: str | None = None) -> Response:
     response = RedirectResponse(path, status_code=303)
     if flash:
         request.state.flash_set = True
-        response.set_cookie(
-            FLASH_COOKIE,
-            sign_cookie(settings.secret_key, flash),
-            path="/console",
-            httponly=True,
-            secure=settings.secure_cookies,
-            samesite="strict",
-        )
+        set_console_cookie(response, settings, FLASH_COOKIE, sign_cookie(settings.secret_key, flash))
     return _finish(request, response, settings)
 
 
@@ -233,7 +228,7 @@ async def signed_in_or_none(request: Request, db: AsyncSession, settings: Settin
 # ------------------------------------------------------------------------------------------------ values
 
 
-def validated(model: type[M], data: Mapping[str, Any], prefix: str = "") -> M:
+def validated(model: type[M], data: Mapping[str, Any]) -> M:
     """`model` from form values (by their wire names); field messages as a `FormErrors`. An empty field counts
     as not given: optional ones are left out, required ones are reported missing."""
     given = {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
@@ -242,7 +237,7 @@ def validated(model: type[M], data: Mapping[str, Any], prefix: str = "") -> M:
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
-            field = prefix + ".".join(str(part) for part in error["loc"])
+            field = ".".join(str(part) for part in error["loc"])
             errors.setdefault(field or "form", _form_message(dict(error)))
         raise FormErrors(errors) from exc
 
@@ -300,7 +295,7 @@ def property_edits(form: ImmutableMultiDict[str, str], current: Mapping[str, Any
         except (ValueError, RecursionError):  # not JSON, or nested too deep to be meant as JSON
             value = raw
         kept.add(key)
-        if current.get(key, object()) != value or key not in current:
+        if key not in current or current[key] != value:
             changes[key] = value
     deleted = sorted(key for key in current if key in removed or key not in kept)
     return changes, deleted

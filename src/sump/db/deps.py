@@ -14,28 +14,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sump.db.engine import autocommit_engine, make_sessionmaker
-
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     state = request.app.state
-    if request.method not in READ_METHODS:
-        writer: async_sessionmaker[AsyncSession] = state.sessionmaker
-        return writer
-    reader: async_sessionmaker[AsyncSession] | None = getattr(state, "read_sessionmaker", None)
-    if reader is None:  # one per application, on the same connection pool
-        reader = state.read_sessionmaker = make_sessionmaker(state.engine, autocommit=True)
-    return reader
+    chosen: async_sessionmaker[AsyncSession] = (
+        state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    )
+    return chosen
 
 
 def read_engine(request: Request) -> AsyncEngine:
     """The application's engine in autocommit mode (same pool): for reads that need no ORM session."""
-    state = request.app.state
-    engine: AsyncEngine | None = getattr(state, "read_engine", None)
-    if engine is None:
-        engine = state.read_engine = autocommit_engine(state.engine)
+    engine: AsyncEngine = request.app.state.read_engine
     return engine
 
 

@@ -33,11 +33,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose work is one transaction, or (`autocommit`) whose statements each commit alone."""
-    return async_sessionmaker(
-        autocommit_engine(engine) if autocommit else engine, expire_on_commit=False, autoflush=False
-    )
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`: one transaction each, or statements that each commit alone on an
+    `autocommit_engine`."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:

@@ -44,12 +44,17 @@ class RateLimiter:
         )
 
 
+async def hit_per_ip(request: Request, name: str, item: RateLimitItem) -> None:
+    """Counts one request of the client's IP under `name`; 429 once it is past `item`."""
+    limiter: RateLimiter = request.app.state.limiter
+    await limiter.hit(item, name, client_ip(request.scope))
+
+
 def per_ip(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
     """A route dependency limiting one client IP to `limit` (for example `10/minute`) on this route."""
     item = parse(limit)
 
     async def dependency(request: Request) -> None:
-        limiter: RateLimiter = request.app.state.limiter
-        await limiter.hit(item, name, client_ip(request.scope))
+        await hit_per_ip(request, name, item)
 
     return dependency

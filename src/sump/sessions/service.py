@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -25,12 +25,19 @@ from sump.sessions.schemas import SessionView
 from sump.tenant_accounts.models import TenantAccount
 
 TOUCH_INTERVAL = timedelta(minutes=1)
+MAX_TOKEN_LENGTH = 256
 
 
 @dataclass(frozen=True)
 class Issued:
     session: Session
     token: str
+
+
+def _live_since(settings: Settings) -> tuple[datetime, datetime]:
+    """(now, idle_since): a live session expires after `now` and was last used after `idle_since`."""
+    now = utcnow()
+    return now, now - timedelta(seconds=settings.session_idle_ttl)
 
 
 def account_type_of(account: Account) -> AccountType:
@@ -60,10 +67,10 @@ async def issue(db: AsyncSession, settings: Settings, account: Account, client: 
 
 async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Session, Account] | None:
     """The live session of this token with its enabled account, or None."""
-    if len(token) > 256:
+    if len(token) > MAX_TOKEN_LENGTH:
         return None
-    now = utcnow()
-    found = await repository.find_live(db, token_digest(token), now, now - timedelta(seconds=settings.session_idle_ttl))
+    now, idle_since = _live_since(settings)
+    found = await repository.find_live(db, token_digest(token), now, idle_since)
     if found is None:
         return None
     session = found[0]
@@ -78,10 +85,9 @@ async def current_view(
     """What `GET …/session` shows: the live session of this token when its enabled account is of
     `account_type` in `context_id` (a tenant or an environment), else None. One SELECT of the session's
     columns joined with the account, and the sliding expiry's UPDATE at most once a minute."""
-    if len(token) > 256:
+    if len(token) > MAX_TOKEN_LENGTH:
         return None
-    now = utcnow()
-    idle_since = now - timedelta(seconds=settings.session_idle_ttl)
+    now, idle_since = _live_since(settings)
     row = await repository.find_live_in(conn, account_type, context_id, token_digest(token), now, idle_since)
     if row is None:
         return None
@@ -94,14 +100,11 @@ async def current_view(
 
 async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> bool:
     """Whether the session behind an access token (its `sid`) still stands: revocation reaches tokens too."""
-    now = utcnow()
-    return await repository.is_live(db, session_id, now, now - timedelta(seconds=settings.session_idle_ttl))
+    return await repository.is_live(db, session_id, *_live_since(settings))
 
 
 async def live_sessions(db: AsyncSession, settings: Settings, current: Session) -> list[Session]:
-    now = utcnow()
-    idle_since = now - timedelta(seconds=settings.session_idle_ttl)
-    return await repository.list_live(db, current.account_type, current.account_id, now, idle_since)
+    return await repository.list_live(db, current.account_type, current.account_id, *_live_since(settings))
 
 
 async def revoke(db: AsyncSession, current: Session, session_id: uuid.UUID) -> bool:
@@ -118,5 +121,4 @@ async def revoke_all(db: AsyncSession, account: Account, *, keep: uuid.UUID | No
 
 
 async def purge_expired(db: AsyncSession, settings: Settings) -> int:
-    now = utcnow()
-    return await repository.delete_expired(db, now, now - timedelta(seconds=settings.session_idle_ttl))
+    return await repository.delete_expired(db, *_live_since(settings))

@@ -16,6 +16,7 @@ from sump.tenants import service
 from sump.tenants.schemas import NewTenantSession, TenantCreate, TenantCreated, TenantUpdate, TenantView
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=problem_responses(400, 401, 403, 404))
+CREATE_PER_IP = "10/minute"
 PropertyChanges = Annotated[CustomProperties, Body(description="Every key is set; keys are literal.")]
 
 
@@ -23,7 +24,7 @@ PropertyChanges = Annotated[CustomProperties, Body(description="Every key is set
     "",
     status_code=201,
     response_model=TenantCreated,
-    dependencies=[Depends(per_ip("tenant-create", "10/minute"))],
+    dependencies=[Depends(per_ip("tenant-create", CREATE_PER_IP))],
     responses=problem_responses(409, 413, 429, 503),
 )
 async def create_tenant(
