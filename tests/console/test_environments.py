@@ -219,6 +219,20 @@ def test_rename_waits_for_a_change(page: Page, api: httpx.Client, owner: Owner) 
     expect(page.get_by_role("button", name="Save name")).to_be_disabled()
 
 
+def test_save_stays_enabled_when_htmx_announces_the_page_after_typing(page: Page, owner: Owner) -> None:
+    """htmx fires `htmx:load` for the page from a timer, so it can come after the first keystroke. Enhancing a
+    form again then must not take the typed value as the form's starting point and disable Save."""
+    signed_in(page, owner)
+    open_environment(page, owner.environment_id)
+    save = page.get_by_role("button", name="Save name")
+    page.get_by_label("Environment name").fill("renamed")
+    expect(save).to_be_enabled()
+    page.evaluate("document.body.dispatchEvent(new CustomEvent('htmx:load', {bubbles: true}))")
+    expect(save).to_be_enabled()
+    page.get_by_label("Environment name").fill(page.get_by_label("Environment name").get_attribute("value") or "")
+    expect(save).to_be_disabled()
+
+
 def test_settings_are_saved_and_checked(page: Page, api: httpx.Client, owner: Owner) -> None:
     signed_in(page, owner)
     open_environment(page, owner.environment_id)

@@ -21,14 +21,25 @@
     );
   });
 
-  // <form data-save-when-changed>: its submit buttons stay disabled until a field differs from how it loaded.
+  // <form data-save-when-changed>: its submit buttons stay disabled until a field differs from the value the
+  // server rendered (defaultValue and friends), so enhancing late, or twice, never takes typed text as the start.
+  function changed(el) {
+    if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+    if (el.tagName === "SELECT") {
+      var start = Array.prototype.findIndex.call(el.options, function (o) { return o.defaultSelected; });
+      return el.selectedIndex !== Math.max(start, 0);
+    }
+    return el.value !== el.defaultValue;
+  }
+
   function watch(form) {
+    if (form.dataset.watched) return;
+    form.dataset.watched = "yes";
     var fields = Array.prototype.filter.call(form.elements, function (el) { return el.name && el.type !== "hidden"; });
-    var initial = fields.map(function (el) { return el.type === "checkbox" ? el.checked : el.value; });
     var buttons = form.querySelectorAll("button[type=submit]");
     function update() {
-      var changed = fields.some(function (el, i) { return (el.type === "checkbox" ? el.checked : el.value) !== initial[i]; });
-      buttons.forEach(function (b) { b.disabled = !changed; });
+      var dirty = fields.some(changed);
+      buttons.forEach(function (b) { b.disabled = !dirty; });
     }
     form.addEventListener("input", update);
     form.addEventListener("change", update);
