@@ -80,7 +80,7 @@ def sqlite_environment(directory: Path, **settings: str) -> dict[str, str]:
     return environment
 
 
-def start_server(directory: Path, environment: dict[str, str], port: int | None = None) -> Server:
+def start_server(directory: Path, environment: dict[str, str], port: int | None = None, workers: int = 1) -> Server:
     """Migrates the database, starts `sump serve` and waits until it answers."""
     migrated = subprocess.run(  # noqa: S603
         [str(SUMP), "db", "upgrade"], cwd=directory, env=environment, capture_output=True, text=True, timeout=120
@@ -90,7 +90,7 @@ def start_server(directory: Path, environment: dict[str, str], port: int | None 
     log = directory / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603
-            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             cwd=directory,
             env=environment,
             stdout=output,

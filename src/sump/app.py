@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
-    app.state.hasher = PasswordHasher(queue_size=settings.password_queue_size)
+    app.state.hasher = PasswordHasher(settings.password_threads, settings.password_queue_size)
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
     app.state.lockout = Lockout(
         app.state.limiter.storage,

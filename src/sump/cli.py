@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Annotated
 
 import typer
@@ -68,32 +67,20 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each has its own hashing pool).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, each on its own socket at the address.")] = 1,
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply pending migrations before serving.")
     ] = False,
 ) -> None:
     """Serve the API (under /api/v1), its docs (/api-docs) and health probes (/health/*)."""
-    import uvicorn
+    from sump.serving import serve as run
 
     settings = _settings()
     if migrate_first:
         migrate.upgrade(settings.database_url)
-    # uvicorn drains in-flight requests on SIGTERM, then raises the signal again; with this handler in place
-    # that second signal is ignored and a graceful stop exits 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
-        "sump.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-        log_level="warning",
-    )
+    status = run(settings, host, port, workers)
+    if status:
+        raise typer.Exit(status)
 
 
 @db_app.command()

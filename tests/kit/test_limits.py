@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
 from sump.db.base import utcnow
+from sump.kit.errors import Problem
+from sump.kit.passwords import PasswordHasher
 from sump.sessions.models import Session
 from sump.sessions.service import purge_expired
 from tests.support import PASSWORD, Database, make_settings, new_tenant, tenant_body
@@ -105,6 +108,73 @@ async def test_full_hashing_queue_answers_503_at_once(database: Database) -> Non
     assert statuses.count(200) >= app.state.hasher.workers
     assert all(response.headers["Retry-After"] == "1" for response in refused)
     assert all(response.json()["code"] == "overloaded" for response in refused)
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_wait_longer_than_the_bound_is_refused_before_the_queue_is_full() -> None:
+    """A newcomer waits only when the jobs ahead of it end within `max_wait` at the recent pace of a hash, so
+    when hashing slows (a busy CPU) newcomers are refused at once instead of waiting seconds, long before the
+    queue is full."""
+    hasher = PasswordHasher(workers=1, queue_size=100_000)
+    release = asyncio.Event()
+
+    async def other_request(entered: asyncio.Event) -> None:
+        """Takes a place as a request does, and keeps it (its hash not started) until released."""
+        async with hasher.slot():
+            entered.set()
+            await release.wait()
+
+    async def take_places(count: int) -> list[asyncio.Task[None]]:
+        entered = [asyncio.Event() for _ in range(count)]
+        tasks = [asyncio.create_task(other_request(event)) for event in entered]
+        await asyncio.gather(*(event.wait() for event in entered))
+        return tasks
+
+    try:
+        stored = await hasher.hash(PASSWORD)
+        assert 0 < hasher.hash_seconds < hasher.max_wait
+        fits = int(hasher.max_wait / hasher.hash_seconds)  # jobs a newcomer may wait behind, with the thread
+        held = await take_places(fits)
+        assert hasher.expected_wait() <= hasher.max_wait
+        held += await take_places(1)
+        assert hasher.expected_wait() > hasher.max_wait
+        with pytest.raises(Problem) as refused:
+            await hasher.verify(stored, PASSWORD)
+        assert (refused.value.status, refused.value.code, refused.value.headers) == (
+            503,
+            "overloaded",
+            {"Retry-After": "1"},
+        )
+        release.set()
+        await asyncio.gather(*held)
+        assert hasher.pending == 0
+        assert await hasher.verify(stored, PASSWORD) == (True, None)
+    finally:
+        release.set()
+        hasher.close()
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_job_let_in_that_then_waits_too_long_for_its_thread_is_refused() -> None:
+    """When the load rises after a request was let in, its hash does not start late: past `max_wait` in the
+    queue it is answered 503 like a newcomer, and the thread goes on to the next job."""
+    hasher = PasswordHasher(workers=1, queue_size=4, max_wait=0.05)
+    stored = await hasher.hash(PASSWORD)
+    thread_free = threading.Event()
+    try:
+        busy = hasher.pool.submit(thread_free.wait)  # the only thread, taken by work of another kind
+        late = asyncio.create_task(hasher.verify(stored, PASSWORD))
+        await asyncio.sleep(0.2)  # the time the queued verification spends waiting: the subject of this test
+        thread_free.set()
+        with pytest.raises(Problem) as refused:
+            await late
+        assert (refused.value.status, refused.value.code) == (503, "overloaded")
+        assert busy.result(timeout=5)
+        assert hasher.pending == 0
+        assert await hasher.verify(stored, PASSWORD) == (True, None)
+    finally:
+        thread_free.set()
+        hasher.close()
 
 
 @pytest.mark.asvs("REL-08")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 import unicodedata
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,27 +26,38 @@ from sump.kit.errors import Problem
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 HASHING_NICENESS = 10
+# A request waits about this long at most for a hashing thread: it is refused at once when the jobs ahead of
+# it would take longer at the recent pace of a hash, and refused when its turn comes if they took longer anyway.
+MAX_HASH_WAIT_SECONDS = 1.0
 _holding_slot: ContextVar[bool] = ContextVar("sump_holding_hash_slot", default=False)
 
 
 class PasswordHasher:
-    """At most `workers` hashes run at once and `queue_size` more wait; past that, work is refused at once.
+    """At most `workers` hashes run at once, and more wait only briefly; the rest is refused at once.
 
     A request that will hash takes its place first (`slot()`), before it touches the database, so a flood of
-    sign-ins can neither hold database connections while it waits nor make anyone wait long: what does not
-    fit is answered 503 with `Retry-After` straight away. The hashing threads run at a lower CPU priority
-    than the event loop, so session checks stay fast while every core is hashing.
+    sign-ins can neither hold database connections while it waits nor make anyone wait long: a newcomer is
+    answered 503 with `Retry-After` straight away when `queue_size` are already waiting, or when the jobs
+    ahead of it would take longer than `max_wait` at the pace hashes have recently kept. That pace slows when
+    the CPU is busy elsewhere: the hashing threads run at a lower priority than the event loop, so session
+    checks stay fast while every core is hashing, and the queue shortens by itself. A job that waited longer
+    than `max_wait` all the same (the load rose after it was let in) is refused when its turn comes.
     """
 
-    def __init__(self, workers: int | None = None, queue_size: int = 4) -> None:
+    def __init__(
+        self, workers: int | None = None, queue_size: int = 16, max_wait: float = MAX_HASH_WAIT_SECONDS
+    ) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers + queue_size
+        self.max_wait = max_wait
         self.pending = 0
+        self.hash_seconds = 0.0  # moving average of a hash's wall time in this pool
+        self.started: dict[int, float] = {}  # thread id -> when its current hash began
         self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
         self.pool = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="sump-hash", initializer=_lower_priority
         )
-        self._dummy = self.argon2.hash("sump-dummy-password")
+        self._dummy = self._timed(None, self.argon2.hash, "sump-dummy-password")
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -53,13 +65,8 @@ class PasswordHasher:
         if _holding_slot.get():
             yield
             return
-        if self.pending >= self.capacity:
-            raise Problem(
-                503,
-                "overloaded",
-                "Too many sign-ins at once. Try again shortly.",
-                headers={"Retry-After": "1"},
-            )
+        if self.pending >= self.capacity or self.expected_wait() > self.max_wait / 2:
+            raise _overloaded()
         self.pending += 1
         _holding_slot.set(True)
         try:
@@ -68,9 +75,32 @@ class PasswordHasher:
             _holding_slot.set(False)
             self.pending -= 1
 
+    def expected_wait(self) -> float:
+        """Seconds a newcomer would wait for a thread: the jobs ahead of it, shared by the threads, at the
+        recent pace of a hash, or slower when a running hash has already taken longer (the average lags a
+        sudden load)."""
+        ahead = max(0, self.pending - self.workers + 1)
+        oldest = min(list(self.started.values()), default=None)
+        running = time.perf_counter() - oldest if oldest is not None else 0.0
+        return ahead / self.workers * max(self.hash_seconds, running)
+
     async def _run(self, fn: Any, *args: Any) -> Any:
         async with self.slot():
-            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+            queued = time.perf_counter()
+            return await asyncio.get_running_loop().run_in_executor(self.pool, self._timed, queued, fn, *args)
+
+    def _timed(self, queued: float | None, fn: Any, *args: Any) -> Any:
+        """Runs in a hashing thread: `fn`, unless it waited too long for the thread; keeps the pace."""
+        thread, started = threading.get_ident(), time.perf_counter()
+        if queued is not None and started - queued > self.max_wait:
+            raise _overloaded()
+        self.started[thread] = started
+        try:
+            return fn(*args)
+        finally:
+            del self.started[thread]
+            elapsed = time.perf_counter() - started
+            self.hash_seconds = 0.8 * self.hash_seconds + 0.2 * elapsed if self.hash_seconds else elapsed
 
     async def hash(self, password: str) -> str:
         result: str = await self._run(self.argon2.hash, _normalize(password))
@@ -104,6 +134,10 @@ class PasswordHasher:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _overloaded() -> Problem:
+    return Problem(503, "overloaded", "Too many sign-ins at once. Try again shortly.", headers={"Retry-After": "1"})
 
 
 def _lower_priority() -> None:

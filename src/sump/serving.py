@@ -1,0 +1,167 @@
+"""`sump serve`: uvicorn, in one process or in several worker processes.
+
+With several workers, each listens on its own socket bound to the same address (`SO_REUSEPORT`), and the
+kernel spreads new connections over them by their addresses. With one shared socket, as uvicorn's own worker
+mode has, the first worker to wake accepts a whole burst of connections: it then carries all of their
+sign-ins on its hashing threads while the other workers idle, and refuses what does not fit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
+from types import FrameType
+from typing import Any
+
+import structlog
+import uvicorn
+
+from sump.config import Settings
+
+APP = "sump.app:create_app"
+GRACEFUL_SHUTDOWN_SECONDS = 20
+BACKLOG = 2048
+UVICORN_OPTIONS: dict[str, Any] = {
+    "factory": True,
+    "access_log": False,
+    "proxy_headers": False,
+    "server_header": False,
+    "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    "log_level": "warning",
+}
+log = structlog.get_logger("sump.serve")
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Serves until SIGTERM or SIGINT, lets requests in flight finish, and returns the exit status."""
+    if settings.password_threads is None:
+        # One hashing thread per core in all: more only makes the hashes take turns and evict each other's
+        # memory from the caches. Worker processes read their settings from the environment.
+        os.environ["SUMP_PASSWORD_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    if workers == 1:
+        _run_uvicorn(uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **UVICORN_OPTIONS)))
+        return 0
+    if not _address_is_free(host, port):
+        log.error("address in use", host=host, port=port)
+        return 1
+    return _Supervisor(host, port, workers, _worker).run()
+
+
+def _run_uvicorn(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+    # uvicorn drains in-flight requests on SIGTERM or SIGINT and then raises the signal again; with these
+    # handlers in place that second signal is ignored and a graceful stop returns normally (exit status 0).
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
+    server.run(sockets=sockets)
+
+
+def _address_is_free(host: str, port: int) -> bool:
+    """Bound without SO_REUSEPORT, so another server on the port, SO_REUSEPORT or not, makes this fail: two
+    `sump serve` on one port would otherwise share its connections without a word."""
+    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            return False
+    return True
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(address)
+    listener.listen(BACKLOG)
+    return listener
+
+
+class _ReportingServer(uvicorn.Server):
+    """uvicorn that tells the supervisor once the application has started and the socket is served."""
+
+    def __init__(self, config: uvicorn.Config, ready: EventType) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.ready.set()
+
+
+def _worker(host: str, port: int, ready: EventType) -> None:
+    """One worker process: its own listening socket on the shared address, then uvicorn on it."""
+    config = uvicorn.Config(APP, **UVICORN_OPTIONS)
+    _run_uvicorn(_ReportingServer(config, ready), [_listening_socket(host, port)])
+
+
+class _Supervisor:
+    """Starts the workers and replaces one that dies after it was serving; one that dies before it served
+    (a database that refuses us, a failing start-up) stops them all, since a restart would fail the same way.
+    On SIGTERM or SIGINT it passes SIGTERM to each worker and waits while they drain."""
+
+    def __init__(self, host: str, port: int, workers: int, target: Callable[[str, int, EventType], None]) -> None:
+        self.host, self.port, self.count, self.target = host, port, workers, target
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: dict[int, tuple[BaseProcess, EventType]] = {}
+        self.stopping = False
+        self.signalled: set[int] = set()
+
+    def run(self) -> int:
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, self._stop)
+        for _ in range(self.count):
+            self._start()
+        status = 0
+        while self.workers and not self.stopping:
+            wait([process.sentinel for process, _ in self.workers.values()])
+            for pid, (process, ready) in list(self.workers.items()):
+                if self.stopping or process.is_alive():
+                    continue
+                del self.workers[pid]
+                log.error("worker exited", pid=pid, exitcode=process.exitcode, was_serving=ready.is_set())
+                if ready.is_set():
+                    self._start()
+                else:
+                    status = 1
+                    self._stop(signal.SIGTERM, None)
+        return self._join() or status
+
+    def _start(self) -> None:
+        ready = self.context.Event()
+        process = self.context.Process(target=self.target, args=(self.host, self.port, ready), name="sump-worker")
+        process.start()
+        assert process.pid is not None
+        self.workers[process.pid] = (process, ready)
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM to each worker, once: a second one could reach it while Python exits, and kill it."""
+        self.stopping = True
+        for pid, (process, _) in list(self.workers.items()):
+            if pid not in self.signalled and process.is_alive():
+                self.signalled.add(pid)
+                os.kill(pid, signal.SIGTERM)
+
+    def _join(self) -> int:
+        """Waits for every worker (they drain first), kills what outlives the grace period; 1 if any failed."""
+        self._stop(signal.SIGTERM, None)  # for a worker started while the signal was being handled
+        deadline = time.monotonic() + GRACEFUL_SHUTDOWN_SECONDS + 5
+        status = 0
+        for process, _ in self.workers.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+            if process.exitcode != 0:
+                log.error("worker did not stop cleanly", pid=process.pid, exitcode=process.exitcode)
+                status = 1
+        return status

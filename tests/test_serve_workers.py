@@ -1,0 +1,162 @@
+"""`sump serve --workers 2`: a socket per worker on one address, connections spread over the workers, a worker
+that dies replaced, a graceful stop of all of them, and a refusal when the address is taken."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import pytest
+
+from sump.serving import _Supervisor
+from tests.servers import SUMP, Server, free_port, sqlite_environment, start_server
+
+CONNECTIONS = 24  # all of them landing on one of two workers by chance: 2 in 2**24
+DEADLINE_SECONDS = 30
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = start_server(tmp_path, sqlite_environment(tmp_path), workers=2)
+    try:
+        wait_until_every_worker_serves(running)
+        yield running
+    finally:
+        running.kill()
+
+
+def worker_pids(server: Server) -> set[int]:
+    """The server's worker processes: its children started by `multiprocessing.spawn`."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == server.process.pid and b"spawn_main" in command:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def _server_side_inode(server_port: int, client_port: int) -> str:
+    """The inode of the accepted socket of a connection over 127.0.0.1, from the kernel's table."""
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[2] == remote:
+            return fields[9]
+    raise AssertionError(f"no server side for the connection from port {client_port}")
+
+
+def serving_workers(server: Server) -> list[int]:
+    """Opens CONNECTIONS connections at once, has each answered, and says which worker holds each one."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_SECONDS) for _ in range(CONNECTIONS)]
+    try:
+        for connection in connections:
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+        sockets_of = {
+            pid: {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir() if fd.exists()}
+            for pid in worker_pids(server)
+        }
+        owners = []
+        for connection in connections:
+            inode = _server_side_inode(port, connection.getsockname()[1])
+            owners += [pid for pid, links in sockets_of.items() if f"socket:[{inode}]" in links]
+        assert len(owners) == CONNECTIONS, "every connection is held by exactly one worker"
+        return owners
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def wait_until_every_worker_serves(server: Server) -> set[int]:
+    """The server answers once one worker has started; the others open their sockets when they have."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while len(workers := worker_pids(server)) < 2 or set(serving_workers(server)) != workers:
+        assert time.monotonic() < deadline, f"not every worker serves:\n{server.log_text()[-3000:]}"
+    return workers
+
+
+def test_connections_are_spread_over_the_workers_and_all_stop_on_sigterm(server: Server) -> None:
+    workers = worker_pids(server)
+    assert len(workers) == 2
+    assert set(serving_workers(server)) == workers
+    assert server.stop() == 0
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_worker_that_dies_while_serving_is_replaced(server: Server) -> None:
+    first = worker_pids(server)
+    assert set(serving_workers(server)) == first  # both are serving
+    killed = min(first)
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while (now := worker_pids(server)) == first or len(now) < 2:
+        assert time.monotonic() < deadline, f"no replacement for worker {killed}:\n{server.log_text()[-3000:]}"
+        time.sleep(0.05)  # between looks at the process table, not a stand-in for them
+    assert killed not in now
+    assert wait_until_every_worker_serves(server) == now
+    assert "worker exited" in server.log_text()
+    assert server.stop() == 0
+
+
+def test_a_second_server_on_the_same_address_is_refused(server: Server, tmp_path: Path) -> None:
+    port = server.base_url.rsplit(":", 1)[1]
+    second = subprocess.run(  # noqa: S603
+        [str(SUMP), "serve", "--host", "127.0.0.1", "--port", port, "--workers", "2"],
+        cwd=tmp_path,
+        env=sqlite_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
+    )
+    assert second.returncode == 1
+    assert "address in use" in second.stderr
+    assert len(serving_workers(server)) == CONNECTIONS, "the first server still answers every connection"
+
+
+def _starts(path: Path) -> int:
+    with path.open("a") as starts:
+        starts.write("x")
+    return len(path.read_text())
+
+
+def dies_before_serving(host: str, port: int, ready: Event) -> None:
+    _starts(Path(os.environ["SUMP_TEST_STARTS"]))
+    raise SystemExit(3)
+
+
+def serves_three_times_then_fails_to_start(host: str, port: int, ready: Event) -> None:
+    if _starts(Path(os.environ["SUMP_TEST_STARTS"])) <= 3:
+        ready.set()
+    raise SystemExit(3)
+
+
+@pytest.mark.parametrize(
+    ("target", "workers", "starts"),
+    [(dies_before_serving, 1, 1), (serves_three_times_then_fails_to_start, 1, 4)],
+)
+def test_supervisor_replaces_only_workers_that_were_serving(
+    target: object, workers: int, starts: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies before it served (the same start would fail again) stops the server with status 1;
+    one that dies after it served is replaced."""
+    counter = tmp_path / "starts"
+    monkeypatch.setenv("SUMP_TEST_STARTS", str(counter))
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert _Supervisor("127.0.0.1", free_port(), workers, target).run() == 1  # type: ignore[arg-type]
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert len(counter.read_text()) == starts
