@@ -110,6 +110,20 @@ def test_a_worker_that_dies_while_serving_is_replaced(server: Server) -> None:
     assert server.stop() == 0
 
 
+def test_workers_stop_when_the_supervisor_is_killed(server: Server) -> None:
+    """SIGKILL leaves the supervisor no chance to stop its workers; the kernel tells them instead."""
+    workers = worker_pids(server)
+    server.process.kill()
+    server.process.wait(timeout=DEADLINE_SECONDS)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
+        assert time.monotonic() < deadline, f"workers {alive} outlived their supervisor"
+        time.sleep(0.05)  # between looks at the process table, not a stand-in for them
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
 def test_a_second_server_on_the_same_address_is_refused(server: Server, tmp_path: Path) -> None:
     port = server.base_url.rsplit(":", 1)[1]
     second = subprocess.run(  # noqa: S603

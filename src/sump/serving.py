@@ -8,6 +8,8 @@ sign-ins on its hashing threads while the other workers idle, and refuses what d
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -28,6 +30,7 @@ from sump.config import Settings
 APP = "sump.app:create_app"
 GRACEFUL_SHUTDOWN_SECONDS = 20
 BACKLOG = 2048
+PR_SET_PDEATHSIG = 1  # prctl(2)
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,
     "access_log": False,
@@ -85,6 +88,16 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _stop_with_supervisor() -> None:
+    """Linux: the kernel sends this worker SIGTERM when the supervisor dies, even by SIGKILL, so no orphan goes
+    on serving the address (elsewhere, the supervisor's own signals still stop the workers)."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and os.getppid() != supervisor.pid:
+        raise SystemExit(0)  # it died before the line above
+
+
 class _ReportingServer(uvicorn.Server):
     """uvicorn that tells the supervisor once the application has started and the socket is served."""
 
@@ -100,6 +113,7 @@ class _ReportingServer(uvicorn.Server):
 
 def _worker(host: str, port: int, ready: EventType) -> None:
     """One worker process: its own listening socket on the shared address, then uvicorn on it."""
+    _stop_with_supervisor()
     config = uvicorn.Config(APP, **UVICORN_OPTIONS)
     _run_uvicorn(_ReportingServer(config, ready), [_listening_socket(host, port)])
 

@@ -26,8 +26,7 @@ from sump.kit.errors import Problem
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 HASHING_NICENESS = 10
-# A request waits about this long at most for a hashing thread: it is refused at once when the jobs ahead of
-# it would take longer at the recent pace of a hash, and refused when its turn comes if they took longer anyway.
+# The longest a request waits for a hashing thread before it is answered 503 (see PasswordHasher).
 MAX_HASH_WAIT_SECONDS = 1.0
 _holding_slot: ContextVar[bool] = ContextVar("sump_holding_hash_slot", default=False)
 
@@ -38,10 +37,11 @@ class PasswordHasher:
     A request that will hash takes its place first (`slot()`), before it touches the database, so a flood of
     sign-ins can neither hold database connections while it waits nor make anyone wait long: a newcomer is
     answered 503 with `Retry-After` straight away when `queue_size` are already waiting, or when the jobs
-    ahead of it would take longer than `max_wait` at the pace hashes have recently kept. That pace slows when
-    the CPU is busy elsewhere: the hashing threads run at a lower priority than the event loop, so session
-    checks stay fast while every core is hashing, and the queue shortens by itself. A job that waited longer
-    than `max_wait` all the same (the load rose after it was let in) is refused when its turn comes.
+    ahead of it would take longer than `admission_wait` (half of `max_wait`) at the pace hashes have recently
+    kept. That pace slows when the CPU is busy elsewhere: the hashing threads run at a
+    lower priority than the event loop, so session checks stay fast while every core is hashing, and the
+    queue shortens by itself. A job that waited longer than `max_wait` all the same is refused when its turn
+    comes, so no request waits much longer than that for its hash.
     """
 
     def __init__(
@@ -50,6 +50,7 @@ class PasswordHasher:
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers + queue_size
         self.max_wait = max_wait
+        self.admission_wait = max_wait / 2  # the pace lags a rising load: let in only what should wait half
         self.pending = 0
         self.hash_seconds = 0.0  # moving average of a hash's wall time in this pool
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
@@ -65,7 +66,7 @@ class PasswordHasher:
         if _holding_slot.get():
             yield
             return
-        if self.pending >= self.capacity or self.expected_wait() > self.max_wait / 2:
+        if self.pending >= self.capacity or self.expected_wait() > self.admission_wait:
             raise _overloaded()
         self.pending += 1
         _holding_slot.set(True)
