@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
+WRK := /usr/bin/wrk
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test lint typecheck pytest bench lock clean
@@ -35,8 +36,12 @@ $(CHROMIUM):
 	apt-get install -y --no-install-recommends chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 # Throughput, latency and memory against PostgreSQL (about 17 minutes); writes docs/performance.md.
-bench: $(STAMP)
+bench: $(STAMP) $(WRK)
 	$(BIN)/python bench/run $(BENCH_ARGS)
+
+# wrk (Debian's) runs the same requests as the Python load generator, to show which one limits a run.
+$(WRK):
+	apt-get install -y --no-install-recommends wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:
