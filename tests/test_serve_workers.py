@@ -3,10 +3,12 @@ that dies replaced, a graceful stop of all of them, and a refusal when the addre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.synchronize import Event
@@ -45,6 +47,22 @@ def worker_pids(server: Server) -> set[int]:
     return pids
 
 
+def _open_files(pid: int) -> set[str]:
+    links = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed while we looked (an earlier keep-alive connection)
+            links.add(os.readlink(fd))
+    return links
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _server_side_inode(server_port: int, client_port: int) -> str:
     """The inode of the accepted socket of a connection over 127.0.0.1, from the kernel's table."""
     local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
@@ -64,10 +82,7 @@ def serving_workers(server: Server) -> list[int]:
             connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         for connection in connections:
             assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
-        sockets_of = {
-            pid: {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir() if fd.exists()}
-            for pid in worker_pids(server)
-        }
+        sockets_of = {pid: _open_files(pid) for pid in worker_pids(server)}
         owners = []
         for connection in connections:
             inode = _server_side_inode(port, connection.getsockname()[1])
@@ -84,6 +99,7 @@ def wait_until_every_worker_serves(server: Server) -> set[int]:
     deadline = time.monotonic() + DEADLINE_SECONDS
     while len(workers := worker_pids(server)) < 2 or set(serving_workers(server)) != workers:
         assert time.monotonic() < deadline, f"not every worker serves:\n{server.log_text()[-3000:]}"
+        time.sleep(0.05)  # between looks, leaving the cores to the workers that are starting
     return workers
 
 
@@ -92,7 +108,7 @@ def test_connections_are_spread_over_the_workers_and_all_stop_on_sigterm(server:
     assert len(workers) == 2
     assert set(serving_workers(server)) == workers
     assert server.stop() == 0
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not [pid for pid in workers if running(pid)]
 
 
 def test_a_worker_that_dies_while_serving_is_replaced(server: Server) -> None:
@@ -116,7 +132,7 @@ def test_workers_stop_when_the_supervisor_is_killed(server: Server) -> None:
     server.process.kill()
     server.process.wait(timeout=DEADLINE_SECONDS)
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
+    while alive := [pid for pid in workers if running(pid)]:
         assert time.monotonic() < deadline, f"workers {alive} outlived their supervisor"
         time.sleep(0.05)  # between looks at the process table, not a stand-in for them
     port = int(server.base_url.rsplit(":", 1)[1])
@@ -156,6 +172,28 @@ def serves_three_times_then_fails_to_start(host: str, port: int, ready: Event) -
     raise SystemExit(3)
 
 
+def serves_and_ignores_sigterm(host: str, port: int, ready: Event) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ready.set()
+    threading.Event().wait()
+
+
+def test_a_worker_that_does_not_stop_is_killed_after_the_grace_period() -> None:
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    supervisor = _Supervisor("127.0.0.1", free_port(), 2, serves_and_ignores_sigterm, stop_timeout=1)
+    stop = threading.Timer(1, os.kill, (os.getpid(), signal.SIGTERM))  # once the workers run
+    try:
+        stop.start()
+        started = time.monotonic()
+        assert supervisor.run() == 1, "a worker that had to be killed did not stop cleanly"
+        assert time.monotonic() - started < DEADLINE_SECONDS
+    finally:
+        stop.cancel()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert not [pid for pid in supervisor.signalled if running(pid)]
+
+
 @pytest.mark.parametrize(
     ("target", "workers", "starts"),
     [(dies_before_serving, 1, 1), (serves_three_times_then_fails_to_start, 1, 4)],
@@ -168,9 +206,14 @@ def test_supervisor_replaces_only_workers_that_were_serving(
     counter = tmp_path / "starts"
     monkeypatch.setenv("SUMP_TEST_STARTS", str(counter))
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Should the supervisor not end by itself, a SIGTERM stops it (its handler is in place) rather than the suite
+    # hanging; the count of starts below then fails the test.
+    guard = threading.Timer(DEADLINE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
     try:
+        guard.start()
         assert _Supervisor("127.0.0.1", free_port(), workers, target).run() == 1  # type: ignore[arg-type]
     finally:
+        guard.cancel()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert len(counter.read_text()) == starts

@@ -29,7 +29,6 @@ from sump.config import Settings
 
 APP = "sump.app:create_app"
 GRACEFUL_SHUTDOWN_SECONDS = 20
-BACKLOG = 2048
 PR_SET_PDEATHSIG = 1  # prctl(2)
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,
@@ -49,20 +48,12 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         # memory from the caches. Worker processes read their settings from the environment.
         os.environ["SUMP_PASSWORD_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     if workers == 1:
-        _run_uvicorn(uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **UVICORN_OPTIONS)))
+        _Server(uvicorn.Config(APP, host=host, port=port, **UVICORN_OPTIONS)).run()
         return 0
     if not _address_is_free(host, port):
         log.error("address in use", host=host, port=port)
         return 1
     return _Supervisor(host, port, workers, _worker).run()
-
-
-def _run_uvicorn(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
-    # uvicorn drains in-flight requests on SIGTERM or SIGINT and then raises the signal again; with these
-    # handlers in place that second signal is ignored and a graceful stop returns normally (exit status 0).
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda *_: None)
-    server.run(sockets=sockets)
 
 
 def _address_is_free(host: str, port: int) -> bool:
@@ -84,8 +75,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind(address)
-    listener.listen(BACKLOG)
-    return listener
+    return listener  # uvicorn listens once the application has started: only then does the kernel send it any
 
 
 def _stop_with_supervisor() -> None:
@@ -98,24 +88,34 @@ def _stop_with_supervisor() -> None:
         raise SystemExit(0)  # it died before the line above
 
 
-class _ReportingServer(uvicorn.Server):
-    """uvicorn that tells the supervisor once the application has started and the socket is served."""
+class _Server(uvicorn.Server):
+    """uvicorn that ends a graceful stop with status 0, heeds a stop signal that came before it served, and
+    tells the supervisor (`ready`) once the application has started and the socket is served."""
 
-    def __init__(self, config: uvicorn.Config, ready: EventType) -> None:
+    def __init__(self, config: uvicorn.Config, ready: EventType | None = None) -> None:
         super().__init__(config)
         self.ready = ready
+        self.early_signals: list[int] = []
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn takes SIGTERM and SIGINT over while it serves and drains, then raises the signal again; it
+        # comes back here, so a graceful stop returns normally, and one that came first is remembered.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, lambda signum, _: self.early_signals.append(signum))
+        super().run(sockets=sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
+        if self.early_signals:
+            self.should_exit = True
+        elif self.started and self.ready is not None:
             self.ready.set()
 
 
 def _worker(host: str, port: int, ready: EventType) -> None:
     """One worker process: its own listening socket on the shared address, then uvicorn on it."""
     _stop_with_supervisor()
-    config = uvicorn.Config(APP, **UVICORN_OPTIONS)
-    _run_uvicorn(_ReportingServer(config, ready), [_listening_socket(host, port)])
+    _Server(uvicorn.Config(APP, **UVICORN_OPTIONS), ready).run([_listening_socket(host, port)])
 
 
 class _Supervisor:
@@ -123,11 +123,20 @@ class _Supervisor:
     (a database that refuses us, a failing start-up) stops them all, since a restart would fail the same way.
     On SIGTERM or SIGINT it passes SIGTERM to each worker and waits while they drain."""
 
-    def __init__(self, host: str, port: int, workers: int, target: Callable[[str, int, EventType], None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        workers: int,
+        target: Callable[[str, int, EventType], None],
+        stop_timeout: float = GRACEFUL_SHUTDOWN_SECONDS + 5,
+    ) -> None:
         self.host, self.port, self.count, self.target = host, port, workers, target
+        self.stop_timeout = stop_timeout  # from the stop signal until workers still running are killed
         self.context = multiprocessing.get_context("spawn")
         self.workers: dict[int, tuple[BaseProcess, EventType]] = {}
         self.stopping = False
+        self.deadline = 0.0  # when workers still running after a stop are killed
         self.signalled: set[int] = set()
 
     def run(self) -> int:
@@ -136,8 +145,9 @@ class _Supervisor:
         for _ in range(self.count):
             self._start()
         status = 0
-        while self.workers and not self.stopping:
-            wait([process.sentinel for process, _ in self.workers.values()])
+        while not self.stopping:
+            # Wakes when a worker exits, and at least twice a second to see a stop signal's flag.
+            wait([process.sentinel for process, _ in self.workers.values()], timeout=0.5)
             for pid, (process, ready) in list(self.workers.items()):
                 if self.stopping or process.is_alive():
                     continue
@@ -159,23 +169,25 @@ class _Supervisor:
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM to each worker, once: a second one could reach it while Python exits, and kill it."""
-        self.stopping = True
+        if not self.stopping:
+            self.stopping = True
+            self.deadline = time.monotonic() + self.stop_timeout
         for pid, (process, _) in list(self.workers.items()):
-            if pid not in self.signalled and process.is_alive():
+            if pid not in self.signalled:
                 self.signalled.add(pid)
-                os.kill(pid, signal.SIGTERM)
+                process.terminate()  # nothing if it has already exited
 
     def _join(self) -> int:
-        """Waits for every worker (they drain first), kills what outlives the grace period; 1 if any failed."""
+        """Waits for every worker (they drain first), kills what outlives the grace period; 1 if any failed.
+        A worker stopped while Python was still starting dies of the SIGTERM itself, which is no failure."""
         self._stop(signal.SIGTERM, None)  # for a worker started while the signal was being handled
-        deadline = time.monotonic() + GRACEFUL_SHUTDOWN_SECONDS + 5
         status = 0
-        for process, _ in self.workers.values():
-            process.join(max(0.0, deadline - time.monotonic()))
+        for process, ready in self.workers.values():
+            process.join(max(0.0, self.deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
-            if process.exitcode != 0:
+            if process.exitcode != 0 and not (process.exitcode == -signal.SIGTERM and not ready.is_set()):
                 log.error("worker did not stop cleanly", pid=process.pid, exitcode=process.exitcode)
                 status = 1
         return status

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import bcrypt
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -115,7 +116,7 @@ async def test_a_wait_longer_than_the_bound_is_refused_before_the_queue_is_full(
     """A newcomer waits only when the jobs ahead of it end within `admission_wait` at the recent pace of a hash, so
     when hashing slows (a busy CPU) newcomers are refused at once instead of waiting seconds, long before the
     queue is full."""
-    hasher = PasswordHasher(workers=1, queue_size=100_000)
+    hasher = PasswordHasher(workers=1, queue_size=100_000, max_wait=60)  # a slow, busy host still fits
     release = asyncio.Event()
 
     async def other_request(entered: asyncio.Event) -> None:
@@ -173,6 +174,33 @@ async def test_a_job_let_in_that_then_waits_too_long_for_its_thread_is_refused()
         assert busy.result(timeout=5)
         assert hasher.pending == 0
         assert await hasher.verify(stored, PASSWORD) == (True, None)
+    finally:
+        thread_free.set()
+        hasher.close()
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_right_password_is_not_refused_when_only_its_rehash_waits_too_long() -> None:
+    """A legacy hash is replaced after a successful check; if that second job waits past `max_wait`, the
+    sign-in still succeeds and the replacement waits for a later sign-in."""
+    hasher = PasswordHasher(workers=1, queue_size=4, max_wait=0.05)
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    thread_free = threading.Event()
+    try:
+        checking = asyncio.create_task(hasher.verify(legacy, PASSWORD))
+        for _ in range(100):  # until the check is queued (the slot is taken just before)
+            if hasher.pending:
+                break
+            await asyncio.sleep(0)
+        busy = hasher.pool.submit(thread_free.wait)  # behind the check, ahead of the rehash that follows it
+        await asyncio.sleep(0.2)  # the rehash waits behind `busy` longer than max_wait: the subject of the test
+        thread_free.set()
+        assert await checking == (True, None)
+        assert busy.result(timeout=5)
+        matches, replacement = await hasher.verify(legacy, PASSWORD)
+        assert matches
+        assert replacement is not None
+        assert replacement.startswith("$argon2id$")
     finally:
         thread_free.set()
         hasher.close()

@@ -118,10 +118,18 @@ class PasswordHasher:
             return False, None
         if stored.startswith(BCRYPT_PREFIXES):
             ok: bool = await self._run(_verify_bcrypt, stored, password)
-            return ok, (await self.hash(password) if ok else None)
+            return ok, (await self._replacement(password) if ok else None)
         ok = await self._run(self._verify_argon2, stored, password)
         rehash = ok and self.argon2.check_needs_rehash(stored)
-        return ok, (await self.hash(password) if rehash else None)
+        return ok, (await self._replacement(password) if rehash else None)
+
+    async def _replacement(self, password: str) -> str | None:
+        """A new hash for a password just verified; None when the pool refuses it now (a later sign-in will
+        make it), so a right password is never answered 503 after it was checked."""
+        try:
+            return await self.hash(password)
+        except Problem:
+            return None
 
     async def burn(self, password: str) -> None:
         """Spends what a real verification costs, for unknown accounts."""
