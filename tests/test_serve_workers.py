@@ -181,14 +181,26 @@ def serves_and_ignores_sigterm(host: str, port: int, ready: Event) -> None:
 def test_a_worker_that_does_not_stop_is_killed_after_the_grace_period() -> None:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     supervisor = _Supervisor("127.0.0.1", free_port(), 2, serves_and_ignores_sigterm, stop_timeout=1)
-    stop = threading.Timer(1, os.kill, (os.getpid(), signal.SIGTERM))  # once the workers run
+    stopped = threading.Event()
+
+    def stop_once_both_serve() -> None:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline and not stopped.is_set():
+            workers = list(supervisor.workers.values())
+            if len(workers) == 2 and all(ready.is_set() for _, ready in workers):
+                break
+            time.sleep(0.05)  # between looks at the workers' ready flags
+        stopped.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_once_both_serve, daemon=True)
     try:
-        stop.start()
-        started = time.monotonic()
+        stopper.start()
         assert supervisor.run() == 1, "a worker that had to be killed did not stop cleanly"
-        assert time.monotonic() - started < DEADLINE_SECONDS
+        assert stopped.is_set()
     finally:
-        stop.cancel()
+        stopped.set()
+        stopper.join()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert not [pid for pid in supervisor.signalled if running(pid)]
