@@ -4,14 +4,17 @@ owners and admins (as `GET /api/v1/tenants/{id}/audit-events`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import service as audit
+from sump.audit.models import AuditEvent
 from sump.audit.repository import Filters
-from sump.auth.dependencies import ensure_role
+from sump.auth.dependencies import TenantActor, ensure_role
 from sump.console.web import Actor, parse_id, render
 from sump.db.deps import DbSession
 from sump.environments import service as environments
@@ -21,6 +24,12 @@ from sump.tenants import repository as tenant_rows
 router = APIRouter()
 PAGE_SIZE = 50
 MAX_ENVIRONMENTS = 1000
+
+
+async def actor_names(db: AsyncSession, actor: TenantActor, events: Sequence[AuditEvent]) -> dict[uuid.UUID, str]:
+    """The names of the tenant accounts that acted in `events`, by id, for the event lists."""
+    ids = {event.actor_id for event in events if event.actor_id and event.actor_type == "tenant_account"}
+    return await tenant_rows.account_names(db, actor.tenant_id, ids)
 
 
 @router.get("/activity")
@@ -38,7 +47,6 @@ async def activity(
     filters = Filters(action=action or None, environment_id=environment_id)
     events = await audit.page(db, tenant_id=actor.tenant_id, filters=filters, before=before, limit=PAGE_SIZE + 1)
     shown = events[:PAGE_SIZE]
-    actor_ids = {event.actor_id for event in shown if event.actor_id and event.actor_type == "tenant_account"}
     return render(
         request,
         "activity.html",
@@ -46,7 +54,7 @@ async def activity(
         section="activity",
         events=shown,
         older=shown[-1].id if len(events) > PAGE_SIZE else None,
-        names=await tenant_rows.account_names(db, actor.tenant_id, actor_ids),
+        names=await actor_names(db, actor, shown),
         environments=await environments.page(db, actor, None, MAX_ENVIRONMENTS),
         values={"action": action, "environment": str(environment_id or "")},
         filtered=bool(action or environment_id),

@@ -7,10 +7,10 @@ from fastapi.responses import Response
 
 from sump.audit import service as audit
 from sump.audit.repository import Filters
+from sump.console.activity import actor_names
 from sump.console.web import Actor, render
 from sump.db.deps import DbSession
 from sump.tenant_accounts.models import TenantRole
-from sump.tenants import repository as tenant_rows
 from sump.tenants import service as tenants
 
 router = APIRouter()
@@ -23,7 +23,6 @@ async def dashboard(request: Request, actor: Actor, db: DbSession) -> Response:
     events = []
     if actor.role.rank >= TenantRole.ADMIN.rank:  # the audit log is for admins and owners, as in the API
         events = await audit.page(db, tenant_id=actor.tenant_id, filters=Filters(), before=None, limit=RECENT_EVENTS)
-    actor_ids = {event.actor_id for event in events if event.actor_id and event.actor_type == "tenant_account"}
     return render(
         request,
         "dashboard.html",
@@ -32,5 +31,5 @@ async def dashboard(request: Request, actor: Actor, db: DbSession) -> Response:
         tenant=overview.tenant,
         counts=overview,
         events=events,
-        names=await tenant_rows.account_names(db, actor.tenant_id, actor_ids),
+        names=await actor_names(db, actor, events),
     )

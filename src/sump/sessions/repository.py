@@ -23,17 +23,18 @@ async def add(db: AsyncSession, session: Session) -> Session:
     return session
 
 
-# Built once: the statement's cache key is computed on first use and remembered, not on every check.
+# The session of the token digest, neither expired nor idle. The statements below are built once: a
+# statement's cache key is computed on first use and remembered, not on every check.
+_LIVE_BY_DIGEST = (
+    Session.token_hash == bindparam("digest"),
+    Session.expires_at > bindparam("now"),
+    Session.last_active_at > bindparam("idle_since"),
+)
 _LIVE = (
     select(Session, TenantAccount, EnvironmentAccount)
     .outerjoin(TenantAccount, TenantAccount.id == Session.tenant_account_id)
     .outerjoin(EnvironmentAccount, EnvironmentAccount.id == Session.environment_account_id)
-    .where(
-        Session.token_hash == bindparam("digest"),
-        Session.expires_at > bindparam("now"),
-        Session.last_active_at > bindparam("idle_since"),
-        func.coalesce(TenantAccount.disabled, EnvironmentAccount.disabled).is_(False),
-    )
+    .where(*_LIVE_BY_DIGEST, func.coalesce(TenantAccount.disabled, EnvironmentAccount.disabled).is_(False))
 )
 
 
@@ -68,9 +69,7 @@ def _live_in_context(
         )
         .join(account, account.id == link)
         .where(
-            Session.token_hash == bindparam("digest"),
-            Session.expires_at > bindparam("now"),
-            Session.last_active_at > bindparam("idle_since"),
+            *_LIVE_BY_DIGEST,
             context == bindparam("context_id", type_=Uuid()),  # a foreign key's type is known only later
             account.disabled.is_(False),
         )
