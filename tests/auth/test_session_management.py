@@ -1,0 +1,207 @@
+"""Tenant sessions over time: listing and revoking one's sessions, and idle and absolute expiry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.auth.tenant_sessions import (
+    IDLE_TTL,
+    OPTIONAL_SESSION_FIELDS,
+    SESSION_FIELDS,
+    auth,
+    cookie_header,
+    current,
+    last_active,
+    rows,
+    set_cookie_value,
+    set_session,
+    signed,
+    signed_in,
+    when,
+)
+from tests.support import TenantWorld, bearer
+
+# Listing and revoking sessions
+
+
+@pytest.mark.asvs("SESS-08")
+async def test_sessions_lists_the_accounts_live_sessions_and_marks_this_one(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    laptop = await signed_in(client, world, email=world.owner.email)
+    phone = await signed_in(client, world, username=world.owner.username)
+    member = await world.add_member("admin")
+
+    response = await client.get(f"{auth(world.tenant_id)}/sessions", headers=bearer(phone["token"]))
+
+    assert response.status_code == 200
+    sessions = response.json()
+    assert isinstance(sessions, list)
+    assert len(sessions) == 3
+    by_id = {session["id"]: session for session in sessions}
+    assert set(by_id) >= {laptop["session"]["id"], phone["session"]["id"]}
+    assert [session["id"] for session in sessions if session["current"]] == [phone["session"]["id"]]
+    assert by_id[laptop["session"]["id"]]["current"] is False
+    for session in sessions:
+        assert session["accountId"] == world.owner.account_id
+        assert SESSION_FIELDS | {"current"} <= set(session) <= SESSION_FIELDS | OPTIONAL_SESSION_FIELDS | {"current"}
+    mine = await client.get(f"{auth(world.tenant_id)}/sessions", headers=member.auth)
+    assert [session["accountId"] for session in mine.json()] == [member.account_id]
+    assert (await client.get(f"{auth(world.tenant_id)}/sessions")).status_code == 401
+
+
+@pytest.mark.asvs("SESS-08")
+async def test_revoke_one_session(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    laptop = await signed_in(client, world, email=world.owner.email)
+    phone = await signed_in(client, world, email=world.owner.email)
+    sessions = f"{auth(world.tenant_id)}/sessions"
+
+    revoked = await client.delete(f"{sessions}/{laptop['session']['id']}", headers=bearer(phone["token"]))
+
+    assert revoked.status_code == 204
+    assert "set-cookie" not in revoked.headers
+    assert (await current(client, world, bearer(laptop["token"]))).status_code == 401
+    assert await rows(db, id=laptop["session"]["id"]) == 0
+    assert (await current(client, world, bearer(phone["token"]))).status_code == 200
+    listed = await client.get(sessions, headers=bearer(phone["token"]))
+    assert laptop["session"]["id"] not in {session["id"] for session in listed.json()}
+    again = await client.delete(f"{sessions}/{laptop['session']['id']}", headers=bearer(phone["token"]))
+    assert again.status_code == 404
+
+
+@pytest.mark.asvs("SESS-08", "AC-02")
+async def test_another_accounts_session_id_is_404(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, db: AsyncSession
+) -> None:
+    member = await world.add_member("user")
+    victims = [
+        (world, member.token, (await current(client, world, member.auth)).json()["id"]),
+        (other, other.owner.token, (await current(client, other, other.owner.auth)).json()["id"]),
+    ]
+    for tenant, token, session_id in victims:
+        response = await client.delete(f"{auth(world.tenant_id)}/sessions/{session_id}", headers=world.owner.auth)
+        assert response.status_code == 404
+        assert response.json()["code"] == "session_not_found"
+        assert await rows(db, id=session_id) == 1
+        assert (await current(client, tenant, bearer(token))).status_code == 200
+    unknown = await client.delete(f"{auth(world.tenant_id)}/sessions/{uuid.uuid4()}", headers=world.owner.auth)
+    assert unknown.status_code == 404
+    bad = await client.delete(f"{auth(world.tenant_id)}/sessions/not-a-uuid", headers=world.owner.auth)
+    assert bad.status_code == 400
+
+
+@pytest.mark.asvs("SESS-04", "SESS-08")
+async def test_revoking_the_current_session_clears_its_cookie(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    data = await signed_in(client, world, email=world.owner.email)
+    response = await client.delete(
+        f"{auth(world.tenant_id)}/sessions/{data['session']['id']}", headers=cookie_header(signed(data["token"]))
+    )
+    assert response.status_code == 204
+    assert set_cookie_value(response) == ""
+    assert (await current(client, world, bearer(data["token"]))).status_code == 401
+
+
+@pytest.mark.asvs("SESS-08")
+async def test_logout_all_revokes_every_session_of_the_account(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    tokens = [world.owner.token]
+    for _ in range(3):
+        tokens.append((await signed_in(client, world, email=world.owner.email))["token"])
+    member = await world.add_member("admin")
+
+    response = await client.post(f"{auth(world.tenant_id)}/logout-all", headers=cookie_header(signed(tokens[-1])))
+
+    assert response.status_code == 200
+    assert response.json() == {"revoked": 4}
+    assert set_cookie_value(response) == ""
+    for token in tokens:
+        assert (await current(client, world, bearer(token))).status_code == 401
+    assert await rows(db, account_id=world.owner.account_id) == 0
+    assert (await current(client, world, member.auth)).status_code == 200
+    assert (await client.post(f"{auth(world.tenant_id)}/logout-all", headers=bearer(tokens[0]))).status_code == 401
+
+
+# Expiry
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_idle_session_expires(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    idle = await signed_in(client, world, email=world.owner.email)
+    other = await signed_in(client, world, email=world.owner.email)
+    await set_session(db, idle["session"]["id"], last_active_at=datetime.now(UTC) - IDLE_TTL - timedelta(seconds=1))
+
+    assert (await current(client, world, bearer(idle["token"]))).status_code == 401
+    assert (await current(client, world, cookie_header(signed(idle["token"])))).status_code == 401
+    listed = await client.get(f"{auth(world.tenant_id)}/sessions", headers=bearer(other["token"]))
+    assert idle["session"]["id"] not in {session["id"] for session in listed.json()}
+    assert (await current(client, world, bearer(other["token"]))).status_code == 200
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_activity_within_the_idle_window_extends_it(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    data = await signed_in(client, world, email=world.owner.email)
+    session_id = data["session"]["id"]
+    await set_session(db, session_id, last_active_at=datetime.now(UTC) - IDLE_TTL + timedelta(minutes=5))
+
+    response = await current(client, world, bearer(data["token"]))
+
+    assert response.status_code == 200
+    refreshed = await last_active(db, session_id)
+    assert datetime.now(UTC) - refreshed < timedelta(minutes=1)
+    assert when(response.json()["lastActiveAt"]) == refreshed
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_absolute_expiry_holds_even_for_an_active_session(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    data = await signed_in(client, world, email=world.owner.email)
+    session_id = data["session"]["id"]
+    await set_session(db, session_id, expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    assert (await current(client, world, bearer(data["token"]))).status_code == 200
+
+    await set_session(
+        db,
+        session_id,
+        expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        last_active_at=datetime.now(UTC),
+    )
+
+    assert (await current(client, world, bearer(data["token"]))).status_code == 401
+    assert (await client.get(world.base, headers=bearer(data["token"]))).status_code == 401
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_last_active_is_written_at_most_once_a_minute(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    data = await signed_in(client, world, email=world.owner.email)
+    session_id = data["session"]["id"]
+    issued = await last_active(db, session_id)
+    assert issued == when(data["session"]["lastActiveAt"])
+
+    for _ in range(2):
+        assert (await current(client, world, bearer(data["token"]))).status_code == 200
+    assert await last_active(db, session_id) == issued
+
+    recent = datetime.now(UTC) - timedelta(seconds=30)
+    await set_session(db, session_id, last_active_at=recent)
+    assert (await current(client, world, bearer(data["token"]))).status_code == 200
+    assert await last_active(db, session_id) == recent
+
+    stale = datetime.now(UTC) - timedelta(minutes=2)
+    await set_session(db, session_id, last_active_at=stale)
+    response = await current(client, world, bearer(data["token"]))
+    assert response.status_code == 200
+    refreshed = await last_active(db, session_id)
+    assert refreshed > stale + timedelta(minutes=1)
+    assert datetime.now(UTC) - refreshed < timedelta(minutes=1)
+    assert when(response.json()["lastActiveAt"]) == refreshed
