@@ -150,3 +150,48 @@ async def test_other_tenants_environment_is_not_found(
     response = await client.get(f"{world.base}/environments/{other.environment_id}", headers=world.owner.auth)
     assert response.status_code == 404
     assert response.json()["code"] == "environment_not_found"
+
+
+async def test_settings_patch_changes_only_the_given_fields(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    url = f"{world.base}/environments/{world.environment_id}"
+    full = {"signupEnabled": True, "passwordMinLength": 12, "passwordMaxLength": 64}
+    assert (await client.patch(url, json={"settings": full}, headers=world.owner.auth)).status_code == 204
+    only_signup = await client.patch(url, json={"settings": {"signupEnabled": False}}, headers=world.owner.auth)
+    assert only_signup.status_code == 204
+    assert (await client.get(url, headers=world.owner.auth)).json()["settings"] == {
+        "signupEnabled": False,
+        "passwordMinLength": 12,
+        "passwordMaxLength": 64,
+    }
+    only_max = await client.patch(url, json={"settings": {"passwordMaxLength": 200}}, headers=world.owner.auth)
+    assert only_max.status_code == 204
+    renamed = await client.patch(url, json={"name": "kept-settings"}, headers=world.owner.auth)
+    assert renamed.status_code == 204
+    assert (await client.get(url, headers=world.owner.auth)).json()["settings"] == {
+        "signupEnabled": False,
+        "passwordMinLength": 12,
+        "passwordMaxLength": 200,
+    }
+
+
+async def test_settings_patch_checks_the_merged_result(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    url = f"{world.base}/environments/{world.environment_id}"
+    await client.patch(url, json={"settings": {"passwordMinLength": 20}}, headers=world.owner.auth)
+    below_min = await client.patch(url, json={"settings": {"passwordMaxLength": 10}}, headers=world.owner.auth)
+    assert below_min.status_code == 400
+    assert below_min.json()["code"] == "validation_failed"
+    assert below_min.json()["errors"] == {"settings": "passwordMinLength must not exceed passwordMaxLength."}
+    both = await client.patch(
+        url, json={"settings": {"passwordMinLength": 100, "passwordMaxLength": 50}}, headers=world.owner.auth
+    )
+    assert both.status_code == 400
+    assert both.json()["errors"] == {"settings": "passwordMinLength must not exceed passwordMaxLength."}
+    for invalid in ({"passwordMinLength": None}, {"signupEnabled": None}, {}, {"passwordMinLength": 4}):
+        refused = await client.patch(url, json={"settings": invalid}, headers=world.owner.auth)
+        assert refused.status_code == 400, invalid
+        assert refused.json()["code"] == "validation_failed", invalid
+    assert (await client.get(url, headers=world.owner.auth)).json()["settings"] == {
+        "signupEnabled": True,
+        "passwordMinLength": 20,
+        "passwordMaxLength": 128,
+    }

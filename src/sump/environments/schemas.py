@@ -10,6 +10,8 @@ from sump.environments.models import Environment
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
 
+ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
+
 
 class EnvironmentSettings(RequestModel):
     """Rules for the end users of one environment."""
@@ -21,8 +23,38 @@ class EnvironmentSettings(RequestModel):
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettings:
         if self.password_min_length > self.password_max_length:
-            raise ValueError("passwordMinLength must not exceed passwordMaxLength")
+            raise ValueError(ORDER_MESSAGE)
         return self
+
+
+class EnvironmentSettingsChange(RequestModel):
+    """Settings to change; the ones left out keep their current values."""
+
+    signup_enabled: bool | None = Field(default=None, description="Whether end users may sign up themselves.")
+    password_min_length: int | None = Field(default=None, ge=8, le=128)
+    password_max_length: int | None = Field(default=None, ge=8, le=1024)
+
+    @model_validator(mode="after")
+    def _given(self) -> EnvironmentSettingsChange:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one setting to change")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{type(self).model_fields[name].alias} cannot be null")
+        if (
+            self.password_min_length is not None
+            and self.password_max_length is not None
+            and self.password_min_length > self.password_max_length
+        ):
+            raise ValueError(ORDER_MESSAGE)
+        return self
+
+    def applied_to(self, current: EnvironmentSettings) -> EnvironmentSettings:
+        """`current` with these changes; ValueError when the result puts the minimum above the maximum."""
+        merged = current.model_copy(update=self.model_dump(exclude_unset=True))
+        if merged.password_min_length > merged.password_max_length:
+            raise ValueError(ORDER_MESSAGE)
+        return merged
 
 
 class EnvironmentCreate(RequestModel):
@@ -33,7 +65,9 @@ class EnvironmentCreate(RequestModel):
 
 class EnvironmentUpdate(RequestModel):
     name: ContainerName | None = None
-    settings: EnvironmentSettings | None = None
+    settings: EnvironmentSettingsChange | None = Field(
+        default=None, description="Only the settings given change; the others keep their values."
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> EnvironmentUpdate:

@@ -15,7 +15,7 @@ from sump.environments import repository
 from sump.environments.models import Environment
 from sump.environments.schemas import EnvironmentCreate, EnvironmentSettings, EnvironmentUpdate
 from sump.kit import custom_properties
-from sump.kit.errors import conflict, not_found
+from sump.kit.errors import Problem, conflict, not_found
 from sump.tenant_accounts.models import TenantRole
 
 
@@ -63,7 +63,14 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
             raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
         environment.name = body.name
     if body.settings is not None:
-        environment.settings = body.settings.model_dump(by_alias=True)
+        current = EnvironmentSettings.model_validate(environment.settings)
+        try:
+            merged = body.settings.applied_to(current)
+        except ValueError as invalid:
+            raise Problem(
+                400, "validation_failed", "The request is not valid.", errors={"settings": f"{invalid}."}
+            ) from None
+        environment.settings = merged.model_dump(by_alias=True)
     await _audit(db, actor, "environment.updated", environment)
 
 
