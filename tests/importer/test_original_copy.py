@@ -1,0 +1,119 @@
+"""What the import writes: every table with its rules, and nothing new on a second run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.environments.models import Environment
+from sump.importer.original import TableCounts, import_original
+from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenants.models import Tenant
+from tests.importer.helpers import login, skipped_reasons, stored
+from tests.importer.original_data import EXPECTED, OWNER_PASSWORD, SKIPPED, Original
+from tests.support import Database
+
+
+async def test_import_copies_every_table_with_its_rules(original: Original, database: Database, app: FastAPI) -> None:
+    report = await import_original(original.dsn, database.url)
+
+    assert report.counts == EXPECTED
+    assert report.complete
+    reasons = skipped_reasons(report)
+    assert set(reasons) == {original[key] for key in SKIPPED}
+    for key, reason in SKIPPED.items():
+        assert reason in reasons[original[key]], (key, reasons[original[key]])
+    adjusted = {note.id: note.reason for note in report.adjusted}
+    assert set(adjusted) == {original["acme_prod_again"], original["eve"]}
+    assert "renamed 'Production' to 'Production (2)'" in adjusted[original["acme_prod_again"]]
+    assert f"role 'owner' on another tenant ({original['globex']}) dropped" in adjusted[original["eve"]]
+    assert report.left_behind == {"session": 2, "password_reset_token": 1}
+    printed = report.render()
+    assert "sessions and password reset tokens (2 sessions and 1 password reset token in the original)" in printed
+    assert "ann@x.com" in printed
+
+    acme = await stored(app, Tenant, original["acme"])
+    assert (acme.name, acme.custom_properties) == ("Acme", {"plan": "pro", "feature_flags": {"beta": True}})
+    assert acme.created_at == original.created["acme"]
+    assert acme.updated_at == original.created["acme"] + timedelta(seconds=30)
+
+    async with app.state.sessionmaker() as db:
+        environments = {
+            row.id: row
+            for row in await db.scalars(select(Environment).where(Environment.tenant_id == original["acme"]))
+        }
+        accounts = {
+            row.id: row
+            for row in await db.scalars(select(TenantAccount).where(TenantAccount.tenant_id == original["acme"]))
+        }
+    assert {environment.name for environment in environments.values()} == {"Production", "Production (2)", "Staging"}
+    assert environments[original["acme_prod"]].name == "Production"
+    assert environments[original["acme_prod"]].custom_properties == {"region": "eu-west"}
+    assert environments[original["acme_prod_again"]].custom_properties == {"region": "us-east"}
+    dev = await stored(app, Environment, original["globex_dev"])
+    assert (dev.tenant_id, dev.name, dev.custom_properties) == (original["globex"], "Development", {"debug": True})
+
+    roles = {key: accounts[original[key]].role for key in ("owner", "admin", "eve", "nora", "pat", "sam_acme")}
+    assert roles == {
+        "owner": TenantRole.OWNER,
+        "admin": TenantRole.ADMIN,
+        "eve": TenantRole.USER,
+        "nora": TenantRole.USER,
+        "pat": TenantRole.USER,
+        "sam_acme": TenantRole.ADMIN,
+    }
+    owner = accounts[original["owner"]]
+    assert (owner.email, owner.username, owner.phone) == ("olivia@acme.example.com", "olivia.owner", "+14155550100")
+    assert (owner.email_verified, owner.phone_verified, owner.name) == (True, True, "Person Olivia.Owner")
+    assert owner.avatar_url == "https://img.example.com/Olivia.Owner.png"
+    assert owner.password_hash == original.hashes["owner"]
+    assert owner.created_at == original.created["owner"]
+    assert accounts[original["pat"]].password_hash is None
+    assert accounts[original["ann"]].email == "ann@x.com"
+    dan = accounts[original["dan"]]
+    assert (dan.disabled, dan.disabled_at) == (True, original.created["dan"])
+    assert original["ann_again"] not in accounts
+    sam_acme, sam_globex = accounts[original["sam_acme"]], await stored(app, TenantAccount, original["sam_globex"])
+    assert sam_acme.email == sam_globex.email == "sam@shared.example.com"
+    assert (sam_globex.tenant_id, sam_globex.role) == (original["globex"], TenantRole.USER)
+    assert await stored(app, TenantAccount, original["orphan_account"]) is None
+
+    zoe = await stored(app, EnvironmentAccount, original["zoe"])
+    assert (zoe.tenant_id, zoe.environment_id) == (original["acme"], original["acme_prod"])
+    assert (zoe.email, zoe.username) == ("zoe@users.example.com", "zoe")
+    assert zoe.custom_properties == {"tier": "gold", "feature_flags": {"beta": True}}
+    assert zoe.password_hash == original.hashes["zoe"]
+    assert zoe.password_hash.startswith("$2a$")
+    zoe_other = await stored(app, EnvironmentAccount, original["zoe_other"])
+    assert (zoe_other.environment_id, zoe_other.email) == (original["acme_prod_again"], "zoe@users.example.com")
+    assert zoe_other.phone == "+442079460958"
+    yan = await stored(app, EnvironmentAccount, original["yan"])
+    assert (yan.tenant_id, yan.disabled) == (original["globex"], True)
+    for key in ("zoe_again", "bad_phone", "orphan_user", "lost_user"):
+        assert await stored(app, EnvironmentAccount, original[key]) is None
+
+
+async def test_a_second_run_imports_nothing_new(
+    original: Original, database: Database, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    first = await import_original(original.dsn, database.url)
+    signed_in = await login(client, "tenants", original["acme"], OWNER_PASSWORD, email="olivia@acme.example.com")
+    assert signed_in.status_code == 200, signed_in.text
+    rehashed = (await stored(app, TenantAccount, original["owner"])).password_hash
+
+    second = await import_original(original.dsn, database.url)
+
+    for table, counts in first.counts.items():
+        assert second.counts[table] == TableCounts(
+            imported=0, already_present=counts.imported, skipped=counts.skipped
+        ), table
+    assert skipped_reasons(second) == skipped_reasons(first)
+    assert second.adjusted == []
+    assert second.complete
+    assert (await stored(app, TenantAccount, original["owner"])).password_hash == rehashed
+    environment = await stored(app, Environment, original["acme_prod_again"])
+    assert environment.name == "Production (2)"
