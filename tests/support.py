@@ -93,8 +93,34 @@ class Member:
 
 
 @dataclass
+class EndUser:
+    """An end user of one environment, signed in there."""
+
+    account_id: str
+    environment_id: str
+    session_id: str
+    token: str
+    email: str
+    username: str
+    password: str = PASSWORD
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.token)
+
+    @property
+    def auth_base(self) -> str:
+        """Where the end user signs in: `/api/v1/auth/environments/{environmentId}`."""
+        return f"/api/v1/auth/environments/{self.environment_id}"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+@dataclass
 class TenantWorld:
-    """A tenant with an owner signed in, plus helpers to add members."""
+    """A tenant with an owner signed in, plus helpers to add members, environments and end users."""
 
     http: httpx.AsyncClient
     tenant_id: str
@@ -118,6 +144,29 @@ class TenantWorld:
         created = await self.http.post(f"{self.base}/accounts", json=body, headers=(by or self.owner).auth)
         assert created.status_code == 201, created.text
         return Member(created.json()["id"], await self.login(username=username, password=password), email, username)
+
+    async def add_environment(self, **body: Any) -> str:
+        """A new environment of the tenant (named `env-…` unless `name` is given); returns its id."""
+        response = await self.http.post(
+            f"{self.base}/environments", json={"name": f"env-{uuid.uuid4().hex[:8]}", **body}, headers=self.owner.auth
+        )
+        assert response.status_code == 201, response.text
+        environment_id: str = response.json()["id"]
+        return environment_id
+
+    async def add_end_user(self, environment_id: str | None = None, *, password: str = PASSWORD) -> EndUser:
+        """An end user who signed up (and so is signed in) in `environment_id`, or in a new environment of the
+        tenant when none is given."""
+        environment_id = environment_id or await self.add_environment()
+        tag = uuid.uuid4().hex[:8]
+        email, username = f"end-{tag}@example.com", f"end_{tag}"
+        body = {"name": f"End User {tag}", "email": email, "username": username, "password": password}
+        response = await self.http.post(f"/api/v1/auth/environments/{environment_id}/signup", json=body)
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return EndUser(
+            data["accountId"], environment_id, data["session"]["id"], data["token"], email, username, password
+        )
 
     async def login(self, password: str = PASSWORD, **identifier: str) -> str:
         response = await self.http.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.app import create_app
 from sump.auth.models import PasswordResetToken
 from sump.db.base import utcnow
+from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.crypto import token_digest
 from sump.kit.email.models import OutboxMessage, OutboxStatus
+from sump.tenant_accounts.models import TenantAccount
 from tests.mail import LINK, SmtpServer, reset_token
-from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
+from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
 
@@ -39,33 +42,20 @@ async def http(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def sign_up(http: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    body = {
-        "name": f"End User {tag}",
-        "email": f"end-{tag}@example.com",
-        "username": f"end_{tag}",
-        "password": PASSWORD,
-    }
-    response = await http.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
-    assert response.status_code == 201, response.text
-    return {**body, "token": response.json()["token"], "id": response.json()["accountId"]}
-
-
 @pytest.mark.asvs("RST-01", "RST-02", "RST-03", "RST-09", "SESS-06", "AUTH-08")
 async def test_end_user_resets_password_through_a_real_email(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
     world = await new_tenant(http)
-    user = await sign_up(http, world)
+    user = await world.add_end_user(world.environment_id)
     base = f"/api/v1/auth/environments/{world.environment_id}"
 
-    forgot = await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+    forgot = await http.post(f"{base}/forgot-password", json={"email": user.email})
     assert forgot.status_code == 200
     assert forgot.json() == {"message": "If an account exists with this identifier, a reset link has been sent."}
     assert await mail_app.state.outbox.run_once() >= 1
 
-    [message] = smtp.inbox.to(user["email"])
+    [message] = smtp.inbox.to(user.email)
     assert message["Subject"] == "Reset your password"
     assert message.get_body(("html",)) is not None
     token = reset_token(message)
@@ -79,16 +69,16 @@ async def test_end_user_resets_password_through_a_real_email(
         "message": "Password has been reset successfully. Please log in with your new password.",
     }
     assert "set-cookie" not in reset.headers
-    assert (await http.get(f"{base}/session", headers=bearer(user["token"]))).status_code == 401
+    assert (await http.get(f"{base}/session", headers=bearer(user.token))).status_code == 401
     again = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "yet another passphrase"})
     assert again.status_code == 400
     assert again.json()["code"] == "invalid_token"
-    old = await http.post(f"{base}/login", json={"email": user["email"], "password": PASSWORD})
-    new = await http.post(f"{base}/login", json={"username": user["username"], "password": NEW_PASSWORD})
+    old = await http.post(f"{base}/login", json={"email": user.email, "password": PASSWORD})
+    new = await http.post(f"{base}/login", json={"username": user.username, "password": NEW_PASSWORD})
     assert (old.status_code, new.status_code) == (401, 200)
 
     await mail_app.state.outbox.run_once()
-    assert [m["Subject"] for m in smtp.inbox.to(user["email"])] == ["Reset your password", "Your password was changed"]
+    assert [m["Subject"] for m in smtp.inbox.to(user.email)] == ["Reset your password", "Your password was changed"]
     sent = await db.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT))
     assert all(token not in str(row.payload) for row in sent), "sent messages keep no token at rest"
 
@@ -119,10 +109,10 @@ async def test_tenant_account_resets_password(http: httpx.AsyncClient, mail_app:
 async def test_token_only_works_in_its_own_pool(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
     world = await new_tenant(http)
     other = await new_tenant(http)
-    user = await sign_up(http, world)
-    await http.post(f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user["email"]})
+    user = await world.add_end_user(world.environment_id)
+    await http.post(f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user.email})
     await mail_app.state.outbox.run_once()
-    token = reset_token(smtp.inbox.to(user["email"])[0])
+    token = reset_token(smtp.inbox.to(user.email)[0])
     body = {"token": token, "newPassword": NEW_PASSWORD}
     elsewhere = [
         f"/api/v1/auth/environments/{other.environment_id}/reset-password",
@@ -140,13 +130,13 @@ async def test_new_request_replaces_token_and_weak_password_keeps_it(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
     world = await new_tenant(http)
-    user = await sign_up(http, world)
+    user = await world.add_end_user(world.environment_id)
     base = f"/api/v1/auth/environments/{world.environment_id}"
     for _ in range(2):
-        await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+        await http.post(f"{base}/forgot-password", json={"email": user.email})
         await mail_app.state.outbox.run_once()
-    first, second = (reset_token(message) for message in smtp.inbox.to(user["email"]))
-    assert (await http.post(f"{base}/login", json={"email": user["email"], "password": PASSWORD})).status_code == 200
+    first, second = (reset_token(message) for message in smtp.inbox.to(user.email))
+    assert (await http.post(f"{base}/login", json={"email": user.email, "password": PASSWORD})).status_code == 200
     stale = await http.post(f"{base}/reset-password", json={"token": first, "newPassword": NEW_PASSWORD})
     assert stale.status_code == 400
     weak = await http.post(f"{base}/reset-password", json={"token": second, "newPassword": "password"})
@@ -161,11 +151,11 @@ async def test_expired_token_is_refused(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
     world = await new_tenant(http)
-    user = await sign_up(http, world)
+    user = await world.add_end_user(world.environment_id)
     base = f"/api/v1/auth/environments/{world.environment_id}"
-    await http.post(f"{base}/forgot-password", json={"email": user["email"]})
+    await http.post(f"{base}/forgot-password", json={"email": user.email})
     await mail_app.state.outbox.run_once()
-    token = reset_token(smtp.inbox.to(user["email"])[0])
+    token = reset_token(smtp.inbox.to(user.email)[0])
     await db.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.token_hash == token_digest(token))
@@ -181,12 +171,12 @@ async def test_reset_requests_per_identifier_are_capped(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
     world = await new_tenant(http)
-    user = await sign_up(http, world)
+    user = await world.add_end_user(world.environment_id)
     base = f"/api/v1/auth/environments/{world.environment_id}"
-    answers = [(await http.post(f"{base}/forgot-password", json={"email": user["email"]})).json() for _ in range(5)]
+    answers = [(await http.post(f"{base}/forgot-password", json={"email": user.email})).json() for _ in range(5)]
     assert len({str(answer) for answer in answers}) == 1
     await mail_app.state.outbox.run_once()
-    assert len(smtp.inbox.to(user["email"])) == 3
+    assert len(smtp.inbox.to(user.email)) == 3
 
 
 @pytest.mark.asvs("REL-03")
@@ -194,20 +184,86 @@ async def test_emails_wait_for_the_smtp_server_and_arrive_exactly_once(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
     world = await new_tenant(http)
-    users = [await sign_up(http, world) for _ in range(3)]
+    users = [await world.add_end_user(world.environment_id) for _ in range(3)]
     smtp.stop()
     for user in users:
-        await http.post(
-            f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user["email"]}
-        )
+        await http.post(f"/api/v1/auth/environments/{world.environment_id}/forgot-password", json={"email": user.email})
     assert await mail_app.state.outbox.run_once() == 0
     pending = list(await db.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED)))
     assert any(row.attempts == 1 and row.last_error for row in pending)
 
     smtp.start()
     await mail_app.state.outbox.run_once()
-    assert not any(smtp.inbox.to(user["email"]) for user in users), "not due yet: a retry waits for its backoff"
+    assert not any(smtp.inbox.to(user.email) for user in users), "not due yet: a retry waits for its backoff"
     await mail_app.state.outbox.run_once(now=utcnow() + timedelta(minutes=2))
     await mail_app.state.outbox.run_once(now=utcnow() + timedelta(minutes=10))
     for user in users:
-        assert len(smtp.inbox.to(user["email"])) == 1, user["email"]
+        assert len(smtp.inbox.to(user.email)) == 1, user.email
+
+
+@pytest.mark.asvs("RST-04")
+async def test_token_expires_one_hour_after_it_is_issued(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})
+    issued = utcnow()
+
+    assert await mail_app.state.outbox.run_once(now=issued) >= 1
+
+    token = reset_token(smtp.inbox.to(user.email)[0])
+    stored = await db.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token)))
+    assert stored is not None
+    assert (stored.created_at, stored.expires_at, stored.used_at) == (issued, issued + timedelta(hours=1), None)
+
+
+async def reset_token_of(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, family: str
+) -> tuple[str, str, uuid.UUID]:
+    """A reset token freshly mailed to a new account of `family`: (the family's auth base, token, account id)."""
+    world = await new_tenant(http)
+    if family == "tenant":
+        member = await world.add_member("user")
+        base, email, account_id = f"/api/v1/auth/tenants/{world.tenant_id}", member.email, member.account_id
+    else:
+        user = await world.add_end_user()
+        base, email, account_id = user.auth_base, user.email, user.account_id
+    assert (await http.post(f"{base}/forgot-password", json={"email": email})).status_code == 200
+    assert await mail_app.state.outbox.run_once() >= 1
+    return base, reset_token(smtp.inbox.to(email)[0]), uuid.UUID(account_id)
+
+
+async def password_hash(db: AsyncSession, family: str, account_id: uuid.UUID) -> str | None:
+    if family == "tenant":
+        return await db.scalar(select(TenantAccount.password_hash).where(TenantAccount.id == account_id))
+    return await db.scalar(select(EnvironmentAccount.password_hash).where(EnvironmentAccount.id == account_id))
+
+
+@pytest.mark.asvs("RST-03", "REL-04")
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_twenty_concurrent_redemptions_of_one_token_have_one_winner(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, family: str
+) -> None:
+    base, token, account_id = await reset_token_of(http, mail_app, smtp, family)
+    passwords = [f"the new passphrase number {i:02d}" for i in range(20)]
+
+    responses = await asyncio.gather(
+        *(http.post(f"{base}/reset-password", json={"token": token, "newPassword": new}) for new in passwords)
+    )
+
+    answers = [(response.status_code, response.json().get("code")) for response in responses]
+    winners = [index for index, response in enumerate(responses) if response.status_code == 200]
+    assert len(winners) == 1, answers
+    losers = {answer for index, answer in enumerate(answers) if index not in winners}
+    assert losers <= {(400, "invalid_token"), (503, "overloaded")}, answers
+    stored = await password_hash(db, family, account_id)
+    hasher = mail_app.state.hasher
+    matches = [new for new in passwords if (await hasher.verify(stored, new))[0]]
+    assert matches == [passwords[winners[0]]]
+    used = await db.scalar(
+        select(PasswordResetToken.used_at).where(PasswordResetToken.token_hash == token_digest(token))
+    )
+    assert used is not None
+    again = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "one more new passphrase"})
+    assert (again.status_code, again.json()["code"]) == (400, "invalid_token")
