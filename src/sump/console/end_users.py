@@ -317,6 +317,23 @@ async def save_properties(posted: PostedForm) -> Response:
     return posted.done("Custom properties saved.")
 
 
+@router.post("/{account_id}/metadata")
+async def save_metadata(posted: PostedForm) -> Response:
+    """The metadata form (rows like custom properties'); saved whole, by owners and admins only."""
+    try:
+        account = await service.get(posted.db, posted.acting, posted.account_id, write=True)
+        try:
+            changes, deleted = property_edits(posted.form, account.metadata_)
+        except FormErrors as invalid:
+            raise FormErrors({"metadata": " ".join(invalid.errors.values())}) from invalid
+        if changes or deleted:
+            kept = {key: value for key, value in account.metadata_.items() if key not in deleted}
+            await service.update(posted.db, posted.acting, posted.account_id, {"metadata": {**kept, **changes}})
+    except (FormErrors, Problem) as failed:
+        return await posted.refused(failed, field="metadata")
+    return posted.done("Metadata saved.")
+
+
 # -------------------------------------------------------------------------------------------- actions
 
 

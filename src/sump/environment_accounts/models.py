@@ -23,3 +23,5 @@ class EnvironmentAccount(IdentityColumns, Timestamps, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     environment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("environment.id", ondelete="CASCADE"))
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Written by the tenant's owners and admins only (the end user reads it); custom properties are the end user's.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict, server_default="{}")

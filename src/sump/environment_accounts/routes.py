@@ -13,13 +13,13 @@ from sump.auth.dependencies import EnvironmentActorDep
 from sump.db.deps import DbSession
 from sump.environment_accounts import service
 from sump.environment_accounts.repository import Filters
-from sump.environment_accounts.schemas import EndUserCreate, EndUserView
+from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView
 from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
 from sump.kit.deps import HasherDep
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.sessions.schemas import Revoked
-from sump.tenant_accounts.schemas import AccountUpdate, Created, EmailChange, PhoneChange, UsernameChange
+from sump.tenant_accounts.schemas import Created, EmailChange, PhoneChange, UsernameChange
 
 router = APIRouter(
     prefix="/environments/{environmentId}/accounts",
@@ -62,10 +62,11 @@ async def get_end_user(account_id: AccountId, actor: EnvironmentActorDep, db: Db
     return EndUserView.of(await service.get(db, actor, account_id, write=False))
 
 
-@router.patch("/{accountId}", status_code=204)
+@router.patch("/{accountId}", status_code=204, responses=problem_responses(413))
 async def update_end_user(
-    account_id: AccountId, body: AccountUpdate, actor: EnvironmentActorDep, db: DbSession
+    account_id: AccountId, body: EndUserUpdate, actor: EnvironmentActorDep, db: DbSession
 ) -> None:
+    """Changes the profile (owners and admins, or the end user themselves) and `metadata` (owners and admins)."""
     await service.update(db, actor, account_id, body.model_dump(include=body.model_fields_set))
 
 

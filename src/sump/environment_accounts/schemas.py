@@ -3,13 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sump.auth.schemas import IdentityView
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel
+from sump.tenant_accounts.schemas import AccountUpdate
+
+METADATA = (
+    "A JSON object that only the tenant's owners and admins may write (an end user who sends it is refused "
+    "with 403 `admin_only_field`); the end user reads it in their own account. Unlike custom properties, which "
+    "the end user edits, it can be trusted for authorization. Same limits as custom properties."
+)
 
 
 class EndUserCreate(RequestModel):
@@ -19,12 +26,26 @@ class EndUserCreate(RequestModel):
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     custom_properties: CustomProperties | None = None
+    metadata: CustomProperties | None = Field(default=None, description=METADATA)
     password: Password | None = Field(default=None, description="Optional; without one, set it by password reset.")
+
+
+class EndUserUpdate(AccountUpdate):
+    metadata: CustomProperties | None = Field(default=None, description=f"Replaces the whole object. {METADATA}")
+
+    @model_validator(mode="after")
+    def _metadata_not_null(self) -> EndUserUpdate:
+        if "metadata" in self.model_fields_set and self.metadata is None:
+            raise ValueError("metadata cannot be null")
+        return self
 
 
 class EndUserView(IdentityView):
     environment_id: uuid.UUID
-    custom_properties: dict[str, Any]
+    custom_properties: dict[str, Any] = Field(
+        description="Written by the end user and by the tenant's owners and admins."
+    )
+    metadata: dict[str, Any] = Field(description="Written by the tenant's owners and admins only.")
     has_password: bool
 
     @classmethod
@@ -33,5 +54,6 @@ class EndUserView(IdentityView):
             **cls.fields_of(account),
             environment_id=account.environment_id,
             custom_properties=account.custom_properties,
+            metadata=account.metadata_,
             has_password=account.password_hash is not None,
         )

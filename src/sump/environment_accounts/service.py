@@ -24,7 +24,7 @@ from sump.environment_accounts.models import EnvironmentAccount
 from sump.environment_accounts.repository import Filters
 from sump.environment_accounts.schemas import EndUserCreate
 from sump.kit import custom_properties
-from sump.kit.errors import forbidden, not_found
+from sump.kit.errors import Problem, forbidden, not_found
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
 from sump.tenant_accounts.models import TenantRole
@@ -72,6 +72,7 @@ async def new_account(
         name=body.name,
         avatar_url=body.avatar_url,
         custom_properties=custom_properties.check_limits(body.custom_properties or {}),
+        metadata_=custom_properties.check_limits((body.metadata if isinstance(body, EndUserCreate) else None) or {}),
         password_hash=await hasher.hash(body.password) if body.password is not None else None,
     )
     return await repository.add(db, account)
@@ -87,9 +88,16 @@ async def create(
 
 
 async def update(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    """Profile fields, and `metadata` (replaced whole), which only the tenant's owners and admins write."""
     account = await get(db, actor, account_id, write=True)
+    if "metadata" in changes:
+        if actor.end_user is not None:
+            detail = "Only the tenant's owners and admins may set metadata."
+            raise Problem(403, "admin_only_field", detail, errors={"metadata": detail})
+        account.metadata_ = custom_properties.check_limits(changes["metadata"])
     for field, value in changes.items():
-        setattr(account, field, value)
+        if field != "metadata":
+            setattr(account, field, value)
     await _audit(db, actor, "end_user.updated", account, fields=sorted(changes))
 
 
