@@ -1,0 +1,156 @@
+"""The cross-tenant authorisation matrix, written down: every `/api/v1` route and the status each actor gets.
+
+Actors: anonymous; the owner, an admin and a user of tenant A; the owner of tenant B; an end user of the
+environment the row acts in (an environment of A); an end user of an environment of tenant B.
+
+- anonymous gets 401 on everything but the public routes (creating a tenant; sign-in, sign-up, sign-out,
+  forgotten and reset passwords, the token endpoint and its revocation; the JWKS and discovery documents;
+  health), which answer every actor alike;
+- the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
+  (a session counts only in its own tenant or environment);
+- a user of A gets 403 where an admin or the owner is needed;
+- an end user is no tenant account: 401 on every tenant route. In their own environment they read and change
+  only their own account (another end user's answers 404; managing end users, 403), see only the organizations
+  they belong to (another answers 404), create organizations, read the audit log only by naming an
+  organization (400 without one), and use only their own sessions (another's id answers 404). An end user of
+  another environment gets 401 on this one's routes.
+"""
+
+from __future__ import annotations
+
+Route = tuple[str, str]
+ACTORS = ("anonymous", "owner", "admin", "user", "owner_b", "end_user", "end_user_b")
+# From the least to the most privileged in A, so that what the owner does last (deleting the tenant) cannot
+# hide the others' answers.
+RUN_ORDER = ("anonymous", "end_user_b", "owner_b", "end_user", "user", "admin", "owner")
+
+# Method, path template under `/api/v1`, then the status for each actor: anonymous, owner of A, admin of A, user
+# of A, owner of B, end user of this environment (eu), end user of B's environment (euB).
+TABLE = """
+#       (paths under /api/v1)                                                           anon own adm usr   B  eu euB
+POST    /tenants                                                                         201 201 201 201 201 201 201
+GET     /tenants/{tenantId}                                                              401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}                                                              401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}                                                              401 204 403 403 404 401 401
+PATCH   /tenants/{tenantId}/custom-property                                              401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/custom-property                                              401 204 204 403 404 401 401
+
+GET     /tenants/{tenantId}/accounts                                                     401 200 200 200 404 401 401
+POST    /tenants/{tenantId}/accounts                                                     401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/accounts/user-defined-identification                         401 200 200 200 404 401 401
+GET     /tenants/{tenantId}/accounts/{accountId}                                         401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}                                         401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/email                                   401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/phone                                   401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/username                                401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/role                                    401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/disable                                 401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/accounts/{accountId}/enable                                  401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/accounts/{accountId}                                         401 204 204 403 404 401 401
+
+POST    /tenants/{tenantId}/environments                                                 401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/environments                                                 401 200 200 200 404 401 401
+GET     /tenants/{tenantId}/environments/{environmentId}                                 401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/environments/{environmentId}                                 401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}                                 401 204 204 403 404 401 401
+PATCH   /tenants/{tenantId}/environments/{environmentId}/custom-property                 401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}/custom-property                 401 204 204 403 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/keys/rotate                     401 200 200 403 404 401 401
+GET     /tenants/{tenantId}/audit-events                                                 401 200 200 403 404 401 401
+
+POST    /environments/{environmentId}/accounts                                           401 201 201 403 404 403 401
+GET     /environments/{environmentId}/accounts                                           401 200 200 200 404 403 401
+GET     /environments/{environmentId}/accounts/{accountId}                               401 200 200 200 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}                               401 204 204 403 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/email                         401 204 204 403 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/phone                         401 204 204 403 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/username                      401 204 204 403 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/custom-property               401 204 204 403 404 404 401
+DELETE  /environments/{environmentId}/accounts/{accountId}/custom-property               401 204 204 403 404 404 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/disable                       401 204 204 403 404 403 401
+PATCH   /environments/{environmentId}/accounts/{accountId}/enable                        401 204 204 403 404 403 401
+DELETE  /environments/{environmentId}/accounts/{accountId}/sessions                      401 200 200 403 404 403 401
+POST    /environments/{environmentId}/accounts/{accountId}/password-reset                401 202 202 403 404 403 401
+DELETE  /environments/{environmentId}/accounts/{accountId}                               401 204 204 403 404 404 401
+GET     /environments/{environmentId}/audit-events                                       401 200 200 403 404 400 401
+
+POST    /environments/{environmentId}/organizations                                      401 201 201 403 404 201 401
+GET     /environments/{environmentId}/organizations                                      401 200 200 200 404 200 401
+GET     /environments/{environmentId}/organizations/{organizationId}                     401 200 200 200 404 404 401
+PATCH   /environments/{environmentId}/organizations/{organizationId}                     401 204 204 403 404 404 401
+DELETE  /environments/{environmentId}/organizations/{organizationId}                     401 204 204 403 404 404 401
+GET     /environments/{environmentId}/organizations/{organizationId}/members             401 200 200 200 404 404 401
+POST    /environments/{environmentId}/organizations/{organizationId}/members             401 201 201 403 404 404 401
+PATCH   /environments/{environmentId}/organizations/{organizationId}/members/{accountId} 401 204 204 403 404 404 401
+DELETE  /environments/{environmentId}/organizations/{organizationId}/members/{accountId} 401 204 204 403 404 404 401
+GET     /tenants/{tenantId}/environments/{environmentId}/permissions                     401 200 200 200 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/permissions                     401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/environments/{environmentId}/roles                           401 200 200 200 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/roles                           401 201 201 403 404 401 401
+PATCH   /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 200 200 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 204 204 403 404 401 401
+GET     /environments/{environmentId}/.well-known/jwks.json                              200 200 200 200 200 200 200
+GET     /environments/{environmentId}/.well-known/openid-configuration                   200 200 200 200 200 200 200
+
+POST    /auth/tenants/{tenantId}/login                                                   200 200 200 200 200 200 200
+POST    /auth/tenants/{tenantId}/logout                                                  204 204 204 204 204 204 204
+GET     /auth/tenants/{tenantId}/session                                                 401 200 200 200 401 401 401
+GET     /auth/tenants/{tenantId}/sessions                                                401 200 200 200 401 401 401
+DELETE  /auth/tenants/{tenantId}/sessions/{sessionId}                                    401 404 404 404 401 401 401
+POST    /auth/tenants/{tenantId}/logout-all                                              401 200 200 200 401 401 401
+POST    /auth/tenants/{tenantId}/forgot-password                                         200 200 200 200 200 200 200
+POST    /auth/tenants/{tenantId}/reset-password                                          400 400 400 400 400 400 400
+POST    /auth/tenants/{tenantId}/change-password                                         401 204 204 204 401 401 401
+
+POST    /auth/environments/{environmentId}/login                                         200 200 200 200 200 200 200
+POST    /auth/environments/{environmentId}/signup                                        201 201 201 201 201 201 201
+POST    /auth/environments/{environmentId}/logout                                        204 204 204 204 204 204 204
+GET     /auth/environments/{environmentId}/session                                       401 401 401 401 401 200 401
+GET     /auth/environments/{environmentId}/sessions                                      401 401 401 401 401 200 401
+DELETE  /auth/environments/{environmentId}/sessions/{sessionId}                          401 401 401 401 401 404 401
+POST    /auth/environments/{environmentId}/logout-all                                    401 401 401 401 401 200 401
+POST    /auth/environments/{environmentId}/forgot-password                               200 200 200 200 200 200 200
+POST    /auth/environments/{environmentId}/reset-password                                400 400 400 400 400 400 400
+POST    /auth/environments/{environmentId}/change-password                               401 401 401 401 401 204 401
+POST    /auth/environments/{environmentId}/token                                         200 200 200 200 200 200 200
+POST    /auth/environments/{environmentId}/token/revoke                                  200 200 200 200 200 200 200
+GET     /auth/environments/{environmentId}/me                                            401 401 401 401 401 200 401
+
+GET     /health                                                                          200 200 200 200 200 200 200
+"""
+
+
+def parse(table: str) -> dict[Route, dict[str, int]]:
+    matrix: dict[Route, dict[str, int]] = {}
+    for line in table.strip().splitlines():
+        if line.strip() and not line.startswith("#"):
+            method, path, *statuses = line.split()
+            path = f"/api/v1{path}"
+            assert len(statuses) == len(ACTORS), line
+            assert (method, path) not in matrix, line
+            matrix[method, path] = dict(zip(ACTORS, map(int, statuses), strict=True))
+    return matrix
+
+
+MATRIX = parse(TABLE)
+
+T = "/api/v1/tenants/{tenantId}"
+TA = f"{T}/accounts/{{accountId}}"
+TE = f"{T}/environments/{{environmentId}}"
+EA = "/api/v1/environments/{environmentId}/accounts"
+EO = "/api/v1/environments/{environmentId}/organizations"
+AT = "/api/v1/auth/tenants/{tenantId}"
+AE = "/api/v1/auth/environments/{environmentId}"
+
+# Rows whose success removes, disables or uses up the target: each actor gets targets of its own.
+FRESH_TARGETS = {
+    ("DELETE", TA),
+    ("PATCH", f"{TA}/disable"),
+    ("DELETE", TE),
+    ("DELETE", f"{TE}/roles/{{roleName}}"),
+    ("DELETE", f"{EA}/{{accountId}}"),
+    ("PATCH", f"{EA}/{{accountId}}/disable"),
+    ("DELETE", f"{EO}/{{organizationId}}"),
+    ("POST", f"{EO}/{{organizationId}}/members"),
+    ("DELETE", f"{EO}/{{organizationId}}/members/{{accountId}}"),
+}
