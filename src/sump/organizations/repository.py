@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.organizations.models import ORG_ADMIN, Membership, Organization, Permission, Role
-from sump.tokens.models import RefreshToken
 
 # --- organizations ------------------------------------------------------------------------------------------
 
@@ -150,24 +148,6 @@ async def count_with_role(db: AsyncSession, environment_id: uuid.UUID, role: str
         .where(Membership.environment_id == environment_id, Membership.role == role)
     )
     return int(await db.scalar(statement) or 0)
-
-
-async def revoke_refresh_tokens(
-    db: AsyncSession,
-    environment_id: uuid.UUID,
-    organization_id: uuid.UUID,
-    account_id: uuid.UUID | None,
-    now: datetime,
-) -> None:
-    """Revokes the refresh tokens issued for the organization (to one account, or to everyone)."""
-    statement = update(RefreshToken).where(
-        RefreshToken.environment_id == environment_id,
-        RefreshToken.organization_id == organization_id,
-        RefreshToken.revoked_at.is_(None),
-    )
-    if account_id is not None:
-        statement = statement.where(RefreshToken.account_id == account_id)
-    await db.execute(statement.values(revoked_at=now))
 
 
 # --- roles and permissions ----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from sump.organizations.models import (
 )
 from sump.organizations.schemas import MemberAdd, OrganizationCreate, PermissionCreate, RoleCreate, RoleUpdate
 from sump.tenant_accounts.models import TenantRole
+from sump.tokens import service as tokens
 
 DEFAULT_PERMISSIONS = {
     "tenant:read": "Read the active organization's metadata",
@@ -221,7 +222,7 @@ async def delete(db: AsyncSession, actor: EnvironmentActor, organization_id: uui
     """Deletes the organization with its memberships, and revokes the refresh tokens issued for it."""
     place = await _place(db, actor, organization_id)
     _ensure_admin(actor, place)
-    await repository.revoke_refresh_tokens(db, actor.environment.id, place.organization.id, None, utcnow())
+    await tokens.revoke_for_organization(db, actor.environment.id, place.organization.id, None)
     await repository.remove(db, place.organization)
     organization_id = place.organization.id
     await _audit(db, actor, "organization.deleted", organization_id, Ref("organization", organization_id))
@@ -312,7 +313,7 @@ async def remove_member(
     if target is None:
         raise not_found("member")
     _ensure_admin_remains(admins, target)
-    await repository.revoke_refresh_tokens(db, environment_id, place.organization.id, account_id, utcnow())
+    await tokens.revoke_for_organization(db, environment_id, place.organization.id, account_id)
     await repository.remove(db, target)
     member = Ref("environment_account", account_id)
     await _audit(db, actor, "membership.removed", place.organization.id, member)

@@ -13,6 +13,9 @@ import httpx
 import jwt
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
+# Sump's tokens carry these header parameters and no other. A key named or embedded in the header (`jwk`, `jku`,
+# `x5u`, `x5c`) is never used: keys come from Sump's JWKS only, and a token that carries one is refused.
+TOKEN_HEADER = frozenset({"alg", "typ", "kid"})
 
 
 class TokenError(Exception):
@@ -96,7 +99,7 @@ class JwksVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise TokenError("malformed token") from exc
-        if header.get("alg") != "ES256" or header.get("typ") != TOKEN_TYPE:
+        if header.get("alg") != "ES256" or header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
             raise TokenError("not a Sump access token")
         key = await self._key(str(header.get("kid", "")))
         if key is None:
@@ -109,7 +112,7 @@ class JwksVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway_seconds,
-                options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]},
+                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "sid", "jti"]},
             )
             organization = claims.get("org_id")
             return Principal(

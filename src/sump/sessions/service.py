@@ -112,6 +112,14 @@ async def revoke(db: AsyncSession, current: Session, session_id: uuid.UUID) -> b
     return await repository.delete_one(db, current.account_type, current.account_id, session_id)
 
 
+async def revoke_of_account(
+    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, session_id: uuid.UUID
+) -> bool:
+    """Revokes one session of the account, for a caller that holds none of its sessions (a replayed refresh
+    token ends the session it was issued in)."""
+    return await repository.delete_one(db, account_type, account_id, session_id)
+
+
 async def revoke_token(db: AsyncSession, token: str) -> None:
     await repository.delete_by_digest(db, token_digest(token))
 

@@ -56,3 +56,21 @@ async def revoke_family(db: AsyncSession, family_id: uuid.UUID, now: datetime) -
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+async def revoke_for_organization(
+    db: AsyncSession,
+    environment_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Revokes the refresh tokens issued for the organization (to one account, or to everyone)."""
+    statement = update(RefreshToken).where(
+        RefreshToken.environment_id == environment_id,
+        RefreshToken.organization_id == organization_id,
+        RefreshToken.revoked_at.is_(None),
+    )
+    if account_id is not None:
+        statement = statement.where(RefreshToken.account_id == account_id)
+    await db.execute(statement.values(revoked_at=now))

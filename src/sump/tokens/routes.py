@@ -66,7 +66,9 @@ async def token(
         assert body.refresh_token is not None
         account_of = lambda db, account_id: _enabled_end_user(db, environment.id, account_id)  # noqa: E731
         try:
-            pair = await service.refresh(db, settings, environment, account_of, body.refresh_token)
+            pair = await service.refresh(
+                db, settings, environment, account_of, organizations.current_grant, body.refresh_token
+            )
         except Problem as problem:
             audit.record_failure(
                 request, "token.refresh_failed", problem, tenant_id=environment.tenant_id, environment_id=environment.id

@@ -6,7 +6,13 @@ expired, so a verifier never meets an unknown `kid`.
 
 Refresh tokens rotate on every use in one atomic statement. The successor of a token is derived from it with
 the secret key, so concurrent refreshes of one token within the grace window all receive the same successor;
-a use after that window is a replay, and revokes the whole family.
+a use after that window is a replay, and ends the whole family with its session. A refresh token lives only
+as long as its session: past the session's absolute or idle expiry, or once its account is disabled, it is
+refused like an unknown token.
+
+This module does not import organizations: their role and permission come in as arguments (a grant at issue,
+a lookup at refresh), and organizations revoke the refresh tokens issued for them through
+`revoke_for_organization`, the only writer of that table besides the rotation here.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 import structlog
@@ -31,15 +38,36 @@ from sump.environment_accounts.models import EnvironmentAccount
 from sump.environments.models import Environment
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
-from sump.organizations import service as organizations
-from sump.organizations.service import Grant
-from sump.sessions.models import Session
+from sump.sessions import service as sessions
+from sump.sessions.models import AccountType, Session
 from sump.tokens import keys, repository
 from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
 
 log = structlog.get_logger("sump.tokens")
 LEEWAY = timedelta(seconds=30)
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
+# Sump's tokens carry these header parameters and no other: a header naming or embedding a key (`jwk`, `jku`,
+# `x5u`, `x5c`) or anything else was not made here.
+TOKEN_HEADER = frozenset({"alg", "typ", "kid"})
+
+
+class Grant(Protocol):
+    """What an access token says about its active organization (the organizations feature provides it)."""
+
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+
+    @property
+    def roles(self) -> list[str]: ...
+
+    @property
+    def permissions(self) -> list[str]: ...
+
+
+# account_of(db, account_id): the enabled end user, else None.
+AccountOf = Callable[[AsyncSession, uuid.UUID], Awaitable[EnvironmentAccount | None]]
+# grant_of(db, environment_id, organization_id, account_id): the membership as it is now, else None.
+GrantOf = Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[Grant | None]]
 
 
 def issuer(settings: Settings, environment_id: uuid.UUID) -> str:
@@ -162,11 +190,14 @@ async def _access_token(
 async def verify_access_token(
     db: AsyncSession, settings: Settings, environment: Environment, token: str
 ) -> dict[str, Any]:
-    """Checks signature (this environment's published keys only, ES256 only), type, issuer, audience, times."""
+    """Checks header, signature (this environment's published keys only, ES256 only), type, issuer, audience
+    and times."""
     try:
         header = jwt.get_unverified_header(token)
+        if header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
+            raise invalid_token()
         key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
-        if key is None or not _published(key, settings, utcnow()) or header.get("typ") != TOKEN_TYPE:
+        if key is None or not _published(key, settings, utcnow()):
             raise invalid_token()
         public_key = jwt.PyJWK({**key.public_jwk, "alg": "ES256"}).key
         claims: dict[str, Any] = jwt.decode(
@@ -176,7 +207,7 @@ async def verify_access_token(
             audience=str(environment.id),
             issuer=issuer(settings, environment.id),
             leeway=LEEWAY,
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "sid", "jti"]},
         )
     except jwt.PyJWTError:
         raise invalid_token() from None
@@ -219,14 +250,21 @@ async def issue(
 
 
 async def refresh(
-    db: AsyncSession, settings: Settings, environment: Environment, account_of: Any, raw: str
+    db: AsyncSession, settings: Settings, environment: Environment, account_of: AccountOf, grant_of: GrantOf, raw: str
 ) -> TokenPair | Problem:
-    """Rotates `raw`. `account_of(db, account_id)` loads the (enabled) end user or returns None.
+    """Rotates `raw` while its session is live and its account enabled (`account_of`); the new access token
+    carries the organization's role and permissions as they are now (`grant_of`).
 
-    A replay returns (not raises) its problem: the family's revocation must be committed with the answer."""
+    A replay returns (not raises) its problem: the revocation of the family and of the session must be
+    committed with the answer."""
     now = utcnow()
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise invalid_grant()
+    if not await sessions.is_live(db, settings, row.session_id):  # expired, idle or revoked: same answer
+        raise invalid_grant()
+    account = await account_of(db, row.account_id)
+    if account is None:
         raise invalid_grant()
     successor = _successor(settings.secret_key, raw)
     if await repository.mark_rotated(db, row.id, now):
@@ -249,19 +287,28 @@ async def refresh(
         )
         current = await repository.refresh_by_digest(db, environment.id, token_digest(successor))
         if not within_grace or current is None or current.revoked_at is not None:
-            await repository.revoke_family(db, row.family_id, now)
-            log.warning("refresh_token_reuse", family_id=str(row.family_id), account_id=str(row.account_id))
+            await _end_sign_in(db, row, now)
             return invalid_grant("The refresh token was already used; the sign-in is revoked.")
-    account = await account_of(db, row.account_id)
-    if account is None:
-        raise invalid_grant()
     grant = None
     if row.organization_id is not None:  # the membership as it is now: a role change shows, a removal ends it
-        grant = await organizations.current_grant(db, environment.id, row.organization_id, account.id)
+        grant = await grant_of(db, environment.id, row.organization_id, account.id)
         if grant is None:
             raise invalid_grant()
     access = await _access_token(db, settings, environment, account, row.session_id, grant)
     return TokenPair(access, successor, settings.access_token_ttl, account)
+
+
+async def _end_sign_in(db: AsyncSession, replayed: RefreshToken, now: datetime) -> None:
+    """A replay means two holders of one chain: its family is revoked and its session ended, so neither the
+    session's cookie or bearer token nor the access tokens it issued work any more."""
+    await repository.revoke_family(db, replayed.family_id, now)
+    await sessions.revoke_of_account(db, AccountType.ENVIRONMENT_ACCOUNT, replayed.account_id, replayed.session_id)
+    log.warning(
+        "refresh_token_reuse",
+        family_id=str(replayed.family_id),
+        account_id=str(replayed.account_id),
+        session_id=str(replayed.session_id),
+    )
 
 
 async def revoke(db: AsyncSession, environment: Environment, raw: str) -> None:
@@ -269,3 +316,10 @@ async def revoke(db: AsyncSession, environment: Environment, raw: str) -> None:
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     if row is not None:
         await repository.revoke_family(db, row.family_id, utcnow())
+
+
+async def revoke_for_organization(
+    db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID, account_id: uuid.UUID | None
+) -> None:
+    """Revokes the refresh tokens issued for the organization: to one account, or to everyone (None)."""
+    await repository.revoke_for_organization(db, environment_id, organization_id, account_id, utcnow())

@@ -1,0 +1,175 @@
+"""A refresh token is only as alive as its session: once the session is past its absolute or idle expiry,
+revoked, or its account disabled, the refresh answers exactly like an unknown refresh token. A replayed refresh
+token ends the session itself, not only the token's family."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.base import utcnow
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.sessions.models import Session
+from sump.tokens.models import RefreshToken
+from tests.support import TenantWorld, bearer
+
+
+class Chain:
+    """An end user signed up in `world`, with the session of the sign-up and tokens from that session."""
+
+    def __init__(self, client: httpx.AsyncClient, world: TenantWorld) -> None:
+        self.client, self.world = client, world
+        self.auth = f"/api/v1/auth/environments/{world.environment_id}"
+
+    async def sign_up(self) -> Chain:
+        user = await self.world.add_end_user(self.world.environment_id)
+        self.account_id, self.session_token = user.account_id, user.token
+        issued = await self.client.post(f"{self.auth}/token", json={"grantType": "session"}, headers=user.auth)
+        assert issued.status_code == 200, issued.text
+        self.access_token: str = issued.json()["accessToken"]
+        self.refresh_token: str = issued.json()["refreshToken"]
+        self.session_id = uuid.UUID(jwt.decode(self.access_token, options={"verify_signature": False})["sid"])
+        assert self.session_id == uuid.UUID(user.session_id)
+        return self
+
+    async def refresh(self, token: str | None = None) -> httpx.Response:
+        body = {"grantType": "refresh_token", "refreshToken": token or self.refresh_token}
+        return await self.client.post(f"{self.auth}/token", json=body)
+
+    async def refreshed(self) -> None:
+        """One successful rotation: the chain is alive before the test kills its session."""
+        response = await self.refresh()
+        assert response.status_code == 200, response.text
+        self.access_token, self.refresh_token = response.json()["accessToken"], response.json()["refreshToken"]
+
+    async def session(self) -> httpx.Response:
+        return await self.client.get(f"{self.auth}/session", headers=bearer(self.session_token))
+
+    async def me(self) -> httpx.Response:
+        return await self.client.get(f"{self.auth}/me", headers=bearer(self.access_token))
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    """The answer without its request id, which differs from request to request."""
+    body: dict[str, Any] = response.json()
+    return {"status": response.status_code, **{name: value for name, value in body.items() if name != "requestId"}}
+
+
+async def unknown_token_answer(user: Chain) -> dict[str, Any]:
+    answer = problem(await user.refresh(uuid.uuid4().hex * 2))
+    assert answer["code"] == "invalid_grant"
+    assert answer["detail"] == "The refresh token is not valid."
+    return answer
+
+
+async def assert_refused_like_an_unknown_token(user: Chain) -> None:
+    expected = await unknown_token_answer(user)
+    assert problem(await user.refresh()) == expected
+    assert problem(await user.refresh()) == expected, "and it stays refused"
+
+
+async def age_session(db: AsyncSession, session_id: uuid.UUID, **values: Any) -> None:
+    await db.execute(update(Session).where(Session.id == session_id).values(**values))
+    await db.commit()
+
+
+@pytest.mark.asvs("SESS-05", "JWT-06")
+async def test_refresh_fails_after_the_session_absolute_expiry(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    user = await Chain(client, world).sign_up()
+    await user.refreshed()
+    await age_session(db, user.session_id, expires_at=utcnow() - timedelta(seconds=1))
+    await assert_refused_like_an_unknown_token(user)
+
+
+@pytest.mark.asvs("SESS-05", "JWT-06")
+async def test_refresh_fails_after_the_session_idle_expiry(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, app: FastAPI
+) -> None:
+    user = await Chain(client, world).sign_up()
+    await user.refreshed()
+    idle = timedelta(seconds=app.state.settings.session_idle_ttl)
+    await age_session(db, user.session_id, last_active_at=utcnow() - idle + timedelta(minutes=2))
+    await user.refreshed()  # used within the idle window: still live
+    await age_session(db, user.session_id, last_active_at=utcnow() - idle - timedelta(seconds=1))
+    await assert_refused_like_an_unknown_token(user)
+
+
+@pytest.mark.asvs("SESS-08", "JWT-06")
+async def test_refresh_fails_once_the_session_is_revoked(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    user = await Chain(client, world).sign_up()
+    await user.refreshed()
+    revoked = await client.delete(f"{user.auth}/sessions/{user.session_id}", headers=bearer(user.session_token))
+    assert revoked.status_code == 204, revoked.text
+    await assert_refused_like_an_unknown_token(user)
+
+
+@pytest.mark.asvs("SESS-07")
+async def test_refresh_fails_once_the_account_is_disabled(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    by_admin = await Chain(client, world).sign_up()
+    disabled = await client.patch(
+        f"/api/v1/environments/{world.environment_id}/accounts/{by_admin.account_id}/disable",
+        headers=world.owner.auth,
+    )
+    assert disabled.status_code == 204, disabled.text
+    await assert_refused_like_an_unknown_token(by_admin)
+
+    # The account flag alone, with its session left in place, is enough too.
+    flagged = await Chain(client, world).sign_up()
+    await flagged.refreshed()
+    await db.execute(
+        update(EnvironmentAccount)
+        .where(EnvironmentAccount.id == uuid.UUID(flagged.account_id))
+        .values(disabled=True, disabled_at=utcnow())
+    )
+    await db.commit()
+    assert await db.scalar(select(Session.id).where(Session.id == flagged.session_id)) is not None
+    await assert_refused_like_an_unknown_token(flagged)
+
+
+@pytest.mark.asvs("JWT-06")
+async def test_a_replayed_refresh_token_ends_its_session(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    user = await Chain(client, world).sign_up()
+    bystander = await Chain(client, world).sign_up()
+    replayed = user.refresh_token
+    await user.refreshed()
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == user.session_id, RefreshToken.rotated_at.is_not(None))
+        .values(rotated_at=utcnow() - timedelta(minutes=1))  # outside the grace window for concurrent refreshes
+    )
+    await db.commit()
+    assert (await user.session()).status_code == 200
+    assert (await user.me()).status_code == 200
+
+    replay = await user.refresh(replayed)
+    assert problem(replay) == {
+        **await unknown_token_answer(user),
+        "detail": "The refresh token was already used; the sign-in is revoked.",
+        "message": "The refresh token was already used; the sign-in is revoked.",
+    }
+    session = await user.session()
+    assert session.status_code == 401, "the session's own token is refused"
+    assert session.json()["code"] == "unauthenticated"
+    me = await user.me()
+    assert me.status_code == 401, "the session's access tokens are refused"
+    assert me.json()["code"] == "invalid_token"
+    assert (await user.refresh()).json()["code"] == "invalid_grant", "the current token of the family is gone too"
+    fresh = await client.post(f"{user.auth}/token", json={"grantType": "session"}, headers=bearer(user.session_token))
+    assert fresh.status_code == 401, "the session cannot mint a new family"
+
+    assert (await bystander.session()).status_code == 200, "other sessions stay"
+    await bystander.refreshed()
