@@ -196,7 +196,8 @@ async def insert_missing(db: AsyncSession, model: type[Permission | Role], rows:
     await db.execute(statement, rows)
 
 
-async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> bool:
-    """Deletes the role; the row lock (or SQLite's write lock) is held until the transaction ends."""
-    result = await db.execute(delete(Role).where(Role.environment_id == environment_id, Role.name == name))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> uuid.UUID | None:
+    """Deletes the role and returns its id (None when there was none); the row lock (or SQLite's write lock) is
+    held until the transaction ends."""
+    statement = delete(Role).where(Role.environment_id == environment_id, Role.name == name).returning(Role.id)
+    return await db.scalar(statement)

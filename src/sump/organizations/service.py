@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -416,6 +417,7 @@ async def create_permission(
         raise conflict("permission_exists", "The catalog already has this permission.", "name")
     permission = Permission(environment_id=environment.id, name=body.name, description=body.description)
     await repository.add(db, permission)
+    await _audit_catalog(db, actor, "permission.created", environment.id, Ref("permission", permission.id), body.name)
     return permission
 
 
@@ -444,6 +446,9 @@ async def create_role(db: AsyncSession, actor: TenantActor, environment_id: uuid
         builtin=False,
     )
     await repository.add(db, role)
+    await _audit_catalog(
+        db, actor, "role.created", environment.id, Ref("role", role.id), role.name, permissions=role.permissions
+    )
     return role
 
 
@@ -457,11 +462,17 @@ async def update_role(
     role = await repository.role(db, environment.id, name)
     if role is None:
         raise not_found("role")
-    if body.description is not None:
-        role.description = body.description
+    changes: dict[str, Any] = {}
+    if body.description is not None and body.description != role.description:
+        role.description = changes["description"] = body.description
     if body.permissions is not None:
-        role.permissions = await _known_permissions(db, environment.id, body.permissions)
+        permissions = await _known_permissions(db, environment.id, body.permissions)
+        if permissions != role.permissions:
+            changes["previousPermissions"] = role.permissions
+            role.permissions = changes["permissions"] = permissions
     await db.flush()
+    if changes:
+        await _audit_catalog(db, actor, "role.updated", environment.id, Ref("role", role.id), role.name, **changes)
     return role
 
 
@@ -472,7 +483,30 @@ async def delete_role(db: AsyncSession, actor: TenantActor, environment_id: uuid
     environment = await _environment(db, actor, environment_id)
     if name in BUILTIN_ROLES:
         raise conflict("builtin_role", "The built-in roles cannot be deleted.")
-    if not await repository.delete_role(db, environment.id, name):
+    role_id = await repository.delete_role(db, environment.id, name)
+    if role_id is None:
         raise not_found("role")
     if await repository.count_with_role(db, environment.id, name):
         raise conflict("role_in_use", "Members hold this role: give them another role first.")
+    await _audit_catalog(db, actor, "role.deleted", environment.id, Ref("role", role_id), name)
+
+
+async def _audit_catalog(
+    db: AsyncSession,
+    actor: TenantActor,
+    action: str,
+    environment_id: uuid.UUID,
+    target: Ref,
+    name: str,
+    **details: Any,
+) -> None:
+    """A change of the environment's roles or permission catalog, by a tenant account, in its transaction."""
+    await audit.record(
+        db,
+        action,
+        tenant_id=actor.tenant_id,
+        environment_id=environment_id,
+        actor=ref(actor.account),
+        target=target,
+        details={"name": name, **details},
+    )

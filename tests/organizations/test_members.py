@@ -1,0 +1,150 @@
+"""Members of an organization: added, listed, given roles and removed; the permissions each role needs; the
+last ORG_ADMIN, even under concurrent changes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.organizations.support import add_member, create_org, member_roles, orgs_url, scene, sign_up
+from tests.support import TenantWorld
+
+
+async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    extra = await sign_up(client, world.environment_id)
+    added = await client.post(members_url, json={"accountId": extra.id}, headers=s.admin.auth)
+    assert added.status_code == 201
+    assert added.json()["role"] == "ORG_USER", "ORG_USER by default"
+    assert added.json()["email"] == extra.email
+
+    seen: list[str] = []
+    url: str | None = f"{members_url}?limit=2"
+    while url:
+        page = await client.get(url, headers=s.user.auth)
+        assert page.status_code == 200
+        seen += [member["accountId"] for member in page.json()]
+        url = page.links.get("next", {}).get("url")
+    assert seen == [s.admin.id, s.user.id, s.viewer.id, extra.id], "in the order they joined"
+
+    again = await client.post(members_url, json={"accountId": extra.id, "role": "READ_ONLY"}, headers=s.admin.auth)
+    assert again.status_code == 409
+    assert again.json()["code"] == "already_member"
+    no_role = await client.post(members_url, json={"accountId": s.outsider.id, "role": "OWNER"}, headers=s.admin.auth)
+    assert no_role.status_code == 400
+    assert no_role.json()["code"] == "unknown_role"
+    bad_role = await client.post(
+        members_url, json={"accountId": s.outsider.id, "role": "no spaces"}, headers=s.admin.auth
+    )
+    assert bad_role.status_code == 400
+
+    change = await client.patch(f"{members_url}/{s.viewer.id}", json={"role": "ORG_USER"}, headers=s.admin.auth)
+    assert change.status_code == 204
+    by_tenant = await client.patch(f"{members_url}/{extra.id}", json={"role": "READ_ONLY"}, headers=world.owner.auth)
+    assert by_tenant.status_code == 204
+    assert (await client.delete(f"{members_url}/{s.user.id}", headers=s.admin.auth)).status_code == 204
+    assert await member_roles(client, s.admin, s.organization_id) == {
+        s.admin.id: "ORG_ADMIN",
+        s.viewer.id: "ORG_USER",
+        extra.id: "READ_ONLY",
+    }
+    assert (await client.get(orgs_url(world.environment_id, s.organization_id), headers=s.user.auth)).status_code == 404
+    gone = await client.delete(f"{members_url}/{s.user.id}", headers=s.admin.auth)
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "member_not_found"
+    not_member = await client.patch(f"{members_url}/{s.outsider.id}", json={"role": "ORG_USER"}, headers=s.admin.auth)
+    assert not_member.status_code == 404
+
+
+@pytest.mark.asvs("AC-03")
+async def test_a_role_too_low_is_403(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    for member in (s.user, s.viewer):
+        add = await client.post(members_url, json={"accountId": s.outsider.id}, headers=member.auth)
+        assert add.status_code == 403
+        assert add.json()["code"] == "insufficient_org_role"
+        promote = await client.patch(f"{members_url}/{member.id}", json={"role": "ORG_ADMIN"}, headers=member.auth)
+        assert promote.status_code == 403, "nobody promotes themselves"
+        assert (await client.delete(f"{members_url}/{s.admin.id}", headers=member.auth)).status_code == 403
+    listing = await client.get(members_url, headers=s.viewer.auth)
+    assert listing.status_code == 403, "READ_ONLY lacks users:read"
+    assert listing.json()["code"] == "missing_permission"
+    assert (await client.get(members_url, headers=s.user.auth)).status_code == 200
+    tenant_user = await world.add_member("user")
+    assert (await client.get(members_url, headers=tenant_user.auth)).status_code == 200
+    assert (
+        await client.post(members_url, json={"accountId": s.outsider.id}, headers=tenant_user.auth)
+    ).status_code == 403
+    assert await member_roles(client, s.admin, s.organization_id) == {
+        s.admin.id: "ORG_ADMIN",
+        s.user.id: "ORG_USER",
+        s.viewer.id: "READ_ONLY",
+    }
+    leave = await client.delete(f"{members_url}/{s.viewer.id}", headers=s.viewer.auth)
+    assert leave.status_code == 204, "a member may leave"
+
+
+async def test_the_last_org_admin_can_be_neither_demoted_nor_removed(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    for actor in (s.admin, world.owner):
+        demote = await client.patch(f"{members_url}/{s.admin.id}", json={"role": "ORG_USER"}, headers=actor.auth)
+        assert demote.status_code == 409
+        assert demote.json()["code"] == "last_org_admin"
+        remove = await client.delete(f"{members_url}/{s.admin.id}", headers=actor.auth)
+        assert remove.status_code == 409
+        assert remove.json()["code"] == "last_org_admin"
+
+    promote = await client.patch(f"{members_url}/{s.user.id}", json={"role": "ORG_ADMIN"}, headers=s.admin.auth)
+    assert promote.status_code == 204
+    assert (
+        await client.patch(f"{members_url}/{s.admin.id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
+    ).status_code == 204
+    assert (await client.delete(f"{members_url}/{s.user.id}", headers=s.user.auth)).status_code == 409
+    assert await member_roles(client, s.user, s.organization_id) == {
+        s.admin.id: "READ_ONLY",
+        s.user.id: "ORG_ADMIN",
+        s.viewer.id: "READ_ONLY",
+    }
+
+
+async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    for _ in range(3):
+        first, second = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+        organization_id = await create_org(client, first)
+        await add_member(client, first, organization_id, second, "ORG_ADMIN")
+        members_url = orgs_url(world.environment_id, organization_id, "members")
+        answers = await asyncio.gather(
+            client.patch(f"{members_url}/{second.id}", json={"role": "ORG_USER"}, headers=first.auth),
+            client.patch(f"{members_url}/{first.id}", json={"role": "ORG_USER"}, headers=second.auth),
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses[0] == 204
+        assert statuses[1] in {403, 409}, [answer.text for answer in answers]
+        roles = (await client.get(members_url, headers=world.owner.auth)).json()
+        assert [member["role"] for member in roles].count("ORG_ADMIN") == 1
+
+
+async def test_concurrent_mutual_removal_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    for _ in range(3):
+        first, second = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+        organization_id = await create_org(client, first)
+        await add_member(client, first, organization_id, second, "ORG_ADMIN")
+        members_url = orgs_url(world.environment_id, organization_id, "members")
+        answers = await asyncio.gather(
+            client.delete(f"{members_url}/{second.id}", headers=first.auth),
+            client.delete(f"{members_url}/{first.id}", headers=second.auth),
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses[0] == 204
+        # The loser is no admin any more (403, or 409 if it saw the other admin go), or, when its request came
+        # second, no member at all (404). Either way exactly one ORG_ADMIN remains.
+        assert statuses[1] in {403, 404, 409}, [answer.text for answer in answers]
+        roles = (await client.get(members_url, headers=world.owner.auth)).json()
+        assert [member["role"] for member in roles] == ["ORG_ADMIN"]

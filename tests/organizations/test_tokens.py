@@ -1,0 +1,170 @@
+"""What access tokens say about the active organization: its role and permissions, chosen by the rules,
+updated at the next refresh, and ended with the membership."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.organizations.models import Membership
+from sump.tokens.models import RefreshToken
+from tests.organizations.support import (
+    ALL_NINE,
+    ORG_USER_PERMISSIONS,
+    READ_ONLY_PERMISSIONS,
+    catalog_url,
+    claims,
+    create_org,
+    orgs_url,
+    refresh,
+    scene,
+    sign_up,
+    token_request,
+    tokens_of,
+)
+from tests.support import TenantWorld, bearer
+
+
+@pytest.mark.asvs("JWT-05")
+async def test_access_tokens_carry_the_membership_role_and_its_permissions(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    s = await scene(client, world)
+    me_url = f"/api/v1/auth/environments/{world.environment_id}/me"
+    for member, role, permissions in (
+        (s.admin, "ORG_ADMIN", ALL_NINE),
+        (s.user, "ORG_USER", ORG_USER_PERMISSIONS),
+        (s.viewer, "READ_ONLY", READ_ONLY_PERMISSIONS),
+    ):
+        tokens = await tokens_of(client, member)
+        issued = claims(tokens["accessToken"])
+        assert (issued["org_id"], issued["roles"], issued["permissions"]) == (s.organization_id, [role], permissions)
+        me = await client.get(me_url, headers=bearer(tokens["accessToken"]))
+        assert me.status_code == 200
+        assert (me.json()["organizationId"], me.json()["roles"], me.json()["permissions"]) == (
+            s.organization_id,
+            [role],
+            permissions,
+        )
+        named = await tokens_of(client, member, s.organization_id)
+        assert claims(named["accessToken"])["org_id"] == s.organization_id
+
+    nowhere = claims((await tokens_of(client, s.outsider))["accessToken"])
+    assert (nowhere["org_id"], nowhere["roles"], nowhere["permissions"]) == (None, [], [])
+    by_session = await client.get(me_url, headers=s.admin.auth)
+    assert (by_session.json()["organizationId"], by_session.json()["roles"]) == (None, [])
+
+
+@pytest.mark.asvs("JWT-05", "AC-02")
+async def test_the_active_organization_is_chosen_by_the_rules(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    user, stranger = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+    first = await create_org(client, user)
+    alone = claims((await tokens_of(client, user))["accessToken"])
+    assert alone["org_id"] == first, "one membership is chosen without naming it"
+    second = await create_org(client, user)
+    foreign = await create_org(client, stranger)
+
+    for grant in ("password", "session"):
+        several = await token_request(client, user, grant=grant)
+        assert several.status_code == 400
+        assert several.json()["code"] == "organization_required"
+        chosen = await token_request(client, user, second, grant=grant)
+        assert chosen.status_code == 200
+        assert claims(chosen.json()["accessToken"])["org_id"] == second
+        for unknown in (str(uuid.uuid4()), foreign):
+            missing = await token_request(client, user, unknown, grant=grant)
+            assert missing.status_code == 404
+            assert missing.json()["code"] == "organization_not_found"
+
+    other_environment = await client.post(
+        f"{world.base}/environments", json={"name": "third"}, headers=world.owner.auth
+    )
+    elsewhere = await sign_up(client, other_environment.json()["id"])
+    elsewhere_org = await create_org(client, elsewhere)
+    assert (await token_request(client, user, elsewhere_org)).status_code == 404
+    wrong = await token_request(client, user, "not-a-uuid")
+    assert wrong.status_code == 400
+
+
+@pytest.mark.asvs("AC-09", "JWT-05")
+async def test_role_and_permission_changes_show_at_the_next_refresh(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    s = await scene(client, world)
+    tokens = await tokens_of(client, s.user)
+    assert claims(tokens["accessToken"])["roles"] == ["ORG_USER"]
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    await client.patch(f"{members_url}/{s.user.id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
+    refreshed = await refresh(client, s.user, tokens["refreshToken"])
+    assert refreshed.status_code == 200
+    after = claims(refreshed.json()["accessToken"])
+    assert (after["org_id"], after["roles"], after["permissions"]) == (
+        s.organization_id,
+        ["READ_ONLY"],
+        READ_ONLY_PERMISSIONS,
+    )
+
+    await client.post(catalog_url(world, "permissions"), json={"name": "reports:read"}, headers=world.owner.auth)
+    edit = await client.patch(
+        catalog_url(world, "roles/READ_ONLY"), json={"permissions": ["reports:read"]}, headers=world.owner.auth
+    )
+    assert edit.status_code == 200
+    again = await refresh(client, s.user, refreshed.json()["refreshToken"])
+    assert claims(again.json()["accessToken"])["permissions"] == ["reports:read"]
+
+    custom = {"name": "AUDITOR", "permissions": ["audit:read", "reports:read"]}
+    assert (await client.post(catalog_url(world, "roles"), json=custom, headers=world.owner.auth)).status_code == 201
+    await client.patch(f"{members_url}/{s.user.id}", json={"role": "AUDITOR"}, headers=s.admin.auth)
+    last = await refresh(client, s.user, again.json()["refreshToken"])
+    assert (claims(last.json()["accessToken"])["roles"], claims(last.json()["accessToken"])["permissions"]) == (
+        ["AUDITOR"],
+        ["audit:read", "reports:read"],
+    )
+
+
+@pytest.mark.asvs("AC-09")
+async def test_removing_a_membership_ends_its_refresh_tokens(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    s = await scene(client, world)
+    elsewhere = await create_org(client, s.user)
+    in_org = await tokens_of(client, s.user, s.organization_id)
+    in_own = await tokens_of(client, s.user, elsewhere)
+    removed = await client.delete(
+        orgs_url(world.environment_id, s.organization_id, "members", s.user.id), headers=s.admin.auth
+    )
+    assert removed.status_code == 204
+    failed = await refresh(client, s.user, in_org["refreshToken"])
+    assert failed.status_code == 401
+    assert failed.json()["code"] == "invalid_grant"
+    rows = list(await db.scalars(select(RefreshToken).where(RefreshToken.account_id == uuid.UUID(s.user.id))))
+    assert {row.organization_id for row in rows if row.revoked_at is not None} == {uuid.UUID(s.organization_id)}
+    assert (await refresh(client, s.user, in_own["refreshToken"])).status_code == 200, "other organizations stay"
+    assert (await token_request(client, s.user, s.organization_id)).status_code == 404
+
+    viewer_tokens = await tokens_of(client, s.viewer)
+    assert (
+        await client.delete(orgs_url(world.environment_id, s.organization_id), headers=s.admin.auth)
+    ).status_code == 204
+    assert (await refresh(client, s.viewer, viewer_tokens["refreshToken"])).status_code == 401
+
+
+@pytest.mark.asvs("AC-09")
+async def test_refresh_fails_when_the_membership_is_gone_without_revocation(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A refresh checks the membership itself, not only the revocation done by the removal route: here the
+    row goes behind the service's back."""
+    s = await scene(client, world)
+    tokens = await tokens_of(client, s.user)
+    membership = await db.scalar(select(Membership).where(Membership.environment_account_id == uuid.UUID(s.user.id)))
+    assert membership is not None
+    await db.delete(membership)
+    await db.commit()
+    failed = await refresh(client, s.user, tokens["refreshToken"])
+    assert failed.status_code == 401
+    assert failed.json()["code"] == "invalid_grant"
