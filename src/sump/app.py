@@ -16,8 +16,8 @@ from starlette.middleware.cors import CORSMiddleware
 from sump import __version__
 from sump.audit.routes import router as audit_router
 from sump.auth.routes import environment_router as environment_auth_router
+from sump.auth.reset import reset_preparer
 from sump.auth.routes import tenant_router as tenant_auth_router
-from sump.auth.service import reset_preparer
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
 from sump.db.engine import autocommit_engine, make_engine, make_sessionmaker
@@ -25,6 +25,7 @@ from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
+from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
 from sump.kit.email.mailers import mailer_for
 from sump.kit.email.models import OutboxKind
@@ -98,10 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lock_after=settings.lockout_threshold,
             window_minutes=settings.lockout_window_minutes,
             max_delay_seconds=settings.lockout_max_delay,
+            account_ceiling=settings.lockout_account_ceiling,
         ),
     )
     app.state.outbox = OutboxWorker(
         app.state.sessionmaker, mailer_for(settings), {OutboxKind.PASSWORD_RESET: reset_preparer(settings)}
+    )
+    app.state.runtime = Runtime(
+        settings, app.state.hasher, app.state.limiter, app.state.lockout, app.state.outbox, app.state.sessionmaker
     )
     app.state.draining = False
 

@@ -7,14 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import repository
 from sump.audit.models import AuditEvent
 from sump.audit.repository import Filters
-from sump.db.deps import after_rollback
 from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.call import Call
 from sump.kit.context import client_var, request_id_var
 from sump.kit.errors import Problem
 from sump.tenant_accounts.models import TenantAccount
@@ -67,26 +66,32 @@ async def record(
 
 
 def record_failure(
-    request: Request,
+    call: Call,
     action: str,
     problem: Problem,
     *,
     tenant_id: uuid.UUID,
     environment_id: uuid.UUID | None,
+    target: Ref | None = None,
     **details: Any,
 ) -> None:
-    """For a refused request: recorded with the problem's code, in a transaction of its own once the
-    request's has been rolled back (so it holds no locks)."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """For a refused request: recorded with the problem's code (and the account it aimed at, when known), in
+    a transaction of its own once the request's has been rolled back (so it holds no locks)."""
     fields = {"code": problem.code, **details}
 
     async def write() -> None:
-        async with sessionmaker() as db, db.begin():
+        async with call.runtime.sessionmaker() as db, db.begin():
             await record(
-                db, action, tenant_id=tenant_id, environment_id=environment_id, outcome="failure", details=fields
+                db,
+                action,
+                tenant_id=tenant_id,
+                environment_id=environment_id,
+                target=target,
+                outcome="failure",
+                details=fields,
             )
 
-    after_rollback(request, write)
+    call.after_rollback(write)
 
 
 async def page(

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sump.audit import service as audit
-from sump.audit.service import Ref, ref
 from sump.auth import service as auth
 from sump.auth.cookies import clear_session_cookie
 from sump.auth.dependencies import TenantActor, ensure_role
@@ -32,7 +30,7 @@ from sump.console.web import (
     validated,
 )
 from sump.db.deps import DbSession
-from sump.kit.deps import HasherDep, HashSlot, SettingsDep
+from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.errors import Problem, not_found
 from sump.sessions import service as sessions
 from sump.sessions.models import AccountType
@@ -168,49 +166,31 @@ async def delete_tenant(request: Request, actor: Actor, db: DbSession, settings:
 
 
 @router.post("/settings/sessions/{session_id}/revoke")
-async def revoke_session(
-    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, session_id: str
-) -> Response:
-    await read_form(request, settings)
+async def revoke_session(request: Request, actor: Actor, call: CallDep, session_id: str) -> Response:
+    await read_form(request, call.settings)
     target = parse_id(session_id)
-    if target is None or not await sessions.revoke(db, actor.session, target):
+    if target is None:
         raise not_found("session")
-    await audit.record(
-        db,
-        "session.revoked",
-        tenant_id=actor.tenant_id,
-        actor=ref(actor.account),
-        target=Ref("session", target),
-    )
+    await auth.revoke_session(call, actor.session, actor.account, target)
     if target == actor.session.id:
         response = redirect(request, "/console/login", "You have been signed out.")
-        clear_session_cookie(response, settings)
+        clear_session_cookie(response, call.settings)
         return response
     return redirect(request, ACCOUNT_TAB, "Session revoked")
 
 
 @router.post("/settings/sessions/revoke-others")
-async def revoke_other_sessions(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
-    await read_form(request, settings)
-    revoked = await sessions.revoke_all(db, actor.account, keep=actor.session.id)
-    await audit.record(
-        db,
-        "logout_all",
-        tenant_id=actor.tenant_id,
-        actor=ref(actor.account),
-        target=ref(actor.account),
-        details={"revoked": revoked, "kept": str(actor.session.id)},
-    )
+async def revoke_other_sessions(request: Request, actor: Actor, call: CallDep) -> Response:
+    await read_form(request, call.settings)
+    revoked = await auth.revoke_all_sessions(call, actor.session, actor.account, keep_this=True)
     plural = "session was" if revoked == 1 else "sessions were"
     return redirect(request, ACCOUNT_TAB, f"Signed out of your other sessions ({revoked} {plural} ended)")
 
 
-@router.post("/settings/password", dependencies=[HashSlot])
-async def change_password(
-    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, hasher: HasherDep
-) -> Response:
-    form = await read_form(request, settings)
-    pool = await load_pool(db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
+@router.post("/settings/password")
+async def change_password(request: Request, actor: Actor, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
+    pool = await load_pool(call.db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
     try:
         if not form.get("currentPassword"):
             raise FormErrors({"currentPassword": "Enter your current password."})
@@ -221,19 +201,13 @@ async def change_password(
         body = validated(
             ChangePassword, {"currentPassword": form["currentPassword"], "newPassword": form["newPassword"]}
         )
-        await auth.change_password(db, hasher, pool, actor.account, actor.session, body)
+        await auth.change_password(call, pool, actor.session, actor.account, body)
     except FormErrors as invalid:
-        return await _page(request, actor, db, settings, "account", errors=invalid.errors, status=400)
+        return await _page(request, actor, call.db, call.settings, "account", errors=invalid.errors, status=400)
     except Problem as problem:
-        await roll_back(db, actor)
-        await audit.record(
-            db, "password.change_failed", tenant_id=actor.tenant_id, outcome="failure", details={"code": problem.code}
-        )
+        await call.roll_back()
+        await roll_back(call.db, actor)
         failed = problem_errors(problem, "newPassword")
         errors = {("newPassword" if key == "password" else key): text for key, text in failed.errors.items()}
-        return await _page(request, actor, db, settings, "account", errors=errors, status=problem.status)
-    await audit.record(
-        db, "password.changed", tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(actor.account)
-    )
-    request.app.state.outbox.wake()
+        return await _page(request, actor, call.db, call.settings, "account", errors=errors, status=problem.status)
     return redirect(request, ACCOUNT_TAB, "Password changed. Your other sessions have been signed out.")

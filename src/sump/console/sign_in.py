@@ -15,12 +15,10 @@ from fastapi.responses import Response
 from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import ref
+from sump.auth import reset as resets
 from sump.auth import service as auth
 from sump.auth.cookies import clear_session_cookie, cookie_token, set_session_cookie
 from sump.auth.pools import Pool, load_pool
-from sump.auth.routes import FORGOT_PER_IDENTIFIER, FORGOT_PER_IP, LOGIN_PER_IP, RESET_PER_IP
 from sump.auth.schemas import ForgotPassword, Login, ResetPassword
 from sump.console.web import (
     TENANT_COOKIE,
@@ -37,24 +35,20 @@ from sump.console.web import (
 )
 from sump.db.deps import DbSession
 from sump.environments.schemas import EnvironmentCreate
-from sump.kit.deps import ClientDep, HasherDep, HashSlot, LockoutDep, SettingsDep
+from sump.kit.deps import CallDep, ClientDep, HasherDep, SettingsDep
+from sump.kit.devices import remember
 from sump.kit.errors import Problem
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.ratelimit import hit_per_ip
-from sump.sessions import service as sessions
 from sump.sessions.models import AccountType
 from sump.tenants import service as tenants
 from sump.tenants.routes import CREATE_PER_IP
 from sump.tenants.schemas import OwnerFields, TenantCreate, TenantFields
 
 router = APIRouter()
-# The same counters and limits as the API's routes: the console is one more way in, not a second allowance.
-LIMITS = {
-    "tenant-login": parse(LOGIN_PER_IP),
-    "tenant-create": parse(CREATE_PER_IP),
-    "tenant-forgot": parse(FORGOT_PER_IP),
-    "tenant-reset": parse(RESET_PER_IP),
-}
+# The same counter and limit as `POST /api/v1/tenants`: the console is one more way in, not a second allowance.
+# Sign-in, forgot and reset take theirs in the services they share with the API.
+CREATE_LIMIT = parse(CREATE_PER_IP)
 PHONE_LIKE = re.compile(r"^\+|^\d{10,}$")
 NO_SUCH_TENANT = "No tenant has this ID. Check the ID you were given when the tenant was created."
 
@@ -64,10 +58,6 @@ def identifier_kind(identifier: str) -> str:
     if "@" in identifier:
         return "email"
     return "phone" if PHONE_LIKE.search(identifier) else "username"
-
-
-async def _limit(request: Request, name: str) -> None:
-    await hit_per_ip(request, name, LIMITS[name])
 
 
 async def _pool(db: AsyncSession, tenant_text: str) -> Pool:
@@ -103,77 +93,50 @@ async def login_page(
     return render(request, "login.html", values=values)
 
 
-@router.post("/login", dependencies=[HashSlot])
-async def login(
-    request: Request,
-    db: DbSession,
-    settings: SettingsDep,
-    hasher: HasherDep,
-    lockout: LockoutDep,
-    client: ClientDep,
-) -> Response:
-    form = await read_form(request, settings)
+@router.post("/login")
+async def login(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
     identifier = form.get("identifier", "").strip()
     values = {
         "tenantId": form.get("tenantId", "").strip(),
         "identifier": identifier,
         "next": safe_next(form.get("next")),
     }
-    pool: Pool | None = None
     try:
-        await _limit(request, "tenant-login")
         if not identifier:
             raise FormErrors({"identifier": "Enter your email, username or phone number."})
         if not form.get("password"):
             raise FormErrors({"password": "Enter your password."})
-        pool = await _pool(db, values["tenantId"])
-        kind = identifier_kind(identifier)
+        pool = await _pool(call.db, values["tenantId"])
         try:
-            body = validated(Login, {kind: identifier, "password": form["password"]})
+            body = validated(Login, {identifier_kind(identifier): identifier, "password": form["password"]})
         except FormErrors as invalid:
             raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
-        account, issued = await auth.login(db, hasher, lockout, settings, pool, body, client)
+        done = await auth.sign_in(
+            call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
+        )
     except FormErrors as failed:
         return render(request, "login.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
-        await db.rollback()
-        if pool is not None:
-            await audit.record(
-                db,
-                "login.failed",
-                tenant_id=pool.tenant_id,
-                outcome="failure",
-                details={
-                    "code": problem.code,
-                    "identifier_kind": identifier_kind(identifier),
-                    "identifier": identifier,
-                },
-            )
+        await call.roll_back()
         message = "Wrong identifier or password." if problem.code == "invalid_credentials" else problem.detail
-        return render(request, "login.html", problem.status, errors={"form": message}, values=values)
-    previous = cookie_token(request, settings)
-    if previous:
-        await sessions.revoke_token(db, previous)
-    await audit.record(
-        db,
-        "login.succeeded",
-        tenant_id=pool.tenant_id,
-        actor=ref(account),
-        target=ref(account),
-        details={"identifier_kind": kind, "channel": "console"},
-    )
-    return _signed_in_response(request, values["next"], issued.token, pool.tenant_id)
+        response = render(request, "login.html", problem.status, errors={"form": message}, values=values)
+        if "Retry-After" in problem.headers:
+            response.headers["Retry-After"] = problem.headers["Retry-After"]
+        return response
+    response = _signed_in_response(request, values["next"], done.issued.token, pool.tenant_id)
+    remember(response, call.settings, call.client.devices, done.account.id)
+    return response
 
 
 @router.post("/logout")
-async def logout(request: Request, db: DbSession, settings: SettingsDep) -> Response:
-    await read_form(request, settings)
-    actor = await signed_in_or_none(request, db, settings)
+async def logout(request: Request, call: CallDep) -> Response:
+    await read_form(request, call.settings)
+    actor = await signed_in_or_none(request, call.db, call.settings)
     if actor is not None:
-        await sessions.revoke(db, actor.session, actor.session.id)
-        await audit.record(db, "logout", tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(actor.account))
+        await auth.sign_out(call, actor.session, actor.account)
     response = redirect(request, "/console/login", "You have been signed out.")
-    clear_session_cookie(response, settings)
+    clear_session_cookie(response, call.settings)
     return response
 
 
@@ -252,7 +215,7 @@ async def setup(
         }
     )
     try:
-        await _limit(request, "tenant-create")
+        await hit_per_ip(request, "tenant-create", CREATE_LIMIT)
         created = await tenants.create(db, hasher, settings, body, client)
     except Problem as problem:
         await db.rollback()
@@ -275,31 +238,24 @@ async def forgot_page(request: Request) -> Response:
 
 
 @router.post("/forgot-password")
-async def forgot(request: Request, db: DbSession, settings: SettingsDep) -> Response:
-    form = await read_form(request, settings)
+async def forgot(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
     identifier = form.get("identifier", "").strip()
     values = {"tenantId": form.get("tenantId", "").strip(), "identifier": identifier}
     try:
-        await _limit(request, "tenant-forgot")
-        pool = await _pool(db, values["tenantId"])
+        pool = await _pool(call.db, values["tenantId"])
         if not identifier:
             raise FormErrors({"identifier": "Enter your email, username or phone number."})
         try:
             body = validated(ForgotPassword, {identifier_kind(identifier): identifier})
         except FormErrors as invalid:
             raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
+        await resets.request_reset(call, pool, body)
     except FormErrors as failed:
         return render(request, "forgot.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
         return render(request, "forgot.html", problem.status, errors={"form": problem.detail}, values=values)
-    limiter = request.app.state.limiter
-    if await limiter.allow(FORGOT_PER_IDENTIFIER, "tenant-forgot", str(pool.scope_id), *body.chosen()):
-        await auth.request_reset(db, pool, body)
-        await audit.record(
-            db, "password.reset_requested", tenant_id=pool.tenant_id, details={"identifier_kind": body.chosen()[0]}
-        )
-        request.app.state.outbox.wake()
-    return render(request, "forgot.html", values=values, sent=auth.FORGOT_ANSWER)
+    return render(request, "forgot.html", values=values, sent=resets.FORGOT_ANSWER)
 
 
 @router.get("/reset-password")
@@ -307,23 +263,20 @@ async def reset_page(request: Request, tenant: str = "", token: str = "") -> Res
     return render(request, "reset.html", values={"tenant": tenant, "token": token})
 
 
-@router.post("/reset-password", dependencies=[HashSlot])
-async def reset(
-    request: Request, db: DbSession, settings: SettingsDep, hasher: HasherDep, lockout: LockoutDep
-) -> Response:
-    form = await read_form(request, settings)
+@router.post("/reset-password")
+async def reset(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
     values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
     try:
-        await _limit(request, "tenant-reset")
-        pool = await _pool(db, values["tenant"])
+        pool = await _pool(call.db, values["tenant"])
         if form.get("newPassword", "") != form.get("passwordConfirm", ""):
             raise FormErrors({"passwordConfirm": "Passwords do not match."})
         body = validated(ResetPassword, {"token": values["token"] or "-", "newPassword": form.get("newPassword", "")})
-        account = await auth.reset_password(db, hasher, lockout, pool, body)
+        await resets.reset_password(call, pool, body)
     except FormErrors as failed:
         return render(request, "reset.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
-        await db.rollback()
+        await call.roll_back()
         errors = (
             {"newPassword": problem.errors["password"]}
             if problem.errors and "password" in problem.errors
@@ -334,6 +287,4 @@ async def reset(
             }
         )
         return render(request, "reset.html", problem.status, errors=errors, values=values)
-    await audit.record(db, "password.reset", tenant_id=pool.tenant_id, actor=ref(account), target=ref(account))
-    request.app.state.outbox.wake()
-    return redirect(request, "/console/login", auth.RESET_ANSWER)
+    return redirect(request, "/console/login", resets.RESET_ANSWER)

@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from sump.kit.call import Hooks
+
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -31,23 +33,30 @@ def read_engine(request: Request) -> AsyncEngine:
     return engine
 
 
+def hooks(request: Request) -> Hooks:
+    """What the request runs once its transaction has committed or rolled back."""
+    found: Hooks | None = getattr(request.state, "hooks", None)
+    if found is None:
+        found = request.state.hooks = Hooks()
+    return found
+
+
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    ended = hooks(request)
     async with _sessionmaker(request)() as db:
         try:
             yield db
         except BaseException:
             await db.rollback()
-            for callback in getattr(request.state, "after_rollback", []):
-                await callback()
+            await ended.after_rollback()
             raise
         await db.commit()
+    ended.after_commit()
 
 
 def after_rollback(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
     """Runs `callback` once the request's transaction has been rolled back (it holds no locks by then)."""
-    if not hasattr(request.state, "after_rollback"):
-        request.state.after_rollback = []
-    request.state.after_rollback.append(callback)
+    hooks(request).rolled_back.append(callback)
 
 
 # scope="function": the commit runs when the handler returns, before the response leaves.

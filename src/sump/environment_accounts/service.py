@@ -49,6 +49,12 @@ async def get(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, 
     return account
 
 
+async def enabled(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
+    """The environment's end user when it exists and is enabled (what a token of theirs may stand for)."""
+    account = await repository.get(db, environment_id, account_id)
+    return account if account is not None and not account.disabled else None
+
+
 async def page(
     db: AsyncSession, actor: EnvironmentActor, filters: Filters, after: uuid.UUID | None, limit: int
 ) -> list[EnvironmentAccount]:

@@ -1,17 +1,19 @@
-"""Route dependencies for the application-wide objects kept on `app.state`.
+"""Route dependencies for the application-wide objects kept on `app.state`, and the `Call` every service
+use case takes.
 
 All are `async def`: FastAPI would run a plain `def` dependency in a thread, a hand-off per request."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from sump.config import Settings
-from sump.kit.lockout import Lockout
+from sump.db.deps import DbSession, hooks
+from sump.kit.call import Call, Client, Runtime
+from sump.kit.devices import known_accounts
 from sump.kit.middleware import client_ip
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
@@ -27,11 +29,6 @@ async def _hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-async def _lockout(request: Request) -> Lockout:
-    lockout: Lockout = request.app.state.lockout
-    return lockout
-
-
 async def _limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
@@ -44,23 +41,30 @@ async def _hash_slot(request: Request) -> AsyncIterator[None]:
         yield
 
 
-@dataclass(frozen=True)
-class Client:
-    """Where a request comes from, as recorded on sessions."""
-
-    ip: str
-    user_agent: str | None
+def client_of(request: Request) -> Client:
+    """Where a request comes from, as sessions, audit events and the lockout see it."""
+    agent = request.headers.get("user-agent")
+    settings: Settings = request.app.state.settings
+    return Client(
+        ip=client_ip(request.scope),
+        user_agent=agent[:512] if agent else None,
+        devices=known_accounts(request.cookies, settings),
+    )
 
 
 async def _client(request: Request) -> Client:
-    agent = request.headers.get("user-agent")
-    return Client(ip=client_ip(request.scope), user_agent=agent[:512] if agent else None)
+    return client_of(request)
+
+
+async def _call(request: Request, db: DbSession) -> Call:
+    runtime: Runtime = request.app.state.runtime
+    return Call(db, runtime, client_of(request), hooks(request))
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
-LockoutDep = Annotated[Lockout, Depends(_lockout)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 ClientDep = Annotated[Client, Depends(_client)]
+CallDep = Annotated[Call, Depends(_call)]
 HashSlot: Any = Depends(_hash_slot, scope="function")
 """In a route's `dependencies=[…]` when it always hashes a password: a full pool answers 503 at once."""

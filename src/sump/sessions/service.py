@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sump.config import Settings
 from sump.db.base import utcnow
 from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.call import Client
 from sump.kit.crypto import new_token, token_digest
-from sump.kit.deps import Client
 from sump.sessions import repository
 from sump.sessions.models import AccountType, Session
 from sump.sessions.repository import Account

@@ -15,7 +15,7 @@ from sump.config import Settings
 from sump.environments import service as environments
 from sump.environments.models import Environment
 from sump.kit import custom_properties
-from sump.kit.deps import Client
+from sump.kit.call import Client
 from sump.kit.errors import not_found
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions

@@ -6,25 +6,19 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import ref
-from sump.auth import service as auth
 from sump.auth.cookies import session_token
 from sump.auth.dependencies import EnvironmentId, SignedIn, TenantAdmin
-from sump.auth.pools import environment_pool
 from sump.db.deps import DbSession
-from sump.environment_accounts import repository as end_users
+from sump.environment_accounts import service as end_users
 from sump.environment_accounts.models import EnvironmentAccount
 from sump.environments import repository as environments
 from sump.environments.models import Environment
-from sump.kit.deps import ClientDep, HasherDep, LockoutDep, SettingsDep
+from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.errors import Problem, not_found, problem_response, problem_responses
 from sump.kit.ratelimit import per_ip
-from sump.organizations import service as organizations
 from sump.sessions import service as sessions
-from sump.tokens import service
+from sump.tokens import admin, grants, service
 from sump.tokens.schemas import KeyRotated, Me, RevokeRequest, TokenRequest, Tokens
 
 router = APIRouter(tags=["tokens"], responses=problem_responses(400, 401, 404))
@@ -37,13 +31,6 @@ async def environment_of(environment_id: EnvironmentId, db: DbSession) -> Enviro
     return environment
 
 
-async def _enabled_end_user(
-    db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID
-) -> EnvironmentAccount | None:
-    account = await end_users.get(db, environment_id, account_id)
-    return account if account is not None and not account.disabled else None
-
-
 @router.post(
     "/auth/environments/{environmentId}/token",
     response_model=Tokens,
@@ -51,84 +38,13 @@ async def _enabled_end_user(
     responses=problem_responses(429, 503),
 )
 async def token(
-    body: TokenRequest,
-    request: Request,
-    db: DbSession,
-    hasher: HasherDep,
-    lockout: LockoutDep,
-    settings: SettingsDep,
-    client: ClientDep,
-    found: SignedIn,
-    environment: Environment = Depends(environment_of),
+    body: TokenRequest, call: CallDep, found: SignedIn, environment: Environment = Depends(environment_of)
 ) -> Tokens | Response:
-    """Issues an access token (15 minutes by default) and a refresh token that rotates on every use."""
-    if body.grant_type == "refresh_token":
-        assert body.refresh_token is not None
-        account_of = lambda db, account_id: _enabled_end_user(db, environment.id, account_id)  # noqa: E731
-        try:
-            pair = await service.refresh(
-                db, settings, environment, account_of, organizations.current_grant, body.refresh_token
-            )
-        except Problem as problem:
-            audit.record_failure(
-                request, "token.refresh_failed", problem, tenant_id=environment.tenant_id, environment_id=environment.id
-            )
-            raise
-        if isinstance(pair, Problem):  # a replay: the family's revocation commits with this answer
-            await _audit(db, environment, "token.reuse_detected", None, outcome="failure")
-            return problem_response(pair.status, pair.code, pair.detail)
-        await _audit(db, environment, "token.refreshed", pair.account)
-        return _tokens(pair)
-    if body.grant_type == "password":
-        login = body.login()
-        try:
-            account, issued = await auth.login(
-                db, hasher, lockout, settings, environment_pool(environment), login, client
-            )
-        except Problem as problem:
-            audit.record_failure(
-                request,
-                "login.failed",
-                problem,
-                tenant_id=environment.tenant_id,
-                environment_id=environment.id,
-                identifier_kind=login.chosen()[0],
-            )
-            raise
-        session = issued.session
-    else:
-        if found is None or not isinstance(found[1], EnvironmentAccount) or found[1].environment_id != environment.id:
-            raise Problem(401, "unauthenticated", "The session grant needs a session of this environment.")
-        session, account = found
-    assert isinstance(account, EnvironmentAccount)
-    grant = await organizations.token_grant(db, environment.id, account.id, body.organization_id)
-    pair = await service.issue(db, settings, environment, account, session, grant)
-    await _audit(db, environment, "token.issued", account, grant=body.grant_type)
-    return _tokens(pair)
-
-
-async def _audit(
-    db: AsyncSession,
-    environment: Environment,
-    action: str,
-    account: EnvironmentAccount | None,
-    outcome: str = "success",
-    **details: str,
-) -> None:
-    who = ref(account) if account else None
-    await audit.record(
-        db,
-        action,
-        tenant_id=environment.tenant_id,
-        environment_id=environment.id,
-        actor=who,
-        target=who,
-        outcome=outcome,
-        details=details,
-    )
-
-
-def _tokens(pair: service.TokenPair) -> Tokens:
+    """Issues an access token (15 minutes by default) and a refresh token that rotates on every use. The
+    password grant is a sign-in: it shares the per-address budget and the lockout of `/login`."""
+    pair = await grants.grant(call, environment, body, found)
+    if isinstance(pair, Problem):  # a replay: the family's revocation commits with this answer
+        return problem_response(pair.status, pair.code, pair.detail)
     return Tokens(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
@@ -152,7 +68,7 @@ async def me(
     claims: dict[str, Any] = {}
     if token.count(".") == 2:
         claims = await service.verify_access_token(db, settings, environment, token)
-        account = await _enabled_end_user(db, environment.id, uuid.UUID(claims["sub"]))
+        account = await end_users.enabled(db, environment.id, uuid.UUID(claims["sub"]))
         session_id = uuid.UUID(claims["sid"])
         live = await sessions.is_live(db, settings, session_id)
     else:
@@ -215,16 +131,5 @@ async def rotate_keys(
     environment_id: EnvironmentId, actor: TenantAdmin, db: DbSession, settings: SettingsDep
 ) -> KeyRotated:
     """Promotes the next signing key now; tokens signed before keep verifying until they expire."""
-    environment = await environments.get(db, actor.tenant_id, environment_id)
-    if environment is None:
-        raise not_found("environment")
-    key = await service.rotate(db, settings, environment)
-    await audit.record(
-        db,
-        "signing_key.rotated",
-        tenant_id=environment.tenant_id,
-        environment_id=environment.id,
-        actor=ref(actor.account),
-        details={"kid": key.kid},
-    )
+    key = await admin.rotate_now(db, settings, actor, environment_id)
     return KeyRotated(kid=key.kid)

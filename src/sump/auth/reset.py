@@ -1,0 +1,139 @@
+"""Forgotten passwords: asking for a reset link, the outbox step that mails it, and setting a new password
+with it. The answer to a request is the same, at the same cost, whether or not the account exists."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from limits import parse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.audit import service as audit
+from sump.auth import repository
+from sump.auth.identity import enqueue_reset
+from sump.auth.models import PasswordResetToken
+from sump.auth.pools import Pool, load_pool
+from sump.auth.schemas import Identifier, ResetPassword
+from sump.auth.service import LOAD_CODES, lockout_subject, set_password
+from sump.config import Settings
+from sump.db.base import utcnow
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.call import Call
+from sump.kit.crypto import new_token, token_digest
+from sump.kit.email.mailers import Email
+from sump.kit.email.outbox import Preparer
+from sump.kit.email.templates import render
+from sump.kit.errors import Problem
+from sump.sessions.models import AccountType
+from sump.sessions.repository import Account
+
+RESET_TTL = timedelta(hours=1)
+FORGOT_PER_IP = RESET_PER_IP = parse("10/minute")
+FORGOT_PER_IDENTIFIER = parse("3/15minutes")
+FORGOT_ANSWER = "If an account exists with this identifier, a reset link has been sent."
+RESET_ANSWER = "Password has been reset successfully. Please log in with your new password."
+
+
+def _family(pool: Pool) -> str:
+    return "environment" if pool.environment_id else "tenant"
+
+
+async def request_reset(call: Call, pool: Pool, body: Identifier) -> None:
+    """Records who asked (at most 3 per identifier in 15 minutes); the outbox worker resolves it (see
+    `reset_preparer`), so the cost is the same whether or not the account exists."""
+    family = _family(pool)
+    await call.limiter.hit(FORGOT_PER_IP, f"{family}-forgot", call.client.ip)
+    kind, value = body.chosen()
+    if not await call.limiter.allow(FORGOT_PER_IDENTIFIER, f"{family}-forgot", str(pool.scope_id), kind, value):
+        return
+    await enqueue_reset(call.db, pool, kind, value)
+    await audit.record(
+        call.db,
+        "password.reset_requested",
+        tenant_id=pool.tenant_id,
+        environment_id=pool.environment_id,
+        details={"identifier_kind": kind},
+    )
+    call.wake_outbox()
+
+
+def reset_link(settings: Settings, pool: Pool, token: str) -> str:
+    """Tenant accounts reset on the console's page; end users on `/reset-password` of the public URL (the
+    builder's application, or a proxy in front of Sump, serves it)."""
+    if pool.environment_id:
+        return f"{settings.public_url}/reset-password?environment={pool.scope_id}&token={token}"
+    return f"{settings.public_url}/console/reset-password?tenant={pool.scope_id}&token={token}"
+
+
+def reset_preparer(settings: Settings) -> Preparer:
+    """The outbox step that turns a reset request into a token and its email, or into nothing."""
+
+    async def prepare(db: AsyncSession, payload: dict[str, str], now: datetime) -> Email | None:
+        try:
+            pool = await load_pool(db, AccountType(payload["accountType"]), uuid.UUID(payload["contextId"]))
+        except Problem:
+            return None
+        account = await repository.find_account(db, pool, **{payload["kind"]: payload["value"]})
+        if account is None:
+            return None
+        token = new_token()
+        is_end_user = isinstance(account, EnvironmentAccount)
+        await repository.replace_reset_token(
+            db,
+            PasswordResetToken(
+                token_hash=token_digest(token),
+                account_type=pool.account_type,
+                account_id=account.id,
+                tenant_id=pool.tenant_id,
+                environment_id=pool.environment_id,
+                tenant_account_id=None if is_end_user else account.id,
+                environment_account_id=account.id if is_end_user else None,
+                expires_at=now + RESET_TTL,
+                created_at=now,
+            ),
+        )
+        link = reset_link(settings, pool, token)
+        return render("password_reset", account.email, name=account.name, link=link, minutes=60)
+
+    return prepare
+
+
+def invalid_token() -> Problem:
+    return Problem(400, "invalid_token", "Invalid or expired token.")
+
+
+async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:
+    """Sets the new password with a single-use token; revokes every session; lifts the account's lockout."""
+    await call.limiter.hit(RESET_PER_IP, f"{_family(pool)}-reset", call.client.ip)
+    try:
+        async with call.hasher.slot():
+            account = await _redeem(call, pool, body)
+    except Problem as problem:
+        if problem.code not in LOAD_CODES:
+            audit.record_failure(
+                call, "password.reset_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
+            )
+        raise
+    await call.lockout.clear(lockout_subject(pool, account))
+    who = audit.ref(account)
+    await audit.record(
+        call.db, "password.reset", tenant_id=pool.tenant_id, environment_id=pool.environment_id, actor=who, target=who
+    )
+    return account
+
+
+async def _redeem(call: Call, pool: Pool, body: ResetPassword) -> Account:
+    now = utcnow()
+    token = await repository.find_reset_token(call.db, pool, token_digest(body.token), now)
+    account = await repository.get_account(call.db, pool, token.account_id) if token else None
+    if token is None or account is None:
+        raise invalid_token()
+    if account.password_changed_at is not None and account.password_changed_at > token.created_at:
+        raise invalid_token()
+    pool.policy.check(body.new_password, email=account.email, username=account.username)
+    new_hash = await call.hasher.hash(body.new_password)
+    if not await repository.consume_reset_token(call.db, token.id, now):
+        raise invalid_token()
+    await set_password(call, account, new_hash, keep=None)
+    return account

@@ -1,0 +1,92 @@
+"""The token endpoint's grants, each one whole use case: the password grant is the sign-in of
+`sump.auth.service` (same budget, lockout, hashing slot and audit), then tokens for the session it opens."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.audit import service as audit
+from sump.audit.service import ref
+from sump.auth import service as auth
+from sump.auth.pools import environment_pool
+from sump.environment_accounts import service as end_users
+from sump.environment_accounts.models import EnvironmentAccount
+from sump.environments.models import Environment
+from sump.kit.call import Call
+from sump.kit.errors import Problem
+from sump.organizations import service as organizations
+from sump.sessions.models import Session
+from sump.sessions.repository import Account
+from sump.tokens import service
+from sump.tokens.schemas import TokenRequest
+
+
+async def grant(
+    call: Call, environment: Environment, body: TokenRequest, signed_in: tuple[Session, Account] | None
+) -> service.TokenPair | Problem:
+    """Tokens for the grant in `body`. A replayed refresh token returns (not raises) its problem: the
+    revocation it caused must commit with the answer."""
+    if body.grant_type == "refresh_token":
+        assert body.refresh_token is not None
+        return await _refresh(call, environment, body.refresh_token)
+    if body.grant_type == "password":
+        done = await auth.sign_in(call, environment_pool(environment), body.login(), channel="token")
+        session, account = done.issued.session, done.account
+    else:
+        if signed_in is None or not _of_environment(signed_in[1], environment):
+            raise _session_needed()
+        session, account = signed_in
+    assert isinstance(account, EnvironmentAccount)
+    membership = await organizations.token_grant(call.db, environment.id, account.id, body.organization_id)
+    pair = await service.issue(call.db, call.settings, environment, account, session, membership)
+    await _audit(call.db, environment, "token.issued", account, grant=body.grant_type)
+    return pair
+
+
+def _of_environment(account: Account, environment: Environment) -> bool:
+    return isinstance(account, EnvironmentAccount) and account.environment_id == environment.id
+
+
+def _session_needed() -> Problem:
+    return Problem(401, "unauthenticated", "The session grant needs a session of this environment.")
+
+
+async def _refresh(call: Call, environment: Environment, raw: str) -> service.TokenPair | Problem:
+    async def account_of(db: AsyncSession, account_id: uuid.UUID) -> EnvironmentAccount | None:
+        return await end_users.enabled(db, environment.id, account_id)
+
+    try:
+        pair = await service.refresh(call.db, call.settings, environment, account_of, organizations.current_grant, raw)
+    except Problem as problem:
+        audit.record_failure(
+            call, "token.refresh_failed", problem, tenant_id=environment.tenant_id, environment_id=environment.id
+        )
+        raise
+    if isinstance(pair, Problem):
+        await _audit(call.db, environment, "token.reuse_detected", None, outcome="failure")
+        return pair
+    await _audit(call.db, environment, "token.refreshed", pair.account)
+    return pair
+
+
+async def _audit(
+    db: AsyncSession,
+    environment: Environment,
+    action: str,
+    account: EnvironmentAccount | None,
+    outcome: str = "success",
+    **details: str,
+) -> None:
+    who = ref(account) if account else None
+    await audit.record(
+        db,
+        action,
+        tenant_id=environment.tenant_id,
+        environment_id=environment.id,
+        actor=who,
+        target=who,
+        outcome=outcome,
+        details=details,
+    )

@@ -1,0 +1,248 @@
+"""Password guessing: failures count per account and per source, an attacker's failures never lock the owner
+out (known device, other address), a ceiling holds across addresses, refusals are answered at once (429 with
+`Retry-After`, never a sleep in a hashing slot), and identifiers without an account are treated alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from sump.app import create_app
+from tests.mail import SmtpServer, reset_token
+from tests.support import PASSWORD, Database, EndUser, TenantWorld, make_settings, new_tenant
+
+Factory = Callable[..., FastAPI]
+
+
+@pytest.fixture
+async def make_app(database: Database) -> AsyncIterator[Factory]:
+    apps: list[FastAPI] = []
+
+    def build(**overrides: Any) -> FastAPI:
+        settings = {"lockout_free_attempts": 4, "lockout_threshold": 4, "lockout_max_delay": 0, **overrides}
+        app = create_app(make_settings(database, **settings))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+
+
+class Clients:
+    """One HTTP client per source address, each with its own cookie jar (its own browser)."""
+
+    def __init__(self, app: FastAPI, stack: AsyncExitStack) -> None:
+        self.app, self.stack, self.by_ip = app, stack, {}
+
+    async def __call__(self, ip: str) -> httpx.AsyncClient:
+        if ip not in self.by_ip:
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False, client=(ip, 1))
+            client = httpx.AsyncClient(transport=transport, base_url="http://sump.test")
+            self.by_ip[ip] = await self.stack.enter_async_context(client)
+        return self.by_ip[ip]
+
+
+async def _setup(app: FastAPI, stack: AsyncExitStack) -> tuple[Clients, TenantWorld, EndUser]:
+    clients = Clients(app, stack)
+    world = await new_tenant(await clients("198.51.100.1"))
+    return clients, world, await world.add_end_user()
+
+
+def _login(user: EndUser) -> str:
+    return f"{user.auth_base}/login"
+
+
+def _wrong(user: EndUser, kind: str = "email", n: int = 0) -> dict[str, str]:
+    value = user.email if kind == "email" else user.username
+    return {kind: value, "password": f"wrong password {n}"}
+
+
+def _right(user: EndUser) -> dict[str, str]:
+    return {"email": user.email, "password": PASSWORD}
+
+
+def _shape(response: httpx.Response) -> tuple[int, dict[str, Any], bool]:
+    body = {key: value for key, value in response.json().items() if key != "requestId"}
+    return response.status_code, body, "retry-after" in response.headers
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_a_locked_source_is_refused_even_with_the_right_password(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        attacker = await clients("203.0.113.9")
+        failures = [await attacker.post(_login(user), json=_wrong(user, n=i)) for i in range(4)]
+        refused = await attacker.post(_login(user), json=_right(user))
+
+    assert [response.status_code for response in failures] == [401] * 4
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_attempts"
+    assert int(refused.headers["retry-after"]) > 0
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_failures_count_per_account_whatever_the_identifier(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        attacker = await clients("203.0.113.9")
+        for i, kind in enumerate(("email", "username", "email", "username")):
+            assert (await attacker.post(_login(user), json=_wrong(user, kind, i))).status_code == 401
+        by_username = await attacker.post(_login(user), json={"username": user.username, "password": PASSWORD})
+
+    assert by_username.status_code == 429, "four failures under two identifiers are four failures of one account"
+
+
+@pytest.mark.asvs("AUTH-03", "AUTH-04")
+async def test_the_owner_is_not_held_by_an_attackers_failures(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        owner_browser = await clients("198.51.100.7")
+        assert (await owner_browser.post(_login(user), json=_right(user))).status_code == 200
+        assert "sump_device" in owner_browser.cookies
+
+        attacker = await clients("203.0.113.9")
+        for i in range(4):
+            await attacker.post(_login(user), json=_wrong(user, n=i))
+        assert (await attacker.post(_login(user), json=_right(user))).status_code == 429
+
+        from_elsewhere = await (await clients("192.0.2.44")).post(_login(user), json=_right(user))
+        assert from_elsewhere.status_code == 200, "another address is not held by the attacker's failures"
+
+        # The owner's known browser, even behind the attacker's address (a shared NAT), still gets in.
+        shared_nat = await clients("203.0.113.9")
+        shared_nat.cookies.set("sump_device", owner_browser.cookies["sump_device"])
+        assert (await shared_nat.post(_login(user), json=_right(user))).status_code == 200
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_a_forged_device_cookie_is_worth_nothing(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, world, user = await _setup(make_app(), stack)
+        other = await world.add_end_user()
+        browser = await clients("198.51.100.7")
+        assert (await browser.post(_login(other), json=_right(other))).status_code == 200
+        known_other = browser.cookies["sump_device"]
+
+        attacker = await clients("203.0.113.9")
+        for i in range(4):
+            await attacker.post(_login(user), json=_wrong(user, n=i))
+        for cookie in (known_other, f"s:{user.account_id.replace('-', '')}.forged", user.account_id):
+            attacker.cookies.set("sump_device", cookie)
+            refused = await attacker.post(_login(user), json=_right(user))
+            assert refused.status_code == 429, cookie
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_a_ceiling_holds_against_guesses_spread_over_many_addresses(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(lockout_account_ceiling=6), stack)
+        owner_browser = await clients("198.51.100.7")
+        assert (await owner_browser.post(_login(user), json=_right(user))).status_code == 200
+        for ip in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+            for i in range(2):  # under each address's own threshold
+                assert (await (await clients(ip)).post(_login(user), json=_wrong(user, n=i))).status_code == 401
+
+        fresh = await (await clients("203.0.113.4")).post(_login(user), json=_right(user))
+        known = await owner_browser.post(_login(user), json=_right(user))
+
+    assert fresh.status_code == 429
+    assert fresh.json()["code"] == "too_many_attempts"
+    assert known.status_code == 200, "past the ceiling, a device that signed in before still gets in"
+
+
+@pytest.mark.asvs("AUTH-02", "AUTH-03")
+async def test_identifiers_without_an_account_are_throttled_and_answered_alike(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(lockout_free_attempts=2, lockout_max_delay=30), stack)
+        http = await clients("203.0.113.9")
+        ghost = {"email": "nobody-here@example.com", "password": "wrong password"}
+        existing = [_shape(await http.post(_login(user), json=_wrong(user, n=i))) for i in range(4)]
+        unknown = [_shape(await http.post(_login(user), json=ghost)) for _ in range(4)]
+
+    assert existing == unknown
+    assert [status for status, _, _ in existing] == [401, 401, 401, 429]
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_past_the_free_attempts_a_source_is_paced_without_waiting(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(lockout_free_attempts=2, lockout_max_delay=30), stack)
+        attacker = await clients("203.0.113.9")
+        failures = [await attacker.post(_login(user), json=_wrong(user, n=i)) for i in range(3)]
+        paced = await attacker.post(_login(user), json=_right(user))
+        other_address = await (await clients("192.0.2.44")).post(_login(user), json=_right(user))
+
+    assert [response.status_code for response in failures] == [401, 401, 401]
+    assert paced.status_code == 429
+    assert paced.json()["code"] == "too_many_attempts"
+    assert paced.headers["retry-after"] == "1", "the first delay past the free attempts is one second"
+    assert other_address.status_code == 200
+
+
+@pytest.mark.asvs("AUTH-03", "REL-01")
+async def test_throttled_sign_ins_hold_no_hashing_slot(make_app: Factory) -> None:
+    """Attempts on a held account are refused at once, so they never take the slots others need (they used
+    to sleep out the delay in them and made every other sign-in answer 503)."""
+    async with AsyncExitStack() as stack:
+        app = make_app(lockout_free_attempts=2, lockout_threshold=2, password_threads=2, password_queue_size=0)
+        clients, world, user = await _setup(app, stack)
+        others = [await world.add_end_user() for _ in range(2)]
+        attacker = await clients("203.0.113.9")
+        for i in range(2):
+            await attacker.post(_login(user), json=_wrong(user, n=i))
+        primed = [attacker.post(_login(user), json=_wrong(user, n=9)) for _ in range(9)]
+        honest = [
+            (await clients(f"192.0.2.{i + 1}")).post(_login(other), json=_right(other))
+            for i, other in enumerate(others)
+        ]
+        answers = await asyncio.gather(*primed, *honest)
+
+    assert [response.status_code for response in answers[:9]] == [429] * 9
+    assert [response.status_code for response in answers[9:]] == [200] * 2
+
+
+@pytest.mark.asvs("AUTH-04")
+async def test_a_password_reset_lifts_the_lock(make_app: Factory, smtp: SmtpServer) -> None:
+    async with AsyncExitStack() as stack:
+        app = make_app(email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}")
+        clients, _, user = await _setup(app, stack)
+        attacker = await clients("203.0.113.9")
+        for i in range(4):
+            await attacker.post(_login(user), json=_wrong(user, n=i))
+        assert (await attacker.post(_login(user), json=_right(user))).status_code == 429
+
+        await attacker.post(f"{user.auth_base}/forgot-password", json={"email": user.email})
+        await app.state.outbox.run_once()
+        token = reset_token(smtp.inbox.to(user.email)[0])
+        new = {"token": token, "newPassword": "a fresh start 2026"}
+        assert (await attacker.post(f"{user.auth_base}/reset-password", json=new)).status_code == 200
+        after = await attacker.post(_login(user), json={"email": user.email, "password": "a fresh start 2026"})
+
+    assert after.status_code == 200
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_a_tenant_accounts_lock_is_per_source_too(make_app: Factory) -> None:
+    async with AsyncExitStack() as stack:
+        clients = Clients(make_app(), stack)
+        world = await new_tenant(await clients("198.51.100.1"))
+        login = f"/api/v1/auth/tenants/{world.tenant_id}/login"
+        attacker = await clients("203.0.113.9")
+        for i in range(4):
+            wrong = {"email": world.owner.email, "password": f"wrong {i}"}
+            assert (await attacker.post(login, json=wrong)).status_code == 401
+        right = {"email": world.owner.email, "password": PASSWORD}
+        refused = await attacker.post(login, json=right)
+        elsewhere = await (await clients("192.0.2.44")).post(login, json=right)
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_attempts"
+    assert elsewhere.status_code == 200
