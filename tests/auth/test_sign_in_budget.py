@@ -1,0 +1,108 @@
+"""One per-address sign-in budget for every password check, and failed sign-ins audited with the account they
+aimed at."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.audit.models import AuditEvent
+from tests.support import PASSWORD, Database, make_settings, new_tenant
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+BUDGET = 30  # sign-ins per address and minute, shared by every way of checking a password
+
+
+@pytest.fixture
+async def limited_app(database: Database) -> AsyncIterator[FastAPI]:
+    app = create_app(make_settings(database, rate_limits=True))
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()
+
+
+def _client(app: FastAPI, ip: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 1))
+    return httpx.AsyncClient(transport=transport, base_url="http://sump.test")
+
+
+def _ghost() -> dict[str, str]:
+    """An identifier nobody holds, new each time, so only the address's budget can refuse it."""
+    return {"email": f"ghost-{uuid.uuid4().hex[:10]}@example.com", "password": "not the password"}
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_every_password_check_draws_on_one_budget_per_address(limited_app: FastAPI) -> None:
+    async with _client(limited_app, "198.51.100.1") as setup, _client(limited_app, "203.0.113.77") as http:
+        world = await new_tenant(setup)
+        user = await world.add_end_user()
+        tenant_login = f"/api/v1/auth/tenants/{world.tenant_id}/login"
+        end_user_login = f"{user.auth_base}/login"
+        token = f"{user.auth_base}/token"
+        answers = []
+        for i in range(BUDGET):
+            match i % 4:
+                case 0:
+                    answers.append(await http.post(tenant_login, json=_ghost()))
+                case 1:
+                    answers.append(await http.post(end_user_login, json=_ghost()))
+                case 2:
+                    answers.append(await http.post(token, json={"grantType": "password", **_ghost()}))
+                case _:
+                    page = await http.get("/console/login")
+                    match_ = CSRF.search(page.text)
+                    assert match_ is not None
+                    form = {"csrf": match_.group(1), "tenantId": world.tenant_id, "password": "not the password"}
+                    form["identifier"] = _ghost()["email"]
+                    answers.append(await http.post("/console/login", data=form))
+        assert all(answer.status_code in {400, 401} for answer in answers), [a.status_code for a in answers]
+
+        over = [
+            await http.post(tenant_login, json={"email": world.owner.email, "password": PASSWORD}),
+            await http.post(end_user_login, json={"email": user.email, "password": PASSWORD}),
+            await http.post(token, json={"grantType": "password", "email": user.email, "password": PASSWORD}),
+            await http.post(
+                f"{user.auth_base}/change-password",
+                json={"currentPassword": PASSWORD, "newPassword": "another long passphrase"},
+                headers=user.auth,
+            ),
+        ]
+        elsewhere = await setup.post(end_user_login, json={"email": user.email, "password": PASSWORD})
+
+    for answer in over:
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["code"] == "rate_limited"
+        assert int(answer.headers["retry-after"]) > 0
+    assert elsewhere.status_code == 200, "another address has its own budget"
+
+
+@pytest.mark.asvs("LOG-01")
+async def test_a_failed_sign_in_names_the_account_it_aimed_at(limited_app: FastAPI, db: AsyncSession) -> None:
+    async with _client(limited_app, "198.51.100.2") as http:
+        world = await new_tenant(http)
+        user = await world.add_end_user()
+        login = f"{user.auth_base}/login"
+        assert (await http.post(login, json={"username": user.username, "password": "wrong"})).status_code == 401
+        assert (await http.post(login, json={"username": "nobody_at_all", "password": "wrong"})).status_code == 401
+
+    events = list(
+        await db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.environment_id == uuid.UUID(user.environment_id), AuditEvent.action == "login.failed")
+            .order_by(AuditEvent.created_at)
+        )
+    )
+    assert [(event.target_type, event.target_id) for event in events] == [
+        ("environment_account", uuid.UUID(user.account_id)),
+        (None, None),
+    ]
+    assert [event.details["code"] for event in events] == ["invalid_credentials", "invalid_credentials"]
+    assert all(event.outcome == "failure" for event in events)
