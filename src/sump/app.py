@@ -15,8 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
 from sump.audit.routes import router as audit_router
-from sump.auth.routes import environment_router as environment_auth_router
+from sump.auth.cookies import COOKIE_NAME
 from sump.auth.reset import reset_preparer
+from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
@@ -33,7 +34,13 @@ from sump.kit.email.outbox import OutboxWorker
 from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers
 from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
-from sump.kit.middleware import BodyLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from sump.kit.middleware import (
+    BodyLimitMiddleware,
+    OriginGuardMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
 from sump.organizations.routes import catalog_router as organization_catalog_router
@@ -133,6 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
+    # Outside the body limits (a refused write is not read) and inside CORS (a listed origin gets its headers).
+    app.add_middleware(
+        OriginGuardMiddleware,
+        cookie_name=COOKIE_NAME,
+        trusted=trusted_origins(settings.public_url, settings.cors_origins),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

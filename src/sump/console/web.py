@@ -34,6 +34,7 @@ from sump.db.deps import DbSession
 from sump.kit.crypto import sign_cookie, unsign_cookie
 from sump.kit.deps import SettingsDep
 from sump.kit.errors import Problem, field_message
+from sump.kit.origins import from_trusted_origin, trusted_origins
 from sump.sessions import service as sessions
 from sump.tenant_accounts.models import TenantAccount, TenantRole
 
@@ -101,13 +102,17 @@ def csrf_token(request: Request, settings: Settings) -> str:
     return hmac.new(settings.secret_key.encode(), message, sha256).hexdigest()
 
 
-def _same_origin(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+def _same_origin(request: Request, settings: Settings) -> bool:
+    """The API's origin check (`kit.origins`) with Sump's own origin only: `SUMP_PUBLIC_URL`'s (behind a TLS
+    proxy) or the one the request was sent to; the API's CORS origins are not trusted with console forms."""
+    headers = request.headers
+    return from_trusted_origin(
+        headers.get("origin"),
+        headers.get("sec-fetch-site"),
+        request.url.scheme,
+        headers.get("host"),
+        trusted_origins(settings.public_url),
+    )
 
 
 def csrf_failed() -> Problem:
@@ -118,7 +123,7 @@ async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[
     """The urlencoded body of a console form, after the origin and CSRF checks."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
         raise Problem(415, "unsupported_media_type", "Console forms are sent as application/x-www-form-urlencoded.")
-    if not _same_origin(request):
+    if not _same_origin(request, settings):
         raise csrf_failed()
     try:
         pairs = parse_qsl(

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request context (id, client IP, access log), body limits and security headers."""
+"""Pure ASGI middleware: request context (id, client IP, access log), body limits, the origin of cookie-authenticated
+writes and security headers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ipaddress
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sump.kit.context import client_var, request_id_var
 from sump.kit.errors import problem_response
+from sump.kit.origins import from_trusted_origin
 
 MAX_BODY_BYTES = 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -177,6 +179,74 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+ORIGIN_REFUSED = (
+    "A request that changes something with the session cookie must come from Sump's own origin or one listed in "
+    "SUMP_CORS_ORIGINS; send the session as a bearer token otherwise."
+)
+
+
+class OriginGuardMiddleware:
+    """403 `origin_refused` for a state change (any method but GET, HEAD, OPTIONS, TRACE) whose credential is the
+    session cookie when it comes from an untrusted origin (CSRF; see `kit.origins`).
+
+    The cookie is the credential when it is sent with a value and no `Authorization: Bearer <token>` is (the
+    rule the application reads credentials by). Safe methods pass without a look at the headers. The console
+    (`/console`) is left to its own forms, which run the same check with Sump's own origin only.
+    """
+
+    def __init__(self, app: ASGIApp, cookie_name: str, trusted: Collection[str]) -> None:
+        self.app = app
+        self.cookie_name = cookie_name
+        self.trusted = frozenset(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or _is_console(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        has_cookie = False
+        authorization = origin = fetch_site = host = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                has_cookie = has_cookie or _sends_cookie(value.decode("latin-1"), self.cookie_name)
+            elif name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site" and fetch_site is None:
+                fetch_site = value.decode("latin-1")
+            elif name == b"host" and host is None:
+                host = value.decode("latin-1")
+        if (
+            has_cookie
+            and not _is_bearer(authorization)
+            and not from_trusted_origin(origin, fetch_site, scope.get("scheme", "http"), host, self.trusted)
+        ):
+            await problem_response(403, "origin_refused", ORIGIN_REFUSED)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
+def _sends_cookie(header: str, name: str) -> bool:
+    """Whether a `Cookie` header holds `name` with a value (split as Starlette splits it; every `Cookie` header
+    is looked at, where the application reads the first)."""
+    for pair in header.split(";"):
+        key, _, value = pair.partition("=")
+        if key.strip() == name and value.strip():
+            return True
+    return False
+
+
+def _is_bearer(header: str | None) -> bool:
+    """`Authorization: Bearer <token>`, read as `auth.cookies.session_token` reads it (the first header only)."""
+    scheme, _, credentials = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(credentials.strip())
+
+
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -191,7 +261,7 @@ CONSOLE_CSP = (
 def _csp_and_referrer(path: str) -> tuple[str, str]:
     """The console's pages send their origin on form posts (its CSRF check reads it): `same-origin` there,
     because with `no-referrer` browsers send `Origin: null`."""
-    if path == "/console" or path.startswith("/console/"):
+    if _is_console(path):
         return CONSOLE_CSP, "same-origin"
     return DOCS_CSP if path == "/api-docs" or path.startswith("/api-docs/") else API_CSP, "no-referrer"
 
