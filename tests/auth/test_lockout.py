@@ -40,7 +40,8 @@ class Clients:
     """One HTTP client per source address, each with its own cookie jar (its own browser)."""
 
     def __init__(self, app: FastAPI, stack: AsyncExitStack) -> None:
-        self.app, self.stack, self.by_ip = app, stack, {}
+        self.app, self.stack = app, stack
+        self.by_ip: dict[str, httpx.AsyncClient] = {}
 
     async def __call__(self, ip: str) -> httpx.AsyncClient:
         if ip not in self.by_ip:
