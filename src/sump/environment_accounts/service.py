@@ -62,6 +62,11 @@ async def page(
     return await repository.page(db, actor.environment.id, filters, after, limit)
 
 
+async def find(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
+    """The environment's end user, for another feature's rule that names one (an organization's member)."""
+    return await repository.get(db, environment_id, account_id)
+
+
 async def new_account(
     db: AsyncSession, hasher: PasswordHasher, pool: Pool, body: EndUserCreate | Signup
 ) -> EnvironmentAccount:

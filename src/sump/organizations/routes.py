@@ -13,7 +13,6 @@ from sump.auth.dependencies import EnvironmentActorDep, EnvironmentId, TenantAdm
 from sump.db.deps import DbSession
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
-from sump.organizations import service
 from sump.organizations.schemas import (
     MemberAdd,
     MemberRoleChange,
@@ -27,6 +26,7 @@ from sump.organizations.schemas import (
     RoleUpdate,
     RoleView,
 )
+from sump.organizations.service import catalog, members, organizations
 from sump.tenant_accounts.schemas import Created
 
 router = APIRouter(
@@ -48,7 +48,7 @@ RoleName = Annotated[str, Path(alias="roleName", max_length=64)]
 async def create_organization(body: OrganizationCreate, actor: EnvironmentActorDep, db: DbSession) -> Created:
     """Creates an organization. An end user who creates one becomes its ORG_ADMIN; a tenant owner or admin
     names the end user who does (`adminAccountId`). Names are unique per environment."""
-    organization = await service.create(db, actor, body)
+    organization = await organizations.create(db, actor, body)
     return Created(id=organization.id)
 
 
@@ -63,7 +63,7 @@ async def list_organizations(
 ) -> list[OrganizationView]:
     """An end user's own organizations, with their role; for tenant accounts, all of the environment's.
     Oldest first; the next page, if any, is in the `Link` header."""
-    rows = await service.page(db, actor, decode_cursor(cursor), limit)
+    rows = await organizations.page(db, actor, decode_cursor(cursor), limit)
     link_next(request, response, [organization.id for organization, _ in rows], limit)
     return [OrganizationView.of(organization, role) for organization, role in rows]
 
@@ -73,7 +73,7 @@ async def get_organization(
     organization_id: OrganizationId, actor: EnvironmentActorDep, db: DbSession
 ) -> OrganizationView:
     """Members and tenant accounts only; for anyone else the organization does not exist."""
-    return OrganizationView.of(*await service.get(db, actor, organization_id))
+    return OrganizationView.of(*await organizations.get(db, actor, organization_id))
 
 
 @router.patch("/{organizationId}", status_code=204, responses=problem_responses(409))
@@ -81,13 +81,13 @@ async def rename_organization(
     organization_id: OrganizationId, body: OrganizationUpdate, actor: EnvironmentActorDep, db: DbSession
 ) -> None:
     """ORG_ADMIN, or a tenant owner or admin."""
-    await service.rename(db, actor, organization_id, body.name)
+    await organizations.rename(db, actor, organization_id, body.name)
 
 
 @router.delete("/{organizationId}", status_code=204)
 async def delete_organization(organization_id: OrganizationId, actor: EnvironmentActorDep, db: DbSession) -> None:
     """ORG_ADMIN, or a tenant owner or admin. Memberships go with it; refresh tokens issued for it are revoked."""
-    await service.delete(db, actor, organization_id)
+    await organizations.delete(db, actor, organization_id)
 
 
 @router.get("/{organizationId}/members", response_model=list[MemberView])
@@ -101,7 +101,7 @@ async def list_members(
     cursor: Cursor = None,
 ) -> list[MemberView]:
     """Members in the order they joined (needs `users:read`). The next page, if any, is in the `Link` header."""
-    rows = await service.members(db, actor, organization_id, decode_cursor(cursor), limit)
+    rows = await members.members(db, actor, organization_id, decode_cursor(cursor), limit)
     link_next(request, response, [membership.id for membership, _ in rows], limit)
     return [MemberView.of(membership, account) for membership, account in rows]
 
@@ -111,7 +111,7 @@ async def add_member(
     organization_id: OrganizationId, body: MemberAdd, actor: EnvironmentActorDep, db: DbSession
 ) -> MemberView:
     """Adds an end user of the same environment with a role of the environment (ORG_USER by default)."""
-    return MemberView.of(*await service.add_member(db, actor, organization_id, body))
+    return MemberView.of(*await members.add_member(db, actor, organization_id, body))
 
 
 @router.patch("/{organizationId}/members/{accountId}", status_code=204, responses=problem_responses(409))
@@ -123,7 +123,7 @@ async def change_member_role(
     db: DbSession,
 ) -> None:
     """The last ORG_ADMIN cannot be demoted (409). Tokens carry the new role from their next refresh."""
-    await service.change_role(db, actor, organization_id, account_id, body.role)
+    await members.change_role(db, actor, organization_id, account_id, body.role)
 
 
 @router.delete("/{organizationId}/members/{accountId}", status_code=204, responses=problem_responses(409))
@@ -132,31 +132,31 @@ async def remove_member(
 ) -> None:
     """ORG_ADMIN, a tenant owner or admin, or the member leaving. The last ORG_ADMIN cannot be removed (409).
     The member's refresh tokens for this organization are revoked."""
-    await service.remove_member(db, actor, organization_id, account_id)
+    await members.remove_member(db, actor, organization_id, account_id)
 
 
 @catalog_router.get("/permissions", response_model=list[PermissionView])
 async def list_permissions(environment_id: EnvironmentId, actor: TenantMember, db: DbSession) -> list[PermissionView]:
     """The environment's permission catalog, by name."""
-    return [PermissionView.of(permission) for permission in await service.permissions(db, actor, environment_id)]
+    return [PermissionView.of(permission) for permission in await catalog.permissions(db, actor, environment_id)]
 
 
 @catalog_router.post("/permissions", status_code=201, response_model=PermissionView, responses=problem_responses(409))
 async def create_permission(
     environment_id: EnvironmentId, body: PermissionCreate, actor: TenantAdmin, db: DbSession
 ) -> PermissionView:
-    return PermissionView.of(await service.create_permission(db, actor, environment_id, body))
+    return PermissionView.of(await catalog.create_permission(db, actor, environment_id, body))
 
 
 @catalog_router.get("/roles", response_model=list[RoleView])
 async def list_roles(environment_id: EnvironmentId, actor: TenantMember, db: DbSession) -> list[RoleView]:
     """The roles of the environment's organizations with their permissions, by name."""
-    return [RoleView.of(role) for role in await service.roles(db, actor, environment_id)]
+    return [RoleView.of(role) for role in await catalog.roles(db, actor, environment_id)]
 
 
 @catalog_router.post("/roles", status_code=201, response_model=RoleView, responses=problem_responses(409))
 async def create_role(environment_id: EnvironmentId, body: RoleCreate, actor: TenantAdmin, db: DbSession) -> RoleView:
-    return RoleView.of(await service.create_role(db, actor, environment_id, body))
+    return RoleView.of(await catalog.create_role(db, actor, environment_id, body))
 
 
 @catalog_router.patch("/roles/{roleName}", response_model=RoleView)
@@ -164,10 +164,10 @@ async def update_role(
     environment_id: EnvironmentId, role_name: RoleName, body: RoleUpdate, actor: TenantAdmin, db: DbSession
 ) -> RoleView:
     """Changes a role's description or permissions, built-in roles included."""
-    return RoleView.of(await service.update_role(db, actor, environment_id, role_name, body))
+    return RoleView.of(await catalog.update_role(db, actor, environment_id, role_name, body))
 
 
 @catalog_router.delete("/roles/{roleName}", status_code=204, responses=problem_responses(409))
 async def delete_role(environment_id: EnvironmentId, role_name: RoleName, actor: TenantAdmin, db: DbSession) -> None:
     """Deletes a custom role no member holds; the built-in roles cannot be deleted (409)."""
-    await service.delete_role(db, actor, environment_id, role_name)
+    await catalog.delete_role(db, actor, environment_id, role_name)
