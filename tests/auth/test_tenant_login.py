@@ -72,7 +72,9 @@ async def test_login_by_username_and_email_ignores_case(client: httpx.AsyncClien
 async def test_login_by_phone(client: httpx.AsyncClient, world: TenantWorld) -> None:
     member = await world.add_member("user")
     changed = await client.patch(
-        f"{world.base}/accounts/{member.account_id}/phone", json={"phone": "+1 415 555 0142"}, headers=member.auth
+        f"{world.base}/accounts/{member.account_id}/phone",
+        json={"phone": "+1 415 555 0142", "currentPassword": PASSWORD},
+        headers=member.auth,
     )
     assert changed.status_code == 204
     for phone in ("+14155550142", "+1 (415) 555-0142"):

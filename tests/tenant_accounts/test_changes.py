@@ -82,7 +82,9 @@ async def test_change_identifier_normalises(
     tag = uuid.uuid4().hex[:6]
     user = await world.add_member("user")
     response = await client.patch(
-        f"{world.base}/accounts/{user.account_id}/{field}", json={field: given.format(tag=tag)}, headers=user.auth
+        f"{world.base}/accounts/{user.account_id}/{field}",
+        json={field: given.format(tag=tag), "currentPassword": PASSWORD},
+        headers=user.auth,
     )
     assert response.status_code == 204, response.text
     account = await fetch(world, user.account_id)
@@ -160,7 +162,9 @@ async def test_duplicate_identifier_is_409_on_create_and_update(
 async def test_changing_to_own_identifier_is_a_no_op(client: httpx.AsyncClient, world: TenantWorld) -> None:
     user = await world.add_member("user")
     response = await client.patch(
-        f"{world.base}/accounts/{user.account_id}/email", json={"email": user.email.upper()}, headers=user.auth
+        f"{world.base}/accounts/{user.account_id}/email",
+        json={"email": user.email.upper(), "currentPassword": PASSWORD},
+        headers=user.auth,
     )
     assert response.status_code == 204
     assert (await fetch(world, user.account_id))["email"] == user.email
@@ -179,7 +183,9 @@ async def test_same_identifiers_in_two_tenants(
 
     user = await world.add_member("user")
     response = await client.patch(
-        f"{world.base}/accounts/{user.account_id}/email", json={"email": other.owner.email}, headers=user.auth
+        f"{world.base}/accounts/{user.account_id}/email",
+        json={"email": other.owner.email, "currentPassword": PASSWORD},
+        headers=user.auth,
     )
     assert response.status_code == 204
 
@@ -204,7 +210,9 @@ async def test_concurrent_changes_to_one_username_never_500(client: httpx.AsyncC
     responses = await asyncio.gather(
         *(
             client.patch(
-                f"{world.base}/accounts/{user.account_id}/username", json={"username": username}, headers=user.auth
+                f"{world.base}/accounts/{user.account_id}/username",
+                json={"username": username, "currentPassword": PASSWORD},
+                headers=user.auth,
             )
             for user in users
         )

@@ -8,9 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.auth import repository
 from sump.auth.pools import Pool
+from sump.kit.call import Call
 from sump.kit.email.models import OutboxKind
-from sump.kit.email.outbox import enqueue
+from sump.kit.email.outbox import enqueue, enqueue_email
 from sump.kit.errors import Problem
+from sump.sessions.repository import Account
+
+NAMES = {"email": "email address", "phone": "phone number", "username": "username"}
+# What the account is told when an identifier that reaches it changes; a username reaches no one.
+NOTICES = {"email": "email_changed", "phone": "phone_changed"}
 
 
 async def ensure_identifiers_free(
@@ -28,3 +34,31 @@ async def enqueue_reset(db: AsyncSession, pool: Pool, kind: str, value: str) -> 
     """Records a reset request for the outbox worker, which finds the account (if any) and sends the email."""
     payload = {"accountType": pool.account_type.value, "contextId": str(pool.scope_id), "kind": kind, "value": value}
     await enqueue(db, OutboxKind.PASSWORD_RESET, payload)
+
+
+def current_password_required(field: str) -> Problem:
+    """An account changing its own identifier without its current password."""
+    message = f"Enter your current password to change your {NAMES[field]}."
+    return Problem(403, "current_password_required", message, errors={"currentPassword": message})
+
+
+async def change_identifier(call: Call, pool: Pool, account: Account, field: str, value: str) -> bool:
+    """Gives `account` a new email, phone or username (unverified), unless it already has it (False).
+
+    For an email or a phone, the account is told through the outbox in this transaction: at the old address
+    for an email, at its email for a phone. Its outstanding password reset tokens are deleted, so a link sent
+    before the change (perhaps to the old address) no longer works. Who may make the change is the caller's
+    rule; nothing here names the old or new value anywhere but in the row itself."""
+    previous: str | None = getattr(account, field)
+    if previous == value:
+        return False
+    await ensure_identifiers_free(call.db, pool, account.id, **{field: value})
+    setattr(account, field, value)
+    setattr(account, f"{field}_verified", False)
+    template = NOTICES.get(field)
+    if template is not None:
+        await repository.delete_reset_tokens(call.db, pool, account.id)
+        recipient = previous if field == "email" and previous else account.email
+        await enqueue_email(call.db, template, recipient, name=account.name)
+        call.wake_outbox()
+    return True

@@ -63,6 +63,17 @@ async def replace_reset_token(db: AsyncSession, token: PasswordResetToken) -> No
     await db.flush()
 
 
+async def delete_reset_tokens(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
+    """Deletes every reset token of the pool's account, used or not."""
+    await db.execute(
+        delete(PasswordResetToken).where(
+            PasswordResetToken.account_type == pool.account_type,
+            PasswordResetToken.tenant_id == pool.tenant_id,
+            PasswordResetToken.account_id == account_id,
+        )
+    )
+
+
 async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> PasswordResetToken | None:
     return await db.scalar(
         select(PasswordResetToken).where(

@@ -15,7 +15,7 @@ from sump.environment_accounts import service
 from sump.environment_accounts.repository import Filters
 from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView
 from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
-from sump.kit.deps import HasherDep
+from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.sessions.schemas import Revoked
@@ -70,21 +70,29 @@ async def update_end_user(
     await service.update(db, actor, account_id, body.model_dump(include=body.model_fields_set))
 
 
-@router.patch("/{accountId}/email", status_code=204, responses=problem_responses(409))
-async def change_email(account_id: AccountId, body: EmailChange, actor: EnvironmentActorDep, db: DbSession) -> None:
-    await service.change_identifier(db, actor, account_id, "email", body.email)
+CHANGE_REFUSALS = problem_responses(409, 429, 503)
 
 
-@router.patch("/{accountId}/phone", status_code=204, responses=problem_responses(409))
-async def change_phone(account_id: AccountId, body: PhoneChange, actor: EnvironmentActorDep, db: DbSession) -> None:
-    await service.change_identifier(db, actor, account_id, "phone", body.phone)
+@router.patch("/{accountId}/email", status_code=204, responses=CHANGE_REFUSALS)
+async def change_email(account_id: AccountId, body: EmailChange, actor: EnvironmentActorDep, call: CallDep) -> None:
+    """Changes the email. An end user's own needs `currentPassword`; the tenant's owners and admins do not.
+    The old address is told, and earlier password reset links stop working."""
+    await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password)
 
 
-@router.patch("/{accountId}/username", status_code=204, responses=problem_responses(409))
+@router.patch("/{accountId}/phone", status_code=204, responses=CHANGE_REFUSALS)
+async def change_phone(account_id: AccountId, body: PhoneChange, actor: EnvironmentActorDep, call: CallDep) -> None:
+    """Changes the phone, with the same rules as the email; the account's email is told, and earlier password
+    reset links stop working."""
+    await service.change_identifier(call, actor, account_id, "phone", body.phone, body.current_password)
+
+
+@router.patch("/{accountId}/username", status_code=204, responses=CHANGE_REFUSALS)
 async def change_username(
-    account_id: AccountId, body: UsernameChange, actor: EnvironmentActorDep, db: DbSession
+    account_id: AccountId, body: UsernameChange, actor: EnvironmentActorDep, call: CallDep
 ) -> None:
-    await service.change_identifier(db, actor, account_id, "username", body.username)
+    """Changes the username, with the same rules as the email (nothing is sent)."""
+    await service.change_identifier(call, actor, account_id, "username", body.username, body.current_password)
 
 
 @router.patch("/{accountId}/custom-property", status_code=204, responses=problem_responses(413))

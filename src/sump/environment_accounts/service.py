@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import service as audit
 from sump.audit.service import ref
+from sump.auth import service as sign_in
 from sump.auth.dependencies import EnvironmentActor, ensure_role
-from sump.auth.identity import enqueue_reset, ensure_identifiers_free
+from sump.auth.identity import change_identifier as set_identifier
+from sump.auth.identity import current_password_required, enqueue_reset, ensure_identifiers_free
 from sump.auth.pools import Pool, environment_pool
 from sump.auth.schemas import Signup
 from sump.db.base import utcnow
@@ -24,6 +26,7 @@ from sump.environment_accounts.models import EnvironmentAccount
 from sump.environment_accounts.repository import Filters
 from sump.environment_accounts.schemas import EndUserCreate
 from sump.kit import custom_properties
+from sump.kit.call import Call
 from sump.kit.errors import Problem, forbidden, not_found
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
@@ -113,15 +116,43 @@ async def update(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUI
 
 
 async def change_identifier(
-    db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, field: str, value: str
+    call: Call,
+    actor: EnvironmentActor,
+    account_id: uuid.UUID,
+    field: str,
+    value: str,
+    current_password: str | None = None,
 ) -> None:
-    account = await get(db, actor, account_id, write=True)
-    if getattr(account, field) == value:
-        return
-    await ensure_identifiers_free(db, environment_pool(actor.environment), account.id, **{field: value})
-    setattr(account, field, value)
-    setattr(account, f"{field}_verified", False)
-    await _audit(db, actor, f"end_user.{field}_changed", account)
+    """A new email, phone or username. An end user's own change needs their current password, checked first
+    like a sign-in (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout
+    holds); the tenant's owners and admins need none. The old address is told of an email or phone change,
+    and earlier reset links stop working (see `sump.auth.identity.change_identifier`)."""
+    account = await get(call.db, actor, account_id, write=True)
+    pool = environment_pool(actor.environment)
+    if actor.end_user is not None:
+        await _confirm_own(call, pool, account, field, current_password)
+    if await set_identifier(call, pool, account, field, value):
+        await _audit(call.db, actor, f"end_user.{field}_changed", account)
+
+
+async def _confirm_own(
+    call: Call, pool: Pool, account: EnvironmentAccount, field: str, current_password: str | None
+) -> None:
+    try:
+        if current_password is None:
+            raise current_password_required(field)
+        await sign_in.check_current_password(call, pool, account, current_password)
+    except Problem as problem:
+        if problem.code not in sign_in.LOAD_CODES:
+            audit.record_failure(
+                call,
+                f"end_user.{field}_change_failed",
+                problem,
+                tenant_id=pool.tenant_id,
+                environment_id=pool.environment_id,
+                target=ref(account),
+            )
+        raise
 
 
 async def set_properties(

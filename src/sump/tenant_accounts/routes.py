@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sump.auth.dependencies import TenantAdmin, TenantMember
 from sump.db.deps import DbSession
-from sump.kit.deps import HasherDep
+from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import bad_request, problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.tenant_accounts import service
@@ -102,19 +102,27 @@ async def update_account(account_id: AccountId, body: AccountUpdate, actor: Tena
     await service.update(db, actor, account_id, body)
 
 
-@router.patch("/{accountId}/email", status_code=204, responses=problem_responses(409))
-async def change_email(account_id: AccountId, body: EmailChange, actor: TenantMember, db: DbSession) -> None:
-    await service.change_identifier(db, actor, account_id, "email", body.email)
+CHANGE_REFUSALS = problem_responses(409, 429, 503)
 
 
-@router.patch("/{accountId}/phone", status_code=204, responses=problem_responses(409))
-async def change_phone(account_id: AccountId, body: PhoneChange, actor: TenantMember, db: DbSession) -> None:
-    await service.change_identifier(db, actor, account_id, "phone", body.phone)
+@router.patch("/{accountId}/email", status_code=204, responses=CHANGE_REFUSALS)
+async def change_email(account_id: AccountId, body: EmailChange, actor: TenantMember, call: CallDep) -> None:
+    """Changes the email. One's own needs `currentPassword`; an account one manages (role rules) does not.
+    The old address is told, and earlier password reset links stop working."""
+    await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password)
 
 
-@router.patch("/{accountId}/username", status_code=204, responses=problem_responses(409))
-async def change_username(account_id: AccountId, body: UsernameChange, actor: TenantMember, db: DbSession) -> None:
-    await service.change_identifier(db, actor, account_id, "username", body.username)
+@router.patch("/{accountId}/phone", status_code=204, responses=CHANGE_REFUSALS)
+async def change_phone(account_id: AccountId, body: PhoneChange, actor: TenantMember, call: CallDep) -> None:
+    """Changes the phone, with the same rules as the email; the account's email is told, and earlier password
+    reset links stop working."""
+    await service.change_identifier(call, actor, account_id, "phone", body.phone, body.current_password)
+
+
+@router.patch("/{accountId}/username", status_code=204, responses=CHANGE_REFUSALS)
+async def change_username(account_id: AccountId, body: UsernameChange, actor: TenantMember, call: CallDep) -> None:
+    """Changes the username, with the same rules as the email (nothing is sent)."""
+    await service.change_identifier(call, actor, account_id, "username", body.username, body.current_password)
 
 
 @router.patch("/{accountId}/role", status_code=204, responses=problem_responses(409))

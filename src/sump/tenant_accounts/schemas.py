@@ -42,15 +42,26 @@ class AccountUpdate(RequestModel):
         return self
 
 
-class EmailChange(RequestModel):
+REAUTHENTICATION = (
+    "The signed-in account's current password: required to change its own identifier (403 "
+    "`current_password_required` without it, 403 `wrong_password` when wrong, 429 `too_many_attempts` while the "
+    "sign-in lockout holds); not needed, and not read, when changing an account one manages."
+)
+
+
+class IdentifierChange(RequestModel):
+    current_password: Password | None = Field(default=None, description=REAUTHENTICATION)
+
+
+class EmailChange(IdentifierChange):
     email: Email
 
 
-class PhoneChange(RequestModel):
+class PhoneChange(IdentifierChange):
     phone: Phone
 
 
-class UsernameChange(RequestModel):
+class UsernameChange(IdentifierChange):
     username: Username
 
 

@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.audit import service as audit
 from sump.audit.service import ref
+from sump.auth import service as sign_in
 from sump.auth.dependencies import TenantActor
-from sump.auth.identity import enqueue_reset, ensure_identifiers_free
+from sump.auth.identity import change_identifier as set_identifier
+from sump.auth.identity import current_password_required, enqueue_reset, ensure_identifiers_free
 from sump.auth.pools import Pool
 from sump.db.base import utcnow
+from sump.kit.call import Call
 from sump.kit.errors import Problem, conflict, forbidden, not_found
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.passwords import PasswordHasher
@@ -180,16 +183,40 @@ async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, bo
 
 
 async def change_identifier(
-    db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, field: str, value: str
+    call: Call,
+    actor: TenantActor,
+    account_id: uuid.UUID,
+    field: str,
+    value: str,
+    current_password: str | None = None,
 ) -> None:
-    account = await get(db, actor, account_id)
+    """A new email, phone or username. One's own needs one's current password, checked first like a sign-in
+    (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout holds); an
+    account one manages needs none (the role rules decide). The old address is told of an email or phone
+    change, and earlier reset links stop working (see `sump.auth.identity.change_identifier`)."""
+    account = await get(call.db, actor, account_id)
     ensure_can_edit(actor, account)
-    if getattr(account, field) == value:
-        return
-    await ensure_identifiers_free(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), account.id, **{field: value})
-    setattr(account, field, value)
-    setattr(account, f"{field}_verified", False)
-    await _audit(db, actor, f"tenant_account.{field}_changed", account)
+    pool = Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id)
+    if account.id == actor.account.id:
+        await _confirm_own(call, pool, account, field, current_password)
+    if await set_identifier(call, pool, account, field, value):
+        await _audit(call.db, actor, f"tenant_account.{field}_changed", account)
+
+
+async def _confirm_own(
+    call: Call, pool: Pool, account: TenantAccount, field: str, current_password: str | None
+) -> None:
+    try:
+        if current_password is None:
+            raise current_password_required(field)
+        await sign_in.check_current_password(call, pool, account, current_password)
+    except Problem as problem:
+        if problem.code not in sign_in.LOAD_CODES:
+            action = f"tenant_account.{field}_change_failed"
+            audit.record_failure(
+                call, action, problem, tenant_id=pool.tenant_id, environment_id=None, target=ref(account)
+            )
+        raise
 
 
 async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:

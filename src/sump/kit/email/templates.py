@@ -12,6 +12,8 @@ from sump.kit.email.mailers import Email
 SUBJECTS = {
     "password_reset": "Reset your password",
     "password_changed": "Your password was changed",
+    "email_changed": "Your email address was changed",
+    "phone_changed": "Your phone number was changed",
 }
 
 
