@@ -1,4 +1,4 @@
-"""SQL for audit events, always scoped by tenant."""
+"""SQL for audit events: every statement starts from `scope.tenant` (an environment is only a filter)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit.models import AuditEvent
+from sump.db.scope import tenant
+from sump.db.tables.audit import AuditEvent
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ async def page(
     db: AsyncSession, tenant_id: uuid.UUID, filters: Filters, before: uuid.UUID | None, limit: int
 ) -> list[AuditEvent]:
     """Newest first; the cursor is the last id seen."""
-    statement = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    statement = tenant(tenant_id).select(AuditEvent)
     for column, value in (
         (AuditEvent.action, filters.action),
         (AuditEvent.actor_id, filters.actor_id),

@@ -1,51 +1,50 @@
-"""SQL for environments, always scoped by tenant."""
+"""SQL for environments: every statement on a tenant's environments starts from `scope.tenant`."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.environments.models import Environment
+from sump.db.scope import tenant
+from sump.db.tables.environments import Environment
 
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID) -> Environment | None:
-    return await db.scalar(
-        select(Environment).where(Environment.tenant_id == tenant_id, Environment.id == environment_id)
-    )
+    return await db.scalar(tenant(tenant_id).select(Environment).where(Environment.id == environment_id))
 
 
 async def get_by_id(db: AsyncSession, environment_id: uuid.UUID) -> Environment | None:
     """Only for routes whose path names the environment itself (end-user sign-in)."""
+    # Not scoped: the path's own environment id is the scope; its tenant is what this finds.
     return await db.scalar(select(Environment).where(Environment.id == environment_id))
 
 
 async def page(db: AsyncSession, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Environment]:
-    statement = select(Environment).where(Environment.tenant_id == tenant_id)
+    statement = tenant(tenant_id).select(Environment)
     if after is not None:
         statement = statement.where(Environment.id > after)
     return list(await db.scalars(statement.order_by(Environment.id).limit(limit)))
 
 
 async def name_taken(db: AsyncSession, tenant_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> bool:
-    statement = select(Environment.id).where(Environment.tenant_id == tenant_id, Environment.name == name)
+    statement = tenant(tenant_id).select(Environment.id).where(Environment.name == name)
     if exclude is not None:
         statement = statement.where(Environment.id != exclude)
     return await db.scalar(statement.limit(1)) is not None
 
 
 async def count(db: AsyncSession, tenant_id: uuid.UUID) -> int:
-    statement = select(func.count()).select_from(Environment).where(Environment.tenant_id == tenant_id)
-    return int(await db.scalar(statement) or 0)
+    return int(await db.scalar(tenant(tenant_id).count(Environment)) or 0)
 
 
 async def add(db: AsyncSession, environment: Environment) -> Environment:
-    db.add(environment)
+    db.add(environment)  # an insert: the row carries its tenant_id
     await db.flush()
     return environment
 
 
 async def remove(db: AsyncSession, environment: Environment) -> None:
-    await db.delete(environment)
+    await db.delete(environment)  # by primary key, of a row the caller loaded through its tenant's scope
     await db.flush()

@@ -1,4 +1,5 @@
-"""SQL for organizations, memberships, roles and the permission catalog, always scoped by environment."""
+"""SQL for organizations, memberships, roles and the permission catalog: every statement starts from
+`scope.environment`, and a join binds both of its sides."""
 
 from __future__ import annotations
 
@@ -6,25 +7,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.organizations.models import ORG_ADMIN, Membership, Organization, Permission, Role
+from sump.db.scope import environment
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.organizations import ORG_ADMIN, Membership, Organization, Permission, Role
 
 # --- organizations ------------------------------------------------------------------------------------------
 
 
 async def get(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> Organization | None:
-    return await db.scalar(
-        select(Organization).where(Organization.environment_id == environment_id, Organization.id == organization_id)
-    )
+    return await db.scalar(environment(environment_id).select(Organization).where(Organization.id == organization_id))
 
 
 async def page(db: AsyncSession, environment_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Organization]:
     """Every organization of the environment, oldest first."""
-    statement = select(Organization).where(Organization.environment_id == environment_id)
+    statement = environment(environment_id).select(Organization)
     if after is not None:
         statement = statement.where(Organization.id > after)
     return list(await db.scalars(statement.order_by(Organization.id).limit(limit)))
@@ -35,13 +34,10 @@ async def page_of_member(
 ) -> list[tuple[Organization, str]]:
     """The organizations the account belongs to, with its role in each, oldest first."""
     statement = (
-        select(Organization, Membership.role)
+        environment(environment_id)
+        .select(Organization, Membership.role)  # binds both the organization and the membership
         .join(Membership, Membership.organization_id == Organization.id)
-        .where(
-            Organization.environment_id == environment_id,
-            Membership.environment_id == environment_id,
-            Membership.environment_account_id == account_id,
-        )
+        .where(Membership.environment_account_id == account_id)
     )
     if after is not None:
         statement = statement.where(Organization.id > after)
@@ -50,19 +46,19 @@ async def page_of_member(
 
 
 async def name_taken(db: AsyncSession, environment_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> bool:
-    statement = select(Organization.id).where(Organization.environment_id == environment_id, Organization.name == name)
+    statement = environment(environment_id).select(Organization.id).where(Organization.name == name)
     if exclude is not None:
         statement = statement.where(Organization.id != exclude)
     return await db.scalar(statement.limit(1)) is not None
 
 
 async def add(db: AsyncSession, row: Organization | Membership | Permission | Role) -> None:
-    db.add(row)
+    db.add(row)  # an insert: the row carries its environment_id
     await db.flush()
 
 
 async def remove(db: AsyncSession, row: Organization | Membership | Role) -> None:
-    await db.delete(row)
+    await db.delete(row)  # by primary key, of a row the caller loaded through its environment's scope
     await db.flush()
 
 
@@ -73,12 +69,9 @@ async def membership(
     db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID, account_id: uuid.UUID
 ) -> Membership | None:
     return await db.scalar(
-        select(Membership)
-        .where(
-            Membership.environment_id == environment_id,
-            Membership.organization_id == organization_id,
-            Membership.environment_account_id == account_id,
-        )
+        environment(environment_id)
+        .select(Membership)
+        .where(Membership.organization_id == organization_id, Membership.environment_account_id == account_id)
         .execution_options(populate_existing=True)
     )
 
@@ -88,8 +81,9 @@ async def memberships_of(
 ) -> list[Membership]:
     """At most `limit` of the account's memberships, oldest first."""
     statement = (
-        select(Membership)
-        .where(Membership.environment_id == environment_id, Membership.environment_account_id == account_id)
+        environment(environment_id)
+        .select(Membership)
+        .where(Membership.environment_account_id == account_id)
         .order_by(Membership.id)
         .limit(limit)
     )
@@ -101,13 +95,10 @@ async def members(
 ) -> list[tuple[Membership, EnvironmentAccount]]:
     """The organization's members with their accounts, in the order they joined."""
     statement = (
-        select(Membership, EnvironmentAccount)
+        environment(environment_id)
+        .select(Membership, EnvironmentAccount)  # binds both the membership and the account
         .join(EnvironmentAccount, EnvironmentAccount.id == Membership.environment_account_id)
-        .where(
-            Membership.environment_id == environment_id,
-            Membership.organization_id == organization_id,
-            EnvironmentAccount.environment_id == environment_id,
-        )
+        .where(Membership.organization_id == organization_id)
     )
     if after is not None:
         statement = statement.where(Membership.id > after)
@@ -122,19 +113,16 @@ async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_
     PostgreSQL locks the rows. SQLite has no row locks, and its driver opens a transaction only at the first
     write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
     """
+    scope = environment(environment_id)
     if db.get_bind().dialect.name == "sqlite":
         await db.execute(
-            update(Organization)
-            .where(Organization.environment_id == environment_id, Organization.id == organization_id)
+            scope.update(Organization)
+            .where(Organization.id == organization_id)
             .values(updated_at=Organization.updated_at)
         )
     statement = (
-        select(Membership.environment_account_id)
-        .where(
-            Membership.environment_id == environment_id,
-            Membership.organization_id == organization_id,
-            Membership.role == ORG_ADMIN,
-        )
+        scope.select(Membership.environment_account_id)
+        .where(Membership.organization_id == organization_id, Membership.role == ORG_ADMIN)
         .order_by(Membership.id)
         .with_for_update()
     )
@@ -142,11 +130,7 @@ async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_
 
 
 async def count_with_role(db: AsyncSession, environment_id: uuid.UUID, role: str) -> int:
-    statement = (
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.environment_id == environment_id, Membership.role == role)
-    )
+    statement = environment(environment_id).count(Membership).where(Membership.role == role)
     return int(await db.scalar(statement) or 0)
 
 
@@ -156,40 +140,40 @@ async def count_with_role(db: AsyncSession, environment_id: uuid.UUID, role: str
 async def role(db: AsyncSession, environment_id: uuid.UUID, name: str, *, share: bool = False) -> Role | None:
     """The role; with `share`, kept from deletion until the transaction ends (a shared row lock on
     PostgreSQL; on SQLite a no-op write first takes the database write lock, as in `lock_admins`)."""
-    where = (Role.environment_id == environment_id, Role.name == name)
+    scope = environment(environment_id)
     if share and db.get_bind().dialect.name == "sqlite":
-        await db.execute(update(Role).where(*where).values(updated_at=Role.updated_at))
-    statement = select(Role).where(*where).execution_options(populate_existing=True)
+        await db.execute(scope.update(Role).where(Role.name == name).values(updated_at=Role.updated_at))
+    statement = scope.select(Role).where(Role.name == name).execution_options(populate_existing=True)
     if share:
         statement = statement.with_for_update(read=True)
     return await db.scalar(statement)
 
 
 async def roles(db: AsyncSession, environment_id: uuid.UUID) -> list[Role]:
-    return list(await db.scalars(select(Role).where(Role.environment_id == environment_id).order_by(Role.name)))
+    return list(await db.scalars(environment(environment_id).select(Role).order_by(Role.name)))
 
 
 async def permissions(db: AsyncSession, environment_id: uuid.UUID) -> list[Permission]:
-    statement = select(Permission).where(Permission.environment_id == environment_id).order_by(Permission.name)
-    return list(await db.scalars(statement))
+    return list(await db.scalars(environment(environment_id).select(Permission).order_by(Permission.name)))
 
 
 async def permission_names(db: AsyncSession, environment_id: uuid.UUID, names: Sequence[str]) -> set[str]:
     """Which of `names` are in the environment's catalog."""
     if not names:
         return set()
-    statement = select(Permission.name).where(Permission.environment_id == environment_id, Permission.name.in_(names))
+    statement = environment(environment_id).select(Permission.name).where(Permission.name.in_(names))
     return set(await db.scalars(statement))
 
 
 async def seeded(db: AsyncSession, environment_id: uuid.UUID) -> bool:
     """Whether the environment has its built-in roles (which cannot be deleted once there)."""
-    statement = select(Role.id).where(Role.environment_id == environment_id, Role.name == ORG_ADMIN)
+    statement = environment(environment_id).select(Role.id).where(Role.name == ORG_ADMIN)
     return await db.scalar(statement.limit(1)) is not None
 
 
 async def insert_missing(db: AsyncSession, model: type[Permission | Role], rows: list[dict[str, Any]]) -> None:
     """Inserts the rows whose (environment, name) is not taken yet; concurrent seeders do not collide."""
+    # Not scoped: an insert; each row carries its environment_id (and the conflict target includes it).
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model).on_conflict_do_nothing(index_elements=["environment_id", "name"])
@@ -199,5 +183,5 @@ async def insert_missing(db: AsyncSession, model: type[Permission | Role], rows:
 async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> uuid.UUID | None:
     """Deletes the role and returns its id (None when there was none); the row lock (or SQLite's write lock) is
     held until the transaction ends."""
-    statement = delete(Role).where(Role.environment_id == environment_id, Role.name == name).returning(Role.id)
+    statement = environment(environment_id).delete(Role).where(Role.name == name).returning(Role.id)
     return await db.scalar(statement)

@@ -1,4 +1,6 @@
-"""SQL for sessions. Lookups go by token digest; everything else is scoped by account."""
+"""SQL for sessions. Lookups go by the globally unique token digest; the session check in a tenant or an
+environment binds the account to it with `scope.tenant` / `scope.environment`; everything else goes by a
+session's or an account's own id (an account belongs to exactly one tenant), or purges across tenants."""
 
 from __future__ import annotations
 
@@ -6,24 +8,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, Uuid, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Row, Select, Uuid, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.sessions.models import AccountType, Session
-from sump.tenant_accounts.models import TenantAccount
+from sump.db.scope import Scope, environment, tenant
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.sessions import AccountType, Session
+from sump.db.tables.tenant_accounts import TenantAccount
 
 Account = TenantAccount | EnvironmentAccount
 
 
 async def add(db: AsyncSession, session: Session) -> Session:
-    db.add(session)
+    db.add(session)  # an insert: the row carries its tenant_id and environment_id
     await db.flush()
     return session
 
 
-# The session of the token digest, neither expired nor idle. The statements below are built once: a
+# The session of the token digest, neither expired nor idle. Not scoped: the digest is globally unique and
+# names its session, whose account names its tenant and environment. The statements below are built once: a
 # statement's cache key is computed on first use and remembered, not on every check.
 _LIVE_BY_DIGEST = (
     Session.token_hash == bindparam("digest"),
@@ -52,7 +56,7 @@ async def find_live(
 
 
 def _live_in_context(
-    account: type[Account], link: InstrumentedAttribute[Any], context: InstrumentedAttribute[Any]
+    account: type[Account], link: InstrumentedAttribute[Any], context: Scope
 ) -> Select[*tuple[Any, ...]]:
     return (
         select(
@@ -70,18 +74,23 @@ def _live_in_context(
         .join(account, account.id == link)
         .where(
             *_LIVE_BY_DIGEST,
-            context == bindparam("context_id", type_=Uuid()),  # a foreign key's type is known only later
+            context.of(account),
             account.disabled.is_(False),
         )
     )
 
 
+def _context_id() -> BindParameter[uuid.UUID]:
+    return bindparam("context_id", type_=Uuid())  # a foreign key's type is known only later
+
+
 _LIVE_IN = {
-    AccountType.TENANT_ACCOUNT: _live_in_context(TenantAccount, Session.tenant_account_id, TenantAccount.tenant_id),
+    AccountType.TENANT_ACCOUNT: _live_in_context(TenantAccount, Session.tenant_account_id, tenant(_context_id())),
     AccountType.ENVIRONMENT_ACCOUNT: _live_in_context(
-        EnvironmentAccount, Session.environment_account_id, EnvironmentAccount.environment_id
+        EnvironmentAccount, Session.environment_account_id, environment(_context_id())
     ),
 }
+# Not scoped: by the primary key of the session just found through its tenant's or environment's scope.
 _TOUCH = update(Session).where(Session.id == bindparam("session_id")).values(last_active_at=bindparam("now"))
 
 
@@ -104,6 +113,7 @@ async def touch(conn: AsyncConnection, session_id: uuid.UUID, now: datetime) -> 
 
 
 async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime) -> bool:
+    # Not scoped: by the session's own id, read from a token that was verified for its environment.
     statement = select(Session.id).where(
         Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
     )
@@ -113,6 +123,7 @@ async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_s
 async def list_live(
     db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, now: datetime, idle_since: datetime
 ) -> list[Session]:
+    # Not scoped: by the account's own id; an account belongs to exactly one tenant.
     result = await db.scalars(
         select(Session)
         .where(
@@ -127,6 +138,7 @@ async def list_live(
 
 
 async def delete_one(db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    # Not scoped: by the account's own id, which belongs to exactly one tenant; another's session is not found.
     result = await db.execute(
         delete(Session).where(
             Session.id == session_id, Session.account_type == account_type, Session.account_id == account_id
@@ -136,12 +148,14 @@ async def delete_one(db: AsyncSession, account_type: AccountType, account_id: uu
 
 
 async def delete_by_digest(db: AsyncSession, digest: bytes) -> None:
+    # Not scoped: the digest is globally unique and names its session (sign-out by the token itself).
     await db.execute(delete(Session).where(Session.token_hash == digest))
 
 
 async def delete_for_account(
     db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, *, keep: uuid.UUID | None = None
 ) -> int:
+    # Not scoped: by the account's own id; an account belongs to exactly one tenant.
     statement = delete(Session).where(Session.account_type == account_type, Session.account_id == account_id)
     if keep is not None:
         statement = statement.where(Session.id != keep)
@@ -150,6 +164,7 @@ async def delete_for_account(
 
 
 async def delete_expired(db: AsyncSession, now: datetime, idle_since: datetime) -> int:
+    # Not scoped: the purge of expired and idle sessions runs across all tenants.
     result = await db.execute(
         delete(Session).where((Session.expires_at <= now) | (Session.last_active_at <= idle_since))
     )

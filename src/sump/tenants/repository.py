@@ -1,53 +1,49 @@
-"""SQL for tenants."""
+"""SQL for tenants: the tenant row by its own id; every statement on a tenant's rows starts from
+`scope.tenant`."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments.models import Environment
-from sump.tenant_accounts.models import TenantAccount
-from sump.tenants.models import Tenant
+from sump.db.scope import tenant
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.db.tables.tenants import Tenant
 
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
+    # Not scoped: the tenant row itself, by its own id.
     return await db.scalar(select(Tenant).where(Tenant.id == tenant_id))
 
 
 async def environments(db: AsyncSession, tenant_id: uuid.UUID, limit: int) -> list[Environment]:
-    statement = select(Environment).where(Environment.tenant_id == tenant_id).order_by(Environment.id).limit(limit)
+    statement = tenant(tenant_id).select(Environment).order_by(Environment.id).limit(limit)
     return list(await db.scalars(statement))
 
 
 async def counts(db: AsyncSession, tenant_id: uuid.UUID) -> tuple[int, int, int]:
     """Environments, tenant accounts and end users of the tenant, in one statement."""
 
+    scope = tenant(tenant_id)
+
     def count(model: type[Environment | TenantAccount | EnvironmentAccount]) -> ScalarSelect[int]:
-        return select(func.count()).select_from(model).where(model.tenant_id == tenant_id).scalar_subquery()
+        return scope.count(model).scalar_subquery()
 
     row = (await db.execute(select(count(Environment), count(TenantAccount), count(EnvironmentAccount)))).one()
     return row[0], row[1], row[2]
 
 
-async def account_names(db: AsyncSession, tenant_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    statement = select(TenantAccount.id, TenantAccount.name).where(
-        TenantAccount.tenant_id == tenant_id, TenantAccount.id.in_(ids)
-    )
-    return {row.id: row.name for row in await db.execute(statement)}
-
-
 async def add(db: AsyncSession, tenant: Tenant) -> Tenant:
-    db.add(tenant)
+    db.add(tenant)  # an insert: a new tenant
     await db.flush()
     return tenant
 
 
 async def remove(db: AsyncSession, tenant: Tenant) -> None:
-    await db.delete(tenant)
+    await db.delete(tenant)  # the tenant row itself, by its primary key
     await db.flush()

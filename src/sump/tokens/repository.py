@@ -1,47 +1,46 @@
-"""SQL for signing keys and refresh tokens, scoped by environment."""
+"""SQL for signing keys and refresh tokens: every statement on an environment's rows starts from
+`scope.environment`; the two by a token's own id or family say why they need none."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
+from sump.db.scope import environment
+from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 
 
 async def keys(db: AsyncSession, environment_id: uuid.UUID, *, lock: bool = False) -> list[SigningKey]:
     """The environment's keys that are not retired, or retired but maybe still verifying, newest first."""
-    statement = select(SigningKey).where(SigningKey.environment_id == environment_id).order_by(SigningKey.id.desc())
+    statement = environment(environment_id).select(SigningKey).order_by(SigningKey.id.desc())
     if lock:
         statement = statement.with_for_update()
     return list(await db.scalars(statement))
 
 
 async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> SigningKey | None:
-    return await db.scalar(select(SigningKey).where(SigningKey.environment_id == environment_id, SigningKey.kid == kid))
+    return await db.scalar(environment(environment_id).select(SigningKey).where(SigningKey.kid == kid))
 
 
 async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:
-    return await db.scalar(
-        select(SigningKey).where(SigningKey.environment_id == environment_id, SigningKey.status == KeyStatus.ACTIVE)
-    )
+    return await db.scalar(environment(environment_id).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE))
 
 
 async def add(db: AsyncSession, row: SigningKey | RefreshToken) -> None:
-    db.add(row)
+    db.add(row)  # an insert: the row carries its environment_id
     await db.flush()
 
 
 async def refresh_by_digest(db: AsyncSession, environment_id: uuid.UUID, digest: bytes) -> RefreshToken | None:
-    return await db.scalar(
-        select(RefreshToken).where(RefreshToken.environment_id == environment_id, RefreshToken.token_hash == digest)
-    )
+    return await db.scalar(environment(environment_id).select(RefreshToken).where(RefreshToken.token_hash == digest))
 
 
 async def mark_rotated(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
     """One atomic statement: of concurrent rotations of one token exactly one gets True."""
+    # Not scoped: by the primary key of a token the caller just found through its environment's scope.
     result = await db.execute(
         update(RefreshToken)
         .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
@@ -51,6 +50,7 @@ async def mark_rotated(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> 
 
 
 async def revoke_family(db: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    # Not scoped: a family id is a random id of one sign-in, read from a token found through its environment.
     await db.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
@@ -66,10 +66,10 @@ async def revoke_for_organization(
     now: datetime,
 ) -> None:
     """Revokes the refresh tokens issued for the organization (to one account, or to everyone)."""
-    statement = update(RefreshToken).where(
-        RefreshToken.environment_id == environment_id,
-        RefreshToken.organization_id == organization_id,
-        RefreshToken.revoked_at.is_(None),
+    statement = (
+        environment(environment_id)
+        .update(RefreshToken)
+        .where(RefreshToken.organization_id == organization_id, RefreshToken.revoked_at.is_(None))
     )
     if account_id is not None:
         statement = statement.where(RefreshToken.account_id == account_id)
