@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.organizations.test_organizations import create_org, scene
-from tests.support import PASSWORD, TenantWorld, bearer, new_tenant
+from tests.support import PASSWORD, TenantWorld, new_tenant
 
 
 async def events(client: httpx.AsyncClient, world: TenantWorld, **params: str) -> list[dict[str, Any]]:
@@ -76,11 +75,8 @@ async def test_pages_and_filters(client: httpx.AsyncClient, world: TenantWorld) 
 
 
 async def test_environment_log_holds_end_user_events(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    tag = uuid.uuid4().hex[:8]
-    base = f"/api/v1/auth/environments/{world.environment_id}"
-    body = {"name": f"Audited {tag}", "email": f"a-{tag}@example.com", "username": f"a_{tag}", "password": PASSWORD}
-    signed = await client.post(f"{base}/signup", json=body)
-    await client.post(f"{base}/logout-all", headers=bearer(signed.json()["token"]))
+    user = await world.add_end_user(world.environment_id)
+    await client.post(f"{user.auth_base}/logout-all", headers=user.auth)
     response = await client.get(f"/api/v1/environments/{world.environment_id}/audit-events", headers=world.owner.auth)
     actions = [event["action"] for event in response.json()]
     assert actions[:2] == ["logout_all", "signup"]

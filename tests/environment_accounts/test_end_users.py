@@ -135,24 +135,21 @@ async def test_custom_properties_persist(client: httpx.AsyncClient, world: Tenan
 async def test_disable_revokes_sessions_and_enable_restores_sign_in(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    account_id = await create_end_user(client, world, username="toggled", password=PASSWORD)
-    token = await end_user_login(client, world, username="toggled")
-    url = f"{accounts_url(world)}/{account_id}"
+    user = await world.add_end_user(world.environment_id)
+    url = f"{accounts_url(world)}/{user.account_id}"
     assert (await client.patch(f"{url}/disable", headers=world.owner.auth)).status_code == 204
-    session = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=bearer(token))
+    session = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=user.auth)
     assert session.status_code == 401
-    refused = await client.post(
-        f"/api/v1/auth/environments/{world.environment_id}/login", json={"username": "toggled", "password": PASSWORD}
-    )
+    refused = await client.post(f"/api/v1/auth/environments/{world.environment_id}/login", json=user.credentials)
     assert refused.status_code == 401
     assert (await client.patch(f"{url}/enable", headers=world.owner.auth)).status_code == 204
-    assert await end_user_login(client, world, username="toggled")
+    assert await end_user_login(client, world, username=user.username)
 
 
 async def test_admin_revokes_all_sessions(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    account_id = await create_end_user(client, world, username="busy", password=PASSWORD)
-    tokens = [await end_user_login(client, world, username="busy") for _ in range(2)]
-    revoked = await client.delete(f"{accounts_url(world)}/{account_id}/sessions", headers=world.owner.auth)
+    user = await world.add_end_user(world.environment_id)
+    tokens = [user.token, await end_user_login(client, world, username=user.username)]
+    revoked = await client.delete(f"{accounts_url(world)}/{user.account_id}/sessions", headers=world.owner.auth)
     assert revoked.json() == {"revoked": 2}
     for token in tokens:
         assert (
@@ -172,12 +169,12 @@ async def test_admin_sends_a_reset_but_never_sets_a_password(client: httpx.Async
 async def test_end_user_manages_only_their_own_account(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    me = await create_end_user(client, world, username="selfie", password=PASSWORD)
+    user = await world.add_end_user(world.environment_id)
+    me, token = user.account_id, user.token
     other = await create_end_user(client, world)
-    token = await end_user_login(client, world, username="selfie")
     mine, theirs = f"{accounts_url(world)}/{me}", f"{accounts_url(world)}/{other}"
 
-    assert (await client.get(mine, headers=bearer(token))).json()["username"] == "selfie"
+    assert (await client.get(mine, headers=bearer(token))).json()["username"] == user.username
     assert (await client.patch(mine, json={"name": "Self Renamed"}, headers=bearer(token))).status_code == 204
     assert (
         await client.patch(f"{mine}/custom-property", json={"theme": "dark"}, headers=bearer(token))
@@ -195,8 +192,7 @@ async def test_end_user_manages_only_their_own_account(
 
 
 async def test_end_user_session_is_worthless_elsewhere(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    await create_end_user(client, world, username="roamer", password=PASSWORD)
-    token = await end_user_login(client, world, username="roamer")
+    token = (await world.add_end_user(world.environment_id)).token
     other = await new_tenant(client)
     assert (await client.get(world.base, headers=bearer(token))).status_code == 401
     assert (
@@ -233,8 +229,7 @@ async def test_tenant_roles_apply_to_end_user_management(client: httpx.AsyncClie
 async def test_deleting_the_environment_takes_its_end_users_and_sessions(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    await create_end_user(client, world, username="doomed", password=PASSWORD)
-    token = await end_user_login(client, world, username="doomed")
+    token = (await world.add_end_user(world.environment_id)).token
     deleted = await client.delete(f"{world.base}/environments/{world.environment_id}", headers=world.owner.auth)
     assert deleted.status_code == 204
     assert (

@@ -1,5 +1,4 @@
-"""Helpers of the organization tests: end users who sign up, organizations with members of each built-in role,
-and token requests."""
+"""Helpers of the organization tests: organizations with members of each built-in role, and token requests."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from typing import Any
 import httpx
 import jwt
 
-from tests.support import PASSWORD, TenantWorld, bearer
+from tests.support import EndUser, TenantWorld
 
 ALL_NINE = [
     "audit:read",
@@ -34,31 +33,6 @@ ORG_USER_PERMISSIONS = [
 READ_ONLY_PERMISSIONS = ["permissions:read", "projects:read", "roles:read", "tenant:read"]
 
 
-@dataclass
-class EndUser:
-    id: str
-    email: str
-    session: str
-    environment_id: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return bearer(self.session)
-
-
-async def sign_up(client: httpx.AsyncClient, environment_id: str) -> EndUser:
-    tag = uuid.uuid4().hex[:8]
-    body = {
-        "name": f"Org User {tag}",
-        "email": f"org-{tag}@example.com",
-        "username": f"org_{tag}",
-        "password": PASSWORD,
-    }
-    response = await client.post(f"/api/v1/auth/environments/{environment_id}/signup", json=body)
-    assert response.status_code == 201, response.text
-    return EndUser(response.json()["accountId"], body["email"], response.json()["token"], environment_id)
-
-
 def orgs_url(environment_id: str, *parts: str) -> str:
     return "/".join([f"/api/v1/environments/{environment_id}/organizations", *parts])
 
@@ -80,7 +54,7 @@ async def add_member(
 ) -> None:
     response = await client.post(
         orgs_url(admin.environment_id, organization_id, "members"),
-        json={"accountId": member.id, "role": role},
+        json={"accountId": member.account_id, "role": role},
         headers=admin.auth,
     )
     assert response.status_code == 201, response.text
@@ -104,7 +78,7 @@ class Scene:
 
 
 async def scene(client: httpx.AsyncClient, world: TenantWorld) -> Scene:
-    admin, user, viewer, outsider = [await sign_up(client, world.environment_id) for _ in range(4)]
+    admin, user, viewer, outsider = [await world.add_end_user(world.environment_id) for _ in range(4)]
     organization_id = await create_org(client, admin)
     await add_member(client, admin, organization_id, user, "ORG_USER")
     await add_member(client, admin, organization_id, viewer, "READ_ONLY")
@@ -117,7 +91,7 @@ async def token_request(
     body: dict[str, Any] = {"grantType": grant}
     headers: dict[str, str] = {}
     if grant == "password":
-        body |= {"email": user.email, "password": PASSWORD}
+        body |= {"email": user.email, "password": user.password}
     else:
         headers = user.auth
     if organization_id is not None:

@@ -8,15 +8,15 @@ import asyncio
 import httpx
 import pytest
 
-from tests.organizations.support import add_member, create_org, member_roles, orgs_url, scene, sign_up
+from tests.organizations.support import add_member, create_org, member_roles, orgs_url, scene
 from tests.support import TenantWorld
 
 
 async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncClient, world: TenantWorld) -> None:
     s = await scene(client, world)
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
-    extra = await sign_up(client, world.environment_id)
-    added = await client.post(members_url, json={"accountId": extra.id}, headers=s.admin.auth)
+    extra = await world.add_end_user(world.environment_id)
+    added = await client.post(members_url, json={"accountId": extra.account_id}, headers=s.admin.auth)
     assert added.status_code == 201
     assert added.json()["role"] == "ORG_USER", "ORG_USER by default"
     assert added.json()["email"] == extra.email
@@ -28,34 +28,44 @@ async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncC
         assert page.status_code == 200
         seen += [member["accountId"] for member in page.json()]
         url = page.links.get("next", {}).get("url")
-    assert seen == [s.admin.id, s.user.id, s.viewer.id, extra.id], "in the order they joined"
+    assert seen == [s.admin.account_id, s.user.account_id, s.viewer.account_id, extra.account_id], (
+        "in the order they joined"
+    )
 
-    again = await client.post(members_url, json={"accountId": extra.id, "role": "READ_ONLY"}, headers=s.admin.auth)
+    again = await client.post(
+        members_url, json={"accountId": extra.account_id, "role": "READ_ONLY"}, headers=s.admin.auth
+    )
     assert again.status_code == 409
     assert again.json()["code"] == "already_member"
-    no_role = await client.post(members_url, json={"accountId": s.outsider.id, "role": "OWNER"}, headers=s.admin.auth)
+    no_role = await client.post(
+        members_url, json={"accountId": s.outsider.account_id, "role": "OWNER"}, headers=s.admin.auth
+    )
     assert no_role.status_code == 400
     assert no_role.json()["code"] == "unknown_role"
     bad_role = await client.post(
-        members_url, json={"accountId": s.outsider.id, "role": "no spaces"}, headers=s.admin.auth
+        members_url, json={"accountId": s.outsider.account_id, "role": "no spaces"}, headers=s.admin.auth
     )
     assert bad_role.status_code == 400
 
-    change = await client.patch(f"{members_url}/{s.viewer.id}", json={"role": "ORG_USER"}, headers=s.admin.auth)
+    change = await client.patch(f"{members_url}/{s.viewer.account_id}", json={"role": "ORG_USER"}, headers=s.admin.auth)
     assert change.status_code == 204
-    by_tenant = await client.patch(f"{members_url}/{extra.id}", json={"role": "READ_ONLY"}, headers=world.owner.auth)
+    by_tenant = await client.patch(
+        f"{members_url}/{extra.account_id}", json={"role": "READ_ONLY"}, headers=world.owner.auth
+    )
     assert by_tenant.status_code == 204
-    assert (await client.delete(f"{members_url}/{s.user.id}", headers=s.admin.auth)).status_code == 204
+    assert (await client.delete(f"{members_url}/{s.user.account_id}", headers=s.admin.auth)).status_code == 204
     assert await member_roles(client, s.admin, s.organization_id) == {
-        s.admin.id: "ORG_ADMIN",
-        s.viewer.id: "ORG_USER",
-        extra.id: "READ_ONLY",
+        s.admin.account_id: "ORG_ADMIN",
+        s.viewer.account_id: "ORG_USER",
+        extra.account_id: "READ_ONLY",
     }
     assert (await client.get(orgs_url(world.environment_id, s.organization_id), headers=s.user.auth)).status_code == 404
-    gone = await client.delete(f"{members_url}/{s.user.id}", headers=s.admin.auth)
+    gone = await client.delete(f"{members_url}/{s.user.account_id}", headers=s.admin.auth)
     assert gone.status_code == 404
     assert gone.json()["code"] == "member_not_found"
-    not_member = await client.patch(f"{members_url}/{s.outsider.id}", json={"role": "ORG_USER"}, headers=s.admin.auth)
+    not_member = await client.patch(
+        f"{members_url}/{s.outsider.account_id}", json={"role": "ORG_USER"}, headers=s.admin.auth
+    )
     assert not_member.status_code == 404
 
 
@@ -64,12 +74,14 @@ async def test_a_role_too_low_is_403(client: httpx.AsyncClient, world: TenantWor
     s = await scene(client, world)
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
     for member in (s.user, s.viewer):
-        add = await client.post(members_url, json={"accountId": s.outsider.id}, headers=member.auth)
+        add = await client.post(members_url, json={"accountId": s.outsider.account_id}, headers=member.auth)
         assert add.status_code == 403
         assert add.json()["code"] == "insufficient_org_role"
-        promote = await client.patch(f"{members_url}/{member.id}", json={"role": "ORG_ADMIN"}, headers=member.auth)
+        promote = await client.patch(
+            f"{members_url}/{member.account_id}", json={"role": "ORG_ADMIN"}, headers=member.auth
+        )
         assert promote.status_code == 403, "nobody promotes themselves"
-        assert (await client.delete(f"{members_url}/{s.admin.id}", headers=member.auth)).status_code == 403
+        assert (await client.delete(f"{members_url}/{s.admin.account_id}", headers=member.auth)).status_code == 403
     listing = await client.get(members_url, headers=s.viewer.auth)
     assert listing.status_code == 403, "READ_ONLY lacks users:read"
     assert listing.json()["code"] == "missing_permission"
@@ -77,14 +89,14 @@ async def test_a_role_too_low_is_403(client: httpx.AsyncClient, world: TenantWor
     tenant_user = await world.add_member("user")
     assert (await client.get(members_url, headers=tenant_user.auth)).status_code == 200
     assert (
-        await client.post(members_url, json={"accountId": s.outsider.id}, headers=tenant_user.auth)
+        await client.post(members_url, json={"accountId": s.outsider.account_id}, headers=tenant_user.auth)
     ).status_code == 403
     assert await member_roles(client, s.admin, s.organization_id) == {
-        s.admin.id: "ORG_ADMIN",
-        s.user.id: "ORG_USER",
-        s.viewer.id: "READ_ONLY",
+        s.admin.account_id: "ORG_ADMIN",
+        s.user.account_id: "ORG_USER",
+        s.viewer.account_id: "READ_ONLY",
     }
-    leave = await client.delete(f"{members_url}/{s.viewer.id}", headers=s.viewer.auth)
+    leave = await client.delete(f"{members_url}/{s.viewer.account_id}", headers=s.viewer.auth)
     assert leave.status_code == 204, "a member may leave"
 
 
@@ -94,35 +106,37 @@ async def test_the_last_org_admin_can_be_neither_demoted_nor_removed(
     s = await scene(client, world)
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
     for actor in (s.admin, world.owner):
-        demote = await client.patch(f"{members_url}/{s.admin.id}", json={"role": "ORG_USER"}, headers=actor.auth)
+        demote = await client.patch(
+            f"{members_url}/{s.admin.account_id}", json={"role": "ORG_USER"}, headers=actor.auth
+        )
         assert demote.status_code == 409
         assert demote.json()["code"] == "last_org_admin"
-        remove = await client.delete(f"{members_url}/{s.admin.id}", headers=actor.auth)
+        remove = await client.delete(f"{members_url}/{s.admin.account_id}", headers=actor.auth)
         assert remove.status_code == 409
         assert remove.json()["code"] == "last_org_admin"
 
-    promote = await client.patch(f"{members_url}/{s.user.id}", json={"role": "ORG_ADMIN"}, headers=s.admin.auth)
+    promote = await client.patch(f"{members_url}/{s.user.account_id}", json={"role": "ORG_ADMIN"}, headers=s.admin.auth)
     assert promote.status_code == 204
     assert (
-        await client.patch(f"{members_url}/{s.admin.id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
+        await client.patch(f"{members_url}/{s.admin.account_id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
     ).status_code == 204
-    assert (await client.delete(f"{members_url}/{s.user.id}", headers=s.user.auth)).status_code == 409
+    assert (await client.delete(f"{members_url}/{s.user.account_id}", headers=s.user.auth)).status_code == 409
     assert await member_roles(client, s.user, s.organization_id) == {
-        s.admin.id: "READ_ONLY",
-        s.user.id: "ORG_ADMIN",
-        s.viewer.id: "READ_ONLY",
+        s.admin.account_id: "READ_ONLY",
+        s.user.account_id: "ORG_ADMIN",
+        s.viewer.account_id: "READ_ONLY",
     }
 
 
 async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
     for _ in range(3):
-        first, second = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+        first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
         organization_id = await create_org(client, first)
         await add_member(client, first, organization_id, second, "ORG_ADMIN")
         members_url = orgs_url(world.environment_id, organization_id, "members")
         answers = await asyncio.gather(
-            client.patch(f"{members_url}/{second.id}", json={"role": "ORG_USER"}, headers=first.auth),
-            client.patch(f"{members_url}/{first.id}", json={"role": "ORG_USER"}, headers=second.auth),
+            client.patch(f"{members_url}/{second.account_id}", json={"role": "ORG_USER"}, headers=first.auth),
+            client.patch(f"{members_url}/{first.account_id}", json={"role": "ORG_USER"}, headers=second.auth),
         )
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses[0] == 204
@@ -133,13 +147,13 @@ async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.Asy
 
 async def test_concurrent_mutual_removal_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
     for _ in range(3):
-        first, second = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+        first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
         organization_id = await create_org(client, first)
         await add_member(client, first, organization_id, second, "ORG_ADMIN")
         members_url = orgs_url(world.environment_id, organization_id, "members")
         answers = await asyncio.gather(
-            client.delete(f"{members_url}/{second.id}", headers=first.auth),
-            client.delete(f"{members_url}/{first.id}", headers=second.auth),
+            client.delete(f"{members_url}/{second.account_id}", headers=first.auth),
+            client.delete(f"{members_url}/{first.account_id}", headers=second.auth),
         )
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses[0] == 204

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.organizations.support import add_member, member_roles, orgs_url, sign_up
+from tests.organizations.support import add_member, member_roles, orgs_url
 from tests.organizations.support import create_org as create_org  # the audit tests import these two from here
 from tests.organizations.support import scene as scene
 from tests.support import TenantWorld
@@ -19,7 +19,7 @@ from tests.support import TenantWorld
 async def test_end_user_creates_an_organization_and_becomes_its_admin(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    user = await sign_up(client, world.environment_id)
+    user = await world.add_end_user(world.environment_id)
     organization_id = await create_org(client, user, "Acme")
     read = await client.get(orgs_url(world.environment_id, organization_id), headers=user.auth)
     assert read.status_code == 200
@@ -32,14 +32,14 @@ async def test_end_user_creates_an_organization_and_becomes_its_admin(
         "createdAt": None,
         "updatedAt": None,
     }
-    assert await member_roles(client, user, organization_id) == {user.id: "ORG_ADMIN"}
+    assert await member_roles(client, user, organization_id) == {user.account_id: "ORG_ADMIN"}
     by_owner = await client.get(orgs_url(world.environment_id, organization_id), headers=world.owner.auth)
     assert by_owner.status_code == 200
     assert by_owner.json()["role"] is None
 
 
 async def test_names_are_unique_per_environment(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await sign_up(client, world.environment_id)
+    user = await world.add_end_user(world.environment_id)
     first = await create_org(client, user, "Same Name")
     duplicate = await client.post(orgs_url(world.environment_id), json={"name": "Same Name"}, headers=user.auth)
     assert duplicate.status_code == 409
@@ -51,7 +51,7 @@ async def test_names_are_unique_per_environment(client: httpx.AsyncClient, world
     assert same.status_code == 204, "renaming to its own name is no conflict"
 
     environment = await client.post(f"{world.base}/environments", json={"name": "other"}, headers=world.owner.auth)
-    elsewhere = await sign_up(client, environment.json()["id"])
+    elsewhere = await world.add_end_user(environment.json()["id"])
     await create_org(client, elsewhere, "Same Name")
 
     unknown = await client.post(
@@ -63,7 +63,7 @@ async def test_names_are_unique_per_environment(client: httpx.AsyncClient, world
 async def test_list_shows_own_organizations_and_all_to_tenant_accounts(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    alice, bob = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+    alice, bob = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     mine = [await create_org(client, alice) for _ in range(3)]
     theirs = await create_org(client, bob)
     await add_member(client, bob, theirs, alice, "READ_ONLY")
@@ -124,12 +124,14 @@ async def test_rename_and_delete_need_org_admin_or_a_tenant_admin(
 async def test_tenant_admins_create_organizations_naming_the_first_admin(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    user = await sign_up(client, world.environment_id)
+    user = await world.add_end_user(world.environment_id)
     url = orgs_url(world.environment_id)
     missing = await client.post(url, json={"name": "Staff Made"}, headers=world.owner.auth)
     assert missing.status_code == 400
     assert missing.json()["code"] == "admin_account_required"
-    created = await client.post(url, json={"name": "Staff Made", "adminAccountId": user.id}, headers=world.owner.auth)
+    created = await client.post(
+        url, json={"name": "Staff Made", "adminAccountId": user.account_id}, headers=world.owner.auth
+    )
     assert created.status_code == 201
     organization_id = created.json()["id"]
     assert (await client.get(orgs_url(world.environment_id, organization_id), headers=user.auth)).json()[
@@ -137,10 +139,14 @@ async def test_tenant_admins_create_organizations_naming_the_first_admin(
     ] == "ORG_ADMIN"
 
     tenant_user = await world.add_member("user")
-    denied = await client.post(url, json={"name": "Not Allowed", "adminAccountId": user.id}, headers=tenant_user.auth)
+    denied = await client.post(
+        url, json={"name": "Not Allowed", "adminAccountId": user.account_id}, headers=tenant_user.auth
+    )
     assert denied.status_code == 403
-    someone = await sign_up(client, world.environment_id)
-    for_someone = await client.post(url, json={"name": "For Someone", "adminAccountId": someone.id}, headers=user.auth)
+    someone = await world.add_end_user(world.environment_id)
+    for_someone = await client.post(
+        url, json={"name": "For Someone", "adminAccountId": someone.account_id}, headers=user.auth
+    )
     assert for_someone.status_code == 400
     assert for_someone.json()["code"] == "admin_account_not_allowed"
     unknown = await client.post(
@@ -159,7 +165,7 @@ async def test_other_environments_tenants_and_non_members_get_404(
     s = await scene(client, world)
     environment = await client.post(f"{world.base}/environments", json={"name": "second"}, headers=world.owner.auth)
     second_environment = environment.json()["id"]
-    stranger = await sign_up(client, second_environment)
+    stranger = await world.add_end_user(second_environment)
     own = await create_org(client, stranger)
 
     wrong_environment = await client.get(orgs_url(second_environment, s.organization_id), headers=stranger.auth)
@@ -169,14 +175,14 @@ async def test_other_environments_tenants_and_non_members_get_404(
     assert by_owner.status_code == 404, "an organization id of another environment"
     foreign_member = await client.post(
         orgs_url(world.environment_id, s.organization_id, "members"),
-        json={"accountId": stranger.id},
+        json={"accountId": stranger.account_id},
         headers=s.admin.auth,
     )
     assert foreign_member.status_code == 404
     assert foreign_member.json()["code"] == "account_not_found"
     foreign_admin = await client.post(
         orgs_url(world.environment_id),
-        json={"name": "Cross Env", "adminAccountId": stranger.id},
+        json={"name": "Cross Env", "adminAccountId": stranger.account_id},
         headers=world.owner.auth,
     )
     assert foreign_admin.status_code == 404
@@ -191,9 +197,9 @@ async def test_other_environments_tenants_and_non_members_get_404(
         ("PATCH", org_url, {"name": "Taken Over"}),
         ("DELETE", org_url, None),
         ("GET", f"{org_url}/members", None),
-        ("POST", f"{org_url}/members", {"accountId": s.outsider.id}),
-        ("PATCH", f"{org_url}/members/{s.user.id}", {"role": "READ_ONLY"}),
-        ("DELETE", f"{org_url}/members/{s.user.id}", None),
+        ("POST", f"{org_url}/members", {"accountId": s.outsider.account_id}),
+        ("PATCH", f"{org_url}/members/{s.user.account_id}", {"role": "READ_ONLY"}),
+        ("DELETE", f"{org_url}/members/{s.user.account_id}", None),
     ):
         answer = await client.request(method, url, json=body, headers=s.outsider.auth)
         assert answer.status_code == 404, (method, url)
@@ -205,7 +211,7 @@ async def test_other_environments_tenants_and_non_members_get_404(
     assert (await client.get(orgs_url(world.environment_id, "not-a-uuid"), headers=s.admin.auth)).status_code == 400
     assert (await client.get(orgs_url(world.environment_id))).status_code == 401
     assert await member_roles(client, s.admin, s.organization_id) == {
-        s.admin.id: "ORG_ADMIN",
-        s.user.id: "ORG_USER",
-        s.viewer.id: "READ_ONLY",
+        s.admin.account_id: "ORG_ADMIN",
+        s.user.account_id: "ORG_USER",
+        s.viewer.account_id: "READ_ONLY",
     }

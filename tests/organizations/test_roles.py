@@ -15,7 +15,6 @@ from tests.organizations.support import (
     catalog_url,
     create_org,
     orgs_url,
-    sign_up,
 )
 from tests.support import TenantWorld
 
@@ -92,14 +91,14 @@ async def test_tenant_admins_manage_the_catalog_and_roles(
         assert kept.status_code == 409
         assert kept.json()["code"] == "builtin_role"
 
-    admin, holder = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+    admin, holder = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     organization_id = await create_org(client, admin)
     await add_member(client, admin, organization_id, holder, "ARCHIVIST")
     in_use = await client.delete(catalog_url(world, "roles/ARCHIVIST"), headers=world.owner.auth)
     assert in_use.status_code == 409
     assert in_use.json()["code"] == "role_in_use"
     members_url = orgs_url(world.environment_id, organization_id, "members")
-    await client.patch(f"{members_url}/{holder.id}", json={"role": "ORG_USER"}, headers=admin.auth)
+    await client.patch(f"{members_url}/{holder.account_id}", json={"role": "ORG_USER"}, headers=admin.auth)
     assert (await client.delete(catalog_url(world, "roles/ARCHIVIST"), headers=tenant_user.auth)).status_code == 403
     assert (await client.delete(catalog_url(world, "roles/ARCHIVIST"), headers=world.owner.auth)).status_code == 204
     assert (await client.delete(catalog_url(world, "roles/ARCHIVIST"), headers=world.owner.auth)).status_code == 404
@@ -120,7 +119,7 @@ async def test_tenant_admins_manage_the_catalog_and_roles(
             await client.request(method, foreign_environment, json=body, headers=world.owner.auth)
         ).status_code == 404
     assert (await client.get(catalog_url(world, "roles"))).status_code == 401
-    end_user = await sign_up(client, world.environment_id)
+    end_user = await world.add_end_user(world.environment_id)
     assert (await client.get(catalog_url(world, "roles"), headers=end_user.auth)).status_code == 401
 
 
@@ -194,7 +193,7 @@ async def test_refused_catalog_changes_leave_no_success_event(client: httpx.Asyn
     assert (
         await client.post(catalog_url(world, "roles"), json=holder_role, headers=world.owner.auth)
     ).status_code == 201
-    admin, holder = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+    admin, holder = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     organization_id = await create_org(client, admin)
     await add_member(client, admin, organization_id, holder, "HOLDER")
     in_use = await client.delete(catalog_url(world, "roles/HOLDER"), headers=world.owner.auth)

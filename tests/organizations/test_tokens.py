@@ -22,7 +22,6 @@ from tests.organizations.support import (
     orgs_url,
     refresh,
     scene,
-    sign_up,
     token_request,
     tokens_of,
 )
@@ -61,7 +60,7 @@ async def test_access_tokens_carry_the_membership_role_and_its_permissions(
 
 @pytest.mark.asvs("JWT-05", "AC-02")
 async def test_the_active_organization_is_chosen_by_the_rules(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user, stranger = await sign_up(client, world.environment_id), await sign_up(client, world.environment_id)
+    user, stranger = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     first = await create_org(client, user)
     alone = claims((await tokens_of(client, user))["accessToken"])
     assert alone["org_id"] == first, "one membership is chosen without naming it"
@@ -83,7 +82,7 @@ async def test_the_active_organization_is_chosen_by_the_rules(client: httpx.Asyn
     other_environment = await client.post(
         f"{world.base}/environments", json={"name": "third"}, headers=world.owner.auth
     )
-    elsewhere = await sign_up(client, other_environment.json()["id"])
+    elsewhere = await world.add_end_user(other_environment.json()["id"])
     elsewhere_org = await create_org(client, elsewhere)
     assert (await token_request(client, user, elsewhere_org)).status_code == 404
     wrong = await token_request(client, user, "not-a-uuid")
@@ -98,7 +97,7 @@ async def test_role_and_permission_changes_show_at_the_next_refresh(
     tokens = await tokens_of(client, s.user)
     assert claims(tokens["accessToken"])["roles"] == ["ORG_USER"]
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
-    await client.patch(f"{members_url}/{s.user.id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
+    await client.patch(f"{members_url}/{s.user.account_id}", json={"role": "READ_ONLY"}, headers=s.admin.auth)
     refreshed = await refresh(client, s.user, tokens["refreshToken"])
     assert refreshed.status_code == 200
     after = claims(refreshed.json()["accessToken"])
@@ -118,7 +117,7 @@ async def test_role_and_permission_changes_show_at_the_next_refresh(
 
     custom = {"name": "AUDITOR", "permissions": ["audit:read", "reports:read"]}
     assert (await client.post(catalog_url(world, "roles"), json=custom, headers=world.owner.auth)).status_code == 201
-    await client.patch(f"{members_url}/{s.user.id}", json={"role": "AUDITOR"}, headers=s.admin.auth)
+    await client.patch(f"{members_url}/{s.user.account_id}", json={"role": "AUDITOR"}, headers=s.admin.auth)
     last = await refresh(client, s.user, again.json()["refreshToken"])
     assert (claims(last.json()["accessToken"])["roles"], claims(last.json()["accessToken"])["permissions"]) == (
         ["AUDITOR"],
@@ -135,13 +134,13 @@ async def test_removing_a_membership_ends_its_refresh_tokens(
     in_org = await tokens_of(client, s.user, s.organization_id)
     in_own = await tokens_of(client, s.user, elsewhere)
     removed = await client.delete(
-        orgs_url(world.environment_id, s.organization_id, "members", s.user.id), headers=s.admin.auth
+        orgs_url(world.environment_id, s.organization_id, "members", s.user.account_id), headers=s.admin.auth
     )
     assert removed.status_code == 204
     failed = await refresh(client, s.user, in_org["refreshToken"])
     assert failed.status_code == 401
     assert failed.json()["code"] == "invalid_grant"
-    rows = list(await db.scalars(select(RefreshToken).where(RefreshToken.account_id == uuid.UUID(s.user.id))))
+    rows = list(await db.scalars(select(RefreshToken).where(RefreshToken.account_id == uuid.UUID(s.user.account_id))))
     assert {row.organization_id for row in rows if row.revoked_at is not None} == {uuid.UUID(s.organization_id)}
     assert (await refresh(client, s.user, in_own["refreshToken"])).status_code == 200, "other organizations stay"
     assert (await token_request(client, s.user, s.organization_id)).status_code == 404
@@ -161,7 +160,9 @@ async def test_refresh_fails_when_the_membership_is_gone_without_revocation(
     row goes behind the service's back."""
     s = await scene(client, world)
     tokens = await tokens_of(client, s.user)
-    membership = await db.scalar(select(Membership).where(Membership.environment_account_id == uuid.UUID(s.user.id)))
+    membership = await db.scalar(
+        select(Membership).where(Membership.environment_account_id == uuid.UUID(s.user.account_id))
+    )
     assert membership is not None
     await db.delete(membership)
     await db.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.base import utcnow
 from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
 from sump.tokens.models import SigningKey
-from tests.support import PASSWORD, TenantWorld, bearer
+from tests.support import TenantWorld, bearer
 
 
 @pytest.fixture
@@ -34,17 +33,10 @@ def verifier_for(world: TenantWorld, http: httpx.AsyncClient, refetch_floor_seco
 
 
 async def access_token(client: httpx.AsyncClient, world: TenantWorld) -> str:
-    tag = uuid.uuid4().hex[:8]
-    body = {
-        "name": f"Sdk User {tag}",
-        "email": f"sdk-{tag}@example.com",
-        "username": f"sdk_{tag}",
-        "password": PASSWORD,
-    }
-    await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
+    user = await world.add_end_user(world.environment_id)
     response = await client.post(
         f"/api/v1/auth/environments/{world.environment_id}/token",
-        json={"grantType": "password", "email": body["email"], "password": PASSWORD},
+        json={"grantType": "password", "email": user.email, "password": user.password},
     )
     token: str = response.json()["accessToken"]
     return token

@@ -4,7 +4,6 @@ These are behaviour tests (how many statements, in which mode), never timing tes
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.base import utcnow
 from sump.kit.crypto import token_digest
 from sump.sessions.models import Session
-from tests.support import PASSWORD, TenantWorld, bearer
+from tests.support import TenantWorld
 
 
 @contextmanager
@@ -37,21 +36,13 @@ def statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def end_user(client: httpx.AsyncClient, world: TenantWorld) -> tuple[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    body = {"name": f"Counted {tag}", "email": f"c-{tag}@example.com", "username": f"c_{tag}", "password": PASSWORD}
-    response = await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["accountId"], response.json()["token"]
-
-
 async def test_session_check_is_one_statement_outside_a_transaction(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
 ) -> None:
-    _, token = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     url = f"/api/v1/auth/environments/{world.environment_id}/session"
     with statements(app) as seen:
-        response = await client.get(url, headers=bearer(token))
+        response = await client.get(url, headers=user.auth)
     assert response.status_code == 200
     assert seen == [("SELECT", "AUTOCOMMIT")]
 
@@ -59,16 +50,16 @@ async def test_session_check_is_one_statement_outside_a_transaction(
 async def test_sliding_expiry_is_written_at_most_once_a_minute(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
 ) -> None:
-    _, token = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     url = f"/api/v1/auth/environments/{world.environment_id}/session"
     two_minutes_ago = utcnow() - timedelta(minutes=2)
     await db.execute(
-        update(Session).where(Session.token_hash == token_digest(token)).values(last_active_at=two_minutes_ago)
+        update(Session).where(Session.token_hash == token_digest(user.token)).values(last_active_at=two_minutes_ago)
     )
     await db.commit()
     with statements(app) as seen:
-        first = await client.get(url, headers=bearer(token))
-        second = await client.get(url, headers=bearer(token))
+        first = await client.get(url, headers=user.auth)
+        second = await client.get(url, headers=user.auth)
     assert first.status_code == second.status_code == 200
     assert [keyword for keyword, _ in seen] == ["SELECT", "UPDATE", "SELECT"]
     assert first.json()["lastActiveAt"] == second.json()["lastActiveAt"] > two_minutes_ago.isoformat()
@@ -77,13 +68,13 @@ async def test_sliding_expiry_is_written_at_most_once_a_minute(
 async def test_disabled_account_is_refused_in_the_same_single_statement(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
 ) -> None:
-    account_id, token = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     disabled = await client.patch(
-        f"/api/v1/environments/{world.environment_id}/accounts/{account_id}/disable", headers=world.owner.auth
+        f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}/disable", headers=world.owner.auth
     )
     assert disabled.status_code == 204, disabled.text
     with statements(app) as seen:
-        response = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=bearer(token))
+        response = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=user.auth)
     assert response.status_code == 401
     assert seen == [("SELECT", "AUTOCOMMIT")]
 
@@ -92,7 +83,7 @@ async def test_admin_list_costs_the_same_statements_on_every_page(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
 ) -> None:
     for _ in range(5):
-        await end_user(client, world)
+        await world.add_end_user(world.environment_id)
     path: str | None = f"/api/v1/environments/{world.environment_id}/accounts?limit=2"
     counts = []
     while path is not None:

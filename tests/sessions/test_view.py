@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from tests.sessions.test_statements import end_user
-from tests.support import TenantWorld, bearer
+from tests.support import TenantWorld
 
 
 async def test_session_body_is_the_session_view_of_the_list(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    _, token = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     base = f"/api/v1/auth/environments/{world.environment_id}"
-    one = await client.get(f"{base}/session", headers=bearer(token))
-    listed = await client.get(f"{base}/sessions", headers=bearer(token))
+    one = await client.get(f"{base}/session", headers=user.auth)
+    listed = await client.get(f"{base}/sessions", headers=user.auth)
     assert one.status_code == listed.status_code == 200
     assert one.headers["content-type"] == listed.headers["content-type"] == "application/json"
     [entry] = listed.json()

@@ -12,7 +12,7 @@ import httpx
 import jwt
 
 from tests.support import SECRET, Database, TenantWorld
-from tests.tokens.test_tokens import end_user, password_grant
+from tests.tokens.test_tokens import password_grant
 
 SUMP = str(Path(sys.executable).with_name("sump"))
 
@@ -25,7 +25,7 @@ def run_sump(database: Database, *args: str) -> subprocess.CompletedProcess[str]
 
 
 async def test_cli_rotates_one_environment(client: httpx.AsyncClient, world: TenantWorld, database: Database) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     before = await password_grant(client, world, user)
     old_kid = jwt.get_unverified_header(before["accessToken"])["kid"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -16,26 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
 from sump.tokens.models import RefreshToken, SigningKey
-from tests.support import PASSWORD, TenantWorld, bearer, new_tenant
+from tests.support import EndUser, TenantWorld, bearer, new_tenant
 
 
-async def end_user(client: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    body = {
-        "name": f"Token User {tag}",
-        "email": f"tok-{tag}@example.com",
-        "username": f"tok_{tag}",
-        "password": PASSWORD,
-    }
-    response = await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=body)
-    assert response.status_code == 201, response.text
-    return {**body, "id": response.json()["accountId"], "session": response.json()["token"]}
-
-
-async def password_grant(client: httpx.AsyncClient, world: TenantWorld, user: dict[str, str]) -> dict[str, Any]:
+async def password_grant(client: httpx.AsyncClient, world: TenantWorld, user: EndUser) -> dict[str, Any]:
     response = await client.post(
         f"/api/v1/auth/environments/{world.environment_id}/token",
-        json={"grantType": "password", "email": user["email"], "password": PASSWORD},
+        json={"grantType": "password", "email": user.email, "password": user.password},
     )
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
@@ -70,32 +56,30 @@ def verify(token: str, keys: dict[str, Any], world: TenantWorld) -> dict[str, An
 
 
 async def test_password_grant_issues_verifiable_tokens(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     tokens = await password_grant(client, world, user)
     assert tokens["tokenType"] == "Bearer"
     assert tokens["expiresIn"] == 900
     keys = await jwks(client, world)
     assert all("d" not in key for key in keys["keys"]), "no private parameters in the JWKS"
     claims = verify(tokens["accessToken"], keys, world)
-    assert claims["sub"] == user["id"]
+    assert claims["sub"] == user.account_id
     assert claims["env"] == world.environment_id
     assert claims["exp"] - claims["iat"] == 900
     assert {"sid", "jti", "org_id", "roles", "permissions"} <= set(claims)
     assert jwt.get_unverified_header(tokens["accessToken"])["typ"] == "at+jwt"
     me = await client.get(f"/api/v1/auth/environments/{world.environment_id}/me", headers=bearer(tokens["accessToken"]))
     assert me.status_code == 200
-    assert me.json()["accountId"] == user["id"]
+    assert me.json()["accountId"] == user.account_id
 
 
 async def test_session_grant_exchanges_the_current_session(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     url = f"/api/v1/auth/environments/{world.environment_id}/token"
-    response = await client.post(url, json={"grantType": "session"}, headers=bearer(user["session"]))
+    response = await client.post(url, json={"grantType": "session"}, headers=user.auth)
     assert response.status_code == 200
     claims = jwt.decode(response.json()["accessToken"], options={"verify_signature": False})
-    session = await client.get(
-        f"/api/v1/auth/environments/{world.environment_id}/session", headers=bearer(user["session"])
-    )
+    session = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=user.auth)
     assert claims["sid"] == session.json()["id"]
     assert (await client.post(url, json={"grantType": "session"})).status_code == 401
 
@@ -111,7 +95,7 @@ async def test_discovery_names_the_issuer_and_keys(client: httpx.AsyncClient, wo
 async def test_refresh_rotates_and_replay_revokes_the_family(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     first = await password_grant(client, world, user)
     second = await refresh(client, world, first["refreshToken"])
     assert second.status_code == 200
@@ -131,7 +115,7 @@ async def test_refresh_rotates_and_replay_revokes_the_family(
 
 
 async def test_concurrent_refreshes_share_one_successor(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     first = await password_grant(client, world, user)
     responses = await asyncio.gather(*(refresh(client, world, first["refreshToken"]) for _ in range(20)))
     assert [response.status_code for response in responses] == [200] * 20
@@ -142,11 +126,9 @@ async def test_concurrent_refreshes_share_one_successor(client: httpx.AsyncClien
 
 
 async def test_logout_all_ends_refresh_tokens(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     tokens = await password_grant(client, world, user)
-    out = await client.post(
-        f"/api/v1/auth/environments/{world.environment_id}/logout-all", headers=bearer(user["session"])
-    )
+    out = await client.post(f"/api/v1/auth/environments/{world.environment_id}/logout-all", headers=user.auth)
     assert out.json()["revoked"] >= 2
     assert (await refresh(client, world, tokens["refreshToken"])).status_code == 401
     me = await client.get(f"/api/v1/auth/environments/{world.environment_id}/me", headers=bearer(tokens["accessToken"]))
@@ -154,7 +136,7 @@ async def test_logout_all_ends_refresh_tokens(client: httpx.AsyncClient, world: 
 
 
 async def test_revoke_endpoint(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     tokens = await password_grant(client, world, user)
     url = f"/api/v1/auth/environments/{world.environment_id}/token/revoke"
     assert (await client.post(url, json={"refreshToken": tokens["refreshToken"]})).status_code == 200
@@ -166,7 +148,7 @@ async def test_revoke_endpoint(client: httpx.AsyncClient, world: TenantWorld) ->
 async def test_key_rotation_keeps_old_tokens_valid_until_they_expire(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     before = await password_grant(client, world, user)
     old_kid = jwt.get_unverified_header(before["accessToken"])["kid"]
     rotated = await client.post(
@@ -190,7 +172,7 @@ async def test_key_rotation_keeps_old_tokens_valid_until_they_expire(
 
 @pytest.mark.asvs("JWT-01", "JWT-02", "JWT-04")
 async def test_forged_and_foreign_tokens_fail(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    user = await end_user(client, world)
+    user = await world.add_end_user(world.environment_id)
     tokens = await password_grant(client, world, user)
     claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
     header = jwt.get_unverified_header(tokens["accessToken"])
