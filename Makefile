@@ -21,14 +21,10 @@ run: $(STAMP)
 
 test: lint typecheck pytest
 
-# DESIGN §3's import rules are the contracts in pyproject.toml; those named here are enforced, the others join once
-# the code keeps them. `make lint IMPORT_CONTRACTS=` checks every contract.
-IMPORT_CONTRACTS ?= kit-below-features
-
 lint: $(STAMP)
 	$(BIN)/ruff check src tests migrations examples
 	$(BIN)/ruff format --check src tests migrations examples
-	$(BIN)/lint-imports --no-cache --no-logo $(addprefix --contract ,$(IMPORT_CONTRACTS))
+	$(BIN)/lint-imports --no-cache --no-logo  # DESIGN §3's import rules: the contracts in pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

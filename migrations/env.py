@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from sump.db.engine import make_engine
-from sump.db.models import metadata
+from sump.db.tables import metadata
 
 config = context.config
 

@@ -27,7 +27,7 @@ from sump.db import migrate
 from sump.db.base import JSONType, UTCDateTime, utcnow, uuid7
 from sump.db.engine import make_engine
 from sump.db.migrate import alembic_config
-from sump.db.models import metadata
+from sump.db.tables import metadata
 from tests.support import BACKENDS, SECRET, Database, create_database, drop_database
 
 SUMP = Path(sys.executable).parent / "sump"

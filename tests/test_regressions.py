@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
-from sump.sessions.models import Session
 from tests.support import PASSWORD, TenantWorld, bearer
 
 

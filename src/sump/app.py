@@ -14,14 +14,17 @@ from fastapi.responses import RedirectResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
+from sump.access.cookies import COOKIE_NAME
+from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
-from sump.auth.cookies import COOKIE_NAME
-from sump.auth.reset import reset_preparer
+from sump.auth.credentials import SessionCredentials
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
+from sump.auth.token_routes import router as token_endpoint_router
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
 from sump.db.engine import autocommit_engine, make_engine, make_sessionmaker
+from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
 from sump.health.routes import api as health_api
@@ -29,7 +32,6 @@ from sump.health.routes import probes as health_probes
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
 from sump.kit.email.mailers import mailer_for
-from sump.kit.email.models import OutboxKind
 from sump.kit.email.outbox import OutboxWorker
 from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers
 from sump.kit.lockout import Lockout, LockoutPolicy
@@ -43,6 +45,7 @@ from sump.kit.middleware import (
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.onboarding.routes import router as onboarding_router
 from sump.organizations.routes import catalog_router as organization_catalog_router
 from sump.organizations.routes import router as organizations_router
 from sump.sessions import service as sessions
@@ -112,12 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.outbox = OutboxWorker(
         app.state.sessionmaker, mailer_for(settings), {OutboxKind.PASSWORD_RESET: reset_preparer(settings)}
     )
+    app.state.credentials = SessionCredentials(settings)
     app.state.runtime = Runtime(
         settings, app.state.hasher, app.state.limiter, app.state.lockout, app.state.outbox, app.state.sessionmaker
     )
     app.state.draining = False
 
     for router in (
+        onboarding_router,
         tenants_router,
         tenant_accounts_router,
         environments_router,
@@ -125,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenant_auth_router,
         environment_auth_router,
         tokens_router,
+        token_endpoint_router,
         organizations_router,
         organization_catalog_router,
         audit_router,

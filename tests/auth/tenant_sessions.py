@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sessions.models import Session
+from sump.db.tables.sessions import Session
 from tests.support import PASSWORD, SECRET, TenantWorld
 
 IDLE_TTL = timedelta(days=7)

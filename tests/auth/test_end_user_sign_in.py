@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
 
 

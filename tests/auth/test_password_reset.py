@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
-from sump.auth.models import PasswordResetToken
 from sump.db.base import utcnow
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.outbox import OutboxMessage, OutboxStatus
+from sump.db.tables.reset_tokens import PasswordResetToken
+from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
-from sump.kit.email.models import OutboxMessage, OutboxStatus
-from sump.tenant_accounts.models import TenantAccount
 from tests.mail import LINK, SmtpServer, reset_token
 from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sessions.models import Session
+from sump.db.tables.sessions import Session
 from tests.auth.tenant_sessions import (
     ABSOLUTE_TTL,
     auth,

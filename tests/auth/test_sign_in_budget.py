@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
-from sump.audit.models import AuditEvent
+from sump.db.tables.audit import AuditEvent
 from tests.support import PASSWORD, Database, make_settings, new_tenant
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')

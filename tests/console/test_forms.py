@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit.models import AuditEvent
-from sump.tenants.models import Tenant
+from sump.db.tables.audit import AuditEvent
+from sump.db.tables.tenants import Tenant
 from tests.support import PASSWORD, TenantWorld, new_tenant
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')

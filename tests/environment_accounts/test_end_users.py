@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sessions.models import Session
+from sump.db.tables.sessions import Session
 from tests.support import PASSWORD, TenantWorld, bearer, new_tenant
 
 

@@ -201,3 +201,25 @@ async def test_console_owners_edit_metadata_and_users_only_read_it(
         forged = await post_form(user_console, page, f"{page}/metadata", {"key": "isAdmin", "value": "true"})
         assert forged.status_code == 403
     assert (await read(client, world, me, world.owner.auth))["metadata"] == {"tier": {"seats": 3}}
+
+
+@pytest.mark.asvs("AC-06", "JWT-05")
+async def test_access_tokens_carry_the_metadata_admins_wrote(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """`metadata` is the claim an application may trust for privileges: admins write it, and a change shows in
+    the next token a refresh mints."""
+    me = await create_end_user(client, world, username="holder", password=PASSWORD, metadata={"plan": "pro"})
+    token_url = f"/api/v1/auth/environments/{world.environment_id}/token"
+    issued = await client.post(token_url, json={"grantType": "password", "username": "holder", "password": PASSWORD})
+    assert issued.status_code == 200, issued.text
+    assert jwt.decode(issued.json()["accessToken"], options={"verify_signature": False})["metadata"] == {"plan": "pro"}
+
+    changed = await client.patch(
+        f"{accounts_url(world)}/{me}", json={"metadata": {"plan": "team"}}, headers=world.owner.auth
+    )
+    assert changed.status_code == 204
+    refreshed = await client.post(
+        token_url, json={"grantType": "refresh_token", "refreshToken": issued.json()["refreshToken"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    claims = jwt.decode(refreshed.json()["accessToken"], options={"verify_signature": False})
+    assert claims["metadata"] == {"plan": "team"}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sessions.models import AccountType, Session
+from sump.db.tables.sessions import AccountType, Session
 from tests.support import TenantWorld
 
 

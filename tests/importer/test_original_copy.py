@@ -8,11 +8,11 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments.models import Environment
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
+from sump.db.tables.tenants import Tenant
 from sump.importer.original import TableCounts, import_original
-from sump.tenant_accounts.models import TenantAccount, TenantRole
-from sump.tenants.models import Tenant
 from tests.importer.helpers import login, skipped_reasons, stored
 from tests.importer.original_data import EXPECTED, OWNER_PASSWORD, SKIPPED, Original
 from tests.support import Database

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.tenant_accounts import TenantAccount
 from sump.importer.original import import_original
-from sump.tenant_accounts.models import TenantAccount
 from tests.importer.helpers import login, stored
 from tests.importer.original_data import (
     BOB_PASSWORD,

@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from sump.db.deps import DbSession
 from sump.kit.crypto import sign_cookie
+from sump.kit.transactions import DbSession
 from tests.kit.http_support import (
     DEAD_DATABASE,
     PROBLEM_MEMBERS,

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
 from sump.db.base import utcnow
+from sump.db.tables.sessions import Session
 from sump.kit.errors import Problem
 from sump.kit.passwords import PasswordHasher
-from sump.sessions.models import Session
 from sump.sessions.service import purge_expired
 from tests.support import PASSWORD, Database, make_settings, new_tenant, tenant_body
 

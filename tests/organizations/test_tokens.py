@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.organizations.models import Membership
-from sump.tokens.models import RefreshToken
+from sump.db.tables.organizations import Membership
+from sump.db.tables.tokens import RefreshToken
 from tests.organizations.support import (
     ALL_NINE,
     ORG_USER_PERMISSIONS,

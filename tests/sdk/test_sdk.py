@@ -14,8 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.tokens import SigningKey
 from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
-from sump.tokens.models import SigningKey
 from tests.support import TenantWorld, bearer
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
-from sump.sessions.models import Session
 from tests.support import TenantWorld
 
 

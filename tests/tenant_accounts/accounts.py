@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sessions.models import Session
-from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.db.tables.sessions import Session
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from tests.support import PASSWORD, Member, TenantWorld, bearer
 
 Attempt = tuple[str, str, dict[str, Any] | None]

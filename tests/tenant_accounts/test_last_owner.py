@@ -14,8 +14,8 @@ from sqlalchemy import event, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.tenant_accounts.models import TenantAccount
-from sump.tenants.models import Tenant
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.db.tables.tenants import Tenant
 from tests.support import Database, Member, TenantWorld
 from tests.tenant_accounts.accounts import (
     enabled_owners,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.tenant_accounts.models import TenantAccount
+from sump.db.tables.tenant_accounts import TenantAccount
 from tests.support import PASSWORD, TenantWorld
 from tests.tenant_accounts.accounts import (
     account_body,

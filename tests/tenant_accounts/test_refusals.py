@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit.models import AuditEvent
-from sump.auth.dependencies import TenantActor
-from sump.kit.email.models import OutboxKind, OutboxMessage
+from sump.access.actors import TenantActor
+from sump.db.tables.audit import AuditEvent
+from sump.db.tables.outbox import OutboxKind, OutboxMessage
+from sump.db.tables.sessions import Session
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit.errors import Problem
-from sump.sessions.models import Session
-from sump.tenant_accounts import service
-from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenant_accounts import policy, service
 from tests.support import TenantWorld
 
 
@@ -36,9 +36,9 @@ async def account(db: AsyncSession, account_id: str) -> TenantAccount:
 async def test_grantable_roles_follow_the_hierarchy(world: TenantWorld, db: AsyncSession) -> None:
     admin = await world.add_member("admin")
     user = await world.add_member("user")
-    assert service.grantable_roles(await actor_of(db, world.owner.account_id)) == list(TenantRole)
-    assert service.grantable_roles(await actor_of(db, admin.account_id)) == [TenantRole.USER]
-    assert service.grantable_roles(await actor_of(db, user.account_id)) == []
+    assert policy.grantable_roles(await actor_of(db, world.owner.account_id)) == list(TenantRole)
+    assert policy.grantable_roles(await actor_of(db, admin.account_id)) == [TenantRole.USER]
+    assert policy.grantable_roles(await actor_of(db, user.account_id)) == []
 
 
 async def test_refusal_names_the_reason(world: TenantWorld, db: AsyncSession) -> None:

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.environments.models import Environment
-from sump.sessions.models import Session
-from sump.tenant_accounts.models import TenantAccount
-from sump.tenants.models import Tenant
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import Session
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.db.tables.tenants import Tenant
 from tests.support import PASSWORD, TenantWorld, new_tenant, tenant_body
 
 

@@ -29,8 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.tokens import SigningKey
 from sump.tokens import keys
-from sump.tokens.models import SigningKey
 from tests.support import PASSWORD, SECRET, TenantWorld
 
 ATTACKER_URL = "http://attacker.test"

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.sessions.models import Session
-from sump.tokens.models import RefreshToken
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.sessions import Session
+from sump.db.tables.tokens import RefreshToken
 from tests.support import TenantWorld, bearer
 
 

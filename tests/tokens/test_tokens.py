@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
-from sump.tokens.models import RefreshToken, SigningKey
+from sump.db.tables.tokens import RefreshToken, SigningKey
 from tests.support import EndUser, TenantWorld, bearer, new_tenant
 
 

@@ -8,27 +8,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sump.audit import service
-from sump.audit.repository import Filters
+from sump.access.actors import TenantActor
+from sump.access.dependencies import EnvironmentActorDep, allowed
+from sump.access.policy import require
+from sump.audit import policy, service
 from sump.audit.schemas import AuditEventView
-from sump.auth.dependencies import EnvironmentActorDep, TenantAdmin
-from sump.db.deps import DbSession
-from sump.environment_accounts.service import ensure_manager
+from sump.audit.service import Filters
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.kit.transactions import DbSession
 from sump.organizations import service as organizations
 
 router = APIRouter(tags=["audit"], responses=problem_responses(400, 401, 403, 404))
 Action = Annotated[str | None, Query(max_length=64, description="Exact action, like `login.failed`.")]
 Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
 Until = Annotated[datetime | None, Query(description="Events before this time.")]
+Reader = Annotated[TenantActor, allowed(policy.read_tenant_log)]
 
 
 @router.get("/tenants/{tenantId}/audit-events", response_model=list[AuditEventView])
 async def tenant_events(
     request: Request,
     response: Response,
-    actor: TenantAdmin,
+    actor: Reader,
     db: DbSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -65,8 +67,7 @@ async def environment_events(
 ) -> list[AuditEventView]:
     """One environment's events, newest first: for the tenant's owners and admins, and for end users holding
     `audit:read` in the organization they name (they see that organization's events only)."""
-    if actor.end_user is None:
-        ensure_manager(actor)
+    require(policy.read_environment_log(actor))
     await organizations.ensure_audit_reader(db, actor, organization_id)
     environment = actor.environment
     filters = Filters(action, actor_id, target_id, environment.id, organization_id, since, until)

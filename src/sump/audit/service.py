@@ -1,97 +1,18 @@
-"""Recording audit events. An event is written in the transaction of the change it describes, so the two
-commit together; a failed attempt (which rolls its transaction back) is recorded apart, in its own."""
+"""Reading the audit log, for those its policy allows."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import repository
-from sump.audit.models import AuditEvent
+from sump.access.actors import TenantActor
+from sump.access.policy import require
+from sump.audit import policy, repository
 from sump.audit.repository import Filters
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.kit.call import Call
-from sump.kit.context import client_var, request_id_var
-from sump.kit.errors import Problem
-from sump.tenant_accounts.models import TenantAccount
+from sump.db.tables.audit import AuditEvent
 
-
-@dataclass(frozen=True)
-class Ref:
-    """Who or what: a type and an id."""
-
-    type: str
-    id: uuid.UUID | None
-
-
-def ref(account: TenantAccount | EnvironmentAccount) -> Ref:
-    kind = "tenant_account" if isinstance(account, TenantAccount) else "environment_account"
-    return Ref(kind, account.id)
-
-
-async def record(
-    db: AsyncSession,
-    action: str,
-    *,
-    tenant_id: uuid.UUID,
-    environment_id: uuid.UUID | None = None,
-    organization_id: uuid.UUID | None = None,
-    actor: Ref | None = None,
-    target: Ref | None = None,
-    outcome: str = "success",
-    details: dict[str, Any] | None = None,
-) -> None:
-    ip, agent = client_var.get()
-    db.add(
-        AuditEvent(
-            tenant_id=tenant_id,
-            environment_id=environment_id,
-            organization_id=organization_id,
-            action=action,
-            outcome=outcome,
-            actor_type=actor.type if actor else None,
-            actor_id=actor.id if actor else None,
-            target_type=target.type if target else None,
-            target_id=target.id if target else None,
-            ip_address=ip[:45],
-            user_agent=agent,
-            request_id=request_id_var.get(),
-            details=details or {},
-        )
-    )
-    await db.flush()
-
-
-def record_failure(
-    call: Call,
-    action: str,
-    problem: Problem,
-    *,
-    tenant_id: uuid.UUID,
-    environment_id: uuid.UUID | None,
-    target: Ref | None = None,
-    **details: Any,
-) -> None:
-    """For a refused request: recorded with the problem's code (and the account it aimed at, when known), in
-    a transaction of its own once the request's has been rolled back (so it holds no locks)."""
-    fields = {"code": problem.code, **details}
-
-    async def write() -> None:
-        async with call.runtime.sessionmaker() as db, db.begin():
-            await record(
-                db,
-                action,
-                tenant_id=tenant_id,
-                environment_id=environment_id,
-                target=target,
-                outcome="failure",
-                details=fields,
-            )
-
-    call.after_rollback(write)
+__all__ = ["Filters", "page", "tenant_page"]
 
 
 async def page(
@@ -103,3 +24,11 @@ async def page(
     limit: int,
 ) -> list[AuditEvent]:
     return await repository.page(db, tenant_id, filters, before, limit)
+
+
+async def tenant_page(
+    db: AsyncSession, actor: TenantActor, filters: Filters, before: uuid.UUID | None, limit: int
+) -> list[AuditEvent]:
+    """The actor's tenant's events, newest first, for those the audit policy lets read them."""
+    require(policy.read_tenant_log(actor))
+    return await repository.page(db, actor.tenant_id, filters, before, limit)

@@ -1,6 +1,6 @@
 """`/auth/tenants/{tenantId}/…` and `/auth/environments/{environmentId}/…`: the same sign-in, session and
 password routes for tenant accounts and for end users (plus `signup` for end users). Each is an adapter over
-one use case of `sump.auth.service` or `sump.auth.reset`.
+one use case of `sump.auth.service` or `sump.accounts.reset`.
 
 No `from __future__ import annotations` here: the routes are built in a function, and FastAPI must see
 their dependency annotations as objects, not as names it would look up in the module."""
@@ -10,24 +10,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from sump.auth import reset, service
-from sump.auth.cookies import clear_session_cookie, session_token, set_session_cookie
-from sump.auth.dependencies import EndUser, SignedIn, TenantActor, end_user_session, tenant_session
-from sump.auth.pools import Pool, load_pool
-from sump.auth.schemas import ChangePassword, ForgotPassword, Login, Message, ResetDone, ResetPassword, Signup
+from sump.access.actors import EndUser, TenantActor, in_context
+from sump.access.cookies import clear_session_cookie, session_token, set_session_cookie
+from sump.access.dependencies import SignedInDep, credentials, end_user_session, tenant_session
+from sump.access.pools import Pool
+from sump.accounts import reset
+from sump.accounts.pools import load_pool
+from sump.accounts.schemas import ChangePassword, ForgotPassword, Login, Message, ResetDone, ResetPassword, Signup
+from sump.auth import service
 from sump.config import Settings
-from sump.db.deps import DbSession, read_engine
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.sessions import AccountType
 from sump.kit.call import Call
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
 from sump.kit.errors import problem_responses, unauthenticated
+from sump.kit.transactions import DbSession, read_engine
 from sump.sessions import service as sessions
-from sump.sessions.models import AccountType
-from sump.sessions.repository import Account
 from sump.sessions.schemas import Revoked, SessionView
 from sump.sessions.schemas import SignedIn as SignedInView
-from sump.tenant_accounts.models import TenantAccount
 
 SessionId = Annotated[uuid.UUID, Path(alias="sessionId")]
 
@@ -48,11 +48,6 @@ def family_router(account_type: AccountType) -> APIRouter:
         return await load_pool(db, account_type, context_id)
 
     PoolDep = Annotated[Pool, Depends(context_pool)]
-
-    def in_context(account: Account, context_id: uuid.UUID) -> bool:
-        if tenant:
-            return isinstance(account, TenantAccount) and account.tenant_id == context_id
-        return isinstance(account, EnvironmentAccount) and account.environment_id == context_id
 
     def signed_in(response: Response, call: Call, done: service.SignedIn) -> SignedInView:
         set_session_cookie(response, call.settings, done.issued.token)
@@ -87,27 +82,27 @@ def family_router(account_type: AccountType) -> APIRouter:
             return signed_in(response, call, await service.sign_up(call, pool, body))
 
     @router.post("/logout", status_code=204)
-    async def logout(context_id: ContextId, found: SignedIn, response: Response, call: CallDep) -> None:
+    async def logout(context_id: ContextId, found: SignedInDep, response: Response, call: CallDep) -> None:
         """Ends the current session of this context, if any, and clears the cookie. Always 204."""
-        if found is not None and in_context(found[1], context_id):
+        if found is not None and in_context(found[1], account_type, context_id):
             await service.sign_out(call, *found)
         clear_session_cookie(response, call.settings)
 
     @router.get("/session", response_model=SessionView, response_model_exclude_none=True)
     async def current_session(context_id: DescribedContextId, request: Request) -> Response:
-        # The hottest read of an identity service, so it skips the `Current` dependency: one SELECT of the
-        # session's columns on an autocommit connection (no ORM objects, no session), the same token rules
-        # (bearer, else the signed cookie) and the same 401 when the session is not live here, and a body
-        # rendered once from the documented `SessionView`.
+        # The hottest read of an identity service, so it skips the `Current` dependency: the same resolver
+        # answers with one SELECT of the session's columns on an autocommit connection (no ORM objects, no
+        # session), the same token rules (bearer, else the signed cookie), the same 401 when the session is
+        # not live here, and a body rendered once from the documented `SessionView`.
         settings: Settings = request.app.state.settings
         token = session_token(request, settings)
-        view = None
+        body = None
         if token:
             async with read_engine(request).connect() as conn:
-                view = await sessions.current_view(conn, settings, token, account_type, context_id)
-        if view is None:
+                body = await credentials(request).session_view(conn, token, account_type, context_id)
+        if body is None:
             raise unauthenticated()
-        return Response(view.body(), media_type="application/json")
+        return Response(body, media_type="application/json")
 
     @router.get("/sessions", response_model=list[SessionView], response_model_exclude_none=True)
     async def list_sessions(actor: Current, call: CallDep) -> list[SessionView]:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sump.auth.dependencies import ensure_role
+from sump.access.policy import require
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -26,11 +26,12 @@ from sump.console.web import (
     roll_back,
     validated,
 )
-from sump.db.deps import DbSession
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit.deps import HasherDep, HashSlot, SettingsDep
 from sump.kit.errors import Problem, not_found
+from sump.kit.transactions import DbSession
+from sump.tenant_accounts import policy as account_policy
 from sump.tenant_accounts import service as accounts
-from sump.tenant_accounts.models import TenantAccount, TenantRole
 from sump.tenant_accounts.schemas import AccountCreate
 
 router = APIRouter()
@@ -61,7 +62,7 @@ async def list_accounts(
         section="accounts",
         accounts=rows[:PAGE_SIZE],
         next_after=rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None,
-        can_invite=bool(accounts.grantable_roles(actor)),
+        can_invite=bool(account_policy.grantable_roles(actor)),
     )
 
 
@@ -81,7 +82,7 @@ def _new_page(
         status,
         actor=actor,
         section="accounts",
-        roles=accounts.grantable_roles(actor),
+        roles=account_policy.grantable_roles(actor),
         values=values or {"role": TenantRole.USER.value, "access": "invite"},
         errors=errors,
     )
@@ -89,7 +90,7 @@ def _new_page(
 
 @router.get("/accounts/new")
 async def new_account_page(request: Request, actor: Actor) -> Response:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     return _new_page(request, actor)
 
 
@@ -98,7 +99,7 @@ async def create_account(
     request: Request, actor: Actor, db: DbSession, settings: SettingsDep, hasher: HasherDep
 ) -> Response:
     form = await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     values = {name: form.get(name, "").strip() for name in NEW_FIELDS}
     values["role"] = form.get("role", TenantRole.USER.value)
     values["access"] = "password" if form.get("access") == "password" else "invite"
@@ -129,7 +130,6 @@ async def create_account(
     flash = f"{account.name} was added as {account.role.value}."
     if invite:
         await accounts.send_password_reset(db, actor, account.id, invitation=True)
-        request.app.state.outbox.wake()
         flash = f"{account.name} was added as {account.role.value}; an email invites them to set a password."
     return redirect(request, f"/console/accounts/{account.id}", flash)
 
@@ -153,7 +153,7 @@ async def account_page(request: Request, actor: Actor, db: DbSession, account_id
         account=target,
         refusal=refusal,
         may_send_reset=accounts.may_send_reset(actor, target),
-        roles=accounts.grantable_roles(actor),
+        roles=account_policy.grantable_roles(actor),
         values={"role": target.role.value},
     )
 
@@ -163,7 +163,7 @@ async def change_role(
     request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str
 ) -> Response:
     form = await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     target_id = _account_id(account_id)
     try:
         role = TenantRole(form.get("role", ""))
@@ -188,7 +188,7 @@ async def _set_disabled(
     request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str, *, disabled: bool
 ) -> Response:
     await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     target_id = _account_id(account_id)
     await accounts.set_disabled(db, actor, target_id, disabled)
     target = await accounts.get(db, actor, target_id)
@@ -202,7 +202,6 @@ async def send_password_reset(
 ) -> Response:
     await read_form(request, settings)
     target = await accounts.send_password_reset(db, actor, _account_id(account_id))
-    request.app.state.outbox.wake()
     verb = "set" if target.password_hash is None else "reset"
     return redirect(
         request, f"/console/accounts/{target.id}", f"An email to {verb} a password is on its way to {target.email}."
@@ -211,7 +210,7 @@ async def send_password_reset(
 
 @router.get("/accounts/{account_id}/delete")
 async def delete_page(request: Request, actor: Actor, db: DbSession, account_id: str) -> Response:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     target = await _target(db, actor, account_id)
     refusal = await accounts.refusal(db, actor, target)
     return render(request, "accounts/delete.html", actor=actor, section="accounts", account=target, refusal=refusal)
@@ -220,7 +219,7 @@ async def delete_page(request: Request, actor: Actor, db: DbSession, account_id:
 @router.post("/accounts/{account_id}/delete")
 async def delete(request: Request, actor: Actor, db: DbSession, settings: SettingsDep, account_id: str) -> Response:
     await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(account_policy.manage_accounts(actor))
     target = await _target(db, actor, account_id)
     name = target.name
     await accounts.delete(db, actor, target.id)

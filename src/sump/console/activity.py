@@ -11,15 +11,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.models import AuditEvent
-from sump.audit.repository import Filters
-from sump.auth.dependencies import TenantActor, ensure_role
+from sump.access.actors import TenantActor
+from sump.audit import service as audit_log
+from sump.audit.service import Filters
 from sump.console.web import Actor, parse_id, render
-from sump.db.deps import DbSession
+from sump.db.tables.audit import AuditEvent
 from sump.environments import service as environments
-from sump.tenant_accounts.models import TenantRole
-from sump.tenants import repository as tenant_rows
+from sump.kit.transactions import DbSession
+from sump.tenant_accounts import service as tenant_accounts
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -29,7 +28,7 @@ MAX_ENVIRONMENTS = 1000
 async def actor_names(db: AsyncSession, actor: TenantActor, events: Sequence[AuditEvent]) -> dict[uuid.UUID, str]:
     """The names of the tenant accounts that acted in `events`, by id, for the event lists."""
     ids = {event.actor_id for event in events if event.actor_id and event.actor_type == "tenant_account"}
-    return await tenant_rows.account_names(db, actor.tenant_id, ids)
+    return await tenant_accounts.names(db, actor, ids)
 
 
 @router.get("/activity")
@@ -41,11 +40,10 @@ async def activity(
     environment: Annotated[str, Query(max_length=36)] = "",
     before: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Response:
-    ensure_role(actor, TenantRole.ADMIN)
     action = action.strip()
     environment_id = parse_id(environment) if environment else None
     filters = Filters(action=action or None, environment_id=environment_id)
-    events = await audit.page(db, tenant_id=actor.tenant_id, filters=filters, before=before, limit=PAGE_SIZE + 1)
+    events = await audit_log.tenant_page(db, actor, filters, before, PAGE_SIZE + 1)
     shown = events[:PAGE_SIZE]
     return render(
         request,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sump.audit import service as audit
-from sump.audit.repository import Filters
+from sump.audit import policy as audit_policy
+from sump.audit import service as audit_log
+from sump.audit.service import Filters
 from sump.console.activity import actor_names
 from sump.console.web import Actor, render
-from sump.db.deps import DbSession
-from sump.tenant_accounts.models import TenantRole
+from sump.kit.transactions import DbSession
 from sump.tenants import service as tenants
 
 router = APIRouter()
@@ -21,8 +21,8 @@ RECENT_EVENTS = 10
 async def dashboard(request: Request, actor: Actor, db: DbSession) -> Response:
     overview = await tenants.overview(db, actor)
     events = []
-    if actor.role.rank >= TenantRole.ADMIN.rank:  # the audit log is for admins and owners, as in the API
-        events = await audit.page(db, tenant_id=actor.tenant_id, filters=Filters(), before=None, limit=RECENT_EVENTS)
+    if audit_policy.read_tenant_log(actor) is None:
+        events = await audit_log.tenant_page(db, actor, Filters(), None, RECENT_EVENTS)
     return render(
         request,
         "dashboard.html",

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
 
-from sump.auth.dependencies import EnvironmentActor, TenantActor
+from sump.access.actors import EnvironmentActor, TenantActor
 from sump.console.environments import can_manage
 from sump.console.web import (
     Actor,
@@ -31,15 +31,14 @@ from sump.console.web import (
     roll_back,
     validated,
 )
-from sump.db.deps import DbSession
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.environment_accounts import service
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environment_accounts.repository import Filters
-from sump.environment_accounts.schemas import EndUserCreate
+from sump.environment_accounts.schemas import EndUserCreate, Filters
 from sump.environments import service as environments
 from sump.environments.schemas import EnvironmentSettings
 from sump.kit.deps import CallDep, HasherDep, SettingsDep
 from sump.kit.errors import Problem
+from sump.kit.transactions import DbSession
 from sump.tenant_accounts.schemas import AccountUpdate, EmailChange, PhoneChange, UsernameChange
 
 router = APIRouter(prefix="/environments/{environment_id}/users")
@@ -167,7 +166,6 @@ async def create_end_user(
         errors = failed.errors or {"form": problem.detail}
         return _new_page(request, actor, acting, problem.status, errors=errors, values=values)
     if by_email:
-        request.app.state.outbox.wake()
         flash = f"End user {account.name} created; a password reset email is on its way to {account.email}."
     else:
         flash = f"End user {account.name} created."
@@ -360,7 +358,6 @@ async def revoke_sessions(posted: PostedForm) -> Response:
 @router.post("/{account_id}/password-reset")
 async def send_password_reset(posted: PostedForm) -> Response:
     await service.send_password_reset(posted.db, posted.acting, posted.account_id)
-    posted.request.app.state.outbox.wake()
     return posted.done("Password reset email sent.")
 
 

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.auth.dependencies import TenantActor, ensure_role
+from sump.access.actors import TenantActor
+from sump.access.policy import require
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -25,14 +26,14 @@ from sump.console.web import (
     roll_back,
     validated,
 )
-from sump.db.deps import DbSession
-from sump.environment_accounts import repository as end_user_rows
+from sump.db.tables.environments import Environment
+from sump.environment_accounts import service as end_users_service
+from sump.environments import policy as environment_policy
 from sump.environments import service
-from sump.environments.models import Environment
 from sump.environments.schemas import EnvironmentCreate, EnvironmentSettings, EnvironmentUpdate
 from sump.kit.deps import SettingsDep
 from sump.kit.errors import Problem
-from sump.tenant_accounts.models import TenantRole
+from sump.kit.transactions import DbSession
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -40,7 +41,7 @@ SETTINGS_FIELDS = ("passwordMinLength", "passwordMaxLength")
 
 
 def can_manage(actor: TenantActor) -> bool:
-    return actor.role.rank >= TenantRole.ADMIN.rank
+    return environment_policy.manage(actor) is None
 
 
 def detail_path(environment_id: uuid.UUID) -> str:
@@ -76,7 +77,7 @@ def _new_page(request: Request, actor: TenantActor, status: int = 200, **context
 
 @router.get("/environments/new")
 async def new_environment_page(request: Request, actor: Actor) -> Response:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(environment_policy.manage(actor))
     return _new_page(request, actor, values={"signupEnabled": True})
 
 
@@ -132,7 +133,7 @@ async def _detail(
         actor=actor,
         section="environments",
         environment=environment,
-        end_users=await end_user_rows.count(db, environment.id),
+        end_users=await end_users_service.count(db, actor, environment.id),
         can_manage=can_manage(actor),
         errors=errors,
         values=shown,
@@ -233,14 +234,14 @@ async def save_properties(
 @router.get("/environments/{environment_id}/delete")
 async def delete_page(request: Request, environment_id: uuid.UUID, actor: Actor, db: DbSession) -> Response:
     environment = await service.get(db, actor, environment_id)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(environment_policy.manage(actor))
     return render(
         request,
         "environments/delete.html",
         actor=actor,
         section="environments",
         environment=environment,
-        end_users=await end_user_rows.count(db, environment.id),
+        end_users=await end_users_service.count(db, actor, environment.id),
     )
 
 

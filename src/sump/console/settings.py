@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from sump.access.actors import TenantActor
+from sump.access.cookies import clear_session_cookie
+from sump.access.policy import require
+from sump.accounts.pools import load_pool
+from sump.accounts.schemas import ChangePassword
 from sump.auth import service as auth
-from sump.auth.cookies import clear_session_cookie
-from sump.auth.dependencies import TenantActor, ensure_role
-from sump.auth.pools import load_pool
-from sump.auth.schemas import ChangePassword
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -29,12 +30,12 @@ from sump.console.web import (
     roll_back,
     validated,
 )
-from sump.db.deps import DbSession
+from sump.db.tables.sessions import AccountType
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.errors import Problem, not_found
+from sump.kit.transactions import DbSession
 from sump.sessions import service as sessions
-from sump.sessions.models import AccountType
-from sump.tenant_accounts.models import TenantRole
+from sump.tenants import policy as tenant_policy
 from sump.tenants import service as tenants
 from sump.tenants.schemas import TenantUpdate
 
@@ -69,7 +70,7 @@ async def _page(
         actor=actor,
         section="settings",
         tab=tab,
-        can_edit=actor.role.rank >= TenantRole.ADMIN.rank,
+        can_edit=tenant_policy.edit(actor) is None,
         values=values,
         errors=errors,
         **context,
@@ -89,7 +90,7 @@ async def settings_page(
 @router.post("/settings/tenant")
 async def rename_tenant(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
     form = await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(tenant_policy.edit(actor))
     name = form.get("name", "")
     try:
         body = validated(TenantUpdate, {"name": name})
@@ -111,7 +112,7 @@ async def rename_tenant(request: Request, actor: Actor, db: DbSession, settings:
 @router.post("/settings/properties")
 async def save_properties(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
     form = await read_form(request, settings)
-    ensure_role(actor, TenantRole.ADMIN)
+    require(tenant_policy.edit(actor))
     try:
         tenant = (await tenants.overview(db, actor)).tenant
         changes, deleted = property_edits(form, tenant.custom_properties)
@@ -132,7 +133,7 @@ async def save_properties(request: Request, actor: Actor, db: DbSession, setting
 
 @router.get("/settings/delete-tenant")
 async def delete_tenant_page(request: Request, actor: Actor, db: DbSession) -> Response:
-    ensure_role(actor, TenantRole.OWNER)
+    require(tenant_policy.delete(actor))
     overview = await tenants.overview(db, actor)
     return render(
         request, "settings/delete.html", actor=actor, section="settings", tenant=overview.tenant, counts=overview
@@ -142,7 +143,7 @@ async def delete_tenant_page(request: Request, actor: Actor, db: DbSession) -> R
 @router.post("/settings/delete-tenant")
 async def delete_tenant(request: Request, actor: Actor, db: DbSession, settings: SettingsDep) -> Response:
     form = await read_form(request, settings)
-    ensure_role(actor, TenantRole.OWNER)
+    require(tenant_policy.delete(actor))
     overview = await tenants.overview(db, actor)
     if form.get("confirm", "").strip() != overview.tenant.name:
         errors = {"confirm": "Type the tenant name exactly as shown to confirm."}
@@ -205,7 +206,6 @@ async def change_password(request: Request, actor: Actor, call: CallDep) -> Resp
     except FormErrors as invalid:
         return await _page(request, actor, call.db, call.settings, "account", errors=invalid.errors, status=400)
     except Problem as problem:
-        await call.roll_back()
         await roll_back(call.db, actor)
         failed = problem_errors(problem, "newPassword")
         errors = {("newPassword" if key == "password" else key): text for key, text in failed.errors.items()}

@@ -12,14 +12,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.auth import reset as resets
+from sump.access.cookies import clear_session_cookie, cookie_token, set_session_cookie
+from sump.access.pools import Pool
+from sump.accounts import reset as resets
+from sump.accounts.pools import load_pool
+from sump.accounts.schemas import ForgotPassword, Login, ResetPassword
 from sump.auth import service as auth
-from sump.auth.cookies import clear_session_cookie, cookie_token, set_session_cookie
-from sump.auth.pools import Pool, load_pool
-from sump.auth.schemas import ForgotPassword, Login, ResetPassword
 from sump.console.web import (
     TENANT_COOKIE,
     FormErrors,
@@ -33,22 +33,19 @@ from sump.console.web import (
     signed_in_or_none,
     validated,
 )
-from sump.db.deps import DbSession
+from sump.db.tables.sessions import AccountType
 from sump.environments.schemas import EnvironmentCreate
-from sump.kit.deps import CallDep, ClientDep, HasherDep, SettingsDep
+from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.ratelimit import hit_per_ip
-from sump.sessions.models import AccountType
-from sump.tenants import service as tenants
-from sump.tenants.routes import CREATE_PER_IP
-from sump.tenants.schemas import OwnerFields, TenantCreate, TenantFields
+from sump.kit.transactions import DbSession
+from sump.onboarding import service as onboarding
+from sump.onboarding.schemas import OwnerFields, TenantCreate
+from sump.tenants.schemas import TenantFields
 
 router = APIRouter()
-# The same counter and limit as `POST /api/v1/tenants`: the console is one more way in, not a second allowance.
-# Sign-in, forgot and reset take theirs in the services they share with the API.
-CREATE_LIMIT = parse(CREATE_PER_IP)
 PHONE_LIKE = re.compile(r"^\+|^\d{10,}$")
 NO_SUCH_TENANT = "No tenant has this ID. Check the ID you were given when the tenant was created."
 
@@ -179,10 +176,8 @@ def _check_step(step: int, form: dict[str, str]) -> None:
 
 
 @router.post("/setup")
-async def setup(
-    request: Request, db: DbSession, settings: SettingsDep, hasher: HasherDep, client: ClientDep
-) -> Response:
-    form = dict(await read_form(request, settings))
+async def setup(request: Request, call: CallDep) -> Response:
+    form = dict(await read_form(request, call.settings))
     form.pop("csrf", None)
     step = min(max(int(form.get("step", "1")) if form.get("step", "1").isdigit() else 1, 1), 3)
     action = form.get("action", "next")
@@ -215,10 +210,10 @@ async def setup(
         }
     )
     try:
-        await hit_per_ip(request, "tenant-create", CREATE_LIMIT)
-        created = await tenants.create(db, hasher, settings, body, client)
+        await hit_per_ip(request, "tenant-create", onboarding.CREATE_PER_IP)
+        created = await onboarding.create(call, body)
     except Problem as problem:
-        await db.rollback()
+        await call.roll_back()
         return page(3, {"form": problem.detail}, problem.status)
     return _signed_in_response(
         request,

@@ -27,16 +27,20 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
 
-from sump.auth.cookies import cookie_token
-from sump.auth.dependencies import TenantActor
+from sump.access.actors import TenantActor
+from sump.access.cookies import cookie_token
+from sump.access.dependencies import credentials
+from sump.audit import policy as audit_policy
 from sump.config import Settings
-from sump.db.deps import DbSession
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
+from sump.environments import policy as environment_policy
+from sump.kit.call import Hooks
 from sump.kit.crypto import sign_cookie, unsign_cookie
 from sump.kit.deps import SettingsDep
 from sump.kit.errors import Problem, field_message
 from sump.kit.origins import from_trusted_origin, trusted_origins
-from sump.sessions import service as sessions
-from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.kit.transactions import DbSession
+from sump.tenants import policy as tenant_policy
 
 M = TypeVar("M", bound=BaseModel)
 CSRF_COOKIE = "sump_csrf"
@@ -48,6 +52,13 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["TenantRole"] = TenantRole
+# The features' rules, for controls shown enabled only when the rule allows them: `allows(tenants.edit(actor))`.
+templates.env.globals.update(
+    allows=lambda verdict: verdict is None,
+    audit_rules=audit_policy,
+    environment_rules=environment_policy,
+    tenant_rules=tenant_policy,
+)
 
 
 def _when(value: datetime | None) -> str:
@@ -213,7 +224,7 @@ def login_url(next_path: str) -> str:
 
 async def _signed_in(request: Request, db: DbSession, settings: SettingsDep) -> TenantActor:
     token = _session_token(request, settings)
-    found = await sessions.resolve(db, settings, token) if token else None
+    found = await credentials(request).signed_in(db, token) if token else None
     if found is None or not isinstance(found[1], TenantAccount):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)
@@ -310,5 +321,8 @@ async def roll_back(db: AsyncSession, actor: TenantActor) -> None:
     """Undoes the request's writes after a refusal, then reloads the signed-in account and session (a rollback
     expires them) so that the page showing the errors can still name who is signed in."""
     await db.rollback()
+    hooks: Hooks | None = db.info.get("hooks")
+    if hooks is not None:
+        await hooks.after_rollback()  # failed attempts a service asked to audit once its writes are undone
     await db.refresh(actor.account)
     await db.refresh(actor.session)

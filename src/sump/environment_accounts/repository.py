@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.environment_accounts.models import EnvironmentAccount
-
-
-@dataclass(frozen=True)
-class Filters:
-    q: str | None = None
-    disabled: bool | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.environment_accounts.schemas import Filters
 
 
 async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:

@@ -9,17 +9,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
-from sump.auth.dependencies import EnvironmentActorDep
-from sump.db.deps import DbSession
+from sump.access.dependencies import EnvironmentActorDep
 from sump.environment_accounts import service
-from sump.environment_accounts.repository import Filters
-from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView
+from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView, Filters
 from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.kit.schemas import Created
+from sump.kit.transactions import DbSession
 from sump.sessions.schemas import Revoked
-from sump.tenant_accounts.schemas import Created, EmailChange, PhoneChange, UsernameChange
+from sump.tenant_accounts.schemas import EmailChange, PhoneChange, UsernameChange
 
 router = APIRouter(
     prefix="/environments/{environmentId}/accounts",

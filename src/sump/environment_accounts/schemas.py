@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from sump.auth.schemas import IdentityView
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.accounts.schemas import IdentityView
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel
@@ -57,3 +59,13 @@ class EndUserView(IdentityView):
             metadata=account.metadata_,
             has_password=account.password_hash is not None,
         )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list of end users may be narrowed to: a prefix of a name or identifier, state, creation time."""
+
+    q: str | None = None
+    disabled: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None

@@ -12,31 +12,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import ref
-from sump.auth import service as sign_in
-from sump.auth.dependencies import EnvironmentActor, ensure_role
-from sump.auth.identity import change_identifier as set_identifier
-from sump.auth.identity import current_password_required, enqueue_reset, ensure_identifiers_free
-from sump.auth.pools import Pool, environment_pool
-from sump.auth.schemas import Signup
+from sump.access.actors import EnvironmentActor, TenantActor
+from sump.access.policy import require
+from sump.access.pools import Pool
+from sump.accounts import passwords
+from sump.accounts.identity import change_identifier as set_identifier
+from sump.accounts.identity import current_password_required, enqueue_reset, ensure_identifiers_free
+from sump.accounts.schemas import Signup
 from sump.db.base import utcnow
-from sump.environment_accounts import repository
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environment_accounts.repository import Filters
-from sump.environment_accounts.schemas import EndUserCreate
-from sump.kit import custom_properties
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.environment_accounts import policy, repository
+from sump.environment_accounts.schemas import EndUserCreate, Filters
+from sump.environments import service as environments
+from sump.kit import audit, custom_properties
+from sump.kit.audit import ref
 from sump.kit.call import Call
-from sump.kit.errors import Problem, forbidden, not_found
+from sump.kit.errors import Problem, not_found
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
-from sump.tenant_accounts.models import TenantRole
-
-
-def ensure_manager(actor: EnvironmentActor, role: TenantRole = TenantRole.ADMIN) -> None:
-    if actor.manager is None:
-        raise forbidden("tenant_account_required", "This needs a tenant account of this environment's tenant.")
-    ensure_role(actor.manager, role)
 
 
 async def get(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, *, write: bool) -> EnvironmentAccount:
@@ -45,7 +38,7 @@ async def get(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, 
         if actor.end_user.account.id != account_id:
             raise not_found("account")
         return actor.end_user.account
-    ensure_manager(actor, TenantRole.ADMIN if write else TenantRole.USER)
+    require(policy.manage(actor) if write else policy.read(actor))
     account = await repository.get(db, actor.environment.id, account_id)
     if account is None:
         raise not_found("account")
@@ -61,7 +54,7 @@ async def enabled(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.
 async def page(
     db: AsyncSession, actor: EnvironmentActor, filters: Filters, after: uuid.UUID | None, limit: int
 ) -> list[EnvironmentAccount]:
-    ensure_manager(actor, TenantRole.USER)
+    require(policy.read(actor))
     return await repository.page(db, actor.environment.id, filters, after, limit)
 
 
@@ -95,8 +88,8 @@ async def new_account(
 async def create(
     db: AsyncSession, hasher: PasswordHasher, actor: EnvironmentActor, body: EndUserCreate
 ) -> EnvironmentAccount:
-    ensure_manager(actor)
-    account = await new_account(db, hasher, environment_pool(actor.environment), body)
+    require(policy.manage(actor))
+    account = await new_account(db, hasher, environments.pool(actor.environment), body)
     await _audit(db, actor, "end_user.created", account)
     return account
 
@@ -126,9 +119,9 @@ async def change_identifier(
     """A new email, phone or username. An end user's own change needs their current password, checked first
     like a sign-in (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout
     holds); the tenant's owners and admins need none. The old address is told of an email or phone change,
-    and earlier reset links stop working (see `sump.auth.identity.change_identifier`)."""
+    and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
     account = await get(call.db, actor, account_id, write=True)
-    pool = environment_pool(actor.environment)
+    pool = environments.pool(actor.environment)
     if actor.end_user is not None:
         await _confirm_own(call, pool, account, field, current_password)
     if await set_identifier(call, pool, account, field, value):
@@ -141,9 +134,9 @@ async def _confirm_own(
     try:
         if current_password is None:
             raise current_password_required(field)
-        await sign_in.check_current_password(call, pool, account, current_password)
+        await passwords.check_current_password(call, pool, account, current_password)
     except Problem as problem:
-        if problem.code not in sign_in.LOAD_CODES:
+        if problem.code not in passwords.LOAD_CODES:
             audit.record_failure(
                 call,
                 f"end_user.{field}_change_failed",
@@ -170,7 +163,7 @@ async def delete_property(db: AsyncSession, actor: EnvironmentActor, account_id:
 
 
 async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID, disabled: bool) -> None:
-    ensure_manager(actor)
+    require(policy.manage(actor))
     account = await get(db, actor, account_id, write=True)
     if account.disabled is disabled:
         return
@@ -182,7 +175,7 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
 
 
 async def revoke_sessions(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> int:
-    ensure_manager(actor)
+    require(policy.manage(actor))
     account = await get(db, actor, account_id, write=True)
     await _audit(db, actor, "end_user.sessions_revoked", account)
     return await sessions.revoke_all(db, account)
@@ -190,9 +183,9 @@ async def revoke_sessions(db: AsyncSession, actor: EnvironmentActor, account_id:
 
 async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
     """Emails the account a reset link; admins can trigger a reset but never see or set the password."""
-    ensure_manager(actor)
+    require(policy.manage(actor))
     account = await get(db, actor, account_id, write=True)
-    await enqueue_reset(db, environment_pool(actor.environment), "email", account.email)
+    await enqueue_reset(db, environments.pool(actor.environment), "email", account.email)
     await _audit(db, actor, "end_user.password_reset_sent", account)
 
 
@@ -215,3 +208,9 @@ async def _audit(
         target=ref(account),
         details=details,
     )
+
+
+async def count(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> int:
+    """How many end users an environment of the actor's tenant holds (what deleting it would take along)."""
+    environment = await environments.get(db, actor, environment_id)
+    return await repository.count(db, environment.id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from sump.environments.models import Environment
+from sump.db.tables.environments import Environment
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
 

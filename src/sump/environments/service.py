@@ -8,15 +8,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import Ref, ref
-from sump.auth.dependencies import TenantActor, ensure_role
-from sump.environments import repository
-from sump.environments.models import Environment
+from sump.access.actors import TenantActor
+from sump.access.policy import require
+from sump.access.pools import Pool
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import AccountType
+from sump.environments import policy, repository
 from sump.environments.schemas import EnvironmentCreate, EnvironmentSettings, EnvironmentUpdate
-from sump.kit import custom_properties
+from sump.kit import audit, custom_properties
+from sump.kit.audit import Ref, ref
 from sump.kit.errors import Problem, conflict, not_found
-from sump.tenant_accounts.models import TenantRole
+from sump.kit.password_policy import PasswordPolicy
 
 
 async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> Environment:
@@ -24,6 +26,30 @@ async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -
     if environment is None:
         raise not_found("environment")
     return environment
+
+
+async def find(db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID) -> Environment | None:
+    return await repository.get(db, tenant_id, environment_id)
+
+
+async def named(db: AsyncSession, environment_id: uuid.UUID) -> Environment:
+    """The environment a public route's path names (sign-in, keys, tokens): 404 when there is none."""
+    environment = await repository.get_by_id(db, environment_id)
+    if environment is None:
+        raise not_found("environment")
+    return environment
+
+
+def pool(environment: Environment) -> Pool:
+    """The environment's end users, with its password policy and sign-up setting."""
+    settings = EnvironmentSettings.model_validate(environment.settings)
+    return Pool(
+        AccountType.ENVIRONMENT_ACCOUNT,
+        environment.tenant_id,
+        environment.id,
+        PasswordPolicy(settings.password_min_length, settings.password_max_length),
+        settings.signup_enabled,
+    )
 
 
 async def page(db: AsyncSession, actor: TenantActor, after: uuid.UUID | None, limit: int) -> list[Environment]:
@@ -49,14 +75,14 @@ async def new_environment(
 
 
 async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) -> Environment:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.manage(actor))
     environment = await new_environment(db, actor.tenant_id, body.name, body.custom_properties, body.settings)
     await _audit(db, actor, "environment.created", environment)
     return environment
 
 
 async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.manage(actor))
     environment = await get(db, actor, environment_id)
     if body.name is not None and body.name != environment.name:
         if await repository.name_taken(db, actor.tenant_id, body.name, exclude=environment.id):
@@ -77,14 +103,14 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
 async def set_properties(
     db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, changes: dict[str, Any]
 ) -> None:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.manage(actor))
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.merged(environment.custom_properties, changes)
     await _audit(db, actor, "environment.custom_properties_set", environment)
 
 
 async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, key: str) -> None:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.manage(actor))
     environment = await get(db, actor, environment_id)
     environment.custom_properties = custom_properties.without(environment.custom_properties, key)
     await _audit(db, actor, "environment.custom_property_deleted", environment)
@@ -92,7 +118,7 @@ async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: 
 
 async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> None:
     """Deletes the environment; its end users and their sessions go with it (foreign keys cascade)."""
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.manage(actor))
     environment = await get(db, actor, environment_id)
     await repository.remove(db, environment)
     await _audit(db, actor, "environment.deleted", environment)

@@ -83,10 +83,6 @@ class Call:
     def lockout(self) -> Lockout:
         return self.runtime.lockout
 
-    def wake_outbox(self) -> None:
-        """Asks the outbox to deliver what this request enqueued, once it has committed."""
-        self.hooks.committed.append(self.runtime.outbox.wake)
-
     def after_rollback(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Runs `callback` once this request's transaction has been rolled back (it holds no locks then)."""
         self.hooks.rolled_back.append(callback)

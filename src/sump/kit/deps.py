@@ -11,12 +11,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from sump.config import Settings
-from sump.db.deps import DbSession, hooks
 from sump.kit.call import Call, Client, Runtime
 from sump.kit.devices import known_accounts
 from sump.kit.middleware import client_ip
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.kit.transactions import DbSession, hooks
 
 
 async def _settings(request: Request) -> Settings:

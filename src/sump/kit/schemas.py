@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -28,3 +29,9 @@ HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_htt
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
 ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class Created(ResponseModel):
+    """The id of what a request created."""
+
+    id: uuid.UUID

@@ -9,10 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from sump.auth.dependencies import EnvironmentActorDep, EnvironmentId, TenantAdmin, TenantMember
-from sump.db.deps import DbSession
+from sump.access.actors import TenantActor
+from sump.access.dependencies import EnvironmentActorDep, EnvironmentId, TenantMember, allowed
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.kit.schemas import Created
+from sump.kit.transactions import DbSession
+from sump.organizations import policy
 from sump.organizations.schemas import (
     MemberAdd,
     MemberRoleChange,
@@ -27,7 +30,6 @@ from sump.organizations.schemas import (
     RoleView,
 )
 from sump.organizations.service import catalog, members, organizations
-from sump.tenant_accounts.schemas import Created
 
 router = APIRouter(
     prefix="/environments/{environmentId}/organizations",
@@ -42,6 +44,7 @@ catalog_router = APIRouter(
 OrganizationId = Annotated[uuid.UUID, Path(alias="organizationId")]
 AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
 RoleName = Annotated[str, Path(alias="roleName", max_length=64)]
+CatalogEditor = Annotated[TenantActor, allowed(policy.edit_catalog)]
 
 
 @router.post("", status_code=201, response_model=Created, responses=problem_responses(409))
@@ -143,7 +146,7 @@ async def list_permissions(environment_id: EnvironmentId, actor: TenantMember, d
 
 @catalog_router.post("/permissions", status_code=201, response_model=PermissionView, responses=problem_responses(409))
 async def create_permission(
-    environment_id: EnvironmentId, body: PermissionCreate, actor: TenantAdmin, db: DbSession
+    environment_id: EnvironmentId, body: PermissionCreate, actor: CatalogEditor, db: DbSession
 ) -> PermissionView:
     return PermissionView.of(await catalog.create_permission(db, actor, environment_id, body))
 
@@ -155,19 +158,19 @@ async def list_roles(environment_id: EnvironmentId, actor: TenantMember, db: DbS
 
 
 @catalog_router.post("/roles", status_code=201, response_model=RoleView, responses=problem_responses(409))
-async def create_role(environment_id: EnvironmentId, body: RoleCreate, actor: TenantAdmin, db: DbSession) -> RoleView:
+async def create_role(environment_id: EnvironmentId, body: RoleCreate, actor: CatalogEditor, db: DbSession) -> RoleView:
     return RoleView.of(await catalog.create_role(db, actor, environment_id, body))
 
 
 @catalog_router.patch("/roles/{roleName}", response_model=RoleView)
 async def update_role(
-    environment_id: EnvironmentId, role_name: RoleName, body: RoleUpdate, actor: TenantAdmin, db: DbSession
+    environment_id: EnvironmentId, role_name: RoleName, body: RoleUpdate, actor: CatalogEditor, db: DbSession
 ) -> RoleView:
     """Changes a role's description or permissions, built-in roles included."""
     return RoleView.of(await catalog.update_role(db, actor, environment_id, role_name, body))
 
 
 @catalog_router.delete("/roles/{roleName}", status_code=204, responses=problem_responses(409))
-async def delete_role(environment_id: EnvironmentId, role_name: RoleName, actor: TenantAdmin, db: DbSession) -> None:
+async def delete_role(environment_id: EnvironmentId, role_name: RoleName, actor: CatalogEditor, db: DbSession) -> None:
     """Deletes a custom role no member holds; the built-in roles cannot be deleted (409)."""
     await catalog.delete_role(db, actor, environment_id, role_name)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.organizations import ORG_USER, Membership, Organization, Permission, Role
 from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
-from sump.organizations.models import ORG_USER, Membership, Organization, Permission, Role
 
 RoleName = Annotated[
     str,

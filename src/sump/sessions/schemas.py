@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sump.db.tables.sessions import AccountType, Session
 from sump.kit.schemas import ResponseModel
-from sump.sessions.models import AccountType, Session
 
 
 class SessionView(ResponseModel):

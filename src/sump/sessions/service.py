@@ -13,16 +13,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from sump.access.actors import Account
 from sump.config import Settings
 from sump.db.base import utcnow
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.sessions import AccountType, Session
+from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.call import Client
 from sump.kit.crypto import new_token, token_digest
 from sump.sessions import repository
-from sump.sessions.models import AccountType, Session
-from sump.sessions.repository import Account
 from sump.sessions.schemas import SessionView
-from sump.tenant_accounts.models import TenantAccount
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 256

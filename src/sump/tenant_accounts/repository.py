@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.tenant_accounts.models import TenantAccount, TenantRole
-from sump.tenants.models import Tenant
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
+from sump.db.tables.tenants import Tenant
 
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID) -> TenantAccount | None:
@@ -92,3 +92,12 @@ async def add(db: AsyncSession, account: TenantAccount) -> TenantAccount:
 async def remove(db: AsyncSession, account: TenantAccount) -> None:
     await db.delete(account)
     await db.flush()
+
+
+async def account_names(db: AsyncSession, tenant_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    statement = select(TenantAccount.id, TenantAccount.name).where(
+        TenantAccount.tenant_id == tenant_id, TenantAccount.id.in_(ids)
+    )
+    return {row.id: row.name for row in await db.execute(statement)}

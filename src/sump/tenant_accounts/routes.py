@@ -8,17 +8,18 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from sump.auth.dependencies import TenantAdmin, TenantMember
-from sump.db.deps import DbSession
+from sump.access.actors import TenantActor
+from sump.access.dependencies import TenantMember, allowed
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import bad_request, problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
-from sump.tenant_accounts import service
+from sump.kit.schemas import Created
+from sump.kit.transactions import DbSession
+from sump.tenant_accounts import policy, service
 from sump.tenant_accounts.schemas import (
     AccountCreate,
     AccountUpdate,
     AccountView,
-    Created,
     EmailChange,
     Identification,
     PhoneChange,
@@ -32,6 +33,7 @@ router = APIRouter(
     responses=problem_responses(400, 401, 403, 404),
 )
 AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
+AccountManager = Annotated[TenantActor, allowed(policy.manage_accounts)]
 
 
 @router.get("", response_model=list[AccountView])
@@ -50,7 +52,7 @@ async def list_accounts(
 
 
 @router.post("", status_code=201, response_model=Created, responses=problem_responses(409, 503))
-async def create_account(body: AccountCreate, actor: TenantAdmin, db: DbSession, hasher: HasherDep) -> Created:
+async def create_account(body: AccountCreate, actor: AccountManager, db: DbSession, hasher: HasherDep) -> Created:
     """Creates an account. Admins create users only; owners may grant any role of this tenant."""
     account = await service.create(db, hasher, actor, body)
     return Created(id=account.id)
@@ -126,23 +128,23 @@ async def change_username(account_id: AccountId, body: UsernameChange, actor: Te
 
 
 @router.patch("/{accountId}/role", status_code=204, responses=problem_responses(409))
-async def change_role(account_id: AccountId, body: RoleChange, actor: TenantAdmin, db: DbSession) -> None:
+async def change_role(account_id: AccountId, body: RoleChange, actor: AccountManager, db: DbSession) -> None:
     """Changes the role. Only owners grant owner or admin; the last enabled owner cannot be demoted (409)."""
     await service.change_role(db, actor, account_id, body.role)
 
 
 @router.patch("/{accountId}/disable", status_code=204, responses=problem_responses(409))
-async def disable_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+async def disable_account(account_id: AccountId, actor: AccountManager, db: DbSession) -> None:
     """Disables the account and revokes its sessions at once."""
     await service.set_disabled(db, actor, account_id, True)
 
 
 @router.patch("/{accountId}/enable", status_code=204)
-async def enable_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+async def enable_account(account_id: AccountId, actor: AccountManager, db: DbSession) -> None:
     await service.set_disabled(db, actor, account_id, False)
 
 
 @router.delete("/{accountId}", status_code=204, responses=problem_responses(409))
-async def delete_account(account_id: AccountId, actor: TenantAdmin, db: DbSession) -> None:
+async def delete_account(account_id: AccountId, actor: AccountManager, db: DbSession) -> None:
     """Deletes the account and its sessions. The last enabled owner cannot be deleted (409)."""
     await service.delete(db, actor, account_id)

@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from sump.auth.schemas import IdentityView
+from sump.accounts.schemas import IdentityView
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
-from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel
 
 
 class RoleGrant(RequestModel):
@@ -81,10 +81,6 @@ class Identification(RequestModel):
         if self.email is None and self.phone is None and self.username is None:
             raise ValueError("Must provide email, phone, or username")
         return self
-
-
-class Created(ResponseModel):
-    id: uuid.UUID
 
 
 class AccountView(IdentityView):

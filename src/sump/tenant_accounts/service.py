@@ -11,22 +11,23 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import ref
-from sump.auth import service as sign_in
-from sump.auth.dependencies import TenantActor
-from sump.auth.identity import change_identifier as set_identifier
-from sump.auth.identity import current_password_required, enqueue_reset, ensure_identifiers_free
-from sump.auth.pools import Pool
+from sump.access.actors import TenantActor
+from sump.access.policy import require
+from sump.access.pools import Pool
+from sump.accounts import passwords
+from sump.accounts.identity import change_identifier as set_identifier
+from sump.accounts.identity import current_password_required, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
+from sump.db.tables.sessions import AccountType
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
+from sump.kit import audit
+from sump.kit.audit import ref
 from sump.kit.call import Call
-from sump.kit.errors import Problem, conflict, forbidden, not_found
+from sump.kit.errors import Problem, conflict, not_found
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
-from sump.sessions.models import AccountType
-from sump.tenant_accounts import repository
-from sump.tenant_accounts.models import TenantAccount, TenantRole
+from sump.tenant_accounts import policy, repository
 from sump.tenant_accounts.schemas import AccountCreate, AccountUpdate, Identification
 
 LAST_OWNER = "The tenant must keep at least one enabled owner."
@@ -91,40 +92,10 @@ async def create(db: AsyncSession, hasher: PasswordHasher, actor: TenantActor, b
                 errors={"roles.0.targetId": "Must be the id of this tenant."},
             )
         role = grant.role
-    ensure_can_grant(actor, role)
+    require(policy.grant(actor, role))
     account = await new_account(db, hasher, actor.tenant_id, body, role)
     await _audit(db, actor, "tenant_account.created", account, role=role.value)
     return account
-
-
-def may_grant(actor: TenantActor, role: TenantRole) -> bool:
-    return actor.role is TenantRole.OWNER or (actor.role is TenantRole.ADMIN and role is TenantRole.USER)
-
-
-def grantable_roles(actor: TenantActor) -> list[TenantRole]:
-    """The roles `actor` may give, highest first (none for a user)."""
-    return [role for role in TenantRole if may_grant(actor, role)]
-
-
-def ensure_can_grant(actor: TenantActor, role: TenantRole) -> None:
-    if not may_grant(actor, role):
-        raise forbidden("role_not_grantable", f"Your role cannot grant the {role.value} role.")
-
-
-def ensure_can_manage(actor: TenantActor, target: TenantAccount) -> None:
-    """Owners act on anyone (themselves included); admins on users only; nobody else on anyone."""
-    if actor.role is TenantRole.OWNER:
-        return
-    if target.id == actor.account.id:
-        raise forbidden("cannot_act_on_self", "Only an owner can do this to their own account.")
-    if actor.role.rank <= target.role.rank:
-        raise forbidden("insufficient_role", "Your role does not allow acting on this account.")
-
-
-def ensure_can_edit(actor: TenantActor, target: TenantAccount) -> None:
-    """Profile and identifier changes: oneself, or an account one manages."""
-    if target.id != actor.account.id:
-        ensure_can_manage(actor, target)
 
 
 async def ensure_not_last_owner(db: AsyncSession, target: TenantAccount) -> None:
@@ -147,7 +118,7 @@ async def is_last_owner(db: AsyncSession, target: TenantAccount) -> bool:
 async def refusal(db: AsyncSession, actor: TenantActor, target: TenantAccount) -> str | None:
     """Why `actor` may not change the role of, disable or delete `target`, in words; None when it may."""
     try:
-        ensure_can_manage(actor, target)
+        require(policy.manage(actor, target))
     except Problem as problem:
         return problem.detail
     return LAST_OWNER if await is_last_owner(db, target) else None
@@ -155,7 +126,7 @@ async def refusal(db: AsyncSession, actor: TenantActor, target: TenantAccount) -
 
 def may_send_reset(actor: TenantActor, target: TenantAccount) -> bool:
     try:
-        ensure_can_edit(actor, target)
+        require(policy.edit(actor, target))
     except Problem:
         return False
     return True
@@ -167,7 +138,7 @@ async def send_password_reset(
     """Emails the account a link to choose a password: an invitation for an account made without one, or a
     reset. Whoever sends it never sees nor sets the password. Oneself, or an account one manages."""
     account = await get(db, actor, account_id)
-    ensure_can_edit(actor, account)
+    require(policy.edit(actor, account))
     await enqueue_reset(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), "email", account.email)
     action = "tenant_account.invited" if invitation else "tenant_account.password_reset_sent"
     await _audit(db, actor, action, account)
@@ -176,7 +147,7 @@ async def send_password_reset(
 
 async def update(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, body: AccountUpdate) -> None:
     account = await get(db, actor, account_id)
-    ensure_can_edit(actor, account)
+    require(policy.edit(actor, account))
     for field in body.model_fields_set:
         setattr(account, field, getattr(body, field))
     await _audit(db, actor, "tenant_account.updated", account, fields=sorted(body.model_fields_set))
@@ -193,9 +164,9 @@ async def change_identifier(
     """A new email, phone or username. One's own needs one's current password, checked first like a sign-in
     (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout holds); an
     account one manages needs none (the role rules decide). The old address is told of an email or phone
-    change, and earlier reset links stop working (see `sump.auth.identity.change_identifier`)."""
+    change, and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
     account = await get(call.db, actor, account_id)
-    ensure_can_edit(actor, account)
+    require(policy.edit(actor, account))
     pool = Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id)
     if account.id == actor.account.id:
         await _confirm_own(call, pool, account, field, current_password)
@@ -209,9 +180,9 @@ async def _confirm_own(
     try:
         if current_password is None:
             raise current_password_required(field)
-        await sign_in.check_current_password(call, pool, account, current_password)
+        await passwords.check_current_password(call, pool, account, current_password)
     except Problem as problem:
-        if problem.code not in sign_in.LOAD_CODES:
+        if problem.code not in passwords.LOAD_CODES:
             action = f"tenant_account.{field}_change_failed"
             audit.record_failure(
                 call, action, problem, tenant_id=pool.tenant_id, environment_id=None, target=ref(account)
@@ -221,8 +192,8 @@ async def _confirm_own(
 
 async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:
     account = await get(db, actor, account_id)
-    ensure_can_manage(actor, account)
-    ensure_can_grant(actor, role)
+    require(policy.manage(actor, account))
+    require(policy.grant(actor, role))
     if account.role is role:
         return
     await ensure_not_last_owner(db, account)
@@ -232,7 +203,7 @@ async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUI
 
 async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, disabled: bool) -> None:
     account = await get(db, actor, account_id)
-    ensure_can_manage(actor, account)
+    require(policy.manage(actor, account))
     if account.disabled is disabled:
         return
     if disabled:
@@ -245,7 +216,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
 
 async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> None:
     account = await get(db, actor, account_id)
-    ensure_can_manage(actor, account)
+    require(policy.manage(actor, account))
     await ensure_not_last_owner(db, account)
     await sessions.revoke_all(db, account)
     await repository.remove(db, account)
@@ -258,3 +229,8 @@ async def _audit(
     await audit.record(
         db, action, tenant_id=actor.tenant_id, actor=ref(actor.account), target=ref(account), details=details
     )
+
+
+async def names(db: AsyncSession, actor: TenantActor, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of these accounts of the actor's tenant, by id (others are left out)."""
+    return await repository.account_names(db, actor.tenant_id, ids)

@@ -6,10 +6,10 @@ import uuid
 
 from sqlalchemy import select
 
-import sump.db.models  # noqa: F401 (every table, so foreign keys resolve)
+import sump.db.tables  # noqa: F401 (every table, so foreign keys resolve)
 from sump.config import Settings
 from sump.db.engine import make_engine, make_sessionmaker
-from sump.environments.models import Environment
+from sump.db.tables.environments import Environment
 from sump.tokens import service
 
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sump.auth.schemas import Login
+from sump.accounts.schemas import Login
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel
 

@@ -34,14 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.config import Settings
 from sump.db.base import utcnow
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments.models import Environment
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import AccountType, Session
+from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
 from sump.sessions import service as sessions
-from sump.sessions.models import AccountType, Session
 from sump.tokens import keys, repository
-from sump.tokens.models import KeyStatus, RefreshToken, SigningKey
 
 log = structlog.get_logger("sump.tokens")
 LEEWAY = timedelta(seconds=30)
@@ -178,6 +178,7 @@ async def _access_token(
         "org_id": str(grant.organization_id) if grant else None,
         "roles": grant.roles if grant else [],
         "permissions": grant.permissions if grant else [],
+        "metadata": account.metadata_ or {},  # written by the tenant's admins only; never custom properties
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),

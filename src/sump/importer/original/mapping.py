@@ -7,14 +7,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sump.environments.models import Environment
+from sump.db.tables.environments import Environment
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
+from sump.db.tables.tenants import Tenant
 from sump.importer.original.report import ImportReport
 from sump.kit.custom_properties import check_limits
 from sump.kit.errors import Problem
 from sump.kit.identifiers import normalize_email, normalize_phone, normalize_username
 from sump.kit.passwords import BCRYPT_PREFIXES
-from sump.tenant_accounts.models import TenantAccount, TenantRole
-from sump.tenants.models import Tenant
 
 IDENTIFIERS = ("email", "phone", "username")
 

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments.models import Environment
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.db.tables.tenants import Tenant
 from sump.importer.original.errors import TargetError, database_reason
 from sump.importer.original.mapping import (
     ENVIRONMENT_NAME_LENGTH,
@@ -28,8 +30,6 @@ from sump.importer.original.mapping import (
 )
 from sump.importer.original.report import ImportReport
 from sump.importer.original.source import ENVIRONMENT, ENVIRONMENT_ACCOUNT, TENANT, TENANT_ACCOUNT
-from sump.tenant_accounts.models import TenantAccount
-from sump.tenants.models import Tenant
 
 BATCH = 500
 

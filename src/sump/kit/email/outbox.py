@@ -20,9 +20,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sump.db.base import utcnow
+from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email import repository
 from sump.kit.email.mailers import Email, Mailer
-from sump.kit.email.models import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email.templates import render
 
 log = structlog.get_logger("sump.outbox")
@@ -36,8 +36,13 @@ async def enqueue_email(db: AsyncSession, template: str, to: str, **context: Any
     await repository.add(db, OutboxKind.EMAIL, asdict(email), template)
 
 
+ENQUEUED = "sump_outbox_enqueued"
+
+
 async def enqueue(db: AsyncSession, kind: OutboxKind, payload: dict[str, Any]) -> None:
+    """Adds a message in the caller's transaction; the request wakes the worker once that has committed."""
     await repository.add(db, kind, payload)
+    db.info[ENQUEUED] = True
 
 
 def backoff(attempts: int) -> timedelta:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.kit.email.models import OutboxKind, OutboxMessage, OutboxStatus
+from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 
 STALE_CLAIM = timedelta(minutes=5)
 

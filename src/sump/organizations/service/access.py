@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import Ref, ref
-from sump.auth.dependencies import EnvironmentActor, TenantActor, ensure_role
-from sump.kit.errors import bad_request, forbidden, not_found
-from sump.organizations import repository
-from sump.organizations.models import ORG_ADMIN, Membership, Organization
-from sump.tenant_accounts.models import TenantRole
+from sump.access.actors import EnvironmentActor, TenantActor
+from sump.access.policy import require
+from sump.db.tables.organizations import Membership, Organization
+from sump.kit import audit
+from sump.kit.audit import Ref, ref
+from sump.kit.errors import bad_request, not_found
+from sump.organizations import policy, repository
 
 
 @dataclass(frozen=True)
@@ -50,24 +50,12 @@ def manager(actor: EnvironmentActor) -> TenantActor:
 
 
 def ensure_admin(actor: EnvironmentActor, place: Place, admins: list[uuid.UUID] | None = None) -> None:
-    """ORG_ADMIN of the organization (checked against `admins` when they were read under lock), or an owner or
-    admin of the tenant."""
-    if place.membership is None:
-        ensure_role(manager(actor), TenantRole.ADMIN)
-        return
-    admin = place.membership.role == ORG_ADMIN
-    if admins is not None:
-        admin = place.membership.environment_account_id in admins
-    if not admin:
-        raise forbidden("insufficient_org_role", "This needs the ORG_ADMIN role in the organization.")
+    require(policy.administer(actor, place.membership, admins))
 
 
 async def ensure_permission(db: AsyncSession, actor: EnvironmentActor, place: Place, permission: str) -> None:
-    if place.membership is None:
-        return
-    role = await repository.role(db, actor.environment.id, place.membership.role)
-    if role is None or permission not in role.permissions:
-        raise forbidden("missing_permission", f"This needs the {permission} permission in the organization.")
+    role = await repository.role(db, actor.environment.id, place.membership.role) if place.membership else None
+    require(policy.permitted(place.membership, role.permissions if role else None, permission))
 
 
 async def record(

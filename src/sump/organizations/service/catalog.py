@@ -9,17 +9,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import Ref, ref
-from sump.auth.dependencies import TenantActor, ensure_role
+from sump.access.actors import TenantActor
+from sump.access.policy import require
 from sump.db.base import utcnow, uuid7
+from sump.db.tables.environments import Environment
+from sump.db.tables.organizations import BUILTIN_ROLES, ORG_ADMIN, ORG_USER, READ_ONLY, Permission, Role
 from sump.environments import service as environments
-from sump.environments.models import Environment
+from sump.kit import audit
+from sump.kit.audit import Ref, ref
 from sump.kit.errors import bad_request, conflict, not_found
-from sump.organizations import repository
-from sump.organizations.models import BUILTIN_ROLES, ORG_ADMIN, ORG_USER, READ_ONLY, Permission, Role
+from sump.organizations import policy, repository
 from sump.organizations.schemas import PermissionCreate, RoleCreate, RoleUpdate
-from sump.tenant_accounts.models import TenantRole
 
 DEFAULT_PERMISSIONS = {
     "tenant:read": "Read the active organization's metadata",
@@ -88,7 +88,7 @@ async def permissions(db: AsyncSession, actor: TenantActor, environment_id: uuid
 async def create_permission(
     db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: PermissionCreate
 ) -> Permission:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.edit_catalog(actor))
     environment = await _environment(db, actor, environment_id)
     if await repository.permission_names(db, environment.id, [body.name]):
         raise conflict("permission_exists", "The catalog already has this permission.", "name")
@@ -111,7 +111,7 @@ async def _known_permissions(db: AsyncSession, environment_id: uuid.UUID, names:
 
 
 async def create_role(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: RoleCreate) -> Role:
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.edit_catalog(actor))
     environment = await _environment(db, actor, environment_id)
     if await repository.role(db, environment.id, body.name) is not None:
         raise conflict("role_exists", "The environment already has this role.", "name")
@@ -134,7 +134,7 @@ async def update_role(
 ) -> Role:
     """Changes a role's description or permission set (built-in roles too). Tokens show the change from their
     next refresh."""
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.edit_catalog(actor))
     environment = await _environment(db, actor, environment_id)
     role = await repository.role(db, environment.id, name)
     if role is None:
@@ -156,7 +156,7 @@ async def update_role(
 async def delete_role(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, name: str) -> None:
     """Deletes a custom role that no member holds. The row is deleted first, so a concurrent grant of the role
     either waits and fails or is seen here."""
-    ensure_role(actor, TenantRole.ADMIN)
+    require(policy.edit_catalog(actor))
     environment = await _environment(db, actor, environment_id)
     if name in BUILTIN_ROLES:
         raise conflict("builtin_role", "The built-in roles cannot be deleted.")

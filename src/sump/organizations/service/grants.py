@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.organizations import Membership
 from sump.kit.errors import bad_request, not_found
 from sump.organizations import repository
-from sump.organizations.models import Membership
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit.service import Ref, ref
-from sump.auth.dependencies import EnvironmentActor
+from sump.access.actors import EnvironmentActor
+from sump.access.policy import require
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.organizations import Membership, Role
 from sump.environment_accounts import service as end_users
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.kit.audit import Ref, ref
 from sump.kit.errors import bad_request, conflict, not_found
-from sump.organizations import repository
-from sump.organizations.models import ORG_ADMIN, Membership, Role
+from sump.organizations import policy, repository
 from sump.organizations.schemas import MemberAdd
 from sump.organizations.service.access import ensure_admin, ensure_permission, place_of, record
 from sump.tokens import service as tokens
@@ -61,11 +62,6 @@ async def add_member(
     return membership, account
 
 
-def _ensure_admin_remains(admins: list[uuid.UUID], target: Membership) -> None:
-    if target.role == ORG_ADMIN and not [admin for admin in admins if admin != target.environment_account_id]:
-        raise conflict("last_org_admin", "The organization must keep at least one ORG_ADMIN.")
-
-
 async def change_role(
     db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID, account_id: uuid.UUID, role: str
 ) -> None:
@@ -80,7 +76,7 @@ async def change_role(
         raise not_found("member")
     if target.role == role:
         return
-    _ensure_admin_remains(admins, target)
+    require(policy.keeps_an_admin(admins, target))
     previous, target.role = target.role, role
     member = Ref("environment_account", account_id)
     await record(db, actor, "membership.role_changed", target.organization_id, member, previous=previous, role=role)
@@ -102,7 +98,7 @@ async def remove_member(
     target = await repository.membership(db, environment_id, place.organization.id, account_id)
     if target is None:
         raise not_found("member")
-    _ensure_admin_remains(admins, target)
+    require(policy.keeps_an_admin(admins, target))
     await tokens.revoke_for_organization(db, environment_id, place.organization.id, account_id)
     await repository.remove(db, target)
     member = Ref("environment_account", account_id)

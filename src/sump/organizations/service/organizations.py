@@ -8,16 +8,17 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit.service import Ref
-from sump.auth.dependencies import EnvironmentActor, ensure_role
+from sump.access.actors import EnvironmentActor
+from sump.access.policy import require
+from sump.db.tables.organizations import ORG_ADMIN, Membership, Organization
 from sump.environment_accounts import service as end_users
+from sump.environments import policy as environment_policy
+from sump.kit.audit import Ref
 from sump.kit.errors import bad_request, conflict, not_found
 from sump.organizations import repository
-from sump.organizations.models import ORG_ADMIN, Membership, Organization
 from sump.organizations.schemas import OrganizationCreate
 from sump.organizations.service.access import ensure_admin, manager, place_of, record
 from sump.organizations.service.catalog import ensure_seeded
-from sump.tenant_accounts.models import TenantRole
 from sump.tokens import service as tokens
 
 
@@ -39,7 +40,7 @@ async def create(db: AsyncSession, actor: EnvironmentActor, body: OrganizationCr
             )
         admin_id = actor.end_user.account.id
     else:
-        ensure_role(manager(actor), TenantRole.ADMIN)
+        require(environment_policy.manage(manager(actor)))
         if body.admin_account_id is None:
             raise bad_request(
                 "admin_account_required", "Name the end user who becomes the first ORG_ADMIN.", "adminAccountId"

@@ -8,19 +8,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments import repository as environments
-from sump.environments.models import Environment
-from sump.environments.schemas import EnvironmentSettings
-from sump.kit.errors import not_found
+from sump.access.actors import Account
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.sessions import AccountType
+from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.password_policy import DEFAULT_POLICY, PasswordPolicy
-from sump.sessions.models import AccountType
-from sump.sessions.repository import Account
-from sump.tenant_accounts.models import TenantAccount
-from sump.tenants import repository as tenants
-from sump.tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -54,29 +47,5 @@ def _scope_of(account: Account) -> uuid.UUID:
     return account.environment_id if isinstance(account, EnvironmentAccount) else account.tenant_id
 
 
-def tenant_pool(tenant: Tenant) -> Pool:
-    return Pool(AccountType.TENANT_ACCOUNT, tenant.id)
-
-
-def environment_pool(environment: Environment) -> Pool:
-    settings = EnvironmentSettings.model_validate(environment.settings)
-    return Pool(
-        AccountType.ENVIRONMENT_ACCOUNT,
-        environment.tenant_id,
-        environment.id,
-        PasswordPolicy(settings.password_min_length, settings.password_max_length),
-        settings.signup_enabled,
-    )
-
-
-async def load_pool(db: AsyncSession, account_type: AccountType, context_id: uuid.UUID) -> Pool:
-    """The pool of a tenant or environment id from the path; 404 when it does not exist."""
-    if account_type is AccountType.TENANT_ACCOUNT:
-        tenant = await tenants.get(db, context_id)
-        if tenant is None:
-            raise not_found("tenant")
-        return tenant_pool(tenant)
-    environment = await environments.get_by_id(db, context_id)
-    if environment is None:
-        raise not_found("environment")
-    return environment_pool(environment)
+def tenant_pool(tenant_id: uuid.UUID) -> Pool:
+    return Pool(AccountType.TENANT_ACCOUNT, tenant_id)

@@ -6,13 +6,13 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.auth import repository
-from sump.auth.pools import Pool
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.accounts import repository
+from sump.db.tables.outbox import OutboxKind
 from sump.kit.call import Call
-from sump.kit.email.models import OutboxKind
 from sump.kit.email.outbox import enqueue, enqueue_email
 from sump.kit.errors import Problem
-from sump.sessions.repository import Account
 
 NAMES = {"email": "email address", "phone": "phone number", "username": "username"}
 # What the account is told when an identifier that reaches it changes; a username reaches no one.
@@ -60,5 +60,4 @@ async def change_identifier(call: Call, pool: Pool, account: Account, field: str
         await repository.delete_reset_tokens(call.db, pool, account.id)
         recipient = previous if field == "email" and previous else account.email
         await enqueue_email(call.db, template, recipient, name=account.name)
-        call.wake_outbox()
     return True

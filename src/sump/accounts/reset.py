@@ -9,24 +9,25 @@ from datetime import datetime, timedelta
 from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.auth import repository
-from sump.auth.identity import enqueue_reset
-from sump.auth.models import PasswordResetToken
-from sump.auth.pools import Pool, load_pool
-from sump.auth.schemas import Identifier, ResetPassword
-from sump.auth.service import LOAD_CODES, lockout_subject, set_password
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.accounts import repository
+from sump.accounts.identity import enqueue_reset
+from sump.accounts.passwords import LOAD_CODES, lockout_subject, set_password
+from sump.accounts.pools import load_pool
+from sump.accounts.schemas import Identifier, ResetPassword
 from sump.config import Settings
 from sump.db.base import utcnow
-from sump.environment_accounts.models import EnvironmentAccount
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.reset_tokens import PasswordResetToken
+from sump.db.tables.sessions import AccountType
+from sump.kit import audit
 from sump.kit.call import Call
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import Preparer
 from sump.kit.email.templates import render
 from sump.kit.errors import Problem
-from sump.sessions.models import AccountType
-from sump.sessions.repository import Account
 
 RESET_TTL = timedelta(hours=1)
 FORGOT_PER_IP = RESET_PER_IP = parse("10/minute")
@@ -55,7 +56,6 @@ async def request_reset(call: Call, pool: Pool, body: Identifier) -> None:
         environment_id=pool.environment_id,
         details={"identifier_kind": kind},
     )
-    call.wake_outbox()
 
 
 def reset_link(settings: Settings, pool: Pool, token: str) -> str:

@@ -7,18 +7,18 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.audit import service as audit
-from sump.audit.service import ref
+from sump.access.actors import Account, end_user_of
 from sump.auth import service as auth
-from sump.auth.pools import environment_pool
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
-from sump.environment_accounts.models import EnvironmentAccount
-from sump.environments.models import Environment
+from sump.environments import service as environments
+from sump.kit import audit
+from sump.kit.audit import ref
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 from sump.organizations import service as organizations
-from sump.sessions.models import Session
-from sump.sessions.repository import Account
 from sump.tokens import service
 from sump.tokens.schemas import TokenRequest
 
@@ -32,10 +32,10 @@ async def grant(
         assert body.refresh_token is not None
         return await _refresh(call, environment, body.refresh_token)
     if body.grant_type == "password":
-        done = await auth.sign_in(call, environment_pool(environment), body.login(), channel="token")
+        done = await auth.sign_in(call, environments.pool(environment), body.login(), channel="token")
         session, account = done.issued.session, done.account
     else:
-        if signed_in is None or not _of_environment(signed_in[1], environment):
+        if signed_in is None or not end_user_of(signed_in[1], environment.id):
             raise _session_needed()
         session, account = signed_in
     assert isinstance(account, EnvironmentAccount)
@@ -43,10 +43,6 @@ async def grant(
     pair = await service.issue(call.db, call.settings, environment, account, session, membership)
     await _audit(call.db, environment, "token.issued", account, grant=body.grant_type)
     return pair
-
-
-def _of_environment(account: Account, environment: Environment) -> bool:
-    return isinstance(account, EnvironmentAccount) and account.environment_id == environment.id
 
 
 def _session_needed() -> Problem:

@@ -7,7 +7,7 @@ from sqlalchemy import Enum, ForeignKey, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sump.db.base import Base, utcnow, uuid7
-from sump.sessions.models import AccountType
+from sump.db.tables.sessions import AccountType
 
 
 class PasswordResetToken(Base):

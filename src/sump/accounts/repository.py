@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.auth.models import PasswordResetToken
-from sump.auth.pools import Pool
-from sump.sessions.repository import Account
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.db.tables.reset_tokens import PasswordResetToken
 
 
 async def find_account(

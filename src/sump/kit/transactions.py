@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sump.kit.call import Hooks
+from sump.kit.email.outbox import ENQUEUED
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -44,6 +45,7 @@ def hooks(request: Request) -> Hooks:
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     ended = hooks(request)
     async with _sessionmaker(request)() as db:
+        db.info["hooks"] = ended
         try:
             yield db
         except BaseException:
@@ -51,6 +53,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
             await ended.after_rollback()
             raise
         await db.commit()
+        if db.info.pop(ENQUEUED, False):
+            ended.committed.append(request.app.state.outbox.wake)
     ended.after_commit()
 
 

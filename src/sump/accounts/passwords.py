@@ -1,0 +1,118 @@
+"""The one password check, for sign-in and for every change that needs the current password: one budget per
+address, the account's lockout (decided before any hashing slot is taken: a refusal is immediate), one
+verification; and setting a new password."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from limits import parse
+
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.accounts import repository
+from sump.db.base import utcnow
+from sump.kit.call import Call
+from sump.kit.email.outbox import enqueue_email
+from sump.kit.errors import Problem
+from sump.kit.lockout import KNOWN_DEVICE
+from sump.sessions import service as sessions
+
+# One budget per address for every password check: `/login` of both families, the token endpoint's password
+# grant, the console's sign-in and each "current password" check.
+SIGN_IN_PER_IP = parse("30/minute")
+# Refusals for load are not attempts on an account: they are neither counted nor audited as failed sign-ins.
+LOAD_CODES = frozenset({"rate_limited", "overloaded"})
+
+
+def invalid_credentials() -> Problem:
+    return Problem(401, "invalid_credentials", "Invalid credentials.")
+
+
+def wrong_password() -> Problem:
+    message = "The current password is not correct."
+    return Problem(403, "wrong_password", message, errors={"currentPassword": message})
+
+
+def too_many_attempts(seconds: int) -> Problem:
+    return Problem(
+        429,
+        "too_many_attempts",
+        "Too many failed attempts. Try again later.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+@dataclass(frozen=True)
+class FirstFactor:
+    """A sign-in's password step: the account it matched (None for any wrong pair), the identifier's account
+    whether or not it matched (`aimed_at`, for the audit log), a better hash of the password when the stored
+    one is weaker than today's, and the lockout's refusal when it held this source back."""
+
+    account: Account | None
+    aimed_at: Account | None
+    upgraded: str | None = None
+    refusal: Problem | None = None
+
+
+async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: str) -> FirstFactor:
+    """Identifier and password: the per-address budget (429 `rate_limited`), then the pool's account by that
+    identifier and the one password check."""
+    await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
+    account = await repository.find_account(call.db, pool, **{kind: value})
+    try:
+        ok, upgraded = await password_matches(call, lockout_subject(pool, account, kind, value), account, password)
+    except Problem as refusal:
+        if refusal.code in LOAD_CODES:
+            raise
+        return FirstFactor(None, account, refusal=refusal)
+    return FirstFactor(account if ok else None, account, upgraded)
+
+
+def lockout_subject(pool: Pool, account: Account | None, kind: str = "", value: str = "") -> str:
+    """What failures are counted under: the account (all its identifiers together), or the identifier when
+    no account holds it, treated exactly alike."""
+    if account is not None:
+        return f"{pool.account_type.value}:{account.id}"
+    return f"{pool.account_type.value}:{pool.scope_id}:{kind}:{value}"
+
+
+def _source(call: Call, account: Account | None) -> str:
+    return KNOWN_DEVICE if account is not None and account.id in call.client.devices else f"ip:{call.client.ip}"
+
+
+async def password_matches(call: Call, subject: str, account: Account | None, password: str) -> tuple[bool, str | None]:
+    """The one password check. The account's lockout decides first, before any hashing slot is taken (a
+    refusal is immediate, never a wait); then a slot and one verification, counted for or against the
+    source."""
+    source = _source(call, account)
+    wait = await call.lockout.check(subject, source)
+    if wait is not None:
+        raise too_many_attempts(wait)
+    async with call.hasher.slot():
+        ok, upgraded = await call.hasher.verify(account.password_hash if account else None, password)
+    ok = ok and account is not None and not account.disabled
+    if ok:
+        await call.lockout.succeeded(subject, source)
+    else:
+        await call.lockout.failed(subject, source)
+    return ok, upgraded
+
+
+async def check_current_password(call: Call, pool: Pool, account: Account, password: str) -> None:
+    """For a change that needs the account's current password: the same per-IP budget and per-account
+    lockout as a sign-in; 403 `wrong_password` when it does not match."""
+    await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
+    ok, _ = await password_matches(call, lockout_subject(pool, account), account, password)
+    if not ok:
+        raise wrong_password()
+
+
+async def set_password(call: Call, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
+    """A new password: every other session ends and the account is told by email."""
+    account.password_hash = new_hash
+    account.password_changed_at = utcnow()
+    await sessions.revoke_all(call.db, account, keep=keep)
+    await enqueue_email(call.db, "password_changed", account.email, name=account.name)
+    await call.db.flush()

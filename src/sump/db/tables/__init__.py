@@ -1,0 +1,34 @@
+"""Every table of Sump, shared by the features (a feature's SQL on them lives in its own repository) and
+imported here in one place so the metadata is complete (migrations, tests)."""
+
+from sump.db.base import Base
+from sump.db.tables.audit import AuditEvent
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.organizations import Membership, Organization, Permission, Role
+from sump.db.tables.outbox import OutboxMessage
+from sump.db.tables.reset_tokens import PasswordResetToken
+from sump.db.tables.sessions import Session
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.db.tables.tenants import Tenant
+from sump.db.tables.tokens import RefreshToken, SigningKey
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditEvent",
+    "Environment",
+    "EnvironmentAccount",
+    "Membership",
+    "Organization",
+    "OutboxMessage",
+    "PasswordResetToken",
+    "Permission",
+    "RefreshToken",
+    "Role",
+    "Session",
+    "SigningKey",
+    "Tenant",
+    "TenantAccount",
+    "metadata",
+]

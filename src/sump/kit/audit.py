@@ -1,0 +1,93 @@
+"""Recording audit events, for every feature. An event is written in the transaction of the change it
+describes, so the two commit together; a failed attempt (which rolls its transaction back) is recorded apart,
+in its own. Reading the log is the audit feature's (`sump.audit`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.tables.audit import AuditEvent
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.tenant_accounts import TenantAccount
+from sump.kit.call import Call
+from sump.kit.context import client_var, request_id_var
+from sump.kit.errors import Problem
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Who or what: a type and an id."""
+
+    type: str
+    id: uuid.UUID | None
+
+
+def ref(account: TenantAccount | EnvironmentAccount) -> Ref:
+    kind = "tenant_account" if isinstance(account, TenantAccount) else "environment_account"
+    return Ref(kind, account.id)
+
+
+async def record(
+    db: AsyncSession,
+    action: str,
+    *,
+    tenant_id: uuid.UUID,
+    environment_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+    actor: Ref | None = None,
+    target: Ref | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    ip, agent = client_var.get()
+    db.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            environment_id=environment_id,
+            organization_id=organization_id,
+            action=action,
+            outcome=outcome,
+            actor_type=actor.type if actor else None,
+            actor_id=actor.id if actor else None,
+            target_type=target.type if target else None,
+            target_id=target.id if target else None,
+            ip_address=ip[:45],
+            user_agent=agent,
+            request_id=request_id_var.get(),
+            details=details or {},
+        )
+    )
+    await db.flush()
+
+
+def record_failure(
+    call: Call,
+    action: str,
+    problem: Problem,
+    *,
+    tenant_id: uuid.UUID,
+    environment_id: uuid.UUID | None,
+    target: Ref | None = None,
+    **details: Any,
+) -> None:
+    """For a refused request: recorded with the problem's code (and the account it aimed at, when known), in
+    a transaction of its own once the request's has been rolled back (so it holds no locks)."""
+    fields = {"code": problem.code, **details}
+
+    async def write() -> None:
+        async with call.runtime.sessionmaker() as db, db.begin():
+            await record(
+                db,
+                action,
+                tenant_id=tenant_id,
+                environment_id=environment_id,
+                target=target,
+                outcome="failure",
+                details=fields,
+            )
+
+    call.after_rollback(write)

@@ -1,0 +1,45 @@
+"""Who may do what in an environment's organizations.
+
+Tenant owners and admins manage every organization and the environment's catalog of roles and permissions;
+inside an organization, its ORG_ADMINs manage members and the organization itself, and a member's role
+grants the permissions that reading needs (`users:read`, `audit:read`). An organization keeps at least one
+ORG_ADMIN."""
+
+from __future__ import annotations
+
+import uuid
+
+from sump.access.actors import EnvironmentActor, TenantActor
+from sump.access.policy import Refusal, Verdict, admin
+from sump.db.tables.organizations import ORG_ADMIN, Membership
+
+
+def edit_catalog(actor: TenantActor) -> Verdict:
+    """Create, change and delete the environment's custom roles and permissions."""
+    return admin(actor)
+
+
+def administer(
+    actor: EnvironmentActor, membership: Membership | None, admins: list[uuid.UUID] | None = None
+) -> Verdict:
+    """Change an organization or its members: its ORG_ADMIN (checked against `admins` when they were read
+    under lock), or an owner or admin of the tenant (`membership` is None for tenant accounts)."""
+    if membership is None:
+        assert actor.manager is not None
+        return admin(actor.manager)
+    is_admin = membership.role == ORG_ADMIN if admins is None else membership.environment_account_id in admins
+    return None if is_admin else Refusal("insufficient_org_role", "This needs the ORG_ADMIN role in the organization.")
+
+
+def permitted(membership: Membership | None, role_permissions: list[str] | None, permission: str) -> Verdict:
+    """A member whose role grants `permission` (tenant accounts, without a membership, always may)."""
+    if membership is None or (role_permissions is not None and permission in role_permissions):
+        return None
+    return Refusal("missing_permission", f"This needs the {permission} permission in the organization.")
+
+
+def keeps_an_admin(admins: list[uuid.UUID], target: Membership) -> Verdict:
+    """Removing or demoting `target` leaves the organization another ORG_ADMIN."""
+    if target.role == ORG_ADMIN and not [one for one in admins if one != target.environment_account_id]:
+        return Refusal("last_org_admin", "The organization must keep at least one ORG_ADMIN.", 409)
+    return None
