@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from sump.access.actors import Account
+from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.sessions import AccountType
 from sump.db.tables.tenant_accounts import TenantAccount
@@ -28,12 +29,14 @@ class Pool:
     def model(self) -> type[Account]:
         return TenantAccount if self.account_type is AccountType.TENANT_ACCOUNT else EnvironmentAccount
 
+    @property
+    def scope(self) -> Scope:
+        """Where the pool's rows live: its environment, or the tenant for tenant accounts."""
+        return environment(self.environment_id) if self.environment_id else tenant(self.tenant_id)
+
     def select_accounts(self) -> Select[tuple[Account]]:
         """The pool's accounts: every query of a pool starts here."""
-        if self.account_type is AccountType.TENANT_ACCOUNT:
-            return cast(Select[tuple[Account]], select(TenantAccount).where(TenantAccount.tenant_id == self.tenant_id))
-        statement = select(EnvironmentAccount).where(EnvironmentAccount.environment_id == self.scope_id)
-        return cast(Select[tuple[Account]], statement)
+        return cast(Select[tuple[Account]], self.scope.select(self.model))
 
     @property
     def scope_id(self) -> uuid.UUID:

@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import repository
+from sump.accounts import passwords, repository
 from sump.db.tables.outbox import OutboxKind
+from sump.kit import audit
+from sump.kit.audit import ref
 from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue, enqueue_email
 from sump.kit.errors import Problem
@@ -40,6 +42,25 @@ def current_password_required(field: str) -> Problem:
     """An account changing its own identifier without its current password."""
     message = f"Enter your current password to change your {NAMES[field]}."
     return Problem(403, "current_password_required", message, errors={"currentPassword": message})
+
+
+async def confirm_own_change(
+    call: Call, pool: Pool, account: Account, field: str, current_password: str | None
+) -> None:
+    """An account changing its own identifier proves it with its current password, like a sign-in; a refusal
+    other than for load is audited (`tenant_account.email_change_failed`, `end_user.phone_change_failed`, …)."""
+    try:
+        if current_password is None:
+            raise current_password_required(field)
+        await passwords.check_current_password(call, pool, account, current_password)
+    except Problem as problem:
+        if problem.code not in passwords.LOAD_CODES:
+            family = "end_user" if pool.environment_id else "tenant_account"
+            action = f"{family}.{field}_change_failed"
+            audit.record_failure(
+                call, action, problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id, target=ref(account)
+            )
+        raise
 
 
 async def change_identifier(call: Call, pool: Pool, account: Account, field: str, value: str) -> bool:

@@ -1,11 +1,12 @@
-"""SQL for sign-in: accounts of a pool by identifier, and password reset tokens."""
+"""SQL for both account families: accounts of a pool by identifier, and password reset tokens. Every statement
+starts from the pool's scope (`Pool.scope`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -51,14 +52,9 @@ async def get_account(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Ac
     return account
 
 
-async def replace_reset_token(db: AsyncSession, token: PasswordResetToken) -> None:
+async def replace_reset_token(db: AsyncSession, pool: Pool, token: PasswordResetToken) -> None:
     """Stores a new token and deletes the account's earlier ones: one live token per account."""
-    await db.execute(
-        delete(PasswordResetToken).where(
-            PasswordResetToken.account_type == token.account_type,
-            PasswordResetToken.account_id == token.account_id,
-        )
-    )
+    await delete_reset_tokens(db, pool, token.account_id)
     db.add(token)
     await db.flush()
 
@@ -66,23 +62,17 @@ async def replace_reset_token(db: AsyncSession, token: PasswordResetToken) -> No
 async def delete_reset_tokens(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
     """Deletes every reset token of the pool's account, used or not."""
     await db.execute(
-        delete(PasswordResetToken).where(
-            PasswordResetToken.account_type == pool.account_type,
-            PasswordResetToken.tenant_id == pool.tenant_id,
-            PasswordResetToken.account_id == account_id,
+        pool.scope.delete(PasswordResetToken).where(
+            PasswordResetToken.account_type == pool.account_type, PasswordResetToken.account_id == account_id
         )
     )
 
 
 async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> PasswordResetToken | None:
     return await db.scalar(
-        select(PasswordResetToken).where(
+        pool.scope.select(PasswordResetToken).where(
             PasswordResetToken.token_hash == digest,
-            PasswordResetToken.account_type == pool.account_type,
-            PasswordResetToken.tenant_id == pool.tenant_id,
-            PasswordResetToken.environment_id == pool.environment_id
-            if pool.environment_id
-            else PasswordResetToken.environment_id.is_(None),
+            PasswordResetToken.account_type == pool.account_type,  # a tenant's own, not its end users'
             PasswordResetToken.used_at.is_(None),
             PasswordResetToken.expires_at > now,
         )
@@ -90,7 +80,8 @@ async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: dat
 
 
 async def consume_reset_token(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
-    """Marks the token used, atomically: of concurrent redemptions exactly one gets True."""
+    """Marks the token used, atomically: of concurrent redemptions exactly one gets True. (By the id of a token
+    found through its pool's scope.)"""
     result = await db.execute(
         update(PasswordResetToken)
         .where(

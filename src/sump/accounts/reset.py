@@ -81,6 +81,7 @@ def reset_preparer(settings: Settings) -> Preparer:
         is_end_user = isinstance(account, EnvironmentAccount)
         await repository.replace_reset_token(
             db,
+            pool,
             PasswordResetToken(
                 token_hash=token_digest(token),
                 account_type=pool.account_type,

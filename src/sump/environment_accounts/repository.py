@@ -1,21 +1,20 @@
-"""SQL for end users, always scoped by environment."""
+"""SQL for end users: every statement starts from its environment's scope (`sump.db.scope`)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.environment_accounts.schemas import Filters
 
 
 async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
     return await db.scalar(
-        select(EnvironmentAccount).where(
-            EnvironmentAccount.environment_id == environment_id, EnvironmentAccount.id == account_id
-        )
+        environment(environment_id).select(EnvironmentAccount).where(EnvironmentAccount.id == account_id)
     )
 
 
@@ -23,7 +22,7 @@ async def page(
     db: AsyncSession, environment_id: uuid.UUID, filters: Filters, after: uuid.UUID | None, limit: int
 ) -> list[EnvironmentAccount]:
     """One page in creation order; `q` is a prefix of email, username or name (case-insensitive)."""
-    statement = select(EnvironmentAccount).where(EnvironmentAccount.environment_id == environment_id)
+    statement = environment(environment_id).select(EnvironmentAccount)
     if filters.q:
         prefix = filters.q.casefold()
         statement = statement.where(
@@ -45,18 +44,16 @@ async def page(
 
 
 async def count(db: AsyncSession, environment_id: uuid.UUID) -> int:
-    statement = (
-        select(func.count()).select_from(EnvironmentAccount).where(EnvironmentAccount.environment_id == environment_id)
-    )
+    statement = environment(environment_id).count(EnvironmentAccount)
     return int(await db.scalar(statement) or 0)
 
 
-async def add(db: AsyncSession, account: EnvironmentAccount) -> EnvironmentAccount:
+async def add(db: AsyncSession, account: EnvironmentAccount) -> EnvironmentAccount:  # the row carries its scope
     db.add(account)
     await db.flush()
     return account
 
 
-async def remove(db: AsyncSession, account: EnvironmentAccount) -> None:
+async def remove(db: AsyncSession, account: EnvironmentAccount) -> None:  # a row loaded through a scope
     await db.delete(account)
     await db.flush()

@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
-from sump.accounts import passwords
 from sump.accounts.identity import change_identifier as set_identifier
-from sump.accounts.identity import current_password_required, enqueue_reset, ensure_identifiers_free
+from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.accounts.schemas import Signup
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -123,29 +122,9 @@ async def change_identifier(
     account = await get(call.db, actor, account_id, write=True)
     pool = environments.pool(actor.environment)
     if actor.end_user is not None:
-        await _confirm_own(call, pool, account, field, current_password)
+        await confirm_own_change(call, pool, account, field, current_password)
     if await set_identifier(call, pool, account, field, value):
         await _audit(call.db, actor, f"end_user.{field}_changed", account)
-
-
-async def _confirm_own(
-    call: Call, pool: Pool, account: EnvironmentAccount, field: str, current_password: str | None
-) -> None:
-    try:
-        if current_password is None:
-            raise current_password_required(field)
-        await passwords.check_current_password(call, pool, account, current_password)
-    except Problem as problem:
-        if problem.code not in passwords.LOAD_CODES:
-            audit.record_failure(
-                call,
-                f"end_user.{field}_change_failed",
-                problem,
-                tenant_id=pool.tenant_id,
-                environment_id=pool.environment_id,
-                target=ref(account),
-            )
-        raise
 
 
 async def set_properties(

@@ -1,24 +1,23 @@
-"""SQL for tenant accounts, always scoped by tenant."""
+"""SQL for tenant accounts: every statement starts from its tenant's scope (`sump.db.scope`)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.scope import tenant
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.db.tables.tenants import Tenant
 
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID) -> TenantAccount | None:
-    return await db.scalar(
-        select(TenantAccount).where(TenantAccount.tenant_id == tenant_id, TenantAccount.id == account_id)
-    )
+    return await db.scalar(tenant(tenant_id).select(TenantAccount).where(TenantAccount.id == account_id))
 
 
 async def page(db: AsyncSession, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[TenantAccount]:
-    statement = select(TenantAccount).where(TenantAccount.tenant_id == tenant_id)
+    statement = tenant(tenant_id).select(TenantAccount)
     if after is not None:
         statement = statement.where(TenantAccount.id > after)
     return list(await db.scalars(statement.order_by(TenantAccount.id).limit(limit)))
@@ -33,7 +32,7 @@ async def find(
     username: str | None = None,
 ) -> TenantAccount | None:
     """The account matching every identifier given, inside this tenant."""
-    statement = select(TenantAccount).where(TenantAccount.tenant_id == tenant_id)
+    statement = tenant(tenant_id).select(TenantAccount)
     for column, value in (
         (TenantAccount.email, email),
         (TenantAccount.phone, phone),
@@ -51,14 +50,11 @@ async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uu
     write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
     """
     if db.get_bind().dialect.name == "sqlite":
-        await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=Tenant.name))
+        await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=Tenant.name))  # the tenant row
     statement = (
-        select(TenantAccount.id)
-        .where(
-            TenantAccount.tenant_id == tenant_id,
-            TenantAccount.role == TenantRole.OWNER,
-            TenantAccount.disabled.is_(False),
-        )
+        tenant(tenant_id)
+        .select(TenantAccount.id)
+        .where(TenantAccount.role == TenantRole.OWNER, TenantAccount.disabled.is_(False))
         .with_for_update()
     )
     return list(await db.scalars(statement))
@@ -67,29 +63,25 @@ async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uu
 async def count_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> int:
     """How many enabled owners the tenant has, without locking (for showing what is allowed)."""
     statement = (
-        select(func.count())
-        .select_from(TenantAccount)
-        .where(
-            TenantAccount.tenant_id == tenant_id,
-            TenantAccount.role == TenantRole.OWNER,
-            TenantAccount.disabled.is_(False),
-        )
+        tenant(tenant_id)
+        .count(TenantAccount)
+        .where(TenantAccount.role == TenantRole.OWNER, TenantAccount.disabled.is_(False))
     )
     return int(await db.scalar(statement) or 0)
 
 
 async def count(db: AsyncSession, tenant_id: uuid.UUID) -> int:
-    statement = select(func.count()).select_from(TenantAccount).where(TenantAccount.tenant_id == tenant_id)
+    statement = tenant(tenant_id).count(TenantAccount)
     return int(await db.scalar(statement) or 0)
 
 
-async def add(db: AsyncSession, account: TenantAccount) -> TenantAccount:
+async def add(db: AsyncSession, account: TenantAccount) -> TenantAccount:  # the row carries its tenant
     db.add(account)
     await db.flush()
     return account
 
 
-async def remove(db: AsyncSession, account: TenantAccount) -> None:
+async def remove(db: AsyncSession, account: TenantAccount) -> None:  # a row loaded through a scope
     await db.delete(account)
     await db.flush()
 
@@ -97,7 +89,5 @@ async def remove(db: AsyncSession, account: TenantAccount) -> None:
 async def account_names(db: AsyncSession, tenant_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
-    statement = select(TenantAccount.id, TenantAccount.name).where(
-        TenantAccount.tenant_id == tenant_id, TenantAccount.id.in_(ids)
-    )
+    statement = tenant(tenant_id).select(TenantAccount.id, TenantAccount.name).where(TenantAccount.id.in_(ids))
     return {row.id: row.name for row in await db.execute(statement)}

@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
-from sump.accounts import passwords
 from sump.accounts.identity import change_identifier as set_identifier
-from sump.accounts.identity import current_password_required, enqueue_reset, ensure_identifiers_free
+from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
 from sump.db.tables.sessions import AccountType
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
@@ -169,25 +168,9 @@ async def change_identifier(
     require(policy.edit(actor, account))
     pool = Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id)
     if account.id == actor.account.id:
-        await _confirm_own(call, pool, account, field, current_password)
+        await confirm_own_change(call, pool, account, field, current_password)
     if await set_identifier(call, pool, account, field, value):
         await _audit(call.db, actor, f"tenant_account.{field}_changed", account)
-
-
-async def _confirm_own(
-    call: Call, pool: Pool, account: TenantAccount, field: str, current_password: str | None
-) -> None:
-    try:
-        if current_password is None:
-            raise current_password_required(field)
-        await passwords.check_current_password(call, pool, account, current_password)
-    except Problem as problem:
-        if problem.code not in passwords.LOAD_CODES:
-            action = f"tenant_account.{field}_change_failed"
-            audit.record_failure(
-                call, action, problem, tenant_id=pool.tenant_id, environment_id=None, target=ref(account)
-            )
-        raise
 
 
 async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sump.db.scope import tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.tenant_accounts import TenantAccount
@@ -120,7 +121,7 @@ async def write_environments(
 ) -> set[uuid.UUID]:
     """Adds the tenant's new environments; answers the ids of its environments that Sump now holds."""
     present = await writer.present(Environment, [as_uuid(row["id"]) for row in rows])
-    taken = set(await writer.db.scalars(select(Environment.name).where(Environment.tenant_id == tenant_id)))
+    taken = set(await writer.db.scalars(tenant(tenant_id).select(Environment.name)))
     usable = set(present)
     for row in rows:
         environment_id = as_uuid(row["id"])
@@ -159,9 +160,7 @@ async def write_tenant_accounts(
     present = await writer.present(TenantAccount, [as_uuid(row["id"]) for row in rows])
     claims = Claims("tenant account")
     existing = await writer.db.execute(
-        select(TenantAccount.id, TenantAccount.email, TenantAccount.phone, TenantAccount.username).where(
-            TenantAccount.tenant_id == tenant_id
-        )
+        tenant(tenant_id).select(TenantAccount.id, TenantAccount.email, TenantAccount.phone, TenantAccount.username)
     )
     for held in existing:
         claims.claim(held.id, {"email": held.email, "phone": held.phone, "username": held.username})
@@ -193,13 +192,13 @@ async def write_end_users(
     present = await writer.present(EnvironmentAccount, [as_uuid(row["id"]) for row in rows])
     claims: dict[uuid.UUID, Claims] = {}
     existing = await writer.db.execute(
-        select(
+        tenant(tenant_id).select(
             EnvironmentAccount.id,
             EnvironmentAccount.environment_id,
             EnvironmentAccount.email,
             EnvironmentAccount.phone,
             EnvironmentAccount.username,
-        ).where(EnvironmentAccount.tenant_id == tenant_id)
+        )
     )
     for held in existing:
         pool = claims.setdefault(held.environment_id, Claims("end user"))
