@@ -1,11 +1,50 @@
-"""structlog: JSON lines in production, readable lines in development; the request id on every line."""
+"""structlog: JSON lines in production, readable lines in development; the request id on every line.
+
+Each record, its newline included, leaves the process in one `write(2)`: the workers of `sump serve` share
+one output, and a record written in pieces (Python's streams write a record and its newline apart when
+unbuffered, and cut what exceeds their 8 KiB buffers) interleaves with another worker's. The kernel keeps one
+write whole in a regular file at any length, and in a pipe up to PIPE_BUF (4096 bytes on Linux).
+"""
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
+import threading
+from typing import Any, TextIO
 
 import structlog
+
+
+class LineWriter:
+    """A structlog logger that writes each record as one line with one system call."""
+
+    def __init__(self, file: TextIO) -> None:
+        self.file = file
+        self.lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        line = (message + "\n").encode("utf-8", "backslashreplace")
+        with self.lock:
+            try:
+                fd = self.file.fileno()
+            except (AttributeError, OSError, io.UnsupportedOperation):  # a stream without a descriptor
+                self.file.write(line.decode("utf-8"))
+                self.file.flush()
+                return
+            self.file.flush()  # what was printed before goes out before this record
+            view = memoryview(line)
+            while view:  # one write, unless the kernel takes only a part (a full pipe, a signal)
+                view = view[os.write(fd, view) :]
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+def _line_writer(*_: Any) -> LineWriter:
+    return LineWriter(sys.stderr)
 
 
 def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
@@ -21,6 +60,6 @@ def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_line_writer,
         cache_logger_on_first_use=True,
     )
