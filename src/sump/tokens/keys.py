@@ -9,12 +9,18 @@ import os
 from functools import cache
 from typing import Any
 
+import structlog
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sump.kit.errors import Problem
+
 NONCE_BYTES = 12
+UNREADABLE = "The environment's signing key cannot be decrypted: SUMP_SECRET_KEY is not the secret it was sealed with."
+log = structlog.get_logger("sump.tokens")
 
 
 def _b64url(data: bytes) -> str:
@@ -61,7 +67,13 @@ def seal(secret: str, kid: str, private_key: ec.EllipticCurvePrivateKey) -> byte
 
 
 def unseal(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
-    der = AESGCM(_wrapping_key(secret)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], kid.encode())
+    """The private key; 503 `signing_key_unreadable` when the secret is not the one it was sealed with (the
+    secret changed, or a server runs with another one): a fault of the server's configuration, not a 500."""
+    try:
+        der = AESGCM(_wrapping_key(secret)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], kid.encode())
+    except InvalidTag:
+        log.error("signing key unreadable", kid=kid, cause="SUMP_SECRET_KEY differs from the one that sealed it")
+        raise Problem(503, "signing_key_unreadable", UNREADABLE) from None
     key = serialization.load_der_private_key(der, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
