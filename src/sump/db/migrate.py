@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+# Alembic resolves `package:directory` through importlib.resources: the scripts installed with the package.
+MIGRATIONS = "sump:migrations"
 
 
 def alembic_config(database_url: str, output: io.StringIO | None = None) -> Config:
     config = Config(stdout=output) if output is not None else Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", MIGRATIONS)
     config.attributes["database_url"] = database_url
     return config
 
