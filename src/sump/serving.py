@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -53,7 +55,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     if not _address_is_free(host, port):
         log.error("address in use", host=host, port=port)
         return 1
-    return _Supervisor(host, port, workers, _worker).run()
+    from sump.kit import shared_counters  # here, not at the top: `sump serve` with one worker has no use for it
+
+    # The workers count rate limits and lockouts together, in one file of the machine (unless Redis keeps them).
+    with shared_counters.for_workers(settings.redis_url) as counters:
+        return _Supervisor(host, port, workers, functools.partial(_worker, counters=counters)).run()
 
 
 def _address_is_free(host: str, port: int) -> bool:
@@ -112,9 +118,13 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
-def _worker(host: str, port: int, ready: EventType) -> None:
-    """One worker process: its own listening socket on the shared address, then uvicorn on it."""
+def _worker(host: str, port: int, ready: EventType, counters: Path | None = None) -> None:
+    """One worker process: its own listening socket on the shared address, then uvicorn on it; its rate-limit
+    and lockout counters are those of the `counters` file, which every worker of the server shares."""
+    from sump.kit import shared_counters
+
     _stop_with_supervisor()
+    shared_counters.attach(counters)
     _Server(uvicorn.Config(APP, **UVICORN_OPTIONS), ready).run([_listening_socket(host, port)])
 
 

@@ -1,4 +1,5 @@
-"""Per-IP request limits on public routes (the `limits` library; memory, or Redis when configured).
+"""Per-IP request limits on public routes (the `limits` library, on the storage `sump.kit.shared_counters`
+chooses: Redis when configured, a file shared by the workers of one `sump serve`, or memory).
 
 The same storage keeps the per-identifier lockout counters (`sump.kit.lockout`)."""
 
@@ -11,18 +12,15 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from sump.kit.errors import Problem
 from sump.kit.middleware import client_ip
+from sump.kit.shared_counters import counter_storage
 
 
 class RateLimiter:
     def __init__(self, redis_url: str | None, enabled: bool) -> None:
-        if redis_url:
-            self.storage = storage_from_string("async+" + redis_url, implementation="redispy")
-        else:
-            self.storage = storage_from_string("async+memory://")
+        self.storage = counter_storage(redis_url)
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.enabled = enabled
 
