@@ -32,8 +32,14 @@ def sign_cookie(secret: str, value: str) -> str:
 
 
 def unsign_cookie(secret: str, cookie: str) -> str | None:
+    """The value of a cookie made by `sign_cookie`, or None for anything else: a bad cookie counts as no cookie,
+    whatever characters it holds (the signature is compared as bytes, in constant time)."""
     raw = unquote(cookie)
     if not raw.startswith("s:") or "." not in raw:
         return None
     value, signature = raw[2:].rsplit(".", 1)
-    return value if hmac.compare_digest(signature, _mac(secret, value)) else None
+    try:
+        expected, given = _mac(secret, value).encode(), signature.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no signature of ours
+        return None
+    return value if hmac.compare_digest(given, expected) else None

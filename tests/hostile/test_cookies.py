@@ -1,0 +1,112 @@
+"""Hostile cookies, on SQLite and PostgreSQL: a signed cookie whose signature holds characters a signature never
+has (non-ASCII, percent-encoded or raw) counts as no cookie at all, on the API and on every console page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.console.test_forms import console_login, csrf_of
+from tests.support import TenantWorld
+
+# `s:<value>.<signature>`: a well-formed shape whose signature is not ASCII.
+BAD_SIGNATURES = [
+    quote("s:" + "t" * 43 + ".é", safe=""),
+    quote("s:" + "t" * 43 + "." + "\u2603" * 43, safe=""),
+    quote("s:flash message.\U0001f4a5", safe=""),
+]
+
+
+def cookie_header(**cookies: str) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("198.51.100.21", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        yield http
+
+
+@pytest.mark.asvs("SESS-03", "VAL-01")
+@pytest.mark.parametrize("cookie", BAD_SIGNATURES)
+async def test_a_session_cookie_with_a_non_ascii_signature_is_no_session(
+    client: httpx.AsyncClient, world: TenantWorld, cookie: str
+) -> None:
+    for path in (f"/api/v1/auth/tenants/{world.tenant_id}/session", f"/api/v1/tenants/{world.tenant_id}"):
+        without = await client.get(path)
+        response = await client.get(path, headers=cookie_header(sump_session=cookie))
+        assert response.status_code == without.status_code == 401, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == without.json()["code"]
+    # A write with the bad cookie is no more than an anonymous one.
+    logout = f"/api/v1/auth/tenants/{world.tenant_id}/logout"
+    anonymous = await client.post(logout)
+    response = await client.post(logout, headers=cookie_header(sump_session=cookie))
+    assert response.status_code == anonymous.status_code < 500, response.text
+    # A bearer token next to the bad cookie still works.
+    response = await client.get(
+        f"/api/v1/auth/tenants/{world.tenant_id}/session",
+        headers={**cookie_header(sump_session=cookie), **world.owner.auth},
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.asvs("SESS-03", "VAL-01")
+@pytest.mark.parametrize("cookie", BAD_SIGNATURES)
+async def test_console_pages_read_a_bad_session_cookie_as_signed_out(client: httpx.AsyncClient, cookie: str) -> None:
+    home = await client.get("/console/", headers=cookie_header(sump_session=cookie))
+    assert home.status_code == 303
+    assert home.headers["location"].startswith("/console/login")
+    login = await client.get("/console/login", headers=cookie_header(sump_session=cookie))
+    assert login.status_code == 200
+    assert "Sign in" in login.text
+
+
+@pytest.mark.asvs("VAL-01")
+@pytest.mark.parametrize("cookie", BAD_SIGNATURES)
+async def test_a_bad_flash_cookie_shows_no_message_and_breaks_no_page(
+    client: httpx.AsyncClient, world: TenantWorld, cookie: str
+) -> None:
+    login = await client.get("/console/login", headers=cookie_header(sump_flash=cookie))
+    assert login.status_code == 200
+    assert "flash message" not in login.text
+    missing = await client.get("/console/no-such-page", headers=cookie_header(sump_flash=cookie))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    # The spent flash cookie is cleared, bad or not.
+    assert any(value.startswith("sump_flash=") for name, value in login.headers.multi_items() if name == "set-cookie")
+
+
+@pytest.mark.asvs("VAL-01")
+async def test_signed_in_console_with_a_bad_flash_cookie_still_signs_out(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    signed_in = await console_login(browser, world)
+    assert signed_in.status_code == 303
+    browser.cookies.set("sump_flash", BAD_SIGNATURES[2], domain="sump.test", path="/console")
+    dashboard = await browser.get("/console/")
+    assert dashboard.status_code == 200
+    assert world.tenant_id in dashboard.text
+    browser.cookies.set("sump_flash", BAD_SIGNATURES[2], domain="sump.test", path="/console")
+    token = await csrf_of(browser, "/console/")
+    browser.cookies.set("sump_flash", BAD_SIGNATURES[0], domain="sump.test", path="/console")
+    out = await browser.post("/console/logout", data={"csrf": token})
+    assert out.status_code == 303
+    assert out.headers["location"] == "/console/login"
+    after = await browser.get("/console/")
+    assert after.status_code == 303  # the session really ended
+
+
+@pytest.mark.asvs("VAL-01")
+async def test_a_bad_device_cookie_does_not_stop_a_sign_in(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    response = await client.post(
+        f"/api/v1/auth/tenants/{world.tenant_id}/login",
+        json={"email": world.owner.email, "password": "correct horse battery staple"},
+        headers=cookie_header(sump_device=BAD_SIGNATURES[1]),
+    )
+    assert response.status_code == 200, response.text
