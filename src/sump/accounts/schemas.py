@@ -9,7 +9,7 @@ from pydantic import model_validator
 from sump.db.identity import IdentityColumns
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
+from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel, ResponseModel
 
 
 class Identifier(RequestModel):
@@ -44,19 +44,19 @@ class ForgotPassword(Identifier):
 
 class ResetPassword(RequestModel):
     token: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class ChangePassword(RequestModel):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class Signup(RequestModel):
     name: PersonName
     email: Email
     username: Username
-    password: Password
+    password: NewPassword
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     custom_properties: CustomProperties | None = None

@@ -11,7 +11,7 @@ from sump.accounts.schemas import IdentityView
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel
+from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel
 from sump.tenant_accounts.schemas import AccountUpdate
 
 METADATA = (
@@ -29,7 +29,7 @@ class EndUserCreate(RequestModel):
     avatar_url: HttpUrl | None = None
     custom_properties: CustomProperties | None = None
     metadata: CustomProperties | None = Field(default=None, description=METADATA)
-    password: Password | None = Field(default=None, description="Optional; without one, set it by password reset.")
+    password: NewPassword | None = Field(default=None, description="Optional; without one, set it by password reset.")
 
 
 class EndUserUpdate(AccountUpdate):

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 USERNAME_PATTERN = re.compile(r"[\w.\-]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -43,6 +43,15 @@ def normalize_phone(value: str) -> str:
     return candidate
 
 
-Email = Annotated[str, StringConstraints(max_length=MAX_EMAIL), AfterValidator(normalize_email)]
-Username = Annotated[str, StringConstraints(min_length=3, max_length=20), AfterValidator(normalize_username)]
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone)]
+# The documented shapes (`Field(json_schema_extra=…)`: documentation only, the validators above decide): what
+# clients and the API fuzzer learn from the OpenAPI document. NFKC folding is the one rule they leave out.
+_EMAIL_SCHEMA = Field(json_schema_extra={"format": "email"})
+_USERNAME_SCHEMA = Field(json_schema_extra={"pattern": r"^\s*[\w.\-]+\s*$"})
+_PHONE_SCHEMA = Field(
+    json_schema_extra={"pattern": r"^[\s.\-()]*\+[\s.\-()]*[1-9](?:[\s.\-()]*[0-9]){6,14}[\s.\-()]*$"}
+)
+Email = Annotated[str, StringConstraints(max_length=MAX_EMAIL), AfterValidator(normalize_email), _EMAIL_SCHEMA]
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=20), AfterValidator(normalize_username), _USERNAME_SCHEMA
+]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone), _PHONE_SCHEMA]

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 
@@ -29,6 +29,9 @@ HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_htt
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
 ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A password being chosen: the password policy checks it (400 `password_too_short`, …); the document states the
+# default policy's lengths so that clients and the API fuzzer send passwords that can pass it.
+NewPassword = Annotated[Password, Field(json_schema_extra={"minLength": 8, "maxLength": 128})]
 
 
 class Created(ResponseModel):

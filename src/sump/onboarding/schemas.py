@@ -10,7 +10,7 @@ from pydantic import Field
 
 from sump.environments.schemas import EnvironmentCreate
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel, ResponseModel
+from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel, ResponseModel
 from sump.tenant_accounts.schemas import RoleGrant
 from sump.tenants.schemas import TenantFields
 
@@ -19,7 +19,7 @@ class OwnerFields(RequestModel):
     name: PersonName
     email: Email
     username: Username
-    password: Password
+    password: NewPassword
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     roles: Annotated[list[RoleGrant], Field(max_length=1)] | None = Field(

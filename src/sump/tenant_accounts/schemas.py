@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, Password, PersonName, RequestModel
+from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel
 
 
 class RoleGrant(RequestModel):
@@ -26,7 +26,7 @@ class AccountCreate(RequestModel):
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     roles: Annotated[list[RoleGrant], Field(min_length=1, max_length=1)] | None = None
-    password: Password | None = Field(default=None, description="Optional; without one, set it by password reset.")
+    password: NewPassword | None = Field(default=None, description="Optional; without one, set it by password reset.")
 
 
 class AccountUpdate(RequestModel):
