@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,13 +15,14 @@ from sump.audit.schemas import AuditEventView
 from sump.audit.service import Filters
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
+from sump.kit.schemas import UTC_NOTE, UtcDateTime
 from sump.kit.transactions import DbSession
 from sump.organizations import service as organizations
 
 router = APIRouter(tags=["audit"], responses=problem_responses(400, 401, 403, 404))
 Action = Annotated[str | None, Query(max_length=64, description="Exact action, like `login.failed`.")]
-Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
-Until = Annotated[datetime | None, Query(description="Events before this time.")]
+Since = Annotated[UtcDateTime | None, Query(description=f"Events at or after this time. {UTC_NOTE}")]
+Until = Annotated[UtcDateTime | None, Query(description=f"Events before this time. {UTC_NOTE}")]
 Reader = Annotated[TenantActor, allowed(policy.read_tenant_log)]
 
 

@@ -4,7 +4,6 @@ each end user for their own account."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -16,7 +15,7 @@ from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
-from sump.kit.schemas import Created
+from sump.kit.schemas import UTC_NOTE, Created, UtcDateTime
 from sump.kit.transactions import DbSession
 from sump.sessions.schemas import Revoked
 from sump.tenant_accounts.schemas import EmailChange, PhoneChange, UsernameChange
@@ -47,8 +46,12 @@ async def list_end_users(
     cursor: Cursor = None,
     q: Annotated[str | None, Query(max_length=100, description="Prefix of email, username or name.")] = None,
     disabled: bool | None = None,
-    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
-    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    created_after: Annotated[
+        UtcDateTime | None, Query(alias="createdAfter", description=f"Created after this time. {UTC_NOTE}")
+    ] = None,
+    created_before: Annotated[
+        UtcDateTime | None, Query(alias="createdBefore", description=f"Created before this time. {UTC_NOTE}")
+    ] = None,
 ) -> list[EndUserView]:
     """End users of the environment, oldest first. The next page, if any, is in the `Link` header."""
     filters = Filters(q=q, disabled=disabled, created_after=created_after, created_before=created_before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -25,6 +26,18 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    """A time without an offset is read as UTC; every time is moved to UTC, and must still be a datetime there."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Must be a time between the years 1 and 9999 once in UTC") from None
+
+
+UTC_NOTE = "An ISO 8601 time; a time without an offset is read as UTC."
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
 ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
