@@ -13,6 +13,7 @@ USERNAME_PATTERN = re.compile(r"[\w.\-]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 MAX_EMAIL = 254
+MAX_USERNAME = 64  # what the username column holds
 
 
 def normalize_email(value: str) -> str:
@@ -24,14 +25,20 @@ def normalize_email(value: str) -> str:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError:
         raise ValueError("Must be a valid email address") from None
-    return result.normalized.lower()
+    normalized: str = result.normalized.lower()
+    if len(normalized) > MAX_EMAIL:  # lower-casing may lengthen it (`İ` is two characters in lower case)
+        raise ValueError("Email is too long")
+    return normalized
 
 
 def normalize_username(value: str) -> str:
-    """NFKC and case-folded; letters, digits, `_`, `.` and `-` only."""
+    """NFKC and case-folded; letters, digits, `_`, `.` and `-` only; at most 64 characters once normalised (the
+    20 characters typed may grow: `㌖` is `キロメートル`)."""
     candidate = unicodedata.normalize("NFKC", value).strip().casefold()
     if not USERNAME_PATTERN.fullmatch(candidate):
         raise ValueError("May contain only letters, digits, '_', '.' and '-'")
+    if len(candidate) > MAX_USERNAME:
+        raise ValueError(f"Must be at most {MAX_USERNAME} characters once normalised")
     return candidate
 
 
