@@ -42,5 +42,9 @@ class OutboxMessage(Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    # A claim is a lease: the worker that holds it renews it while it works; once it has run out, any worker may
+    # claim the row again. The claim's id fences a worker that lost its lease from recording a failure.
+    claim_id: Mapped[uuid.UUID | None]
+    lease_expires_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
