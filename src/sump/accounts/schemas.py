@@ -4,16 +4,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from sump.db.identity import IdentityColumns
 from sump.kit.custom_properties import CustomProperties
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel, ResponseModel
 
+IDENTIFIER_KINDS = ("email", "phone", "username")
+
 
 class Identifier(RequestModel):
     """One identifier; when several are given, email is used, then phone, then username."""
+
+    model_config = ConfigDict(  # documents the rule of `_identifier` below: at least one of them, not null
+        json_schema_extra={
+            "anyOf": [{"required": [kind], "properties": {kind: {"type": "string"}}} for kind in IDENTIFIER_KINDS]
+        }
+    )
 
     email: Email | None = None
     phone: Phone | None = None

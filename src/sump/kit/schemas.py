@@ -38,7 +38,10 @@ def _in_utc(value: datetime) -> datetime:
 
 UTC_NOTE = "An ISO 8601 time; a time without an offset is read as UTC."
 UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
-HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+# Documents `_http_url` (the characters below are exactly those of `str.isspace`).
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_HTTP_URL_SCHEMA = Field(json_schema_extra={"pattern": rf"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\[\]{_SPACE}]+[^{_SPACE}]*$"})
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url), _HTTP_URL_SCHEMA]
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
 ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

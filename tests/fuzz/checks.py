@@ -1,0 +1,130 @@
+"""Schemathesis checks of the API fuzz runs, with the answers that count as acceptance written down.
+
+A request schema states formats, patterns and lengths; some rules it cannot state. Those rules' refusals of data
+the schema calls valid count as acceptance, and data the schema calls invalid may be accepted where the server
+folds it into a valid value (NFKC, surrounding spaces), which a JSON Schema pattern cannot describe:
+
+- 400 `password_too_common`, `password_contains_identifier`, `password_too_short`, `password_too_long`: the
+  password policy (a list of common passwords, the account's own identifiers, the environment's own lengths,
+  which an earlier call of the run may have changed);
+- 400 `nul_character`: no text may hold U+0000 (PostgreSQL cannot store it), on any field;
+- 400 `unknown_permission`, `unknown_role`: a name that must be in the environment's catalog (state);
+- 400 `organization_required`: an end user in several organizations (state) must name one;
+- 400 `invalid_cursor`, `invalid_token`: a page cursor or reset token is an opaque value the server issued;
+- 400 `too_many_custom_properties`, `custom_property_key_invalid`, `custom_properties_too_large`,
+  `custom_properties_empty`: limits on the merged result of stored and sent properties (state) and on their
+  serialised size;
+- 400 `validation_failed` on an identifier (email, username, phone) holding characters outside ASCII, which
+  NFKC folds into something the identifier rules refuse (a vulgar fraction becomes digits around U+2044);
+- 400 `validation_failed` on an email whose domain is a special-use name (`.test`, `.local`, `.invalid`, …),
+  which the email rules refuse as never deliverable;
+- 409 (an identifier taken, a name in use) and 401, 403, 404, 429: already acceptance by schemathesis' default;
+- negative data accepted (2xx) only when it carries an identifier with characters outside ASCII or surrounding
+  whitespace, which the server folds before it checks (fullwidth letters are ASCII ones).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from schemathesis import checks
+from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.openapi.checks import RejectedPositiveData
+
+UNSTATED_RULES = {
+    "password_too_common",
+    "password_contains_identifier",
+    "password_too_short",
+    "password_too_long",
+    "nul_character",
+    "unknown_permission",
+    "unknown_role",
+    "organization_required",
+    "invalid_cursor",
+    "invalid_token",
+    "too_many_custom_properties",
+    "custom_property_key_invalid",
+    "custom_properties_too_large",
+    "custom_properties_empty",
+}
+IDENTIFIERS = {"email", "username", "phone"}
+
+
+def _problem(response: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _identifier_values(value: Any) -> list[str]:
+    """Every string under an `email`, `username` or `phone` key of a request body, at any depth."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in IDENTIFIERS and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(_identifier_values(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_identifier_values(item))
+    return found
+
+
+def _folded_by_the_server(value: str) -> bool:
+    return not value.isascii() or value != value.strip()
+
+
+def _refused_by_a_rule_the_schema_cannot_state(response: Any, case: Any) -> bool:
+    if response.status_code != 400:
+        return False
+    problem = _problem(response)
+    if problem.get("code") in UNSTATED_RULES:
+        return True
+    if problem.get("code") != "validation_failed":
+        return False
+    fields = {str(name).rsplit(".", 1)[-1] for name in (problem.get("errors") or {})}
+    body = case.body if isinstance(case.body, dict | list) else {}
+    values = _identifier_values(body)
+    return bool(fields) and fields <= IDENTIFIERS and any(_folded_or_undeliverable(value) for value in values)
+
+
+def _folded_or_undeliverable(value: str) -> bool:
+    domain = value.rpartition("@")[2].lower().rstrip(".")
+    special = any(domain == name or domain.endswith(f".{name}") for name in SPECIAL_USE_DOMAIN_NAMES)
+    return not value.isascii() or special
+
+
+def positive_data_acceptance(ctx: Any, response: Any, case: Any) -> bool | None:
+    try:
+        checks.positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        if _refused_by_a_rule_the_schema_cannot_state(response, case):
+            return None
+        raise
+    return None
+
+
+def negative_data_rejection(ctx: Any, response: Any, case: Any) -> bool | None:
+    try:
+        checks.negative_data_rejection(ctx, response, case)
+    except AcceptedNegativeData:
+        body = case.body if isinstance(case.body, dict | list) else {}
+        if any(_folded_by_the_server(value) for value in _identifier_values(body)):
+            return None
+        raise
+    return None
+
+
+CONFORMANCE = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
+DATA = [positive_data_acceptance, negative_data_rejection]
+STATEFUL = [checks.use_after_free, checks.ensure_resource_availability]
