@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sump.serving import _Supervisor
+from sump.serving import START_ATTEMPTS, _Supervisor
 from tests.servers import SUMP, Server, free_port, sqlite_environment, start_server
 
 CONNECTIONS = 24  # all of them landing on one of two workers by chance: 2 in 2**24
@@ -208,13 +208,13 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_grace_period() -> None:
 
 @pytest.mark.parametrize(
     ("target", "workers", "starts"),
-    [(dies_before_serving, 1, 1), (serves_three_times_then_fails_to_start, 1, 4)],
+    [(dies_before_serving, 1, START_ATTEMPTS), (serves_three_times_then_fails_to_start, 1, 3 + START_ATTEMPTS)],
 )
 def test_supervisor_replaces_only_workers_that_were_serving(
     target: object, workers: int, starts: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker that dies before it served (the same start would fail again) stops the server with status 1;
-    one that dies after it served is replaced."""
+    """A worker that dies after it served is replaced at once; one that dies before it served is tried again
+    after a pause, and when it never serves in START_ATTEMPTS starts in a row the server stops with status 1."""
     counter = tmp_path / "starts"
     monkeypatch.setenv("SUMP_TEST_STARTS", str(counter))
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -31,6 +31,9 @@ from sump.config import Settings
 
 APP = "sump.app:create_app"
 GRACEFUL_SHUTDOWN_SECONDS = 20
+START_ATTEMPTS = 4  # starts in a row that end before serving, in every place, before the server gives up
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,
@@ -129,9 +132,11 @@ def _worker(host: str, port: int, ready: EventType, counters: Path | None = None
 
 
 class _Supervisor:
-    """Starts the workers and replaces one that dies after it was serving; one that dies before it served
-    (a database that refuses us, a failing start-up) stops them all, since a restart would fail the same way.
-    On SIGTERM or SIGINT it passes SIGTERM to each worker and waits while they drain."""
+    """Starts the workers and replaces one that dies. One that dies after it was serving is replaced at once;
+    one that dies before it served (killed while starting, a crash at start-up) is tried again after a pause
+    that doubles from RETRY_FIRST_SECONDS up to RETRY_MAX_SECONDS, while the others serve. Only when no worker
+    can start at all (each one failed START_ATTEMPTS times in a row and none serves) does the server stop, with
+    status 1. On SIGTERM or SIGINT it passes SIGTERM to each worker and waits while they drain."""
 
     def __init__(
         self,
@@ -145,6 +150,9 @@ class _Supervisor:
         self.stop_timeout = stop_timeout  # from the stop signal until workers still running are killed
         self.context = multiprocessing.get_context("spawn")
         self.workers: dict[int, tuple[BaseProcess, EventType]] = {}
+        self.slot_of: dict[int, int] = {}  # worker pid → its place, 0 … workers - 1
+        self.failures = [0] * workers  # starts in a row that ended before serving, per place
+        self.pending: dict[int, float] = {}  # place → when its next worker starts
         self.stopping = False
         self.deadline = 0.0  # when workers still running after a stop are killed
         self.signalled: set[int] = set()
@@ -152,30 +160,64 @@ class _Supervisor:
     def run(self) -> int:
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, self._stop)
-        for _ in range(self.count):
-            self._start()
+        for slot in range(self.count):
+            self._start(slot)
         status = 0
         while not self.stopping:
-            # Wakes when a worker exits, and at least twice a second to see a stop signal's flag.
-            wait([process.sentinel for process, _ in self.workers.values()], timeout=0.5)
-            for pid, (process, ready) in list(self.workers.items()):
-                if self.stopping or process.is_alive():
-                    continue
-                del self.workers[pid]
-                log.error("worker exited", pid=pid, exitcode=process.exitcode, was_serving=ready.is_set())
-                if ready.is_set():
-                    self._start()
-                else:
-                    status = 1
-                    self._stop(signal.SIGTERM, None)
+            # Wakes when a worker exits, when a pause ends, and at least twice a second to see a stop signal's flag.
+            now = time.monotonic()
+            pause = min([0.5, *(max(0.0, when - now) for when in self.pending.values())])
+            wait([process.sentinel for process, _ in self.workers.values()], timeout=pause)
+            if self._reap():
+                log.error(
+                    "no worker could start: each failed before serving, stopping",
+                    workers=self.count,
+                    attempts=START_ATTEMPTS,
+                )
+                status = 1
+                self._stop(signal.SIGTERM, None)
+            now = time.monotonic()
+            for slot, when in list(self.pending.items()):
+                if when <= now and not self.stopping:
+                    del self.pending[slot]
+                    self._start(slot)
         return self._join() or status
 
-    def _start(self) -> None:
+    def _reap(self) -> bool:
+        """Schedules a new worker in the place of each that exited; True when none can start at all."""
+        for pid, (process, ready) in list(self.workers.items()):
+            slot = self.slot_of[pid]
+            if ready.is_set():
+                self.failures[slot] = 0
+            if self.stopping or process.is_alive():
+                continue
+            del self.workers[pid], self.slot_of[pid]
+            if ready.is_set():
+                log.error("worker exited", pid=pid, exitcode=process.exitcode, was_serving=True)
+                self.pending[slot] = time.monotonic()
+                continue
+            self.failures[slot] += 1
+            retry = min(RETRY_FIRST_SECONDS * 2 ** (self.failures[slot] - 1), RETRY_MAX_SECONDS)
+            log.error(
+                "worker failed to start",
+                pid=pid,
+                exitcode=process.exitcode,
+                attempt=self.failures[slot],
+                retry_in_seconds=retry,
+            )
+            self.pending[slot] = time.monotonic() + retry
+            serving = any(ready.is_set() for _, ready in self.workers.values())
+            if not serving and min(self.failures) >= START_ATTEMPTS:
+                return True
+        return False
+
+    def _start(self, slot: int) -> None:
         ready = self.context.Event()
         process = self.context.Process(target=self.target, args=(self.host, self.port, ready), name="sump-worker")
         process.start()
         assert process.pid is not None
         self.workers[process.pid] = (process, ready)
+        self.slot_of[process.pid] = slot
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM to each worker, once: a second one could reach it while Python exits, and kill it."""
