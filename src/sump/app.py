@@ -23,17 +23,18 @@ from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.token_routes import router as token_endpoint_router
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
-from sump.db.engine import autocommit_engine, make_engine, make_sessionmaker
+from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessionmaker
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
+from sump.health.routes import schema_revisions
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
 from sump.kit.email.mailers import mailer_for
 from sump.kit.email.outbox import OutboxWorker
-from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers
+from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers, say_not_migrated
 from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
 from sump.kit.middleware import (
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
+            asyncio.create_task(_check_schema(app)),
             asyncio.create_task(_purge_expired_sessions(app)),
             asyncio.create_task(app.state.outbox.run_forever()),
         ]
@@ -96,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url)
+    app.state.engine = make_engine(settings.database_url, REQUESTS)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
@@ -181,14 +183,27 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+async def _check_schema(app: FastAPI) -> None:
+    """Says once at start-up when the database was never migrated (readiness answers 503 meanwhile)."""
+    with contextlib.suppress(Exception):  # a database that does not answer yet is readiness's to report
+        if not await schema_revisions(app.state.engine):
+            say_not_migrated(revision="none")
+
+
 async def _purge_expired_sessions(app: FastAPI) -> None:
-    """Deletes expired and idle sessions once an hour."""
+    """Deletes expired and idle sessions once an hour, on a connection of its own with the longer limits of
+    background work (a request's statement limit would stop a large purge)."""
+    url = app.state.settings.database_url
     while True:
+        engine = app.state.engine if url.startswith("sqlite") else make_engine(url, pool_size=1, max_overflow=0)
         try:
-            async with app.state.sessionmaker() as db, db.begin():
+            async with make_sessionmaker(engine)() as db, db.begin():
                 purged = await sessions.purge_expired(db, app.state.settings)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries
             log.warning("session_purge_failed", error=type(exc).__name__)
+        finally:
+            if engine is not app.state.engine:
+                await engine.dispose()
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)

@@ -1,27 +1,87 @@
-"""Engine and session factory for either database."""
+"""Engine and session factory for either database.
+
+Two sets of limits. Requests use short ones, so a database that stops answering (a frozen process, a network
+black hole) costs a request at most about two seconds and a 503, never a pool of stuck connections: the server
+cancels a statement that runs too long itself (`statement_timeout`), and a connection whose server does not
+answer within the client's bound is closed at once instead of being cancelled over a new connection to that
+same silent server. Migrations, the CLI and background work keep longer limits.
+"""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def make_engine(url: str, **options: Any) -> AsyncEngine:
+@dataclass(frozen=True)
+class Limits:
+    """Seconds: to open a connection, to wait for one from the pool, for the client to wait for one statement
+    (then the connection is closed), and for the server to run one (`None`: no limit of its own)."""
+
+    connect: float
+    pool: float
+    command: float
+    statement: float | None
+
+
+REQUESTS = Limits(connect=1.5, pool=1.0, command=1.5, statement=1.2)
+BACKGROUND = Limits(connect=5, pool=5, command=10, statement=None)
+
+
+def make_engine(url: str, limits: Limits = BACKGROUND, **options: Any) -> AsyncEngine:
+    # Statement parameters (password hashes, emails) never appear in an error's text, hence never in a log.
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 15}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it would cost a round trip on every checkout. A connection found broken is discarded
-    # together with the rest of the pool, so after a database restart one request per worker fails.
+    # together with the rest of the pool, so after a database restart one request per worker answers 503.
     # Enough kept connections for the concurrency a worker sees: an overflow connection is opened for one
     # checkout and closed after it, and opening one (a PostgreSQL backend) costs far more than a query.
     options.setdefault("pool_size", 20)
     options.setdefault("max_overflow", 5)
-    options.setdefault("pool_timeout", 5)
-    connect_args = {"timeout": 5, "command_timeout": 10, "server_settings": {"application_name": "sump"}}
-    return create_async_engine(url, connect_args=connect_args, **options)
+    options.setdefault("pool_timeout", limits.pool)
+    server_settings = {"application_name": "sump"}
+    if limits.statement is not None:
+        server_settings["statement_timeout"] = str(int(limits.statement * 1000))
+    connect_args = {
+        "timeout": limits.connect,
+        "command_timeout": limits.command,
+        "server_settings": server_settings,
+        "connection_class": _closing_connection_class(),
+    }
+    engine = create_async_engine(url, connect_args=connect_args, **options)
+    event.listen(engine.sync_engine, "handle_error", _discard_timed_out_connection)
+    return engine
+
+
+@functools.cache
+def _closing_connection_class() -> type:
+    """asyncpg's connection, except that a statement the server did not answer in time closes the connection:
+    asyncpg would instead ask the server to cancel it over a new connection, and wait for that, which a server
+    that does not answer never grants. (Imported here: asyncpg is needed for PostgreSQL only.)"""
+    import asyncpg
+
+    class ClosingConnection(asyncpg.Connection):  # type: ignore[misc]
+        def _cancel_current_command(self, waiter: Any, cancel_waiter: Any = None) -> None:
+            # After the protocol has recorded the cancellation and before the waiting statement resumes.
+            self._loop.call_soon(self.terminate)
+
+    return ClosingConnection
+
+
+def _discard_timed_out_connection(context: ExceptionContext) -> None:
+    """A statement that timed out on the client has closed its connection: discard that connection (only it,
+    the others may be fine) rather than hand it to the next request."""
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sump.db.base import utcnow
-from sump.kit.errors import problem_response, problem_responses
+from sump.kit.errors import (
+    UPGRADE_HINT,
+    database_not_migrated,
+    problem_response,
+    problem_responses,
+    say_not_migrated,
+)
 from sump.kit.schemas import ResponseModel
 
 STARTED = time.monotonic()
@@ -38,13 +46,53 @@ async def live() -> Health:
 
 @probes.get("/health/ready", response_model=Health, responses=problem_responses(503))
 async def ready(request: Request) -> Health | Response:
-    """Ready when the database answers within two seconds (and not while shutting down)."""
+    """Ready when the database answers within two seconds with the schema this version needs (and not while
+    shutting down)."""
     if getattr(request.app.state, "draining", False):
         return problem_response(503, "shutting_down", "The service is shutting down.")
     try:
         async with asyncio.timeout(2):
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            found = await schema_revisions(request.app.state.engine)
     except Exception:
         return problem_response(503, "database_unavailable", "The database is not reachable.")
+    behind = await asyncio.to_thread(revisions_behind, found)
+    if behind is not None:
+        say_not_migrated(revision=behind)
+        return problem_response(
+            503, "database_not_migrated", f"The database has not been upgraded to this version: {UPGRADE_HINT}."
+        )
     return Health(status="ok", timestamp=utcnow(), uptime=time.monotonic() - STARTED)
+
+
+async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
+    """The migration revisions the database is at (none when never migrated); raises when it does not answer."""
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            return frozenset(rows.scalars())
+    except Exception as exc:
+        if database_not_migrated(exc):
+            return frozenset()
+        raise
+
+
+def revisions_behind(found: frozenset[str]) -> str | None:
+    """None when `found` is this version's schema, or a newer one (which a rolling deploy meets); otherwise what
+    the database is at ("none" when never migrated)."""
+    heads, known = _revisions()
+    if not found:
+        return "none"
+    if found & heads or not found <= known:
+        return None
+    return ",".join(sorted(found))
+
+
+@functools.cache
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(heads, every revision) of the migrations this version ships; read once, when first needed."""
+    from alembic.script import ScriptDirectory  # only readiness needs it: start-up stays light
+
+    from sump.db import migrate
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    return frozenset(scripts.get_heads()), frozenset(script.revision for script in scripts.walk_revisions())

@@ -8,6 +8,8 @@ Nothing from the request is echoed back.
 from __future__ import annotations
 
 import json
+import sqlite3
+import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -162,32 +164,110 @@ async def _http_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
 
 
-def _database_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, PoolTimeout | ConnectionError | OSError):
-        return True
-    if isinstance(exc, OperationalError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and isinstance(cause, ConnectionError | OSError)
+# SQLSTATEs of a database that cannot serve just now: a connection exception (class 08), a server shutting
+# down, crashed or starting up (57P01..57P03), too many connections, a statement cancelled by its timeout.
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
+# A table or column the code expects is missing: the database is behind this version's migrations.
+_NOT_MIGRATED_STATES = frozenset({"42P01", "42703"})
+_SQLITE_NOT_MIGRATED = ("no such table", "no such column", "has no column named")
+RETRY_AFTER_UNAVAILABLE = "2"
+RETRY_AFTER_NOT_MIGRATED = "30"
+UPGRADE_HINT = "run `sump db upgrade`"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, what the driver raised beneath it (`orig`), and their causes and contexts."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(found) < 16:
+        current = pending.pop()
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return found
+
+
+def _sqlstate(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else ""
+
+
+def database_not_migrated(exc: BaseException) -> bool:
+    """The statement failed because the schema lacks a table or column: `sump db upgrade` was not run."""
+    for error in _chain(exc):
+        if _sqlstate(error) in _NOT_MIGRATED_STATES:
+            return True
+        if isinstance(error, sqlite3.OperationalError) and str(error).startswith(_SQLITE_NOT_MIGRATED):
+            return True
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or cannot serve now: refused, reset, closed, shutting down or starting up,
+    out of connections, too slow (a client or server timeout), or no connection free in the pool in time."""
+    for error in _chain(exc):
+        if isinstance(error, PoolTimeout | OSError | OperationalError):  # OSError: refused, reset, timed out
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        state = _sqlstate(error)
+        if state.startswith("08") or state in _UNAVAILABLE_STATES:
+            return True
+        if type(error).__name__ == "InterfaceError" and "connection is closed" in str(error):
+            return True
+    return False
+
+
+_not_migrated_said = False
+
+
+def say_not_migrated(**fields: Any) -> None:
+    """Logs once per process that the database needs `sump db upgrade` (every request would say it again)."""
+    global _not_migrated_said
+    if not _not_migrated_said:
+        _not_migrated_said = True
+        log.error("database_not_migrated", fix="sump db upgrade", **fields)
+
+
+def _log_unexpected(exc: Exception) -> None:
+    """A database error is logged by its kind, SQLSTATE, statement text and stack: never its message, which may
+    quote a value (PostgreSQL's "invalid input syntax … \"<value>\"", a row's DETAIL)."""
+    if not isinstance(exc, DBAPIError):
+        log.error("unhandled_error", exc_info=exc)
+        return
+    log.error(
+        "unhandled_error",
+        error=" < ".join(type(error).__name__ for error in _chain(exc)),
+        sqlstate=(_sqlstate(exc.orig) or None) if exc.orig is not None else None,
+        statement=exc.statement,
+        stack="".join(traceback.format_tb(exc.__traceback__)),
+    )
 
 
 def unexpected_response(exc: Exception) -> Response:
     """The answer to an exception nothing else handled: 409 for a lost uniqueness race, 503 when the database
-    is unreachable, otherwise a generic 500. The exception is logged, never shown."""
+    is unreachable or not migrated, otherwise a generic 500. The exception is logged, never shown."""
     if isinstance(exc, IntegrityError):
         log.info("integrity_conflict", error=type(exc.orig).__name__ if exc.orig else "IntegrityError")
         return problem_response(409, "conflict", "The request conflicts with a change made at the same time.")
-    if _database_unavailable(exc):
+    if database_not_migrated(exc):
+        say_not_migrated(error=type(exc).__name__)
+        return problem_response(
+            503,
+            "database_not_migrated",
+            "The service is not ready: its database has not been upgraded to this version.",
+            headers={"Retry-After": RETRY_AFTER_NOT_MIGRATED},
+        )
+    if database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return problem_response(
             503,
             "service_unavailable",
             "The service is temporarily unavailable.",
-            headers={"Retry-After": "2"},
+            headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
         )
-    log.error("unhandled_error", exc_info=exc)
+    _log_unexpected(exc)
     return problem_response(500, "internal", "An unexpected error occurred.")
 
 

@@ -141,11 +141,18 @@ class OutboxWorker:
         self._wake.set()
 
     async def run_forever(self, interval: float = 1.0) -> None:
+        failing: str | None = None  # a failure repeated every round is logged once, and its end once
         while True:
             try:
                 await self.run_once()
             except Exception as exc:  # a broken round (database down) must not end the worker
-                log.warning("outbox_round_failed", error=type(exc).__name__)
+                if type(exc).__name__ != failing:
+                    failing = type(exc).__name__
+                    log.warning("outbox_round_failed", error=failing)
+            else:
+                if failing is not None:
+                    failing = None
+                    log.info("outbox_rounds_resumed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
