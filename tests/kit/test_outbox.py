@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sump.app import create_app
@@ -187,7 +187,7 @@ async def test_a_live_sender_renews_its_lease_and_keeps_its_rows(
 
         held.released.set()
         output, errors = sender.communicate(timeout=DEADLINE)
-        assert (sender.returncode, output.strip()) == (0, "1"), errors
+        assert (sender.returncode, output.split()[-1]) == (0, "1"), errors
     finally:
         if sender.poll() is None:
             sender.kill()
@@ -195,6 +195,32 @@ async def test_a_live_sender_renews_its_lease_and_keeps_its_rows(
     assert (await row(sessions, message_id)).status is OutboxStatus.SENT
     assert len(held.to("slow@example.com")) == 1
     assert not smtp.inbox.to("slow@example.com")
+
+
+@pytest.mark.asvs("REL-03")
+async def test_a_sender_whose_rows_were_taken_over_stops_its_send(
+    own_database: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    stalling: tuple[SmtpServer, StallingInbox],
+) -> None:
+    lease = timedelta(seconds=2)
+    _, held = stalling
+    message_id = await add_email(sessions, "taken@example.com")
+    sender = start_sender(own_database, stalling[0].port, str(lease.total_seconds()))
+    try:
+        await wait_for_data(held, sender)
+        other_claim = uuid.uuid4()
+        async with sessions() as db, db.begin():  # another worker's claim, as if this one's lease had run out
+            await db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(claim_id=other_claim))
+        output, errors = sender.communicate(timeout=DEADLINE)  # ends without the server's answer to DATA
+        assert (sender.returncode, output.split()[-1]) == (0, "0"), errors
+        assert "email_lease_lost" in output
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+            sender.wait(timeout=DEADLINE)
+    taken = await row(sessions, message_id)
+    assert (taken.status, taken.claim_id, taken.attempts) == (OutboxStatus.PROCESSING, other_claim, 0)
 
 
 # What finished rows keep: reset emails through the whole application, on the shared test databases.

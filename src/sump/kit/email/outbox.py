@@ -115,10 +115,12 @@ class _Lease:
                 if not self.holds(message_id):
                     return False
         finally:
-            if not send.done():
+            # A cancelled SMTP client says QUIT to a server that may never answer: cancel that too, then it closes.
+            while not send.done():
                 send.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await send
+                await asyncio.wait({send}, timeout=1.0)
+            if not send.cancelled():
+                send.exception()  # retrieved: a stopped send's error is not this round's
 
 
 class OutboxWorker:
