@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sump.config import DEV_SECRET_FILE, Env, Settings, SettingsError, load_settings
+from sump.config import Env, Settings, SettingsError, load_settings, startup_warnings
 from tests.support import SECRET
 
 SUMP = Path(sys.executable).parent / "sump"
@@ -32,7 +32,7 @@ def test_prod_requires_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUMP_ENV", "prod")
     with pytest.raises(SettingsError, match="SUMP_SECRET_KEY"):
         load_settings()
-    assert not DEV_SECRET_FILE.exists(), "no secret is generated outside dev"
+    assert not Path(".sump-secret").exists(), "no secret is generated outside dev"
 
 
 @pytest.mark.asvs("LOG-08")
@@ -49,6 +49,8 @@ def test_prod_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch, secret: st
 def test_prod_accepts_a_long_secret_and_sets_secure_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUMP_ENV", "prod")
     monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SUMP_EMAIL_BACKEND", "smtp")
+    monkeypatch.setenv("SUMP_SMTP_URL", "smtp://mail.internal:25")
     settings = load_settings()
     assert settings.env is Env.PROD
     assert settings.secret_key == SECRET
@@ -82,6 +84,7 @@ def test_bad_database_url_names_the_variable(monkeypatch: pytest.MonkeyPatch, ur
 )
 def test_supported_database_urls(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("SUMP_DATABASE_URL", url)
+    monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
     settings = load_settings()
     assert settings.database_url == url
     assert settings.is_sqlite == url.startswith("sqlite")
@@ -194,12 +197,62 @@ def test_dev_secret_is_generated_once_and_reused(monkeypatch: pytest.MonkeyPatch
     assert secret_file.read_text().strip() == first.secret_key
 
 
-def test_dev_secrets_differ_between_working_directories(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dev_secret_is_kept_beside_the_sqlite_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The same database served from two working directories uses one secret, so its signing keys and
+    sessions stay readable."""
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("SUMP_DATABASE_URL", f"sqlite+aiosqlite:///{data / 'sump.db'}")
+    first_directory, second_directory = tmp_path / "one", tmp_path / "two"
+    first_directory.mkdir()
+    second_directory.mkdir()
+
+    monkeypatch.chdir(first_directory)
     first = load_settings().secret_key
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    assert load_settings().secret_key != first
+    monkeypatch.chdir(second_directory)
+    second = load_settings().secret_key
+
+    assert first == second
+    assert (data / ".sump-secret").read_text().strip() == first
+    assert not (first_directory / ".sump-secret").exists()
+    assert not (second_directory / ".sump-secret").exists()
+
+
+def test_relative_sqlite_paths_keep_the_secret_beside_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "var").mkdir()
+    monkeypatch.setenv("SUMP_DATABASE_URL", "sqlite+aiosqlite:///var/sump.db")
+    secret = load_settings().secret_key
+    assert (tmp_path / "var" / ".sump-secret").read_text().strip() == secret
+    assert not (tmp_path / ".sump-secret").exists()
+
+
+def test_in_memory_sqlite_gets_a_secret_that_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMP_DATABASE_URL", "sqlite+aiosqlite:///:memory:")
+    assert len(load_settings().secret_key.encode()) >= 32
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sqlite_database_in_a_missing_directory_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SUMP_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'nowhere' / 'sump.db'}")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        f"invalid configuration:\n  SUMP_DATABASE_URL: the directory {tmp_path / 'nowhere'} does not exist"
+    )
+
+
+def test_postgresql_without_a_secret_is_refused_even_in_dev(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SUMP_DATABASE_URL", "postgresql+asyncpg://sump@db.internal/sump")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration:\n  SUMP_SECRET_KEY is required with a PostgreSQL database: a generated one would "
+        "live on one machine only, and a server started elsewhere could read neither its signing keys nor its "
+        "sessions"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dev_with_a_secret_writes_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -241,8 +294,11 @@ def _run(tmp_path: Path, *args: str, timeout: float = 60, **variables: str) -> s
         ({"SUMP_ENV": "prod"}, "SUMP_SECRET_KEY"),
         ({"SUMP_ENV": "prod", "SUMP_SECRET_KEY": "too-short"}, "SUMP_SECRET_KEY"),
         ({"SUMP_ENV": "prod", "SUMP_SECRET_KEY": SECRET, "SUMP_DATABASE_URL": "mysql://x"}, "SUMP_DATABASE_URL"),
+        ({"SUMP_ENV": "prod", "SUMP_SECRET_KEY": SECRET}, "SUMP_EMAIL_BACKEND"),
+        ({"SUMP_CORS_ORIGINS": "*"}, "SUMP_CORS_ORIGINS"),
+        ({"SUMP_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"}, "SUMP_SECRET_KEY"),
     ],
-    ids=["no secret", "short secret", "bad database url"],
+    ids=["no secret", "short secret", "bad database url", "prod mailer", "any origin", "postgresql secret"],
 )
 def test_serve_refuses_to_start_with_bad_configuration(tmp_path: Path, variables: dict[str, str], named: str) -> None:
     started = time.monotonic()
@@ -278,3 +334,107 @@ def test_serve_help_lists_its_options(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for option in ("--host", "--port", "--workers"):
         assert option in done.stdout
+
+
+# --- settings that would be unsafe --------------------------------------------------------------------------
+
+
+def test_prod_refuses_the_default_console_mailer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console mailer writes live password reset links to the log: prod needs it chosen on purpose."""
+    monkeypatch.setenv("SUMP_ENV", "prod")
+    monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration:\n  SUMP_EMAIL_BACKEND must be set when SUMP_ENV=prod: smtp (with SUMP_SMTP_URL) "
+        "to deliver email, or console to write every message, live password reset links included, to the log"
+    )
+
+
+def test_prod_accepts_the_console_mailer_when_chosen_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMP_ENV", "prod")
+    monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SUMP_EMAIL_BACKEND", "console")
+    settings = load_settings()
+    assert settings.email_backend == "console"
+    assert startup_warnings(settings) == [
+        "SUMP_EMAIL_BACKEND=console in prod: every message, live password reset links included, is written to the log"
+    ]
+
+
+def test_prod_with_smtp_has_no_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMP_ENV", "prod")
+    monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SUMP_EMAIL_BACKEND", "smtp")
+    monkeypatch.setenv("SUMP_SMTP_URL", "smtps://mail.internal:465")
+    assert startup_warnings(load_settings()) == []
+
+
+def test_dev_keeps_the_console_mailer_by_default() -> None:
+    settings = load_settings()
+    assert settings.email_backend == "console"
+    assert startup_warnings(settings) == []
+
+
+@pytest.mark.parametrize("value", ["*", "https://app.example,*", " * ", "https://*.example"])
+def test_any_origin_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """Origins listed are allowed with credentials: a wildcard would let any site act with a user's session."""
+    monkeypatch.setenv("SUMP_CORS_ORIGINS", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration:\n  SUMP_CORS_ORIGINS: wildcards are refused, since these origins may send "
+        "credentials: list each origin, like https://app.example"
+    )
+
+
+@pytest.mark.parametrize("value", ["garbage", "10.0.0.0/8,garbage"])
+def test_bad_trusted_proxy_is_one_line(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SUMP_TRUSTED_PROXIES", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration:\n  SUMP_TRUSTED_PROXIES: 'garbage' is not an IP address or network; expected "
+        "comma-separated addresses or networks, like 10.0.0.0/8,192.168.1.10"
+    )
+
+
+def test_network_with_host_bits_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMP_TRUSTED_PROXIES", "10.0.0.1/8")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "invalid configuration:\n  SUMP_TRUSTED_PROXIES: '10.0.0.1/8' is not an IP address or network; expected "
+        "comma-separated addresses or networks, like 10.0.0.0/8,192.168.1.10"
+    )
+
+
+def test_misspelt_variables_are_named_with_the_closest_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SUMP_DATABSE_URL", "sqlite+aiosqlite:///./elsewhere.db")
+    monkeypatch.setenv("SUMP_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres")
+    (tmp_path / ".env").write_text("SUMP_RATE_LIMIT=off\nSUMP_PUBLIC_URL=http://127.0.0.1:9000\nSUMP_ZZZ=1\n")
+    assert startup_warnings(load_settings()) == [
+        "SUMP_DATABSE_URL is not a Sump setting and is ignored; did you mean SUMP_DATABASE_URL?",
+        "SUMP_RATE_LIMIT (in .env) is not a Sump setting and is ignored; did you mean SUMP_RATE_LIMITS?",
+        "SUMP_ZZZ (in .env) is not a Sump setting and is ignored",
+    ]
+
+
+def test_cli_warns_once_about_a_misspelt_variable(tmp_path: Path) -> None:
+    done = _run(tmp_path, "db", "current", SUMP_SECRET_KEYS=SECRET)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "SUMP_SECRET_KEYS" in line]
+    assert len(lines) == 1, done.stderr
+    assert "SUMP_SECRET_KEYS is not a Sump setting and is ignored; did you mean SUMP_SECRET_KEY?" in lines[0]
+    assert "warning" in lines[0]
+    assert SECRET not in done.stderr
+
+
+def test_cli_names_a_bad_trusted_proxy_in_one_line(tmp_path: Path) -> None:
+    done = _run(tmp_path, "db", "current", SUMP_TRUSTED_PROXIES="garbage")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "sump: invalid configuration:\n  SUMP_TRUSTED_PROXIES: 'garbage' is not an IP address or network; "
+        "expected comma-separated addresses or networks, like 10.0.0.0/8,192.168.1.10\n"
+    )

@@ -3,33 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
+import structlog
 import typer
 
-from sump.config import Env, Settings, SettingsError, load_settings
+from sump import __version__
+from sump.config import Env, Settings, SettingsError, load_settings, startup_warnings
 from sump.db import migrate
 from sump.kit.logging import configure_logging
 
+# Plain help (no rich boxes), and a metavar on every option that takes a value: typer's rich help would show
+# `<str>`, `<int>` and `<bool>` in their place.
+PLAIN: dict[str, object] = {"no_args_is_help": True, "rich_markup_mode": None}
 app = typer.Typer(
     help="Sump: multi-tenant user management and authentication.\n\n"
     "Configuration comes from SUMP_* environment variables (or a .env file); "
     "SUMP_DATABASE_URL chooses the database (default: ./sump.db, SQLite).",
-    no_args_is_help=True,
     add_completion=False,
+    **PLAIN,  # type: ignore[arg-type]
 )
-db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema (Alembic migrations).", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(db_app, name="db")
-import_app = typer.Typer(help="Copy users and tenants from another system into Sump's database.", no_args_is_help=True)
+import_app = typer.Typer(help="Copy users and tenants from another system into Sump's database.", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(import_app, name="import")
-keys_app = typer.Typer(help="Manage the keys that sign access tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the keys that sign access tokens.", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(keys_app, name="keys")
+log = structlog.get_logger("sump")
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"sump {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    del version  # handled by its callback, before any command
 
 
 @keys_app.command()
 def rotate(
     environment: Annotated[
-        str | None, typer.Option(help="Environment id; without it, every environment is rotated.")
+        str | None,
+        typer.Option(metavar="ID", help="Environment id; without it, every environment is rotated."),
     ] = None,
 ) -> None:
     """Promote each environment's next signing key now and publish a new next one. Tokens signed before
@@ -53,21 +76,36 @@ def rotate(
 
 
 def _settings() -> Settings:
-    """The validated settings; logging goes to stderr from here on, leaving stdout to the command."""
+    """The validated settings; logging goes to stderr from here on, leaving stdout to the command. What is
+    allowed but probably not meant (a misspelt variable) is said once, here."""
     try:
         settings = load_settings()
     except SettingsError as exc:
         typer.echo(f"sump: {exc}", err=True)
         raise typer.Exit(2) from None
     configure_logging(json_lines=settings.env is Env.PROD)
+    for warning in startup_warnings(settings):
+        log.warning(warning)
     return settings
+
+
+def _migrated(step: Callable[[], str]) -> str:
+    """Runs a migration step; a database that cannot be used, or a revision that does not exist, is one line
+    on stderr and exit status 1 (2 for the revision)."""
+    try:
+        return step()
+    except migrate.MigrationError as exc:
+        typer.echo(f"sump: {exc}", err=True)
+        raise typer.Exit(2 if exc.usage else 1) from None
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes, each on its own socket at the address.")] = 1,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Worker processes, each on its own socket at the address.")
+    ] = 1,
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply pending migrations before serving.")
     ] = False,
@@ -77,33 +115,37 @@ def serve(
 
     settings = _settings()
     if migrate_first:
-        migrate.upgrade(settings.database_url)
+        _migrated(lambda: migrate.upgrade(settings.database_url))
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    log.info(f"listening on {url} with {workers} worker{'s' if workers > 1 else ''}", url=url, workers=workers)
     status = run(settings, host, port, workers)
     if status:
         raise typer.Exit(status)
 
 
 @db_app.command()
-def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    migrate.upgrade(_settings().database_url, revision)
-    typer.echo(f"database at {revision}")
+def upgrade(revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head") -> None:
+    """Apply migrations up to REVISION (default: head, the newest). A database already past REVISION is left
+    as it is and the command exits with status 1: going back is `sump db downgrade`."""
+    url = _settings().database_url
+    typer.echo(f"database at {_migrated(lambda: migrate.upgrade(url, revision))}")
 
 
 @db_app.command()
 def downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, or 'base' for empty.")] = "-1",
+    revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "-1",
 ) -> None:
-    """Revert migrations down to REVISION (default: one step back)."""
+    """Revert migrations down to REVISION (default: -1, one step back; base empties the database). A database
+    before REVISION is left as it is and the command exits with status 1."""
     url = _settings().database_url
-    migrate.downgrade(url, revision)
-    typer.echo(f"database at {migrate.current(url)}")
+    typer.echo(f"database at {_migrated(lambda: migrate.downgrade(url, revision))}")
 
 
 @db_app.command()
 def current() -> None:
     """Show the revision the database is at."""
-    typer.echo(migrate.current(_settings().database_url))
+    url = _settings().database_url
+    typer.echo(_migrated(lambda: migrate.current(url)))
 
 
 @import_app.command(

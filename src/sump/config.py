@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import ipaddress
+import os
 import secrets
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
-DEV_SECRET_FILE = Path(".sump-secret")
+DEV_SECRET_NAME = ".sump-secret"  # noqa: S105 (a file name, beside the SQLite database file)
+ENV_FILE = ".env"
 MIN_SECRET_BYTES = 32
+# `SUMP_*` names read by Sump's test suite and by applications that verify Sump's tokens, not settings.
+OTHER_SUMP_VARIABLES = frozenset({"SUMP_TEST_DATABASE_URL", "SUMP_URL", "SUMP_ENVIRONMENT_ID"})
+PROXIES_EXPECTED = "expected comma-separated addresses or networks, like 10.0.0.0/8,192.168.1.10"
 
 
 class Env(StrEnum):
@@ -33,7 +43,7 @@ def _split_commas(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SUMP_", env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SUMP_", env_file=ENV_FILE, extra="ignore", frozen=True)
 
     env: Env = Env.DEV
     database_url: str = "sqlite+aiosqlite:///./sump.db"
@@ -66,12 +76,28 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
-        return _split_commas(value)
+        origins = _split_commas(value)
+        if isinstance(origins, list) and any("*" in str(origin) for origin in origins):
+            # Each origin listed is allowed with credentials: a wildcard would let any site act as the user.
+            raise ValueError(
+                "wildcards are refused, since these origins may send credentials: list each origin, "
+                "like https://app.example"
+            )
+        return origins
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:
-        return _split_commas(value)
+        entries = _split_commas(value)
+        if not isinstance(entries, list):
+            return entries
+        networks = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(entry))
+            except (TypeError, ValueError):
+                raise ValueError(f"{str(entry)!r} is not an IP address or network; {PROXIES_EXPECTED}") from None
+        return networks
 
     @field_validator("rate_limits", mode="before")
     @classmethod
@@ -100,6 +126,11 @@ class Settings(BaseSettings):
             raise ValueError(f"SUMP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
         if not self.secret_key and self.env is not Env.DEV:
             raise ValueError(f"SUMP_SECRET_KEY is required when SUMP_ENV={self.env.value}")
+        if not self.secret_key and not self.is_sqlite:
+            raise ValueError(
+                "SUMP_SECRET_KEY is required with a PostgreSQL database: a generated one would live on one machine "
+                "only, and a server started elsewhere could read neither its signing keys nor its sessions"
+            )
         if self.email_backend is EmailBackend.SMTP and not self.smtp_url:
             raise ValueError("SUMP_SMTP_URL is required when SUMP_EMAIL_BACKEND=smtp")
         return self
@@ -112,17 +143,41 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         return self.env is Env.PROD
 
+    def dev_secret_file(self) -> Path | None:
+        """Where dev keeps its generated secret: beside the SQLite database file, so whichever directory
+        serves that database reads the same secret (None for an in-memory database)."""
+        database = make_url(self.database_url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).absolute().parent / DEV_SECRET_NAME
+
     def with_dev_secret(self) -> Settings:
-        """In dev, an unset secret is generated once and kept in `.sump-secret` so sessions survive restarts."""
+        """In dev, an unset secret is generated once and kept beside the database, so sessions survive restarts."""
         if self.secret_key:
             return self
-        if DEV_SECRET_FILE.exists():
-            secret = DEV_SECRET_FILE.read_text().strip()
-        else:
-            secret = secrets.token_urlsafe(48)
-            DEV_SECRET_FILE.write_text(secret + "\n")
-            DEV_SECRET_FILE.chmod(0o600)
-        return self.model_copy(update={"secret_key": secret})
+        path = self.dev_secret_file()
+        if path is None:
+            return self.model_copy(update={"secret_key": secrets.token_urlsafe(48)})
+        if not path.parent.is_dir():
+            raise SettingsError(
+                f"invalid configuration:\n  SUMP_DATABASE_URL: the directory {path.parent} does not exist"
+            )
+        if not path.exists():
+            _create_secret_file(path)
+        return self.model_copy(update={"secret_key": path.read_text().strip()})
+
+
+def _create_secret_file(path: Path) -> None:
+    """Written whole, readable by its owner only, then linked into place: two processes starting together keep
+    whichever came first, and no reader sees a half-written file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=DEV_SECRET_NAME)
+    try:
+        with os.fdopen(descriptor, "w") as output:
+            output.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class SettingsError(Exception):
@@ -133,10 +188,42 @@ def load_settings(**overrides: object) -> Settings:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
+        lines: dict[str, str] = {}
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            name = f"SUMP_{field.upper()}" if field else "settings"
-            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:  # one line per variable: the first thing wrong with it
+                name = f"SUMP_{str(error['loc'][0]).upper()}"
+                lines.setdefault(name, f"{name}: {message}")
+            else:  # a rule across settings, whose message names them
+                lines.setdefault(message, message)
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines.values())) from None
+    if settings.env is Env.PROD and "email_backend" not in settings.model_fields_set:
+        raise SettingsError(
+            "invalid configuration:\n  SUMP_EMAIL_BACKEND must be set when SUMP_ENV=prod: smtp (with SUMP_SMTP_URL) "
+            "to deliver email, or console to write every message, live password reset links included, to the log"
+        )
     return settings.with_dev_secret()
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What is allowed but probably not meant: `SUMP_*` names that are no setting (misspelt), in the environment
+    or `.env`, each with the closest setting; the console mailer chosen in prod."""
+    known = {f"SUMP_{name.upper()}" for name in Settings.model_fields}
+    warnings = []
+    dotenv = dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {}
+    sources = [(name, "") for name in os.environ] + [(name, f" (in {ENV_FILE})") for name in dotenv]
+    seen = set()
+    for name, where in sources:
+        upper = name.upper()
+        if not upper.startswith("SUMP_") or upper in known or upper in OTHER_SUMP_VARIABLES or upper in seen:
+            continue
+        seen.add(upper)
+        warning = f"{name}{where} is not a Sump setting and is ignored"
+        closest = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.75)
+        warnings.append(warning + (f"; did you mean {closest[0]}?" if closest else ""))
+    if settings.env is Env.PROD and settings.email_backend is EmailBackend.CONSOLE:
+        warnings.append(
+            "SUMP_EMAIL_BACKEND=console in prod: every message, live password reset links included, is written to "
+            "the log"
+        )
+    return warnings

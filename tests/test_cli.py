@@ -1,0 +1,178 @@
+"""The `sump` command as an operator meets it: real `sump` processes, their exit status and every line they print."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sump import __version__
+from sump.db import migrate
+from tests.servers import free_port, sqlite_environment, start_server
+from tests.support import SECRET
+
+SUMP = Path(sys.executable).parent / "sump"
+POSTGRESQL = os.environ.get("SUMP_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REVISIONS = migrate.revisions()
+HEAD = REVISIONS[-1]
+
+
+def run(directory: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
+    environment.update(NO_COLOR="1", TERM="dumb", COLUMNS="200", SUMP_SECRET_KEY=SECRET)
+    environment.update(variables)
+    return subprocess.run(  # noqa: S603
+        [str(SUMP), *args], cwd=directory, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def sqlite(directory: Path) -> str:
+    return f"sqlite+aiosqlite:///{directory / 'sump.db'}"
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run(tmp_path, "--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"sump {__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (),
+        ("serve",),
+        ("db",),
+        ("db", "upgrade"),
+        ("db", "downgrade"),
+        ("db", "current"),
+        ("keys", "rotate"),
+        ("import", "original"),
+    ],
+    ids=" ".join,
+)
+def test_help_shows_no_type_placeholders(tmp_path: Path, command: tuple[str, ...]) -> None:
+    done = run(tmp_path, *command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert re.findall(r"<[a-z ]+>", done.stdout) == [], done.stdout
+    assert "Usage: sump" in done.stdout
+
+
+def test_serve_help_names_its_values(tmp_path: Path) -> None:
+    done = run(tmp_path, "serve", "--help")
+    assert "--host HOST" in done.stdout
+    assert "--port PORT" in done.stdout
+    assert "--workers N" in done.stdout
+
+
+# --- databases that cannot be used ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("upgrade",), ("downgrade",), ("current",), ("upgrade", "0003")])
+def test_unreachable_postgresql_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{port}/sump"
+    done = run(tmp_path, "db", *command, SUMP_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"sump: cannot use the database postgresql+asyncpg://postgres:***@127.0.0.1:{port}/sump: connection refused\n"
+    )
+
+
+def test_missing_postgresql_database_is_one_line(tmp_path: Path) -> None:
+    name = f"sump_missing_{uuid.uuid4().hex[:12]}"
+    url = f"{POSTGRESQL.rsplit('/', 1)[0]}/{name}"
+    done = run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr == f'sump: cannot use the database {url}: database "{name}" does not exist\n'
+
+
+def test_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'sump.db'}"
+    done = run(tmp_path, "db", "current", SUMP_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr == f"sump: cannot use the database {url}: unable to open database file\n"
+
+
+def test_serve_migrate_with_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sump"
+    done = run(tmp_path, "serve", "--migrate", "--port", str(free_port()), SUMP_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"sump: cannot use the database {url}: connection refused"
+    assert "Traceback" not in done.stderr
+
+
+# --- revisions -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
+def test_unknown_revision_is_one_line(tmp_path: Path, command: str) -> None:
+    assert run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=sqlite(tmp_path)).returncode == 0
+    done = run(tmp_path, "db", command, "nonesuch", SUMP_DATABASE_URL=sqlite(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"sump: no migration 'nonesuch'; the migrations are {', '.join(REVISIONS)} (or head, or base)\n"
+    )
+    assert run(tmp_path, "db", "current", SUMP_DATABASE_URL=sqlite(tmp_path)).stdout == f"{HEAD} (head)\n"
+
+
+def test_upgrade_to_an_older_revision_says_the_database_is_past_it(tmp_path: Path) -> None:
+    url = sqlite(tmp_path)
+    done = run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=url)
+    assert (done.returncode, done.stdout) == (0, f"database at {HEAD} (head)\n")
+
+    older = run(tmp_path, "db", "upgrade", REVISIONS[2], SUMP_DATABASE_URL=url)
+
+    assert older.returncode == 1
+    assert older.stdout == ""
+    assert older.stderr == (
+        f"sump: the database is at {HEAD}, already past {REVISIONS[2]}; "
+        f"to go back, run: sump db downgrade {REVISIONS[2]}\n"
+    )
+    assert run(tmp_path, "db", "current", SUMP_DATABASE_URL=url).stdout == f"{HEAD} (head)\n"
+
+
+def test_step_by_step_upgrade_and_downgrade(tmp_path: Path) -> None:
+    url = sqlite(tmp_path)
+    assert run(tmp_path, "db", "current", SUMP_DATABASE_URL=url).stdout == "(no migration applied)\n"
+
+    done = run(tmp_path, "db", "upgrade", REVISIONS[2], SUMP_DATABASE_URL=url)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"database at {REVISIONS[2]}\n", "")
+    again = run(tmp_path, "db", "upgrade", REVISIONS[2], SUMP_DATABASE_URL=url)
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"database at {REVISIONS[2]}\n", "")
+
+    forward = run(tmp_path, "db", "downgrade", HEAD, SUMP_DATABASE_URL=url)
+    assert forward.returncode == 1
+    assert forward.stderr == (
+        f"sump: the database is at {REVISIONS[2]}, before {HEAD}; to go forward, run: sump db upgrade {HEAD}\n"
+    )
+
+    back = run(tmp_path, "db", "downgrade", SUMP_DATABASE_URL=url)
+    assert (back.returncode, back.stdout) == (0, f"database at {REVISIONS[1]}\n")
+    empty = run(tmp_path, "db", "downgrade", "base", SUMP_DATABASE_URL=url)
+    assert (empty.returncode, empty.stdout) == (0, "database at (no migration applied)\n")
+    nothing = run(tmp_path, "db", "downgrade", SUMP_DATABASE_URL=url)
+    assert nothing.returncode == 1
+    assert nothing.stderr == "sump: no migration is applied, so there is nothing to downgrade\n"
+
+
+# --- serve ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("workers", "said"), [(1, "1 worker"), (2, "2 workers")])
+def test_serve_says_where_it_listens(tmp_path: Path, workers: int, said: str) -> None:
+    port = free_port()
+    server = start_server(tmp_path, sqlite_environment(tmp_path), port=port, workers=workers)
+    try:
+        status = server.stop()
+    finally:
+        server.kill()
+    assert status == 0
+    lines = [line for line in server.log_text().splitlines() if "listening on" in line]
+    assert len(lines) == 1, server.log_text()
+    assert f"listening on http://127.0.0.1:{port} with {said}" in lines[0]
