@@ -1,9 +1,9 @@
 """The transactional outbox. Requests write rows in their own transaction; a worker delivers them at least
 once, with retries and exponential backoff, and gives up (`abandoned`) after a number of attempts.
 
-Claims are leases (`LEASE`): the worker renews the lease of its claimed rows while it works on them, and stops
-a send whose lease it can no longer renew, so a row is never taken over while its sender is alive, and the rows
-of a sender that died are taken over by any worker once the lease has run out. A finished row (sent or
+Claims are leases (`LEASE`, 25 s): the worker renews the lease of its claimed rows while it works on them, and
+stops a send whose lease it can no longer renew, so a row is never taken over while its sender is alive, and the
+rows of a sender that died are taken over by any worker once the lease has run out. A finished row (sent or
 abandoned) keeps the recipient and the subject, never the body: it may hold a reset link.
 
 A `password_reset` row records only who asked. The worker resolves it: it creates the reset token and turns
@@ -34,7 +34,7 @@ from sump.kit.email.templates import render
 log = structlog.get_logger("sump.outbox")
 MAX_ATTEMPTS = 8
 BATCH = 20
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=25)  # with the worker polling each second, a dead sender's rows move on within 30 s
 Preparer = Callable[[AsyncSession, dict[str, Any], datetime], Awaitable[Email | None]]
 
 
@@ -103,10 +103,12 @@ class _Lease:
     async def guard(self, message_id: uuid.UUID, sending: Awaitable[None]) -> bool:
         """Runs the send while the lease holds: True once sent, False if it was stopped (the lease was lost)."""
         send = asyncio.ensure_future(sending)
+        renewals: list[asyncio.Future[Any]] = []
         try:
             while True:
                 self.changed.clear()
                 renewal = asyncio.ensure_future(self.changed.wait())
+                renewals.append(renewal)
                 await asyncio.wait({send, renewal}, return_when=asyncio.FIRST_COMPLETED)
                 renewal.cancel()
                 if send.done():
@@ -115,6 +117,8 @@ class _Lease:
                 if not self.holds(message_id):
                     return False
         finally:
+            for waiting in renewals:
+                waiting.cancel()
             # A cancelled SMTP client says QUIT to a server that may never answer: cancel that too, then it closes.
             while not send.done():
                 send.cancel()
