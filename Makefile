@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 WRK := /usr/bin/wrk
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint typecheck pytest bench lock clean
+.PHONY: run test lint typecheck pytest fuzz bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ pytest: $(STAMP) $(CHROMIUM)
 # The console's browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 $(CHROMIUM):
 	apt-get install -y --no-install-recommends chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The API and console fuzzers run deeper than in `make test`: 60 cases per operation, 60 stateful scenarios of up
+# to 8 steps, 60 posts per console form, on SQLite and PostgreSQL.
+fuzz: $(STAMP)
+	SUMP_FUZZ_EXAMPLES=60 $(BIN)/pytest -n 2 --dist load tests/test_schemathesis.py tests/fuzz $(PYTEST_ARGS)
 
 # Throughput, latency and memory against PostgreSQL (about 17 minutes); writes docs/performance.md.
 bench: $(STAMP) $(WRK)
