@@ -175,11 +175,45 @@ def _check_step(step: int, form: dict[str, str]) -> None:
             raise FormErrors({"environmentName": invalid.errors.get("name", "Not a valid name.")}) from invalid
 
 
+# Fields read without the spaces around them (passwords are taken as typed).
+TRIMMED = ("name", "ownerName", "email", "username", "phone", "environmentName")
+# Where a rule of `POST /api/v1/tenants` shows on the wizard's form.
+FORM_FIELDS = {"tenant.name": "name", "account.name": "ownerName", "environment.name": "environmentName"}
+
+
+def wizard_step(text: str) -> int:
+    """The step a form was sent from, 1 to 3: ASCII digits only (`²` and `٣` are digits to `str.isdigit`, not to
+    `int`), anything else is the first step, and a larger number the last."""
+    if not (text.isascii() and text.isdigit()):
+        return 1
+    return min(max(int(text) if len(text) < 4 else 3, 1), 3)
+
+
+def _tenant_body(form: dict[str, str]) -> TenantCreate:
+    environment_name = form.get("environmentName", "")
+    account = {wire: form.get(field, "") for field, wire in OWNER_FIELDS.items()}
+    try:
+        return validated(
+            TenantCreate,
+            {
+                "tenant": {"name": form.get("name", "")},
+                "account": {wire: value for wire, value in account.items() if value or wire != "phone"},
+                **({"environment": {"name": environment_name}} if environment_name else {}),
+            },
+        )
+    except FormErrors as invalid:
+        errors = {
+            FORM_FIELDS.get(key, key.removeprefix("account.")): message for key, message in invalid.errors.items()
+        }
+        raise FormErrors(errors) from invalid
+
+
 @router.post("/setup")
 async def setup(request: Request, call: CallDep) -> Response:
     form = dict(await read_form(request, call.settings))
     form.pop("csrf", None)
-    step = min(max(int(form.get("step", "1")) if form.get("step", "1").isdigit() else 1, 1), 3)
+    form.update({field: form[field].strip() for field in TRIMMED if field in form})
+    step = wizard_step(form.get("step", "1"))
     action = form.get("action", "next")
     values = {key: value for key, value in form.items() if key not in {"step", "action"}}
 
@@ -195,20 +229,10 @@ async def setup(request: Request, call: CallDep) -> Response:
             return page(earlier, invalid.errors, 400)
     if step < 3:
         return page(step + 1)
-    environment_name = form.get("environmentName", "").strip()
-    body = TenantCreate.model_validate(
-        {
-            "tenant": {"name": form["name"]},
-            "account": {
-                "name": form["ownerName"],
-                "email": form["email"],
-                "username": form["username"],
-                "password": form["password"],
-                **({"phone": form["phone"].strip()} if form.get("phone", "").strip() else {}),
-            },
-            **({"environment": {"name": environment_name}} if environment_name else {}),
-        }
-    )
+    try:
+        body = _tenant_body(form)
+    except FormErrors as invalid:
+        return page(3, invalid.errors, 400)
     try:
         await hit_per_ip(request, "tenant-create", onboarding.CREATE_PER_IP)
         created = await onboarding.create(call, body)

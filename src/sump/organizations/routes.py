@@ -43,7 +43,8 @@ catalog_router = APIRouter(
 )
 OrganizationId = Annotated[uuid.UUID, Path(alias="organizationId")]
 AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
-RoleName = Annotated[str, Path(alias="roleName", max_length=64)]
+# The names a role can have (`RoleCreate`): anything else, a NUL or a space included, is a 400 before any lookup.
+RoleName = Annotated[str, Path(alias="roleName", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 CatalogEditor = Annotated[TenantActor, allowed(policy.edit_catalog)]
 
 

@@ -86,7 +86,7 @@ async def _json_body(request: Request) -> dict[str, object]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         raise bad_request("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("validation_failed", "The request body must be a JSON object.")
