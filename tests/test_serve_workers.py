@@ -220,7 +220,7 @@ def test_supervisor_replaces_only_workers_that_were_serving(
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     # Should the supervisor not end by itself, a SIGTERM stops it (its handler is in place) rather than the suite
     # hanging; the count of starts below then fails the test.
-    guard = threading.Timer(DEADLINE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
+    guard = threading.Timer(4 * DEADLINE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))  # up to 7 starts
     try:
         guard.start()
         assert _Supervisor("127.0.0.1", free_port(), workers, target).run() == 1  # type: ignore[arg-type]
