@@ -8,13 +8,18 @@ sign-ins on its hashing threads while the other workers idle, and refuses what d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import fcntl
 import functools
 import multiprocessing
 import os
+import select
 import signal
 import socket
+import struct
+import termios
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -26,6 +31,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sump.config import Settings
 
@@ -34,6 +40,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 START_ATTEMPTS = 4  # starts in a row that end before serving, in every place, before the server gives up
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 10.0
+IDLE_LINGER_SECONDS = 0.2  # after a stop signal, idle kept-alive connections may still bring a request
+ACCEPT_DRAIN_SECONDS = 2.0  # at most, to accept the connections already queued on a stopping worker's socket
+SO_ATTACH_FILTER = 26  # socket(7), Linux
+DROP_EVERY_PACKET = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: BPF_RET | BPF_K, 0 bytes kept
 PR_SET_PDEATHSIG = 1  # prctl(2)
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,
@@ -98,13 +108,15 @@ def _stop_with_supervisor() -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn that ends a graceful stop with status 0, heeds a stop signal that came before it served, and
-    tells the supervisor (`ready`) once the application has started and the socket is served."""
+    """uvicorn that ends a graceful stop with status 0, heeds a stop signal that came before it served, tells the
+    supervisor (`ready`) once the application has started and the socket is served, and stops without failing
+    a request (`shutdown`)."""
 
     def __init__(self, config: uvicorn.Config, ready: EventType | None = None) -> None:
         super().__init__(config)
         self.ready = ready
         self.early_signals: list[int] = []
+        self.closing: _CloseWhenDraining | None = None
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn takes SIGTERM and SIGINT over while it serves and drains, then raises the signal again; it
@@ -114,11 +126,92 @@ class _Server(uvicorn.Server):
         super().run(sockets=sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.closing = _CloseWhenDraining(self.config.loaded_app)
+        self.config.loaded_app = self.closing  # what each connection's protocol runs
         await super().startup(sockets)
         if self.early_signals:
             self.should_exit = True
         elif self.started and self.ready is not None:
             self.ready.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """A stop that fails no request and resets no connection. uvicorn's own closes its listening socket at
+        once, which resets the connections the kernel has queued on it, and closes idle kept-alive connections
+        at once, which resets one whose next request has arrived but is not read yet.
+
+        Here the listening sockets first stop taking handshakes (a client's SYN goes unanswered; it is sent again
+        and then refused, or taken by another server on the address), the connections already queued are
+        accepted, and only then are the sockets closed. From then on every response says `Connection: close`:
+        a request in flight is finished, an idle connection is closed unless a request waits on it unread (that
+        one is answered first), and the server exits once every connection is done."""
+        listeners = [listener.fileno() for server in self.servers for listener in server.sockets]
+        if self.closing is not None:
+            self.closing.draining = True
+        for fd in listeners:
+            _refuse_handshakes(fd)
+        deadline = time.monotonic() + ACCEPT_DRAIN_SECONDS
+        # The event loop accepts what is queued; no event says when the queue is empty, the socket's readiness does.
+        while listeners and select.select(listeners, [], [], 0)[0] and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+        for server in self.servers:
+            server.close()
+        for listener in sockets or []:
+            listener.close()
+        await self._close_connections()
+        try:
+            await asyncio.wait_for(self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown)
+        except TimeoutError:
+            log.error("graceful stop timed out, cancelling requests", requests=len(self.server_state.tasks))
+            for task in self.server_state.tasks:
+                task.cancel(msg="graceful stop timed out")
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _close_connections(self) -> None:
+        if self.server_state.connections:
+            await asyncio.sleep(IDLE_LINGER_SECONDS)  # a request already on its way is answered, with close
+        for connection in list(self.server_state.connections):
+            if not _unread_bytes(connection.transport):
+                connection.shutdown()  # idle: closed now; busy: closed once its response is sent
+            # else its request is read next, answered with `Connection: close`, and the connection closed
+
+
+class _CloseWhenDraining:
+    """ASGI: once the server drains, every response says `Connection: close` (and uvicorn closes after it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.draining or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
+def _refuse_handshakes(fd: int) -> None:
+    """Linux: a socket filter that drops every packet makes a listening socket ignore new handshakes, while
+    the connections already in its accept queue stay there to be accepted."""
+    program = ctypes.create_string_buffer(DROP_EVERY_PACKET)
+    fprog = struct.pack("HL", 1, ctypes.addressof(program))  # struct sock_fprog
+    with socket.socket(fileno=os.dup(fd)) as listener, contextlib.suppress(OSError):
+        listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def _unread_bytes(transport: Any) -> int:
+    """Bytes received on a connection that the server has not read yet (FIONREAD)."""
+    try:
+        fd = transport.get_extra_info("socket").fileno()
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _worker(host: str, port: int, ready: EventType, counters: Path | None = None) -> None:
