@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -84,9 +85,10 @@ def test_unreachable_postgresql_is_one_line(tmp_path: Path, command: tuple[str, 
 
 
 def test_missing_postgresql_database_is_one_line(tmp_path: Path) -> None:
+    """Schema commands need no secret, even with PostgreSQL: they neither sign nor seal anything."""
     name = f"sump_missing_{uuid.uuid4().hex[:12]}"
     url = f"{POSTGRESQL.rsplit('/', 1)[0]}/{name}"
-    done = run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=url)
+    done = run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=url, SUMP_SECRET_KEY="")
     assert done.returncode == 1
     assert done.stderr == f'sump: cannot use the database {url}: database "{name}" does not exist\n'
 
@@ -161,13 +163,18 @@ def test_step_by_step_upgrade_and_downgrade(tmp_path: Path) -> None:
     assert nothing.stderr == "sump: no migration is applied, so there is nothing to downgrade\n"
 
 
+def test_schema_commands_generate_no_secret(tmp_path: Path) -> None:
+    done = run(tmp_path, "db", "upgrade", SUMP_DATABASE_URL=sqlite(tmp_path), SUMP_SECRET_KEY="")
+    assert (done.returncode, done.stdout) == (0, f"database at {HEAD} (head)\n")
+    assert not (tmp_path / ".sump-secret").exists()
+
+
 # --- serve ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("workers", "said"), [(1, "1 worker"), (2, "2 workers")])
-def test_serve_says_where_it_listens(tmp_path: Path, workers: int, said: str) -> None:
+def test_serve_says_where_it_listens(tmp_path: Path) -> None:
     port = free_port()
-    server = start_server(tmp_path, sqlite_environment(tmp_path), port=port, workers=workers)
+    server = start_server(tmp_path, sqlite_environment(tmp_path), port=port)
     try:
         status = server.stop()
     finally:
@@ -175,4 +182,31 @@ def test_serve_says_where_it_listens(tmp_path: Path, workers: int, said: str) ->
     assert status == 0
     lines = [line for line in server.log_text().splitlines() if "listening on" in line]
     assert len(lines) == 1, server.log_text()
-    assert f"listening on http://127.0.0.1:{port} with {said}" in lines[0]
+    assert f"listening on http://127.0.0.1:{port} with 1 worker " in lines[0]
+
+
+def test_serve_says_how_many_workers(tmp_path: Path) -> None:
+    """Read as soon as it is said, before the workers are up (they are slow to start on a busy machine)."""
+    port = free_port()
+    environment = sqlite_environment(tmp_path)
+    assert run(tmp_path, "db", "upgrade", **environment).returncode == 0
+    process = subprocess.Popen(  # noqa: S603
+        [str(SUMP), "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert f"listening on http://127.0.0.1:{port} with 2 workers " in first
+    assert f"url=http://127.0.0.1:{port} workers=2" in first

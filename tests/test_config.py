@@ -339,6 +339,15 @@ def test_serve_help_lists_its_options(tmp_path: Path) -> None:
 # --- settings that would be unsafe --------------------------------------------------------------------------
 
 
+def test_schema_commands_need_neither_a_secret_nor_a_mailer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SUMP_DATABASE_URL", "postgresql+asyncpg://sump@db.internal/sump")
+    assert load_settings(schema_only=True).secret_key == ""
+    monkeypatch.setenv("SUMP_ENV", "prod")
+    monkeypatch.setenv("SUMP_SECRET_KEY", SECRET)
+    assert load_settings(schema_only=True).env is Env.PROD
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_prod_refuses_the_default_console_mailer(monkeypatch: pytest.MonkeyPatch) -> None:
     """The console mailer writes live password reset links to the log: prod needs it chosen on purpose."""
     monkeypatch.setenv("SUMP_ENV", "prod")

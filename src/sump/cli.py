@@ -75,11 +75,11 @@ def rotate(
         typer.echo(f"{environment_id}: active key {kid}")
 
 
-def _settings() -> Settings:
+def _settings(*, schema_only: bool = False) -> Settings:
     """The validated settings; logging goes to stderr from here on, leaving stdout to the command. What is
     allowed but probably not meant (a misspelt variable) is said once, here."""
     try:
-        settings = load_settings()
+        settings = load_settings(schema_only=schema_only)
     except SettingsError as exc:
         typer.echo(f"sump: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -127,7 +127,7 @@ def serve(
 def upgrade(revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head") -> None:
     """Apply migrations up to REVISION (default: head, the newest). A database already past REVISION is left
     as it is and the command exits with status 1: going back is `sump db downgrade`."""
-    url = _settings().database_url
+    url = _settings(schema_only=True).database_url
     typer.echo(f"database at {_migrated(lambda: migrate.upgrade(url, revision))}")
 
 
@@ -137,14 +137,14 @@ def downgrade(
 ) -> None:
     """Revert migrations down to REVISION (default: -1, one step back; base empties the database). A database
     before REVISION is left as it is and the command exits with status 1."""
-    url = _settings().database_url
+    url = _settings(schema_only=True).database_url
     typer.echo(f"database at {_migrated(lambda: migrate.downgrade(url, revision))}")
 
 
 @db_app.command()
 def current() -> None:
     """Show the revision the database is at."""
-    url = _settings().database_url
+    url = _settings(schema_only=True).database_url
     typer.echo(_migrated(lambda: migrate.current(url)))
 
 

@@ -126,11 +126,6 @@ class Settings(BaseSettings):
             raise ValueError(f"SUMP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
         if not self.secret_key and self.env is not Env.DEV:
             raise ValueError(f"SUMP_SECRET_KEY is required when SUMP_ENV={self.env.value}")
-        if not self.secret_key and not self.is_sqlite:
-            raise ValueError(
-                "SUMP_SECRET_KEY is required with a PostgreSQL database: a generated one would live on one machine "
-                "only, and a server started elsewhere could read neither its signing keys nor its sessions"
-            )
         if self.email_backend is EmailBackend.SMTP and not self.smtp_url:
             raise ValueError("SUMP_SMTP_URL is required when SUMP_EMAIL_BACKEND=smtp")
         return self
@@ -184,7 +179,9 @@ class SettingsError(Exception):
     """Raised with a message that names each bad `SUMP_*` variable."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(*, schema_only: bool = False, **overrides: object) -> Settings:
+    """The validated settings of a command that serves or uses the secret; `schema_only` for one that only
+    migrates the database (`sump db …`), which sends no email and needs no secret, so none is generated."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -197,10 +194,18 @@ def load_settings(**overrides: object) -> Settings:
             else:  # a rule across settings, whose message names them
                 lines.setdefault(message, message)
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines.values())) from None
+    if schema_only:
+        return settings
     if settings.env is Env.PROD and "email_backend" not in settings.model_fields_set:
         raise SettingsError(
             "invalid configuration:\n  SUMP_EMAIL_BACKEND must be set when SUMP_ENV=prod: smtp (with SUMP_SMTP_URL) "
             "to deliver email, or console to write every message, live password reset links included, to the log"
+        )
+    if not settings.secret_key and not settings.is_sqlite:
+        raise SettingsError(
+            "invalid configuration:\n  SUMP_SECRET_KEY is required with a PostgreSQL database: a generated one "
+            "would live on one machine only, and a server started elsewhere could read neither its signing keys "
+            "nor its sessions"
         )
     return settings.with_dev_secret()
 
