@@ -42,6 +42,30 @@ def assert_unavailable(response: httpx.Response) -> None:
         assert leak not in response.text
 
 
+class Stalls:
+    """How long this process's event loop could not run during a block, measured as the overshoot of short
+    sleeps: on a loaded machine a request takes its own time plus that, so a bound on time allows for it (a
+    request held by the database for seconds still fails the bound)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _probe(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.total += max(0.0, time.monotonic() - started - 0.01)
+
+    async def __aenter__(self) -> Stalls:
+        self._task = asyncio.create_task(self._probe())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 async def timed(request: Request, http: httpx.AsyncClient) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = await request(http)
@@ -121,10 +145,11 @@ async def test_a_frozen_database_answers_503_within_two_seconds_and_the_pool_rec
         try:
             for _ in range(2):  # the second round has no usable kept connection: each one connects anew
                 calls = [request for w in worlds for request in requests(w).values()]
-                answers = await asyncio.gather(*(timed(request, http) for request in calls))
+                async with Stalls() as stalls:
+                    answers = await asyncio.gather(*(timed(request, http) for request in calls))
                 for response, elapsed in answers:
                     assert_unavailable(response)
-                    assert elapsed < FAST_SECONDS, f"{elapsed:.2f} s"
+                    assert elapsed < FAST_SECONDS + stalls.total, f"{elapsed:.2f} s, {stalls.total:.2f} s stalled"
         finally:
             running.thaw()
 
@@ -147,12 +172,14 @@ async def test_a_frozen_database_does_not_exhaust_the_pool(running: Cluster) -> 
         running.freeze()
         try:
             calls = [requests(world)["read" if n % 2 else "session"] for n in range(40)]
-            answers = await asyncio.gather(*(timed(request, http) for request in calls))
+            async with Stalls() as stalls:
+                answers = await asyncio.gather(*(timed(request, http) for request in calls))
         finally:
             running.thaw()
         for response, elapsed in answers:
             assert_unavailable(response)
-            assert elapsed < 2 * FAST_SECONDS, f"{elapsed:.2f} s"
+            # Beyond the pool's size a request may wait for a connection (under 2 s) before its own bound.
+            assert elapsed < 2 * FAST_SECONDS + stalls.total, f"{elapsed:.2f} s, {stalls.total:.2f} s stalled"
         await until_recovered(http, world)
         assert application.state.engine.pool.checkedout() == 0
         assert (await http.get(f"{world.base}", headers=world.owner.auth)).status_code == 200

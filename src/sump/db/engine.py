@@ -29,7 +29,7 @@ class Limits:
     statement: float | None
 
 
-REQUESTS = Limits(connect=1.5, pool=1.0, command=1.5, statement=1.2)
+REQUESTS = Limits(connect=1.5, pool=1.9, command=1.5, statement=1.2)
 BACKGROUND = Limits(connect=5, pool=5, command=10, statement=None)
 
 
