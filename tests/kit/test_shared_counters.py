@@ -21,7 +21,7 @@ from sump.kit.lockout import KNOWN_DEVICE, Lockout, LockoutPolicy
 from sump.kit.shared_counters import SharedCounters
 
 LIMIT = RateLimitItemPerYear(3)  # windows of a year: no window ends while the test runs
-ADDRESSES = 200  # limits the two processes reach together, one after the other, in the same order
+ADDRESSES = 2000  # limits the two processes reach together, one after the other, in the same order
 HITS = 4  # per address and process: together more than the limit allows
 DEADLINE_SECONDS = 60
 
@@ -41,7 +41,7 @@ def _hit_many(path: Path, start: Barrier, results: Queue[tuple[int, int]]) -> No
         limiter = SlidingWindowCounterRateLimiter(storage)
         start.wait()  # both processes ready: they count at the same time
         allowed = [
-            await limiter.hit(LIMIT, "sign-in", f"192.0.2.{address}")
+            await limiter.hit(LIMIT, "sign-in", f"2001:db8::{address:x}")
             for address in range(ADDRESSES)
             for _ in range(HITS)
         ]

@@ -5,8 +5,8 @@ else, for the workers of one `sump serve`, a SQLite file that the supervisor mak
 The file is a `limits` storage, so the per-IP strategy (sliding window counter) and the lockout's `incr`,
 `get`, `get_expiry` and `clear` behave exactly as with the other storages. Each operation is one statement, or
 one `BEGIN IMMEDIATE` transaction for a limit's read-then-count, so two workers never both take the last place
-under a limit. SQLite's own file locks do the locking; its statements run on one thread per worker, so the
-event loop never waits on a lock held by the other worker. Nothing is synced to disk: the counters live as long
+under a limit. SQLite's own file locks do the locking; an operation that finds the file locked by the other
+worker waits for it on a thread, never on the event loop. Nothing is synced to disk: the counters live as long
 as the server, and a worker that is replaced finds them as they were.
 """
 
@@ -89,21 +89,38 @@ def counter_storage(redis_url: str | None) -> Storage:
 
 
 class SharedCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
-    """A `limits` storage on a SQLite file that several processes open at once."""
+    """A `limits` storage on a SQLite file that several processes open at once.
+
+    Each operation first runs at once, on a connection that never waits for a lock (microseconds: the event loop
+    hardly notices); only when the other worker holds the file's write lock does it run again on this storage's
+    thread, whose connection waits for the lock, so the event loop itself never does."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA synchronous=OFF")
+        self.now = self._connect(path, 0)
+        self.waiting = self._connect(path, BUSY_TIMEOUT_SECONDS)
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="sump-counters")
         self.purged = 0.0
 
+    @staticmethod
+    def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=OFF")
+        return db
+
     async def _run(self, operation: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.thread, operation, *args)
+        try:
+            return operation(self.now, *args)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+        # Refused before it changed anything: a statement on its own, or the transaction's first one.
+        return await asyncio.get_running_loop().run_in_executor(self.thread, operation, self.waiting, *args)
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)
-        self.db.close()
+        self.now.close()
+        self.waiting.close()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -122,10 +139,10 @@ class SharedCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
         await self._run(self._delete, key)
 
     async def check(self) -> bool:
-        return await self._run(lambda: self.db.execute("SELECT 1").fetchall() == [(1,)])
+        return await self._run(lambda db: db.execute("SELECT 1").fetchall() == [(1,)])
 
     async def reset(self) -> int | None:
-        return await self._run(lambda: self.db.execute("DELETE FROM counters").rowcount)
+        return await self._run(lambda db: db.execute("DELETE FROM counters").rowcount)
 
     async def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
@@ -138,45 +155,45 @@ class SharedCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
         await self._run(self._delete, *self.sliding_window_keys(key, expiry, time.time()))
 
-    # On the storage's thread:
+    # Each on one connection, at once or on the storage's thread:
 
-    def _incr(self, key: str, expiry: float, amount: int, now: float) -> int:
-        if now - self.purged > PURGE_INTERVAL_SECONDS:
+    def _incr(self, db: sqlite3.Connection, key: str, expiry: float, amount: int, now: float) -> int:
+        if now - self.purged > PURGE_INTERVAL_SECONDS:  # first: refused, it leaves the count to the retry
             self.purged = now
-            self.db.execute("DELETE FROM counters WHERE expires <= ?", (now,))
-        rows = self.db.execute(_INCR, {"key": key, "amount": amount, "now": now, "expiry": expiry}).fetchall()
+            db.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+        rows = db.execute(_INCR, {"key": key, "amount": amount, "now": now, "expiry": expiry}).fetchall()
         return int(rows[0][0])
 
-    def _get(self, key: str) -> int:
-        rows = self.db.execute("SELECT value FROM counters WHERE key = ? AND expires > ?", (key, time.time()))
+    def _get(self, db: sqlite3.Connection, key: str) -> int:
+        rows = db.execute("SELECT value FROM counters WHERE key = ? AND expires > ?", (key, time.time()))
         return next((int(value) for (value,) in rows), 0)
 
-    def _get_expiry(self, key: str) -> float:
-        rows = self.db.execute("SELECT expires FROM counters WHERE key = ?", (key,))
+    def _get_expiry(self, db: sqlite3.Connection, key: str) -> float:
+        rows = db.execute("SELECT expires FROM counters WHERE key = ?", (key,))
         return next((float(expires) for (expires,) in rows), time.time())
 
-    def _delete(self, *keys: str) -> None:
-        self.db.executemany("DELETE FROM counters WHERE key = ?", [(key,) for key in keys])
+    def _delete(self, db: sqlite3.Connection, *keys: str) -> None:
+        db.executemany("DELETE FROM counters WHERE key = ?", [(key,) for key in keys])
 
-    def _acquire(self, key: str, limit: int, expiry: int, amount: int) -> bool:
+    def _acquire(self, db: sqlite3.Connection, key: str, limit: int, expiry: int, amount: int) -> bool:
         """The weighted count of this window and the last, and the hit if it fits, in one transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
             now = time.time()
-            previous, previous_ttl, current, _ = self._window(key, expiry, now)
+            previous, previous_ttl, current, _ = self._window(db, key, expiry, now)
             fits = math.floor(previous * previous_ttl / expiry + current) + amount <= limit
             if fits:
-                self._incr(self.sliding_window_keys(key, expiry, now)[1], 2 * expiry, amount, now)
+                self._incr(db, self.sliding_window_keys(key, expiry, now)[1], 2 * expiry, amount, now)
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        db.execute("COMMIT")
         return fits
 
-    def _window(self, key: str, expiry: int, now: float) -> tuple[int, float, int, float]:
+    def _window(self, db: sqlite3.Connection, key: str, expiry: int, now: float) -> tuple[int, float, int, float]:
         """As `limits`' memory storage: (previous count, its time to live, current count, its time to live)."""
         previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        rows = self.db.execute(
+        rows = db.execute(
             "SELECT key, value FROM counters WHERE key IN (?, ?) AND expires > ?", (previous_key, current_key, now)
         )
         counts = {row_key: int(value) for row_key, value in rows}
