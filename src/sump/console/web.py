@@ -36,6 +36,7 @@ from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environments import policy as environment_policy
 from sump.kit.call import Hooks
 from sump.kit.crypto import sign_cookie, unsign_cookie
+from sump.kit.custom_properties import readable
 from sump.kit.deps import SettingsDep
 from sump.kit.errors import Problem, field_message
 from sump.kit.origins import from_trusted_origin, trusted_origins
@@ -66,8 +67,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _shown(value: Any) -> str:
-    """A custom-property value as it is edited: strings bare, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A custom-property value as it is edited: strings bare, anything else as JSON (as deep as views show it)."""
+    return value if isinstance(value, str) else json.dumps(readable(value, level=2), ensure_ascii=False)
 
 
 templates.env.filters["when"] = _when

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.environment_accounts import EnvironmentAccount
-from sump.kit.custom_properties import CustomProperties
+from sump.kit.custom_properties import CustomProperties, readable
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel
 from sump.tenant_accounts.schemas import AccountUpdate
@@ -55,8 +55,8 @@ class EndUserView(IdentityView):
         return cls(
             **cls.fields_of(account),
             environment_id=account.environment_id,
-            custom_properties=account.custom_properties,
-            metadata=account.metadata_,
+            custom_properties=readable(account.custom_properties),
+            metadata=readable(account.metadata_),
             has_password=account.password_hash is not None,
         )
 

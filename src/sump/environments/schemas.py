@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from sump.db.tables.environments import Environment
-from sump.kit.custom_properties import CustomProperties
+from sump.kit.custom_properties import CustomProperties, readable
 from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
 
 ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
@@ -91,7 +91,7 @@ class EnvironmentView(ResponseModel):
             id=environment.id,
             tenant_id=environment.tenant_id,
             name=environment.name,
-            custom_properties=environment.custom_properties,
+            custom_properties=readable(environment.custom_properties),
             settings=EnvironmentSettings.model_validate(environment.settings),
             created_at=environment.created_at,
             updated_at=environment.updated_at,

@@ -1,4 +1,7 @@
-"""Custom properties: a flat JSON object of literal keys with bounded size."""
+"""Custom properties (and an end user's metadata): a JSON object of literal keys with bounded size and nesting.
+
+The limits hold at write time. Rows written before a limit existed may exceed it: `readable` is what every view
+shows of a stored object, so that reading such a row still answers."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sump.kit.errors import Problem, bad_request
 MAX_KEYS = 64
 MAX_KEY_LENGTH = 64
 MAX_BYTES = 16 * 1024
+MAX_DEPTH = 16  # levels of objects and arrays, the properties object itself the first
 
 CustomProperties = dict[Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH)], Any]
 
@@ -23,8 +27,45 @@ class CustomPropertyKey(BaseModel):
     custom_property: str = Field(alias="customProperty", min_length=1, max_length=MAX_KEY_LENGTH)
 
 
+def depth(value: Any) -> int:
+    """How many objects and arrays nest in `value` (a scalar 0, `{}` 1, `{"a": []}` 2), counted without recursion
+    so that no nesting is too deep to measure."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def readable(value: Any, level: int = 1) -> Any:
+    """A stored value as views show it, `level` being where it sits (the properties object is 1): objects and
+    arrays below MAX_DEPTH read as null. Within the limit, `value` itself; the stored row is never changed."""
+    if depth(value) + level - 1 <= MAX_DEPTH:
+        return value
+    return _cut(value, level)
+
+
+def _cut(value: Any, level: int) -> Any:
+    if isinstance(value, dict | list) and level > MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {key: _cut(item, level + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut(item, level + 1) for item in value]
+    return value
+
+
 def check_limits(properties: dict[str, Any]) -> dict[str, Any]:
-    """At most 64 keys of at most 64 characters, and 16 KiB serialised."""
+    """At most 64 keys of at most 64 characters, 16 levels of nesting, and 16 KiB serialised."""
+    if depth(properties) > MAX_DEPTH:
+        raise bad_request("custom_properties_too_deep", f"Objects and arrays may nest at most {MAX_DEPTH} levels.")
     if len(properties) > MAX_KEYS:
         raise bad_request("too_many_custom_properties", f"At most {MAX_KEYS} custom properties are allowed.")
     for key in properties:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body
 from sump.access.actors import TenantActor
 from sump.access.dependencies import TenantMember, allowed
 from sump.environments.schemas import EnvironmentView
-from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
+from sump.kit.custom_properties import CustomProperties, CustomPropertyKey, readable
 from sump.kit.errors import problem_responses
 from sump.kit.transactions import DbSession
 from sump.tenants import policy, service
@@ -25,7 +25,7 @@ async def get_tenant(actor: TenantMember, db: DbSession) -> TenantView:
     return TenantView(
         id=tenant.id,
         name=tenant.name,
-        custom_properties=tenant.custom_properties,
+        custom_properties=readable(tenant.custom_properties),
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,
         environments=[EnvironmentView.of(environment) for environment in environments],
