@@ -93,11 +93,11 @@ def test_missing_postgresql_database_is_one_line(tmp_path: Path) -> None:
     assert done.stderr == f'sump: cannot use the database {url}: database "{name}" does not exist\n'
 
 
-def test_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+def test_sqlite_file_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'sump.db'}"
     done = run(tmp_path, "db", "current", SUMP_DATABASE_URL=url)
     assert done.returncode == 1
-    assert done.stderr == f"sump: cannot use the database {url}: unable to open database file\n"
+    assert done.stderr == f"sump: cannot use the database {url}: the directory {tmp_path / 'missing'} does not exist\n"
 
 
 def test_serve_migrate_with_an_unreachable_database_is_one_line(tmp_path: Path) -> None:

@@ -158,17 +158,20 @@ class Settings(BaseSettings):
                 f"invalid configuration:\n  SUMP_DATABASE_URL: the directory {path.parent} does not exist"
             )
         if not path.exists():
-            _create_secret_file(path)
+            # Before it was kept beside the database, the secret was kept in the working directory: carry it
+            # over, so the keys and sessions it sealed stay readable.
+            earlier = Path(DEV_SECRET_NAME)
+            _create_secret_file(path, earlier.read_text().strip() if earlier.is_file() else secrets.token_urlsafe(48))
         return self.model_copy(update={"secret_key": path.read_text().strip()})
 
 
-def _create_secret_file(path: Path) -> None:
+def _create_secret_file(path: Path, secret: str) -> None:
     """Written whole, readable by its owner only, then linked into place: two processes starting together keep
     whichever came first, and no reader sees a half-written file."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=DEV_SECRET_NAME)
     try:
         with os.fdopen(descriptor, "w") as output:
-            output.write(secrets.token_urlsafe(48) + "\n")
+            output.write(secret + "\n")
         with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
     finally:

@@ -6,6 +6,7 @@ import contextlib
 import io
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -125,10 +126,17 @@ def _run(step: object, config: Config, revision: str) -> None:
 @contextlib.contextmanager
 def _database(database_url: str) -> Iterator[None]:
     """A database that cannot be reached or used becomes one line naming it (without its password) and why."""
+    url = make_url(database_url)
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        # Said before connecting: aiosqlite's thread, when the file cannot be opened, may print a traceback
+        # of its own after the event loop has closed.
+        directory = Path(url.database).absolute().parent
+        if not directory.is_dir():
+            raise MigrationError(f"cannot use the database {shown}: the directory {directory} does not exist")
     try:
         yield
     except (OSError, DBAPIError) as exc:
-        shown = make_url(database_url).render_as_string(hide_password=True)
         raise MigrationError(f"cannot use the database {shown}: {_reason(exc)}") from None
 
 
