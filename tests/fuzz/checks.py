@@ -9,6 +9,7 @@ folds it into a valid value (NFKC, surrounding spaces), which a JSON Schema patt
   which an earlier call of the run may have changed);
 - 400 `nul_character`: no text may hold U+0000 (PostgreSQL cannot store it), on any field;
 - 400 `unknown_permission`, `unknown_role`: a name that must be in the environment's catalog (state);
+- 400 `role_target_invalid`: a role grant's `targetId` must be the tenant in the path;
 - 400 `organization_required`: an end user in several organizations (state) must name one;
 - 400 `invalid_cursor`, `invalid_token`: a page cursor or reset token is an opaque value the server issued;
 - 400 `too_many_custom_properties`, `custom_property_key_invalid`, `custom_properties_too_large`,
@@ -42,6 +43,7 @@ UNSTATED_RULES = {
     "unknown_permission",
     "unknown_role",
     "organization_required",
+    "role_target_invalid",
     "invalid_cursor",
     "invalid_token",
     "too_many_custom_properties",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -33,7 +34,9 @@ class EndUserCreate(RequestModel):
 
 
 class EndUserUpdate(AccountUpdate):
-    metadata: CustomProperties | None = Field(default=None, description=f"Replaces the whole object. {METADATA}")
+    metadata: CustomProperties | SkipJsonSchema[None] = Field(  # may be left out, never null
+        default=None, description=f"Replaces the whole object. {METADATA}"
+    )
 
     @model_validator(mode="after")
     def _metadata_not_null(self) -> EndUserUpdate:

@@ -42,8 +42,17 @@ UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _HTTP_URL_SCHEMA = Field(json_schema_extra={"pattern": rf"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\[\]{_SPACE}]+[^{_SPACE}]*$"})
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url), _HTTP_URL_SCHEMA]
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)]
-ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+# Names are stripped before their length is checked: the patterns document it.
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=100),
+    Field(json_schema_extra={"pattern": r"^\s*\S[\s\S]+\S\s*$"}),
+]
+ContainerName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=100),
+    Field(json_schema_extra={"pattern": r"^\s*\S[\s\S]*\S\s*$"}),
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 # A password being chosen: the password policy checks it (400 `password_too_short`, …); the document states the
 # default policy's lengths so that clients and the API fuzzer send passwords that can pass it.

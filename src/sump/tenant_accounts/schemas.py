@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
@@ -30,7 +31,9 @@ class AccountCreate(RequestModel):
 
 
 class AccountUpdate(RequestModel):
-    name: PersonName | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # documents `_not_empty`
+
+    name: PersonName | SkipJsonSchema[None] = None  # may be left out, never null
     avatar_url: HttpUrl | None = None
 
     @model_validator(mode="after")
