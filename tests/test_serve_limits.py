@@ -41,6 +41,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         directory, SUMP_RATE_LIMITS="on", SUMP_TRUSTED_PROXIES="127.0.0.1", SUMP_LOCKOUT_MAX_DELAY="0"
     )
     environment.pop("SUMP_REDIS_URL", None)
+    environment["TMPDIR"] = str(directory / "tmp")  # where the supervisor makes its counters' directory
+    (directory / "tmp").mkdir()
     server = start_server(directory, environment, workers=2)
     try:
         workers = sorted(wait_until_every_worker_serves(server))
@@ -51,8 +53,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(
             server, workers, f"/api/v1/auth/tenants/{created.json()['tenantId']}/login", body["account"]["username"]
         )
+        assert server.stop() == 0
+        assert not list((directory / "tmp").iterdir()), "the counters' directory outlived the server"
     finally:
         server.kill()
+
+
+def test_the_workers_count_in_one_file_of_their_server(served: Served) -> None:
+    [counters] = served.server.log.parent.glob("tmp/sump-counters-*/counters.sqlite")
+    for worker in served.workers:
+        assert str(counters) in _open_files(worker)
 
 
 class Connection:
