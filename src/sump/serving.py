@@ -19,9 +19,11 @@ import select
 import signal
 import socket
 import struct
+import sys
 import termios
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
@@ -224,6 +226,19 @@ def _worker(host: str, port: int, ready: EventType, counters: Path | None = None
     _Server(uvicorn.Config(APP, **UVICORN_OPTIONS), ready).run([_listening_socket(host, port)])
 
 
+@contextlib.contextmanager
+def _main_module_left_out() -> Iterator[None]:
+    """A spawned process first runs its parent's main script again, as `__mp_main__`: for `sump serve` that is
+    the `sump` command, whose imports (typer, alembic, mako) a worker never uses. A main module without a file
+    or a name is left alone, so the worker imports only what it runs: the application."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class _Supervisor:
     """Starts the workers and replaces one that dies. One that dies after it was serving is replaced at once;
     one that dies before it served (killed while starting, a crash at start-up) is tried again after a pause
@@ -307,7 +322,8 @@ class _Supervisor:
     def _start(self, slot: int) -> None:
         ready = self.context.Event()
         process = self.context.Process(target=self.target, args=(self.host, self.port, ready), name="sump-worker")
-        process.start()
+        with _main_module_left_out():
+            process.start()
         assert process.pid is not None
         self.workers[process.pid] = (process, ready)
         self.slot_of[process.pid] = slot
