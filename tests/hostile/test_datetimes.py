@@ -74,6 +74,7 @@ def _parameter(operation: dict[str, Any], name: str) -> dict[str, Any]:
     return next(parameter for parameter in operation["parameters"] if parameter["name"] == name)
 
 
+@pytest.mark.asvs("VAL-10")
 async def test_the_api_document_says_how_times_are_read(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
     operations = [

@@ -90,6 +90,7 @@ async def test_accounts_made_or_changed_by_admins_refuse_a_growing_username(
     assert signed_in.status_code == 200, signed_in.text
 
 
+@pytest.mark.asvs("VAL-02")
 @given(st.text(max_size=20))
 def test_a_normalised_username_is_never_longer_than_a_stored_one(value: str) -> None:
     try:
@@ -99,6 +100,7 @@ def test_a_normalised_username_is_never_longer_than_a_stored_one(value: str) -> 
     assert len(normalised) <= MAX_USERNAME
 
 
+@pytest.mark.asvs("VAL-02")
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), st.sampled_from(["example.com", "b" * 63 + ".io"]))
 def test_a_normalised_email_is_never_longer_than_a_stored_one(local: str, domain: str) -> None:
     try:
