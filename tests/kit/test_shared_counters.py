@@ -24,6 +24,7 @@ LIMIT = RateLimitItemPerYear(3)  # windows of a year: no window ends while the t
 ADDRESSES = 2000  # limits the two processes reach together, one after the other, in the same order
 HITS = 4  # per address and process: together more than the limit allows
 DEADLINE_SECONDS = 60
+RACES = 5
 
 
 @pytest.fixture
@@ -52,32 +53,43 @@ def _hit_many(path: Path, start: Barrier, results: Queue[tuple[int, int]]) -> No
     results.put(asyncio.run(run()))
 
 
-def test_two_processes_share_one_limit_and_one_count(tmp_path: Path) -> None:
-    path = shared_counters.prepare(tmp_path)
+def _race(path: Path) -> list[tuple[int, int]]:
+    """Two processes that count in `path` at the same time; what each one saw."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(2, timeout=DEADLINE_SECONDS), context.Queue()
     processes = [context.Process(target=_hit_many, args=(path, start, results)) for _ in range(2)]
     try:
         for process in processes:
             process.start()
-        answers = [results.get(timeout=DEADLINE_SECONDS) for _ in processes]
+        return [results.get(timeout=DEADLINE_SECONDS) for _ in processes]
     finally:
         for process in processes:
             process.join(DEADLINE_SECONDS)
             if process.is_alive():
                 process.kill()
-    assert sum(allowed for allowed, _ in answers) == LIMIT.amount * ADDRESSES
-    assert all(allowed > 0 for allowed, _ in answers), "both processes counted against the one limit"
-    assert max(count for _, count in answers) == 2 * ADDRESSES
 
-    async def final_count() -> int:
-        storage = SharedCounters(path)
-        try:
-            return await storage.get("failures")
-        finally:
-            storage.close()
 
-    assert asyncio.run(final_count()) == 2 * ADDRESSES
+async def _count(path: Path, key: str) -> int:
+    storage = SharedCounters(path)
+    try:
+        return await storage.get(key)
+    finally:
+        storage.close()
+
+
+def test_two_processes_share_one_limit_and_one_count(tmp_path: Path) -> None:
+    """On a busy machine one process may be done before the other starts: the race is run again, on a fresh
+    file, until the two counted against the same limits (each let some hits through)."""
+    for race in range(RACES):
+        (tmp_path / str(race)).mkdir()
+        path = shared_counters.prepare(tmp_path / str(race))
+        answers = _race(path)
+        assert sum(allowed for allowed, _ in answers) == LIMIT.amount * ADDRESSES
+        assert max(count for _, count in answers) == 2 * ADDRESSES
+        assert asyncio.run(_count(path, "failures")) == 2 * ADDRESSES
+        if all(allowed > 0 for allowed, _ in answers):
+            return
+    pytest.fail(f"the two processes never counted at the same time in {RACES} races")
 
 
 async def test_the_lockout_answers_alike_in_memory_and_in_the_shared_file(counters: SharedCounters) -> None:
