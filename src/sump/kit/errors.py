@@ -161,6 +161,8 @@ _HTTP_CODES = {
 async def _http_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", HTTPStatus(exc.status_code).phrase + "."))
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # JSON nested deeper than the parser
+        code, detail = "malformed_json", "The request body is not valid JSON."
     return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
 
 
