@@ -222,7 +222,7 @@ async def test_a_password_reset_lifts_the_lock(make_app: Factory, smtp: SmtpServ
 
         await attacker.post(f"{user.auth_base}/forgot-password", json={"email": user.email})
         await app.state.outbox.run_once()
-        token = reset_token(smtp.inbox.to(user.email)[0])
+        token = reset_token(smtp.inbox.wait_for(user.email))
         new = {"token": token, "newPassword": "a fresh start 2026"}
         assert (await attacker.post(f"{user.auth_base}/reset-password", json=new)).status_code == 200
         after = await attacker.post(_login(user), json={"email": user.email, "password": "a fresh start 2026"})
