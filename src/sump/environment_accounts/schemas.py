@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties, readable
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel
+from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel, omit_null
 from sump.tenant_accounts.schemas import AccountUpdate
 
 METADATA = (
@@ -34,8 +33,8 @@ class EndUserCreate(RequestModel):
 
 
 class EndUserUpdate(AccountUpdate):
-    metadata: CustomProperties | SkipJsonSchema[None] = Field(  # may be left out, never null
-        default=None, description=f"Replaces the whole object. {METADATA}"
+    metadata: CustomProperties | None = Field(  # may be left out, never null
+        default=None, description=f"Replaces the whole object. {METADATA}", json_schema_extra=omit_null
     )
 
     @model_validator(mode="after")

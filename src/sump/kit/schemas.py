@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -42,6 +42,18 @@ UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _HTTP_URL_SCHEMA = Field(json_schema_extra={"pattern": rf"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\[\]{_SPACE}]+[^{_SPACE}]*$"})
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url), _HTTP_URL_SCHEMA]
+
+
+def omit_null(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of a field that may be left out but never null: the document leaves out the null."""
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    else:
+        schema["anyOf"] = branches
+    schema.pop("default", None)
+
+
 # Names are stripped before their length is checked: the patterns document it.
 PersonName = Annotated[
     str,

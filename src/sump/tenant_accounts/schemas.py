@@ -4,12 +4,11 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel
+from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel, omit_null
 
 
 class RoleGrant(RequestModel):
@@ -33,7 +32,7 @@ class AccountCreate(RequestModel):
 class AccountUpdate(RequestModel):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # documents `_not_empty`
 
-    name: PersonName | SkipJsonSchema[None] = None  # may be left out, never null
+    name: PersonName | None = Field(default=None, json_schema_extra=omit_null)  # may be left out, never null
     avatar_url: HttpUrl | None = None
 
     @model_validator(mode="after")
