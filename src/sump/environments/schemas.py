@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from sump.db.tables.environments import Environment
 from sump.kit.custom_properties import CustomProperties, readable
@@ -16,7 +16,7 @@ ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
 class EnvironmentSettings(RequestModel):
     """Rules for the end users of one environment."""
 
-    signup_enabled: bool = Field(default=True, description="Whether end users may sign up themselves.")
+    signup_enabled: StrictBool = Field(default=True, description="Whether end users may sign up themselves.")
     password_min_length: int = Field(default=8, ge=8, le=128)
     password_max_length: int = Field(default=128, ge=8, le=1024)
 
@@ -30,7 +30,7 @@ class EnvironmentSettings(RequestModel):
 class EnvironmentSettingsChange(RequestModel):
     """Settings to change; the ones left out keep their current values."""
 
-    signup_enabled: bool | None = Field(default=None, description="Whether end users may sign up themselves.")
+    signup_enabled: StrictBool | None = Field(default=None, description="Whether end users may sign up themselves.")
     password_min_length: int | None = Field(default=None, ge=8, le=128)
     password_max_length: int | None = Field(default=None, ge=8, le=1024)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 
@@ -37,7 +38,17 @@ def _in_utc(value: datetime) -> datetime:
 
 
 UTC_NOTE = "An ISO 8601 time; a time without an offset is read as UTC."
-UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+def _not_a_number(value: Any) -> Any:
+    """A time is written as ISO 8601: a bare number (which pydantic would read as Unix seconds) is refused."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("Must be an ISO 8601 time, like 2026-01-31T12:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+UtcDateTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_utc)]
 # Documents `_http_url` (the characters below are exactly those of `str.isspace`).
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _HTTP_URL_SCHEMA = Field(json_schema_extra={"pattern": rf"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\[\]{_SPACE}]+[^{_SPACE}]*$"})

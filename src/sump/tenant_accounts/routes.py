@@ -65,7 +65,7 @@ async def find_account(
     db: DbSession,
     email: Annotated[str | None, Query(max_length=254)] = None,
     phone: Annotated[str | None, Query(max_length=32)] = None,
-    username: Annotated[str | None, Query(max_length=64)] = None,
+    username: Annotated[str | None, Query(max_length=20)] = None,
 ) -> AccountView:
     """Finds the account holding every identifier given, by query parameters (or, as before, a JSON body)."""
     given: dict[str, object] = {

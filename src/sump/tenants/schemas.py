@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from sump.environments.schemas import EnvironmentView
 from sump.kit.custom_properties import CustomProperties
-from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
+from sump.kit.schemas import ContainerName, RequestModel, ResponseModel, omit_null
 
 
 class TenantFields(RequestModel):
@@ -17,7 +17,7 @@ class TenantFields(RequestModel):
 
 
 class TenantUpdate(RequestModel):
-    name: ContainerName | None = None
+    name: ContainerName | None = Field(default=None, json_schema_extra=omit_null)  # may be left out, never null
 
     @model_validator(mode="after")
     def _not_empty(self) -> TenantUpdate:
