@@ -42,13 +42,6 @@ class Pool:
     def scope_id(self) -> uuid.UUID:
         return self.environment_id or self.tenant_id
 
-    def holds(self, account: Account) -> bool:
-        return isinstance(account, self.model) and _scope_of(account) == self.scope_id
-
-
-def _scope_of(account: Account) -> uuid.UUID:
-    return account.environment_id if isinstance(account, EnvironmentAccount) else account.tenant_id
-
 
 def tenant_pool(tenant_id: uuid.UUID) -> Pool:
     return Pool(AccountType.TENANT_ACCOUNT, tenant_id)

@@ -54,12 +54,11 @@ async def confirm_own_change(
             raise current_password_required(field)
         await passwords.check_current_password(call, pool, account, current_password)
     except Problem as problem:
-        if problem.code not in passwords.LOAD_CODES:
-            family = "end_user" if pool.environment_id else "tenant_account"
-            action = f"{family}.{field}_change_failed"
-            audit.record_failure(
-                call, action, problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id, target=ref(account)
-            )
+        family = "end_user" if pool.environment_id else "tenant_account"
+        action = f"{family}.{field}_change_failed"
+        audit.record_failure(
+            call, action, problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id, target=ref(account)
+        )
         raise
 
 

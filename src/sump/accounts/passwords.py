@@ -13,6 +13,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import repository
 from sump.db.base import utcnow
+from sump.kit.audit import LOAD_CODES
 from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem
@@ -22,8 +23,6 @@ from sump.sessions import service as sessions
 # One budget per address for every password check: `/login` of both families, the token endpoint's password
 # grant, the console's sign-in and each "current password" check.
 SIGN_IN_PER_IP = parse("30/minute")
-# Refusals for load are not attempts on an account: they are neither counted nor audited as failed sign-ins.
-LOAD_CODES = frozenset({"rate_limited", "overloaded"})
 
 
 def invalid_credentials() -> Problem:

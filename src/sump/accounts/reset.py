@@ -13,7 +13,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import repository
 from sump.accounts.identity import enqueue_reset
-from sump.accounts.passwords import LOAD_CODES, lockout_subject, set_password
+from sump.accounts.passwords import lockout_subject, set_password
 from sump.accounts.pools import load_pool
 from sump.accounts.schemas import Identifier, ResetPassword
 from sump.config import Settings
@@ -111,10 +111,9 @@ async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account
         async with call.hasher.slot():
             account = await _redeem(call, pool, body)
     except Problem as problem:
-        if problem.code not in LOAD_CODES:
-            audit.record_failure(
-                call, "password.reset_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
-            )
+        audit.record_failure(
+            call, "password.reset_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
+        )
         raise
     await call.lockout.clear(lockout_subject(pool, account))
     who = audit.ref(account)

@@ -40,17 +40,16 @@ class SignedIn:
 def _audit_failure(
     call: Call, action: str, problem: Problem, pool: Pool, account: Account | None = None, **details: Any
 ) -> None:
-    if problem.code not in passwords.LOAD_CODES:
-        target = ref(account) if account is not None else None
-        audit.record_failure(
-            call,
-            action,
-            problem,
-            tenant_id=pool.tenant_id,
-            environment_id=pool.environment_id,
-            target=target,
-            **details,
-        )
+    target = ref(account) if account is not None else None
+    audit.record_failure(
+        call,
+        action,
+        problem,
+        tenant_id=pool.tenant_id,
+        environment_id=pool.environment_id,
+        target=target,
+        **details,
+    )
 
 
 async def _audit(call: Call, pool: Pool, action: str, account: Account | None, **details: Any) -> None:

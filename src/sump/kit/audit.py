@@ -64,6 +64,10 @@ async def record(
     await db.flush()
 
 
+# Refusals for load (the per-address budget, a full hashing pool) are no attempt on an account.
+LOAD_CODES = frozenset({"rate_limited", "overloaded"})
+
+
 def record_failure(
     call: Call,
     action: str,
@@ -75,7 +79,10 @@ def record_failure(
     **details: Any,
 ) -> None:
     """For a refused request: recorded with the problem's code (and the account it aimed at, when known), in
-    a transaction of its own once the request's has been rolled back (so it holds no locks)."""
+    a transaction of its own once the request's has been rolled back (so it holds no locks). A refusal for
+    load is no attempt on anything and is not recorded."""
+    if problem.code in LOAD_CODES:
+        return
     fields = {"code": problem.code, **details}
 
     async def write() -> None:

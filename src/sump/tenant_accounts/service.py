@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import TenantActor
 from sump.access.policy import require
-from sump.access.pools import Pool
+from sump.access.pools import tenant_pool
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
-from sump.db.tables.sessions import AccountType
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.kit import audit
 from sump.kit.audit import ref
@@ -62,7 +61,7 @@ async def new_account(
     if body.password is not None:
         DEFAULT_POLICY.check(body.password, email=body.email, username=body.username)
     await ensure_identifiers_free(
-        db, Pool(AccountType.TENANT_ACCOUNT, tenant_id), email=body.email, phone=body.phone, username=body.username
+        db, tenant_pool(tenant_id), email=body.email, phone=body.phone, username=body.username
     )
     if body.password is not None:
         password_hash = await hasher.hash(body.password)
@@ -138,7 +137,7 @@ async def send_password_reset(
     reset. Whoever sends it never sees nor sets the password. Oneself, or an account one manages."""
     account = await get(db, actor, account_id)
     require(policy.edit(actor, account))
-    await enqueue_reset(db, Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id), "email", account.email)
+    await enqueue_reset(db, tenant_pool(actor.tenant_id), "email", account.email)
     action = "tenant_account.invited" if invitation else "tenant_account.password_reset_sent"
     await _audit(db, actor, action, account)
     return account
@@ -166,7 +165,7 @@ async def change_identifier(
     change, and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
     account = await get(call.db, actor, account_id)
     require(policy.edit(actor, account))
-    pool = Pool(AccountType.TENANT_ACCOUNT, actor.tenant_id)
+    pool = tenant_pool(actor.tenant_id)
     if account.id == actor.account.id:
         await confirm_own_change(call, pool, account, field, current_password)
     if await set_identifier(call, pool, account, field, value):
