@@ -18,6 +18,14 @@ async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID
     )
 
 
+async def by_identifier(
+    db: AsyncSession, environment_id: uuid.UUID, kind: str, value: str
+) -> EnvironmentAccount | None:
+    """The end user whose `kind` (email or username) is `value`, normalised as stored."""
+    column = EnvironmentAccount.email if kind == "email" else EnvironmentAccount.username
+    return await db.scalar(environment(environment_id).select(EnvironmentAccount).where(column == value))
+
+
 async def page(
     db: AsyncSession, environment_id: uuid.UUID, filters: Filters, after: uuid.UUID | None, limit: int
 ) -> list[EnvironmentAccount]:

@@ -27,6 +27,7 @@ from sump.kit import audit, custom_properties
 from sump.kit.audit import ref
 from sump.kit.call import Call
 from sump.kit.errors import Problem, not_found
+from sump.kit.identifiers import normalize_email, normalize_username
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
 
@@ -60,6 +61,22 @@ async def page(
 async def find(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
     """The environment's end user, for another feature's rule that names one (an organization's member)."""
     return await repository.get(db, environment_id, account_id)
+
+
+async def find_by_identifier(db: AsyncSession, actor: EnvironmentActor, identifier: str) -> EnvironmentAccount:
+    """The environment's end user with this email (when it has an `@`) or username, typed as a person would
+    (any case, spaces around it); 404 `account_not_found` when there is none, or when it cannot be one."""
+    require(policy.read(actor))
+    text = identifier.strip()
+    kind = "email" if "@" in text else "username"
+    try:
+        value = normalize_email(text) if kind == "email" else normalize_username(text)
+    except ValueError:
+        raise not_found("account") from None
+    account = await repository.by_identifier(db, actor.environment.id, kind, value)
+    if account is None:
+        raise not_found("account")
+    return account
 
 
 async def new_account(

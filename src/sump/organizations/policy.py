@@ -19,6 +19,25 @@ def edit_catalog(actor: TenantActor) -> Verdict:
     return admin(actor)
 
 
+def delete_role(name: str, builtin: bool, holders: int) -> Verdict:
+    """A custom role that no member holds can be deleted (who may edit the catalog is `edit_catalog`)."""
+    if builtin:
+        return Refusal("builtin_role", "The built-in roles cannot be deleted.", 409)
+    if holders:
+        return Refusal("role_in_use", "Members hold this role: give them another role first.", 409)
+    return None
+
+
+def delete_permission(name: str, builtin: bool, used_by: list[str]) -> Verdict:
+    """A custom permission that no role grants can be deleted."""
+    if builtin:
+        return Refusal("builtin_permission", "The built-in permissions cannot be deleted.", 409)
+    if used_by:
+        roles = ", ".join(sorted(used_by))
+        return Refusal("permission_in_use", f"Roles grant this permission ({roles}): remove it from them first.", 409)
+    return None
+
+
 def administer(
     actor: EnvironmentActor, membership: Membership | None, admins: list[uuid.UUID] | None = None
 ) -> Verdict:

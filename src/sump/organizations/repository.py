@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +22,13 @@ async def get(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid
     return await db.scalar(environment(environment_id).select(Organization).where(Organization.id == organization_id))
 
 
-async def page(db: AsyncSession, environment_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Organization]:
-    """Every organization of the environment, oldest first."""
+async def page(
+    db: AsyncSession, environment_id: uuid.UUID, after: uuid.UUID | None, limit: int, q: str | None = None
+) -> list[Organization]:
+    """Every organization of the environment (whose name starts with `q`, ignoring case), oldest first."""
     statement = environment(environment_id).select(Organization)
+    if q:
+        statement = statement.where(func.lower(Organization.name).startswith(q.casefold(), autoescape=True))
     if after is not None:
         statement = statement.where(Organization.id > after)
     return list(await db.scalars(statement.order_by(Organization.id).limit(limit)))
@@ -129,6 +134,28 @@ async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_
     return list(await db.scalars(statement))
 
 
+async def admins(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    """Account ids of the organization's ORG_ADMINs, as read now (no lock: for showing, not for deciding)."""
+    statement = (
+        environment(environment_id)
+        .select(Membership.environment_account_id)
+        .where(Membership.organization_id == organization_id, Membership.role == ORG_ADMIN)
+        .order_by(Membership.id)
+    )
+    return list(await db.scalars(statement))
+
+
+async def count_members(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> int:
+    statement = environment(environment_id).count(Membership).where(Membership.organization_id == organization_id)
+    return int(await db.scalar(statement) or 0)
+
+
+async def holders_by_role(db: AsyncSession, environment_id: uuid.UUID) -> dict[str, int]:
+    """How many memberships of the environment hold each role (roles nobody holds are left out)."""
+    statement = environment(environment_id).select(Membership.role, func.count(Membership.id)).group_by(Membership.role)
+    return {role: int(count) for role, count in await db.execute(statement)}
+
+
 async def count_with_role(db: AsyncSession, environment_id: uuid.UUID, role: str) -> int:
     statement = environment(environment_id).count(Membership).where(Membership.role == role)
     return int(await db.scalar(statement) or 0)
@@ -157,11 +184,21 @@ async def permissions(db: AsyncSession, environment_id: uuid.UUID) -> list[Permi
     return list(await db.scalars(environment(environment_id).select(Permission).order_by(Permission.name)))
 
 
-async def permission_names(db: AsyncSession, environment_id: uuid.UUID, names: Sequence[str]) -> set[str]:
-    """Which of `names` are in the environment's catalog."""
+async def permission_names(
+    db: AsyncSession, environment_id: uuid.UUID, names: Sequence[str], *, share: bool = False
+) -> set[str]:
+    """Which of `names` are in the environment's catalog; with `share`, kept from deletion until the transaction
+    ends (as `role` does), so a role cannot be given a permission that is being deleted."""
     if not names:
         return set()
-    statement = environment(environment_id).select(Permission.name).where(Permission.name.in_(names))
+    scope = environment(environment_id)
+    if share and db.get_bind().dialect.name == "sqlite":
+        await db.execute(
+            scope.update(Permission).where(Permission.name.in_(names)).values(description=Permission.description)
+        )
+    statement = scope.select(Permission.name).where(Permission.name.in_(names))
+    if share:
+        statement = statement.with_for_update(read=True)
     return set(await db.scalars(statement))
 
 
@@ -178,6 +215,12 @@ async def insert_missing(db: AsyncSession, model: type[Permission | Role], rows:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model).on_conflict_do_nothing(index_elements=["environment_id", "name"])
     await db.execute(statement, rows)
+
+
+async def delete_permission(db: AsyncSession, environment_id: uuid.UUID, name: str) -> uuid.UUID | None:
+    """Deletes the catalog entry and returns its id (None when there was none); locked like `delete_role`."""
+    statement = environment(environment_id).delete(Permission).where(Permission.name == name).returning(Permission.id)
+    return await db.scalar(statement)
 
 
 async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> uuid.UUID | None:

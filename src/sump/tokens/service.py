@@ -130,10 +130,25 @@ async def active_key(db: AsyncSession, settings: Settings, environment: Environm
     return await rotate(db, settings, environment) if due else key  # type: ignore[return-value]
 
 
+def published_until(key: SigningKey, settings: Settings) -> datetime | None:
+    """Until when a retired key stays in the JWKS (the tokens it signed expire by then); None for others."""
+    if key.status is not KeyStatus.RETIRED or key.retired_at is None:
+        return None
+    return key.retired_at + timedelta(seconds=settings.access_token_ttl) + LEEWAY
+
+
+def rotation_due(key: SigningKey, settings: Settings) -> datetime | None:
+    """When the active key is rotated: by the first token signed after this time (None for other keys)."""
+    if key.status is not KeyStatus.ACTIVE or key.activated_at is None:
+        return None
+    return key.activated_at + timedelta(days=settings.key_rotation_days)
+
+
 def _published(key: SigningKey, settings: Settings, now: datetime) -> bool:
     if key.status is not KeyStatus.RETIRED:
         return True
-    return key.retired_at is not None and now - key.retired_at <= timedelta(seconds=settings.access_token_ttl) + LEEWAY
+    until = published_until(key, settings)
+    return until is not None and now <= until
 
 
 async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:

@@ -105,7 +105,7 @@ async def roles(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID)
 
 async def _known_permissions(db: AsyncSession, environment_id: uuid.UUID, names: list[str]) -> list[str]:
     wanted = sorted(set(names))
-    if len(await repository.permission_names(db, environment_id, wanted)) != len(wanted):
+    if len(await repository.permission_names(db, environment_id, wanted, share=True)) != len(wanted):
         raise bad_request("unknown_permission", "Every permission must be in the environment's catalog.", "permissions")
     return wanted
 
@@ -158,14 +158,43 @@ async def delete_role(db: AsyncSession, actor: TenantActor, environment_id: uuid
     either waits and fails or is seen here."""
     require(policy.edit_catalog(actor))
     environment = await _environment(db, actor, environment_id)
-    if name in BUILTIN_ROLES:
-        raise conflict("builtin_role", "The built-in roles cannot be deleted.")
+    require(policy.delete_role(name, name in BUILTIN_ROLES, 0))
     role_id = await repository.delete_role(db, environment.id, name)
     if role_id is None:
         raise not_found("role")
-    if await repository.count_with_role(db, environment.id, name):
-        raise conflict("role_in_use", "Members hold this role: give them another role first.")
+    require(policy.delete_role(name, False, await repository.count_with_role(db, environment.id, name)))
     await _audit(db, actor, "role.deleted", environment.id, Ref("role", role_id), name)
+
+
+async def role_holders(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> dict[str, int]:
+    """How many members hold each role of the environment (0 for roles nobody holds)."""
+    environment = await _environment(db, actor, environment_id)
+    held = await repository.holders_by_role(db, environment.id)
+    return {role.name: held.get(role.name, 0) for role in await repository.roles(db, environment.id)}
+
+
+def builtin_permission(name: str) -> bool:
+    return name in DEFAULT_PERMISSIONS
+
+
+def granted_by(roles: list[Role], name: str) -> list[str]:
+    """The names of the roles that grant the permission `name`."""
+    return [role.name for role in roles if name in role.permissions]
+
+
+async def delete_permission(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, name: str) -> None:
+    """Deletes a custom permission that no role grants. The row is deleted first, and roles given a permission
+    hold it with a shared lock (`_known_permissions`), so a concurrent grant either waits and fails or is seen
+    here."""
+    require(policy.edit_catalog(actor))
+    environment = await _environment(db, actor, environment_id)
+    require(policy.delete_permission(name, builtin_permission(name), []))
+    permission_id = await repository.delete_permission(db, environment.id, name)
+    if permission_id is None:
+        raise not_found("permission")
+    used_by = granted_by(await repository.roles(db, environment.id), name)
+    require(policy.delete_permission(name, False, used_by))
+    await _audit(db, actor, "permission.deleted", environment.id, Ref("permission", permission_id), name)
 
 
 async def _audit(

@@ -30,6 +30,20 @@ async def members(
     return await repository.members(db, actor.environment.id, place.organization.id, after, limit)
 
 
+async def admins(db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    """The account ids of the organization's ORG_ADMINs as they are now, for showing which removals and
+    demotions `policy.keeps_an_admin` would refuse (the changes themselves decide under lock)."""
+    place = await place_of(db, actor, organization_id)
+    await ensure_permission(db, actor, place, "users:read")
+    return await repository.admins(db, actor.environment.id, place.organization.id)
+
+
+async def count(db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID) -> int:
+    place = await place_of(db, actor, organization_id)
+    await ensure_permission(db, actor, place, "users:read")
+    return await repository.count_members(db, actor.environment.id, place.organization.id)
+
+
 async def _role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> Role:
     """The role, kept from deletion until the transaction ends."""
     role = await repository.role(db, environment_id, name, share=True)

@@ -67,13 +67,15 @@ async def create(db: AsyncSession, actor: EnvironmentActor, body: OrganizationCr
 
 
 async def page(
-    db: AsyncSession, actor: EnvironmentActor, after: uuid.UUID | None, limit: int
+    db: AsyncSession, actor: EnvironmentActor, after: uuid.UUID | None, limit: int, q: str | None = None
 ) -> list[tuple[Organization, str | None]]:
-    """An end user's own organizations with their role in each; for tenant accounts, all of them."""
+    """An end user's own organizations with their role in each; for tenant accounts, all of them, or those whose
+    name starts with `q` (ignoring case)."""
     if actor.end_user is not None:
         mine = await repository.page_of_member(db, actor.environment.id, actor.end_user.account.id, after, limit)
         return [(organization, role) for organization, role in mine]
-    return [(organization, None) for organization in await repository.page(db, actor.environment.id, after, limit)]
+    found = await repository.page(db, actor.environment.id, after, limit, q)
+    return [(organization, None) for organization in found]
 
 
 async def get(db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID) -> tuple[Organization, str | None]:
