@@ -18,10 +18,10 @@ from tests.support import PASSWORD, TenantWorld
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 FIELDS = (
-    "access", "action", "avatarUrl", "confirm", "currentPassword", "email", "environmentName", "identifier",
-    "name", "newPassword", "next", "ownerName", "password", "passwordChoice", "passwordConfirm",
-    "passwordMaxLength", "passwordMinLength", "phone", "q", "role", "signupEnabled", "step", "tenant",
-    "tenantId", "token", "username",
+    "access", "action", "admin", "avatarUrl", "confirm", "currentPassword", "description", "email",
+    "environmentName", "identifier", "member", "name", "newPassword", "next", "ownerName", "password",
+    "passwordChoice", "passwordConfirm", "passwordMaxLength", "passwordMinLength", "permissions", "phone", "q",
+    "role", "signupEnabled", "step", "tenant", "tenantId", "token", "username",
 )  # fmt: skip
 SCRIPT = "<script>alert(1)</script>"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -48,7 +48,7 @@ def console_post_routes(app: FastAPI) -> list[str]:
         for context in iter_route_contexts(mount.routes)
         if context.path and isinstance(context.original_route, APIRoute) and "POST" in (context.methods or ())
     ]
-    return sorted(paths, key=lambda path: (path in LAST, path))
+    return sorted(paths, key=lambda path: (path in LAST, path.endswith("/delete"), path))
 
 
 @pytest.fixture
@@ -78,9 +78,16 @@ async def test_every_console_form_survives_hostile_values(
         headers=world.owner.auth,
     )
     assert end_user.status_code == 201, end_user.text
+    organization = await client.post(
+        f"/api/v1/environments/{world.environment_id}/organizations",
+        json={"name": "Target Organization", "adminAccountId": end_user.json()["id"]},
+        headers=world.owner.auth,
+    )
+    assert organization.status_code == 201, organization.text
     ids = {
         "environment_id": world.environment_id,
         "session_id": str(uuid.uuid4()),
+        "organization_id": organization.json()["id"],
     }
     page = await owner_browser.get("/console/")
     token = CSRF.search(page.text)

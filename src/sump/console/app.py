@@ -13,7 +13,16 @@ from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from sump.console import accounts, activity, dashboard, end_users, environments, settings, sign_in
+from sump.console import (
+    accounts,
+    activity,
+    dashboard,
+    end_users,
+    environments,
+    organizations,
+    settings,
+    sign_in,
+)
 from sump.console.web import SignInRequired, login_url, redirect, render, signed_in_or_none
 from sump.kit.errors import Problem, UnexpectedErrorMiddleware, unexpected_response
 
@@ -30,7 +39,7 @@ def create_console(state: State) -> FastAPI:
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     console.state = state
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (sign_in, dashboard, environments, end_users, accounts, activity, settings):
+    for module in (sign_in, dashboard, environments, end_users, organizations, accounts, activity, settings):
         console.include_router(module.router)
     console.add_exception_handler(SignInRequired, _sign_in_required)
     console.add_exception_handler(Problem, _problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
@@ -50,6 +52,8 @@ FLASH_COOKIE = "sump_flash"
 TENANT_COOKIE = "sump_console_tenant"
 MAX_FORM_FIELDS = 300
 FORM_TYPE = "application/x-www-form-urlencoded"
+BREAK_AFTER = re.compile(r"(?<=[.@_:/-])")
+WBR = Markup("<wbr>")
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["TenantRole"] = TenantRole
@@ -66,6 +70,13 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def _breakable(value: Any) -> Markup:
+    """The value, escaped, with a line-break opportunity after each `.`, `@`, `_`, `:`, `/` and `-`: ids, codes
+    and addresses wrap there on a narrow screen instead of mid-word."""
+    pieces = BREAK_AFTER.split(str(value))  # the separators stay, each at the end of its piece
+    return WBR.join(escape(piece) for piece in pieces if piece)
+
+
 def _shown(value: Any) -> str:
     """A custom-property value as it is edited: strings bare, anything else as JSON (as deep as views show it)."""
     return value if isinstance(value, str) else json.dumps(readable(value, level=2), ensure_ascii=False)
@@ -73,6 +84,7 @@ def _shown(value: Any) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["shown"] = _shown
+templates.env.filters["breakable"] = _breakable
 
 
 class SignInRequired(Exception):
