@@ -56,6 +56,7 @@ from sump.tokens.routes import router as tokens_router
 
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
+STOP_SECONDS = 5.0
 log = structlog.get_logger("sump")
 
 DESCRIPTION = """Multi-tenant user management and authentication.
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.draining = True
             for task in tasks:
                 task.cancel()
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)  # the outbox hands back what it had claimed
             await app.state.engine.dispose()
             app.state.hasher.close()
 

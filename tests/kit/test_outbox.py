@@ -30,7 +30,7 @@ from sump.db.base import utcnow
 from sump.db.engine import make_engine, make_sessionmaker
 from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email.mailers import Email
-from sump.kit.email.outbox import OutboxWorker, enqueue
+from sump.kit.email.outbox import BATCH, OutboxWorker, enqueue
 from tests.kit.outbox_process import mailer
 from tests.mail import LINK, Inbox, SmtpServer, free_port, reset_token
 from tests.support import BACKENDS, Database, create_database, drop_database, make_settings, new_tenant
@@ -221,6 +221,36 @@ async def test_a_sender_whose_rows_were_taken_over_stops_its_send(
             sender.wait(timeout=DEADLINE)
     taken = await row(sessions, message_id)
     assert (taken.status, taken.claim_id, taken.attempts) == (OutboxStatus.PROCESSING, other_claim, 0)
+
+
+@pytest.mark.asvs("REL-03")
+async def test_a_backlog_larger_than_a_batch_goes_out_in_one_round(
+    sessions: async_sessionmaker[AsyncSession], smtp: SmtpServer
+) -> None:
+    addresses = [f"backlog-{n}@example.com" for n in range(BATCH + 5)]
+    async with sessions() as db, db.begin():
+        for address in addresses:
+            await enqueue(db, OutboxKind.EMAIL, asdict(Email(address, "Hello", "the body", "<p>the body</p>")))
+
+    assert await OutboxWorker(sessions, mailer(smtp.port), {}).run_once() == len(addresses)
+    assert all(len(smtp.inbox.to(address)) == 1 for address in addresses)
+
+
+@pytest.mark.asvs("REL-03")
+async def test_a_stopped_worker_hands_its_claim_back_at_once(
+    sessions: async_sessionmaker[AsyncSession], stalling: tuple[SmtpServer, StallingInbox], smtp: SmtpServer
+) -> None:
+    _, held = stalling
+    message_id = await add_email(sessions, "stopped@example.com")
+    worker = asyncio.create_task(OutboxWorker(sessions, mailer(stalling[0].port), {}).run_forever())
+    await poll(lambda: asyncio.to_thread(held.arrived.wait, 0.05), "the worker reached DATA")
+    worker.cancel()  # what the server's shutdown does
+    await asyncio.wait({worker})
+
+    handed_back = await row(sessions, message_id)
+    assert (handed_back.status, handed_back.claim_id, handed_back.lease_expires_at) == (OutboxStatus.QUEUED, None, None)
+    assert await OutboxWorker(sessions, mailer(smtp.port), {}).run_once() == 1, "taken at once, not after the lease"
+    assert len(smtp.inbox.to("stopped@example.com")) == 1
 
 
 # What finished rows keep: reset emails through the whole application, on the shared test databases.

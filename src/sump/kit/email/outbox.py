@@ -164,20 +164,36 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake.wait(), interval)
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Delivers what is due; returns how many messages were sent."""
+        """Delivers what is due at `now`, a batch after another until one comes back short, so a backlog goes out
+        at the speed of the mail server rather than a batch a round; returns how many messages were sent."""
         now = now or utcnow()
+        sent = 0
+        while True:
+            claimed, delivered = await self._round(now)
+            sent += delivered
+            if claimed < BATCH:
+                return sent
+
+    async def _round(self, now: datetime) -> tuple[int, int]:
+        """One batch: how many messages were claimed, and how many of them sent. A round stopped midway (the
+        server shuts down) hands its unsent rows back at once instead of leaving them to their lease."""
         claim_id = uuid.uuid4()
         async with self.sessionmaker() as db, db.begin():
             claimed = await repository.claim_due(db, now, BATCH, self.lease, claim_id)
         if not claimed:
-            return 0
+            return 0, 0
         lease = _Lease(self.sessionmaker, claim_id, self.lease, now)
         renewing = asyncio.create_task(lease.keep())
         try:
             sent = 0
             for message_id in claimed:
                 sent += await self._process(message_id, lease, now)
-            return sent
+            return len(claimed), sent
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # the database is away: the lease runs out instead
+                async with self.sessionmaker() as db, db.begin():
+                    await repository.release(db, claim_id)
+            raise
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

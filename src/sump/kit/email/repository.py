@@ -63,6 +63,16 @@ async def renew(db: AsyncSession, claim_id: uuid.UUID, until: datetime) -> set[u
     return set(await db.scalars(select(OutboxMessage.id).where(*held)))
 
 
+async def release(db: AsyncSession, claim_id: uuid.UUID) -> None:
+    """Hands the claim's unfinished messages back to the queue, due now, for any worker to take."""
+    await db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.claim_id == claim_id, OutboxMessage.status == OutboxStatus.PROCESSING)
+        .values(status=OutboxStatus.QUEUED, claim_id=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def get(db: AsyncSession, message_id: uuid.UUID) -> OutboxMessage | None:
     return await db.get(OutboxMessage, message_id)
 
