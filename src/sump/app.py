@@ -27,6 +27,9 @@ from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessio
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
+from sump.factors.routes import admin_router as factors_admin_router
+from sump.factors.routes import environment_router as environment_factors_router
+from sump.factors.routes import tenant_router as tenant_factors_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
@@ -135,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         environment_auth_router,
         tokens_router,
         token_endpoint_router,
+        tenant_factors_router,
+        environment_factors_router,
+        factors_admin_router,
         organizations_router,
         organization_catalog_router,
         audit_router,

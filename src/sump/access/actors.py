@@ -51,6 +51,14 @@ class EnvironmentActor:
     end_user: EndUser | None = None
 
     @property
+    def session(self) -> Session:
+        """The session of the signed-in account, of whichever family."""
+        if self.manager is not None:
+            return self.manager.session
+        assert self.end_user is not None
+        return self.end_user.session
+
+    @property
     def account(self) -> Account:
         """The signed-in account, of whichever family."""
         if self.manager is not None:

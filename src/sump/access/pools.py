@@ -12,6 +12,7 @@ from sqlalchemy import Select
 from sump.access.actors import Account
 from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.factors import FactorPolicy
 from sump.db.tables.sessions import AccountType
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.password_policy import DEFAULT_POLICY, PasswordPolicy
@@ -24,6 +25,7 @@ class Pool:
     environment_id: uuid.UUID | None = None
     policy: PasswordPolicy = DEFAULT_POLICY
     signup_enabled: bool = False
+    factor_policy: FactorPolicy = FactorPolicy.OPTIONAL
 
     @property
     def model(self) -> type[Account]:
@@ -43,5 +45,5 @@ class Pool:
         return self.environment_id or self.tenant_id
 
 
-def tenant_pool(tenant_id: uuid.UUID) -> Pool:
-    return Pool(AccountType.TENANT_ACCOUNT, tenant_id)
+def tenant_pool(tenant_id: uuid.UUID, factor_policy: FactorPolicy = FactorPolicy.OPTIONAL) -> Pool:
+    return Pool(AccountType.TENANT_ACCOUNT, tenant_id, factor_policy=factor_policy)

@@ -21,6 +21,11 @@ NAMES = {"email": "email address", "phone": "phone number", "username": "usernam
 NOTICES = {"email": "email_changed", "phone": "phone_changed"}
 
 
+async def get(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | None:
+    """The pool's account with this id, enabled or not."""
+    return await repository.get_account(db, pool, account_id)
+
+
 async def ensure_identifiers_free(
     db: AsyncSession, pool: Pool, exclude: uuid.UUID | None = None, **values: str | None
 ) -> None:

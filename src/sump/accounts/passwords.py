@@ -77,7 +77,8 @@ def lockout_subject(pool: Pool, account: Account | None, kind: str = "", value: 
     return f"{pool.account_type.value}:{pool.scope_id}:{kind}:{value}"
 
 
-def _source(call: Call, account: Account | None) -> str:
+def source(call: Call, account: Account | None) -> str:
+    """The lockout's source of this request: a known device of the account, or the client's address."""
     return KNOWN_DEVICE if account is not None and account.id in call.client.devices else f"ip:{call.client.ip}"
 
 
@@ -85,17 +86,17 @@ async def password_matches(call: Call, subject: str, account: Account | None, pa
     """The one password check. The account's lockout decides first, before any hashing slot is taken (a
     refusal is immediate, never a wait); then a slot and one verification, counted for or against the
     source."""
-    source = _source(call, account)
-    wait = await call.lockout.check(subject, source)
+    origin = source(call, account)
+    wait = await call.lockout.check(subject, origin)
     if wait is not None:
         raise too_many_attempts(wait)
     async with call.hasher.slot():
         ok, upgraded = await call.hasher.verify(account.password_hash if account else None, password)
     ok = ok and account is not None and not account.disabled
     if ok:
-        await call.lockout.succeeded(subject, source)
+        await call.lockout.succeeded(subject, origin)
     else:
-        await call.lockout.failed(subject, source)
+        await call.lockout.failed(subject, origin)
     return ok, upgraded
 
 

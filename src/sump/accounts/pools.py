@@ -16,7 +16,8 @@ from sump.tenants import service as tenants
 async def load_pool(db: AsyncSession, account_type: AccountType, context_id: uuid.UUID) -> Pool:
     """The pool of a tenant or environment id from the path; 404 when it does not exist."""
     if account_type is AccountType.TENANT_ACCOUNT:
-        if not await tenants.exists(db, context_id):
+        policy = await tenants.factor_policy(db, context_id)
+        if policy is None:
             raise not_found("tenant")
-        return tenant_pool(context_id)
+        return tenant_pool(context_id, policy)
     return environments.pool(await environments.named(db, context_id))

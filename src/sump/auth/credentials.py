@@ -29,6 +29,7 @@ class Caller:
     account: EnvironmentAccount
     session_id: uuid.UUID
     claims: dict[str, Any]
+    amr: list[str] | None = None
 
 
 class SessionCredentials:
@@ -57,8 +58,9 @@ class SessionCredentials:
             account = await end_users.enabled(db, environment.id, uuid.UUID(claims["sub"]))
             session_id = uuid.UUID(claims["sid"])
             live = await sessions.is_live(db, self.settings, session_id)
-            return Caller(account, session_id, claims) if account is not None and live else None
+            amr = claims.get("amr")
+            return Caller(account, session_id, claims, amr) if account is not None and live else None
         found = await self.signed_in(db, token)
         if found is None or not end_user_of(found[1], environment.id):
             return None
-        return Caller(found[1], found[0].id, {})
+        return Caller(found[1], found[0].id, {}, found[0].amr)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,26 +15,43 @@ from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
 from sump.environments import service as environments
+from sump.factors.schemas import FactorAnswer
 from sump.kit import audit
 from sump.kit.audit import ref
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 from sump.organizations import service as organizations
 from sump.tokens import service
-from sump.tokens.schemas import TokenRequest
+from sump.tokens.schemas import MFA_GRANT, TokenRequest
+
+
+@dataclass(frozen=True)
+class MfaChallenge:
+    """A password grant that needs a second factor: answered 403 `mfa_required` with the challenge."""
+
+    challenge: auth.Challenge
 
 
 async def grant(
     call: Call, environment: Environment, body: TokenRequest, signed_in: tuple[Session, Account] | None
-) -> service.TokenPair | Problem:
+) -> service.TokenPair | Problem | MfaChallenge:
     """Tokens for the grant in `body`. A replayed refresh token returns (not raises) its problem: the
-    revocation it caused must commit with the answer."""
+    revocation it caused must commit with the answer. A password grant of an account with a second factor
+    returns its challenge (which must commit too); the mfa grant answers it, as `…/login/factor` does."""
     if body.grant_type == "refresh_token":
         assert body.refresh_token is not None
         return await _refresh(call, environment, body.refresh_token)
     if body.grant_type == "password":
         done = await auth.sign_in(call, environments.pool(environment), body.login(), channel="token")
+        if isinstance(done, auth.Challenge):
+            return MfaChallenge(done)
         session, account = done.issued.session, done.account
+    elif body.grant_type == MFA_GRANT:
+        assert body.challenge is not None
+        assert body.code is not None
+        answer = FactorAnswer.model_validate({"challenge": body.challenge, "factor": body.factor, "code": body.code})
+        finished = await auth.finish_sign_in(call, environments.pool(environment), answer, channel="token")
+        session, account = finished.issued.session, finished.account
     else:
         if signed_in is None or not end_user_of(signed_in[1], environment.id):
             raise _session_needed()

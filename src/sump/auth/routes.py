@@ -6,9 +6,10 @@ No `from __future__ import annotations` here: the routes are built in a function
 their dependency annotations as objects, not as names it would look up in the module."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 
 from sump.access.actors import EndUser, TenantActor, in_context
 from sump.access.cookies import clear_session_cookie, session_token, set_session_cookie
@@ -20,6 +21,14 @@ from sump.accounts.schemas import ChangePassword, ForgotPassword, Login, Message
 from sump.auth import service
 from sump.config import Settings
 from sump.db.tables.sessions import AccountType
+from sump.factors.schemas import (
+    ChallengeView,
+    ConfirmEnrolment,
+    EnrolledSignIn,
+    EnrolTotp,
+    FactorAnswer,
+    TotpSetupView,
+)
 from sump.kit.call import Call
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
@@ -30,6 +39,19 @@ from sump.sessions.schemas import Revoked, SessionView
 from sump.sessions.schemas import SignedIn as SignedInView
 
 SessionId = Annotated[uuid.UUID, Path(alias="sessionId")]
+CHALLENGED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": ChallengeView,
+        "description": "A second factor (or, with `enrol`, the enrolment of one) must follow: no session yet.",
+    }
+}
+
+
+def challenged(challenge: service.Challenge) -> JSONResponse:
+    view = ChallengeView(
+        challenge=challenge.token, factors=challenge.factors, enrol=challenge.enrol, expires_in=challenge.expires_in
+    )
+    return JSONResponse(view.model_dump(mode="json", by_alias=True), status_code=202)
 
 
 def family_router(account_type: AccountType) -> APIRouter:
@@ -60,13 +82,66 @@ def family_router(account_type: AccountType) -> APIRouter:
         "/login",
         response_model=SignedInView,
         response_model_exclude_none=True,
-        responses=problem_responses(404, 429, 503),
+        responses={**problem_responses(404, 429, 503), **CHALLENGED},
     )
-    async def login(body: Login, pool: PoolDep, request: Request, response: Response, call: CallDep) -> SignedInView:
+    async def login(
+        body: Login, pool: PoolDep, request: Request, response: Response, call: CallDep
+    ) -> SignedInView | JSONResponse:
         """Signs in with email, phone or username and password; sets `sump_session` and returns the session.
-        Repeated failures pace and then refuse (429 with `Retry-After`) the address they come from."""
+        Repeated failures pace and then refuse (429 with `Retry-After`) the address they come from. An account
+        with a second factor (or without one where the policy requires it) gets `202` with a challenge and no
+        session: `…/login/factor` (or the enrolment steps) finishes the sign-in."""
         done = await service.sign_in(call, pool, body, previous_token=session_token(request, call.settings))
+        if isinstance(done, service.Challenge):
+            return challenged(done)
         return signed_in(response, call, done)
+
+    @router.post(
+        "/login/factor",
+        response_model=SignedInView,
+        response_model_exclude_none=True,
+        responses=problem_responses(403, 404, 429),
+    )
+    async def login_factor(
+        body: FactorAnswer, pool: PoolDep, request: Request, response: Response, call: CallDep
+    ) -> SignedInView:
+        """The second step: the challenge of `/login` and a code of a second factor (or a recovery code).
+        Answers exactly what `/login` answers for an account without a factor. 401 `invalid_challenge` for a
+        challenge that is unknown, used, expired or of another pool; 401 `invalid_code` (counts toward the
+        lockout, 429 while it holds); 403 `enrolment_required` for an enrolment challenge."""
+        token = session_token(request, call.settings)
+        done = await service.finish_sign_in(call, pool, body, previous_token=token)
+        return signed_in(response, call, done)
+
+    @router.post(
+        "/login/enrol/totp",
+        response_model=TotpSetupView,
+        status_code=201,
+        responses=problem_responses(403, 404),
+    )
+    async def login_enrol_totp(body: EnrolTotp, pool: PoolDep, call: CallDep) -> TotpSetupView:
+        """Where second factors are required, an account without one starts enrolling TOTP with its enrolment
+        challenge (`enrol: true`); the secret is shown this once. 403 `enrolment_not_required` for a sign-in
+        challenge."""
+        setup = await service.begin_enrolment(call, pool, body)
+        return TotpSetupView(factor_id=setup.factor.id, secret=setup.secret, uri=setup.uri, qr_svg=setup.qr_svg)
+
+    @router.post(
+        "/login/enrol/totp/confirm",
+        response_model=EnrolledSignIn,
+        response_model_exclude_none=True,
+        responses=problem_responses(403, 404, 429),
+    )
+    async def login_enrol_confirm(
+        body: ConfirmEnrolment, pool: PoolDep, request: Request, response: Response, call: CallDep
+    ) -> EnrolledSignIn:
+        """The new factor's first code: it is enrolled, the challenge is used up, and the account is signed in
+        as by `/login`, with its ten recovery codes (shown this once). 403 `invalid_code` (counts toward the
+        lockout)."""
+        token = session_token(request, call.settings)
+        done = await service.finish_enrolment(call, pool, body, previous_token=token)
+        view = signed_in(response, call, done)
+        return EnrolledSignIn(**view.model_dump(), recovery_codes=done.recovery_codes)
 
     if not tenant:
 

@@ -6,6 +6,11 @@ are adapters over these functions, so a step added here is taken on every path.
 
 Every failed sign-in, whether the account is unknown, has no password, is disabled or the password is wrong,
 costs one full hash verification and answers the same 401. Password resets live in `sump.accounts.reset`.
+
+A sign-in is one state machine: identify → first factor (the password) → second factor when the account has
+one, or enrolment of one when the policy requires it → session. Each step before the last answers a short-lived
+single-use challenge (`sump.factors.service`); an account without a factor under `off` or `optional` gets its
+session from the first step, exactly as before.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import passwords
 from sump.accounts.schemas import ChangePassword, Login, Signup
+from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
+from sump.factors import enrolment, kinds
+from sump.factors import service as factors
+from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
@@ -35,6 +44,10 @@ SIGNUP_PER_IP = parse("10/minute")
 class SignedIn:
     account: Account
     issued: sessions.Issued
+    recovery_codes: list[str] | None = None  # of a factor enrolled by this sign-in
+
+
+Challenge = factors.Challenge
 
 
 def _audit_failure(
@@ -67,9 +80,10 @@ async def _audit(call: Call, pool: Pool, action: str, account: Account | None, *
 
 async def sign_in(
     call: Call, pool: Pool, body: Login, *, channel: str = "api", previous_token: str | None = None
-) -> SignedIn:
+) -> SignedIn | Challenge:
     """Email, phone or username and password → a new session (the previous one of this client, if given,
-    ends). 401 for any wrong pair, 429 while the lockout holds this source, 503 when hashing is full."""
+    ends), or a challenge when a second factor must follow (see the module). 401 for any wrong pair, 429 while
+    the lockout holds this source, 503 when hashing is full."""
     kind, value = body.chosen()
     first = await passwords.first_factor(call, pool, kind, value, body.password)
     account = first.account
@@ -80,11 +94,66 @@ async def sign_in(
         raise problem
     if first.upgraded:
         account.password_hash = first.upgraded
+    challenge = await factors.next_step(call, pool, account, methods=[kinds.PASSWORD_AMR], channel=channel)
+    if challenge is not None:
+        action = "login.enrolment_required" if challenge.enrol else "login.factor_required"
+        await _audit(call, pool, action, account, identifier_kind=kind, channel=channel)
+        return challenge
+    return await _signed_in(
+        call, pool, account, [kinds.PASSWORD_AMR], previous_token, identifier_kind=kind, channel=channel
+    )
+
+
+async def _signed_in(
+    call: Call, pool: Pool, account: Account, amr: list[str], previous_token: str | None, **details: Any
+) -> SignedIn:
     if previous_token:
         await sessions.revoke_token(call.db, previous_token)
-    issued = await sessions.issue(call.db, call.settings, account, call.client)
-    await _audit(call, pool, "login.succeeded", account, identifier_kind=kind, channel=channel)
+    issued = await sessions.issue(call.db, call.settings, account, call.client, amr)
+    await _audit(call, pool, "login.succeeded", account, amr=amr, **details)
     return SignedIn(account, issued)
+
+
+async def finish_sign_in(
+    call: Call, pool: Pool, body: FactorAnswer, *, channel: str = "api", previous_token: str | None = None
+) -> SignedIn:
+    """The second step: the challenge of the first and a code of one of the account's factors (or a recovery
+    code) → the session the first step would have given, signed in with `amr` `pwd`, `otp` (or `rc`), `mfa`.
+    401 `invalid_challenge` (unknown, used, expired, of another pool), 401 `invalid_code` (counts toward the
+    lockout), 429 while it holds, 403 `enrolment_required` for an enrolment challenge."""
+    challenge, account = await factors.open_challenge(call, pool, body.challenge, ChallengePurpose.SIGN_IN)
+    try:
+        kind = await factors.verify(call, pool, account, body.factor, body.code)
+        await factors.close_challenge(call, challenge)
+    except Problem as problem:
+        _audit_failure(call, "login.factor_failed", problem, pool, account, channel=channel)
+        raise
+    amr = kinds.amr_of(list(challenge.methods), kind)
+    return await _signed_in(call, pool, account, amr, previous_token, factor=kind.name, channel=channel)
+
+
+async def begin_enrolment(call: Call, pool: Pool, body: EnrolTotp) -> enrolment.TotpSetup:
+    """Under the `required` policy, an account without a factor enrols one with its enrolment challenge
+    (which stays open until the factor is confirmed)."""
+    _, account = await factors.open_challenge(call, pool, body.challenge, ChallengePurpose.ENROL)
+    return await enrolment.begin_totp(call, pool, None, account, body.label)
+
+
+async def finish_enrolment(
+    call: Call, pool: Pool, body: ConfirmEnrolment, *, channel: str = "api", previous_token: str | None = None
+) -> SignedIn:
+    """The enrolled factor's first code ends the enrolment challenge and signs in, with the recovery codes."""
+    challenge, account = await factors.open_challenge(call, pool, body.challenge, ChallengePurpose.ENROL)
+    try:
+        confirmed = await enrolment.confirm_totp(call, pool, None, account, body.factor_id, body.code)
+        await factors.close_challenge(call, challenge)
+    except Problem as problem:
+        _audit_failure(call, "login.enrolment_failed", problem, pool, account, channel=channel)
+        raise
+    await _audit(call, pool, "factor.enrolled", account, factor=kinds.TOTP.name)
+    amr = kinds.amr_of(list(challenge.methods), kinds.TOTP)
+    done = await _signed_in(call, pool, account, amr, previous_token, factor=kinds.TOTP.name, channel=channel)
+    return SignedIn(done.account, done.issued, confirmed.recovery_codes)
 
 
 async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn:
@@ -100,8 +169,10 @@ async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn:
 
 
 async def change_password(call: Call, pool: Pool, session: Session, account: Account, body: ChangePassword) -> None:
-    """Needs the current password; keeps this session and revokes the others; tells the account by email."""
+    """Needs the current password (and step-up when the account has a second factor); keeps this session and
+    revokes the others; tells the account by email."""
     try:
+        sessions.require_step_up(session, account)
         await passwords.check_current_password(call, pool, account, body.current_password)
         pool.policy.check(body.new_password, email=account.email, username=account.username)
         new_hash = await call.hasher.hash(body.new_password)

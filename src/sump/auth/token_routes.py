@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -16,7 +17,7 @@ from sump.kit.errors import Problem, problem_response, problem_responses
 from sump.kit.ratelimit import per_ip
 from sump.kit.transactions import DbSession
 from sump.tokens import service as tokens
-from sump.tokens.schemas import Me, RevokeRequest, TokenRequest, Tokens
+from sump.tokens.schemas import Me, MfaRequired, RevokeRequest, TokenRequest, Tokens
 
 router = APIRouter(tags=["tokens"], responses=problem_responses(400, 401, 404))
 
@@ -29,14 +30,29 @@ async def environment_of(environment_id: EnvironmentId, db: DbSession) -> Enviro
     "/auth/environments/{environmentId}/token",
     response_model=Tokens,
     dependencies=[Depends(per_ip("environment-token", "60/minute"))],
-    responses=problem_responses(429, 503),
+    responses={
+        **problem_responses(429, 503),
+        403: {
+            "model": MfaRequired,
+            "content": {"application/problem+json": {}},
+            "description": "`mfa_required`: the password grant's account must give a second factor (or enrol one).",
+        },
+    },
 )
 async def token(
     body: TokenRequest, call: CallDep, found: SignedInDep, environment: Environment = Depends(environment_of)
 ) -> Tokens | Response:
     """Issues an access token (15 minutes by default) and a refresh token that rotates on every use. The
-    password grant is a sign-in: it shares the per-address budget and the lockout of `/login`."""
+    password grant is a sign-in: it shares the per-address budget and the lockout of `/login`. For an account
+    with a second factor it answers 403 `mfa_required` with a `challenge`; the grant
+    `urn:sump:params:oauth:grant-type:mfa` with that `challenge` and a `code` then issues the tokens."""
     pair = await grants.grant(call, environment, body, found)
+    if isinstance(pair, grants.MfaChallenge):
+        challenge = pair.challenge
+        detail = "A second factor is required: answer the challenge with the mfa grant."
+        extra: dict[str, Any] = {"error": "mfa_required", "challenge": challenge.token, "factors": challenge.factors}
+        extra |= {"enrol": challenge.enrol, "expiresIn": challenge.expires_in}
+        return problem_response(403, "mfa_required", detail, extra=extra)
     if isinstance(pair, Problem):  # a replay: the family's revocation commits with this answer
         return problem_response(pair.status, pair.code, pair.detail)
     return Tokens(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
@@ -72,4 +88,5 @@ async def me(
         organization_id=uuid.UUID(org) if org else None,
         roles=list(claims.get("roles", [])),
         permissions=list(claims.get("permissions", [])),
+        amr=list(caller.amr) if caller.amr else None,
     )

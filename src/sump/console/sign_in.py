@@ -35,6 +35,7 @@ from sump.console.web import (
 )
 from sump.db.tables.sessions import AccountType
 from sump.environments.schemas import EnvironmentCreate
+from sump.factors.schemas import FactorAnswer
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
@@ -115,15 +116,67 @@ async def login(request: Request, call: CallDep) -> Response:
     except FormErrors as failed:
         return render(request, "login.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
-        await call.roll_back()
-        message = "Wrong identifier or password." if problem.code == "invalid_credentials" else problem.detail
-        response = render(request, "login.html", problem.status, errors={"form": message}, values=values)
-        if "Retry-After" in problem.headers:
-            response.headers["Retry-After"] = problem.headers["Retry-After"]
-        return response
-    response = _signed_in_response(request, values["next"], done.issued.token, pool.tenant_id)
+        return await _refused(request, call, problem, values)
+    if isinstance(done, auth.Challenge):
+        return _second_step(request, done, values)
+    return _session_response(request, call, done, pool.tenant_id, values["next"])
+
+
+ENROL_FIRST = (
+    "This tenant requires a second factor and your account has none yet: set one up by signing in through the "
+    "API (POST /api/v1/auth/tenants/{tenantId}/login, then …/login/enrol/totp), then sign in here again."
+)
+
+
+def _second_step(request: Request, challenge: auth.Challenge, values: dict[str, str]) -> Response:
+    """The code form of a sign-in that needs a second factor (the challenge rides in a hidden field)."""
+    if challenge.enrol:
+        return render(request, "login.html", 403, errors={"form": ENROL_FIRST}, values=values)
+    return render(request, "login.html", 200, values={**values, "challenge": challenge.token}, step="factor")
+
+
+async def _refused(
+    request: Request, call: CallDep, problem: Problem, values: dict[str, str], step: str = ""
+) -> Response:
+    await call.roll_back()
+    message = "Wrong identifier or password." if problem.code == "invalid_credentials" else problem.detail
+    if problem.code == "invalid_challenge":
+        step, values = "", {key: value for key, value in values.items() if key != "challenge"}
+    response = render(request, "login.html", problem.status, errors={"form": message}, values=values, step=step)
+    if "Retry-After" in problem.headers:
+        response.headers["Retry-After"] = problem.headers["Retry-After"]
+    return response
+
+
+def _session_response(
+    request: Request, call: CallDep, done: auth.SignedIn, tenant_id: uuid.UUID, next_path: str
+) -> Response:
+    response = _signed_in_response(request, next_path, done.issued.token, tenant_id)
     remember(response, call.settings, call.client.devices, done.account.id)
     return response
+
+
+@router.post("/login/factor")
+async def login_factor(request: Request, call: CallDep) -> Response:
+    """The second step of a console sign-in: the challenge of the first and a code (or a recovery code)."""
+    form = await read_form(request, call.settings)
+    values = {
+        "tenantId": form.get("tenantId", "").strip(),
+        "next": safe_next(form.get("next")),
+        "challenge": form.get("challenge", ""),
+    }
+    try:
+        pool = await _pool(call.db, values["tenantId"])
+        body = validated(FactorAnswer, {"challenge": values["challenge"], "code": form.get("code", "")})
+        done = await auth.finish_sign_in(
+            call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
+        )
+    except FormErrors as failed:
+        errors = {"code": failed.errors.get("code", "Enter the code.")}
+        return render(request, "login.html", 400, errors=errors, values=values, step="factor")
+    except Problem as problem:
+        return await _refused(request, call, problem, values, step="factor")
+    return _session_response(request, call, done, pool.tenant_id, values["next"])
 
 
 @router.post("/logout")

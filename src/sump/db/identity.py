@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -22,3 +22,6 @@ class IdentityColumns:
     password_changed_at: Mapped[datetime | None]
     disabled: Mapped[bool] = mapped_column(default=False)
     disabled_at: Mapped[datetime | None]
+    # Whether the account has a confirmed second factor (kept by `sump.factors`): sign-in and step-up read it
+    # from the account row, so accounts without factors cost no extra query.
+    has_factors: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -137,6 +137,8 @@ async def change_identifier(
     holds); the tenant's owners and admins need none. The old address is told of an email or phone change,
     and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
     account = await get(call.db, actor, account_id, write=True)
+    if field == "email":
+        sessions.require_step_up(actor.session, actor.account)
     pool = environments.pool(actor.environment)
     if actor.end_user is not None:
         await confirm_own_change(call, pool, account, field, current_password)
@@ -188,6 +190,7 @@ async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account
 async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
     """Deletes the account; its sessions and reset tokens go with it."""
     account = await get(db, actor, account_id, write=True)
+    sessions.require_step_up(actor.session, actor.account)
     await repository.remove(db, account)
     await _audit(db, actor, "end_user.deleted", account)
 

@@ -7,10 +7,16 @@ from typing import Any
 from pydantic import Field, StrictBool, model_validator
 
 from sump.db.tables.environments import Environment
+from sump.db.tables.factors import FactorPolicy
 from sump.kit.custom_properties import CustomProperties, readable
 from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
 
 ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
+FACTOR_POLICY = (
+    "Second factors of the end users: `off` (none may be enrolled; factors enrolled before still count), "
+    "`optional` (accounts may enrol; those that did are asked for one at sign-in) or `required` (a sign-in of "
+    "an account without a factor answers a challenge with `enrol: true` that only enrolment accepts)."
+)
 
 
 class EnvironmentSettings(RequestModel):
@@ -19,6 +25,7 @@ class EnvironmentSettings(RequestModel):
     signup_enabled: StrictBool = Field(default=True, description="Whether end users may sign up themselves.")
     password_min_length: int = Field(default=8, ge=8, le=128)
     password_max_length: int = Field(default=128, ge=8, le=1024)
+    factor_policy: FactorPolicy = Field(default=FactorPolicy.OPTIONAL, description=FACTOR_POLICY)
 
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettings:
@@ -33,6 +40,7 @@ class EnvironmentSettingsChange(RequestModel):
     signup_enabled: StrictBool | None = Field(default=None, description="Whether end users may sign up themselves.")
     password_min_length: int | None = Field(default=None, ge=8, le=128)
     password_max_length: int | None = Field(default=None, ge=8, le=1024)
+    factor_policy: FactorPolicy | None = Field(default=None, description=FACTOR_POLICY)
 
     @model_validator(mode="after")
     def _given(self) -> EnvironmentSettingsChange:

@@ -41,7 +41,7 @@ async def named(db: AsyncSession, environment_id: uuid.UUID) -> Environment:
 
 
 def pool(environment: Environment) -> Pool:
-    """The environment's end users, with its password policy and sign-up setting."""
+    """The environment's end users, with its password policy, sign-up setting and factor policy."""
     settings = EnvironmentSettings.model_validate(environment.settings)
     return Pool(
         AccountType.ENVIRONMENT_ACCOUNT,
@@ -49,6 +49,7 @@ def pool(environment: Environment) -> Pool:
         environment.id,
         PasswordPolicy(settings.password_min_length, settings.password_max_length),
         settings.signup_enabled,
+        settings.factor_policy,
     )
 
 

@@ -92,7 +92,9 @@ def problem_response(
     *,
     errors: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """A problem+json response; `extra` adds members of the problem type (RFC 9457 §3.2)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -104,6 +106,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    if extra:
+        body.update(extra)
     return Response(
         json.dumps(body, separators=(",", ":")), status_code=status, headers=headers, media_type=PROBLEM_JSON
     )

@@ -70,6 +70,8 @@ def _live_in_context(
             Session.created_at,
             Session.ip_address,
             Session.user_agent,
+            Session.amr,
+            Session.elevated_until,
         )
         .join(account, account.id == link)
         .where(
@@ -118,6 +120,17 @@ async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_s
         Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
     )
     return await db.scalar(statement) is not None
+
+
+async def live_amr(
+    db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime
+) -> tuple[list[str] | None] | None:
+    # Not scoped: by the session's own id, read from a refresh token found through its environment.
+    statement = select(Session.amr).where(
+        Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
+    )
+    row = (await db.execute(statement)).first()
+    return (row[0],) if row is not None else None
 
 
 async def list_live(

@@ -4,8 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from sump.db.tables.sessions import AccountType, Session
 from sump.kit.schemas import ResponseModel
+
+
+MULTI_FACTOR = "mfa"
 
 
 class SessionView(ResponseModel):
@@ -22,6 +27,15 @@ class SessionView(ResponseModel):
     ip_address: str | None = None
     user_agent: str | None = None
     current: bool | None = None
+    amr: list[str] | None = Field(
+        default=None,
+        description='How a session signed in with a second factor was (RFC 8176): "pwd", then "otp" (an '
+        'authenticator code) or "rc" (a recovery code), and "mfa". Left out for a password-only sign-in, whose '
+        "session looks as it always did (`/me` and access tokens say `pwd` for those).",
+    )
+    elevated_until: datetime | None = Field(
+        default=None, description="Until when a recent second factor allows sensitive changes (step-up)."
+    )
 
     @classmethod
     def of(cls, session: Session, *, current: Session | None = None) -> SessionView:
@@ -53,6 +67,9 @@ def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:
         "created_at": session.created_at,
         "ip_address": session.ip_address or None,
         "user_agent": session.user_agent or None,
+        # Only sign-ins with a second factor show how: a password-only session keeps the original's shape.
+        "amr": list(session.amr) if session.amr and MULTI_FACTOR in session.amr else None,
+        "elevated_until": session.elevated_until,
     }
 
 

@@ -8,6 +8,7 @@ one SELECT joining the session with its account.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,11 +22,14 @@ from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.call import Client
 from sump.kit.crypto import new_token, token_digest
+from sump.kit.errors import Problem
 from sump.sessions import repository
 from sump.sessions.schemas import SessionView
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 256
+STEP_UP_WINDOW = timedelta(minutes=5)
+PASSWORD = ("pwd",)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,11 @@ def account_type_of(account: Account) -> AccountType:
     return AccountType.TENANT_ACCOUNT if isinstance(account, TenantAccount) else AccountType.ENVIRONMENT_ACCOUNT
 
 
-async def issue(db: AsyncSession, settings: Settings, account: Account, client: Client) -> Issued:
+async def issue(
+    db: AsyncSession, settings: Settings, account: Account, client: Client, amr: Sequence[str] = PASSWORD
+) -> Issued:
+    """A new session, signed in by the methods of `amr`; one signed in with a second factor starts elevated
+    (see `require_step_up`)."""
     now = utcnow()
     token = new_token()
     end_user = account if isinstance(account, EnvironmentAccount) else None
@@ -61,6 +69,8 @@ async def issue(db: AsyncSession, settings: Settings, account: Account, client: 
         created_at=now,
         ip_address=client.ip[:45],
         user_agent=client.user_agent,
+        amr=list(amr),
+        elevated_until=now + STEP_UP_WINDOW if "mfa" in amr else None,
     )
     return Issued(await repository.add(db, session), token)
 
@@ -103,6 +113,12 @@ async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -
     return await repository.is_live(db, session_id, *_live_since(settings))
 
 
+async def live_amr(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> tuple[bool, list[str] | None]:
+    """Whether the session still stands, and how it was signed in (its `amr`, for tokens it issues)."""
+    found = await repository.live_amr(db, session_id, *_live_since(settings))
+    return (found is not None, found[0] if found else None)
+
+
 async def live_sessions(db: AsyncSession, settings: Settings, current: Session) -> list[Session]:
     return await repository.list_live(db, current.account_type, current.account_id, *_live_since(settings))
 
@@ -130,3 +146,26 @@ async def revoke_all(db: AsyncSession, account: Account, *, keep: uuid.UUID | No
 
 async def purge_expired(db: AsyncSession, settings: Settings) -> int:
     return await repository.delete_expired(db, *_live_since(settings))
+
+
+def step_up_required() -> Problem:
+    return Problem(
+        403,
+        "step_up_required",
+        "This change needs a second factor used within the last 5 minutes: step up with one first.",
+    )
+
+
+def require_step_up(session: Session, account: Account) -> None:
+    """Sensitive changes (email, password, factors, deleting an account, rotating keys) by an account that has
+    a second factor need one used in this session within the last 5 minutes: 403 `step_up_required`."""
+    if not account.has_factors:
+        return
+    if session.elevated_until is None or session.elevated_until <= utcnow():
+        raise step_up_required()
+
+
+def elevate(session: Session) -> datetime:
+    """A second factor was just used in this session: sensitive changes are allowed for 5 minutes."""
+    session.elevated_until = utcnow() + STEP_UP_WINDOW
+    return session.elevated_until

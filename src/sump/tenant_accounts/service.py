@@ -165,6 +165,8 @@ async def change_identifier(
     change, and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
     account = await get(call.db, actor, account_id)
     require(policy.edit(actor, account))
+    if field == "email":
+        sessions.require_step_up(actor.session, actor.account)
     pool = tenant_pool(actor.tenant_id)
     if account.id == actor.account.id:
         await confirm_own_change(call, pool, account, field, current_password)
@@ -199,6 +201,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
 async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> None:
     account = await get(db, actor, account_id)
     require(policy.manage(actor, account))
+    sessions.require_step_up(actor.session, actor.account)
     await ensure_not_last_owner(db, account)
     await sessions.revoke_all(db, account)
     await repository.remove(db, account)

@@ -26,6 +26,7 @@ async def get_tenant(actor: TenantMember, db: DbSession) -> TenantView:
         id=tenant.id,
         name=tenant.name,
         custom_properties=readable(tenant.custom_properties),
+        settings=service.settings_of(tenant),
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,
         environments=[EnvironmentView.of(environment) for environment in environments],

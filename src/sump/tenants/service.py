@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.db.tables.environments import Environment
+from sump.db.tables.factors import FactorPolicy
 from sump.db.tables.tenants import Tenant
 from sump.kit import audit, custom_properties
 from sump.kit.audit import Ref, ref
 from sump.kit.errors import not_found
 from sump.tenants import policy, repository
-from sump.tenants.schemas import TenantUpdate
+from sump.tenants.schemas import TenantSettings, TenantUpdate
 
 MAX_EMBEDDED_ENVIRONMENTS = 1000
 
@@ -29,6 +30,16 @@ async def add(db: AsyncSession, tenant: Tenant) -> Tenant:
 
 async def exists(db: AsyncSession, tenant_id: uuid.UUID) -> bool:
     return await repository.get(db, tenant_id) is not None
+
+
+def settings_of(tenant: Tenant) -> TenantSettings:
+    return TenantSettings.model_validate(tenant.settings or {})
+
+
+async def factor_policy(db: AsyncSession, tenant_id: uuid.UUID) -> FactorPolicy | None:
+    """The factor policy of the tenant's accounts; None when there is no such tenant."""
+    tenant = await repository.get(db, tenant_id)
+    return settings_of(tenant).factor_policy if tenant is not None else None
 
 
 async def _tenant(db: AsyncSession, actor: TenantActor) -> Tenant:
@@ -62,6 +73,10 @@ async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> No
     tenant = await _tenant(db, actor)
     if body.name is not None:
         tenant.name = body.name
+    if body.settings is not None:
+        changes = body.settings.model_dump(exclude_unset=True)
+        merged = settings_of(tenant).model_copy(update=changes)
+        tenant.settings = merged.model_dump(mode="json", by_alias=True)
     await _audit(db, actor, "tenant.updated")
 
 

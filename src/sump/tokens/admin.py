@@ -16,6 +16,7 @@ from sump.db.tables.tokens import KeyStatus, SigningKey
 from sump.environments import service as environments
 from sump.kit import audit
 from sump.kit.audit import ref
+from sump.sessions import service as sessions
 from sump.tokens import policy, repository, service
 
 
@@ -70,6 +71,7 @@ async def key_ring(db: AsyncSession, settings: Settings, actor: TenantActor, env
 async def rotate_now(db: AsyncSession, settings: Settings, actor: TenantActor, environment_id: uuid.UUID) -> SigningKey:
     """Promotes the environment's next key (another tenant's environment answers 404)."""
     require(policy.rotate_keys(actor))
+    sessions.require_step_up(actor.session, actor.account)
     environment = await environments.get(db, actor, environment_id)
     key = await service.rotate(db, settings, environment)
     await audit.record(

@@ -5,20 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-from functools import cache
 from typing import Any
 
 import structlog
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sump.kit import sealing
 from sump.kit.errors import Problem
 
-NONCE_BYTES = 12
 UNREADABLE = "The environment's signing key cannot be decrypted: SUMP_SECRET_KEY is not the secret it was sealed with."
 log = structlog.get_logger("sump.tokens")
 
@@ -44,12 +39,6 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return _b64url(hashlib.sha256(canonical).digest())
 
 
-@cache
-def _wrapping_key(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"sump", info=b"signing-key-encryption")
-    return hkdf.derive(secret.encode())
-
-
 def generate() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str], str]:
     """A new P-256 key, its public JWK and its kid."""
     private_key = ec.generate_private_key(ec.SECP256R1())
@@ -58,20 +47,19 @@ def generate() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str], str]:
 
 
 def seal(secret: str, kid: str, private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """AES-256-GCM of the PKCS#8 key, bound to its kid; nonce first."""
+    """AES-256-GCM of the PKCS#8 key, bound to its kid; nonce first (`sump.kit.sealing`)."""
     der = private_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(_wrapping_key(secret)).encrypt(nonce, der, kid.encode())
+    return sealing.seal(secret, sealing.SIGNING_KEYS, der, kid.encode())
 
 
 def unseal(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
     """The private key; 503 `signing_key_unreadable` when the secret is not the one it was sealed with (the
     secret changed, or a server runs with another one): a fault of the server's configuration, not a 500."""
     try:
-        der = AESGCM(_wrapping_key(secret)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], kid.encode())
-    except InvalidTag:
+        der = sealing.unseal(secret, sealing.SIGNING_KEYS, sealed, kid.encode())
+    except sealing.Unreadable:
         log.error("signing key unreadable", kid=kid, cause="SUMP_SECRET_KEY differs from the one that sealed it")
         raise Problem(503, "signing_key_unreadable", UNREADABLE) from None
     key = serialization.load_der_private_key(der, password=None)

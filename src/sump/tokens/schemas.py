@@ -9,20 +9,32 @@ from sump.accounts.schemas import Login
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel
 
+MFA_GRANT = "urn:sump:params:oauth:grant-type:mfa"
+
 
 class TokenRequest(RequestModel):
     """`password`: identifier and password; `session`: the caller's current session; `refresh_token`: rotate."""
 
-    grant_type: Literal["password", "session", "refresh_token"]
+    grant_type: Literal["password", "session", "refresh_token", "urn:sump:params:oauth:grant-type:mfa"] = Field(
+        description="`urn:sump:params:oauth:grant-type:mfa` answers the `mfa_required` refusal of a password "
+        "grant: `challenge` from it and `code` of a second factor (or a recovery code)."
+    )
     email: Email | None = None
     phone: Phone | None = None
     username: Username | None = None
     password: Password | None = None
     refresh_token: str | None = Field(default=None, max_length=256)
     organization_id: uuid.UUID | None = None
+    challenge: str | None = Field(default=None, min_length=1, max_length=256, description="Of `mfa_required`.")
+    factor: Literal["totp", "recovery_code"] | None = Field(
+        default=None, description="Which factor `code` is of; left out, six digits are a TOTP code."
+    )
+    code: str | None = Field(default=None, min_length=1, max_length=64, description="A second factor's code.")
 
     @model_validator(mode="after")
     def _grant_fields(self) -> TokenRequest:
+        if self.grant_type == MFA_GRANT and (not self.challenge or not self.code):
+            raise ValueError("The mfa grant needs challenge and code")
         if self.grant_type == "password" and (
             self.password is None or (self.email is None and self.phone is None and self.username is None)
         ):
@@ -35,6 +47,25 @@ class TokenRequest(RequestModel):
         return Login.model_validate(
             {"email": self.email, "phone": self.phone, "username": self.username, "password": self.password}
         )
+
+
+class MfaRequired(ResponseModel):
+    """403 from a password grant whose account must give a second factor: problem details with the OAuth
+    `error` and the challenge to answer with the `urn:sump:params:oauth:grant-type:mfa` grant (or, with
+    `enrol`, the enrolment steps of `…/login/enrol/totp`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    message: str
+    code: Literal["mfa_required"]
+    error: Literal["mfa_required"]
+    challenge: str
+    factors: list[str]
+    enrol: bool
+    expires_in: int
+    request_id: str
 
 
 class RevokeRequest(RequestModel):
@@ -58,6 +89,11 @@ class Me(ResponseModel):
     organization_id: uuid.UUID | None
     roles: list[str]
     permissions: list[str]
+    amr: list[str] | None = Field(
+        default=None,
+        description='How the session was signed in (RFC 8176): "pwd"; with a second factor also "otp" (an '
+        'authenticator code) or "rc" (a recovery code), and "mfa". Left out for sessions made before.',
+    )
 
 
 class KeyRotated(ResponseModel):

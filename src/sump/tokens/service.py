@@ -180,8 +180,10 @@ async def _access_token(
     account: EnvironmentAccount,
     session_id: uuid.UUID,
     grant: Grant | None,
+    amr: list[str] | None = None,
 ) -> str:
-    """`grant`: the active organization, with the role and permissions of the membership now."""
+    """`grant`: the active organization, with the role and permissions of the membership now; `amr`: how the
+    session was signed in (RFC 8176), left out for sessions made before it was recorded."""
     key = await active_key(db, settings, environment)
     now = utcnow()
     claims: dict[str, Any] = {
@@ -199,6 +201,8 @@ async def _access_token(
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if amr:
+        claims["amr"] = amr
     private_key = _private_key(settings.secret_key, key.kid, key.private_key)
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": TOKEN_TYPE})
 
@@ -261,7 +265,7 @@ async def issue(
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
         ),
     )
-    access = await _access_token(db, settings, environment, account, session.id, grant)
+    access = await _access_token(db, settings, environment, account, session.id, grant, session.amr)
     return TokenPair(access, raw, settings.access_token_ttl, account)
 
 
@@ -277,7 +281,8 @@ async def refresh(
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise invalid_grant()
-    if not await sessions.is_live(db, settings, row.session_id):  # expired, idle or revoked: same answer
+    live, amr = await sessions.live_amr(db, settings, row.session_id)
+    if not live:  # expired, idle or revoked: same answer
         raise invalid_grant()
     account = await account_of(db, row.account_id)
     if account is None:
@@ -310,7 +315,7 @@ async def refresh(
         grant = await grant_of(db, environment.id, row.organization_id, account.id)
         if grant is None:
             raise invalid_grant()
-    access = await _access_token(db, settings, environment, account, row.session_id, grant)
+    access = await _access_token(db, settings, environment, account, row.session_id, grant, amr)
     return TokenPair(access, successor, settings.access_token_ttl, account)
 
 

@@ -5,6 +5,7 @@ from sump.db.base import Base
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
+from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
 from sump.db.tables.organizations import Membership, Organization, Permission, Role
 from sump.db.tables.outbox import OutboxMessage
 from sump.db.tables.reset_tokens import PasswordResetToken
@@ -19,11 +20,14 @@ __all__ = [
     "AuditEvent",
     "Environment",
     "EnvironmentAccount",
+    "Factor",
+    "FactorChallenge",
     "Membership",
     "Organization",
     "OutboxMessage",
     "PasswordResetToken",
     "Permission",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "Session",

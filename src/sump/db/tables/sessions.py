@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sump.db.base import Base, utcnow, uuid7
+from sump.db.base import Base, JSONType, utcnow, uuid7
 
 
 class AccountType(StrEnum):
@@ -45,3 +45,7 @@ class Session(Base):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How the session was signed in (RFC 8176 `amr`: "pwd", "otp", "mfa" …); null for sessions made before.
+    amr: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Until when a recent second factor lets this session make sensitive changes (step-up).
+    elevated_until: Mapped[datetime | None]

@@ -14,6 +14,7 @@ SUBJECTS = {
     "password_changed": "Your password was changed",
     "email_changed": "Your email address was changed",
     "phone_changed": "Your phone number was changed",
+    "factors_reset": "Your second factors were reset",
 }
 
 

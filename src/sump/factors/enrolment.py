@@ -1,0 +1,144 @@
+"""An account's own factors: enrol TOTP (secret shown once, confirmed with a first code), list, remove, and
+recovery codes (ten, shown once with the first factor, regenerable). Changing the factors of an account that
+has one needs step-up (`sump.sessions.service.require_step_up`); the first enrolment does not."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sump.access.actors import Account
+from sump.access.policy import require
+from sump.access.pools import Pool
+from sump.db.base import utcnow, uuid7
+from sump.db.tables.factors import Factor, RecoveryCode
+from sump.db.tables.sessions import Session
+from sump.factors import codes, kinds, policy, repository, totp
+from sump.factors.service import guarded, owner_columns, seal_seed, seed_of
+from sump.kit.call import Call
+from sump.kit.errors import Problem, not_found
+from sump.sessions import service as sessions
+
+ISSUER = "Sump"
+MAX_PENDING = 5
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    """A TOTP factor waiting for its first code, with its secret (shown this once)."""
+
+    factor: Factor
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    factor: Factor
+    recovery_codes: list[str] | None  # with the account's first factor
+
+
+@dataclass(frozen=True)
+class Listing:
+    factors: list[Factor]
+    recovery_codes_left: int
+
+
+def _guard(pool: Pool, session: Session | None, account: Account) -> None:
+    """A change of the account's factors: allowed by the pool's policy, and stepped up when it has one (an
+    enrolment challenge, `session` None, is only ever held by an account without a factor)."""
+    require(policy.enrol(pool))
+    if session is not None:
+        sessions.require_step_up(session, account)
+
+
+async def begin_totp(call: Call, pool: Pool, session: Session | None, account: Account, label: str | None) -> TotpSetup:
+    """A new TOTP secret, sealed at rest, pending until its first code; earlier pending ones beyond a few go."""
+    _guard(pool, session, account)
+    pending = [
+        f for f in await repository.factors(call.db, pool, account.id, confirmed=False) if f.confirmed_at is None
+    ]
+    for stale in pending[: max(0, len(pending) - MAX_PENDING + 1)]:
+        await repository.delete_factor(call.db, pool, account.id, stale.id)
+    seed = totp.new_seed()
+    factor_id = uuid7()
+    factor = Factor(
+        id=factor_id,
+        kind=kinds.TOTP.name,
+        label=label,
+        secret=seal_seed(call, factor_id, seed),
+        data={},
+        **owner_columns(pool, account),
+    )
+    await repository.add(call.db, factor)
+    uri = totp.uri(seed, account.email, ISSUER)
+    return TotpSetup(factor, seed, uri, totp.qr_svg(uri))
+
+
+async def confirm_totp(
+    call: Call, pool: Pool, session: Session | None, account: Account, factor_id: uuid.UUID, code: str
+) -> Confirmed:
+    """The first code of a pending TOTP factor: it is enrolled, and the account's first factor comes with ten
+    recovery codes. A wrong code counts toward the lockout (403 `invalid_code`)."""
+    _guard(pool, session, account)
+    factor = await repository.factor(call.db, pool, account.id, factor_id)
+    if factor is None or factor.confirmed_at is not None or factor.secret is None:
+        raise not_found("factor")
+    sealed = factor.secret
+
+    async def attempt() -> bool:
+        step = totp.matching_step(seed_of(call, factor.id, sealed), code, factor.last_step)
+        return step is not None and await repository.claim_step(call.db, factor.id, step, utcnow())
+
+    await guarded(call, pool, account, attempt, 403)
+    factor.confirmed_at = utcnow()
+    first = not account.has_factors
+    account.has_factors = True
+    if session is not None:
+        sessions.elevate(session)  # a factor was just used
+    fresh = await _new_codes(call, pool, account) if first else None
+    return Confirmed(factor, fresh)
+
+
+async def listing(call: Call, pool: Pool, account: Account) -> Listing:
+    return Listing(
+        await repository.factors(call.db, pool, account.id),
+        await repository.unused_codes(call.db, pool, account.id),
+    )
+
+
+async def remove(call: Call, pool: Pool, session: Session, account: Account, factor_id: uuid.UUID) -> None:
+    """Removes one factor (step-up first); with the last one go the recovery codes, and sign-in asks for no
+    second step again (unless the policy requires one)."""
+    sessions.require_step_up(session, account)
+    if not await repository.delete_factor(call.db, pool, account.id, factor_id):
+        raise not_found("factor")
+    if not await repository.confirmed_count(call.db, pool, account.id):
+        account.has_factors = False
+        await repository.delete_codes(call.db, pool, account.id)
+
+
+async def regenerate_codes(call: Call, pool: Pool, session: Session, account: Account) -> list[str]:
+    """Ten new recovery codes (step-up first); the old ones stop working."""
+    if not account.has_factors:
+        raise Problem(403, "no_factor", "Recovery codes come with a second factor: enrol one first.")
+    sessions.require_step_up(session, account)
+    return await _new_codes(call, pool, account)
+
+
+async def _new_codes(call: Call, pool: Pool, account: Account) -> list[str]:
+    await repository.delete_codes(call.db, pool, account.id)
+    fresh = codes.generate()
+    for code in fresh:
+        digest = codes.digest(call.settings.secret_key, account.id, code)
+        await repository.add(call.db, RecoveryCode(code_hash=digest, **owner_columns(pool, account)))
+    return fresh
+
+
+async def reset(call: Call, pool: Pool, account: Account) -> int:
+    """Removes every factor, recovery code and open challenge of the account (an admin's reset, audited by
+    its caller); the number of factors removed."""
+    removed = await repository.delete_all(call.db, pool, account.id)
+    account.has_factors = False
+    return removed

@@ -1,0 +1,112 @@
+"""SQL for factors, recovery codes and challenges. Every statement starts from the pool's scope (its tenant or
+environment) and names the account type, so a tenant's rows and its end users' never meet; statements by a
+row's own id follow a lookup through that scope."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.access.pools import Pool
+from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
+
+
+def _mine(model: Any, pool: Pool, account_id: uuid.UUID) -> tuple[Any, ...]:
+    return (model.account_type == pool.account_type, model.account_id == account_id)
+
+
+async def add(db: AsyncSession, row: Factor | FactorChallenge | RecoveryCode) -> None:
+    db.add(row)  # an insert: the row carries its tenant, environment and account
+    await db.flush()
+
+
+async def factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *, confirmed: bool = True) -> list[Factor]:
+    statement = pool.scope.select(Factor).where(*_mine(Factor, pool, account_id))
+    if confirmed:
+        statement = statement.where(Factor.confirmed_at.is_not(None))
+    return list(await db.scalars(statement.order_by(Factor.id)))
+
+
+async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:
+    return await db.scalar(pool.scope.select(Factor).where(*_mine(Factor, pool, account_id), Factor.id == factor_id))
+
+
+async def claim_step(db: AsyncSession, factor_id: uuid.UUID, step: int, now: datetime) -> bool:
+    """Records `step` as the factor's last used one, unless that step (or a later one) was used already: of
+    concurrent uses of one code exactly one gets True. (By the id of a factor found through its scope.)"""
+    result = await db.execute(
+        update(Factor)
+        .where(Factor.id == factor_id, or_(Factor.last_step.is_(None), Factor.last_step < step))
+        .values(last_step=step, last_used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> bool:
+    result = await db.execute(pool.scope.delete(Factor).where(*_mine(Factor, pool, account_id), Factor.id == factor_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_all(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
+    """Every factor, recovery code and open challenge of the account; the number of factors."""
+    result = await db.execute(pool.scope.delete(Factor).where(*_mine(Factor, pool, account_id)))
+    await delete_codes(db, pool, account_id)
+    await db.execute(pool.scope.delete(FactorChallenge).where(*_mine(FactorChallenge, pool, account_id)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_codes(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
+    await db.execute(pool.scope.delete(RecoveryCode).where(*_mine(RecoveryCode, pool, account_id)))
+
+
+async def unused_codes(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
+    statement = pool.scope.count(RecoveryCode).where(
+        *_mine(RecoveryCode, pool, account_id), RecoveryCode.used_at.is_(None)
+    )
+    return int(await db.scalar(statement) or 0)
+
+
+async def use_code(db: AsyncSession, pool: Pool, account_id: uuid.UUID, digest: bytes, now: datetime) -> bool:
+    """Marks the account's unused code of this digest used: of concurrent uses exactly one gets True."""
+    result = await db.execute(
+        pool.scope.update(RecoveryCode)
+        .where(*_mine(RecoveryCode, pool, account_id), RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def find_challenge(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> FactorChallenge | None:
+    """The pool's live challenge of this digest (another pool's, or one of the other account family, is not
+    found)."""
+    return await db.scalar(
+        pool.scope.select(FactorChallenge).where(
+            FactorChallenge.token_hash == digest,
+            FactorChallenge.account_type == pool.account_type,
+            FactorChallenge.expires_at > now,
+        )
+    )
+
+
+async def consume_challenge(db: AsyncSession, challenge_id: uuid.UUID, now: datetime) -> bool:
+    """Deletes the live challenge: of concurrent answers exactly one gets True. (By the id of a challenge found
+    through its pool's scope.)"""
+    result = await db.execute(
+        delete(FactorChallenge).where(FactorChallenge.id == challenge_id, FactorChallenge.expires_at > now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_challenges(db: AsyncSession, now: datetime) -> int:
+    # Not scoped: expired challenges are purged across all tenants.
+    result = await db.execute(delete(FactorChallenge).where(FactorChallenge.expires_at <= now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def confirmed_count(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
+    statement = pool.scope.count(Factor).where(*_mine(Factor, pool, account_id), Factor.confirmed_at.is_not(None))
+    return int(await db.scalar(statement) or 0)

@@ -1,0 +1,229 @@
+"""A sign-in's steps after the first factor, and step-up: the challenge that stands between two steps, the one
+check of a second factor (TOTP or a recovery code), and what a session signed in that way carries (`amr`).
+
+A challenge is a random token shown once, stored as its SHA-256, bound to its pool (tenant or environment)
+and account, valid five minutes, and used once: the step that answers it deletes it with a conditional DELETE,
+so of concurrent answers one wins. Its token is never logged nor audited. A wrong code leaves the challenge
+open and counts toward the account's lockout like a wrong password (the same subject and sources), so guessing
+codes is held back exactly as guessing passwords is."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.accounts import identity, passwords
+from sump.db.base import utcnow
+from sump.db.tables.factors import ChallengePurpose, FactorChallenge, FactorPolicy
+from sump.db.tables.sessions import Session
+from sump.factors import codes, kinds, repository, totp
+from sump.factors.kinds import Kind
+from sump.kit import sealing
+from sump.kit.call import Call
+from sump.kit.crypto import new_token, token_digest
+from sump.kit.errors import Problem
+from sump.sessions import service as sessions
+
+CHALLENGE_TTL = timedelta(minutes=5)
+MAX_TOKEN_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a sign-in answers when it needs another step: the token, the factors that answer it (or, with
+    `enrol`, the kinds that may be enrolled), and its lifetime in seconds."""
+
+    token: str
+    factors: list[str]
+    enrol: bool
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A challenge answered: the account, the `amr` its session carries, and the channel it began on."""
+
+    account: Account
+    amr: list[str]
+    channel: str
+
+
+def invalid_challenge() -> Problem:
+    return Problem(401, "invalid_challenge", "The sign-in challenge is unknown, used or expired: sign in again.")
+
+
+def invalid_code(status: int = 401) -> Problem:
+    message = "The code is not correct."
+    return Problem(status, "invalid_code", message, errors={"code": message})
+
+
+def enrolment_required() -> Problem:
+    return Problem(
+        403, "enrolment_required", "Second factors are required here: enrol one with this challenge to sign in."
+    )
+
+
+def not_enrolment() -> Problem:
+    return Problem(403, "enrolment_not_required", "This challenge is answered with a factor at …/login/factor.")
+
+
+def owner_columns(pool: Pool, account: Account) -> dict[str, object]:
+    tenant = pool.environment_id is None
+    return {
+        "tenant_id": pool.tenant_id,
+        "environment_id": pool.environment_id,
+        "account_type": pool.account_type,
+        "account_id": account.id,
+        "tenant_account_id": account.id if tenant else None,
+        "environment_account_id": None if tenant else account.id,
+    }
+
+
+async def answerable(call: Call, pool: Pool, account: Account) -> list[str]:
+    """The kinds the account can answer a challenge with: its confirmed factors' kinds, then recovery codes
+    while any is unused."""
+    names = list(dict.fromkeys(factor.kind for factor in await repository.factors(call.db, pool, account.id)))
+    if await repository.unused_codes(call.db, pool, account.id):
+        names.append(kinds.RECOVERY_CODE.name)
+    return names
+
+
+async def next_step(call: Call, pool: Pool, account: Account, *, methods: list[str], channel: str) -> Challenge | None:
+    """After a first factor: a challenge when the account has a second factor (answered at `…/login/factor`)
+    or, under the `required` policy, has none yet (answered only by enrolling one); None when the session may
+    be issued now, as for every account without a factor under `off` or `optional`."""
+    if account.has_factors:
+        purpose, names = ChallengePurpose.SIGN_IN, await answerable(call, pool, account)
+    elif pool.factor_policy is FactorPolicy.REQUIRED:
+        purpose, names = ChallengePurpose.ENROL, list(kinds.ENROLLABLE)
+    else:
+        return None
+    token = new_token()
+    row = FactorChallenge(
+        token_hash=token_digest(token),
+        purpose=purpose,
+        methods=methods,
+        channel=channel,
+        expires_at=utcnow() + CHALLENGE_TTL,
+        **owner_columns(pool, account),
+    )
+    await repository.add(call.db, row)
+    return Challenge(token, names, purpose is ChallengePurpose.ENROL, int(CHALLENGE_TTL.total_seconds()))
+
+
+async def open_challenge(
+    call: Call, pool: Pool, token: str, purpose: ChallengePurpose
+) -> tuple[FactorChallenge, Account]:
+    """The pool's live challenge of this token and its enabled account: 401 `invalid_challenge` for any other
+    token (unknown, used, expired, of another pool or account family); 403 when it is for the other purpose."""
+    found = None
+    if len(token) <= MAX_TOKEN_LENGTH:
+        found = await repository.find_challenge(call.db, pool, token_digest(token), utcnow())
+    account = await identity.get(call.db, pool, found.account_id) if found is not None else None
+    if found is None or account is None or account.disabled:
+        raise invalid_challenge()
+    if found.purpose is not purpose:
+        raise enrolment_required() if found.purpose is ChallengePurpose.ENROL else not_enrolment()
+    return found, account
+
+
+async def close_challenge(call: Call, challenge: FactorChallenge) -> None:
+    """Uses the challenge up: of concurrent answers only one gets past this (401 `invalid_challenge`)."""
+    if not await repository.consume_challenge(call.db, challenge.id, utcnow()):
+        raise invalid_challenge()
+
+
+async def answer(call: Call, pool: Pool, token: str, factor: str | None, code: str) -> Passed:
+    """The second step of a sign-in: the challenge and a code of one of the account's factors (or a recovery
+    code). 401 `invalid_challenge`, 401 `invalid_code`, 429 while the lockout holds, 403 `enrolment_required`
+    for an enrolment challenge."""
+    challenge, account = await open_challenge(call, pool, token, ChallengePurpose.SIGN_IN)
+    kind = await verify(call, pool, account, factor, code)
+    await close_challenge(call, challenge)
+    return Passed(account, kinds.amr_of(list(challenge.methods), kind), challenge.channel)
+
+
+def kind_of(factor: str | None, code: str) -> Kind | None:
+    """The kind named, or by the code's shape when none is: six digits are a TOTP code, else a recovery code."""
+    if factor is not None:
+        return kinds.KINDS.get(factor)
+    digits = code.strip()
+    return kinds.TOTP if len(digits) == totp.DIGITS and digits.isdigit() else kinds.RECOVERY_CODE
+
+
+async def verify(call: Call, pool: Pool, account: Account, factor: str | None, code: str, *, status: int = 401) -> Kind:
+    """The one check of a second factor, for sign-in and step-up (see `guarded`). A TOTP code is accepted
+    once (its time step is claimed by a conditional UPDATE); a recovery code is used up."""
+    kind = kind_of(factor, code)
+
+    async def attempt() -> bool:
+        if kind is kinds.TOTP:
+            return await _totp_matches(call, pool, account, code)
+        if kind is kinds.RECOVERY_CODE:
+            digest = codes.digest(call.settings.secret_key, account.id, code)
+            return await repository.use_code(call.db, pool, account.id, digest, utcnow())
+        return False
+
+    await guarded(call, pool, account, attempt, status)
+    assert kind is not None
+    return kind
+
+
+async def guarded(
+    call: Call, pool: Pool, account: Account, attempt: Callable[[], Awaitable[bool]], status: int
+) -> None:
+    """Runs one check of a code as a password check is run: the per-address budget and the account's lockout
+    first (429 with `Retry-After`, before any work), then the check, counted for or against this source.
+    `invalid_code` (`status`) when it fails."""
+    await call.limiter.hit(passwords.SIGN_IN_PER_IP, "sign-in", call.client.ip)
+    subject, source = passwords.lockout_subject(pool, account), passwords.source(call, account)
+    wait = await call.lockout.check(subject, source)
+    if wait is not None:
+        raise passwords.too_many_attempts(wait)
+    if not await attempt():
+        await call.lockout.failed(subject, source)
+        raise invalid_code(status)
+    await call.lockout.succeeded(subject, source)
+
+
+def seed_of(call: Call, factor_id: object, sealed: bytes) -> str:
+    try:
+        return sealing.unseal(
+            call.settings.secret_key, sealing.FACTOR_SECRETS, sealed, str(factor_id).encode()
+        ).decode()
+    except sealing.Unreadable:
+        raise Problem(
+            503, "factor_unreadable", "The factor cannot be read: SUMP_SECRET_KEY is not the secret it was sealed with."
+        ) from None
+
+
+def seal_seed(call: Call, factor_id: object, seed: str) -> bytes:
+    return sealing.seal(call.settings.secret_key, sealing.FACTOR_SECRETS, seed.encode(), str(factor_id).encode())
+
+
+async def _totp_matches(call: Call, pool: Pool, account: Account, code: str) -> bool:
+    for factor in await repository.factors(call.db, pool, account.id):
+        if factor.kind != kinds.TOTP.name or factor.secret is None:
+            continue
+        step = totp.matching_step(seed_of(call, factor.id, factor.secret), code, factor.last_step)
+        if step is not None:
+            return await repository.claim_step(call.db, factor.id, step, utcnow())
+    return False
+
+
+async def step_up(
+    call: Call, pool: Pool, session: Session, account: Account, factor: str | None, code: str
+) -> datetime:
+    """Proves a second factor again in a signed-in session: sensitive changes are allowed for 5 minutes.
+    403 `no_factor` for an account without one; 403 `invalid_code`; 429 while the lockout holds."""
+    if not account.has_factors:
+        raise Problem(403, "no_factor", "This account has no second factor to step up with.")
+    await verify(call, pool, account, factor, code, status=403)
+    return sessions.elevate(session)
+
+
+async def purge_expired(call: Call) -> int:
+    return await repository.purge_challenges(call.db, utcnow())
