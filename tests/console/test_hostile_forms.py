@@ -20,8 +20,9 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 FIELDS = (
     "access", "action", "admin", "avatarUrl", "confirm", "currentPassword", "description", "email",
     "environmentName", "identifier", "member", "name", "newPassword", "next", "ownerName", "password",
-    "passwordChoice", "passwordConfirm", "passwordMaxLength", "passwordMinLength", "permissions", "phone", "q",
-    "role", "signupEnabled", "step", "tenant", "tenantId", "token", "username",
+    "passwordChoice", "passwordConfirm", "passwordMaxLength", "passwordMinLength", "permissionDescription",
+    "permissionName", "permissions", "phone", "q", "role", "roleDescription", "roleName", "signupEnabled", "step",
+    "tenant", "tenantId", "token", "username",
 )  # fmt: skip
 SCRIPT = "<script>alert(1)</script>"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -88,6 +89,8 @@ async def test_every_console_form_survives_hostile_values(
         "environment_id": world.environment_id,
         "session_id": str(uuid.uuid4()),
         "organization_id": organization.json()["id"],
+        "role_name": "ORG_USER",
+        "permission_name": "projects:read",
     }
     page = await owner_browser.get("/console/")
     token = CSRF.search(page.text)

@@ -20,6 +20,7 @@ from sump.console import (
     end_users,
     environments,
     organizations,
+    roles,
     settings,
     sign_in,
 )
@@ -39,7 +40,7 @@ def create_console(state: State) -> FastAPI:
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     console.state = state
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (sign_in, dashboard, environments, end_users, organizations, accounts, activity, settings):
+    for module in (sign_in, dashboard, environments, end_users, organizations, roles, accounts, activity, settings):
         console.include_router(module.router)
     console.add_exception_handler(SignInRequired, _sign_in_required)
     console.add_exception_handler(Problem, _problem)
