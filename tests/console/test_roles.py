@@ -195,8 +195,8 @@ def test_another_tenants_environment_is_not_found(page: Page, api: httpx.Client,
         "/roles/ORG_USER": {"permissions": "audit:read"},
         "/roles/ORG_USER/delete": {},
     }.items():
-        response = page.request.post(base + path, form={"csrf": csrf, **fields}, max_redirects=0)
-        assert response.status == 404, (path, response.status)
+        forged = page.request.post(base + path, form={"csrf": csrf, **fields}, max_redirects=0)
+        assert forged.status == 404, (path, forged.status)
     roles = api.get(f"/tenants/{other.tenant_id}/environments/{other.environment_id}/roles", headers=other.auth)
     assert [role["name"] for role in roles.json()] == ["ORG_ADMIN", "ORG_USER", "READ_ONLY"]
 
