@@ -1,7 +1,7 @@
 """`sump serve --workers 2` under process faults: workers that die while starting.
 
 The fault is real: the test plays the kernel's OOM killer and sends SIGKILL to a worker process while it is
-still importing and starting the application, long before it serves. No hook in Sump is involved; the
+still starting the application, before it serves. No hook in Sump is involved; the
 supervisor sees what it would see after an OOM kill or a crash at start-up.
 """
 

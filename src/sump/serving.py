@@ -4,6 +4,11 @@ With several workers, each listens on its own socket bound to the same address (
 kernel spreads new connections over them by their addresses. With one shared socket, as uvicorn's own worker
 mode has, the first worker to wake accepts a whole burst of connections: it then carries all of their
 sign-ins on its hashing threads while the other workers idle, and refuses what does not fit.
+
+The supervisor imports the application once and forks its workers from that: a worker, first or replacement,
+starts without importing anything, so it serves within a fraction of a second even on a busy machine (a
+spawned worker spent seconds importing, and every worker did it again). The supervisor runs no thread, event
+loop, engine or hasher, so a fork copies nothing that a worker could not use.
 """
 
 from __future__ import annotations
@@ -13,17 +18,16 @@ import contextlib
 import ctypes
 import fcntl
 import functools
+import importlib
 import multiprocessing
 import os
 import select
 import signal
 import socket
 import struct
-import sys
 import termios
 import time
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
@@ -47,6 +51,7 @@ ACCEPT_DRAIN_SECONDS = 2.0  # at most, to accept the connections already queued 
 SO_ATTACH_FILTER = 26  # socket(7), Linux
 DROP_EVERY_PACKET = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: BPF_RET | BPF_K, 0 bytes kept
 PR_SET_PDEATHSIG = 1  # prctl(2)
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,
     "access_log": False,
@@ -72,6 +77,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         return 1
     from sump.kit import shared_counters  # here, not at the top: `sump serve` with one worker has no use for it
 
+    importlib.import_module(APP.split(":")[0])  # once, here: every worker is forked with it imported
     # The workers count rate limits and lockouts together, in one file of the machine (unless Redis keeps them).
     with shared_counters.for_workers(settings.redis_url) as counters:
         return _Supervisor(host, port, workers, functools.partial(_worker, counters=counters)).run()
@@ -221,22 +227,14 @@ def _worker(host: str, port: int, ready: EventType, counters: Path | None = None
     and lockout counters are those of the `counters` file, which every worker of the server shares."""
     from sump.kit import shared_counters
 
+    # Forked with the supervisor's signal handlers and with stop signals blocked (`_Supervisor._start`): until
+    # uvicorn takes them over, a stop signal ends a worker that is not serving yet, as it would a new process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     _stop_with_supervisor()
     shared_counters.attach(counters)
     _Server(uvicorn.Config(APP, **UVICORN_OPTIONS), ready).run([_listening_socket(host, port)])
-
-
-@contextlib.contextmanager
-def _main_module_left_out() -> Iterator[None]:
-    """A spawned process first runs its parent's main script again, as `__mp_main__`: for `sump serve` that is
-    the `sump` command, whose imports (typer, alembic, mako) a worker never uses. A main module without a file
-    or a name is left alone, so the worker imports only what it runs: the application."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
 
 
 class _Supervisor:
@@ -256,7 +254,7 @@ class _Supervisor:
     ) -> None:
         self.host, self.port, self.count, self.target = host, port, workers, target
         self.stop_timeout = stop_timeout  # from the stop signal until workers still running are killed
-        self.context = multiprocessing.get_context("spawn")
+        self.context = multiprocessing.get_context("fork")
         self.workers: dict[int, tuple[BaseProcess, EventType]] = {}
         self.slot_of: dict[int, int] = {}  # worker pid → its place, 0 … workers - 1
         self.failures = [0] * workers  # starts in a row that ended before serving, per place
@@ -266,7 +264,7 @@ class _Supervisor:
         self.signalled: set[int] = set()
 
     def run(self) -> int:
-        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        for stop_signal in STOP_SIGNALS:
             signal.signal(stop_signal, self._stop)
         for slot in range(self.count):
             self._start(slot)
@@ -322,8 +320,13 @@ class _Supervisor:
     def _start(self, slot: int) -> None:
         ready = self.context.Event()
         process = self.context.Process(target=self.target, args=(self.host, self.port, ready), name="sump-worker")
-        with _main_module_left_out():
+        # Stop signals wait while the worker is forked: one that came in between would run the supervisor's
+        # handler in the worker, which would stop its siblings.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
             process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         assert process.pid is not None
         self.workers[process.pid] = (process, ready)
         self.slot_of[process.pid] = slot
