@@ -19,6 +19,7 @@ from sump.console import (
     dashboard,
     end_users,
     environments,
+    keys,
     organizations,
     roles,
     settings,
@@ -40,7 +41,18 @@ def create_console(state: State) -> FastAPI:
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     console.state = state
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (sign_in, dashboard, environments, end_users, organizations, roles, accounts, activity, settings):
+    for module in (
+        sign_in,
+        dashboard,
+        environments,
+        end_users,
+        organizations,
+        roles,
+        keys,
+        accounts,
+        activity,
+        settings,
+    ):
         console.include_router(module.router)
     console.add_exception_handler(SignInRequired, _sign_in_required)
     console.add_exception_handler(Problem, _problem)
