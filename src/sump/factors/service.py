@@ -101,13 +101,14 @@ async def next_step(call: Call, pool: Pool, account: Account, *, methods: list[s
         purpose, names = ChallengePurpose.ENROL, list(kinds.ENROLLABLE)
     else:
         return None
-    token = new_token()
+    token, now = new_token(), utcnow()
     row = FactorChallenge(
         token_hash=token_digest(token),
         purpose=purpose,
         methods=methods,
         channel=channel,
-        expires_at=utcnow() + CHALLENGE_TTL,
+        expires_at=now + CHALLENGE_TTL,
+        created_at=now,
         **owner_columns(pool, account),
     )
     await repository.add(call.db, row)

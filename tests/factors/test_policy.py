@@ -1,0 +1,118 @@
+"""The factor policy: per environment (its settings) for end users, per tenant (its new settings) for tenant
+accounts. `required` gives an account without a factor an enrolment-only challenge; `off` refuses enrolment."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
+from tests.support import PASSWORD, TenantWorld
+
+
+async def _set_environment_policy(
+    client: httpx.AsyncClient, world: TenantWorld, environment_id: str, policy: str
+) -> None:
+    url = f"{world.base}/environments/{environment_id}"
+    changed = await client.patch(url, json={"settings": {"factorPolicy": policy}}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    assert (await client.get(url, headers=world.owner.auth)).json()["settings"]["factorPolicy"] == policy
+
+
+async def test_environments_default_to_optional(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    shown = await client.get(f"{world.base}/environments/{world.environment_id}", headers=world.owner.auth)
+    assert shown.json()["settings"]["factorPolicy"] == "optional"
+    tenant = await client.get(world.base, headers=world.owner.auth)
+    assert tenant.json()["settings"] == {"factorPolicy": "optional"}
+
+
+async def test_required_policy_gives_an_enrolment_only_challenge(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    environment_id = await world.add_environment()
+    user = await world.add_end_user(environment_id)
+    await _set_environment_policy(client, world, environment_id, "required")
+    first = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert first.status_code == 202, first.text
+    body = first.json()
+    assert body["enrol"] is True
+    assert body["factors"] == ["totp"]
+    assert "set-cookie" not in first.headers
+    challenge = body["challenge"]
+
+    # Only enrolment accepts it.
+    refused = await client.post(f"{user.auth_base}/login/factor", json={"challenge": challenge, "code": "123456"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "enrolment_required")
+
+    started = await client.post(f"{user.auth_base}/login/enrol/totp", json={"challenge": challenge})
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    confirm = f"{user.auth_base}/login/enrol/totp/confirm"
+    wrong = await client.post(
+        confirm, json={"challenge": challenge, "factorId": setup["factorId"], "code": clock.code(setup["secret"], 4)}
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "invalid_code")
+    done = await client.post(
+        confirm, json={"challenge": challenge, "factorId": setup["factorId"], "code": clock.code(setup["secret"])}
+    )
+    assert done.status_code == 200, done.text
+    signed_in = done.json()
+    assert set(signed_in) == {"accountId", "session", "token", "recoveryCodes"}
+    assert len(signed_in["recoveryCodes"]) == 10
+    assert signed_in["session"]["amr"] == ["pwd", "otp", "mfa"]
+    assert done.headers["set-cookie"].startswith("sump_session=")
+    # The enrolment challenge is used up; the next sign-in asks for the new factor.
+    again = await client.post(confirm, json={"challenge": challenge, "factorId": setup["factorId"], "code": "000000"})
+    assert (again.status_code, again.json()["code"]) == (401, "invalid_challenge")
+    next_time = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert next_time.json()["enrol"] is False
+
+
+async def test_a_sign_in_challenge_is_no_enrolment_challenge(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    challenge = await challenge_of(client, enrolled)
+    response = await client.post(f"{enrolled.base}/login/enrol/totp", json={"challenge": challenge})
+    assert (response.status_code, response.json()["code"]) == (403, "enrolment_not_required")
+
+
+async def test_off_refuses_enrolment(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    environment_id = await world.add_environment()
+    user = await world.add_end_user(environment_id)
+    await _set_environment_policy(client, world, environment_id, "off")
+    refused = await client.post(f"{user.auth_base}/me/factors/totp", json={}, headers=user.auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "factors_off")
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
+
+
+@pytest.mark.parametrize("policy", ["optional", "off"])
+async def test_accounts_without_a_factor_get_a_session_unless_required(
+    client: httpx.AsyncClient, world: TenantWorld, policy: str
+) -> None:
+    environment_id = await world.add_environment()
+    user = await world.add_end_user(environment_id)
+    await _set_environment_policy(client, world, environment_id, policy)
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
+
+
+async def test_tenant_policy_covers_tenant_accounts_only(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    changed = await client.patch(world.base, json={"settings": {"factorPolicy": "required"}}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    assert (await client.get(world.base, headers=world.owner.auth)).json()["settings"]["factorPolicy"] == "required"
+    owner = await client.post(
+        f"/api/v1/auth/tenants/{world.tenant_id}/login", json={"email": world.owner.email, "password": PASSWORD}
+    )
+    assert owner.status_code == 202
+    assert owner.json()["enrol"] is True
+    user = await world.add_end_user(world.environment_id)
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
+
+
+async def test_tenant_settings_are_validated(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    for body in ({"settings": {"factorPolicy": "sometimes"}}, {"settings": {}}, {"settings": {"factorPolicy": None}}):
+        response = await client.patch(world.base, json=body, headers=world.owner.auth)
+        assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), body
+    user = await world.add_member("user")
+    refused = await client.patch(world.base, json={"settings": {"factorPolicy": "off"}}, headers=user.auth)
+    assert refused.status_code == 403

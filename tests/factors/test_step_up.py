@@ -1,0 +1,128 @@
+"""Step-up: an account with a second factor changes its email, password or factors, deletes accounts and
+rotates keys only within 5 minutes of using a factor in this session (403 `step_up_required` otherwise);
+`POST …/step-up` proves one again. Accounts without a factor are never asked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+from sump.db.base import utcnow
+from sump.sessions import service as sessions
+from tests.factors.conftest import Clock, Enrolled, end_user_with_totp, member_with_totp, tag
+from tests.support import PASSWORD, TenantWorld
+
+NEW_PASSWORD = "an entirely different passphrase"
+
+
+def later(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
+    """Moves the sessions' clock (what step-up is checked against) forward by `delta`."""
+    base = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: base + delta)
+
+
+async def _step_up(client: httpx.AsyncClient, enrolled: Enrolled, code: str) -> httpx.Response:
+    return await client.post(f"{enrolled.base}/step-up", json={"code": code}, headers=enrolled.auth)
+
+
+async def test_step_up_is_needed_after_five_minutes_and_lasts_five(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)  # the enrolment used a factor: stepped up now
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    later(monkeypatch, timedelta(minutes=5, seconds=1))
+    refused = await client.post(f"{enrolled.base}/change-password", json=change, headers=enrolled.auth)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "step_up_required"
+
+    stepped = await _step_up(client, enrolled, clock.code(enrolled.seed))
+    assert stepped.status_code == 200, stepped.text
+    until = datetime.fromisoformat(stepped.json()["elevatedUntil"])
+    assert timedelta(minutes=4, seconds=50) < until - sessions.utcnow() <= timedelta(minutes=5)
+    shown = await client.get(f"{enrolled.base}/session", headers=enrolled.auth)
+    assert shown.json()["elevatedUntil"] == stepped.json()["elevatedUntil"]
+
+    later(monkeypatch, timedelta(minutes=5, seconds=1) + timedelta(minutes=4, seconds=59))
+    done = await client.post(f"{enrolled.base}/change-password", json=change, headers=enrolled.auth)
+    assert done.status_code == 204, done.text
+
+    later(monkeypatch, timedelta(minutes=10, seconds=2))
+    back = {"currentPassword": NEW_PASSWORD, "newPassword": PASSWORD}
+    expired = await client.post(f"{enrolled.base}/change-password", json=back, headers=enrolled.auth)
+    assert (expired.status_code, expired.json()["code"]) == (403, "step_up_required")
+
+
+async def test_a_wrong_code_does_not_step_up(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    later(monkeypatch, timedelta(minutes=6))
+    wrong = await _step_up(client, enrolled, clock.code(enrolled.seed, 3))
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "invalid_code")
+    refused = await client.post(f"{enrolled.base}/me/recovery-codes", headers=enrolled.auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required")
+    with_code = await _step_up(client, enrolled, enrolled.recovery_codes[0])
+    assert with_code.status_code == 200
+    assert (await _step_up(client, enrolled, enrolled.recovery_codes[0])).status_code == 403  # used up
+
+
+async def test_accounts_without_a_factor_have_nothing_to_step_up_with(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    response = await client.post(f"{user.auth_base}/step-up", json={"code": "123456"}, headers=user.auth)
+    assert (response.status_code, response.json()["code"]) == (403, "no_factor")
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    assert (await client.post(f"{user.auth_base}/change-password", json=change, headers=user.auth)).status_code == 204
+
+
+async def test_sensitive_changes_of_an_end_user_need_step_up(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, enrolled = await end_user_with_totp(client, world, clock)
+    later(monkeypatch, timedelta(minutes=6))
+    account = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    attempts = [
+        ("PATCH", f"{account}/email", {"email": f"new-{tag()}@example.com", "currentPassword": PASSWORD}),
+        ("DELETE", account, None),
+        ("POST", f"{enrolled.base}/me/factors/totp", {}),
+        ("DELETE", f"{enrolled.base}/me/factors/{enrolled.factor_id}", None),
+        ("POST", f"{enrolled.base}/me/recovery-codes", None),
+    ]
+    for method, url, body in attempts:
+        response = await client.request(method, url, json=body, headers=enrolled.auth)
+        assert (response.status_code, response.json()["code"]) == (403, "step_up_required"), (method, url)
+    # Other profile changes are not guarded.
+    renamed = await client.patch(account, json={"name": "Renamed"}, headers=enrolled.auth)
+    assert renamed.status_code == 204
+
+    assert (await _step_up(client, enrolled, clock.code(enrolled.seed))).status_code == 200
+    removed = await client.delete(f"{enrolled.base}/me/factors/{enrolled.factor_id}", headers=enrolled.auth)
+    assert removed.status_code == 204
+    # Without its last factor the account signs in with its password alone, and is asked for no step-up.
+    assert (await client.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 200
+    listed = await client.get(f"{enrolled.base}/me/factors", headers=enrolled.auth)
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+    deleted = await client.delete(account, headers=enrolled.auth)
+    assert deleted.status_code == 204
+
+
+async def test_key_rotation_and_account_deletion_by_an_admin_need_step_up(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, admin = await member_with_totp(client, world, clock, role="owner")
+    victim = await world.add_member("user")
+    later(monkeypatch, timedelta(minutes=6))
+    rotate = f"{world.base}/environments/{world.environment_id}/keys/rotate"
+    refused = await client.post(rotate, headers=admin.auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required")
+    refused = await client.delete(f"{world.base}/accounts/{victim.account_id}", headers=admin.auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required")
+    # The owner without a factor is not asked.
+    assert (await client.post(rotate, headers=world.owner.auth)).status_code == 200
+
+    assert (await _step_up(client, admin, clock.code(admin.seed))).status_code == 200
+    assert (await client.post(rotate, headers=admin.auth)).status_code == 200
+    assert (await client.delete(f"{world.base}/accounts/{victim.account_id}", headers=admin.auth)).status_code == 204

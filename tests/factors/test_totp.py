@@ -1,0 +1,154 @@
+"""TOTP: enrolment (secret shown once, QR code drawn locally, confirmed with a first code, seed sealed at rest),
+the ±1 step window, single use of a code within its window, and wrong codes held back by the lockout."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.tables.factors import Factor
+from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
+from tests.support import TenantWorld, bearer
+
+
+async def test_enrolment_shows_the_secret_once_and_confirms_with_a_first_code(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    started = await client.post(f"{user.auth_base}/me/factors/totp", json={"label": "phone"}, headers=user.auth)
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    uri = urlsplit(setup["uri"])
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    assert parse_qs(uri.query)["secret"] == [setup["secret"]]
+    assert setup["qrSvg"].startswith("<svg")
+    assert setup["qrSvg"].rstrip().endswith("</svg>")
+    # Pending until confirmed: sign-in is unchanged, the listing shows nothing yet.
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
+    listed = await client.get(f"{user.auth_base}/me/factors", headers=user.auth)
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+
+    confirm = f"{user.auth_base}/me/factors/{setup['factorId']}/confirm"
+    wrong = await client.post(confirm, json={"code": clock.code(setup["secret"], 3)}, headers=user.auth)
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "invalid_code"
+    done = await client.post(confirm, json={"code": clock.code(setup["secret"])}, headers=user.auth)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["factor"]["kind"] == "totp"
+    assert body["factor"]["label"] == "phone"
+    assert len(body["recoveryCodes"]) == 10
+    assert len(set(body["recoveryCodes"])) == 10
+
+    listed = (await client.get(f"{user.auth_base}/me/factors", headers=user.auth)).json()
+    assert [factor["id"] for factor in listed["factors"]] == [setup["factorId"]]
+    assert listed["recoveryCodesLeft"] == 10
+    assert setup["secret"] not in str(listed)
+    # The seed is sealed at rest: the stored bytes do not hold it.
+    row = await db.scalar(select(Factor).where(Factor.id == uuid.UUID(setup["factorId"])))
+    assert row is not None
+    assert row.secret is not None
+    assert setup["secret"].encode() not in row.secret
+    # A pending factor cannot be confirmed twice.
+    again = await client.post(confirm, json={"code": clock.code(setup["secret"], 1)}, headers=user.auth)
+    assert (again.status_code, again.json()["code"]) == (404, "factor_not_found")
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-1, True), (1, True), (-2, False), (2, False)])
+async def test_codes_of_the_next_and_previous_step_count_and_no_further(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, offset: int, accepted: bool
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    clock.tick(3)  # well past the step the enrolment used
+    challenge = await challenge_of(client, enrolled)
+    answer = {"challenge": challenge, "code": clock.code(enrolled.seed, offset)}
+    response = await client.post(f"{enrolled.base}/login/factor", json=answer)
+    if accepted:
+        assert response.status_code == 200, response.text
+        assert response.json()["session"]["amr"] == ["pwd", "otp", "mfa"]
+    else:
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_code"
+
+
+async def test_a_code_works_once_within_its_window(client: httpx.AsyncClient, world: TenantWorld, clock: Clock) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    code = clock.code(enrolled.seed)
+    first = await client.post(
+        f"{enrolled.base}/login/factor", json={"challenge": await challenge_of(client, enrolled), "code": code}
+    )
+    assert first.status_code == 200, first.text
+    replay = await client.post(
+        f"{enrolled.base}/login/factor", json={"challenge": await challenge_of(client, enrolled), "code": code}
+    )
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "invalid_code"
+    # Nor does an older step's code work once a later one was used.
+    older = await client.post(
+        f"{enrolled.base}/login/factor",
+        json={"challenge": await challenge_of(client, enrolled), "code": clock.code(enrolled.seed, -1)},
+    )
+    assert older.status_code == 401
+    clock.tick()
+    fresh = await client.post(
+        f"{enrolled.base}/login/factor",
+        json={"challenge": await challenge_of(client, enrolled), "code": clock.code(enrolled.seed)},
+    )
+    assert fresh.status_code == 200, fresh.text
+
+
+async def test_the_enrolment_code_cannot_be_replayed_at_sign_in(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    setup = (await client.post(f"{user.auth_base}/me/factors/totp", json={}, headers=user.auth)).json()
+    code = clock.code(setup["secret"])
+    confirmed = await client.post(
+        f"{user.auth_base}/me/factors/{setup['factorId']}/confirm", json={"code": code}, headers=user.auth
+    )
+    assert confirmed.status_code == 200
+    challenge = (await client.post(f"{user.auth_base}/login", json=user.credentials)).json()["challenge"]
+    replay = await client.post(f"{user.auth_base}/login/factor", json={"challenge": challenge, "code": code})
+    assert (replay.status_code, replay.json()["code"]) == (401, "invalid_code")
+
+
+@pytest.mark.asvs("AUTH-05")
+async def test_wrong_codes_count_toward_the_lockout(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    challenge = await challenge_of(client, enrolled)
+    wrong = clock.code(enrolled.seed, 5)
+    for _ in range(6):  # the lockout's free attempts, and the one that starts its pacing
+        response = await client.post(f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": wrong})
+        assert (response.status_code, response.json()["code"]) == (401, "invalid_code")
+    held = await client.post(f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": wrong})
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+    assert int(held.headers["Retry-After"]) >= 1
+    # The right code is held back too while the lockout holds, and so is the password step.
+    right = await client.post(
+        f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": clock.code(enrolled.seed)}
+    )
+    assert right.status_code == 429
+    password = await client.post(f"{enrolled.base}/login", json=enrolled.login)
+    assert password.status_code == 429
+
+
+async def test_step_up_codes_count_toward_the_lockout(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    for _ in range(6):
+        response = await client.post(
+            f"{enrolled.base}/step-up", json={"code": clock.code(enrolled.seed, 4)}, headers=enrolled.auth
+        )
+        assert (response.status_code, response.json()["code"]) == (403, "invalid_code")
+    held = await client.post(
+        f"{enrolled.base}/step-up", json={"code": clock.code(enrolled.seed)}, headers=bearer(enrolled.token)
+    )
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
