@@ -1,0 +1,104 @@
+"""An admin's reset of another account's factors: who may, the audit event, the email through the outbox (read
+from a real SMTP server), and a sign-in with the password alone afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.db.tables.audit import AuditEvent
+from tests.factors.conftest import Clock, end_user_with_totp, member_with_totp
+from tests.mail import SmtpServer
+from tests.support import Database, TenantWorld, make_settings, new_tenant
+
+
+@pytest.fixture
+async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
+    app = create_app(make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}"))
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()
+
+
+@pytest.fixture
+async def http(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False, client=("203.0.113.11", 1234))
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # each request says which credentials it sends
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test", cookies=jar) as client:
+        yield client
+
+
+async def _events(db: AsyncSession, action: str, target: str) -> list[AuditEvent]:
+    statement = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.target_id == uuid.UUID(target))
+    return list(await db.scalars(statement))
+
+
+async def test_an_admin_resets_an_end_users_factors(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    world = await new_tenant(http)
+    user, enrolled = await end_user_with_totp(http, world, clock)
+    assert (await http.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 202
+    url = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}/factors"
+
+    # Neither the end user nor a tenant user may.
+    mere = await world.add_member("user")
+    for who in (enrolled.auth, mere.auth):
+        refused = await http.delete(url, headers=who)
+        assert refused.status_code == 403, refused.text
+
+    reset = await http.delete(url, headers=world.owner.auth)
+    assert reset.status_code == 200, reset.text
+    assert reset.json() == {"removed": 1}
+    assert (await http.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 200
+    listed = await http.get(f"{enrolled.base}/me/factors", headers=enrolled.auth)
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+
+    assert await mail_app.state.outbox.run_once() >= 1
+    message = smtp.inbox.wait_for(user.email)
+    assert message["Subject"] == "Your second factors were reset"
+    assert "removed the second factors" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    async with mail_app.state.sessionmaker() as db:
+        [event] = await _events(db, "end_user.factors_reset", user.account_id)
+        assert event.actor_id == uuid.UUID(world.owner.account_id)
+        assert event.environment_id == uuid.UUID(world.environment_id)
+
+
+async def test_tenant_account_resets_follow_the_role_rules(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    world = await new_tenant(http)
+    member, enrolled = await member_with_totp(http, world, clock, role="admin")
+    admin = await world.add_member("admin")
+    url = f"{world.base}/accounts/{member.account_id}/factors"
+    refused = await http.delete(url, headers=admin.auth)  # an admin manages users only
+    assert (refused.status_code, refused.json()["code"]) == (403, "insufficient_role")
+    done = await http.delete(url, headers=world.owner.auth)
+    assert done.status_code == 200, done.text
+    assert (await http.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 200
+    await mail_app.state.outbox.run_once()
+    assert smtp.inbox.wait_for(member.email)["Subject"] == "Your second factors were reset"
+    async with mail_app.state.sessionmaker() as db:
+        assert len(await _events(db, "tenant_account.factors_reset", member.account_id)) == 1
+
+
+async def test_another_tenants_account_is_not_found(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, clock: Clock
+) -> None:
+    user, _ = await end_user_with_totp(client, world, clock)
+    member, _ = await member_with_totp(client, world, clock)
+    theirs = await client.delete(f"{other.base}/accounts/{member.account_id}/factors", headers=other.owner.auth)
+    assert theirs.status_code == 404
+    crossed = await client.delete(
+        f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}/factors", headers=other.owner.auth
+    )
+    assert crossed.status_code == 404
