@@ -19,6 +19,12 @@ def pages_of(owner: Owner, api: httpx.Client) -> dict[str, str]:
         headers=owner.auth,
     )
     assert end_user.status_code == 201, end_user.text
+    organization = api.post(
+        f"/environments/{owner.environment_id}/organizations",
+        json={"name": "Layout Organization", "adminAccountId": end_user.json()["id"]},
+        headers=owner.auth,
+    )
+    assert organization.status_code == 201, organization.text
     environment = f"/console/environments/{owner.environment_id}"
     return {
         "dashboard": "/console/",
@@ -28,6 +34,15 @@ def pages_of(owner: Owner, api: httpx.Client) -> dict[str, str]:
         "end-users": f"{environment}/users",
         "end-user-new": f"{environment}/users/new",
         "end-user-detail": f"{environment}/users/{end_user.json()['id']}",
+        "end-user-picker": "/console/end-users",
+        "organizations": f"{environment}/organizations",
+        "organization-new": f"{environment}/organizations/new",
+        "organization-detail": f"{environment}/organizations/{organization.json()['id']}",
+        "organization-delete": f"{environment}/organizations/{organization.json()['id']}/delete",
+        "roles": f"{environment}/roles",
+        "role-detail": f"{environment}/roles/ORG_ADMIN",
+        "keys": f"{environment}/keys",
+        "keys-rotate": f"{environment}/keys/rotate",
         "accounts": "/console/accounts",
         "account-new": "/console/accounts/new",
         "activity": "/console/activity",

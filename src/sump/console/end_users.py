@@ -46,6 +46,7 @@ PAGE_SIZE = 50
 MAX_QUERY = 100
 PROFILE_FIELDS = ("name", "username", "email", "phone", "avatarUrl")
 CHOOSE_HOW = "Enter a password, or choose to send a password reset email."
+CHOICES = 200  # environments offered by the switcher on the list
 IDENTIFIERS = {"email": EmailChange, "username": UsernameChange, "phone": PhoneChange}
 
 
@@ -81,13 +82,14 @@ async def end_users_page(
         request,
         "end_users/results.html" if fragment else "end_users/list.html",
         actor=actor,
-        section="environments",
+        section="end-users",
         environment=acting.environment,
         accounts=found[:PAGE_SIZE],
         next_after=found[PAGE_SIZE - 1].id if len(found) > PAGE_SIZE else None,
         after=after,
         q=q,
         can_manage=can_manage(actor),
+        choices=[] if fragment else await environments.page(db, actor, None, CHOICES),
     )
     response.headers["Vary"] = "HX-Request"
     return response
@@ -111,7 +113,7 @@ def _new_page(
         "end_users/new.html",
         status,
         actor=actor,
-        section="environments",
+        section="end-users",
         environment=acting.environment,
         can_manage=can_manage(actor),
         password_min=policy.password_min_length,
@@ -197,7 +199,7 @@ async def _detail(
         "end_users/detail.html",
         status,
         actor=actor,
-        section="environments",
+        section="end-users",
         environment=acting.environment,
         account=account,
         can_manage=can_manage(actor),
@@ -371,7 +373,7 @@ async def delete_page(
         request,
         "end_users/delete.html",
         actor=actor,
-        section="environments",
+        section="end-users",
         environment=acting.environment,
         account=account,
     )
