@@ -116,11 +116,26 @@ def serve(
     settings = _settings()
     if migrate_first:
         _migrated(lambda: migrate.upgrade(settings.database_url))
+    _refuse_a_secret_that_opens_no_key(settings)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     log.info(f"listening on {url} with {workers} worker{'s' if workers > 1 else ''}", url=url, workers=workers)
     status = run(settings, host, port, workers)
     if status:
         raise typer.Exit(status)
+
+
+def _refuse_a_secret_that_opens_no_key(settings: Settings) -> None:
+    """A server whose secret cannot open the signing keys would answer every token request 503: it does not
+    start (exit status 2), and says which secret it needs."""
+    from sump.tokens.rotation import secret_opens_keys
+
+    if not asyncio.run(secret_opens_keys(settings)):
+        typer.echo(
+            "sump: SUMP_SECRET_KEY is not the secret that sealed the signing keys in this database; "
+            "serve it with that secret",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 @db_app.command()

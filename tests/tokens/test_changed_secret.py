@@ -1,8 +1,12 @@
-"""Signing keys are sealed with a key derived from `SUMP_SECRET_KEY`: a server started with another secret cannot
-read them, and says so (503 `signing_key_unreadable`) instead of failing with a 500."""
+"""Signing keys are sealed with a key derived from `SUMP_SECRET_KEY`: `sump serve` with another secret refuses to
+start, naming the cause; an application that runs anyway cannot read them, and says so (503
+`signing_key_unreadable`) instead of failing with a 500."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +14,8 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
+from sump.tokens.rotation import secret_opens_keys
+from tests.servers import SUMP, free_port
 from tests.support import SECRET, Database, TenantWorld, make_settings
 from tests.tokens.test_tokens import password_grant
 
@@ -47,3 +53,24 @@ async def test_a_changed_secret_answers_503_naming_the_cause(
     )
     again = await password_grant(client, world, user)  # the server with the right secret still signs
     assert again["accessToken"]
+
+
+async def test_sump_serve_with_another_secret_refuses_to_start(
+    client: httpx.AsyncClient, world: TenantWorld, database: Database
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    await password_grant(client, world, user)  # the environment's signing key now exists, sealed with SECRET
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
+    environment.update(SUMP_ENV="test", SUMP_DATABASE_URL=database.url, SUMP_SECRET_KEY=OTHER_SECRET)
+
+    command = [str(SUMP), "serve", "--port", str(free_port())]
+    served = await asyncio.to_thread(
+        subprocess.run, command, env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert served.returncode == 2, served.stderr
+    assert served.stderr.splitlines()[-1] == (
+        "sump: SUMP_SECRET_KEY is not the secret that sealed the signing keys in this database; "
+        "serve it with that secret"
+    )
+    assert await secret_opens_keys(make_settings(database)), "the secret that sealed them opens them"

@@ -54,6 +54,15 @@ def seal(secret: str, kid: str, private_key: ec.EllipticCurvePrivateKey) -> byte
     return sealing.seal(secret, sealing.SIGNING_KEYS, der, kid.encode())
 
 
+def opens(secret: str, kid: str, sealed: bytes) -> bool:
+    """Whether `secret` is the one the key was sealed with."""
+    try:
+        sealing.unseal(secret, sealing.SIGNING_KEYS, sealed, kid.encode())
+    except sealing.Unreadable:
+        return False
+    return True
+
+
 def unseal(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
     """The private key; 503 `signing_key_unreadable` when the secret is not the one it was sealed with (the
     secret changed, or a server runs with another one): a fault of the server's configuration, not a 500."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.scope import environment
@@ -27,6 +27,12 @@ async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> S
 
 async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:
     return await db.scalar(environment(environment_id).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE))
+
+
+async def newest_key(db: AsyncSession) -> SigningKey | None:
+    """The newest key of any environment (unscoped: the server's start-up check of its own secret, which sealed
+    every environment's keys)."""
+    return await db.scalar(select(SigningKey).order_by(SigningKey.id.desc()).limit(1))
 
 
 async def add(db: AsyncSession, row: SigningKey | RefreshToken) -> None:

@@ -1,4 +1,5 @@
-"""`sump keys rotate`: rotate the signing keys of one environment, or of every environment."""
+"""The `sump` command's work on signing keys: `sump keys rotate` (one environment's, or every environment's),
+and the check `sump serve` makes before it serves, that its secret opens them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sump.db.tables  # noqa: F401 (every table, so foreign keys resolve)
 from sump.config import Settings
 from sump.db.engine import make_engine, make_sessionmaker
 from sump.db.tables.environments import Environment
-from sump.tokens import service
+from sump.tokens import keys, repository, service
 
 
 async def rotate_keys(settings: Settings, environment_id: uuid.UUID | None) -> list[tuple[uuid.UUID, str]]:
@@ -32,3 +33,17 @@ async def rotate_keys(settings: Settings, environment_id: uuid.UUID | None) -> l
     finally:
         await engine.dispose()
     return rotated
+
+
+async def secret_opens_keys(settings: Settings) -> bool:
+    """Whether SUMP_SECRET_KEY opens the signing keys, tried on the newest one (one secret seals them all). True
+    when there is no key yet, and when the database cannot be read: readiness reports that, not this."""
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            newest = await repository.newest_key(db)
+    except Exception:  # not reachable, or not migrated yet
+        return True
+    finally:
+        await engine.dispose()
+    return newest is None or keys.opens(settings.secret_key, newest.kid, newest.private_key)
