@@ -52,11 +52,12 @@ def normalize_phone(value: str) -> str:
 
 # The documented shapes (`Field(json_schema_extra=…)`: documentation only, the validators above decide): what
 # clients and the API fuzzer learn from the OpenAPI document. NFKC folding is the one rule they leave out.
-_EMAIL_SCHEMA = Field(json_schema_extra={"format": "email"})
-_USERNAME_SCHEMA = Field(json_schema_extra={"pattern": r"^\s*[\w.\-]+\s*$"})
-_PHONE_SCHEMA = Field(
-    json_schema_extra={"pattern": r"^[\s.\-()]*\+[\s.\-()]*[1-9](?:[\s.\-()]*[0-9]){6,14}[\s.\-()]*$"}
-)
+EMAIL_SHAPE: dict[str, object] = {"format": "email"}
+USERNAME_SHAPE: dict[str, object] = {"pattern": r"^\s*[\w.\-]+\s*$"}
+PHONE_SHAPE: dict[str, object] = {"pattern": r"^[\s.\-()]*\+[\s.\-()]*[1-9](?:[\s.\-()]*[0-9]){6,14}[\s.\-()]*$"}
+_EMAIL_SCHEMA = Field(json_schema_extra=EMAIL_SHAPE)
+_USERNAME_SCHEMA = Field(json_schema_extra=USERNAME_SHAPE)
+_PHONE_SCHEMA = Field(json_schema_extra=PHONE_SHAPE)
 Email = Annotated[str, StringConstraints(max_length=MAX_EMAIL), AfterValidator(normalize_email), _EMAIL_SCHEMA]
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=20), AfterValidator(normalize_username), _USERNAME_SCHEMA

@@ -12,6 +12,7 @@ from sump.access.actors import TenantActor
 from sump.access.dependencies import TenantMember, allowed
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import bad_request, problem_responses
+from sump.kit.identifiers import EMAIL_SHAPE, MAX_EMAIL, PHONE_SHAPE, USERNAME_SHAPE
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.kit.schemas import Created
 from sump.kit.transactions import DbSession
@@ -63,9 +64,9 @@ async def find_account(
     request: Request,
     actor: TenantMember,
     db: DbSession,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    phone: Annotated[str | None, Query(max_length=32)] = None,
-    username: Annotated[str | None, Query(max_length=20)] = None,
+    email: Annotated[str | None, Query(max_length=MAX_EMAIL, json_schema_extra=EMAIL_SHAPE)] = None,
+    phone: Annotated[str | None, Query(max_length=32, json_schema_extra=PHONE_SHAPE)] = None,
+    username: Annotated[str | None, Query(min_length=3, max_length=20, json_schema_extra=USERNAME_SHAPE)] = None,
 ) -> AccountView:
     """Finds the account holding every identifier given, by query parameters (or, as before, a JSON body)."""
     given: dict[str, object] = {
