@@ -8,6 +8,7 @@ from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic.config import JsonDict
 
 USERNAME_PATTERN = re.compile(r"[\w.\-]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -52,9 +53,9 @@ def normalize_phone(value: str) -> str:
 
 # The documented shapes (`Field(json_schema_extra=…)`: documentation only, the validators above decide): what
 # clients and the API fuzzer learn from the OpenAPI document. NFKC folding is the one rule they leave out.
-EMAIL_SHAPE: dict[str, object] = {"format": "email"}
-USERNAME_SHAPE: dict[str, object] = {"pattern": r"^\s*[\w.\-]+\s*$"}
-PHONE_SHAPE: dict[str, object] = {"pattern": r"^[\s.\-()]*\+[\s.\-()]*[1-9](?:[\s.\-()]*[0-9]){6,14}[\s.\-()]*$"}
+EMAIL_SHAPE: JsonDict = {"format": "email"}
+USERNAME_SHAPE: JsonDict = {"pattern": r"^\s*[\w.\-]+\s*$"}
+PHONE_SHAPE: JsonDict = {"pattern": r"^[\s.\-()]*\+[\s.\-()]*[1-9](?:[\s.\-()]*[0-9]){6,14}[\s.\-()]*$"}
 _EMAIL_SCHEMA = Field(json_schema_extra=EMAIL_SHAPE)
 _USERNAME_SCHEMA = Field(json_schema_extra=USERNAME_SHAPE)
 _PHONE_SCHEMA = Field(json_schema_extra=PHONE_SHAPE)
