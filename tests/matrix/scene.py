@@ -110,6 +110,10 @@ class Scene:
         if "{roleName}" in path:
             self.ids["roleName"] = f"role_{tag()}"
             await self._created(f"{self.a.base}/environments/{environment}/roles", {"name": self.ids["roleName"]})
+        if "{permissionName}" in path:
+            self.ids["permissionName"] = f"p{tag()}:read"
+            permissions = f"{self.a.base}/environments/{environment}/permissions"
+            await self._created(permissions, {"name": self.ids["permissionName"]})
 
     async def _organization(self, environment: str) -> None:
         """An organization with the end user as ORG_ADMIN and a second end user as ORG_USER (the row's

@@ -85,6 +85,7 @@ PATCH   /environments/{environmentId}/organizations/{organizationId}/members/{ac
 DELETE  /environments/{environmentId}/organizations/{organizationId}/members/{accountId} 401 204 204 403 404 404 401
 GET     /tenants/{tenantId}/environments/{environmentId}/permissions                     401 200 200 200 404 401 401
 POST    /tenants/{tenantId}/environments/{environmentId}/permissions                     401 201 201 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}/permissions/{permissionName}    401 204 204 403 404 401 401
 GET     /tenants/{tenantId}/environments/{environmentId}/roles                           401 200 200 200 404 401 401
 POST    /tenants/{tenantId}/environments/{environmentId}/roles                           401 201 201 403 404 401 401
 PATCH   /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 200 200 403 404 401 401
@@ -148,6 +149,7 @@ FRESH_TARGETS = {
     ("PATCH", f"{TA}/disable"),
     ("DELETE", TE),
     ("DELETE", f"{TE}/roles/{{roleName}}"),
+    ("DELETE", f"{TE}/permissions/{{permissionName}}"),
     ("DELETE", f"{EA}/{{accountId}}"),
     ("PATCH", f"{EA}/{{accountId}}/disable"),
     ("DELETE", f"{EO}/{{organizationId}}"),

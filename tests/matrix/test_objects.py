@@ -19,7 +19,7 @@ from tests.matrix.scene import Scene, request_for, tag
 from tests.matrix.table import MATRIX, Route
 from tests.support import bearer, new_tenant
 
-OBJECT_IDS = ("environmentId", "accountId", "sessionId", "organizationId", "roleName")
+OBJECT_IDS = ("environmentId", "accountId", "sessionId", "organizationId", "roleName", "permissionName")
 
 
 def foreign_ids(path: str) -> list[str]:

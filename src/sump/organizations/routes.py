@@ -45,6 +45,10 @@ OrganizationId = Annotated[uuid.UUID, Path(alias="organizationId")]
 AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
 # The names a role can have (`RoleCreate`): anything else, a NUL or a space included, is a 400 before any lookup.
 RoleName = Annotated[str, Path(alias="roleName", max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+# The names a permission can have (`PermissionCreate`); anything else is a 400 before any lookup.
+PermissionPathName = Annotated[
+    str, Path(alias="permissionName", max_length=100, pattern=r"^[a-z][a-z0-9_.-]*(:[a-z][a-z0-9_.-]*)+$")
+]
 CatalogEditor = Annotated[TenantActor, allowed(policy.edit_catalog)]
 
 
@@ -150,6 +154,15 @@ async def create_permission(
     environment_id: EnvironmentId, body: PermissionCreate, actor: CatalogEditor, db: DbSession
 ) -> PermissionView:
     return PermissionView.of(await catalog.create_permission(db, actor, environment_id, body))
+
+
+@catalog_router.delete("/permissions/{permissionName}", status_code=204, responses=problem_responses(409))
+async def delete_permission(
+    environment_id: EnvironmentId, permission_name: PermissionPathName, actor: CatalogEditor, db: DbSession
+) -> None:
+    """Deletes a custom permission that no role grants (409 `permission_in_use` naming the roles that do); the
+    nine built-in permissions cannot be deleted (409 `builtin_permission`)."""
+    await catalog.delete_permission(db, actor, environment_id, permission_name)
 
 
 @catalog_router.get("/roles", response_model=list[RoleView])
