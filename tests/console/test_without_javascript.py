@@ -77,3 +77,46 @@ def test_setup_wizard_without_javascript(plain: Page) -> None:
     page.get_by_role("button", name="Next").click()
     page.get_by_role("button", name="Create tenant").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Plain {tag}")
+
+
+def test_organizations_roles_keys_and_the_picker_without_javascript(plain: Page, api: httpx.Client) -> None:
+    owner: Owner = make_owner(api)
+    people = []
+    for name in ("Ada", "Bea"):
+        tag = uuid.uuid4().hex[:6]
+        body = {"name": f"{name} {tag}", "email": f"{name.lower()}-{tag}@example.com", "username": f"{name}_{tag}"}
+        created = api.post(f"/environments/{owner.environment_id}/accounts", json=body, headers=owner.auth)
+        assert created.status_code == 201, created.text
+        people.append(body)
+    page = plain
+    sign_in(page, owner.tenant_id, owner.username)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(owner.tenant_name)
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="End users").click()
+    page.get_by_role("button", name="Show end users").click()
+    expect(page.get_by_role("link", name=people[0]["name"])).to_be_visible()
+
+    page.get_by_role("navigation", name="Environment default").get_by_role("link", name="Organizations").click()
+    page.get_by_role("link", name="Create organization").click()
+    page.get_by_label("Organization name").fill("Plain Org")
+    page.get_by_label("First ORG_ADMIN (email or username)").fill(people[0]["email"])
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Plain Org")
+    page.get_by_label("Add an end user (email or username)").fill(people[1]["username"])
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status").first).to_have_text(f"{people[1]['name']} added as ORG_USER.")
+    page.get_by_label(f"Role of {people[1]['name']}").select_option("READ_ONLY")
+    page.get_by_test_id(f"member-{people[1]['username'].lower()}").get_by_role("button", name="Change role").click()
+    expect(page.get_by_role("status").first).to_have_text("Role changed to READ_ONLY.")
+
+    page.get_by_role("navigation", name="Environment default").get_by_role("link", name="Roles and permissions").click()
+    page.get_by_label("Role name").fill("PLAIN")
+    page.locator("#roles").get_by_label("projects:read").check()
+    page.get_by_role("button", name="Create role").click()
+    expect(page.get_by_role("status").first).to_have_text("Role PLAIN created.")
+
+    page.get_by_role("navigation", name="Environment default").get_by_role("link", name="Signing keys").click()
+    page.get_by_role("link", name="Rotate now").click()
+    page.get_by_role("button", name="Rotate now").click()
+    expect(page.get_by_role("status").first).to_contain_text("signs new tokens now.")
+    expect(page.get_by_test_id("key-active")).to_be_visible()
