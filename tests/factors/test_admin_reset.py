@@ -102,3 +102,20 @@ async def test_another_tenants_account_is_not_found(
         f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}/factors", headers=other.owner.auth
     )
     assert crossed.status_code == 404
+
+
+async def test_a_factor_answers_only_to_its_own_account(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, clock: Clock
+) -> None:
+    _, mine = await end_user_with_totp(client, world, clock)
+    _, theirs = await end_user_with_totp(client, world, clock)
+    _, elsewhere = await end_user_with_totp(client, other, clock)
+    for factor_id in (theirs.factor_id, elsewhere.factor_id):
+        removed = await client.delete(f"{mine.base}/me/factors/{factor_id}", headers=mine.auth)
+        assert (removed.status_code, removed.json()["code"]) == (404, "factor_not_found")
+        confirmed = await client.post(
+            f"{mine.base}/me/factors/{factor_id}/confirm", json={"code": clock.code(mine.seed)}, headers=mine.auth
+        )
+        assert (confirmed.status_code, confirmed.json()["code"]) == (404, "factor_not_found")
+    for enrolled in (theirs, elsewhere):
+        assert (await client.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 202

@@ -3,6 +3,8 @@ accounts. `required` gives an account without a factor an enrolment-only challen
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -110,7 +112,12 @@ async def test_tenant_policy_covers_tenant_accounts_only(client: httpx.AsyncClie
 
 
 async def test_tenant_settings_are_validated(client: httpx.AsyncClient, world: TenantWorld) -> None:
-    for body in ({"settings": {"factorPolicy": "sometimes"}}, {"settings": {}}, {"settings": {"factorPolicy": None}}):
+    bodies: list[dict[str, Any]] = [
+        {"settings": {"factorPolicy": "sometimes"}},
+        {"settings": {}},
+        {"settings": {"factorPolicy": None}},
+    ]
+    for body in bodies:
         response = await client.patch(world.base, json=body, headers=world.owner.auth)
         assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), body
     user = await world.add_member("user")

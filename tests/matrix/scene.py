@@ -107,6 +107,8 @@ class Scene:
             self.ids["sessionId"] = target.session_id
         if "{organizationId}" in path:
             await self._organization(environment)
+        if "{factorId}" in path:
+            self.ids["factorId"] = str(uuid.uuid4())  # no one's: a factor answers only to its own account
         if "{roleName}" in path:
             self.ids["roleName"] = f"role_{tag()}"
             await self._created(f"{self.a.base}/environments/{environment}/roles", {"name": self.ids["roleName"]})
@@ -197,6 +199,22 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", f"{AE}/change-password"): lambda s: Call({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}),
     ("POST", f"{AE}/token"): lambda s: Call({"grantType": "password", **s.credentials(s.end_user)}),
     ("POST", f"{AE}/token/revoke"): lambda s: Call({"refreshToken": tag() * 4}),
+    **{
+        (method, f"{base}{path}"): body
+        for base in (AT, AE)
+        for method, path, body in (
+            ("POST", "/login/factor", lambda s: Call({"challenge": tag() * 4, "code": "123456"})),
+            ("POST", "/login/enrol/totp", lambda s: Call({"challenge": tag() * 4})),
+            (
+                "POST",
+                "/login/enrol/totp/confirm",
+                lambda s: Call({"challenge": tag() * 4, "factorId": str(uuid.uuid4()), "code": "123456"}),
+            ),
+            ("POST", "/me/factors/totp", lambda s: Call({"label": "matrix"})),
+            ("POST", "/me/factors/{factorId}/confirm", lambda s: Call({"code": "123456"})),
+            ("POST", "/step-up", lambda s: Call({"code": "123456"})),
+        )
+    },
 }
 
 

@@ -9,6 +9,10 @@ environment the row acts in (an environment of A); an end user of an environment
 - the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
   (a session counts only in its own tenant or environment);
 - a user of A gets 403 where an admin or the owner is needed;
+- the second step of a sign-in (`…/login/factor`, `…/login/enrol/totp…`) is public but needs a live
+  challenge: an unknown one answers 401 to every actor alike; one's own factors (`…/me/factors…`, step-up,
+  recovery codes) follow the session rules of the sign-in routes, and an account without a factor gets 403
+  `no_factor` where one is needed (another account's factor id answers 404);
 - an end user is no tenant account: 401 on every tenant route. In their own environment they read and change
   only their own account (another end user's answers 404; managing end users, 403), see only the organizations
   they belong to (another answers 404), create organizations, read the audit log only by naming an
@@ -47,6 +51,7 @@ PATCH   /tenants/{tenantId}/accounts/{accountId}/role                           
 PATCH   /tenants/{tenantId}/accounts/{accountId}/disable                                 401 204 204 403 404 401 401
 PATCH   /tenants/{tenantId}/accounts/{accountId}/enable                                  401 204 204 403 404 401 401
 DELETE  /tenants/{tenantId}/accounts/{accountId}                                         401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/accounts/{accountId}/factors                                 401 200 200 403 404 401 401
 
 POST    /tenants/{tenantId}/environments                                                 401 201 201 403 404 401 401
 GET     /tenants/{tenantId}/environments                                                 401 200 200 200 404 401 401
@@ -72,6 +77,7 @@ PATCH   /environments/{environmentId}/accounts/{accountId}/enable               
 DELETE  /environments/{environmentId}/accounts/{accountId}/sessions                      401 200 200 403 404 403 401
 POST    /environments/{environmentId}/accounts/{accountId}/password-reset                401 202 202 403 404 403 401
 DELETE  /environments/{environmentId}/accounts/{accountId}                               401 204 204 403 404 404 401
+DELETE  /environments/{environmentId}/accounts/{accountId}/factors                       401 200 200 403 404 403 401
 GET     /environments/{environmentId}/audit-events                                       401 200 200 403 404 400 401
 
 POST    /environments/{environmentId}/organizations                                      401 201 201 403 404 201 401
@@ -102,6 +108,15 @@ POST    /auth/tenants/{tenantId}/logout-all                                     
 POST    /auth/tenants/{tenantId}/forgot-password                                         200 200 200 200 200 200 200
 POST    /auth/tenants/{tenantId}/reset-password                                          400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/change-password                                         401 204 204 204 401 401 401
+POST    /auth/tenants/{tenantId}/login/factor                                            401 401 401 401 401 401 401
+POST    /auth/tenants/{tenantId}/login/enrol/totp                                        401 401 401 401 401 401 401
+POST    /auth/tenants/{tenantId}/login/enrol/totp/confirm                                401 401 401 401 401 401 401
+GET     /auth/tenants/{tenantId}/me/factors                                              401 200 200 200 401 401 401
+POST    /auth/tenants/{tenantId}/me/factors/totp                                         401 201 201 201 401 401 401
+POST    /auth/tenants/{tenantId}/me/factors/{factorId}/confirm                           401 404 404 404 401 401 401
+DELETE  /auth/tenants/{tenantId}/me/factors/{factorId}                                   401 404 404 404 401 401 401
+POST    /auth/tenants/{tenantId}/me/recovery-codes                                       401 403 403 403 401 401 401
+POST    /auth/tenants/{tenantId}/step-up                                                 401 403 403 403 401 401 401
 
 POST    /auth/environments/{environmentId}/login                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/signup                                        201 201 201 201 201 201 201
@@ -113,6 +128,15 @@ POST    /auth/environments/{environmentId}/logout-all                           
 POST    /auth/environments/{environmentId}/forgot-password                               200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/reset-password                                400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/change-password                               401 401 401 401 401 204 401
+POST    /auth/environments/{environmentId}/login/factor                                  401 401 401 401 401 401 401
+POST    /auth/environments/{environmentId}/login/enrol/totp                              401 401 401 401 401 401 401
+POST    /auth/environments/{environmentId}/login/enrol/totp/confirm                      401 401 401 401 401 401 401
+GET     /auth/environments/{environmentId}/me/factors                                    401 401 401 401 401 200 401
+POST    /auth/environments/{environmentId}/me/factors/totp                               401 401 401 401 401 201 401
+POST    /auth/environments/{environmentId}/me/factors/{factorId}/confirm                 401 401 401 401 401 404 401
+DELETE  /auth/environments/{environmentId}/me/factors/{factorId}                         401 401 401 401 401 404 401
+POST    /auth/environments/{environmentId}/me/recovery-codes                             401 401 401 401 401 403 401
+POST    /auth/environments/{environmentId}/step-up                                       401 401 401 401 401 403 401
 POST    /auth/environments/{environmentId}/token                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/token/revoke                                  200 200 200 200 200 200 200
 GET     /auth/environments/{environmentId}/me                                            401 401 401 401 401 200 401

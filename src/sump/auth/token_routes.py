@@ -13,7 +13,7 @@ from sump.auth import grants
 from sump.db.tables.environments import Environment
 from sump.environments import service as environments
 from sump.kit.deps import CallDep, SettingsDep
-from sump.kit.errors import Problem, problem_response, problem_responses
+from sump.kit.errors import PROBLEM_JSON, Problem, problem_response, problem_responses
 from sump.kit.ratelimit import per_ip
 from sump.kit.transactions import DbSession
 from sump.tokens import service as tokens
@@ -33,8 +33,7 @@ async def environment_of(environment_id: EnvironmentId, db: DbSession) -> Enviro
     responses={
         **problem_responses(429, 503),
         403: {
-            "model": MfaRequired,
-            "content": {"application/problem+json": {}},
+            "content": {PROBLEM_JSON: {"schema": MfaRequired.model_json_schema(by_alias=True)}},
             "description": "`mfa_required`: the password grant's account must give a second factor (or enrol one).",
         },
     },

@@ -191,19 +191,21 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("has_factors", sa.Boolean(), server_default="0", nullable=False))
 
 
+def _drop_column(table: str, column: str) -> None:
+    """SQLite drops the column in place: a batch would copy the table and drop the old one, and dropping
+    `tenant` or an account table cascades to every row that refers to it (sessions, end users …)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    else:
+        op.drop_column(table, column)
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("tenant_account", schema=None) as batch_op:
-        batch_op.drop_column("has_factors")
-
-    with op.batch_alter_table("tenant", schema=None) as batch_op:
-        batch_op.drop_column("settings")
-
-    with op.batch_alter_table("session", schema=None) as batch_op:
-        batch_op.drop_column("elevated_until")
-        batch_op.drop_column("amr")
-
-    with op.batch_alter_table("environment_account", schema=None) as batch_op:
-        batch_op.drop_column("has_factors")
+    _drop_column("tenant_account", "has_factors")
+    _drop_column("tenant", "settings")
+    _drop_column("session", "elevated_until")
+    _drop_column("session", "amr")
+    _drop_column("environment_account", "has_factors")
 
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_tenant_id"))
