@@ -75,6 +75,11 @@ def test_keys_rotate_now_and_the_schedule(page: Page, api: httpx.Client, owner: 
     assert signing_kid(api, owner, end_user["email"]) == upcoming
     screenshot(page, "keys")
 
+    page.goto("/console/activity?action=signing_key.rotated")  # each rotation is audited, with who did it
+    events = page.locator("table.list tbody tr")
+    expect(events).to_have_count(2)
+    expect(events.first).to_contain_text(owner.name)
+
 
 def test_user_role_sees_why_rotate_is_disabled_and_forged_forms_are_refused(
     page: Page, api: httpx.Client, owner: Owner

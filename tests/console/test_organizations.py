@@ -90,6 +90,10 @@ def test_create_add_members_change_roles_rename_and_delete(page: Page, api: http
     gone = api.get(f"/environments/{owner.environment_id}/organizations/{organization_id}", headers=owner.auth)
     assert gone.status_code == 404
     assert api.get(f"/environments/{owner.environment_id}/accounts/{bob['id']}", headers=owner.auth).is_success
+    page.goto("/console/activity")  # every change is audited by the organizations service
+    for action in ("organization.created", "membership.added", "membership.role_changed", "membership.removed"):
+        expect(page.locator("table.list tbody tr", has_text=action).first).to_contain_text(owner.name)
+    expect(page.locator("table.list tbody tr", has_text="organization.deleted")).to_have_count(1)
 
 
 def test_forms_name_what_is_wrong(page: Page, api: httpx.Client, owner: Owner) -> None:
