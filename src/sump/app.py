@@ -27,6 +27,7 @@ from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessio
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
+from sump.factors import service as factors
 from sump.factors.routes import admin_router as factors_admin_router
 from sump.factors.routes import environment_router as environment_factors_router
 from sump.factors.routes import tenant_router as tenant_factors_router
@@ -199,14 +200,15 @@ async def _check_schema(app: FastAPI) -> None:
 
 
 async def _purge_expired_sessions(app: FastAPI) -> None:
-    """Deletes expired and idle sessions once an hour, on a connection of its own with the longer limits of
-    background work (a request's statement limit would stop a large purge)."""
+    """Deletes expired and idle sessions (and expired sign-in challenges) once an hour, on a connection of its
+    own with the longer limits of background work (a request's statement limit would stop a large purge)."""
     url = app.state.settings.database_url
     while True:
         engine = app.state.engine if url.startswith("sqlite") else make_engine(url, pool_size=1, max_overflow=0)
         try:
             async with make_sessionmaker(engine)() as db, db.begin():
                 purged = await sessions.purge_expired(db, app.state.settings)
+                await factors.purge_expired(db)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries

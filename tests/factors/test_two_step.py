@@ -5,6 +5,8 @@ pool and account, and live five minutes. Accounts without a factor see no change
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -13,8 +15,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.audit import AuditEvent
 from sump.db.tables.factors import FactorChallenge
+from sump.factors import service as factors
 from sump.kit.crypto import token_digest
+from sump.kit.logging import LineWriter
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, member_with_totp
 from tests.support import TenantWorld, bearer
 
@@ -185,3 +190,49 @@ async def test_tenant_accounts_sign_in_in_two_steps(
         json={"challenge": challenge, "code": clock.code(enrolled.seed)},
     )
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (401, "invalid_challenge")
+
+
+async def test_a_challenge_is_never_logged_nor_audited(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    url = f"{enrolled.base}/login/factor"
+    lines: list[str] = []
+
+    def keep(_: LineWriter, message: str) -> None:
+        lines.append(message)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for level in ("msg", "log", "debug", "info", "warn", "warning", "error", "exception", "critical"):
+            patch.setattr(LineWriter, level, keep)  # every record written meanwhile
+        challenge = await challenge_of(client, enrolled)
+        await client.post(url, json={"challenge": challenge, "code": clock.code(enrolled.seed, 3)})
+        answer = {"challenge": challenge, "code": clock.code(enrolled.seed)}
+        assert (await client.post(url, json=answer)).status_code == 200
+    logged = "\n".join(lines)
+    assert "/login/factor" in logged  # the requests were logged…
+    assert challenge not in logged  # …without the challenge
+    details = await db.scalars(select(AuditEvent.details).where(AuditEvent.tenant_id == uuid.UUID(world.tenant_id)))
+    recorded = json.dumps(list(details))
+    assert "login.factor_failed" in recorded or "invalid_code" in recorded
+    assert challenge not in recorded
+
+
+async def test_expired_challenges_are_purged(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
+) -> None:
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    live, expired = await challenge_of(client, enrolled), await challenge_of(client, enrolled)
+    await db.execute(
+        update(FactorChallenge)
+        .where(FactorChallenge.token_hash == token_digest(expired))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    assert await factors.purge_expired(db) >= 1
+    await db.commit()
+    remaining = await db.scalars(
+        select(FactorChallenge.token_hash).where(
+            FactorChallenge.token_hash.in_([token_digest(live), token_digest(expired)])
+        )
+    )
+    assert list(remaining) == [token_digest(live)]

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import identity, passwords
@@ -226,5 +228,6 @@ async def step_up(
     return sessions.elevate(session)
 
 
-async def purge_expired(call: Call) -> int:
-    return await repository.purge_challenges(call.db, utcnow())
+async def purge_expired(db: AsyncSession) -> int:
+    """Deletes challenges past their five minutes (they are refused anyway; this only keeps the table small)."""
+    return await repository.purge_challenges(db, utcnow())
