@@ -92,7 +92,7 @@ class Me(ResponseModel):
     amr: list[str] | None = Field(
         default=None,
         description='How the session was signed in (RFC 8176): "pwd"; with a second factor also "otp" (an '
-        'authenticator code) or "rc" (a recovery code), and "mfa". Left out for sessions made before.',
+        'authenticator code) or "rc" (a recovery code), and "mfa". Null for sessions made before it was recorded.',
     )
 
 
