@@ -9,7 +9,6 @@ from pydantic import Field
 from sump.db.tables.sessions import AccountType, Session
 from sump.kit.schemas import ResponseModel
 
-
 MULTI_FACTOR = "mfa"
 
 
