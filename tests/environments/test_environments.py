@@ -152,6 +152,14 @@ async def test_other_tenants_environment_is_not_found(
     assert response.json()["code"] == "environment_not_found"
 
 
+OTHER_DEFAULTS = {
+    "factorPolicy": "optional",
+    "emailVerification": True,
+    "requireVerifiedEmail": False,
+    "magicLinksEnabled": False,
+}
+
+
 async def test_settings_patch_changes_only_the_given_fields(client: httpx.AsyncClient, world: TenantWorld) -> None:
     url = f"{world.base}/environments/{world.environment_id}"
     full = {"signupEnabled": True, "passwordMinLength": 12, "passwordMaxLength": 64}
@@ -162,6 +170,7 @@ async def test_settings_patch_changes_only_the_given_fields(client: httpx.AsyncC
         "signupEnabled": False,
         "passwordMinLength": 12,
         "passwordMaxLength": 64,
+        **OTHER_DEFAULTS,
     }
     only_max = await client.patch(url, json={"settings": {"passwordMaxLength": 200}}, headers=world.owner.auth)
     assert only_max.status_code == 204
@@ -171,6 +180,7 @@ async def test_settings_patch_changes_only_the_given_fields(client: httpx.AsyncC
         "signupEnabled": False,
         "passwordMinLength": 12,
         "passwordMaxLength": 200,
+        **OTHER_DEFAULTS,
     }
 
 
@@ -194,4 +204,5 @@ async def test_settings_patch_checks_the_merged_result(client: httpx.AsyncClient
         "signupEnabled": True,
         "passwordMinLength": 20,
         "passwordMaxLength": 128,
+        **OTHER_DEFAULTS,
     }

@@ -198,6 +198,11 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", f"{AE}/reset-password"): lambda s: Call({"token": tag() * 4, "newPassword": NEW_PASSWORD}),
     ("POST", f"{AE}/change-password"): lambda s: Call({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}),
     ("POST", f"{AE}/token"): lambda s: Call({"grantType": "password", **s.credentials(s.end_user)}),
+    **{
+        ("POST", f"{base}/{page}"): lambda s: Call({"token": tag() * 4})
+        for base in (AT, AE)
+        for page in ("verify-email", "cancel-email-change")
+    },
     ("POST", f"{AE}/token/revoke"): lambda s: Call({"refreshToken": tag() * 4}),
     **{
         (method, f"{base}{path}"): body

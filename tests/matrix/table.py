@@ -4,8 +4,9 @@ Actors: anonymous; the owner, an admin and a user of tenant A; the owner of tena
 environment the row acts in (an environment of A); an end user of an environment of tenant B.
 
 - anonymous gets 401 on everything but the public routes (creating a tenant; sign-in, sign-up, sign-out,
-  forgotten and reset passwords, the token endpoint and its revocation; the JWKS and discovery documents;
-  health), which answer every actor alike;
+  forgotten and reset passwords, following an emailed link (an unknown token answers 400 to every actor alike),
+  the token endpoint and its revocation; the JWKS and discovery documents; health), which answer every actor
+  alike;
 - the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
   (a session counts only in its own tenant or environment);
 - a user of A gets 403 where an admin or the owner is needed;
@@ -48,6 +49,7 @@ PATCH   /tenants/{tenantId}/accounts/{accountId}/email                          
 PATCH   /tenants/{tenantId}/accounts/{accountId}/phone                                   401 204 204 403 404 401 401
 PATCH   /tenants/{tenantId}/accounts/{accountId}/username                                401 204 204 403 404 401 401
 PATCH   /tenants/{tenantId}/accounts/{accountId}/role                                    401 204 204 403 404 401 401
+POST    /tenants/{tenantId}/accounts/{accountId}/email-verified                          401 204 204 403 404 401 401
 PATCH   /tenants/{tenantId}/accounts/{accountId}/disable                                 401 204 204 403 404 401 401
 PATCH   /tenants/{tenantId}/accounts/{accountId}/enable                                  401 204 204 403 404 401 401
 DELETE  /tenants/{tenantId}/accounts/{accountId}                                         401 204 204 403 404 401 401
@@ -76,6 +78,7 @@ PATCH   /environments/{environmentId}/accounts/{accountId}/disable              
 PATCH   /environments/{environmentId}/accounts/{accountId}/enable                        401 204 204 403 404 403 401
 DELETE  /environments/{environmentId}/accounts/{accountId}/sessions                      401 200 200 403 404 403 401
 POST    /environments/{environmentId}/accounts/{accountId}/password-reset                401 202 202 403 404 403 401
+POST    /environments/{environmentId}/accounts/{accountId}/email-verified                401 204 204 403 404 403 401
 DELETE  /environments/{environmentId}/accounts/{accountId}                               401 204 204 403 404 404 401
 DELETE  /environments/{environmentId}/accounts/{accountId}/factors                       401 200 200 403 404 403 401
 GET     /environments/{environmentId}/audit-events                                       401 200 200 403 404 400 401
@@ -108,6 +111,9 @@ POST    /auth/tenants/{tenantId}/logout-all                                     
 POST    /auth/tenants/{tenantId}/forgot-password                                         200 200 200 200 200 200 200
 POST    /auth/tenants/{tenantId}/reset-password                                          400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/change-password                                         401 204 204 204 401 401 401
+POST    /auth/tenants/{tenantId}/verify-email                                            400 400 400 400 400 400 400
+POST    /auth/tenants/{tenantId}/verify-email/resend                                     401 202 202 202 401 401 401
+POST    /auth/tenants/{tenantId}/cancel-email-change                                     400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/login/factor                                            401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp                                        401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp/confirm                                401 401 401 401 401 401 401
@@ -128,6 +134,9 @@ POST    /auth/environments/{environmentId}/logout-all                           
 POST    /auth/environments/{environmentId}/forgot-password                               200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/reset-password                                400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/change-password                               401 401 401 401 401 204 401
+POST    /auth/environments/{environmentId}/verify-email                                  400 400 400 400 400 400 400
+POST    /auth/environments/{environmentId}/verify-email/resend                           401 401 401 401 401 202 401
+POST    /auth/environments/{environmentId}/cancel-email-change                           400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/login/factor                                  401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp                              401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp/confirm                      401 401 401 401 401 401 401

@@ -26,6 +26,9 @@ class Pool:
     policy: PasswordPolicy = DEFAULT_POLICY
     signup_enabled: bool = False
     factor_policy: FactorPolicy = FactorPolicy.OPTIONAL
+    verify_email_on_signup: bool = False  # a sign-up emails a verification link
+    require_verified_email: bool = False  # a sign-in needs a verified email (403 `email_unverified`)
+    magic_links: bool = False  # a sign-in may begin with an emailed link instead of the password
 
     @property
     def model(self) -> type[Account]:

@@ -1,5 +1,5 @@
-"""SQL for both account families: accounts of a pool by identifier, and password reset tokens. Every statement
-starts from the pool's scope (`Pool.scope`)."""
+"""SQL for both account families: accounts of a pool by identifier, password reset tokens, and the single-use
+links of `sump.accounts.links`. Every statement starts from the pool's scope (`Pool.scope`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
+from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
 
 
@@ -89,6 +90,49 @@ async def consume_reset_token(db: AsyncSession, token_id: uuid.UUID, now: dateti
             PasswordResetToken.used_at.is_(None),
             PasswordResetToken.expires_at > now,
         )
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def replace_link(db: AsyncSession, pool: Pool, token: AccountToken) -> None:
+    """Stores a new link and deletes the account's earlier ones of the same purpose: one live link per account
+    and purpose, so a link sent before stops working."""
+    await delete_links(db, pool, token.account_id, token.purpose)
+    db.add(token)
+    await db.flush()
+
+
+async def delete_links(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *purposes: LinkPurpose) -> None:
+    await db.execute(
+        pool.scope.delete(AccountToken).where(
+            AccountToken.account_type == pool.account_type,
+            AccountToken.account_id == account_id,
+            AccountToken.purpose.in_(purposes),
+        )
+    )
+
+
+async def find_link(
+    db: AsyncSession, pool: Pool, digest: bytes, purposes: tuple[LinkPurpose, ...], now: datetime
+) -> AccountToken | None:
+    return await db.scalar(
+        pool.scope.select(AccountToken).where(
+            AccountToken.token_hash == digest,
+            AccountToken.account_type == pool.account_type,  # a tenant's own, not its end users'
+            AccountToken.purpose.in_(purposes),
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+    )
+
+
+async def consume_link(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+    """Marks the link used, atomically: of concurrent redemptions exactly one gets True. (By the id of a link
+    found through its pool's scope.)"""
+    result = await db.execute(
+        update(AccountToken)
+        .where(AccountToken.id == token_id, AccountToken.used_at.is_(None), AccountToken.expires_at > now)
         .values(used_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

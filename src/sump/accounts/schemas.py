@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from sump.db.identity import IdentityColumns
 from sump.kit.custom_properties import CustomProperties
@@ -99,3 +99,24 @@ class IdentityView(ResponseModel):
     @staticmethod
     def fields_of(account: IdentityColumns) -> dict[str, Any]:
         return {name: getattr(account, name) for name in IdentityView.model_fields}
+
+
+LinkToken = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    Field(description="The token of the emailed link (its `token` query parameter)."),
+]
+
+
+class FollowLink(RequestModel):
+    """An emailed link's token, posted by the page the link opens."""
+
+    token: LinkToken
+
+
+class SignedUpUnverified(ResponseModel):
+    """A sign-up where sign-in needs a verified email: no session until the emailed link is followed."""
+
+    account_id: uuid.UUID
+    email_verification_required: bool
+    message: str

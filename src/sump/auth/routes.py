@@ -15,9 +15,19 @@ from sump.access.actors import EndUser, TenantActor, in_context
 from sump.access.cookies import clear_session_cookie, session_token, set_session_cookie
 from sump.access.dependencies import SignedInDep, credentials, end_user_session, tenant_session
 from sump.access.pools import Pool
-from sump.accounts import reset
+from sump.accounts import reset, verification
 from sump.accounts.pools import load_pool
-from sump.accounts.schemas import ChangePassword, ForgotPassword, Login, Message, ResetDone, ResetPassword, Signup
+from sump.accounts.schemas import (
+    ChangePassword,
+    FollowLink,
+    ForgotPassword,
+    Login,
+    Message,
+    ResetDone,
+    ResetPassword,
+    SignedUpUnverified,
+    Signup,
+)
 from sump.auth import service
 from sump.config import Settings
 from sump.db.tables.sessions import AccountType
@@ -45,6 +55,8 @@ CHALLENGED: dict[int | str, dict[str, Any]] = {
         "description": "A second factor (or, with `enrol`, the enrolment of one) must follow: no session yet.",
     }
 }
+
+UNVERIFIED_SIGNUP = "Account created: follow the link sent to your email address to verify it, then sign in."
 
 
 def challenged(challenge: service.Challenge) -> JSONResponse:
@@ -150,11 +162,22 @@ def family_router(account_type: AccountType) -> APIRouter:
             status_code=201,
             response_model=SignedInView,
             response_model_exclude_none=True,
-            responses=problem_responses(403, 404, 409, 413, 429, 503),
+            responses={
+                **problem_responses(403, 404, 409, 413, 429, 503),
+                202: {"model": SignedUpUnverified, "description": "Sign-in needs a verified email: no session yet."},
+            },
         )
-        async def signup(body: Signup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView:
-            """Creates an end user and signs them in (403 when the environment has sign-up turned off)."""
-            return signed_in(response, call, await service.sign_up(call, pool, body))
+        async def signup(body: Signup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView | JSONResponse:
+            """Creates an end user and signs them in (403 when the environment has sign-up turned off). The
+            end user is emailed a link that verifies their email unless the environment turned that off; where
+            sign-in needs a verified email, the answer is 202 with no session until the link is followed."""
+            done = await service.sign_up(call, pool, body)
+            if isinstance(done, service.Unverified):
+                view = SignedUpUnverified(
+                    account_id=done.account.id, email_verification_required=True, message=UNVERIFIED_SIGNUP
+                )
+                return JSONResponse(view.model_dump(mode="json", by_alias=True), status_code=202)
+            return signed_in(response, call, done)
 
     @router.post("/logout", status_code=204)
     async def logout(context_id: ContextId, found: SignedInDep, response: Response, call: CallDep) -> None:
@@ -210,6 +233,28 @@ def family_router(account_type: AccountType) -> APIRouter:
         """Sets a new password with the emailed token (single use, one hour); signs out every session."""
         await reset.reset_password(call, pool, body)
         return ResetDone(success=True, message=reset.RESET_ANSWER)
+
+    @router.post("/verify-email", response_model=Message, responses=problem_responses(404, 409, 429))
+    async def verify_email(body: FollowLink, pool: PoolDep, call: CallDep) -> Message:
+        """Follows an emailed verification link (single use, 24 hours): the email is verified, or, for an email
+        change, the new address becomes the account's email. 400 `invalid_token` for a token that is unknown,
+        used, expired or of another pool."""
+        await verification.verify(call, pool, body.token)
+        return Message(message=verification.VERIFIED_ANSWER)
+
+    @router.post("/verify-email/resend", status_code=202, response_model=Message, responses=problem_responses(409, 429))
+    async def resend_verification(actor: Current, pool: PoolDep, call: CallDep) -> Message:
+        """Emails the signed-in account a new verification link (the one sent before stops working): at most
+        3 an hour per account and 10 a minute per address (429). 409 `email_already_verified`."""
+        await verification.resend(call, pool, actor.account)
+        return Message(message=verification.RESEND_ANSWER)
+
+    @router.post("/cancel-email-change", response_model=Message, responses=problem_responses(404, 409, 429))
+    async def cancel_email_change(body: FollowLink, pool: PoolDep, call: CallDep) -> Message:
+        """Follows the link sent to the old address of an email change (single use, 24 hours): a change not yet
+        confirmed dies, one already made is undone and every session of the account ends."""
+        await verification.cancel_change(call, pool, body.token)
+        return Message(message=verification.CANCELLED_ANSWER)
 
     @router.post("/change-password", status_code=204, responses=problem_responses(403, 429, 503))
     async def change_password(body: ChangePassword, actor: Current, pool: PoolDep, call: CallDep) -> None:

@@ -23,7 +23,7 @@ from limits import parse
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import passwords
+from sump.accounts import passwords, verification
 from sump.accounts.schemas import ChangePassword, Login, Signup
 from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.sessions import Session
@@ -48,6 +48,14 @@ class SignedIn:
 
 
 Challenge = factors.Challenge
+
+
+def email_unverified() -> Problem:
+    return Problem(
+        403,
+        "email_unverified",
+        "Verify your email address to sign in: follow the link sent to it, or ask for a new one.",
+    )
 
 
 def _audit_failure(
@@ -94,6 +102,11 @@ async def sign_in(
         raise problem
     if first.upgraded:
         account.password_hash = first.upgraded
+    if pool.require_verified_email and not account.email_verified:
+        # Only once the password checked out: someone without it learns nothing of the account.
+        problem = email_unverified()
+        _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
+        raise problem
     challenge = await factors.next_step(call, pool, account, methods=[kinds.PASSWORD_AMR], channel=channel)
     if challenge is not None:
         action = "login.enrolment_required" if challenge.enrol else "login.factor_required"
@@ -156,14 +169,27 @@ async def finish_enrolment(
     return SignedIn(done.account, done.issued, confirmed.recovery_codes)
 
 
-async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn:
-    """Creates an end user and signs them in (403 when the environment has sign-up turned off)."""
+@dataclass(frozen=True)
+class Unverified:
+    """A sign-up where sign-in needs a verified email: the account exists, and no session until it is."""
+
+    account: Account
+
+
+async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn | Unverified:
+    """Creates an end user and signs them in (403 when the environment has sign-up turned off). Where sign-in
+    needs a verified email, no session yet: the verification link is sent whatever `emailVerification` says."""
     await call.limiter.hit(SIGNUP_PER_IP, "environment-signup", call.client.ip)
     if not pool.signup_enabled or pool.environment_id is None:
         raise forbidden("signup_disabled", "Sign-up is turned off for this environment.")
     async with call.hasher.slot():
         account = await end_users.new_account(call.db, call.hasher, pool, body)
+    if pool.require_verified_email:
+        await verification.send_link(call, pool, account)
+        await _audit(call, pool, "signup", account, verification_required=True)
+        return Unverified(account)
     issued = await sessions.issue(call.db, call.settings, account, call.client)
+    await verification.after_sign_up(call, pool, account)
     await _audit(call, pool, "signup", account)
     return SignedIn(account, issued)
 

@@ -20,6 +20,7 @@ from sump.console import (
     end_users,
     environments,
     keys,
+    links,
     organizations,
     pickers,
     roles,
@@ -44,6 +45,7 @@ def create_console(state: State) -> FastAPI:
     console.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (
         sign_in,
+        links,
         dashboard,
         environments,
         end_users,

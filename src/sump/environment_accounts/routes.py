@@ -4,11 +4,14 @@ each end user for their own account."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from sump.access.dependencies import EnvironmentActorDep
+from sump.accounts import verification
+from sump.accounts.schemas import Message
 from sump.environment_accounts import service
 from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView, Filters
 from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
@@ -74,13 +77,28 @@ async def update_end_user(
 
 
 CHANGE_REFUSALS = problem_responses(409, 429, 503)
+PENDING_EMAIL: dict[int | str, dict[str, Any]] = {
+    202: {"model": Message, "description": "One's own new email: pending until the link sent to it is followed."}
+}
 
 
-@router.patch("/{accountId}/email", status_code=204, responses=CHANGE_REFUSALS)
-async def change_email(account_id: AccountId, body: EmailChange, actor: EnvironmentActorDep, call: CallDep) -> None:
+def pending_email() -> JSONResponse:
+    return JSONResponse({"message": verification.CHANGE_ANSWER}, status_code=202)
+
+
+@router.patch(
+    "/{accountId}/email", status_code=204, response_model=None, responses={**CHANGE_REFUSALS, **PENDING_EMAIL}
+)
+async def change_email(
+    account_id: AccountId, body: EmailChange, actor: EnvironmentActorDep, call: CallDep
+) -> Response | None:
     """Changes the email. An end user's own needs `currentPassword`; the tenant's owners and admins do not.
-    The old address is told, and earlier password reset links stop working."""
-    await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password)
+    The old address is told, and earlier password reset links stop working.
+    One's own new email takes effect only once verified: 202, and the new address gets a link that makes the
+    change (24 hours) while the old one is told, with a link that cancels it."""
+    if await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password):
+        return pending_email()
+    return None
 
 
 @router.patch("/{accountId}/phone", status_code=204, responses=CHANGE_REFUSALS)
@@ -128,6 +146,12 @@ async def enable_end_user(account_id: AccountId, actor: EnvironmentActorDep, db:
 async def revoke_end_user_sessions(account_id: AccountId, actor: EnvironmentActorDep, db: DbSession) -> Revoked:
     """Signs the end user out everywhere."""
     return Revoked(revoked=await service.revoke_sessions(db, actor, account_id))
+
+
+@router.post("/{accountId}/email-verified", status_code=204)
+async def mark_email_verified(account_id: AccountId, actor: EnvironmentActorDep, call: CallDep) -> None:
+    """Marks the end user's email verified, without a link (owners and admins; audited)."""
+    await service.mark_email_verified(call, actor, account_id)
 
 
 @router.post("/{accountId}/password-reset", status_code=202)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
+from sump.accounts import verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.accounts.schemas import Signup
@@ -131,19 +132,31 @@ async def change_identifier(
     field: str,
     value: str,
     current_password: str | None = None,
-) -> None:
+) -> bool:
     """A new email, phone or username. An end user's own change needs their current password, checked first
     like a sign-in (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout
     holds); the tenant's owners and admins need none. The old address is told of an email or phone change,
-    and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
+    and earlier reset links stop working (see `sump.accounts.identity.change_identifier`).
+
+    An end user's own new email waits for its verification (True: pending; see `sump.accounts.verification`)."""
     account = await get(call.db, actor, account_id, write=True)
     if field == "email":
         sessions.require_step_up(actor.session, actor.account)
     pool = environments.pool(actor.environment)
     if actor.end_user is not None:
         await confirm_own_change(call, pool, account, field, current_password)
+        if field == "email":
+            return await verification.request_change(call, pool, account, value)
     if await set_identifier(call, pool, account, field, value):
         await _audit(call.db, actor, f"end_user.{field}_changed", account)
+    return False
+
+
+async def mark_email_verified(call: Call, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
+    """The tenant's owners and admins vouch for an end user's email (audited)."""
+    require(policy.manage(actor))
+    account = await get(call.db, actor, account_id, write=True)
+    await verification.mark_verified(call, environments.pool(actor.environment), actor.account, account)
 
 
 async def set_properties(

@@ -18,6 +18,13 @@ FACTOR_POLICY = (
     "an account without a factor answers a challenge with `enrol: true` that only enrolment accepts)."
 )
 
+EMAIL_VERIFICATION = "Whether a sign-up emails a link (valid 24 hours) that verifies the end user's email."
+REQUIRE_VERIFIED_EMAIL = (
+    "Whether a sign-in needs a verified email: until then a right password answers 403 `email_unverified` "
+    "(a wrong one answers 401 as always)."
+)
+MAGIC_LINKS = "Whether end users may sign in with an emailed single-use link (valid 15 minutes) instead of a password."
+
 
 class EnvironmentSettings(RequestModel):
     """Rules for the end users of one environment."""
@@ -26,6 +33,9 @@ class EnvironmentSettings(RequestModel):
     password_min_length: int = Field(default=8, ge=8, le=128)
     password_max_length: int = Field(default=128, ge=8, le=1024)
     factor_policy: FactorPolicy = Field(default=FactorPolicy.OPTIONAL, description=FACTOR_POLICY)
+    email_verification: StrictBool = Field(default=True, description=EMAIL_VERIFICATION)
+    require_verified_email: StrictBool = Field(default=False, description=REQUIRE_VERIFIED_EMAIL)
+    magic_links_enabled: StrictBool = Field(default=False, description=MAGIC_LINKS)
 
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettings:
@@ -41,6 +51,9 @@ class EnvironmentSettingsChange(RequestModel):
     password_min_length: int | None = Field(default=None, ge=8, le=128)
     password_max_length: int | None = Field(default=None, ge=8, le=1024)
     factor_policy: FactorPolicy | None = Field(default=None, description=FACTOR_POLICY)
+    email_verification: StrictBool | None = Field(default=None, description=EMAIL_VERIFICATION)
+    require_verified_email: StrictBool | None = Field(default=None, description=REQUIRE_VERIFIED_EMAIL)
+    magic_links_enabled: StrictBool | None = Field(default=None, description=MAGIC_LINKS)
 
     @model_validator(mode="after")
     def _given(self) -> EnvironmentSettingsChange:

@@ -41,7 +41,8 @@ async def named(db: AsyncSession, environment_id: uuid.UUID) -> Environment:
 
 
 def pool(environment: Environment) -> Pool:
-    """The environment's end users, with its password policy, sign-up setting and factor policy."""
+    """The environment's end users, with its password policy, sign-up, factor, email verification and magic
+    link settings."""
     settings = EnvironmentSettings.model_validate(environment.settings)
     return Pool(
         AccountType.ENVIRONMENT_ACCOUNT,
@@ -50,6 +51,9 @@ def pool(environment: Environment) -> Pool:
         PasswordPolicy(settings.password_min_length, settings.password_max_length),
         settings.signup_enabled,
         settings.factor_policy,
+        verify_email_on_signup=settings.email_verification,
+        require_verified_email=settings.require_verified_email,
+        magic_links=settings.magic_links_enabled,
     )
 
 

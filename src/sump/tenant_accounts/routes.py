@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from sump.access.actors import TenantActor
 from sump.access.dependencies import TenantMember, allowed
+from sump.accounts import verification
+from sump.accounts.schemas import Message
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import bad_request, problem_responses
 from sump.kit.identifiers import EMAIL_SHAPE, MAX_EMAIL, PHONE_SHAPE, USERNAME_SHAPE
@@ -106,13 +109,26 @@ async def update_account(account_id: AccountId, body: AccountUpdate, actor: Tena
 
 
 CHANGE_REFUSALS = problem_responses(409, 429, 503)
+PENDING_EMAIL: dict[int | str, dict[str, Any]] = {
+    202: {"model": Message, "description": "One's own new email: pending until the link sent to it is followed."}
+}
 
 
-@router.patch("/{accountId}/email", status_code=204, responses=CHANGE_REFUSALS)
-async def change_email(account_id: AccountId, body: EmailChange, actor: TenantMember, call: CallDep) -> None:
+def pending_email() -> JSONResponse:
+    return JSONResponse({"message": verification.CHANGE_ANSWER}, status_code=202)
+
+
+@router.patch(
+    "/{accountId}/email", status_code=204, response_model=None, responses={**CHANGE_REFUSALS, **PENDING_EMAIL}
+)
+async def change_email(account_id: AccountId, body: EmailChange, actor: TenantMember, call: CallDep) -> Response | None:
     """Changes the email. One's own needs `currentPassword`; an account one manages (role rules) does not.
-    The old address is told, and earlier password reset links stop working."""
-    await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password)
+    The old address is told, and earlier password reset links stop working.
+    One's own new email takes effect only once verified: 202, and the new address gets a link that makes the
+    change (24 hours) while the old one is told, with a link that cancels it."""
+    if await service.change_identifier(call, actor, account_id, "email", body.email, body.current_password):
+        return pending_email()
+    return None
 
 
 @router.patch("/{accountId}/phone", status_code=204, responses=CHANGE_REFUSALS)
@@ -126,6 +142,12 @@ async def change_phone(account_id: AccountId, body: PhoneChange, actor: TenantMe
 async def change_username(account_id: AccountId, body: UsernameChange, actor: TenantMember, call: CallDep) -> None:
     """Changes the username, with the same rules as the email (nothing is sent)."""
     await service.change_identifier(call, actor, account_id, "username", body.username, body.current_password)
+
+
+@router.post("/{accountId}/email-verified", status_code=204)
+async def mark_email_verified(account_id: AccountId, actor: AccountManager, call: CallDep) -> None:
+    """Marks the account's email verified, without a link: owners, and admins for users (audited)."""
+    await service.mark_email_verified(call, actor, account_id)
 
 
 @router.patch("/{accountId}/role", status_code=204, responses=problem_responses(409))

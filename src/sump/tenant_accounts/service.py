@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.access.pools import tenant_pool
+from sump.accounts import verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
@@ -158,20 +159,34 @@ async def change_identifier(
     field: str,
     value: str,
     current_password: str | None = None,
-) -> None:
+) -> bool:
     """A new email, phone or username. One's own needs one's current password, checked first like a sign-in
     (403 `current_password_required` without it, 403 `wrong_password`, 429 while the lockout holds); an
     account one manages needs none (the role rules decide). The old address is told of an email or phone
-    change, and earlier reset links stop working (see `sump.accounts.identity.change_identifier`)."""
+    change, and earlier reset links stop working (see `sump.accounts.identity.change_identifier`).
+
+    One's own new email waits for its verification (True: pending; see `sump.accounts.verification`)."""
     account = await get(call.db, actor, account_id)
     require(policy.edit(actor, account))
     if field == "email":
         sessions.require_step_up(actor.session, actor.account)
     pool = tenant_pool(actor.tenant_id)
-    if account.id == actor.account.id:
+    own = account.id == actor.account.id
+    if own:
         await confirm_own_change(call, pool, account, field, current_password)
+        if field == "email":
+            return await verification.request_change(call, pool, account, value)
     if await set_identifier(call, pool, account, field, value):
         await _audit(call.db, actor, f"tenant_account.{field}_changed", account)
+    return False
+
+
+async def mark_email_verified(call: Call, actor: TenantActor, account_id: uuid.UUID) -> None:
+    """An owner or admin vouches for the email of an account they manage (audited)."""
+    require(policy.manage_accounts(actor))
+    account = await get(call.db, actor, account_id)
+    require(policy.manage(actor, account))
+    await verification.mark_verified(call, tenant_pool(actor.tenant_id), actor.account, account)
 
 
 async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, role: TenantRole) -> None:

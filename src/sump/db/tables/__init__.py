@@ -6,6 +6,7 @@ from sump.db.tables.audit import AuditEvent
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
+from sump.db.tables.links import AccountToken, Invitation
 from sump.db.tables.organizations import Membership, Organization, Permission, Role
 from sump.db.tables.outbox import OutboxMessage
 from sump.db.tables.reset_tokens import PasswordResetToken
@@ -17,11 +18,13 @@ from sump.db.tables.tokens import RefreshToken, SigningKey
 metadata = Base.metadata
 
 __all__ = [
+    "AccountToken",
     "AuditEvent",
     "Environment",
     "EnvironmentAccount",
     "Factor",
     "FactorChallenge",
+    "Invitation",
     "Membership",
     "Organization",
     "OutboxMessage",

@@ -1,0 +1,105 @@
+"""Console pages that emailed links of tenant accounts open: verifying an email (or confirming a new one),
+cancelling an email change, and accepting an invitation. A link's page shows a form; only posting it (with
+the CSRF token, no JavaScript needed) uses the link, so a mail scanner that fetches links uses up nothing.
+
+They call the same services as `/api/v1/auth/tenants/{tenantId}/…`, with the same limits and audit events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sump.access.pools import Pool
+from sump.accounts import verification
+from sump.accounts.pools import load_pool
+from sump.console.web import FormErrors, parse_id, read_form, redirect, render
+from sump.db.tables.sessions import AccountType
+from sump.kit.deps import CallDep
+from sump.kit.errors import Problem
+
+router = APIRouter()
+EXPIRED = "This link is invalid, used or expired."
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    title: str
+    text: str
+    button: str
+    action: str
+
+
+PAGES = {
+    "verify-email": LinkPage(
+        "Verify your email address",
+        "Confirm that this email address is yours: it becomes your account's verified email.",
+        "Verify my email address",
+        "/console/verify-email",
+    ),
+    "cancel-email-change": LinkPage(
+        "Cancel the email change",
+        "Cancel the change of your account's email address: this address stays (or becomes again) its email, "
+        "and every session of the account ends.",
+        "Cancel the change",
+        "/console/cancel-email-change",
+    ),
+}
+
+
+async def tenant_pool_of(call: CallDep, tenant_text: str) -> Pool:
+    """The pool of the link's tenant; a link with a broken tenant is as good as an expired one."""
+    tenant_id = parse_id(tenant_text.strip())
+    if tenant_id is None:
+        raise FormErrors({"form": EXPIRED})
+    try:
+        return await load_pool(call.db, AccountType.TENANT_ACCOUNT, tenant_id)
+    except Problem as problem:
+        raise FormErrors({"form": EXPIRED}) from problem
+
+
+def _page(request: Request, name: str, values: dict[str, str], status: int = 200, **errors: str) -> Response:
+    return render(request, "link.html", status, page=PAGES[name], values=values, errors=errors)
+
+
+@router.get("/verify-email")
+async def verify_page(request: Request, tenant: str = "", token: str = "") -> Response:
+    return _page(request, "verify-email", {"tenant": tenant, "token": token})
+
+
+@router.post("/verify-email")
+async def verify(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
+    values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
+    try:
+        pool = await tenant_pool_of(call, values["tenant"])
+        await verification.verify(call, pool, values["token"] or "-")
+    except FormErrors as failed:
+        return _page(request, "verify-email", values, 400, **failed.errors)
+    except Problem as problem:
+        await call.roll_back()
+        message = EXPIRED if problem.code == "invalid_token" else problem.detail
+        return _page(request, "verify-email", values, problem.status, form=message)
+    return redirect(request, "/console/login", verification.VERIFIED_ANSWER)
+
+
+@router.get("/cancel-email-change")
+async def cancel_page(request: Request, tenant: str = "", token: str = "") -> Response:
+    return _page(request, "cancel-email-change", {"tenant": tenant, "token": token})
+
+
+@router.post("/cancel-email-change")
+async def cancel(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
+    values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
+    try:
+        pool = await tenant_pool_of(call, values["tenant"])
+        await verification.cancel_change(call, pool, values["token"] or "-")
+    except FormErrors as failed:
+        return _page(request, "cancel-email-change", values, 400, **failed.errors)
+    except Problem as problem:
+        await call.roll_back()
+        message = EXPIRED if problem.code == "invalid_token" else problem.detail
+        return _page(request, "cancel-email-change", values, problem.status, form=message)
+    return redirect(request, "/console/login", verification.CANCELLED_ANSWER)

@@ -1,0 +1,362 @@
+"""Verified emails for both account families: the link a sign-up sends, its rules (single use with one winner,
+24 hours, bound to its pool, stored as a digest, replaced by a resend), the environment's settings, sign-in
+refused `email_unverified` only after a right password, one's own email change pending until verified and
+cancellable from the old address, and admins marking an email verified. Emails are read from a real SMTP
+server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.db.base import utcnow
+from sump.db.tables.links import AccountToken
+from sump.kit.crypto import token_digest
+from tests.links.conftest import delivered, events, link_in
+from tests.mail import SmtpServer
+from tests.support import (
+    PASSWORD,
+    Database,
+    EndUser,
+    TenantWorld,
+    bearer,
+    make_settings,
+    new_tenant,
+    within_one_window_of_the_clock,
+)
+
+VERIFY = "Verify your email address"
+CONFIRM = "Confirm your new email address"
+ABOUT_TO_CHANGE = "Your email address is about to change"
+INVALID = {"status": 400, "code": "invalid_token"}
+
+
+def problem(response: httpx.Response) -> dict[str, object]:
+    body = response.json()
+    return {"status": response.status_code, "code": body.get("code")}
+
+
+async def set_environment(http: httpx.AsyncClient, world: TenantWorld, environment_id: str, **settings: object) -> None:
+    url = f"{world.base}/environments/{environment_id}"
+    changed = await http.patch(url, json={"settings": settings}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+
+
+async def end_user(http: httpx.AsyncClient, world: TenantWorld, environment_id: str | None = None) -> EndUser:
+    return await world.add_end_user(environment_id or await world.add_environment())
+
+
+async def verified(http: httpx.AsyncClient, world: TenantWorld, user: EndUser) -> bool:
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    answer = await http.get(url, headers=world.owner.auth)
+    flag: bool = answer.json()["emailVerified"]
+    return flag
+
+
+async def test_sign_up_sends_a_link_that_verifies_the_email_once(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    assert not await verified(http, world, user)
+    message = await delivered(mail_app, smtp, user.email, VERIFY)
+    assert message.get_body(("html",)) is not None
+    _, family, context, token = link_in(message, "verify-email")
+    assert (family, context) == ("environment", user.environment_id)
+    stored = await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token)))
+    assert stored is not None, "stored as its digest"
+    assert stored.used_at is None
+    assert stored.expires_at - stored.created_at == timedelta(hours=24)
+
+    followed = await http.post(f"{user.auth_base}/verify-email", json={"token": token})
+    assert followed.status_code == 200, followed.text
+    assert followed.json() == {"message": "Your email address is verified."}
+    assert await verified(http, world, user)
+    again = await http.post(f"{user.auth_base}/verify-email", json={"token": token})
+    assert problem(again) == INVALID
+    [event] = await events(db, "end_user.email_verified", target_id=user.account_id)
+    assert token not in str(event.details)
+
+
+async def test_an_environment_may_send_no_link_at_sign_up(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    environment_id = await world.add_environment(settings={"emailVerification": False})
+    user = await end_user(http, world, environment_id)
+    await mail_app.state.outbox.run_once()
+    assert smtp.inbox.to(user.email, verification=True) == []
+    # The end user may still ask for one.
+    asked = await http.post(f"{user.auth_base}/verify-email/resend", headers=user.auth)
+    assert asked.status_code == 202, asked.text
+    await delivered(mail_app, smtp, user.email, VERIFY)
+
+
+async def test_concurrent_redemptions_have_one_winner(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    answers = await asyncio.gather(
+        *(http.post(f"{user.auth_base}/verify-email", json={"token": token}) for _ in range(10))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(200) == 1, [answer.text for answer in answers]
+    assert all(problem(answer) == INVALID for answer in answers if answer.status_code != 200)
+
+
+async def test_an_expired_link_is_refused(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    await db.execute(
+        update(AccountToken)
+        .where(AccountToken.token_hash == token_digest(token))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+    assert problem(await http.post(f"{user.auth_base}/verify-email", json={"token": token})) == INVALID
+    assert not await verified(http, world, user)
+
+
+async def test_a_link_works_only_in_its_own_pool(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    world = await new_tenant(http)
+    other = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    elsewhere = [
+        f"/api/v1/auth/environments/{world.environment_id}/verify-email",
+        f"/api/v1/auth/environments/{other.environment_id}/verify-email",
+        f"/api/v1/auth/tenants/{world.tenant_id}/verify-email",
+    ]
+    for url in elsewhere:
+        assert problem(await http.post(url, json={"token": token})) == INVALID, url
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": token})).status_code == 200
+
+
+async def test_a_resend_kills_the_earlier_link_and_is_limited_per_account(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    first = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    answers = [await http.post(f"{user.auth_base}/verify-email/resend", headers=user.auth) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+    assert answers[0].json() == {"message": "A verification link is on its way to your email address."}
+    assert answers[3].json()["code"] == "rate_limited"
+    assert "retry-after" in answers[3].headers
+    last = link_in(await delivered(mail_app, smtp, user.email, VERIFY, count=4))[3]
+    assert problem(await http.post(f"{user.auth_base}/verify-email", json={"token": first})) == INVALID
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": last})).status_code == 200
+    done = await http.post(f"{user.auth_base}/verify-email/resend", headers=user.auth)
+    assert problem(done) == {"status": 409, "code": "email_already_verified"}
+    anonymous = await http.post(f"{user.auth_base}/verify-email/resend")
+    assert anonymous.status_code == 401
+
+
+async def test_resends_are_limited_per_address(database: Database) -> None:
+    app = create_app(make_settings(database, rate_limits=True))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("203.0.113.22", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+            world = await new_tenant(http)
+            environment_id = await world.add_environment(settings={"emailVerification": False})
+            users = [await end_user(http, world, environment_id) for _ in range(4)]
+            await within_one_window_of_the_clock(5)
+            answers = [
+                (await http.post(f"{user.auth_base}/verify-email/resend", headers=user.auth)).status_code
+                for user in users
+                for _ in range(3)
+            ]
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+    assert answers[:10] == [202] * 10
+    assert answers[10:] == [429, 429]
+
+
+async def test_sign_in_needs_a_verified_email_only_after_the_right_password(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    environment_id = await world.add_environment()
+    user = await end_user(http, world, environment_id)
+    await set_environment(http, world, environment_id, requireVerifiedEmail=True)
+    login = f"{user.auth_base}/login"
+
+    wrong = await http.post(login, json={"email": user.email, "password": "not the password at all"})
+    unknown = await http.post(login, json={"email": "nobody@example.com", "password": "not the password at all"})
+    for answer in (wrong, unknown):
+        assert answer.status_code == 401
+        assert answer.json()["code"] == "invalid_credentials"
+        assert answer.json()["detail"] == "Invalid credentials."
+    right = await http.post(login, json={"email": user.email, "password": PASSWORD})
+    assert problem(right) == {"status": 403, "code": "email_unverified"}
+    assert "set-cookie" not in right.headers
+
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": token})).status_code == 200
+    assert (await http.post(login, json={"email": user.email, "password": PASSWORD})).status_code == 200
+
+
+async def test_sign_up_where_a_verified_email_is_needed_gives_no_session(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    environment_id = await world.add_environment(settings={"requireVerifiedEmail": True, "emailVerification": False})
+    body = {"name": "Pat Pending", "email": "pat@example.com", "username": "pat_pending", "password": PASSWORD}
+    base = f"/api/v1/auth/environments/{environment_id}"
+    signed_up = await http.post(f"{base}/signup", json=body)
+    assert signed_up.status_code == 202, signed_up.text
+    assert signed_up.json()["emailVerificationRequired"] is True
+    assert "token" not in signed_up.json()
+    assert "set-cookie" not in signed_up.headers
+    token = link_in(await delivered(mail_app, smtp, "pat@example.com", VERIFY))[3]
+    assert (await http.post(f"{base}/verify-email", json={"token": token})).status_code == 200
+    assert (
+        await http.post(f"{base}/login", json={"email": "pat@example.com", "password": PASSWORD})
+    ).status_code == 200
+
+
+async def test_own_email_change_waits_for_the_new_address(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    asked = await http.patch(
+        f"{url}/email", json={"email": "moved@example.com", "currentPassword": PASSWORD}, headers=user.auth
+    )
+    assert asked.status_code == 202, asked.text
+    assert "once it is followed" in asked.json()["message"]
+    mine = await http.get(url, headers=user.auth)
+    assert mine.json()["email"] == user.email, "nothing changes before the new address is verified"
+    assert (
+        await http.post(f"{user.auth_base}/login", json={"email": user.email, "password": PASSWORD})
+    ).status_code == 200
+
+    warning = await delivered(mail_app, smtp, user.email, ABOUT_TO_CHANGE)
+    assert link_in(warning)[0] == "cancel-email-change"
+    confirm = link_in(await delivered(mail_app, smtp, "moved@example.com", CONFIRM), "verify-email")[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
+    moved = (await http.get(url, headers=world.owner.auth)).json()
+    assert (moved["email"], moved["emailVerified"]) == ("moved@example.com", True)
+    login = await http.post(f"{user.auth_base}/login", json={"email": "moved@example.com", "password": PASSWORD})
+    assert login.status_code == 200
+    assert await events(db, "end_user.email_change_requested", target_id=user.account_id)
+
+
+async def test_the_old_address_undoes_a_change_and_ends_every_session(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "thief@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, user.email, ABOUT_TO_CHANGE))[3]
+    confirm = link_in(await delivered(mail_app, smtp, "thief@example.com", CONFIRM))[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
+
+    undone = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})
+    assert undone.status_code == 200, undone.text
+    assert undone.json() == {"message": "The email change was cancelled."}
+    back = (await http.get(url, headers=world.owner.auth)).json()
+    assert (back["email"], back["emailVerified"]) == (user.email, True)
+    assert (await http.get(f"{user.auth_base}/session", headers=bearer(user.token))).status_code == 401
+    again = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})
+    assert problem(again) == INVALID
+
+
+async def test_a_cancelled_change_cannot_be_confirmed(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "later@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, user.email, ABOUT_TO_CHANGE))[3]
+    confirm = link_in(await delivered(mail_app, smtp, "later@example.com", CONFIRM))[3]
+    assert (await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})).status_code == 200
+    assert problem(await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})) == INVALID
+    assert (await http.get(url, headers=user.auth)).json()["email"] == user.email
+    # The session of the account was not ended: nothing had changed.
+    assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
+
+
+async def test_an_admin_changing_an_end_users_email_needs_no_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    changed = await http.patch(f"{url}/email", json={"email": "by-admin@example.com"}, headers=world.owner.auth)
+    assert changed.status_code == 204
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "by-admin@example.com"
+
+
+async def test_only_admins_mark_an_email_verified_and_it_is_audited(
+    http: httpx.AsyncClient, mail_app: FastAPI, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    member = await world.add_member("user")
+    admin = await world.add_member("admin")
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email-verified"
+    for who in (user.auth, member.auth):
+        refused = await http.post(url, headers=who)
+        assert refused.status_code == 403, refused.text
+    assert not await verified(http, world, user)
+    assert (await http.post(url, headers=admin.auth)).status_code == 204
+    assert await verified(http, world, user)
+    [event] = await events(db, "end_user.email_marked_verified", target_id=user.account_id)
+    assert str(event.actor_id) == admin.account_id
+
+    # Tenant accounts: owners, and admins for users; a user may not mark even their own.
+    own = await http.post(f"{world.base}/accounts/{member.account_id}/email-verified", headers=member.auth)
+    assert own.status_code == 403
+    above = await http.post(f"{world.base}/accounts/{world.owner.account_id}/email-verified", headers=admin.auth)
+    assert above.status_code == 403
+    marked = await http.post(f"{world.base}/accounts/{member.account_id}/email-verified", headers=admin.auth)
+    assert marked.status_code == 204
+    account = await http.get(f"{world.base}/accounts/{member.account_id}", headers=world.owner.auth)
+    assert account.json()["emailVerified"] is True
+    assert await events(db, "tenant_account.email_marked_verified", target_id=member.account_id)
+
+
+@pytest.mark.parametrize("through", ["api", "console"])
+async def test_a_tenant_account_verifies_its_email_through_the_consoles_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, through: str
+) -> None:
+    world = await new_tenant(http)
+    member = await world.add_member("user")
+    base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    assert (await http.post(f"{base}/verify-email/resend", headers=member.auth)).status_code == 202
+    page, family, context, token = link_in(await delivered(mail_app, smtp, member.email, VERIFY))
+    assert (page, family, context) == ("verify-email", "tenant", world.tenant_id)
+    if through == "api":
+        assert (await http.post(f"{base}/verify-email", json={"token": token})).status_code == 200
+    else:
+        shown = await http.get(f"/console/verify-email?tenant={world.tenant_id}&token={token}")
+        assert shown.status_code == 200
+        assert "Verify my email address" in shown.text
+        csrf = shown.text.split('name="csrf" value="')[1].split('"')[0]
+        posted = await http.post(
+            "/console/verify-email",
+            data={"csrf": csrf, "tenant": world.tenant_id, "token": token},
+            headers={"Origin": "http://sump.test", "Cookie": "; ".join(f"{k}={v}" for k, v in shown.cookies.items())},
+        )
+        assert posted.status_code == 303, posted.text
+    account = await http.get(f"{world.base}/accounts/{member.account_id}", headers=member.auth)
+    assert account.json()["emailVerified"] is True
