@@ -101,5 +101,6 @@ async def test_password_reset_emails_go_where_the_role_reaches(world: TenantWorl
     )
     assert list(events) == ["tenant_account.password_reset_sent"]
     queued = await db.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == OutboxKind.PASSWORD_RESET))
-    assert {"kind": "email", "value": user.email} in [{k: p[k] for k in ("kind", "value")} for p in queued]
+    # Other tests' requests share the table, and one the outbox dropped (its account gone) keeps no payload.
+    assert {"kind": "email", "value": user.email} in [{k: p.get(k) for k in ("kind", "value")} for p in queued]
     await db.rollback()
