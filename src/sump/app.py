@@ -54,6 +54,8 @@ from sump.onboarding.routes import router as onboarding_router
 from sump.organizations.routes import catalog_router as organization_catalog_router
 from sump.organizations.routes import router as organizations_router
 from sump.sessions import service as sessions
+from sump.tenant_accounts.invitation_routes import accept_router as tenant_invitation_accept_router
+from sump.tenant_accounts.invitation_routes import router as tenant_invitations_router
 from sump.tenant_accounts.routes import router as tenant_accounts_router
 from sump.tenants.routes import router as tenants_router
 from sump.tokens.routes import router as tokens_router
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         onboarding_router,
         tenants_router,
         tenant_accounts_router,
+        tenant_invitations_router,
+        tenant_invitation_accept_router,
         environments_router,
         end_users_router,
         tenant_auth_router,

@@ -123,15 +123,16 @@ def test_owner_creates_an_admin_with_a_password(page: Page, owner: Owner, api: h
     page.get_by_role("link", name="Invite account").click()
     expect(page.get_by_label("Role")).to_have_text(re.compile("Owner.*Admin.*User", re.S))
     tag = uuid.uuid4().hex[:8]
-    page.get_by_label("Full name").fill(f"Ada {tag}")
-    page.get_by_label("Username").fill(f"ada_{tag}")
     page.get_by_label("Email", exact=True).fill(f"ada-{tag}@example.com")
     page.get_by_label("Role").select_option("admin")
     expect(page.get_by_label("Password", exact=True)).to_be_hidden()  # the invitation is the default
+    expect(page.get_by_label("Full name")).to_be_hidden()  # the invitee chooses it
     page.get_by_label("Set a password now").check()
+    page.get_by_label("Full name").fill(f"Ada {tag}")
+    page.get_by_label("Username").fill(f"ada_{tag}")
     page.get_by_label("Password", exact=True).fill("a long enough passphrase")
     page.get_by_label("Confirm password").fill("a long enough passphrase")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Invite or create").click()
     expect(page).to_have_url(re.compile(r"/console/accounts/[0-9a-f-]{36}$"))
     expect(page.get_by_role("status").first).to_have_text(f"Ada {tag} was added as admin.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("admin")
@@ -139,64 +140,125 @@ def test_owner_creates_an_admin_with_a_password(page: Page, owner: Owner, api: h
     assert session_alive(api, owner.tenant_id, token)
 
 
-def test_invitation_emails_a_link_to_choose_a_password(
+def test_an_invited_account_accepts_through_the_emailed_link_and_signs_in(
     page: Page, owner: Owner, api: httpx.Client, mailbox: SmtpServer
 ) -> None:
     signed_in(page, owner)
     page.goto("/console/accounts/new")
     tag = uuid.uuid4().hex[:8]
     email = f"grace-{tag}@example.com"
-    page.get_by_label("Full name").fill(f"Grace {tag}")
-    page.get_by_label("Username").fill(f"grace_{tag}")
     page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Phone (optional)").fill("+4915112345678")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("status").first).to_contain_text("an email invites them to set a password")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Invited")
-    expect(page.locator("dl")).to_contain_text("+4915112345678")
+    page.get_by_label("Role").select_option("admin")
+    page.get_by_role("button", name="Invite or create").click()
+    expect(page).to_have_url(re.compile(r"/console/accounts$"))
+    expect(page.get_by_role("status").first).to_contain_text(f"An invitation is on its way to {email}")
+    pending = page.locator("section.invitations tr", has_text=email)
+    expect(pending).to_contain_text("admin")
+    expect(pending).to_contain_text("Pending")
 
     message = mailbox.inbox.wait_for(email)
+    assert message["Subject"] == "You are invited to the Sump console"
     body = message.get_body(("plain",))
     assert body is not None
-    link = re.search(r"http://127\.0\.0\.1:\d+/console/reset-password\?tenant=[\w-]+&token=[\w-]+", body.get_content())
+    link = re.search(
+        r"http://127\.0\.0\.1:\d+/console/accept-invitation\?tenant=[\w-]+&token=[\w-]+", body.get_content()
+    )
     assert link is not None, body.get_content()
     page.context.clear_cookies()
     page.goto(link.group(0))
-    page.get_by_label("New password", exact=True).fill("grace chooses her own")
-    page.get_by_label("Confirm the new password").fill("grace chooses her own")
-    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accept your invitation")
+    page.get_by_label("Full name").fill(f"Grace {tag}")
+    page.get_by_label("Username").fill(f"grace_{tag}")
+    page.get_by_label("Password", exact=True).fill("grace chooses her own")
+    page.get_by_label("Confirm the password").fill("grace chooses her own")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    expect(page.get_by_role("status").first).to_contain_text("Your account is ready")
     sign_in(page, owner.tenant_id, email, "grace chooses her own")
     expect(page.get_by_role("heading", level=1)).to_contain_text(owner.tenant_name)
+
+    # The link was used: opening it again and posting the form says so.
+    page.context.clear_cookies()
+    page.goto(link.group(0))
+    page.get_by_label("Full name").fill("Someone Else")
+    page.get_by_label("Username").fill(f"else_{tag}")
+    page.get_by_label("Password", exact=True).fill("grace chooses her own")
+    page.get_by_label("Confirm the password").fill("grace chooses her own")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_role("alert")).to_contain_text("This invitation is invalid, used, revoked or expired")
+
+
+def test_a_pending_invitation_is_resent_and_revoked(
+    page: Page, owner: Owner, api: httpx.Client, mailbox: SmtpServer
+) -> None:
+    signed_in(page, owner)
+    email = f"pending-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto("/console/accounts/new")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_role("button", name="Invite or create").click()
+    first = mailbox.inbox.wait_for(email)
+    row = page.locator("section.invitations tr", has_text=email)
+    row.get_by_role("button", name="Resend").click()
+    expect(page.get_by_role("status").first).to_contain_text("the link sent before no longer works")
+    second = mailbox.inbox.wait_for(email, count=2)
+    assert first.get_body(("plain",)).get_content() != second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    page.locator("section.invitations tr", has_text=email).get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status").first).to_contain_text("The invitation was revoked")
+    expect(page.locator("section.invitations tr", has_text=email)).to_have_count(0)
+
+
+def test_an_account_invited_the_old_way_gets_a_real_invitation(
+    page: Page, owner: Owner, api: httpx.Client, mailbox: SmtpServer
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"old-{tag}@example.com"
+    body = {"name": f"Old {tag}", "email": email, "username": f"old_{tag}"}
+    made = api.post(f"/tenants/{owner.tenant_id}/accounts", json=body, headers=owner.auth)
+    assert made.status_code == 201, made.text
+    signed_in(page, owner)
+    page.goto("/console/accounts")
+    legacy = page.locator("section.invitations tr", has_text=email)
+    expect(legacy).to_contain_text("No password yet")
+    legacy.get_by_role("button", name="Resend invitation").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"An invitation is on its way to {email}")
+    assert mailbox.inbox.wait_for(email)["Subject"] == "You are invited to the Sump console"
 
 
 def test_field_errors_are_shown_next_to_the_fields(page: Page, owner: Owner) -> None:
     signed_in(page, owner)
     page.goto("/console/accounts/new")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Invite or create").click()
+    expect(page.locator("#e-email")).to_have_text("This field is required.")
+    page.get_by_label("Email", exact=True).fill(owner.email)
+    page.get_by_role("button", name="Invite or create").click()
+    expect(page.locator("#e-email")).to_have_text("This email address already belongs to an account of this tenant.")
+
+    page.get_by_label("Set a password now").check()
+    page.get_by_label("Password", exact=True).fill("a long enough passphrase")
+    page.get_by_label("Confirm password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Invite or create").click()
     expect(page.locator("#e-name")).to_have_text("This field is required.")
     expect(page.locator("#e-username")).to_be_visible()
-    expect(page.locator("#e-email")).to_be_visible()
 
     page.get_by_label("Full name").fill("Someone Else")
     page.get_by_label("Username").fill("someone_else")
     page.get_by_label("Email", exact=True).fill(owner.email)
-    page.get_by_label("Set a password now").check()
     page.get_by_label("Password", exact=True).fill("a long enough passphrase")
     page.get_by_label("Confirm password").fill("another long passphrase")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Invite or create").click()
     expect(page.locator("#e-passwordConfirm")).to_have_text("Passwords do not match.")
     expect(page.get_by_label("Password", exact=True)).to_have_value("")  # never sent back
 
     page.get_by_label("Password", exact=True).fill("a long enough passphrase")
     page.get_by_label("Confirm password").fill("a long enough passphrase")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Invite or create").click()
     expect(page.locator("#e-email")).to_have_text("This email is already in use in this tenant.")
     expect(page.get_by_label("Full name")).to_have_value("Someone Else")
 
     page.get_by_label("Email", exact=True).fill(f"someone-{uuid.uuid4().hex[:6]}@example.com")
     page.get_by_label("Password", exact=True).fill("password")
     page.get_by_label("Confirm password").fill("password")
-    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Invite or create").click()
     expect(page.locator("#e-password")).to_be_visible()
 
 

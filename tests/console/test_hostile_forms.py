@@ -91,6 +91,7 @@ async def test_every_console_form_survives_hostile_values(
         "organization_id": organization.json()["id"],
         "role_name": "ORG_USER",
         "permission_name": "projects:read",
+        "invitation_id": str(uuid.uuid4()),  # no one's: 404
     }
     page = await owner_browser.get("/console/")
     token = CSRF.search(page.text)

@@ -107,6 +107,9 @@ class Scene:
             self.ids["sessionId"] = target.session_id
         if "{organizationId}" in path:
             await self._organization(environment)
+        if "{invitationId}" in path and path.startswith("/api/v1/tenants/"):
+            invitation = {"email": f"invited-{tag()}@example.com", "role": "user"}
+            self.ids["invitationId"] = await self._created(f"{self.a.base}/invitations", invitation)
         if "{factorId}" in path:
             self.ids["factorId"] = str(uuid.uuid4())  # no one's: a factor answers only to its own account
         if "{roleName}" in path:
@@ -170,6 +173,7 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("PATCH", f"{TA}/phone"): lambda s: Call({"phone": phone()}),
     ("PATCH", f"{TA}/username"): lambda s: Call({"username": f"c_{tag()}"}),
     ("PATCH", f"{TA}/role"): lambda s: Call({"role": "user"}),
+    ("POST", f"{T}/invitations"): lambda s: Call({"email": f"invited-{tag()}@example.com", "role": "user"}),
     ("POST", f"{T}/environments"): lambda s: Call({"name": f"env-{tag()}"}),
     ("PATCH", TE): lambda s: Call({"name": f"env-{tag()}"}),
     ("PATCH", f"{TE}/custom-property"): lambda s: Call({"region": "eu"}),
@@ -203,6 +207,9 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
         for base in (AT, AE)
         for page in ("verify-email", "cancel-email-change")
     },
+    ("POST", f"{AT}/invitations/accept"): lambda s: Call(
+        {"token": tag() * 4, "name": "Invited Person", "username": f"i_{tag()}", "password": NEW_PASSWORD}
+    ),
     ("POST", f"{AE}/token/revoke"): lambda s: Call({"refreshToken": tag() * 4}),
     **{
         (method, f"{base}{path}"): body

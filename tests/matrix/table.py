@@ -55,6 +55,11 @@ PATCH   /tenants/{tenantId}/accounts/{accountId}/enable                         
 DELETE  /tenants/{tenantId}/accounts/{accountId}                                         401 204 204 403 404 401 401
 DELETE  /tenants/{tenantId}/accounts/{accountId}/factors                                 401 200 200 403 404 401 401
 
+POST    /tenants/{tenantId}/invitations                                                  401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/invitations                                                  401 200 200 403 404 401 401
+POST    /tenants/{tenantId}/invitations/{invitationId}/resend                            401 200 200 403 404 401 401
+DELETE  /tenants/{tenantId}/invitations/{invitationId}                                   401 204 204 403 404 401 401
+
 POST    /tenants/{tenantId}/environments                                                 401 201 201 403 404 401 401
 GET     /tenants/{tenantId}/environments                                                 401 200 200 200 404 401 401
 GET     /tenants/{tenantId}/environments/{environmentId}                                 401 200 200 200 404 401 401
@@ -114,6 +119,7 @@ POST    /auth/tenants/{tenantId}/change-password                                
 POST    /auth/tenants/{tenantId}/verify-email                                            400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/verify-email/resend                                     401 202 202 202 401 401 401
 POST    /auth/tenants/{tenantId}/cancel-email-change                                     400 400 400 400 400 400 400
+POST    /auth/tenants/{tenantId}/invitations/accept                                      400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/login/factor                                            401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp                                        401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp/confirm                                401 401 401 401 401 401 401
@@ -179,6 +185,7 @@ AE = "/api/v1/auth/environments/{environmentId}"
 # Rows whose success removes, disables or uses up the target: each actor gets targets of its own.
 FRESH_TARGETS = {
     ("DELETE", TA),
+    ("DELETE", f"{T}/invitations/{{invitationId}}"),
     ("PATCH", f"{TA}/disable"),
     ("DELETE", TE),
     ("DELETE", f"{TE}/roles/{{roleName}}"),

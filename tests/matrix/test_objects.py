@@ -19,7 +19,15 @@ from tests.matrix.scene import Scene, request_for, tag
 from tests.matrix.table import MATRIX, Route
 from tests.support import bearer, new_tenant
 
-OBJECT_IDS = ("environmentId", "accountId", "sessionId", "organizationId", "roleName", "permissionName")
+OBJECT_IDS = (
+    "environmentId",
+    "accountId",
+    "sessionId",
+    "organizationId",
+    "roleName",
+    "permissionName",
+    "invitationId",
+)
 
 
 def foreign_ids(path: str) -> list[str]:
@@ -46,6 +54,7 @@ async def state_of(http: httpx.AsyncClient, scene: Scene) -> dict[str, Any]:
     reads = {
         "tenant": world.base,
         "accounts": f"{world.base}/accounts",
+        "invitations": f"{world.base}/invitations",
         "audit": f"{world.base}/audit-events",
         "environment": f"{world.base}/environments/{environment}",
         "roles": f"{world.base}/environments/{environment}/roles",

@@ -1,5 +1,5 @@
-"""Tenant accounts in the console: the list, inviting or creating an account, and one account's role, status and
-deletion.
+"""Tenant accounts in the console: the list with its pending invitations (resent or revoked), inviting or creating
+an account, and one account's role, status and deletion.
 
 The same service calls as `/api/v1/tenants/{tenantId}/accounts/…`, so the role hierarchy and the last-owner
 rule hold here too: the pages only leave out or disable what the service would refuse, and say why.
@@ -26,13 +26,15 @@ from sump.console.web import (
     roll_back,
     validated,
 )
+from sump.db.base import utcnow
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
-from sump.kit.deps import HasherDep, HashSlot, SettingsDep
+from sump.kit.deps import CallDep, HashSlot, SettingsDep
 from sump.kit.errors import Problem, not_found
 from sump.kit.transactions import DbSession
+from sump.tenant_accounts import invitations
 from sump.tenant_accounts import policy as account_policy
 from sump.tenant_accounts import service as accounts
-from sump.tenant_accounts.schemas import AccountCreate
+from sump.tenant_accounts.schemas import AccountCreate, InvitationCreate
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -55,6 +57,7 @@ async def list_accounts(
 ) -> Response:
     start = parse_id(after) if after else None
     rows = await accounts.page(db, actor, start, PAGE_SIZE + 1)
+    may_manage = account_policy.manage_accounts(actor) is None
     return render(
         request,
         "accounts/list.html",
@@ -63,7 +66,42 @@ async def list_accounts(
         accounts=rows[:PAGE_SIZE],
         next_after=rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None,
         can_invite=bool(account_policy.grantable_roles(actor)),
+        invitations=await invitations.pending(db, actor) if may_manage else [],
+        grantable={role.value for role in account_policy.grantable_roles(actor)},
+        now=utcnow(),
     )
+
+
+@router.post("/invitations/{invitation_id}/resend")
+async def resend_invitation(request: Request, actor: Actor, call: CallDep, invitation_id: str) -> Response:
+    await read_form(request, call.settings)
+    invitation = await invitations.resend(
+        call, actor, _invitation_id(invitation_id), template=invitations.CONSOLE_TEMPLATE
+    )
+    flash = f"A new invitation is on its way to {invitation.email}; the link sent before no longer works."
+    return redirect(request, "/console/accounts", flash)
+
+
+@router.post("/invitations/{invitation_id}/revoke")
+async def revoke_invitation(request: Request, actor: Actor, call: CallDep, invitation_id: str) -> Response:
+    await read_form(request, call.settings)
+    await invitations.revoke(call, actor, _invitation_id(invitation_id))
+    return redirect(request, "/console/accounts", "The invitation was revoked: its link no longer works.")
+
+
+@router.post("/accounts/{account_id}/invitation")
+async def reinvite(request: Request, actor: Actor, call: CallDep, account_id: str) -> Response:
+    """An account invited before invitations existed (no password yet) gets a real invitation."""
+    await read_form(request, call.settings)
+    invitation = await invitations.reinvite(call, actor, _account_id(account_id))
+    return redirect(request, "/console/accounts", f"An invitation is on its way to {invitation.email}.")
+
+
+def _invitation_id(value: str) -> uuid.UUID:
+    invitation_id = parse_id(value)
+    if invitation_id is None:
+        raise not_found("invitation")
+    return invitation_id
 
 
 # ----------------------------------------------------------------------------------------------------- new
@@ -95,10 +133,11 @@ async def new_account_page(request: Request, actor: Actor) -> Response:
 
 
 @router.post("/accounts/new", dependencies=[HashSlot])
-async def create_account(
-    request: Request, actor: Actor, db: DbSession, settings: SettingsDep, hasher: HasherDep
-) -> Response:
-    form = await read_form(request, settings)
+async def create_account(request: Request, actor: Actor, call: CallDep) -> Response:
+    """Invites an address into a role (the invitee chooses name, username and password from the console's
+    invitation email), or creates the account with a password now."""
+    db = call.db
+    form = await read_form(request, call.settings)
     require(account_policy.manage_accounts(actor))
     values = {name: form.get(name, "").strip() for name in NEW_FIELDS}
     values["role"] = form.get("role", TenantRole.USER.value)
@@ -109,14 +148,18 @@ async def create_account(
         "roles": [{"role": values["role"], "target": "tenant", "targetId": str(actor.tenant_id)}],
     }
     try:
-        if not invite:
-            if not form.get("password"):
-                raise FormErrors({"password": "Enter a password, or choose to send an invitation email."})
-            if form.get("password") != form.get("passwordConfirm"):
-                raise FormErrors({"passwordConfirm": "Passwords do not match."})
-            data["password"] = form["password"]
+        if invite:
+            asked = validated(InvitationCreate, {"email": values["email"], "role": values["role"]})
+            await invitations.invite(call, actor, asked, template=invitations.CONSOLE_TEMPLATE)
+            flash = f"An invitation is on its way to {asked.email}: they join as {asked.role.value} once they accept."
+            return redirect(request, "/console/accounts", flash)
+        if not form.get("password"):
+            raise FormErrors({"password": "Enter a password, or choose to send an invitation email."})
+        if form.get("password") != form.get("passwordConfirm"):
+            raise FormErrors({"passwordConfirm": "Passwords do not match."})
+        data["password"] = form["password"]
         body = validated(AccountCreate, data)
-        account = await accounts.create(db, hasher, actor, body)
+        account = await accounts.create(db, call.hasher, actor, body)
     except FormErrors as invalid:
         errors = {("role" if key.startswith("roles") else key): message for key, message in invalid.errors.items()}
         return _new_page(request, actor, values, errors, 400)
@@ -127,11 +170,7 @@ async def create_account(
         if failed.message:
             errors["form"] = failed.message
         return _new_page(request, actor, values, errors, problem.status)
-    flash = f"{account.name} was added as {account.role.value}."
-    if invite:
-        await accounts.send_password_reset(db, actor, account.id, invitation=True)
-        flash = f"{account.name} was added as {account.role.value}; an email invites them to set a password."
-    return redirect(request, f"/console/accounts/{account.id}", flash)
+    return redirect(request, f"/console/accounts/{account.id}", f"{account.name} was added as {account.role.value}.")
 
 
 # -------------------------------------------------------------------------------------------------- detail

@@ -14,10 +14,12 @@ from fastapi.responses import Response
 from sump.access.pools import Pool
 from sump.accounts import verification
 from sump.accounts.pools import load_pool
-from sump.console.web import FormErrors, parse_id, read_form, redirect, render
+from sump.console.web import FormErrors, parse_id, problem_errors, read_form, redirect, render, validated
 from sump.db.tables.sessions import AccountType
 from sump.kit.deps import CallDep
 from sump.kit.errors import Problem
+from sump.tenant_accounts import invitations as tenant_invitations
+from sump.tenant_accounts.schemas import AcceptInvitation
 
 router = APIRouter()
 EXPIRED = "This link is invalid, used or expired."
@@ -103,3 +105,42 @@ async def cancel(request: Request, call: CallDep) -> Response:
         message = EXPIRED if problem.code == "invalid_token" else problem.detail
         return _page(request, "cancel-email-change", values, problem.status, form=message)
     return redirect(request, "/console/login", verification.CANCELLED_ANSWER)
+
+
+# ------------------------------------------------------------------------------------------- invitations
+
+ACCEPT_FIELDS = ("name", "username")
+
+
+def _accept_page(request: Request, values: dict[str, str], status: int = 200, **errors: str) -> Response:
+    return render(request, "accept_invitation.html", status, values=values, errors=errors)
+
+
+@router.get("/accept-invitation")
+async def accept_page(request: Request, tenant: str = "", token: str = "") -> Response:
+    return _accept_page(request, {"tenant": tenant, "token": token})
+
+
+@router.post("/accept-invitation")
+async def accept(request: Request, call: CallDep) -> Response:
+    form = await read_form(request, call.settings)
+    values = {name: form.get(name, "").strip() for name in ("tenant", "token", *ACCEPT_FIELDS)}
+    try:
+        pool = await tenant_pool_of(call, values["tenant"])
+        if form.get("password", "") != form.get("passwordConfirm", ""):
+            raise FormErrors({"passwordConfirm": "Passwords do not match."})
+        data = {**{name: values[name] for name in ACCEPT_FIELDS}, "token": values["token"] or "-"}
+        body = validated(AcceptInvitation, {**data, "password": form.get("password", "")})
+        await tenant_invitations.accept(call, pool, body)
+    except FormErrors as failed:
+        return _accept_page(request, values, 400, **failed.errors)
+    except Problem as problem:
+        await call.roll_back()
+        refused = problem_errors(problem)
+        errors = dict(refused.errors)
+        if problem.code == "invalid_token":
+            errors = {"form": "This invitation is invalid, used, revoked or expired. Ask for a new one."}
+        elif refused.message:
+            errors["form"] = refused.message
+        return _accept_page(request, values, problem.status, **errors)
+    return redirect(request, "/console/login", "Your account is ready: sign in with your email or username.")

@@ -93,3 +93,21 @@ class AccountView(IdentityView):
     def of(cls, account: TenantAccount) -> AccountView:
         grant = RoleGrant.model_validate({"role": account.role, "targetId": account.tenant_id})
         return cls(**cls.fields_of(account), role=account.role, roles=[grant])
+
+
+class InvitationCreate(RequestModel):
+    """Who to invite, by email, and the role they get on accepting (admins invite users only)."""
+
+    email: Email
+    role: TenantRole = TenantRole.USER
+
+
+class AcceptInvitation(RequestModel):
+    """The invitation's token (from the emailed link) and the new account's name, username and password; its
+    email is the invited address."""
+
+    token: Password
+    name: PersonName
+    username: Username
+    password: NewPassword
+    phone: Phone | None = None

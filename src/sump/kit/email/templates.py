@@ -18,6 +18,8 @@ SUBJECTS = {
     "verify_email": "Verify your email address",
     "confirm_email_change": "Confirm your new email address",
     "email_change_requested": "Your email address is about to change",
+    "tenant_invitation": "You are invited to join a tenant",
+    "console_invitation": "You are invited to the Sump console",
 }
 
 
