@@ -15,6 +15,9 @@ from tests.support import PASSWORD, TenantWorld
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 CHALLENGE = re.compile(r'name="challenge" value="([\w-]+)"')
+SECRET = re.compile(r'data-copy="([A-Z2-7]{32})"')
+FACTOR = re.compile(r'name="factorId" value="([0-9a-f-]{36})"')
+RECOVERY = re.compile(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>")
 
 
 @pytest.fixture
@@ -61,17 +64,49 @@ async def test_the_console_asks_for_the_code(
     assert 'name="password"' in used.text  # back to the first step
 
 
-async def test_the_console_says_when_a_factor_must_be_enrolled_first(
-    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+async def test_the_console_leads_an_account_without_a_factor_through_enrolment_when_required(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld, clock: Clock
 ) -> None:
     required = await client.patch(world.base, json={"settings": {"factorPolicy": "required"}}, headers=world.owner.auth)
     assert required.status_code == 204
     csrf = await _csrf(browser)
     form = {"csrf": csrf, "tenantId": world.tenant_id, "identifier": world.owner.email, "password": PASSWORD}
     response = await browser.post("/console/login", data=form)
-    assert response.status_code == 403
-    assert "requires a second factor" in response.text
+    assert response.status_code == 200
     assert "sump_session" not in response.headers.get("set-cookie", "")
+    assert "<svg" in response.text  # the QR code, drawn by Sump
+    secret, challenge, factor_id = (
+        SECRET.search(response.text),
+        CHALLENGE.search(response.text),
+        FACTOR.search(response.text),
+    )
+    assert secret is not None
+    assert challenge is not None
+    assert factor_id is not None
+    step = {
+        "csrf": csrf,
+        "tenantId": world.tenant_id,
+        "challenge": challenge.group(1),
+        "factorId": factor_id.group(1),
+        "next": "/console/",
+    }
+
+    wrong = await browser.post("/console/login/enrol", data={**step, "code": clock.code(secret.group(1), 3)})
+    assert wrong.status_code == 403
+    assert "The code is not correct." in wrong.text
+    assert "sump_session" not in wrong.headers.get("set-cookie", "")
+
+    done = await browser.post("/console/login/enrol", data={**step, "code": clock.code(secret.group(1))})
+    assert done.status_code == 200, done.text
+    assert done.headers["set-cookie"].startswith("sump_session=")
+    assert len(RECOVERY.findall(done.text)) == 10
+    assert (await browser.get("/console/")).status_code == 200
+
+    browser.cookies.clear()
+    step["csrf"] = await _csrf(browser)
+    again = await browser.post("/console/login/enrol", data={**step, "code": clock.code(secret.group(1), 1)})
+    assert again.status_code == 401  # the challenge is used up: back to the first step
+    assert 'name="password"' in again.text
 
 
 async def test_accounts_without_a_factor_sign_in_to_the_console_as_before(

@@ -19,6 +19,7 @@ from sump.console import (
     dashboard,
     end_users,
     environments,
+    factors,
     keys,
     links,
     organizations,
@@ -56,6 +57,7 @@ def create_console(state: State) -> FastAPI:
         accounts,
         activity,
         settings,
+        factors,
     ):
         console.include_router(module.router)
     console.add_exception_handler(SignInRequired, _sign_in_required)
@@ -96,6 +98,8 @@ async def _error_page(request: Request, status: int, message: str, headers: dict
 
 async def _problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
+    if exc.code == factors.STEP_UP_CODE:
+        return factors.step_up_redirect(request)
     return await _error_page(request, exc.status, exc.detail, exc.headers)
 
 

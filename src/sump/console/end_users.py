@@ -237,8 +237,8 @@ class Posted:
         (or next to `field`). Another tenant's or a deleted account stays a 404."""
         status = 400
         if isinstance(failed, Problem):
-            if failed.status == 404:
-                raise failed
+            if failed.status == 404 or failed.code == "step_up_required":
+                raise failed  # the step-up page leads back here
             status, failed = failed.status, FormErrors({field: failed.detail}) if field else problem_errors(failed)
         environment_id = self.acting.environment.id  # read before the rollback expires it
         await roll_back(self.db, self.actor)

@@ -37,7 +37,7 @@ from sump.kit.transactions import DbSession
 
 router = APIRouter()
 PAGE_SIZE = 50
-SETTINGS_FIELDS = ("passwordMinLength", "passwordMaxLength")
+SETTINGS_FIELDS = ("passwordMinLength", "passwordMaxLength", "factorPolicy")
 
 
 def can_manage(actor: TenantActor) -> bool:
@@ -124,6 +124,7 @@ async def _detail(
         "signupEnabled": current.signup_enabled,
         "passwordMinLength": current.password_min_length,
         "passwordMaxLength": current.password_max_length,
+        "factorPolicy": current.factor_policy.value,
         **(values or {}),
     }
     return render(

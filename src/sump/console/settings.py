@@ -18,6 +18,7 @@ from sump.access.policy import require
 from sump.accounts.pools import load_pool
 from sump.accounts.schemas import ChangePassword
 from sump.auth import service as auth
+from sump.console.factors import POLICIES, own_factors, step_up_first
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -59,9 +60,10 @@ async def _page(
     context: dict[str, Any] = {}
     if tab == "account":
         context["sessions"] = await sessions.live_sessions(db, settings, actor.session)
+        context.update(await own_factors(db, actor))
     else:
         overview = await tenants.overview(db, actor)
-        context.update(tenant=overview.tenant, counts=overview)
+        context.update(tenant=overview.tenant, counts=overview, policies=POLICIES)
         values = {"name": overview.tenant.name, **(values or {})}
     return render(
         request,
@@ -206,6 +208,7 @@ async def change_password(request: Request, actor: Actor, call: CallDep) -> Resp
     except FormErrors as invalid:
         return await _page(request, actor, call.db, call.settings, "account", errors=invalid.errors, status=400)
     except Problem as problem:
+        step_up_first(problem)
         await roll_back(call.db, actor)
         failed = problem_errors(problem, "newPassword")
         errors = {("newPassword" if key == "password" else key): text for key, text in failed.errors.items()}

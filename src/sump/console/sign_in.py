@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -35,7 +35,9 @@ from sump.console.web import (
 )
 from sump.db.tables.sessions import AccountType
 from sump.environments.schemas import EnvironmentCreate
-from sump.factors.schemas import FactorAnswer
+from sump.factors import service as factor_service
+from sump.factors.enrolment import TotpSetup
+from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
@@ -118,21 +120,56 @@ async def login(request: Request, call: CallDep) -> Response:
     except Problem as problem:
         return await _refused(request, call, problem, values)
     if isinstance(done, auth.Challenge):
-        return _second_step(request, done, values)
+        return await _second_step(request, call, pool, done, values)
     return _session_response(request, call, done, pool.tenant_id, values["next"])
 
 
-ENROL_FIRST = (
-    "This tenant requires a second factor and your account has none yet: set one up by signing in through the "
-    "API (POST /api/v1/auth/tenants/{tenantId}/login, then …/login/enrol/totp), then sign in here again."
-)
-
-
-def _second_step(request: Request, challenge: auth.Challenge, values: dict[str, str]) -> Response:
-    """The code form of a sign-in that needs a second factor (the challenge rides in a hidden field)."""
+async def _second_step(
+    request: Request, call: CallDep, pool: Pool, challenge: auth.Challenge, values: dict[str, str]
+) -> Response:
+    """The code form of a sign-in that needs a second factor, or, where the policy requires one and the account
+    has none, the enrolment of an authenticator app (the challenge rides in a hidden field either way)."""
     if challenge.enrol:
-        return render(request, "login.html", 403, errors={"form": ENROL_FIRST}, values=values)
-    return render(request, "login.html", 200, values={**values, "challenge": challenge.token}, step="factor")
+        setup = await auth.begin_enrolment(call, pool, validated(EnrolTotp, {"challenge": challenge.token}))
+        return _enrol_page(request, values, challenge.token, setup.factor.id, setup)
+    return render(
+        request,
+        "login.html",
+        200,
+        values={**values, "challenge": challenge.token},
+        step="factor",
+        kinds=challenge.factors,
+    )
+
+
+def _enrol_page(
+    request: Request,
+    values: dict[str, str],
+    challenge: str,
+    factor_id: uuid.UUID,
+    setup: TotpSetup | None = None,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    hidden = {
+        "tenantId": values["tenantId"],
+        "next": values["next"],
+        "challenge": challenge,
+        "factorId": str(factor_id),
+    }
+    shown: dict[str, Any] = {"secret": setup.secret, "uri": setup.uri, "qr_svg": setup.qr_svg} if setup else {}
+    return render(
+        request,
+        "factors/totp.html",
+        status,
+        errors=errors,
+        factor_id=factor_id,
+        hidden=hidden,
+        confirm_action="/console/login/enrol",
+        cancel=False,
+        required=True,
+        **shown,
+    )
 
 
 async def _refused(
@@ -177,6 +214,47 @@ async def login_factor(request: Request, call: CallDep) -> Response:
     except Problem as problem:
         return await _refused(request, call, problem, values, step="factor")
     return _session_response(request, call, done, pool.tenant_id, values["next"])
+
+
+@router.post("/login/enrol")
+async def login_enrol(request: Request, call: CallDep) -> Response:
+    """Under the `required` policy: the first code of the authenticator app just set up ends the sign-in, and
+    the recovery codes are shown this once before the console opens."""
+    form = await read_form(request, call.settings)
+    values = {"tenantId": form.get("tenantId", "").strip(), "next": safe_next(form.get("next"))}
+    challenge, factor_text = form.get("challenge", ""), form.get("factorId", "")
+    factor_id = parse_id(factor_text)
+    try:
+        pool = await _pool(call.db, values["tenantId"])
+        if factor_id is None:
+            raise factor_service.invalid_challenge()
+        body = validated(
+            ConfirmEnrolment, {"challenge": challenge, "factorId": str(factor_id), "code": form.get("code", "")}
+        )
+        done = await auth.finish_enrolment(
+            call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
+        )
+    except FormErrors as failed:
+        errors = {"code": failed.errors.get("code", "Enter the code.")}
+        assert factor_id is not None
+        return _enrol_page(request, values, challenge, factor_id, status=400, errors=errors)
+    except Problem as problem:
+        if problem.code == "invalid_code" and factor_id is not None:
+            await call.roll_back()
+            return _enrol_page(request, values, challenge, factor_id, status=problem.status, errors=problem.errors)
+        return await _refused(request, call, problem, values)
+    response = render(
+        request,
+        "factors/codes.html",
+        codes=done.recovery_codes or [],
+        heading="Authenticator app added",
+        first=True,
+        continue_to=values["next"],
+    )
+    set_session_cookie(response, call.settings, done.issued.token)
+    set_console_cookie(response, call.settings, TENANT_COOKIE, str(pool.tenant_id), max_age=365 * 86400)
+    remember(response, call.settings, call.client.devices, done.account.id)
+    return response
 
 
 @router.post("/logout")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sump.access.actors import Account
 from sump.access.policy import require
 from sump.access.pools import Pool
@@ -102,10 +104,12 @@ async def confirm_totp(
 
 
 async def listing(call: Call, pool: Pool, account: Account) -> Listing:
-    return Listing(
-        await repository.factors(call.db, pool, account.id),
-        await repository.unused_codes(call.db, pool, account.id),
-    )
+    return await listing_in(call.db, pool, account)
+
+
+async def listing_in(db: AsyncSession, pool: Pool, account: Account) -> Listing:
+    """The account's confirmed factors and how many recovery codes it has left (a read: no `Call` needed)."""
+    return Listing(await repository.factors(db, pool, account.id), await repository.unused_codes(db, pool, account.id))
 
 
 async def remove(call: Call, pool: Pool, session: Session, account: Account, factor_id: uuid.UUID) -> None:
