@@ -4,8 +4,9 @@ Every operation of the document becomes one test per backend. Its cases (example
 phases, valid and invalid data) are sent with the bearer token of a real tenant's owner (an end user's token
 on `/auth/environments/…`), and every UUID the generator puts in a path is replaced by the id of a real object
 of that tenant, so that the calls reach past authentication into the services. Invalid ids are sent as they
-were generated. Checks: no 5xx, and status code, content type and body as documented (validation errors are
-400 `application/problem+json`, which the document says).
+were generated. Checks: no 5xx; status code, content type and body as documented (validation errors are
+400 `application/problem+json`, which the document says); data the document calls valid accepted and data it
+calls invalid refused, but for the answers `tests/fuzz/checks.py` lists.
 
 The app under test is built per test: schemathesis serves ASGI apps from an event loop of its own and ends
 their lifespan when each test ends, which disposes the engine and stops the password hasher.
@@ -28,12 +29,12 @@ from schemathesis.python import asgi
 
 from sump.app import create_app
 from sump.config import Settings
-from tests.fuzz.checks import CONFORMANCE
+from tests.fuzz.checks import CONFORMANCE, DATA
 from tests.support import PASSWORD, SECRET, Database, TenantWorld, bearer, make_settings, tenant_body
 
-# Conformance. Data acceptance and rejection run in the stateful phase (tests/fuzz/test_stateful_api.py); here they
-# still find documented-but-refused and refused-but-documented inputs (tests/fuzz/test_schema_findings.py).
-CHECKS = [*CONFORMANCE]
+# Conformance, and data acceptance and rejection: what the document calls valid is accepted and what it calls
+# invalid is refused, but for the refusals `tests/fuzz/checks.py` lists (rules a schema cannot state).
+CHECKS = [*CONFORMANCE, *DATA]
 # Cases per operation: 20 in `make test`, more in `make fuzz` (SUMP_FUZZ_EXAMPLES=60).
 EXAMPLES = int(os.environ.get("SUMP_FUZZ_EXAMPLES", "20"))
 # The app and the world are shared by the cases of one test on purpose; some cases are slow (password hashing).

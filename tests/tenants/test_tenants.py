@@ -131,6 +131,21 @@ async def test_rename_rejects_bad_bodies(
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("body", "field"), [({"name": "Kept", "settings": None}, "settings"), ({"name": None}, "name")]
+)
+async def test_a_field_of_a_change_may_be_left_out_but_not_null(
+    client: httpx.AsyncClient, world: TenantWorld, body: dict[str, object], field: str
+) -> None:
+    before = (await client.get(world.base, headers=world.owner.auth)).json()
+    response = await client.patch(world.base, json=body, headers=world.owner.auth)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_failed"
+    assert response.json()["errors"] == {field: "May be left out, but not null."}
+    assert (await client.get(world.base, headers=world.owner.auth)).json() == before, "nothing of it was applied"
+
+
 async def test_custom_property_sets_every_key_and_updates(client: httpx.AsyncClient, world: TenantWorld) -> None:
     url = f"{world.base}/custom-property"
     assert (

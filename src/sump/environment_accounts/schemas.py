@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from sump.accounts.schemas import IdentityView
+from sump.accounts.schemas import IdentityView, LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties, readable
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel, omit_null
+from sump.kit.schemas import HttpUrl, NewPassword, Omittable, PersonName, RequestModel
 from sump.tenant_accounts.schemas import AccountUpdate
 
 METADATA = (
@@ -33,15 +33,7 @@ class EndUserCreate(RequestModel):
 
 
 class EndUserUpdate(AccountUpdate):
-    metadata: CustomProperties | None = Field(  # may be left out, never null
-        default=None, description=f"Replaces the whole object. {METADATA}", json_schema_extra=omit_null
-    )
-
-    @model_validator(mode="after")
-    def _metadata_not_null(self) -> EndUserUpdate:
-        if "metadata" in self.model_fields_set and self.metadata is None:
-            raise ValueError("metadata cannot be null")
-        return self
+    metadata: Omittable[CustomProperties] = Field(default=None, description=f"Replaces the whole object. {METADATA}")
 
 
 class EndUserView(IdentityView):
@@ -71,3 +63,10 @@ class Filters:
     disabled: bool | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+class SetFirstPassword(RequestModel):
+    """The token of an end user's invitation and the password they choose."""
+
+    token: LinkToken
+    password: NewPassword

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, model_validator
 
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import FactorPolicy
 from sump.kit.custom_properties import CustomProperties, readable
-from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
+from sump.kit.schemas import ChangeModel, ContainerName, Omittable, RequestModel, ResponseModel
 
 ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
 FACTOR_POLICY = (
@@ -44,24 +44,19 @@ class EnvironmentSettings(RequestModel):
         return self
 
 
-class EnvironmentSettingsChange(RequestModel):
+class EnvironmentSettingsChange(ChangeModel):
     """Settings to change; the ones left out keep their current values."""
 
-    signup_enabled: StrictBool | None = Field(default=None, description="Whether end users may sign up themselves.")
-    password_min_length: int | None = Field(default=None, ge=8, le=128)
-    password_max_length: int | None = Field(default=None, ge=8, le=1024)
-    factor_policy: FactorPolicy | None = Field(default=None, description=FACTOR_POLICY)
-    email_verification: StrictBool | None = Field(default=None, description=EMAIL_VERIFICATION)
-    require_verified_email: StrictBool | None = Field(default=None, description=REQUIRE_VERIFIED_EMAIL)
-    magic_links_enabled: StrictBool | None = Field(default=None, description=MAGIC_LINKS)
+    signup_enabled: Omittable[StrictBool] = Field(default=None, description="Whether end users may sign up themselves.")
+    password_min_length: Omittable[Annotated[int, Field(ge=8, le=128)]] = None
+    password_max_length: Omittable[Annotated[int, Field(ge=8, le=1024)]] = None
+    factor_policy: Omittable[FactorPolicy] = Field(default=None, description=FACTOR_POLICY)
+    email_verification: Omittable[StrictBool] = Field(default=None, description=EMAIL_VERIFICATION)
+    require_verified_email: Omittable[StrictBool] = Field(default=None, description=REQUIRE_VERIFIED_EMAIL)
+    magic_links_enabled: Omittable[StrictBool] = Field(default=None, description=MAGIC_LINKS)
 
     @model_validator(mode="after")
-    def _given(self) -> EnvironmentSettingsChange:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one setting to change")
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{type(self).model_fields[name].alias} cannot be null")
+    def _ordered(self) -> EnvironmentSettingsChange:
         if (
             self.password_min_length is not None
             and self.password_max_length is not None
@@ -84,17 +79,11 @@ class EnvironmentCreate(RequestModel):
     settings: EnvironmentSettings | None = None
 
 
-class EnvironmentUpdate(RequestModel):
-    name: ContainerName | None = None
-    settings: EnvironmentSettingsChange | None = Field(
+class EnvironmentUpdate(ChangeModel):
+    name: Omittable[ContainerName] = None
+    settings: Omittable[EnvironmentSettingsChange] = Field(
         default=None, description="Only the settings given change; the others keep their values."
     )
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> EnvironmentUpdate:
-        if self.name is None and self.settings is None:
-            raise ValueError("Give at least one field to change")
-        return self
 
 
 class EnvironmentView(ResponseModel):

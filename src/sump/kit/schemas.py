@@ -5,15 +5,27 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class ChangeModel(RequestModel):
+    """A partial update: the fields left out keep their values, and at least one is given."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one field to change")
+        return self
 
 
 class ResponseModel(BaseModel):
@@ -27,6 +39,9 @@ def _http_url(value: str) -> str:
     return value
 
 
+OUT_OF_RANGE = "Must be a time between the years 1 and 9999 once in UTC"
+
+
 def _in_utc(value: datetime) -> datetime:
     """A time without an offset is read as UTC; every time is moved to UTC, and must still be a datetime there."""
     if value.tzinfo is None:
@@ -34,7 +49,7 @@ def _in_utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("Must be a time between the years 1 and 9999 once in UTC") from None
+        raise ValueError(OUT_OF_RANGE) from None
 
 
 UTC_NOTE = "An ISO 8601 time; a time without an offset is read as UTC."
@@ -64,6 +79,17 @@ def omit_null(schema: dict[str, Any]) -> None:
         schema["anyOf"] = branches
     schema.pop("default", None)
 
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("May be left out, but not null")
+    return value
+
+
+T = TypeVar("T")
+# A field of a partial update: left out, it keeps its value; null is refused, and the document shows no null. (A
+# default is never validated, so only a null that was sent meets `_not_null`.)
+Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_extra=omit_null)]
 
 # Names are stripped before their length is checked: the patterns document it.
 PersonName = Annotated[

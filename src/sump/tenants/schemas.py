@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from sump.db.tables.factors import FactorPolicy
 from sump.environments.schemas import EnvironmentView
 from sump.kit.custom_properties import CustomProperties
-from sump.kit.schemas import ContainerName, RequestModel, ResponseModel, omit_null
+from sump.kit.schemas import ChangeModel, ContainerName, Omittable, RequestModel, ResponseModel
 
 
 class TenantFields(RequestModel):
@@ -30,31 +30,15 @@ class TenantSettings(RequestModel):
     factor_policy: FactorPolicy = Field(default=FactorPolicy.OPTIONAL, description=TENANT_FACTOR_POLICY)
 
 
-class TenantSettingsChange(RequestModel):
+class TenantSettingsChange(ChangeModel):
     """Settings to change; the ones left out keep their current values."""
 
-    factor_policy: FactorPolicy | None = Field(
-        default=None, description=TENANT_FACTOR_POLICY, json_schema_extra=omit_null
-    )
-
-    @model_validator(mode="after")
-    def _given(self) -> TenantSettingsChange:
-        if self.factor_policy is None:
-            raise ValueError("Give at least one setting to change")
-        return self
+    factor_policy: Omittable[FactorPolicy] = Field(default=None, description=TENANT_FACTOR_POLICY)
 
 
-class TenantUpdate(RequestModel):
-    name: ContainerName | None = Field(default=None, json_schema_extra=omit_null)  # may be left out, never null
-    settings: TenantSettingsChange | None = Field(
-        default=None, json_schema_extra=omit_null, description="Only the settings given change."
-    )
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> TenantUpdate:
-        if self.name is None and self.settings is None:
-            raise ValueError("Give at least one field to change")
-        return self
+class TenantUpdate(ChangeModel):
+    name: Omittable[ContainerName] = None
+    settings: Omittable[TenantSettingsChange] = Field(default=None, description="Only the settings given change.")
 
 
 class TenantView(ResponseModel):

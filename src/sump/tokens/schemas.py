@@ -1,19 +1,41 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from sump.accounts.schemas import Login
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel
 
 MFA_GRANT = "urn:sump:params:oauth:grant-type:mfa"
+IDENTIFIERS = ("email", "phone", "username")
+
+
+def _given(*names: str) -> dict[str, Any]:
+    """The fields are there, and not null."""
+    return {"required": list(names), "properties": {name: {"type": "string"} for name in names}}
+
+
+def _when(grant: str, then: dict[str, Any]) -> dict[str, Any]:
+    return {"if": {"properties": {"grantType": {"const": grant}}, "required": ["grantType"]}, "then": then}
+
+
+# What each grant needs, stated in the document as `_grant_fields` checks it.
+GRANT_FIELDS: dict[str, Any] = {
+    "allOf": [
+        _when("password", {**_given("password"), "anyOf": [_given(name) for name in IDENTIFIERS]}),
+        _when("refresh_token", _given("refreshToken")),
+        _when(MFA_GRANT, _given("challenge", "code")),
+    ]
+}
 
 
 class TokenRequest(RequestModel):
     """`password`: identifier and password; `session`: the caller's current session; `refresh_token`: rotate."""
+
+    model_config = ConfigDict(json_schema_extra=GRANT_FIELDS)
 
     grant_type: Literal["password", "session", "refresh_token", "urn:sump:params:oauth:grant-type:mfa"] = Field(
         description="`urn:sump:params:oauth:grant-type:mfa` answers the `mfa_required` refusal of a password "
@@ -23,7 +45,7 @@ class TokenRequest(RequestModel):
     phone: Phone | None = None
     username: Username | None = None
     password: Password | None = None
-    refresh_token: str | None = Field(default=None, max_length=256)
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=256)
     organization_id: uuid.UUID | None = None
     challenge: str | None = Field(default=None, min_length=1, max_length=256, description="Of `mfa_required`.")
     factor: Literal["totp", "recovery_code"] | None = Field(
