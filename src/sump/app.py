@@ -18,6 +18,7 @@ from sump.access.cookies import COOKIE_NAME
 from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
 from sump.auth.credentials import SessionCredentials
+from sump.auth.invitation_routes import router as invitation_accept_router
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.token_routes import router as token_endpoint_router
@@ -51,6 +52,7 @@ from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
 from sump.onboarding.routes import router as onboarding_router
+from sump.organizations.invitation_routes import router as organization_invitations_router
 from sump.organizations.routes import catalog_router as organization_catalog_router
 from sump.organizations.routes import router as organizations_router
 from sump.sessions import service as sessions
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         environment_factors_router,
         factors_admin_router,
         organizations_router,
+        organization_invitations_router,
+        invitation_accept_router,
         organization_catalog_router,
         audit_router,
         health_api,

@@ -23,7 +23,7 @@ def test_form_display(page: Page, owner: Owner) -> None:
         expect(page.get_by_label(label, exact=True)).to_be_visible()
     expect(page.get_by_label("Password", exact=True)).to_be_visible()
     expect(page.get_by_label("Set a password now")).to_be_checked()
-    page.get_by_label("Send a password reset email instead").check()
+    page.get_by_label("Send an invitation email instead").check()
     expect(page.get_by_label("Password", exact=True)).to_be_hidden()
     expect(page.get_by_text("The account is created without a password")).to_be_visible()
 
@@ -135,19 +135,28 @@ def test_create_with_a_password_then_the_end_user_signs_in(page: Page, api: http
     assert signed.json()["accountId"] == page.get_by_test_id("end-user-id").inner_text()
 
 
-def test_create_with_a_reset_email(page: Page, api: httpx.Client, owner: Owner, mailbox: SmtpServer) -> None:
+def test_create_with_an_invitation(page: Page, api: httpx.Client, owner: Owner, mailbox: SmtpServer) -> None:
     open_new_user_form(page, owner)
     values = fill_user(page, uuid.uuid4().hex[:6], password=None)
-    page.get_by_label("Send a password reset email instead").check()
+    page.get_by_label("Send an invitation email instead").check()
     page.get_by_role("button", name="Create user").click()
     expect(page.get_by_role("status").first).to_contain_text(
-        f"a password reset email is on its way to {values['Email']}"
+        f"an invitation to choose a password is on its way to {values['Email']}"
     )
     expect(page.get_by_test_id("has-password")).to_have_text("Not set yet")
     message = mailbox.inbox.wait_for(values["Email"])
+    assert message["Subject"] == "Your account is ready: choose a password"
     body = message.get_body(("plain",))
     assert body is not None
-    assert "token" in body.get_content()
+    link = re.search(r"/set-password\?environment=([\w-]+)&token=([\w-]+)", body.get_content())
+    assert link is not None, body.get_content()
+    assert link.group(1) == owner.environment_id
+    chosen = api.post(
+        f"/auth/environments/{owner.environment_id}/invitations/set-password",
+        json={"token": link.group(2), "password": END_USER_PASSWORD},
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert end_user_login(api, owner.environment_id, values["Email"], END_USER_PASSWORD).status_code == 200
 
 
 def test_identifiers_already_in_use_are_named_per_field(page: Page, api: httpx.Client, owner: Owner) -> None:

@@ -107,9 +107,15 @@ class Scene:
             self.ids["sessionId"] = target.session_id
         if "{organizationId}" in path:
             await self._organization(environment)
-        if "{invitationId}" in path and path.startswith("/api/v1/tenants/"):
+        if "{invitationId}" in path:
             invitation = {"email": f"invited-{tag()}@example.com", "role": "user"}
-            self.ids["invitationId"] = await self._created(f"{self.a.base}/invitations", invitation)
+            invitations = f"{self.a.base}/invitations"
+            if "{organizationId}" in path:
+                invitation["role"] = "ORG_USER"
+                invitations = (
+                    f"/api/v1/environments/{environment}/organizations/{self.ids['organizationId']}/invitations"
+                )
+            self.ids["invitationId"] = await self._created(invitations, invitation)
         if "{factorId}" in path:
             self.ids["factorId"] = str(uuid.uuid4())  # no one's: a factor answers only to its own account
         if "{roleName}" in path:
@@ -207,6 +213,14 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
         for base in (AT, AE)
         for page in ("verify-email", "cancel-email-change")
     },
+    ("POST", f"{EO}/{{organizationId}}/invitations"): lambda s: Call(
+        {"email": f"invited-{tag()}@example.com", "role": "ORG_USER"}
+    ),
+    ("POST", f"{AE}/invitations/accept"): lambda s: Call({"token": tag() * 4}),
+    ("POST", f"{AE}/invitations/signup"): lambda s: Call(
+        {"token": tag() * 4, "name": "Invited Person", "username": f"i_{tag()}", "password": NEW_PASSWORD}
+    ),
+    ("POST", f"{AE}/invitations/set-password"): lambda s: Call({"token": tag() * 4, "password": NEW_PASSWORD}),
     ("POST", f"{AT}/invitations/accept"): lambda s: Call(
         {"token": tag() * 4, "name": "Invited Person", "username": f"i_{tag()}", "password": NEW_PASSWORD}
     ),

@@ -83,6 +83,7 @@ PATCH   /environments/{environmentId}/accounts/{accountId}/disable              
 PATCH   /environments/{environmentId}/accounts/{accountId}/enable                        401 204 204 403 404 403 401
 DELETE  /environments/{environmentId}/accounts/{accountId}/sessions                      401 200 200 403 404 403 401
 POST    /environments/{environmentId}/accounts/{accountId}/password-reset                401 202 202 403 404 403 401
+POST    /environments/{environmentId}/accounts/{accountId}/invitation                    401 202 202 403 404 403 401
 POST    /environments/{environmentId}/accounts/{accountId}/email-verified                401 204 204 403 404 403 401
 DELETE  /environments/{environmentId}/accounts/{accountId}                               401 204 204 403 404 404 401
 DELETE  /environments/{environmentId}/accounts/{accountId}/factors                       401 200 200 403 404 403 401
@@ -97,6 +98,10 @@ GET     /environments/{environmentId}/organizations/{organizationId}/members    
 POST    /environments/{environmentId}/organizations/{organizationId}/members             401 201 201 403 404 404 401
 PATCH   /environments/{environmentId}/organizations/{organizationId}/members/{accountId} 401 204 204 403 404 404 401
 DELETE  /environments/{environmentId}/organizations/{organizationId}/members/{accountId} 401 204 204 403 404 404 401
+POST    /environments/{environmentId}/organizations/{organizationId}/invitations         401 201 201 403 404 404 401
+GET     /environments/{environmentId}/organizations/{organizationId}/invitations         401 200 200 403 404 404 401
+POST    {org}/invitations/{invitationId}/resend                                          401 200 200 403 404 404 401
+DELETE  {org}/invitations/{invitationId}                                                 401 204 204 403 404 404 401
 GET     /tenants/{tenantId}/environments/{environmentId}/permissions                     401 200 200 200 404 401 401
 POST    /tenants/{tenantId}/environments/{environmentId}/permissions                     401 201 201 403 404 401 401
 DELETE  /tenants/{tenantId}/environments/{environmentId}/permissions/{permissionName}    401 204 204 403 404 401 401
@@ -143,6 +148,9 @@ POST    /auth/environments/{environmentId}/change-password                      
 POST    /auth/environments/{environmentId}/verify-email                                  400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/verify-email/resend                           401 401 401 401 401 202 401
 POST    /auth/environments/{environmentId}/cancel-email-change                           400 400 400 400 400 400 400
+POST    /auth/environments/{environmentId}/invitations/accept                            401 401 401 401 401 400 401
+POST    /auth/environments/{environmentId}/invitations/signup                            400 400 400 400 400 400 400
+POST    /auth/environments/{environmentId}/invitations/set-password                      400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/login/factor                                  401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp                              401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp/confirm                      401 401 401 401 401 401 401
@@ -159,13 +167,16 @@ GET     /auth/environments/{environmentId}/me                                   
 GET     /health                                                                          200 200 200 200 200 200 200
 """
 
+# `{org}` in a path of TABLE stands for this, so that the longest paths keep to a line.
+ORGANIZATION = "/environments/{environmentId}/organizations/{organizationId}"
+
 
 def parse(table: str) -> dict[Route, dict[str, int]]:
     matrix: dict[Route, dict[str, int]] = {}
     for line in table.strip().splitlines():
         if line.strip() and not line.startswith("#"):
             method, path, *statuses = line.split()
-            path = f"/api/v1{path}"
+            path = f"/api/v1{path.replace('{org}', ORGANIZATION)}"
             assert len(statuses) == len(ACTORS), line
             assert (method, path) not in matrix, line
             matrix[method, path] = dict(zip(ACTORS, map(int, statuses), strict=True))
@@ -186,6 +197,7 @@ AE = "/api/v1/auth/environments/{environmentId}"
 FRESH_TARGETS = {
     ("DELETE", TA),
     ("DELETE", f"{T}/invitations/{{invitationId}}"),
+    ("DELETE", f"{EO}/{{organizationId}}/invitations/{{invitationId}}"),
     ("PATCH", f"{TA}/disable"),
     ("DELETE", TE),
     ("DELETE", f"{TE}/roles/{{roleName}}"),

@@ -65,6 +65,8 @@ async def state_of(http: httpx.AsyncClient, scene: Scene) -> dict[str, Any]:
     }
     if "organizationId" in scene.ids:
         reads["members"] = f"/api/v1/environments/{environment}/organizations/{scene.ids['organizationId']}/members"
+        invitations = f"/api/v1/environments/{environment}/organizations/{scene.ids['organizationId']}/invitations"
+        reads["organization invitations"] = invitations
     state: dict[str, Any] = {}
     for name, url in reads.items():
         response = await http.get(url, params={"limit": 200} if name != "keys" else None, headers=world.owner.auth)

@@ -32,7 +32,7 @@ from sump.console.web import (
     validated,
 )
 from sump.db.tables.environment_accounts import EnvironmentAccount
-from sump.environment_accounts import service
+from sump.environment_accounts import invitations, service
 from sump.environment_accounts.schemas import EndUserCreate, Filters
 from sump.environments import service as environments
 from sump.environments.schemas import EnvironmentSettings
@@ -45,7 +45,7 @@ router = APIRouter(prefix="/environments/{environment_id}/users")
 PAGE_SIZE = 50
 MAX_QUERY = 100
 PROFILE_FIELDS = ("name", "username", "email", "phone", "avatarUrl")
-CHOOSE_HOW = "Enter a password, or choose to send a password reset email."
+CHOOSE_HOW = "Enter a password, or choose to send an invitation email."
 CHOICES = 200  # environments offered by the switcher on the list
 IDENTIFIERS = {"email": EmailChange, "username": UsernameChange, "phone": PhoneChange}
 
@@ -148,6 +148,7 @@ async def create_end_user(
     db: DbSession,
     settings: SettingsDep,
     hasher: HasherDep,
+    call: CallDep,
 ) -> Response:
     form = await read_form(request, settings)
     acting = await _acting(db, actor, environment_id)
@@ -158,7 +159,7 @@ async def create_end_user(
         body = _create_body(form, by_email)
         account = await service.create(db, hasher, acting, body)
         if by_email:
-            await service.send_password_reset(db, acting, account.id)
+            await invitations.invite(call, acting, account.id)
     except FormErrors as invalid:
         return _new_page(request, actor, acting, 400, errors=invalid.errors, values=values)
     except Problem as problem:
@@ -168,7 +169,7 @@ async def create_end_user(
         errors = failed.errors or {"form": problem.detail}
         return _new_page(request, actor, acting, problem.status, errors=errors, values=values)
     if by_email:
-        flash = f"End user {account.name} created; a password reset email is on its way to {account.email}."
+        flash = f"End user {account.name} created; an invitation to choose a password is on its way to {account.email}."
     else:
         flash = f"End user {account.name} created."
     return redirect(request, _user_path(environment_id, account.id), flash)

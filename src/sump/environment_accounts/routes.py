@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from sump.access.dependencies import EnvironmentActorDep
 from sump.accounts import verification
 from sump.accounts.schemas import Message
-from sump.environment_accounts import service
+from sump.environment_accounts import invitations, service
 from sump.environment_accounts.schemas import EndUserCreate, EndUserUpdate, EndUserView, Filters
+from sump.invitations.schemas import InvitationView
 from sump.kit.custom_properties import CustomProperties, CustomPropertyKey
 from sump.kit.deps import CallDep, HasherDep
 from sump.kit.errors import problem_responses
@@ -152,6 +153,16 @@ async def revoke_end_user_sessions(account_id: AccountId, actor: EnvironmentActo
 async def mark_email_verified(account_id: AccountId, actor: EnvironmentActorDep, call: CallDep) -> None:
     """Marks the end user's email verified, without a link (owners and admins; audited)."""
     await service.mark_email_verified(call, actor, account_id)
+
+
+@router.post(
+    "/{accountId}/invitation", status_code=202, response_model=InvitationView, responses=problem_responses(409)
+)
+async def invite_end_user(account_id: AccountId, actor: EnvironmentActorDep, call: CallDep) -> InvitationView:
+    """Emails an end user made without a password an invitation to choose one (a single-use link valid 7 days
+    to the application's `/set-password` page; resending revokes the one sent before). Owners and admins; 409
+    `password_already_set`."""
+    return InvitationView.of(await invitations.invite(call, actor, account_id))
 
 
 @router.post("/{accountId}/password-reset", status_code=202)

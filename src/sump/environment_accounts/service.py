@@ -64,6 +64,12 @@ async def find(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUI
     return await repository.get(db, environment_id, account_id)
 
 
+async def with_email(db: AsyncSession, environment_id: uuid.UUID, email: str) -> EnvironmentAccount | None:
+    """The environment's end user holding this (normalised) email, for another feature's rule that names one
+    by address (an invitation)."""
+    return await repository.by_identifier(db, environment_id, "email", email)
+
+
 async def find_by_identifier(db: AsyncSession, actor: EnvironmentActor, identifier: str) -> EnvironmentAccount:
     """The environment's end user with this email (when it has an `@`) or username, typed as a person would
     (any case, spaces around it); 404 `account_not_found` when there is none, or when it cannot be one."""

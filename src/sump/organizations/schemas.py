@@ -6,9 +6,11 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from sump.accounts.schemas import LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.organizations import ORG_USER, Membership, Organization, Permission, Role
-from sump.kit.schemas import ContainerName, RequestModel, ResponseModel
+from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.schemas import ContainerName, NewPassword, PersonName, RequestModel, ResponseModel
 
 RoleName = Annotated[
     str,
@@ -133,3 +135,32 @@ class RoleView(ResponseModel):
             created_at=role.created_at,
             updated_at=role.updated_at,
         )
+
+
+class OrganizationInvite(RequestModel):
+    """Who to invite, by email, and the organization role they get on accepting."""
+
+    email: Email
+    role: RoleName = ORG_USER
+
+
+class AcceptOrganizationInvitation(RequestModel):
+    """The invitation's token (from the emailed link), accepted by the signed-in end user it was sent to."""
+
+    token: LinkToken
+
+
+class InvitedSignup(RequestModel):
+    """Someone new signs up through an organization's invitation: its token and their profile; their email is
+    the invited address."""
+
+    token: LinkToken
+    name: PersonName
+    username: Username
+    password: NewPassword
+    phone: Phone | None = None
+
+
+class Joined(ResponseModel):
+    organization_id: uuid.UUID
+    role: str

@@ -20,6 +20,8 @@ SUBJECTS = {
     "email_change_requested": "Your email address is about to change",
     "tenant_invitation": "You are invited to join a tenant",
     "console_invitation": "You are invited to the Sump console",
+    "organization_invitation": "You are invited to join an organization",
+    "end_user_invitation": "Your account is ready: choose a password",
 }
 
 

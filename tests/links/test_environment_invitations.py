@@ -1,0 +1,222 @@
+"""Invitations in an environment: into an organization (accepted by the end user holding the address, signed in,
+or by someone new who signs up through the link; never under another address) and for end users made without a
+password (who set one through the link). Emails are read from a real SMTP server."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.links.conftest import delivered, events, link_in
+from tests.mail import SmtpServer
+from tests.support import PASSWORD, EndUser, TenantWorld, new_tenant
+
+ORGANIZATION = "You are invited to join an organization"
+READY = "Your account is ready: choose a password"
+INVALID = (400, "invalid_token")
+NEW_PASSWORD = "a passphrase of my own"
+
+
+def code(response: httpx.Response) -> tuple[int, str | None]:
+    return response.status_code, response.json().get("code")
+
+
+def address() -> str:
+    return f"invited-{uuid.uuid4().hex[:8]}@example.com"
+
+
+async def organization(world: TenantWorld, admin: EndUser) -> str:
+    created = await world.http.post(
+        f"/api/v1/environments/{admin.environment_id}/organizations",
+        json={"name": f"org-{uuid.uuid4().hex[:8]}", "adminAccountId": admin.account_id},
+        headers=world.owner.auth,
+    )
+    assert created.status_code == 201, created.text
+    organization_id: str = created.json()["id"]
+    return organization_id
+
+
+def invitations_url(environment_id: str, organization_id: str) -> str:
+    return f"/api/v1/environments/{environment_id}/organizations/{organization_id}/invitations"
+
+
+async def invite(
+    world: TenantWorld, admin: EndUser, organization_id: str, email: str, role: str = "ORG_USER", **headers: str
+) -> httpx.Response:
+    return await world.http.post(
+        invitations_url(admin.environment_id, organization_id),
+        json={"email": email, "role": role},
+        headers=headers or admin.auth,
+    )
+
+
+async def members(world: TenantWorld, environment_id: str, organization_id: str) -> dict[str, str]:
+    url = f"/api/v1/environments/{environment_id}/organizations/{organization_id}/members"
+    listed = await world.http.get(url, headers=world.owner.auth)
+    assert listed.status_code == 200, listed.text
+    return {member["accountId"]: member["role"] for member in listed.json()}
+
+
+def signup_body(token: str, **overrides: Any) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    return {"token": token, "name": f"New {tag}", "username": f"new_{tag}", "password": NEW_PASSWORD, **overrides}
+
+
+async def test_someone_new_signs_up_through_an_organizations_invitation(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    email = address()
+    invited = await invite(world, admin, organization_id, email, "READ_ONLY")
+    assert invited.status_code == 201, invited.text
+    assert (invited.json()["organizationId"], invited.json()["role"]) == (organization_id, "READ_ONLY")
+    message = await delivered(mail_app, smtp, email, ORGANIZATION)
+    page, family, context, token = link_in(message)
+    assert (page, family, context) == ("accept-invitation", "environment", world.environment_id)
+
+    base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
+    joined = await http.post(f"{base}/signup", json=signup_body(token))
+    assert joined.status_code == 201, joined.text
+    account_id = joined.json()["accountId"]
+    assert joined.json()["token"]
+    assert (await members(world, world.environment_id, organization_id))[account_id] == "READ_ONLY"
+    account = await http.get(
+        f"/api/v1/environments/{world.environment_id}/accounts/{account_id}", headers=world.owner.auth
+    )
+    assert (account.json()["email"], account.json()["emailVerified"]) == (email, True)
+    assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID
+    assert await events(db, "organization.invited", organization_id=organization_id)
+    assert await events(db, "membership.added", target_id=account_id)
+
+
+async def test_an_end_user_accepts_from_their_account_but_never_under_another_address(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    invitee = await world.add_end_user(world.environment_id)
+    stranger = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    assert (await invite(world, admin, organization_id, invitee.email)).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, invitee.email, ORGANIZATION))[3]
+    accept = f"/api/v1/auth/environments/{world.environment_id}/invitations/accept"
+
+    anonymous = await http.post(accept, json={"token": token})
+    assert anonymous.status_code == 401
+    refused = await http.post(accept, json={"token": token}, headers=stranger.auth)
+    assert code(refused) == (403, "invitation_email_mismatch")
+    assert stranger.account_id not in await members(world, world.environment_id, organization_id)
+    # Signing up under the invited address is refused too: it has an end user, who signs in to accept.
+    signup = f"/api/v1/auth/environments/{world.environment_id}/invitations/signup"
+    assert code(await http.post(signup, json=signup_body(token))) == (409, "identifier_taken")
+
+    accepted = await http.post(accept, json={"token": token}, headers=invitee.auth)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json() == {"organizationId": organization_id, "role": "ORG_USER"}
+    assert (await members(world, world.environment_id, organization_id))[invitee.account_id] == "ORG_USER"
+    assert code(await http.post(accept, json={"token": token}, headers=invitee.auth)) == INVALID
+
+
+async def test_who_may_invite_into_an_organization(http: httpx.AsyncClient, mail_app: FastAPI) -> None:
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    member = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    url = invitations_url(world.environment_id, organization_id)
+    added = await http.post(
+        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
+        json={"accountId": member.account_id},
+        headers=world.owner.auth,
+    )
+    assert added.status_code == 201, added.text
+    assert code(await invite(world, member, organization_id, address())) == (403, "insufficient_org_role")
+    tenant_user = await world.add_member("user")
+    tenant_admin = await world.add_member("admin")
+    assert (await invite(world, admin, organization_id, address(), **tenant_user.auth)).status_code == 403
+    assert (await invite(world, admin, organization_id, address(), **tenant_admin.auth)).status_code == 201
+    assert code(await invite(world, admin, organization_id, address(), "NO_SUCH_ROLE")) == (400, "unknown_role")
+    assert code(await invite(world, admin, organization_id, member.email)) == (409, "already_member")
+    assert (await http.get(url, headers=member.auth)).status_code == 403
+    outsider = await world.add_end_user(world.environment_id)
+    assert (await invite(world, admin, organization_id, address(), **outsider.auth)).status_code == 404
+    extra = await http.post(url, json={"email": address(), "role": "ORG_USER", "x": 1}, headers=admin.auth)
+    assert extra.status_code == 400
+
+
+async def test_an_invitation_is_bound_to_its_environment_and_dies_on_resend_and_revoke(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    email = address()
+    invitation_id = (await invite(world, admin, organization_id, email)).json()["id"]
+    first = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+    elsewhere = await world.add_environment()
+    for environment_id in (elsewhere, (await new_tenant(http)).environment_id):
+        wrong = f"/api/v1/auth/environments/{environment_id}/invitations/signup"
+        assert code(await http.post(wrong, json=signup_body(first))) == INVALID
+    url = invitations_url(world.environment_id, organization_id)
+    assert [row["id"] for row in (await http.get(url, headers=admin.auth)).json()] == [invitation_id]
+    assert (await http.post(f"{url}/{invitation_id}/resend", headers=admin.auth)).status_code == 200
+    second = link_in(await delivered(mail_app, smtp, email, ORGANIZATION, count=2))[3]
+    signup = f"/api/v1/auth/environments/{world.environment_id}/invitations/signup"
+    assert code(await http.post(signup, json=signup_body(first))) == INVALID
+    assert (await http.delete(f"{url}/{invitation_id}", headers=admin.auth)).status_code == 204
+    assert code(await http.post(signup, json=signup_body(second))) == INVALID
+    assert (await http.get(url, headers=admin.auth)).json() == []
+
+
+async def test_an_end_user_made_without_a_password_sets_one_through_an_invitation(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    tag = uuid.uuid4().hex[:8]
+    email = f"made-{tag}@example.com"
+    accounts = f"/api/v1/environments/{world.environment_id}/accounts"
+    made = await http.post(
+        accounts, json={"name": f"Made {tag}", "email": email, "username": f"made_{tag}"}, headers=world.owner.auth
+    )
+    assert made.status_code == 201, made.text
+    account_id = made.json()["id"]
+    end_user = await world.add_end_user(world.environment_id)
+    refused = await http.post(f"{accounts}/{account_id}/invitation", headers=end_user.auth)
+    assert refused.status_code == 403
+    sent = await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)
+    assert sent.status_code == 202, sent.text
+    first = link_in(await delivered(mail_app, smtp, email, READY))
+    assert first[:3] == ("set-password", "environment", world.environment_id)
+    assert (await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)).status_code == 202
+    second = link_in(await delivered(mail_app, smtp, email, READY, count=2))[3]
+
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    stale = await http.post(f"{base}/invitations/set-password", json={"token": first[3], "password": NEW_PASSWORD})
+    assert code(stale) == INVALID
+    weak = await http.post(f"{base}/invitations/set-password", json={"token": second, "password": "password"})
+    assert code(weak) == (400, "password_too_common")
+    # An invitation of one environment is nothing in another.
+    other = await world.add_environment()
+    elsewhere = await http.post(
+        f"/api/v1/auth/environments/{other}/invitations/set-password", json={"token": second, "password": PASSWORD}
+    )
+    assert code(elsewhere) == INVALID
+    done = await http.post(f"{base}/invitations/set-password", json={"token": second, "password": NEW_PASSWORD})
+    assert done.status_code == 200, done.text
+    assert (await http.post(f"{base}/login", json={"email": email, "password": NEW_PASSWORD})).status_code == 200
+    account = (await http.get(f"{accounts}/{account_id}", headers=world.owner.auth)).json()
+    assert account["emailVerified"] is True
+    again = await http.post(
+        f"{base}/invitations/set-password", json={"token": second, "password": "another passphrase"}
+    )
+    assert code(again) == INVALID
+    assert code(await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)) == (
+        409,
+        "password_already_set",
+    )
+    assert await events(db, "end_user.invitation_accepted", target_id=account_id)
