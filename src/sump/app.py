@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
 from sump.access.cookies import COOKIE_NAME
+from sump.accounts.magic_links import magic_link_preparer
 from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
 from sump.auth.credentials import SessionCredentials
@@ -125,7 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.outbox = OutboxWorker(
-        app.state.sessionmaker, mailer_for(settings), {OutboxKind.PASSWORD_RESET: reset_preparer(settings)}
+        app.state.sessionmaker,
+        mailer_for(settings),
+        {
+            OutboxKind.PASSWORD_RESET: reset_preparer(settings),
+            OutboxKind.MAGIC_LINK: magic_link_preparer(settings),
+        },
     )
     app.state.credentials = SessionCredentials(settings)
     app.state.runtime = Runtime(

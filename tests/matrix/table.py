@@ -6,7 +6,7 @@ environment the row acts in (an environment of A); an end user of an environment
 - anonymous gets 401 on everything but the public routes (creating a tenant; sign-in, sign-up, sign-out,
   forgotten and reset passwords, following an emailed link (an unknown token answers 400 to every actor alike),
   the token endpoint and its revocation; the JWKS and discovery documents; health), which answer every actor
-  alike;
+  alike (magic links answer 403 `magic_links_disabled` alike: they are off unless the environment turns them on);
 - the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
   (a session counts only in its own tenant or environment);
 - a user of A gets 403 where an admin or the owner is needed;
@@ -151,6 +151,8 @@ POST    /auth/environments/{environmentId}/cancel-email-change                  
 POST    /auth/environments/{environmentId}/invitations/accept                            401 401 401 401 401 400 401
 POST    /auth/environments/{environmentId}/invitations/signup                            400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/invitations/set-password                      400 400 400 400 400 400 400
+POST    /auth/environments/{environmentId}/magic-link                                    403 403 403 403 403 403 403
+POST    /auth/environments/{environmentId}/magic-link/sign-in                            403 403 403 403 403 403 403
 POST    /auth/environments/{environmentId}/login/factor                                  401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp                              401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/login/enrol/totp/confirm                      401 401 401 401 401 401 401

@@ -3,7 +3,6 @@ with it. The answer to a request is the same, at the same cost, whether or not t
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 from limits import parse
@@ -11,16 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import repository
-from sump.accounts.identity import enqueue_reset
+from sump.accounts import links, repository, requests
+from sump.accounts.links import invalid_token
 from sump.accounts.passwords import lockout_subject, set_password
-from sump.accounts.pools import load_pool
 from sump.accounts.schemas import Identifier, ResetPassword
 from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.outbox import OutboxKind
 from sump.db.tables.reset_tokens import PasswordResetToken
-from sump.db.tables.sessions import AccountType
 from sump.kit import audit
 from sump.kit.call import Call
 from sump.kit.crypto import new_token, token_digest
@@ -36,47 +34,31 @@ FORGOT_ANSWER = "If an account exists with this identifier, a reset link has bee
 RESET_ANSWER = "Password has been reset successfully. Please log in with your new password."
 
 
-def _family(pool: Pool) -> str:
-    return "environment" if pool.environment_id else "tenant"
-
-
 async def request_reset(call: Call, pool: Pool, body: Identifier) -> None:
     """Records who asked (at most 3 per identifier in 15 minutes); the outbox worker resolves it (see
     `reset_preparer`), so the cost is the same whether or not the account exists."""
-    family = _family(pool)
-    await call.limiter.hit(FORGOT_PER_IP, f"{family}-forgot", call.client.ip)
-    kind, value = body.chosen()
-    if not await call.limiter.allow(FORGOT_PER_IDENTIFIER, f"{family}-forgot", str(pool.scope_id), kind, value):
-        return
-    await enqueue_reset(call.db, pool, kind, value)
-    await audit.record(
-        call.db,
-        "password.reset_requested",
-        tenant_id=pool.tenant_id,
-        environment_id=pool.environment_id,
-        details={"identifier_kind": kind},
+    await requests.ask(
+        call,
+        pool,
+        body,
+        OutboxKind.PASSWORD_RESET,
+        name="forgot",
+        per_ip=FORGOT_PER_IP,
+        per_identifier=FORGOT_PER_IDENTIFIER,
+        action="password.reset_requested",
     )
 
 
 def reset_link(settings: Settings, pool: Pool, token: str) -> str:
     """Tenant accounts reset on the console's page; end users on `/reset-password` of the public URL (the
     builder's application, or a proxy in front of Sump, serves it)."""
-    if pool.environment_id:
-        return f"{settings.public_url}/reset-password?environment={pool.scope_id}&token={token}"
-    return f"{settings.public_url}/console/reset-password?tenant={pool.scope_id}&token={token}"
+    return links.page_link(settings, pool, "reset-password", token)
 
 
 def reset_preparer(settings: Settings) -> Preparer:
     """The outbox step that turns a reset request into a token and its email, or into nothing."""
 
-    async def prepare(db: AsyncSession, payload: dict[str, str], now: datetime) -> Email | None:
-        try:
-            pool = await load_pool(db, AccountType(payload["accountType"]), uuid.UUID(payload["contextId"]))
-        except Problem:
-            return None
-        account = await repository.find_account(db, pool, **{payload["kind"]: payload["value"]})
-        if account is None:
-            return None
+    async def email_for(db: AsyncSession, pool: Pool, account: Account, now: datetime) -> Email | None:
         token = new_token()
         is_end_user = isinstance(account, EnvironmentAccount)
         await repository.replace_reset_token(
@@ -97,16 +79,12 @@ def reset_preparer(settings: Settings) -> Preparer:
         link = reset_link(settings, pool, token)
         return render("password_reset", account.email, name=account.name, link=link, minutes=60)
 
-    return prepare
-
-
-def invalid_token() -> Problem:
-    return Problem(400, "invalid_token", "Invalid or expired token.")
+    return requests.account_preparer(email_for)
 
 
 async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:
     """Sets the new password with a single-use token; revokes every session; lifts the account's lockout."""
-    await call.limiter.hit(RESET_PER_IP, f"{_family(pool)}-reset", call.client.ip)
+    await call.limiter.hit(RESET_PER_IP, f"{requests.family(pool)}-reset", call.client.ip)
     try:
         async with call.hasher.slot():
             account = await _redeem(call, pool, body)

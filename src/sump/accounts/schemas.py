@@ -50,6 +50,10 @@ class ForgotPassword(Identifier):
     pass
 
 
+class MagicLinkRequest(Identifier):
+    """The identifier of the account to email a sign-in link to."""
+
+
 class ResetPassword(RequestModel):
     token: Password
     new_password: NewPassword

@@ -15,13 +15,14 @@ from sump.access.actors import EndUser, TenantActor, in_context
 from sump.access.cookies import clear_session_cookie, session_token, set_session_cookie
 from sump.access.dependencies import SignedInDep, credentials, end_user_session, tenant_session
 from sump.access.pools import Pool
-from sump.accounts import reset, verification
+from sump.accounts import magic_links, reset, verification
 from sump.accounts.pools import load_pool
 from sump.accounts.schemas import (
     ChangePassword,
     FollowLink,
     ForgotPassword,
     Login,
+    MagicLinkRequest,
     Message,
     ResetDone,
     ResetPassword,
@@ -177,6 +178,36 @@ def family_router(account_type: AccountType) -> APIRouter:
                     account_id=done.account.id, email_verification_required=True, message=UNVERIFIED_SIGNUP
                 )
                 return JSONResponse(view.model_dump(mode="json", by_alias=True), status_code=202)
+            return signed_in(response, call, done)
+
+    if not tenant:
+
+        @router.post("/magic-link", response_model=Message, responses=problem_responses(403, 404, 429))
+        async def magic_link(body: MagicLinkRequest, pool: PoolDep, call: CallDep) -> Message:
+            """Where the environment allows magic links (`magicLinksEnabled`), emails the account a single-use
+            sign-in link valid 15 minutes, to the application's `/magic-link` page. The answer, its cost and its
+            limits (10 a minute per address, 3 in 15 minutes per identifier) are the same whether or not the
+            account exists. 403 `magic_links_disabled`."""
+            await magic_links.request_link(call, pool, body)
+            return Message(message=magic_links.ANSWER)
+
+        @router.post(
+            "/magic-link/sign-in",
+            response_model=SignedInView,
+            response_model_exclude_none=True,
+            responses={**problem_responses(403, 404, 429, 503), **CHALLENGED},
+        )
+        async def magic_link_sign_in(
+            body: FollowLink, pool: PoolDep, request: Request, response: Response, call: CallDep
+        ) -> SignedInView | JSONResponse:
+            """Signs in with the emailed link's token, as `/login` does with a password: the session (`amr`
+            `email`), or 202 with a challenge when the account has a second factor (`…/login/factor` finishes
+            it). The link proves the address, which counts as verified. 400 `invalid_token` for a token that is
+            unknown, used, expired or of another environment; 403 `magic_links_disabled`."""
+            token = session_token(request, call.settings)
+            done = await service.sign_in_with_link(call, pool, body.token, previous_token=token)
+            if isinstance(done, service.Challenge):
+                return challenged(done)
             return signed_in(response, call, done)
 
     @router.post("/logout", status_code=204)

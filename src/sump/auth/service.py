@@ -23,9 +23,10 @@ from limits import parse
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import passwords, verification
+from sump.accounts import links, magic_links, passwords, verification
 from sump.accounts.schemas import ChangePassword, Login, Signup
 from sump.db.tables.factors import ChallengePurpose
+from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
 from sump.factors import enrolment, kinds
@@ -143,6 +144,31 @@ async def finish_sign_in(
         raise
     amr = kinds.amr_of(list(challenge.methods), kind)
     return await _signed_in(call, pool, account, amr, previous_token, factor=kind.name, channel=channel)
+
+
+async def sign_in_with_link(
+    call: Call, pool: Pool, token: str, *, channel: str = "api", previous_token: str | None = None
+) -> SignedIn | Challenge:
+    """A magic link as a sign-in's first step (where the environment allows them): the emailed token (single
+    use, 15 minutes, of this pool) proves the address, which counts as verified; then the second factor when
+    the account has one, exactly as after a password (`amr` `email`). 403 `magic_links_disabled`, 400
+    `invalid_token` for any other token."""
+    magic_links.ensure_enabled(pool)
+    try:
+        link, account = await links.redeem(call.db, pool, token, LinkPurpose.MAGIC_LINK)
+        if link.email != account.email:  # the address changed since the link was sent
+            raise links.invalid_token()
+    except Problem as problem:
+        _audit_failure(call, "login.failed", problem, pool, None, method="magic_link", channel=channel)
+        raise
+    account.email_verified = True
+    methods = [magic_links.AMR]
+    challenge = await factors.next_step(call, pool, account, methods=methods, channel=channel)
+    if challenge is not None:
+        action = "login.enrolment_required" if challenge.enrol else "login.factor_required"
+        await _audit(call, pool, action, account, method="magic_link", channel=channel)
+        return challenge
+    return await _signed_in(call, pool, account, methods, previous_token, method="magic_link", channel=channel)
 
 
 async def begin_enrolment(call: Call, pool: Pool, body: EnrolTotp) -> enrolment.TotpSetup:

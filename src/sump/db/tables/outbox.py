@@ -14,6 +14,7 @@ from sump.db.base import Base, Timestamps, utcnow, uuid7
 class OutboxKind(StrEnum):
     EMAIL = "email"  # payload: to, subject, text, html
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a message kind) payload: who asked; the worker turns it into an email (or drops it)
+    MAGIC_LINK = "magic_link"  # payload: who asked, like a password reset
 
 
 class OutboxStatus(StrEnum):

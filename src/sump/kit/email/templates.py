@@ -22,6 +22,7 @@ SUBJECTS = {
     "console_invitation": "You are invited to the Sump console",
     "organization_invitation": "You are invited to join an organization",
     "end_user_invitation": "Your account is ready: choose a password",
+    "magic_link": "Your sign-in link",
 }
 
 

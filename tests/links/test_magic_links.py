@@ -1,0 +1,213 @@
+"""Magic links: off by default; the same answer, cost and limits whether or not the account exists; a single-use
+link valid 15 minutes, bound to its environment, stored as a digest; following it signs in through the sign-in
+core, so an account with a second factor is asked for it. Emails are read from a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.db.base import utcnow
+from sump.db.tables.links import AccountToken
+from sump.db.tables.outbox import OutboxMessage
+from sump.db.tables.sessions import Session
+from sump.factors import totp
+from sump.kit.crypto import token_digest
+from tests.factors.conftest import Clock, enrol_totp
+from tests.links.conftest import delivered, events, link_in
+from tests.mail import SmtpServer
+from tests.support import Database, EndUser, TenantWorld, make_settings, new_tenant, within_one_window_of_the_clock
+
+SUBJECT = "Your sign-in link"
+INVALID = (400, "invalid_token")
+ANSWER = {"message": "If an account exists with this identifier, a sign-in link has been sent."}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    frozen = Clock()
+    monkeypatch.setattr(totp, "now", frozen)
+    return frozen
+
+
+def code(response: httpx.Response) -> tuple[int, str | None]:
+    return response.status_code, response.json().get("code")
+
+
+async def enabled_environment(world: TenantWorld) -> str:
+    return await world.add_environment(settings={"magicLinksEnabled": True, "emailVerification": False})
+
+
+async def ask(http: httpx.AsyncClient, user: EndUser, **identifier: str) -> httpx.Response:
+    return await http.post(f"{user.auth_base}/magic-link", json=identifier or {"email": user.email})
+
+
+async def follow(http: httpx.AsyncClient, user: EndUser, token: str) -> httpx.Response:
+    return await http.post(f"{user.auth_base}/magic-link/sign-in", json={"token": token})
+
+
+async def test_magic_links_are_off_by_default(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    assert code(await ask(http, user)) == (403, "magic_links_disabled")
+    assert code(await follow(http, user, "x" * 43)) == (403, "magic_links_disabled")
+    await mail_app.state.outbox.run_once()
+    assert smtp.inbox.to(user.email) == []
+
+
+async def test_a_magic_link_signs_in_once(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    asked = await ask(http, user)
+    assert asked.status_code == 200
+    assert asked.json() == ANSWER
+    message = await delivered(mail_app, smtp, user.email, SUBJECT)
+    assert message.get_body(("html",)) is not None
+    page, family, context, token = link_in(message)
+    assert (page, family, context) == ("magic-link", "environment", user.environment_id)
+    stored = await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token)))
+    assert stored is not None, "stored as its digest"
+    assert stored.expires_at - stored.created_at == timedelta(minutes=15)
+    sent = await db.scalars(select(OutboxMessage).where(OutboxMessage.template == "magic_link"))
+    assert all(token not in str(row.payload) for row in sent), "a sent email keeps no link at rest"
+
+    signed = await follow(http, user, token)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["accountId"] == user.account_id
+    assert "sump_session" in signed.headers["set-cookie"]
+    me = await http.get(f"{user.auth_base}/session", headers={"Authorization": f"Bearer {signed.json()['token']}"})
+    assert me.status_code == 200
+    session = await db.scalar(select(Session).where(Session.id == uuid.UUID(signed.json()["session"]["id"])))
+    assert session is not None
+    assert session.amr == ["email"]
+    assert code(await follow(http, user, token)) == INVALID
+    account = await http.get(
+        f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}", headers=world.owner.auth
+    )
+    assert account.json()["emailVerified"] is True, "the link proves the address"
+    [event] = await events(db, "login.succeeded", target_id=user.account_id, actor_id=user.account_id)
+    assert event.details["method"] == "magic_link"
+    assert token not in str(event.details)
+
+
+async def test_unknown_accounts_get_the_same_answer_and_limits(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    known = [await ask(http, user) for _ in range(5)]
+    unknown = [await ask(http, user, email=nobody) for _ in range(5)]
+    shapes = {
+        (answer.status_code, answer.text, answer.headers["content-type"], answer.headers.get("content-length"))
+        for answer in known + unknown
+    }
+    assert len(shapes) == 1, shapes
+    await mail_app.state.outbox.run_once()
+    assert len(smtp.inbox.to(user.email)) == 3, "3 links per identifier in 15 minutes, then nothing"
+    assert smtp.inbox.to(nobody) == []
+
+
+async def test_requests_are_limited_per_address(database: Database) -> None:
+    app = create_app(make_settings(database, rate_limits=True))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("203.0.113.31", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+            world = await new_tenant(http)
+            user = await world.add_end_user(await enabled_environment(world))
+            await within_one_window_of_the_clock(5)
+            answers = [(await ask(http, user, email=f"someone-{n}@example.com")).status_code for n in range(10)] + [
+                (await ask(http, user)).status_code
+            ]
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+    assert answers == [200] * 10 + [429]
+
+
+async def test_a_magic_link_expires_and_works_only_in_its_environment(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    other = await enabled_environment(world)
+    await ask(http, user)
+    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    elsewhere = await http.post(f"/api/v1/auth/environments/{other}/magic-link/sign-in", json={"token": token})
+    assert code(elsewhere) == INVALID
+    await db.execute(
+        update(AccountToken)
+        .where(AccountToken.token_hash == token_digest(token))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+    assert code(await follow(http, user, token)) == INVALID
+
+
+async def test_concurrent_sign_ins_with_one_link_have_one_winner(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    await ask(http, user)
+    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    answers = await asyncio.gather(*(follow(http, user, token) for _ in range(10)))
+    assert [answer.status_code for answer in answers].count(200) == 1, [answer.text for answer in answers]
+    assert all(code(answer) == INVALID for answer in answers if answer.status_code != 200)
+
+
+async def test_a_new_link_replaces_the_earlier_one(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    await ask(http, user)
+    first = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    await ask(http, user)
+    second = link_in(await delivered(mail_app, smtp, user.email, SUBJECT, count=2))[3]
+    assert code(await follow(http, user, first)) == INVALID
+    assert (await follow(http, user, second)).status_code == 200
+
+
+async def test_the_second_factor_is_still_asked_after_a_magic_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    seed, _, _ = await enrol_totp(http, user.auth_base, user.token, clock)
+    await ask(http, user)
+    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    first = await follow(http, user, token)
+    assert first.status_code == 202, first.text
+    assert "set-cookie" not in first.headers
+    assert "token" not in first.json()
+    assert "totp" in first.json()["factors"]
+    second = await http.post(
+        f"{user.auth_base}/login/factor",
+        json={"challenge": first.json()["challenge"], "factor": "totp", "code": clock.code(seed)},
+    )
+    assert second.status_code == 200, second.text
+    me = await http.get(f"{user.auth_base}/session", headers={"Authorization": f"Bearer {second.json()['token']}"})
+    assert me.json()["amr"] == ["email", "otp", "mfa"]
+
+
+async def test_a_disabled_account_gets_no_link(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    disabled = await http.patch(
+        f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/disable", headers=world.owner.auth
+    )
+    assert disabled.status_code == 204
+    assert (await ask(http, user)).json() == ANSWER
+    await mail_app.state.outbox.run_once()
+    assert smtp.inbox.to(user.email) == []
