@@ -250,6 +250,25 @@ def test_settings_are_saved_and_checked(page: Page, api: httpx.Client, owner: Ow
         "passwordMaxLength": 128,
     }
     assert saved["factorPolicy"] == "optional"  # the form sends the policy it shows
+    assert (saved["emailVerification"], saved["requireVerifiedEmail"], saved["magicLinksEnabled"]) == (
+        True,
+        False,
+        False,
+    ), "the switches it shows keep their values"
+
+    page.get_by_label("Signing in needs a verified email").check()
+    page.get_by_label("End users may sign in with an emailed link").check()
+    page.get_by_label("A sign-up emails a link that verifies the address").uncheck()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status").first).to_have_text("Settings saved.")
+    expect(page.get_by_label("Signing in needs a verified email")).to_be_checked()
+    switched = api.get(f"/tenants/{owner.tenant_id}/environments/{owner.environment_id}", headers=owner.auth)
+    switches = switched.json()["settings"]
+    assert (switches["emailVerification"], switches["requireVerifiedEmail"], switches["magicLinksEnabled"]) == (
+        False,
+        True,
+        True,
+    )
 
     page.get_by_label("Minimum password length").fill("100")
     page.get_by_label("Maximum password length").fill("50")

@@ -38,6 +38,8 @@ from sump.kit.transactions import DbSession
 router = APIRouter()
 PAGE_SIZE = 50
 SETTINGS_FIELDS = ("passwordMinLength", "passwordMaxLength", "factorPolicy")
+# Checkboxes: one left unticked is sent as nothing, and means off.
+SETTINGS_SWITCHES = ("signupEnabled", "emailVerification", "requireVerifiedEmail", "magicLinksEnabled")
 
 
 def can_manage(actor: TenantActor) -> bool:
@@ -125,6 +127,9 @@ async def _detail(
         "passwordMinLength": current.password_min_length,
         "passwordMaxLength": current.password_max_length,
         "factorPolicy": current.factor_policy.value,
+        "emailVerification": current.email_verification,
+        "requireVerifiedEmail": current.require_verified_email,
+        "magicLinksEnabled": current.magic_links_enabled,
         **(values or {}),
     }
     return render(
@@ -166,10 +171,10 @@ async def save_settings(
     request: Request, environment_id: uuid.UUID, actor: Actor, db: DbSession, settings: SettingsDep
 ) -> Response:
     form = await read_form(request, settings)
-    values: dict[str, Any] = {"signupEnabled": form.get("signupEnabled") == "on"}
+    values: dict[str, Any] = {name: form.get(name) == "on" for name in SETTINGS_SWITCHES}
     values.update({name: form.get(name, "").strip() for name in SETTINGS_FIELDS})
     data = {
-        "signupEnabled": values["signupEnabled"],
+        **{name: values[name] for name in SETTINGS_SWITCHES},
         **{name: values[name] for name in SETTINGS_FIELDS if values[name]},
     }
     try:
