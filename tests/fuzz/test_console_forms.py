@@ -114,7 +114,13 @@ class Console:
         if not self.targets:
             self.targets = await _targets(client, self.world)
         account = self.targets["member"] if route.startswith("/accounts/") else self.targets["end_user"]
-        ids = {"environment_id": self.world.environment_id, "session_id": str(uuid.uuid4()), "account_id": account}
+        ids = {
+            **self.targets,
+            "environment_id": self.world.environment_id,
+            "session_id": str(uuid.uuid4()),
+            "factor_id": str(uuid.uuid4()),  # no one's: a factor of the owner would make its sign-in two steps
+            "account_id": account,
+        }
         return "/console" + route.format(**ids)
 
     async def csrf(self) -> str:
@@ -150,14 +156,40 @@ async def console(app: FastAPI, world: TenantWorld) -> AsyncIterator[Console]:
 
 
 async def _targets(client: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:
+    """A member, an end user (the first ORG_ADMIN of an organization), a custom permission granted by a custom
+    role, and an invitation: what the console's forms act on."""
     member = await world.add_member("user")
-    end_user = await client.post(
+    end_user = await _created(
+        client,
         f"/api/v1/environments/{world.environment_id}/accounts",
-        json={"name": "Target User", "email": f"t-{uuid.uuid4().hex[:8]}@example.com", "username": "target"},
-        headers=world.owner.auth,
+        {"name": "Target User", "email": f"t-{uuid.uuid4().hex[:8]}@example.com", "username": "target"},
+        world,
     )
-    assert end_user.status_code == 201, end_user.text
-    return {"member": member.account_id, "end_user": end_user.json()["id"]}
+    organization = await _created(
+        client,
+        f"/api/v1/environments/{world.environment_id}/organizations",
+        {"name": "Target Organization", "adminAccountId": end_user["id"]},
+        world,
+    )
+    catalog = f"{world.base}/environments/{world.environment_id}"
+    permission = await _created(client, f"{catalog}/permissions", {"name": "reports:read"}, world)
+    role = await _created(client, f"{catalog}/roles", {"name": "REPORTER", "permissions": ["reports:read"]}, world)
+    invitation = await _created(client, f"{world.base}/invitations", {"email": "invited@example.com"}, world)
+    return {
+        "member": member.account_id,
+        "end_user": end_user["id"],
+        "organization_id": organization["id"],
+        "permission_name": permission["name"],
+        "role_name": role["name"],
+        "invitation_id": invitation["id"],
+    }
+
+
+async def _created(client: httpx.AsyncClient, url: str, body: dict[str, object], world: TenantWorld) -> dict[str, str]:
+    response = await client.post(url, json=body, headers=world.owner.auth)
+    assert response.status_code == 201, response.text
+    created: dict[str, str] = response.json()
+    return created
 
 
 @pytest.mark.slow
@@ -183,3 +215,16 @@ async def test_console_form_fuzz(
         assert response.headers["content-type"].startswith("text/html"), where
     echoed = UNESCAPED.search(response.text)
     assert echoed is None, f"{where}: {response.text[max(0, echoed.start() - 200) : echoed.end() + 200]}"
+
+
+# What the fuzzer found, reproduced so that it fails every time and not only when the generator draws it.
+
+
+@pytest.mark.asvs("ERR-01")
+async def test_the_enrolment_form_without_an_enrolment_is_a_refusal(console: Console) -> None:
+    """The required policy's enrolment step posted with nothing of an enrolment (no tenant, factor or challenge)."""
+    body = urlencode([("csrf", await console.csrf())])
+    response = await console.http.post("/console/login/enrol", content=body, headers=FORM)
+
+    assert 400 <= response.status_code < 500, response.text[-2000:]
+    assert response.headers["content-type"].startswith("text/html")

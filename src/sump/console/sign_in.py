@@ -235,8 +235,9 @@ async def login_enrol(request: Request, call: CallDep) -> Response:
             call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
         )
     except FormErrors as failed:
+        if factor_id is None:  # no enrolment under way: the form did not come from its page
+            return await _refused(request, call, factor_service.invalid_challenge(), values)
         errors = {"code": failed.errors.get("code", "Enter the code.")}
-        assert factor_id is not None
         return _enrol_page(request, values, challenge, factor_id, status=400, errors=errors)
     except Problem as problem:
         if problem.code == "invalid_code" and factor_id is not None:
