@@ -29,12 +29,16 @@ class Inbox:
             self._arrived.notify_all()
         return "250 OK"
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 15) -> EmailMessage:
+    def wait_for(
+        self, address: str, count: int = 1, timeout: float = 15, *, verification: bool = False
+    ) -> EmailMessage:
         """The `count`-th message to `address`, waiting (from another thread) until it arrives."""
         with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.to(address)) >= count, timeout=timeout):
+            if not self._arrived.wait_for(
+                lambda: len(self.to(address, verification=verification)) >= count, timeout=timeout
+            ):
                 raise AssertionError(f"no email number {count} to {address} within {timeout} s")
-            return self.to(address)[count - 1]
+            return self.to(address, verification=verification)[count - 1]
 
     def to(self, address: str, *, verification: bool = False) -> list[EmailMessage]:
         """What `address` received; the links that verify an email (which every sign-up sends by default) are

@@ -268,3 +268,41 @@ def reset_link(message: EmailMessage) -> str:
     link = re.search(r"http://127\.0\.0\.1:\d+/console/reset-password\?tenant=[\w-]+&token=[\w-]+", body.get_content())
     assert link is not None, body.get_content()
     return link.group(0)
+
+
+def test_an_account_verifies_its_own_email_and_an_admin_marks_a_users(
+    page: Page, owner: Owner, api: httpx.Client, mailbox: SmtpServer
+) -> None:
+    user = add_member(api, owner, "user")
+    signed_in(page, owner)
+    page.goto("/console/accounts")
+    page.get_by_role("link", name=owner.name).click()
+    page.get_by_role("button", name="Send verification link").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"A verification link is on its way to {owner.email}")
+    message = _verification_email(mailbox, owner.email)
+    body = message.get_body(("plain",))
+    assert body is not None
+    link = re.search(r"http://127\.0\.0\.1:\d+/console/verify-email\?tenant=[\w-]+&token=[\w-]+", body.get_content())
+    assert link is not None, body.get_content()
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Verify my email address").click()
+    expect(page.get_by_role("status").first).to_contain_text("Your email address is verified.")
+    page.goto("/console/accounts")
+    page.get_by_role("link", name=owner.name).click()
+    expect(page.locator("dl")).to_contain_text("verified")
+    expect(page.get_by_role("button", name="Send verification link")).to_have_count(0)
+
+    page.goto("/console/accounts")
+    page.get_by_role("link", name=user.name).click()
+    expect(page.get_by_role("button", name="Send verification link")).to_have_count(0)  # only one's own
+    page.get_by_role("button", name="Mark email verified").click()
+    expect(page.get_by_role("status").first).to_have_text("The email address is marked verified.")
+    account = api.get(f"/tenants/{owner.tenant_id}/accounts/{user.id}", headers=owner.auth)
+    assert account.json()["emailVerified"] is True
+
+
+def _verification_email(mailbox: SmtpServer, address: str) -> EmailMessage:
+    """The first email to `address`, a verification link (the inbox leaves those out unless asked)."""
+    message = mailbox.inbox.wait_for(address, verification=True)
+    assert message["Subject"] == "Verify your email address"
+    return message

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sump.access.policy import require
+from sump.access.pools import tenant_pool
+from sump.accounts import verification
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -192,6 +194,8 @@ async def account_page(request: Request, actor: Actor, db: DbSession, account_id
         account=target,
         refusal=refusal,
         may_send_reset=accounts.may_send_reset(actor, target),
+        may_mark_verified=account_policy.manage_accounts(actor) is None
+        and account_policy.manage(actor, target) is None,
         roles=account_policy.grantable_roles(actor),
         values={"role": target.role.value},
     )
@@ -233,6 +237,25 @@ async def _set_disabled(
     target = await accounts.get(db, actor, target_id)
     what = "disabled; their sessions have ended" if disabled else "enabled"
     return redirect(request, f"/console/accounts/{target_id}", f"{target.name} is {what}.")
+
+
+@router.post("/accounts/{account_id}/verification")
+async def send_verification(request: Request, actor: Actor, call: CallDep, account_id: str) -> Response:
+    """One's own email: a new verification link (the limits of `…/verify-email/resend`)."""
+    await read_form(request, call.settings)
+    if _account_id(account_id) != actor.account.id:
+        raise not_found("account")
+    await verification.resend(call, tenant_pool(actor.tenant_id), actor.account)
+    flash = f"A verification link is on its way to {actor.account.email}."
+    return redirect(request, f"/console/accounts/{actor.account.id}", flash)
+
+
+@router.post("/accounts/{account_id}/email-verified")
+async def mark_email_verified(request: Request, actor: Actor, call: CallDep, account_id: str) -> Response:
+    await read_form(request, call.settings)
+    target_id = _account_id(account_id)
+    await accounts.mark_email_verified(call, actor, target_id)
+    return redirect(request, f"/console/accounts/{target_id}", "The email address is marked verified.")
 
 
 @router.post("/accounts/{account_id}/password-reset")

@@ -14,7 +14,16 @@ from fastapi.responses import Response
 from sump.access.pools import Pool
 from sump.accounts import verification
 from sump.accounts.pools import load_pool
-from sump.console.web import FormErrors, parse_id, problem_errors, read_form, redirect, render, validated
+from sump.console.web import (
+    FormErrors,
+    parse_id,
+    problem_errors,
+    read_form,
+    redirect,
+    render,
+    signed_in_or_none,
+    validated,
+)
 from sump.db.tables.sessions import AccountType
 from sump.kit.deps import CallDep
 from sump.kit.errors import Problem
@@ -65,6 +74,12 @@ def _page(request: Request, name: str, values: dict[str, str], status: int = 200
     return render(request, "link.html", status, page=PAGES[name], values=values, errors=errors)
 
 
+async def _next_page(request: Request, call: CallDep) -> str:
+    """Where a followed link leads: the dashboard for a signed-in browser, else the sign-in page."""
+    signed_in = await signed_in_or_none(request, call.db, call.settings)
+    return "/console/" if signed_in is not None else "/console/login"
+
+
 @router.get("/verify-email")
 async def verify_page(request: Request, tenant: str = "", token: str = "") -> Response:
     return _page(request, "verify-email", {"tenant": tenant, "token": token})
@@ -83,7 +98,7 @@ async def verify(request: Request, call: CallDep) -> Response:
         await call.roll_back()
         message = EXPIRED if problem.code == "invalid_token" else problem.detail
         return _page(request, "verify-email", values, problem.status, form=message)
-    return redirect(request, "/console/login", verification.VERIFIED_ANSWER)
+    return redirect(request, await _next_page(request, call), verification.VERIFIED_ANSWER)
 
 
 @router.get("/cancel-email-change")
@@ -104,7 +119,7 @@ async def cancel(request: Request, call: CallDep) -> Response:
         await call.roll_back()
         message = EXPIRED if problem.code == "invalid_token" else problem.detail
         return _page(request, "cancel-email-change", values, problem.status, form=message)
-    return redirect(request, "/console/login", verification.CANCELLED_ANSWER)
+    return redirect(request, await _next_page(request, call), verification.CANCELLED_ANSWER)
 
 
 # ------------------------------------------------------------------------------------------- invitations
