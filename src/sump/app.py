@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from sump import __version__
 from sump.access.cookies import COOKIE_NAME
+from sump.accounts import links
 from sump.accounts.magic_links import magic_link_preparer
 from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
@@ -214,8 +215,9 @@ async def _check_schema(app: FastAPI) -> None:
 
 
 async def _purge_expired_sessions(app: FastAPI) -> None:
-    """Deletes expired and idle sessions (and expired sign-in challenges) once an hour, on a connection of its
-    own with the longer limits of background work (a request's statement limit would stop a large purge)."""
+    """Deletes expired and idle sessions (and expired sign-in challenges and emailed links) once an hour, on a
+    connection of its own with the longer limits of background work (a request's statement limit would stop a
+    large purge)."""
     url = app.state.settings.database_url
     while True:
         engine = app.state.engine if url.startswith("sqlite") else make_engine(url, pool_size=1, max_overflow=0)
@@ -223,6 +225,7 @@ async def _purge_expired_sessions(app: FastAPI) -> None:
             async with make_sessionmaker(engine)() as db, db.begin():
                 purged = await sessions.purge_expired(db, app.state.settings)
                 await factors.purge_expired(db)
+                await links.purge_expired(db)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.accounts import links
 from sump.app import create_app
 from sump.db.base import utcnow
 from sump.db.tables.links import AccountToken
@@ -360,3 +361,24 @@ async def test_a_tenant_account_verifies_its_email_through_the_consoles_link(
         assert posted.status_code == 303, posted.text
     account = await http.get(f"{world.base}/accounts/{member.account_id}", headers=member.auth)
     assert account.json()["emailVerified"] is True
+
+
+async def test_the_purge_takes_only_expired_links(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    world = await new_tenant(http)
+    old, fresh = await end_user(http, world), await end_user(http, world)
+    expired = link_in(await delivered(mail_app, smtp, old.email, VERIFY))[3]
+    live = link_in(await delivered(mail_app, smtp, fresh.email, VERIFY))[3]
+    await db.execute(
+        update(AccountToken)
+        .where(AccountToken.token_hash == token_digest(expired))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+    assert await links.purge_expired(db) >= 1
+    await db.commit()
+    kept = await db.scalars(
+        select(AccountToken.token_hash).where(AccountToken.token_hash.in_([token_digest(expired), token_digest(live)]))
+    )
+    assert list(kept) == [token_digest(live)]

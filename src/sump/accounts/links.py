@@ -89,3 +89,8 @@ async def redeem(db: AsyncSession, pool: Pool, token: str, *purposes: LinkPurpos
 async def revoke(db: AsyncSession, pool: Pool, account: Account, *purposes: LinkPurpose) -> None:
     """Kills the account's live links of these purposes."""
     await repository.delete_links(db, pool, account.id, *purposes)
+
+
+async def purge_expired(db: AsyncSession) -> int:
+    """Deletes expired links, used or not (of every tenant): what the hourly purge of sessions runs too."""
+    return await repository.purge_links(db, utcnow())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -136,3 +136,9 @@ async def consume_link(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> 
         .values(used_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_links(db: AsyncSession, now: datetime) -> int:
+    # Not scoped: expired links are purged across all tenants.
+    result = await db.execute(delete(AccountToken).where(AccountToken.expires_at <= now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
