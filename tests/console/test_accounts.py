@@ -167,6 +167,8 @@ def test_an_invited_account_accepts_through_the_emailed_link_and_signs_in(
     page.context.clear_cookies()
     page.goto(link.group(0))
     expect(page.get_by_role("heading", level=1)).to_have_text("Accept your invitation")
+    expect(page.get_by_test_id("invited")).to_contain_text(email)
+    expect(page.get_by_test_id("invited")).to_contain_text("admin")
     page.get_by_label("Full name").fill(f"Grace {tag}")
     page.get_by_label("Username").fill(f"grace_{tag}")
     page.get_by_label("Password", exact=True).fill("grace chooses her own")
@@ -177,9 +179,10 @@ def test_an_invited_account_accepts_through_the_emailed_link_and_signs_in(
     sign_in(page, owner.tenant_id, email, "grace chooses her own")
     expect(page.get_by_role("heading", level=1)).to_contain_text(owner.tenant_name)
 
-    # The link was used: opening it again and posting the form says so.
+    # The link was used: opening it again says so at once, and posting the form too.
     page.context.clear_cookies()
     page.goto(link.group(0))
+    expect(page.get_by_role("alert")).to_contain_text("This invitation is invalid, used, revoked or expired")
     page.get_by_label("Full name").fill("Someone Else")
     page.get_by_label("Username").fill(f"else_{tag}")
     page.get_by_label("Password", exact=True).fill("grace chooses her own")

@@ -81,6 +81,14 @@ async def test_someone_new_signs_up_through_an_organizations_invitation(
     assert (page, family, context) == ("accept-invitation", "environment", world.environment_id)
 
     base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
+    described = await http.post(f"{base}/lookup", json={"token": token})
+    assert described.status_code == 200, described.text
+    assert described.json()["kind"] == "organization"
+    assert (described.json()["organizationId"], described.json()["role"]) == (organization_id, "READ_ONLY")
+    assert described.json()["organizationName"].startswith("org-")
+    other = await world.add_environment()
+    elsewhere = await http.post(f"/api/v1/auth/environments/{other}/invitations/lookup", json={"token": token})
+    assert code(elsewhere) == INVALID
     joined = await http.post(f"{base}/signup", json=signup_body(token))
     assert joined.status_code == 201, joined.text
     account_id = joined.json()["accountId"]

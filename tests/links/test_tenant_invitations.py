@@ -70,8 +70,17 @@ async def test_an_invitation_creates_the_account_with_its_role(
     listed = await http.get(f"{world.base}/invitations", headers=world.owner.auth)
     assert [row["id"] for row in listed.json()] == [view["id"]]
 
+    lookup = f"/api/v1/auth/tenants/{world.tenant_id}/invitations/lookup"
+    described = await http.post(lookup, json={"token": token})
+    assert described.status_code == 200, described.text
+    assert {key: described.json()[key] for key in ("kind", "email", "role")} == {
+        "kind": "tenant_account",
+        "email": email,
+        "role": "admin",
+    }
     accepted = await accept(world, token, "new_admin")
     assert accepted.status_code == 201, accepted.text
+    assert code(await http.post(lookup, json={"token": token})) == INVALID
     account_id = accepted.json()["id"]
     login = await http.post(
         f"/api/v1/auth/tenants/{world.tenant_id}/login", json={"email": email, "password": NEW_PASSWORD}

@@ -217,6 +217,8 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
         {"email": f"invited-{tag()}@example.com", "role": "ORG_USER"}
     ),
     ("POST", f"{AE}/invitations/accept"): lambda s: Call({"token": tag() * 4}),
+    ("POST", f"{AE}/invitations/lookup"): lambda s: Call({"token": tag() * 4}),
+    ("POST", f"{AT}/invitations/lookup"): lambda s: Call({"token": tag() * 4}),
     ("POST", f"{AE}/magic-link"): lambda s: Call({"email": s.end_user.email}),
     ("POST", f"{AE}/magic-link/sign-in"): lambda s: Call({"token": tag() * 4}),
     ("POST", f"{AE}/invitations/signup"): lambda s: Call(

@@ -125,6 +125,7 @@ POST    /auth/tenants/{tenantId}/verify-email                                   
 POST    /auth/tenants/{tenantId}/verify-email/resend                                     401 202 202 202 401 401 401
 POST    /auth/tenants/{tenantId}/cancel-email-change                                     400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/invitations/accept                                      400 400 400 400 400 400 400
+POST    /auth/tenants/{tenantId}/invitations/lookup                                      400 400 400 400 400 400 400
 POST    /auth/tenants/{tenantId}/login/factor                                            401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp                                        401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/enrol/totp/confirm                                401 401 401 401 401 401 401
@@ -149,6 +150,7 @@ POST    /auth/environments/{environmentId}/verify-email                         
 POST    /auth/environments/{environmentId}/verify-email/resend                           401 401 401 401 401 202 401
 POST    /auth/environments/{environmentId}/cancel-email-change                           400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/invitations/accept                            401 401 401 401 401 400 401
+POST    /auth/environments/{environmentId}/invitations/lookup                            400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/invitations/signup                            400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/invitations/set-password                      400 400 400 400 400 400 400
 POST    /auth/environments/{environmentId}/magic-link                                    403 403 403 403 403 403 403

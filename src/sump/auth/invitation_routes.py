@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
+from limits import parse
 
 from sump.access.actors import EndUser
 from sump.access.cookies import set_session_cookie
@@ -20,6 +21,7 @@ from sump.db.tables.sessions import AccountType
 from sump.environment_accounts import invitations as end_user_invitations
 from sump.environment_accounts.schemas import SetFirstPassword
 from sump.environments import service as environments
+from sump.invitations.schemas import InvitationDetails, LookUpInvitation
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
 from sump.kit.errors import problem_responses
@@ -35,6 +37,7 @@ router = APIRouter(
     responses=problem_responses(400, 404),
 )
 EnvironmentId = Annotated[uuid.UUID, Path(alias="environmentId")]
+LOOKUP_PER_IP = parse("30/minute")
 CHOSEN = "Your password is set: sign in with it."
 
 
@@ -43,6 +46,22 @@ async def environment_pool(environment_id: EnvironmentId, db: DbSession) -> Pool
 
 
 PoolDep = Annotated[Pool, Depends(environment_pool)]
+
+
+@router.post("/lookup", response_model=InvitationDetails, response_model_exclude_none=True)
+async def look_up(body: LookUpInvitation, pool: PoolDep, call: CallDep) -> InvitationDetails:
+    """What an invitation is (into an organization, with its name and role, or an end user's to choose a
+    password), for the page its link opens, without using it. 400 `invalid_token`."""
+    await call.limiter.hit(LOOKUP_PER_IP, "environment-invitation-lookup", call.client.ip)
+    invitation, organization_name = await invitations.describe(call.db, pool, body.token)
+    return InvitationDetails(
+        kind=invitation.kind.value,
+        email=invitation.email,
+        role=invitation.role,
+        organization_id=invitation.organization_id,
+        organization_name=organization_name,
+        expires_at=invitation.expires_at,
+    )
 
 
 @router.post("/accept", response_model=Joined, responses=problem_responses(401, 403, 409))

@@ -24,6 +24,7 @@ from sump.console.web import (
     signed_in_or_none,
     validated,
 )
+from sump.db.tables.links import Invitation
 from sump.db.tables.sessions import AccountType
 from sump.kit.deps import CallDep
 from sump.kit.errors import Problem
@@ -125,15 +126,29 @@ async def cancel(request: Request, call: CallDep) -> Response:
 # ------------------------------------------------------------------------------------------- invitations
 
 ACCEPT_FIELDS = ("name", "username")
+INVITATION_GONE = "This invitation is invalid, used, revoked or expired. Ask for a new one."
 
 
-def _accept_page(request: Request, values: dict[str, str], status: int = 200, **errors: str) -> Response:
-    return render(request, "accept_invitation.html", status, values=values, errors=errors)
+def _accept_page(
+    request: Request,
+    values: dict[str, str],
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    invited: Invitation | None = None,
+) -> Response:
+    return render(request, "accept_invitation.html", status, values=values, errors=errors, invited=invited)
 
 
 @router.get("/accept-invitation")
-async def accept_page(request: Request, tenant: str = "", token: str = "") -> Response:
-    return _accept_page(request, {"tenant": tenant, "token": token})
+async def accept_page(request: Request, call: CallDep, tenant: str = "", token: str = "") -> Response:
+    """Shows the invited address and role; a link that no longer works says so at once."""
+    values = {"tenant": tenant, "token": token}
+    try:
+        pool = await tenant_pool_of(call, tenant)
+        invited = await tenant_invitations.describe(call.db, pool, token or "-")
+    except (FormErrors, Problem):
+        return _accept_page(request, values, errors={"form": INVITATION_GONE})
+    return _accept_page(request, values, invited=invited)
 
 
 @router.post("/accept-invitation")
@@ -148,14 +163,14 @@ async def accept(request: Request, call: CallDep) -> Response:
         body = validated(AcceptInvitation, {**data, "password": form.get("password", "")})
         await tenant_invitations.accept(call, pool, body)
     except FormErrors as failed:
-        return _accept_page(request, values, 400, **failed.errors)
+        return _accept_page(request, values, 400, failed.errors)
     except Problem as problem:
         await call.roll_back()
         refused = problem_errors(problem)
         errors = dict(refused.errors)
         if problem.code == "invalid_token":
-            errors = {"form": "This invitation is invalid, used, revoked or expired. Ask for a new one."}
+            errors = {"form": INVITATION_GONE}
         elif refused.message:
             errors["form"] = refused.message
-        return _accept_page(request, values, problem.status, **errors)
+        return _accept_page(request, values, problem.status, errors)
     return redirect(request, "/console/login", "Your account is ready: sign in with your email or username.")

@@ -9,7 +9,7 @@ from pydantic import Field
 from sump.accounts.schemas import LinkToken
 from sump.db.base import utcnow
 from sump.db.tables.links import Invitation
-from sump.kit.schemas import ResponseModel
+from sump.kit.schemas import RequestModel, ResponseModel
 
 STATUS = "`pending` until accepted or revoked; `expired` once its 7 days have passed (resending renews it)."
 
@@ -44,4 +44,16 @@ class InvitationView(ResponseModel):
         )
 
 
-__all__ = ["InvitationView", "LinkToken"]
+class InvitationDetails(ResponseModel):
+    """What the page an invitation's link opens shows before it is accepted (the token itself is never shown)."""
+
+    kind: Literal["tenant_account", "organization", "end_user"]
+    email: str
+    role: str | None
+    organization_id: uuid.UUID | None = None
+    organization_name: str | None = None
+    expires_at: datetime
+
+
+class LookUpInvitation(RequestModel):
+    token: LinkToken

@@ -7,13 +7,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
+from limits import parse
 
 from sump.access.actors import TenantActor
 from sump.access.dependencies import allowed
 from sump.access.pools import Pool
 from sump.accounts.pools import load_pool
 from sump.db.tables.sessions import AccountType
-from sump.invitations.schemas import InvitationView
+from sump.invitations.schemas import InvitationDetails, InvitationView, LookUpInvitation
 from sump.kit.deps import CallDep
 from sump.kit.errors import problem_responses
 from sump.kit.schemas import Created
@@ -29,6 +30,7 @@ router = APIRouter(
 accept_router = APIRouter(prefix="/auth/tenants/{tenantId}", tags=["tenant sign-in"], responses=problem_responses(400))
 InvitationId = Annotated[uuid.UUID, Path(alias="invitationId")]
 AccountManager = Annotated[TenantActor, allowed(policy.manage_accounts)]
+LOOKUP_PER_IP = parse("30/minute")
 
 
 async def tenant_pool(tenant_id: Annotated[uuid.UUID, Path(alias="tenantId")], db: DbSession) -> Pool:
@@ -60,6 +62,19 @@ async def resend_invitation(invitation_id: InvitationId, actor: AccountManager, 
 async def revoke_invitation(invitation_id: InvitationId, actor: AccountManager, call: CallDep) -> None:
     """Revokes a pending invitation: its link stops working."""
     await invitations.revoke(call, actor, invitation_id)
+
+
+@accept_router.post("/invitations/lookup", response_model=InvitationDetails, response_model_exclude_none=True)
+async def look_up_invitation(
+    body: LookUpInvitation, pool: Annotated[Pool, Depends(tenant_pool)], call: CallDep
+) -> InvitationDetails:
+    """The invited address and role, for the page the link opens, without using the invitation. 400
+    `invalid_token`."""
+    await call.limiter.hit(LOOKUP_PER_IP, "tenant-invitation-lookup", call.client.ip)
+    invitation = await invitations.describe(call.db, pool, body.token)
+    return InvitationDetails(
+        kind=invitation.kind.value, email=invitation.email, role=invitation.role, expires_at=invitation.expires_at
+    )
 
 
 @accept_router.post(

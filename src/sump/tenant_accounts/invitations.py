@@ -171,3 +171,8 @@ async def _account_for(
         raise already_member()
     account.email_verified = True
     return account
+
+
+async def describe(db: AsyncSession, pool: Pool, token: str) -> Invitation:
+    """A live invitation of this tenant, for the page its link opens; 400 `invalid_token` otherwise."""
+    return await invitations.open_invitation(db, pool.tenant_id, None, token, KIND)

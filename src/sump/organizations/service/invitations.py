@@ -182,3 +182,16 @@ async def accept(call: Call, environment: Environment, end_user: EndUser, token:
             target=ref(end_user.account),
         )
         raise
+
+
+async def describe(db: AsyncSession, pool: Pool, token: str) -> tuple[Invitation, str | None]:
+    """A live invitation of this environment (into an organization, or an end user's to choose a password) and
+    its organization's name, for the page its link opens; 400 `invalid_token` otherwise."""
+    invitation = await invitations.open_invitation(
+        db, pool.tenant_id, pool.environment_id, token, KIND, InvitationKind.END_USER
+    )
+    name = None
+    if invitation.organization_id is not None and pool.environment_id is not None:
+        organization = await repository.get(db, pool.environment_id, invitation.organization_id)
+        name = organization.name if organization is not None else None
+    return invitation, name
