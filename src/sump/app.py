@@ -21,6 +21,8 @@ from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
 from sump.auth.credentials import SessionCredentials
 from sump.auth.invitation_routes import router as invitation_accept_router
+from sump.auth.passkey_routes import environment_router as environment_passkey_router
+from sump.auth.passkey_routes import tenant_router as tenant_passkey_router
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.token_routes import router as token_endpoint_router
@@ -150,6 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         end_users_router,
         tenant_auth_router,
         environment_auth_router,
+        tenant_passkey_router,
+        environment_passkey_router,
         tokens_router,
         token_endpoint_router,
         tenant_factors_router,

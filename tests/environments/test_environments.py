@@ -157,6 +157,8 @@ OTHER_DEFAULTS = {
     "emailVerification": True,
     "requireVerifiedEmail": False,
     "magicLinksEnabled": False,
+    "passkeyRpId": None,
+    "passkeyOrigins": [],
 }
 
 

@@ -21,8 +21,9 @@ folds it into a valid value (NFKC, surrounding spaces), which a JSON Schema patt
   NFKC folds into something the identifier rules refuse (a vulgar fraction becomes digits around U+2044);
 - 400 `validation_failed` on an email whose domain is a special-use name (`.test`, `.local`, `.invalid`, …),
   which the email rules refuse as never deliverable;
-- 400 `validation_failed` saying that passwordMinLength would exceed passwordMaxLength: two fields compared,
-  with each other or with the stored settings (state), which a schema cannot state;
+- 400 `validation_failed` saying that passwordMinLength would exceed passwordMaxLength, or that a passkey origin
+  is not on the passkey relying-party id's domain: two fields compared, with each other or with the stored
+  settings (state), which a schema cannot state;
 - 400 `validation_failed` on a time that falls outside the years 1 to 9999 once moved to UTC
   (`0001-01-01T00:00:00+01:00`), which `format: date-time` lets through;
 - 400 `validation_failed` (on `body`) from the identification lookup given none of email, phone and username
@@ -47,7 +48,7 @@ from schemathesis import checks
 from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from sump.environments.schemas import ORDER_MESSAGE
+from sump.environments.schemas import ORDER_MESSAGE, PASSKEY_ORIGINS_MESSAGE
 from sump.kit.schemas import OUT_OF_RANGE
 
 UNSTATED_RULES = {
@@ -116,7 +117,9 @@ def _refused_by_a_rule_the_schema_cannot_state(response: Any, case: Any) -> bool
     fields = {str(name).rsplit(".", 1)[-1] for name in (problem.get("errors") or {})}
     body = case.body if isinstance(case.body, dict | list) else {}
     messages = [str(message) for message in (problem.get("errors") or {}).values()]
-    if messages and all(message.startswith((ORDER_MESSAGE, OUT_OF_RANGE)) for message in messages):
+    if messages and all(
+        message.startswith((ORDER_MESSAGE, PASSKEY_ORIGINS_MESSAGE, OUT_OF_RANGE)) for message in messages
+    ):
         return True
     if fields == {"body"} and case.path.endswith("/user-defined-identification"):
         return not (set(case.query or {}) & IDENTIFIERS or _identifier_values(body))

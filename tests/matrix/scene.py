@@ -167,6 +167,19 @@ class Scene:
 
 
 # A valid request for each route that needs a body or a query; the others are sent without one.
+# Passkey answers in the WebAuthn JSON shape whose challenge is no one's (`{}` as client data).
+ASSERTION = {
+    "id": "AAAA",
+    "rawId": "AAAA",
+    "type": "public-key",
+    "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"},
+}
+ATTESTATION = {
+    "id": "AAAA",
+    "rawId": "AAAA",
+    "type": "public-key",
+    "response": {"clientDataJSON": "e30", "attestationObject": "AAAA"},
+}
 REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", "/api/v1/tenants"): lambda s: Call(tenant_body()),
     ("PATCH", T): lambda s: Call({"name": f"Renamed {tag()}"}),
@@ -243,6 +256,10 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
             ("POST", "/me/factors/totp", lambda s: Call({"label": "matrix"})),
             ("POST", "/me/factors/{factorId}/confirm", lambda s: Call({"code": "123456"})),
             ("POST", "/step-up", lambda s: Call({"code": "123456"})),
+            ("POST", "/login/factor/options", lambda s: Call({"challenge": tag() * 4})),
+            ("POST", "/login/passkey/options", lambda s: Call({})),
+            ("POST", "/login/passkey", lambda s: Call({"credential": ASSERTION})),
+            ("POST", "/me/factors/passkey", lambda s: Call({"credential": ATTESTATION})),
         )
     },
 }

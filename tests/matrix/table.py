@@ -13,7 +13,9 @@ environment the row acts in (an environment of A); an end user of an environment
 - the second step of a sign-in (`…/login/factor`, `…/login/enrol/totp…`) is public but needs a live
   challenge: an unknown one answers 401 to every actor alike; one's own factors (`…/me/factors…`, step-up,
   recovery codes) follow the session rules of the sign-in routes, and an account without a factor gets 403
-  `no_factor` where one is needed (another account's factor id answers 404);
+  `no_factor` where one is needed (another account's factor id answers 404); passkey routes answer an unknown
+  challenge 401 alike, and 409 `passkeys_unavailable` in an environment without a relying party (tenant
+  accounts have the console's, from `SUMP_PUBLIC_URL`);
 - an end user is no tenant account: 401 on every tenant route. In their own environment they read and change
   only their own account (another end user's answers 404; managing end users, 403), see only the organizations
   they belong to (another answers 404), create organizations, read the audit log only by naming an
@@ -135,6 +137,12 @@ POST    /auth/tenants/{tenantId}/me/factors/{factorId}/confirm                  
 DELETE  /auth/tenants/{tenantId}/me/factors/{factorId}                                   401 404 404 404 401 401 401
 POST    /auth/tenants/{tenantId}/me/recovery-codes                                       401 403 403 403 401 401 401
 POST    /auth/tenants/{tenantId}/step-up                                                 401 403 403 403 401 401 401
+POST    /auth/tenants/{tenantId}/step-up/passkey/options                                 401 403 403 403 401 401 401
+POST    /auth/tenants/{tenantId}/me/factors/passkey/options                              401 200 200 200 401 401 401
+POST    /auth/tenants/{tenantId}/me/factors/passkey                                      401 401 401 401 401 401 401
+POST    /auth/tenants/{tenantId}/login/factor/options                                    401 401 401 401 401 401 401
+POST    /auth/tenants/{tenantId}/login/passkey/options                                   200 200 200 200 200 200 200
+POST    /auth/tenants/{tenantId}/login/passkey                                           401 401 401 401 401 401 401
 
 POST    /auth/environments/{environmentId}/login                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/signup                                        201 201 201 201 201 201 201
@@ -164,6 +172,12 @@ POST    /auth/environments/{environmentId}/me/factors/{factorId}/confirm        
 DELETE  /auth/environments/{environmentId}/me/factors/{factorId}                         401 401 401 401 401 404 401
 POST    /auth/environments/{environmentId}/me/recovery-codes                             401 401 401 401 401 403 401
 POST    /auth/environments/{environmentId}/step-up                                       401 401 401 401 401 403 401
+POST    /auth/environments/{environmentId}/step-up/passkey/options                       401 401 401 401 401 409 401
+POST    /auth/environments/{environmentId}/me/factors/passkey/options                    401 401 401 401 401 409 401
+POST    /auth/environments/{environmentId}/me/factors/passkey                            401 401 401 401 401 409 401
+POST    /auth/environments/{environmentId}/login/factor/options                          401 401 401 401 401 401 401
+POST    /auth/environments/{environmentId}/login/passkey/options                         409 409 409 409 409 409 409
+POST    /auth/environments/{environmentId}/login/passkey                                 401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/token                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/token/revoke                                  200 200 200 200 200 200 200
 GET     /auth/environments/{environmentId}/me                                            401 401 401 401 401 200 401

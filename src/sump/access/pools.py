@@ -29,6 +29,8 @@ class Pool:
     verify_email_on_signup: bool = False  # a sign-up emails a verification link
     require_verified_email: bool = False  # a sign-in needs a verified email (403 `email_unverified`)
     magic_links: bool = False  # a sign-in may begin with an emailed link instead of the password
+    passkey_rp_id: str | None = None  # the WebAuthn relying party of an environment's passkeys (None: off)
+    passkey_origins: tuple[str, ...] = ()
 
     @property
     def model(self) -> type[Account]:

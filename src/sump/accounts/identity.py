@@ -26,6 +26,11 @@ async def get(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | 
     return await repository.get_account(db, pool, account_id)
 
 
+async def find(db: AsyncSession, pool: Pool, kind: str, value: str) -> Account | None:
+    """The pool's account with this identifier (`email`, `phone` or `username`, normalised), enabled or not."""
+    return await repository.find_account(db, pool, **{kind: value})
+
+
 async def ensure_identifiers_free(
     db: AsyncSession, pool: Pool, exclude: uuid.UUID | None = None, **values: str | None
 ) -> None:

@@ -29,9 +29,9 @@ from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
-from sump.factors import enrolment, kinds
+from sump.factors import enrolment, kinds, passkeys
 from sump.factors import service as factors
-from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
+from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, PasskeySignIn
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
@@ -137,13 +137,32 @@ async def finish_sign_in(
     lockout), 429 while it holds, 403 `enrolment_required` for an enrolment challenge."""
     challenge, account = await factors.open_challenge(call, pool, body.challenge, ChallengePurpose.SIGN_IN)
     try:
-        kind = await factors.verify(call, pool, account, body.factor, body.code)
+        credential = body.credential.as_json() if body.credential is not None else None
+        kind = await factors.verify(call, pool, account, body.factor, body.code, credential=credential)
         await factors.close_challenge(call, challenge)
     except Problem as problem:
         _audit_failure(call, "login.factor_failed", problem, pool, account, channel=channel)
         raise
     amr = kinds.amr_of(list(challenge.methods), kind)
     return await _signed_in(call, pool, account, amr, previous_token, factor=kind.name, channel=channel)
+
+
+async def sign_in_with_passkey(
+    call: Call, pool: Pool, body: PasskeySignIn, *, channel: str = "api", previous_token: str | None = None
+) -> SignedIn:
+    """A passwordless sign-in: the assertion of a passkey (after `…/login/passkey/options`), with user
+    verification, is the whole sign-in (`amr` `hwk` or `swk`). 401 `invalid_challenge`, 401 `invalid_passkey`
+    saying why, 429 while the lockout holds, 409 `passkeys_unavailable` without a relying party."""
+    try:
+        account, kind = await passkeys.login(call, pool, body.credential.as_json())
+    except Problem as problem:
+        _audit_failure(call, "login.failed", problem, pool, None, method="passkey", channel=channel)
+        raise
+    if pool.require_verified_email and not account.email_verified:
+        unverified = email_unverified()
+        _audit_failure(call, "login.failed", unverified, pool, account, method="passkey", channel=channel)
+        raise unverified
+    return await _signed_in(call, pool, account, [kind.amr], previous_token, factor=kind.name, channel=channel)
 
 
 async def sign_in_with_link(

@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import FactorPolicy
 from sump.kit.custom_properties import CustomProperties, readable
+from sump.kit.relying_party import Origins, OriginsChange, RpId, origins_outside
 from sump.kit.schemas import ChangeModel, ContainerName, Omittable, RequestModel, ResponseModel
 
 ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
@@ -24,6 +25,15 @@ REQUIRE_VERIFIED_EMAIL = (
     "(a wrong one answers 401 as always)."
 )
 MAGIC_LINKS = "Whether end users may sign in with an emailed single-use link (valid 15 minutes) instead of a password."
+PASSKEY_RP_ID = (
+    "The WebAuthn relying-party id of the application's passkeys: its domain (such as `example.com`, or "
+    "`localhost` while developing), never an IP address. Passkeys are off until it and `passkeyOrigins` are set."
+)
+PASSKEY_ORIGINS_MESSAGE = "passkeyOrigins must be on passkeyRpId's domain or under it"
+PASSKEY_ORIGINS = (
+    "The origins (`https://app.example.com`; `http` only on localhost) of the pages that use passkeys, each on "
+    "the relying-party id's domain or under it."
+)
 
 
 class EnvironmentSettings(RequestModel):
@@ -36,12 +46,24 @@ class EnvironmentSettings(RequestModel):
     email_verification: StrictBool = Field(default=True, description=EMAIL_VERIFICATION)
     require_verified_email: StrictBool = Field(default=False, description=REQUIRE_VERIFIED_EMAIL)
     magic_links_enabled: StrictBool = Field(default=False, description=MAGIC_LINKS)
+    passkey_rp_id: RpId | None = Field(default=None, description=PASSKEY_RP_ID)
+    passkey_origins: Origins = Field(default_factory=list, description=PASSKEY_ORIGINS)
 
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettings:
         if self.password_min_length > self.password_max_length:
             raise ValueError(ORDER_MESSAGE)
         return self
+
+    @model_validator(mode="after")
+    def _passkeys(self) -> EnvironmentSettings:
+        self.check_passkey_origins()
+        return self
+
+    def check_passkey_origins(self) -> None:
+        outside = origins_outside(self.passkey_rp_id, self.passkey_origins) if self.passkey_rp_id else []
+        if outside:
+            raise ValueError(f"{PASSKEY_ORIGINS_MESSAGE}: {', '.join(outside)}")
 
 
 class EnvironmentSettingsChange(ChangeModel):
@@ -54,6 +76,15 @@ class EnvironmentSettingsChange(ChangeModel):
     email_verification: Omittable[StrictBool] = Field(default=None, description=EMAIL_VERIFICATION)
     require_verified_email: Omittable[StrictBool] = Field(default=None, description=REQUIRE_VERIFIED_EMAIL)
     magic_links_enabled: Omittable[StrictBool] = Field(default=None, description=MAGIC_LINKS)
+    passkey_rp_id: RpId | None = Field(default=None, description=PASSKEY_RP_ID)
+    passkey_origins: OriginsChange = Field(default=None, description=PASSKEY_ORIGINS)
+
+    @field_validator("passkey_origins")
+    @classmethod
+    def _origins_not_null(cls, value: list[str] | None) -> list[str]:
+        if value is None:
+            raise ValueError("passkeyOrigins may be left out, but not null: [] clears it")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettingsChange:
@@ -66,10 +97,12 @@ class EnvironmentSettingsChange(ChangeModel):
         return self
 
     def applied_to(self, current: EnvironmentSettings) -> EnvironmentSettings:
-        """`current` with these changes; ValueError when the result puts the minimum above the maximum."""
+        """`current` with these changes; ValueError when the result puts the minimum above the maximum or a
+        passkey origin outside the relying-party id."""
         merged = current.model_copy(update=self.model_dump(exclude_unset=True))
         if merged.password_min_length > merged.password_max_length:
             raise ValueError(ORDER_MESSAGE)
+        merged.check_passkey_origins()
         return merged
 
 

@@ -54,6 +54,8 @@ def pool(environment: Environment) -> Pool:
         verify_email_on_signup=settings.email_verification,
         require_verified_email=settings.require_verified_email,
         magic_links=settings.magic_links_enabled,
+        passkey_rp_id=settings.passkey_rp_id,
+        passkey_origins=tuple(settings.passkey_origins),
     )
 
 

@@ -47,7 +47,7 @@ class Listing:
     recovery_codes_left: int
 
 
-def _guard(pool: Pool, session: Session | None, account: Account) -> None:
+def guard(pool: Pool, session: Session | None, account: Account) -> None:
     """A change of the account's factors: allowed by the pool's policy, and stepped up when it has one (an
     enrolment challenge, `session` None, is only ever held by an account without a factor)."""
     require(policy.enrol(pool))
@@ -57,7 +57,7 @@ def _guard(pool: Pool, session: Session | None, account: Account) -> None:
 
 async def begin_totp(call: Call, pool: Pool, session: Session | None, account: Account, label: str | None) -> TotpSetup:
     """A new TOTP secret, sealed at rest, pending until its first code; earlier pending ones beyond a few go."""
-    _guard(pool, session, account)
+    guard(pool, session, account)
     pending = [
         f for f in await repository.factors(call.db, pool, account.id, confirmed=False) if f.confirmed_at is None
     ]
@@ -83,7 +83,7 @@ async def confirm_totp(
 ) -> Confirmed:
     """The first code of a pending TOTP factor: it is enrolled, and the account's first factor comes with ten
     recovery codes. A wrong code counts toward the lockout (403 `invalid_code`)."""
-    _guard(pool, session, account)
+    guard(pool, session, account)
     factor = await repository.factor(call.db, pool, account.id, factor_id)
     if factor is None or factor.confirmed_at is not None or factor.secret is None:
         raise not_found("factor")
@@ -95,6 +95,12 @@ async def confirm_totp(
 
     await guarded(call, pool, account, attempt, 403)
     factor.confirmed_at = utcnow()
+    return await confirmed(call, pool, session, account, factor)
+
+
+async def confirmed(call: Call, pool: Pool, session: Session | None, account: Account, factor: Factor) -> Confirmed:
+    """A factor just enrolled (and so used): the account asks for one at sign-in from now on, its first factor
+    comes with ten recovery codes, and the session that enrolled it is stepped up."""
     first = not account.has_factors
     account.has_factors = True
     if session is not None:

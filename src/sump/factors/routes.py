@@ -15,7 +15,7 @@ from sump.access.dependencies import EnvironmentActorDep, TenantMember, end_user
 from sump.access.pools import Pool
 from sump.accounts.pools import load_pool
 from sump.db.tables.sessions import AccountType
-from sump.factors import admin, enrolment
+from sump.factors import admin, enrolment, passkeys
 from sump.factors import service as factors
 from sump.factors.schemas import (
     ConfirmTotp,
@@ -23,7 +23,9 @@ from sump.factors.schemas import (
     FactorsReset,
     FactorsView,
     FactorView,
+    NewPasskey,
     NewTotp,
+    PasskeyOptions,
     RecoveryCodes,
     SteppedUp,
     StepUp,
@@ -84,6 +86,32 @@ def family_router(account_type: AccountType) -> APIRouter:
         done = await enrolment.confirm_totp(call, pool, actor.session, actor.account, factor_id, body.code)
         return Enrolled(factor=FactorView.of(done.factor), recovery_codes=done.recovery_codes)
 
+    @router.post("/me/factors/passkey/options", response_model=PasskeyOptions, responses=problem_responses(409))
+    async def passkey_options(actor: Current, pool: PoolDep, call: CallDep) -> PasskeyOptions:
+        """Starts registering a passkey: options for `navigator.credentials.create()` (a discoverable credential
+        where the authenticator can make one, user verification preferred, no attestation, the account's own
+        passkeys excluded; its challenge is single use, bound to this account, 5 minutes). 403 `factors_off`,
+        403 `step_up_required` when the account already has a factor, 409 `passkeys_unavailable` when there is
+        no relying party (an environment's `passkeyRpId` and `passkeyOrigins`; for tenant accounts,
+        `SUMP_PUBLIC_URL`'s host, which must not be an IP address)."""
+        options = await passkeys.registration_options(call, pool, actor.session, actor.account)
+        return PasskeyOptions(public_key=options.public_key, expires_in=options.expires_in)
+
+    @router.post(
+        "/me/factors/passkey",
+        status_code=201,
+        response_model=Enrolled,
+        response_model_exclude_none=True,
+        responses=problem_responses(409, 429),
+    )
+    async def new_passkey(body: NewPasskey, actor: Current, pool: PoolDep, call: CallDep) -> Enrolled:
+        """Registers the passkey `navigator.credentials.create()` made from those options: it is enrolled at
+        once (the account's first factor comes with ten recovery codes, shown this once). 401
+        `invalid_challenge`; 401 `invalid_passkey` saying why (origin, relying-party id, signature); 409
+        `passkey_exists`."""
+        done = await passkeys.register(call, pool, actor.session, actor.account, body.credential.as_json(), body.label)
+        return Enrolled(factor=FactorView.of(done.factor), recovery_codes=done.recovery_codes)
+
     @router.delete("/me/factors/{factorId}", status_code=204)
     async def remove_factor(factor_id: FactorId, actor: Current, pool: PoolDep, call: CallDep) -> None:
         """Removes a factor (step-up first: 403 `step_up_required`); with the last one go the recovery codes."""
@@ -97,11 +125,19 @@ def family_router(account_type: AccountType) -> APIRouter:
 
     @router.post("/step-up", response_model=SteppedUp, responses=problem_responses(429))
     async def step_up(body: StepUp, actor: Current, pool: PoolDep, call: CallDep) -> SteppedUp:
-        """Proves a second factor (or a recovery code) again: for 5 minutes this session may change the email,
-        password or factors, delete accounts and rotate keys. 403 `invalid_code` (counted toward the lockout),
-        403 `no_factor` for an account without one."""
-        until = await factors.step_up(call, pool, actor.session, actor.account, body.factor, body.code)
+        """Proves a second factor (a code, a recovery code or a passkey's assertion) again: for 5 minutes this
+        session may change the email, password or factors, delete accounts and rotate keys. 403 `invalid_code`
+        or `invalid_passkey` (counted toward the lockout), 403 `no_factor` for an account without one."""
+        credential = body.credential.as_json() if body.credential is not None else None
+        until = await factors.step_up(call, pool, actor.session, actor.account, body.factor, body.code, credential)
         return SteppedUp(elevated_until=until)
+
+    @router.post("/step-up/passkey/options", response_model=PasskeyOptions, responses=problem_responses(409))
+    async def step_up_options(actor: Current, pool: PoolDep, call: CallDep) -> PasskeyOptions:
+        """Options for stepping up with one of the account's passkeys: send the answer of
+        `navigator.credentials.get()` to `…/step-up` as `credential`. 403 `no_passkey`."""
+        options = await passkeys.step_up_options(call, pool, actor.account)
+        return PasskeyOptions(public_key=options.public_key, expires_in=options.expires_in)
 
     return router
 

@@ -9,9 +9,11 @@ codes is held back exactly as guessing passwords is."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +21,9 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import identity, passwords
 from sump.db.base import utcnow
-from sump.db.tables.factors import ChallengePurpose, FactorChallenge, FactorPolicy
+from sump.db.tables.factors import ChallengePurpose, Factor, FactorChallenge, FactorPolicy
 from sump.db.tables.sessions import Session
-from sump.factors import codes, kinds, repository, totp
+from sump.factors import codes, kinds, repository, totp, webauthn
 from sump.factors.kinds import Kind
 from sump.kit import sealing
 from sump.kit.call import Call
@@ -125,10 +127,14 @@ async def open_challenge(
     found = None
     if len(token) <= MAX_TOKEN_LENGTH:
         found = await repository.find_challenge(call.db, pool, token_digest(token), utcnow())
-    account = await identity.get(call.db, pool, found.account_id) if found is not None else None
+    account = None
+    if found is not None and found.account_id is not None:
+        account = await identity.get(call.db, pool, found.account_id)
     if found is None or account is None or account.disabled:
         raise invalid_challenge()
     if found.purpose is not purpose:
+        if {found.purpose, purpose} != {ChallengePurpose.SIGN_IN, ChallengePurpose.ENROL}:
+            raise invalid_challenge()  # a passkey's challenge is no sign-in step, nor the other way round
         raise enrolment_required() if found.purpose is ChallengePurpose.ENROL else not_enrolment()
     return found, account
 
@@ -157,9 +163,29 @@ def kind_of(factor: str | None, code: str) -> Kind | None:
     return kinds.TOTP if len(digits) == totp.DIGITS and digits.isdigit() else kinds.RECOVERY_CODE
 
 
-async def verify(call: Call, pool: Pool, account: Account, factor: str | None, code: str, *, status: int = 401) -> Kind:
+async def verify(
+    call: Call,
+    pool: Pool,
+    account: Account,
+    factor: str | None,
+    code: str | None,
+    *,
+    credential: dict[str, Any] | None = None,
+    status: int = 401,
+) -> Kind:
     """The one check of a second factor, for sign-in and step-up (see `guarded`). A TOTP code is accepted
-    once (its time step is claimed by a conditional UPDATE); a recovery code is used up."""
+    once (its time step is claimed by a conditional UPDATE); a recovery code is used up; a passkey's assertion
+    answers a challenge of `passkey_options` (used up) and is checked by `sump.factors.webauthn`."""
+    if credential is not None:
+        passkey: list[Kind] = []
+
+        async def assertion() -> bool:
+            passkey.append(await _passkey_answer(call, pool, account, credential, status))
+            return True
+
+        await guarded(call, pool, account, assertion, status)
+        return passkey[0]
+    code = code or ""
     kind = kind_of(factor, code)
 
     async def attempt() -> bool:
@@ -186,7 +212,13 @@ async def guarded(
     wait = await call.lockout.check(subject, source)
     if wait is not None:
         raise passwords.too_many_attempts(wait)
-    if not await attempt():
+    try:
+        passed = await attempt()
+    except Problem as refused:
+        if refused.code == "invalid_passkey":
+            await call.lockout.failed(subject, source)  # a refused passkey counts as a wrong code does
+        raise
+    if not passed:
         await call.lockout.failed(subject, source)
         raise invalid_code(status)
     await call.lockout.succeeded(subject, source)
@@ -218,14 +250,94 @@ async def _totp_matches(call: Call, pool: Pool, account: Account, code: str) -> 
 
 
 async def step_up(
-    call: Call, pool: Pool, session: Session, account: Account, factor: str | None, code: str
+    call: Call,
+    pool: Pool,
+    session: Session,
+    account: Account,
+    factor: str | None,
+    code: str | None,
+    credential: dict[str, Any] | None = None,
 ) -> datetime:
     """Proves a second factor again in a signed-in session: sensitive changes are allowed for 5 minutes.
-    403 `no_factor` for an account without one; 403 `invalid_code`; 429 while the lockout holds."""
+    403 `no_factor` for an account without one; 403 `invalid_code` or `invalid_passkey`; 429 while the lockout
+    holds."""
     if not account.has_factors:
         raise Problem(403, "no_factor", "This account has no second factor to step up with.")
-    await verify(call, pool, account, factor, code, status=403)
+    await verify(call, pool, account, factor, code, credential=credential, status=403)
     return sessions.elevate(session)
+
+
+# ------------------------------------------------------------------------------------------------ passkeys
+
+
+async def new_passkey_challenge(call: Call, pool: Pool, account: Account | None, purpose: ChallengePurpose) -> str:
+    """A challenge whose token is the WebAuthn challenge of a passkey ceremony: random, stored as its SHA-256,
+    bound to the pool and (unless a username-less sign-in) the account, five minutes, used once."""
+    token, now = new_token(), utcnow()
+    if account is not None:
+        owner = owner_columns(pool, account)
+    else:
+        owner = {"tenant_id": pool.tenant_id, "environment_id": pool.environment_id, "account_type": pool.account_type}
+    row = FactorChallenge(
+        token_hash=token_digest(token),
+        purpose=purpose,
+        methods=[],
+        channel="webauthn",
+        expires_at=now + CHALLENGE_TTL,
+        created_at=now,
+        **owner,
+    )
+    await repository.add(call.db, row)
+    return token
+
+
+async def take_passkey_challenge(
+    call: Call, pool: Pool, credential: dict[str, Any], purpose: ChallengePurpose
+) -> tuple[FactorChallenge, str]:
+    """The live challenge the credential's signed client data answers, used up now (of concurrent answers one
+    wins): 401 `invalid_challenge` when it is unknown, used, expired, of another pool or another ceremony."""
+    token = webauthn.challenge_token(credential)
+    found = None
+    if token and len(token) <= MAX_TOKEN_LENGTH:
+        found = await repository.find_challenge(call.db, pool, token_digest(token), utcnow())
+    if found is None or found.purpose is not purpose:
+        raise invalid_challenge()
+    await close_challenge(call, found)
+    return found, token
+
+
+async def passkeys(call: Call, pool: Pool, account_id: uuid.UUID) -> list[Factor]:
+    return [f for f in await repository.factors(call.db, pool, account_id) if f.kind == kinds.WEBAUTHN.name]
+
+
+async def _passkey_answer(call: Call, pool: Pool, account: Account, credential: dict[str, Any], status: int) -> Kind:
+    """A passkey as a second factor or for step-up: a challenge of this account, user verification preferred."""
+    challenge, token = await take_passkey_challenge(call, pool, credential, ChallengePurpose.PASSKEY_ASSERT)
+    if challenge.account_id != account.id:
+        raise invalid_challenge()
+    try:
+        return await check_passkey(call, pool, account, credential, token, require_user_verification=False)
+    except Problem as refused:
+        raise Problem(status, refused.code, refused.detail) from None
+
+
+async def check_passkey(
+    call: Call, pool: Pool, account: Account, credential: dict[str, Any], token: str, *, require_user_verification: bool
+) -> Kind:
+    """The assertion against the account's passkey of that credential id; its sign count moves on. 401
+    `invalid_passkey` (with why) for a passkey that is not the account's or that fails a check."""
+    rp = webauthn.relying_party(call.settings, pool)
+    wanted = webauthn.credential_id(credential)
+    factor = next((f for f in await passkeys(call, pool, account.id) if f.data.get("credentialId") == wanted), None)
+    if factor is None:
+        raise webauthn.invalid_passkey("it is not a passkey of this account here")
+    stored = webauthn.Stored.of(factor.data)
+    asserted = webauthn.verify_assertion(
+        rp, token, credential, stored, require_user_verification=require_user_verification
+    )
+    factor.data = {**factor.data, "signCount": asserted.sign_count, "synced": asserted.synced}
+    factor.last_used_at = utcnow()
+    return kinds.WEBAUTHN_SYNCED if asserted.synced else kinds.WEBAUTHN
 
 
 async def purge_expired(db: AsyncSession) -> int:

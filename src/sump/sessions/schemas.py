@@ -9,7 +9,7 @@ from pydantic import Field
 from sump.db.tables.sessions import AccountType, Session
 from sump.kit.schemas import ResponseModel
 
-MULTI_FACTOR = "mfa"
+PASSWORD_ONLY = {"pwd"}
 
 
 class SessionView(ResponseModel):
@@ -28,9 +28,10 @@ class SessionView(ResponseModel):
     current: bool | None = None
     amr: list[str] | None = Field(
         default=None,
-        description='How a session signed in with a second factor was (RFC 8176): "pwd", then "otp" (an '
-        'authenticator code) or "rc" (a recovery code), and "mfa". Left out for a password-only sign-in, whose '
-        "session looks as it always did (`/me` and access tokens say `pwd` for those).",
+        description='How a session signed in with a second factor or a passkey was (RFC 8176): "pwd", then "otp" '
+        '(an authenticator code), "rc" (a recovery code), "hwk" (a passkey bound to one device) or "swk" (a synced '
+        'passkey), and "mfa"; a passkey alone (passwordless) gives ["hwk"] or ["swk"]. Left out for a '
+        "password-only sign-in, whose session looks as it always did (`/me` and access tokens say `pwd` for those).",
     )
     elevated_until: datetime | None = Field(
         default=None, description="Until when a recent second factor allows sensitive changes (step-up)."
@@ -66,8 +67,9 @@ def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:
         "created_at": session.created_at,
         "ip_address": session.ip_address or None,
         "user_agent": session.user_agent or None,
-        # Only sign-ins with a second factor show how: a password-only session keeps the original's shape.
-        "amr": list(session.amr) if session.amr and MULTI_FACTOR in session.amr else None,
+        # Only sign-ins with more than a password (a second factor, a passkey) show how: a password-only session
+        # keeps the original's shape.
+        "amr": list(session.amr) if session.amr and set(session.amr) - PASSWORD_ONLY else None,
         "elevated_until": session.elevated_until,
     }
 

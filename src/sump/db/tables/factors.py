@@ -30,6 +30,10 @@ class FactorPolicy(StrEnum):
 class ChallengePurpose(StrEnum):
     SIGN_IN = "sign_in"  # answered with a factor by `…/login/factor`
     ENROL = "enrol"  # required policy, no factor yet: only the enrolment steps accept it
+    # The token of these is a WebAuthn challenge, found again from the clientDataJSON the authenticator signed.
+    PASSKEY_ENROL = "passkey_enrol"  # registering a passkey (of a signed-in account)
+    PASSKEY_ASSERT = "passkey_assert"  # a passkey as a second factor or for step-up (of a known account)
+    PASSKEY_LOGIN = "passkey_login"  # a passwordless sign-in (account unknown until the assertion when username-less)
 
 
 def _account_type() -> Enum:
@@ -94,6 +98,8 @@ class FactorChallenge(_OwnedByAccount, Base):
     __table_args__ = (Index("ix_factor_challenge_expires_at", "expires_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    # None: a username-less passkey sign-in, until its assertion names the account.
+    account_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)  # type: ignore[assignment]
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     purpose: Mapped[ChallengePurpose] = mapped_column(
         Enum(ChallengePurpose, native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds])

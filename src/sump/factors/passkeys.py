@@ -1,0 +1,148 @@
+"""Passkey ceremonies over the factor tables: registering one (a signed-in account, step-up first when it has a
+factor), the options of an assertion (second factor, step-up, passwordless sign-in), and the passwordless
+sign-in's check. The WebAuthn rules themselves are `sump.factors.webauthn`'s; the one check of an assertion is
+`sump.factors.service.check_passkey`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from webauthn.helpers.structs import UserVerificationRequirement
+
+from sump.access.actors import Account
+from sump.access.pools import Pool
+from sump.accounts import identity
+from sump.db.base import utcnow, uuid7
+from sump.db.tables.factors import ChallengePurpose, Factor
+from sump.db.tables.sessions import Session
+from sump.factors import enrolment, kinds, repository, webauthn
+from sump.factors import service as factors
+from sump.factors.kinds import Kind
+from sump.kit.call import Call
+from sump.kit.errors import Problem
+
+
+@dataclass(frozen=True)
+class Options:
+    """A ceremony's options for `navigator.credentials.create` or `.get` (WebAuthn JSON, base64url)."""
+
+    public_key: dict[str, Any]
+    expires_in: int
+
+
+def _stored(found: list[Factor]) -> list[webauthn.Stored]:
+    return [webauthn.Stored.of(factor.data) for factor in found]
+
+
+def _options(public_key: dict[str, Any]) -> Options:
+    return Options(public_key, int(factors.CHALLENGE_TTL.total_seconds()))
+
+
+# ------------------------------------------------------------------------------------------- registration
+
+
+async def registration_options(call: Call, pool: Pool, session: Session | None, account: Account) -> Options:
+    """Options to register a passkey for the account (its own passkeys excluded). 403 `factors_off`, 403
+    `step_up_required` when it already has a factor, 409 `passkeys_unavailable` without a relying party."""
+    enrolment.guard(pool, session, account)
+    rp = webauthn.relying_party(call.settings, pool)
+    existing = await factors.passkeys(call, pool, account.id)
+    if len(existing) >= webauthn.MAX_CREDENTIALS:
+        raise Problem(409, "too_many_passkeys", f"An account has at most {webauthn.MAX_CREDENTIALS} passkeys.")
+    token = await factors.new_passkey_challenge(call, pool, account, ChallengePurpose.PASSKEY_ENROL)
+    name = account.email or account.username or str(account.id)
+    public_key = webauthn.registration_options(
+        rp, token, account.id.bytes, name, account.name or name, _stored(existing)
+    )
+    return _options(public_key)
+
+
+async def register(
+    call: Call, pool: Pool, session: Session | None, account: Account, credential: dict[str, Any], label: str | None
+) -> enrolment.Confirmed:
+    """The authenticator's answer to `registration_options`: the passkey is enrolled (the account's first
+    factor comes with ten recovery codes). 401 `invalid_challenge` (unknown, used, expired, another account's),
+    401 `invalid_passkey` saying why (origin, relying-party id, signature …), 409 `passkey_exists`."""
+    enrolment.guard(pool, session, account)
+    rp = webauthn.relying_party(call.settings, pool)
+    challenge, token = await factors.take_passkey_challenge(call, pool, credential, ChallengePurpose.PASSKEY_ENROL)
+    if challenge.account_id != account.id:
+        raise factors.invalid_challenge()
+    stored = webauthn.verify_registration(rp, token, credential)
+    if any(f.data.get("credentialId") == stored.credential_id for f in await factors.passkeys(call, pool, account.id)):
+        raise Problem(409, "passkey_exists", "This passkey is already registered for this account.")
+    now = utcnow()
+    factor = Factor(
+        id=uuid7(),
+        kind=kinds.WEBAUTHN.name,
+        label=label,
+        secret=None,
+        data=stored.data(),
+        confirmed_at=now,
+        **factors.owner_columns(pool, account),
+    )
+    await repository.add(call.db, factor)
+    return await enrolment.confirmed(call, pool, session, account, factor)
+
+
+# -------------------------------------------------------------------------------------------- assertions
+
+
+async def factor_options(call: Call, pool: Pool, token: str) -> Options:
+    """Options to answer a sign-in's challenge (of `/login`) with one of the account's passkeys."""
+    _, account = await factors.open_challenge(call, pool, token, ChallengePurpose.SIGN_IN)
+    return await _assert_options(call, pool, account)
+
+
+async def step_up_options(call: Call, pool: Pool, account: Account) -> Options:
+    """Options to step up with one of the signed-in account's passkeys."""
+    return await _assert_options(call, pool, account)
+
+
+async def _assert_options(call: Call, pool: Pool, account: Account) -> Options:
+    rp = webauthn.relying_party(call.settings, pool)
+    found = await factors.passkeys(call, pool, account.id)
+    if not found:
+        raise Problem(403, "no_passkey", "This account has no passkey: answer with another factor.")
+    token = await factors.new_passkey_challenge(call, pool, account, ChallengePurpose.PASSKEY_ASSERT)
+    preferred = UserVerificationRequirement.PREFERRED
+    return _options(webauthn.authentication_options(rp, token, _stored(found), user_verification=preferred))
+
+
+async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | None) -> Options:
+    """Options of a passwordless sign-in: username-less (the authenticator offers its discoverable passkeys of
+    this relying party) or, after an identifier, the passkeys of that account. An unknown identifier, or an
+    account without a passkey, gets username-less options, so the answer's shape tells nothing of accounts."""
+    rp = webauthn.relying_party(call.settings, pool)
+    account = await identity.find(call.db, pool, *identifier) if identifier else None
+    found = await factors.passkeys(call, pool, account.id) if account is not None else []
+    owner = account if found else None
+    token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
+    required = UserVerificationRequirement.REQUIRED
+    return _options(webauthn.authentication_options(rp, token, _stored(found), user_verification=required))
+
+
+async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:
+    """The passwordless sign-in's assertion: its challenge (used up), the account (the challenge's, or the one
+    the passkey's user handle names), user verification required. 401 `invalid_challenge`, 401
+    `invalid_passkey` saying why; counted toward the account's lockout like a wrong password."""
+    challenge, token = await factors.take_passkey_challenge(call, pool, credential, ChallengePurpose.PASSKEY_LOGIN)
+    account_id = challenge.account_id
+    if account_id is None:
+        handle = webauthn.asserted_user(credential)
+        account_id = uuid.UUID(bytes=handle) if handle is not None and len(handle) == 16 else None
+    account = await identity.get(call.db, pool, account_id) if account_id is not None else None
+    if account is None or account.disabled:
+        raise webauthn.invalid_passkey("it is not a passkey of an account here")
+    found: list[Kind] = []
+
+    async def attempt() -> bool:
+        found.append(
+            await factors.check_passkey(call, pool, account, credential, token, require_user_verification=True)
+        )
+        return True
+
+    await factors.guarded(call, pool, account, attempt, 401)
+    return account, found[0]

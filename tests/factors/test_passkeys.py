@@ -1,0 +1,326 @@
+"""Passkeys through the API on both databases, answered by Chromium's virtual authenticator (no mocked verifier):
+registration, a passkey as a second factor, passwordless sign-in (username-less and after an identifier),
+step-up; and each rule: a challenge used once, bound to its account and pool, expired after 5 minutes; the
+origin and the relying-party id; a sign counter that goes backwards (a cloned key); user verification for a
+passkey alone; another environment's passkey; the console's relying party refused on an IP address."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from sump.access.pools import tenant_pool
+from sump.config import Settings
+from sump.factors import service as factor_service
+from sump.factors import webauthn
+from sump.kit.errors import Problem
+from tests.factors.authenticator import (
+    ORIGIN,
+    OTHER_SITE,
+    SIBLING_SITE,
+    Authenticator,
+    b64url,
+    virtual_authenticator,
+)
+from tests.support import SECRET, EndUser, TenantWorld, bearer
+
+PASSKEYS = {"passkeyRpId": "localhost", "passkeyOrigins": [ORIGIN]}
+
+
+@pytest.fixture
+async def authenticator() -> AsyncIterator[Authenticator]:
+    async with virtual_authenticator() as found:
+        yield found
+
+
+async def passkey_environment(world: TenantWorld) -> str:
+    return await world.add_environment(settings=PASSKEYS)
+
+
+async def register(
+    client: httpx.AsyncClient, key: Authenticator, user: EndUser, origin: str = ORIGIN, **overrides: Any
+) -> httpx.Response:
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    assert options.status_code == 200, options.text
+    public_key = options.json()["publicKey"]
+    if "rp" in overrides:
+        public_key = {**public_key, "rp": overrides.pop("rp")}
+    credential = await key.create(public_key, origin, **overrides)
+    return await client.post(
+        f"{user.auth_base}/me/factors/passkey", json={"credential": credential, "label": "laptop"}, headers=user.auth
+    )
+
+
+async def passkey_user(
+    client: httpx.AsyncClient, world: TenantWorld, key: Authenticator, environment_id: str
+) -> EndUser:
+    user = await world.add_end_user(environment_id)
+    registered = await register(client, key, user)
+    assert registered.status_code == 201, registered.text
+    return user
+
+
+async def passwordless(
+    client: httpx.AsyncClient, key: Authenticator, base: str, body: dict[str, str] | None = None, **overrides: Any
+) -> tuple[dict[str, Any], httpx.Response]:
+    options = await client.post(f"{base}/login/passkey/options", json=body or {})
+    assert options.status_code == 200, options.text
+    origin = overrides.pop("origin", ORIGIN)
+    credential = await key.get(options.json()["publicKey"], origin, **overrides)
+    return credential, await client.post(f"{base}/login/passkey", json={"credential": credential})
+
+
+def assert_refused(response: httpx.Response, status: int, code: str, reason: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code
+    if reason is not None:
+        assert reason in body["detail"]
+
+
+async def test_a_passkey_registers_and_signs_in_as_a_second_factor_alone_and_for_step_up(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await world.add_end_user(environment_id)
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    public_key = options.json()["publicKey"]
+    assert public_key["rp"] == {"id": "localhost", "name": "localhost"}
+    assert public_key["authenticatorSelection"]["residentKey"] == "preferred"
+    assert public_key["attestation"] == "none"
+    assert options.json()["expiresIn"] == 300
+    credential = await authenticator.create(public_key)
+    registered = await client.post(
+        f"{user.auth_base}/me/factors/passkey", json={"credential": credential, "label": "laptop"}, headers=user.auth
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["factor"]["kind"] == "webauthn"
+    assert registered.json()["factor"]["label"] == "laptop"
+    assert len(registered.json()["recoveryCodes"]) == 10
+    listed = (await client.get(f"{user.auth_base}/me/factors", headers=user.auth)).json()
+    assert [factor["kind"] for factor in listed["factors"]] == ["webauthn"]
+    assert "publicKey" not in str(listed)
+
+    first = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert first.status_code == 202
+    assert first.json()["factors"] == ["webauthn", "recovery_code"]
+    challenge = first.json()["challenge"]
+    factor_options = await client.post(f"{user.auth_base}/login/factor/options", json={"challenge": challenge})
+    assert factor_options.status_code == 200, factor_options.text
+    request = factor_options.json()["publicKey"]
+    assert request["userVerification"] == "preferred"
+    assert [allowed["id"] for allowed in request["allowCredentials"]] == [credential["id"]]
+    assertion = await authenticator.get(request)
+    second = await client.post(
+        f"{user.auth_base}/login/factor", json={"challenge": challenge, "factor": "webauthn", "credential": assertion}
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["session"]["amr"] == ["pwd", "hwk", "mfa"]
+    assert second.headers["set-cookie"].startswith("sump_session=")
+
+    _, alone = await passwordless(client, authenticator, user.auth_base)
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["accountId"] == user.account_id
+    assert alone.json()["session"]["amr"] == ["hwk"]
+    token = alone.json()["token"]
+    me = await client.get(f"{user.auth_base}/me", headers=bearer(token))
+    assert me.json()["amr"] == ["hwk"]
+
+    refused = await client.post(f"{user.auth_base}/me/recovery-codes", headers=bearer(token))
+    assert_refused(refused, 403, "step_up_required")  # a passkey alone is no step-up: it elevates nothing
+    step_options = await client.post(f"{user.auth_base}/step-up/passkey/options", headers=bearer(token))
+    assert step_options.status_code == 200, step_options.text
+    stepped = await client.post(
+        f"{user.auth_base}/step-up",
+        json={"factor": "webauthn", "credential": await authenticator.get(step_options.json()["publicKey"])},
+        headers=bearer(token),
+    )
+    assert stepped.status_code == 200, stepped.text
+    assert (await client.post(f"{user.auth_base}/me/recovery-codes", headers=bearer(token))).status_code == 200
+
+
+async def test_a_passkey_after_the_identifier_lists_that_accounts_passkeys(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    named = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": user.username})
+    assert len(named.json()["publicKey"]["allowCredentials"]) == 1
+    assert named.json()["publicKey"]["userVerification"] == "required"
+    unknown = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "nobody_here"})
+    assert unknown.status_code == 200
+    assert unknown.json()["publicKey"].get("allowCredentials", []) == []  # the same as username-less
+    _, done = await passwordless(client, authenticator, user.auth_base, {"username": user.username})
+    assert done.status_code == 200, done.text
+
+
+async def test_a_challenge_is_used_once(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    credential, done = await passwordless(client, authenticator, user.auth_base)
+    assert done.status_code == 200
+    replayed = await client.post(f"{user.auth_base}/login/passkey", json={"credential": credential})
+    assert_refused(replayed, 401, "invalid_challenge")
+
+    other = await world.add_end_user(environment_id)
+    options = await client.post(f"{other.auth_base}/me/factors/passkey/options", headers=other.auth)
+    created = await authenticator.create(options.json()["publicKey"])
+    first = await client.post(f"{other.auth_base}/me/factors/passkey", json={"credential": created}, headers=other.auth)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"{other.auth_base}/me/factors/passkey", json={"credential": created}, headers=other.auth)
+    assert_refused(again, 401, "invalid_challenge")
+
+
+async def test_a_challenge_is_bound_to_its_account_and_its_ceremony(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await world.add_end_user(environment_id)
+    someone = await world.add_end_user(environment_id)
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    created = await authenticator.create(options.json()["publicKey"])
+    theirs = await client.post(
+        f"{user.auth_base}/me/factors/passkey", json={"credential": created}, headers=someone.auth
+    )
+    assert_refused(theirs, 401, "invalid_challenge")
+    mine = await client.post(f"{user.auth_base}/me/factors/passkey", json={"credential": created}, headers=user.auth)
+    assert mine.status_code == 201, mine.text
+
+    step = await client.post(f"{user.auth_base}/step-up/passkey/options", headers=user.auth)
+    asserted = await authenticator.get(step.json()["publicKey"])
+    as_login = await client.post(f"{user.auth_base}/login/passkey", json={"credential": asserted})
+    assert_refused(as_login, 401, "invalid_challenge")  # a step-up's challenge signs no one in
+
+
+async def test_a_challenge_expires(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    monkeypatch.setattr(factor_service, "CHALLENGE_TTL", timedelta(seconds=-1))
+    _, late = await passwordless(client, authenticator, user.auth_base)
+    assert_refused(late, 401, "invalid_challenge")
+
+
+async def test_the_origin_must_be_one_of_the_relying_partys(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    site = {"passkeyRpId": "example.test", "passkeyOrigins": [OTHER_SITE]}
+    user = await world.add_end_user(await world.add_environment(settings=site))
+    # A page of the same site: the browser lets it use the rp id example.test, but it is not a listed origin.
+    refused = await register(client, authenticator, user, SIBLING_SITE)
+    assert_refused(refused, 401, "invalid_passkey", f"the origin {SIBLING_SITE} is not one of this relying party's")
+    assert (await register(client, authenticator, user, OTHER_SITE)).status_code == 201
+    _, signed = await passwordless(client, authenticator, user.auth_base, origin=SIBLING_SITE)
+    assert_refused(signed, 401, "invalid_passkey", "is not one of this relying party's")
+    _, right = await passwordless(client, authenticator, user.auth_base, origin=OTHER_SITE)
+    assert right.status_code == 200, right.text
+
+
+async def test_the_relying_party_id_must_be_the_environments(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    site = {"passkeyRpId": "app.example.test", "passkeyOrigins": [OTHER_SITE]}
+    user = await world.add_end_user(await world.add_environment(settings=site))
+    assert (await register(client, authenticator, user, OTHER_SITE)).status_code == 201
+    [credential] = await authenticator.credentials()
+    await authenticator.replace({**credential, "rpId": "example.test"})  # the same key, as example.test's
+    _, signed = await passwordless(client, authenticator, user.auth_base, origin=OTHER_SITE, rpId="example.test")
+    assert_refused(signed, 401, "invalid_passkey", "made for another relying party id")
+
+    # The page's own domain allows the parent domain as an rp id: a passkey of example.test, not of the environment.
+    other = await world.add_end_user(user.environment_id)
+    refused = await register(client, authenticator, other, OTHER_SITE, rp={"id": "example.test", "name": "parent"})
+    assert_refused(refused, 401, "invalid_passkey", "made for another relying party id")
+
+
+async def test_a_sign_counter_that_goes_back_is_a_cloned_key(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    _, first = await passwordless(client, authenticator, user.auth_base)
+    assert first.status_code == 200
+    [credential] = await authenticator.credentials()
+    assert credential["signCount"] >= 1
+    await authenticator.replace({**credential, "signCount": 0})  # a copy made before that sign-in
+    _, cloned = await passwordless(client, authenticator, user.auth_base)
+    assert_refused(cloned, 401, "invalid_passkey", "sign counter went backwards")
+
+
+async def test_user_verification_is_required_alone_and_preferred_as_a_second_factor(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    await authenticator.set_user_verified(False)
+    _, alone = await passwordless(client, authenticator, user.auth_base, userVerification="discouraged")
+    assert_refused(alone, 401, "invalid_passkey", "user verification")
+
+    challenge = (await client.post(f"{user.auth_base}/login", json=user.credentials)).json()["challenge"]
+    options = await client.post(f"{user.auth_base}/login/factor/options", json={"challenge": challenge})
+    assertion = await authenticator.get(options.json()["publicKey"], userVerification="discouraged")
+    second = await client.post(
+        f"{user.auth_base}/login/factor", json={"challenge": challenge, "factor": "webauthn", "credential": assertion}
+    )
+    assert second.status_code == 200, second.text
+
+
+async def test_another_environments_passkey_is_refused(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    here = await passkey_environment(world)
+    there = await passkey_environment(world)  # the same relying party and origins
+    await passkey_user(client, world, authenticator, here)
+    stranger = await world.add_end_user(there)
+    _, signed = await passwordless(client, authenticator, stranger.auth_base)
+    assert_refused(signed, 401, "invalid_passkey", "not a passkey of an account here")
+    listed = await client.post(f"{stranger.auth_base}/login/passkey/options", json={"username": stranger.username})
+    assert listed.json()["publicKey"].get("allowCredentials", []) == []
+
+
+async def test_passkeys_need_a_relying_party(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    user = await world.add_end_user(await world.add_environment())
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    assert_refused(options, 409, "passkeys_unavailable", "set passkeyRpId and passkeyOrigins")
+    invalid = await client.patch(
+        f"{world.base}/environments/{user.environment_id}",
+        json={"settings": {"passkeyRpId": "127.0.0.1", "passkeyOrigins": [ORIGIN]}},
+        headers=world.owner.auth,
+    )
+    assert invalid.status_code == 400
+    outside = await client.patch(
+        f"{world.base}/environments/{user.environment_id}",
+        json={"settings": {"passkeyRpId": "example.com", "passkeyOrigins": ["https://example.org"]}},
+        headers=world.owner.auth,
+    )
+    assert outside.status_code == 400
+    assert "https://example.org" in outside.json()["errors"]["settings"]
+
+
+def console_settings(public_url: str) -> Settings:
+    return Settings(env="test", secret_key=SECRET, public_url=public_url)
+
+
+def test_the_consoles_relying_party_comes_from_the_public_url() -> None:
+    pool = tenant_pool(uuid.uuid4())
+    found = webauthn.relying_party(console_settings("https://sump.example.com"), pool)
+    assert (found.id, found.origins) == ("sump.example.com", ("https://sump.example.com",))
+    local = webauthn.relying_party(console_settings("http://localhost:8080"), pool)
+    assert (local.id, local.origins) == ("localhost", ("http://localhost:8080",))
+    with pytest.raises(Problem) as refused:
+        webauthn.relying_party(console_settings("http://127.0.0.1:8080"), pool)
+    assert refused.value.code == "passkeys_unavailable"
+    assert refused.value.status == 409
+    assert "not an IP address (127.0.0.1)" in refused.value.detail
+
+
+def test_a_credential_id_from_the_protocol_is_base64url() -> None:
+    assert b64url("+/8=") == "-_8"
