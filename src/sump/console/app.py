@@ -23,6 +23,7 @@ from sump.console import (
     keys,
     links,
     organizations,
+    passkeys,
     pickers,
     roles,
     settings,
@@ -58,6 +59,7 @@ def create_console(state: State) -> FastAPI:
         activity,
         settings,
         factors,
+        passkeys,
     ):
         console.include_router(module.router)
     console.add_exception_handler(SignInRequired, _sign_in_required)

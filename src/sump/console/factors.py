@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.pools import Pool
 from sump.accounts.pools import load_pool
+from sump.config import Settings
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -34,7 +35,7 @@ from sump.console.web import (
 from sump.db.tables.factors import FactorPolicy
 from sump.db.tables.sessions import AccountType
 from sump.environments import service as environments
-from sump.factors import admin, enrolment, kinds
+from sump.factors import admin, enrolment, kinds, webauthn
 from sump.factors import service as factors
 from sump.factors.schemas import ConfirmTotp, NewTotp, StepUp
 from sump.kit.deps import CallDep, SettingsDep
@@ -92,7 +93,7 @@ def step_up_first(problem: Problem) -> None:
         raise problem
 
 
-async def _step_up_page(
+async def step_up_page_for(
     request: Request, call: CallDep, actor: TenantActor, next_path: str, status: int = 200, **context: Any
 ) -> Response:
     listing = await enrolment.listing(call, await _pool(call, actor), actor.account)
@@ -104,6 +105,7 @@ async def _step_up_page(
         section="settings",
         next=next_path,
         factors=sorted({factor.kind for factor in listing.factors}),
+        kind_names=KIND_NAMES,
         recovery_codes_left=listing.recovery_codes_left,
         **context,
     )
@@ -113,7 +115,7 @@ async def _step_up_page(
 async def step_up_page(
     request: Request, actor: Actor, call: CallDep, next_path: Annotated[str | None, Query(alias="next")] = None
 ) -> Response:
-    return await _step_up_page(request, call, actor, safe_next(next_path))
+    return await step_up_page_for(request, call, actor, safe_next(next_path))
 
 
 @router.post("/step-up")
@@ -125,10 +127,10 @@ async def step_up(request: Request, actor: Actor, call: CallDep) -> Response:
         await factors.step_up(call, await _pool(call, actor), actor.session, actor.account, None, body.code)
     except FormErrors as invalid:
         errors = {"code": invalid.errors.get("code", "Enter the code.")}
-        return await _step_up_page(request, call, actor, next_path, 400, errors=errors)
+        return await step_up_page_for(request, call, actor, next_path, 400, errors=errors)
     except Problem as problem:
         await roll_back(call.db, actor)
-        response = await _step_up_page(request, call, actor, next_path, problem.status, errors=_code_errors(problem))
+        response = await step_up_page_for(request, call, actor, next_path, problem.status, errors=_code_errors(problem))
         response.headers.update({k: v for k, v in problem.headers.items() if k.lower() == "retry-after"})
         return response
     return redirect(request, next_path, "Confirmed: for the next 5 minutes you can make sensitive changes.")
@@ -166,7 +168,7 @@ async def new_totp(request: Request, actor: Actor, call: CallDep) -> Response:
     )
 
 
-def _codes_page(request: Request, actor: TenantActor, codes: list[str], heading: str, **context: Any) -> Response:
+def codes_page(request: Request, actor: TenantActor, codes: list[str], heading: str, **context: Any) -> Response:
     return render(
         request, "factors/codes.html", actor=actor, section="settings", codes=codes, heading=heading, **context
     )
@@ -194,7 +196,7 @@ async def confirm_totp(request: Request, actor: Actor, call: CallDep, factor_id:
             request, "factors/totp.html", status, actor=actor, section="settings", factor_id=target, errors=errors
         )
     if done.recovery_codes:
-        return _codes_page(request, actor, done.recovery_codes, "Authenticator app added", first=True)
+        return codes_page(request, actor, done.recovery_codes, "Authenticator app added", first=True)
     return redirect(request, ACCOUNT_TAB, "Authenticator app added.")
 
 
@@ -209,7 +211,7 @@ async def remove_factor(request: Request, actor: Actor, call: CallDep, factor_id
 async def regenerate_codes(request: Request, actor: Actor, call: CallDep) -> Response:
     await read_form(request, call.settings)
     fresh = await enrolment.regenerate_codes(call, await _pool(call, actor), actor.session, actor.account)
-    return _codes_page(request, actor, fresh, "New recovery codes")
+    return codes_page(request, actor, fresh, "New recovery codes")
 
 
 # ----------------------------------------------------------------------------------------------- policy
@@ -232,15 +234,25 @@ async def save_policy(request: Request, actor: Actor, db: DbSession, settings: S
     return redirect(request, TENANT_TAB, f"Second factors are now {body.settings.factor_policy.value}.")
 
 
-async def own_factors(db: AsyncSession, actor: TenantActor) -> dict[str, Any]:
-    """What the Account tab shows of the signed-in account's factors."""
+KIND_NAMES = {kinds.TOTP.name: "Authenticator app", kinds.WEBAUTHN.name: "Passkey"}
+
+
+async def own_factors(db: AsyncSession, settings: Settings, actor: TenantActor) -> dict[str, Any]:
+    """What the Account tab shows of the signed-in account's factors, and why passkeys are unavailable (the
+    console's relying party is SUMP_PUBLIC_URL's host, never an IP address)."""
     pool = await load_pool(db, AccountType.TENANT_ACCOUNT, actor.tenant_id)
     listing = await enrolment.listing_in(db, pool, actor.account)
+    try:
+        webauthn.relying_party(settings, pool)
+        passkey_problem = None
+    except Problem as problem:
+        passkey_problem = problem.detail
     return {
         "factors": listing.factors,
         "recovery_codes_left": listing.recovery_codes_left,
         "factor_policy": pool.factor_policy.value,
-        "kind_names": {kinds.TOTP.name: "Authenticator app"},
+        "kind_names": KIND_NAMES,
+        "passkey_problem": passkey_problem,
     }
 
 

@@ -60,7 +60,7 @@ async def _page(
     context: dict[str, Any] = {}
     if tab == "account":
         context["sessions"] = await sessions.live_sessions(db, settings, actor.session)
-        context.update(await own_factors(db, actor))
+        context.update(await own_factors(db, settings, actor))
     else:
         overview = await tenants.overview(db, actor)
         context.update(tenant=overview.tenant, counts=overview, policies=POLICIES)

@@ -6,6 +6,7 @@ limits, lockout and audit events.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Annotated, Any
@@ -204,16 +205,27 @@ async def login_factor(request: Request, call: CallDep) -> Response:
     }
     try:
         pool = await _pool(call.db, values["tenantId"])
-        body = validated(FactorAnswer, {"challenge": values["challenge"], "code": form.get("code", "")})
+        answer: dict[str, Any] = {"code": form.get("code", "")}
+        if form.get("credential"):  # a passkey's answer, posted by static/passkeys.js
+            answer = {"factor": "webauthn", "credential": _json_or_none(form["credential"])}
+        body = validated(FactorAnswer, {"challenge": values["challenge"], **answer})
         done = await auth.finish_sign_in(
             call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
         )
     except FormErrors as failed:
-        errors = {"code": failed.errors.get("code", "Enter the code.")}
+        unread = "The passkey's answer could not be read. Try again."
+        errors = {"code": failed.errors.get("code", unread if form.get("credential") else "Enter the code.")}
         return render(request, "login.html", 400, errors=errors, values=values, step="factor")
     except Problem as problem:
         return await _refused(request, call, problem, values, step="factor")
     return _session_response(request, call, done, pool.tenant_id, values["next"])
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 @router.post("/login/enrol")
@@ -256,6 +268,12 @@ async def login_enrol(request: Request, call: CallDep) -> Response:
     set_console_cookie(response, call.settings, TENANT_COOKIE, str(pool.tenant_id), max_age=365 * 86400)
     remember(response, call.settings, call.client.devices, done.account.id)
     return response
+
+
+# What the console's passkey pages share with these (`sump.console.passkeys`).
+tenant_pool = _pool
+refused_sign_in = _refused
+session_response = _session_response
 
 
 @router.post("/logout")
