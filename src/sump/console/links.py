@@ -6,6 +6,7 @@ They call the same services as `/api/v1/auth/tenants/{tenantId}/…`, with the s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -26,6 +27,7 @@ from sump.console.web import (
 )
 from sump.db.tables.links import Invitation
 from sump.db.tables.sessions import AccountType
+from sump.kit.call import Call
 from sump.kit.deps import CallDep
 from sump.kit.errors import Problem
 from sump.tenant_accounts import invitations as tenant_invitations
@@ -88,18 +90,7 @@ async def verify_page(request: Request, tenant: str = "", token: str = "") -> Re
 
 @router.post("/verify-email")
 async def verify(request: Request, call: CallDep) -> Response:
-    form = await read_form(request, call.settings)
-    values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
-    try:
-        pool = await tenant_pool_of(call, values["tenant"])
-        await verification.verify(call, pool, values["token"] or "-")
-    except FormErrors as failed:
-        return _page(request, "verify-email", values, 400, **failed.errors)
-    except Problem as problem:
-        await call.roll_back()
-        message = EXPIRED if problem.code == "invalid_token" else problem.detail
-        return _page(request, "verify-email", values, problem.status, form=message)
-    return redirect(request, await _next_page(request, call), verification.VERIFIED_ANSWER)
+    return await _follow(request, call, "verify-email", verification.verify, verification.VERIFIED_ANSWER)
 
 
 @router.get("/cancel-email-change")
@@ -109,18 +100,31 @@ async def cancel_page(request: Request, tenant: str = "", token: str = "") -> Re
 
 @router.post("/cancel-email-change")
 async def cancel(request: Request, call: CallDep) -> Response:
+    return await _follow(
+        request, call, "cancel-email-change", verification.cancel_change, verification.CANCELLED_ANSWER
+    )
+
+
+async def _follow(
+    request: Request,
+    call: CallDep,
+    name: str,
+    use: Callable[[Call, Pool, str], Awaitable[object]],
+    answer: str,
+) -> Response:
+    """Uses the posted link through `use` and goes on with `answer`; a broken or spent link is its page again."""
     form = await read_form(request, call.settings)
     values = {"tenant": form.get("tenant", ""), "token": form.get("token", "")}
     try:
         pool = await tenant_pool_of(call, values["tenant"])
-        await verification.cancel_change(call, pool, values["token"] or "-")
+        await use(call, pool, values["token"] or "-")
     except FormErrors as failed:
-        return _page(request, "cancel-email-change", values, 400, **failed.errors)
+        return _page(request, name, values, 400, **failed.errors)
     except Problem as problem:
         await call.roll_back()
         message = EXPIRED if problem.code == "invalid_token" else problem.detail
-        return _page(request, "cancel-email-change", values, problem.status, form=message)
-    return redirect(request, await _next_page(request, call), verification.CANCELLED_ANSWER)
+        return _page(request, name, values, problem.status, form=message)
+    return redirect(request, await _next_page(request, call), answer)
 
 
 # ------------------------------------------------------------------------------------------- invitations
