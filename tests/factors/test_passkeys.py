@@ -153,8 +153,12 @@ async def test_a_passkey_after_the_identifier_lists_that_accounts_passkeys(
     assert len(named.json()["publicKey"]["allowCredentials"]) == 1
     assert named.json()["publicKey"]["userVerification"] == "required"
     unknown = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "nobody_here"})
+    again = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "nobody_here"})
     assert unknown.status_code == 200
-    assert unknown.json()["publicKey"].get("allowCredentials", []) == []  # the same as username-less
+    decoy = unknown.json()["publicKey"]["allowCredentials"]
+    assert len(decoy) == 1, "an unknown account seems to have a passkey, like a known one"
+    assert decoy == again.json()["publicKey"]["allowCredentials"], "the same decoy each time"
+    assert decoy[0]["id"] != named.json()["publicKey"]["allowCredentials"][0]["id"]
     _, done = await passwordless(client, authenticator, user.auth_base, {"username": user.username})
     assert done.status_code == 200, done.text
 
@@ -283,7 +287,7 @@ async def test_another_environments_passkey_is_refused(
     _, signed = await passwordless(client, authenticator, stranger.auth_base)
     assert_refused(signed, 401, "invalid_passkey", "not a passkey of an account here")
     listed = await client.post(f"{stranger.auth_base}/login/passkey/options", json={"username": stranger.username})
-    assert listed.json()["publicKey"].get("allowCredentials", []) == []
+    assert len(listed.json()["publicKey"]["allowCredentials"]) == 1, "an account without a passkey seems to have one"
 
 
 async def test_passkeys_need_a_relying_party(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -5,6 +5,7 @@ sign-in's check. The WebAuthn rules themselves are `sump.factors.webauthn`'s; th
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from sump.db.tables.sessions import Session
 from sump.factors import enrolment, kinds, repository, webauthn
 from sump.factors import service as factors
 from sump.factors.kinds import Kind
+from sump.kit import sealing
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 
@@ -114,14 +116,26 @@ async def _assert_options(call: Call, pool: Pool, account: Account) -> Options:
 async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | None) -> Options:
     """Options of a passwordless sign-in: username-less (the authenticator offers its discoverable passkeys of
     this relying party) or, after an identifier, the passkeys of that account. An unknown identifier, or an
-    account without a passkey, gets username-less options, so the answer's shape tells nothing of accounts."""
+    account without a passkey, gets a decoy in their place, so the answer tells nothing of which accounts exist
+    or have passkeys."""
     rp = webauthn.relying_party(call.settings, pool)
     account = await identity.find(call.db, pool, *identifier) if identifier else None
     found = await factors.passkeys(call, pool, account.id) if account is not None else []
     owner = account if found else None
     token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
+    allowed = _stored(found) if found or identifier is None else [_decoy(call, pool, identifier)]
     required = UserVerificationRequirement.REQUIRED
-    return _options(webauthn.authentication_options(rp, token, _stored(found), user_verification=required))
+    return _options(webauthn.authentication_options(rp, token, allowed, user_verification=required))
+
+
+def _decoy(call: Call, pool: Pool, identifier: tuple[str, str]) -> webauthn.Stored:
+    """A passkey no authenticator holds, the same each time this identifier is named here (a list that changed
+    from one request to the next would give the decoy away)."""
+    kind, value = identifier
+    named = f"{pool.scope_id}:{kind}:{value}".encode()
+    digest = sealing.keyed_digest(call.settings.secret_key, sealing.PASSKEY_DECOYS, named)
+    credential_id = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=["internal", "hybrid"], synced=True)
 
 
 async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:

@@ -18,6 +18,7 @@ NONCE_BYTES = 12
 SIGNING_KEYS = b"signing-key-encryption"
 FACTOR_SECRETS = b"factor-secret-encryption"
 RECOVERY_CODES = b"recovery-code-digest"
+PASSKEY_DECOYS = b"passkey-decoy"
 
 
 class Unreadable(Exception):
