@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from sump.access.pools import tenant_pool
@@ -19,6 +20,7 @@ from sump.config import Settings
 from sump.factors import service as factor_service
 from sump.factors import webauthn
 from sump.kit.errors import Problem
+from sump.tokens.schemas import MFA_GRANT
 from tests.factors.authenticator import (
     ORIGIN,
     OTHER_SITE,
@@ -328,3 +330,28 @@ def test_the_consoles_relying_party_comes_from_the_public_url() -> None:
 
 def test_a_credential_id_from_the_protocol_is_base64url() -> None:
     assert b64url("+/8=") == "-_8"
+
+
+async def test_the_token_endpoints_mfa_grant_takes_a_passkey(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    environment_id = await passkey_environment(world)
+    user = await passkey_user(client, world, authenticator, environment_id)
+    token_url = f"/api/v1/auth/environments/{environment_id}/token"
+    first = await client.post(token_url, json={"grantType": "password", **user.credentials})
+    assert first.status_code == 403, first.text
+    assert first.json()["code"] == "mfa_required"
+    challenge = first.json()["challenge"]
+    options = await client.post(f"{user.auth_base}/login/factor/options", json={"challenge": challenge})
+    assertion = await authenticator.get(options.json()["publicKey"])
+    grant = {"grantType": MFA_GRANT, "challenge": challenge, "factor": "webauthn"}
+
+    both = await client.post(token_url, json={**grant, "credential": assertion, "code": "123456"})
+    tokens = await client.post(token_url, json={**grant, "credential": assertion})
+    replayed = await client.post(token_url, json={**grant, "credential": assertion})
+
+    assert both.status_code == 400, both.text
+    assert both.json()["code"] == "validation_failed"
+    assert tokens.status_code == 200, tokens.text
+    assert jwt.decode(tokens.json()["accessToken"], options={"verify_signature": False})["amr"] == ["pwd", "hwk", "mfa"]
+    assert_refused(replayed, 401, "invalid_challenge")

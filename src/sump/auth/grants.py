@@ -48,8 +48,7 @@ async def grant(
         session, account = done.issued.session, done.account
     elif body.grant_type == MFA_GRANT:
         assert body.challenge is not None
-        assert body.code is not None
-        answer = FactorAnswer.model_validate({"challenge": body.challenge, "factor": body.factor, "code": body.code})
+        answer = FactorAnswer(challenge=body.challenge, factor=body.factor, code=body.code, credential=body.credential)
         finished = await auth.finish_sign_in(call, environments.pool(environment), answer, channel="token")
         session, account = finished.issued.session, finished.account
     else:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from sump.accounts.schemas import Login
+from sump.factors.schemas import AssertionCredential, FactorName
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel
 
@@ -13,9 +14,9 @@ MFA_GRANT = "urn:sump:params:oauth:grant-type:mfa"
 IDENTIFIERS = ("email", "phone", "username")
 
 
-def _given(*names: str) -> dict[str, Any]:
+def _given(*names: str, kind: str = "string") -> dict[str, Any]:
     """The fields are there, and not null."""
-    return {"required": list(names), "properties": {name: {"type": "string"} for name in names}}
+    return {"required": list(names), "properties": {name: {"type": kind} for name in names}}
 
 
 def _when(grant: str, then: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +28,7 @@ GRANT_FIELDS: dict[str, Any] = {
     "allOf": [
         _when("password", {**_given("password"), "anyOf": [_given(name) for name in IDENTIFIERS]}),
         _when("refresh_token", _given("refreshToken")),
-        _when(MFA_GRANT, _given("challenge", "code")),
+        _when(MFA_GRANT, {**_given("challenge"), "oneOf": [_given("code"), _given("credential", kind="object")]}),
     ]
 }
 
@@ -39,7 +40,8 @@ class TokenRequest(RequestModel):
 
     grant_type: Literal["password", "session", "refresh_token", "urn:sump:params:oauth:grant-type:mfa"] = Field(
         description="`urn:sump:params:oauth:grant-type:mfa` answers the `mfa_required` refusal of a password "
-        "grant: `challenge` from it and `code` of a second factor (or a recovery code)."
+        "grant: `challenge` from it and `code` of a second factor (or a recovery code), or `credential`, a "
+        "passkey's assertion."
     )
     email: Email | None = None
     phone: Phone | None = None
@@ -48,15 +50,18 @@ class TokenRequest(RequestModel):
     refresh_token: str | None = Field(default=None, min_length=1, max_length=256)
     organization_id: uuid.UUID | None = None
     challenge: str | None = Field(default=None, min_length=1, max_length=256, description="Of `mfa_required`.")
-    factor: Literal["totp", "recovery_code"] | None = Field(
-        default=None, description="Which factor `code` is of; left out, six digits are a TOTP code."
+    factor: FactorName | None = Field(
+        default=None, description="Which factor answers; left out, six digits are a TOTP code."
     )
     code: str | None = Field(default=None, min_length=1, max_length=64, description="A second factor's code.")
+    credential: AssertionCredential | None = Field(
+        default=None, description="A passkey's assertion (`factor` `webauthn`, after `…/login/factor/options`)."
+    )
 
     @model_validator(mode="after")
     def _grant_fields(self) -> TokenRequest:
-        if self.grant_type == MFA_GRANT and (not self.challenge or not self.code):
-            raise ValueError("The mfa grant needs challenge and code")
+        if self.grant_type == MFA_GRANT and (not self.challenge or (self.code is None) == (self.credential is None)):
+            raise ValueError("The mfa grant needs challenge, and code or credential (not both)")
         if self.grant_type == "password" and (
             self.password is None or (self.email is None and self.phone is None and self.username is None)
         ):
