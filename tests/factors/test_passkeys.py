@@ -16,11 +16,11 @@ import jwt
 import pytest
 
 from sump.access.pools import tenant_pool
+from sump.auth.schemas import MFA_GRANT
 from sump.config import Settings
 from sump.factors import service as factor_service
 from sump.factors import webauthn
 from sump.kit.errors import Problem
-from sump.tokens.schemas import MFA_GRANT
 from tests.factors.authenticator import (
     ORIGIN,
     OTHER_SITE,

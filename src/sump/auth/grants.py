@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account, end_user_of
 from sump.auth import service as auth
+from sump.auth.schemas import MFA_GRANT, TokenRequest
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import Session
@@ -22,7 +23,6 @@ from sump.kit.call import Call
 from sump.kit.errors import Problem
 from sump.organizations import service as organizations
 from sump.tokens import service
-from sump.tokens.schemas import MFA_GRANT, TokenRequest
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sump.access.cookies import session_token
 from sump.access.dependencies import EnvironmentId, SignedInDep
 from sump.auth import grants
+from sump.auth.schemas import MfaRequired, TokenRequest
 from sump.db.tables.environments import Environment
 from sump.environments import service as environments
 from sump.kit.deps import CallDep, SettingsDep
@@ -17,7 +18,7 @@ from sump.kit.errors import PROBLEM_JSON, Problem, problem_response, problem_res
 from sump.kit.ratelimit import per_ip
 from sump.kit.transactions import DbSession
 from sump.tokens import service as tokens
-from sump.tokens.schemas import Me, MfaRequired, RevokeRequest, TokenRequest, Tokens
+from sump.tokens.schemas import Me, RevokeRequest, Tokens
 
 router = APIRouter(tags=["tokens"], responses=problem_responses(400, 401, 404))
 
