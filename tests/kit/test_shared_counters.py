@@ -21,7 +21,7 @@ from sump.kit.lockout import KNOWN_DEVICE, Lockout, LockoutPolicy
 from sump.kit.shared_counters import SharedCounters
 
 LIMIT = RateLimitItemPerYear(3)  # windows of a year: no window ends while the test runs
-ADDRESSES = 2000  # limits the two processes reach together, one after the other, in the same order
+ADDRESSES = 2000  # limits the two processes reach together, from opposite ends
 HITS = 4  # per address and process: together more than the limit allows
 DEADLINE_SECONDS = 60
 RACES = 5
@@ -34,8 +34,9 @@ async def counters(tmp_path: Path) -> AsyncIterator[SharedCounters]:
     storage.close()
 
 
-def _hit_many(path: Path, start: Barrier, results: Queue[tuple[int, int]]) -> None:
-    """In another process: HITS hits of the limit of each address in turn, then increments of one key."""
+def _hit_many(path: Path, start: Barrier, results: Queue[tuple[int, int]], backwards: bool) -> None:
+    """In another process: HITS hits of the limit of each address in turn (from the last address when
+    `backwards`, so two processes meet whichever starts first), then increments of one key."""
 
     async def run() -> tuple[int, int]:
         storage = SharedCounters(path)
@@ -43,7 +44,7 @@ def _hit_many(path: Path, start: Barrier, results: Queue[tuple[int, int]]) -> No
         start.wait()  # both processes ready: they count at the same time
         allowed = [
             await limiter.hit(LIMIT, "sign-in", f"2001:db8::{address:x}")
-            for address in range(ADDRESSES)
+            for address in (reversed(range(ADDRESSES)) if backwards else range(ADDRESSES))
             for _ in range(HITS)
         ]
         counts = await asyncio.gather(*(storage.incr("failures", 60) for _ in range(ADDRESSES)))
@@ -57,7 +58,9 @@ def _race(path: Path) -> list[tuple[int, int]]:
     """Two processes that count in `path` at the same time; what each one saw."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(2, timeout=DEADLINE_SECONDS), context.Queue()
-    processes = [context.Process(target=_hit_many, args=(path, start, results)) for _ in range(2)]
+    processes = [
+        context.Process(target=_hit_many, args=(path, start, results, backwards)) for backwards in (False, True)
+    ]
     try:
         for process in processes:
             process.start()
@@ -78,8 +81,9 @@ async def _count(path: Path, key: str) -> int:
 
 
 def test_two_processes_share_one_limit_and_one_count(tmp_path: Path) -> None:
-    """On a busy machine one process may be done before the other starts: the race is run again, on a fresh
-    file, until the two counted against the same limits (each let some hits through)."""
+    """The processes go through the addresses from opposite ends, so each is first at some of them and lets
+    their hits through, unless one was done before the other started (a busy machine): then the race is run
+    again, on a fresh file."""
     for race in range(RACES):
         (tmp_path / str(race)).mkdir()
         path = shared_counters.prepare(tmp_path / str(race))
