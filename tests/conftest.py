@@ -68,3 +68,12 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
+    """The application sending its email to `smtp` (files whose settings differ define their own)."""
+    app = create_app(make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}"))
+    yield app
+    await app.state.engine.dispose()
+    app.state.hasher.close()

@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.app import create_app
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.outbox import OutboxMessage, OutboxStatus
@@ -21,18 +20,9 @@ from sump.db.tables.reset_tokens import PasswordResetToken
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
 from tests.mail import LINK, SmtpServer, reset_token
-from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
+from tests.support import PASSWORD, bearer, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
-
-
-@pytest.fixture
-async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
-    settings = make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}")
-    app = create_app(settings)
-    yield app
-    await app.state.engine.dispose()
-    app.state.hasher.close()
 
 
 @pytest.fixture

@@ -13,19 +13,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.app import create_app
 from sump.db.tables.audit import AuditEvent
 from tests.factors.conftest import Clock, end_user_with_totp, member_with_totp
 from tests.mail import SmtpServer
-from tests.support import Database, TenantWorld, make_settings, new_tenant
-
-
-@pytest.fixture
-async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}"))
-    yield app
-    await app.state.engine.dispose()
-    app.state.hasher.close()
+from tests.support import TenantWorld, new_tenant
 
 
 @pytest.fixture

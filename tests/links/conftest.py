@@ -16,20 +16,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.app import create_app
 from sump.db.tables.audit import AuditEvent
 from tests.mail import SmtpServer
-from tests.support import Database, make_settings
 
 LINK = re.compile(r"http://sump\.test(?:/console)?/([a-z-]+)\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
-
-
-@pytest.fixture
-async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}"))
-    yield app
-    await app.state.engine.dispose()
-    app.state.hasher.close()
 
 
 @pytest.fixture
