@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import Request, Response
 
 from sump.config import Settings
@@ -39,3 +41,37 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, secure=settings.secure_cookies, samesite="lax")
+
+
+# The hosted sign-in pages of an environment (its OpenID issuer) keep their end user's session in a cookie of
+# their own, limited to the issuer's path: it never meets the console's `sump_session` of a tenant account signed
+# in on the same browser, nor the hosted session of another environment.
+HOSTED_COOKIE_NAME = "sump_hosted"
+
+
+def hosted_path(environment_id: uuid.UUID) -> str:
+    return f"/api/v1/environments/{environment_id}/"
+
+
+def hosted_token(request: Request, settings: Settings) -> str | None:
+    """The token of the hosted session cookie that the browser sent for this environment's path (a bad
+    signature counts as no token)."""
+    cookie = request.cookies.get(HOSTED_COOKIE_NAME)
+    return unsign_cookie(settings.secret_key, cookie) if cookie else None
+
+
+def set_hosted_cookie(response: Response, settings: Settings, environment_id: uuid.UUID, token: str) -> None:
+    response.set_cookie(
+        HOSTED_COOKIE_NAME,
+        sign_cookie(settings.secret_key, token),
+        max_age=settings.session_absolute_ttl,
+        path=hosted_path(environment_id),
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+    )
+
+
+def clear_hosted_cookie(response: Response, settings: Settings, environment_id: uuid.UUID) -> None:
+    path = hosted_path(environment_id)
+    response.delete_cookie(HOSTED_COOKIE_NAME, path=path, httponly=True, secure=settings.secure_cookies, samesite="lax")

@@ -3,6 +3,7 @@ imported here in one place so the metadata is complete (migrations, tests)."""
 
 from sump.db.base import Base
 from sump.db.tables.audit import AuditEvent
+from sump.db.tables.clients import AuthorizationCode, AuthorizationRequest, Client, ClientSecret, Consent
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
@@ -20,6 +21,11 @@ metadata = Base.metadata
 __all__ = [
     "AccountToken",
     "AuditEvent",
+    "AuthorizationCode",
+    "AuthorizationRequest",
+    "Client",
+    "ClientSecret",
+    "Consent",
     "Environment",
     "EnvironmentAccount",
     "Factor",

@@ -53,6 +53,10 @@ class RefreshToken(Base):
     environment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("environment.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(index=True)
     organization_id: Mapped[uuid.UUID | None]
+    # The OAuth client it was issued to (authorization code or client grant), and the scope granted; null for
+    # the first-party grants of the token endpoint (password, session, mfa).
+    client_pk: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str | None] = mapped_column(String(1024))
     expires_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
