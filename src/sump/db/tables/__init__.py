@@ -3,7 +3,14 @@ imported here in one place so the metadata is complete (migrations, tests)."""
 
 from sump.db.base import Base
 from sump.db.tables.audit import AuditEvent
-from sump.db.tables.clients import AuthorizationCode, AuthorizationRequest, Client, ClientSecret, Consent
+from sump.db.tables.clients import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Client,
+    ClientSecret,
+    ClientToken,
+    Consent,
+)
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
@@ -25,6 +32,7 @@ __all__ = [
     "AuthorizationRequest",
     "Client",
     "ClientSecret",
+    "ClientToken",
     "Consent",
     "Environment",
     "EnvironmentAccount",

@@ -73,6 +73,22 @@ class ClientSecret(Base):
     expires_at: Mapped[datetime | None]
 
 
+class ClientToken(Base):
+    """An automation client's opaque bearer token for Sump's admin API of its tenant, stored as its SHA-256. It
+    counts only while the secret it was obtained with does: deleting the client, or rotating its secret without
+    overlap, ends it at once."""
+
+    __tablename__ = "client_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    client_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    secret_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("client_secret.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 class AuthorizationRequest(Base):
     """A validated authorization request waiting for its end user (sign-in, second factor, consent): the hosted
     pages carry its token, and finishing it issues the code. Its parameters are the validated ones only."""

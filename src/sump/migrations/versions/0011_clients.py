@@ -106,6 +106,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_client_secret_client_pk"), ["client_pk"], unique=False)
 
     op.create_table(
+        "client_token",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("client_pk", sa.Uuid(), nullable=False),
+        sa.Column("secret_pk", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_pk"], ["client.id"], name=op.f("fk_client_token_client_pk_client"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["secret_pk"],
+            ["client_secret.id"],
+            name=op.f("fk_client_token_secret_pk_client_secret"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_client_token_tenant_id_tenant"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_client_token")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_client_token_token_hash")),
+    )
+    with op.batch_alter_table("client_token", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_client_token_client_pk"), ["client_pk"], unique=False)
+        batch_op.create_index(batch_op.f("ix_client_token_secret_pk"), ["secret_pk"], unique=False)
+        batch_op.create_index(batch_op.f("ix_client_token_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
         "consent",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("environment_id", sa.Uuid(), nullable=False),
@@ -206,6 +235,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_consent_client_pk"))
 
     op.drop_table("consent")
+    with op.batch_alter_table("client_token", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_client_token_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_client_token_secret_pk"))
+        batch_op.drop_index(batch_op.f("ix_client_token_client_pk"))
+
+    op.drop_table("client_token")
     with op.batch_alter_table("client_secret", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_client_secret_client_pk"))
 
