@@ -1,0 +1,68 @@
+"""Redirect URIs of clients: what may be registered, and when a requested URI matches a registered one.
+
+A registered URI is an absolute `https` URL without a fragment, or an `http` URL on a loopback host
+(`127.0.0.1`, `[::1]`, `localhost`) for native apps. Matching is exact (no wildcards, no prefixes), except that
+a loopback URI matches on any port (RFC 8252 §7.3: the app listens on a port it picks at run time). The same
+rules hold for post-logout redirect URIs."""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, urlsplit
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
+MAX_LENGTH = 2048
+
+
+def _split(uri: str) -> SplitResult | None:
+    if len(uri) > MAX_LENGTH or any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in uri):
+        return None
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (a port that is no number is refused here)
+    except ValueError:
+        return None
+    return parts
+
+
+def _loopback(parts: SplitResult) -> bool:
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return parts.scheme == "http" and host.lower() in LOOPBACK_HOSTS
+
+
+def problem(uri: str) -> str | None:
+    """Why `uri` cannot be registered, or None."""
+    parts = _split(uri)
+    if parts is None or not parts.netloc or not parts.hostname:
+        return "must be an absolute URL"
+    if "#" in uri:
+        return "must have no fragment"
+    if "@" in parts.netloc:
+        return "must have no user information"
+    if "*" in uri:
+        return "must have no wildcard"
+    if parts.scheme == "https":
+        return None
+    if _loopback(parts):
+        return None
+    return "must be https, or http on 127.0.0.1, [::1] or localhost"
+
+
+def _without_port(parts: SplitResult) -> str:
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    return parts._replace(netloc=host.lower()).geturl()
+
+
+def matches(registered: list[str], uri: str) -> bool:
+    """Whether `uri` is one of the `registered` URIs: exactly, or a loopback one on any port."""
+    if uri in registered:
+        return True
+    given = _split(uri)
+    if given is None or "#" in uri or not _loopback(given):
+        return False
+    bare = _without_port(given)
+    for candidate in registered:
+        parts = _split(candidate)
+        if parts is not None and _loopback(parts) and _without_port(parts) == bare:
+            return True
+    return False

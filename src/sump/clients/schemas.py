@@ -1,0 +1,197 @@
+"""Request and response models of clients. Redirect URIs follow `clients.redirects`; which grant types, scopes
+and permissions a client may hold follows its purpose (checked here where the body alone decides, and against
+the environment's permission catalog in the service)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
+
+from sump.clients import redirects
+from sump.db.tables.clients import Client, ClientKind, ClientPurpose
+from sump.kit.schemas import ChangeModel, ContainerName, Omittable, RequestModel, ResponseModel
+
+# The scopes an application may ask for (OpenID Connect's standard ones and refresh tokens).
+OIDC_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+# What an automation client may be granted on its tenant, and the tenant role whose holders may grant it.
+AUTOMATION_PERMISSIONS = {
+    "environments:read": "user",
+    "environments:write": "admin",
+    "end_users:read": "user",
+    "end_users:write": "admin",
+    "organizations:read": "user",
+    "organizations:write": "admin",
+    "audit:read": "admin",
+}
+GRANT_TYPES = {
+    ClientPurpose.APPLICATION: ("authorization_code", "refresh_token"),
+    ClientPurpose.MACHINE: ("client_credentials",),
+    ClientPurpose.AUTOMATION: ("client_credentials",),
+}
+DEFAULT_OVERLAP = 24 * 3600
+MAX_OVERLAP = 30 * 24 * 3600
+
+
+def _registrable(uris: list[str]) -> list[str]:
+    for uri in uris:
+        reason = redirects.problem(uri)
+        if reason is not None:
+            raise ValueError(f"Each URI {reason}")
+    if len(set(uris)) != len(uris):
+        raise ValueError("Each URI is listed once")
+    return uris
+
+
+def _distinct(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("Each value is listed once")
+    return values
+
+
+RedirectUri = Annotated[str, StringConstraints(min_length=8, max_length=redirects.MAX_LENGTH)]
+RedirectUris = Annotated[
+    list[RedirectUri],
+    Field(
+        max_length=20,
+        description=(
+            "Exact redirect URIs: absolute `https` URLs without fragment, or `http` on 127.0.0.1, [::1] or "
+            "localhost (which match on any port, RFC 8252). No wildcards."
+        ),
+    ),
+    AfterValidator(_registrable),
+]
+Scope = Literal["openid", "profile", "email", "phone", "offline_access"]
+Scopes = Annotated[list[Scope], Field(max_length=5), AfterValidator(_distinct)]
+PermissionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_.:-]+$")]
+Permissions = Annotated[list[PermissionName], Field(max_length=100), AfterValidator(_distinct)]
+AutomationPermission = Literal[
+    "environments:read",
+    "environments:write",
+    "end_users:read",
+    "end_users:write",
+    "organizations:read",
+    "organizations:write",
+    "audit:read",
+]
+AutomationPermissions = Annotated[list[AutomationPermission], Field(max_length=7), AfterValidator(_distinct)]
+GrantType = Literal["authorization_code", "refresh_token"]
+Audience = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+
+
+def _openid() -> list[Scope]:
+    return ["openid"]
+
+
+FIRST_PARTY = "First-party applications sign their end users in without asking consent; third-party ones ask it."
+AUDIENCE = "A machine client's access tokens' `aud`: the builder's API that accepts them."
+PERMISSIONS = "A machine client's permissions: names from the environment's permission catalog."
+
+
+class ClientCreate(RequestModel):
+    """An environment's client: an application (authorization code with PKCE; public clients have no secret)
+    or a machine client (client_credentials; always confidential)."""
+
+    name: ContainerName
+    purpose: Literal[ClientPurpose.APPLICATION, ClientPurpose.MACHINE]
+    kind: ClientKind = Field(default=ClientKind.CONFIDENTIAL, description="Machine clients are confidential.")
+    redirect_uris: RedirectUris = Field(default_factory=list)
+    post_logout_redirect_uris: RedirectUris = Field(default_factory=list)
+    grant_types: Annotated[list[GrantType], Field(max_length=2), AfterValidator(_distinct)] | None = Field(
+        default=None,
+        description="Of an application: `authorization_code`, with `refresh_token` (the default) or without.",
+    )
+    scopes: Scopes = Field(default_factory=_openid, description="The scopes an application may ask.")
+    first_party: StrictBool = Field(default=True, description=FIRST_PARTY)
+    audience: Audience | None = Field(default=None, description=AUDIENCE)
+    permissions: Permissions = Field(default_factory=list, description=PERMISSIONS)
+
+    @model_validator(mode="after")
+    def _fits_purpose(self) -> ClientCreate:
+        if self.purpose is ClientPurpose.MACHINE:
+            if self.kind is not ClientKind.CONFIDENTIAL:
+                raise ValueError("A machine client is confidential")
+            if self.redirect_uris or self.post_logout_redirect_uris or self.grant_types:
+                raise ValueError("A machine client has no redirect URIs or grant types to choose")
+            if self.audience is None:
+                raise ValueError("A machine client needs an audience")
+            self.scopes = []
+        else:
+            if not self.redirect_uris:
+                raise ValueError("An application needs at least one redirect URI")
+            if self.audience is not None or self.permissions:
+                raise ValueError("An application has no audience or permissions")
+            if self.grant_types is not None and "authorization_code" not in self.grant_types:
+                raise ValueError("An application's grant types include authorization_code")
+        return self
+
+
+class ClientUpdate(ChangeModel):
+    """What to change; what is left out keeps its value. Which fields a client has follows its purpose."""
+
+    name: Omittable[ContainerName] = None
+    redirect_uris: Omittable[RedirectUris] = None
+    post_logout_redirect_uris: Omittable[RedirectUris] = None
+    grant_types: Omittable[Annotated[list[GrantType], Field(min_length=1, max_length=2), AfterValidator(_distinct)]] = (
+        None
+    )
+    scopes: Omittable[Scopes] = None
+    first_party: Omittable[StrictBool] = Field(default=None, description=FIRST_PARTY)
+    audience: Omittable[Audience] = Field(default=None, description=AUDIENCE)
+    permissions: Omittable[Permissions] = Field(default=None, description=PERMISSIONS)
+
+
+class AutomationClientCreate(RequestModel):
+    """A tenant's automation client for Sump's admin API of that tenant, with the permissions it is granted."""
+
+    name: ContainerName
+    permissions: AutomationPermissions = Field(min_length=1)
+
+
+class AutomationClientUpdate(ChangeModel):
+    name: Omittable[ContainerName] = None
+    permissions: Omittable[Annotated[AutomationPermissions, Field(min_length=1)]] = None
+
+
+class SecretRotation(RequestModel):
+    overlap_seconds: int = Field(
+        default=DEFAULT_OVERLAP,
+        ge=0,
+        le=MAX_OVERLAP,
+        description="How long the previous secrets stay valid (default 24 hours; 0 ends them at once).",
+    )
+
+
+class ClientView(ResponseModel):
+    id: uuid.UUID
+    client_id: str = Field(description="The public identifier the client presents (`client_id`).")
+    tenant_id: uuid.UUID
+    environment_id: uuid.UUID | None
+    purpose: ClientPurpose
+    kind: ClientKind
+    name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    first_party: bool
+    audience: str | None
+    permissions: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, client: Client) -> ClientView:
+        return cls.model_validate(client)
+
+
+class ClientCreated(ClientView):
+    client_secret: str | None = Field(description="Shown this once; null for a public client.")
+
+
+class NewSecret(ResponseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown this once.")
+    previous_secrets_expire_at: datetime = Field(description="When the secrets before this one stop working.")
