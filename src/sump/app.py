@@ -39,19 +39,16 @@ from sump.factors.routes import tenant_router as tenant_factors_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
+from sump.hot_paths import HotPaths
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
+from sump.kit.edge import EdgeMiddleware
 from sump.kit.email.mailers import mailer_for
 from sump.kit.email.outbox import OutboxWorker
 from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers, say_not_migrated
 from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
-from sump.kit.middleware import (
-    BodyLimitMiddleware,
-    OriginGuardMiddleware,
-    RequestContextMiddleware,
-    SecurityHeadersMiddleware,
-)
+from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
@@ -182,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cookie_name=COOKIE_NAME,
         trusted=trusted_origins(settings.public_url, settings.cors_origins),
     )
+    app.add_middleware(HotPaths, state=app.state)  # the session check and JWKS without the framework
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -192,8 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-Id", "Link", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env is Env.PROD)
-    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(EdgeMiddleware, trusted_proxies=settings.trusted_proxies, hsts=settings.env is Env.PROD)
     return app
 
 

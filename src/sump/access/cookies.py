@@ -1,10 +1,15 @@
-"""Reading the session token from a request and writing the `sump_session` cookie."""
+"""Reading the session token from a request and writing the `sump_session` cookie.
+
+`token_of` is the one rule (bearer first, else the signed cookie): the framework's routes read it through
+`session_token`, the pure-ASGI session check (`sump.hot_paths`) from the raw headers."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from fastapi import Request, Response
+from starlette.requests import cookie_parser
 
 from sump.config import Settings
 from sump.kit.crypto import sign_cookie, unsign_cookie
@@ -12,13 +17,21 @@ from sump.kit.crypto import sign_cookie, unsign_cookie
 COOKIE_NAME = "sump_session"
 
 
-def session_token(request: Request, settings: Settings) -> str | None:
-    """`Authorization: Bearer <token>` wins; otherwise the signed cookie. A bad signature counts as no token."""
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
+def token_of(authorization: str | None, cookie_headers: Iterable[str], secret: str) -> str | None:
+    """`Authorization: Bearer <token>` (the first such header) wins; otherwise the signed cookie, read from every
+    `Cookie` header as Starlette reads them (a later one wins). A bad signature counts as no token."""
+    scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    return cookie_token(request, settings)
+    cookie = None
+    for header in cookie_headers:
+        cookie = cookie_parser(header).get(COOKIE_NAME, cookie)
+    return unsign_cookie(secret, cookie) if cookie else None
+
+
+def session_token(request: Request, settings: Settings) -> str | None:
+    """`Authorization: Bearer <token>` wins; otherwise the signed cookie. A bad signature counts as no token."""
+    return token_of(request.headers.get("authorization"), request.headers.getlist("cookie"), settings.secret_key)
 
 
 def cookie_token(request: Request, settings: Settings) -> str | None:

@@ -13,9 +13,11 @@ import logging
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
+from pydantic_core import to_json
 
 
 class LineWriter:
@@ -47,8 +49,44 @@ def _line_writer(*_: Any) -> LineWriter:
     return LineWriter(sys.stderr)
 
 
+class _Output:
+    json_lines = False
+    writer: LineWriter | None = None
+
+    def line_writer(self) -> LineWriter:
+        if self.writer is None or self.writer.file is not sys.stderr:
+            self.writer = LineWriter(sys.stderr)
+        return self.writer
+
+
+_output = _Output()
+_access = structlog.get_logger("sump.access")
+
+
+def access_line(method: str, path: str, status: int, ms: float, ip: str, request_id: str) -> None:
+    """The access log's one line per request. In production it is rendered here, once, by a compiled JSON
+    encoder, with the fields and the shape the structlog pipeline gives every other record (`request_id`,
+    `level`, `timestamp`); in development it goes through structlog's readable renderer."""
+    if not _output.json_lines:
+        _access.info("request", method=method, path=path, status=status, ms=ms, ip=ip, request_id=request_id)
+        return
+    record = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "ms": ms,
+        "ip": ip,
+        "event": "request",
+        "request_id": request_id,
+        "level": "info",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    _output.line_writer().msg(to_json(record).decode())
+
+
 def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
     """Tracebacks are plain: a rich one would print local variables, request headers and their secrets."""
+    _output.json_lines = json_lines
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

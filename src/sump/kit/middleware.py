@@ -1,26 +1,20 @@
-"""Pure ASGI middleware: request context (id, client IP, access log), body limits, the origin of cookie-authenticated
-writes and security headers."""
+"""Pure ASGI middleware: body limits and the origin of cookie-authenticated writes; the client address rule.
+(The request id, client address, security headers and access log are `kit.edge`'s.)"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import time
-import uuid
 from collections.abc import Collection, Sequence
 
-import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sump.kit.context import client_var, request_id_var
 from sump.kit.errors import problem_response
 from sump.kit.origins import from_trusted_origin
 
 MAX_BODY_BYTES = 1024 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ProxyNetworks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
-access_log = structlog.get_logger("sump.access")
 
 
 def client_ip(scope: Scope) -> str:
@@ -44,52 +38,6 @@ def _is_trusted(address: str, trusted: ProxyNetworks) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in trusted)
-
-
-class RequestContextMiddleware:
-    """Accepts or generates `X-Request-Id`, echoes it, resolves the client IP and writes one access-log line."""
-
-    def __init__(self, app: ASGIApp, trusted_proxies: ProxyNetworks) -> None:
-        self.app = app
-        self.trusted_proxies = trusted_proxies
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
-        peer = scope["client"][0] if scope.get("client") else None
-        scope["sump.client_ip"] = resolve_client_ip(peer, headers.get("x-forwarded-for"), self.trusted_proxies)
-        agent = headers.get("user-agent")
-        client_token = client_var.set((scope["sump.client_ip"], agent[:512] if agent else None))
-        token = request_id_var.set(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-                ip=scope["sump.client_ip"],
-            )
-            structlog.contextvars.unbind_contextvars("request_id")
-            request_id_var.reset(token)
-            client_var.reset(client_token)
 
 
 class BodyLimitMiddleware:
@@ -245,52 +193,3 @@ def _is_bearer(header: str | None) -> bool:
     """`Authorization: Bearer <token>`, read as `auth.cookies.session_token` reads it (the first header only)."""
     scheme, _, credentials = (header or "").partition(" ")
     return scheme.lower() == "bearer" and bool(credentials.strip())
-
-
-API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
-CONSOLE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-
-
-def _csp_and_referrer(path: str) -> tuple[str, str]:
-    """The console's pages send their origin on form posts (its CSRF check reads it): `same-origin` there,
-    because with `no-referrer` browsers send `Origin: null`."""
-    if _is_console(path):
-        return CONSOLE_CSP, "same-origin"
-    return DOCS_CSP if path == "/api-docs" or path.startswith("/api-docs/") else API_CSP, "no-referrer"
-
-
-class SecurityHeadersMiddleware:
-    """nosniff, no framing, no referrer, no caching of personal data, HSTS in production."""
-
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
-        self.app = app
-        self.hsts = hsts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        csp, referrer = _csp_and_referrer(scope["path"])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = referrer
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                headers["Cross-Origin-Resource-Policy"] = "same-origin"
-                headers.setdefault("Content-Security-Policy", csp)
-                headers.setdefault("Cache-Control", "no-store")
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,160 @@
+"""The pure-ASGI session check and JWKS (`sump.hot_paths`) answer exactly as the framework's routes do: same
+status, body, headers and problem codes, for every kind of credential, good or not."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.app import create_app
+from sump.hot_paths import HotPaths
+from sump.kit.crypto import sign_cookie
+from tests.auth.tenant_sessions import set_session
+from tests.support import SECRET, Database, TenantWorld, make_settings, new_tenant
+
+REQUEST_ID = "parity-check-1"
+FAST: Any = HotPaths
+
+
+@pytest.fixture
+async def framework(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an application on the same database without the hot paths: every request goes through
+    the framework's routes and middleware."""
+    application: FastAPI = create_app(make_settings(database))
+    application.user_middleware = [entry for entry in application.user_middleware if entry.cls is not FAST]
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False, client=("203.0.113.7", 50000))
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test", cookies=jar) as http:
+            yield http
+    finally:
+        await application.state.engine.dispose()
+        application.state.hasher.close()
+
+
+async def assert_same(
+    fast: httpx.AsyncClient, framework: httpx.AsyncClient, path: str, **headers: str
+) -> httpx.Response:
+    """Both answers to one request, compared whole; returns the fast one."""
+    sent = {"X-Request-Id": REQUEST_ID, **headers}
+    ours, theirs = await fast.get(path, headers=sent), await framework.get(path, headers=sent)
+    assert ours.status_code == theirs.status_code, (ours.text, theirs.text)
+    assert ours.content == theirs.content
+    tagged = {"etag": ours.headers["etag"]} if "etag" in ours.headers else {}  # the framework's JWKS has none
+    assert dict(ours.headers) == dict(theirs.headers) | tagged
+    assert [name for name in ours.headers if name != "etag"] == list(theirs.headers)  # in the same order
+    return ours
+
+
+def cookie(token: str) -> str:
+    return f"sump_session={sign_cookie(SECRET, token)}"
+
+
+async def test_the_hot_paths_are_in_the_application(client: httpx.AsyncClient) -> None:
+    assert any(entry.cls is FAST for entry in client._transport.app.user_middleware)  # type: ignore[attr-defined]
+
+
+@pytest.mark.asvs("SESS-01")
+async def test_tenant_session_check_by_bearer_and_cookie(
+    client: httpx.AsyncClient, framework: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    path = f"/api/v1/auth/tenants/{world.tenant_id}/session"
+    ok = await assert_same(client, framework, path, Authorization=f"Bearer {world.owner.token}")
+    assert ok.status_code == 200
+    assert ok.json()["accountId"] == world.owner.account_id
+    assert (await assert_same(client, framework, path, Cookie=cookie(world.owner.token))).status_code == 200
+    # bearer wins over the cookie, whichever is valid
+    both = {"Authorization": f"Bearer {other.owner.token}", "Cookie": cookie(world.owner.token)}
+    assert (await assert_same(client, framework, path, **both)).status_code == 401
+    refused = [
+        {},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": f"Bearer {'x' * 300}"},
+        {"Authorization": f"Basic {world.owner.token}"},
+        {"Cookie": f"sump_session={world.owner.token}"},  # unsigned
+        {"Cookie": cookie(world.owner.token)[:-3] + "abc"},  # bad signature
+        {"Authorization": f"Bearer {other.owner.token}"},  # another tenant's session
+    ]
+    for headers in refused:
+        answer = await assert_same(client, framework, path, **headers)
+        assert answer.status_code == 401, headers
+        assert answer.json()["code"] == "unauthenticated"
+        assert answer.json()["requestId"] == REQUEST_ID
+
+
+async def test_environment_session_check_and_the_other_family(
+    client: httpx.AsyncClient, framework: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    path = f"/api/v1/auth/environments/{world.environment_id}/session"
+    assert (await assert_same(client, framework, path, Authorization=f"Bearer {user.token}")).status_code == 200
+    assert (await assert_same(client, framework, path, Cookie=cookie(user.token))).status_code == 200
+    elsewhere = f"/api/v1/auth/environments/{await world.add_environment()}/session"
+    assert (await assert_same(client, framework, elsewhere, Authorization=f"Bearer {user.token}")).status_code == 401
+    owner = await assert_same(client, framework, path, Authorization=f"Bearer {world.owner.token}")
+    assert owner.status_code == 401  # a tenant account's session is not an end user's
+    tenant_path = f"/api/v1/auth/tenants/{world.tenant_id}/session"
+    assert (await assert_same(client, framework, tenant_path, Authorization=f"Bearer {user.token}")).status_code == 401
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_expired_and_idle_sessions_are_refused_alike(
+    client: httpx.AsyncClient, framework: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    for column in ("expires_at", "last_active_at"):
+        world = await new_tenant(client)
+        session = await client.get(f"/api/v1/auth/tenants/{world.tenant_id}/session", headers=world.owner.auth)
+        await set_session(db, session.json()["id"], **{column: datetime.now(UTC) - timedelta(days=31)})
+        path = f"/api/v1/auth/tenants/{world.tenant_id}/session"
+        assert (
+            await assert_same(client, framework, path, Authorization=f"Bearer {world.owner.token}")
+        ).status_code == 401
+
+
+async def test_forms_the_framework_answers_itself_still_reach_it(
+    client: httpx.AsyncClient, framework: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    auth = {"Authorization": f"Bearer {world.owner.token}"}
+    for path in (
+        f"/api/v1/auth/tenants/{world.tenant_id}/session?x=%00",  # a NUL in the query: 400
+        f"/api/v1/auth/tenants/{world.tenant_id.replace('-', '')}/session",  # a UUID in another spelling
+        f"/api/v1/auth/tenants/{world.tenant_id}/session/",  # no such route
+        "/api/v1/auth/tenants/not-a-uuid/session",
+        f"/api/v1/auth/tenants/{world.tenant_id}/session?any=thing",  # an unknown parameter is ignored
+    ):
+        await assert_same(client, framework, path, **auth)
+    head = await client.head(f"/api/v1/auth/tenants/{world.tenant_id}/session", headers=auth)
+    assert (
+        head.status_code
+        == (await framework.head(f"/api/v1/auth/tenants/{world.tenant_id}/session", headers=auth)).status_code
+    )
+
+
+async def test_jwks_is_the_framework_answer_with_an_entity_tag(
+    client: httpx.AsyncClient, framework: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    await world.add_end_user(world.environment_id)  # keys are made with the first token
+    path = f"/api/v1/environments/{world.environment_id}/.well-known/jwks.json"
+    keys = await assert_same(client, framework, path)
+    assert keys.status_code == 200
+    assert keys.headers["cache-control"] == "public, max-age=300"
+    etag = keys.headers["etag"]
+    for given in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        unchanged = await client.get(path, headers={"If-None-Match": given})
+        assert unchanged.status_code == 304
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == etag
+        assert unchanged.headers["x-content-type-options"] == "nosniff"
+    assert (await client.get(path, headers={"If-None-Match": '"other"'})).status_code == 200
+    missing = await assert_same(client, framework, f"/api/v1/environments/{uuid.uuid4()}/.well-known/jwks.json")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "environment_not_found"
