@@ -26,6 +26,7 @@ from sump.auth.passkey_routes import tenant_router as tenant_passkey_router
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.token_routes import router as token_endpoint_router
+from sump.clients.routes import router as clients_router
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
 from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessionmaker
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         invitation_accept_router,
         organization_catalog_router,
         audit_router,
+        clients_router,
         health_api,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tests.clients.support import application
 from tests.matrix.table import AE, AT, EA, EO, TA, TE, Route, T
 from tests.support import PASSWORD, TenantWorld, bearer, new_tenant, tenant_body
 
@@ -121,6 +122,8 @@ class Scene:
         if "{roleName}" in path:
             self.ids["roleName"] = f"role_{tag()}"
             await self._created(f"{self.a.base}/environments/{environment}/roles", {"name": self.ids["roleName"]})
+        if "{clientId}" in path:
+            self.ids["clientId"] = await self._client(path, environment)
         if "{permissionName}" in path:
             self.ids["permissionName"] = f"p{tag()}:read"
             permissions = f"{self.a.base}/environments/{environment}/permissions"
@@ -136,6 +139,12 @@ class Scene:
         member = self.ids["accountId"] = await self._created(end_users, person())
         self.newcomer = await self._created(end_users, person())
         await self._created(f"{organizations}/{organization}/members", {"accountId": member})
+
+    async def _client(self, path: str, environment: str) -> str:
+        """An application of the environment, or an automation client of the tenant."""
+        if "/environments/{environmentId}/clients" in path:
+            return await self._created(f"{self.a.base}/environments/{environment}/clients", application())
+        return await self._created(f"{self.a.base}/clients", {"name": "robot", "permissions": ["environments:read"]})
 
     async def _created(self, url: str, body: dict[str, Any]) -> str:
         response = await self.http.post(url, json=body, headers=self.a.owner.auth)
@@ -211,6 +220,11 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", f"{TE}/permissions"): lambda s: Call({"name": f"p{tag()}:read"}),
     ("POST", f"{TE}/roles"): lambda s: Call({"name": f"role_{tag()}", "permissions": []}),
     ("PATCH", f"{TE}/roles/{{roleName}}"): lambda s: Call({"description": f"Changed {tag()}"}),
+    ("POST", f"{TE}/clients"): lambda s: Call(application()),
+    ("PATCH", f"{TE}/clients/{{clientId}}"): lambda s: Call({"name": f"app-{tag()}"}),
+    ("POST", f"{TE}/clients/{{clientId}}/secrets"): lambda s: Call({"overlapSeconds": 60}),
+    ("POST", f"{T}/clients"): lambda s: Call({"name": f"robot-{tag()}", "permissions": ["environments:read"]}),
+    ("PATCH", f"{T}/clients/{{clientId}}"): lambda s: Call({"name": f"robot-{tag()}"}),
     ("POST", f"{AT}/login"): lambda s: Call(s.credentials(s.member)),
     ("POST", f"{AT}/forgot-password"): lambda s: Call({"email": s.member.email}),
     ("POST", f"{AT}/reset-password"): lambda s: Call({"token": tag() * 4, "newPassword": NEW_PASSWORD}),

@@ -71,6 +71,12 @@ PATCH   /tenants/{tenantId}/environments/{environmentId}/custom-property        
 DELETE  /tenants/{tenantId}/environments/{environmentId}/custom-property                 401 204 204 403 404 401 401
 POST    /tenants/{tenantId}/environments/{environmentId}/keys/rotate                     401 200 200 403 404 401 401
 GET     /tenants/{tenantId}/audit-events                                                 401 200 200 403 404 401 401
+POST    /tenants/{tenantId}/clients                                                      401 201 403 403 404 401 401
+GET     /tenants/{tenantId}/clients                                                      401 200 200 200 404 401 401
+GET     /tenants/{tenantId}/clients/{clientId}                                           401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/clients/{clientId}                                           401 204 403 403 404 401 401
+DELETE  /tenants/{tenantId}/clients/{clientId}                                           401 204 403 403 404 401 401
+POST    /tenants/{tenantId}/clients/{clientId}/secrets                                   401 201 403 403 404 401 401
 
 POST    /environments/{environmentId}/accounts                                           401 201 201 403 404 403 401
 GET     /environments/{environmentId}/accounts                                           401 200 200 200 404 403 401
@@ -111,6 +117,12 @@ GET     /tenants/{tenantId}/environments/{environmentId}/roles                  
 POST    /tenants/{tenantId}/environments/{environmentId}/roles                           401 201 201 403 404 401 401
 PATCH   /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 200 200 403 404 401 401
 DELETE  /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 204 204 403 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/clients                         401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/environments/{environmentId}/clients                         401 200 200 200 404 401 401
+GET     /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 204 204 403 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}/secrets      401 201 201 403 404 401 401
 GET     /environments/{environmentId}/.well-known/jwks.json                              200 200 200 200 200 200 200
 GET     /environments/{environmentId}/.well-known/openid-configuration                   200 200 200 200 200 200 200
 
@@ -225,4 +237,6 @@ FRESH_TARGETS = {
     ("DELETE", f"{EO}/{{organizationId}}"),
     ("POST", f"{EO}/{{organizationId}}/members"),
     ("DELETE", f"{EO}/{{organizationId}}/members/{{accountId}}"),
+    ("DELETE", f"{TE}/clients/{{clientId}}"),
+    ("DELETE", f"{T}/clients/{{clientId}}"),
 }

@@ -1,0 +1,123 @@
+"""Client authentication and secret rotation: the live secrets of a client of this environment (or of the
+tenant's automation) and nothing else; a rotation's overlap, and an overlap of 0 that ends the old secret at
+once."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.clients import service
+from tests.clients.support import application, automation, clients_url, machine, register
+from tests.support import TenantWorld
+
+
+async def _check(
+    db: AsyncSession, world: TenantWorld, client_id: str, secret: str | None, env: str | None = None
+) -> bool:
+    environment_id = uuid.UUID(env or world.environment_id) if env != "" else None
+    found = await service.authenticate(db, environment_id, uuid.UUID(world.tenant_id), client_id, secret)
+    matched = found is not None and found.client_id == client_id
+    await db.rollback()
+    return matched
+
+
+async def test_authenticate(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, machine())
+    client_id, secret = created["clientId"], created["clientSecret"]
+    assert await _check(db, world, client_id, secret)
+    assert not await _check(db, world, client_id, secret + "x")
+    assert not await _check(db, world, client_id, None)
+    assert not await _check(db, world, client_id, "")
+    assert not await _check(db, world, "sump_" + "0" * 32, secret)
+    assert not await _check(db, world, client_id, secret, env=await world.add_environment())
+    assert not await _check(db, world, client_id, secret, env="")  # not an automation client of the tenant
+    assert not await _check(db, other, client_id, secret, env=other.environment_id)
+    assert await service.for_environment(db, uuid.UUID(world.environment_id), client_id) is not None
+    assert await service.for_environment(db, uuid.UUID(other.environment_id), client_id) is None
+
+
+async def test_public_client_passes_only_without_a_secret(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, application(kind="public"))
+    assert await _check(db, world, created["clientId"], None)
+    assert not await _check(db, world, created["clientId"], "anything")
+
+
+async def test_automation_clients_authenticate_without_environment(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await automation(client, world, ["environments:read"])
+    assert await _check(db, world, created["clientId"], created["clientSecret"], env="")
+    assert not await _check(db, world, created["clientId"], created["clientSecret"])
+    assert await service.for_environment(db, uuid.UUID(world.environment_id), created["clientId"]) is None
+
+
+async def test_rotation_overlaps(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    created = await register(client, world, machine())
+    url = f"{clients_url(world)}/{created['id']}/secrets"
+    rotated = await client.post(url, headers=world.owner.auth)
+    assert rotated.status_code == 201, rotated.text
+    body = rotated.json()
+    assert body["clientId"] == created["clientId"]
+    assert body["clientSecret"] != created["clientSecret"]
+    assert "previousSecretsExpireAt" in body
+    assert await _check(db, world, created["clientId"], created["clientSecret"])  # the default 24 h overlap
+    assert await _check(db, world, created["clientId"], body["clientSecret"])
+    again = await client.post(url, json={"overlapSeconds": 0}, headers=world.owner.auth)
+    assert again.status_code == 201
+    assert not await _check(db, world, created["clientId"], created["clientSecret"])
+    assert not await _check(db, world, created["clientId"], body["clientSecret"])
+    assert await _check(db, world, created["clientId"], again.json()["clientSecret"])
+
+
+async def test_rotation_bounds(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    created = await register(client, world, machine())
+    url = f"{clients_url(world)}/{created['id']}/secrets"
+    for overlap in (-1, 30 * 24 * 3600 + 1):
+        response = await client.post(url, json={"overlapSeconds": overlap}, headers=world.owner.auth)
+        assert response.status_code == 400
+        assert "overlapSeconds" in response.json()["errors"]
+
+
+async def test_deleted_client_no_longer_authenticates(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, machine())
+    await client.delete(f"{clients_url(world)}/{created['id']}", headers=world.owner.auth)
+    assert not await _check(db, world, created["clientId"], created["clientSecret"])
+
+
+async def test_automation_clients_are_the_owners(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    admin = await world.add_member("admin")
+    body = {"name": "robot", "permissions": ["environments:read"]}
+    refused = await client.post(f"{world.base}/clients", json=body, headers=admin.auth)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "insufficient_role"
+    unknown = await client.post(
+        f"{world.base}/clients", json={"name": "robot", "permissions": ["tenants:delete"]}, headers=world.owner.auth
+    )
+    assert unknown.status_code == 400
+    none = await client.post(
+        f"{world.base}/clients", json={"name": "robot", "permissions": []}, headers=world.owner.auth
+    )
+    assert none.status_code == 400
+    created = await automation(client, world, ["end_users:write", "environments:read"])
+    assert created["purpose"] == "automation"
+    assert created["environmentId"] is None
+    assert created["permissions"] == ["end_users:write", "environments:read"]
+    listed = await client.get(f"{world.base}/clients", headers=admin.auth)
+    assert [item["id"] for item in listed.json()] == [created["id"]]
+    url = f"{world.base}/clients/{created['id']}"
+    assert (await client.patch(url, json={"name": "renamed"}, headers=admin.auth)).status_code == 403
+    assert (await client.delete(url, headers=admin.auth)).status_code == 403
+    changed = await client.patch(url, json={"permissions": ["audit:read"]}, headers=world.owner.auth)
+    assert changed.status_code == 204
+    assert (await client.get(url, headers=world.owner.auth)).json()["permissions"] == ["audit:read"]
+    in_environment = await client.get(f"{clients_url(world)}/{created['id']}", headers=world.owner.auth)
+    assert in_environment.status_code == 404
