@@ -40,6 +40,7 @@ from sump.factors.routes import tenant_router as tenant_factors_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
+from sump.hosted.app import create_hosted
 from sump.hot_paths import HotPaths
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_probes)
     app.add_api_route("/console", lambda: RedirectResponse("/console/", status_code=308), include_in_schema=False)
     app.mount("/console", create_console(app.state))
+    app.mount(API_PREFIX + "/environments/{environment_id}/hosted", create_hosted(app.state))
     install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -159,6 +159,9 @@ OTHER_DEFAULTS = {
     "magicLinksEnabled": False,
     "passkeyRpId": None,
     "passkeyOrigins": [],
+    "displayName": None,
+    "logoUrl": None,
+    "primaryColor": None,
 }
 
 

@@ -7,7 +7,6 @@ limits, lockout and audit events.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
+from sump.kit.forms import identifier_kind
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.ratelimit import hit_per_ip
 from sump.kit.transactions import DbSession
@@ -50,15 +50,7 @@ from sump.onboarding.schemas import OwnerFields, TenantCreate
 from sump.tenants.schemas import TenantFields
 
 router = APIRouter()
-PHONE_LIKE = re.compile(r"^\+|^\d{10,}$")
 NO_SUCH_TENANT = "No tenant has this ID. Check the ID you were given when the tenant was created."
-
-
-def identifier_kind(identifier: str) -> str:
-    """How the original console read the one identifier field: `@` is an email, `+` or 10+ digits a phone."""
-    if "@" in identifier:
-        return "email"
-    return "phone" if PHONE_LIKE.search(identifier) else "username"
 
 
 async def _pool(db: AsyncSession, tenant_text: str) -> Pool:

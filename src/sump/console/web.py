@@ -1,31 +1,25 @@
 """What every console page shares: templates, the signed-in tenant account, CSRF-checked forms, redirects and
 the HTML error page.
 
-CSRF: a random `sump_csrf` cookie (HttpOnly, SameSite=Strict) plus a form field holding the HMAC of that cookie
-and of the session token. A page from another origin can neither read the cookie nor compute the HMAC, and a
-token taken from one session is worthless in another. Requests that announce another origin (`Origin`,
-`Sec-Fetch-Site`) are refused before the token is even looked at.
+CSRF (`sump.kit.forms`): a random `sump_csrf` cookie (HttpOnly, SameSite=Strict, path `/console`) plus a form
+field holding the HMAC of that cookie and of the console session's token.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from hashlib import sha256
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import ImmutableMultiDict
 
@@ -36,22 +30,21 @@ from sump.audit import policy as audit_policy
 from sump.config import Settings
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environments import policy as environment_policy
+from sump.kit import forms
 from sump.kit.call import Hooks
 from sump.kit.crypto import sign_cookie, unsign_cookie
 from sump.kit.custom_properties import readable
 from sump.kit.deps import SettingsDep
-from sump.kit.errors import Problem, field_message
-from sump.kit.origins import from_trusted_origin, trusted_origins
+from sump.kit.forms import FormErrors as FormErrors
+from sump.kit.forms import problem_errors as problem_errors
+from sump.kit.forms import validated as validated
 from sump.kit.transactions import DbSession
 from sump.tenants import policy as tenant_policy
 
-M = TypeVar("M", bound=BaseModel)
 CSRF_COOKIE = "sump_csrf"
-CSRF_FIELD = "csrf"
+CSRF_PURPOSE = "console-csrf"
 FLASH_COOKIE = "sump_flash"
 TENANT_COOKIE = "sump_console_tenant"
-MAX_FORM_FIELDS = 300
-FORM_TYPE = "application/x-www-form-urlencoded"
 BREAK_AFTER = re.compile(r"(?<=[.@_:/-])")
 WBR = Markup("<wbr>")
 
@@ -95,25 +88,7 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-class FormErrors(Exception):
-    """Field messages (`field` → sentence) and an optional message for the whole form."""
-
-    def __init__(self, errors: Mapping[str, str] | None = None, message: str | None = None) -> None:
-        super().__init__(message or "The form has errors.")
-        self.errors = dict(errors or {})
-        self.message = message
-
-
 # ---------------------------------------------------------------------------------------------------- CSRF
-
-
-def _csrf_cookie(request: Request) -> str:
-    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_cookie", None)
-    if not value:
-        value = secrets.token_urlsafe(32)
-        request.state.csrf_cookie = value
-        request.state.csrf_cookie_new = True
-    return value
 
 
 def _session_token(request: Request, settings: Settings) -> str:
@@ -122,52 +97,14 @@ def _session_token(request: Request, settings: Settings) -> str:
 
 
 def csrf_token(request: Request, settings: Settings) -> str:
-    message = f"console-csrf|{_csrf_cookie(request)}|{_session_token(request, settings)}".encode()
-    return hmac.new(settings.secret_key.encode(), message, sha256).hexdigest()
-
-
-def _same_origin(request: Request, settings: Settings) -> bool:
-    """The API's origin check (`kit.origins`) with Sump's own origin only: `SUMP_PUBLIC_URL`'s (behind a TLS
-    proxy) or the one the request was sent to; the API's CORS origins are not trusted with console forms."""
-    headers = request.headers
-    return from_trusted_origin(
-        headers.get("origin"),
-        headers.get("sec-fetch-site"),
-        request.url.scheme,
-        headers.get("host"),
-        trusted_origins(settings.public_url),
-    )
-
-
-def csrf_failed() -> Problem:
-    return Problem(403, "csrf_failed", "The form has expired or came from another site. Reload the page and try again.")
+    return forms.csrf_token(request, settings, CSRF_PURPOSE, CSRF_COOKIE, _session_token(request, settings))
 
 
 async def read_form(request: Request, settings: Settings) -> ImmutableMultiDict[str, str]:
     """The urlencoded body of a console form, after the origin and CSRF checks."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
-        raise Problem(415, "unsupported_media_type", "Console forms are sent as application/x-www-form-urlencoded.")
-    if not _same_origin(request, settings):
-        raise csrf_failed()
-    try:
-        pairs = parse_qsl(
-            (await request.body()).decode(),
-            keep_blank_values=True,
-            errors="strict",
-            strict_parsing=False,
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Problem(400, "malformed_form", "The form could not be read.") from exc
-    if any("\x00" in key or "\x00" in value for key, value in pairs):
-        raise Problem(400, "malformed_form", "The form could not be read.")
-    form = ImmutableMultiDict(pairs)
-    submitted = form.get(CSRF_FIELD, "")
-    if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(
-        submitted.encode(), csrf_token(request, settings).encode()
-    ):
-        raise csrf_failed()
-    return form
+    return await forms.read_guarded_form(
+        request, settings, CSRF_PURPOSE, CSRF_COOKIE, _session_token(request, settings)
+    )
 
 
 # --------------------------------------------------------------------------------------------- responses
@@ -183,8 +120,9 @@ def set_console_cookie(
 
 
 def _finish(request: Request, response: Response, settings: Settings) -> Response:
-    if getattr(request.state, "csrf_cookie_new", False):
-        set_console_cookie(response, settings, CSRF_COOKIE, request.state.csrf_cookie)
+    csrf_cookie = forms.new_csrf_cookie(request)
+    if csrf_cookie:
+        set_console_cookie(response, settings, CSRF_COOKIE, csrf_cookie)
     if request.cookies.get(FLASH_COOKIE) and not getattr(request.state, "flash_set", False):
         response.delete_cookie(FLASH_COOKIE, path="/console")
     return response
@@ -255,40 +193,6 @@ async def signed_in_or_none(request: Request, db: AsyncSession, settings: Settin
 
 
 # ------------------------------------------------------------------------------------------------ values
-
-
-def validated(model: type[M], data: Mapping[str, Any]) -> M:
-    """`model` from form values (by their wire names); field messages as a `FormErrors`. An empty field counts
-    as not given: optional ones are left out, required ones are reported missing."""
-    given = {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
-    try:
-        return model.model_validate(given)
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            errors.setdefault(field or "form", _form_message(dict(error)))
-        raise FormErrors(errors) from exc
-
-
-def _form_message(error: dict[str, Any]) -> str:
-    """Validation messages in the words of a form: an empty field is missing, lengths in characters."""
-    if error["type"] == "missing" or (error["type"] == "string_too_short" and not str(error.get("input", "")).strip()):
-        return "This field is required."
-    if error["type"] == "string_too_short":
-        return f"Must be at least {error['ctx']['min_length']} characters."
-    if error["type"] == "string_too_long":
-        return f"Must be at most {error['ctx']['max_length']} characters."
-    return field_message(error)
-
-
-def problem_errors(problem: Problem, default_field: str | None = None) -> FormErrors:
-    """A service's refusal as form errors: its field messages, or its sentence for the whole form."""
-    if problem.errors:
-        return FormErrors(problem.errors)
-    if default_field:
-        return FormErrors({default_field: problem.detail})
-    return FormErrors(message=problem.detail)
 
 
 def optional(form: Mapping[str, str], *names: str) -> dict[str, str]:

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import FactorPolicy
 from sump.kit.custom_properties import CustomProperties, readable
-from sump.kit.relying_party import Origins, OriginsChange, RpId, origins_outside
+from sump.kit.relying_party import DOMAIN, PORT, Origins, OriginsChange, RpId, origins_outside
 from sump.kit.schemas import ChangeModel, ContainerName, Omittable, RequestModel, ResponseModel
 
 ORDER_MESSAGE = "passwordMinLength must not exceed passwordMaxLength"
@@ -34,6 +34,19 @@ PASSKEY_ORIGINS = (
     "The origins (`https://app.example.com`; `http` only on localhost) of the pages that use passkeys, each on "
     "the relying-party id's domain or under it."
 )
+DISPLAY_NAME = "The application's name as the hosted sign-in pages show it (the environment's name when unset)."
+LOGO_URL = (
+    "The logo the hosted pages show above their forms: an `https` URL (`http` only on localhost, 127.0.0.1 or "
+    "[::1], for development), without quotes, spaces or angle brackets."
+)
+PRIMARY_COLOR = "The colour of the hosted pages' buttons and links, as `#rrggbb`."
+LOGO_PATTERN = (
+    rf"^(?:https://(?:{DOMAIN}|[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}})|http://(?:localhost|127\.0\.0\.1|\[::1\]))"
+    rf"(?::{PORT})?(?:/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*)?$"
+)
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")]
+LogoUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=LOGO_PATTERN)]
+PrimaryColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$"), AfterValidator(str.lower)]
 
 
 class EnvironmentSettings(RequestModel):
@@ -48,6 +61,9 @@ class EnvironmentSettings(RequestModel):
     magic_links_enabled: StrictBool = Field(default=False, description=MAGIC_LINKS)
     passkey_rp_id: RpId | None = Field(default=None, description=PASSKEY_RP_ID)
     passkey_origins: Origins = Field(default_factory=list, description=PASSKEY_ORIGINS)
+    display_name: DisplayName | None = Field(default=None, description=DISPLAY_NAME)
+    logo_url: LogoUrl | None = Field(default=None, description=LOGO_URL)
+    primary_color: PrimaryColor | None = Field(default=None, description=PRIMARY_COLOR)
 
     @model_validator(mode="after")
     def _ordered(self) -> EnvironmentSettings:
@@ -78,6 +94,9 @@ class EnvironmentSettingsChange(ChangeModel):
     magic_links_enabled: Omittable[StrictBool] = Field(default=None, description=MAGIC_LINKS)
     passkey_rp_id: RpId | None = Field(default=None, description=PASSKEY_RP_ID)
     passkey_origins: OriginsChange = Field(default=None, description=PASSKEY_ORIGINS)
+    display_name: DisplayName | None = Field(default=None, description=DISPLAY_NAME + " null clears it.")
+    logo_url: LogoUrl | None = Field(default=None, description=LOGO_URL + " null clears it.")
+    primary_color: PrimaryColor | None = Field(default=None, description=PRIMARY_COLOR + " null clears it.")
 
     @field_validator("passkey_origins")
     @classmethod

@@ -14,6 +14,9 @@ from sump.kit.errors import problem_response
 from sump.kit.origins import from_trusted_origin
 
 MAX_BODY_BYTES = 1024 * 1024
+# The API paths that take `application/x-www-form-urlencoded` as well: the hosted pages' forms. Every other API
+# body is JSON.
+FORM_PATHS = re.compile(r"/api/v1/environments/[^/]+/hosted/.*")
 ProxyNetworks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 
@@ -67,7 +70,12 @@ class BodyLimitMiddleware:
         if not has_body:
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith("/api/") and not _is_json(headers.get("content-type", "")):
+        content_type = headers.get("content-type", "")
+        if (
+            scope["path"].startswith("/api/")
+            and not _is_json(content_type)
+            and not (_is_form(content_type) and FORM_PATHS.fullmatch(scope["path"]))
+        ):
             response = problem_response(415, "unsupported_media_type", "The request body must be application/json.")
             await response(scope, receive, send)
             return
@@ -120,6 +128,10 @@ def _has_nul_escape(data: bytes, query: bool = False) -> bool:
 async def _nul(scope: Scope, receive: Receive, send: Send) -> None:
     response = problem_response(400, "nul_character", "The request contains a NUL character.")
     await response(scope, receive, send)
+
+
+def _is_form(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
 def _is_json(content_type: str) -> bool:

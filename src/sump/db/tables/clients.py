@@ -85,6 +85,7 @@ class ClientToken(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     client_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     secret_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("client_secret.id", ondelete="CASCADE"), index=True)
+    permissions: Mapped[list[str]] = mapped_column(JSONType, default=list)  # asked at issue; the client's count
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 

@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("client_pk", sa.Uuid(), nullable=False),
         sa.Column("secret_pk", sa.Uuid(), nullable=False),
+        sa.Column("permissions", JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
