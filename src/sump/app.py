@@ -54,6 +54,7 @@ from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.oidc.routes import router as oidc_router
 from sump.onboarding.routes import router as onboarding_router
 from sump.organizations.invitation_routes import router as organization_invitations_router
 from sump.organizations.routes import catalog_router as organization_catalog_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         environment_passkey_router,
         tokens_router,
         token_endpoint_router,
+        oidc_router,
         tenant_factors_router,
         environment_factors_router,
         factors_admin_router,

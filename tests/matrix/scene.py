@@ -256,6 +256,7 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
         {"token": tag() * 4, "name": "Invited Person", "username": f"i_{tag()}", "password": NEW_PASSWORD}
     ),
     ("POST", f"{AE}/token/revoke"): lambda s: Call({"refreshToken": tag() * 4}),
+    ("GET", "/api/v1/environments/{environmentId}/authorize/continue"): lambda s: Call(params={"request": tag() * 4}),
     **{
         (method, f"{base}{path}"): body
         for base in (AT, AE)

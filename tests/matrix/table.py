@@ -10,6 +10,10 @@ environment the row acts in (an environment of A); an end user of an environment
 - the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
   (a session counts only in its own tenant or environment);
 - a user of A gets 403 where an admin or the owner is needed;
+- the OpenID Provider's routes answer every actor alike, for none of them is a client or holds a client's token:
+  introspection without a client's authentication 401; authorization without a client, and its continuation
+  without a waiting request, 400 (an error page, never a redirect); userinfo without an access token issued to a
+  client 401; end-session without a hint 303 to the hosted signed-out page;
 - the second step of a sign-in (`…/login/factor`, `…/login/enrol/totp…`) is public but needs a live
   challenge: an unknown one answers 401 to every actor alike; one's own factors (`…/me/factors…`, step-up,
   recovery codes) follow the session rules of the sign-in routes, and an account without a factor gets 403
@@ -192,6 +196,13 @@ POST    /auth/environments/{environmentId}/login/passkey/options                
 POST    /auth/environments/{environmentId}/login/passkey                                 401 401 401 401 401 401 401
 POST    /auth/environments/{environmentId}/token                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/token/revoke                                  200 200 200 200 200 200 200
+POST    /auth/environments/{environmentId}/token/introspect                              401 401 401 401 401 401 401
+GET     /environments/{environmentId}/authorize                                          400 400 400 400 400 400 400
+GET     /environments/{environmentId}/authorize/continue                                 400 400 400 400 400 400 400
+GET     /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401
+POST    /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401
+GET     /environments/{environmentId}/end-session                                        303 303 303 303 303 303 303
+POST    /environments/{environmentId}/end-session                                        303 303 303 303 303 303 303
 GET     /auth/environments/{environmentId}/me                                            401 401 401 401 401 200 401
 
 GET     /health                                                                          200 200 200 200 200 200 200

@@ -40,7 +40,7 @@ async def grant(
     returns its challenge (which must commit too); the mfa grant answers it, as `…/login/factor` does."""
     if body.grant_type == "refresh_token":
         assert body.refresh_token is not None
-        return await _refresh(call, environment, body.refresh_token)
+        return await refresh(call, environment, body.refresh_token)
     if body.grant_type == "password":
         done = await auth.sign_in(call, environments.pool(environment), body.login(), channel="token")
         if isinstance(done, auth.Challenge):
@@ -66,12 +66,19 @@ def _session_needed() -> Problem:
     return Problem(401, "unauthenticated", "The session grant needs a session of this environment.")
 
 
-async def _refresh(call: Call, environment: Environment, raw: str) -> service.TokenPair | Problem:
+async def refresh(
+    call: Call, environment: Environment, raw: str, client: tuple[uuid.UUID, str] | None = None
+) -> service.TokenPair | Problem:
+    """Rotates a refresh token: of the first-party grants (`client` None), or of the authenticated client it was
+    issued to (its primary key and client_id)."""
+
     async def account_of(db: AsyncSession, account_id: uuid.UUID) -> EnvironmentAccount | None:
         return await end_users.enabled(db, environment.id, account_id)
 
     try:
-        pair = await service.refresh(call.db, call.settings, environment, account_of, organizations.current_grant, raw)
+        pair = await service.refresh(
+            call.db, call.settings, environment, account_of, organizations.current_grant, raw, client
+        )
     except Problem as problem:
         audit.record_failure(
             call, "token.refresh_failed", problem, tenant_id=environment.tenant_id, environment_id=environment.id

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sump.accounts.schemas import Login
 from sump.factors.schemas import AssertionCredential, FactorName
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel
+from sump.tokens.schemas import RevokeRequest
 
 MFA_GRANT = "urn:sump:params:oauth:grant-type:mfa"
 IDENTIFIERS = ("email", "phone", "username")
@@ -96,3 +97,80 @@ class MfaRequired(ResponseModel):
     enrol: bool
     expires_in: int
     request_id: str
+
+
+# --- the OAuth 2.0 side of the token endpoint, revocation and introspection (form bodies) -------------------
+
+
+class OAuthTokenForm(BaseModel):
+    """An OAuth 2.0 token request (RFC 6749 §4.1.3, §6), form-encoded. The client authenticates with HTTP
+    Basic (`client_secret_basic`) or `client_id` and `client_secret` here (`client_secret_post`); a public client
+    sends `client_id` alone. Unknown parameters are ignored, as the RFC says."""
+
+    grant_type: Literal["authorization_code", "refresh_token"]
+    code: str | None = Field(default=None, max_length=256)
+    redirect_uri: str | None = Field(default=None, max_length=2048)
+    code_verifier: str | None = Field(default=None, max_length=128, description="PKCE (RFC 7636), always S256.")
+    refresh_token: str | None = Field(default=None, max_length=256)
+    scope: str | None = Field(default=None, max_length=1024)
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+
+class OAuthTokenResponse(BaseModel):
+    """RFC 6749 §5.1, with OpenID Connect's `id_token` for the authorization code grant."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str | None = None
+    id_token: str | None = None
+    scope: str | None = None
+
+
+class RevocationForm(BaseModel):
+    """RFC 7009: the token, with the client's authentication when it was issued to a client."""
+
+    token: str = Field(max_length=256)
+    token_type_hint: Literal["refresh_token", "access_token"] | None = None
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+
+class IntrospectionForm(BaseModel):
+    """RFC 7662: the token; a confidential client authenticates (HTTP Basic, or `client_id` and `client_secret`)."""
+
+    token: str = Field(max_length=4096)
+    token_type_hint: Literal["refresh_token", "access_token"] | None = None
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+
+class Introspection(BaseModel):
+    """RFC 7662 §2.2: `active`, and for an active token what it says."""
+
+    model_config = ConfigDict(extra="allow")
+
+    active: bool
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's schema for a request body the route reads itself; nested models are the document's own."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+def _body(**content: type[BaseModel]) -> dict[str, Any]:
+    types = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {types[kind]: {"schema": _schema(model)} for kind, model in content.items()},
+        }
+    }
+
+
+TOKEN_BODY = _body(json=TokenRequest, form=OAuthTokenForm)
+REVOCATION_BODY = _body(json=RevokeRequest, form=RevocationForm)
+INTROSPECTION_BODY = _body(form=IntrospectionForm)

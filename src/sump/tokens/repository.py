@@ -80,3 +80,16 @@ async def revoke_for_organization(
     if account_id is not None:
         statement = statement.where(RefreshToken.account_id == account_id)
     await db.execute(statement.values(revoked_at=now))
+
+
+async def revoke_for_client_session(
+    db: AsyncSession, environment_id: uuid.UUID, session_id: uuid.UUID, client_pk: uuid.UUID, now: datetime
+) -> None:
+    """Revokes the refresh tokens of one session held by one client."""
+    await db.execute(
+        environment(environment_id)
+        .update(RefreshToken)
+        .where(RefreshToken.session_id == session_id, RefreshToken.client_pk == client_pk)
+        .where(RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

@@ -1,5 +1,5 @@
-"""JWKS and discovery per environment, and key rotation by the tenant's admins. (The token endpoint and
-`me` are sign-in routes: `sump.auth.token_routes`.)"""
+"""JWKS per environment, and key rotation by the tenant's admins. (The token endpoint and `me` are sign-in
+routes: `sump.auth.token_routes`; discovery is the OpenID Provider's: `sump.oidc.routes`.)"""
 
 from __future__ import annotations
 
@@ -32,27 +32,6 @@ async def jwks(
     """Public keys that verify this environment's access tokens (next, active, and recently retired)."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return await service.jwks(db, settings, environment.id)
-
-
-@router.get("/environments/{environmentId}/.well-known/openid-configuration")
-async def discovery(
-    response: Response, settings: SettingsDep, environment: Environment = Depends(environment_of)
-) -> dict[str, Any]:
-    """Where this environment's issuer publishes its keys and takes token requests."""
-    response.headers["Cache-Control"] = "public, max-age=300"
-    base = f"{settings.public_url}/api/v1"
-    return {
-        "issuer": service.issuer(settings, environment.id),
-        "jwks_uri": f"{base}/environments/{environment.id}/.well-known/jwks.json",
-        "token_endpoint": f"{base}/auth/environments/{environment.id}/token",
-        "revocation_endpoint": f"{base}/auth/environments/{environment.id}/token/revoke",
-        "userinfo_endpoint": f"{base}/auth/environments/{environment.id}/me",
-        "grant_types_supported": ["password", "session", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "subject_types_supported": ["public"],
-        "response_types_supported": [],
-    }
 
 
 @router.post(

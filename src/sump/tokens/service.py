@@ -36,7 +36,7 @@ from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
-from sump.db.tables.sessions import AccountType, Session
+from sump.db.tables.sessions import AccountType
 from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
@@ -68,6 +68,26 @@ class Grant(Protocol):
 AccountOf = Callable[[AsyncSession, uuid.UUID], Awaitable[EnvironmentAccount | None]]
 # grant_of(db, environment_id, organization_id, account_id): the membership as it is now, else None.
 GrantOf = Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[Grant | None]]
+
+
+class SignedIn(Protocol):
+    """The session tokens are issued for: its id and how it was signed in."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def amr(self) -> list[str] | None: ...
+
+
+@dataclass(frozen=True)
+class Issuee:
+    """The OAuth client tokens are issued to (authorization code flow), and the scope it was granted: access
+    tokens carry them (RFC 9068 `client_id`, `scope`), refresh tokens are bound to the client."""
+
+    pk: uuid.UUID
+    client_id: str
+    scope: str
 
 
 def issuer(settings: Settings, environment_id: uuid.UUID) -> str:
@@ -171,6 +191,8 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     account: EnvironmentAccount
+    family_id: uuid.UUID | None = None
+    scope: str | None = None
 
 
 async def _access_token(
@@ -181,10 +203,12 @@ async def _access_token(
     session_id: uuid.UUID,
     grant: Grant | None,
     amr: list[str] | None = None,
+    issuee: Issuee | None = None,
 ) -> str:
     """`grant`: the active organization, with the role and permissions of the membership now; `amr`: how the
-    session was signed in (RFC 8176), left out for sessions made before it was recorded."""
-    key = await active_key(db, settings, environment)
+    session was signed in (RFC 8176), left out for sessions made before it was recorded; `issuee`: the client
+    (RFC 9068 `client_id` and `scope`). The audience stays the environment, which resource servers (the SDK)
+    verify, whichever client the token went to."""
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": issuer(settings, environment.id),
@@ -203,8 +227,16 @@ async def _access_token(
     }
     if amr:
         claims["amr"] = amr
+    if issuee is not None:
+        claims["client_id"], claims["scope"] = issuee.client_id, issuee.scope
+    return await sign(db, settings, environment, claims, TOKEN_TYPE)
+
+
+async def sign(db: AsyncSession, settings: Settings, environment: Environment, claims: dict[str, Any], typ: str) -> str:
+    """`claims` signed with the environment's active key (ES256), with `typ` in the header (ID tokens: JWT)."""
+    key = await active_key(db, settings, environment)
     private_key = _private_key(settings.secret_key, key.kid, key.private_key)
-    return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": TOKEN_TYPE})
+    return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ})
 
 
 async def verify_access_token(
@@ -248,32 +280,45 @@ async def issue(
     settings: Settings,
     environment: Environment,
     account: EnvironmentAccount,
-    session: Session,
+    session: SignedIn,
     grant: Grant | None,
+    issuee: Issuee | None = None,
 ) -> TokenPair:
-    """A new family: an access token and the first refresh token of a chain, bound to the grant's organization."""
+    """A new family: an access token and the first refresh token of a chain, bound to the grant's organization
+    and to the client it is issued to (`issuee`)."""
     raw = new_token()
+    family_id = uuid.uuid4()
     await repository.add(
         db,
         RefreshToken(
             token_hash=token_digest(raw),
-            family_id=uuid.uuid4(),
+            family_id=family_id,
             session_id=session.id,
             environment_id=environment.id,
             account_id=account.id,
             organization_id=grant.organization_id if grant else None,
+            client_pk=issuee.pk if issuee else None,
+            scope=issuee.scope if issuee else None,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
         ),
     )
-    access = await _access_token(db, settings, environment, account, session.id, grant, session.amr)
-    return TokenPair(access, raw, settings.access_token_ttl, account)
+    access = await _access_token(db, settings, environment, account, session.id, grant, session.amr, issuee)
+    return TokenPair(access, raw, settings.access_token_ttl, account, family_id)
 
 
 async def refresh(
-    db: AsyncSession, settings: Settings, environment: Environment, account_of: AccountOf, grant_of: GrantOf, raw: str
+    db: AsyncSession,
+    settings: Settings,
+    environment: Environment,
+    account_of: AccountOf,
+    grant_of: GrantOf,
+    raw: str,
+    client: tuple[uuid.UUID, str] | None = None,
 ) -> TokenPair | Problem:
     """Rotates `raw` while its session is live and its account enabled (`account_of`); the new access token
-    carries the organization's role and permissions as they are now (`grant_of`).
+    carries the organization's role and permissions as they are now (`grant_of`). A token issued to a client
+    is refreshed by that client only (`client`: its primary key and client_id, authenticated), and a token of
+    the first-party grants by no client.
 
     A replay returns (not raises) its problem: the revocation of the family and of the session must be
     committed with the answer."""
@@ -281,6 +326,9 @@ async def refresh(
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise invalid_grant()
+    if row.client_pk != (client[0] if client else None):
+        raise invalid_grant()
+    issuee = Issuee(row.client_pk, client[1], row.scope or "") if client and row.client_pk else None
     live, amr = await sessions.live_amr(db, settings, row.session_id)
     if not live:  # expired, idle or revoked: same answer
         raise invalid_grant()
@@ -298,6 +346,8 @@ async def refresh(
                 environment_id=row.environment_id,
                 account_id=row.account_id,
                 organization_id=row.organization_id,
+                client_pk=row.client_pk,
+                scope=row.scope,
                 expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
             ),
         )
@@ -315,8 +365,8 @@ async def refresh(
         grant = await grant_of(db, environment.id, row.organization_id, account.id)
         if grant is None:
             raise invalid_grant()
-    access = await _access_token(db, settings, environment, account, row.session_id, grant, amr)
-    return TokenPair(access, successor, settings.access_token_ttl, account)
+    access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
+    return TokenPair(access, successor, settings.access_token_ttl, account, row.family_id, row.scope)
 
 
 async def _end_sign_in(db: AsyncSession, replayed: RefreshToken, now: datetime) -> None:
@@ -332,10 +382,12 @@ async def _end_sign_in(db: AsyncSession, replayed: RefreshToken, now: datetime) 
     )
 
 
-async def revoke(db: AsyncSession, environment: Environment, raw: str) -> None:
-    """Revokes the token's whole family (RFC 7009: unknown tokens are not an error)."""
+async def revoke(db: AsyncSession, environment: Environment, raw: str, client_pk: uuid.UUID | None = None) -> None:
+    """Revokes the token's whole family (RFC 7009: unknown tokens are not an error). A token issued to a client
+    is revoked by that client only (`client_pk`, authenticated), a first-party grant's by no client: another's
+    token is left alone with the same answer."""
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
-    if row is not None:
+    if row is not None and row.client_pk == client_pk:
         await repository.revoke_family(db, row.family_id, utcnow())
 
 

@@ -1,0 +1,55 @@
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the hosted session ends, with the refresh
+tokens of its sign-in, and the browser goes back to the client only to a `post_logout_redirect_uri`
+registered for it, named by a verified `id_token_hint` (or `client_id`); otherwise to the hosted signed-out
+page."""
+
+from __future__ import annotations
+
+import uuid
+
+from authlib.common.urls import add_params_to_uri
+
+from sump.clients import service as clients
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import AccountType
+from sump.kit.call import Call
+from sump.kit.errors import Problem
+from sump.sessions import service as sessions
+from sump.tokens import clients as client_tokens
+from sump.tokens.service import issuer
+
+MAX_PARAMETER = 4096
+
+
+def bad_logout(detail: str) -> Problem:
+    return Problem(400, "invalid_logout_request", detail)
+
+
+async def end_session(
+    call: Call, environment: Environment, parameters: dict[str, str], hosted_token: str | None
+) -> str:
+    """Ends the sign-in and answers where the browser goes next. Raises (an error page, never a redirect) for
+    a hint that is not this environment's ID token, or a redirect URI not registered for its client."""
+    if any(len(value) > MAX_PARAMETER for value in parameters.values()):
+        raise bad_logout("A parameter is too long.")
+    hint = parameters.get("id_token_hint")
+    claims = await client_tokens.verify_id_token_hint(call.db, call.settings, environment, hint) if hint else None
+    if hint and claims is None:
+        raise bad_logout("The id_token_hint is not an ID token of this environment.")
+    client_id = parameters.get("client_id") or (str(claims["aud"]) if claims else None)
+    if claims and client_id != claims["aud"]:
+        raise bad_logout("The client_id is not the audience of the id_token_hint.")
+    target = parameters.get("post_logout_redirect_uri")
+    if target is not None:
+        client = await clients.for_environment(call.db, environment.id, client_id) if client_id else None
+        if client is None or target not in client.post_logout_redirect_uris:
+            raise bad_logout("The post_logout_redirect_uri is not registered for this client.")
+    if hosted_token:
+        await sessions.revoke_token(call.db, hosted_token)
+    if claims:  # the sign-in the hint names, if it is still there
+        account_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
+        await sessions.revoke_of_account(call.db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
+    if target is None:
+        return f"{issuer(call.settings, environment.id)}/hosted/signed-out"
+    state = parameters.get("state")
+    return str(add_params_to_uri(target, [("state", state)] if state else []))

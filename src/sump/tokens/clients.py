@@ -1,0 +1,79 @@
+"""What the OAuth endpoints need of tokens beyond the rotation (`sump.tokens.service`): the revocation a
+replayed authorization code causes, introspection of refresh tokens (RFC 7662), and the check of an
+`id_token_hint`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.config import Settings
+from sump.db.base import utcnow
+from sump.db.tables.environments import Environment
+from sump.kit.crypto import token_digest
+from sump.sessions import service as sessions
+from sump.tokens import repository, service
+
+
+async def revoke_issued_by_code(
+    db: AsyncSession,
+    environment_id: uuid.UUID,
+    family_id: uuid.UUID | None,
+    session_id: uuid.UUID,
+    client_pk: uuid.UUID,
+) -> None:
+    """A replayed code: the family it issued and every refresh token of that session held by that client."""
+    now = utcnow()
+    if family_id is not None:
+        await repository.revoke_family(db, family_id, now)
+    await repository.revoke_for_client_session(db, environment_id, session_id, client_pk, now)
+
+
+async def introspect_refresh(
+    db: AsyncSession, settings: Settings, environment: Environment, raw: str
+) -> dict[str, Any] | None:
+    """RFC 7662 members of a live refresh token of this environment (its session live too), else None."""
+    row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.rotated_at is not None or row.expires_at <= now:
+        return None
+    if not await sessions.is_live(db, settings, row.session_id):
+        return None
+    return {
+        "active": True,
+        "token_type": "refresh_token",
+        "scope": row.scope,
+        "sub": str(row.account_id),
+        "sid": str(row.session_id),
+        "exp": int(row.expires_at.timestamp()),
+        "iat": int(row.created_at.timestamp()),
+    }
+
+
+async def verify_id_token_hint(
+    db: AsyncSession, settings: Settings, environment: Environment, token: str
+) -> dict[str, Any] | None:
+    """The claims of an ID token this environment issued (signature with one of its published keys, ES256,
+    its issuer), expired or not: OpenID Connect RP-Initiated Logout accepts an expired `id_token_hint`. None
+    for anything else, another environment's token included."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("typ") != "JWT" or not header.keys() <= service.TOKEN_HEADER:
+            return None
+        key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
+        if key is None:
+            return None
+        public_key = jwt.PyJWK({**key.public_jwk, "alg": "ES256"}).key
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public_key,
+            algorithms=["ES256"],
+            issuer=service.issuer(settings, environment.id),
+            options={"verify_exp": False, "verify_aud": False, "require": ["iss", "sub", "aud", "sid"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims

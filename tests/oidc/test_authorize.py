@@ -1,0 +1,204 @@
+"""The authorization endpoint and the flow's continuation: where the browser goes, and the OpenID
+Foundation's basic OP negative cases that the authorization endpoint decides."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.base import utcnow
+from sump.db.tables.sessions import Session
+from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
+from tests.support import TenantWorld
+
+
+def _continued(response: httpx.Response, page: str) -> str:
+    """The request token of a redirect to a hosted page."""
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["location"])
+    assert location.path.endswith(f"/hosted/{page}"), response.headers["location"]
+    return parse_qs(location.query)["request"][0]
+
+
+async def _continue(http: httpx.AsyncClient, rp: RP, token: str, headers: dict[str, str]) -> httpx.Response:
+    url = f"/api/v1/environments/{rp.environment_id}/authorize/continue"
+    return await http.get(url, params={"request": token}, headers=headers)
+
+
+async def test_a_signed_in_end_user_goes_back_with_code_state_and_issuer(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    response = await authorize(client, rp, user, state="xyz")
+    found = answer(response)
+    assert set(found) == {"code", "state", "iss"}
+    assert found["state"] == "xyz"
+    assert found["iss"] == rp.issuer
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_without_a_session_the_hosted_sign_in_page_then_continue_issues_the_code(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = _continued(await authorize(client, rp, None, login_hint=user.email), "sign-in")
+    assert "code" in answer(await _continue(client, rp, token, hosted(user)))
+    again = await _continue(client, rp, token, hosted(user))  # used once
+    assert again.status_code == 400
+    assert again.json()["code"] == "invalid_request_token"
+
+
+async def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    for uri in (
+        "https://evil.example.com/callback",
+        CALLBACK + "/more",
+        CALLBACK + "?next=https://evil.example.com",
+        "https://app.example.com/callbac",
+        "https://app.example.com.evil.example.com/callback",
+        "https://app.example.com@evil.example.com/callback",
+        CALLBACK + "#fragment",
+        "http://127.0.0.1.evil.example.com/callback",
+        "http://127.0.0.1:8000/other",
+        "HTTPS://APP.EXAMPLE.COM/callback",
+        "",
+    ):
+        response = await authorize(client, rp, user, redirect_uri=uri)
+        assert response.status_code == 400, uri
+        assert response.json()["code"] == "invalid_redirect_uri"
+        assert "location" not in response.headers
+    missing = await authorize(client, rp, user, redirect_uri=None)
+    assert missing.status_code == 400
+    assert "location" not in missing.headers
+
+
+async def test_a_loopback_redirect_uri_matches_on_any_port(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world, redirectUris=["http://127.0.0.1/callback"])
+    user = await world.add_end_user(world.environment_id)
+    response = await authorize(client, rp, user, redirect_uri="http://127.0.0.1:53124/callback")
+    assert response.headers["location"].startswith("http://127.0.0.1:53124/callback?code=")
+
+
+async def test_unknown_client_and_another_environments_client_get_an_error_page(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    theirs = await new_rp(client, other)
+    user = await world.add_end_user(world.environment_id)
+    rp = await new_rp(client, world)
+    for client_id in ("sump_unknown", theirs.client_id, None):
+        rp_query = {"client_id": client_id}
+        response = await authorize(client, rp, user, **rp_query)
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_client"
+        assert "location" not in response.headers
+
+
+async def test_plain_pkce_is_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    plain = answer(await authorize(client, rp, user, code_challenge=rp.verifier, code_challenge_method="plain"))
+    assert plain["error"] == "invalid_request"
+    assert "S256" in plain["error_description"]
+    assert plain["iss"] == rp.issuer
+    defaulted = answer(await authorize(client, rp, user, code_challenge_method=None))  # RFC 7636: plain
+    assert defaulted["error"] == "invalid_request"
+    missing = answer(await authorize(client, rp, user, code_challenge=None, code_challenge_method=None))
+    assert missing["error"] == "invalid_request"
+    assert "code" not in missing
+
+
+@pytest.mark.parametrize(
+    ("override", "error"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": None}, "unsupported_response_type"),
+        ({"scope": "email profile"}, "invalid_scope"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"prompt": "select_account"}, "invalid_request"),
+        ({"max_age": "-1"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+    ],
+)
+async def test_other_errors_go_back_to_the_client_with_state(
+    client: httpx.AsyncClient, world: TenantWorld, override: dict[str, str | None], error: str
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    found = answer(await authorize(client, rp, user, state="s1", **override))
+    assert found["error"] == error
+    assert found["state"] == "s1"
+    assert found["iss"] == rp.issuer
+    assert "code" not in found
+
+
+async def test_prompt_none_without_a_session_answers_login_required(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    found = answer(await authorize(client, rp, None, prompt="none", state="s2"))
+    assert found["error"] == "login_required"
+    assert found["state"] == "s2"
+
+
+async def test_prompt_none_with_consent_needed_answers_consent_required(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world, firstParty=False)
+    user = await world.add_end_user(world.environment_id)
+    assert answer(await authorize(client, rp, user, prompt="none"))["error"] == "consent_required"
+    _continued(await authorize(client, rp, user), "consent")
+
+
+async def test_prompt_login_asks_for_a_new_sign_in(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = _continued(await authorize(client, rp, user, prompt="login"), "sign-in")
+    # The session from before the request does not count; a new sign-in does.
+    _continued(await _continue(client, rp, token, hosted(user)), "sign-in")
+    fresh = await world.add_end_user(world.environment_id)
+    assert "code" in answer(await _continue(client, rp, token, hosted(fresh)))
+
+
+async def test_max_age_forces_sign_in(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    earlier = utcnow() - timedelta(minutes=10)
+    session_id = uuid.UUID(user.session_id)
+    await db.execute(update(Session).where(Session.id == session_id).values(created_at=earlier))
+    await db.commit()
+    _continued(await authorize(client, rp, user, max_age="300"), "sign-in")
+    assert "code" in answer(await authorize(client, rp, user, max_age="3600"))
+    assert answer(await authorize(client, rp, user, max_age="300", prompt="none"))["error"] == "login_required"
+
+
+async def test_a_hosted_session_of_another_environment_counts_as_none(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    stranger = await world.add_end_user()  # a new environment of the same tenant
+    _continued(await authorize(client, rp, stranger), "sign-in")
+
+
+async def test_repeated_parameters_are_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    url = f"/api/v1/environments/{rp.environment_id}/authorize"
+    params = [*rp.query().items(), ("scope", "openid")]
+    response = await client.get(url, params=params, headers=hosted(user))
+    assert answer(response)["error"] == "invalid_request"
+    twice = [*rp.query().items(), ("redirect_uri", "https://evil.example.com/callback")]
+    refused = await client.get(url, params=twice, headers=hosted(user))
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
