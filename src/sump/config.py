@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     session_absolute_ttl: int = Field(default=30 * 24 * 3600, ge=60)
     session_idle_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     password_threads: int | None = Field(default=None, ge=1)  # per process; `sump serve` sets cores ÷ workers
-    password_queue_size: int = Field(default=16, ge=0)
+    password_queue_size: int = Field(default=256, ge=0)  # a bound on memory: admission is by the wait (kit.passwords)
     access_token_ttl: int = Field(default=15 * 60, ge=60, le=24 * 3600)
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=3600)
     refresh_grace_seconds: int = Field(default=10, ge=0, le=300)

@@ -3,7 +3,8 @@
 It does in one pass over the request's raw headers what four layers did before: the request id (a sane
 `X-Request-Id` is kept, anything else replaced by a UUID, echoed on the response), the client address
 (`X-Forwarded-For` believed only from `SUMP_TRUSTED_PROXIES`), the security headers (pre-encoded once per kind
-of path: API, docs, console) and one access-log line per request, rendered once (`kit.logging.access_line`).
+of path: API, docs, console), one access-log line per request, rendered once (`kit.logging.access_line`),
+and, for writes, whose share of the hashing queue the request draws on (the tenant or environment of its path).
 CORS, when origins are configured, stays Starlette's pure-ASGI middleware just inside this one.
 """
 
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sump.kit.context import client_var, request_id_var
 from sump.kit.logging import access_line
 from sump.kit.middleware import ProxyNetworks, resolve_client_ip
+from sump.kit.passwords import draw_on_share
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -31,6 +33,9 @@ CONSOLE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# The tenant or environment a request is for: its share of the hashing queue (`kit.passwords`).
+_SHARE = re.compile(r"/api/v1/(?:auth/)?(?:tenants|environments)/([0-9a-fA-F-]{36})(?:/|$)")
+READS = frozenset({"GET", "HEAD"})
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 Header = tuple[bytes, bytes]
 
@@ -115,6 +120,8 @@ class EdgeMiddleware:
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         kind = self._kind(scope["path"])
+        if scope["method"] not in READS and (share := _SHARE.match(scope["path"])):
+            draw_on_share(share[1].lower())
         encoded_id = request_id.encode("latin-1")
         status = 500
 

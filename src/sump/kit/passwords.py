@@ -1,4 +1,5 @@
-"""Password hashing off the event loop, in a bounded pool that refuses work instead of queueing without end.
+"""Password hashing off the event loop, in a bounded pool shared fairly between tenants, that refuses at once
+what it could not start within a few seconds instead of queueing without end.
 
 argon2id with the OWASP parameters (m=19 MiB, t=2, p=1). bcrypt hashes (imported from the original Sump)
 verify with its 72-byte rule and are replaced by argon2id on the next successful sign-in.
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import bcrypt
@@ -25,76 +28,156 @@ from sump.kit.errors import Problem
 
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
-HASHING_NICENESS = 10
-# The longest a request waits for a hashing thread before it is answered 503 (see PasswordHasher).
-MAX_HASH_WAIT_SECONDS = 1.0
-_holding_slot: ContextVar[bool] = ContextVar("sump_holding_hash_slot", default=False)
+# A request is let in when its hash would start within ADMISSION_WAIT_SECONDS at the recent pace; one that
+# waited past MAX_HASH_WAIT_SECONDS all the same (the pace lags a sudden load) is refused when its turn comes.
+ADMISSION_WAIT_SECONDS = 3.0
+MAX_HASH_WAIT_SECONDS = 4.0
+_holding_slot: ContextVar[str | None] = ContextVar("sump_holding_hash_slot", default=None)
+_share: ContextVar[str] = ContextVar("sump_hash_share", default="")
+
+
+def draw_on_share(key: str) -> None:
+    """Says whose share of the hashing queue this request's hashes draw on (the tenant or environment its
+    path names; `kit.edge` sets it for every write)."""
+    _share.set(key)
+
+
+@dataclass
+class _Job:
+    queued: float
+    fn: Any
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
 
 
 class PasswordHasher:
-    """At most `workers` hashes run at once, and more wait only briefly; the rest is refused at once.
+    """At most `workers` hashes run at once (one thread each, at normal priority); a request is let in when its
+    hash would start within `admission_wait` seconds, and refused at once otherwise (503 with an honest
+    `Retry-After`: when the queue ahead of it will have shrunk enough).
 
     A request that will hash takes its place first (`slot()`), before it touches the database, so a flood of
-    sign-ins can neither hold database connections while it waits nor make anyone wait long: a newcomer is
-    answered 503 with `Retry-After` straight away when `queue_size` are already waiting, or when the jobs
-    ahead of it would take longer than `admission_wait` (half of `max_wait`) at the pace hashes have recently
-    kept. That pace slows when the CPU is busy elsewhere: the hashing threads run at a
-    lower priority than the event loop, so session checks stay fast while every core is hashing, and the
-    queue shortens by itself. A job that waited longer than `max_wait` all the same is refused when its turn
-    comes, so no request waits much longer than that for its hash.
+    sign-ins can neither hold database connections while it waits nor make anyone wait long. The queue is
+    shared fairly: each tenant or environment (`draw_on_share`) has its own line, and the threads take the
+    lines in turn, so one flooded tenant's line grows (and its newcomers are refused) while another's hash
+    starts after at most one job of each busy line. The wait a newcomer is told is the one of its own line:
+    the jobs of its share ahead of it, and of each other share at most one more than that.
     """
 
     def __init__(
-        self, workers: int | None = None, queue_size: int = 16, max_wait: float = MAX_HASH_WAIT_SECONDS
+        self,
+        workers: int | None = None,
+        queue_size: int = 256,
+        max_wait: float = MAX_HASH_WAIT_SECONDS,
+        admission_wait: float | None = None,
     ) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.capacity = self.workers + queue_size
+        self.capacity = self.workers + queue_size  # a bound on memory; the wait is what admits
         self.max_wait = max_wait
-        self.admission_wait = max_wait / 2  # the pace lags a rising load: let in only what should wait half
+        self.admission_wait = admission_wait if admission_wait is not None else max_wait * 0.75
         self.pending = 0
+        self.shares: dict[str, int] = {}  # places held, by share
         self.hash_seconds = 0.0  # moving average of a hash's wall time in this pool
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
         self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
-        self.pool = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="sump-hash", initializer=_lower_priority
-        )
+        self._lines: dict[str, deque[_Job]] = {}
+        self._turns: deque[str] = deque()
+        self._ready = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"sump-hash-{n}", daemon=True) for n in range(self.workers)
+        ]
+        for thread in self._threads:
+            thread.start()
         self._dummy = self._timed(None, self.argon2.hash, "sump-dummy-password")
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Holds one place in the pool for the hashing this task does inside; 503 at once when it is full."""
-        if _holding_slot.get():
+        """Holds one place in the pool for the hashing this task does inside; 503 at once when the wait would
+        be too long."""
+        if _holding_slot.get() is not None:
             yield
             return
-        if self.pending >= self.capacity or self.expected_wait() > self.admission_wait:
-            raise _overloaded()
+        share = _share.get()
+        if self.pending >= self.capacity:
+            raise _overloaded(self._pace())
+        wait = self.expected_wait(share)
+        if wait > self.admission_wait:
+            raise _overloaded(wait - self.admission_wait + self._pace())
         self.pending += 1
-        _holding_slot.set(True)
+        self.shares[share] = self.shares.get(share, 0) + 1
+        _holding_slot.set(share)
         try:
             yield
         finally:
-            _holding_slot.set(False)
+            _holding_slot.set(None)
             self.pending -= 1
+            left = self.shares[share] - 1
+            if left:
+                self.shares[share] = left
+            else:
+                del self.shares[share]
 
-    def expected_wait(self) -> float:
-        """Seconds a newcomer would wait for a thread: the jobs ahead of it, shared by the threads, at the
-        recent pace of a hash, or slower when a running hash has already taken longer (the average lags a
-        sudden load)."""
-        ahead = max(0, self.pending - self.workers + 1)
+    def expected_wait(self, share: str = "") -> float:
+        """Seconds a newcomer of `share` would wait for a thread: the places ahead of it in the turns (its own
+        line's, and of every other line at most one more), shared by the threads, at the recent pace."""
+        mine = self.shares.get(share, 0)
+        ahead = mine + sum(min(held, mine + 1) for key, held in self.shares.items() if key != share)
+        if ahead < self.workers:
+            return 0.0
+        return (ahead - self.workers + 1) / self.workers * self._pace()
+
+    def _pace(self) -> float:
+        """A hash's recent wall time, or longer when a running hash has already taken longer (the average lags
+        a sudden load)."""
         oldest = min(list(self.started.values()), default=None)
         running = time.perf_counter() - oldest if oldest is not None else 0.0
-        return ahead / self.workers * max(self.hash_seconds, running)
+        return max(self.hash_seconds, running)
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)` on a hashing thread, in this task's place (one is taken if it holds none)."""
         async with self.slot():
-            queued = time.perf_counter()
-            return await asyncio.get_running_loop().run_in_executor(self.pool, self._timed, queued, fn, *args)
+            return await self.enqueue(_holding_slot.get() or "", fn, *args)
+
+    def enqueue(self, share: str, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        """Puts `fn(*args)` at the end of `share`'s line (no place is taken: `run` takes one first)."""
+        loop = asyncio.get_running_loop()
+        job = _Job(time.perf_counter(), fn, args, loop, loop.create_future())
+        with self._ready:
+            line = self._lines.get(share)
+            if line is None:
+                line = self._lines[share] = deque()
+                self._turns.append(share)
+            line.append(job)
+            self._ready.notify()
+        return job.future
+
+    def _serve(self) -> None:
+        """A hashing thread: the next job of the next line in turn."""
+        while True:
+            with self._ready:
+                while not self._turns and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return
+                share = self._turns.popleft()
+                line = self._lines[share]
+                job = line.popleft()
+                if line:
+                    self._turns.append(share)
+                else:
+                    del self._lines[share]
+            try:
+                outcome, failed = self._timed(job.queued, job.fn, *job.args), False
+            except BaseException as exc:  # handed to the waiting request
+                outcome, failed = exc, True
+            job.loop.call_soon_threadsafe(_settle, job.future, outcome, failed)
 
     def _timed(self, queued: float | None, fn: Any, *args: Any) -> Any:
         """Runs in a hashing thread: `fn`, unless it waited too long for the thread; keeps the pace."""
         thread, started = threading.get_ident(), time.perf_counter()
-        if queued is not None and started - queued > self.max_wait:
-            raise _overloaded()
+        if queued is not None and started - queued >= self.max_wait:
+            raise _overloaded(self._pace())
         self.started[thread] = started
         try:
             return fn(*args)
@@ -104,7 +187,7 @@ class PasswordHasher:
             self.hash_seconds = 0.8 * self.hash_seconds + 0.2 * elapsed if self.hash_seconds else elapsed
 
     async def hash(self, password: str) -> str:
-        result: str = await self._run(self.argon2.hash, _normalize(password))
+        result: str = await self.run(self.argon2.hash, _normalize(password))
         return result
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
@@ -114,12 +197,12 @@ class PasswordHasher:
         at all, takes as long as a wrong password.
         """
         if stored is None:
-            await self._run(self._verify_argon2, self._dummy, "\0" + password)
+            await self.run(self._verify_argon2, self._dummy, "\0" + password)
             return False, None
         if stored.startswith(BCRYPT_PREFIXES):
-            ok: bool = await self._run(_verify_bcrypt, stored, password)
+            ok: bool = await self.run(_verify_bcrypt, stored, password)
             return ok, (await self._replacement(password) if ok else None)
-        ok = await self._run(self._verify_argon2, stored, password)
+        ok = await self.run(self._verify_argon2, stored, password)
         rehash = ok and self.argon2.check_needs_rehash(stored)
         return ok, (await self._replacement(password) if rehash else None)
 
@@ -142,17 +225,33 @@ class PasswordHasher:
             return False
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Ends the threads; jobs still queued are refused."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+            queued = [job for line in self._lines.values() for job in line]
+            self._lines.clear()
+            self._turns.clear()
+        for job in queued:
+            with contextlib.suppress(RuntimeError):  # its loop is already closed
+                job.loop.call_soon_threadsafe(_settle, job.future, _overloaded(1), True)
 
 
-def _overloaded() -> Problem:
-    return Problem(503, "overloaded", "Too many sign-ins at once. Try again shortly.", headers={"Retry-After": "1"})
+def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
+    if future.done():  # the request went away
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
-def _lower_priority() -> None:
-    """On Linux a thread has its own nice value: hashing yields the CPU to the event loop."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+def _overloaded(retry_after: float) -> Problem:
+    """503 with the seconds after which a place is expected to be free (at least one)."""
+    seconds = max(1, math.ceil(retry_after))
+    return Problem(
+        503, "overloaded", "Too many sign-ins at once. Try again shortly.", headers={"Retry-After": str(seconds)}
+    )
 
 
 def _normalize(password: str) -> str:

@@ -1,0 +1,192 @@
+"""The hashing pool: admission by the wait a request would have, honest `Retry-After`, a fair share of the queue
+for each tenant or environment, threads at normal priority. Every check here is logical (places held, the order
+jobs run in, a pace set by the test), never a measured time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator
+
+import bcrypt
+import pytest
+
+from sump.app import create_app
+from sump.kit.errors import Problem
+from sump.kit.passwords import PasswordHasher, draw_on_share
+from tests.kit.test_limits import client_for
+from tests.support import PASSWORD, Database, make_settings, new_tenant
+
+
+@pytest.fixture
+async def hasher() -> AsyncIterator[PasswordHasher]:
+    """One thread; a newcomer is let in when its hash would start within 3 s; a hash is taken to last 1 s."""
+    pool = PasswordHasher(workers=1, max_wait=60, admission_wait=3.0)
+    pool.hash_seconds = 1.0
+    yield pool
+    pool.close()
+
+
+class Places:
+    """Places held in the pool by requests of one share, their hashes not started, until released."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.release = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def take(self, share: str, count: int = 1) -> None:
+        for _ in range(count):
+            entered = asyncio.Event()
+            self.tasks.append(asyncio.create_task(self._hold(share, entered)))
+            async with asyncio.timeout(10):
+                await entered.wait()
+
+    async def _hold(self, share: str, entered: asyncio.Event) -> None:
+        draw_on_share(share)  # in the task's own context, as `kit.edge` does for a request
+        async with self.hasher.slot():
+            entered.set()
+            await self.release.wait()
+
+    async def newcomer(self, share: str) -> Problem | None:
+        """What a newcomer of `share` is told: None when let in (its place is given back at once)."""
+
+        async def attempt() -> Problem | None:
+            draw_on_share(share)
+            try:
+                async with self.hasher.slot():
+                    return None
+            except Problem as refused:
+                return refused
+
+        return await asyncio.create_task(attempt())
+
+    async def done(self) -> None:
+        self.release.set()
+        await asyncio.gather(*self.tasks)
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_admission_is_by_the_wait_in_seconds_and_retry_after_says_how_long(hasher: PasswordHasher) -> None:
+    places = Places(hasher)
+    try:
+        await places.take("a", 3)  # one to run, two waiting: a newcomer starts after 3 hashes of 1 s
+        assert hasher.expected_wait("a") == 3.0
+        assert await places.newcomer("a") is None  # a wait of 3 s is still served
+        await places.take("a", 1)
+        assert hasher.expected_wait("a") == 4.0
+        refused = await places.newcomer("a")
+        assert refused is not None
+        assert (refused.status, refused.code) == (503, "overloaded")
+        # the wait is 1 s too long: let in once one hash ahead has ended, plus one hash of margin
+        assert refused.headers == {"Retry-After": "2"}
+        assert hasher.pending == 4
+    finally:
+        await places.done()
+    assert hasher.pending == 0
+    assert hasher.shares == {}
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_flooded_tenant_does_not_take_another_tenants_share(hasher: PasswordHasher) -> None:
+    places = Places(hasher)
+    try:
+        await places.take("flooded", 4)
+        assert await places.newcomer("flooded") is not None  # its own line is too long
+        assert hasher.expected_wait("quiet") == 1.0  # behind at most one job of the flooded line
+        assert await places.newcomer("quiet") is None
+        await places.take("quiet", 2)
+        assert hasher.expected_wait("quiet") == 5.0  # its own 2, and at most 3 of the flooded line between them
+        assert hasher.expected_wait("flooded") > hasher.admission_wait
+    finally:
+        await places.done()
+
+
+async def test_the_threads_take_the_lines_in_turn() -> None:
+    hasher = PasswordHasher(workers=1)
+    ran: list[str] = []
+    started, gate = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        started.set()
+        gate.wait(10)
+
+    try:
+        first = hasher.enqueue("other", blocker)
+        await asyncio.to_thread(started.wait, 10)  # the only thread is busy: what follows queues
+        jobs = [hasher.enqueue("a", ran.append, f"a{n}") for n in range(1, 5)]
+        jobs.append(hasher.enqueue("b", ran.append, "b1"))
+        gate.set()
+        await asyncio.gather(first, *jobs)
+    finally:
+        gate.set()
+        hasher.close()
+    assert ran == ["a1", "b1", "a2", "a3", "a4"]
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_job_let_in_that_then_waits_too_long_for_its_thread_is_refused() -> None:
+    """When the load rises after a request was let in, its hash does not start late: a job that waited
+    `max_wait` (here: none at all is allowed) is answered 503 when its turn comes."""
+    hasher = PasswordHasher(workers=1, max_wait=0.0, admission_wait=1.0)
+    try:
+        with pytest.raises(Problem) as refused:
+            await hasher.hash(PASSWORD)
+        assert (refused.value.status, refused.value.code) == (503, "overloaded")
+        assert hasher.pending == 0
+    finally:
+        hasher.close()
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_right_password_is_not_refused_when_only_its_rehash_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A legacy hash is replaced after a successful check; if the pool refuses that second job, the sign-in
+    still succeeds and the replacement waits for a later sign-in."""
+    hasher = PasswordHasher(workers=1)
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    try:
+        matches, replacement = await hasher.verify(legacy, PASSWORD)
+        assert matches
+        assert replacement is not None
+        assert replacement.startswith("$argon2id$")
+
+        async def refused(_password: str) -> str:
+            raise Problem(503, "overloaded", "busy", headers={"Retry-After": "1"})
+
+        monkeypatch.setattr(hasher, "hash", refused)
+        assert await hasher.verify(legacy, PASSWORD) == (True, None)
+    finally:
+        hasher.close()
+
+
+def test_hashing_threads_run_at_the_process_priority() -> None:
+    hasher = PasswordHasher(workers=2)
+    try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        for thread in hasher._threads:
+            assert thread.native_id is not None
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == own
+    finally:
+        hasher.close()
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_full_hashing_queue_answers_503_at_once(database: Database) -> None:
+    """With no queue beyond the worker threads, logins past the pool's capacity are refused, not queued."""
+    app = create_app(make_settings(database, password_queue_size=0))
+    try:
+        async with client_for(app) as http:
+            world = await new_tenant(http)
+            url = f"/api/v1/auth/tenants/{world.tenant_id}/login"
+            body = {"username": world.owner.username, "password": PASSWORD}
+            responses = await asyncio.gather(*(http.post(url, json=body) for _ in range(8)))
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+    statuses = sorted(response.status_code for response in responses)
+    refused = [response for response in responses if response.status_code == 503]
+    assert set(statuses) == {200, 503}
+    assert statuses.count(200) >= app.state.hasher.workers
+    assert all(int(response.headers["Retry-After"]) >= 1 for response in refused)
+    assert all(response.json()["code"] == "overloaded" for response in refused)
