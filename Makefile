@@ -41,7 +41,8 @@ $(CHROMIUM):
 fuzz: $(STAMP)
 	SUMP_FUZZ_EXAMPLES=60 $(BIN)/pytest -n 2 --dist load tests/test_schemathesis.py tests/fuzz $(PYTEST_ARGS)
 
-# Throughput, latency and memory against PostgreSQL (about 17 minutes); writes docs/performance.md.
+# Sump beside the peers of ../shared/peers/ and a bare ASGI callable, one system loaded at a time, on PostgreSQL
+# (about 12 minutes; BENCH_ARGS=--quick: under 3; --soak SECONDS: memory only); writes docs/performance.md.
 bench: $(STAMP) $(WRK)
 	$(BIN)/python bench/run $(BENCH_ARGS)
 

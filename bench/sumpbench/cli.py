@@ -1,0 +1,259 @@
+"""`make bench` (bench/run): starts Sump, the peers from ../shared/peers/ and a bare ASGI callable, runs the
+scenarios side by side, one system loaded at a time, and writes the ratios into docs/performance.md.
+
+Modes: the full run (about 12 minutes), `--quick` (under 3 minutes: one short round of everything), `--soak S`
+(memory of one worker over S seconds of session checks, on its own). Not a test: nothing fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sumpbench import accounts, report, scenarios
+from sumpbench.load import closed_loop, request
+from sumpbench.scenarios import Case, log
+from sumpbench.systems import (
+    PG,
+    System,
+    load_average,
+    migrate_sump,
+    peers_available,
+    start_bare,
+    start_fastapi_users,
+    start_original,
+    start_sump,
+)
+
+
+@dataclass
+class Plan:
+    seconds: float  # one wrk run
+    rounds: int
+    signin_seconds: float
+    overload_seconds: float
+    argon2_seconds: float
+    hog: bool
+    factors: tuple[float, ...]
+
+
+FULL = Plan(seconds=8, rounds=3, signin_seconds=15, overload_seconds=15, argon2_seconds=8, hog=True, factors=(2, 5))
+QUICK = Plan(seconds=3, rounds=1, signin_seconds=5, overload_seconds=6, argon2_seconds=3, hog=False, factors=(2, 5))
+
+
+async def _database(name: str, drop_only: bool = False) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{PG}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def _machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    plan = QUICK if args.quick else FULL
+    cores = os.cpu_count() or 1
+    started = time.monotonic()
+    out: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": _machine(),
+        "load_before": load_average(),
+        "cores": cores,
+        "signin_workers": cores,
+        "notes": [],
+    }
+    database, secret = f"sump_bench_{os.getpid()}", os.urandom(24).hex()
+    systems: list[System] = []
+    peers = peers_available() and not args.no_peers
+    await _database(database)
+    try:
+        if peers:  # the peers start (and migrate) while Sump's database is migrated
+            original = start_original("peer_original_bench")
+            fu1, fu2 = start_fastapi_users("peer_fu_bench_1", 1), start_fastapi_users("peer_fu_bench_2", cores)
+            systems += [original, fu1, fu2]
+        migrate_sump(database, secret)
+        sump1, sump2, bare = (
+            start_sump("sump-1w", database, secret, 1),
+            start_sump("sump-2w", database, secret, cores),
+            start_bare(),
+        )
+        systems += [sump1, sump2, bare]
+        for system in systems:
+            log(f"{system.name} ready in {system.wait_ready():.1f} s")
+        await asyncio.sleep(1)
+        out["rss_idle"] = sump1.rss_mib() + sump2.rss_mib()
+
+        owner = await accounts.new_tenant(sump1)
+        user_email, user_token = await accounts.end_user(sump1, owner.environment_id)
+        await accounts.access_token(sump1, owner.environment_id, user_token)  # makes the environment's keys
+        session_path = f"/api/v1/auth/tenants/{owner.tenant_id}/session"
+        does_sump = "one SELECT by token digest joined with the account, no transaction; pure-ASGI path"
+        cases = [
+            Case("bare ASGI", bare, "/", {}, "nothing (a constant answer)"),
+            Case("Sump, cookie", sump1, session_path, {"Cookie": owner.cookie}, does_sump + ", HMAC cookie check"),
+            Case("Sump, bearer", sump1, session_path, {"Authorization": f"Bearer {owner.token}"}, does_sump),
+        ]
+        if peers:
+            theirs = await accounts.new_tenant(original)
+            fu_user = await accounts.fastapi_user(fu1)
+            cases += [
+                Case(
+                    "original Sump, cookie",
+                    original,
+                    f"/api/v1/auth/tenants/{theirs.tenant_id}/session",
+                    {"Cookie": theirs.cookie},
+                    "one session lookup, Node (NestJS), one process",
+                ),
+                Case(
+                    "fastapi-users, cookie",
+                    fu1,
+                    "/users/me",
+                    {"Cookie": fu_user.cookie},
+                    "a transaction and two SELECTs (token, user)",
+                ),
+                Case(
+                    "fastapi-users, bearer",
+                    fu1,
+                    "/users/me",
+                    {"Authorization": f"Bearer {fu_user.token}"},
+                    "a transaction and two SELECTs (token, user)",
+                ),
+            ]
+        out["session"] = scenarios.interleaved(cases, [4, 32], plan.rounds, plan.seconds)
+        jwks = f"/api/v1/environments/{owner.environment_id}/.well-known/jwks.json"
+        etag_status, etag = await _etag(sump1, jwks)
+        out["jwks"] = scenarios.interleaved(
+            [
+                Case("bare ASGI", bare, "/", {}, "nothing"),
+                Case("Sump JWKS", sump1, jwks, {}, "two SELECTs (environment, keys); pure-ASGI path"),
+                Case(
+                    "Sump JWKS, If-None-Match",
+                    sump1,
+                    jwks,
+                    {"If-None-Match": etag},
+                    f"the same, answered {etag_status}",
+                ),
+            ],
+            [4],
+            plan.rounds,
+            plan.seconds,
+        )
+        out["rss_after_checks"] = sump1.rss_mib()
+
+        # 2. sign-in: the same workers on each side, beside the bare argon2id rate on the same cores
+        tenants = [await accounts.new_tenant(sump2) for _ in range(4)]
+        signin: dict[str, Any] = {"argon2": scenarios.argon2_rate(cores, plan.argon2_seconds)}
+        logins = [t.login() for t in tenants]
+        signin["sump"] = await scenarios.sign_ins("Sump sign-in", sump2, logins, 8, plan.signin_seconds)
+        if peers:
+            fu_users = [await accounts.fastapi_user(fu2) for _ in range(4)]
+            signin["fastapi-users"] = await scenarios.sign_ins(
+                "fastapi-users sign-in", fu2, [u.login() for u in fu_users], 8, plan.signin_seconds
+            )
+            signin["original"] = await scenarios.sign_ins(
+                "original sign-in", original, [theirs.login()], 8, plan.signin_seconds
+            )
+        out["signin"] = signin
+        capacity = out["capacity"] = signin["sump"].rps
+
+        # 3. overload, 4. bursts, 5. fairness
+        out["overload"] = [
+            await scenarios.overload(sump2, tenants[0], capacity, factor, plan.overload_seconds)
+            for factor in plan.factors
+        ]
+        if plan.hog:
+            out["argon2_hog"] = scenarios.argon2_rate(cores, plan.argon2_seconds, hog=2)
+            out["overload"].append(
+                await scenarios.overload(sump2, tenants[0], capacity, 2, plan.overload_seconds, hog=2)
+            )
+        out["bursts"] = await scenarios.bursts(sump2, tenants[1].environment_id, tenants[1], 50, 30)
+        out["fairness"] = await scenarios.fairness(sump2, tenants[2], tenants[3], capacity, plan.overload_seconds)
+        out["rss_after"] = sump1.rss_mib() + sump2.rss_mib()
+
+        # 6. start-up: a fresh one-worker server, from the command to its first answer
+        out["start_s"] = scenarios.start_time(lambda: start_sump("sump-start", database, secret, 1))
+        out["notes"].append(
+            f"RSS per worker (MiB): idle {', '.join(f'{x:.0f}' for x in out['rss_idle'])}; after the runs "
+            f"{', '.join(f'{x:.0f}' for x in out['rss_after'])}. Start to first answer: {out['start_s']:.2f} s."
+        )
+        out["notes"].append(f"JWT user for the JWKS keys: {user_email}; JWKS ETag {etag}.")
+    finally:
+        for system in systems:
+            system.stop()
+        with contextlib.suppress(Exception):
+            await _database(database, drop_only=True)
+        log("servers stopped, database dropped")
+    out["load_after"] = load_average()
+    out["elapsed"] = time.monotonic() - started
+    return out
+
+
+async def _etag(system: System, path: str) -> tuple[int, str]:
+    from sumpbench.load import once
+
+    _, headers, _ = await once(system.port, request("GET", path))
+    etag = headers.get(b"etag", b"").decode()
+    status, _, _ = await once(system.port, request("GET", path, headers={"If-None-Match": etag}))
+    return status, etag
+
+
+async def soak(seconds: float) -> None:
+    """One worker, session checks at c=4 for `seconds`: RSS sampled along the way."""
+    database, secret = f"sump_soak_{os.getpid()}", os.urandom(24).hex()
+    await _database(database)
+    migrate_sump(database, secret)
+    sump = start_sump("sump-soak", database, secret, 1)
+    try:
+        sump.wait_ready()
+        owner = await accounts.new_tenant(sump)
+        check = request("GET", f"/api/v1/auth/tenants/{owner.tenant_id}/session", headers={"Cookie": owner.cookie})
+        samples = [sump.rss_mib()]
+        step = max(10.0, seconds / 10)
+        left = seconds
+        while left > 0:
+            await closed_loop(sump.port, lambda i: check, 4, min(step, left), warmup=0)
+            left -= step
+            samples.append(sump.rss_mib())
+            log(f"soak: RSS {samples[-1]}")
+        print(f"soak RSS (MiB) every {step:.0f} s: {samples}")
+    finally:
+        sump.stop()
+        await _database(database, drop_only=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one short round of every scenario (under 3 minutes)")
+    parser.add_argument("--soak", type=float, default=0, metavar="SECONDS", help="only the memory soak")
+    parser.add_argument("--no-peers", action="store_true", help="Sump and the baselines only")
+    parser.add_argument("--no-doc", action="store_true", help="print; do not rewrite docs/performance.md")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    if args.soak:
+        asyncio.run(soak(args.soak))
+        return
+    out = asyncio.run(run(args))
+    print(report.render(out))
+    if not args.no_doc:
+        report.write(out)
+        log(f"wrote {report.DOC}")

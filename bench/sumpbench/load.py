@@ -1,0 +1,222 @@
+"""Load generation: wrk (C, one thread) for the fast reads, where a Python generator would be the bottleneck;
+a Python generator on raw keep-alive sockets for sign-ins (closed loop) and for offered rates (open loop,
+retries included in the rate); bare argon2id for the hashing baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile of `values` (milliseconds in, milliseconds out); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@dataclass
+class Measured:
+    """One measurement of one system: throughput, latency (ms) and what came back."""
+
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    non_2xx: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, connections: int, seconds: float, headers: dict[str, str] | None = None) -> Measured:
+    """`wrk -t1 -cN --latency` with fixed request headers."""
+    argv = [WRK, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60, check=True)
+    out = done.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    result = Measured(rps, p50, p99, requests, int(bad.group(1)) if bad else 0)
+    if errors:
+        result.extra["socket_errors"] = errors.group(0)
+    return result
+
+
+def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method != "GET":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def post_json(path: str, payload: dict[str, Any]) -> bytes:
+    return request("POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+
+def post_form(path: str, fields: dict[str, str]) -> bytes:
+    from urllib.parse import urlencode
+
+    body = urlencode(fields).encode()
+    return request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        if b":" in line:
+            key, value = line.split(b":", 1)
+            headers[key.strip().lower()] = value.strip()
+    if b"content-length" in headers:
+        body = await reader.readexactly(int(headers[b"content-length"]))
+    elif headers.get(b"transfer-encoding") == b"chunked":
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+    else:
+        body = b""
+    return status, headers, body
+
+
+async def closed_loop(
+    port: int, make: Callable[[int], bytes], concurrency: int, seconds: float, warmup: float = 1.0
+) -> Measured:
+    """`concurrency` keep-alive connections, each sending its next request when the last one was answered;
+    the warm-up's requests are not counted."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+
+    async def one(index: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = index
+        try:
+            while (sent := time.perf_counter()) < stop_at:
+                writer.write(make(i))
+                i += concurrency
+                status, headers, _ = await read_response(reader)
+                if sent >= measure_from:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                if headers.get(b"connection") == b"close":
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            writer.close()
+
+    await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(concurrency))), warmup + seconds + 60)
+    ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+    result = Measured(ok / seconds, pct(latencies, 50), pct(latencies, 99), sum(statuses.values()))
+    result.non_2xx = result.requests - ok
+    result.extra["statuses"] = statuses
+    return result
+
+
+async def once(port: int, data: bytes, timeout: float = 30.0) -> tuple[int, dict[bytes, bytes], bytes]:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    try:
+        writer.write(data)
+        return await asyncio.wait_for(read_response(reader), timeout)
+    finally:
+        writer.close()
+
+
+async def at_once(port: int, requests: list[bytes]) -> list[tuple[int, float]]:
+    """Every request on its own connection, all at the same moment: (status, seconds) each."""
+
+    async def one(data: bytes) -> tuple[int, float]:
+        started = time.perf_counter()
+        try:
+            status, _, _ = await once(port, data)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            status = 0
+        return status, time.perf_counter() - started
+
+    return list(await asyncio.gather(*(one(data) for data in requests)))
+
+
+async def open_loop(port: int, make: Callable[[int], bytes], rate: float, seconds: float) -> dict[str, Any]:
+    """Attempts offered every 1/rate s, each on its own connection, whatever became of the earlier ones (a
+    refused attempt's retry is simply one of the later attempts: retries are part of the offered rate)."""
+    results: list[tuple[int, float]] = []
+
+    async def one(data: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            status, _, _ = await once(port, data, timeout=15)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            status = 0
+        results.append((status, (time.perf_counter() - started) * 1000))
+
+    tasks = []
+    started = time.perf_counter()
+    n = 0
+    while (now := time.perf_counter()) - started < seconds:
+        tasks.append(asyncio.create_task(one(make(n))))
+        n += 1
+        await asyncio.sleep(max(0.0, started + n / rate - now))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*tasks)
+    ok = [ms for status, ms in results if status == 200]
+    refused = [ms for status, ms in results if status in (429, 503)]
+    return {
+        "offered_rate": n / elapsed,
+        "goodput": len(ok) / elapsed,
+        "ok": len(ok),
+        "refused": len(refused),
+        "other": len(results) - len(ok) - len(refused),
+        "ok_p99_ms": pct(ok, 99),
+        "refused_p99_ms": pct(refused, 99),
+    }
+
+
+def bare_argon2(threads: int, seconds: float) -> float:
+    """argon2id verifications per second with Sump's parameters on `threads` threads (argon2-cffi releases the
+    GIL), the pace no server can beat on these cores."""
+    from argon2 import PasswordHasher as Argon2Hasher
+
+    argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
+    stored = argon2.hash("bench-password-Xq7!")
+    argon2.verify(stored, "bench-password-Xq7!")
+    stop_at = time.perf_counter() + seconds
+
+    def spin(_: int) -> int:
+        n = 0
+        while time.perf_counter() < stop_at:
+            argon2.verify(stored, "bench-password-Xq7!")
+            n += 1
+        return n
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(spin, range(threads)))
+    return total / (time.perf_counter() - started)

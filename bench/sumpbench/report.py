@@ -1,0 +1,207 @@
+"""The report: figures and ratios of one run as Markdown, written into docs/performance.md between two markers
+(the design text around them is kept)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sumpbench.scenarios import Row
+from sumpbench.systems import ROOT
+
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin (written by make bench) -->", "<!-- bench:end -->"
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def row(rows: list[Row], label: str, c: int) -> Row | None:
+    return next((r for r in rows if r.label == label and r.concurrency == c), None)
+
+
+def ratio(a: Row | float | None, b: Row | float | None) -> float:
+    x = a.rps if isinstance(a, Row) else a
+    y = b.rps if isinstance(b, Row) else b
+    return x / y if x is not None and y else float("nan")
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**not met**")
+
+
+def table(rows: list[Row], baseline: str) -> list[str]:
+    lines = [
+        f"| system, request | c | req/s | × {baseline} | p50 ms | p99 ms | non-2xx | server CPU ms/req | does per request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        base = row(rows, baseline, r.concurrency)
+        lines.append(
+            f"| {r.label} | {r.concurrency} | {fmt(r.rps, 0)} | {fmt(ratio(r, base), 3)} | {fmt(r.p50, 2)} |"
+            f" {fmt(r.p99, 2)} | {r.non_2xx} | {fmt(r.cpu_ms, 3)} | {r.does} |"
+        )
+    return lines
+
+
+def goals(out: dict[str, Any]) -> list[str]:
+    rows: list[Row] = out.get("session", [])
+    lines = ["| goal | measured | verdict |", "|---|---|---|"]
+
+    def add(goal: str, measured: str, ok: bool | None) -> None:
+        lines.append(f"| {goal} | {measured} | {verdict(ok)} |")
+
+    for kind in ("cookie", "bearer"):
+        sump4, bare4 = row(rows, f"Sump, {kind}", 4), row(rows, "bare ASGI", 4)
+        if sump4 and bare4:
+            r = ratio(sump4, bare4)
+            add(
+                f"1. session check ({kind}), 1 worker, c=4: ≥ 1/8 of bare ASGI",
+                f"{fmt(r, 3)} (1/{fmt(1 / r, 1)})",
+                r >= 0.125,
+            )
+            add(f"1. p99 at c=4 ≤ 5 ms ({kind})", f"{fmt(sump4.p99, 2)} ms", sump4.p99 <= 5)
+        sump32 = row(rows, f"Sump, {kind}", 32)
+        if sump32:
+            add(f"1. p99 at c=32 ≤ 20 ms ({kind})", f"{fmt(sump32.p99, 2)} ms", sump32.p99 <= 20)
+        for c in (4, 32):
+            sump = row(rows, f"Sump, {kind}", c)
+            original = row(rows, "original Sump, cookie", c) if kind == "cookie" else None
+            peer = row(rows, f"fastapi-users, {kind}", c)
+            if sump and original:
+                add(
+                    f"1. ≥ 3× the original Sump, c={c} ({kind})",
+                    f"{fmt(ratio(sump, original), 2)}×",
+                    ratio(sump, original) >= 3,
+                )
+            if sump and peer:
+                add(f"1. ≥ 4× fastapi-users, c={c} ({kind})", f"{fmt(ratio(sump, peer), 2)}×", ratio(sump, peer) >= 4)
+    signin = out.get("signin", {})
+    if "sump" in signin:
+        sump, bare = signin["sump"], signin["argon2"]
+        add(
+            "2. sign-in ≥ 0.90 of bare argon2id (same cores)",
+            f"{fmt(sump.rps / bare, 3)} ({fmt(sump.rps)} vs {fmt(bare)}/s)",
+            sump.rps / bare >= 0.9,
+        )
+        add("2. 0% refusals at c=8", f"{sump.non_2xx} non-2xx of {sump.runs[0].requests}", sump.non_2xx == 0)
+        if "fastapi-users" in signin:
+            r = sump.rps / signin["fastapi-users"].rps
+            add("2. ≥ 1.0× fastapi-users, same argon2id cost, same workers", f"{fmt(r, 2)}×", r >= 1.0)
+    capacity = out.get("capacity")
+    for result in out.get("overload", []):
+        if result["hog"]:
+            target = 0.8 * out["argon2_hog"]
+            add(
+                f"3. with a CPU hog, {result['factor']:g}× offered: goodput ≥ 0.8 × bare argon2id beside the same hog",
+                f"{fmt(result['goodput'])}/s vs {fmt(out['argon2_hog'])}/s",
+                result["goodput"] >= target,
+            )
+            continue
+        share = 0.9 if result["factor"] <= 2 else 0.8
+        add(
+            f"3. {result['factor']:g}× offered: goodput ≥ {share} × capacity",
+            f"{fmt(result['goodput'] / capacity, 2)} × {fmt(capacity)}/s",
+            result["goodput"] >= share * capacity,
+        )
+        add(
+            f"3. {result['factor']:g}× offered: session p99 ≤ 20 ms",
+            f"{fmt(result['session_p99'], 1)} ms",
+            result["session_p99"] <= 20,
+        )
+        if result["refused"]:
+            add(
+                f"3. {result['factor']:g}× offered: refusals answer in ≤ 100 ms (p99)",
+                f"{fmt(result['refused_p99_ms'], 1)} ms",
+                result["refused_p99_ms"] <= 100,
+            )
+    burst = out.get("bursts")
+    if burst:
+        ok = burst["signups_ok"] == burst["signups"] and burst["logins_ok"] == burst["logins"]
+        add(
+            f"4. {burst['signups']} sign-ups and {burst['logins']} sign-ins at once: all succeed, none refused",
+            f"{burst['signups_ok']}/{burst['signups']} and {burst['logins_ok']}/{burst['logins']}, {burst['refused']} refused",
+            ok and burst["refused"] == 0,
+        )
+        slowest = max(burst["signups_max_s"], burst["logins_max_s"])
+        add("4. each within 3 s", f"slowest {fmt(slowest, 2)} s", slowest <= 3)
+    fair = out.get("fairness")
+    if fair:
+        add(
+            "5. tenant B at 10% while A is offered 5×: ≥ 95% succeed",
+            f"{fmt(100 * fair['b_success'], 1)}% of {fair['b_offered']}",
+            fair["b_success"] >= 0.95,
+        )
+        add("5. tenant B's p99 ≤ 2 s", f"{fmt(fair['b_p99_ms'], 0)} ms", fair["b_p99_ms"] <= 2000)
+    if out.get("rss_idle"):
+        worst = max(out["rss_idle"])
+        add("6. idle RSS ≤ 120 MiB per worker", f"{fmt(worst)} MiB", worst <= 120)
+    if out.get("start_s") is not None:
+        add("6. a worker serves within 2 s of starting", f"{fmt(out['start_s'], 2)} s", out["start_s"] <= 2)
+    return lines
+
+
+def render(out: dict[str, Any]) -> str:
+    lines = [
+        BEGIN,
+        "",
+        f"## Figures of the last run ({out['when']}, {out['mode']} mode, {fmt(out['elapsed'] / 60, 1)} min)",
+        "",
+    ]
+    lines += [f"- Machine: {out['machine']}; load average before {out['load_before']}, after {out['load_after']}.", ""]
+    lines += ["### Goals (issue 12)", "", *goals(out), ""]
+    if out.get("session"):
+        lines += ["### Session check and JWKS, one worker each, wrk -t1, median of the rounds", ""]
+        lines += table(out["session"], "bare ASGI") + [""]
+    if out.get("jwks"):
+        lines += table(out["jwks"], "bare ASGI") + [""]
+    signin = out.get("signin", {})
+    if signin:
+        lines += [f"### Sign-in, {out['signin_workers']} workers each, c=8, closed loop", ""]
+        lines += [
+            "| system | sign-ins/s | × bare argon2id | p50 ms | p99 ms | non-2xx | hash |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        lines.append(
+            f"| bare argon2id, {out['cores']} threads | {fmt(signin['argon2'])} | 1.000 | | | | m=19 MiB t=2 p=1 |"
+        )
+        for name, hashing in (
+            ("sump", "argon2id, same cost"),
+            ("fastapi-users", "argon2id, same cost"),
+            ("original", "bcrypt cost 12"),
+        ):
+            if name in signin:
+                r = signin[name]
+                lines.append(
+                    f"| {name} | {fmt(r.rps)} | {fmt(r.rps / signin['argon2'], 3)} | {fmt(r.p50, 0)} | {fmt(r.p99, 0)} | {r.non_2xx} | {hashing} |"
+                )
+        lines.append("")
+    if out.get("overload"):
+        lines += ["### Overload (open loop, retries included in the offered rate)", ""]
+        lines += [
+            "| offered | hog | offered/s | goodput/s | × capacity | refused | refusal p99 ms | success p99 ms | session p99 ms | load |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in out["overload"]:
+            lines.append(
+                f"| {r['factor']:g}× | {'2 busy processes' if r['hog'] else '–'} | {fmt(r['offered_rate'])} | {fmt(r['goodput'])} |"
+                f" {fmt(r['goodput'] / out['capacity'], 2)} | {r['refused']} | {fmt(r['refused_p99_ms'], 1)} | {fmt(r['ok_p99_ms'], 0)} |"
+                f" {fmt(r['session_p99'], 1)} | {r['load']} |"
+            )
+        lines.append("")
+    lines += [f"- {note}" for note in out.get("notes", [])]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write(out: dict[str, Any]) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Performance\n"
+    block = render(out)
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text)

@@ -1,0 +1,184 @@
+"""The scenarios. Each loads one system at a time, interleaves the systems round by round, and returns rows of
+figures; ratios are taken between figures of the same run only."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sumpbench.accounts import Tenant
+from sumpbench.load import Measured, at_once, bare_argon2, closed_loop, open_loop, post_json, request, wrk
+from sumpbench.systems import Hog, System, load_average
+
+
+def log(message: str) -> None:
+    import sys
+
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Case:
+    """One way of loading one system: a path and its headers (a credential)."""
+
+    label: str
+    system: System
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    does: str = ""  # what the system does per request, for the report
+
+
+@dataclass
+class Row:
+    label: str
+    concurrency: int
+    runs: list[Measured]
+    cpu_ms: float  # server CPU per request, mean over the runs
+    does: str = ""
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(run.rps for run in self.runs)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(run.p50 for run in self.runs)
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(run.p99 for run in self.runs)
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(run.non_2xx for run in self.runs)
+
+
+def interleaved(cases: list[Case], concurrency: list[int], rounds: int, seconds: float) -> list[Row]:
+    """wrk on each case in turn, `rounds` times, for each concurrency: one system loaded at a time, and slow
+    drifts of the machine spread over every system alike. The median round is reported."""
+    runs: dict[tuple[str, int], list[Measured]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
+    for c in concurrency:
+        for round_ in range(rounds):
+            for case in cases:
+                before = case.system.cpu_seconds()
+                measured = wrk(case.system.url(case.path), c, seconds, case.headers)
+                used = case.system.cpu_seconds() - before
+                runs.setdefault((case.label, c), []).append(measured)
+                cpu.setdefault((case.label, c), []).append(used * 1000 / max(1, measured.requests))
+                log(
+                    f"{case.label} c={c} round {round_ + 1}: {measured.rps:,.0f}/s p99 {measured.p99:.1f} ms"
+                    f" non-2xx {measured.non_2xx}"
+                )
+    return [
+        Row(case.label, c, runs[(case.label, c)], statistics.mean(cpu[(case.label, c)]), case.does)
+        for c in concurrency
+        for case in cases
+    ]
+
+
+async def sign_ins(
+    label: str, system: System, logins: list[bytes], concurrency: int, seconds: float, does: str = ""
+) -> Row:
+    before = system.cpu_seconds()
+    measured = await closed_loop(system.port, lambda i: logins[i % len(logins)], concurrency, seconds)
+    used = system.cpu_seconds() - before
+    log(f"{label} c={concurrency}: {measured.rps:.1f}/s p99 {measured.p99:.0f} ms {measured.extra['statuses']}")
+    return Row(label, concurrency, [measured], used * 1000 / max(1, measured.requests), does)
+
+
+def argon2_rate(threads: int, seconds: float, hog: int = 0) -> float:
+    hogs = Hog(hog) if hog else None
+    try:
+        rate = bare_argon2(threads, seconds)
+    finally:
+        if hogs:
+            hogs.stop()
+    log(f"bare argon2id on {threads} threads{f' beside {hog} busy processes' if hog else ''}: {rate:.1f}/s")
+    return rate
+
+
+async def overload(
+    sump: System, tenant: Tenant, capacity: float, factor: float, seconds: float, hog: int = 0
+) -> dict[str, Any]:
+    """Sign-ins offered at `factor` × capacity (open loop) while a session check runs at c=4 beside them."""
+    hogs = Hog(hog) if hog else None
+    try:
+        check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
+        offered = asyncio.create_task(open_loop(sump.port, lambda i: tenant.login(), capacity * factor, seconds))
+        session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5)
+        result = await offered
+    finally:
+        if hogs:
+            hogs.stop()
+    result.update(factor=factor, hog=hog, session_p99=session.p99, session_rps=session.rps, load=load_average())
+    log(
+        f"overload {factor}x{' + hog' if hog else ''}: offered {result['offered_rate']:.1f}/s goodput"
+        f" {result['goodput']:.1f}/s refused {result['refused']} (p99 {result['refused_p99_ms']:.0f} ms)"
+        f" session p99 {session.p99:.1f} ms"
+    )
+    return result
+
+
+async def bursts(sump: System, environment_id: str, tenant: Tenant, signups: int, logins: int) -> dict[str, Any]:
+    """`signups` sign-ups with distinct emails, all at once; then `logins` sign-ins at once."""
+    import uuid
+
+    bodies = []
+    for _ in range(signups):
+        tag = uuid.uuid4().hex[:12]
+        bodies.append(
+            post_json(
+                f"/api/v1/auth/environments/{environment_id}/signup",
+                {
+                    "name": f"B {tag}",
+                    "email": f"b{tag}@bench.example.com",
+                    "username": f"b{tag}",
+                    "password": "bench-password-Xq7!",
+                },
+            )
+        )
+    up = await at_once(sump.port, bodies)
+    ins = await at_once(sump.port, [tenant.login() for _ in range(logins)])
+    result = {
+        "signups": len(up),
+        "signups_ok": sum(1 for status, _ in up if status == 201),
+        "signups_max_s": max(seconds for _, seconds in up),
+        "logins": len(ins),
+        "logins_ok": sum(1 for status, _ in ins if status == 200),
+        "logins_max_s": max(seconds for _, seconds in ins),
+        "refused": sum(1 for status, _ in up + ins if status in (429, 503)),
+    }
+    log(f"bursts: {result}")
+    return result
+
+
+async def fairness(sump: System, flooded: Tenant, quiet: Tenant, capacity: float, seconds: float) -> dict[str, Any]:
+    """Tenant A's sign-ins offered at 5× capacity while tenant B's arrive at 10% of it."""
+    a = asyncio.create_task(open_loop(sump.port, lambda i: flooded.login(), capacity * 5, seconds))
+    b = await open_loop(sump.port, lambda i: quiet.login(), max(0.5, capacity * 0.1), seconds)
+    a_result = await a
+    offered_b = b["ok"] + b["refused"] + b["other"]
+    result = {
+        "a_goodput": a_result["goodput"],
+        "a_refused": a_result["refused"],
+        "b_offered": offered_b,
+        "b_ok": b["ok"],
+        "b_success": b["ok"] / max(1, offered_b),
+        "b_p99_ms": b["ok_p99_ms"],
+        "load": load_average(),
+    }
+    log(f"fairness: {result}")
+    return result
+
+
+def start_time(start: Any) -> float:
+    """Seconds from `sump serve` to its first answer, on a server started for this alone."""
+    system: System = start()
+    try:
+        return system.wait_ready()
+    finally:
+        system.stop()
