@@ -14,6 +14,8 @@ from aiosmtpd.controller import Controller
 
 VERIFY_SUBJECT = "Verify your email address"
 LINK = re.compile(r"http://sump\.test(?:/console)?/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
+# End users reset on their environment's hosted page.
+HOSTED_LINK = re.compile(r"http://sump\.test/api/v1/environments/([0-9a-f-]+)/hosted/reset-password\?token=([\w-]+)")
 
 
 class Inbox:
@@ -77,5 +79,8 @@ def reset_token(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     match = LINK.search(body.get_content())
-    assert match is not None, body.get_content()
-    return match.group(3)
+    if match is not None:
+        return match.group(3)
+    hosted = HOSTED_LINK.search(body.get_content())
+    assert hosted is not None, body.get_content()
+    return hosted.group(2)

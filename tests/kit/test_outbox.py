@@ -32,7 +32,7 @@ from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import BATCH, OutboxWorker, enqueue
 from tests.kit.outbox_process import mailer
-from tests.mail import LINK, Inbox, SmtpServer, free_port, reset_token
+from tests.mail import HOSTED_LINK, LINK, Inbox, SmtpServer, free_port, reset_token
 from tests.support import BACKENDS, Database, create_database, drop_database, make_settings, new_tenant
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -334,4 +334,5 @@ async def test_an_abandoned_reset_email_leaves_no_link_in_its_row(database: Data
     assert message.last_error.startswith("SMTP")
     assert message.payload == {"to": address, "subject": "Reset your password"}
     assert not LINK.search(str(message.payload))
+    assert not HOSTED_LINK.search(str(message.payload))
     assert "token" not in str(message.payload)

@@ -50,8 +50,11 @@ async def request_reset(call: Call, pool: Pool, body: Identifier) -> None:
 
 
 def reset_link(settings: Settings, pool: Pool, token: str) -> str:
-    """Tenant accounts reset on the console's page; end users on `/reset-password` of the public URL (the
-    builder's application, or a proxy in front of Sump, serves it)."""
+    """Tenant accounts reset on the console's page; end users on their environment's hosted page, under its
+    issuer (`{SUMP_PUBLIC_URL}/api/v1/environments/{environmentId}/hosted/reset-password`), so the application
+    needs no page of its own."""
+    if pool.environment_id:
+        return f"{settings.public_url}/api/v1/environments/{pool.environment_id}/hosted/reset-password?token={token}"
     return links.page_link(settings, pool, "reset-password", token)
 
 

@@ -1,26 +1,35 @@
-"""The authorization request a hosted page serves, if any.
+"""The authorization request a hosted page serves, if any (`sump.oidc.flow`).
 
 Its token travels in the query string and in hidden form fields only. A page given a token that names no waiting
-request of this environment answers an error page and never sends the browser anywhere. Until the authorization
-endpoint exists, no request is ever waiting.
+request of this environment (unknown, finished, expired, or another environment's) answers an error page and
+never sends the browser anywhere: only `flow.continue_url` of a request found here is ever a redirect's target.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.environments import Environment
 from sump.kit.errors import Problem
+from sump.oidc import flow
 
 
 @dataclass(frozen=True)
 class Waiting:
     token: str
-    client_name: str
-    login_hint: str
+    pending: flow.Pending
+
+    @property
+    def client_name(self) -> str:
+        return self.pending.client_name
+
+    @property
+    def login_hint(self) -> str:
+        return self.pending.login_hint or ""
 
 
 def unknown_request() -> Problem:
@@ -37,9 +46,16 @@ async def waiting(db: AsyncSession, environment: Environment, token: str) -> Wai
     none of this environment is."""
     if not token:
         return None
-    raise unknown_request()
+    found = await flow.pending(db, environment, token)
+    if found is None:
+        raise unknown_request()
+    return Waiting(token, found)
 
 
 def continue_url(environment_id: uuid.UUID, token: str) -> str:
-    """Where a finished hosted step sends the browser: the authorization request's next step."""
-    return f"/api/v1/environments/{environment_id}/authorize/continue?request={token}"
+    return flow.continue_url(environment_id, token)
+
+
+def query(token: str) -> str:
+    """The query string that carries a request's token to another hosted page."""
+    return urlencode({"request": token})

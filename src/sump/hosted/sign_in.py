@@ -22,7 +22,16 @@ from sump.environments import service as environments
 from sump.factors import service as factor_service
 from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.hosted import requests
-from sump.hosted.web import EnvironmentDep, base_path, read_form, redirect, render, request_field, signed_in
+from sump.hosted.web import (
+    EnvironmentDep,
+    base_path,
+    read_form,
+    redirect,
+    render,
+    request_field,
+    signed_in,
+    with_retry_after,
+)
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
@@ -131,9 +140,7 @@ async def _refused(
     response = render(
         request, environment, template, problem.status, errors={"form": message}, values=values, pending=pending
     )
-    if "Retry-After" in problem.headers:
-        response.headers["Retry-After"] = problem.headers["Retry-After"]
-    return response
+    return with_retry_after(response, problem)
 
 
 def _session_response(

@@ -17,15 +17,17 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import ImmutableMultiDict
 
-from sump.access.actors import SignedIn, end_user_of
+from sump.access.actors import end_user_of
 from sump.access.cookies import hosted_token
 from sump.access.dependencies import credentials
 from sump.config import Settings
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import Session
 from sump.environments import service as environments
 from sump.hosted.branding import Brand, brand_of
 from sump.kit import forms
-from sump.kit.errors import not_found
+from sump.kit.errors import Problem, not_found
 from sump.kit.transactions import DbSession
 
 CSRF_COOKIE = "sump_hosted_csrf"
@@ -76,13 +78,15 @@ async def read_form(request: Request, settings: Settings, environment_id: uuid.U
 # ------------------------------------------------------------------------------------------------ session
 
 
-async def signed_in(request: Request, db: DbSession, settings: Settings, environment: Environment) -> SignedIn | None:
+async def signed_in(
+    request: Request, db: DbSession, settings: Settings, environment: Environment
+) -> tuple[Session, EnvironmentAccount] | None:
     """The end user of this environment whose hosted session the browser sent, if it is live."""
     token = hosted_token(request, settings)
     found = await credentials(request).signed_in(db, token) if token else None
-    if found is None or not end_user_of(found[1], environment.id):
+    if found is None or not isinstance(found[1], EnvironmentAccount) or not end_user_of(found[1], environment.id):
         return None
-    return found
+    return found[0], found[1]
 
 
 # --------------------------------------------------------------------------------------------- responses
@@ -137,6 +141,13 @@ def redirect(request: Request, environment: Environment, location: str) -> Respo
     """303 to `location`: a path of Sump's own, never one taken from the request."""
     settings: Settings = request.app.state.settings
     return finish(request, RedirectResponse(location, status_code=303), settings, environment.id, brand_of(environment))
+
+
+def with_retry_after(response: Response, problem: Problem) -> Response:
+    """A refusal's page keeps the `Retry-After` of a limit or lockout."""
+    if "Retry-After" in problem.headers:
+        response.headers["Retry-After"] = problem.headers["Retry-After"]
+    return response
 
 
 def request_field(values: ImmutableMultiDict[str, str] | dict[str, str], name: str = "request") -> str:

@@ -1,0 +1,125 @@
+"""Hosted sign-up (only where the environment allows it), forgotten password and reset, through the services of
+the API, with the reset link of the email leading to the hosted page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.hosted.support import csrf_of, pages, sign_in
+from tests.mail import HOSTED_LINK, SmtpServer
+from tests.support import PASSWORD, TenantWorld, new_tenant
+
+NEW_PASSWORD = "a brand new hosted passphrase"
+
+
+@pytest.fixture
+async def mailing(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False, client=("198.51.100.77", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        yield http
+
+
+def new_user() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return {"name": f"Ada {tag}", "email": f"ada-{tag}@example.com", "username": f"ada_{tag}"}
+
+
+async def test_sign_up_creates_the_account_and_signs_in(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    base = pages(world.environment_id)
+    fields = new_user()
+    csrf = await csrf_of(browser, f"{base}/sign-up")
+    form = {"csrf": csrf, **fields, "password": PASSWORD, "passwordConfirm": PASSWORD}
+    done = await browser.post(f"{base}/sign-up", data=form)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"{base}/signed-in"
+    assert "sump_hosted=" in done.headers["set-cookie"]
+    assert fields["name"] in (await browser.get(f"{base}/signed-in")).text
+    browser.cookies.clear()
+    assert (await sign_in(browser, world.environment_id, fields["username"], PASSWORD)).status_code == 303
+
+
+async def test_sign_up_refusals_keep_the_form_and_say_why(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    base = pages(world.environment_id)
+    existing = await world.add_end_user(world.environment_id)
+    csrf = await csrf_of(browser, f"{base}/sign-up")
+    fields = new_user()
+    mismatch = await browser.post(
+        f"{base}/sign-up", data={"csrf": csrf, **fields, "password": PASSWORD, "passwordConfirm": PASSWORD + "x"}
+    )
+    assert mismatch.status_code == 400
+    assert "Passwords do not match." in mismatch.text
+    assert f'value="{fields["email"]}"' in mismatch.text
+    weak = await browser.post(
+        f"{base}/sign-up", data={"csrf": csrf, **fields, "password": "password", "passwordConfirm": "password"}
+    )
+    assert weak.status_code == 400
+    taken = {**fields, "email": existing.email}
+    refused = await browser.post(
+        f"{base}/sign-up", data={"csrf": csrf, **taken, "password": PASSWORD, "passwordConfirm": PASSWORD}
+    )
+    assert refused.status_code == 409
+    assert "already exists" in refused.text
+    assert "sump_hosted=" not in refused.headers.get("set-cookie", "")
+
+
+async def test_sign_up_pages_exist_only_where_sign_up_is_on(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    closed = await world.add_environment(settings={"signupEnabled": False})
+    base = pages(closed)
+    page = await browser.get(f"{base}/sign-in")
+    assert "Create an account" not in page.text
+    assert (await browser.get(f"{base}/sign-up")).status_code == 404
+    csrf = await csrf_of(browser, f"{base}/sign-in")
+    form = {"csrf": csrf, **new_user(), "password": PASSWORD, "passwordConfirm": PASSWORD}
+    assert (await browser.post(f"{base}/sign-up", data=form)).status_code == 404
+    assert "Create an account" in (await browser.get(f"{pages(world.environment_id)}/sign-in")).text
+
+
+async def test_forgot_password_answers_alike_and_the_emailed_link_opens_the_hosted_reset(
+    mailing: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(mailing)
+    user = await world.add_end_user(world.environment_id)
+    base = pages(world.environment_id)
+    csrf = await csrf_of(mailing, f"{base}/forgot-password")
+    known = await mailing.post(f"{base}/forgot-password", data={"csrf": csrf, "identifier": user.email})
+    unknown = await mailing.post(f"{base}/forgot-password", data={"csrf": csrf, "identifier": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(user.email, "X") == unknown.text.replace("nobody@example.com", "X")
+    assert "a reset link has been sent" in known.text
+    await mail_app.state.outbox.run_once()
+    [message] = smtp.inbox.to(user.email)
+    link = HOSTED_LINK.search(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert link is not None
+    assert link.group(1) == world.environment_id
+
+    page = await mailing.get(link.group(0).removeprefix("http://sump.test"))
+    assert page.status_code == 200
+    assert f'name="token" value="{link.group(2)}"' in page.text
+    csrf = await csrf_of(mailing, f"{base}/reset-password")
+    form = {"csrf": csrf, "token": link.group(2), "newPassword": NEW_PASSWORD, "passwordConfirm": NEW_PASSWORD}
+    done = await mailing.post(f"{base}/reset-password", data=form)
+    assert done.status_code == 200
+    assert "Password has been reset successfully" in done.text
+    again = await mailing.post(f"{base}/reset-password", data=form)
+    assert again.status_code == 400
+    assert "invalid or has expired" in again.text
+    assert (await sign_in(mailing, world.environment_id, user.email, NEW_PASSWORD)).status_code == 303
+    assert (await mailing.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 401
+
+
+async def test_a_reset_with_a_made_up_token_or_a_weak_password_is_refused(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    base = pages(world.environment_id)
+    csrf = await csrf_of(browser, f"{base}/reset-password?token=made-up")
+    form = {"csrf": csrf, "token": "made-up", "newPassword": NEW_PASSWORD, "passwordConfirm": NEW_PASSWORD}
+    refused = await browser.post(f"{base}/reset-password", data=form)
+    assert refused.status_code == 400
+    assert "invalid or has expired" in refused.text
+    short = {**form, "newPassword": "short", "passwordConfirm": "short"}
+    assert (await browser.post(f"{base}/reset-password", data=short)).status_code == 400

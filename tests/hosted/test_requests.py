@@ -1,0 +1,157 @@
+"""The hosted pages serve a waiting authorization request: its client's name and login_hint on the sign-in page,
+then the request's next step (`…/authorize/continue`), the consent page of a third-party client; an unknown,
+finished or other environment's request is an error page that sends the browser nowhere."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from sump.oidc.flow import continue_url
+from tests.hosted.support import CSRF, csrf_of, found, pages, sign_in
+from tests.oidc.support import CALLBACK, RP, new_rp
+from tests.support import PASSWORD, EndUser, TenantWorld
+
+HOSTILE_TOKENS = ["https://evil.test/", "//evil.test", "javascript:alert(1)", "x" * 300, "%0d%0aLocation:%20x"]
+
+
+async def waiting(browser: httpx.AsyncClient, rp: RP, **overrides: str) -> str:
+    """Starts an authorization request without a session: the token of the hosted sign-in page it leads to."""
+    started = await browser.get(f"/api/v1/environments/{rp.environment_id}/authorize", params=rp.query(**overrides))
+    assert started.status_code == 302, started.text
+    location = urlsplit(started.headers["location"])
+    assert location.path == f"{pages(rp.environment_id)}/sign-in"
+    return parse_qs(location.query)["request"][0]
+
+
+def back_at_the_client(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code in (302, 303), response.text
+    location = response.headers["location"]
+    assert location.startswith(CALLBACK + "?"), location
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+async def test_the_sign_in_page_names_the_client_and_takes_the_login_hint(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    token = await waiting(browser, rp, login_hint="someone@example.com")
+    page = await browser.get(f"{pages(world.environment_id)}/sign-in", params={"request": token})
+    assert page.status_code == 200
+    assert 'value="someone@example.com"' in page.text
+    assert f'name="request" value="{token}"' in page.text
+    assert 'data-testid="client-name"' in page.text
+
+
+async def test_a_first_party_sign_in_continues_the_request_to_its_code(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    query = rp.query()
+    token = await waiting(browser, rp, state=query["state"])
+    done = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == continue_url(uuid.UUID(world.environment_id), token)
+    answer = back_at_the_client(await browser.get(done.headers["location"]))
+    assert answer["state"] == query["state"]
+    assert answer["code"]
+
+
+async def _third_party_at_consent(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> tuple[RP, EndUser, str]:
+    rp = await new_rp(client, world, firstParty=False)
+    user = await world.add_end_user(world.environment_id)
+    token = await waiting(browser, rp)
+    done = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+    consent = await browser.get(done.headers["location"])
+    assert consent.status_code == 302
+    assert urlsplit(consent.headers["location"]).path == f"{pages(world.environment_id)}/consent"
+    return rp, user, token
+
+
+async def test_consent_lists_the_scopes_in_words_and_allow_continues(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp, _user, token = await _third_party_at_consent(browser, client, world)
+    base = pages(world.environment_id)
+    page = await browser.get(f"{base}/consent", params={"request": token})
+    assert page.status_code == 200
+    assert "Your email address, and whether it is verified" in page.text
+    assert "Your name" in page.text
+    csrf = found(CSRF, page.text)
+    allowed = await browser.post(f"{base}/consent", data={"csrf": csrf, "request": token, "decision": "allow"})
+    assert allowed.status_code == 303
+    assert allowed.headers["location"] == continue_url(uuid.UUID(rp.environment_id), token)
+    assert back_at_the_client(await browser.get(allowed.headers["location"]))["code"]
+
+
+async def test_deny_goes_back_with_access_denied(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    _rp, _user, token = await _third_party_at_consent(browser, client, world)
+    base = pages(world.environment_id)
+    csrf = await csrf_of(browser, f"{base}/consent?request={token}")
+    denied = await browser.post(f"{base}/consent", data={"csrf": csrf, "request": token, "decision": "deny"})
+    assert back_at_the_client(denied)["error"] == "access_denied"
+    again = await browser.get(f"{base}/consent", params={"request": token})
+    assert again.status_code == 400  # the request is finished
+
+
+async def test_consent_without_a_session_goes_to_sign_in_first(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world, firstParty=False)
+    token = await waiting(browser, rp)
+    page = await browser.get(f"{pages(world.environment_id)}/consent", params={"request": token})
+    assert page.status_code == 303
+    assert page.headers["location"] == f"{pages(world.environment_id)}/sign-in?request={token}"
+
+
+@pytest.mark.parametrize("page", ["sign-in", "sign-up", "forgot-password", "consent"])
+async def test_an_unknown_request_is_an_error_page_that_sends_nowhere(
+    browser: httpx.AsyncClient, world: TenantWorld, page: str
+) -> None:
+    for token in ["no-such-request", *HOSTILE_TOKENS]:
+        response = await browser.get(f"{pages(world.environment_id)}/{page}", params={"request": token})
+        assert response.status_code == 400, (page, token)
+        assert "location" not in response.headers
+        assert "sign in from there again" in response.text
+        assert "evil.test" not in response.text
+
+
+async def test_a_form_posting_an_unknown_request_is_refused_without_signing_in(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    for token in ["no-such-request", *HOSTILE_TOKENS]:
+        response = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+        assert response.status_code == 400
+        assert "location" not in response.headers
+        assert "sump_hosted=" not in response.headers.get("set-cookie", "")
+
+
+async def test_another_environments_request_is_unknown_here(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    other_environment = await world.add_environment()
+    rp = await new_rp(client, world, other_environment)
+    token = await waiting(browser, rp)
+    user = await world.add_end_user(world.environment_id)
+    page = await browser.get(f"{pages(world.environment_id)}/sign-in", params={"request": token})
+    assert page.status_code == 400
+    refused = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
+
+
+async def test_no_form_field_chooses_where_a_sign_in_goes(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    user = await world.add_end_user(world.environment_id)
+    extra = {"next": "https://evil.test/", "redirect_uri": "https://evil.test/", "continue": "//evil.test"}
+    done = await sign_in(browser, world.environment_id, user.email, PASSWORD, **extra)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{pages(world.environment_id)}/signed-in"
