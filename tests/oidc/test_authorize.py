@@ -195,10 +195,10 @@ async def test_repeated_parameters_are_refused(client: httpx.AsyncClient, world:
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     url = f"/api/v1/environments/{rp.environment_id}/authorize"
-    params = [*rp.query().items(), ("scope", "openid")]
+    params = httpx.QueryParams([*rp.query().items(), ("scope", "openid")])
     response = await client.get(url, params=params, headers=hosted(user))
     assert answer(response)["error"] == "invalid_request"
-    twice = [*rp.query().items(), ("redirect_uri", "https://evil.example.com/callback")]
+    twice = httpx.QueryParams([*rp.query().items(), ("redirect_uri", "https://evil.example.com/callback")])
     refused = await client.get(url, params=twice, headers=hosted(user))
     assert refused.status_code == 400
     assert "location" not in refused.headers

@@ -1,0 +1,225 @@
+"""The token endpoint's authorization_code and refresh_token grants for clients (form-encoded, RFC 6749), and
+the OpenID Foundation's basic OP negative cases that the token endpoint decides."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+import jwt
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.base import utcnow
+from sump.db.tables.clients import AuthorizationCode
+from sump.kit.crypto import token_digest
+from tests.oidc.support import CALLBACK, RP, code_for, exchange, new_rp, tokens_for, verified_id_token
+from tests.support import TenantWorld
+
+
+def _oauth_error(response: httpx.Response, status: int, error: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert response.json()["code"] == error
+    assert "error_description" in response.json()
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def _refresh(http: httpx.AsyncClient, rp: RP, token: str) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "refresh_token": token}
+    if rp.secret:
+        return await http.post(rp.token_url, data=form, headers=rp.basic)
+    return await http.post(rp.token_url, data=form | {"client_id": rp.client_id})
+
+
+async def test_the_code_becomes_tokens_with_an_id_token(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    response = await exchange(client, rp, await code_for(client, rp, user, nonce="n-0S6_WzA2Mj"))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "openid email profile"
+    assert body["expires_in"] > 0
+    assert body["refresh_token"]
+    claims = await verified_id_token(client, rp, body["id_token"])
+    assert claims["sub"] == user.account_id
+    assert claims["nonce"] == "n-0S6_WzA2Mj"
+    assert claims["sid"] == user.session_id
+    assert claims["email"] == user.email
+    assert claims["preferred_username"] == user.username
+    assert "phone_number" not in claims
+    assert {"iat", "exp", "auth_time", "amr"} <= claims.keys()
+    assert jwt.get_unverified_header(body["id_token"])["typ"] == "JWT"
+    access = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert access["client_id"] == rp.client_id
+    assert access["scope"] == "openid email profile"
+    assert access["aud"] == rp.environment_id  # the SDK verifies the environment as audience
+
+
+async def test_id_token_aud_and_azp_name_one_client(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    first, second = await new_rp(client, world), await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    one = await tokens_for(client, first, user)
+    claims = await verified_id_token(client, first, one["id_token"])
+    assert claims["aud"] == first.client_id
+    assert claims["azp"] == first.client_id
+    other = jwt.decode(one["id_token"], options={"verify_signature": False})
+    assert other["aud"] != second.client_id
+
+
+async def test_nonce_is_echoed_and_left_out_without_one(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    echoed = await tokens_for(client, rp, user, nonce="abc-123")
+    assert (await verified_id_token(client, rp, echoed["id_token"]))["nonce"] == "abc-123"
+    without = await tokens_for(client, rp, user, nonce=None)
+    assert "nonce" not in await verified_id_token(client, rp, without["id_token"])
+
+
+async def test_unknown_scope_is_ignored(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world, scopes=["openid", "email"])
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user, scope="openid email admin profile write:everything")
+    assert body["scope"] == "openid email"  # profile is not the client's, the others are not Sump's
+    claims = await verified_id_token(client, rp, body["id_token"])
+    assert "preferred_username" not in claims
+
+
+async def test_missing_or_wrong_code_verifier_is_invalid_grant(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    _oauth_error(await exchange(client, rp, code, verifier=None), 400, "invalid_grant")
+    _oauth_error(await exchange(client, rp, code, verifier="x" * 43), 400, "invalid_grant")
+    _oauth_error(await exchange(client, rp, code, verifier="short"), 400, "invalid_grant")
+    assert (await exchange(client, rp, code)).status_code == 200  # refusals do not spend the code
+
+
+async def test_a_public_client_must_send_its_code_verifier(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world, kind="public")
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    _oauth_error(await exchange(client, rp, code, verifier=None), 400, "invalid_request")
+    body = (await exchange(client, rp, code)).json()
+    assert body["id_token"]
+    assert (await _refresh(client, rp, body["refresh_token"])).status_code == 200
+
+
+async def test_mismatched_redirect_uri_is_invalid_grant(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    _oauth_error(await exchange(client, rp, code, redirect_uri=CALLBACK + "/x"), 400, "invalid_grant")
+    _oauth_error(await exchange(client, rp, code, redirect_uri="http://127.0.0.1/callback"), 400, "invalid_grant")
+
+
+async def test_reused_code_is_refused_and_revokes_what_it_issued(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    first = await exchange(client, rp, code)
+    assert first.status_code == 200
+    _oauth_error(await exchange(client, rp, code), 400, "invalid_grant")
+    _oauth_error(await _refresh(client, rp, first.json()["refresh_token"]), 400, "invalid_grant")
+
+
+async def test_code_from_another_client_is_invalid_grant(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp, thief = await new_rp(client, world), await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    thief.verifier = rp.verifier
+    _oauth_error(await exchange(client, thief, code), 400, "invalid_grant")
+    assert (await exchange(client, rp, code)).status_code == 200
+
+
+async def test_expired_code_is_invalid_grant(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    expired = utcnow() - timedelta(seconds=1)
+    await db.execute(
+        update(AuthorizationCode).where(AuthorizationCode.code_hash == token_digest(code)).values(expires_at=expired)
+    )
+    await db.commit()
+    _oauth_error(await exchange(client, rp, code), 400, "invalid_grant")
+
+
+async def test_client_authentication(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": rp.verifier}
+    wrong = RP(rp.world, rp.environment_id, rp.client_id, "not-the-secret")
+    refused = await client.post(rp.token_url, data=form, headers=wrong.basic)
+    _oauth_error(refused, 401, "invalid_client")
+    assert refused.headers["www-authenticate"].startswith("Basic")
+    _oauth_error(await client.post(rp.token_url, data=form), 401, "invalid_client")
+    _oauth_error(await client.post(rp.token_url, data=form | {"client_id": rp.client_id}), 401, "invalid_client")
+    both = await client.post(rp.token_url, data=form | {"client_secret": "x"}, headers=rp.basic)
+    _oauth_error(both, 400, "invalid_request")
+    posted = await client.post(rp.token_url, data=form | {"client_id": rp.client_id, "client_secret": rp.secret})
+    assert posted.status_code == 200, posted.text  # client_secret_post
+
+
+async def test_a_public_client_cannot_use_a_secret(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world, kind="public")
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    with_secret = {"client_id": rp.client_id, "client_secret": "guessed"}
+    _oauth_error(await exchange(client, rp, code, **with_secret), 401, "invalid_client")
+
+
+async def test_another_environments_client_is_unknown_here(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    theirs = await new_rp(client, other)
+    here = RP(world, world.environment_id, theirs.client_id, theirs.secret)
+    form = {"grant_type": "refresh_token", "refresh_token": "x" * 43}
+    _oauth_error(await client.post(here.token_url, data=form, headers=here.basic), 401, "invalid_client")
+
+
+async def test_refresh_is_bound_to_its_client(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp, other = await new_rp(client, world), await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    _oauth_error(await _refresh(client, other, body["refresh_token"]), 400, "invalid_grant")
+    first_party = await client.post(rp.token_url, json={"grantType": "refresh_token", "refreshToken": "x"})
+    assert first_party.status_code == 401
+    refused = await client.post(
+        rp.token_url, json={"grantType": "refresh_token", "refreshToken": body["refresh_token"]}
+    )
+    assert refused.status_code == 401  # a client's refresh token is no first-party one
+    rotated = await _refresh(client, rp, body["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    access = jwt.decode(rotated.json()["access_token"], options={"verify_signature": False})
+    assert access["client_id"] == rp.client_id
+    assert rotated.json()["scope"] == "openid email profile"
+
+
+async def test_a_first_party_refresh_token_is_no_clients(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    password = await client.post(rp.token_url, json={"grantType": "password", **user.credentials})
+    _oauth_error(await _refresh(client, rp, password.json()["refreshToken"]), 400, "invalid_grant")
+
+
+async def test_unsupported_grants_and_requests(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    base = {"username": "a", "password": "b"}
+    _oauth_error(
+        await client.post(rp.token_url, data={"grant_type": "password", **base}), 400, "unsupported_grant_type"
+    )
+    repeated = "grant_type=authorization_code&code=a&code=b"
+    form = {"Content-Type": "application/x-www-form-urlencoded", **rp.basic}
+    _oauth_error(await client.post(rp.token_url, content=repeated, headers=form), 400, "invalid_request")
+    machine = await client.post(
+        f"{world.base}/environments/{world.environment_id}/clients",
+        json={"name": f"m-{uuid.uuid4().hex[:6]}", "purpose": "machine", "audience": "https://api.example.com"},
+        headers=world.owner.auth,
+    )
+    robot = RP(world, world.environment_id, machine.json()["clientId"], machine.json()["clientSecret"])
+    code_form = {"grant_type": "authorization_code", "code": "x", "code_verifier": rp.verifier}
+    _oauth_error(await client.post(rp.token_url, data=code_form, headers=robot.basic), 400, "unauthorized_client")

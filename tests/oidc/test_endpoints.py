@@ -1,0 +1,190 @@
+"""userinfo, RP-initiated logout, revocation (RFC 7009) and introspection (RFC 7662) for clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+
+from sump.db.base import utcnow
+from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
+from tests.support import SECRET, TenantWorld, bearer
+
+
+def _userinfo(rp: RP) -> str:
+    return f"/api/v1/environments/{rp.environment_id}/userinfo"
+
+
+def _end_session(rp: RP) -> str:
+    return f"/api/v1/environments/{rp.environment_id}/end-session"
+
+
+async def _refresh(http: httpx.AsyncClient, rp: RP, token: str) -> httpx.Response:
+    return await http.post(rp.token_url, data={"grant_type": "refresh_token", "refresh_token": token}, headers=rp.basic)
+
+
+async def test_userinfo_answers_the_claims_of_the_granted_scopes(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user, scope="openid email")
+    got = await client.get(_userinfo(rp), headers=bearer(body["access_token"]))
+    assert got.status_code == 200, got.text
+    assert got.json() == {"sub": user.account_id, "email": user.email, "email_verified": False}
+    posted = await client.post(_userinfo(rp), data={"access_token": body["access_token"]})
+    assert posted.json() == got.json()
+
+
+async def test_userinfo_refusals_say_why_in_www_authenticate(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    missing = await client.get(_userinfo(rp))
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    forged = await client.get(_userinfo(rp), headers=bearer("a.b.c"))
+    assert forged.status_code == 401
+    assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+    first_party = await client.post(rp.token_url, json={"grantType": "password", **user.credentials})
+    no_openid = await client.get(_userinfo(rp), headers=bearer(first_party.json()["accessToken"]))
+    assert no_openid.status_code == 403
+    assert no_openid.json()["code"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in no_openid.headers["www-authenticate"]
+
+
+async def test_userinfo_of_another_environment_refuses_the_token(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    elsewhere = await client.get(
+        f"/api/v1/environments/{other.environment_id}/userinfo", headers=bearer(body["access_token"])
+    )
+    assert elsewhere.status_code == 401
+    assert elsewhere.json()["code"] == "invalid_token"
+
+
+async def test_end_session_goes_to_the_registered_uri_with_state_and_ends_the_sign_in(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    params = {"id_token_hint": body["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT, "state": "bye"}
+    response = await client.get(_end_session(rp), params=params, headers=hosted(user))
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == AFTER_LOGOUT + "?state=bye"
+    assert "sump_hosted=" in response.headers["set-cookie"]
+    assert f"Path=/api/v1/environments/{rp.environment_id}/" in response.headers["set-cookie"]
+    session = await client.get(f"{user.auth_base}/session", headers=user.auth)
+    assert session.status_code == 401
+
+
+async def test_refresh_after_logout_is_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    logout = await client.post(_end_session(rp), data={"id_token_hint": body["id_token"]})
+    assert logout.status_code == 303
+    assert logout.headers["location"].endswith(f"/environments/{rp.environment_id}/hosted/signed-out")
+    refused = await _refresh(client, rp, body["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    assert (await client.get(_userinfo(rp), headers=bearer(body["access_token"]))).status_code == 401
+
+
+async def test_an_expired_id_token_hint_is_accepted(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    hint = jwt.decode(body["id_token"], options={"verify_signature": False})
+    assert hint["exp"] > (utcnow() - timedelta(hours=1)).timestamp()  # issued now; the check ignores exp
+    response = await client.get(_end_session(rp), params={"id_token_hint": body["id_token"]})
+    assert response.status_code == 303
+
+
+async def test_end_session_refuses_open_redirects_and_foreign_hints(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    rp, second = await new_rp(client, world), await new_rp(client, world, postLogoutRedirectUris=[])
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    theirs = await new_rp(client, other)
+    their_user = await other.add_end_user(other.environment_id)
+    foreign = await tokens_for(client, theirs, their_user)
+    forged = jwt.encode({"iss": rp.issuer, "sub": user.account_id, "aud": rp.client_id, "sid": "x"}, SECRET)
+    cases: list[dict[str, Any]] = [
+        {"id_token_hint": body["id_token"], "post_logout_redirect_uri": "https://evil.example.com/"},
+        {"id_token_hint": body["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT + "/../evil"},
+        {"post_logout_redirect_uri": AFTER_LOGOUT},  # no client named
+        {"client_id": second.client_id, "post_logout_redirect_uri": AFTER_LOGOUT},  # not registered for it
+        {"id_token_hint": body["id_token"], "client_id": second.client_id},  # not the hint's audience
+        {"id_token_hint": foreign["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT},
+        {"id_token_hint": forged},
+        {"id_token_hint": body["access_token"]},
+    ]
+    for params in cases:
+        response = await client.get(_end_session(rp), params=params)
+        assert response.status_code == 400, params
+        assert response.json()["code"] == "invalid_logout_request"
+        assert "location" not in response.headers
+    assert (await _refresh(client, rp, body["refresh_token"])).status_code == 200  # nothing was ended
+
+
+async def test_revocation_by_the_client_that_holds_the_token(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp, other = await new_rp(client, world), await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    url = f"{rp.token_url}/revoke"
+    form = {"token": body["refresh_token"], "token_type_hint": "refresh_token"}
+    for refused in (
+        await client.post(url, data=form, headers=other.basic),
+        await client.post(url, data=form),
+        await client.post(url, json={"refreshToken": body["refresh_token"]}),
+    ):
+        assert refused.status_code == 200  # RFC 7009: the same answer, and the token stands
+    assert (await _refresh(client, rp, body["refresh_token"])).status_code == 200
+    fresh = await tokens_for(client, rp, user)
+    revoked = await client.post(url, data={"token": fresh["refresh_token"]}, headers=rp.basic)
+    assert revoked.status_code == 200
+    assert revoked.headers["cache-control"] == "no-store"
+    assert (await _refresh(client, rp, fresh["refresh_token"])).json()["error"] == "invalid_grant"
+    wrong = RP(world, rp.environment_id, rp.client_id, "wrong")
+    assert (await client.post(url, data={"token": "x"}, headers=wrong.basic)).status_code == 401
+    assert (await client.post(url, data={"token": ""}, headers=rp.basic)).json()["error"] == "invalid_request"
+
+
+async def test_introspection_for_confidential_clients(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp, spa = await new_rp(client, world), await new_rp(client, world, kind="public")
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    url = f"{rp.token_url}/introspect"
+    access = (await client.post(url, data={"token": body["access_token"]}, headers=rp.basic)).json()
+    assert access["active"] is True
+    assert access["client_id"] == rp.client_id
+    assert access["sub"] == user.account_id
+    assert access["scope"] == "openid email profile"
+    refresh = (await client.post(url, data={"token": body["refresh_token"]}, headers=rp.basic)).json()
+    assert refresh["active"] is True
+    assert refresh["sub"] == user.account_id
+    assert (await client.post(url, data={"token": "nonsense"}, headers=rp.basic)).json() == {"active": False}
+    public = await client.post(url, data={"token": body["access_token"], "client_id": spa.client_id})
+    assert public.status_code == 401
+    assert public.json()["error"] == "invalid_client"
+    anonymous = await client.post(url, data={"token": body["access_token"]})
+    assert anonymous.status_code == 401
+    await client.post(f"{rp.token_url}/revoke", data={"token": body["refresh_token"]}, headers=rp.basic)
+    gone = await client.post(url, data={"token": body["refresh_token"]}, headers=rp.basic)
+    assert gone.json() == {"active": False}
+
+
+async def test_introspection_of_another_environments_token_is_inactive(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    rp, theirs = await new_rp(client, world), await new_rp(client, other)
+    their_user = await other.add_end_user(other.environment_id)
+    foreign = await tokens_for(client, theirs, their_user)
+    url = f"{rp.token_url}/introspect"
+    for token in (foreign["access_token"], foreign["refresh_token"]):
+        assert (await client.post(url, data={"token": token}, headers=rp.basic)).json() == {"active": False}
