@@ -19,6 +19,7 @@ from sump.accounts import links
 from sump.accounts.magic_links import magic_link_preparer
 from sump.accounts.reset import reset_preparer
 from sump.audit.routes import router as audit_router
+from sump.auth.automation_routes import router as automation_token_router
 from sump.auth.credentials import SessionCredentials
 from sump.auth.invitation_routes import router as invitation_accept_router
 from sump.auth.passkey_routes import environment_router as environment_passkey_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organization_catalog_router,
         audit_router,
         clients_router,
+        automation_token_router,
         health_api,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -226,6 +226,7 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", f"{T}/clients"): lambda s: Call({"name": f"robot-{tag()}", "permissions": ["environments:read"]}),
     ("PATCH", f"{T}/clients/{{clientId}}"): lambda s: Call({"name": f"robot-{tag()}"}),
     ("POST", f"{AT}/login"): lambda s: Call(s.credentials(s.member)),
+    ("POST", f"{AT}/token"): lambda s: Call({"grantType": "client_credentials"}),
     ("POST", f"{AT}/forgot-password"): lambda s: Call({"email": s.member.email}),
     ("POST", f"{AT}/reset-password"): lambda s: Call({"token": tag() * 4, "newPassword": NEW_PASSWORD}),
     ("POST", f"{AT}/change-password"): lambda s: Call({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}),

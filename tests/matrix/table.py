@@ -10,6 +10,8 @@ environment the row acts in (an environment of A); an end user of an environment
 - the owner of tenant B gets 404 on A's objects, as if they did not exist, and 401 on A's sign-in routes
   (a session counts only in its own tenant or environment);
 - a user of A gets 403 where an admin or the owner is needed;
+- the token endpoint of a tenant's automation clients answers 401 `invalid_client` to every actor alike (none
+  of them is a client; `tests/clients/test_automation.py` covers the clients themselves);
 - the OpenID Provider's routes answer every actor alike, for none of them is a client or holds a client's token:
   introspection without a client's authentication 401; authorization without a client, and its continuation
   without a waiting request, 400 (an error page, never a redirect); userinfo without an access token issued to a
@@ -159,6 +161,7 @@ POST    /auth/tenants/{tenantId}/me/factors/passkey                             
 POST    /auth/tenants/{tenantId}/login/factor/options                                    401 401 401 401 401 401 401
 POST    /auth/tenants/{tenantId}/login/passkey/options                                   200 200 200 200 200 200 200
 POST    /auth/tenants/{tenantId}/login/passkey                                           401 401 401 401 401 401 401
+POST    /auth/tenants/{tenantId}/token                                                   401 401 401 401 401 401 401
 
 POST    /auth/environments/{environmentId}/login                                         200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/signup                                        201 201 201 201 201 201 201

@@ -67,6 +67,17 @@ class EnvironmentActor:
         return self.end_user.account
 
 
+@dataclass(frozen=True)
+class ClientActor:
+    """A tenant's automation client, by a live bearer token of its, with the permissions that token carries."""
+
+    tenant_id: uuid.UUID
+    pk: uuid.UUID
+    client_id: str
+    name: str
+    permissions: frozenset[str]
+
+
 def tenant_account_of(account: Account, tenant_id: uuid.UUID) -> TypeGuard[TenantAccount]:
     """A session of this account counts in this tenant's routes."""
     return isinstance(account, TenantAccount) and account.tenant_id == tenant_id
@@ -96,6 +107,9 @@ class Credentials(Protocol):
         self, db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID
     ) -> Environment | None:
         """The tenant's environment, or None."""
+
+    async def automation(self, db: AsyncSession, token: str) -> ClientActor | None:
+        """The automation client whose live bearer token this is, or None."""
 
     async def session_view(
         self, conn: AsyncConnection, token: str, account_type: AccountType, context_id: uuid.UUID

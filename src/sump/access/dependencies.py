@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from sump.access import automation
 from sump.access.actors import (
+    ClientActor,
     Credentials,
     EndUser,
     EnvironmentActor,
@@ -62,8 +64,32 @@ async def end_user_session(environment_id: EnvironmentId, found: SignedInDep) ->
     return EndUser(found[0], found[1])
 
 
-async def tenant_member(tenant_id: TenantId, found: SignedInDep) -> TenantActor:
-    """For `/tenants/{tenantId}/…`: another tenant's objects answer 404."""
+async def _automation(request: Request, db: DbSession, settings: SettingsDep) -> ClientActor | None:
+    """The tenant's automation client whose bearer token the request carries, if that is what it carries."""
+    token = session_token(request, settings)
+    return await credentials(request).automation(db, token) if token else None
+
+
+AutomationDep = Annotated[ClientActor | None, Depends(_automation)]
+
+
+def _as_client(request: Request, client: ClientActor) -> TenantActor:
+    """The one place that decides what an automation client may do on the route it calls (`access.automation`):
+    403 with the refusal's code otherwise."""
+    route = request.scope.get("route")
+    require(automation.may_call(client, request.method, getattr(route, "path", "")))
+    return automation.stand_in(client)
+
+
+async def tenant_member(
+    request: Request, tenant_id: TenantId, found: SignedInDep, client: AutomationDep
+) -> TenantActor:
+    """For `/tenants/{tenantId}/…`: another tenant's objects answer 404. An automation client of the tenant
+    counts on the routes its permissions name."""
+    if found is None and client is not None:
+        if client.tenant_id != tenant_id:
+            raise not_found("tenant")
+        return _as_client(request, client)
     if found is None or not isinstance(found[1], TenantAccount):
         raise unauthenticated()
     if found[1].tenant_id != tenant_id:
@@ -83,10 +109,15 @@ def allowed(rule: Callable[[TenantActor], Verdict]) -> Any:
 
 
 async def environment_actor(
-    request: Request, environment_id: EnvironmentId, found: SignedInDep, db: DbSession
+    request: Request, environment_id: EnvironmentId, found: SignedInDep, client: AutomationDep, db: DbSession
 ) -> EnvironmentActor:
     """For `/environments/{environmentId}/…`: tenant accounts of another tenant get 404, end users of
-    another environment 401."""
+    another environment 401; an automation client of another tenant 404."""
+    if found is None and client is not None:
+        environment = await credentials(request).environment(db, client.tenant_id, environment_id)
+        if environment is None:
+            raise not_found("environment")
+        return EnvironmentActor(environment, manager=_as_client(request, client))
     if found is None:
         raise unauthenticated()
     session, account = found

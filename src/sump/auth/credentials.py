@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from sump.access.actors import SignedIn, end_user_of
+from sump.access.actors import ClientActor, SignedIn, end_user_of
+from sump.clients import grants as client_grants
 from sump.config import Settings
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
@@ -43,6 +44,9 @@ class SessionCredentials:
         self, db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID
     ) -> Environment | None:
         return await environments.find(db, tenant_id, environment_id)
+
+    async def automation(self, db: AsyncSession, token: str) -> ClientActor | None:
+        return await client_grants.automation_actor(db, token)
 
     async def session_view(
         self, conn: AsyncConnection, token: str, account_type: AccountType, context_id: uuid.UUID

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints, model_validator
 
 from sump.clients import redirects
 from sump.db.tables.clients import Client, ClientKind, ClientPurpose
@@ -195,3 +195,33 @@ class NewSecret(ResponseModel):
     client_id: str
     client_secret: str = Field(description="Shown this once.")
     previous_secrets_expire_at: datetime = Field(description="When the secrets before this one stop working.")
+
+
+class AutomationTokenRequest(RequestModel):
+    """The client_credentials grant of a tenant's automation client, as JSON (camelCase); the same request may be
+    sent form-encoded with RFC 6749's names (`grant_type`, `scope`, `client_id`, `client_secret`). The client
+    authenticates with HTTP Basic (`client_secret_basic`) or its id and secret in the body
+    (`client_secret_post`)."""
+
+    grant_type: Literal["client_credentials"]
+    scope: str | None = Field(default=None, max_length=1024, description="Permissions asked, space-separated.")
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+
+class AutomationTokenForm(BaseModel):
+    """The same request form-encoded (RFC 6749 §4.4)."""
+
+    grant_type: Literal["client_credentials"]
+    scope: str | None = Field(default=None, max_length=1024)
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+
+class ClientTokenResponse(BaseModel):
+    """RFC 6749 §5.1: no refresh token."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str

@@ -14,7 +14,7 @@ from sump.db.tables.audit import AuditEvent
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.call import Call
-from sump.kit.context import client_var, request_id_var
+from sump.kit.context import acting_client_var, client_var, request_id_var
 from sump.kit.errors import Problem
 
 
@@ -44,6 +44,9 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     ip, agent = client_var.get()
+    acting = acting_client_var.get()
+    if actor is not None and acting is not None and actor.id == acting:
+        actor = Ref("client", acting)  # an automation client acts through a stand-in account of the same id
     db.add(
         AuditEvent(
             tenant_id=tenant_id,

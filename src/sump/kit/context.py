@@ -1,6 +1,9 @@
 """Per-request context available to logs and error bodies."""
 
+import uuid
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 client_var: ContextVar[tuple[str, str | None]] = ContextVar("client", default=("unknown", None))
+# The automation client a request acts as (its id), which the audit log names as the actor.
+acting_client_var: ContextVar[uuid.UUID | None] = ContextVar("acting_client", default=None)

@@ -1,0 +1,103 @@
+"""The client_credentials grant of an environment's machine clients: an ES256 `at+jwt` access token signed with
+the environment's key, for the client's registered audience, carrying its permissions (or the ones the scope
+asks), no refresh token; other clients and scopes beyond the registration are refused; the issue is audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.clients import grants
+from sump.clients import service as clients
+from sump.db.tables.audit import AuditEvent
+from sump.environments import service as environments
+from sump.kit.call import Call, Client, Hooks
+from sump.kit.errors import Problem
+from tests.clients.support import application, machine, register
+from tests.support import TenantWorld
+
+
+async def _issue(app: FastAPI, db: AsyncSession, environment_id: str, client_id: str, scope: str | None) -> Any:
+    call = Call(db, app.state.runtime, Client(ip="203.0.113.7"), Hooks())
+    environment = await environments.named(db, uuid.UUID(environment_id))
+    client = await clients.for_environment(db, uuid.UUID(environment_id), client_id)
+    assert client is not None
+    issued = await grants.client_credentials(call, environment, client, scope)
+    await db.commit()
+    return issued
+
+
+async def _claims(http: httpx.AsyncClient, environment_id: str, token: str, audience: str) -> dict[str, Any]:
+    jwks = (await http.get(f"/api/v1/environments/{environment_id}/.well-known/jwks.json")).json()
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt"
+    assert header["alg"] == "ES256"
+    key = next(key for key in jwks["keys"] if key["kid"] == header["kid"])
+    claims: dict[str, Any] = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["ES256"], audience=audience)
+    return claims
+
+
+async def test_machine_token(client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession) -> None:
+    created = await register(client, world, machine(permissions=["projects:read", "projects:write"]))
+    issued = await _issue(app, db, world.environment_id, created["clientId"], None)
+    assert issued.expires_in == app.state.settings.access_token_ttl
+    assert issued.scope == "projects:read projects:write"
+    claims = await _claims(client, world.environment_id, issued.access_token, "https://api.example.com")
+    assert claims["iss"] == f"http://sump.test/api/v1/environments/{world.environment_id}"
+    assert claims["sub"] == created["clientId"]
+    assert claims["client_id"] == created["clientId"]
+    assert claims["permissions"] == ["projects:read", "projects:write"]
+    assert claims["exp"] - claims["iat"] == issued.expires_in
+    assert {"jti", "iat", "exp"} <= claims.keys()
+    event = await db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "token.issued", AuditEvent.target_id == uuid.UUID(created["id"]))
+    )
+    assert event is not None
+    assert event.actor_type == "client"
+    assert event.details["clientId"] == created["clientId"]
+    assert issued.access_token not in str(event.details)
+
+
+async def test_scope_narrows_and_never_widens(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, machine(permissions=["projects:read", "projects:write"]))
+    narrow = await _issue(app, db, world.environment_id, created["clientId"], "projects:read")
+    claims = await _claims(client, world.environment_id, narrow.access_token, "https://api.example.com")
+    assert claims["permissions"] == ["projects:read"]
+    with pytest.raises(Problem) as refused:
+        await _issue(app, db, world.environment_id, created["clientId"], "projects:read projects:delete")
+    assert refused.value.code == "invalid_scope"
+    await db.rollback()
+
+
+async def test_only_machine_clients(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, application())
+    with pytest.raises(Problem) as refused:
+        await _issue(app, db, world.environment_id, created["clientId"], None)
+    assert refused.value.code == "unauthorized_client"
+    await db.rollback()
+
+
+async def test_another_environments_client_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    created = await register(client, world, machine())
+    second = await world.add_environment()
+    call = Call(db, app.state.runtime, Client(ip="203.0.113.7"), Hooks())
+    environment = await environments.named(db, uuid.UUID(second))
+    machine_client = await clients.for_environment(db, uuid.UUID(world.environment_id), created["clientId"])
+    assert machine_client is not None
+    with pytest.raises(Problem) as refused:
+        await grants.client_credentials(call, environment, machine_client, None)
+    assert refused.value.code == "unauthorized_client"
+    await db.rollback()
