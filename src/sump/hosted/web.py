@@ -92,20 +92,32 @@ async def signed_in(
 # --------------------------------------------------------------------------------------------- responses
 
 
-def content_security_policy(brand: Brand) -> str:
-    """The console's policy, with the logo's origin among the images' sources."""
+def content_security_policy(brand: Brand, *, to_client: bool = False) -> str:
+    """The console's policy, with the logo's origin among the images' sources.
+
+    `form-action 'self'` also holds for the redirects that follow a form, and Chromium applies it to them: a page
+    whose form ends at an application's redirect URI (an authorization request is waiting: sign-in, second
+    factor, enrolment, sign-up, consent) leaves form-action out, since those URIs are any origin or a native
+    app's own scheme. Its forms still post to Sump only: their actions are fixed paths of the page's own."""
     images = " ".join(["'self'", "data:", *([brand.logo_origin] if brand.logo_origin else [])])
+    forms = "" if to_client else "; form-action 'self'"
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; connect-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        f"frame-ancestors 'none'; base-uri 'none'{forms}"
     )
 
 
 def finish(
-    request: Request, response: Response, settings: Settings, environment_id: uuid.UUID, brand: Brand
+    request: Request,
+    response: Response,
+    settings: Settings,
+    environment_id: uuid.UUID,
+    brand: Brand,
+    *,
+    to_client: bool = False,
 ) -> Response:
     """The hosted pages' own headers, and the CSRF cookie a form of this response needs."""
-    response.headers["Content-Security-Policy"] = content_security_policy(brand)
+    response.headers["Content-Security-Policy"] = content_security_policy(brand, to_client=to_client)
     csrf_cookie = forms.new_csrf_cookie(request)
     if csrf_cookie:
         response.set_cookie(
@@ -134,7 +146,8 @@ def render(
     )
     context.setdefault("sign_up", environments.pool(environment).signup_enabled)
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
-    return finish(request, response, settings, environment.id, brand)
+    to_client = bool(context["values"].get("request"))  # the page's forms may end at the application
+    return finish(request, response, settings, environment.id, brand, to_client=to_client)
 
 
 def redirect(request: Request, environment: Environment, location: str) -> Response:
