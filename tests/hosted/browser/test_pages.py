@@ -11,7 +11,7 @@ import httpx
 import pyotp
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Dialog, Page, Route, expect
 
 from tests.console.conftest import Owner, make_owner, screenshot
 from tests.support import PASSWORD
@@ -172,7 +172,12 @@ def test_a_hostile_logo_url_and_name_stay_inert(page: Page, api: httpx.Client) -
     owner = make_owner(api)
     brand(api, owner, displayName="<img src=x onerror=alert(1)>", logoUrl="https://cdn.example.com/logo.png?a=1&b=2")
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
     page.route("https://cdn.example.com/**", lambda route: route.fulfill(status=404, body=""))
     page.goto(f"/api/v1/environments/{owner.environment_id}/hosted/sign-in")
     expect(page.get_by_test_id("brand-name")).to_have_text("<img src=x onerror=alert(1)>")
