@@ -30,6 +30,10 @@ folds it into a valid value (NFKC, surrounding spaces), which a JSON Schema patt
   as query parameters or in a body: it needs one, which OpenAPI cannot say of optional query parameters;
 - 400 `validation_failed` on a URL (`avatarUrl`) holding characters outside ASCII, which RFC 3986 does not allow
   in a URI although the generator's `uri` format lets them through;
+- 400 from the OAuth 2.0 and OpenID Connect endpoints (`invalid_client`, `invalid_redirect_uri`,
+  `invalid_request_token`, `invalid_logout_request`, `invalid_grant`, `invalid_request`, `unauthorized_client`,
+  `unsupported_grant_type`, `invalid_scope`): whether a request is good depends on registered clients, their
+  redirect URIs, codes and tokens the server issued (state), and on protocol rules between parameters;
 - 409 (an identifier taken, a name in use) and 401, 403, 404, 429: already acceptance by schemathesis' default;
 - negative data accepted (2xx) only when it carries an identifier with characters outside ASCII or surrounding
   whitespace, which the server folds before it checks (fullwidth letters are ASCII ones), or when its one
@@ -68,6 +72,16 @@ UNSTATED_RULES = {
     "custom_property_key_invalid",
     "custom_properties_too_large",
     "custom_properties_empty",
+    # OAuth 2.0 and OpenID Connect: registered clients, issued codes and tokens, rules between parameters.
+    "invalid_client",
+    "invalid_redirect_uri",
+    "invalid_request_token",
+    "invalid_logout_request",
+    "invalid_grant",
+    "invalid_request",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
 }
 IDENTIFIERS = {"email", "username", "phone"}
 URLS = {"avatarUrl"}
