@@ -223,3 +223,22 @@ async def test_unsupported_grants_and_requests(client: httpx.AsyncClient, world:
     robot = RP(world, world.environment_id, machine.json()["clientId"], machine.json()["clientSecret"])
     code_form = {"grant_type": "authorization_code", "code": "x", "code_verifier": rp.verifier}
     _oauth_error(await client.post(rp.token_url, data=code_form, headers=robot.basic), 400, "unauthorized_client")
+
+
+async def test_client_credentials_for_a_machine_client(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    rp = await new_rp(client, world)
+    created = await client.post(
+        f"{world.base}/environments/{world.environment_id}/clients",
+        json={"name": f"m-{uuid.uuid4().hex[:6]}", "purpose": "machine", "audience": "https://api.example.com"},
+        headers=world.owner.auth,
+    )
+    machine = RP(world, world.environment_id, created.json()["clientId"], created.json()["clientSecret"])
+    response = await client.post(rp.token_url, data={"grant_type": "client_credentials"}, headers=machine.basic)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert "refresh_token" not in response.json()
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == "https://api.example.com"
+    assert claims["client_id"] == machine.client_id
+    refused = await client.post(rp.token_url, data={"grant_type": "client_credentials"}, headers=rp.basic)
+    _oauth_error(refused, 400, "unauthorized_client")

@@ -55,7 +55,7 @@ async def test_the_document_lists_only_what_is_supported(client: httpx.AsyncClie
     assert document["id_token_signing_alg_values_supported"] == ["ES256"]
     assert document["subject_types_supported"] == ["public"]
     assert document["authorization_response_iss_parameter_supported"] is True
-    assert set(document["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    assert set(document["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
     assert set(document["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",

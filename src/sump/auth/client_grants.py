@@ -1,6 +1,7 @@
 """The token endpoint's OAuth 2.0 side (RFC 6749 form requests): a client authenticates
 (`clients.service.authenticate`: client_secret_basic, client_secret_post, or a public client's client_id alone),
-then its grant: `authorization_code` (`sump.oidc.grant`), `refresh_token` bound to the client that holds it.
+then its grant: `authorization_code` (`sump.oidc.grant`), `refresh_token` bound to the client that holds it,
+`client_credentials` for a machine client (`sump.clients.grants`).
 Revocation (RFC 7009) and introspection (RFC 7662) authenticate the client the same way.
 
 Errors are `Problem`s whose code is the RFC 6749 §5.2 `error`; the routes add `error` and
@@ -15,6 +16,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from sump.auth.grants import refresh
+from sump.clients import grants as machine_grants
 from sump.clients import service as clients
 from sump.db.tables.clients import Client, ClientKind, ClientPurpose
 from sump.db.tables.environments import Environment
@@ -28,6 +30,7 @@ from sump.tokens import service as tokens
 
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type's name)
+CLIENT_CREDENTIALS = "client_credentials"
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,12 @@ async def grant(
     """Tokens for the form's grant. A replayed code or refresh token returns (not raises) its problem: the
     revocation it caused commits with the answer."""
     grant_type = form.get("grant_type")
-    if grant_type not in {AUTHORIZATION_CODE, REFRESH_TOKEN}:
+    if grant_type not in {AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS}:
         raise Problem(400, "unsupported_grant_type", "The grant type is not supported.")
     client = await authenticate(call, environment, given)
+    if grant_type == CLIENT_CREDENTIALS:
+        machine = await machine_grants.client_credentials(call, environment, client, form.get("scope"))
+        return OAuthTokens(machine.access_token, machine.expires_in, scope=machine.scope)
     if client.purpose is not ClientPurpose.APPLICATION or grant_type not in client.grant_types:
         raise unauthorized_client()
     if grant_type == AUTHORIZATION_CODE:

@@ -105,9 +105,10 @@ class MfaRequired(ResponseModel):
 class OAuthTokenForm(BaseModel):
     """An OAuth 2.0 token request (RFC 6749 §4.1.3, §6), form-encoded. The client authenticates with HTTP
     Basic (`client_secret_basic`) or `client_id` and `client_secret` here (`client_secret_post`); a public client
-    sends `client_id` alone. Unknown parameters are ignored, as the RFC says."""
+    sends `client_id` alone. `client_credentials` is for an environment's machine clients (`scope`: some of
+    its permissions). Unknown parameters are ignored, as the RFC says."""
 
-    grant_type: Literal["authorization_code", "refresh_token"]
+    grant_type: Literal["authorization_code", "refresh_token", "client_credentials"]
     code: str | None = Field(default=None, max_length=256)
     redirect_uri: str | None = Field(default=None, max_length=2048)
     code_verifier: str | None = Field(default=None, max_length=128, description="PKCE (RFC 7636), always S256.")

@@ -89,9 +89,10 @@ async def token(
     of `/login`. For an account with a second factor it answers 403 `mfa_required` with a `challenge`; the grant
     `urn:sump:params:oauth:grant-type:mfa` with that `challenge` and a `code` then issues the tokens.
 
-    **Form** (OAuth 2.0 clients): `authorization_code` (with `redirect_uri` and the PKCE `code_verifier`) and
-    `refresh_token`, the client authenticated by `client_secret_basic` or `client_secret_post` (a public client
-    sends its `client_id` alone). The answer is RFC 6749's (`access_token`, `token_type`, `expires_in`,
+    **Form** (OAuth 2.0 clients): `authorization_code` (with `redirect_uri` and the PKCE `code_verifier`),
+    `refresh_token`, and `client_credentials` for machine clients (an access token for their audience), the
+    client authenticated by `client_secret_basic` or `client_secret_post` (a public client sends its
+    `client_id` alone). The answer is RFC 6749's (`access_token`, `token_type`, `expires_in`,
     `refresh_token`, `id_token`, `scope`); errors carry `error` and `error_description` (401 `invalid_client`
     with `WWW-Authenticate`). A replayed code revokes the tokens it issued."""
     if is_form(request):
