@@ -9,6 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.factors.conftest import clock  # noqa: F401  (the TOTP clock the factor tests move)
+
 
 @pytest.fixture
 async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
