@@ -40,6 +40,8 @@ PAGE_SIZE = 50
 SETTINGS_FIELDS = ("passwordMinLength", "passwordMaxLength", "factorPolicy")
 # Checkboxes: one left unticked is sent as nothing, and means off.
 SETTINGS_SWITCHES = ("signupEnabled", "emailVerification", "requireVerifiedEmail", "magicLinksEnabled")
+# The hosted pages' branding: a field left empty clears it.
+BRANDING_FIELDS = ("displayName", "logoUrl", "primaryColor")
 
 
 def can_manage(actor: TenantActor) -> bool:
@@ -130,6 +132,9 @@ async def _detail(
         "emailVerification": current.email_verification,
         "requireVerifiedEmail": current.require_verified_email,
         "magicLinksEnabled": current.magic_links_enabled,
+        "displayName": current.display_name or "",
+        "logoUrl": current.logo_url or "",
+        "primaryColor": current.primary_color or "",
         **(values or {}),
     }
     return render(
@@ -172,10 +177,11 @@ async def save_settings(
 ) -> Response:
     form = await read_form(request, settings)
     values: dict[str, Any] = {name: form.get(name) == "on" for name in SETTINGS_SWITCHES}
-    values.update({name: form.get(name, "").strip() for name in SETTINGS_FIELDS})
+    values.update({name: form.get(name, "").strip() for name in (*SETTINGS_FIELDS, *BRANDING_FIELDS)})
     data = {
         **{name: values[name] for name in SETTINGS_SWITCHES},
         **{name: values[name] for name in SETTINGS_FIELDS if values[name]},
+        **{name: values[name] or None for name in BRANDING_FIELDS},
     }
     try:
         body = validated(EnvironmentUpdate, {"settings": data})
