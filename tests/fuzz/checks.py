@@ -13,6 +13,8 @@ folds it into a valid value (NFKC, surrounding spaces), which a JSON Schema patt
 - 400 `organization_required`: an end user in several organizations (state) must name one;
 - 400 `admin_account_required`: an organization created by a tenant's account (not by an end user, who becomes
   its first ORG_ADMIN) must name the end user who does;
+- 400 `client_field_not_applicable`: a client's change that its purpose (state) does not have, such as an
+  application's audience or a machine client's redirect URIs;
 - 400 `invalid_cursor`, `invalid_token`: a page cursor or reset token is an opaque value the server issued;
 - 400 `too_many_custom_properties`, `custom_property_key_invalid`, `custom_properties_too_large`,
   `custom_properties_empty`: limits on the merged result of stored and sent properties (state) and on their
@@ -66,6 +68,7 @@ UNSTATED_RULES = {
     "organization_required",
     "admin_account_required",
     "role_target_invalid",
+    "client_field_not_applicable",
     "invalid_cursor",
     "invalid_token",
     "too_many_custom_properties",

@@ -7,10 +7,17 @@ rules hold for post-logout redirect URIs."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
 MAX_LENGTH = 2048
+_PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+_REST = r"(?:[/?][^#*\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?"
+# What may be registered, as a pattern (the API document states it too): an https URL on an ASCII host name, or
+# http on a loopback host; an optional port; no fragment, user information, wildcard or white space.
+PATTERN = rf"^(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|\[::1\]|localhost)){_PORT}{_REST}$"
+_REGISTRABLE = re.compile(PATTERN)
 
 
 def _split(uri: str) -> SplitResult | None:
@@ -32,6 +39,8 @@ def _loopback(parts: SplitResult) -> bool:
 
 def problem(uri: str) -> str | None:
     """Why `uri` cannot be registered, or None."""
+    if not _REGISTRABLE.fullmatch(uri):
+        return "must be https, or http on 127.0.0.1, [::1] or localhost, without fragment, user or wildcard"
     parts = _split(uri)
     if parts is None or not parts.netloc or not parts.hostname:
         return "must be an absolute URL"

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
 from sump.clients import redirects
 from sump.db.tables.clients import Client, ClientKind, ClientPurpose
@@ -51,9 +51,23 @@ def _distinct(values: list[str]) -> list[str]:
     return values
 
 
-RedirectUri = Annotated[str, StringConstraints(min_length=8, max_length=redirects.MAX_LENGTH)]
+def _with_code(values: list[str]) -> list[str]:
+    if "authorization_code" not in values:
+        raise ValueError("An application's grant types include authorization_code")
+    return values
+
+
+UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+
+
+RedirectUri = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=redirects.MAX_LENGTH),
+    Field(json_schema_extra={"pattern": redirects.PATTERN}),
+]
 RedirectUris = Annotated[
     list[RedirectUri],
+    UNIQUE,
     Field(
         max_length=20,
         description=(
@@ -64,9 +78,9 @@ RedirectUris = Annotated[
     AfterValidator(_registrable),
 ]
 Scope = Literal["openid", "profile", "email", "phone", "offline_access"]
-Scopes = Annotated[list[Scope], Field(max_length=5), AfterValidator(_distinct)]
+Scopes = Annotated[list[Scope], Field(max_length=5), UNIQUE, AfterValidator(_distinct)]
 PermissionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_.:-]+$")]
-Permissions = Annotated[list[PermissionName], Field(max_length=100), AfterValidator(_distinct)]
+Permissions = Annotated[list[PermissionName], Field(max_length=100), UNIQUE, AfterValidator(_distinct)]
 AutomationPermission = Literal[
     "environments:read",
     "environments:write",
@@ -76,8 +90,17 @@ AutomationPermission = Literal[
     "organizations:write",
     "audit:read",
 ]
-AutomationPermissions = Annotated[list[AutomationPermission], Field(max_length=7), AfterValidator(_distinct)]
+AutomationPermissions = Annotated[list[AutomationPermission], Field(max_length=7), UNIQUE, AfterValidator(_distinct)]
 GrantType = Literal["authorization_code", "refresh_token"]
+ApplicationGrants = Annotated[
+    list[GrantType],
+    Field(
+        min_length=1, max_length=2, json_schema_extra={"uniqueItems": True, "contains": {"const": "authorization_code"}}
+    ),
+    AfterValidator(_distinct),
+    AfterValidator(_with_code),
+]
+GRANTS = "`authorization_code`, with `refresh_token` (the default) or without."
 Audience = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
 
 
@@ -85,58 +108,49 @@ def _openid() -> list[Scope]:
     return ["openid"]
 
 
+def _both_grants() -> list[GrantType]:
+    return ["authorization_code", "refresh_token"]
+
+
 FIRST_PARTY = "First-party applications sign their end users in without asking consent; third-party ones ask it."
 AUDIENCE = "A machine client's access tokens' `aud`: the builder's API that accepts them."
 PERMISSIONS = "A machine client's permissions: names from the environment's permission catalog."
 
 
-class ClientCreate(RequestModel):
-    """An environment's client: an application (authorization code with PKCE; public clients have no secret)
-    or a machine client (client_credentials; always confidential)."""
+class ApplicationCreate(RequestModel):
+    """An application of the environment: the authorization code flow with PKCE (a public client, such as a SPA
+    or a native app, has no secret)."""
 
+    purpose: Literal[ClientPurpose.APPLICATION]
     name: ContainerName
-    purpose: Literal[ClientPurpose.APPLICATION, ClientPurpose.MACHINE]
-    kind: ClientKind = Field(default=ClientKind.CONFIDENTIAL, description="Machine clients are confidential.")
-    redirect_uris: RedirectUris = Field(default_factory=list)
+    kind: ClientKind = Field(default=ClientKind.CONFIDENTIAL, description="A public client has no secret.")
+    redirect_uris: Annotated[RedirectUris, Field(min_length=1)]
     post_logout_redirect_uris: RedirectUris = Field(default_factory=list)
-    grant_types: Annotated[list[GrantType], Field(max_length=2), AfterValidator(_distinct)] | None = Field(
-        default=None,
-        description="Of an application: `authorization_code`, with `refresh_token` (the default) or without.",
-    )
-    scopes: Scopes = Field(default_factory=_openid, description="The scopes an application may ask.")
+    grant_types: ApplicationGrants = Field(default_factory=_both_grants, description=GRANTS)
+    scopes: Scopes = Field(default_factory=_openid, description="The scopes the application may ask.")
     first_party: StrictBool = Field(default=True, description=FIRST_PARTY)
-    audience: Audience | None = Field(default=None, description=AUDIENCE)
+
+
+class MachineCreate(RequestModel):
+    """A machine client of the environment: client_credentials for the builder's own API; always confidential."""
+
+    purpose: Literal[ClientPurpose.MACHINE]
+    name: ContainerName
+    audience: Audience = Field(description=AUDIENCE)
     permissions: Permissions = Field(default_factory=list, description=PERMISSIONS)
 
-    @model_validator(mode="after")
-    def _fits_purpose(self) -> ClientCreate:
-        if self.purpose is ClientPurpose.MACHINE:
-            if self.kind is not ClientKind.CONFIDENTIAL:
-                raise ValueError("A machine client is confidential")
-            if self.redirect_uris or self.post_logout_redirect_uris or self.grant_types:
-                raise ValueError("A machine client has no redirect URIs or grant types to choose")
-            if self.audience is None:
-                raise ValueError("A machine client needs an audience")
-            self.scopes = []
-        else:
-            if not self.redirect_uris:
-                raise ValueError("An application needs at least one redirect URI")
-            if self.audience is not None or self.permissions:
-                raise ValueError("An application has no audience or permissions")
-            if self.grant_types is not None and "authorization_code" not in self.grant_types:
-                raise ValueError("An application's grant types include authorization_code")
-        return self
+
+ClientCreate = Annotated[ApplicationCreate | MachineCreate, Field(discriminator="purpose")]
 
 
 class ClientUpdate(ChangeModel):
-    """What to change; what is left out keeps its value. Which fields a client has follows its purpose."""
+    """What to change; what is left out keeps its value. An application changes its redirect URIs, grant types,
+    scopes and first party; a machine client its audience and permissions; both their name."""
 
     name: Omittable[ContainerName] = None
-    redirect_uris: Omittable[RedirectUris] = None
+    redirect_uris: Omittable[Annotated[RedirectUris, Field(min_length=1)]] = None
     post_logout_redirect_uris: Omittable[RedirectUris] = None
-    grant_types: Omittable[Annotated[list[GrantType], Field(min_length=1, max_length=2), AfterValidator(_distinct)]] = (
-        None
-    )
+    grant_types: Omittable[ApplicationGrants] = Field(default=None, description=GRANTS)
     scopes: Omittable[Scopes] = None
     first_party: Omittable[StrictBool] = Field(default=None, description=FIRST_PARTY)
     audience: Omittable[Audience] = Field(default=None, description=AUDIENCE)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import TenantActor
@@ -24,10 +25,11 @@ from sump.clients import policy, repository
 from sump.clients.schemas import (
     AUTOMATION_PERMISSIONS,
     GRANT_TYPES,
+    ApplicationCreate,
     AutomationClientCreate,
     AutomationClientUpdate,
-    ClientCreate,
     ClientUpdate,
+    MachineCreate,
 )
 from sump.db.base import utcnow
 from sump.db.tables.clients import Client, ClientKind, ClientPurpose, ClientSecret
@@ -136,26 +138,37 @@ async def _register(db: AsyncSession, actor: TenantActor, client: Client) -> tup
 
 
 async def create(
-    db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: ClientCreate
+    db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: ApplicationCreate | MachineCreate
 ) -> tuple[Client, str | None]:
     """An environment's client, and its secret (shown once; None for a public client)."""
     require(policy.manage(actor))
     await _scope(db, actor, environment_id)
-    permissions = await _known_permissions(db, actor, environment_id, body.permissions) if body.permissions else []
-    grant_types = body.grant_types if body.grant_types is not None else GRANT_TYPES[body.purpose]
-    client = Client(
-        environment_id=environment_id,
-        purpose=body.purpose,
-        kind=body.kind,
-        name=body.name,
-        redirect_uris=body.redirect_uris,
-        post_logout_redirect_uris=body.post_logout_redirect_uris,
-        grant_types=list(grant_types),
-        scopes=body.scopes,
-        first_party=body.first_party,
-        audience=body.audience,
-        permissions=permissions,
-    )
+    if isinstance(body, MachineCreate):
+        permissions = await _known_permissions(db, actor, environment_id, body.permissions) if body.permissions else []
+        client = Client(
+            purpose=ClientPurpose.MACHINE,
+            kind=ClientKind.CONFIDENTIAL,
+            redirect_uris=[],
+            post_logout_redirect_uris=[],
+            grant_types=list(GRANT_TYPES[ClientPurpose.MACHINE]),
+            scopes=[],
+            first_party=True,
+            audience=body.audience,
+            permissions=permissions,
+        )
+    else:
+        client = Client(
+            purpose=ClientPurpose.APPLICATION,
+            kind=body.kind,
+            redirect_uris=body.redirect_uris,
+            post_logout_redirect_uris=body.post_logout_redirect_uris,
+            grant_types=list(body.grant_types),
+            scopes=list(body.scopes),
+            first_party=body.first_party,
+            audience=None,
+            permissions=[],
+        )
+    client.environment_id, client.name = environment_id, body.name
     return await _register(db, actor, client)
 
 
@@ -194,8 +207,10 @@ async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID | 
     return client
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(400, "validation_failed", "The request is not valid.", errors={field: message})
+def _not_applicable(client: Client, field: str) -> Problem:
+    """A change the client's purpose does not have (an application's audience, a machine's redirect URIs)."""
+    message = f"A {client.purpose.value} client has no {field} to change."
+    return Problem(400, "client_field_not_applicable", message, errors={to_camel(field): message})
 
 
 async def update(
@@ -211,16 +226,12 @@ async def update(
     allowed = _changeable(client)
     for field in changes:
         if field not in allowed:
-            raise _invalid(field, f"A {client.purpose.value} client has no {field} to change.")
+            raise _not_applicable(client, field)
     if "permissions" in changes:
         if client.purpose is ClientPurpose.AUTOMATION:
             changes["permissions"] = _grantable(actor, changes["permissions"])
         elif client.environment_id is not None:
             changes["permissions"] = await _known_permissions(db, actor, client.environment_id, changes["permissions"])
-    if "grant_types" in changes and "authorization_code" not in changes["grant_types"]:
-        raise _invalid("grant_types", "An application's grant types include authorization_code.")
-    if changes.get("redirect_uris") == []:
-        raise _invalid("redirect_uris", "An application needs at least one redirect URI.")
     for field, value in changes.items():
         setattr(client, field, value)
     client.updated_at = utcnow()
