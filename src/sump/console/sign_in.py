@@ -41,7 +41,7 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
-from sump.kit.forms import identifier_kind
+from sump.kit.forms import identified
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.kit.ratelimit import hit_per_ip
 from sump.kit.transactions import DbSession
@@ -101,10 +101,7 @@ async def login(request: Request, call: CallDep) -> Response:
         if not form.get("password"):
             raise FormErrors({"password": "Enter your password."})
         pool = await _pool(call.db, values["tenantId"])
-        try:
-            body = validated(Login, {identifier_kind(identifier): identifier, "password": form["password"]})
-        except FormErrors as invalid:
-            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
+        body = identified(Login, identifier, password=form["password"])
         done = await auth.sign_in(
             call, pool, body, channel="console", previous_token=cookie_token(request, call.settings)
         )
@@ -405,13 +402,7 @@ async def forgot(request: Request, call: CallDep) -> Response:
     values = {"tenantId": form.get("tenantId", "").strip(), "identifier": identifier}
     try:
         pool = await _pool(call.db, values["tenantId"])
-        if not identifier:
-            raise FormErrors({"identifier": "Enter your email, username or phone number."})
-        try:
-            body = validated(ForgotPassword, {identifier_kind(identifier): identifier})
-        except FormErrors as invalid:
-            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
-        await resets.request_reset(call, pool, body)
+        await resets.request_reset(call, pool, identified(ForgotPassword, identifier))
     except FormErrors as failed:
         return render(request, "forgot.html", 400, errors=failed.errors, values=values)
     except Problem as problem:

@@ -3,9 +3,7 @@ its reset. The same services as `/api/v1/auth/environments/{environmentId}/…`,
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sump.access.cookies import set_hosted_cookie
@@ -16,6 +14,7 @@ from sump.environments import service as environments
 from sump.hosted import requests
 from sump.hosted.web import (
     EnvironmentDep,
+    RequestToken,
     base_path,
     read_form,
     redirect,
@@ -26,13 +25,12 @@ from sump.hosted.web import (
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
-from sump.kit.forms import FormErrors, identifier_kind, validated
+from sump.kit.forms import FormErrors, identified, validated
 from sump.kit.transactions import DbSession
 
 router = APIRouter()
 SIGN_UP_FIELDS = ("name", "email", "username", "phone")
 INVALID_LINK = "This reset link is invalid or has expired. Ask for a new one."
-RequestToken = Annotated[str | None, Query(alias="request")]
 
 
 # ------------------------------------------------------------------------------------------------ sign-up
@@ -107,13 +105,7 @@ async def forgot(request: Request, environment: EnvironmentDep, call: CallDep) -
     identifier = form.get("identifier", "").strip()
     values = {"identifier": identifier, "request": pending.token if pending else ""}
     try:
-        if not identifier:
-            raise FormErrors({"identifier": "Enter your email, username or phone number."})
-        try:
-            body = validated(ForgotPassword, {identifier_kind(identifier): identifier})
-        except FormErrors as invalid:
-            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
-        await resets.request_reset(call, environments.pool(environment), body)
+        await resets.request_reset(call, environments.pool(environment), identified(ForgotPassword, identifier))
     except FormErrors as failed:
         return render(request, environment, "forgot.html", 400, errors=failed.errors, values=values)
     except Problem as problem:

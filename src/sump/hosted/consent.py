@@ -7,13 +7,20 @@ that a hosted page makes, to the redirect URI the request was registered and che
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sump.hosted import requests
-from sump.hosted.web import EnvironmentDep, base_path, read_form, redirect, render, request_field, signed_in
+from sump.hosted.web import (
+    EnvironmentDep,
+    RequestToken,
+    base_path,
+    read_form,
+    redirect,
+    render,
+    request_field,
+    signed_in,
+)
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.transactions import DbSession
 from sump.oidc import flow
@@ -39,7 +46,7 @@ async def consent_page(
     environment: EnvironmentDep,
     db: DbSession,
     settings: SettingsDep,
-    token: Annotated[str | None, Query(alias="request")] = None,
+    token: RequestToken = None,
 ) -> Response:
     pending = await requests.waiting(db, environment, request_field({"request": token or ""}))
     if pending is None:

@@ -8,9 +8,9 @@ with the API's per-address budget, lockout, hashing slot and audit (`channel="ho
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sump.access.cookies import clear_hosted_cookie, hosted_token, set_hosted_cookie
@@ -24,6 +24,7 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer
 from sump.hosted import requests
 from sump.hosted.web import (
     EnvironmentDep,
+    RequestToken,
     base_path,
     read_form,
     redirect,
@@ -35,7 +36,7 @@ from sump.hosted.web import (
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.devices import remember
 from sump.kit.errors import Problem
-from sump.kit.forms import FormErrors, identifier_kind, validated
+from sump.kit.forms import FormErrors, identified, validated
 from sump.kit.transactions import DbSession
 
 router = APIRouter()
@@ -48,7 +49,7 @@ async def login_page(
     environment: EnvironmentDep,
     db: DbSession,
     settings: SettingsDep,
-    token: Annotated[str | None, Query(alias="request")] = None,
+    token: RequestToken = None,
 ) -> Response:
     pending = await requests.waiting(db, environment, request_field({"request": token or ""}))
     if pending is None and await signed_in(request, db, settings, environment) is not None:
@@ -65,17 +66,10 @@ async def login(request: Request, environment: EnvironmentDep, call: CallDep) ->
     values = {"identifier": identifier, "request": pending.token if pending else ""}
     pool = environments.pool(environment)
     try:
-        if not identifier:
-            raise FormErrors({"identifier": "Enter your email, username or phone number."})
-        if not form.get("password"):
+        if identifier and not form.get("password"):
             raise FormErrors({"password": "Enter your password."})
-        try:
-            body = validated(Login, {identifier_kind(identifier): identifier, "password": form["password"]})
-        except FormErrors as invalid:
-            raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
-        done = await auth.sign_in(
-            call, pool, body, channel="hosted", previous_token=hosted_token(request, call.settings)
-        )
+        body = identified(Login, identifier, password=form.get("password", ""))
+        done = await auth.sign_in(call, pool, body, **_step(request, call))
     except FormErrors as failed:
         return render(request, environment, "sign_in.html", 400, errors=failed.errors, values=values, pending=pending)
     except Problem as problem:
@@ -83,6 +77,12 @@ async def login(request: Request, environment: EnvironmentDep, call: CallDep) ->
     if isinstance(done, auth.Challenge):
         return await _second_step(request, environment, call, pool, done, values)
     return _session_response(request, environment, call, done, values["request"])
+
+
+def _step(request: Request, call: CallDep) -> dict[str, Any]:
+    """What the service hears of a hosted sign-in step: its channel, and the session of this browser (on these
+    pages) that the new one replaces."""
+    return {"channel": "hosted", "previous_token": hosted_token(request, call.settings)}
 
 
 async def _second_step(
@@ -163,13 +163,7 @@ async def login_factor(request: Request, environment: EnvironmentDep, call: Call
     values = {"request": pending.token if pending else "", "challenge": form.get("challenge", "")}
     try:
         body = validated(FactorAnswer, {"challenge": values["challenge"], "code": form.get("code", "")})
-        done = await auth.finish_sign_in(
-            call,
-            environments.pool(environment),
-            body,
-            channel="hosted",
-            previous_token=hosted_token(request, call.settings),
-        )
+        done = await auth.finish_sign_in(call, environments.pool(environment), body, **_step(request, call))
     except FormErrors as failed:
         errors = {"code": failed.errors.get("code", "Enter the code.")}
         return render(request, environment, "factor.html", 400, errors=errors, values=values)
@@ -193,13 +187,7 @@ async def login_enrol(request: Request, environment: EnvironmentDep, call: CallD
         body = validated(
             ConfirmEnrolment, {"challenge": challenge, "factorId": str(factor_id), "code": form.get("code", "")}
         )
-        done = await auth.finish_enrolment(
-            call,
-            environments.pool(environment),
-            body,
-            channel="hosted",
-            previous_token=hosted_token(request, call.settings),
-        )
+        done = await auth.finish_enrolment(call, environments.pool(environment), body, **_step(request, call))
     except FormErrors as failed:
         assert factor_id is not None
         errors = {"code": failed.errors.get("code", "Enter the code.")}

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import ImmutableMultiDict
@@ -55,6 +55,8 @@ async def _environment(request: Request, db: DbSession) -> Environment:
 
 
 EnvironmentDep = Annotated[Environment, Depends(_environment)]
+# A waiting authorization request's token, in a page's query string.
+RequestToken = Annotated[str | None, Query(alias="request")]
 
 
 # ---------------------------------------------------------------------------------------------------- CSRF

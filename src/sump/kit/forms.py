@@ -149,6 +149,17 @@ def identifier_kind(identifier: str) -> str:
     return "phone" if PHONE_LIKE.search(identifier) else "username"
 
 
+def identified(model: type[M], identifier: str, **fields: Any) -> M:
+    """`model` (an identifier and `fields`) from a form's one identifier field, read by `identifier_kind`; the
+    identifier's messages under `identifier`."""
+    if not identifier:
+        raise FormErrors({"identifier": "Enter your email, username or phone number."})
+    try:
+        return validated(model, {identifier_kind(identifier): identifier, **fields})
+    except FormErrors as invalid:
+        raise FormErrors({"identifier": next(iter(invalid.errors.values()))}) from invalid
+
+
 def problem_errors(problem: Problem, default_field: str | None = None) -> FormErrors:
     """A service's refusal as form errors: its field messages, or its sentence for the whole form."""
     if problem.errors:
