@@ -8,6 +8,9 @@
   `tokens.service.jwks`, the body rendered as the framework renders it, with `Cache-Control` and an `ETag`
   (a matching `If-None-Match` answers 304).
 
+Sign-ins and sign-ups the hashing pool would refuse now are answered 503 here, before any framework or
+database work (the pool's own rule, `PasswordHasher.refusal`); the others go on.
+
 Anything else, and any of these in a form the framework might answer differently (another method, a body, a
 NUL in the query, an id not written as a canonical UUID), goes on to the framework untouched. The outer
 `kit.edge` middleware adds the request id, the security headers and the access line as for every response.
@@ -38,6 +41,9 @@ _PATHS = re.compile(
     rf"/api/v1/(?:auth/(?P<family>tenants|environments)/(?P<context>{_UUID})/session"
     rf"|environments/(?P<environment>{_UUID})/\.well-known/jwks\.json)"
 )
+# Sign-ins and sign-ups always hash: when the pool would refuse this request's share now, they are refused
+# here, before the framework and the database (`PasswordHasher.refusal`, the same rule as its `slot`).
+_HASHING = re.compile(rf"/api/v1/auth/(?:tenants|environments)/{_UUID}/(?:login|signup)")
 _FAMILIES = {"tenants": AccountType.TENANT_ACCOUNT, "environments": AccountType.ENVIRONMENT_ACCOUNT}
 JWKS_CACHE_CONTROL = b"public, max-age=300"
 Headers = list[tuple[bytes, bytes]]
@@ -79,6 +85,12 @@ class HotPaths:
         self.state = state  # the application's state: read at each request (tests may replace its parts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and _HASHING.fullmatch(scope["path"]):
+            refused = self.state.hasher.refusal()
+            if refused is not None:
+                response = problem_response(refused.status, refused.code, refused.detail, headers=refused.headers)
+                await response(scope, receive, send)
+                return
         match = _PATHS.fullmatch(scope["path"]) if scope["type"] == "http" else None
         if match is None or not _plain_get(scope):
             await self.app(scope, receive, send)

@@ -8,9 +8,11 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import bcrypt
 import pytest
+from sqlalchemy import event
 
 from sump.app import create_app
 from sump.kit.errors import Problem
@@ -190,3 +192,59 @@ async def test_full_hashing_queue_answers_503_at_once(database: Database) -> Non
     assert statuses.count(200) >= app.state.hasher.workers
     assert all(int(response.headers["Retry-After"]) >= 1 for response in refused)
     assert all(response.json()["code"] == "overloaded" for response in refused)
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_sign_in_the_pool_would_refuse_costs_no_database_statement(database: Database) -> None:
+    app = create_app(make_settings(database))
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    try:
+        async with client_for(app) as http:
+            world = await new_tenant(http)
+            hasher: PasswordHasher = app.state.hasher
+            hasher.hash_seconds = 3600.0  # a pace that makes any wait behind a held place too long
+            places = Places(hasher)
+            share = world.tenant_id
+            await places.take(share, hasher.workers)
+            event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+            try:
+                body = {"username": world.owner.username, "password": PASSWORD}
+                refused = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/login", json=body)
+            finally:
+                event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+                await places.done()
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "overloaded"
+    assert int(refused.headers["retry-after"]) >= 3600
+    assert seen == []
+
+
+@pytest.mark.asvs("PWD-11")
+async def test_a_sign_in_holds_no_database_connection_while_it_hashes(database: Database) -> None:
+    app = create_app(make_settings(database))
+    held: list[int] = []
+    try:
+        async with client_for(app) as http:
+            world = await new_tenant(http)
+            hasher: PasswordHasher = app.state.hasher
+            verify = hasher.verify
+
+            async def observed(stored: str | None, password: str) -> tuple[bool, str | None]:
+                held.append(app.state.engine.sync_engine.pool.checkedout())
+                return await verify(stored, password)
+
+            hasher.verify = observed  # type: ignore[method-assign]
+            body = {"username": world.owner.username, "password": PASSWORD}
+            signed_in = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/login", json=body)
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+    assert signed_in.status_code == 200
+    assert held == [0]

@@ -60,6 +60,7 @@ async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: 
     identifier and the one password check."""
     await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
     account = await repository.find_account(call.db, pool, **{kind: value})
+    await call.end_reads()  # the wait for a hashing thread holds no connection
     try:
         ok, upgraded = await password_matches(call, lockout_subject(pool, account, kind, value), account, password)
     except Problem as refusal:

@@ -227,6 +227,7 @@ async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn | Unverified
     await call.limiter.hit(SIGNUP_PER_IP, "environment-signup", call.client.ip)
     if not pool.signup_enabled or pool.environment_id is None:
         raise forbidden("signup_disabled", "Sign-up is turned off for this environment.")
+    await call.end_reads()  # the pool was read: the wait for a hashing thread holds no connection
     async with call.hasher.slot():
         account = await end_users.new_account(call.db, call.hasher, pool, body)
     if pool.require_verified_email:

@@ -92,6 +92,9 @@ async def new_account(
     assert pool.environment_id is not None
     if body.password is not None:
         pool.policy.check(body.password, email=body.email, username=body.username)
+    # Hashed before the identifiers are looked up: a sign-up waits for its hashing thread holding no connection
+    # (and a taken identifier costs what a free one does).
+    password_hash = await hasher.hash(body.password) if body.password is not None else None
     await ensure_identifiers_free(db, pool, email=body.email, phone=body.phone, username=body.username)
     account = EnvironmentAccount(
         tenant_id=pool.tenant_id,
@@ -103,7 +106,7 @@ async def new_account(
         avatar_url=body.avatar_url,
         custom_properties=custom_properties.check_limits(body.custom_properties or {}),
         metadata_=custom_properties.check_limits((body.metadata if isinstance(body, EndUserCreate) else None) or {}),
-        password_hash=await hasher.hash(body.password) if body.password is not None else None,
+        password_hash=password_hash,
     )
     return await repository.add(db, account)
 

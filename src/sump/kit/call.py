@@ -87,6 +87,13 @@ class Call:
         """Runs `callback` once this request's transaction has been rolled back (it holds no locks then)."""
         self.hooks.rolled_back.append(callback)
 
+    async def end_reads(self) -> None:
+        """Ends the request's transaction when it has only read so far (nothing added, changed or flushed by
+        this call's caller, no rows locked), so that a wait that follows, for a hashing thread, holds no
+        database connection; what is written afterwards begins a new transaction, committed as usual."""
+        if self.db.in_transaction() and not (self.db.new or self.db.dirty or self.db.deleted):
+            await self.db.commit()
+
     async def roll_back(self) -> None:
         """Undoes the request's writes now (a console page that shows a refusal) and runs the rollback work."""
         await self.db.rollback()

@@ -99,11 +99,9 @@ class PasswordHasher:
             yield
             return
         share = _share.get()
-        if self.pending >= self.capacity:
-            raise _overloaded(self._pace())
-        wait = self.expected_wait(share)
-        if wait > self.admission_wait:
-            raise _overloaded(wait - self.admission_wait + self._pace())
+        refused = self.refusal()
+        if refused is not None:
+            raise refused
         self.pending += 1
         self.shares[share] = self.shares.get(share, 0) + 1
         _holding_slot.set(share)
@@ -117,6 +115,13 @@ class PasswordHasher:
                 self.shares[share] = left
             else:
                 del self.shares[share]
+
+    def refusal(self) -> Problem | None:
+        """The 503 a newcomer of this request's share gets now, or None when it would be let in."""
+        if self.pending >= self.capacity:
+            return _overloaded(self._pace())
+        wait = self.expected_wait(_share.get())
+        return _overloaded(wait - self.admission_wait + self._pace()) if wait > self.admission_wait else None
 
     def expected_wait(self, share: str = "") -> float:
         """Seconds a newcomer of `share` would wait for a thread: the places ahead of it in the turns (its own
