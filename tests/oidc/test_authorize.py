@@ -181,6 +181,11 @@ async def test_max_age_forces_sign_in(client: httpx.AsyncClient, world: TenantWo
     _continued(await authorize(client, rp, user, max_age="300"), "sign-in")
     assert "code" in answer(await authorize(client, rp, user, max_age="3600"))
     assert answer(await authorize(client, rp, user, max_age="300", prompt="none"))["error"] == "login_required"
+    # A sign-in made for the request counts even with max_age=0.
+    token = _continued(await authorize(client, rp, user, max_age="0"), "sign-in")
+    _continued(await _continue(client, rp, token, hosted(user)), "sign-in")
+    fresh = await world.add_end_user(world.environment_id)
+    assert "code" in answer(await _continue(client, rp, token, hosted(fresh)))
 
 
 async def test_a_hosted_session_of_another_environment_counts_as_none(

@@ -151,15 +151,15 @@ async def _signed_in(
     return found[0], found[1]
 
 
-def _fresh(session: Session, parameters: dict[str, Any], now: datetime) -> bool:
+def _fresh(session: Session, row: AuthorizationRequest, now: datetime) -> bool:
     """Whether the session's sign-in is recent enough: after the request when it asked `prompt=login`, and
-    within `max_age` seconds."""
-    auth_time = session.created_at
+    within `max_age` seconds (a sign-in made for this request always is, even with `max_age=0`)."""
+    auth_time, parameters = session.created_at, row.parameters
     login_after = parameters.get("login_after")
     if login_after is not None and auth_time.timestamp() < float(login_after):
         return False
     max_age = parameters.get("max_age")
-    return max_age is None or (now - auth_time).total_seconds() <= int(max_age)
+    return max_age is None or auth_time >= row.created_at or (now - auth_time).total_seconds() <= int(max_age)
 
 
 async def _consent_needed(
@@ -185,7 +185,7 @@ async def _proceed(
     silent = "none" in parameters["prompt"]
     now = utcnow()
     found = await _signed_in(call, environment, hosted_token)
-    if found is None or not _fresh(found[0], parameters, now):
+    if found is None or not _fresh(found[0], row, now):
         if silent:
             return await _finish_with_error(call, environment, row, LoginRequiredError())
         return _hosted_url(call, environment, "sign-in", token)
