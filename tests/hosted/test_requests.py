@@ -155,3 +155,28 @@ async def test_no_form_field_chooses_where_a_sign_in_goes(browser: httpx.AsyncCl
     done = await sign_in(browser, world.environment_id, user.email, PASSWORD, **extra)
     assert done.status_code == 303
     assert done.headers["location"] == f"{pages(world.environment_id)}/signed-in"
+
+
+FORMS = ["sign-in", "sign-in/factor", "sign-in/enrol", "sign-up", "forgot-password", "consent"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+async def test_every_form_refuses_an_unknown_request_before_anything_else(
+    browser: httpx.AsyncClient, world: TenantWorld, form: str
+) -> None:
+    base = pages(world.environment_id)
+    csrf = await csrf_of(browser, f"{base}/sign-in")
+    fields = {"csrf": csrf, "identifier": "someone@example.com", "password": PASSWORD, "code": "123456"}
+    for token in HOSTILE_TOKENS:
+        response = await browser.post(f"{base}/{form}", data={**fields, "request": token, "decision": "allow"})
+        assert response.status_code == 400, (form, token)
+        assert "location" not in response.headers
+        assert "evil.test" not in response.text
+
+
+async def test_a_reset_token_in_the_query_is_shown_escaped(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    hostile = '"><script>alert(1)</script>'
+    page = await browser.get(f"{pages(world.environment_id)}/reset-password", params={"token": hostile})
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text

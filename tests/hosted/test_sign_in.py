@@ -119,3 +119,19 @@ async def test_pages_of_an_unknown_environment_are_not_found(browser: httpx.Asyn
         response = await browser.get(f"/api/v1/environments/{path}/hosted/sign-in")
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["sign-in", "sign-in/factor", "sign-in/enrol", "sign-up", "forgot-password", "reset-password", "consent", "logout"],
+)
+async def test_every_form_checks_its_csrf_token_first(
+    browser: httpx.AsyncClient, world: TenantWorld, form: str
+) -> None:
+    base = pages(world.environment_id)
+    await browser.get(f"{base}/sign-in")  # the CSRF cookie, without the form's field
+    refused = await browser.post(f"{base}/{form}", data={"identifier": "someone@example.com", "password": PASSWORD})
+    assert refused.status_code == 403
+    assert "came from another site" in refused.text
+    as_json = await browser.post(f"{base}/{form}", json={"identifier": "someone@example.com"})
+    assert as_json.status_code == 415
