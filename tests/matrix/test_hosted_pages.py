@@ -41,11 +41,12 @@ GET  /consent          -        400 400 400 400 400
 GET  /consent          here     303 200 303 303 303
 GET  /consent          elsewhere 400 400 400 400 400
 GET  /brand.css        -        200 200 200 200 200
+GET  /passkeys.js      -        200 200 200 200 200
 """
 ROWS = [line.split() for line in TABLE.strip().splitlines()]
 # The forms, each behind the CSRF check.
 FORMS = {"/sign-in", "/sign-in/factor", "/sign-in/enrol", "/sign-up", "/forgot-password", "/reset-password"}
-FORMS |= {"/consent", "/logout"}
+FORMS |= {"/consent", "/logout", "/sign-in/passkey", "/sign-in/passkey/options", "/sign-in/factor/options"}
 
 
 def test_every_page_has_a_row() -> None:

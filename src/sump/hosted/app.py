@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from sump.environments import service as environments
-from sump.hosted import accounts, consent, sign_in
+from sump.hosted import accounts, consent, passkeys, sign_in
 from sump.hosted.branding import Brand, brand_of
 from sump.hosted.web import EnvironmentDep, base_path, content_security_policy, environment_id_of, templates
 from sump.kit.errors import Problem, UnexpectedErrorMiddleware, unexpected_response
@@ -39,7 +39,7 @@ def create_hosted(state: State) -> FastAPI:
     hosted.state = state
     hosted.mount("/static", StaticFiles(directory=STATIC), name="static")
     hosted.add_api_route("/brand.css", _brand_css, methods=["GET"])
-    for module in (sign_in, accounts, consent):
+    for module in (sign_in, passkeys, accounts, consent):
         hosted.include_router(module.router)
     hosted.add_exception_handler(Problem, _problem)
     hosted.add_exception_handler(RequestValidationError, _not_found)

@@ -7,6 +7,7 @@ with the API's per-address budget, lockout, hashing slot and audit (`channel="ho
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -161,11 +162,15 @@ async def login_factor(request: Request, environment: EnvironmentDep, call: Call
     form = await read_form(request, call.settings, environment.id)
     pending = await requests.waiting(call.db, environment, request_field(form))
     values = {"request": pending.token if pending else "", "challenge": form.get("challenge", "")}
+    answer: dict[str, Any] = {"code": form.get("code", "")}
+    if form.get("credential"):  # a passkey's answer, posted by passkeys.js
+        answer = {"factor": "webauthn", "credential": _json_or_none(form["credential"])}
     try:
-        body = validated(FactorAnswer, {"challenge": values["challenge"], "code": form.get("code", "")})
+        body = validated(FactorAnswer, {"challenge": values["challenge"], **answer})
         done = await auth.finish_sign_in(call, environments.pool(environment), body, **_step(request, call))
     except FormErrors as failed:
-        errors = {"code": failed.errors.get("code", "Enter the code.")}
+        unread = "The passkey's answer could not be read. Try again."
+        errors = {"code": failed.errors.get("code", unread if form.get("credential") else "Enter the code.")}
         return render(request, environment, "factor.html", 400, errors=errors, values=values)
     except Problem as problem:
         return await _refused(request, environment, call, problem, values, "factor.html")
@@ -212,6 +217,13 @@ async def _roll_back(call: CallDep, environment: Environment) -> None:
     await call.db.refresh(environment)
 
 
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
@@ -246,3 +258,9 @@ async def logout(request: Request, environment: EnvironmentDep, call: CallDep) -
 @router.get("/signed-out")
 async def signed_out_page(request: Request, environment: EnvironmentDep) -> Response:
     return render(request, environment, "signed_out.html")
+
+
+# What the passkey pages (`sump.hosted.passkeys`) share with these.
+hosted_step = _step
+refused = _refused
+session_response = _session_response

@@ -146,7 +146,9 @@ def render(
         errors=context.get("errors") or {},
         values=context.get("values") or {},
     )
-    context.setdefault("sign_up", environments.pool(environment).signup_enabled)
+    pool = environments.pool(environment)
+    context.setdefault("sign_up", pool.signup_enabled)
+    context.setdefault("passkeys", pool.passkey_rp_id is not None)
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     to_client = bool(context["values"].get("request"))  # the page's forms may end at the application
     return finish(request, response, settings, environment.id, brand, to_client=to_client)
