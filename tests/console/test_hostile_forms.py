@@ -18,11 +18,12 @@ from tests.support import PASSWORD, TenantWorld
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 FIELDS = (
-    "access", "action", "admin", "avatarUrl", "confirm", "currentPassword", "description", "email",
-    "environmentName", "identifier", "member", "name", "newPassword", "next", "ownerName", "password",
-    "passwordChoice", "passwordConfirm", "passwordMaxLength", "passwordMinLength", "permissionDescription",
-    "permissionName", "permissions", "phone", "q", "role", "roleDescription", "roleName", "signupEnabled", "step",
-    "tenant", "tenantId", "token", "username",
+    "access", "action", "admin", "audience", "avatarUrl", "confirm", "currentPassword", "description", "email",
+    "environmentName", "firstParty", "identifier", "kind", "machineName", "member", "name", "newPassword", "next",
+    "overlapHours", "ownerName", "password", "passwordChoice", "passwordConfirm", "passwordMaxLength",
+    "passwordMinLength", "permissionDescription", "permissionName", "permissions", "phone",
+    "postLogoutRedirectUris", "purpose", "q", "redirectUris", "refresh", "role", "roleDescription", "roleName",
+    "scopes", "signupEnabled", "step", "tenant", "tenantId", "token", "username",
 )  # fmt: skip
 SCRIPT = "<script>alert(1)</script>"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -91,7 +92,14 @@ async def test_every_console_form_survives_hostile_values(
         headers=world.owner.auth,
     )
     assert organization.status_code == 201, organization.text
+    application = await client.post(
+        f"{world.base}/environments/{world.environment_id}/clients",
+        json={"purpose": "application", "name": "Target App", "redirectUris": ["https://app.example.com/cb"]},
+        headers=world.owner.auth,
+    )
+    assert application.status_code == 201, application.text
     ids = {
+        "client_pk": application.json()["id"],  # an automation client's path finds no such client: 404
         "environment_id": world.environment_id,
         "session_id": str(uuid.uuid4()),
         "organization_id": organization.json()["id"],

@@ -85,6 +85,7 @@ def test_end_users_in_the_sidebar_with_an_environment_picker(page: Page, api: ht
     for name, path in (
         ("Organizations", "/organizations"),
         ("Roles and permissions", "/roles"),
+        ("Clients", "/clients"),
         ("Signing keys", "/keys"),
         ("Overview", ""),
     ):

@@ -87,6 +87,10 @@ FIELD_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
     "tenantId": _or_hostile(st.uuids().map(str)),
     "token": _or_hostile(st.text(alphabet=string.ascii_letters + string.digits + "-_", max_size=60)),
     "username": _or_hostile(usernames),
+    "redirectUris": _or_hostile(st.sampled_from(["https://app.example.com/cb", "http://127.0.0.1/cb\nhttp://x/"])),
+    "audience": _or_hostile(st.sampled_from(["https://api.example.com", ""])),
+    "overlapHours": _or_hostile(st.sampled_from(["0", "24", "720", "721", "-1", "1e9"])),
+    "scopes": _or_hostile(st.sampled_from(["openid", "email", "admin"])),
 }
 properties = st.lists(
     st.tuples(
@@ -157,7 +161,7 @@ async def console(app: FastAPI, world: TenantWorld) -> AsyncIterator[Console]:
 
 async def _targets(client: httpx.AsyncClient, world: TenantWorld) -> dict[str, str]:
     """A member, an end user (the first ORG_ADMIN of an organization), a custom permission granted by a custom
-    role, and an invitation: what the console's forms act on."""
+    role, an invitation and an application: what the console's forms act on."""
     member = await world.add_member("user")
     end_user = await _created(
         client,
@@ -175,7 +179,10 @@ async def _targets(client: httpx.AsyncClient, world: TenantWorld) -> dict[str, s
     permission = await _created(client, f"{catalog}/permissions", {"name": "reports:read"}, world)
     role = await _created(client, f"{catalog}/roles", {"name": "REPORTER", "permissions": ["reports:read"]}, world)
     invitation = await _created(client, f"{world.base}/invitations", {"email": "invited@example.com"}, world)
+    application = {"purpose": "application", "name": "Target App", "redirectUris": ["https://app.example.com/cb"]}
+    client_app = await _created(client, f"{catalog}/clients", application, world)
     return {
+        "client_pk": client_app["id"],
         "member": member.account_id,
         "end_user": end_user["id"],
         "organization_id": organization["id"],

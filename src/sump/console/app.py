@@ -16,6 +16,7 @@ from starlette.types import Scope
 from sump.console import (
     accounts,
     activity,
+    clients,
     dashboard,
     end_users,
     environments,
@@ -54,6 +55,7 @@ def create_console(state: State) -> FastAPI:
         pickers,
         organizations,
         roles,
+        clients,
         keys,
         accounts,
         activity,
