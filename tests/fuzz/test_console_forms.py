@@ -179,7 +179,11 @@ async def _targets(client: httpx.AsyncClient, world: TenantWorld) -> dict[str, s
     permission = await _created(client, f"{catalog}/permissions", {"name": "reports:read"}, world)
     role = await _created(client, f"{catalog}/roles", {"name": "REPORTER", "permissions": ["reports:read"]}, world)
     invitation = await _created(client, f"{world.base}/invitations", {"email": "invited@example.com"}, world)
-    application = {"purpose": "application", "name": "Target App", "redirectUris": ["https://app.example.com/cb"]}
+    application: dict[str, object] = {
+        "purpose": "application",
+        "name": "Target App",
+        "redirectUris": ["https://app.example.com/cb"],
+    }
     client_app = await _created(client, f"{catalog}/clients", application, world)
     return {
         "client_pk": client_app["id"],
