@@ -3,6 +3,7 @@ the OpenID Foundation's basic OP negative cases that the token endpoint decides.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -242,3 +243,15 @@ async def test_client_credentials_for_a_machine_client(client: httpx.AsyncClient
     assert claims["client_id"] == machine.client_id
     refused = await client.post(rp.token_url, data={"grant_type": "client_credentials"}, headers=rp.basic)
     _oauth_error(refused, 400, "unauthorized_client")
+
+
+async def test_concurrent_redemptions_of_one_code_have_one_winner(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    answers = await asyncio.gather(*(exchange(client, rp, code) for _ in range(8)))
+    statuses = sorted(response.status_code for response in answers)
+    assert statuses == [200] + [400] * 7
+    assert {response.json()["error"] for response in answers if response.status_code == 400} == {"invalid_grant"}
