@@ -4,6 +4,7 @@ asks), no refresh token; other clients and scopes beyond the registration are re
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -14,9 +15,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.clients import grants
+from sump.access.actors import TenantActor
+from sump.clients import grants, policy
 from sump.clients import service as clients
+from sump.clients.schemas import AUTOMATION_PERMISSIONS
 from sump.db.tables.audit import AuditEvent
+from sump.db.tables.sessions import Session
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environments import service as environments
 from sump.kit.call import Call, Client, Hooks
 from sump.kit.errors import Problem
@@ -101,3 +106,60 @@ async def test_another_environments_client_is_refused(
         await grants.client_credentials(call, environment, machine_client, None)
     assert refused.value.code == "unauthorized_client"
     await db.rollback()
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+async def test_through_the_token_endpoint(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    created = await register(client, world, machine(permissions=["projects:read", "projects:write"]))
+    url = f"/api/v1/auth/environments/{world.environment_id}/token"
+    by_basic = await client.post(
+        url,
+        data={"grant_type": "client_credentials", "scope": "projects:read"},
+        headers=_basic(created["clientId"], created["clientSecret"]),
+    )
+    assert by_basic.status_code == 200, by_basic.text
+    body = by_basic.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "projects:read"
+    assert "refresh_token" not in body
+    claims = await _claims(client, world.environment_id, body["access_token"], "https://api.example.com")
+    assert claims["client_id"] == created["clientId"]
+    assert claims["permissions"] == ["projects:read"]
+    form = {"grant_type": "client_credentials", "client_id": created["clientId"]}
+    by_post = await client.post(url, data={**form, "client_secret": created["clientSecret"]})
+    assert by_post.status_code == 200, by_post.text
+    wrong = await client.post(url, data={**form, "client_secret": created["clientSecret"][:-1] + "x"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == "invalid_client"
+    elsewhere = await client.post(
+        f"/api/v1/auth/environments/{await world.add_environment()}/token",
+        data={**form, "client_secret": created["clientSecret"]},
+    )
+    assert elsewhere.status_code == 401
+    assert elsewhere.json()["error"] == "invalid_client"
+
+
+async def test_an_application_gets_no_machine_token(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    created = await register(client, world, application())
+    refused = await client.post(
+        f"/api/v1/auth/environments/{world.environment_id}/token",
+        data={"grant_type": "client_credentials"},
+        headers=_basic(created["clientId"], created["clientSecret"]),
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "unauthorized_client"
+
+
+def test_a_client_never_gets_more_than_its_grantor_holds() -> None:
+    """The rule behind automation clients' permissions: each one is held by the role of who grants it."""
+    account = TenantAccount(id=uuid.uuid4(), tenant_id=uuid.uuid4(), role=TenantRole.USER)
+    user = TenantActor(Session(id=uuid.uuid4()), account)
+    refusal = policy.grant(user, ["environments:read", "environments:write"], AUTOMATION_PERMISSIONS)
+    assert refusal is not None
+    assert refusal.code == "permission_above_role"
+    assert policy.grant(user, ["environments:read", "end_users:read"], AUTOMATION_PERMISSIONS) is None
+    admin = TenantActor(Session(id=uuid.uuid4()), TenantAccount(id=uuid.uuid4(), role=TenantRole.ADMIN))
+    assert policy.grant(admin, sorted(AUTOMATION_PERMISSIONS), AUTOMATION_PERMISSIONS) is None
