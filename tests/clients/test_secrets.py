@@ -4,10 +4,13 @@ once."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sump.clients import service
 from tests.clients.support import application, automation, clients_url, machine, register
@@ -121,3 +124,34 @@ async def test_automation_clients_are_the_owners(client: httpx.AsyncClient, worl
     assert (await client.get(url, headers=world.owner.auth)).json()["permissions"] == ["audit:read"]
     in_environment = await client.get(f"{clients_url(world)}/{created['id']}", headers=world.owner.auth)
     assert in_environment.status_code == 404
+
+
+async def test_unknown_client_costs_what_a_wrong_secret_does(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same statements and one constant-time comparison, whether the client exists or not."""
+    created = await register(client, world, machine())
+    counted = {"compare": 0, "statements": 0}
+    real_compare = hmac.compare_digest
+
+    def compare(a: bytes, b: bytes) -> bool:
+        counted["compare"] += 1
+        return real_compare(a, b)
+
+    def statement(*_: object) -> None:
+        counted["statements"] += 1
+
+    monkeypatch.setattr(hmac, "compare_digest", compare)
+    engine = db.bind.sync_engine if isinstance(db.bind, AsyncEngine) else None
+    assert engine is not None
+    costs = []
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        for client_id in (created["clientId"], "sump_" + "0" * 32):
+            counted.update(compare=0, statements=0)
+            assert not await _check(db, world, client_id, "not the secret")
+            costs.append(dict(counted))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert costs[0] == costs[1]
+    assert costs[0]["compare"] == 1
