@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import jwt
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.environments import service as environments
+from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
 from tests.support import SECRET, TenantWorld, bearer
 
@@ -94,14 +99,24 @@ async def test_refresh_after_logout_is_refused(client: httpx.AsyncClient, world:
     assert (await client.get(_userinfo(rp), headers=bearer(body["access_token"]))).status_code == 401
 
 
-async def test_an_expired_id_token_hint_is_accepted(client: httpx.AsyncClient, world: TenantWorld) -> None:
+async def test_an_expired_id_token_hint_is_accepted(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     body = await tokens_for(client, rp, user)
-    hint = jwt.decode(body["id_token"], options={"verify_signature": False})
-    assert hint["exp"] > (utcnow() - timedelta(hours=1)).timestamp()  # issued now; the check ignores exp
-    response = await client.get(_end_session(rp), params={"id_token_hint": body["id_token"]})
-    assert response.status_code == 303
+    claims = jwt.decode(body["id_token"], options={"verify_signature": False})
+    past = int((utcnow() - timedelta(hours=2)).timestamp())
+    environment = await environments.named(db, uuid.UUID(rp.environment_id))
+    expired = await tokens.sign(db, app.state.settings, environment, claims | {"iat": past, "exp": past + 60}, "JWT")
+    await db.commit()
+    response = await client.get(
+        _end_session(rp), params={"id_token_hint": expired, "post_logout_redirect_uri": AFTER_LOGOUT}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == AFTER_LOGOUT
+    refused = await _refresh(client, rp, body["refresh_token"])  # the hint's sign-in ended
+    assert refused.json()["error"] == "invalid_grant"
 
 
 async def test_end_session_refuses_open_redirects_and_foreign_hints(
