@@ -44,7 +44,7 @@ class Plan:
 
 
 FULL = Plan(seconds=8, rounds=3, signin_seconds=15, overload_seconds=15, argon2_seconds=8, hog=True, factors=(2, 5))
-QUICK = Plan(seconds=3, rounds=1, signin_seconds=4, overload_seconds=5, argon2_seconds=3, hog=False, factors=(2, 5))
+QUICK = Plan(seconds=2, rounds=1, signin_seconds=4, overload_seconds=5, argon2_seconds=2, hog=False, factors=(2, 5))
 
 
 async def _database(name: str, drop_only: bool = False) -> None:

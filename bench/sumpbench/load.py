@@ -60,6 +60,10 @@ def wrk(url: str, connections: int, seconds: float, headers: dict[str, str] | No
     result = Measured(rps, p50, p99, requests, int(bad.group(1)) if bad else 0)
     if errors:
         result.extra["socket_errors"] = errors.group(0)
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]?B)", out)
+    if transfer and rps:
+        scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[transfer.group(2)]
+        result.extra["bytes"] = float(transfer.group(1)) * scale / rps  # response bytes, headers included
     return result
 
 

@@ -35,14 +35,16 @@ def verdict(ok: bool | None) -> str:
 
 def table(rows: list[Row], baseline: str) -> list[str]:
     lines = [
-        f"| system, request | c | req/s | × {baseline} | p50 ms | p99 ms | non-2xx | server CPU ms/req | does per request |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| system, request | c | req/s | × {baseline} | p50 ms | p99 ms | non-2xx | server CPU ms/req | bytes/response |"
+        " does per request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         base = row(rows, baseline, r.concurrency)
         lines.append(
             f"| {r.label} | {r.concurrency} | {fmt(r.rps, 0)} | {fmt(ratio(r, base), 3)} | {fmt(r.p50, 2)} |"
-            f" {fmt(r.p99, 2)} | {r.non_2xx} | {fmt(r.cpu_ms, 3)} | {r.does} |"
+            f" {fmt(r.p99, 2)} | {r.non_2xx} | {fmt(r.cpu_ms, 3)} | {fmt(r.runs[0].extra.get('bytes', float('nan')), 0)} |"
+            f" {r.does} |"
         )
     return lines
 
