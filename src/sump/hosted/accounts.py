@@ -6,24 +6,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sump.access.cookies import set_hosted_cookie
 from sump.accounts import reset as resets
 from sump.accounts.schemas import ForgotPassword, ResetPassword, Signup
 from sump.auth import service as auth
 from sump.environments import service as environments
 from sump.hosted import requests
+from sump.hosted.sign_in import session_response
 from sump.hosted.web import (
     EnvironmentDep,
     RequestToken,
-    base_path,
     read_form,
-    redirect,
     render,
     request_field,
     with_retry_after,
 )
 from sump.kit.deps import CallDep
-from sump.kit.devices import remember
 from sump.kit.errors import Problem
 from sump.kit.forms import FormErrors, identified, validated
 from sump.kit.transactions import DbSession
@@ -75,11 +72,7 @@ async def sign_up(request: Request, environment: EnvironmentDep, call: CallDep) 
         return with_retry_after(page, problem)
     if isinstance(done, auth.Unverified):
         return render(request, environment, "notice.html", title="Check your email", message=VERIFY_FIRST)
-    target = requests.continue_url(environment.id, token) if token else base_path(environment.id) + "/signed-in"
-    response = redirect(request, environment, target)
-    set_hosted_cookie(response, call.settings, environment.id, done.issued.token)
-    remember(response, call.settings, call.client.devices, done.account.id)
-    return response
+    return session_response(request, environment, call, done, token)
 
 
 TAKEN = "An account with these details already exists. Sign in instead, or use other details."

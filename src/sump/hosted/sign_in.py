@@ -144,15 +144,23 @@ async def _refused(
     return with_retry_after(response, problem)
 
 
+def _next(environment: Environment, pending: str) -> str:
+    """Where a finished sign-in goes: the waiting authorization request's next step, or the signed-in page."""
+    return requests.continue_url(environment.id, pending) if pending else base_path(environment.id) + "/signed-in"
+
+
+def _with_session(response: Response, environment: Environment, call: CallDep, done: auth.SignedIn) -> Response:
+    """The hosted session cookie of a finished sign-in, and the browser remembered as the account's device."""
+    set_hosted_cookie(response, call.settings, environment.id, done.issued.token)
+    remember(response, call.settings, call.client.devices, done.account.id)
+    return response
+
+
 def _session_response(
     request: Request, environment: Environment, call: CallDep, done: auth.SignedIn, pending: str
 ) -> Response:
     """The hosted session, then the waiting authorization request, or the signed-in page."""
-    target = requests.continue_url(environment.id, pending) if pending else base_path(environment.id) + "/signed-in"
-    response = redirect(request, environment, target)
-    set_hosted_cookie(response, call.settings, environment.id, done.issued.token)
-    remember(response, call.settings, call.client.devices, done.account.id)
-    return response
+    return _with_session(redirect(request, environment, _next(environment, pending)), environment, call, done)
 
 
 @router.post("/sign-in/factor")
@@ -203,11 +211,9 @@ async def login_enrol(request: Request, environment: EnvironmentDep, call: CallD
             errors = problem.errors or {"code": problem.detail}
             return _enrol_page(request, environment, token, challenge, factor_id, status=problem.status, errors=errors)
         return await _refused(request, environment, call, problem, values)
-    target = requests.continue_url(environment.id, token) if token else base_path(environment.id) + "/signed-in"
-    response = render(request, environment, "codes.html", codes=done.recovery_codes or [], continue_to=target)
-    set_hosted_cookie(response, call.settings, environment.id, done.issued.token)
-    remember(response, call.settings, call.client.devices, done.account.id)
-    return response
+    codes = done.recovery_codes or []
+    page = render(request, environment, "codes.html", codes=codes, continue_to=_next(environment, token))
+    return _with_session(page, environment, call, done)
 
 
 async def _roll_back(call: CallDep, environment: Environment) -> None:
