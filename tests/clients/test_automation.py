@@ -121,6 +121,10 @@ async def test_permissions_are_enforced(client: httpx.AsyncClient, world: Tenant
     assert event is not None
     assert event.actor_type == "client"
     assert event.actor_id == uuid.UUID(robot["id"])
+    deleted = await client.delete(
+        f"/api/v1/environments/{world.environment_id}/accounts/{created.json()['id']}", headers=auth
+    )
+    assert deleted.status_code == 204, deleted.text
 
 
 async def test_scope_narrows_the_token(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -91,8 +91,14 @@ def may_call(actor: ClientActor, method: str, path: str) -> Verdict:
 def stand_in(actor: ClientActor) -> TenantActor:
     """The tenant actor the client acts as (never stored); the audit log names the client."""
     acting_client_var.set(actor.pk)
+    # No second factor: a client has none to step up with (`sessions.require_step_up` asks only those who do).
     account = TenantAccount(
-        id=actor.pk, tenant_id=actor.tenant_id, role=TenantRole.ADMIN, name=actor.name, disabled=False
+        id=actor.pk,
+        tenant_id=actor.tenant_id,
+        role=TenantRole.ADMIN,
+        name=actor.name,
+        disabled=False,
+        has_factors=False,
     )
     session = Session(
         id=uuid.UUID(int=0),
