@@ -27,6 +27,7 @@ from sump.auth.passkey_routes import tenant_router as tenant_passkey_router
 from sump.auth.routes import environment_router as environment_auth_router
 from sump.auth.routes import tenant_router as tenant_auth_router
 from sump.auth.token_routes import router as token_endpoint_router
+from sump.clients import grants as client_grants
 from sump.clients.routes import router as clients_router
 from sump.config import Env, Settings, load_settings
 from sump.console.app import create_console
@@ -224,9 +225,9 @@ async def _check_schema(app: FastAPI) -> None:
 
 
 async def _purge_expired_sessions(app: FastAPI) -> None:
-    """Deletes expired and idle sessions (and expired sign-in challenges and emailed links) once an hour, on a
-    connection of its own with the longer limits of background work (a request's statement limit would stop a
-    large purge)."""
+    """Deletes expired and idle sessions (and expired sign-in challenges, emailed links and automation tokens) once
+    an hour, on a connection of its own with the longer limits of background work (a request's statement limit
+    would stop a large purge)."""
     url = app.state.settings.database_url
     while True:
         engine = app.state.engine if url.startswith("sqlite") else make_engine(url, pool_size=1, max_overflow=0)
@@ -235,6 +236,7 @@ async def _purge_expired_sessions(app: FastAPI) -> None:
                 purged = await sessions.purge_expired(db, app.state.settings)
                 await factors.purge_expired(db)
                 await links.purge_expired(db)
+                await client_grants.purge_expired(db)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries

@@ -11,12 +11,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.automation import ROUTES
+from sump.clients import grants
 from sump.clients.schemas import AUTOMATION_PERMISSIONS
+from sump.db.base import utcnow
 from sump.db.tables.audit import AuditEvent
+from sump.db.tables.clients import ClientToken
+from sump.kit.crypto import token_digest
 from tests.clients.support import automation
 from tests.matrix.scene import person
 from tests.matrix.test_actors import api_routes
@@ -208,3 +212,17 @@ def test_the_table_names_real_routes(app: FastAPI) -> None:
     """Every route of `access.automation`'s table is a route of the API (a renamed one would go unnoticed)."""
     assert set(ROUTES) <= {(method, path.removeprefix("/api/v1")) for method, path in api_routes(app)}
     assert all(permission in AUTOMATION_PERMISSIONS for permission in ROUTES.values())
+
+
+async def test_expired_tokens_are_purged(client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession) -> None:
+    robot = await automation(client, world, ["environments:read"])
+    expired, live = await token_for(client, world, robot), await token_for(client, world, robot)
+    await db.execute(
+        update(ClientToken).where(ClientToken.token_hash == token_digest(expired)).values(expires_at=utcnow())
+    )
+    await db.commit()
+    assert (await client.get(f"{world.base}/environments", headers=bearer(expired))).status_code == 401
+    assert await grants.purge_expired(db) >= 1
+    await db.commit()
+    left = set(await db.scalars(select(ClientToken.token_hash).where(ClientToken.client_pk == uuid.UUID(robot["id"]))))
+    assert left == {token_digest(live)}

@@ -143,3 +143,8 @@ async def automation_actor(db: AsyncSession, token: str) -> ClientActor | None:
     row, client = found
     permissions = frozenset(row.permissions) & frozenset(client.permissions)
     return ClientActor(client.tenant_id, client.id, client.client_id, client.name, permissions)
+
+
+async def purge_expired(db: AsyncSession) -> int:
+    """Deletes expired automation tokens (the hourly purge)."""
+    return await repository.purge_expired_tokens(db, utcnow())

@@ -105,3 +105,10 @@ async def purge_tokens(db: AsyncSession, tenant_id: uuid.UUID, client_pk: uuid.U
             ClientToken.tenant_id == tenant_id, ClientToken.client_pk == client_pk, ClientToken.expires_at <= now
         )
     )
+
+
+async def purge_expired_tokens(db: AsyncSession, now: datetime) -> int:
+    """Every expired automation token, of every tenant: the hourly purge's, which keeps no row of anyone's."""
+    # Not scoped: a deletion of expired rows only, across tenants by design.
+    result = await db.execute(delete(ClientToken).where(ClientToken.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
