@@ -3,10 +3,13 @@ status, body, headers and problem codes, for every kind of credential, good or n
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -158,3 +161,49 @@ async def test_jwks_is_the_framework_answer_with_an_entity_tag(
     missing = await assert_same(client, framework, f"/api/v1/environments/{uuid.uuid4()}/.well-known/jwks.json")
     assert missing.status_code == 404
     assert missing.json()["code"] == "environment_not_found"
+
+
+async def test_at_most_the_database_slots_of_checks_wait_on_the_database_at_once() -> None:
+    """Checks beyond the slots wait in the process, in order, not for a pooled (or overflow) connection."""
+    active, most, entered, gate = [0], [0], asyncio.Event(), asyncio.Event()
+
+    class Resolver:
+        async def session_view(self, *_: Any) -> bytes:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            entered.set()
+            await gate.wait()
+            active[0] -= 1
+            return b"{}"
+
+    class Engine:
+        @contextlib.asynccontextmanager
+        async def connect(self) -> AsyncIterator[None]:
+            yield None
+
+    state = SimpleNamespace(
+        settings=make_settings(Database("sqlite", "sqlite+aiosqlite:///unused.db")),
+        read_engine=Engine(),
+        credentials=Resolver(),
+    )
+    hot = HotPaths(lambda *_: None, state, database_slots=1)  # type: ignore[arg-type]
+    path = f"/api/v1/auth/tenants/{uuid.uuid4()}/session"
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer x")],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    checks = [asyncio.create_task(hot(dict(scope), None, send)) for _ in range(3)]  # type: ignore[arg-type]
+    await entered.wait()  # the first is on the database; the others were scheduled before this resumes
+    assert most[0] == 1
+    gate.set()
+    await asyncio.gather(*checks)
+    assert most[0] == 1
+    assert [message["status"] for message in sent if message["type"] == "http.response.start"] == [200] * 3

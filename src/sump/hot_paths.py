@@ -18,6 +18,7 @@ NUL in the query, an id not written as a canonical UUID), goes on to the framewo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -47,6 +48,7 @@ _HASHING = re.compile(rf"/api/v1/auth/(?:tenants|environments)/{_UUID}/(?:login|
 _FAMILIES = {"tenants": AccountType.TENANT_ACCOUNT, "environments": AccountType.ENVIRONMENT_ACCOUNT}
 JWKS_CACHE_CONTROL = b"public, max-age=300"
 Headers = list[tuple[bytes, bytes]]
+DATABASE_SLOTS = 8  # well under the pool's 20 connections a worker keeps: other requests need some too
 _LENGTH = (b"content-length", b"")  # set to the body's length when the response is sent
 
 
@@ -80,9 +82,14 @@ def _plain_get(scope: Scope) -> bool:
 class HotPaths:
     """Serves the session check and JWKS without the framework; passes everything else on to `app`."""
 
-    def __init__(self, app: ASGIApp, state: Any) -> None:
+    def __init__(self, app: ASGIApp, state: Any, database_slots: int = DATABASE_SLOTS) -> None:
         self.app = app
         self.state = state  # the application's state: read at each request (tests may replace its parts)
+        # At most this many checks wait on the database at once; the others wait here, in order, instead of
+        # for a pooled connection (or an overflow one, opened for one check and closed after it). One per
+        # event loop (tests run applications on several).
+        self.database_slots = database_slots
+        self._database: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and _HASHING.fullmatch(scope["path"]):
@@ -108,6 +115,12 @@ class HotPaths:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    def database(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._database is None or self._database[0] is not loop:
+            self._database = (loop, asyncio.Semaphore(self.database_slots))
+        return self._database[1]
+
     async def _session(self, scope: Scope, account_type: AccountType, context: str) -> tuple[int, Headers, bytes]:
         settings: Settings = self.state.settings
         authorization = None
@@ -121,7 +134,7 @@ class HotPaths:
         if token:
             engine: AsyncEngine = self.state.read_engine
             credentials: Credentials = self.state.credentials
-            async with engine.connect() as conn:
+            async with self.database(), engine.connect() as conn:
                 view = await credentials.session_view(conn, token, account_type, uuid.UUID(context))
             if view is not None:
                 return 200, [_LENGTH, (b"content-type", b"application/json")], view
@@ -131,7 +144,7 @@ class HotPaths:
     async def _jwks(self, scope: Scope, environment_id: uuid.UUID) -> tuple[int, Headers, bytes]:
         settings: Settings = self.state.settings
         sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
-        async with sessionmaker() as db:
+        async with self.database(), sessionmaker() as db:
             try:
                 environment = await environments.named(db, environment_id)
                 keys = await tokens.jwks(db, settings, environment.id)
