@@ -123,3 +123,21 @@ async def test_a_reset_with_a_made_up_token_or_a_weak_password_is_refused(
     assert "invalid or has expired" in refused.text
     short = {**form, "newPassword": "short", "passwordConfirm": "short"}
     assert (await browser.post(f"{base}/reset-password", data=short)).status_code == 400
+
+
+async def test_where_sign_in_needs_a_verified_email_sign_up_asks_to_check_it(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    environment_id = await world.add_environment(settings={"requireVerifiedEmail": True})
+    base = pages(environment_id)
+    fields = new_user()
+    csrf = await csrf_of(browser, f"{base}/sign-up")
+    done = await browser.post(
+        f"{base}/sign-up", data={"csrf": csrf, **fields, "password": PASSWORD, "passwordConfirm": PASSWORD}
+    )
+    assert done.status_code == 200
+    assert "Check your email" in done.text
+    assert "sump_hosted=" not in done.headers.get("set-cookie", "")
+    refused = await sign_in(browser, environment_id, fields["email"], PASSWORD)
+    assert refused.status_code == 403
+    assert "Verify your email address" in refused.text

@@ -135,3 +135,11 @@ async def test_every_form_checks_its_csrf_token_first(
     assert "came from another site" in refused.text
     as_json = await browser.post(f"{base}/{form}", json={"identifier": "someone@example.com"})
     assert as_json.status_code == 415
+
+
+async def test_the_csrf_cookie_stays_on_the_hosted_pages(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    page = await browser.get(f"{pages(world.environment_id)}/sign-in")
+    cookie = next(value for _, value in page.headers.multi_items() if value.startswith("sump_hosted_csrf="))
+    assert f"Path={pages(world.environment_id)}/" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
