@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +24,6 @@ from sump.db.tables.clients import ClientToken
 from sump.kit.crypto import token_digest
 from tests.clients.support import automation
 from tests.matrix.scene import person
-from tests.matrix.test_actors import api_routes
 from tests.support import TenantWorld, bearer
 
 
@@ -206,6 +206,16 @@ async def test_a_permission_taken_away_counts_at_once(client: httpx.AsyncClient,
     )
     assert changed.status_code == 204
     assert (await client.get(f"{world.base}/audit-events", headers=auth)).status_code == 403
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route of the app under `/api/v1`."""
+    return {
+        (method, context.path or "")
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and (context.path or "").startswith("/api/v1/")
+        for method in context.methods or ()
+    }
 
 
 def test_the_table_names_real_routes(app: FastAPI) -> None:
