@@ -15,7 +15,7 @@ environment the row acts in (an environment of A); an end user of an environment
 - the OpenID Provider's routes answer every actor alike, for none of them is a client or holds a client's token:
   introspection without a client's authentication 401; authorization without a client, and its continuation
   without a waiting request, 400 (an error page, never a redirect); userinfo without an access token issued to a
-  client 401; end-session without a hint 303 to the hosted signed-out page;
+  client 401; end-session without an ID token hint 400 (a bare link signs no one out);
 - the second step of a sign-in (`…/login/factor`, `…/login/enrol/totp…`) is public but needs a live
   challenge: an unknown one answers 401 to every actor alike; one's own factors (`…/me/factors…`, step-up,
   recovery codes) follow the session rules of the sign-in routes, and an account without a factor gets 403
@@ -204,8 +204,8 @@ GET     /environments/{environmentId}/authorize                                 
 GET     /environments/{environmentId}/authorize/continue                                 400 400 400 400 400 400 400
 GET     /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401
 POST    /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401
-GET     /environments/{environmentId}/end-session                                        303 303 303 303 303 303 303
-POST    /environments/{environmentId}/end-session                                        303 303 303 303 303 303 303
+GET     /environments/{environmentId}/end-session                                        400 400 400 400 400 400 400
+POST    /environments/{environmentId}/end-session                                        400 400 400 400 400 400 400
 GET     /auth/environments/{environmentId}/me                                            401 401 401 401 401 200 401
 
 GET     /health                                                                          200 200 200 200 200 200 200

@@ -103,12 +103,10 @@ async def grant(
     raw = form.get("refresh_token")
     if not raw:
         raise invalid_request("The refresh_token is required.")
-    pair = await refresh(call, environment, raw, (client.id, client.client_id))
+    asked = " ".join(scope_to_list(form.get("scope")) or [])
+    pair = await refresh(call, environment, raw, tokens.Issuee(client.id, client.client_id, asked))
     if isinstance(pair, Problem):
         return pair
-    requested = scope_to_list(form.get("scope"))
-    if requested and not set(requested) <= set(scope_to_list(pair.scope) or []):
-        raise Problem(400, "invalid_scope", "A refresh cannot widen the scope.")
     return OAuthTokens(pair.access_token, pair.expires_in, pair.refresh_token, scope=pair.scope)
 
 
@@ -120,8 +118,8 @@ async def revoke(call: Call, environment: Environment, given: ClientCredentials 
 
 
 async def introspect(call: Call, environment: Environment, given: ClientCredentials, token: str) -> dict[str, Any]:
-    """RFC 7662, for confidential clients: what an active access or refresh token of this environment says,
-    else `{"active": false}`."""
+    """RFC 7662, for confidential clients: what an active access or refresh token of this environment issued to
+    that client says, else `{"active": false}` (another client's tokens are none of its business)."""
     client = await authenticate(call, environment, given)
     if client.kind is not ClientKind.CONFIDENTIAL:
         raise invalid_client(given.basic)
@@ -130,10 +128,12 @@ async def introspect(call: Call, environment: Environment, given: ClientCredenti
             claims = await tokens.verify_access_token(call.db, call.settings, environment, token)
         except Problem:
             return {"active": False}
+        if claims.get("client_id") != client.client_id:  # only the client's own tokens
+            return {"active": False}
         account = await end_users.enabled(call.db, environment.id, uuid.UUID(claims["sub"]))
         if account is None or not await sessions.is_live(call.db, call.settings, uuid.UUID(claims["sid"])):
             return {"active": False}
         shown = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid")
         return {"active": True, "token_type": "Bearer", **{name: claims[name] for name in shown if name in claims}}
-    found = await client_tokens.introspect_refresh(call.db, call.settings, environment, token)
+    found = await client_tokens.introspect_refresh(call.db, call.settings, environment, token, client.id)
     return found if found is not None else {"active": False}

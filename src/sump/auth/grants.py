@@ -67,10 +67,10 @@ def _session_needed() -> Problem:
 
 
 async def refresh(
-    call: Call, environment: Environment, raw: str, client: tuple[uuid.UUID, str] | None = None
+    call: Call, environment: Environment, raw: str, client: service.Issuee | None = None
 ) -> service.TokenPair | Problem:
     """Rotates a refresh token: of the first-party grants (`client` None), or of the authenticated client it was
-    issued to (its primary key and client_id)."""
+    issued to (with the scope it asks, which may narrow the granted one)."""
 
     async def account_of(db: AsyncSession, account_id: uuid.UUID) -> EnvironmentAccount | None:
         return await end_users.enabled(db, environment.id, account_id)

@@ -34,6 +34,8 @@ async def read_form(request: Request) -> dict[str, str]:
     for key, value in pairs:
         if key in form:
             raise invalid_request("A parameter is repeated.")
+        if "\x00" in key or "\x00" in value:
+            raise invalid_request("The form holds a NUL character.")
         form[key] = value
     return form
 
@@ -43,6 +45,8 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
     None when it names none. Both ways at once is `invalid_request`."""
     basic_id, basic_secret = extract_basic_authorization(request.headers)
     posted_id, posted_secret = form.get("client_id"), form.get("client_secret")
+    if "\x00" in (basic_id or "") + (basic_secret or ""):
+        raise invalid_request("The credentials hold a NUL character.")
     if basic_id is not None:
         if posted_secret is not None or (posted_id is not None and posted_id != basic_id):
             raise invalid_request("Use one client authentication method.")

@@ -170,10 +170,12 @@ async def introspect_token(
 async def me(
     request: Request, db: DbSession, settings: SettingsDep, environment: Environment = Depends(environment_of)
 ) -> Me:
-    """The caller of an access token (or session) of this environment, with organization, roles, permissions."""
+    """The caller of an access token (or session) of this environment, with organization, roles, permissions.
+    An access token issued to an OAuth client is refused here: it reads the end user through userinfo, within
+    the scopes granted."""
     token = session_token(request, settings)
     caller = await request.app.state.credentials.caller(db, environment, token) if token else None
-    if caller is None:
+    if caller is None or "client_id" in caller.claims:  # a client's token reads userinfo, by its scopes
         raise tokens.invalid_token()
     account, claims = caller.account, caller.claims
     org = claims.get("org_id")

@@ -101,7 +101,7 @@ async def authorize(
         return _back(call, environment, redirect_uri[0], error_parameters(error, state, _iss(call, environment)))
     now = utcnow()
     token = new_token()
-    stored: dict[str, Any] = {**parameters.__dict__, "consented": False}
+    stored: dict[str, Any] = {**parameters.__dict__, "consented_by": None}
     if "login" in parameters.prompt:
         stored["login_after"] = now.timestamp()
     row = AuthorizationRequest(
@@ -165,7 +165,7 @@ def _fresh(session: Session, row: AuthorizationRequest, now: datetime) -> bool:
 async def _consent_needed(
     db: AsyncSession, environment: Environment, client: Client, account: EnvironmentAccount, parameters: dict[str, Any]
 ) -> bool:
-    if client.first_party or parameters.get("consented"):
+    if client.first_party or parameters.get("consented_by") == str(account.id):
         return False
     if "consent" in parameters["prompt"]:
         return True
@@ -255,7 +255,8 @@ async def grant_consent(call: Call, environment: Environment, request_token: str
         )
     else:
         given.scopes = sorted({*given.scopes, *scopes})
-    await repository.save_parameters(call.db, environment.id, row.id, {**row.parameters, "consented": True})
+    consented = {**row.parameters, "consented_by": str(account.id)}  # this account's, not whoever continues it
+    await repository.save_parameters(call.db, environment.id, row.id, consented)
     await audit.record(
         call.db,
         "oauth.consent_granted",

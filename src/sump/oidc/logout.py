@@ -1,7 +1,8 @@
-"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the hosted session ends, with the refresh
-tokens of its sign-in, and the browser goes back to the client only to a `post_logout_redirect_uri`
-registered for it, named by a verified `id_token_hint` (or `client_id`); otherwise to the hosted signed-out
-page."""
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). A verified `id_token_hint` (expired ones
+too) is required, so that a bare link from another site signs no one out: the sign-in it names ends with its
+refresh tokens, and so does the browser's hosted session when it is the same end user's. The browser goes
+back to the client only to a `post_logout_redirect_uri` registered for it; otherwise to the hosted
+signed-out page."""
 
 from __future__ import annotations
 
@@ -33,22 +34,25 @@ async def end_session(
     if any(len(value) > MAX_PARAMETER for value in parameters.values()):
         raise bad_logout("A parameter is too long.")
     hint = parameters.get("id_token_hint")
-    claims = await client_tokens.verify_id_token_hint(call.db, call.settings, environment, hint) if hint else None
-    if hint and claims is None:
+    if not hint:  # a bare link from any site must not sign anyone out
+        raise bad_logout("The id_token_hint is required: it says whose sign-in ends.")
+    claims = await client_tokens.verify_id_token_hint(call.db, call.settings, environment, hint)
+    if claims is None:
         raise bad_logout("The id_token_hint is not an ID token of this environment.")
-    client_id = parameters.get("client_id") or (str(claims["aud"]) if claims else None)
-    if claims and client_id != claims["aud"]:
+    client_id = parameters.get("client_id") or str(claims["aud"])
+    if client_id != claims["aud"]:
         raise bad_logout("The client_id is not the audience of the id_token_hint.")
     target = parameters.get("post_logout_redirect_uri")
     if target is not None:
-        client = await clients.for_environment(call.db, environment.id, client_id) if client_id else None
+        client = await clients.for_environment(call.db, environment.id, client_id)
         if client is None or target not in client.post_logout_redirect_uris:
             raise bad_logout("The post_logout_redirect_uri is not registered for this client.")
-    if hosted_token:
-        await sessions.revoke_token(call.db, hosted_token)
-    if claims:  # the sign-in the hint names, if it is still there
-        account_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
-        await sessions.revoke_of_account(call.db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
+    account_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
+    found = await sessions.resolve(call.db, call.settings, hosted_token) if hosted_token else None
+    if found is not None and found[1].id == account_id:  # the browser's hosted session, when it is the hint's
+        await sessions.revoke_token(call.db, hosted_token or "")
+    # The sign-in the hint names, if it is still there.
+    await sessions.revoke_of_account(call.db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
     if target is None:
         return f"{issuer(call.settings, environment.id)}/hosted/signed-out"
     state = parameters.get("state")

@@ -12,6 +12,7 @@ response's parameters (`get_body`), which `authlib.common.urls.add_params_to_uri
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ def validate(payload: QueryPayload, client: Client, redirect_uri: str) -> Parame
     if not set(prompt) <= PROMPTS or ("none" in prompt and len(prompt) > 1):
         raise InvalidRequestError("prompt must be none, or login and/or consent.")
     max_age = payload.data.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+    if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
         raise InvalidRequestError("max_age must be a number of seconds.")
     return Parameters(
         client_id=client.client_id,

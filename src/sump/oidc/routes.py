@@ -91,6 +91,8 @@ async def _form(request: Request) -> dict[str, str]:
         pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "malformed_form", "The form could not be read.") from None
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        raise Problem(400, "nul_character", "The request contains a NUL character.")
     form: dict[str, str] = {}
     for key, value in pairs:
         form.setdefault(key, value)
@@ -148,8 +150,9 @@ async def _end_session(
 async def end_session_get(
     request: Request, call: CallDep, environment: Environment = Depends(environment_of)
 ) -> Response:
-    """RP-initiated logout: `id_token_hint` (expired ones too), `client_id`, `post_logout_redirect_uri`
-    (registered for that client, else 400), `state`. Ends the hosted session and its refresh tokens."""
+    """RP-initiated logout: `id_token_hint` (required; expired ones too), `client_id`,
+    `post_logout_redirect_uri` (registered for that client, else 400), `state`. Ends the sign-in the hint names
+    and its refresh tokens, and the browser's hosted session when it is the same end user's."""
     return await _end_session(request, call, environment, dict(request.query_params))
 
 

@@ -27,20 +27,22 @@ AUTHORIZE_PARAMETERS = [
     _query("login_hint", "Passed to the hosted sign-in page."),
 ]
 END_SESSION_PARAMETERS = [
-    _query("id_token_hint", "An ID token this environment issued (expired ones are accepted)."),
+    _query("id_token_hint", "An ID token this environment issued (expired ones are accepted).", required=True),
     _query("client_id", "The client, when there is no id_token_hint."),
     _query("post_logout_redirect_uri", "Registered for the client; without it, the hosted signed-out page."),
     _query("state", "Echoed to the post_logout_redirect_uri."),
 ]
 
 
-def _form(**fields: str) -> dict[str, Any]:
+def _form(required: tuple[str, ...] = (), **fields: str) -> dict[str, Any]:
     properties = {name: {"type": "string", "maxLength": 4096, "description": text} for name, text in fields.items()}
-    schema = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
     return {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": schema}}}}
 
 
-END_SESSION_FORM = _form(**{str(p["name"]): str(p["description"]) for p in END_SESSION_PARAMETERS})
+END_SESSION_FORM = _form(("id_token_hint",), **{str(p["name"]): str(p["description"]) for p in END_SESSION_PARAMETERS})
 USERINFO_FORM = _form(access_token="The access token, when it is not sent as `Authorization: Bearer`.")  # noqa: S106
 
 

@@ -33,12 +33,19 @@ async def revoke_issued_by_code(
 
 
 async def introspect_refresh(
-    db: AsyncSession, settings: Settings, environment: Environment, raw: str
+    db: AsyncSession, settings: Settings, environment: Environment, raw: str, client_pk: uuid.UUID
 ) -> dict[str, Any] | None:
-    """RFC 7662 members of a live refresh token of this environment (its session live too), else None."""
+    """RFC 7662 members of a live refresh token of this environment held by the client (its session live
+    too), else None."""
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.rotated_at is not None or row.expires_at <= now:
+    if (
+        row is None
+        or row.client_pk != client_pk
+        or row.revoked_at is not None
+        or row.rotated_at is not None
+        or row.expires_at <= now
+    ):
         return None
     if not await sessions.is_live(db, settings, row.session_id):
         return None

@@ -42,6 +42,8 @@ from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
 from sump.sessions import service as sessions
 from sump.tokens import keys, repository
+from sump.tokens.issuees import Issuee as Issuee
+from sump.tokens.issuees import SignedIn
 
 log = structlog.get_logger("sump.tokens")
 LEEWAY = timedelta(seconds=30)
@@ -68,26 +70,6 @@ class Grant(Protocol):
 AccountOf = Callable[[AsyncSession, uuid.UUID], Awaitable[EnvironmentAccount | None]]
 # grant_of(db, environment_id, organization_id, account_id): the membership as it is now, else None.
 GrantOf = Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[Grant | None]]
-
-
-class SignedIn(Protocol):
-    """The session tokens are issued for: its id and how it was signed in."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def amr(self) -> list[str] | None: ...
-
-
-@dataclass(frozen=True)
-class Issuee:
-    """The OAuth client tokens are issued to (authorization code flow), and the scope it was granted: access
-    tokens carry them (RFC 9068 `client_id`, `scope`), refresh tokens are bound to the client."""
-
-    pk: uuid.UUID
-    client_id: str
-    scope: str
 
 
 def issuer(settings: Settings, environment_id: uuid.UUID) -> str:
@@ -313,12 +295,12 @@ async def refresh(
     account_of: AccountOf,
     grant_of: GrantOf,
     raw: str,
-    client: tuple[uuid.UUID, str] | None = None,
+    client: Issuee | None = None,
 ) -> TokenPair | Problem:
     """Rotates `raw` while its session is live and its account enabled (`account_of`); the new access token
     carries the organization's role and permissions as they are now (`grant_of`). A token issued to a client
-    is refreshed by that client only (`client`: its primary key and client_id, authenticated), and a token of
-    the first-party grants by no client.
+    is refreshed by that client only (`client`, authenticated; its `scope` may narrow the granted one, never
+    widen it, and empty keeps it), and a token of the first-party grants by no client.
 
     A replay returns (not raises) its problem: the revocation of the family and of the session must be
     committed with the answer."""
@@ -326,9 +308,13 @@ async def refresh(
     row = await repository.refresh_by_digest(db, environment.id, token_digest(raw))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise invalid_grant()
-    if row.client_pk != (client[0] if client else None):
+    if row.client_pk != (client.pk if client else None):
         raise invalid_grant()
-    issuee = Issuee(row.client_pk, client[1], row.scope or "") if client and row.client_pk else None
+    granted = (row.scope or "").split()
+    asked = (client.scope.split() if client else []) or granted
+    if not set(asked) <= set(granted):
+        raise Problem(400, "invalid_scope", "A refresh cannot widen the scope.")
+    issuee = Issuee(row.client_pk, client.client_id, " ".join(asked)) if client and row.client_pk else None
     live, amr = await sessions.live_amr(db, settings, row.session_id)
     if not live:  # expired, idle or revoked: same answer
         raise invalid_grant()
@@ -366,7 +352,9 @@ async def refresh(
         if grant is None:
             raise invalid_grant()
     access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
-    return TokenPair(access, successor, settings.access_token_ttl, account, row.family_id, row.scope)
+    return TokenPair(
+        access, successor, settings.access_token_ttl, account, row.family_id, issuee.scope if issuee else None
+    )
 
 
 async def _end_sign_in(db: AsyncSession, replayed: RefreshToken, now: datetime) -> None:

@@ -1,0 +1,28 @@
+"""Who tokens are issued for and to: the session (its id and how it was signed in) and, for the authorization
+code flow, the OAuth client with the scope it was granted."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class SignedIn(Protocol):
+    """The session tokens are issued for: its id and how it was signed in."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def amr(self) -> list[str] | None: ...
+
+
+@dataclass(frozen=True)
+class Issuee:
+    """The OAuth client tokens are issued to (authorization code flow), and the scope it was granted: access
+    tokens carry them (RFC 9068 `client_id`, `scope`), refresh tokens are bound to the client."""
+
+    pk: uuid.UUID
+    client_id: str
+    scope: str
