@@ -64,8 +64,11 @@ async def end_user_session(environment_id: EnvironmentId, found: SignedInDep) ->
     return EndUser(found[0], found[1])
 
 
-async def _automation(request: Request, db: DbSession, settings: SettingsDep) -> ClientActor | None:
-    """The tenant's automation client whose bearer token the request carries, if that is what it carries."""
+async def _automation(request: Request, db: DbSession, settings: SettingsDep, found: SignedInDep) -> ClientActor | None:
+    """The tenant's automation client whose bearer token the request carries, if that is what it carries.
+    Looked up only when the credential is no live session: a person's admin request costs no second lookup."""
+    if found is not None:
+        return None
     token = session_token(request, settings)
     return await credentials(request).automation(db, token) if token else None
 
