@@ -56,6 +56,7 @@ from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.oidc import flow as authorization_flow
 from sump.oidc.routes import router as oidc_router
 from sump.onboarding.routes import router as onboarding_router
 from sump.organizations.invitation_routes import router as organization_invitations_router
@@ -237,6 +238,7 @@ async def _purge_expired_sessions(app: FastAPI) -> None:
                 await factors.purge_expired(db)
                 await links.purge_expired(db)
                 await client_grants.purge_expired(db)
+                await authorization_flow.purge_expired(db)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries

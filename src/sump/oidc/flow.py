@@ -45,6 +45,8 @@ from sump.sessions import service as sessions
 from sump.tokens.service import issuer
 
 REQUEST_TTL = timedelta(minutes=10)
+# A used code is kept this long past its expiry, so that its replay still revokes what it issued.
+REPLAY_WINDOW = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -272,3 +274,10 @@ async def deny(call: Call, environment: Environment, request_token: str) -> str:
     """The end user refuses: the request ends, and the client hears `access_denied`."""
     row, _client = await _waiting(call.db, environment, request_token)
     return await _finish_with_error(call, environment, row, AccessDeniedError())
+
+
+async def purge_expired(db: AsyncSession) -> int:
+    """Deletes the waiting requests that expired and the codes past their replay window (the hourly purge):
+    anyone may start a request, so nothing else would bound that table."""
+    now = utcnow()
+    return await repository.purge_expired(db, now, now - REPLAY_WINDOW)

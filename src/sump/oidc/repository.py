@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.scope import environment
@@ -76,3 +76,11 @@ async def consent(
         .select(Consent)
         .where(Consent.account_id == account_id, Consent.client_pk == client_pk)
     )
+
+
+async def purge_expired(db: AsyncSession, requests_before: datetime, codes_before: datetime) -> int:
+    """Deletes waiting requests and codes past their time, of every environment (the hourly purge's)."""
+    # Not scoped: a deletion of expired rows only, across environments by design.
+    requests = await db.execute(delete(AuthorizationRequest).where(AuthorizationRequest.expires_at <= requests_before))
+    issued = await db.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= codes_before))
+    return int(getattr(requests, "rowcount", 0) or 0) + int(getattr(issued, "rowcount", 0) or 0)
