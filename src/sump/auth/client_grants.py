@@ -104,7 +104,7 @@ async def grant(
     if not raw:
         raise invalid_request("The refresh_token is required.")
     asked = " ".join(scope_to_list(form.get("scope")) or [])
-    pair = await refresh(call, environment, raw, tokens.Issuee(client.id, client.client_id, asked))
+    pair = await refresh(call, environment, raw, tokens.Issuee(client.id, client.client_id, asked, client.first_party))
     if isinstance(pair, Problem):
         return pair
     return OAuthTokens(pair.access_token, pair.expires_in, pair.refresh_token, scope=pair.scope)

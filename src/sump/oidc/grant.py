@@ -51,11 +51,13 @@ async def authorization_code(
     account = await end_users.enabled(call.db, environment.id, redeemed.account_id)
     if account is None or not live:
         raise codes.invalid_grant("The sign-in behind the authorization code has ended.")
-    try:
-        membership = await organizations.token_grant(call.db, environment.id, account.id, None)
-    except Problem:  # several organizations: the code flow names none, so the token acts in none
-        membership = None
-    issuee = tokens.Issuee(client.id, client.client_id, redeemed.scope)
+    membership = None  # a third-party client's token acts in no organization (`tokens.Issuee.first_party`)
+    if client.first_party:
+        try:
+            membership = await organizations.token_grant(call.db, environment.id, account.id, None)
+        except Problem:  # several organizations: the code flow names none, so the token acts in none
+            membership = None
+    issuee = tokens.Issuee(client.id, client.client_id, redeemed.scope, client.first_party)
     session = SignIn(redeemed.session_id, amr)
     pair = await tokens.issue(call.db, call.settings, environment, account, session, membership, issuee)
     assert pair.family_id is not None

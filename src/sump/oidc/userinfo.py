@@ -36,7 +36,7 @@ async def claims(db: AsyncSession, settings: Settings, environment: Environment,
     if not token:
         raise no_token()
     try:
-        verified = await tokens.verify_access_token(db, settings, environment, token)
+        verified = await tokens.verify_access_token(db, settings, environment, token, userinfo=True)
     except Problem:
         raise bad_token() from None
     scope = str(verified.get("scope", "")).split()

@@ -26,3 +26,7 @@ class Issuee:
     pk: uuid.UUID
     client_id: str
     scope: str
+    # A third-party client's access token is for the userinfo endpoint only: its audience is that endpoint,
+    # not the environment, and it carries no organization, roles, permissions or metadata; so the builder's
+    # APIs (the SDK checks the environment's audience) and Sump's own end-user routes refuse it.
+    first_party: bool = True

@@ -189,19 +189,24 @@ async def _access_token(
 ) -> str:
     """`grant`: the active organization, with the role and permissions of the membership now; `amr`: how the
     session was signed in (RFC 8176), left out for sessions made before it was recorded; `issuee`: the client
-    (RFC 9068 `client_id` and `scope`). The audience stays the environment, which resource servers (the SDK)
-    verify, whichever client the token went to."""
+    (RFC 9068 `client_id` and `scope`). The audience is the environment, which resource servers (the SDK)
+    verify, except for a third-party client's token (see `Issuee.first_party`)."""
     now = utcnow()
+    if issuee is not None and not issuee.first_party:
+        grant, audience = None, userinfo_audience(settings, environment.id)
+    else:
+        audience = str(environment.id)
     claims: dict[str, Any] = {
         "iss": issuer(settings, environment.id),
-        "aud": str(environment.id),
+        "aud": audience,
         "sub": str(account.id),
         "sid": str(session_id),
         "env": str(environment.id),
         "org_id": str(grant.organization_id) if grant else None,
         "roles": grant.roles if grant else [],
         "permissions": grant.permissions if grant else [],
-        "metadata": account.metadata_ or {},  # written by the tenant's admins only; never custom properties
+        # written by the tenant's admins only; never custom properties
+        "metadata": (account.metadata_ or {}) if audience == str(environment.id) else {},
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
@@ -221,11 +226,18 @@ async def sign(db: AsyncSession, settings: Settings, environment: Environment, c
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ})
 
 
+def userinfo_audience(settings: Settings, environment_id: uuid.UUID) -> str:
+    """The audience of third-party clients' access tokens: the environment's userinfo endpoint."""
+    return f"{issuer(settings, environment_id)}/userinfo"
+
+
 async def verify_access_token(
-    db: AsyncSession, settings: Settings, environment: Environment, token: str
+    db: AsyncSession, settings: Settings, environment: Environment, token: str, *, userinfo: bool = False
 ) -> dict[str, Any]:
     """Checks header, signature (this environment's published keys only, ES256 only), type, issuer, audience
-    and times."""
+    (the environment; for `userinfo`, also that endpoint, the audience of third-party clients' tokens) and
+    times."""
+    audiences = [str(environment.id)] + ([userinfo_audience(settings, environment.id)] if userinfo else [])
     try:
         header = jwt.get_unverified_header(token)
         if header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
@@ -238,7 +250,7 @@ async def verify_access_token(
             token,
             public_key,
             algorithms=["ES256"],
-            audience=str(environment.id),
+            audience=audiences,
             issuer=issuer(settings, environment.id),
             leeway=LEEWAY,
             options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "sid", "jti"]},
@@ -314,7 +326,11 @@ async def refresh(
     asked = (client.scope.split() if client else []) or granted
     if not set(asked) <= set(granted):
         raise Problem(400, "invalid_scope", "A refresh cannot widen the scope.")
-    issuee = Issuee(row.client_pk, client.client_id, " ".join(asked)) if client and row.client_pk else None
+    issuee = (
+        Issuee(row.client_pk, client.client_id, " ".join(asked), client.first_party)
+        if client and row.client_pk
+        else None
+    )
     live, amr = await sessions.live_amr(db, settings, row.session_id)
     if not live:  # expired, idle or revoked: same answer
         raise invalid_grant()

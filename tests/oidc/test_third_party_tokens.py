@@ -1,0 +1,92 @@
+"""A third-party client's access token reads userinfo and nothing else: its audience is the userinfo endpoint,
+so the builder's APIs (through the SDK) and Sump's end-user routes refuse it, and it carries none of the end
+user's organization, roles, permissions or metadata. A first-party client's token keeps them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.tables.clients import Client, Consent
+from sump.sdk import JwksVerifier, TokenError
+from tests.oidc.support import RP, new_rp, tokens_for
+from tests.organizations.support import create_org
+from tests.support import EndUser, TenantWorld, bearer
+
+SCOPE = "openid email"
+
+
+@pytest.fixture
+async def sump_http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sump.test") as http:
+        yield http
+
+
+async def _consented(db: AsyncSession, rp: RP, user: EndUser) -> None:
+    """The end user allowed the client these scopes before (as the consent page records it)."""
+    client_pk = await db.scalar(select(Client.id).where(Client.client_id == rp.client_id))
+    assert client_pk is not None
+    environment_id, account_id = uuid.UUID(rp.environment_id), uuid.UUID(user.account_id)
+    db.add(Consent(environment_id=environment_id, account_id=account_id, client_pk=client_pk, scopes=SCOPE.split()))
+    await db.commit()
+
+
+async def _tokens(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, *, first_party: bool
+) -> tuple[RP, EndUser, dict[str, Any]]:
+    rp = await new_rp(client, world, firstParty=first_party)
+    user = await world.add_end_user(world.environment_id)
+    await create_org(client, user)  # the user's one membership: ORG_ADMIN
+    if not first_party:
+        await _consented(db, rp, user)
+    return rp, user, await tokens_for(client, rp, user, scope=SCOPE)
+
+
+async def test_a_third_party_token_is_for_userinfo_only(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, sump_http: httpx.AsyncClient
+) -> None:
+    rp, user, body = await _tokens(client, world, db, first_party=False)
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == f"http://sump.test/api/v1/environments/{rp.environment_id}/userinfo"
+    assert (claims["org_id"], claims["roles"], claims["permissions"], claims["metadata"]) == (None, [], [], {})
+    userinfo = await client.get(
+        f"/api/v1/environments/{rp.environment_id}/userinfo", headers=bearer(body["access_token"])
+    )
+    assert userinfo.status_code == 200, userinfo.text
+    assert userinfo.json()["sub"] == user.account_id
+    verifier = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=sump_http)
+    with pytest.raises(TokenError):
+        await verifier.verify(body["access_token"])
+    me = await client.get(f"/api/v1/auth/environments/{rp.environment_id}/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 401
+    assert me.json()["code"] == "invalid_token"
+
+
+async def test_a_third_party_refresh_keeps_the_userinfo_audience(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    rp, _, body = await _tokens(client, world, db, first_party=False)
+    form = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    refreshed = await client.post(rp.token_url, data=form, headers=rp.basic)
+    assert refreshed.status_code == 200, refreshed.text
+    claims = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
+    assert claims["aud"].endswith("/userinfo")
+    assert (claims["roles"], claims["permissions"]) == ([], [])
+
+
+async def test_a_first_party_token_acts_for_the_user(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, sump_http: httpx.AsyncClient
+) -> None:
+    _, _, body = await _tokens(client, world, db, first_party=True)
+    verifier = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=sump_http)
+    principal = await verifier.verify(body["access_token"])
+    assert principal.claims["aud"] == world.environment_id
+    assert "ORG_ADMIN" in principal.claims["roles"]
