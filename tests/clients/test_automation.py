@@ -236,3 +236,18 @@ async def test_expired_tokens_are_purged(client: httpx.AsyncClient, world: Tenan
     await db.commit()
     left = set(await db.scalars(select(ClientToken.token_hash).where(ClientToken.client_pk == uuid.UUID(robot["id"]))))
     assert left == {token_digest(live)}
+
+
+@pytest.mark.parametrize("client_id", ["a\x00", "sump_" + "x" * 300])
+async def test_a_hostile_client_id_is_refused_not_a_failure(
+    client: httpx.AsyncClient, world: TenantWorld, client_id: str
+) -> None:
+    url = f"/api/v1/auth/tenants/{world.tenant_id}/token"
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "b"}
+    by_form = await client.post(url, data=form)
+    assert by_form.status_code in {400, 401}, by_form.text
+    assert by_form.json()["error"] in {"invalid_request", "invalid_client"}
+    by_json = await client.post(
+        url, json={"grantType": "client_credentials", "clientId": client_id, "clientSecret": "b"}
+    )
+    assert by_json.status_code in {400, 401}, by_json.text
