@@ -61,7 +61,7 @@ async def test_the_document_lists_only_what_is_supported(client: httpx.AsyncClie
         "client_secret_post",
         "none",
     }
-    assert document["scopes_supported"] == ["openid", "profile", "email", "phone"]
+    assert document["scopes_supported"] == ["openid", "profile", "email", "phone", "offline_access"]
     assert {"sub", "aud", "azp", "nonce", "auth_time", "amr", "sid", "email", "name", "phone_number"} <= set(
         document["claims_supported"]
     )

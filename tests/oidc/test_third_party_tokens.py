@@ -22,6 +22,7 @@ from tests.organizations.support import create_org
 from tests.support import EndUser, TenantWorld, bearer
 
 SCOPE = "openid email"
+OFFLINE = "openid email offline_access"
 
 
 @pytest.fixture
@@ -30,24 +31,25 @@ async def sump_http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _consented(db: AsyncSession, rp: RP, user: EndUser) -> None:
+async def _consented(db: AsyncSession, rp: RP, user: EndUser, scope: str) -> None:
     """The end user allowed the client these scopes before (as the consent page records it)."""
     client_pk = await db.scalar(select(Client.id).where(Client.client_id == rp.client_id))
     assert client_pk is not None
     environment_id, account_id = uuid.UUID(rp.environment_id), uuid.UUID(user.account_id)
-    db.add(Consent(environment_id=environment_id, account_id=account_id, client_pk=client_pk, scopes=SCOPE.split()))
+    db.add(Consent(environment_id=environment_id, account_id=account_id, client_pk=client_pk, scopes=scope.split()))
     await db.commit()
 
 
 async def _tokens(
-    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, *, first_party: bool
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, *, first_party: bool, scope: str = SCOPE
 ) -> tuple[RP, EndUser, dict[str, Any]]:
-    rp = await new_rp(client, world, firstParty=first_party)
+    scopes = ["openid", "email", "profile", "phone", "offline_access"]
+    rp = await new_rp(client, world, firstParty=first_party, scopes=scopes)
     user = await world.add_end_user(world.environment_id)
     await create_org(client, user)  # the user's one membership: ORG_ADMIN
     if not first_party:
-        await _consented(db, rp, user)
-    return rp, user, await tokens_for(client, rp, user, scope=SCOPE)
+        await _consented(db, rp, user, scope)
+    return rp, user, await tokens_for(client, rp, user, scope=scope)
 
 
 async def test_a_third_party_token_is_for_userinfo_only(
@@ -68,12 +70,13 @@ async def test_a_third_party_token_is_for_userinfo_only(
     me = await client.get(f"/api/v1/auth/environments/{rp.environment_id}/me", headers=bearer(body["access_token"]))
     assert me.status_code == 401
     assert me.json()["code"] == "invalid_token"
+    assert "refresh_token" not in body  # no offline_access asked: no access while the user is away
 
 
 async def test_a_third_party_refresh_keeps_the_userinfo_audience(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    rp, _, body = await _tokens(client, world, db, first_party=False)
+    rp, _, body = await _tokens(client, world, db, first_party=False, scope=OFFLINE)
     form = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
     refreshed = await client.post(rp.token_url, data=form, headers=rp.basic)
     assert refreshed.status_code == 200, refreshed.text

@@ -20,6 +20,7 @@ from sump.sessions import service as sessions
 from sump.tokens import service as tokens
 
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type's name)
+OFFLINE_ACCESS = "offline_access"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ async def authorization_code(
         amr=amr,
     )
     await _audit(call, environment, client, account, "token.issued", "success")
-    refresh = pair.refresh_token if REFRESH_TOKEN in client.grant_types else None
+    # A third-party client keeps access while the user is away only with the consented `offline_access`.
+    offline = client.first_party or OFFLINE_ACCESS in redeemed.scope.split()
+    refresh = pair.refresh_token if REFRESH_TOKEN in client.grant_types and offline else None
     return CodeTokens(pair.access_token, pair.expires_in, redeemed.scope, id_token, refresh)
 
 

@@ -33,7 +33,7 @@ from sump.db.tables.clients import Client
 
 # The scopes Sump knows: `openid` (an ID token), and the claims of userinfo and the ID token by scope. Any other
 # scope asked for is ignored, never granted.
-SCOPES = ("openid", "profile", "email", "phone")
+SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_STATE = 512
 MAX_HINT = 256
