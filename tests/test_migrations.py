@@ -251,3 +251,12 @@ def test_db_upgrade_with_bad_configuration_fails_cleanly(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "SUMP_DATABASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_readiness_reads_the_same_revisions_as_alembic() -> None:
+    """Readiness reads the shipped revisions from the scripts' text, without loading Alembic: the same heads and
+    the same set as Alembic's own reading."""
+    from sump.health.routes import _revisions
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(""))
+    assert _revisions() == (frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions()))

@@ -30,7 +30,6 @@ from sump.auth.token_routes import router as token_endpoint_router
 from sump.clients import grants as client_grants
 from sump.clients.routes import router as clients_router
 from sump.config import Env, Settings, load_settings
-from sump.console.app import create_console
 from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessionmaker
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
@@ -42,7 +41,6 @@ from sump.factors.routes import tenant_router as tenant_factors_router
 from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
-from sump.hosted.app import create_hosted
 from sump.hot_paths import HotPaths
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
@@ -50,6 +48,7 @@ from sump.kit.edge import EdgeMiddleware
 from sump.kit.email.mailers import mailer_for
 from sump.kit.email.outbox import OutboxWorker
 from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_error_handlers, say_not_migrated
+from sump.kit.lazy_app import LazyApp
 from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
 from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
@@ -175,8 +174,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_probes)
     app.add_api_route("/console", lambda: RedirectResponse("/console/", status_code=308), include_in_schema=False)
-    app.mount("/console", create_console(app.state))
-    app.mount(API_PREFIX + "/environments/{environment_id}/hosted", create_hosted(app.state))
+    # Built, and their modules imported, on their first request: see sump.kit.lazy_app.
+    app.mount("/console", LazyApp(lambda: _console(app)))
+    app.mount(API_PREFIX + "/environments/{environment_id}/hosted", LazyApp(lambda: _hosted(app)))
     install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -216,6 +216,18 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.pop("422", None)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _console(app: FastAPI) -> FastAPI:
+    from sump.console.app import create_console
+
+    return create_console(app.state)
+
+
+def _hosted(app: FastAPI) -> FastAPI:
+    from sump.hosted.app import create_hosted
+
+    return create_hosted(app.state)
 
 
 async def _check_schema(app: FastAPI) -> None:

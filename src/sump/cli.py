@@ -11,7 +11,6 @@ import typer
 
 from sump import __version__
 from sump.config import Env, Settings, SettingsError, load_settings, startup_warnings
-from sump.db import migrate
 from sump.kit.logging import configure_logging
 
 # Plain help (no rich boxes), and a metavar on every option that takes a value: typer's rich help would show
@@ -92,6 +91,8 @@ def _settings(*, schema_only: bool = False) -> Settings:
 def _migrated(step: Callable[[], str]) -> str:
     """Runs a migration step; a database that cannot be used, or a revision that does not exist, is one line
     on stderr and exit status 1 (2 for the revision)."""
+    from sump.db import migrate  # Alembic only for the commands that migrate, not in a serving process
+
     try:
         return step()
     except migrate.MigrationError as exc:
@@ -115,6 +116,8 @@ def serve(
 
     settings = _settings()
     if migrate_first:
+        from sump.db import migrate
+
         _migrated(lambda: migrate.upgrade(settings.database_url))
     _refuse_a_secret_that_opens_no_key(settings)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
@@ -142,6 +145,8 @@ def _refuse_a_secret_that_opens_no_key(settings: Settings) -> None:
 def upgrade(revision: Annotated[str, typer.Argument(metavar="REVISION", hidden=True)] = "head") -> None:
     """Apply migrations up to REVISION (default: head, the newest). A database already past REVISION is left
     as it is and the command exits with status 1: going back is `sump db downgrade`."""
+    from sump.db import migrate
+
     url = _settings(schema_only=True).database_url
     typer.echo(f"database at {_migrated(lambda: migrate.upgrade(url, revision))}")
 
@@ -152,6 +157,8 @@ def downgrade(
 ) -> None:
     """Revert migrations down to REVISION (default: -1, one step back; base empties the database). A database
     before REVISION is left as it is and the command exits with status 1."""
+    from sump.db import migrate
+
     url = _settings(schema_only=True).database_url
     typer.echo(f"database at {_migrated(lambda: migrate.downgrade(url, revision))}")
 
@@ -159,6 +166,8 @@ def downgrade(
 @db_app.command()
 def current() -> None:
     """Show the revision the database is at."""
+    from sump.db import migrate
+
     url = _settings(schema_only=True).database_url
     typer.echo(_migrated(lambda: migrate.current(url)))
 

@@ -42,6 +42,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sump.config import Settings
 
 APP = "sump.app:create_app"
+# What the application imports on first use (the console and the hosted pages, `sump.kit.lazy_app`): imported by
+# the supervisor, so forked workers share one copy of it and a worker's first console page does not import it.
+SHARED_BEFORE_FORK = ("sump.console.app", "sump.hosted.app")
 GRACEFUL_SHUTDOWN_SECONDS = 20
 START_ATTEMPTS = 4  # starts in a row that end before serving, in every place, before the server gives up
 RETRY_FIRST_SECONDS = 0.5
@@ -78,6 +81,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from sump.kit import shared_counters  # here, not at the top: `sump serve` with one worker has no use for it
 
     importlib.import_module(APP.split(":")[0])  # once, here: every worker is forked with it imported
+    for module in SHARED_BEFORE_FORK:
+        importlib.import_module(module)
     # The workers count rate limits and lockouts together, in one file of the machine (unless Redis keeps them).
     with shared_counters.for_workers(settings.redis_url) as counters:
         return _Supervisor(host, port, workers, functools.partial(_worker, counters=counters)).run()

@@ -10,8 +10,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from webauthn.helpers.structs import UserVerificationRequirement
-
 from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import identity
@@ -109,8 +107,7 @@ async def _assert_options(call: Call, pool: Pool, account: Account) -> Options:
     if not found:
         raise Problem(403, "no_passkey", "This account has no passkey: answer with another factor.")
     token = await factors.new_passkey_challenge(call, pool, account, ChallengePurpose.PASSKEY_ASSERT)
-    preferred = UserVerificationRequirement.PREFERRED
-    return _options(webauthn.authentication_options(rp, token, _stored(found), user_verification=preferred))
+    return _options(webauthn.authentication_options(rp, token, _stored(found), user_verification="preferred"))
 
 
 async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | None) -> Options:
@@ -124,8 +121,7 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
     owner = account if found else None
     token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
     allowed = _stored(found) if found or identifier is None else [_decoy(call, pool, identifier)]
-    required = UserVerificationRequirement.REQUIRED
-    return _options(webauthn.authentication_options(rp, token, allowed, user_verification=required))
+    return _options(webauthn.authentication_options(rp, token, allowed, user_verification="required"))
 
 
 def _decoy(call: Call, pool: Pool, identifier: tuple[str, str]) -> webauthn.Stored:

@@ -8,9 +8,6 @@ import hmac
 import io
 import time
 
-import pyotp
-import segno
-
 STEP_SECONDS = 30
 DIGITS = 6
 DRIFT_STEPS = 1
@@ -23,10 +20,14 @@ def now() -> float:
 
 def new_seed() -> str:
     """160 random bits, base32 (what authenticator apps take)."""
+    import pyotp  # pyotp and segno load on the first TOTP enrolment or check: most requests never need them
+
     return pyotp.random_base32()
 
 
 def uri(seed: str, account_name: str, issuer: str) -> str:
+    import pyotp
+
     return pyotp.TOTP(seed, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
         name=account_name, issuer_name=issuer
     )
@@ -34,12 +35,16 @@ def uri(seed: str, account_name: str, issuer: str) -> str:
 
 def qr_svg(text: str) -> str:
     """An SVG document of the QR code of `text`, drawn here (no image service sees the seed)."""
+    import segno
+
     buffer = io.BytesIO()
     segno.make(text, error="m").save(buffer, kind="svg", xmldecl=False, scale=4, border=2)
     return buffer.getvalue().decode()
 
 
 def code_at(seed: str, step: int) -> str:
+    import pyotp
+
     return pyotp.TOTP(seed, digits=DIGITS, interval=STEP_SECONDS).at(step * STEP_SECONDS)
 
 

@@ -20,31 +20,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authenticator_data, parse_client_data_json
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from typing import TYPE_CHECKING, Any, Literal
 
 from sump.access.pools import Pool
 from sump.config import Settings
 from sump.kit.errors import Problem
 from sump.kit.relying_party import RelyingParty, of_public_url
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# py_webauthn (with cbor2, pyOpenSSL and pyasn1 behind it) is imported by the functions that use it, on the
+# first passkey ceremony: a worker that never sees one does not carry it (about 9 MiB and 0.2 s of start-up).
+UserVerification = Literal["preferred", "required"]
 
 TIMEOUT_MS = 300_000  # the challenge's five minutes
 MAX_CREDENTIALS = 20  # passkeys per account
@@ -101,11 +89,16 @@ class Stored:
 
 def challenge_bytes(token: str) -> bytes:
     """The WebAuthn challenge of a factor challenge's token (the token is 32 random bytes in base64url)."""
+    from webauthn.helpers import base64url_to_bytes  # on first use, see the top
+
     return base64url_to_bytes(token)
 
 
 def challenge_token(credential: dict[str, Any]) -> str:
     """The token of the challenge the client data of `credential` answers ('' when it cannot be read)."""
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_client_data_json
+    from webauthn.helpers.exceptions import WebAuthnException
+
     try:
         raw = base64url_to_bytes(credential["response"]["clientDataJSON"])
         return bytes_to_base64url(parse_client_data_json(raw).challenge)
@@ -118,6 +111,9 @@ def user_handle(account_id: bytes) -> bytes:
 
 
 def _descriptors(stored: list[Stored]) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     descriptors = []
     for passkey in stored:
         transports = [
@@ -134,6 +130,14 @@ def registration_options(
 ) -> dict[str, Any]:
     """`PublicKeyCredentialCreationOptions` (JSON) for a new passkey: discoverable where the authenticator can,
     user verification preferred, no attestation, the account's passkeys excluded."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -152,16 +156,19 @@ def registration_options(
 
 
 def authentication_options(
-    rp: RelyingParty, token: str, allowed: list[Stored], *, user_verification: UserVerificationRequirement
+    rp: RelyingParty, token: str, allowed: list[Stored], *, user_verification: UserVerification
 ) -> dict[str, Any]:
     """`PublicKeyCredentialRequestOptions` (JSON); `allowed` empty lets the authenticator offer its discoverable
     passkeys of this relying party (username-less)."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=rp.id,
         challenge=challenge_bytes(token),
         timeout=TIMEOUT_MS,
         allow_credentials=_descriptors(allowed),
-        user_verification=user_verification,
+        user_verification=UserVerificationRequirement(user_verification),
     )
     return _json(options_to_json(options))
 
@@ -176,6 +183,8 @@ def _reason(
 ) -> str:
     """Why the library refused, in a sentence that names the rule (read from the same client and authenticator
     data the library checked; the library's own refusal stands either way)."""
+    from webauthn.helpers import base64url_to_bytes, parse_authenticator_data, parse_client_data_json
+
     try:
         response = credential["response"]
         client = parse_client_data_json(base64url_to_bytes(response["clientDataJSON"]))
@@ -202,6 +211,11 @@ def _reason(
 
 def verify_registration(rp: RelyingParty, token: str, credential: dict[str, Any]) -> Stored:
     """The new passkey's public data, or 401 `invalid_passkey` saying why."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import CredentialDeviceType
+
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -235,6 +249,11 @@ def verify_assertion(
     """Checks an assertion against the stored passkey: 401 `invalid_passkey` saying why (wrong origin or relying
     party id, no user presence or verification when required, a sign counter that went backwards, a bad
     signature)."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import CredentialDeviceType
+
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -262,6 +281,8 @@ def credential_id(credential: dict[str, Any]) -> str:
 
 def asserted_user(credential: dict[str, Any]) -> bytes | None:
     """The user handle a discoverable passkey answered with (the account id it was made for), if any."""
+    from webauthn.helpers import base64url_to_bytes
+
     try:
         handle = credential["response"].get("userHandle")
         return base64url_to_bytes(handle) if isinstance(handle, str) and handle else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import time
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -89,10 +91,21 @@ def revisions_behind(found: frozenset[str]) -> str | None:
 
 @functools.cache
 def _revisions() -> tuple[frozenset[str], frozenset[str]]:
-    """(heads, every revision) of the migrations this version ships; read once, when first needed."""
-    from alembic.script import ScriptDirectory  # only readiness needs it: start-up stays light
-
-    from sump.db import migrate
-
-    scripts = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
-    return frozenset(scripts.get_heads()), frozenset(script.revision for script in scripts.walk_revisions())
+    """(heads, every revision) of the migrations this version ships; read once, when first needed, from the
+    `revision` and `down_revision` assignments of the scripts themselves. Not through Alembic: loading it and
+    every migration module cost a worker about 10 MiB for its first readiness probe."""
+    versions = Path(__file__).resolve().parents[1] / "migrations" / "versions"
+    known: set[str] = set()
+    parents: set[str] = set()
+    for script in versions.glob("*.py"):
+        for node in ast.parse(script.read_text()).body:
+            if not isinstance(node, ast.Assign) or not isinstance(target := node.targets[0], ast.Name):
+                continue
+            if target.id not in ("revision", "down_revision"):
+                continue
+            value = ast.literal_eval(node.value)  # a string, None, or a tuple of strings (a merge)
+            if target.id == "revision":
+                known.add(value)
+            elif value is not None:
+                parents.update([value] if isinstance(value, str) else value)
+    return frozenset(known - parents), frozenset(known)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,7 +23,11 @@ INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-u
 
 
 def swagger_assets() -> Path:
-    return Path(str(files("swagger_ui") / "static"))
+    # Found without importing swagger_ui (its package loads PyYAML and more for nothing a server needs).
+    spec = find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def install_docs(app: FastAPI) -> None:

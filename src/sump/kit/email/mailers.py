@@ -7,7 +7,6 @@ from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
 import structlog
 
 from sump.config import EmailBackend, Settings
@@ -77,6 +76,8 @@ class SmtpMailer:
         )
 
     async def send(self, email: Email) -> None:
+        import aiosmtplib  # with the first email sent over SMTP, not at every worker's start
+
         await aiosmtplib.send(
             build_message(self.sender, email),
             hostname=self.host,

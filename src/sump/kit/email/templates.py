@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from sump.kit.email.mailers import Email
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 SUBJECTS = {
     "password_reset": "Reset your password",
@@ -28,6 +29,9 @@ SUBJECTS = {
 
 @cache
 def _environment() -> Environment:
+    # Jinja2 and the templates are loaded with the first email, not by every worker at start.
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader("sump.kit.email", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
