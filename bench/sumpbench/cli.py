@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sumpbench import accounts, report, scenarios
+from sumpbench import accounts, hot_paths, memory, report, scenarios
 from sumpbench.load import closed_loop, request
 from sumpbench.scenarios import Case, log
 from sumpbench.systems import (
@@ -44,6 +44,7 @@ class Plan:
 
 
 FULL = Plan(seconds=8, rounds=3, signin_seconds=15, overload_seconds=15, argon2_seconds=8, hog=True, factors=(2, 5))
+ADMIN_USERS = 100_000
 QUICK = Plan(seconds=2, rounds=1, signin_seconds=4, overload_seconds=5, argon2_seconds=2, hog=False, factors=(2, 5))
 
 
@@ -97,6 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{system.name} ready in {system.wait_ready():.1f} s")
         await asyncio.sleep(1)
         out["rss_idle"] = sump1.rss_mib() + sump2.rss_mib()
+        out["memory_1w"], out["memory_2w"] = memory.workers(sump1), memory.workers(sump2)
 
         owner = await accounts.new_tenant(sump1)
         user_email, user_token = await accounts.end_user(sump1, owner.environment_id)
@@ -155,6 +157,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         out["rss_after_checks"] = sump1.rss_mib()
 
+        # 7. the other hot paths, one worker: the admin list of 100,000 end users, refresh, the SDK's JWT check
+        out["admin_users"] = ADMIN_USERS
+        seeded_s = await hot_paths.seed_end_users(database, owner.tenant_id, owner.environment_id, ADMIN_USERS)
+        log(f"seeded {ADMIN_USERS:,} end users in {seeded_s:.1f} s")
+        out["admin_list"] = await hot_paths.admin_list(sump1, owner, 4, plan.seconds)
+        out["refresh"] = await hot_paths.refresh(sump1, owner.environment_id, 4, plan.seconds)
+        token = await accounts.access_token(sump1, owner.environment_id, user_token)
+        out["jwt"] = await hot_paths.jwt_verification(sump1, owner.environment_id, token, plan.seconds / 2)
+
         # 2. sign-in: the same workers on each side, beside the bare argon2id rate on the same cores
         tenants = [await accounts.new_tenant(sump2) for _ in range(4)]
         signin: dict[str, Any] = {"argon2": scenarios.argon2_rate(cores, plan.argon2_seconds)}
@@ -184,6 +195,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["bursts"] = await scenarios.bursts(sump2, tenants[1].environment_id, tenants[1], 50, 30)
         out["fairness"] = await scenarios.fairness(sump2, tenants[2], tenants[3], capacity, plan.overload_seconds)
         out["rss_after"] = sump1.rss_mib() + sump2.rss_mib()
+        out["replacement_s"] = memory.replacement_start(sump2)
 
         # 6. start-up: a fresh one-worker server, from the command to its first answer
         out["start_s"] = scenarios.start_time(lambda: start_sump("sump-start", database, secret, 1))

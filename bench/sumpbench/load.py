@@ -111,10 +111,16 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, 
 
 
 async def closed_loop(
-    port: int, make: Callable[[int], bytes], concurrency: int, seconds: float, warmup: float = 1.0
+    port: int,
+    make: Callable[[int], bytes],
+    concurrency: int,
+    seconds: float,
+    warmup: float = 1.0,
+    answered: Callable[[int, int, dict[bytes, bytes], bytes], None] | None = None,
 ) -> Measured:
     """`concurrency` keep-alive connections, each sending its next request when the last one was answered;
-    the warm-up's requests are not counted."""
+    the warm-up's requests are not counted. `make(i)` is called with i ≡ the connection's index (mod
+    `concurrency`); `answered(connection, status, headers, body)` sees every answer (to follow links, say)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -127,7 +133,9 @@ async def closed_loop(
             while (sent := time.perf_counter()) < stop_at:
                 writer.write(make(i))
                 i += concurrency
-                status, headers, _ = await read_response(reader)
+                status, headers, body = await read_response(reader)
+                if answered is not None:
+                    answered(index, status, headers, body)
                 if sent >= measure_from:
                     statuses[status] = statuses.get(status, 0) + 1
                     latencies.append((time.perf_counter() - sent) * 1000)

@@ -141,8 +141,42 @@ def goals(out: dict[str, Any]) -> list[str]:
     if out.get("rss_idle"):
         worst = max(out["rss_idle"])
         add("6. idle RSS ≤ 120 MiB per worker", f"{fmt(worst)} MiB", worst <= 120)
+    for label, kept in (("one worker", "memory_1w"), ("forked workers, each", "memory_2w")):
+        if out.get(kept):
+            shown = "; ".join(str(f) for f in out[kept])
+            add(f"6. idle memory, {label} (MiB)", shown, max(f.pss for f in out[kept]) <= 120)
     if out.get("start_s") is not None:
         add("6. a worker serves within 2 s of starting", f"{fmt(out['start_s'], 2)} s", out["start_s"] <= 2)
+    if out.get("replacement_s") is not None:
+        took = out["replacement_s"]
+        add(
+            "6. a forked replacement worker listens within 2 s of its predecessor's death",
+            f"{fmt(took, 2)} s",
+            took <= 2,
+        )
+    return lines + hot_path_goals(out)
+
+
+def hot_path_goals(out: dict[str, Any]) -> list[str]:
+    """Goal 7's paths that no peer has (see sumpbench.hot_paths): each against its goal or its bare floor."""
+    lines = []
+    admin = out.get("admin_list")
+    if admin is not None:
+        measured = (
+            f"{fmt(admin.rps, 0)}/s, p50 {fmt(admin.p50, 2)} ms, p99 {fmt(admin.p99, 2)} ms, {admin.non_2xx} non-2xx"
+        )
+        users = f"{out['admin_users']:,}"
+        lines.append(
+            f"| 7. admin list, pages of 50 of {users} end users, c=4: p99 ≤ 20 ms | {measured} | {verdict(admin.p99 <= 20)} |"
+        )
+    refresh = out.get("refresh")
+    if refresh is not None:
+        measured = f"{fmt(refresh.rps, 0)}/s, p50 {fmt(refresh.p50, 2)} ms, p99 {fmt(refresh.p99, 2)} ms, {refresh.non_2xx} non-2xx"
+        lines.append(f"| 7. refresh-token rotation, c=4, one worker (no peer has it) | {measured} | – |")
+    jwt = out.get("jwt")
+    if jwt is not None:
+        measured = f"{fmt(jwt['sdk'], 0)}/s, {fmt(jwt['sdk'] / jwt['bare'], 2)} × bare PyJWT ({fmt(jwt['bare'], 0)}/s), {jwt['fetches']} JWKS fetch"
+        lines.append(f"| 7. SDK JWT verification, one core (no peer has it) | {measured} | – |")
     return lines
 
 
