@@ -23,14 +23,18 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sump.access.actors import Credentials
 from sump.access.cookies import token_of
 from sump.config import Settings
+from sump.db.engine import REQUESTS
 from sump.db.tables.sessions import AccountType
 from sump.environments import service as environments
 from sump.kit.context import request_id_var
@@ -121,6 +125,20 @@ class HotPaths:
             self._database = (loop, asyncio.Semaphore(self.database_slots))
         return self._database[1]
 
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """A database slot, waited for no longer than a request waits for a pooled connection: past that, the
+        pool's own timeout (503), so that a frozen database answers every check within its bound."""
+        slots = self.database()
+        try:
+            await asyncio.wait_for(slots.acquire(), REQUESTS.pool)
+        except TimeoutError:
+            raise PoolTimeout("no database slot was free in time") from None
+        try:
+            yield
+        finally:
+            slots.release()
+
     async def _session(self, scope: Scope, account_type: AccountType, context: str) -> tuple[int, Headers, bytes]:
         settings: Settings = self.state.settings
         authorization = None
@@ -134,7 +152,7 @@ class HotPaths:
         if token:
             engine: AsyncEngine = self.state.read_engine
             credentials: Credentials = self.state.credentials
-            async with self.database(), engine.connect() as conn:
+            async with self._slot(), engine.connect() as conn:
                 view = await credentials.session_view(conn, token, account_type, uuid.UUID(context))
             if view is not None:
                 return 200, [_LENGTH, (b"content-type", b"application/json")], view
@@ -144,7 +162,7 @@ class HotPaths:
     async def _jwks(self, scope: Scope, environment_id: uuid.UUID) -> tuple[int, Headers, bytes]:
         settings: Settings = self.state.settings
         sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
-        async with self.database(), sessionmaker() as db:
+        async with self._slot(), sessionmaker() as db:
             try:
                 environment = await environments.named(db, environment_id)
                 keys = await tokens.jwks(db, settings, environment.id)
