@@ -122,8 +122,8 @@ class Scene:
         if "{roleName}" in path:
             self.ids["roleName"] = f"role_{tag()}"
             await self._created(f"{self.a.base}/environments/{environment}/roles", {"name": self.ids["roleName"]})
-        if "{clientId}" in path:
-            self.ids["clientId"] = await self._client(path, environment)
+        if "{id}" in path:
+            self.ids["id"] = await self._client(path, environment)
         if "{permissionName}" in path:
             self.ids["permissionName"] = f"p{tag()}:read"
             permissions = f"{self.a.base}/environments/{environment}/permissions"
@@ -221,10 +221,10 @@ REQUESTS: dict[Route, Callable[[Scene], Call]] = {
     ("POST", f"{TE}/roles"): lambda s: Call({"name": f"role_{tag()}", "permissions": []}),
     ("PATCH", f"{TE}/roles/{{roleName}}"): lambda s: Call({"description": f"Changed {tag()}"}),
     ("POST", f"{TE}/clients"): lambda s: Call(application()),
-    ("PATCH", f"{TE}/clients/{{clientId}}"): lambda s: Call({"name": f"app-{tag()}"}),
-    ("POST", f"{TE}/clients/{{clientId}}/secrets"): lambda s: Call({"overlapSeconds": 60}),
+    ("PATCH", f"{TE}/clients/{{id}}"): lambda s: Call({"name": f"app-{tag()}"}),
+    ("POST", f"{TE}/clients/{{id}}/secrets"): lambda s: Call({"overlapSeconds": 60}),
     ("POST", f"{T}/clients"): lambda s: Call({"name": f"robot-{tag()}", "permissions": ["environments:read"]}),
-    ("PATCH", f"{T}/clients/{{clientId}}"): lambda s: Call({"name": f"robot-{tag()}"}),
+    ("PATCH", f"{T}/clients/{{id}}"): lambda s: Call({"name": f"robot-{tag()}"}),
     ("POST", f"{AT}/login"): lambda s: Call(s.credentials(s.member)),
     ("POST", f"{AT}/token"): lambda s: Call({"grantType": "client_credentials"}),
     ("POST", f"{AT}/forgot-password"): lambda s: Call({"email": s.member.email}),

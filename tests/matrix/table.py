@@ -79,10 +79,10 @@ POST    /tenants/{tenantId}/environments/{environmentId}/keys/rotate            
 GET     /tenants/{tenantId}/audit-events                                                 401 200 200 403 404 401 401
 POST    /tenants/{tenantId}/clients                                                      401 201 403 403 404 401 401
 GET     /tenants/{tenantId}/clients                                                      401 200 200 200 404 401 401
-GET     /tenants/{tenantId}/clients/{clientId}                                           401 200 200 200 404 401 401
-PATCH   /tenants/{tenantId}/clients/{clientId}                                           401 204 403 403 404 401 401
-DELETE  /tenants/{tenantId}/clients/{clientId}                                           401 204 403 403 404 401 401
-POST    /tenants/{tenantId}/clients/{clientId}/secrets                                   401 201 403 403 404 401 401
+GET     /tenants/{tenantId}/clients/{id}                                           401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/clients/{id}                                           401 204 403 403 404 401 401
+DELETE  /tenants/{tenantId}/clients/{id}                                           401 204 403 403 404 401 401
+POST    /tenants/{tenantId}/clients/{id}/secrets                                   401 201 403 403 404 401 401
 
 POST    /environments/{environmentId}/accounts                                           401 201 201 403 404 403 401
 GET     /environments/{environmentId}/accounts                                           401 200 200 200 404 403 401
@@ -125,10 +125,10 @@ PATCH   /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}       
 DELETE  /tenants/{tenantId}/environments/{environmentId}/roles/{roleName}                401 204 204 403 404 401 401
 POST    /tenants/{tenantId}/environments/{environmentId}/clients                         401 201 201 403 404 401 401
 GET     /tenants/{tenantId}/environments/{environmentId}/clients                         401 200 200 200 404 401 401
-GET     /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 200 200 200 404 401 401
-PATCH   /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 204 204 403 404 401 401
-DELETE  /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}              401 204 204 403 404 401 401
-POST    /tenants/{tenantId}/environments/{environmentId}/clients/{clientId}/secrets      401 201 201 403 404 401 401
+GET     /tenants/{tenantId}/environments/{environmentId}/clients/{id}              401 200 200 200 404 401 401
+PATCH   /tenants/{tenantId}/environments/{environmentId}/clients/{id}              401 204 204 403 404 401 401
+DELETE  /tenants/{tenantId}/environments/{environmentId}/clients/{id}              401 204 204 403 404 401 401
+POST    /tenants/{tenantId}/environments/{environmentId}/clients/{id}/secrets      401 201 201 403 404 401 401
 GET     /environments/{environmentId}/.well-known/jwks.json                              200 200 200 200 200 200 200
 GET     /environments/{environmentId}/.well-known/openid-configuration                   200 200 200 200 200 200 200
 
@@ -251,6 +251,6 @@ FRESH_TARGETS = {
     ("DELETE", f"{EO}/{{organizationId}}"),
     ("POST", f"{EO}/{{organizationId}}/members"),
     ("DELETE", f"{EO}/{{organizationId}}/members/{{accountId}}"),
-    ("DELETE", f"{TE}/clients/{{clientId}}"),
-    ("DELETE", f"{T}/clients/{{clientId}}"),
+    ("DELETE", f"{TE}/clients/{{id}}"),
+    ("DELETE", f"{T}/clients/{{id}}"),
 }

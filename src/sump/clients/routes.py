@@ -28,12 +28,12 @@ from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, lin
 from sump.kit.transactions import DbSession
 
 router = APIRouter(tags=["clients"], responses=problem_responses(400, 401, 403, 404))
-ClientPk = Annotated[uuid.UUID, Path(alias="clientId", description="The client's `id` (not its public `clientId`).")]
+ClientPk = Annotated[uuid.UUID, Path(alias="id", description="The client's `id` (a UUID; not its public `clientId`).")]
 Manager = Annotated[TenantActor, allowed(policy.manage)]
 Owner = Annotated[TenantActor, allowed(policy.manage_automation)]
 ENVIRONMENT = "/tenants/{tenantId}/environments/{environmentId}/clients"
 AUTOMATION = "/tenants/{tenantId}/clients"
-ONE = "/{clientId}"
+ONE = "/{id}"
 
 
 def _created(client: Client, secret: str | None) -> ClientCreated:
