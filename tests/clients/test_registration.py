@@ -3,10 +3,12 @@ what each purpose may hold, listing, changes, deletion, and the audit of each.""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,6 +103,23 @@ async def test_what_each_purpose_holds(
     response = await client.post(clients_url(world), json=body, headers=world.owner.auth)
     assert response.status_code == 400, response.text
     assert field in segments(response.json()["errors"])
+
+
+@pytest.mark.parametrize(
+    "audience", ["https://api example.com", "https://api.example.com\u0085", "https://äpi.example.com"]
+)
+async def test_an_audience_is_printable_ascii_without_spaces(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, audience: str
+) -> None:
+    """The server and the document's pattern agree on every character (U+0085 is whitespace to the server's
+    `\\S` but not to a client's generator reading that pattern: a schema-valid audience answered 400)."""
+    response = await client.post(clients_url(world), json=machine(audience=audience), headers=world.owner.auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "validation_failed"
+    assert "audience" in segments(response.json()["errors"])
+    documented = app.openapi()["components"]["schemas"]["MachineCreate"]["properties"]["audience"]["pattern"]
+    assert re.fullmatch(documented, audience, re.ASCII) is None
+    assert re.fullmatch(documented, "https://api.example.com/v1?x=1", re.ASCII)
 
 
 async def test_machine_permissions_come_from_the_catalog(client: httpx.AsyncClient, world: TenantWorld) -> None:

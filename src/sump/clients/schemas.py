@@ -101,7 +101,9 @@ ApplicationGrants = Annotated[
     AfterValidator(_with_code),
 ]
 GRANTS = "`authorization_code`, with `refresh_token` (the default) or without."
-Audience = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+# Printable ASCII without spaces (a URI, or an identifier): a class such as `\S` means other characters to the
+# server's regular expressions than to a client's generator (U+0085 is whitespace to one, not to the other).
+Audience = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[!-~]+$")]
 
 
 def _openid() -> list[Scope]:
