@@ -17,8 +17,9 @@ async def test_a_stall_between_prepare_and_execute_does_not_cancel_a_quick_state
     engine = make_engine(ADMIN_URL, REQUESTS)
     try:
         async with engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            prepared = await raw.driver_connection.prepare("SELECT 1")
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            prepared = await driver.prepare("SELECT 1")
             time.sleep(REQUESTS.command)  # noqa: ASYNC251 (the stall under test: nothing runs meanwhile)
             assert await prepared.fetchval() == 1
     finally:
