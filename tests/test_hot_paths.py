@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import SimpleNamespace
@@ -15,11 +15,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
+from sump.db.tables.tokens import KeyStatus, SigningKey
 from sump.hot_paths import HotPaths
 from sump.kit.crypto import sign_cookie
+from sump.tokens import service as tokens
 from tests.auth.tenant_sessions import set_session
 from tests.support import SECRET, Database, TenantWorld, make_settings, new_tenant
 
@@ -161,6 +164,87 @@ async def test_jwks_is_the_framework_answer_with_an_entity_tag(
     missing = await assert_same(client, framework, f"/api/v1/environments/{uuid.uuid4()}/.well-known/jwks.json")
     assert missing.status_code == 404
     assert missing.json()["code"] == "environment_not_found"
+
+
+def jwks_path(world: TenantWorld) -> str:
+    return f"/api/v1/environments/{world.environment_id}/.well-known/jwks.json"
+
+
+async def sign_first_token(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """An end user's first access token, which makes the environment's first keys (an active and a next)."""
+    user = await world.add_end_user(world.environment_id)
+    url = f"/api/v1/auth/environments/{world.environment_id}/token"
+    signed = await client.post(url, json={"grantType": "session"}, headers=user.auth)
+    assert signed.status_code == 200, signed.text
+
+
+@contextlib.contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL statements the application's engine sends meanwhile."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_jwks_is_served_from_memory_once_read(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    await sign_first_token(client, world)
+    first = await client.get(jwks_path(world))
+    with statements(app) as sent:
+        again = await client.get(jwks_path(world))
+        unchanged = await client.get(jwks_path(world), headers={"If-None-Match": first.headers["etag"]})
+    assert sent == []
+    assert (again.status_code, again.content, again.headers["etag"]) == (200, first.content, first.headers["etag"])
+    assert unchanged.status_code == 304
+
+
+async def test_a_rotation_by_this_worker_is_published_at_once(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    await sign_first_token(client, world)
+    before = {key["kid"] for key in (await client.get(jwks_path(world))).json()["keys"]}
+    rotate = f"{world.base}/environments/{world.environment_id}/keys/rotate"
+    rotated = await client.post(rotate, headers=world.owner.auth)
+    assert rotated.status_code == 200, rotated.text
+    after = {key["kid"] for key in (await client.get(jwks_path(world))).json()["keys"]}
+    assert before < after  # the new next key is published; the old ones stay
+
+
+async def test_a_change_made_elsewhere_is_published_after_the_fresh_seconds(
+    client: httpx.AsyncClient, db: AsyncSession, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker or node changed the keys (here: all retired long ago, so none is published): this worker
+    serves what it read until `JWKS_FRESH` seconds have passed, then reads the keys again."""
+    await sign_first_token(client, world)
+    kept = (await client.get(jwks_path(world))).json()["keys"]
+    assert kept
+    retired_long_ago = datetime.now(UTC) - timedelta(days=30)
+    await db.execute(
+        update(SigningKey)
+        .where(SigningKey.environment_id == uuid.UUID(world.environment_id))
+        .values(status=KeyStatus.RETIRED, retired_at=retired_long_ago)
+    )
+    await db.commit()
+    now = tokens.PUBLISHED.clock()
+    monkeypatch.setattr(tokens.PUBLISHED, "clock", lambda: now + tokens.JWKS_FRESH - 0.5)
+    assert (await client.get(jwks_path(world))).json()["keys"] == kept
+    monkeypatch.setattr(tokens.PUBLISHED, "clock", lambda: now + tokens.JWKS_FRESH + 0.5)
+    assert (await client.get(jwks_path(world))).json()["keys"] == []
+
+
+async def test_a_set_without_the_next_key_is_read_again_at_every_request(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An environment's first token makes its first keys: a JWKS served empty before must not hide them."""
+    assert (await client.get(jwks_path(world))).json() == {"keys": []}
+    await sign_first_token(client, world)
+    assert len((await client.get(jwks_path(world))).json()["keys"]) == 2
 
 
 async def test_at_most_the_database_slots_of_checks_wait_on_the_database_at_once() -> None:

@@ -5,8 +5,8 @@
   (`app.state.credentials.session_view`: one SELECT, the sliding expiry at most once a minute); 200 with the
   `SessionView` body, or the framework's 401 problem, byte for byte.
 - `GET /api/v1/environments/{id}/.well-known/jwks.json`: `environments.service.named` and
-  `tokens.service.jwks`, the body rendered as the framework renders it, with `Cache-Control` and an `ETag`
-  (a matching `If-None-Match` answers 304).
+  `tokens.service.key_set`, the body rendered as the framework renders it, with `Cache-Control` and an `ETag`
+  (a matching `If-None-Match` answers 304); kept by `tokens.service.PUBLISHED` for a few seconds.
 
 Sign-ins and sign-ups the hashing pool would refuse now are answered 503 here, before any framework or
 database work (the pool's own rule, `PasswordHasher.refusal`); the others go on.
@@ -160,18 +160,23 @@ class HotPaths:
         return 401, _UNAUTHENTICATED_HEADERS, body
 
     async def _jwks(self, scope: Scope, environment_id: uuid.UUID) -> tuple[int, Headers, bytes]:
-        settings: Settings = self.state.settings
-        sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
-        async with self._slot(), sessionmaker() as db:
-            try:
-                environment = await environments.named(db, environment_id)
-                keys = await tokens.jwks(db, settings, environment.id)
-            except Problem as problem:
-                response = problem_response(problem.status, problem.code, problem.detail, headers=problem.headers)
-                return problem.status, list(response.raw_headers), bytes(response.body)
-        # As the framework renders a returned dict (`JSONResponse`), so either path gives the same bytes.
-        body = json.dumps(keys, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-        etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+        rendered = tokens.PUBLISHED.get(environment_id)
+        if rendered is None:
+            settings: Settings = self.state.settings
+            sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
+            async with self._slot(), sessionmaker() as db:
+                try:
+                    environment = await environments.named(db, environment_id)
+                    keys = await tokens.key_set(db, settings, environment.id)
+                except Problem as problem:
+                    response = problem_response(problem.status, problem.code, problem.detail, headers=problem.headers)
+                    return problem.status, list(response.raw_headers), bytes(response.body)
+            # As the framework renders a returned dict (`JSONResponse`), so either path gives the same bytes.
+            body = json.dumps(keys.document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+            rendered = body, b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+            if keys.next_published:
+                tokens.PUBLISHED.keep(environment_id, rendered)
+        body, etag = rendered
         cached = [(b"cache-control", JWKS_CACHE_CONTROL), (b"etag", etag)]
         if _matches(scope, etag):
             return 304, cached, b""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
 from sump.db.tables.tokens import RefreshToken, SigningKey
+from sump.tokens import service
 from tests.support import EndUser, TenantWorld, bearer, new_tenant
 
 
@@ -166,6 +168,7 @@ async def test_key_rotation_keeps_old_tokens_valid_until_they_expire(
         update(SigningKey).where(SigningKey.kid == old_kid).values(retired_at=utcnow() - timedelta(hours=1))
     )
     await db.commit()
+    service.PUBLISHED.forget(uuid.UUID(world.environment_id))  # as the worker does `JWKS_FRESH` seconds on
     assert old_kid not in {key["kid"] for key in (await jwks(client, world))["keys"]}
     assert (await client.get(me, headers=bearer(before["accessToken"]))).status_code == 401
 

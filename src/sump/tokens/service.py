@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ async def rotate(db: AsyncSession, settings: Settings, environment: Environment)
     upcoming.status, upcoming.activated_at = KeyStatus.ACTIVE, now
     await _new_key(db, settings, environment, KeyStatus.NEXT)
     await db.flush()
+    PUBLISHED.forget(environment.id)
     log.info("signing_key_rotated", environment_id=str(environment.id), kid=upcoming.kid)
     return upcoming
 
@@ -153,10 +155,55 @@ def _published(key: SigningKey, settings: Settings, now: datetime) -> bool:
     return until is not None and now <= until
 
 
-async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class KeySet:
+    """An environment's published keys as a JWKS document, and whether the next key is among them."""
+
+    document: dict[str, list[dict[str, Any]]]
+    next_published: bool
+
+
+async def key_set(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> KeySet:
     now = utcnow()
     published = [key for key in await repository.keys(db, environment_id) if _published(key, settings, now)]
-    return {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
+    document = {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
+    return KeySet(document, any(key.status is KeyStatus.NEXT for key in published))
+
+
+async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    return (await key_set(db, settings, environment_id)).document
+
+
+JWKS_FRESH = 10.0  # seconds a worker serves the JWKS it rendered before it reads the keys again
+
+
+class PublishedKeys:
+    """Each environment's rendered JWKS (body and entity tag) as this worker last served it, for `JWKS_FRESH`
+    seconds, so that serving it costs no SQL. Only a set that holds the next key is kept: the key a rotation
+    makes active is then already in it, so a rotation by another worker or node, seen here within
+    `JWKS_FRESH` seconds, never leaves a token unverifiable (only a second rotation within those seconds
+    would). A rotation by this worker forgets its environment at once."""
+
+    LIMIT = 4096  # environments kept at most; past it the whole map starts again
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._kept: dict[uuid.UUID, tuple[float, tuple[bytes, bytes]]] = {}
+
+    def get(self, environment_id: uuid.UUID) -> tuple[bytes, bytes] | None:
+        kept = self._kept.get(environment_id)
+        return kept[1] if kept is not None and kept[0] > self.clock() else None
+
+    def keep(self, environment_id: uuid.UUID, rendered: tuple[bytes, bytes]) -> None:
+        if len(self._kept) >= self.LIMIT:
+            self._kept.clear()
+        self._kept[environment_id] = (self.clock() + JWKS_FRESH, rendered)
+
+    def forget(self, environment_id: uuid.UUID) -> None:
+        self._kept.pop(environment_id, None)
+
+
+PUBLISHED = PublishedKeys()
 
 
 @lru_cache(maxsize=256)
