@@ -93,3 +93,25 @@ async def test_sdk_accepts_es256_only(
 ) -> None:
     real = await forgery.signed_in(client, world, db)
     await assert_refused(world, network, attacker, real, forgery.wrong_algorithm(real))
+
+
+async def test_sdk_refuses_tokens_whose_header_is_not_a_json_object(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, network: httpx.AsyncClient, attacker: Attacker
+) -> None:
+    """The verifier reads the header itself to choose the key: whatever it cannot read is refused as malformed,
+    never an exception of another kind."""
+    real = await forgery.signed_in(client, world, db)
+    _, payload, signature = real.genuine().split(".")
+    headers = {
+        "empty": "",
+        "not base64": "!!!!",
+        "not json": "bm90IGpzb24",  # "not json"
+        "a json array": "WyJFUzI1NiJd",  # ["ES256"]
+        "a json string": "IkVTMjU2Ig",  # "ES256"
+        "truncated": "eyJhbGciOiJFUzI1Ni",
+    }
+    tokens = {name: f"{header}.{payload}.{signature}" for name, header in headers.items()}
+    await assert_refused(world, network, attacker, real, {**tokens, "one segment": "eyJhbGciOiJFUzI1NiJ9"})
+    verifier = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=network)
+    with pytest.raises(TokenError, match="malformed token"):  # no HTTP header carries it; a caller might
+        await verifier.verify(f"ëyJhbGciOiJFUzI1NiJ9.{payload}.{signature}")

@@ -4,6 +4,8 @@ unknown `kid` (a key rotation), never more often than a floor, so a flood of for
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +22,19 @@ TOKEN_HEADER = frozenset({"alg", "typ", "kid"})
 
 class TokenError(Exception):
     """The token is missing, malformed, forged, expired or meant for someone else."""
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The token's JOSE header, read only to choose the key: `jwt.decode` parses and checks the whole token
+    again. (PyJWT's `get_unverified_header` decodes every segment, a sixth of a verification's time.)"""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError as exc:  # binascii.Error and json.JSONDecodeError are ValueErrors
+        raise TokenError("malformed token") from exc
+    if not isinstance(header, dict):
+        raise TokenError("malformed token")
+    return header
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,8 @@ class JwksVerifier:
         }
 
     async def _key(self, kid: str) -> Any:
+        if kid in self._keys and time.monotonic() - self._fetched_at <= self.cache_seconds:
+            return self._keys[kid]  # the common case, without the lock: nothing to fetch
         async with self._lock:
             age = time.monotonic() - self._fetched_at
             stale = age > self.cache_seconds
@@ -95,10 +112,7 @@ class JwksVerifier:
             return self._keys.get(kid)
 
     async def verify(self, token: str) -> Principal:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenError("malformed token") from exc
+        header = _header(token)
         if header.get("alg") != "ES256" or header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
             raise TokenError("not a Sump access token")
         key = await self._key(str(header.get("kid", "")))
