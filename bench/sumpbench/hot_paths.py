@@ -15,6 +15,8 @@ from sumpbench import accounts
 from sumpbench.load import Measured, closed_loop, post_json, request
 from sumpbench.systems import PG, System
 
+ROUNDS = 6  # of the JWT verification comparison
+
 
 async def seed_end_users(database: str, tenant_id: str, environment_id: str, count: int) -> float:
     """`count` end users in one environment, by one INSERT … SELECT (no password: the list never reads one)."""
@@ -110,23 +112,30 @@ async def jwt_verification(sump: System, environment_id: str, access_token: str,
     from sump.sdk.verifier import JwksVerifier
 
     verifier = JwksVerifier.for_environment(f"http://127.0.0.1:{sump.port}", environment_id)
+    issuer = f"http://127.0.0.1:{sump.port}/api/v1/environments/{environment_id}"
     try:
         await verifier.verify(access_token)
-        done, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            for _ in range(100):
-                await verifier.verify(access_token)
-            done += 100
-        sdk_rate = done / (time.perf_counter() - started)
-        fetches = verifier.fetches
         key = await verifier._key(jwt.get_unverified_header(access_token)["kid"])
+
+        async def sdk() -> None:
+            await verifier.verify(access_token)
+
+        async def bare() -> None:
+            jwt.decode(access_token, key, algorithms=["ES256"], audience=environment_id, issuer=issuer, leeway=30)
+
+        # Interleaved rounds, so that a change of the machine's load falls on both alike.
+        spent = {sdk: 0.0, bare: 0.0}
+        done = {sdk: 0, bare: 0}
+        for _ in range(ROUNDS):
+            for verify in (sdk, bare):
+                started = time.perf_counter()
+                while time.perf_counter() - started < seconds / ROUNDS / 2:
+                    for _ in range(100):
+                        await verify()
+                    done[verify] += 100
+                spent[verify] += time.perf_counter() - started
+        fetches = verifier.fetches
     finally:
         await verifier.client.aclose()
-    issuer = f"http://127.0.0.1:{sump.port}/api/v1/environments/{environment_id}"
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        for _ in range(100):
-            jwt.decode(access_token, key, algorithms=["ES256"], audience=environment_id, issuer=issuer, leeway=30)
-        done += 100
-    bare_rate = done / (time.perf_counter() - started)
+    sdk_rate, bare_rate = done[sdk] / spent[sdk], done[bare] / spent[bare]
     return {"sdk": sdk_rate, "bare": bare_rate, "fetches": fetches}
