@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import event
 
 from sump.app import create_app
 from sump.kit.errors import Problem
-from sump.kit.passwords import PasswordHasher, draw_on_share
+from sump.kit.passwords import PACE_MEMORY_SECONDS, PasswordHasher, draw_on_share
 from tests.kit.test_limits import client_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant
 
@@ -25,7 +26,7 @@ from tests.support import PASSWORD, Database, make_settings, new_tenant
 async def hasher() -> AsyncIterator[PasswordHasher]:
     """One thread; a newcomer is let in when its hash would start within 3 s; a hash is taken to last 1 s."""
     pool = PasswordHasher(workers=1, max_wait=60, admission_wait=3.0)
-    pool.hash_seconds = 1.0
+    pool.hash_seconds, pool.paced_at = 1.0, time.perf_counter()
     yield pool
     pool.close()
 
@@ -88,6 +89,25 @@ async def test_admission_is_by_the_wait_in_seconds_and_retry_after_says_how_long
         await places.done()
     assert hasher.pending == 0
     assert hasher.shares == {}
+
+
+async def test_a_pace_from_before_an_idle_spell_gives_way_to_the_fastest_hash(hasher: PasswordHasher) -> None:
+    """A burst after a busy spell that has passed (no hash ended for `PACE_MEMORY_SECONDS`) is judged by the
+    fastest hash seen, not by the old load's pace, which refused sign-ups that would all have been served."""
+    hasher.paced_at = time.perf_counter() - PACE_MEMORY_SECONDS - 1
+    hasher.fastest = 0.1
+    places = Places(hasher)
+    try:
+        await places.take("a", 3)
+        assert hasher.expected_wait("a") == pytest.approx(0.3)  # 3 s at the old pace of 1 s a hash
+        assert await places.newcomer("a") is None
+        await places.take("a", 20)
+        assert await places.newcomer("a") is None  # 23 ahead: 2.3 s
+        hasher.paced_at = time.perf_counter()  # a hash just ended at the pace of 1 s: that pace holds again
+        assert hasher.expected_wait("a") == 23.0
+        assert await places.newcomer("a") is not None
+    finally:
+        await places.done()
 
 
 @pytest.mark.asvs("PWD-11")
@@ -206,7 +226,7 @@ async def test_a_sign_in_the_pool_would_refuse_costs_no_database_statement(datab
         async with client_for(app) as http:
             world = await new_tenant(http)
             hasher: PasswordHasher = app.state.hasher
-            hasher.hash_seconds = 3600.0  # a pace that makes any wait behind a held place too long
+            hasher.hash_seconds, hasher.paced_at = 3600.0, time.perf_counter()  # any wait behind a place: too long
             places = Places(hasher)
             share = world.tenant_id
             await places.take(share, hasher.workers)

@@ -32,6 +32,9 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 # waited past MAX_HASH_WAIT_SECONDS all the same (the pace lags a sudden load) is refused when its turn comes.
 ADMISSION_WAIT_SECONDS = 3.0
 MAX_HASH_WAIT_SECONDS = 4.0
+# A pace no hash has renewed for this long is of a load that has passed (the pool was idle since): a burst is
+# then judged by the fastest hash seen, corrected by the running hashes as they go, not by that old load.
+PACE_MEMORY_SECONDS = 10.0
 _holding_slot: ContextVar[str | None] = ContextVar("sump_holding_hash_slot", default=None)
 _share: ContextVar[str] = ContextVar("sump_hash_share", default="")
 
@@ -78,6 +81,8 @@ class PasswordHasher:
         self.pending = 0
         self.shares: dict[str, int] = {}  # places held, by share
         self.hash_seconds = 0.0  # moving average of a hash's wall time in this pool
+        self.paced_at = 0.0  # when it last changed (time.perf_counter)
+        self.fastest = float("inf")  # the shortest hash seen: the cost of one without contention
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
         self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
         self._lines: dict[str, deque[_Job]] = {}
@@ -133,11 +138,13 @@ class PasswordHasher:
         return (ahead - self.workers + 1) / self.workers * self._pace()
 
     def _pace(self) -> float:
-        """A hash's recent wall time, or longer when a running hash has already taken longer (the average lags
-        a sudden load)."""
+        """A hash's recent wall time (the fastest seen when no hash has ended for `PACE_MEMORY_SECONDS`), or
+        longer when a running hash has already taken longer (the average lags a sudden load)."""
+        now = time.perf_counter()
         oldest = min(list(self.started.values()), default=None)
-        running = time.perf_counter() - oldest if oldest is not None else 0.0
-        return max(self.hash_seconds, running)
+        running = now - oldest if oldest is not None else 0.0
+        recent = self.hash_seconds if now - self.paced_at < PACE_MEMORY_SECONDS else self.fastest
+        return max(recent, running)
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """`fn(*args)` on a hashing thread, in this task's place (one is taken if it holds none)."""
@@ -188,8 +195,10 @@ class PasswordHasher:
             return fn(*args)
         finally:
             del self.started[thread]
-            elapsed = time.perf_counter() - started
+            self.paced_at = time.perf_counter()
+            elapsed = self.paced_at - started
             self.hash_seconds = 0.8 * self.hash_seconds + 0.2 * elapsed if self.hash_seconds else elapsed
+            self.fastest = min(self.fastest, elapsed)
 
     async def hash(self, password: str) -> str:
         result: str = await self.run(self.argon2.hash, _normalize(password))
