@@ -170,6 +170,34 @@ async def test_revocation_by_the_client_that_holds_the_token(client: httpx.Async
     assert (await client.post(url, data={"token": ""}, headers=rp.basic)).json()["error"] == "invalid_request"
 
 
+async def test_revocation_and_introspection_forms_are_what_the_document_says(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A parameter over its documented length or outside its values is `invalid_request` (named, its value never
+    echoed), with or without a client; unknown parameters are ignored (RFC 6749 §3.2). An over-long token was
+    answered 200 by revocation, which the conformance fuzzer found."""
+    rp = await new_rp(client, world)
+    long_token = "*" * 4097
+    for path, form in (
+        ("revoke", {"token": "r" * 257}),
+        ("revoke", {"token": "x", "token_type_hint": "id_token"}),
+        ("introspect", {"token": long_token}),
+        ("introspect", {"token": "x", "token_type_hint": "authorization_code"}),
+    ):
+        for headers in (rp.basic, {}):
+            refused = await client.post(f"{rp.token_url}/{path}", data=form, headers=headers)
+            if path == "introspect" and not headers:
+                assert refused.json()["error"] == "invalid_client"  # no client: refused before the token is read
+                continue
+            assert refused.status_code == 400, (path, form, refused.text)
+            assert refused.json()["error"] == "invalid_request"
+            assert form["token"] not in refused.text
+            name = "token_type_hint" if "token_type_hint" in form else "token"
+            assert refused.json()["error_description"] == f"The parameter {name} is not valid."
+    ignored = await client.post(f"{rp.token_url}/revoke", data={"token": "x", "extra": "y"}, headers=rp.basic)
+    assert ignored.status_code == 200
+
+
 async def test_introspection_for_confidential_clients(client: httpx.AsyncClient, world: TenantWorld) -> None:
     rp, spa = await new_rp(client, world), await new_rp(client, world, kind="public")
     user = await world.add_end_user(world.environment_id)

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from fastapi import Request, Response
+from pydantic import BaseModel, ValidationError
 
 from sump.auth.client_grants import ClientCredentials, invalid_request
 from sump.kit.errors import Problem, problem_response
@@ -38,6 +39,16 @@ async def read_form(request: Request) -> dict[str, str]:
             raise invalid_request("The form holds a NUL character.")
         form[key] = value
     return form
+
+
+def conform(form: dict[str, str], model: type[BaseModel]) -> None:
+    """The form's parameters are what its documented model allows (lengths, values; unknown ones are ignored,
+    as RFC 6749 §3.2 says); else `invalid_request`, naming the parameter and never echoing its value."""
+    try:
+        model.model_validate(form)
+    except ValidationError as exc:
+        name = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        raise invalid_request(f"The parameter {name} is not valid.") from None
 
 
 def client_credentials(request: Request, form: dict[str, str]) -> ClientCredentials | None:

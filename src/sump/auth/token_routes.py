@@ -17,14 +17,16 @@ from pydantic import ValidationError
 from sump.access.cookies import session_token
 from sump.access.dependencies import EnvironmentId, SignedInDep
 from sump.auth import client_grants, grants
-from sump.auth.oauth_http import client_credentials, is_form, oauth_error, oauth_json, read_form
+from sump.auth.oauth_http import client_credentials, conform, is_form, oauth_error, oauth_json, read_form
 from sump.auth.schemas import (
     INTROSPECTION_BODY,
     REVOCATION_BODY,
     TOKEN_BODY,
     Introspection,
+    IntrospectionForm,
     MfaRequired,
     OAuthTokenResponse,
+    RevocationForm,
     TokenRequest,
 )
 from sump.db.tables.environments import Environment
@@ -133,6 +135,7 @@ async def revoke_token(
         form = await read_form(request)
         if not form.get("token"):
             raise client_grants.invalid_request("The token is required.")
+        conform(form, RevocationForm)
         await client_grants.revoke(call, environment, client_credentials(request, form), form["token"])
     except Problem as problem:
         await call.roll_back()
@@ -159,6 +162,7 @@ async def introspect_token(
             raise client_grants.invalid_client(basic=True)
         if not form.get("token"):
             raise client_grants.invalid_request("The token is required.")
+        conform(form, IntrospectionForm)
         answer = await client_grants.introspect(call, environment, given, form["token"])
     except Problem as problem:
         await call.roll_back()
