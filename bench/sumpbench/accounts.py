@@ -96,8 +96,8 @@ async def end_user(system: System, environment_id: str) -> tuple[str, str]:
     return body["email"], answer["token"]
 
 
-async def access_token(system: System, environment_id: str, session_token: str) -> str:
-    """An access token (JWT) of the environment, by the session grant (it also makes the environment's keys)."""
+async def session_grant(system: System, environment_id: str, session_token: str) -> dict[str, Any]:
+    """The session grant's answer (`accessToken`, `refreshToken`); the first one also makes the environment's keys."""
     data = request(
         "POST",
         f"/api/v1/auth/environments/{environment_id}/token",
@@ -107,7 +107,12 @@ async def access_token(system: System, environment_id: str, session_token: str) 
     status, _, answer = await _exchange(system, data)
     if status != 200:
         raise RuntimeError(f"{system.name}: session grant answered {status}: {answer}")
-    return str(answer["accessToken"])
+    return dict(answer)
+
+
+async def access_token(system: System, environment_id: str, session_token: str) -> str:
+    """An access token (JWT) of the environment, by the session grant."""
+    return str((await session_grant(system, environment_id, session_token))["accessToken"])
 
 
 @dataclass

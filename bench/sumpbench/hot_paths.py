@@ -75,7 +75,7 @@ async def refresh(sump: System, environment_id: str, concurrency: int, seconds: 
     chains: dict[int, str] = {}
     for index in range(concurrency):
         _, session = await accounts.end_user(sump, environment_id)
-        chains[index] = await _refresh_token(sump, environment_id, session)
+        chains[index] = str((await accounts.session_grant(sump, environment_id, session))["refreshToken"])
     path = f"/api/v1/auth/environments/{environment_id}/token"
 
     def make(i: int) -> bytes:
@@ -86,21 +86,6 @@ async def refresh(sump: System, environment_id: str, concurrency: int, seconds: 
             chains[index] = json.loads(body)["refreshToken"]
 
     return await closed_loop(sump.port, make, concurrency, seconds, warmup=0.5, answered=answered)
-
-
-async def _refresh_token(sump: System, environment_id: str, session: str) -> str:
-    from sumpbench.load import once
-
-    data = request(
-        "POST",
-        f"/api/v1/auth/environments/{environment_id}/token",
-        b'{"grantType":"session"}',
-        {"Content-Type": "application/json", "Authorization": f"Bearer {session}"},
-    )
-    status, _, body = await once(sump.port, data)
-    if status != 200:
-        raise RuntimeError(f"{sump.name}: session grant answered {status}: {body[:200]!r}")
-    return str(json.loads(body)["refreshToken"])
 
 
 async def jwt_verification(sump: System, environment_id: str, access_token: str, seconds: float) -> dict[str, Any]:
