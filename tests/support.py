@@ -7,15 +7,19 @@ rows: each one creates the tenants it needs (new ids every time), and goes throu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import event
 
 from sump.config import Settings
 from sump.db import migrate
@@ -75,6 +79,22 @@ def make_settings(database: Database, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@contextlib.contextmanager
+def statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the application sends while the block runs: (first keyword, isolation level)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append((statement.split(None, 1)[0].upper(), conn.get_execution_options().get("isolation_level")))
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -9,17 +9,15 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import bcrypt
 import pytest
-from sqlalchemy import event
 
 from sump.app import create_app
 from sump.kit.errors import Problem
 from sump.kit.passwords import PACE_MEMORY_SECONDS, PasswordHasher, draw_on_share
 from tests.kit.test_limits import client_for
-from tests.support import PASSWORD, Database, make_settings, new_tenant
+from tests.support import PASSWORD, Database, make_settings, new_tenant, statements
 
 
 @pytest.fixture
@@ -217,11 +215,6 @@ async def test_full_hashing_queue_answers_503_at_once(database: Database) -> Non
 @pytest.mark.asvs("PWD-11")
 async def test_a_sign_in_the_pool_would_refuse_costs_no_database_statement(database: Database) -> None:
     app = create_app(make_settings(database))
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
     try:
         async with client_for(app) as http:
             world = await new_tenant(http)
@@ -230,12 +223,11 @@ async def test_a_sign_in_the_pool_would_refuse_costs_no_database_statement(datab
             places = Places(hasher)
             share = world.tenant_id
             await places.take(share, hasher.workers)
-            event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
             try:
-                body = {"username": world.owner.username, "password": PASSWORD}
-                refused = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/login", json=body)
+                with statements(app) as seen:
+                    body = {"username": world.owner.username, "password": PASSWORD}
+                    refused = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/login", json=body)
             finally:
-                event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
                 await places.done()
     finally:
         await app.state.engine.dispose()

@@ -4,36 +4,17 @@ These are behaviour tests (how many statements, in which mode), never timing tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
 from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
-from tests.support import TenantWorld
-
-
-@contextmanager
-def statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the application sends while the block runs: (first keyword, isolation level)."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append((statement.split(None, 1)[0].upper(), conn.get_execution_options().get("isolation_level")))
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.support import TenantWorld, statements
 
 
 async def test_session_check_is_one_statement_outside_a_transaction(
