@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import SimpleNamespace
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
@@ -24,7 +24,7 @@ from sump.hot_paths import HotPaths
 from sump.kit.crypto import sign_cookie
 from sump.tokens import service as tokens
 from tests.auth.tenant_sessions import set_session
-from tests.support import SECRET, Database, TenantWorld, make_settings, new_tenant
+from tests.support import SECRET, Database, TenantWorld, make_settings, new_tenant, statements
 
 REQUEST_ID = "parity-check-1"
 FAST: Any = HotPaths
@@ -178,21 +178,6 @@ async def sign_first_token(client: httpx.AsyncClient, world: TenantWorld) -> Non
     assert signed.status_code == 200, signed.text
 
 
-@contextlib.contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """The SQL statements the application's engine sends meanwhile."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_jwks_is_served_from_memory_once_read(
     app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
@@ -241,10 +226,14 @@ async def test_a_change_made_elsewhere_is_published_after_the_fresh_seconds(
 async def test_a_set_without_the_next_key_is_read_again_at_every_request(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
-    """An environment's first token makes its first keys: a JWKS served empty before must not hide them."""
+    """An environment's first token makes its first keys: a JWKS served empty before must not hide them, also
+    from a worker that did not make them (which hears of no rotation): the empty set is not kept at all."""
+    environment_id = uuid.UUID(world.environment_id)
     assert (await client.get(jwks_path(world))).json() == {"keys": []}
+    assert tokens.PUBLISHED.get(environment_id) is None
     await sign_first_token(client, world)
     assert len((await client.get(jwks_path(world))).json()["keys"]) == 2
+    assert tokens.PUBLISHED.get(environment_id) is not None  # a set with the next key is kept
 
 
 async def test_at_most_the_database_slots_of_checks_wait_on_the_database_at_once() -> None:
