@@ -111,4 +111,4 @@ async def purge_expired_tokens(db: AsyncSession, now: datetime) -> int:
     """Every expired automation token, of every tenant: the hourly purge's, which keeps no row of anyone's."""
     # Not scoped: a deletion of expired rows only, across tenants by design.
     result = await db.execute(delete(ClientToken).where(ClientToken.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ token (RFC 9068 `client_id` and `scope`), a refresh token bound to the client, a
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -54,10 +55,8 @@ async def authorization_code(
         raise codes.invalid_grant("The sign-in behind the authorization code has ended.")
     membership = None  # a third-party client's token acts in no organization (`tokens.Issuee.first_party`)
     if client.first_party:
-        try:
+        with contextlib.suppress(Problem):  # several organizations: the code flow names none, so it acts in none
             membership = await organizations.token_grant(call.db, environment.id, account.id, None)
-        except Problem:  # several organizations: the code flow names none, so the token acts in none
-            membership = None
     issuee = tokens.Issuee(client.id, client.client_id, redeemed.scope, client.first_party)
     session = SignIn(redeemed.session_id, amr)
     pair = await tokens.issue(call.db, call.settings, environment, account, session, membership, issuee)

@@ -239,13 +239,12 @@ async def _access_token(
     (RFC 9068 `client_id` and `scope`). The audience is the environment, which resource servers (the SDK)
     verify, except for a third-party client's token (see `Issuee.first_party`)."""
     now = utcnow()
-    if issuee is not None and not issuee.first_party:
-        grant, audience = None, userinfo_audience(settings, environment.id)
-    else:
-        audience = str(environment.id)
+    first_party = issuee is None or issuee.first_party
+    if not first_party:
+        grant = None
     claims: dict[str, Any] = {
         "iss": issuer(settings, environment.id),
-        "aud": audience,
+        "aud": str(environment.id) if first_party else userinfo_audience(settings, environment.id),
         "sub": str(account.id),
         "sid": str(session_id),
         "env": str(environment.id),
@@ -253,7 +252,7 @@ async def _access_token(
         "roles": grant.roles if grant else [],
         "permissions": grant.permissions if grant else [],
         # written by the tenant's admins only; never custom properties
-        "metadata": (account.metadata_ or {}) if audience == str(environment.id) else {},
+        "metadata": (account.metadata_ or {}) if first_party else {},
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
