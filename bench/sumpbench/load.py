@@ -117,10 +117,13 @@ async def closed_loop(
     seconds: float,
     warmup: float = 1.0,
     answered: Callable[[int, int, dict[bytes, bytes], bytes], None] | None = None,
+    rate: float | None = None,
 ) -> Measured:
     """`concurrency` keep-alive connections, each sending its next request when the last one was answered;
     the warm-up's requests are not counted. `make(i)` is called with i ≡ the connection's index (mod
-    `concurrency`); `answered(connection, status, headers, body)` sees every answer (to follow links, say)."""
+    `concurrency`); `answered(connection, status, headers, body)` sees every answer (to follow links, say).
+    With a `rate`, the connections together send at most that many requests per second, each on its own
+    schedule (a probe of latency beside another load, not a load of its own)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
@@ -129,8 +132,13 @@ async def closed_loop(
     async def one(index: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = index
+        due = start + (index / rate if rate else 0.0)
         try:
             while (sent := time.perf_counter()) < stop_at:
+                if rate:
+                    await asyncio.sleep(max(0.0, due - sent))
+                    due += concurrency / rate
+                    sent = time.perf_counter()
                 writer.write(make(i))
                 i += concurrency
                 status, headers, body = await read_response(reader)

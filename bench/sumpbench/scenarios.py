@@ -13,6 +13,8 @@ from sumpbench.accounts import Tenant
 from sumpbench.load import Measured, at_once, bare_argon2, closed_loop, open_loop, post_json, request, wrk
 from sumpbench.systems import Hog, System, load_average
 
+SESSION_PROBE_RATE = 100.0  # session checks per second beside an overload of sign-ins
+
 
 def log(message: str) -> None:
     import sys
@@ -104,12 +106,14 @@ def argon2_rate(threads: int, seconds: float, hog: int = 0) -> float:
 async def overload(
     sump: System, tenant: Tenant, capacity: float, factor: float, seconds: float, hog: int = 0
 ) -> dict[str, Any]:
-    """Sign-ins offered at `factor` × capacity (open loop) while a session check runs at c=4 beside them."""
+    """Sign-ins offered at `factor` × capacity (open loop) while session checks are probed beside them: four
+    keep-alive connections sending 100 checks a second in all (a steady background of an application's
+    checks, not a second saturating load, which would take the cores the sign-ins are measured on)."""
     hogs = Hog(hog) if hog else None
     try:
         check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
         offered = asyncio.create_task(open_loop(sump.port, lambda i: tenant.login(), capacity * factor, seconds))
-        session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5)
+        session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5, rate=SESSION_PROBE_RATE)
         result = await offered
     finally:
         if hogs:
