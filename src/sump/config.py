@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     email_backend: EmailBackend = EmailBackend.CONSOLE
     smtp_url: str | None = None
     email_from: str = "no-reply@localhost"
+    # Bearer token of `GET /metrics` (compared in constant time); unset, /metrics answers 404 like any unknown path.
+    metrics_token: str | None = Field(default=None, min_length=16)
 
     session_absolute_ttl: int = Field(default=30 * 24 * 3600, ge=60)
     session_idle_ttl: int = Field(default=7 * 24 * 3600, ge=60)
