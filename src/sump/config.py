@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     env: Env = Env.DEV
     database_url: str = "sqlite+aiosqlite:///./sump.db"
     secret_key: str = ""
+    # Secrets still accepted for reading (signatures, sealed values, recovery codes), never used to write.
+    previous_secret_keys: Annotated[tuple[str, ...], NoDecode] = ()
     public_url: str = "http://127.0.0.1:8080"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
@@ -86,6 +88,14 @@ class Settings(BaseSettings):
                 "like https://app.example"
             )
         return origins
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _previous_secrets(cls, value: object) -> object:
+        given = _split_commas(value)
+        if isinstance(given, list | tuple) and any(len(str(one).encode()) < MIN_SECRET_BYTES for one in given):
+            raise ValueError(f"each secret (comma-separated) must be at least {MIN_SECRET_BYTES} bytes")
+        return given
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
