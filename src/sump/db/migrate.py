@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import socket
@@ -13,8 +14,12 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sump.db.engine import Limits, make_engine
 
 # Alembic resolves `package:directory` through importlib.resources: the scripts installed with the package.
 MIGRATIONS = "sump:migrations"
@@ -28,6 +33,10 @@ def alembic_config(database_url: str, output: io.StringIO | None = None) -> Conf
 
 
 NOTHING_APPLIED = "(no migration applied)"
+# The PostgreSQL advisory lock that lets one `sump db upgrade|downgrade` at a time change the schema ("sumpdb").
+MIGRATION_LOCK = 0x73756D706462
+# Waiting for that lock has no bound of the server's and an hour of the client's: another run's migration may be long.
+LOCK_WAIT = Limits(connect=5, pool=5, command=3600, statement=None)
 
 
 class MigrationError(Exception):
@@ -50,7 +59,7 @@ def upgrade(database_url: str, revision: str = "head") -> str:
     config = alembic_config(database_url)
     script = ScriptDirectory.from_config(config)
     target = _named(script, revision)
-    with _database(database_url):
+    with _database(database_url), _one_at_a_time(database_url):
         at = _at(database_url)
         if target is not None and at is not None and at != target.revision and _is_before(script, target, at):
             raise MigrationError(
@@ -66,7 +75,7 @@ def downgrade(database_url: str, revision: str = "-1") -> str:
     config = alembic_config(database_url)
     script = ScriptDirectory.from_config(config)
     target = _named(script, revision)
-    with _database(database_url):
+    with _database(database_url), _one_at_a_time(database_url):
         at = _at(database_url)
         if at is None and revision != "base":
             raise MigrationError("no migration is applied, so there is nothing to downgrade")
@@ -121,6 +130,34 @@ def _run(step: object, config: Config, revision: str) -> None:
         if str(exc).startswith("Can't locate revision"):
             raise _unknown(revision) from None
         raise MigrationError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _one_at_a_time(database_url: str) -> Iterator[None]:
+    """On PostgreSQL, holds `MIGRATION_LOCK` while the block runs: a second run started meanwhile waits, then
+    reads where the database is and finds nothing left to do. The lock lives on a connection of its own, kept
+    on an event loop of its own, since Alembic opens (and closes) the migration's connection on a new loop; the
+    lock ends with that connection, even if this process dies. SQLite needs nothing: it has one writer."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        yield
+        return
+    loop = asyncio.new_event_loop()
+    engine = make_engine(database_url, LOCK_WAIT, isolation_level="AUTOCOMMIT")
+
+    async def lock() -> AsyncConnection:
+        connection = await engine.connect()
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        return connection
+
+    try:
+        connection = loop.run_until_complete(lock())
+        try:
+            yield
+        finally:
+            loop.run_until_complete(connection.close())
+    finally:
+        loop.run_until_complete(engine.dispose())  # closes the connection, which ends its lock
+        loop.close()
 
 
 @contextlib.contextmanager
