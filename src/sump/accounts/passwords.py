@@ -18,6 +18,7 @@ from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem
 from sump.kit.lockout import KNOWN_DEVICE
+from sump.kit.metrics import counts_sign_ins
 from sump.sessions import service as sessions
 
 # One budget per address for every password check: `/login` of both families, the token endpoint's password
@@ -55,6 +56,7 @@ class FirstFactor:
     refusal: Problem | None = None
 
 
+@counts_sign_ins
 async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: str) -> FirstFactor:
     """Identifier and password: the per-address budget (429 `rate_limited`), then the pool's account by that
     identifier and the one password check."""
