@@ -36,6 +36,11 @@ class EmailBackend(StrEnum):
     SMTP = "smtp"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"  # one JSON object a line
+    TEXT = "text"  # readable lines
+
+
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -60,6 +65,7 @@ class Settings(BaseSettings):
     email_backend: EmailBackend = EmailBackend.CONSOLE
     smtp_url: str | None = None
     email_from: str = "no-reply@localhost"
+    log_format: LogFormat | None = None  # unset: json when SUMP_ENV=prod, text otherwise (`json_logs`)
     # Bearer token of `GET /metrics` (compared in constant time); unset, /metrics answers 404 like any unknown path.
     metrics_token: str | None = Field(default=None, min_length=16)
 
@@ -149,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.env is Env.PROD
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format is LogFormat.JSON or (self.log_format is None and self.env is Env.PROD)
 
     def dev_secret_file(self) -> Path | None:
         """Where dev keeps its generated secret: beside the SQLite database file, so whichever directory
