@@ -29,6 +29,8 @@ import_app = typer.Typer(help="Copy users and tenants from another system into S
 app.add_typer(import_app, name="import")
 keys_app = typer.Typer(help="Manage the keys that sign access tokens.", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(keys_app, name="keys")
+secret_app = typer.Typer(help="Rotate SUMP_SECRET_KEY (docs/secret-rotation.md).", **PLAIN)  # type: ignore[arg-type]
+app.add_typer(secret_app, name="secret")
 log = structlog.get_logger("sump")
 
 
@@ -72,6 +74,21 @@ def rotate(
         raise typer.Exit(1)
     for environment_id, kid in rotated:
         typer.echo(f"{environment_id}: active key {kid}")
+
+
+@secret_app.command("rotate")
+def rotate_secret() -> None:
+    """Re-seal every signing key and TOTP seed under SUMP_SECRET_KEY (the new secret), opening them with
+    SUMP_PREVIOUS_SECRET_KEYS (the old one), in one transaction; count the recovery codes that still need the
+    old secret. Safe to run again. Exits 1, changing nothing, when a value opens under no listed secret."""
+    from sump.secret_rotation import rotate_secret as run
+
+    settings = _settings()
+    rotation = asyncio.run(run(settings))
+    if not rotation.complete:
+        typer.echo(f"sump: {rotation.render(settings)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(rotation.render(settings))
 
 
 def _settings(*, schema_only: bool = False) -> Settings:
@@ -132,9 +149,11 @@ def _refuse_a_secret_that_opens_no_key(settings: Settings) -> None:
     start (exit status 2), and says which secret it needs."""
     from sump.tokens.rotation import secret_opens_keys
 
-    if not asyncio.run(secret_opens_keys(settings)):
+    readers = (settings.secret_key, *settings.previous_secret_keys)  # a previous secret opens them until rotated
+    if not any(asyncio.run(secret_opens_keys(settings.model_copy(update={"secret_key": one}))) for one in readers):
+        which = "neither SUMP_SECRET_KEY nor SUMP_PREVIOUS_SECRET_KEYS holds" if settings.previous_secret_keys else ""
         typer.echo(
-            "sump: SUMP_SECRET_KEY is not the secret that sealed the signing keys in this database; "
+            f"sump: {which or 'SUMP_SECRET_KEY is not'} the secret that sealed the signing keys in this database; "
             "serve it with that secret",
             err=True,
         )

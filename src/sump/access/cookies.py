@@ -6,38 +6,46 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fastapi import Request, Response
 from starlette.requests import cookie_parser
 
 from sump.config import Settings
-from sump.kit.crypto import sign_cookie, unsign_cookie
+from sump.kit.crypto import sign_cookie
+from sump.kit.sealing import unsign_cookie
 
 COOKIE_NAME = "sump_session"
 
 
-def token_of(authorization: str | None, cookie_headers: Iterable[str], secret: str) -> str | None:
+def token_of(
+    authorization: str | None, cookie_headers: Iterable[str], secret: str, previous: Sequence[str] = ()
+) -> str | None:
     """`Authorization: Bearer <token>` (the first such header) wins; otherwise the signed cookie, read from every
-    `Cookie` header as Starlette reads them (a later one wins). A bad signature counts as no token."""
+    `Cookie` header as Starlette reads them (a later one wins). A bad signature counts as no token; one made by a
+    previous secret (`previous`) is accepted, and the cookie is not re-signed: it ends with its session, within
+    SUMP_SESSION_ABSOLUTE_TTL, which is how long a previous secret stays listed."""
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     cookie = None
     for header in cookie_headers:
         cookie = cookie_parser(header).get(COOKIE_NAME, cookie)
-    return unsign_cookie(secret, cookie) if cookie else None
+    return unsign_cookie(cookie, secret, previous) if cookie else None
 
 
 def session_token(request: Request, settings: Settings) -> str | None:
     """`Authorization: Bearer <token>` wins; otherwise the signed cookie. A bad signature counts as no token."""
-    return token_of(request.headers.get("authorization"), request.headers.getlist("cookie"), settings.secret_key)
+    headers = request.headers
+    return token_of(
+        headers.get("authorization"), headers.getlist("cookie"), settings.secret_key, settings.previous_secret_keys
+    )
 
 
 def cookie_token(request: Request, settings: Settings) -> str | None:
     """The token of the signed `sump_session` cookie only (what a browser sends by itself)."""
     cookie = request.cookies.get(COOKIE_NAME)
-    return unsign_cookie(settings.secret_key, cookie) if cookie else None
+    return unsign_cookie(cookie, settings.secret_key, settings.previous_secret_keys) if cookie else None
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
@@ -70,7 +78,7 @@ def hosted_token(request: Request, settings: Settings) -> str | None:
     """The token of the hosted session cookie that the browser sent for this environment's path (a bad
     signature counts as no token)."""
     cookie = request.cookies.get(HOSTED_COOKIE_NAME)
-    return unsign_cookie(settings.secret_key, cookie) if cookie else None
+    return unsign_cookie(cookie, settings.secret_key, settings.previous_secret_keys) if cookie else None
 
 
 def set_hosted_cookie(response: Response, settings: Settings, environment_id: uuid.UUID, token: str) -> None:

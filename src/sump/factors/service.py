@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import identity, passwords
+from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.factors import ChallengePurpose, Factor, FactorChallenge, FactorPolicy
 from sump.db.tables.sessions import Session
@@ -192,8 +193,7 @@ async def verify(
         if kind is kinds.TOTP:
             return await _totp_matches(call, pool, account, code)
         if kind is kinds.RECOVERY_CODE:
-            digest = codes.digest(call.settings.secret_key, account.id, code)
-            return await repository.use_code(call.db, pool, account.id, digest, utcnow())
+            return await _use_code(call, pool, account, code)
         return False
 
     await guarded(call, pool, account, attempt, status)
@@ -224,19 +224,37 @@ async def guarded(
     await call.lockout.succeeded(subject, source)
 
 
+async def _use_code(call: Call, pool: Pool, account: Account, code: str) -> bool:
+    """Uses the account's unused code, whichever secret made its digest (`codes.candidates`)."""
+    for digest in codes.candidates(call.settings, account.id, code):
+        if await repository.use_code(call.db, pool, account.id, digest, utcnow()):
+            return True
+    return False
+
+
 def seed_of(call: Call, factor_id: object, sealed: bytes) -> str:
+    """The TOTP seed, opened with SUMP_SECRET_KEY or a previous secret."""
+    settings = call.settings
     try:
-        return sealing.unseal(
-            call.settings.secret_key, sealing.FACTOR_SECRETS, sealed, str(factor_id).encode()
-        ).decode()
+        _, seed = sealing.unseal_any(
+            settings.secret_key, settings.previous_secret_keys, sealing.FACTOR_SECRETS, sealed, str(factor_id).encode()
+        )
     except sealing.Unreadable:
         raise Problem(
             503, "factor_unreadable", "The factor cannot be read: SUMP_SECRET_KEY is not the secret it was sealed with."
         ) from None
+    return seed.decode()
 
 
 def seal_seed(call: Call, factor_id: object, seed: str) -> bytes:
     return sealing.seal(call.settings.secret_key, sealing.FACTOR_SECRETS, seed.encode(), str(factor_id).encode())
+
+
+def resealed_seed(settings: Settings, factor_id: object, sealed: bytes) -> bytes | None:
+    """The seed sealed under SUMP_SECRET_KEY when a previous secret is what opens it now (`sealing.resealed`)."""
+    return sealing.resealed(
+        settings.secret_key, settings.previous_secret_keys, sealing.FACTOR_SECRETS, sealed, str(factor_id).encode()
+    )
 
 
 async def _totp_matches(call: Call, pool: Pool, account: Account, code: str) -> bool:

@@ -63,8 +63,23 @@ def new_csrf_cookie(request: Request) -> str | None:
 
 def csrf_token(request: Request, settings: Settings, purpose: str, cookie: str, session: str | None) -> str:
     """The form field that goes with the CSRF cookie `cookie`, bound to `session` and `purpose`."""
+    return _csrf_mac(settings.secret_key, request, purpose, cookie, session)
+
+
+def _csrf_mac(secret: str, request: Request, purpose: str, cookie: str, session: str | None) -> str:
     message = f"{purpose}|{csrf_cookie(request, cookie)}|{session or ''}".encode()
-    return hmac.new(settings.secret_key.encode(), message, sha256).hexdigest()
+    return hmac.new(secret.encode(), message, sha256).hexdigest()
+
+
+def _csrf_valid(
+    request: Request, settings: Settings, submitted: str, purpose: str, cookie: str, session: str | None
+) -> bool:
+    """Whether `submitted` is `csrf_token` under SUMP_SECRET_KEY or a previous secret (a page served before a
+    rotation still posts)."""
+    return any(
+        hmac.compare_digest(submitted.encode(), _csrf_mac(secret, request, purpose, cookie, session).encode())
+        for secret in (settings.secret_key, *settings.previous_secret_keys)
+    )
 
 
 def same_origin(request: Request, settings: Settings) -> bool:
@@ -106,9 +121,7 @@ async def read_guarded_form(
         raise Problem(400, "malformed_form", "The form could not be read.")
     form = ImmutableMultiDict(pairs)
     submitted = form.get(CSRF_FIELD, "")
-    if not request.cookies.get(cookie) or not hmac.compare_digest(
-        submitted.encode(), csrf_token(request, settings, purpose, cookie, session).encode()
-    ):
+    if not request.cookies.get(cookie) or not _csrf_valid(request, settings, submitted, purpose, cookie, session):
         raise csrf_failed()
     return form
 

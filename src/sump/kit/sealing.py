@@ -1,12 +1,17 @@
 """Secrets at rest: AES-256-GCM under a key derived (HKDF-SHA256) from SUMP_SECRET_KEY for one purpose, with
 associated data that binds each sealed value to its row (a signing key's kid, a factor's id). Signing keys
-and TOTP seeds are sealed the same way, each purpose under its own derived key."""
+and TOTP seeds are sealed the same way, each purpose under its own derived key.
+
+A rotated secret (`docs/secret-rotation.md`): values are always written under SUMP_SECRET_KEY and read under it
+first, then under each of SUMP_PREVIOUS_SECRET_KEYS (`unseal_any`, `unsign_cookie`), so reading costs what it
+did before a rotation whenever the current secret is the one that wrote."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from functools import cache
 
 from cryptography.exceptions import InvalidTag
@@ -14,10 +19,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sump.kit import crypto
+
 NONCE_BYTES = 12
 SIGNING_KEYS = b"signing-key-encryption"
 FACTOR_SECRETS = b"factor-secret-encryption"
 RECOVERY_CODES = b"recovery-code-digest"
+RECOVERY_CODE_TAGS = b"recovery-code-tag"
 PASSKEY_DECOYS = b"passkey-decoy"
 
 
@@ -43,6 +51,36 @@ def unseal(secret: str, purpose: bytes, sealed: bytes, bound_to: bytes) -> bytes
         return AESGCM(derived_key(secret, purpose)).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], bound_to)
     except InvalidTag:
         raise Unreadable from None
+
+
+def unseal_any(
+    secret: str, previous: Sequence[str], purpose: bytes, sealed: bytes, bound_to: bytes
+) -> tuple[str, bytes]:
+    """The secret that opens the value (`secret` first, then each of `previous`) and the plaintext; `Unreadable`
+    when none does."""
+    for candidate in (secret, *previous):
+        try:
+            return candidate, unseal(candidate, purpose, sealed, bound_to)
+        except Unreadable:
+            continue
+    raise Unreadable
+
+
+def resealed(secret: str, previous: Sequence[str], purpose: bytes, sealed: bytes, bound_to: bytes) -> bytes | None:
+    """The value sealed anew under `secret` when one of `previous` is what opens it; None when `secret` already
+    does; `Unreadable` when none does."""
+    opener, plaintext = unseal_any(secret, previous, purpose, sealed, bound_to)
+    return None if opener == secret else seal(secret, purpose, plaintext, bound_to)
+
+
+def unsign_cookie(cookie: str, secret: str, previous: Sequence[str] = ()) -> str | None:
+    """The value of a cookie signed under `secret` or, failing that, one of `previous`; None for anything else."""
+    value = crypto.unsign_cookie(secret, cookie)
+    if value is None:
+        for candidate in previous:
+            if (value := crypto.unsign_cookie(candidate, cookie)) is not None:
+                break
+    return value
 
 
 def keyed_digest(secret: str, purpose: bytes, value: bytes) -> bytes:

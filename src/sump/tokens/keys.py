@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -63,11 +64,17 @@ def opens(secret: str, kid: str, sealed: bytes) -> bool:
     return True
 
 
-def unseal(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
-    """The private key; 503 `signing_key_unreadable` when the secret is not the one it was sealed with (the
-    secret changed, or a server runs with another one): a fault of the server's configuration, not a 500."""
+def resealed(secret: str, previous: Sequence[str], kid: str, sealed: bytes) -> bytes | None:
+    """The key sealed under `secret` when it is sealed under one of `previous` now (`sealing.resealed`)."""
+    return sealing.resealed(secret, previous, sealing.SIGNING_KEYS, sealed, kid.encode())
+
+
+def unseal(secret: str, kid: str, sealed: bytes, previous: Sequence[str] = ()) -> ec.EllipticCurvePrivateKey:
+    """The private key, opened with `secret` or one of the `previous` ones; 503 `signing_key_unreadable` when
+    none is the one it was sealed with (the secret changed, or a server runs with another one): a fault of the
+    server's configuration, not a 500."""
     try:
-        der = sealing.unseal(secret, sealing.SIGNING_KEYS, sealed, kid.encode())
+        _, der = sealing.unseal_any(secret, previous, sealing.SIGNING_KEYS, sealed, kid.encode())
     except sealing.Unreadable:
         log.error("signing key unreadable", kid=kid, cause="SUMP_SECRET_KEY differs from the one that sealed it")
         raise Problem(503, "signing_key_unreadable", UNREADABLE) from None

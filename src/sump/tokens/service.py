@@ -207,8 +207,8 @@ PUBLISHED = PublishedKeys()
 
 
 @lru_cache(maxsize=256)
-def _private_key(secret: str, kid: str, sealed: bytes) -> ec.EllipticCurvePrivateKey:
-    return keys.unseal(secret, kid, sealed)
+def _private_key(secret: str, kid: str, sealed: bytes, previous: tuple[str, ...]) -> ec.EllipticCurvePrivateKey:
+    return keys.unseal(secret, kid, sealed, previous)
 
 
 # --- access tokens ------------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ async def _access_token(
 async def sign(db: AsyncSession, settings: Settings, environment: Environment, claims: dict[str, Any], typ: str) -> str:
     """`claims` signed with the environment's active key (ES256), with `typ` in the header (ID tokens: JWT)."""
     key = await active_key(db, settings, environment)
-    private_key = _private_key(settings.secret_key, key.kid, key.private_key)
+    private_key = _private_key(settings.secret_key, key.kid, key.private_key, settings.previous_secret_keys)
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ})
 
 
@@ -405,6 +405,11 @@ async def refresh(
             seconds=settings.refresh_grace_seconds
         )
         current = await repository.refresh_by_digest(db, environment.id, token_digest(successor))
+        for previous in settings.previous_secret_keys:  # the refresh that won may have run before a rotation
+            if current is not None:
+                break
+            successor = _successor(previous, raw)
+            current = await repository.refresh_by_digest(db, environment.id, token_digest(successor))
         if not within_grace or current is None or current.revoked_at is not None:
             await _end_sign_in(db, row, now)
             return invalid_grant("The refresh token was already used; the sign-in is revoked.")
