@@ -148,7 +148,7 @@ class HotPaths:
                 authorization = value.decode("latin-1")
             elif name == b"cookie":
                 cookies.append(value.decode("latin-1"))
-        token = token_of(authorization, cookies, settings.secret_key)
+        token = token_of(authorization, cookies, settings.secret_key, settings.previous_secret_keys)
         if token:
             engine: AsyncEngine = self.state.read_engine
             credentials: Credentials = self.state.credentials
