@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 WRK := /usr/bin/wrk
+NGINX := /usr/sbin/nginx
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint typecheck pytest fuzz bench lock clean
+.PHONY: run test lint typecheck pytest test-fleet fuzz bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(CHROMIUM)
-	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile -m "not fleet" $(PYTEST_ARGS)
+
+# nginx with TLS in front of three `sump serve` nodes on one PostgreSQL database and one Redis (docs/fleet.md).
+test-fleet: $(STAMP) $(CHROMIUM) $(NGINX)
+	$(BIN)/pytest -m fleet tests/fleet $(PYTEST_ARGS)
+
+$(NGINX):
+	apt-get install -y --no-install-recommends nginx || (apt-get update && apt-get install -y --no-install-recommends nginx)
 
 # The console's browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
 $(CHROMIUM):
