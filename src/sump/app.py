@@ -55,6 +55,7 @@ from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
 from sump.kit.ratelimit import RateLimiter
+from sump.observability import install as install_observability
 from sump.oidc import flow as authorization_flow
 from sump.oidc.routes import router as oidc_router
 from sump.onboarding.routes import router as onboarding_router
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.wait(tasks, timeout=STOP_SECONDS)  # the outbox hands back what it had claimed
             await app.state.engine.dispose()
             app.state.hasher.close()
+            if getattr(app.state, "tracer_provider", None) is not None:
+                app.state.tracer_provider.shutdown()  # sends the spans still batched
 
     app = FastAPI(
         title="Sump",
@@ -180,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    request_metrics = install_observability(app, settings)  # /metrics and traces, when configured
 
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
@@ -200,7 +204,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-Id", "Link", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(EdgeMiddleware, trusted_proxies=settings.trusted_proxies, hsts=settings.env is Env.PROD)
+    app.add_middleware(
+        EdgeMiddleware, trusted_proxies=settings.trusted_proxies, hsts=settings.env is Env.PROD, metrics=request_metrics
+    )
     return app
 
 

@@ -37,6 +37,7 @@ from sump.config import Settings
 from sump.db.engine import REQUESTS
 from sump.db.tables.sessions import AccountType
 from sump.environments import service as environments
+from sump.kit import metrics
 from sump.kit.context import request_id_var
 from sump.kit.errors import Problem, problem_response, unauthenticated, unexpected_response
 from sump.tokens import service as tokens
@@ -48,8 +49,12 @@ _PATHS = re.compile(
 )
 # Sign-ins and sign-ups always hash: when the pool would refuse this request's share now, they are refused
 # here, before the framework and the database (`PasswordHasher.refusal`, the same rule as its `slot`).
-_HASHING = re.compile(rf"/api/v1/auth/(?:tenants|environments)/{_UUID}/(?:login|signup)")
+_HASHING = re.compile(rf"/api/v1/auth/(?P<family>tenants|environments)/{_UUID}/(?P<action>login|signup)")
 _FAMILIES = {"tenants": AccountType.TENANT_ACCOUNT, "environments": AccountType.ENVIRONMENT_ACCOUNT}
+# The framework's route templates of what is answered here, for the metrics' `route` label (`kit.metrics`).
+_PARAMS = {"tenants": "tenantId", "environments": "environmentId"}
+_SESSION_ROUTES = {family: f"/api/v1/auth/{family}/{{{param}}}/session" for family, param in _PARAMS.items()}
+JWKS_ROUTE = "/api/v1/environments/{environmentId}/.well-known/jwks.json"
 JWKS_CACHE_CONTROL = b"public, max-age=300"
 Headers = list[tuple[bytes, bytes]]
 DATABASE_SLOTS = 8  # well under the pool's 20 connections a worker keeps: other requests need some too
@@ -96,9 +101,13 @@ class HotPaths:
         self._database: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and _HASHING.fullmatch(scope["path"]):
+        if scope["type"] == "http" and scope["method"] == "POST" and (hashing := _HASHING.fullmatch(scope["path"])):
             refused = self.state.hasher.refusal()
             if refused is not None:
+                family, action = hashing["family"], hashing["action"]
+                scope["sump.route"] = f"/api/v1/auth/{family}/{{{_PARAMS[family]}}}/{action}"
+                if action == "login":
+                    metrics.sign_in_refused_for_load()
                 response = problem_response(refused.status, refused.code, refused.detail, headers=refused.headers)
                 await response(scope, receive, send)
                 return
@@ -106,9 +115,11 @@ class HotPaths:
         if match is None or not _plain_get(scope):
             await self.app(scope, receive, send)
             return
+        family = match["family"]
+        scope["sump.route"] = _SESSION_ROUTES[family] if family else JWKS_ROUTE
         try:
-            if match["family"]:
-                status, headers, body = await self._session(scope, _FAMILIES[match["family"]], match["context"])
+            if family:
+                status, headers, body = await self._session(scope, _FAMILIES[family], match["context"])
             else:
                 status, headers, body = await self._jwks(scope, uuid.UUID(match["environment"]))
         except Exception as exc:  # what `kit.errors.UnexpectedErrorMiddleware` answers on the framework's side

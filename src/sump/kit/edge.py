@@ -3,8 +3,9 @@
 It does in one pass over the request's raw headers what four layers did before: the request id (a sane
 `X-Request-Id` is kept, anything else replaced by a UUID, echoed on the response), the client address
 (`X-Forwarded-For` believed only from `SUMP_TRUSTED_PROXIES`), the security headers (pre-encoded once per kind
-of path: API, docs, console), one access-log line per request, rendered once (`kit.logging.access_line`),
-and, for writes, whose share of the hashing queue the request draws on (the tenant or environment of its path).
+of path: API, docs, console), one access-log line per request, rendered once (`kit.logging.access_line`), the
+request's count and latency when metrics are served (`kit.metrics.RequestMetrics`), and, for writes, whose share
+of the hashing queue the request draws on (the tenant or environment of its path).
 CORS, when origins are configured, stays Starlette's pure-ASGI middleware just inside this one.
 """
 
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sump.kit.context import client_var, request_id_var
 from sump.kit.logging import access_line
+from sump.kit.metrics import RequestMetrics
 from sump.kit.middleware import ProxyNetworks, resolve_client_ip
 from sump.kit.passwords import draw_on_share
 
@@ -76,9 +78,12 @@ def _is_console(path: str) -> bool:
 class EdgeMiddleware:
     """Request id, client address, security headers and the access log, for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: ProxyNetworks, hsts: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, trusted_proxies: ProxyNetworks, hsts: bool, metrics: RequestMetrics | None = None
+    ) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
+        self.metrics = metrics
         # The console's pages send their origin on form posts (its CSRF check reads it): `same-origin` there,
         # because with `no-referrer` browsers send `Origin: null`.
         self.api = _Kind(API_CSP, "no-referrer", hsts)
@@ -135,8 +140,10 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            ms = round((time.perf_counter() - started) * 1000, 2)
-            access_line(scope["method"], scope["path"], status, ms, ip, request_id)
+            seconds = time.perf_counter() - started
+            access_line(scope["method"], scope["path"], status, round(seconds * 1000, 2), ip, request_id)
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, seconds)
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
             client_var.reset(client_token)

@@ -142,7 +142,10 @@ class RequestMetrics:
         template = scope.get("sump.route")  # set by the pure-ASGI hot paths
         if template is not None:
             return str(template)
-        path = getattr(scope.get("route"), "path", None)
+        # FastAPI keeps the whole template of the route it chose (its included routers' prefixes with it) in its
+        # scope; a Starlette route's own path is whole already.
+        chosen = scope.get("fastapi", {}).get("effective_route_context")
+        path = getattr(chosen, "path_format", None) or getattr(scope.get("route"), "path", None)
         if not isinstance(path, str):
             return UNMATCHED
         root = scope.get("root_path", "")

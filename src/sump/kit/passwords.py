@@ -25,6 +25,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from sump.kit.errors import Problem
+from sump.kit.metrics import HASHING_PLACES, HASHING_WAIT
 
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -108,6 +109,7 @@ class PasswordHasher:
         if refused is not None:
             raise refused
         self.pending += 1
+        HASHING_PLACES.inc()
         self.shares[share] = self.shares.get(share, 0) + 1
         _holding_slot.set(share)
         try:
@@ -115,6 +117,7 @@ class PasswordHasher:
         finally:
             _holding_slot.set(None)
             self.pending -= 1
+            HASHING_PLACES.dec()
             left = self.shares[share] - 1
             if left:
                 self.shares[share] = left
@@ -188,8 +191,10 @@ class PasswordHasher:
     def _timed(self, queued: float | None, fn: Any, *args: Any) -> Any:
         """Runs in a hashing thread: `fn`, unless it waited too long for the thread; keeps the pace."""
         thread, started = threading.get_ident(), time.perf_counter()
-        if queued is not None and started - queued >= self.max_wait:
-            raise _overloaded(self._pace())
+        if queued is not None:
+            HASHING_WAIT.observe(started - queued)
+            if started - queued >= self.max_wait:
+                raise _overloaded(self._pace())
         self.started[thread] = started
         try:
             return fn(*args)

@@ -4,13 +4,16 @@ and the check `sump serve` makes before it serves, that its secret opens them.""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import sump.db.tables  # noqa: F401 (every table, so foreign keys resolve)
 from sump.config import Settings
 from sump.db.engine import make_engine, make_sessionmaker
 from sump.db.tables.environments import Environment
+from sump.db.tables.tokens import KeyStatus, SigningKey
 from sump.tokens import keys, repository, service
 
 
@@ -47,3 +50,11 @@ async def secret_opens_keys(settings: Settings) -> bool:
     finally:
         await engine.dispose()
     return newest is None or keys.opens(settings.secret_key, newest.kid, newest.private_key)
+
+
+async def oldest_active_key(db: AsyncSession) -> datetime | None:
+    """When the longest-serving active signing key of any environment became active (for the metrics: keys
+    rotate when next used after `SUMP_KEY_ROTATION_DAYS`, so an age far past it is of an environment unused)."""
+    statement = select(func.min(SigningKey.activated_at)).where(SigningKey.status == KeyStatus.ACTIVE)
+    oldest: datetime | None = await db.scalar(statement)
+    return oldest

@@ -30,6 +30,7 @@ from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email import repository
 from sump.kit.email.mailers import Email, Mailer
 from sump.kit.email.templates import render
+from sump.kit.metrics import OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_SENT
 
 log = structlog.get_logger("sump.outbox")
 MAX_ATTEMPTS = 8
@@ -146,6 +147,11 @@ class OutboxWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    async def measure_backlog(self) -> None:
+        """Sets `sump_outbox_backlog` from the table (at a scrape: one indexed count)."""
+        async with self.sessionmaker() as db:
+            OUTBOX_BACKLOG.set(await repository.backlog(db))
+
     async def run_forever(self, interval: float = 1.0) -> None:
         failing: str | None = None  # a failure repeated every round is logged once, and its end once
         while True:
@@ -227,6 +233,7 @@ class OutboxWorker:
                 message.sent_at = utcnow()
                 message.payload = residue(message)
                 message.lease_expires_at = None
+        OUTBOX_SENT.inc()
         return 1
 
     async def _prepare(self, db: AsyncSession, message: OutboxMessage, now: datetime) -> bool:
@@ -253,7 +260,9 @@ class OutboxWorker:
                 message.status = OutboxStatus.ABANDONED
                 message.payload = residue(message)
                 log.error("email_abandoned", message_id=str(message_id), attempts=message.attempts)
+                OUTBOX_FAILURES.labels("abandoned").inc()
             else:
                 message.status = OutboxStatus.QUEUED
                 message.next_attempt_at = now + backoff(message.attempts)
                 log.warning("email_retry", message_id=str(message_id), attempts=message.attempts)
+                OUTBOX_FAILURES.labels("retried").inc()

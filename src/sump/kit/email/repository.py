@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
@@ -88,3 +88,9 @@ async def get_claimed(db: AsyncSession, message_id: uuid.UUID, claim_id: uuid.UU
         )
         .with_for_update()
     )
+
+
+async def backlog(db: AsyncSession) -> int:
+    """Messages not finished yet: queued (due or backing off) and being delivered."""
+    unfinished = OutboxMessage.status.in_([OutboxStatus.QUEUED, OutboxStatus.PROCESSING])
+    return int(await db.scalar(select(func.count()).select_from(OutboxMessage).where(unfinished)) or 0)

@@ -1,0 +1,91 @@
+"""OpenTelemetry traces, on when the standard `OTEL_*` variables ask for them, off (and not imported) otherwise.
+
+On when `OTEL_TRACES_EXPORTER` names an exporter (`otlp` or `console`) or an OTLP endpoint is set
+(`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), unless `OTEL_SDK_DISABLED=true` or the
+exporter is `none`. The OTLP exporter (HTTP with protobuf) reads its own variables (endpoint, headers, timeout);
+`OTEL_SERVICE_NAME` names the service (`sump` by default); the W3C `traceparent` of a request is its parent.
+
+`instrument` wraps the whole middleware stack in the SDK's FastAPI instrumentation (a server span per request,
+the pure-ASGI session check and JWKS included, named by route template) and follows each SQL statement of the
+application's engine (a client span per statement, its text without parameters). When traces are off, nothing
+here runs and no SDK or instrumentation module is imported: the request path is the same code as without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+EXPORTERS = ("otlp", "console")
+SERVICE_NAME = "sump"
+
+
+def wanted(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the `OTEL_*` variables ask for traces (see the module)."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    return bool(exporter) or any(environ.get(name) for name in ENDPOINTS)
+
+
+def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProvider:
+    """Traces `app`'s requests and SQL statements into `exporter` (by default, the one `OTEL_TRACES_EXPORTER`
+    names, sent in batches); call before the first request. The provider is the caller's to shut down."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    provider = TracerProvider(resource=Resource.create(named))
+    if exporter is None:
+        provider.add_span_processor(BatchSpanProcessor(_configured_exporter()))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, exclude_spans=["receive", "send"])
+    _trace_statements(app.state.engine.sync_engine, provider)
+    return provider
+
+
+def _configured_exporter() -> SpanExporter:
+    name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter(service_name=os.environ.get("OTEL_SERVICE_NAME", SERVICE_NAME))
+    if name != "otlp":
+        raise ValueError(f"OTEL_TRACES_EXPORTER={name} is not supported: use one of {', '.join(EXPORTERS)} or none")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def _trace_statements(engine: Any, provider: TracerProvider) -> None:
+    """A client span per statement of `engine`, by the SQLAlchemy instrumentation's engine listeners (on this
+    engine only: the instrumentor would also patch every engine the process creates)."""
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    class Statements(EngineTracer):
+        def _before_cur_exec(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any) -> Any:
+            # The session check's SELECT on PostgreSQL goes to the driver directly (`sessions.repository`),
+            # which tells the listeners before, without a context to keep a span in nor an event after: the
+            # request's server span holds its time.
+            if context is None:
+                return statement, params
+            return super()._before_cur_exec(conn, cursor, statement, params, context, many)  # type: ignore[no-untyped-call]
+
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
+    usage = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections.usage")
+    Statements(tracer, engine, usage)  # type: ignore[no-untyped-call]
