@@ -99,7 +99,8 @@ pid {directory / "nginx.pid"};
 error_log {directory / "error.log"} info;
 events {{ worker_connections 512; }}
 http {{
-    access_log {directory / "access.log"};
+    log_format upstream '$remote_addr "$request" $status $upstream_addr';
+    access_log {directory / "access.log"} upstream;
 {temporary}
     upstream sump {{
 {servers}
@@ -131,6 +132,10 @@ class Proxy:
     process: subprocess.Popen[bytes]
     base_url: str
     directory: Path
+
+    def access_log(self) -> str:
+        """One line a request: client address, request line, status, the node(s) tried."""
+        return (self.directory / "access.log").read_text()
 
     def stop(self) -> None:
         """SIGQUIT: nginx's graceful stop."""
@@ -191,6 +196,7 @@ def start_node(directory: Path, environment: dict[str, str], port: int) -> Serve
 @dataclass
 class Tenant:
     tenant_id: str
+    tenant_name: str
     environment_id: str
     owner_email: str
     owner_token: str
@@ -256,7 +262,9 @@ class Fleet:
             created = http.post("/api/v1/tenants", json=body)
         assert created.status_code == 201, created.text
         data = created.json()
-        return Tenant(data["tenantId"], data["environmentId"], body["account"]["email"], data["token"])
+        return Tenant(
+            data["tenantId"], body["tenant"]["name"], data["environmentId"], body["account"]["email"], data["token"]
+        )
 
     def new_end_user(self, tenant: Tenant) -> EndUser:
         """An end user who signed up in the tenant's environment, through the proxy."""
