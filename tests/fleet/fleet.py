@@ -16,6 +16,7 @@ import getpass
 import ipaddress
 import itertools
 import os
+import signal
 import ssl
 import subprocess
 import time
@@ -140,7 +141,7 @@ class Proxy:
     def stop(self) -> None:
         """SIGQUIT: nginx's graceful stop."""
         if self.process.poll() is None:
-            self.process.send_signal(3)
+            self.process.send_signal(signal.SIGQUIT)
             try:
                 self.process.wait(timeout=DEADLINE_SECONDS)
             except subprocess.TimeoutExpired:
