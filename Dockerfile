@@ -1,0 +1,50 @@
+# Sump's image. Elsewhere `docker build .` starts from debian:bookworm-slim; `make image` starts from a Debian base
+# made by debootstrap (BASE), for a machine that reaches Debian's packages but no image registry.
+# The schema is migrated by an explicit `sump db upgrade` (compose.yaml's migrate service), never at every start.
+ARG BASE=debian:bookworm-slim
+
+FROM ${BASE} AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# requirements.lock pins the development tools too: used as constraints, it pins what Sump's own dependencies
+# bring and installs nothing else. Wheels only: no compiler in this stage either. Where TLS to the package index is
+# inspected by a proxy, pass the trust store pip needs as a secret (`make image` passes the machine's own):
+# --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt; no layer keeps it.
+COPY pyproject.toml requirements.lock ./
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
+ && python3 -m venv /opt/sump \
+ && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+    > dependencies.txt \
+ && /opt/sump/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
+    --constraint requirements.lock --requirement dependencies.txt
+COPY README.md ./
+COPY src ./src
+# The stylesheets and scripts of the console and hosted pages are copied beside the installed package, since
+# pyproject.toml's package-data does not list *.css and *.js; then pip and setuptools leave the environment.
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
+ && /opt/sump/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+ && site=$(/opt/sump/bin/python -c 'import pathlib, sump; print(pathlib.Path(sump.__file__).parent)') \
+ && for static in console/static hosted/static; do mkdir -p "$site/$static" && cp -n src/sump/$static/* "$site/$static/"; done \
+ && /opt/sump/bin/python -m pip uninstall --yes --disable-pip-version-check pip setuptools
+
+FROM ${BASE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 sump \
+ && useradd --uid 10001 --gid sump --no-create-home --home-dir /var/lib/sump --shell /usr/sbin/nologin sump \
+ && install -d -o sump -g sump -m 750 /var/lib/sump
+COPY --from=build /opt/sump /opt/sump
+ENV PATH=/opt/sump/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# Numeric, so that an orchestrator can tell it is not root without reading /etc/passwd.
+USER 10001:10001
+WORKDIR /var/lib/sump
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health/ready', timeout=4)"]
+ENTRYPOINT ["sump"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]
