@@ -8,7 +8,7 @@ WRK := /usr/bin/wrk
 NGINX := /usr/sbin/nginx
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint typecheck pytest test-fleet fuzz bench lock clean
+.PHONY: run test lint typecheck pytest test-fleet fuzz bench lock clean image compose-up compose-down
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,3 +67,36 @@ lock:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Container images and compose.yaml with podman, on a machine that reaches Debian's packages but no image registry
+# (not part of `make test`; docs/container.md). `make image`: a Debian base made by debootstrap when missing, then
+# Sump's image. `make compose-up` / `compose-down`: PostgreSQL and Redis images from Debian's packages, then
+# compose.yaml's services (deploy/compose). The machine's CA bundle goes to pip in the build as a secret.
+PODMAN := CONTAINERS_CONF=$(CURDIR)/deploy/podman.conf podman
+PODMAN_BUILD := $(PODMAN) build --format docker --build-arg BASE=localhost/sump-debian:bookworm
+CA_CERTIFICATES ?= /etc/ssl/certs/ca-certificates.crt
+CA_SECRET := --secret id=ca-certificates,src=$(CA_CERTIFICATES)
+COMPOSE_IMAGES := SUMP_IMAGE=localhost/sump:latest SUMP_POSTGRES_IMAGE=localhost/sump-postgres:15 \
+	SUMP_REDIS_IMAGE=localhost/sump-redis:7 CONTAINERS_CONF=$(CURDIR)/deploy/podman.conf
+
+image: /usr/bin/podman
+	$(PODMAN) image exists localhost/sump-debian:bookworm || \
+		CONTAINERS_CONF=$(CURDIR)/deploy/podman.conf deploy/debian-base localhost/sump-debian:bookworm
+	$(PODMAN_BUILD) $(if $(wildcard $(CA_CERTIFICATES)),$(CA_SECRET)) -t localhost/sump:latest .
+
+compose-up: image deploy/.venv/bin/podman-compose
+	$(PODMAN_BUILD) -t localhost/sump-postgres:15 deploy/postgres
+	$(PODMAN_BUILD) -t localhost/sump-redis:7 deploy/redis
+	$(COMPOSE_IMAGES) deploy/compose up
+
+compose-down: deploy/.venv/bin/podman-compose
+	$(COMPOSE_IMAGES) deploy/compose down
+
+/usr/bin/podman:
+	apt-get install -y --no-install-recommends podman runc netavark aardvark-dns iptables debootstrap || \
+		(apt-get update && apt-get install -y --no-install-recommends podman runc netavark aardvark-dns iptables debootstrap)
+
+# Debian's podman-compose (1.0.3) misreads compose.yaml's health checks and network; a newer one, in its own venv.
+deploy/.venv/bin/podman-compose:
+	$(PYTHON) -m venv deploy/.venv
+	deploy/.venv/bin/pip install --quiet --disable-pip-version-check podman-compose==1.6.0
