@@ -61,6 +61,7 @@ async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: 
     """Identifier and password: the per-address budget (429 `rate_limited`), then the pool's account by that
     identifier and the one password check."""
     await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
+    await repository.read_alone(call.db)  # the pool is kept (`accounts.pools`): this lookup is the first read
     account = await repository.find_account(call.db, pool, **{kind: value})
     await call.end_reads()  # the wait for a hashing thread holds no connection
     try:

@@ -15,6 +15,14 @@ from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
 
 
+async def read_alone(db: AsyncSession) -> None:
+    """The session's next statements, until it commits, stand alone (no BEGIN and COMMIT around them): for reads
+    that open a request which has not touched the database yet. Writes after that commit begin a transaction
+    as usual (the connection's isolation level is reset when it goes back to the pool)."""
+    if not db.in_transaction():
+        await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 async def find_account(
     db: AsyncSession,
     pool: Pool,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import Row, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
-from sump.environment_accounts.schemas import Filters
+from sump.environment_accounts.schemas import IDENTITY_FIELDS, Filters
 
 
 async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
@@ -26,11 +28,22 @@ async def by_identifier(
     return await db.scalar(environment(environment_id).select(EnvironmentAccount).where(column == value))
 
 
+_ROW = EnvironmentAccount  # one page's columns: what `EndUserView` shows, read as plain rows (no ORM objects)
+VIEW_COLUMNS = (
+    *(getattr(_ROW, name) for name in IDENTITY_FIELDS),
+    _ROW.environment_id,
+    _ROW.custom_properties,
+    _ROW.metadata_,
+    _ROW.password_hash.is_not(None).label("has_password"),
+)
+
+
 async def page(
     db: AsyncSession, environment_id: uuid.UUID, filters: Filters, after: uuid.UUID | None, limit: int
-) -> list[EnvironmentAccount]:
-    """One page in creation order; `q` is a prefix of email, username or name (case-insensitive)."""
-    statement = environment(environment_id).select(EnvironmentAccount)
+) -> Sequence[Row[Any]]:
+    """One page in creation order (keyset on the environment's `(environment_id, id)` index), as rows of
+    `VIEW_COLUMNS`; `q` is a prefix of email, username or name (case-insensitive)."""
+    statement = environment(environment_id).select(*VIEW_COLUMNS)
     if filters.q:
         prefix = filters.q.casefold()
         statement = statement.where(
@@ -48,7 +61,7 @@ async def page(
         statement = statement.where(EnvironmentAccount.created_at < filters.created_before)
     if after is not None:
         statement = statement.where(EnvironmentAccount.id > after)
-    return list(await db.scalars(statement.order_by(EnvironmentAccount.id).limit(limit)))
+    return (await db.execute(statement.order_by(EnvironmentAccount.id).limit(limit))).all()
 
 
 async def count(db: AsyncSession, environment_id: uuid.UUID) -> int:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
+from pydantic_core import to_json
 
 from sump.accounts.schemas import IdentityView, LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -53,6 +55,28 @@ class EndUserView(IdentityView):
             metadata=readable(account.metadata_),
             has_password=account.password_hash is not None,
         )
+
+    @staticmethod
+    def render_page(rows: Sequence[Any]) -> bytes:
+        """The JSON of a page of rows of `repository.VIEW_COLUMNS`, byte for byte what the framework renders for
+        a `list[EndUserView]` (the same members in the same order, encoded by the same pydantic-core encoder),
+        without building and validating a model of each row."""
+        return to_json(
+            [
+                {
+                    **{alias: getattr(row, name) for name, alias in _IDENTITY_ALIASES},
+                    "environmentId": row.environment_id,
+                    "customProperties": readable(row.custom_properties),
+                    "metadata": readable(row.metadata_),
+                    "hasPassword": row.has_password,
+                }
+                for row in rows
+            ]
+        )
+
+
+IDENTITY_FIELDS = tuple(IdentityView.model_fields)
+_IDENTITY_ALIASES = tuple((name, field.alias or name) for name, field in IdentityView.model_fields.items())
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ for them (404). Identifiers are unique per environment.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import EnvironmentActor, TenantActor
@@ -54,7 +56,8 @@ async def enabled(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.
 
 async def page(
     db: AsyncSession, actor: EnvironmentActor, filters: Filters, after: uuid.UUID | None, limit: int
-) -> list[EnvironmentAccount]:
+) -> Sequence[Row[Any]]:
+    """Rows of what a list shows of each end user (`repository.VIEW_COLUMNS`), not ORM objects."""
     require(policy.read(actor))
     return await repository.page(db, actor.environment.id, filters, after, limit)
 
