@@ -46,4 +46,4 @@ async def _read_database_gauges(app: FastAPI) -> None:
     except Exception as exc:
         log.warning("metrics_database_unavailable", error=type(exc).__name__)
         return
-    metrics.KEY_AGE.set((utcnow() - oldest).total_seconds() if oldest is not None else 0)
+    metrics.of().key_age.set((utcnow() - oldest).total_seconds() if oldest is not None else 0)

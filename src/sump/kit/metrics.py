@@ -24,16 +24,6 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Mount
@@ -46,37 +36,59 @@ LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # a path no route answers: its text never becomes a label
-
-REQUESTS = Counter("sump_http_requests", "HTTP requests answered", ["method", "route", "status"])
-LATENCY = Histogram(
-    "sump_http_request_duration_seconds", "Time to answer a request", ["method", "route"], buckets=LATENCY_BUCKETS
-)
-SIGN_INS = Counter("sump_sign_ins", "Password sign-ins by outcome", ["outcome"])
-HASHING_PLACES = Gauge(
-    "sump_hashing_queue_depth",
-    "Requests holding a place in the hashing pool, running or waiting",
-    multiprocess_mode="livesum",
-)
-HASHING_WAIT = Histogram("sump_hashing_wait_seconds", "Time a hash waited for a hashing thread", buckets=WAIT_BUCKETS)
-OUTBOX_SENT = Counter("sump_outbox_sent", "Outbox messages accepted by the mail server")
-OUTBOX_FAILURES = Counter(
-    "sump_outbox_delivery_failures", "Failed outbox deliveries: retried later, or abandoned", ["outcome"]
-)
-OUTBOX_BACKLOG = Gauge(
-    "sump_outbox_backlog",
-    "Outbox messages queued or being delivered (read at scrape)",
-    multiprocess_mode="livemostrecent",
-)
-POOL_IN_USE = Gauge(
-    "sump_db_pool_connections_in_use", "Database connections checked out of the pool", multiprocess_mode="livesum"
-)
-KEY_AGE = Gauge(
-    "sump_signing_key_age_seconds",
-    "Since the oldest active signing key of any environment became active (read at scrape)",
-    multiprocess_mode="livemostrecent",
-)
 # A sign-in refused by a problem of these codes, by outcome; any other refusal is not a sign-in outcome.
 _REFUSED = {"overloaded": "refused_load", "rate_limited": "rate_limited"}
+
+
+class Metrics:
+    """Every metric of Sump. Made on first use (`of()`), in the process that records them, and prometheus-client
+    imported only then: it chooses where values live (memory, or the files of the multi-process directory) when it
+    is first imported, and `sump serve` names that directory after the command has imported the application."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter("sump_http_requests", "HTTP requests answered", ["method", "route", "status"])
+        self.latency = Histogram(
+            "sump_http_request_duration_seconds",
+            "Time to answer a request",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.sign_ins = Counter("sump_sign_ins", "Password sign-ins by outcome", ["outcome"])
+        self.hashing_places = Gauge(
+            "sump_hashing_queue_depth",
+            "Requests holding a place in the hashing pool, running or waiting",
+            multiprocess_mode="livesum",
+        )
+        self.hashing_wait = Histogram(
+            "sump_hashing_wait_seconds", "Time a hash waited for a hashing thread", buckets=WAIT_BUCKETS
+        )
+        self.outbox_sent = Counter("sump_outbox_sent", "Outbox messages accepted by the mail server")
+        self.outbox_failures = Counter(
+            "sump_outbox_delivery_failures", "Failed outbox deliveries: retried later, or abandoned", ["outcome"]
+        )
+        self.outbox_backlog = Gauge(
+            "sump_outbox_backlog",
+            "Outbox messages queued or being delivered (read at scrape)",
+            multiprocess_mode="livemostrecent",
+        )
+        self.pool_in_use = Gauge(
+            "sump_db_pool_connections_in_use",
+            "Database connections checked out of the pool",
+            multiprocess_mode="livesum",
+        )
+        self.key_age = Gauge(
+            "sump_signing_key_age_seconds",
+            "Since the oldest active signing key of any environment became active (read at scrape)",
+            multiprocess_mode="livemostrecent",
+        )
+
+
+@functools.cache
+def of() -> Metrics:
+    return Metrics()
+
 
 P = ParamSpec("P")
 
@@ -105,10 +117,10 @@ def counts_sign_ins(step: Callable[P, Awaitable[S]]) -> Callable[P, Awaitable[S]
             result = await step(*args, **kwargs)
         except Problem as problem:
             if problem.code in _REFUSED:
-                SIGN_INS.labels(_REFUSED[problem.code]).inc()
+                of().sign_ins.labels(_REFUSED[problem.code]).inc()
             raise
         outcome = "success" if result.account is not None else "locked" if result.refusal else "wrong_password"
-        SIGN_INS.labels(outcome).inc()
+        of().sign_ins.labels(outcome).inc()
         return result
 
     return counted
@@ -116,7 +128,7 @@ def counts_sign_ins(step: Callable[P, Awaitable[S]]) -> Callable[P, Awaitable[S]
 
 def sign_in_refused_for_load() -> None:
     """A sign-in the pure-ASGI layer refused before the framework (the pool's own rule)."""
-    SIGN_INS.labels("refused_load").inc()
+    of().sign_ins.labels("refused_load").inc()
 
 
 class RequestMetrics:
@@ -128,13 +140,15 @@ class RequestMetrics:
         self._routes = routes
         self._mounts: list[tuple[re.Pattern[str], str]] | None = None
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._metrics = of()
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in METHODS else "other"
         key = (method, self.route(scope), status)
         children = self._children.get(key)
         if children is None:
-            children = self._children[key] = (REQUESTS.labels(method, key[1], str(status)), LATENCY.labels(*key[:2]))
+            requests, latency = self._metrics.requests, self._metrics.latency
+            children = self._children[key] = (requests.labels(method, key[1], str(status)), latency.labels(*key[:2]))
         children[0].inc()
         children[1].observe(seconds)
 
@@ -168,8 +182,9 @@ class RequestMetrics:
 
 def watch_pool(engine: AsyncEngine) -> None:
     """Keeps `sump_db_pool_connections_in_use` with the engine's checkouts and returns."""
-    event.listen(engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
-    event.listen(engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
+    in_use = of().pool_in_use
+    event.listen(engine.sync_engine, "checkout", lambda *_: in_use.inc())
+    event.listen(engine.sync_engine, "checkin", lambda *_: in_use.dec())
 
 
 def authorized(authorization: str | None, token: str) -> bool:
@@ -180,6 +195,10 @@ def authorized(authorization: str | None, token: str) -> bool:
 
 def render() -> tuple[bytes, str]:
     """The text exposition of every worker's metrics (see the module) and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    of()  # every metric is shown, those never recorded yet at zero
     directory = os.environ.get(MULTIPROCESS_DIRECTORY)
     if directory:
         registry = CollectorRegistry()

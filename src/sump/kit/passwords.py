@@ -24,8 +24,8 @@ import bcrypt
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from sump.kit import metrics
 from sump.kit.errors import Problem
-from sump.kit.metrics import HASHING_PLACES, HASHING_WAIT
 
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -85,6 +85,7 @@ class PasswordHasher:
         self.paced_at = 0.0  # when it last changed (time.perf_counter)
         self.fastest = float("inf")  # the shortest hash seen: the cost of one without contention
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
+        self._places, self._waits = metrics.of().hashing_places, metrics.of().hashing_wait
         self.argon2 = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
         self._lines: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
@@ -109,7 +110,7 @@ class PasswordHasher:
         if refused is not None:
             raise refused
         self.pending += 1
-        HASHING_PLACES.inc()
+        self._places.inc()
         self.shares[share] = self.shares.get(share, 0) + 1
         _holding_slot.set(share)
         try:
@@ -117,7 +118,7 @@ class PasswordHasher:
         finally:
             _holding_slot.set(None)
             self.pending -= 1
-            HASHING_PLACES.dec()
+            self._places.dec()
             left = self.shares[share] - 1
             if left:
                 self.shares[share] = left
@@ -192,7 +193,7 @@ class PasswordHasher:
         """Runs in a hashing thread: `fn`, unless it waited too long for the thread; keeps the pace."""
         thread, started = threading.get_ident(), time.perf_counter()
         if queued is not None:
-            HASHING_WAIT.observe(started - queued)
+            self._waits.observe(started - queued)
             if started - queued >= self.max_wait:
                 raise _overloaded(self._pace())
         self.started[thread] = started

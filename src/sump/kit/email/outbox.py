@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sump.db.base import utcnow
 from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from sump.kit import metrics
 from sump.kit.email import repository
 from sump.kit.email.mailers import Email, Mailer
 from sump.kit.email.templates import render
-from sump.kit.metrics import OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_SENT
 
 log = structlog.get_logger("sump.outbox")
 MAX_ATTEMPTS = 8
@@ -143,6 +143,7 @@ class OutboxWorker:
         self.max_attempts = max_attempts
         self.lease = lease
         self._wake = asyncio.Event()
+        self.metrics = metrics.of()
 
     def wake(self) -> None:
         self._wake.set()
@@ -150,7 +151,7 @@ class OutboxWorker:
     async def measure_backlog(self) -> None:
         """Sets `sump_outbox_backlog` from the table (at a scrape: one indexed count)."""
         async with self.sessionmaker() as db:
-            OUTBOX_BACKLOG.set(await repository.backlog(db))
+            self.metrics.outbox_backlog.set(await repository.backlog(db))
 
     async def run_forever(self, interval: float = 1.0) -> None:
         failing: str | None = None  # a failure repeated every round is logged once, and its end once
@@ -233,7 +234,7 @@ class OutboxWorker:
                 message.sent_at = utcnow()
                 message.payload = residue(message)
                 message.lease_expires_at = None
-        OUTBOX_SENT.inc()
+        self.metrics.outbox_sent.inc()
         return 1
 
     async def _prepare(self, db: AsyncSession, message: OutboxMessage, now: datetime) -> bool:
@@ -260,9 +261,9 @@ class OutboxWorker:
                 message.status = OutboxStatus.ABANDONED
                 message.payload = residue(message)
                 log.error("email_abandoned", message_id=str(message_id), attempts=message.attempts)
-                OUTBOX_FAILURES.labels("abandoned").inc()
+                self.metrics.outbox_failures.labels("abandoned").inc()
             else:
                 message.status = OutboxStatus.QUEUED
                 message.next_attempt_at = now + backoff(message.attempts)
                 log.warning("email_retry", message_id=str(message_id), attempts=message.attempts)
-                OUTBOX_FAILURES.labels("retried").inc()
+                self.metrics.outbox_failures.labels("retried").inc()
