@@ -11,7 +11,7 @@ spawned worker spent seconds importing, and every worker did it again). The supe
 loop, engine or hasher, so a fork copies nothing that a worker could not use.
 
 The workers' metrics add up in one scrape: each run has a directory of its own for prometheus-client's
-per-process files, named before the application is imported, removed at the end, and the supervisor takes a
+per-process files, named before any metric is made, removed at the end, and the supervisor takes a
 dead worker's gauges out of the sum (`metrics_directory`, `kit.metrics`).
 """
 
@@ -62,7 +62,7 @@ SO_ATTACH_FILTER = 26  # socket(7), Linux
 DROP_EVERY_PACKET = struct.pack("HBBI", 0x06, 0, 0, 0)  # classic BPF: BPF_RET | BPF_K, 0 bytes kept
 PR_SET_PDEATHSIG = 1  # prctl(2)
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-# prometheus-client's multi-process mode: read when it is first imported, so set before the application is.
+# prometheus-client's multi-process mode: read when it is first imported, which `kit.metrics` does on first use.
 METRICS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 UVICORN_OPTIONS: dict[str, Any] = {
     "factory": True,

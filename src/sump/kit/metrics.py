@@ -7,7 +7,7 @@ database connections in use (`watch_pool`); the age of the oldest active signing
 age are read from the database when a scrape comes (`refresh`), so they cost nothing between scrapes.
 
 Several workers, one scrape. `sump serve --workers N` gives each run a directory of its own, empty, named by
-`PROMETHEUS_MULTIPROC_DIR` before the application is imported (`serving.metrics_directory`): prometheus-client
+`PROMETHEUS_MULTIPROC_DIR` before any metric is made (`serving.metrics_directory`, `of()`): prometheus-client
 then keeps every value in a small memory-mapped file per process there, and the worker that answers a scrape
 adds up the files of all of them (`MultiProcessCollector`). Counters and histograms of a worker that died stay
 in the sum, so totals never go back; the supervisor removes its gauge files (`mark_process_dead`), so gauges of
