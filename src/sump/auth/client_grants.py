@@ -13,8 +13,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2.rfc6749.util import scope_to_list
-
 from sump.auth.grants import refresh
 from sump.clients import grants as machine_grants
 from sump.clients import service as clients
@@ -103,6 +101,9 @@ async def grant(
     raw = form.get("refresh_token")
     if not raw:
         raise invalid_request("The refresh_token is required.")
+    # Authlib on first use: a worker that serves no OAuth request does not load it
+    from authlib.oauth2.rfc6749.util import scope_to_list
+
     asked = " ".join(scope_to_list(form.get("scope")) or [])
     pair = await refresh(call, environment, raw, tokens.Issuee(client.id, client.client_id, asked, client.first_party))
     if isinstance(pair, Problem):

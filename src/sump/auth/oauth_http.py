@@ -9,7 +9,6 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
@@ -54,6 +53,9 @@ def conform(form: dict[str, str], model: type[BaseModel]) -> None:
 def client_credentials(request: Request, form: dict[str, str]) -> ClientCredentials | None:
     """The client the request names: `Authorization: Basic`, or `client_id` (and `client_secret`) in the form;
     None when it names none. Both ways at once is `invalid_request`."""
+    # Authlib on first use: a worker that serves no OAuth request does not load it
+    from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
     basic_id, basic_secret = extract_basic_authorization(request.headers)
     posted_id, posted_secret = form.get("client_id"), form.get("client_secret")
     if "\x00" in (basic_id or "") + (basic_secret or ""):

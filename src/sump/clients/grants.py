@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import ClientActor
@@ -58,6 +57,9 @@ def _granted(client: Client, scope: str | None) -> list[str]:
     """The permissions the token carries: those `scope` names (each one the client's), or all of them."""
     if scope is None or not scope.strip():
         return sorted(client.permissions)
+    # Authlib on first use: a worker that serves no OAuth request does not load it
+    from authlib.oauth2.rfc6749.util import scope_to_list
+
     asked = scope_to_list(scope) or []
     if not set(asked) <= set(client.permissions):
         raise invalid_scope()
@@ -96,7 +98,7 @@ async def client_credentials(call: Call, environment: Environment, client: Clien
         "client_id": client.client_id,
         "env": str(environment.id),
         "permissions": permissions,
-        "scope": list_to_scope(permissions) or "",
+        "scope": " ".join(permissions),
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
@@ -130,7 +132,7 @@ async def automation_token(
         expires_at=now + timedelta(seconds=ttl),
     )
     await repository.add(call.db, row)
-    scope_text = list_to_scope(permissions) or ""
+    scope_text = " ".join(permissions)
     await _issued(call, client, scope_text)
     return ClientTokens(token, ttl, scope_text)
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_code_challenge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -72,6 +71,9 @@ class Redeemed:
 
 
 def _verifier_matches(verifier: str | None, challenge: str) -> bool:
+    # Authlib on first use: a worker that serves no OAuth request does not load it
+    from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_code_challenge
+
     if not verifier or not CODE_VERIFIER_PATTERN.match(verifier):
         return False
     return hmac.compare_digest(create_s256_code_challenge(verifier).encode(), challenge.encode())

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sump.clients.schemas import OIDC_SCOPES
 from sump.config import Settings
 from sump.oidc.id_tokens import SCOPE_CLAIMS
-from sump.oidc.requests import SCOPES
 from sump.tokens.service import issuer
 
 ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "amr", "sid")
@@ -35,7 +35,7 @@ def document(settings: Settings, environment_id: uuid.UUID) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": list(OIDC_SCOPES),
         "claims_supported": [*ID_TOKEN_CLAIMS, *(claim for names in SCOPE_CLAIMS.values() for claim in names)],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,

@@ -17,12 +17,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import end_user_of
@@ -40,9 +37,14 @@ from sump.kit.call import Call
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
 from sump.oidc import codes, repository
-from sump.oidc.requests import QueryPayload, echoed_state, error_parameters, validate
 from sump.sessions import service as sessions
 from sump.tokens.service import issuer
+
+if TYPE_CHECKING:
+    from authlib.oauth2.rfc6749 import OAuth2Error
+
+# Authlib, and `sump.oidc.requests` over it, are imported by the functions that use them, when first used: a
+# worker that serves no authorization request does not load them.
 
 REQUEST_TTL = timedelta(minutes=10)
 # A used code is kept this long past its expiry, so that its replay still revokes what it issued.
@@ -89,6 +91,10 @@ async def authorize(
 ) -> str:
     """Where the browser goes next: the hosted pages, or back to the client with a code or an error. Raises
     a problem (the error page) for an unknown client or a redirect URI not registered for it."""
+    from authlib.oauth2.rfc6749 import OAuth2Error
+
+    from sump.oidc.requests import QueryPayload, echoed_state, error_parameters, validate
+
     payload = QueryPayload(pairs)
     client_id, redirect_uri = payload.datalist.get("client_id", []), payload.datalist.get("redirect_uri", [])
     client = await clients.for_environment(call.db, environment.id, client_id[0]) if len(client_id) == 1 else None
@@ -141,6 +147,8 @@ def _iss(call: Call, environment: Environment) -> str:
 
 
 def _back(call: Call, environment: Environment, redirect_uri: str, parameters: list[tuple[str, str]]) -> str:
+    from authlib.common.urls import add_params_to_uri
+
     return str(add_params_to_uri(redirect_uri, parameters))
 
 
@@ -183,6 +191,8 @@ async def _proceed(
     token: str,
     hosted_token: str | None,
 ) -> str:
+    from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+
     parameters = row.parameters
     silent = "none" in parameters["prompt"]
     now = utcnow()
@@ -218,6 +228,8 @@ async def _proceed(
 async def _finish_with_error(
     call: Call, environment: Environment, row: AuthorizationRequest, error: OAuth2Error
 ) -> str:
+    from sump.oidc.requests import error_parameters
+
     if not await repository.use_request(call.db, environment.id, row.id, utcnow()):
         raise request_gone()
     parameters = row.parameters
@@ -272,6 +284,8 @@ async def grant_consent(call: Call, environment: Environment, request_token: str
 
 async def deny(call: Call, environment: Environment, request_token: str) -> str:
     """The end user refuses: the request ends, and the client hears `access_denied`."""
+    from authlib.oauth2.rfc6749 import AccessDeniedError
+
     row, _client = await _waiting(call.db, environment, request_token)
     return await _finish_with_error(call, environment, row, AccessDeniedError())
 

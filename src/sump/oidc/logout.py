@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from authlib.common.urls import add_params_to_uri
-
 from sump.clients import service as clients
 from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import AccountType
@@ -55,5 +53,8 @@ async def end_session(
     await sessions.revoke_of_account(call.db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
     if target is None:
         return f"{issuer(call.settings, environment.id)}/hosted/signed-out"
+    # Authlib on first use: a worker that serves no OAuth request does not load it
+    from authlib.common.urls import add_params_to_uri
+
     state = parameters.get("state")
     return str(add_params_to_uri(target, [("state", state)] if state else []))

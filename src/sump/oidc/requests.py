@@ -29,11 +29,12 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
+from sump.clients.schemas import OIDC_SCOPES
 from sump.db.tables.clients import Client
 
 # The scopes Sump knows: `openid` (an ID token), and the claims of userinfo and the ID token by scope. Any other
 # scope asked for is ignored, never granted.
-SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+SCOPES = OIDC_SCOPES
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_STATE = 512
 MAX_HINT = 256
