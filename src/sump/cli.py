@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Annotated
 
-import structlog
 import typer
 
 from sump import __version__
-from sump.config import Env, Settings, SettingsError, load_settings, startup_warnings
-from sump.kit.logging import configure_logging
+from sump.config import Settings, SettingsError, load_settings, startup_warnings
+from sump.kit.logging import configure_logging, get_logger  # structlog through it: see sump.kit.logging
 
 # Plain help (no rich boxes), and a metavar on every option that takes a value: typer's rich help would show
 # `<str>`, `<int>` and `<bool>` in their place.
@@ -31,7 +31,7 @@ keys_app = typer.Typer(help="Manage the keys that sign access tokens.", **PLAIN)
 app.add_typer(keys_app, name="keys")
 secret_app = typer.Typer(help="Rotate SUMP_SECRET_KEY (docs/secret-rotation.md).", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(secret_app, name="secret")
-log = structlog.get_logger("sump")
+log = get_logger("sump")
 
 
 def _version(show: bool) -> None:
@@ -99,7 +99,7 @@ def _settings(*, schema_only: bool = False) -> Settings:
     except SettingsError as exc:
         typer.echo(f"sump: {exc}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(json_lines=settings.env is Env.PROD)
+    configure_logging(json_lines=settings.json_logs)
     for warning in startup_warnings(settings):
         log.warning(warning)
     return settings
@@ -129,6 +129,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API (under /api/v1), its docs (/api-docs) and health probes (/health/*)."""
+    gc.disable()  # until the application serves: see sump.serving.collect_garbage_from_now_on
     from sump.serving import serve as run
 
     settings = _settings()

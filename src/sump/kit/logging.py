@@ -1,4 +1,5 @@
-"""structlog: JSON lines in production, readable lines in development; the request id on every line.
+"""structlog: JSON lines or readable lines (`SUMP_LOG_FORMAT`; unset, JSON in production); the request id on
+every line.
 
 Each record, its newline included, leaves the process in one `write(2)`: the workers of `sump serve` share
 one output, and a record written in pieces (Python's streams write a record and its newline apart when
@@ -8,16 +9,38 @@ write whole in a regular file at any length, and in a pipe up to PIPE_BUF (4096 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import structlog
 from pydantic_core import to_json
+
+
+@contextlib.contextmanager
+def _hidden(module: str) -> Iterator[None]:
+    """`import module` fails while this lasts, unless it is imported already (a None in `sys.modules`)."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        del sys.modules[module]
+
+
+# structlog imports rich, when installed (typer installs it), for coloured output and rich tracebacks, which Sump
+# never uses: imported without it, structlog takes its plain fallbacks, and no process loads rich and pygments.
+with _hidden("rich"):
+    import structlog
+
+get_logger = structlog.get_logger  # for a module imported before this one (sump.cli): it imports structlog here
 
 
 class LineWriter:
