@@ -38,7 +38,7 @@ def _stderr_lines(tmp_path: Path, env: str, log_format: str | None) -> list[str]
     return done.stderr.splitlines()
 
 
-def _json_records(lines: list[str]) -> list[dict[str, object]]:
+def _json_records(lines: list[str]) -> list[dict[str, str]]:
     records = [json.loads(line) for line in lines]  # each line, whole, is one JSON object
     assert all(isinstance(record, dict) for record in records)
     return records
@@ -56,7 +56,7 @@ def test_json_gives_one_json_object_a_line(tmp_path: Path, env: str) -> None:
     [record] = [record for record in _json_records(_stderr_lines(tmp_path, env, "json")) if MISSPELT in record["event"]]
     assert record["event"] == WARNING
     assert record["level"] == "warning"
-    assert str(record["timestamp"]).endswith("Z")
+    assert record["timestamp"].endswith("Z")
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
