@@ -22,13 +22,10 @@ RUN --mount=type=secret,id=ca-certificates \
     --constraint requirements.lock --requirement dependencies.txt
 COPY README.md ./
 COPY src ./src
-# The stylesheets and scripts of the console and hosted pages are copied beside the installed package, since
-# pyproject.toml's package-data does not list *.css and *.js; then pip and setuptools leave the environment.
+# Sump itself, then pip and setuptools leave the environment.
 RUN --mount=type=secret,id=ca-certificates \
     if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
  && /opt/sump/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
- && site=$(/opt/sump/bin/python -c 'import pathlib, sump; print(pathlib.Path(sump.__file__).parent)') \
- && for static in console/static hosted/static; do mkdir -p "$site/$static" && cp -n src/sump/$static/* "$site/$static/"; done \
  && /opt/sump/bin/python -m pip uninstall --yes --disable-pip-version-check pip setuptools
 
 FROM ${BASE}

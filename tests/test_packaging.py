@@ -82,3 +82,19 @@ def test_installed_wheel_migrates_a_database_from_any_directory(tmp_path: Path) 
 
     run([sump, "db", "downgrade", "base"], elsewhere, **settings)
     assert "no migration applied" in run([sump, "db", "current"], elsewhere, **settings).stdout
+
+
+def test_wheel_holds_every_file_of_the_package(tmp_path: Path) -> None:
+    """Templates, stylesheets, scripts, word lists and migrations: what the package reads at run time is in the
+    wheel (a non-editable install without the console's stylesheet refused to serve the console)."""
+    import zipfile
+
+    package = CHECKOUT / "src"
+    expected = {
+        str(path.relative_to(package))
+        for path in (package / "sump").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    with zipfile.ZipFile(build_wheel(tmp_path)) as wheel:
+        shipped = {name for name in wheel.namelist() if name.startswith("sump/")}
+    assert sorted(expected - shipped) == []
