@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind
 
 from sump.app import create_app
 from sump.kit import tracing
+from sump.kit.crypto import new_token
 from tests.support import Database, make_settings, new_tenant
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -165,3 +166,41 @@ def test_the_otel_variables_that_turn_traces_on() -> None:
     assert tracing.wanted({"OTEL_TRACES_EXPORTER": "console"})
     assert not tracing.wanted({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
     assert not tracing.wanted({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"})
+
+
+async def test_spans_hold_no_token_of_an_emailed_link_nor_a_credential_header(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An operator who asks for every header still gets none of the credentials they carry.
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", ".*")
+    app = create_app(make_settings(database))
+    exporter = InMemorySpanExporter()
+    provider = tracing.instrument(app, exporter)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test", cookies=jar) as http:
+            world = await new_tenant(http)
+            link = new_token()  # what a reset link's `?token=` carries
+            exporter.clear()
+            page = await http.get(
+                f"/api/v1/environments/{world.environment_id}/hosted/reset-password",
+                params={"token": link, "lang": "en"},
+                headers={**world.owner.auth, "Cookie": f"sump_session={world.owner.token}"},
+            )
+            spans = list(exporter.get_finished_spans())
+    finally:
+        provider.shutdown()
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+
+    assert page.status_code == 200
+    assert link in page.text  # the page holds the token: the trace must not
+    attributes = dict(_server_span(spans).attributes or {})
+    assert str(attributes["http.url"]).endswith("/hosted/reset-password?token=REDACTED&lang=REDACTED")
+    assert attributes["http.request.header.authorization"] == ("[REDACTED]",)
+    assert attributes["http.request.header.cookie"] == ("[REDACTED]",)
+    recorded = json.dumps([dict(span.attributes or {}) for span in spans], default=str)
+    assert link not in recorded
+    assert world.owner.token not in recorded

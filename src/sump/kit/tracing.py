@@ -9,22 +9,32 @@ exporter is `none`. The OTLP exporter (HTTP with protobuf) reads its own variabl
 the pure-ASGI session check and JWKS included, named by route template) and follows each SQL statement of the
 application's engine (a client span per statement, its text without parameters). When traces are off, nothing
 here runs and no SDK or instrumentation module is imported: the request path is the same code as without it.
+
+Spans hold no credential: a query string's values are replaced (an emailed link's `?token=` is one), and the
+`Authorization` and `Cookie` headers are redacted even when `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` ask
+for every header.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 EXPORTERS = ("otlp", "console")
 SERVICE_NAME = "sump"
+SANITIZE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
+CREDENTIAL_HEADERS = ("authorization", "cookie")  # patterns: Proxy-Authorization and Set-Cookie too
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")  # a parameter's name kept; anything else may be a value
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
@@ -52,9 +62,36 @@ def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProv
     else:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        exclude_spans=["receive", "send"],
+        server_request_hook=_hide_query_values,
+        http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
+    )
     _trace_statements(app.state.engine.sync_engine, provider)
     return provider
+
+
+def _listed(value: str) -> list[str]:
+    return [one.strip() for one in value.split(",") if one.strip()]
+
+
+def _hide_query_values(span: Span, scope: dict[str, Any]) -> None:
+    """The request span's URL and query keep the query's names, each value replaced: a value may be a credential
+    (a reset, invitation or sign-in link's `token`), which the instrumentation would record as it came."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    attributes = getattr(span, "attributes", None)
+    if not query or not span.is_recording() or attributes is None:
+        return
+    pairs = parse_qsl(query, keep_blank_values=True)
+    hidden = urlencode([(name if _NAME.fullmatch(name) else "REDACTED", "REDACTED") for name, _ in pairs])
+    url, recorded = attributes.get("http.url"), f"?{unquote(query)}"
+    if isinstance(url, str):
+        base = url.removesuffix(recorded) if url.endswith(recorded) else url.partition("?")[0]
+        span.set_attribute("http.url", f"{base}?{hidden}")
+    if "url.query" in attributes:
+        span.set_attribute("url.query", hidden)
 
 
 def _configured_exporter() -> SpanExporter:
