@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from sump.config import Settings
 from sump.db.base import utcnow
@@ -24,16 +27,26 @@ def install(app: FastAPI, settings: Settings) -> metrics.RequestMetrics | None:
     if not token:
         return None
 
-    async def scrape(request: Request) -> Response:
-        if not metrics.authorized(request.headers.get("authorization"), token):
-            raise HTTPException(404)  # answered as any unknown path is
-        await _read_database_gauges(app)
-        body, content_type = metrics.render()
-        return Response(body, media_type=content_type)
-
-    app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
+    # An application, not an endpoint, so that its route takes every method: a method it did not take would be
+    # answered 405 with `Allow: GET`, where an unknown path answers 404.
+    app.router.routes.append(Route("/metrics", _Scrape(app, token), include_in_schema=False))
     metrics.watch_pool(app.state.engine)
     return metrics.RequestMetrics(lambda: app.routes)
+
+
+class _Scrape:
+    """`GET /metrics` to the holder of the token; anything else answered as any unknown path is (404)."""
+
+    def __init__(self, app: FastAPI, token: str) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["sump.route"] = "/metrics"  # the label (`kit.metrics.RequestMetrics`): the framework names no route here
+        if scope["method"] != "GET" or not metrics.authorized(Headers(scope=scope).get("authorization"), self.token):
+            raise HTTPException(404)
+        await _read_database_gauges(self.app)
+        body, content_type = metrics.render()
+        await Response(body, media_type=content_type)(scope, receive, send)
 
 
 async def _read_database_gauges(app: FastAPI) -> None:

@@ -247,6 +247,25 @@ async def test_metrics_answer_404_without_the_token_and_never_log_it(
     assert TOKEN not in right.text
 
 
+async def test_metrics_answer_every_method_as_an_unknown_path_does(make_app: Factory) -> None:
+    """Not 405 with `Allow: GET` where an unknown path answers 404: that would tell that metrics are served."""
+
+    def shape(response: httpx.Response) -> tuple[int, str | None, str | None, dict[str, Any] | None]:
+        body = response.json() if response.content else None
+        if body is not None:
+            body.pop("requestId")
+        return response.status_code, response.headers.get("content-type"), response.headers.get("allow"), body
+
+    async with client_of(make_app()) as http:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND"):
+            for auth in ({}, bearer(TOKEN)):
+                unknown = await http.request(method, "/no-such-path", headers=auth)
+                hidden = await http.request(method, "/metrics", headers=auth)
+                assert unknown.status_code == 404, method
+                assert shape(hidden) == shape(unknown), method
+        assert (await http.get("/metrics", headers=bearer(TOKEN))).status_code == 200
+
+
 async def test_the_openapi_document_does_not_list_metrics(make_app: Factory) -> None:
     async with client_of(make_app()) as http:
         document = (await http.get("/openapi.json")).json()
