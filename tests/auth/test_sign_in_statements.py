@@ -93,3 +93,14 @@ async def test_a_change_made_elsewhere_is_seen_once_the_kept_pool_is_stale(
     stale = await client.post(f"{user.auth_base}/login", json=user.credentials)
     assert stale.status_code == 202, stale.text
     assert stale.json()["enrol"] is True
+
+
+async def test_this_worker_forgets_a_deleted_tenants_environments(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The database deletes a tenant's environments by cascade, which the ORM does not report one by one."""
+    user = await world.add_end_user(world.environment_id)
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
+    assert (await client.delete(world.base, headers=world.owner.auth)).status_code == 204
+    gone = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert (gone.status_code, gone.json()["code"]) == (404, "environment_not_found")

@@ -27,6 +27,7 @@ from sump.tenants import service as tenants
 
 POOL_FRESHNESS = 10.0
 _FORGET = "sump_forget_pools"  # Session.info: the pools a transaction changed, forgotten again at its commit
+_FORGET_ENVIRONMENTS = "sump_forget_environment_pools"  # Session.info: a tenant was deleted
 
 
 class KeptPools:
@@ -49,6 +50,12 @@ class KeptPools:
     def forget(self, key: tuple[AccountType, uuid.UUID]) -> None:
         self.generation += 1
         self._kept.pop(key, None)
+
+    def forget_environments(self) -> None:
+        """Every environment's pool: a tenant's deletion takes its environments with it by cascade, in the
+        database, where the ORM does not see them go."""
+        self.generation += 1
+        self._kept = {key: kept for key, kept in self._kept.items() if key[0] is not AccountType.ENVIRONMENT_ACCOUNT}
 
 
 POOLS = KeptPools()
@@ -83,6 +90,14 @@ def _tenant_changed(_mapper: Mapper[Any], _connection: Any, target: Tenant) -> N
     _changed((AccountType.TENANT_ACCOUNT, target.id), target)
 
 
+def _tenant_deleted(mapper: Mapper[Any], connection: Any, target: Tenant) -> None:
+    _tenant_changed(mapper, connection, target)
+    POOLS.forget_environments()
+    session = object_session(target)
+    if session is not None:
+        session.info[_FORGET_ENVIRONMENTS] = True
+
+
 def _environment_changed(_mapper: Mapper[Any], _connection: Any, target: Environment) -> None:
     _changed((AccountType.ENVIRONMENT_ACCOUNT, target.id), target)
 
@@ -92,10 +107,13 @@ def _ended(session: OrmSession) -> None:
     stands now (the old one, or, in the same transaction, one that a rollback undid): forget again."""
     for key in session.info.pop(_FORGET, ()):
         POOLS.forget(key)
+    if session.info.pop(_FORGET_ENVIRONMENTS, False):
+        POOLS.forget_environments()
 
 
+event.listen(Tenant, "after_update", _tenant_changed)
+event.listen(Tenant, "after_delete", _tenant_deleted)
 for _event in ("after_update", "after_delete"):
-    event.listen(Tenant, _event, _tenant_changed)
     event.listen(Environment, _event, _environment_changed)
 event.listen(OrmSession, "after_commit", _ended)
 event.listen(OrmSession, "after_rollback", _ended)
