@@ -122,13 +122,22 @@ def _forget_gauges(pid: int) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
+YOUNG_COLLECTION = 10_000  # net allocations of tracked objects between two youngest collections (Python: 700)
+
+
 def collect_garbage_from_now_on() -> None:
     """`sump serve` starts with the garbage collector off: start-up makes some 180,000 objects that live as long
     as the process and frees almost none, and collections scanned them over and over (about 0.2 s of CPU). Here,
     with the application built, they are frozen (later collections skip them, and forked workers do not write
-    to the pages they share) and collection resumes. Nothing is done where the collector was on."""
+    to the pages they share) and collection resumes. Nothing is done where the collector was on.
+
+    The youngest generation is collected after `YOUNG_COLLECTION` net allocations instead of 700: at 700, each
+    collection caught the objects of the requests in flight and moved them on, and the oldest generation filled
+    with them, so full collections (about 8 ms of CPU each, up to 27) ran every second under load and held every
+    request in flight: they were the admin list's p99 (docs/performance.md)."""
     if not gc.isenabled():
         gc.freeze()
+        gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
         gc.enable()
 
 
