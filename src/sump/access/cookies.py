@@ -12,8 +12,7 @@ from fastapi import Request, Response
 from starlette.requests import cookie_parser
 
 from sump.config import Settings
-from sump.kit.crypto import sign_cookie
-from sump.kit.sealing import unsign_cookie
+from sump.kit.crypto import sign_cookie, unsign_cookie
 
 COOKIE_NAME = "sump_session"
 
@@ -31,7 +30,7 @@ def token_of(
     cookie = None
     for header in cookie_headers:
         cookie = cookie_parser(header).get(COOKIE_NAME, cookie)
-    return unsign_cookie(cookie, secret, previous) if cookie else None
+    return unsign_cookie(secret, cookie, previous) if cookie else None
 
 
 def session_token(request: Request, settings: Settings) -> str | None:
@@ -45,7 +44,7 @@ def session_token(request: Request, settings: Settings) -> str | None:
 def cookie_token(request: Request, settings: Settings) -> str | None:
     """The token of the signed `sump_session` cookie only (what a browser sends by itself)."""
     cookie = request.cookies.get(COOKIE_NAME)
-    return unsign_cookie(cookie, settings.secret_key, settings.previous_secret_keys) if cookie else None
+    return unsign_cookie(settings.secret_key, cookie, settings.previous_secret_keys) if cookie else None
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
@@ -78,7 +77,7 @@ def hosted_token(request: Request, settings: Settings) -> str | None:
     """The token of the hosted session cookie that the browser sent for this environment's path (a bad
     signature counts as no token)."""
     cookie = request.cookies.get(HOSTED_COOKIE_NAME)
-    return unsign_cookie(cookie, settings.secret_key, settings.previous_secret_keys) if cookie else None
+    return unsign_cookie(settings.secret_key, cookie, settings.previous_secret_keys) if cookie else None
 
 
 def set_hosted_cookie(response: Response, settings: Settings, environment_id: uuid.UUID, token: str) -> None:

@@ -32,13 +32,12 @@ from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environments import policy as environment_policy
 from sump.kit import forms
 from sump.kit.call import Hooks
-from sump.kit.crypto import sign_cookie
+from sump.kit.crypto import sign_cookie, unsign_cookie
 from sump.kit.custom_properties import readable
 from sump.kit.deps import SettingsDep
 from sump.kit.forms import FormErrors as FormErrors
 from sump.kit.forms import problem_errors as problem_errors
 from sump.kit.forms import validated as validated
-from sump.kit.sealing import unsign_cookie
 from sump.kit.transactions import DbSession
 from sump.tenants import policy as tenant_policy
 
@@ -138,7 +137,7 @@ def render(
 ) -> Response:
     settings: Settings = request.app.state.settings
     flash_cookie = request.cookies.get(FLASH_COOKIE)
-    flash = unsign_cookie(flash_cookie, settings.secret_key, settings.previous_secret_keys) if flash_cookie else None
+    flash = unsign_cookie(settings.secret_key, flash_cookie, settings.previous_secret_keys) if flash_cookie else None
     context.update(
         actor=actor,
         csrf=csrf_token(request, settings),

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from urllib.parse import quote, unquote
 
 TOKEN_BYTES = 32
@@ -31,15 +32,19 @@ def sign_cookie(secret: str, value: str) -> str:
     return quote(f"s:{value}.{_mac(secret, value)}", safe="")
 
 
-def unsign_cookie(secret: str, cookie: str) -> str | None:
-    """The value of a cookie made by `sign_cookie`, or None for anything else: a bad cookie counts as no cookie,
-    whatever characters it holds (the signature is compared as bytes, in constant time)."""
+def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = ()) -> str | None:
+    """The value of a cookie made by `sign_cookie` under `secret` or, failing that, one of `previous` (secrets
+    still read after a rotation), or None for anything else: a bad cookie counts as no cookie, whatever
+    characters it holds (the signature is compared as bytes, in constant time)."""
     raw = unquote(cookie)
     if not raw.startswith("s:") or "." not in raw:
         return None
     value, signature = raw[2:].rsplit(".", 1)
     try:
-        expected, given = _mac(secret, value).encode(), signature.encode()
+        given = signature.encode()
+        for candidate in (secret, *previous):
+            if hmac.compare_digest(given, _mac(candidate, value).encode()):
+                return value
     except UnicodeEncodeError:  # a lone surrogate: no signature of ours
         return None
-    return value if hmac.compare_digest(given, expected) else None
+    return None

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from starlette.responses import Response
 
 from sump.config import Settings
-from sump.kit.crypto import sign_cookie
-from sump.kit.sealing import unsign_cookie
+from sump.kit.crypto import sign_cookie, unsign_cookie
 
 DEVICE_COOKIE = "sump_device"
 MAX_REMEMBERED = 8
@@ -23,7 +22,7 @@ YEAR = 365 * 24 * 3600
 
 def known_accounts(cookies: Mapping[str, str], settings: Settings) -> frozenset[uuid.UUID]:
     raw = cookies.get(DEVICE_COOKIE)
-    value = unsign_cookie(raw, settings.secret_key, settings.previous_secret_keys) if raw else None
+    value = unsign_cookie(settings.secret_key, raw, settings.previous_secret_keys) if raw else None
     if not value:
         return frozenset()
     found = set()

@@ -3,8 +3,8 @@ associated data that binds each sealed value to its row (a signing key's kid, a 
 and TOTP seeds are sealed the same way, each purpose under its own derived key.
 
 A rotated secret (`docs/secret-rotation.md`): values are always written under SUMP_SECRET_KEY and read under it
-first, then under each of SUMP_PREVIOUS_SECRET_KEYS (`unseal_any`, `unsign_cookie`), so reading costs what it
-did before a rotation whenever the current secret is the one that wrote."""
+first, then under each of SUMP_PREVIOUS_SECRET_KEYS (`unseal_any`; cookies: `crypto.unsign_cookie`), so reading
+costs what it did before a rotation whenever the current secret is the one that wrote."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from sump.kit import crypto
 
 NONCE_BYTES = 12
 SIGNING_KEYS = b"signing-key-encryption"
@@ -71,16 +69,6 @@ def resealed(secret: str, previous: Sequence[str], purpose: bytes, sealed: bytes
     does; `Unreadable` when none does."""
     opener, plaintext = unseal_any(secret, previous, purpose, sealed, bound_to)
     return None if opener == secret else seal(secret, purpose, plaintext, bound_to)
-
-
-def unsign_cookie(cookie: str, secret: str, previous: Sequence[str] = ()) -> str | None:
-    """The value of a cookie signed under `secret` or, failing that, one of `previous`; None for anything else."""
-    value = crypto.unsign_cookie(secret, cookie)
-    if value is None:
-        for candidate in previous:
-            if (value := crypto.unsign_cookie(candidate, cookie)) is not None:
-                break
-    return value
 
 
 def keyed_digest(secret: str, purpose: bytes, value: bytes) -> bytes:
