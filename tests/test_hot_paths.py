@@ -3,13 +3,10 @@ status, body, headers and problem codes, for every kind of credential, good or n
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -34,8 +31,8 @@ FAST: Any = HotPaths
 async def framework(database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an application on the same database without the hot paths: every request goes through
     the framework's routes and middleware."""
-    application: FastAPI = create_app(make_settings(database))
-    application.user_middleware = [entry for entry in application.user_middleware if entry.cls is not FAST]
+    application = create_app(make_settings(database))
+    application.hot_paths = False
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False, client=("203.0.113.7", 50000))
     jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     try:
@@ -65,7 +62,13 @@ def cookie(token: str) -> str:
 
 
 async def test_the_hot_paths_are_in_the_application(client: httpx.AsyncClient) -> None:
-    assert any(entry.cls is FAST for entry in client._transport.app.user_middleware)  # type: ignore[attr-defined]
+    application = client._transport.app  # type: ignore[attr-defined]
+    assert application.hot_paths
+    await client.get("/health/live")  # the front layers are put together at the first request
+    layer = application._front
+    while not isinstance(layer, FAST):
+        layer = layer.app
+    assert layer.app == application.framework
 
 
 @pytest.mark.asvs("SESS-01")
@@ -234,49 +237,3 @@ async def test_a_set_without_the_next_key_is_read_again_at_every_request(
     await sign_first_token(client, world)
     assert len((await client.get(jwks_path(world))).json()["keys"]) == 2
     assert tokens.PUBLISHED.get(environment_id) is not None  # a set with the next key is kept
-
-
-async def test_at_most_the_database_slots_of_checks_wait_on_the_database_at_once() -> None:
-    """Checks beyond the slots wait in the process, in order, not for a pooled (or overflow) connection."""
-    active, most, entered, gate = [0], [0], asyncio.Event(), asyncio.Event()
-
-    class Resolver:
-        async def session_view(self, *_: Any) -> bytes:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-            entered.set()
-            await gate.wait()
-            active[0] -= 1
-            return b"{}"
-
-    class Engine:
-        @contextlib.asynccontextmanager
-        async def connect(self) -> AsyncIterator[None]:
-            yield None
-
-    state = SimpleNamespace(
-        settings=make_settings(Database("sqlite", "sqlite+aiosqlite:///unused.db")),
-        read_engine=Engine(),
-        credentials=Resolver(),
-    )
-    hot = HotPaths(lambda *_: None, state, database_slots=1)  # type: ignore[arg-type]
-    path = f"/api/v1/auth/tenants/{uuid.uuid4()}/session"
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": path,
-        "query_string": b"",
-        "headers": [(b"authorization", b"Bearer x")],
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    checks = [asyncio.create_task(hot(dict(scope), None, send)) for _ in range(3)]  # type: ignore[arg-type]
-    await entered.wait()  # the first is on the database; the others were scheduled before this resumes
-    assert most[0] == 1
-    gate.set()
-    await asyncio.gather(*checks)
-    assert most[0] == 1
-    assert [message["status"] for message in sent if message["type"] == "http.response.start"] == [200] * 3

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sump import __version__
 from sump.access.cookies import COOKIE_NAME
@@ -31,6 +32,7 @@ from sump.clients import grants as client_grants
 from sump.clients.routes import router as clients_router
 from sump.config import Env, Settings, load_settings
 from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessionmaker
+from sump.db.held import HeldConnections
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
 from sump.environments.routes import router as environments_router
@@ -42,6 +44,7 @@ from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
 from sump.hot_paths import HotPaths
+from sump.kit import tracing
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
 from sump.kit.edge import EdgeMiddleware
@@ -72,6 +75,7 @@ from sump.tokens.routes import router as tokens_router
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
 STOP_SECONDS = 5.0
+HELD_CONNECTIONS = 4  # of the pool's 20 a worker keeps: checks beyond them wait in order, the others need some too
 log = structlog.get_logger("sump")
 
 DESCRIPTION = """Multi-tenant user management and authentication.
@@ -83,7 +87,7 @@ another tenant; custom-property updates set every key given.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> Sump:
     settings = settings or load_settings()
     configure_logging(json_lines=settings.json_logs)
 
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if getattr(app.state, "tracer_provider", None) is not None:
                 app.state.tracer_provider.shutdown()  # sends the spans still batched
 
-    app = FastAPI(
+    app = Sump(
         title="Sump",
         version=__version__,
         description=DESCRIPTION,
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
+    app.state.held = HeldConnections(app.state.engine, HELD_CONNECTIONS, REQUESTS.pool)  # for the session check
     app.state.hasher = PasswordHasher(settings.password_threads, settings.password_queue_size)
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
     app.state.lockout = Lockout(
@@ -184,8 +189,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    request_metrics = install_observability(app, settings)  # /metrics and traces, when configured
-
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     # Outside the body limits (a refused write is not read) and inside CORS (a listed origin gets its headers).
@@ -194,10 +197,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cookie_name=COOKIE_NAME,
         trusted=trusted_origins(settings.public_url, settings.cors_origins),
     )
-    app.add_middleware(HotPaths, state=app.state)  # the session check and JWKS without the framework
+    app.state.request_metrics = install_observability(app, settings)  # /metrics and traces, when configured
+    return app
+
+
+class Sump(FastAPI):
+    """FastAPI, with what every HTTP exchange crosses put in front of the framework's own layers (its error,
+    telemetry and body-limit middleware): the edge (request id, client address, security headers, access
+    line), CORS when configured, and the hot paths, whose answers then cross nothing else (`front`). They are
+    put together at the first request, as the framework's own stack is."""
+
+    hot_paths = True  # without them (a test's comparison), every request reaches the framework
+    _front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._front is None:
+            self._front = front(self)
+        await self._front(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The framework's own stack: its middleware, ours inside it, and the routes."""
+        await super().__call__(scope, receive, send)
+
+
+def front(app: Sump) -> ASGIApp:
+    """The layers in front of `app.framework`, outermost first: the request's trace when traces are on, the
+    edge, CORS, the hot paths (`sump.hot_paths`)."""
+    settings: Settings = app.state.settings
+    inner: ASGIApp = HotPaths(app.framework, state=app.state) if app.hot_paths else app.framework
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
+        inner = CORSMiddleware(
+            inner,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -205,9 +235,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-Id", "Link", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(
-        EdgeMiddleware, trusted_proxies=settings.trusted_proxies, hsts=settings.env is Env.PROD, metrics=request_metrics
+    edge = EdgeMiddleware(
+        inner,
+        trusted_proxies=settings.trusted_proxies,
+        hsts=settings.env is Env.PROD,
+        metrics=app.state.request_metrics,
     )
+    tracer_provider = getattr(app.state, "tracer_provider", None)
+    return edge if tracer_provider is None else tracing.traced(edge, app, tracer_provider)
     return app
 
 

@@ -2,7 +2,8 @@
 
 - `GET /api/v1/auth/{tenants|environments}/{id}/session`: the token is read by `access.cookies.token_of` (the
   rule every route uses: bearer, else the signed cookie) and resolved by the application's one resolver
-  (`app.state.credentials.session_view`: one SELECT, the sliding expiry at most once a minute); 200 with the
+  (`app.state.credentials.session_view`: one SELECT, the sliding expiry at most once a minute) on a connection
+  the check holds (`db.held`, at most a few checks on the database at once); 200 with the
   `SessionView` body, or the framework's 401 problem, byte for byte.
 - `GET /api/v1/environments/{id}/.well-known/jwks.json`: `environments.service.named` and
   `tokens.service.key_set`, the body rendered as the framework renders it, with `Cache-Control` and an `ETag`
@@ -18,23 +19,19 @@ NUL in the query, an id not written as a canonical UUID), goes on to the framewo
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sump.access.actors import Credentials
 from sump.access.cookies import token_of
 from sump.config import Settings
-from sump.db.engine import REQUESTS
+from sump.db.held import HeldConnections
 from sump.db.tables.sessions import AccountType
 from sump.environments import service as environments
 from sump.kit import metrics
@@ -57,7 +54,6 @@ _SESSION_ROUTES = {family: f"/api/v1/auth/{family}/{{{param}}}/session" for fami
 JWKS_ROUTE = "/api/v1/environments/{environmentId}/.well-known/jwks.json"
 JWKS_CACHE_CONTROL = b"public, max-age=300"
 Headers = list[tuple[bytes, bytes]]
-DATABASE_SLOTS = 8  # well under the pool's 20 connections a worker keeps: other requests need some too
 _LENGTH = (b"content-length", b"")  # set to the body's length when the response is sent
 
 
@@ -91,14 +87,9 @@ def _plain_get(scope: Scope) -> bool:
 class HotPaths:
     """Serves the session check and JWKS without the framework; passes everything else on to `app`."""
 
-    def __init__(self, app: ASGIApp, state: Any, database_slots: int = DATABASE_SLOTS) -> None:
+    def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app
         self.state = state  # the application's state: read at each request (tests may replace its parts)
-        # At most this many checks wait on the database at once; the others wait here, in order, instead of
-        # for a pooled connection (or an overflow one, opened for one check and closed after it). One per
-        # event loop (tests run applications on several).
-        self.database_slots = database_slots
-        self._database: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and (hashing := _HASHING.fullmatch(scope["path"])):
@@ -130,26 +121,6 @@ class HotPaths:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def database(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._database is None or self._database[0] is not loop:
-            self._database = (loop, asyncio.Semaphore(self.database_slots))
-        return self._database[1]
-
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """A database slot, waited for no longer than a request waits for a pooled connection: past that, the
-        pool's own timeout (503), so that a frozen database answers every check within its bound."""
-        slots = self.database()
-        try:
-            await asyncio.wait_for(slots.acquire(), REQUESTS.pool)
-        except TimeoutError:
-            raise PoolTimeout("no database slot was free in time") from None
-        try:
-            yield
-        finally:
-            slots.release()
-
     async def _session(self, scope: Scope, account_type: AccountType, context: str) -> tuple[int, Headers, bytes]:
         settings: Settings = self.state.settings
         authorization = None
@@ -161,9 +132,9 @@ class HotPaths:
                 cookies.append(value.decode("latin-1"))
         token = token_of(authorization, cookies, settings.secret_key, settings.previous_secret_keys)
         if token:
-            engine: AsyncEngine = self.state.read_engine
+            held: HeldConnections = self.state.held
             credentials: Credentials = self.state.credentials
-            async with self._slot(), engine.connect() as conn:
+            async with held.connection() as conn:
                 view = await credentials.session_view(conn, token, account_type, uuid.UUID(context))
             if view is not None:
                 return 200, [_LENGTH, (b"content-type", b"application/json")], view
@@ -175,7 +146,7 @@ class HotPaths:
         if rendered is None:
             settings: Settings = self.state.settings
             sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
-            async with self._slot(), sessionmaker() as db:
+            async with sessionmaker() as db:
                 try:
                     environment = await environments.named(db, environment_id)
                     keys = await tokens.key_set(db, settings, environment.id)

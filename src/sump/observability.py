@@ -22,7 +22,7 @@ def install(app: FastAPI, settings: Settings) -> metrics.RequestMetrics | None:
     """Serves /metrics when a token is set and traces when asked; the request metrics for the edge middleware
     (None when /metrics is not served: then a request pays nothing for them)."""
     if tracing.wanted():
-        app.state.tracer_provider = tracing.instrument(app)
+        tracing.instrument(app)
     token = settings.metrics_token
     if not token:
         return None

@@ -38,7 +38,7 @@ def client_for(app: FastAPI, ip: str | None = None) -> httpx.AsyncClient:
 async def limited_apps(database: Database, request: pytest.FixtureRequest) -> AsyncIterator[list[FastAPI]]:
     """Two nodes with rate limits on; with Redis they share one set of counters."""
     redis_url = REDIS_URL if request.param == "redis" else None
-    apps = [create_app(make_settings(database, rate_limits=True, redis_url=redis_url)) for _ in range(2)]
+    apps: list[FastAPI] = [create_app(make_settings(database, rate_limits=True, redis_url=redis_url)) for _ in range(2)]
     yield apps
     for app in apps:
         await app.state.engine.dispose()

@@ -44,7 +44,7 @@ from sump.kit.call import Call
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
 from sump.kit.errors import problem_responses, unauthenticated
-from sump.kit.transactions import DbSession, read_engine
+from sump.kit.transactions import DbSession, held_connection
 from sump.sessions import service as sessions
 from sump.sessions.schemas import Revoked, SessionView
 from sump.sessions.schemas import SignedIn as SignedInView
@@ -227,7 +227,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         token = session_token(request, settings)
         body = None
         if token:
-            async with read_engine(request).connect() as conn:
+            async with held_connection(request) as conn:
                 body = await credentials(request).session_view(conn, token, account_type, context_id)
         if body is None:
             raise unauthenticated()

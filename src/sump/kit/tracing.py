@@ -5,10 +5,11 @@ On when `OTEL_TRACES_EXPORTER` names an exporter (`otlp` or `console`) or an OTL
 exporter is `none`. The OTLP exporter (HTTP with protobuf) reads its own variables (endpoint, headers, timeout);
 `OTEL_SERVICE_NAME` names the service (`sump` by default); the W3C `traceparent` of a request is its parent.
 
-`instrument` wraps the whole middleware stack in the SDK's FastAPI instrumentation (a server span per request,
-the pure-ASGI session check and JWKS included, named by route template) and follows each SQL statement of the
-application's engine (a client span per statement, its text without parameters). When traces are off, nothing
-here runs and no SDK or instrumentation module is imported: the request path is the same code as without it.
+`traced` wraps every layer of the application, the pure-ASGI session check and JWKS included, in the SDK's ASGI
+instrumentation (a server span per request, named by the route template the framework would choose), and
+`instrument` follows each SQL statement of the application's engine (a client span per statement, its text
+without parameters). When traces are off, nothing here runs and no SDK or instrumentation module is imported:
+the request path is the same code as without it.
 
 Spans hold no credential: a query string's values are replaced (an emailed link's `?token=` is one), and the
 `Authorization` and `Cookie` headers are redacted even when `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` ask
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
+    from starlette.types import ASGIApp, Scope
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 EXPORTERS = ("otlp", "console")
@@ -48,9 +50,9 @@ def wanted(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProvider:
-    """Traces `app`'s requests and SQL statements into `exporter` (by default, the one `OTEL_TRACES_EXPORTER`
-    names, sent in batches); call before the first request. The provider is the caller's to shut down."""
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    """A provider sending `app`'s spans to `exporter` (by default, the one `OTEL_TRACES_EXPORTER` names, sent in
+    batches), with a client span per SQL statement of its engine; `traced` adds the server spans. Call before
+    the first request. The provider is the caller's to shut down."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -61,16 +63,29 @@ def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProv
         provider.add_span_processor(BatchSpanProcessor(_configured_exporter()))
     else:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        exclude_spans=["receive", "send"],
-        server_request_hook=_hide_query_values,
-        http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
-    )
     _trace_statements(app.state.engine.sync_engine, provider)
+    app.state.tracer_provider = provider  # the application's front layers trace with it (`traced`)
     return provider
+
+
+def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
+    """`front` (the layers in front of `app`'s framework, hot paths included) with a server span per request,
+    named by the template of the route `app` would choose; `traceparent` is its parent."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.instrumentation.fastapi import _get_default_span_details
+
+    def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
+        return _get_default_span_details({**scope, "app": app})
+
+    # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
+    return OpenTelemetryMiddleware(
+        front,
+        default_span_details=span_details,
+        server_request_hook=_hide_query_values,
+        tracer_provider=provider,
+        http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
+        exclude_spans=["receive", "send"],
+    )
 
 
 def _listed(value: str) -> list[str]:

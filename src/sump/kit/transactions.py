@@ -9,11 +9,13 @@ expiry, at most once a minute) commits by itself.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from sump.db.held import HeldConnections
 from sump.kit.call import Hooks
 from sump.kit.email.outbox import ENQUEUED
 
@@ -28,10 +30,10 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return chosen
 
 
-def read_engine(request: Request) -> AsyncEngine:
-    """The application's engine in autocommit mode (same pool): for reads that need no ORM session."""
-    engine: AsyncEngine = request.app.state.read_engine
-    return engine
+def held_connection(request: Request) -> AbstractAsyncContextManager[AsyncConnection]:
+    """One of the connections the session check holds (`db.held`): autocommit, for reads with no ORM session."""
+    held: HeldConnections = request.app.state.held
+    return held.connection()
 
 
 def hooks(request: Request) -> Hooks:

@@ -123,7 +123,7 @@ async def find_live_in(
     if sync.dispatch.before_cursor_execute:
         for listener in sync.dispatch.before_cursor_execute:
             listener(sync, None, sql, values, None, False)
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = sync.connection.driver_connection  # open already: the connection is held (`db.held`)
     assert driver is not None
     try:
         record = await driver.fetchrow(sql, *values)
