@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import json
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
+import httpx
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sump.db.tables.sessions import AccountType
+from sump.sessions.schemas import SessionView
 from tests.support import TenantWorld
 
 
@@ -36,3 +45,49 @@ async def test_tenant_session_body_and_binding(
         refused = await client.get(path, headers=world.owner.auth)
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == 'Bearer realm="sump"'
+
+
+_INSTANTS = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from([UTC, None])
+)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@given(
+    account_type=st.sampled_from(list(AccountType)),
+    environment=st.booleans(),
+    instants=st.tuples(_INSTANTS, _INSTANTS, _INSTANTS, st.none() | _INSTANTS),
+    ip_address=st.none() | _TEXT,
+    user_agent=st.none() | _TEXT,
+    amr=st.none() | st.lists(st.sampled_from(["pwd", "otp", "rc", "hwk", "swk", "mfa", "email"]), max_size=4),
+)
+def test_the_rendered_body_is_the_models_byte_for_byte(
+    account_type: AccountType,
+    environment: bool,
+    instants: tuple[datetime, datetime, datetime, datetime | None],
+    ip_address: str | None,
+    user_agent: str | None,
+    amr: list[str] | None,
+) -> None:
+    """The session check writes its body without the model (`SessionView.render`); the model's own rendering
+    of the same row is the reference, whatever the row holds (empty, escaped or non-ASCII text, any time)."""
+    expires_at, last_active_at, created_at, elevated_until = instants
+    context = uuid.uuid4()
+    row = SimpleNamespace(
+        id=uuid.uuid4(),
+        account_type=account_type,
+        account_id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        environment_id=context if environment else None,
+        expires_at=expires_at,
+        last_active_at=created_at,
+        created_at=created_at,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        amr=amr,
+        elevated_until=elevated_until,
+    )
+    rendered = SessionView.render(row, last_active_at=last_active_at)
+    modelled = SessionView.of(row).model_copy(update={"last_active_at": last_active_at}).body()  # type: ignore[arg-type]
+    assert rendered == modelled
+    assert json.loads(rendered)["lastActiveAt"] == json.loads(modelled)["lastActiveAt"]

@@ -51,8 +51,7 @@ class SessionCredentials:
     async def session_view(
         self, conn: AsyncConnection, token: str, account_type: AccountType, context_id: uuid.UUID
     ) -> bytes | None:
-        view = await sessions.current_view(conn, self.settings, token, account_type, context_id)
-        return view.body() if view is not None else None
+        return await sessions.current_view(conn, self.settings, token, account_type, context_id)
 
     async def caller(self, db: AsyncSession, environment: Environment, token: str) -> Caller | None:
         """An end user of `environment` by an access token (a JWT: verified, and its session still live) or by

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -44,14 +45,40 @@ class SessionView(ResponseModel):
             current=(session.id == current.id) if current else None,
         )
 
-    @classmethod
-    def trusted(cls, row: Any, *, last_active_at: datetime) -> SessionView:
-        """From a row of the session's own columns, already typed by the database layer: not validated again."""
-        return cls.model_construct(**_fields(row, last_active_at))
-
     def body(self) -> bytes:
         """The response body as the route's `response_model` would render it: camelCase, no null values."""
         return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+
+    @staticmethod
+    def render(row: Any, *, last_active_at: datetime) -> bytes:
+        """What `body()` of the view of `row` (a row of the session's own columns, already typed by the database
+        layer) renders, byte for byte, written out without building the model: the session check's body (the
+        model cost a third of the check's own Python work)."""
+        fields = _fields(row, last_active_at)
+        parts = [
+            f'{{"id":"{fields["id"]}","accountType":"{fields["account_type"].value}","accountId":'
+            f'"{fields["account_id"]}","contextType":"{fields["context_type"]}","contextId":"{fields["context_id"]}",'
+            f'"expiresAt":"{_instant(fields["expires_at"])}","lastActiveAt":"{_instant(fields["last_active_at"])}",'
+            f'"createdAt":"{_instant(fields["created_at"])}"'
+        ]
+        for name, key in (("ip_address", "ipAddress"), ("user_agent", "userAgent")):
+            if fields[name] is not None:
+                parts.append(f',"{key}":{_string(fields[name])}')
+        if fields["amr"] is not None:
+            parts.append(f',"amr":[{",".join(_string(method) for method in fields["amr"])}]')
+        if fields["elevated_until"] is not None:
+            parts.append(f',"elevatedUntil":"{_instant(fields["elevated_until"])}"')
+        parts.append("}")
+        return "".join(parts).encode()
+
+
+_string = json.JSONEncoder(ensure_ascii=False).encode  # as the model's serializer writes a string
+
+
+def _instant(value: datetime) -> str:
+    """A time as the model's serializer writes it: ISO 8601, `Z` for UTC."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:

@@ -91,10 +91,10 @@ async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Ses
 
 async def current_view(
     conn: AsyncConnection, settings: Settings, token: str, account_type: AccountType, context_id: uuid.UUID
-) -> SessionView | None:
-    """What `GET …/session` shows: the live session of this token when its enabled account is of
-    `account_type` in `context_id` (a tenant or an environment), else None. One SELECT of the session's
-    columns joined with the account, and the sliding expiry's UPDATE at most once a minute."""
+) -> bytes | None:
+    """What `GET …/session` shows (the `SessionView` body): the live session of this token when its enabled
+    account is of `account_type` in `context_id` (a tenant or an environment), else None. One SELECT of the
+    session's columns joined with the account, and the sliding expiry's UPDATE at most once a minute."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
     now, idle_since = _live_since(settings)
@@ -105,7 +105,7 @@ async def current_view(
     if now - last_active_at >= TOUCH_INTERVAL:
         await repository.touch(conn, row.id, now)
         last_active_at = now
-    return SessionView.trusted(row, last_active_at=last_active_at)
+    return SessionView.render(row, last_active_at=last_active_at)
 
 
 async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> bool:
