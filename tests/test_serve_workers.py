@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sump.serving import START_ATTEMPTS, _Supervisor
+from sump.serving import EVENT_LOOP_BOOST, START_ATTEMPTS, _Supervisor
 from tests.servers import SUMP, Server, free_port, sqlite_environment, start_server
 
 CONNECTIONS = 24  # all of them landing on one of two workers by chance: 2 in 2**24
@@ -228,3 +229,32 @@ def test_supervisor_replaces_only_workers_that_were_serving(
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert len(counter.read_text()) == starts
+
+
+def _nice(pid: int, tid: int) -> int:
+    return int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_each_workers_event_loop_runs_above_its_hashing_threads(server: Server) -> None:
+    """Where the system permits it (root here), each worker's event loop (its main thread) runs
+    EVENT_LOOP_BOOST nice steps above the supervisor and above the worker's hashing threads, which keep the
+    supervisor's priority."""
+    assert os.geteuid() == 0, "this test reads the priorities root may set"
+    base = _nice(server.process.pid, server.process.pid)
+    for pid in worker_pids(server):
+        tasks = {int(task.name): (task / "comm").read_text().strip() for task in Path(f"/proc/{pid}/task").iterdir()}
+        hashing = [tid for tid, name in tasks.items() if name.startswith("sump-hash-")]
+        assert hashing, tasks
+        assert _nice(pid, pid) == base - EVENT_LOOP_BOOST
+        assert {_nice(pid, tid) for tid in hashing} == {base}
+
+
+def test_without_the_permission_the_event_loop_keeps_its_priority_and_says_so(tmp_path: Path) -> None:
+    """Without CAP_SYS_NICE (dropped here, as an unprivileged user would lack it) the worker serves at the
+    priority it was given, and says why once."""
+    script = "import os; from sump.serving import favour_event_loop; favour_event_loop(); print(os.nice(0))"
+    unprivileged = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice", sys.executable, "-c", script]
+    ran = subprocess.run(unprivileged, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == str(os.nice(0))
+    assert "event loop priority kept" in ran.stdout + ran.stderr

@@ -73,6 +73,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
 }
 log = structlog.get_logger("sump.serve")
+EVENT_LOOP_BOOST = 5  # nice steps: a weight about three times the hashing threads' (`favour_event_loop`)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -173,6 +174,18 @@ def _stop_with_supervisor() -> None:
         raise SystemExit(0)  # it died before the line above
 
 
+def favour_event_loop() -> None:
+    """Raises this thread's priority (the worker's event loop; a Linux nice value is per thread) by
+    `EVENT_LOOP_BOOST` above the hashing threads' and any other process's at the same nice value, where the
+    system permits it (root, `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows it). Under a flood of sign-ins the
+    hashing threads still keep every core busy, and session checks and refusals no longer wait behind them for
+    a core; without the permission the priority stays, and the worker says so once."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) - EVENT_LOOP_BOOST)
+    except PermissionError:
+        log.info("event loop priority kept", fix="allow CAP_SYS_NICE or an RLIMIT_NICE to favour the event loop")
+
+
 class _Server(uvicorn.Server):
     """uvicorn that ends a graceful stop with status 0, heeds a stop signal that came before it served, tells the
     supervisor (`ready`) once the application has started and the socket is served, and stops without failing
@@ -192,6 +205,7 @@ class _Server(uvicorn.Server):
         super().run(sockets=sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        favour_event_loop()  # the application is loaded: its hashing threads keep their priority
         self.closing = _CloseWhenDraining(self.config.loaded_app)
         self.config.loaded_app = self.closing  # what each connection's protocol runs
         await super().startup(sockets)
