@@ -118,6 +118,14 @@ async def test_list_paginates_and_filters(client: httpx.AsyncClient, world: Tena
     assert ids[0] not in [account["id"] for account in after.json()]
     percent = await client.get(accounts_url(world), params={"q": "%"}, headers=world.owner.auth)
     assert percent.json() == [], "the prefix is literal, not a pattern"
+    underscore = await client.get(accounts_url(world), params={"q": "alic_"}, headers=world.owner.auth)
+    assert underscore.json() == [], "an underscore is itself, not any one character"
+    literal = await client.get(accounts_url(world), params={"q": "alice_"}, headers=world.owner.auth)
+    assert [account["id"] for account in literal.json()] == ids
+    slashed = await create_end_user(client, world, name="A/B%_ Slash", username=f"slash_{uuid.uuid4().hex[:4]}")
+    for prefix in ("a/b%_", "A/B", "a/"):  # the escape character of the pattern is itself too
+        found = await client.get(accounts_url(world), params={"q": prefix}, headers=world.owner.auth)
+        assert [account["id"] for account in found.json()] == [slashed], prefix
 
 
 async def test_custom_properties_persist(client: httpx.AsyncClient, world: TenantWorld) -> None:

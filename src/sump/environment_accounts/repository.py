@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, or_
+from sqlalchemy import Boolean, Integer, Row, Select, String, Uuid, bindparam, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.scope import environment
@@ -43,25 +44,45 @@ async def page(
 ) -> Sequence[Row[Any]]:
     """One page in creation order (keyset on the environment's `(environment_id, id)` index), as rows of
     `VIEW_COLUMNS`; `q` is a prefix of email, username or name (case-insensitive)."""
-    statement = environment(environment_id).select(*VIEW_COLUMNS)
+    parameters: dict[str, Any] = {"environment_id": environment_id, "limit": limit}
     if filters.q:
-        prefix = filters.q.casefold()
+        escaped = filters.q.casefold().replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        parameters["prefix"] = escaped.replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    for name in ("disabled", "created_after", "created_before"):
+        if getattr(filters, name) is not None:
+            parameters[name] = getattr(filters, name)
+    if after is not None:
+        parameters["after"] = after
+    rows: Sequence[Row[Any]] = (await db.execute(_page_statement(frozenset(parameters)), parameters)).all()
+    return rows
+
+
+LIKE_ESCAPE = "/"
+
+
+@functools.cache
+def _page_statement(given: frozenset[str]) -> Select[Any]:
+    """The page's statement for the filters `given` (by their parameters' names), built once: its cache key
+    is computed once, not at each page."""
+    statement = environment(bindparam("environment_id", type_=Uuid())).select(*VIEW_COLUMNS)
+    if "prefix" in given:
+        prefix = bindparam("prefix", type_=String())
         statement = statement.where(
             or_(
-                EnvironmentAccount.email.startswith(prefix, autoescape=True),
-                EnvironmentAccount.username.startswith(prefix, autoescape=True),
-                func.lower(EnvironmentAccount.name).startswith(prefix, autoescape=True),
+                EnvironmentAccount.email.startswith(prefix, escape=LIKE_ESCAPE),
+                EnvironmentAccount.username.startswith(prefix, escape=LIKE_ESCAPE),
+                func.lower(EnvironmentAccount.name).startswith(prefix, escape=LIKE_ESCAPE),
             )
         )
-    if filters.disabled is not None:
-        statement = statement.where(EnvironmentAccount.disabled.is_(filters.disabled))
-    if filters.created_after is not None:
-        statement = statement.where(EnvironmentAccount.created_at > filters.created_after)
-    if filters.created_before is not None:
-        statement = statement.where(EnvironmentAccount.created_at < filters.created_before)
-    if after is not None:
-        statement = statement.where(EnvironmentAccount.id > after)
-    return (await db.execute(statement.order_by(EnvironmentAccount.id).limit(limit))).all()
+    if "disabled" in given:
+        statement = statement.where(EnvironmentAccount.disabled == bindparam("disabled", type_=Boolean()))
+    if "created_after" in given:
+        statement = statement.where(EnvironmentAccount.created_at > bindparam("created_after"))
+    if "created_before" in given:
+        statement = statement.where(EnvironmentAccount.created_at < bindparam("created_before"))
+    if "after" in given:
+        statement = statement.where(EnvironmentAccount.id > bindparam("after", type_=Uuid()))
+    return statement.order_by(EnvironmentAccount.id).limit(bindparam("limit", type_=Integer()))
 
 
 async def count(db: AsyncSession, environment_id: uuid.UUID) -> int:

@@ -61,22 +61,25 @@ class EndUserView(IdentityView):
         """The JSON of a page of rows of `repository.VIEW_COLUMNS`, byte for byte what the framework renders for
         a `list[EndUserView]` (the same members in the same order, encoded by the same pydantic-core encoder),
         without building and validating a model of each row."""
-        return to_json(
-            [
-                {
-                    **{alias: getattr(row, name) for name, alias in _IDENTITY_ALIASES},
-                    "environmentId": row.environment_id,
-                    "customProperties": readable(row.custom_properties),
-                    "metadata": readable(row.metadata_),
-                    "hasPassword": row.has_password,
-                }
-                for row in rows
-            ]
-        )
+        views = [dict(zip(_VIEW_MEMBERS, row, strict=True)) for row in rows]
+        for view in views:
+            view["customProperties"] = readable(view["customProperties"])
+            view["metadata"] = readable(view["metadata"])
+            # As text: the encoder writes the driver's own UUID type (a subclass) five times slower.
+            view["id"], view["tenantId"] = str(view["id"]), str(view["tenantId"])
+            view["environmentId"] = str(view["environmentId"])
+        return to_json(views)
 
 
 IDENTITY_FIELDS = tuple(IdentityView.model_fields)
-_IDENTITY_ALIASES = tuple((name, field.alias or name) for name, field in IdentityView.model_fields.items())
+# The members of a page's row, in the order of `repository.VIEW_COLUMNS`.
+_VIEW_MEMBERS = (
+    *(field.alias or name for name, field in IdentityView.model_fields.items()),
+    "environmentId",
+    "customProperties",
+    "metadata",
+    "hasPassword",
+)
 
 
 @dataclass(frozen=True)
