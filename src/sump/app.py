@@ -75,7 +75,7 @@ from sump.tokens.routes import router as tokens_router
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
 STOP_SECONDS = 5.0
-HELD_CONNECTIONS = 4  # of the pool's 20 a worker keeps: checks beyond them wait in order, the others need some too
+HELD_CONNECTIONS = 8  # of the pool's 20 a worker keeps: checks beyond them wait in order, the others need some too
 log = structlog.get_logger("sump")
 
 DESCRIPTION = """Multi-tenant user management and authentication.

@@ -44,11 +44,12 @@ class HeldConnections:
         slots = self._slots
         if slots.locked():
             try:
-                await asyncio.wait_for(slots.acquire(), self.wait)
+                async with asyncio.timeout(self.wait):
+                    await slots.acquire()
             except TimeoutError:
                 raise PoolTimeout("no held connection was free in time") from None
         else:
-            await slots.acquire()  # at once: no waiting task of its own
+            await slots.acquire()  # at once
         try:
             conn = self._idle.pop() if self._idle else await self._open()
             try:
