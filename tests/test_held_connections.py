@@ -69,10 +69,53 @@ async def test_a_check_waits_no_longer_than_the_pools_wait(database: Database) -
         await engine.dispose()
 
 
-async def test_a_connection_that_saw_an_error_is_closed_and_replaced(database: Database) -> None:
+async def test_a_check_that_waited_has_what_is_left_of_the_wait_for_its_statements(database: Database) -> None:
+    """With the database frozen, the checks queued behind the held connections would each wait for their turn
+    and then for their own statement's bound; the wait's bound covers both."""
     engine = make_engine(database.url, REQUESTS)
-    held = HeldConnections(engine, 1, wait=1.0)
+    held = HeldConnections(engine, 1, wait=0.5)
+    loop = asyncio.get_running_loop()
+    released, never = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with held.connection():
+            await released.wait()
+
+    async def stuck_check() -> None:
+        async with held.connection():
+            await never.wait()  # a statement the frozen database never answers
+
     try:
+        holding = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        loop.call_later(0.3, released.set)  # the first check ends after 0.3 s of the second one's wait
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await stuck_check()
+        assert 0.3 <= loop.time() - started < 0.5 + 0.25
+        await holding
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_that_saw_an_error_is_closed_and_replaced_and_so_are_the_idle_ones(
+    database: Database,
+) -> None:
+    """After a database restart every held connection is broken: the first error closes them all, so that one
+    check fails, not one per held connection."""
+    engine = make_engine(database.url, REQUESTS)
+    held = HeldConnections(engine, 2, wait=1.0)
+    both, opened = asyncio.Event(), []
+
+    async def hold() -> None:
+        async with held.connection() as conn:
+            opened.append(conn)
+            if len(opened) == 2:
+                both.set()
+            await both.wait()
+
+    try:
+        await asyncio.gather(hold(), hold())  # two connections held, both idle now
         failed: list[AsyncConnection] = []
 
         async def failing() -> None:
@@ -84,8 +127,10 @@ async def test_a_connection_that_saw_an_error_is_closed_and_replaced(database: D
         with pytest.raises(RuntimeError):
             await failing()
         assert failed[0].closed
+        [idle] = [conn for conn in opened if conn is not failed[0]]
+        assert idle.invalidated
         async with held.connection() as conn:
-            assert conn is not failed[0]
+            assert conn not in opened
             assert (await conn.execute(text("SELECT 2"))).scalar() == 2
     finally:
         await engine.dispose()

@@ -1,12 +1,11 @@
 """A few connections of the engine's pool held by the hottest read (the session check), per event loop.
 
-Checking a connection out of the engine and back in costs a worker about 45 µs of CPU (the async adaption's
-greenlet, the pool's events and bookkeeping): as much as the query's own work in the driver. The session check
-keeps up to `size` autocommit connections checked out instead, and at most that many checks use the database at
-once; the others wait here, in order, no longer than a request waits for a pooled connection (then the pool's
-own timeout, a 503). A connection the driver closed (a statement that timed out, a database restart) is
-invalidated in the pool and replaced at the next check. They count within the pool's size, and are closed when
-the engine is disposed.
+Checking a connection out of the engine and back in cost a check as much CPU as the rest of it (the async
+adaption's greenlet, the pool's events and bookkeeping). The session check keeps up to `size` autocommit
+connections checked out instead, and at most that many checks use the database at once; the others wait here,
+in order, no longer than a request waits for a pooled connection (then the pool's own timeout, a 503), and that
+bound covers their statements too. A connection that saw an error is closed, with the idle ones, and replaced
+at the next check. They count within the pool's size, and are closed when the engine is disposed.
 """
 
 from __future__ import annotations
@@ -42,26 +41,38 @@ class HeldConnections:
             self._drop_all()
             self._loop, self._slots = loop, asyncio.Semaphore(self.size)
         slots = self._slots
+        deadline = None
         if slots.locked():
+            deadline = loop.time() + self.wait
             try:
-                async with asyncio.timeout(self.wait):
+                async with asyncio.timeout_at(deadline):
                     await slots.acquire()
             except TimeoutError:
                 raise PoolTimeout("no held connection was free in time") from None
         else:
             await slots.acquire()  # at once
         try:
-            conn = self._idle.pop() if self._idle else await self._open()
-            try:
-                yield conn
-            except BaseException:
-                # Not reused: it may be broken (a timeout, a restart) or its state unknown (a cancellation).
-                self._held.discard(conn)
-                await _close(conn)
-                raise
-            self._idle.append(conn)
+            # A check that waited has what is left of the wait to connect and run its statements too: when the
+            # database stops answering, every check is answered within that bound, not one bound per turn.
+            async with asyncio.timeout_at(deadline):
+                conn = self._idle.pop() if self._idle else await self._open()
+                try:
+                    yield conn
+                except BaseException:
+                    # Not reused: it may be broken (a timeout, a restart) or its state unknown (a cancellation).
+                    # The idle ones go too: after a restart they are all broken, and each would fail a check.
+                    self._held.discard(conn)
+                    self._drop(list(self._idle))
+                    await _close(conn)
+                    raise
+                self._idle.append(conn)
         finally:
             slots.release()
+
+    @property
+    def holding(self) -> int:
+        """How many of the pool's connections are held now (all idle between checks)."""
+        return len(self._held)
 
     async def _open(self) -> AsyncConnection:
         conn = await self.engine.connect()
@@ -71,14 +82,20 @@ class HeldConnections:
 
     def _drop_all(self) -> None:
         """Closes every held connection at once (the engine is disposed, or the loop they were opened on is
-        gone): the driver's connections are terminated (closed gracefully within a disposal)."""
-        for conn in self._held:
+        gone)."""
+        self._drop(list(self._held))
+
+    def _drop(self, connections: list[AsyncConnection]) -> None:
+        """Closes these held connections at once, without a round trip: the driver's connections are terminated
+        (closed gracefully within a disposal)."""
+        for conn in connections:
+            self._held.discard(conn)
+            if conn in self._idle:
+                self._idle.remove(conn)
             sync = conn.sync_connection
             if sync is not None and not sync.closed:
                 with contextlib.suppress(Exception):  # a connection of a loop already closed is gone with it
                     sync.invalidate()
-        self._held.clear()
-        self._idle.clear()
 
 
 async def _close(conn: AsyncConnection) -> None:
