@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -44,6 +44,14 @@ async def test_sliding_expiry_is_written_at_most_once_a_minute(
     assert first.status_code == second.status_code == 200
     assert [keyword for keyword, _ in seen] == ["SELECT", "UPDATE", "SELECT"]
     assert first.json()["lastActiveAt"] == second.json()["lastActiveAt"] > two_minutes_ago.isoformat()
+    # Committed by itself: another connection reads it, and can end the session at once (no lock is held).
+    db.expire_all()
+    stored = await db.scalar(select(Session.last_active_at).where(Session.token_hash == token_digest(user.token)))
+    assert stored is not None
+    assert stored > two_minutes_ago
+    signed_out = await client.post(f"/api/v1/auth/environments/{world.environment_id}/logout", headers=user.auth)
+    assert signed_out.status_code == 204
+    assert (await client.get(url, headers=user.auth)).status_code == 401
 
 
 async def test_disabled_account_is_refused_in_the_same_single_statement(
