@@ -91,7 +91,8 @@ async def test_a_check_that_waited_has_what_is_left_of_the_wait_for_its_statemen
         loop.call_later(0.3, released.set)  # the first check ends after 0.3 s of the second one's wait
         started = loop.time()
         with pytest.raises(TimeoutError):
-            await stuck_check()
+            async with asyncio.timeout(2):  # the test's own bound, should the wait's not hold
+                await stuck_check()
         assert 0.3 <= loop.time() - started < 0.5 + 0.25
         await holding
     finally:
