@@ -120,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Sump:
         openapi_url="/openapi.json",
         lifespan=lifespan,
         redirect_slashes=False,
+        # Sump traces and measures itself (`observability`); the framework's own would record a second span of
+        # each request, its query as it came (a link's token), whenever a process-wide tracer is set.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url, REQUESTS)
@@ -243,7 +246,6 @@ def front(app: Sump) -> ASGIApp:
     )
     tracer_provider = getattr(app.state, "tracer_provider", None)
     return edge if tracer_provider is None else tracing.traced(edge, app, tracer_provider)
-    return app
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

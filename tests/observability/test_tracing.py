@@ -204,3 +204,45 @@ async def test_spans_hold_no_token_of_an_emailed_link_nor_a_credential_header(
     recorded = json.dumps([dict(span.attributes or {}) for span in spans], default=str)
     assert link not in recorded
     assert world.owner.token not in recorded
+
+
+def test_the_frameworks_own_telemetry_records_nothing_beside_sumps(tmp_path: Path, database: Database) -> None:
+    """With a process-wide tracer set (as `opentelemetry-instrument` or FastAPI's auto-configuration would set
+    one), the framework's native telemetry would record a second server span of every request, with a link's
+    query as it came; Sump's traces are the only ones, and hold no token."""
+    code = f"""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from sump.kit import tracing
+
+        process_wide = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(process_wide))
+        trace.set_tracer_provider(provider)
+        app = create_app(make_settings(Database({database.backend!r}, {database.url!r})))
+        own = InMemorySpanExporter()
+        tracing.instrument(app, own)
+
+        async def link():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+                await http.get("/api/v1/accounts/verify-email", params={{"token": "SECRET-LINK-TOKEN"}})
+            await app.state.engine.dispose()
+            app.state.hasher.close()
+
+        asyncio.run(link())
+        spans = [*own.get_finished_spans(), *process_wide.get_finished_spans()]
+        print(json.dumps({{
+            "process_wide": len(process_wide.get_finished_spans()),
+            "own": len(own.get_finished_spans()),
+            "recorded": [dict(span.attributes or {{}}) for span in spans],
+        }}, default=str))
+    """
+    ran = _run(code, tmp_path, database, FASTAPI_OTEL_AUTO_CONFIGURE="true")
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert found["process_wide"] == 0
+    assert found["own"] >= 1
+    assert "SECRET-LINK-TOKEN" not in json.dumps(found["recorded"])
