@@ -69,32 +69,66 @@ async def test_a_check_waits_no_longer_than_the_pools_wait(database: Database) -
         await engine.dispose()
 
 
-async def test_a_check_that_waited_has_what_is_left_of_the_wait_for_its_statements(database: Database) -> None:
-    """With the database frozen, the checks queued behind the held connections would each wait for their turn
-    and then for their own statement's bound; the wait's bound covers both."""
+async def test_a_check_that_waited_runs_its_statements_in_full_on_the_same_connection(database: Database) -> None:
+    """Under a load the database answers, slowly: a check that got its turn late is not cut short (cutting it
+    would close a sound connection, and the next checks would each open one, and so on)."""
     engine = make_engine(database.url, REQUESTS)
-    held = HeldConnections(engine, 1, wait=0.5)
+    held = HeldConnections(engine, 1, wait=0.3)
     loop = asyncio.get_running_loop()
-    released, never = asyncio.Event(), asyncio.Event()
+    first_done, second_done, used = asyncio.Event(), asyncio.Event(), []
 
-    async def holder() -> None:
-        async with held.connection():
-            await released.wait()
-
-    async def stuck_check() -> None:
-        async with held.connection():
-            await never.wait()  # a statement the frozen database never answers
+    async def check(done: asyncio.Event, seconds: float) -> None:
+        async with held.connection() as conn:
+            used.append(conn)
+            loop.call_later(seconds, done.set)  # a statement that takes this long
+            await done.wait()
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
 
     try:
-        holding = asyncio.create_task(holder())
+        first = asyncio.create_task(check(first_done, 0.2))
         await asyncio.sleep(0)
-        loop.call_later(0.3, released.set)  # the first check ends after 0.3 s of the second one's wait
+        await check(second_done, 0.3)  # its turn after 0.2 s of its 0.3 s wait, then 0.3 s on the database
+        await first
+        assert used[0] is used[1]
+        assert held.holding == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_checks_waiting_when_the_database_fails_the_ones_ahead_are_answered_at_once(
+    database: Database,
+) -> None:
+    """With the database frozen, the checks queued behind the held connections would each wait for their turn
+    and then for their own statement's bound: once the ones ahead fail, the waiting ones are refused at once."""
+    engine = make_engine(database.url, REQUESTS)
+    held = HeldConnections(engine, 1, wait=5.0)
+    loop = asyncio.get_running_loop()
+    entered, fail = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> None:
+        async with held.connection():
+            entered.set()
+            await fail.wait()
+            raise TimeoutError("the statement was not answered in time")
+
+    async def waiting() -> None:
+        async with held.connection():
+            pytest.fail("the database failed the check ahead: this one is not tried")
+
+    try:
+        ahead = asyncio.create_task(failing())
+        await entered.wait()
+        queued = asyncio.create_task(waiting())
+        await asyncio.sleep(0)
         started = loop.time()
+        fail.set()
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(2):  # the test's own bound, should the wait's not hold
-                await stuck_check()
-        assert 0.3 <= loop.time() - started < 0.5 + 0.25
-        await holding
+            await ahead
+        with pytest.raises(PoolTimeout):  # answered 503 `service_unavailable` (kit.errors)
+            await queued
+        assert loop.time() - started < 1.0  # not the 5 s wait
+        async with held.connection() as conn:  # a check that comes afterwards tries the database again
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
 

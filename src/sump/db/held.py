@@ -3,9 +3,10 @@
 Checking a connection out of the engine and back in cost a check as much CPU as the rest of it (the async
 adaption's greenlet, the pool's events and bookkeeping). The session check keeps up to `size` autocommit
 connections checked out instead, and at most that many checks use the database at once; the others wait here,
-in order, no longer than a request waits for a pooled connection (then the pool's own timeout, a 503), and that
-bound covers their statements too. A connection that saw an error is closed, with the idle ones, and replaced
-at the next check. They count within the pool's size, and are closed when the engine is disposed.
+in order, no longer than a request waits for a pooled connection (then the pool's own timeout, a 503). A
+connection that saw an error is closed, with the idle ones, and replaced at the next check; the checks that
+were waiting then are answered 503 at once, so a database that stopped answering costs each check one bound,
+not one per turn. They count within the pool's size, and are closed when the engine is disposed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class HeldConnections:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[AsyncConnection] = []
         self._held: set[AsyncConnection] = set()
+        self._failed_at = float("-inf")  # when a statement or a connection last failed (the loop's clock)
         event.listen(engine.sync_engine, "engine_disposed", lambda _engine: self._drop_all())
 
     @asynccontextmanager
@@ -41,33 +43,42 @@ class HeldConnections:
             self._drop_all()
             self._loop, self._slots = loop, asyncio.Semaphore(self.size)
         slots = self._slots
-        deadline = None
         if slots.locked():
-            deadline = loop.time() + self.wait
+            waiting_since = loop.time()
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(self.wait):
                     await slots.acquire()
             except TimeoutError:
                 raise PoolTimeout("no held connection was free in time") from None
+            if self._failed_at >= waiting_since:  # the database failed the checks ahead: it would fail this one
+                slots.release()
+                raise PoolTimeout("the database did not answer the checks ahead of this one")
         else:
             await slots.acquire()  # at once
         try:
-            # A check that waited has what is left of the wait to connect and run its statements too: when the
-            # database stops answering, every check is answered within that bound, not one bound per turn.
-            async with asyncio.timeout_at(deadline):
+            try:
                 conn = self._idle.pop() if self._idle else await self._open()
-                try:
-                    yield conn
-                except BaseException:
-                    # Not reused: it may be broken (a timeout, a restart) or its state unknown (a cancellation).
-                    # The idle ones go too: after a restart they are all broken, and each would fail a check.
-                    self._held.discard(conn)
-                    self._drop(list(self._idle))
-                    await _close(conn)
-                    raise
-                self._idle.append(conn)
+            except BaseException as exc:
+                self._failed(exc)
+                raise
+            try:
+                yield conn
+            except BaseException as exc:
+                self._held.discard(conn)  # not reused: it may be broken, or its state unknown (a cancellation)
+                self._failed(exc)
+                await _close(conn)
+                raise
+            self._idle.append(conn)
         finally:
             slots.release()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A statement or a connection failed: the database may be gone (a restart breaks every held connection,
+        a freeze every statement), so the idle ones are closed too and the checks waiting now are answered at
+        once instead of trying in turn. A cancellation says nothing of the database."""
+        if not isinstance(exc, asyncio.CancelledError):
+            self._failed_at = asyncio.get_running_loop().time()
+            self._drop(list(self._idle))
 
     @property
     def holding(self) -> int:
