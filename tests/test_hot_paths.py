@@ -3,6 +3,7 @@ status, body, headers and problem codes, for every kind of credential, good or n
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
@@ -237,3 +238,26 @@ async def test_a_set_without_the_next_key_is_read_again_at_every_request(
     await sign_first_token(client, world)
     assert len((await client.get(jwks_path(world))).json()["keys"]) == 2
     assert tokens.PUBLISHED.get(environment_id) is not None  # a set with the next key is kept
+
+
+async def test_jwks_reads_of_unknown_environments_share_the_checks_held_connections(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A JWKS of an unknown environment is never kept, so each is read: on the session check's few held
+    connections, so that a flood of made-up ids cannot take the rest of the pool."""
+    pool, most = app.state.engine.pool, [0]
+
+    def checked_out(*_: Any) -> None:
+        most[0] = max(most[0], pool.checkedout())
+
+    event.listen(app.state.engine.sync_engine, "checkout", checked_out)
+    try:
+        answers = await asyncio.gather(
+            *(client.get(f"/api/v1/environments/{uuid.uuid4()}/.well-known/jwks.json") for _ in range(30))
+        )
+    finally:
+        event.remove(app.state.engine.sync_engine, "checkout", checked_out)
+    assert {answer.status_code for answer in answers} == {404}
+    assert {answer.json()["code"] for answer in answers} == {"environment_not_found"}
+    assert most[0] <= app.state.held.size  # the held ones, opened as the flood asked for them, and no others
+    assert pool.checkedout() == app.state.held.holding

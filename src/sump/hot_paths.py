@@ -146,7 +146,9 @@ class HotPaths:
         if rendered is None:
             settings: Settings = self.state.settings
             sessionmaker: async_sessionmaker[AsyncSession] = self.state.read_sessionmaker
-            async with sessionmaker() as db:
+            held: HeldConnections = self.state.held
+            # On a held connection: reads of unknown environments, never kept, share the check's few connections.
+            async with held.connection() as conn, sessionmaker(bind=conn) as db:
                 try:
                     environment = await environments.named(db, environment_id)
                     keys = await tokens.key_set(db, settings, environment.id)
