@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import secrets
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -49,12 +50,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_RANDOM_BITS = 74  # rand_a (12) and rand_b (62): what is not the time, the version or the variant
+_last_id = (0, 0)  # (milliseconds, random part) of this process's latest id
+_id_lock = threading.Lock()
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): new rows sort by creation, so one column serves as a cursor."""
+    """A time-ordered UUID (RFC 9562 version 7): new rows sort by creation, so one column serves as a cursor.
+
+    Within one process, ids also sort by creation inside one millisecond (RFC 9562 §6.2, monotonic random):
+    the random part of the next id of the same millisecond is the last one's plus a random step, so ids made
+    in a burst (a key rotation's two keys) keep their order and are still not guessed from each other.
+    """
+    global _last_id
     millis = time.time_ns() // 1_000_000
-    value = (millis & (2**48 - 1)) << 80 | int.from_bytes(os.urandom(10), "big") & (2**80 - 1)
-    value = value & ~(0xF << 76) | (0x7 << 76)  # version
-    value = value & ~(0x3 << 62) | (0x2 << 62)  # variant
+    with _id_lock:
+        last_millis, last_random = _last_id
+        if millis <= last_millis:  # the same millisecond, or the clock stepped back
+            millis, random_part = last_millis, last_random + 1 + secrets.randbits(32)
+            if random_part >> _RANDOM_BITS:  # its random part is used up: borrow the next millisecond
+                millis, random_part = last_millis + 1, secrets.randbits(_RANDOM_BITS - 1)
+        else:
+            random_part = secrets.randbits(_RANDOM_BITS - 1)  # room left for the steps of the millisecond
+        _last_id = millis, random_part
+    rand_a, rand_b = random_part >> 62, random_part & (2**62 - 1)
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return uuid.UUID(int=value)
 
 
