@@ -125,6 +125,37 @@ async def test_role_and_permission_changes_show_at_the_next_refresh(
     )
 
 
+@pytest.mark.asvs("LOG-04")
+async def test_token_events_name_the_organization_the_token_acts_in(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An organization's audit log shows the tokens issued and refreshed in it; a token of no organization
+    is in no organization's log."""
+    s = await scene(client, world)
+    tokens = await tokens_of(client, s.user)
+    assert (await refresh(client, s.user, tokens["refreshToken"])).status_code == 200
+    await tokens_of(client, s.outsider)
+
+    async def token_events(url: str, **filters: str) -> list[tuple[str, str, str | None]]:
+        response = await client.get(url, params=filters, headers=world.owner.auth)
+        assert response.status_code == 200, response.text
+        return [
+            (event["action"], event["targetId"], event["organizationId"])
+            for event in reversed(response.json())
+            if event["action"].startswith("token.")
+        ]
+
+    in_organization = [("token.issued", s.user.account_id, s.organization_id)]
+    in_organization.append(("token.refreshed", s.user.account_id, s.organization_id))
+    tenant_log, environment_log = (
+        f"{world.base}/audit-events",
+        f"/api/v1/environments/{world.environment_id}/audit-events",
+    )
+    assert await token_events(environment_log, organizationId=s.organization_id) == in_organization
+    assert await token_events(tenant_log, organizationId=s.organization_id) == in_organization
+    assert ("token.issued", s.outsider.account_id, None) in await token_events(environment_log)
+
+
 @pytest.mark.asvs("AC-09")
 async def test_removing_a_membership_ends_its_refresh_tokens(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession

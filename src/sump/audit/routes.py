@@ -38,11 +38,12 @@ async def tenant_events(
     actor_id: Annotated[uuid.UUID | None, Query(alias="actorId")] = None,
     target_id: Annotated[uuid.UUID | None, Query(alias="targetId")] = None,
     environment_id: Annotated[uuid.UUID | None, Query(alias="environmentId")] = None,
+    organization_id: Annotated[uuid.UUID | None, Query(alias="organizationId")] = None,
     since: Since = None,
     until: Until = None,
 ) -> list[AuditEventView]:
     """The tenant's events, newest first (owners and admins). The next page is in the `Link` header."""
-    filters = Filters(action, actor_id, target_id, environment_id, since=since, until=until)
+    filters = Filters(action, actor_id, target_id, environment_id, organization_id, since, until)
     events = await service.page(
         db, tenant_id=actor.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )

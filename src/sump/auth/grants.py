@@ -58,7 +58,7 @@ async def grant(
     assert isinstance(account, EnvironmentAccount)
     membership = await organizations.token_grant(call.db, environment.id, account.id, body.organization_id)
     pair = await service.issue(call.db, call.settings, environment, account, session, membership)
-    await _audit(call.db, environment, "token.issued", account, grant=body.grant_type)
+    await _audit(call.db, environment, "token.issued", account, pair.organization_id, grant=body.grant_type)
     return pair
 
 
@@ -85,9 +85,9 @@ async def refresh(
         )
         raise
     if isinstance(pair, Problem):
-        await _audit(call.db, environment, "token.reuse_detected", None, outcome="failure")
+        await _audit(call.db, environment, "token.reuse_detected", None, None, outcome="failure")
         return pair
-    await _audit(call.db, environment, "token.refreshed", pair.account)
+    await _audit(call.db, environment, "token.refreshed", pair.account, pair.organization_id)
     return pair
 
 
@@ -96,6 +96,7 @@ async def _audit(
     environment: Environment,
     action: str,
     account: EnvironmentAccount | None,
+    organization_id: uuid.UUID | None,
     outcome: str = "success",
     **details: str,
 ) -> None:
@@ -105,6 +106,7 @@ async def _audit(
         action,
         tenant_id=environment.tenant_id,
         environment_id=environment.id,
+        organization_id=organization_id,
         actor=who,
         target=who,
         outcome=outcome,

@@ -74,7 +74,7 @@ async def authorization_code(
         auth_time=redeemed.auth_time,
         amr=amr,
     )
-    await _audit(call, environment, client, account, "token.issued", "success")
+    await _audit(call, environment, client, account, "token.issued", "success", pair.organization_id)
     # A third-party client keeps access while the user is away only with the consented `offline_access`.
     offline = client.first_party or OFFLINE_ACCESS in redeemed.scope.split()
     refresh = pair.refresh_token if REFRESH_TOKEN in client.grant_types and offline else None
@@ -82,7 +82,13 @@ async def authorization_code(
 
 
 async def _audit(
-    call: Call, environment: Environment, client: Client, account: EnvironmentAccount | None, action: str, outcome: str
+    call: Call,
+    environment: Environment,
+    client: Client,
+    account: EnvironmentAccount | None,
+    action: str,
+    outcome: str,
+    organization_id: uuid.UUID | None = None,
 ) -> None:
     who = ref(account) if account is not None else None
     await audit.record(
@@ -90,6 +96,7 @@ async def _audit(
         action,
         tenant_id=environment.tenant_id,
         environment_id=environment.id,
+        organization_id=organization_id,
         actor=who,
         target=who,
         outcome=outcome,

@@ -222,6 +222,7 @@ class TokenPair:
     account: EnvironmentAccount
     family_id: uuid.UUID | None = None
     scope: str | None = None
+    organization_id: uuid.UUID | None = None  # the organization the access token acts in
 
 
 async def _access_token(
@@ -328,6 +329,7 @@ async def issue(
     and to the client it is issued to (`issuee`)."""
     raw = new_token()
     family_id = uuid.uuid4()
+    organization_id = grant.organization_id if grant else None
     await repository.add(
         db,
         RefreshToken(
@@ -336,14 +338,14 @@ async def issue(
             session_id=session.id,
             environment_id=environment.id,
             account_id=account.id,
-            organization_id=grant.organization_id if grant else None,
+            organization_id=organization_id,
             client_pk=issuee.pk if issuee else None,
             scope=issuee.scope if issuee else None,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
         ),
     )
     access = await _access_token(db, settings, environment, account, session.id, grant, session.amr, issuee)
-    return TokenPair(access, raw, settings.access_token_ttl, account, family_id)
+    return TokenPair(access, raw, settings.access_token_ttl, account, family_id, organization_id=organization_id)
 
 
 async def refresh(
@@ -419,9 +421,8 @@ async def refresh(
         if grant is None:
             raise invalid_grant()
     access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
-    return TokenPair(
-        access, successor, settings.access_token_ttl, account, row.family_id, issuee.scope if issuee else None
-    )
+    scope = issuee.scope if issuee else None
+    return TokenPair(access, successor, settings.access_token_ttl, account, row.family_id, scope, row.organization_id)
 
 
 async def _end_sign_in(db: AsyncSession, replayed: RefreshToken, now: datetime) -> None:
