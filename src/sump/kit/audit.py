@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.base import utcnow, uuid7
+from sump.db.inserts import insert_values
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.tenant_accounts import TenantAccount
@@ -47,24 +49,24 @@ async def record(
     acting = acting_client_var.get()
     if actor is not None and acting is not None and actor.id == acting:
         actor = Ref("client", acting)  # an automation client acts through a stand-in account of the same id
-    db.add(
-        AuditEvent(
-            tenant_id=tenant_id,
-            environment_id=environment_id,
-            organization_id=organization_id,
-            action=action,
-            outcome=outcome,
-            actor_type=actor.type if actor else None,
-            actor_id=actor.id if actor else None,
-            target_type=target.type if target else None,
-            target_id=target.id if target else None,
-            ip_address=ip[:45],
-            user_agent=agent,
-            request_id=request_id_var.get(),
-            details=details or {},
-        )
-    )
-    await db.flush()
+    values = {
+        "id": uuid7(),
+        "tenant_id": tenant_id,
+        "environment_id": environment_id,
+        "organization_id": organization_id,
+        "action": action,
+        "outcome": outcome,
+        "actor_type": actor.type if actor else None,
+        "actor_id": actor.id if actor else None,
+        "target_type": target.type if target else None,
+        "target_id": target.id if target else None,
+        "ip_address": ip[:45],
+        "user_agent": agent,
+        "request_id": request_id_var.get(),
+        "details": details or {},
+        "created_at": utcnow(),
+    }
+    await insert_values(db, AuditEvent, values)  # read back by the audit API only, never in this request
 
 
 # Refusals for load (the per-address budget, a full hashing pool) are no attempt on an account.

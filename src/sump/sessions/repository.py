@@ -13,6 +13,7 @@ from sqlalchemy import BindParameter, Dialect, Select, Uuid, bindparam, delete, 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from sump.db.inserts import insert_now
 from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.sessions import AccountType, Session
@@ -22,8 +23,7 @@ Account = TenantAccount | EnvironmentAccount
 
 
 async def add(db: AsyncSession, session: Session) -> Session:
-    db.add(session)  # an insert: the row carries its tenant_id and environment_id
-    await db.flush()
+    await insert_now(db, session)  # the row carries its tenant_id and environment_id
     return session
 
 
