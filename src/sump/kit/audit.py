@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.db.base import utcnow, uuid7
 from sump.db.inserts import insert_values
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -50,7 +49,6 @@ async def record(
     if actor is not None and acting is not None and actor.id == acting:
         actor = Ref("client", acting)  # an automation client acts through a stand-in account of the same id
     values = {
-        "id": uuid7(),
         "tenant_id": tenant_id,
         "environment_id": environment_id,
         "organization_id": organization_id,
@@ -64,7 +62,6 @@ async def record(
         "user_agent": agent,
         "request_id": request_id_var.get(),
         "details": details or {},
-        "created_at": utcnow(),
     }
     await insert_values(db, AuditEvent, values)  # read back by the audit API only, never in this request
 
