@@ -108,6 +108,25 @@ async def test_a_pace_from_before_an_idle_spell_gives_way_to_the_fastest_hash(ha
         await places.done()
 
 
+async def test_a_hash_running_late_counts_as_one_more_sample_of_the_pace(hasher: PasswordHasher) -> None:
+    """A burst's own arrival (the event loop parsing it) holds the first hash back for a moment; taking that one
+    late hash as the pace of every hash behind it refused sign-ups that were all served within 1.5 s. It weighs
+    what it will weigh in the average once it ends, so a machine that really slowed down is still seen."""
+    places = Places(hasher)
+    try:
+        await places.take("a", 2)  # one running, one waiting: a newcomer waits 2 hashes
+        hasher.started[-1] = time.perf_counter() - 3.0  # the running hash has taken 3 s, at a pace of 1 s
+        assert hasher.expected_wait("a") == pytest.approx(2 * (0.8 * 1.0 + 0.2 * 3.0), abs=0.01)
+        assert await places.newcomer("a") is None
+        hasher.started[-1] = time.perf_counter() - 20.0  # a stall: the pace it implies refuses at once
+        refused = await places.newcomer("a")
+        assert refused is not None
+        assert (refused.status, refused.code) == (503, "overloaded")
+    finally:
+        del hasher.started[-1]
+        await places.done()
+
+
 @pytest.mark.asvs("PWD-11")
 async def test_a_flooded_tenant_does_not_take_another_tenants_share(hasher: PasswordHasher) -> None:
     places = Places(hasher)

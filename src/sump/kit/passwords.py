@@ -36,6 +36,7 @@ MAX_HASH_WAIT_SECONDS = 4.0
 # A pace no hash has renewed for this long is of a load that has passed (the pool was idle since): a burst is
 # then judged by the fastest hash seen, corrected by the running hashes as they go, not by that old load.
 PACE_MEMORY_SECONDS = 10.0
+PACE_WEIGHT = 0.2  # of the latest hash in the moving average of a hash's wall time
 _holding_slot: ContextVar[str | None] = ContextVar("sump_holding_hash_slot", default=None)
 _share: ContextVar[str] = ContextVar("sump_hash_share", default="")
 
@@ -143,12 +144,14 @@ class PasswordHasher:
 
     def _pace(self) -> float:
         """A hash's recent wall time (the fastest seen when no hash has ended for `PACE_MEMORY_SECONDS`), or
-        longer when a running hash has already taken longer (the average lags a sudden load)."""
+        longer when a running hash has already taken longer: the average lags a sudden load, so the oldest
+        running hash counts now as the one more sample it will be once it ends. Not more: a burst's arrival
+        holds its first hash back for a moment, and that one late hash is no pace for all the hashes behind it."""
         now = time.perf_counter()
         oldest = min(list(self.started.values()), default=None)
         running = now - oldest if oldest is not None else 0.0
         recent = self.hash_seconds if now - self.paced_at < PACE_MEMORY_SECONDS else self.fastest
-        return max(recent, running)
+        return max(recent, (1 - PACE_WEIGHT) * recent + PACE_WEIGHT * running)
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """`fn(*args)` on a hashing thread, in this task's place (one is taken if it holds none)."""
@@ -206,7 +209,8 @@ class PasswordHasher:
             del self.started[thread]
             self.paced_at = time.perf_counter()
             elapsed = self.paced_at - started
-            self.hash_seconds = 0.8 * self.hash_seconds + 0.2 * elapsed if self.hash_seconds else elapsed
+            average = (1 - PACE_WEIGHT) * self.hash_seconds + PACE_WEIGHT * elapsed
+            self.hash_seconds = average if self.hash_seconds else elapsed
             self.fastest = min(self.fastest, elapsed)
 
     async def hash(self, password: str) -> str:
