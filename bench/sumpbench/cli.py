@@ -36,16 +36,35 @@ from sumpbench.systems import (
 class Plan:
     seconds: float  # one wrk run
     rounds: int
-    signin_seconds: float
+    signin_seconds: float  # one round of one system
+    signin_rounds: int
     overload_seconds: float
     argon2_seconds: float
     hog: bool
     factors: tuple[float, ...]
 
 
-FULL = Plan(seconds=8, rounds=3, signin_seconds=15, overload_seconds=15, argon2_seconds=8, hog=True, factors=(2, 5))
+FULL = Plan(
+    seconds=8,
+    rounds=3,
+    signin_seconds=5,
+    signin_rounds=5,
+    overload_seconds=15,
+    argon2_seconds=8,
+    hog=True,
+    factors=(2, 5),
+)
 ADMIN_USERS = 100_000
-QUICK = Plan(seconds=2, rounds=1, signin_seconds=4, overload_seconds=5, argon2_seconds=2, hog=False, factors=(2, 5))
+QUICK = Plan(
+    seconds=2,
+    rounds=1,
+    signin_seconds=3,
+    signin_rounds=1,
+    overload_seconds=5,
+    argon2_seconds=2,
+    hog=False,
+    factors=(2, 5),
+)
 
 
 async def _database(name: str, drop_only: bool = False) -> None:
@@ -142,7 +161,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["jwks"] = scenarios.interleaved(
             [
                 Case("bare ASGI", bare, "/", {}, "nothing"),
-                Case("Sump JWKS", sump1, jwks, {}, "no SQL: the body and ETag kept per worker for 10 s; pure-ASGI path"),
+                Case(
+                    "Sump JWKS", sump1, jwks, {}, "no SQL: the body and ETag kept per worker for 10 s; pure-ASGI path"
+                ),
                 Case(
                     "Sump JWKS, If-None-Match",
                     sump1,
@@ -168,17 +189,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 2. sign-in: the same workers on each side, beside the bare argon2id rate on the same cores
         tenants = [await accounts.new_tenant(sump2) for _ in range(4)]
-        signin: dict[str, Any] = {"argon2": scenarios.argon2_rate(cores, plan.argon2_seconds)}
-        logins = [t.login() for t in tenants]
-        signin["sump"] = await scenarios.sign_ins("Sump sign-in", sump2, logins, 8, plan.signin_seconds)
+        signing = [("sump", sump2, [t.login() for t in tenants])]
         if peers:
             fu_users = [await accounts.fastapi_user(fu2) for _ in range(4)]
-            signin["fastapi-users"] = await scenarios.sign_ins(
-                "fastapi-users sign-in", fu2, [u.login() for u in fu_users], 8, plan.signin_seconds
-            )
-            signin["original"] = await scenarios.sign_ins(
-                "original sign-in", original, [theirs.login()], 8, plan.signin_seconds
-            )
+            signing.append(("fastapi-users", fu2, [u.login() for u in fu_users]))
+            signing.append(("original", original, [theirs.login()]))
+        signin = await scenarios.sign_ins(signing, cores, plan.signin_rounds, plan.signin_seconds)
         out["signin"] = signin
         capacity = out["capacity"] = signin["sump"].rps
 

@@ -83,15 +83,16 @@ def goals(out: dict[str, Any]) -> list[str]:
                 add(f"1. ≥ 4× fastapi-users, c={c} ({kind})", f"{fmt(ratio(sump, peer), 2)}×", ratio(sump, peer) >= 4)
     signin = out.get("signin", {})
     if "sump" in signin:
-        sump, bare = signin["sump"], signin["argon2"]
+        sump, bare, share = signin["sump"], signin["argon2"], signin["of_argon2"]["sump"]
         add(
             "2. sign-in ≥ 0.90 of bare argon2id (same cores)",
-            f"{fmt(sump.rps / bare, 3)} ({fmt(sump.rps)} vs {fmt(bare)}/s)",
-            sump.rps / bare >= 0.9,
+            f"{fmt(share, 3)} ({fmt(sump.rps)} vs {fmt(bare)}/s, medians)",
+            share >= 0.9,
         )
-        add("2. 0% refusals at c=8", f"{sump.non_2xx} non-2xx of {sump.runs[0].requests}", sump.non_2xx == 0)
+        requests = sum(run.requests for run in sump.runs)
+        add("2. 0% refusals at c=8", f"{sump.non_2xx} non-2xx of {requests}", sump.non_2xx == 0)
         if "fastapi-users" in signin:
-            r = sump.rps / signin["fastapi-users"].rps
+            r = signin["of_first"]["fastapi-users"]
             add("2. ≥ 1.0× fastapi-users, same argon2id cost, same workers", f"{fmt(r, 2)}×", r >= 1.0)
     capacity = out.get("capacity")
     for result in out.get("overload", []):
@@ -196,7 +197,13 @@ def render(out: dict[str, Any]) -> str:
         lines += table(out["jwks"], "bare ASGI") + [""]
     signin = out.get("signin", {})
     if signin:
-        lines += [f"### Sign-in, {out['signin_workers']} workers each, c=8, closed loop", ""]
+        rounds = len(signin["sump"].runs)
+        lines += [
+            f"### Sign-in, {out['signin_workers']} workers each, c=8, closed loop, {rounds} interleaved rounds",
+            "",
+            "Each round measures bare argon2id, then each system in turn; the ratio is the median of the rounds' own.",
+            "",
+        ]
         lines += [
             "| system | sign-ins/s | × bare argon2id | p50 ms | p99 ms | non-2xx | hash |",
             "|---|---:|---:|---:|---:|---:|---|",
@@ -212,7 +219,7 @@ def render(out: dict[str, Any]) -> str:
             if name in signin:
                 r = signin[name]
                 lines.append(
-                    f"| {name} | {fmt(r.rps)} | {fmt(r.rps / signin['argon2'], 3)} | {fmt(r.p50, 0)} | {fmt(r.p99, 0)} | {r.non_2xx} | {hashing} |"
+                    f"| {name} | {fmt(r.rps)} | {fmt(signin['of_argon2'][name], 3)} | {fmt(r.p50, 0)} | {fmt(r.p99, 0)} | {r.non_2xx} | {hashing} |"
                 )
         lines.append("")
     if out.get("overload"):

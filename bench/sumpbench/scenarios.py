@@ -83,13 +83,43 @@ def interleaved(cases: list[Case], concurrency: list[int], rounds: int, seconds:
 
 
 async def sign_ins(
-    label: str, system: System, logins: list[bytes], concurrency: int, seconds: float, does: str = ""
-) -> Row:
-    before = system.cpu_seconds()
-    measured = await closed_loop(system.port, lambda i: logins[i % len(logins)], concurrency, seconds)
-    used = system.cpu_seconds() - before
-    log(f"{label} c={concurrency}: {measured.rps:.1f}/s p99 {measured.p99:.0f} ms {measured.extra['statuses']}")
-    return Row(label, concurrency, [measured], used * 1000 / max(1, measured.requests), does)
+    systems: list[tuple[str, System, list[bytes]]], threads: int, rounds: int, seconds: float
+) -> dict[str, Any]:
+    """Closed loops of sign-ins at c=8 on each system in turn, `rounds` times, each round opened by the bare
+    argon2id rate on `threads` threads: one system loaded at a time, and a drift of the machine's pace (which
+    moves argon2id itself by a tenth between minutes here) meets every system and its baseline alike.
+
+    Returns each system's row (one run per round), the median baseline, and each system's ratios taken round by
+    round (to the baseline of its own round, to Sump in the same round), then their median."""
+    rows: dict[str, list[Measured]] = {name: [] for name, _, _ in systems}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in systems}
+    baseline: list[float] = []
+    for round_ in range(rounds):
+        baseline.append(argon2_rate(threads, seconds))
+        for name, system, logins in systems:
+            before = system.cpu_seconds()
+            measured = await closed_loop(system.port, lambda i, logins=logins: logins[i % len(logins)], 8, seconds)
+            cpu[name].append((system.cpu_seconds() - before) * 1000 / max(1, measured.requests))
+            rows[name].append(measured)
+            log(
+                f"{name} sign-in round {round_ + 1}: {measured.rps:.1f}/s"
+                f" ({measured.rps / baseline[-1]:.3f} of argon2id) p99 {measured.p99:.0f} ms"
+                f" {measured.extra['statuses']}"
+            )
+    first = systems[0][0]
+    return {
+        "argon2": statistics.median(baseline),
+        **{name: Row(name, 8, runs, statistics.mean(cpu[name])) for name, runs in rows.items()},
+        "of_argon2": {
+            name: statistics.median(run.rps / rate for run, rate in zip(runs, baseline, strict=True))
+            for name, runs in rows.items()
+        },
+        "of_first": {
+            name: statistics.median(a.rps / b.rps for a, b in zip(rows[first], runs, strict=True) if b.rps)
+            for name, runs in rows.items()
+            if name != first
+        },
+    }
 
 
 def argon2_rate(threads: int, seconds: float, hog: int = 0) -> float:
