@@ -55,6 +55,16 @@ FULL = Plan(
     factors=(2, 5),
 )
 ADMIN_USERS = 100_000
+# What one sign-in sends to PostgreSQL, read off the server's statement log (log_min_duration_statement = 0).
+SUMP_SIGN_IN = (
+    "5 round trips: the account by identifier, no transaction; then BEGIN, the session, its audit row, COMMIT;"
+    " the hash on a thread, the lockout and the per-address budget in shared memory"
+)
+FASTAPI_USERS_SIGN_IN = (
+    "7 round trips: BEGIN, the user, the access token, COMMIT; then BEGIN, the token read back, ROLLBACK;"
+    " the hash on the event loop"
+)
+ORIGINAL_SIGN_IN = "3 round trips, no transaction: the tenant, the account, the session; bcrypt cost 12"
 QUICK = Plan(
     seconds=2,
     rounds=1,
@@ -189,11 +199,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 2. sign-in: the same workers on each side, beside the bare argon2id rate on the same cores
         tenants = [await accounts.new_tenant(sump2) for _ in range(4)]
-        signing = [("sump", sump2, [t.login() for t in tenants])]
+        signing = [("sump", sump2, [t.login() for t in tenants], SUMP_SIGN_IN)]
         if peers:
             fu_users = [await accounts.fastapi_user(fu2) for _ in range(4)]
-            signing.append(("fastapi-users", fu2, [u.login() for u in fu_users]))
-            signing.append(("original", original, [theirs.login()]))
+            signing.append(("fastapi-users", fu2, [u.login() for u in fu_users], FASTAPI_USERS_SIGN_IN))
+            signing.append(("original", original, [theirs.login()], ORIGINAL_SIGN_IN))
         signin = await scenarios.sign_ins(signing, cores, plan.signin_rounds, plan.signin_seconds)
         out["signin"] = signin
         capacity = out["capacity"] = signin["sump"].rps

@@ -83,7 +83,7 @@ def interleaved(cases: list[Case], concurrency: list[int], rounds: int, seconds:
 
 
 async def sign_ins(
-    systems: list[tuple[str, System, list[bytes]]], threads: int, rounds: int, seconds: float
+    systems: list[tuple[str, System, list[bytes], str]], threads: int, rounds: int, seconds: float
 ) -> dict[str, Any]:
     """Closed loops of sign-ins at c=8 on each system in turn, `rounds` times, each round opened by the bare
     argon2id rate on `threads` threads: one system loaded at a time, and a drift of the machine's pace (which
@@ -91,14 +91,18 @@ async def sign_ins(
 
     Returns each system's row (one run per round), the median baseline, and each system's ratios taken round by
     round (to the baseline of its own round, to Sump in the same round), then their median."""
-    rows: dict[str, list[Measured]] = {name: [] for name, _, _ in systems}
-    cpu: dict[str, list[float]] = {name: [] for name, _, _ in systems}
+    rows: dict[str, list[Measured]] = {name: [] for name, *_ in systems}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in systems}
+    does = {name: what for name, *_, what in systems}
     baseline: list[float] = []
     for round_ in range(rounds):
         baseline.append(argon2_rate(threads, seconds))
-        for name, system, logins in systems:
+        for name, system, logins, _ in systems:
             before = system.cpu_seconds()
-            measured = await closed_loop(system.port, lambda i, logins=logins: logins[i % len(logins)], 8, seconds)
+            # No warm-up: the CPU read around the loop is then that of the sign-ins counted.
+            measured = await closed_loop(
+                system.port, lambda i, logins=logins: logins[i % len(logins)], 8, seconds, warmup=0
+            )
             cpu[name].append((system.cpu_seconds() - before) * 1000 / max(1, measured.requests))
             rows[name].append(measured)
             log(
@@ -109,7 +113,7 @@ async def sign_ins(
     first = systems[0][0]
     return {
         "argon2": statistics.median(baseline),
-        **{name: Row(name, 8, runs, statistics.mean(cpu[name])) for name, runs in rows.items()},
+        **{name: Row(name, 8, runs, statistics.mean(cpu[name]), does[name]) for name, runs in rows.items()},
         "of_argon2": {
             name: statistics.median(run.rps / rate for run, rate in zip(runs, baseline, strict=True))
             for name, runs in rows.items()
