@@ -93,7 +93,7 @@ def goals(out: dict[str, Any]) -> list[str]:
         add("2. 0% refusals at c=8", f"{sump.non_2xx} non-2xx of {requests}", sump.non_2xx == 0)
         if "fastapi-users" in signin:
             r = signin["of_first"]["fastapi-users"]
-            add("2. ≥ 1.0× fastapi-users, same argon2id cost, same workers", f"{fmt(r, 2)}×", r >= 1.0)
+            add("2. ≥ 1.0× fastapi-users, same argon2id cost, same workers", f"{fmt(r, 3)}×", r >= 1.0)
     capacity = out.get("capacity")
     for result in out.get("overload", []):
         if result["hog"]:
