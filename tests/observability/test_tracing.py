@@ -97,6 +97,34 @@ async def test_a_request_joins_the_callers_trace_with_a_span_per_statement(
         assert statement.parent.span_id == checked.context.span_id
 
 
+@pytest.mark.parametrize("variable", ["OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"])
+async def test_urls_excluded_by_the_otel_variables_are_not_traced_on_either_side_of_the_framework(
+    database: Database, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """An operator keeps the probes (answered by the framework) and the JWKS (answered in front of it) out of the
+    traces with the instrumentation's own variable; every other request is still traced."""
+    monkeypatch.setenv(variable, "/health/.*, /\\.well-known/jwks\\.json")
+    app = create_app(make_settings(database))
+    exporter = InMemorySpanExporter()
+    provider = tracing.instrument(app, exporter)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+            world = await new_tenant(http)
+            exporter.clear()
+            assert (await http.get("/health/live")).status_code == 200
+            jwks = await http.get(f"/api/v1/environments/{world.environment_id}/.well-known/jwks.json")
+            assert jwks.status_code == 200, jwks.text
+            assert not exporter.get_finished_spans(), [span.name for span in exporter.get_finished_spans()]
+            session = await http.get(f"/api/v1/auth/tenants/{world.tenant_id}/session", headers=world.owner.auth)
+            assert session.status_code == 200
+        assert _server_span(list(exporter.get_finished_spans())).name == "GET /api/v1/auth/tenants/{tenantId}/session"
+    finally:
+        provider.shutdown()
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+
+
 def _run(code: str, tmp_path: Path, database: Database, **variables: str) -> subprocess.CompletedProcess[str]:
     """A fresh interpreter that builds the application and answers one request, with only these `OTEL_*`."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("OTEL_", "SUMP_"))}

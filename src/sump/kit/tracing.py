@@ -3,7 +3,8 @@
 On when `OTEL_TRACES_EXPORTER` names an exporter (`otlp` or `console`) or an OTLP endpoint is set
 (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), unless `OTEL_SDK_DISABLED=true` or the
 exporter is `none`. The OTLP exporter (HTTP with protobuf) reads its own variables (endpoint, headers, timeout);
-`OTEL_SERVICE_NAME` names the service (`sump` by default); the W3C `traceparent` of a request is its parent.
+`OTEL_SERVICE_NAME` names the service (`sump` by default); the W3C `traceparent` of a request is its parent;
+`OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` (or `OTEL_PYTHON_EXCLUDED_URLS`) keeps matching URLs out, probes say.
 
 `traced` wraps every layer of the application, the pure-ASGI session check and JWKS included, in the SDK's ASGI
 instrumentation (a server span per request, named by the route template the framework would choose), and
@@ -29,12 +30,13 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
-    from starlette.types import ASGIApp, Scope
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 EXPORTERS = ("otlp", "console")
 SERVICE_NAME = "sump"
 SANITIZE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
+EXCLUDED_URLS, EXCLUDED_URLS_OF_ALL = "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"
 CREDENTIAL_HEADERS = ("authorization", "cookie")  # patterns: Proxy-Authorization and Set-Cookie too
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")  # a parameter's name kept; anything else may be a value
 
@@ -70,15 +72,19 @@ def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProv
 
 def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
     """`front` (the layers in front of `app`'s framework, hot paths included) with a server span per request,
-    named by the template of the route `app` would choose; `traceparent` is its parent."""
-    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    named by the template of the route `app` would choose; `traceparent` is its parent. A URL matching
+    `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` (else `OTEL_PYTHON_EXCLUDED_URLS`: regular expressions, comma-separated)
+    is not traced at all, its statements included."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware, get_host_port_url_tuple
     from opentelemetry.instrumentation.fastapi import _get_default_span_details
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from opentelemetry.util.http import parse_excluded_urls
 
     def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
         return _get_default_span_details({**scope, "app": app})
 
     # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
-    return OpenTelemetryMiddleware(
+    spanned = OpenTelemetryMiddleware(
         front,
         default_span_details=span_details,
         server_request_hook=_hide_query_values,
@@ -86,6 +92,23 @@ def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
         http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
         exclude_spans=["receive", "send"],
     )
+    patterns = os.environ.get(EXCLUDED_URLS, os.environ.get(EXCLUDED_URLS_OF_ALL, ""))
+    if not patterns.strip():
+        return spanned
+    excluded = parse_excluded_urls(patterns)
+
+    def excluded_url(scope: Scope) -> bool:
+        url: str = get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]  # as the variable is matched
+        return excluded.url_disabled(url)
+
+    async def traced_front(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and excluded_url(scope):
+            with suppress_instrumentation():  # no root span per statement either
+                await front(scope, receive, send)
+            return
+        await spanned(scope, receive, send)
+
+    return traced_front
 
 
 def _listed(value: str) -> list[str]:
