@@ -54,6 +54,16 @@ FULL = Plan(
     hog=True,
     factors=(2, 5),
 )
+QUICK = Plan(
+    seconds=2,
+    rounds=1,
+    signin_seconds=3,
+    signin_rounds=1,
+    overload_seconds=5,
+    argon2_seconds=2,
+    hog=False,
+    factors=(2, 5),
+)
 ADMIN_USERS = 100_000
 # What one sign-in sends to PostgreSQL, read off the server's statement log (log_min_duration_statement = 0).
 SUMP_SIGN_IN = (
@@ -65,16 +75,6 @@ FASTAPI_USERS_SIGN_IN = (
     " the hash on the event loop"
 )
 ORIGINAL_SIGN_IN = "3 round trips, no transaction: the tenant, the account, the session; bcrypt cost 12"
-QUICK = Plan(
-    seconds=2,
-    rounds=1,
-    signin_seconds=3,
-    signin_rounds=1,
-    overload_seconds=5,
-    argon2_seconds=2,
-    hog=False,
-    factors=(2, 5),
-)
 
 
 async def _database(name: str, drop_only: bool = False) -> None:

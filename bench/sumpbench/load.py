@@ -126,7 +126,7 @@ async def closed_loop(
     schedule (a probe of latency beside another load, not a load of its own)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    answer_bytes: list[int] = []  # of the last answer measured: its status line, headers and body
+    last: list[tuple[dict[bytes, bytes], bytes]] = []  # the last answer measured: its headers and body
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
 
@@ -148,7 +148,7 @@ async def closed_loop(
                 if sent >= measure_from:
                     statuses[status] = statuses.get(status, 0) + 1
                     latencies.append((time.perf_counter() - sent) * 1000)
-                    answer_bytes[:] = [len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 19]
+                    last[:] = [(headers, body)]
                 if headers.get(b"connection") == b"close":
                     writer.close()
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -160,8 +160,9 @@ async def closed_loop(
     result = Measured(ok / seconds, pct(latencies, 50), pct(latencies, 99), sum(statuses.values()))
     result.non_2xx = result.requests - ok
     result.extra["statuses"] = statuses
-    if answer_bytes:
-        result.extra["bytes"] = float(answer_bytes[0])
+    if last:  # its size on the wire: the status line, a line per header, the blank line, the body
+        headers, body = last[0]
+        result.extra["bytes"] = float(len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 19)
     return result
 
 

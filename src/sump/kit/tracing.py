@@ -36,7 +36,6 @@ ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 EXPORTERS = ("otlp", "console")
 SERVICE_NAME = "sump"
 SANITIZE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
-EXCLUDED_URLS, EXCLUDED_URLS_OF_ALL = "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"
 CREDENTIAL_HEADERS = ("authorization", "cookie")  # patterns: Proxy-Authorization and Set-Cookie too
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")  # a parameter's name kept; anything else may be a value
 
@@ -78,7 +77,7 @@ def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware, get_host_port_url_tuple
     from opentelemetry.instrumentation.fastapi import _get_default_span_details
     from opentelemetry.instrumentation.utils import suppress_instrumentation
-    from opentelemetry.util.http import parse_excluded_urls
+    from opentelemetry.util.http import get_excluded_urls
 
     def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
         return _get_default_span_details({**scope, "app": app})
@@ -92,10 +91,7 @@ def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
         http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
         exclude_spans=["receive", "send"],
     )
-    patterns = os.environ.get(EXCLUDED_URLS, os.environ.get(EXCLUDED_URLS_OF_ALL, ""))
-    if not patterns.strip():
-        return spanned
-    excluded = parse_excluded_urls(patterns)
+    excluded = get_excluded_urls("FASTAPI")  # the instrumentation's own reading of the two variables
 
     def excluded_url(scope: Scope) -> bool:
         url: str = get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]  # as the variable is matched
