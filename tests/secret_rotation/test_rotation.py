@@ -19,6 +19,7 @@ from sump.factors import codes
 from sump.kit import crypto, sealing
 from sump.tokens import keys
 from tests.factors.conftest import Clock, Enrolled, challenge_of, end_user_with_totp
+from tests.factors.test_passkeys import PASSKEYS
 from tests.secret_rotation.conftest import NEW, WRONG, http, served, sump
 from tests.support import PASSWORD, SECRET, Database, TenantWorld, bearer, new_tenant
 from tests.tokens.test_tokens import password_grant
@@ -199,3 +200,31 @@ async def test_a_previous_secret_that_opens_nothing_changes_nothing(own_database
     async with served(own_database, OLD) as still, still.state.sessionmaker() as db:
         assert dict((await db.execute(select(SigningKey.kid, SigningKey.private_key))).all()) == kids
         assert await db.scalar(select(Factor.secret).where(Factor.id == factor_id)) == seed
+
+
+async def decoys(client: httpx.AsyncClient, bases: list[str], username: str) -> list[str]:
+    """The one credential id each pool's passkey sign-in options offer for `username`."""
+    found = []
+    for base in bases:
+        options = await client.post(f"{base}/login/passkey/options", json={"username": username})
+        assert options.status_code == 200, options.text
+        [credential] = options.json()["publicKey"]["allowCredentials"]
+        found.append(credential["id"])
+    return found
+
+
+async def test_passkey_decoys_stay_the_same_across_a_rotation_and_differ_between_pools(
+    own_database: Database,
+) -> None:
+    """A decoy that changed at a rotation while real passkeys stayed would tell which accounts have none."""
+    async with served(own_database, OLD) as before, http(before) as api:
+        world = await new_tenant(api)
+        environments = [await world.add_environment(settings=PASSKEYS) for _ in range(2)]
+        bases = [f"/api/v1/auth/tenants/{world.tenant_id}"]
+        bases += [f"/api/v1/auth/environments/{environment_id}" for environment_id in environments]
+        offered = await decoys(api, bases, "nobody_here")
+    assert len(set(offered)) == 3, "each tenant and environment keys its own decoys"
+
+    async with served(own_database, NEW) as after, http(after) as api:
+        assert await decoys(api, bases, "nobody_here") == offered
+        assert set(await decoys(api, bases, "nobody_else")).isdisjoint(offered)

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid
+from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,6 +48,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+DECOY_SEED_BYTES = 32
+
+
+def new_decoy_seed() -> bytes:
+    return secrets.token_bytes(DECOY_SEED_BYTES)
+
+
+class DecoySeeded:
+    """A tenant's or environment's own random key for the passkey decoys it offers an unknown identifier
+    (`factors.passkeys`). It is not derived from `SUMP_SECRET_KEY`, so a decoy stays the same across a rotation
+    (one that changed would single out the accounts without a passkey); it is stored as it is, since whoever
+    reads the database knows the accounts already."""
+
+    decoy_seed: Mapped[bytes] = mapped_column(LargeBinary(DECOY_SEED_BYTES), default=new_decoy_seed)
 
 
 _RANDOM_BITS = 74  # rand_a (12) and rand_b (62): what is not the time, the version or the variant

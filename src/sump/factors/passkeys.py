@@ -6,6 +6,8 @@ sign-in's check. The WebAuthn rules themselves are `sump.factors.webauthn`'s; th
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +21,10 @@ from sump.db.tables.sessions import Session
 from sump.factors import enrolment, kinds, repository, webauthn
 from sump.factors import service as factors
 from sump.factors.kinds import Kind
-from sump.kit import sealing
 from sump.kit.call import Call
 from sump.kit.errors import Problem
+
+NOBODY = uuid.UUID(int=0)  # no account has this id (they are UUIDv7s)
 
 
 @dataclass(frozen=True)
@@ -116,20 +119,23 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
     account without a passkey, gets a decoy in their place, so the answer tells nothing of which accounts exist
     or have passkeys."""
     rp = webauthn.relying_party(call.settings, pool)
-    account = await identity.find(call.db, pool, *identifier) if identifier else None
-    found = await factors.passkeys(call, pool, account.id) if account is not None else []
-    owner = account if found else None
-    token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
-    allowed = _stored(found) if found or identifier is None else [_decoy(call, pool, identifier)]
+    if identifier is None:
+        token = await factors.new_passkey_challenge(call, pool, None, ChallengePurpose.PASSKEY_LOGIN)
+        return _options(webauthn.authentication_options(rp, token, [], user_verification="required"))
+    # The same statements whoever is named: an unknown identifier's passkeys are looked up as nobody's.
+    seed = await repository.decoy_seed(call.db, pool)
+    account = await identity.find(call.db, pool, *identifier)
+    found = await factors.passkeys(call, pool, account.id if account is not None else NOBODY)
+    token = await factors.new_passkey_challenge(call, pool, account if found else None, ChallengePurpose.PASSKEY_LOGIN)
+    allowed = _stored(found) or [_decoy(seed, identifier)]
     return _options(webauthn.authentication_options(rp, token, allowed, user_verification="required"))
 
 
-def _decoy(call: Call, pool: Pool, identifier: tuple[str, str]) -> webauthn.Stored:
-    """A passkey no authenticator holds, the same each time this identifier is named here (a list that changed
-    from one request to the next would give the decoy away)."""
+def _decoy(seed: bytes, identifier: tuple[str, str]) -> webauthn.Stored:
+    """A passkey no authenticator holds, the same each time this identifier is named in this pool (a list that
+    changed from one request to the next, or at a rotation of the secret, would give the decoy away)."""
     kind, value = identifier
-    named = f"{pool.scope_id}:{kind}:{value}".encode()
-    digest = sealing.keyed_digest(call.settings.secret_key, sealing.PASSKEY_DECOYS, named)
+    digest = hmac.new(seed, f"{kind}:{value}".encode(), hashlib.sha256).digest()
     credential_id = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=["internal", "hybrid"], synced=True)
 

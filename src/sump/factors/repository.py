@@ -8,11 +8,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.pools import Pool
+from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
+from sump.db.tables.tenants import Tenant
 
 
 def _mine(model: Any, pool: Pool, account_id: uuid.UUID) -> tuple[Any, ...]:
@@ -29,6 +31,12 @@ async def factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *, confir
     if confirmed:
         statement = statement.where(Factor.confirmed_at.is_not(None))
     return list(await db.scalars(statement.order_by(Factor.id)))
+
+
+async def decoy_seed(db: AsyncSession, pool: Pool) -> bytes:
+    """The pool's own key of its passkey decoys: its environment's, or its tenant's for tenant accounts."""
+    row = Environment if pool.environment_id else Tenant
+    return bytes((await db.execute(select(row.decoy_seed).where(row.id == pool.scope_id))).scalar_one())
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:

@@ -24,7 +24,6 @@ SIGNING_KEYS = b"signing-key-encryption"
 FACTOR_SECRETS = b"factor-secret-encryption"
 RECOVERY_CODES = b"recovery-code-digest"
 RECOVERY_CODE_TAGS = b"recovery-code-tag"
-PASSKEY_DECOYS = b"passkey-decoy"
 
 
 class Unreadable(Exception):

@@ -6,10 +6,10 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sump.db.base import Base, Timestamps, uuid7
+from sump.db.base import Base, DecoySeeded, Timestamps, uuid7
 
 
-class Environment(Timestamps, Base):
+class Environment(DecoySeeded, Timestamps, Base):
     __tablename__ = "environment"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 

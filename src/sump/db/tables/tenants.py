@@ -6,10 +6,10 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sump.db.base import Base, Timestamps, uuid7
+from sump.db.base import Base, DecoySeeded, Timestamps, uuid7
 
 
-class Tenant(Timestamps, Base):
+class Tenant(DecoySeeded, Timestamps, Base):
     __tablename__ = "tenant"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
