@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 
 from sump.access.pools import tenant_pool
 from sump.auth.schemas import MFA_GRANT
@@ -29,7 +30,7 @@ from tests.factors.authenticator import (
     b64url,
     virtual_authenticator,
 )
-from tests.support import SECRET, EndUser, TenantWorld, bearer
+from tests.support import SECRET, EndUser, TenantWorld, bearer, statements
 
 PASSKEYS = {"passkeyRpId": "localhost", "passkeyOrigins": [ORIGIN]}
 
@@ -144,6 +145,22 @@ async def test_a_passkey_registers_and_signs_in_as_a_second_factor_alone_and_for
     )
     assert stepped.status_code == 200, stepped.text
     assert (await client.post(f"{user.auth_base}/me/recovery-codes", headers=bearer(token))).status_code == 200
+
+
+async def test_passkey_options_send_the_same_statements_whoever_the_identifier_names(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    """A lookup skipped for unknown identifiers would tell them apart by the time the answer takes."""
+    environment_id = await passkey_environment(world)
+    holder = await passkey_user(client, world, authenticator, environment_id)
+    without = await world.add_end_user(environment_id)
+    sent = []
+    for username in (holder.username, without.username, "nobody_here"):
+        with statements(app) as seen:
+            options = await client.post(f"{holder.auth_base}/login/passkey/options", json={"username": username})
+        assert options.status_code == 200, options.text
+        sent.append(seen)
+    assert sent[0] == sent[1] == sent[2], sent
 
 
 async def test_a_passkey_after_the_identifier_lists_that_accounts_passkeys(
