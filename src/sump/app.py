@@ -54,6 +54,7 @@ from sump.kit.errors import ProblemBody, UnexpectedErrorMiddleware, install_erro
 from sump.kit.lazy_app import LazyApp
 from sump.kit.lockout import Lockout, LockoutPolicy
 from sump.kit.logging import configure_logging
+from sump.kit.metrics import RouteTemplates
 from sump.kit.middleware import BodyLimitMiddleware, OriginGuardMiddleware
 from sump.kit.origins import trusted_origins
 from sump.kit.passwords import PasswordHasher
@@ -245,7 +246,9 @@ def front(app: Sump) -> ASGIApp:
         metrics=app.state.request_metrics,
     )
     tracer_provider = getattr(app.state, "tracer_provider", None)
-    return edge if tracer_provider is None else tracing.traced(edge, app, tracer_provider)
+    return (
+        edge if tracer_provider is None else tracing.traced(edge, RouteTemplates(lambda: app.routes), tracer_provider)
+    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

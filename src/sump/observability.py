@@ -31,7 +31,7 @@ def install(app: FastAPI, settings: Settings) -> metrics.RequestMetrics | None:
     # answered 405 with `Allow: GET`, where an unknown path answers 404.
     app.router.routes.append(Route("/metrics", _Scrape(app, token), include_in_schema=False))
     metrics.watch_pool(app.state.engine)
-    return metrics.RequestMetrics(lambda: app.routes)
+    return metrics.RequestMetrics(metrics.RouteTemplates(lambda: app.routes))
 
 
 class _Scrape:

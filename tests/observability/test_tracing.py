@@ -71,6 +71,7 @@ async def test_a_request_joins_the_callers_trace_with_a_span_per_statement(
     assert tenant.status_code == 200
     server = _server_span(framework)
     assert server.name == "GET /api/v1/tenants/{tenantId}"
+    assert (server.attributes or {}).get("http.route") == "/api/v1/tenants/{tenantId}"
     assert server.context is not None
     assert format(server.context.trace_id, "032x") == TRACE_ID
     assert server.parent is not None
@@ -90,11 +91,33 @@ async def test_a_request_joins_the_callers_trace_with_a_span_per_statement(
     assert check.status_code == 200
     checked = _server_span(hot)
     assert checked.name == "GET /api/v1/auth/tenants/{tenantId}/session"
+    assert (checked.attributes or {}).get("http.route") == "/api/v1/auth/tenants/{tenantId}/session"
     assert checked.context is not None
     assert format(checked.context.trace_id, "032x") == TRACE_ID
     for statement in (span for span in hot if span.kind is SpanKind.CLIENT):
         assert statement.parent is not None
         assert statement.parent.span_id == checked.context.span_id
+
+
+async def test_spans_are_named_by_the_route_a_request_is_counted_under_and_never_by_its_raw_path(
+    traced: tuple[FastAPI, InMemorySpanExporter],
+) -> None:
+    """A mounted application's routes carry the mount's prefix; a path no route answers names no route (its
+    text could be anything a client sent)."""
+    app, exporter = traced
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        named = {}
+        for path in ("/console/", f"/no/such/{new_token()}", "/health/live"):
+            exporter.clear()
+            await http.get(path)
+            span = _server_span(list(exporter.get_finished_spans()))
+            named[path.split("/")[1]] = (span.name, (span.attributes or {}).get("http.route"))
+    assert named == {
+        "console": ("GET /console/", "/console/"),
+        "no": ("GET", None),
+        "health": ("GET /health/live", "/health/live"),
+    }
 
 
 @pytest.mark.parametrize("variable", ["OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"])

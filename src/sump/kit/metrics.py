@@ -131,28 +131,16 @@ def sign_in_refused_for_load() -> None:
     of().sign_ins.labels("refused_load").inc()
 
 
-class RequestMetrics:
-    """Counts a request and its latency under its route template (`/api/v1/tenants/{tenant_id}`), never its
-    raw path: a path no route matched is `unmatched`, and a mounted application's routes are prefixed with the
-    mount's template. The label sets seen are kept, so a request costs two dictionary look-ups and two writes."""
+class RouteTemplates:
+    """The route template a request was answered by (`/api/v1/tenants/{tenantId}`), never its raw path: a path
+    no route matched is `unmatched`, and a mounted application's routes are prefixed with the mount's template.
+    Read from the scope once the framework has routed it (or a hot path has named it)."""
 
     def __init__(self, routes: Callable[[], Sequence[Any]]) -> None:
         self._routes = routes
         self._mounts: list[tuple[re.Pattern[str], str]] | None = None
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._metrics = of()
 
-    def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        method = scope["method"] if scope["method"] in METHODS else "other"
-        key = (method, self.route(scope), status)
-        children = self._children.get(key)
-        if children is None:
-            requests, latency = self._metrics.requests, self._metrics.latency
-            children = self._children[key] = (requests.labels(method, key[1], str(status)), latency.labels(*key[:2]))
-        children[0].inc()
-        children[1].observe(seconds)
-
-    def route(self, scope: Scope) -> str:
+    def of(self, scope: Scope) -> str:
         template = scope.get("sump.route")  # set by the pure-ASGI hot paths
         if template is not None:
             return str(template)
@@ -178,6 +166,26 @@ class RequestMetrics:
                 if isinstance(route, Mount)
             ]
         return self._mounts
+
+
+class RequestMetrics:
+    """Counts a request and its latency under its route template (`RouteTemplates`). The label sets seen are
+    kept, so a request costs two dictionary look-ups and two writes."""
+
+    def __init__(self, templates: RouteTemplates) -> None:
+        self.templates = templates
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._metrics = of()
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        key = (method, self.templates.of(scope), status)
+        children = self._children.get(key)
+        if children is None:
+            requests, latency = self._metrics.requests, self._metrics.latency
+            children = self._children[key] = (requests.labels(method, key[1], str(status)), latency.labels(*key[:2]))
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def watch_pool(engine: AsyncEngine) -> None:

@@ -7,7 +7,7 @@ exporter is `none`. The OTLP exporter (HTTP with protobuf) reads its own variabl
 `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` (or `OTEL_PYTHON_EXCLUDED_URLS`) keeps matching URLs out, probes say.
 
 `traced` wraps every layer of the application, the pure-ASGI session check and JWKS included, in the SDK's ASGI
-instrumentation (a server span per request, named by the route template the framework would choose), and
+instrumentation (a server span per request, named by the route template it is counted under), and
 `instrument` follows each SQL statement of the application's engine (a client span per statement, its text
 without parameters). When traces are off, nothing here runs and no SDK or instrumentation module is imported:
 the request path is the same code as without it.
@@ -25,18 +25,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from sump.kit.metrics import METHODS, UNMATCHED, RouteTemplates
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 EXPORTERS = ("otlp", "console")
 SERVICE_NAME = "sump"
 SANITIZE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
 CREDENTIAL_HEADERS = ("authorization", "cookie")  # patterns: Proxy-Authorization and Set-Cookie too
+_SPAN = "sump.span"  # the request's server span, in its scope
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")  # a parameter's name kept; anything else may be a value
 
 
@@ -69,24 +72,41 @@ def instrument(app: FastAPI, exporter: SpanExporter | None = None) -> TracerProv
     return provider
 
 
-def traced(front: ASGIApp, app: FastAPI, provider: TracerProvider) -> ASGIApp:
-    """`front` (the layers in front of `app`'s framework, hot paths included) with a server span per request,
-    named by the template of the route `app` would choose; `traceparent` is its parent. A URL matching
+def traced(front: ASGIApp, templates: RouteTemplates, provider: TracerProvider) -> ASGIApp:
+    """`front` (the layers in front of the framework, hot paths included) with a server span per request;
+    `traceparent` is its parent. The span is named `{method} {route}` (with `http.route`) at the response's
+    start, once the route is known: the template the metrics count it under (`RouteTemplates`), read from the
+    scope the framework has routed, so no route is matched twice. A URL matching
     `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` (else `OTEL_PYTHON_EXCLUDED_URLS`: regular expressions, comma-separated)
     is not traced at all, its statements included."""
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware, get_host_port_url_tuple
-    from opentelemetry.instrumentation.fastapi import _get_default_span_details
     from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
     from opentelemetry.util.http import get_excluded_urls
 
-    def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
-        return _get_default_span_details({**scope, "app": app})
+    def method_of(scope: Scope) -> str:
+        method: str = scope.get("method", "")
+        return method if method in METHODS else "HTTP"
+
+    def started(span: Span, scope: dict[str, Any]) -> None:
+        scope[_SPAN] = span
+        _hide_query_values(span, scope)
+
+    async def naming(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start" and (route := templates.of(scope)) != UNMATCHED:
+                span: Span = scope[_SPAN]
+                span.update_name(f"{method_of(scope)} {route}")
+                span.set_attribute(HTTP_ROUTE, route)
+            await send(message)
+
+        await front(scope, receive, send_named)
 
     # `send` and `receive` spans would double the spans of every request and say nothing a server span does not.
     spanned = OpenTelemetryMiddleware(
-        front,
-        default_span_details=span_details,
-        server_request_hook=_hide_query_values,
+        naming,
+        default_span_details=lambda scope: (method_of(scope), {}),
+        server_request_hook=started,
         tracer_provider=provider,
         http_capture_headers_sanitize_fields=[*_listed(os.environ.get(SANITIZE_HEADERS, "")), *CREDENTIAL_HEADERS],
         exclude_spans=["receive", "send"],
