@@ -245,10 +245,8 @@ def front(app: Sump) -> ASGIApp:
         hsts=settings.env is Env.PROD,
         metrics=app.state.request_metrics,
     )
-    tracer_provider = getattr(app.state, "tracer_provider", None)
-    return (
-        edge if tracer_provider is None else tracing.traced(edge, RouteTemplates(lambda: app.routes), tracer_provider)
-    )
+    provider = getattr(app.state, "tracer_provider", None)
+    return edge if provider is None else tracing.traced(edge, RouteTemplates(lambda: app.routes), provider)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

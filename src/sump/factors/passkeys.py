@@ -24,7 +24,7 @@ from sump.factors.kinds import Kind
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 
-NOBODY = uuid.UUID(int=0)  # no account has this id (they are UUIDv7s)
+NOBODY = uuid.UUID(int=0)  # the nil UUID: no account has it
 
 
 @dataclass(frozen=True)
@@ -119,15 +119,16 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
     account without a passkey, gets a decoy in their place, so the answer tells nothing of which accounts exist
     or have passkeys."""
     rp = webauthn.relying_party(call.settings, pool)
-    if identifier is None:
-        token = await factors.new_passkey_challenge(call, pool, None, ChallengePurpose.PASSKEY_LOGIN)
-        return _options(webauthn.authentication_options(rp, token, [], user_verification="required"))
-    # The same statements whoever is named: an unknown identifier's passkeys are looked up as nobody's.
-    seed = await repository.decoy_seed(call.db, pool)
-    account = await identity.find(call.db, pool, *identifier)
-    found = await factors.passkeys(call, pool, account.id if account is not None else NOBODY)
-    token = await factors.new_passkey_challenge(call, pool, account if found else None, ChallengePurpose.PASSKEY_LOGIN)
-    allowed = _stored(found) or [_decoy(seed, identifier)]
+    owner: Account | None = None
+    allowed: list[webauthn.Stored] = []
+    if identifier is not None:
+        # The same statements whoever is named: an unknown identifier's passkeys are looked up as nobody's.
+        seed = await repository.decoy_seed(call.db, pool)
+        account = await identity.find(call.db, pool, *identifier)
+        found = await factors.passkeys(call, pool, account.id if account is not None else NOBODY)
+        owner = account if found else None
+        allowed = _stored(found) or [_decoy(seed, identifier)]
+    token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
     return _options(webauthn.authentication_options(rp, token, allowed, user_verification="required"))
 
 

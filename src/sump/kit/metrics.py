@@ -173,13 +173,13 @@ class RequestMetrics:
     kept, so a request costs two dictionary look-ups and two writes."""
 
     def __init__(self, templates: RouteTemplates) -> None:
-        self.templates = templates
+        self._templates = templates
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._metrics = of()
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in METHODS else "other"
-        key = (method, self.templates.of(scope), status)
+        key = (method, self._templates.of(scope), status)
         children = self._children.get(key)
         if children is None:
             requests, latency = self._metrics.requests, self._metrics.latency
