@@ -76,6 +76,8 @@ def make_settings(database: Database, **overrides: Any) -> Settings:
         "secret_key": SECRET,
         "rate_limits": False,
         "public_url": "http://sump.test",
+        # A test host may stall for a moment under the whole suite's load; the fault tests set the default's 1.5 s.
+        "db_command_timeout": 10.0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -109,7 +109,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.rate_limits is True
     assert settings.redis_url is None
     assert settings.email_from == "no-reply@localhost"
+    assert settings.db_command_timeout == 1.5
     assert not settings.secure_cookies
+
+
+@pytest.mark.parametrize("value", ["0", "0.05", "61", "soon"])
+def test_db_command_timeout_out_of_bounds_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SUMP_DB_COMMAND_TIMEOUT", value)
+    with pytest.raises(SettingsError, match="SUMP_DB_COMMAND_TIMEOUT"):
+        load_settings()
 
 
 def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

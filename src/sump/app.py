@@ -31,7 +31,7 @@ from sump.auth.token_routes import router as token_endpoint_router
 from sump.clients import grants as client_grants
 from sump.clients.routes import router as clients_router
 from sump.config import Env, Settings, load_settings
-from sump.db.engine import REQUESTS, autocommit_engine, make_engine, make_sessionmaker
+from sump.db.engine import autocommit_engine, make_engine, make_sessionmaker, request_limits
 from sump.db.held import HeldConnections
 from sump.db.tables.outbox import OutboxKind
 from sump.environment_accounts.routes import router as end_users_router
@@ -126,11 +126,12 @@ def create_app(settings: Settings | None = None) -> Sump:
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.database_url, REQUESTS)
+    limits = request_limits(settings.db_command_timeout)
+    app.state.engine = make_engine(settings.database_url, limits)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
-    app.state.held = HeldConnections(app.state.engine, HELD_CONNECTIONS, REQUESTS.pool)  # for the session check
+    app.state.held = HeldConnections(app.state.engine, HELD_CONNECTIONS, limits.pool)  # for the session check
     app.state.hasher = PasswordHasher(settings.password_threads, settings.password_queue_size)
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
     app.state.lockout = Lockout(

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     env: Env = Env.DEV
     database_url: str = "sqlite+aiosqlite:///./sump.db"
+    # Seconds a request's statement may take before its connection is closed and the request answers 503.
+    db_command_timeout: float = Field(default=1.5, ge=0.1, le=60)
     secret_key: str = ""
     # Secrets still accepted for reading (signatures, sealed values, recovery codes), never used to write.
     previous_secret_keys: Annotated[tuple[str, ...], NoDecode] = ()

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from sump.db.engine import REQUESTS
 from tests.faults.cluster import Cluster
 from tests.kit.http_support import assert_problem, serving
 from tests.support import PASSWORD, Database, TenantWorld, make_settings, new_tenant, tenant_body
@@ -101,7 +102,7 @@ async def refused_while_shutting_down(cluster: Cluster) -> None:
 
 @pytest.mark.asvs("REL-05")
 async def test_a_database_shutting_down_stopped_and_started_answers_503_then_recovers(running: Cluster) -> None:
-    settings = make_settings(Database("postgresql", running.url))
+    settings = make_settings(Database("postgresql", running.url), db_command_timeout=REQUESTS.command)
     async with serving(settings) as (_, http):
         world = await new_tenant(http)
         assert (await http.get(world.base, headers=world.owner.auth)).status_code == 200
@@ -134,7 +135,7 @@ async def test_a_database_shutting_down_stopped_and_started_answers_503_then_rec
 
 @pytest.mark.asvs("REL-05")
 async def test_a_frozen_database_answers_503_within_two_seconds_and_the_pool_recovers(running: Cluster) -> None:
-    settings = make_settings(Database("postgresql", running.url))
+    settings = make_settings(Database("postgresql", running.url), db_command_timeout=REQUESTS.command)
     async with serving(settings) as (application, http):
         world = await new_tenant(http)
         worlds = [world, *[await new_tenant(http) for _ in range(2)]]
@@ -166,7 +167,7 @@ async def test_a_frozen_database_answers_503_within_two_seconds_and_the_pool_rec
 async def test_a_frozen_database_does_not_exhaust_the_pool(running: Cluster) -> None:
     """More requests than the pool holds while the database is frozen: each answers 503 without a hang and the
     pool holds no stuck connection afterwards."""
-    settings = make_settings(Database("postgresql", running.url))
+    settings = make_settings(Database("postgresql", running.url), db_command_timeout=REQUESTS.command)
     async with serving(settings) as (application, http):
         world = await new_tenant(http)
         running.freeze()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from sqlalchemy import text
+
+from sump.app import create_app
 from sump.db.engine import REQUESTS, make_engine
-from tests.support import ADMIN_URL
+from tests.support import ADMIN_URL, Database, make_settings
 
 
 async def test_a_stall_between_prepare_and_execute_does_not_cancel_a_quick_statement() -> None:
@@ -22,5 +26,22 @@ async def test_a_stall_between_prepare_and_execute_does_not_cancel_a_quick_state
             prepared = await driver.prepare("SELECT 1")
             time.sleep(REQUESTS.command)  # noqa: ASYNC251 (the stall under test: nothing runs meanwhile)
             assert await prepared.fetchval() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_applications_engine_keeps_the_bounds_of_its_setting() -> None:
+    """`SUMP_DB_COMMAND_TIMEOUT` bounds a request's statement on the client, and the server's own limit is twice
+    it: a statement that runs on past the setting ends the call, and its connection, in about that time."""
+    app = create_app(make_settings(Database("postgresql", ADMIN_URL), db_command_timeout=0.4))
+    engine = app.state.engine
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SHOW statement_timeout"))).scalar_one() == "800ms"
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT pg_sleep(5)"))
+        assert time.monotonic() - started < 3
     finally:
         await engine.dispose()

@@ -29,11 +29,18 @@ class Limits:
     statement: float | None
 
 
-# The server's bound is a backstop above the client's: PostgreSQL's timer runs from a statement's Parse to the end
-# of its Execute, and asyncpg prepares (Parse, Describe, Flush) and executes in two exchanges, so a stall of the
-# worker's event loop between them counts against the statement. The client closes a connection whose call has
-# not answered in 1.5 s (a 503); the server stops what such a statement still runs by 3 s.
-REQUESTS = Limits(connect=1.5, pool=1.9, command=1.5, statement=3.0)
+def request_limits(command: float) -> Limits:
+    """The limits of requests whose statements must answer within `command` seconds (`SUMP_DB_COMMAND_TIMEOUT`).
+
+    The server's bound is a backstop above the client's: PostgreSQL's timer runs from a statement's Parse to the
+    end of its Execute, and asyncpg prepares (Parse, Describe, Flush) and executes in two exchanges, so a stall of
+    the worker's event loop between them counts against the statement. The client closes a connection whose call
+    has not answered in `command` seconds (a 503); the server stops what such a statement still runs by twice that.
+    """
+    return Limits(connect=command, pool=command + 0.4, command=command, statement=2 * command)
+
+
+REQUESTS = request_limits(1.5)  # the default's
 BACKGROUND = Limits(connect=5, pool=5, command=10, statement=None)
 
 
