@@ -114,9 +114,12 @@ async def test_a_database_shutting_down_stopped_and_started_answers_503_then_rec
             await refused_while_shutting_down(running)
             async with serving(settings) as (_, fresh):  # no pooled connection: each request connects
                 for name, request in requests(world).items():
-                    response, elapsed = await timed(request, fresh)
+                    # A fresh application builds a route's dependencies at its first request, on the event
+                    # loop: CPU that a loaded machine may stretch, counted apart from the database's time.
+                    async with Stalls() as stalls:
+                        response, elapsed = await timed(request, fresh)
                     assert_unavailable(response)
-                    assert elapsed < FAST_SECONDS, name
+                    assert elapsed < FAST_SECONDS + stalls.total, f"{name}: {elapsed:.2f} s, {stalls.total:.2f} s"
         finally:
             await holder.close(timeout=2)
 
@@ -125,9 +128,10 @@ async def test_a_database_shutting_down_stopped_and_started_answers_503_then_rec
         running.wait_stopped()
         for _ in range(2):
             for name, request in requests(world).items():
-                response, elapsed = await timed(request, http)
+                async with Stalls() as stalls:
+                    response, elapsed = await timed(request, http)
                 assert_unavailable(response)
-                assert elapsed < FAST_SECONDS, name
+                assert elapsed < FAST_SECONDS + stalls.total, f"{name}: {elapsed:.2f} s, {stalls.total:.2f} s"
 
         running.start()
         await until_recovered(http, world)
