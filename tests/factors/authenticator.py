@@ -80,7 +80,9 @@ def b64url(data: str) -> str:
 
 
 @asynccontextmanager
-async def virtual_authenticator(*, user_verification: bool = True) -> AsyncIterator[Authenticator]:
+async def virtual_authenticator(
+    *, user_verification: bool = True, transport: str = "internal"
+) -> AsyncIterator[Authenticator]:
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
@@ -99,7 +101,7 @@ async def virtual_authenticator(*, user_verification: bool = True) -> AsyncItera
                     "options": {
                         "protocol": "ctap2",
                         "ctap2Version": "ctap2_1",
-                        "transport": "internal",
+                        "transport": transport,
                         "hasResidentKey": True,
                         "hasUserVerification": True,
                         "isUserVerified": user_verification,

@@ -6,6 +6,7 @@ passkey alone; another environment's passkey; the console's relying party refuse
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,8 +20,8 @@ from fastapi import FastAPI
 from sump.access.pools import tenant_pool
 from sump.auth.schemas import MFA_GRANT
 from sump.config import Settings
+from sump.factors import passkeys, webauthn
 from sump.factors import service as factor_service
-from sump.factors import webauthn
 from sump.kit.errors import Problem
 from tests.factors.authenticator import (
     ORIGIN,
@@ -374,3 +375,66 @@ async def test_the_token_endpoints_mfa_grant_takes_a_passkey(
     assert tokens.status_code == 200, tokens.text
     assert jwt.decode(tokens.json()["accessToken"], options={"verify_signature": False})["amr"] == ["pwd", "hwk", "mfa"]
     assert_refused(replayed, 401, "invalid_challenge")
+
+
+async def test_a_decoy_is_shaped_like_the_passkeys_of_its_pool(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    """An attacker who names accounts compares the lists: a decoy of another length or other transports than
+    the passkeys people of this pool hold would say that its account has none."""
+    environment_id = await passkey_environment(world)
+    holder = await passkey_user(client, world, authenticator, environment_id)
+    without = await world.add_end_user(environment_id)
+    lists = []
+    for username in (holder.username, without.username, "nobody_here"):
+        options = await client.post(f"{holder.auth_base}/login/passkey/options", json={"username": username})
+        assert options.status_code == 200, options.text
+        lists.append(options.json()["publicKey"]["allowCredentials"])
+    real, *decoys = lists
+    for decoy in decoys:
+        assert [shape(entry) for entry in decoy] == [shape(entry) for entry in real], (decoy, real)
+    assert decoys[0] != decoys[1] != real
+
+
+def shape(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """What a credential descriptor shows but its bytes: its members, type, id length and transports."""
+    return sorted(entry), entry["type"], len(base64.urlsafe_b64decode(entry["id"] + "==")), entry.get("transports")
+
+
+async def test_a_decoy_takes_the_shape_most_of_the_pools_passkeys_have_not_the_newest(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    """Two passkeys of a platform authenticator, then one of a security key: decoys keep the platform's shape,
+    which most accounts show, rather than follow each registration."""
+    environment_id = await passkey_environment(world)
+    holders = [await passkey_user(client, world, authenticator, environment_id) for _ in range(2)]
+    async with virtual_authenticator(transport="usb") as security_key:
+        await passkey_user(client, world, security_key, environment_id)
+
+    async def listed(username: str) -> list[dict[str, Any]]:
+        options = await client.post(f"{holders[0].auth_base}/login/passkey/options", json={"username": username})
+        assert options.status_code == 200, options.text
+        entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
+        return entries
+
+    platform = await listed(holders[0].username)
+    assert platform[0]["transports"] == ["internal"]
+    decoy = await listed("nobody_here")
+    assert [shape(entry) for entry in decoy] == [shape(entry) for entry in platform]
+
+
+def test_a_long_decoy_shares_no_block_with_another_and_a_short_one_is_its_beginning() -> None:
+    """Decoys longer than one HMAC are made of several; a block that two identifiers' decoys shared would tie
+    them together as decoys. A pool's shape that changes only the length keeps each decoy's first bytes."""
+    seed = bytes(range(32))
+    names = ["abc", "abc#", "abc1", "abc\x01", "abc\x00\x01"]
+    long = [decoy_bytes(seed, 100, name) for name in names]
+    blocks = [decoy[n : n + 32] for decoy in long for n in range(0, 96, 32)]
+    assert [len(decoy) for decoy in long] == [100] * len(names)
+    assert len(set(blocks)) == len(blocks)
+    assert [decoy_bytes(seed, 16, name) for name in names] == [decoy[:16] for decoy in long]
+
+
+def decoy_bytes(seed: bytes, length: int, name: str) -> bytes:
+    shape = {"idBytes": length, "transports": ["usb"]}
+    return base64.urlsafe_b64decode(passkeys._decoy(seed, shape, ("username", name)).credential_id + "==")

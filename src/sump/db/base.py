@@ -61,9 +61,12 @@ class DecoySeeded:
     """A tenant's or environment's own random key for the passkey decoys it offers an unknown identifier
     (`factors.passkeys`). It is not derived from `SUMP_SECRET_KEY`, so a decoy stays the same across a rotation
     (one that changed would single out the accounts without a passkey); it is stored as it is, since whoever
-    reads the database knows the accounts already."""
+    reads the database knows the accounts already. `decoy_shape` is what most of the pool's passkeys look like
+    (their credential id's length and transports), kept at each registration, so that a decoy looks like them;
+    none until the pool's first passkey."""
 
     decoy_seed: Mapped[bytes] = mapped_column(LargeBinary(DECOY_SEED_BYTES), default=new_decoy_seed)
+    decoy_shape: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 _RANDOM_BITS = 74  # rand_a (12) and rand_b (62): what is not the time, the version or the variant

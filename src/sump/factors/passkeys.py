@@ -6,6 +6,7 @@ sign-in's check. The WebAuthn rules themselves are `sump.factors.webauthn`'s; th
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import uuid
@@ -25,6 +26,10 @@ from sump.kit.call import Call
 from sump.kit.errors import Problem
 
 NOBODY = uuid.UUID(int=0)  # the nil UUID: no account has it
+# A decoy's shape in a pool without passkeys (where every list is a decoy), and how many of a pool's newest
+# passkeys give the shape of its decoys.
+DEFAULT_SHAPE: dict[str, Any] = {"idBytes": 32, "transports": ["internal", "hybrid"]}
+SHAPED_BY = 200
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ async def register(
         **factors.owner_columns(pool, account),
     )
     await repository.add(call.db, factor)
+    await _keep_decoy_shape(call, pool)
     return await enrolment.confirmed(call, pool, session, account, factor)
 
 
@@ -123,22 +129,42 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
     allowed: list[webauthn.Stored] = []
     if identifier is not None:
         # The same statements whoever is named: an unknown identifier's passkeys are looked up as nobody's.
-        seed = await repository.decoy_seed(call.db, pool)
+        seed, shape = await repository.decoy(call.db, pool)
         account = await identity.find(call.db, pool, *identifier)
         found = await factors.passkeys(call, pool, account.id if account is not None else NOBODY)
         owner = account if found else None
-        allowed = _stored(found) or [_decoy(seed, identifier)]
+        allowed = _stored(found) or [_decoy(seed, shape or DEFAULT_SHAPE, identifier)]
     token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
     return _options(webauthn.authentication_options(rp, token, allowed, user_verification="required"))
 
 
-def _decoy(seed: bytes, identifier: tuple[str, str]) -> webauthn.Stored:
+def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> webauthn.Stored:
     """A passkey no authenticator holds, the same each time this identifier is named in this pool (a list that
-    changed from one request to the next, or at a rotation of the secret, would give the decoy away)."""
+    changed from one request to the next, or at a rotation of the secret, would give the decoy away), shaped
+    like most of the pool's passkeys (one of another length or other transports would give it away too)."""
     kind, value = identifier
-    digest = hmac.new(seed, f"{kind}:{value}".encode(), hashlib.sha256).digest()
-    credential_id = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=["internal", "hybrid"], synced=True)
+    message = f"{kind}:{value}".encode()
+    length = shape["idBytes"]
+    # Blocks after the first are keyed apart by a prefix no identifier's message starts with, so no block of
+    # one decoy is a block of another's (which would tie the two together as decoys).
+    prefixes = [b"", *(bytes([0, n]) for n in range(1, -(-length // 32)))]
+    blocks = b"".join(hmac.new(seed, prefix + message, hashlib.sha256).digest() for prefix in prefixes)
+    credential_id = base64.urlsafe_b64encode(blocks[:length]).rstrip(b"=").decode()
+    transports = list(shape["transports"])
+    return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=transports, synced=True)
+
+
+async def _keep_decoy_shape(call: Call, pool: Pool) -> None:
+    """The shape most of the pool's newest passkeys have (of shapes as common, the newest), as decoys take it.
+    Kept at each registration, so it moves only as the pool's passkeys do, never from one request to the next."""
+    shapes = [_shape(webauthn.Stored.of(data)) for data in await repository.latest_passkeys(call.db, pool, SHAPED_BY)]
+    counts = collections.Counter(shapes)
+    length, transports = max(counts, key=lambda shape: (counts[shape], -shapes.index(shape)))
+    await repository.set_decoy_shape(call.db, pool, {"idBytes": length, "transports": list(transports)})
+
+
+def _shape(stored: webauthn.Stored) -> tuple[int, tuple[str, ...]]:
+    return len(stored.credential_id) * 3 // 4, tuple(stored.transports)  # base64url without padding
 
 
 async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:

@@ -15,6 +15,7 @@ from sump.access.pools import Pool
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
 from sump.db.tables.tenants import Tenant
+from sump.factors.kinds import WEBAUTHN
 
 
 def _mine(model: Any, pool: Pool, account_id: uuid.UUID) -> tuple[Any, ...]:
@@ -33,10 +34,32 @@ async def factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *, confir
     return list(await db.scalars(statement.order_by(Factor.id)))
 
 
-async def decoy_seed(db: AsyncSession, pool: Pool) -> bytes:
-    """The pool's own key of its passkey decoys: its environment's, or its tenant's for tenant accounts."""
-    row = Environment if pool.environment_id else Tenant
-    return bytes((await db.execute(select(row.decoy_seed).where(row.id == pool.scope_id))).scalar_one())
+def _pool_row(pool: Pool) -> type[Environment] | type[Tenant]:
+    """The row that holds the pool's settings: its environment, or its tenant for tenant accounts."""
+    return Environment if pool.environment_id else Tenant
+
+
+async def decoy(db: AsyncSession, pool: Pool) -> tuple[bytes, dict[str, Any] | None]:
+    """The pool's own key of its passkey decoys, and the shape they take (`DecoySeeded`)."""
+    row = _pool_row(pool)
+    seed, shape = (await db.execute(select(row.decoy_seed, row.decoy_shape).where(row.id == pool.scope_id))).one()
+    return bytes(seed), shape
+
+
+async def latest_passkeys(db: AsyncSession, pool: Pool, limit: int) -> list[dict[str, Any]]:
+    """What the pool's newest passkeys keep (`factor.data`), newest first."""
+    statement = (
+        pool.scope.select(Factor.data)
+        .where(Factor.account_type == pool.account_type, Factor.kind == WEBAUTHN.name, Factor.confirmed_at.is_not(None))
+        .order_by(Factor.id.desc())
+        .limit(limit)
+    )
+    return list(await db.scalars(statement))
+
+
+async def set_decoy_shape(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> None:
+    row = _pool_row(pool)
+    await db.execute(update(row).where(row.id == pool.scope_id).values(decoy_shape=shape))
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:
