@@ -70,6 +70,16 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[SmtpServer]:
+    """A real SMTP server for the whole session, for the servers started once per session (the console's, the
+    fleet's)."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 async def mail_app(database: Database, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
     """The application sending its email to `smtp` (files whose settings differ define their own)."""

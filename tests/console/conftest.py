@@ -56,14 +56,6 @@ class Owner:
 
 
 @pytest.fixture(scope="session")
-def mailbox() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def console_server(tmp_path_factory: pytest.TempPathFactory, mailbox: SmtpServer) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("console")
     port = free_port()

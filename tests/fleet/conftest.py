@@ -27,14 +27,6 @@ from tests.servers import SUMP, free_port
 
 
 @pytest.fixture(scope="session")
-def mailbox() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory, mailbox: SmtpServer) -> Iterator[Fleet]:
     directory = tmp_path_factory.mktemp("fleet")
     counters = redis.Redis.from_url(REDIS_URL)

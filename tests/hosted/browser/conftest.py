@@ -5,7 +5,6 @@ from tests.console.conftest import (  # noqa: F401  (fixtures)
     api,
     browser,
     console_server,
-    mailbox,
     page,
     phone,
     playwright,
