@@ -7,15 +7,21 @@ passkey alone; another environment's passkey; the console's relying party refuse
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import cbor2
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from webauthn.helpers import bytes_to_base64url
 
 from sump.access.pools import tenant_pool
 from sump.auth.schemas import MFA_GRANT
@@ -31,6 +37,7 @@ from tests.factors.authenticator import (
     b64url,
     virtual_authenticator,
 )
+from tests.kit.http_support import assert_problem
 from tests.support import SECRET, EndUser, TenantWorld, bearer, statements
 
 PASSKEYS = {"passkeyRpId": "localhost", "passkeyOrigins": [ORIGIN]}
@@ -383,7 +390,11 @@ async def test_a_decoy_is_shaped_like_the_passkeys_of_its_pool(
     """An attacker who names accounts compares the lists: a decoy of another length or other transports than
     the passkeys people of this pool hold would say that its account has none."""
     environment_id = await passkey_environment(world)
+    environment = f"{world.base}/environments/{environment_id}"
+    updated = (await client.get(environment, headers=world.owner.auth)).json()["updatedAt"]
     holder = await passkey_user(client, world, authenticator, environment_id)
+    # Shaping the decoys is no change of the environment's: its time would tell when passkeys are registered.
+    assert (await client.get(environment, headers=world.owner.auth)).json()["updatedAt"] == updated
     without = await world.add_end_user(environment_id)
     lists = []
     for username in (holder.username, without.username, "nobody_here"):
@@ -401,40 +412,117 @@ def shape(entry: dict[str, Any]) -> tuple[Any, ...]:
     return sorted(entry), entry["type"], len(base64.urlsafe_b64decode(entry["id"] + "==")), entry.get("transports")
 
 
-async def test_a_decoy_takes_the_shape_most_of_the_pools_passkeys_have_not_the_newest(
+async def test_a_decoy_keeps_its_shape_and_bytes_whatever_passkeys_come_later(
     client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
 ) -> None:
-    """Two passkeys of a platform authenticator, then one of a security key: decoys keep the platform's shape,
-    which most accounts show, rather than follow each registration."""
+    """The pool's first passkey shapes its decoys once. Were the shape to follow the pool's passkeys, whoever
+    registers passkeys of another kind could move it, ask again, and know each answer that changed for a decoy:
+    real lists do not change."""
     environment_id = await passkey_environment(world)
-    holders = [await passkey_user(client, world, authenticator, environment_id) for _ in range(2)]
-    async with virtual_authenticator(transport="usb") as security_key:
-        await passkey_user(client, world, security_key, environment_id)
+    holder = await passkey_user(client, world, authenticator, environment_id)
 
     async def listed(username: str) -> list[dict[str, Any]]:
-        options = await client.post(f"{holders[0].auth_base}/login/passkey/options", json={"username": username})
+        options = await client.post(f"{holder.auth_base}/login/passkey/options", json={"username": username})
         assert options.status_code == 200, options.text
         entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
         return entries
 
-    platform = await listed(holders[0].username)
-    assert platform[0]["transports"] == ["internal"]
-    decoy = await listed("nobody_here")
-    assert [shape(entry) for entry in decoy] == [shape(entry) for entry in platform]
+    before = await listed("nobody_here")
+    async with virtual_authenticator(transport="usb") as security_key:
+        for _ in range(3):
+            newcomer = await passkey_user(client, world, security_key, environment_id)
+    assert (await listed(newcomer.username))[0]["transports"] == ["usb"]
+    assert await listed("nobody_here") == before
+    assert [shape(entry) for entry in before] == [shape(entry) for entry in await listed(holder.username)]
 
 
-def test_a_long_decoy_shares_no_block_with_another_and_a_short_one_is_its_beginning() -> None:
+def test_a_long_decoy_shares_no_block_with_another_and_its_length_stays_within_webauthns_bounds() -> None:
     """Decoys longer than one HMAC are made of several; a block that two identifiers' decoys shared would tie
-    them together as decoys. A pool's shape that changes only the length keeps each decoy's first bytes."""
+    them together as decoys."""
     seed = bytes(range(32))
     names = ["abc", "abc#", "abc1", "abc\x01", "abc\x00\x01"]
     long = [decoy_bytes(seed, 100, name) for name in names]
     blocks = [decoy[n : n + 32] for decoy in long for n in range(0, 96, 32)]
     assert [len(decoy) for decoy in long] == [100] * len(names)
     assert len(set(blocks)) == len(blocks)
-    assert [decoy_bytes(seed, 16, name) for name in names] == [decoy[:16] for decoy in long]
+    assert [len(decoy_bytes(seed, length, "abc")) for length in (0, 5, 16, 1023, 1024, 10**6)] == [
+        16,
+        16,
+        16,
+        1023,
+        1023,
+        1023,
+    ]
 
 
 def decoy_bytes(seed: bytes, length: int, name: str) -> bytes:
     shape = {"idBytes": length, "transports": ["usb"]}
     return base64.urlsafe_b64decode(passkeys._decoy(seed, shape, ("username", name)).credential_id + "==")
+
+
+def forged(
+    public_key: dict[str, Any], credential_id: bytes, transports: list[str], claimed_id: bytes | None = None
+) -> dict[str, Any]:
+    """A registration no browser would make, as anyone can send one (attestation `none`): a P-256 key of its
+    own, `credential_id` in its authenticator data (and as its id, unless `claimed_id`), `transports` as given."""
+    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: key.x.to_bytes(32, "big"), -3: key.y.to_bytes(32, "big")})
+    rp_id_hash = hashlib.sha256(public_key["rp"]["id"].encode()).digest()
+    flags = bytes([0x45])  # user present, user verified, attested credential data
+    data = rp_id_hash + flags + bytes(4) + bytes(16) + len(credential_id).to_bytes(2, "big") + credential_id + cose
+    attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": data})
+    client_data = {"type": "webauthn.create", "challenge": public_key["challenge"], "origin": ORIGIN}
+    encoded = bytes_to_base64url(claimed_id if claimed_id is not None else credential_id)
+    return {
+        "id": encoded,
+        "rawId": encoded,
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": bytes_to_base64url(json.dumps(client_data).encode()),
+            "attestationObject": bytes_to_base64url(attestation),
+            "transports": transports,
+        },
+        "clientExtensionResults": {},
+    }
+
+
+async def register_forged(
+    client: httpx.AsyncClient, user: EndUser, credential_id: bytes, transports: list[str], **claimed: bytes
+) -> httpx.Response:
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    assert options.status_code == 200, options.text
+    credential = forged(options.json()["publicKey"], credential_id, transports, **claimed)
+    return await client.post(
+        f"{user.auth_base}/me/factors/passkey", json={"credential": credential, "label": "forged"}, headers=user.auth
+    )
+
+
+async def test_a_credential_id_is_the_one_attested_and_no_longer_than_webauthn_allows(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The id kept is the one the authenticator data attests, which the client's id must be: otherwise a short
+    id would pass the request's bound and an attested one of kilobytes would be kept, and shape the pool's
+    decoys with a length no real passkey has."""
+    environment_id = await passkey_environment(world)
+    user = await world.add_end_user(environment_id)
+    long = secrets.token_bytes(1024)
+    mismatched = await register_forged(client, user, long, ["usb"], claimed_id=secrets.token_bytes(32))
+    assert_refused(mismatched, 401, "invalid_passkey", "its id is not the one its authenticator data attests")
+    too_long = await register_forged(client, user, long, ["usb"])
+    assert_problem(too_long, 400, "validation_failed")
+    assert set(too_long.json()["errors"]) == {"credential.id", "credential.rawId"}
+    assert (await register_forged(client, user, long[:1023], ["usb"])).status_code == 201
+
+
+async def test_only_known_transports_are_kept_once_each_and_sorted(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A rare spelling, a repeat or an order of the client's own would mark its passkey, and its pool's decoys."""
+    environment_id = await passkey_environment(world)
+    user = await world.add_end_user(environment_id)
+    registered = await register_forged(client, user, secrets.token_bytes(32), ["usb", "ble", "usb", "warp"])
+    assert registered.status_code == 201, registered.text
+    options = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": user.username})
+    decoy = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "nobody_here"})
+    assert options.json()["publicKey"]["allowCredentials"][0]["transports"] == ["ble", "usb"]
+    assert decoy.json()["publicKey"]["allowCredentials"][0]["transports"] == ["ble", "usb"]

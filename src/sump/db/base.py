@@ -24,6 +24,7 @@ NAMING_CONVENTION = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+NULLABLE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")  # None is SQL NULL
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -61,12 +62,15 @@ class DecoySeeded:
     """A tenant's or environment's own random key for the passkey decoys it offers an unknown identifier
     (`factors.passkeys`). It is not derived from `SUMP_SECRET_KEY`, so a decoy stays the same across a rotation
     (one that changed would single out the accounts without a passkey); it is stored as it is, since whoever
-    reads the database knows the accounts already. `decoy_shape` is what most of the pool's passkeys look like
-    (their credential id's length and transports), kept at each registration, so that a decoy looks like them;
-    none until the pool's first passkey."""
+    reads the database knows the accounts already.
+
+    `decoy_shape` (the length of a credential id, and transports) makes decoys look like the pool's passkeys:
+    its first passkey's, or, for pools that had passkeys before it was kept, the shape most of their newest had.
+    It is set once: a shape that followed the pool's passkeys would change every decoy while real lists stay,
+    and whoever can register passkeys could move it at will."""
 
     decoy_seed: Mapped[bytes] = mapped_column(LargeBinary(DECOY_SEED_BYTES), default=new_decoy_seed)
-    decoy_shape: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    decoy_shape: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
 
 
 _RANDOM_BITS = 74  # rand_a (12) and rand_b (62): what is not the time, the version or the variant

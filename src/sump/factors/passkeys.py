@@ -6,7 +6,6 @@ sign-in's check. The WebAuthn rules themselves are `sump.factors.webauthn`'s; th
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import hmac
 import uuid
@@ -26,10 +25,8 @@ from sump.kit.call import Call
 from sump.kit.errors import Problem
 
 NOBODY = uuid.UUID(int=0)  # the nil UUID: no account has it
-# A decoy's shape in a pool without passkeys (where every list is a decoy), and how many of a pool's newest
-# passkeys give the shape of its decoys.
+# A decoy's shape in a pool without passkeys, where every list is a decoy.
 DEFAULT_SHAPE: dict[str, Any] = {"idBytes": 32, "transports": ["internal", "hybrid"]}
-SHAPED_BY = 200
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ async def register(
         **factors.owner_columns(pool, account),
     )
     await repository.add(call.db, factor)
-    await _keep_decoy_shape(call, pool)
+    await repository.shape_decoys(call.db, pool, _shape(stored))
     return await enrolment.confirmed(call, pool, session, account, factor)
 
 
@@ -141,10 +138,11 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
 def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> webauthn.Stored:
     """A passkey no authenticator holds, the same each time this identifier is named in this pool (a list that
     changed from one request to the next, or at a rotation of the secret, would give the decoy away), shaped
-    like most of the pool's passkeys (one of another length or other transports would give it away too)."""
+    like the pool's passkeys (`DecoySeeded.decoy_shape`: one of another length or other transports would give
+    it away too)."""
     kind, value = identifier
     message = f"{kind}:{value}".encode()
-    length = shape["idBytes"]
+    length = min(max(int(shape["idBytes"]), 16), webauthn.MAX_CREDENTIAL_ID_BYTES)
     # Blocks after the first are keyed apart by a prefix no identifier's message starts with, so no block of
     # one decoy is a block of another's (which would tie the two together as decoys).
     prefixes = [b"", *(bytes([0, n]) for n in range(1, -(-length // 32)))]
@@ -154,17 +152,8 @@ def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> w
     return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=transports, synced=True)
 
 
-async def _keep_decoy_shape(call: Call, pool: Pool) -> None:
-    """The shape most of the pool's newest passkeys have (of shapes as common, the newest), as decoys take it.
-    Kept at each registration, so it moves only as the pool's passkeys do, never from one request to the next."""
-    shapes = [_shape(webauthn.Stored.of(data)) for data in await repository.latest_passkeys(call.db, pool, SHAPED_BY)]
-    counts = collections.Counter(shapes)
-    length, transports = max(counts, key=lambda shape: (counts[shape], -shapes.index(shape)))
-    await repository.set_decoy_shape(call.db, pool, {"idBytes": length, "transports": list(transports)})
-
-
-def _shape(stored: webauthn.Stored) -> tuple[int, tuple[str, ...]]:
-    return len(stored.credential_id) * 3 // 4, tuple(stored.transports)  # base64url without padding
+def _shape(stored: webauthn.Stored) -> dict[str, Any]:
+    return {"idBytes": len(stored.credential_id) * 3 // 4, "transports": stored.transports}  # base64url, unpadded
 
 
 async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:

@@ -15,7 +15,6 @@ from sump.access.pools import Pool
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
 from sump.db.tables.tenants import Tenant
-from sump.factors.kinds import WEBAUTHN
 
 
 def _mine(model: Any, pool: Pool, account_id: uuid.UUID) -> tuple[Any, ...]:
@@ -46,20 +45,12 @@ async def decoy(db: AsyncSession, pool: Pool) -> tuple[bytes, dict[str, Any] | N
     return bytes(seed), shape
 
 
-async def latest_passkeys(db: AsyncSession, pool: Pool, limit: int) -> list[dict[str, Any]]:
-    """What the pool's newest passkeys keep (`factor.data`), newest first."""
-    statement = (
-        pool.scope.select(Factor.data)
-        .where(Factor.account_type == pool.account_type, Factor.kind == WEBAUTHN.name, Factor.confirmed_at.is_not(None))
-        .order_by(Factor.id.desc())
-        .limit(limit)
-    )
-    return list(await db.scalars(statement))
-
-
-async def set_decoy_shape(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> None:
+async def shape_decoys(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> None:
+    """Gives the pool's decoys `shape` unless they have one: set once, by the first passkey (`DecoySeeded`). The
+    row's `updated_at` stays: it would tell when passkeys are registered."""
     row = _pool_row(pool)
-    await db.execute(update(row).where(row.id == pool.scope_id).values(decoy_shape=shape))
+    unshaped = (row.id == pool.scope_id, row.decoy_shape.is_(None))
+    await db.execute(update(row).where(*unshaped).values(decoy_shape=shape, updated_at=row.updated_at))
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:

@@ -60,9 +60,12 @@ class AssertionResponse(RequestModel):
     )
 
 
+CREDENTIAL_ID_CHARACTERS = 1364  # the base64url of WebAuthn's longest credential id, 1023 bytes
+
+
 class _Credential(RequestModel):
-    id: str = _b64(1024, "The credential id")
-    raw_id: str = _b64(1024, "The credential id")
+    id: str = _b64(CREDENTIAL_ID_CHARACTERS, "The credential id")
+    raw_id: str = _b64(CREDENTIAL_ID_CHARACTERS, "The credential id")
     type: Literal["public-key"]
     authenticator_attachment: Literal["platform", "cross-platform"] | None = None
     client_extension_results: dict[str, Any] = Field(default_factory=dict)

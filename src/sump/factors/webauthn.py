@@ -56,6 +56,9 @@ def relying_party(settings: Settings, pool: Pool) -> RelyingParty:
     return RelyingParty(pool.passkey_rp_id, pool.passkey_rp_id, pool.passkey_origins)
 
 
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn's bound on a credential id (`schemas.CREDENTIAL_ID_CHARACTERS`)
+
+
 def invalid_passkey(reason: str) -> Problem:
     return Problem(401, "invalid_passkey", f"The passkey's answer was refused: {reason}.")
 
@@ -226,14 +229,25 @@ def verify_registration(rp: RelyingParty, token: str, credential: dict[str, Any]
         )
     except (WebAuthnException, KeyError, TypeError, ValueError):
         raise invalid_passkey(_reason(credential, rp, "webauthn.create", None)) from None
-    transports = credential.get("response", {}).get("transports") or []
+    credential_id = bytes_to_base64url(verified.credential_id)
+    if credential_id != credential.get("rawId"):  # which also bounds it as the request's schema bounds `rawId`
+        raise invalid_passkey("its id is not the one its authenticator data attests")
     return Stored(
-        bytes_to_base64url(verified.credential_id),
+        credential_id,
         bytes_to_base64url(verified.credential_public_key),
         verified.sign_count,
-        [t for t in transports if isinstance(t, str)][:8],
+        known_transports(credential.get("response", {}).get("transports")),
         verified.credential_device_type is CredentialDeviceType.MULTI_DEVICE,
     )
+
+
+def known_transports(given: object) -> list[str]:
+    """The transports WebAuthn names among those an authenticator gave, once each and sorted: what a client
+    makes of the rest is its own, and a rare spelling kept as given would mark its passkey among the others."""
+    from webauthn.helpers.structs import AuthenticatorTransport
+
+    names = AuthenticatorTransport._value2member_map_
+    return sorted({t for t in given if isinstance(t, str) and t in names}) if isinstance(given, list) else []
 
 
 @dataclass(frozen=True)

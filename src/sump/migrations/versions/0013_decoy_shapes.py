@@ -1,5 +1,6 @@
-"""Each tenant and environment keeps the shape most of its passkeys have (credential id length, transports), so
-that the decoy offered for an unknown identifier looks like them; pools with passkeys get theirs here.
+"""Each tenant and environment keeps the shape of its passkey decoys (credential id length, transports), so that
+the decoy offered for an unknown identifier looks like the pool's passkeys. The application sets it once, from a
+pool's first passkey; pools that have passkeys already get the shape most of their newest 200 have.
 
 Revision ID: 0013
 Revises: 0012
@@ -9,7 +10,7 @@ Create Date: 2026-12-03
 from __future__ import annotations
 
 import collections
-import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,8 @@ branch_labels = None
 depends_on = None
 
 TABLES = {"tenant": "tenant_account", "environment": "environment_account"}  # each pool's account type
-LATEST = 200  # as `factors.repository.passkey_shape` counts them
+NEWEST = 200
+KNOWN_TRANSPORTS = {"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"}
 
 
 def upgrade() -> None:
@@ -45,29 +47,28 @@ def upgrade() -> None:
         pool = sa.table(name, sa.column("id", sa.Uuid()), sa.column("decoy_shape", json))
         scope = factor.c.environment_id if name == "environment" else factor.c.tenant_id
         passkeys = (
-            sa.select(scope, factor.c.data)
-            .where(factor.c.kind == "webauthn", factor.c.confirmed_at.is_not(None))
-            .where(factor.c.account_type == account_type)
-            .order_by(factor.c.id.desc())
+            factor.c.kind == "webauthn",
+            factor.c.confirmed_at.is_not(None),
+            factor.c.account_type == account_type,
         )
-        latest: dict[uuid.UUID, list[dict[str, Any]]] = collections.defaultdict(list)
-        for pool_id, data in connection.execute(passkeys):
-            if len(latest[pool_id]) < LATEST:
-                latest[pool_id].append(data)
-        for pool_id, found in latest.items():
+        for pool_id in connection.execute(sa.select(scope).where(*passkeys).distinct()).scalars().all():
+            newest = sa.select(factor.c.data).where(*passkeys, scope == pool_id).order_by(factor.c.id.desc())
+            found = connection.execute(newest.limit(NEWEST)).scalars().all()
             connection.execute(pool.update().where(pool.c.id == pool_id).values(decoy_shape=_most_common(found)))
 
 
-def _most_common(found: list[dict[str, Any]]) -> dict[str, Any]:
-    """The shape most of `found` (newest first) have; of shapes as common, the newest (as the application)."""
-    shapes = [(_id_bytes(data["credentialId"]), tuple(data.get("transports") or ())) for data in found]
+def _most_common(found: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The shape most of `found` (newest first) have; of shapes as common, the newest."""
+    shapes = [_shape(data) for data in found]
     counts = collections.Counter(shapes)
     length, transports = max(counts, key=lambda shape: (counts[shape], -shapes.index(shape)))
     return {"idBytes": length, "transports": list(transports)}
 
 
-def _id_bytes(credential_id: str) -> int:
-    return len(credential_id) * 3 // 4  # base64url without padding
+def _shape(data: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
+    """As the application shapes a passkey: its id's length (base64url, unpadded), its known transports sorted."""
+    transports = data.get("transports") or []
+    return len(data["credentialId"]) * 3 // 4, tuple(sorted({t for t in transports if t in KNOWN_TRANSPORTS}))
 
 
 def downgrade() -> None:
