@@ -136,10 +136,12 @@ def test_0013_shapes_the_decoys_of_pools_with_passkeys_like_most_of_them_and_goe
     migrate.upgrade(url, "0011")
     seed_first_revision(url)
     migrate.upgrade(url, "0012")
-    add_passkeys(url, [(16, ["usb"]), (16, ["usb"]), (32, ["internal"])])
+    # Two of one shape (the transports as clients gave them), one newer of another, three newest of a rare one.
+    add_passkeys(url, [(16, ["usb", "nfc", "usb"]), (16, ["nfc", "usb"]), (32, ["internal"])])
+    add_passkeys(url, [(1000, ["smart-card"])] * 3)
     migrate.upgrade(url, "0013")
-    assert decoy_shapes(url) == {"tenant": [{"idBytes": 16, "transports": ["usb"]}], "environment": [None]}
+    assert decoy_shapes(url) == {"tenant": [{"idBytes": 16, "transports": ["nfc", "usb"]}], "environment": [None]}
     migrate.downgrade(url, "0012")
     assert decoy_shapes(url) == {}
     assert {name: count(url, name) for name in _FIRST_TABLES} == dict.fromkeys(_FIRST_TABLES, 1)
-    assert count(url, "factor") == 3
+    assert count(url, "factor") == 6

@@ -514,6 +514,33 @@ async def test_a_credential_id_is_the_one_attested_and_no_longer_than_webauthn_a
     assert (await register_forged(client, user, long[:1023], ["usb"])).status_code == 201
 
 
+async def test_a_first_passkey_of_a_rare_shape_leaves_the_decoys_to_the_next(
+    client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
+) -> None:
+    """Whoever registers a pool's first passkey could otherwise give it a shape no real passkey has (a forged
+    id of 1,023 bytes) and mark every decoy of that pool for good."""
+    environment_id = await passkey_environment(world)
+    forger = await world.add_end_user(environment_id)
+
+    async def decoy() -> list[dict[str, Any]]:
+        options = await client.post(f"{forger.auth_base}/login/passkey/options", json={"username": "nobody_here"})
+        assert options.status_code == 200, options.text
+        entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
+        return entries
+
+    before = await decoy()
+    rare: list[tuple[int, list[str]]] = [(1023, ["usb"]), (32, ["smart-card"]), (32, []), (8, ["usb"])]
+    for length, transports in rare:
+        registered = await register_forged(client, forger, secrets.token_bytes(length), transports)
+        assert registered.status_code == 201, registered.text
+        assert await decoy() == before, (length, transports)
+    holder = await passkey_user(client, world, authenticator, environment_id)
+    real = await client.post(f"{forger.auth_base}/login/passkey/options", json={"username": holder.username})
+    assert [shape(entry) for entry in await decoy()] == [
+        shape(entry) for entry in real.json()["publicKey"]["allowCredentials"]
+    ]
+
+
 async def test_only_known_transports_are_kept_once_each_and_sorted(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:

@@ -65,9 +65,9 @@ class DecoySeeded:
     reads the database knows the accounts already.
 
     `decoy_shape` (the length of a credential id, and transports) makes decoys look like the pool's passkeys:
-    its first passkey's, or, for pools that had passkeys before it was kept, the shape most of their newest had.
-    It is set once: a shape that followed the pool's passkeys would change every decoy while real lists stay,
-    and whoever can register passkeys could move it at will."""
+    its first passkey's of a common authenticator's shape, or, for pools that had passkeys before it was kept,
+    the common shape most of their newest had. It is set once: a shape that followed the pool's passkeys would
+    change every decoy while real lists stay, and whoever can register passkeys could move it at will."""
 
     decoy_seed: Mapped[bytes] = mapped_column(LargeBinary(DECOY_SEED_BYTES), default=new_decoy_seed)
     decoy_shape: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)

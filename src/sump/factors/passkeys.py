@@ -21,12 +21,18 @@ from sump.db.tables.sessions import Session
 from sump.factors import enrolment, kinds, repository, webauthn
 from sump.factors import service as factors
 from sump.factors.kinds import Kind
+from sump.factors.schemas import MAX_CREDENTIAL_ID_BYTES
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 
 NOBODY = uuid.UUID(int=0)  # the nil UUID: no account has it
-# A decoy's shape in a pool without passkeys, where every list is a decoy.
-DEFAULT_SHAPE: dict[str, Any] = {"idBytes": 32, "transports": ["internal", "hybrid"]}
+# A decoy's shape in a pool without passkeys, where every list is a decoy; what a first passkey must look like
+# to shape the decoys instead (a common authenticator's), so that one registration of a rare or forged shape
+# cannot mark every decoy for good.
+DEFAULT_SHAPE: dict[str, Any] = {"idBytes": 32, "transports": ["hybrid", "internal"]}
+MIN_DECOY_ID_BYTES = 16
+COMMON_ID_BYTES = range(MIN_DECOY_ID_BYTES, 65)
+COMMON_TRANSPORTS = frozenset({"ble", "hybrid", "internal", "nfc", "usb"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ async def register(
         **factors.owner_columns(pool, account),
     )
     await repository.add(call.db, factor)
-    await repository.shape_decoys(call.db, pool, _shape(stored))
+    if (shape := _common_shape(stored)) is not None:
+        await repository.shape_decoys(call.db, pool, shape)
     return await enrolment.confirmed(call, pool, session, account, factor)
 
 
@@ -142,7 +149,7 @@ def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> w
     it away too)."""
     kind, value = identifier
     message = f"{kind}:{value}".encode()
-    length = min(max(int(shape["idBytes"]), 16), webauthn.MAX_CREDENTIAL_ID_BYTES)
+    length = min(max(int(shape["idBytes"]), MIN_DECOY_ID_BYTES), MAX_CREDENTIAL_ID_BYTES)
     # Blocks after the first are keyed apart by a prefix no identifier's message starts with, so no block of
     # one decoy is a block of another's (which would tie the two together as decoys).
     prefixes = [b"", *(bytes([0, n]) for n in range(1, -(-length // 32)))]
@@ -152,8 +159,12 @@ def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> w
     return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=transports, synced=True)
 
 
-def _shape(stored: webauthn.Stored) -> dict[str, Any]:
-    return {"idBytes": len(stored.credential_id) * 3 // 4, "transports": stored.transports}  # base64url, unpadded
+def _common_shape(stored: webauthn.Stored) -> dict[str, Any] | None:
+    """What a passkey shows but its bytes (its id's length, its transports), if a common authenticator's."""
+    length = len(stored.credential_id) * 3 // 4  # base64url, unpadded
+    if length not in COMMON_ID_BYTES or not stored.transports or not COMMON_TRANSPORTS.issuperset(stored.transports):
+        return None
+    return {"idBytes": length, "transports": stored.transports}
 
 
 async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:

@@ -60,12 +60,13 @@ class AssertionResponse(RequestModel):
     )
 
 
-CREDENTIAL_ID_CHARACTERS = 1364  # the base64url of WebAuthn's longest credential id, 1023 bytes
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn's bound on a credential id
+_CREDENTIAL_ID_CHARACTERS = -(-MAX_CREDENTIAL_ID_BYTES * 4 // 3)  # its base64url, unpadded
 
 
 class _Credential(RequestModel):
-    id: str = _b64(CREDENTIAL_ID_CHARACTERS, "The credential id")
-    raw_id: str = _b64(CREDENTIAL_ID_CHARACTERS, "The credential id")
+    id: str = _b64(_CREDENTIAL_ID_CHARACTERS, "The credential id")
+    raw_id: str = _b64(_CREDENTIAL_ID_CHARACTERS, "The credential id")
     type: Literal["public-key"]
     authenticator_attachment: Literal["platform", "cross-platform"] | None = None
     client_extension_results: dict[str, Any] = Field(default_factory=dict)

@@ -56,9 +56,6 @@ def relying_party(settings: Settings, pool: Pool) -> RelyingParty:
     return RelyingParty(pool.passkey_rp_id, pool.passkey_rp_id, pool.passkey_origins)
 
 
-MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn's bound on a credential id (`schemas.CREDENTIAL_ID_CHARACTERS`)
-
-
 def invalid_passkey(reason: str) -> Problem:
     return Problem(401, "invalid_passkey", f"The passkey's answer was refused: {reason}.")
 
@@ -119,9 +116,7 @@ def _descriptors(stored: list[Stored]) -> list[PublicKeyCredentialDescriptor]:
 
     descriptors = []
     for passkey in stored:
-        transports = [
-            AuthenticatorTransport(t) for t in passkey.transports if t in AuthenticatorTransport._value2member_map_
-        ]
+        transports = [AuthenticatorTransport(t) for t in known_transports(passkey.transports)]
         descriptors.append(
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(passkey.credential_id), transports=transports or None)
         )
@@ -230,7 +225,7 @@ def verify_registration(rp: RelyingParty, token: str, credential: dict[str, Any]
     except (WebAuthnException, KeyError, TypeError, ValueError):
         raise invalid_passkey(_reason(credential, rp, "webauthn.create", None)) from None
     credential_id = bytes_to_base64url(verified.credential_id)
-    if credential_id != credential.get("rawId"):  # which also bounds it as the request's schema bounds `rawId`
+    if credential_id != credential.get("rawId"):  # so bounded as the request's `rawId` (`MAX_CREDENTIAL_ID_BYTES`)
         raise invalid_passkey("its id is not the one its authenticator data attests")
     return Stored(
         credential_id,
@@ -242,11 +237,12 @@ def verify_registration(rp: RelyingParty, token: str, credential: dict[str, Any]
 
 
 def known_transports(given: object) -> list[str]:
-    """The transports WebAuthn names among those an authenticator gave, once each and sorted: what a client
-    makes of the rest is its own, and a rare spelling kept as given would mark its passkey among the others."""
+    """The transports py_webauthn names among those given, once each and sorted, as they are kept and listed: a
+    rare spelling, a repeat or a client's own order would mark a passkey among the others, and tell it from a
+    decoy."""
     from webauthn.helpers.structs import AuthenticatorTransport
 
-    names = AuthenticatorTransport._value2member_map_
+    names = {transport.value for transport in AuthenticatorTransport}
     return sorted({t for t in given if isinstance(t, str) and t in names}) if isinstance(given, list) else []
 
 

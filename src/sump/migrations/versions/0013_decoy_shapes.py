@@ -1,6 +1,7 @@
 """Each tenant and environment keeps the shape of its passkey decoys (credential id length, transports), so that
 the decoy offered for an unknown identifier looks like the pool's passkeys. The application sets it once, from a
-pool's first passkey; pools that have passkeys already get the shape most of their newest 200 have.
+pool's first passkey of a common shape; pools that have passkeys already get the common shape most of their
+newest 200 have.
 
 Revision ID: 0013
 Revises: 0012
@@ -24,7 +25,9 @@ depends_on = None
 
 TABLES = {"tenant": "tenant_account", "environment": "environment_account"}  # each pool's account type
 NEWEST = 200
-KNOWN_TRANSPORTS = {"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"}
+# As `factors.passkeys` tells a common authenticator's shape, frozen here.
+COMMON_ID_BYTES = range(16, 65)
+COMMON_TRANSPORTS = frozenset({"ble", "hybrid", "internal", "nfc", "usb"})
 
 
 def upgrade() -> None:
@@ -57,18 +60,23 @@ def upgrade() -> None:
             connection.execute(pool.update().where(pool.c.id == pool_id).values(decoy_shape=_most_common(found)))
 
 
-def _most_common(found: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The shape most of `found` (newest first) have; of shapes as common, the newest."""
-    shapes = [_shape(data) for data in found]
+def _most_common(found: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The common shape most of `found` (newest first) have; of shapes as common, the newest."""
+    shapes = [shape for shape in map(_shape, found) if shape is not None]
+    if not shapes:
+        return None
     counts = collections.Counter(shapes)
     length, transports = max(counts, key=lambda shape: (counts[shape], -shapes.index(shape)))
     return {"idBytes": length, "transports": list(transports)}
 
 
-def _shape(data: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
-    """As the application shapes a passkey: its id's length (base64url, unpadded), its known transports sorted."""
-    transports = data.get("transports") or []
-    return len(data["credentialId"]) * 3 // 4, tuple(sorted({t for t in transports if t in KNOWN_TRANSPORTS}))
+def _shape(data: dict[str, Any]) -> tuple[int, tuple[str, ...]] | None:
+    """A passkey's id length (base64url, unpadded) and transports (once each, sorted), if a common shape."""
+    length = len(data["credentialId"]) * 3 // 4
+    transports = tuple(sorted({t for t in data.get("transports") or [] if isinstance(t, str)}))
+    if length not in COMMON_ID_BYTES or not transports or not COMMON_TRANSPORTS.issuperset(transports):
+        return None
+    return length, transports
 
 
 def downgrade() -> None:
