@@ -23,7 +23,10 @@ from sqlalchemy import event
 
 from sump.config import Settings
 from sump.db import migrate
+from sump.db.engine import request_limits
 
+# A request's database bounds as served by default (`SUMP_DB_COMMAND_TIMEOUT`): what the fault tests hold to.
+REQUESTS = request_limits(Settings.model_fields["db_command_timeout"].default)
 ADMIN_URL = os.environ.get("SUMP_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery staple"

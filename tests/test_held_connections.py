@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sump.db.engine import REQUESTS, make_engine
+from sump.db.engine import make_engine
 from sump.db.held import HeldConnections
-from tests.support import Database
+from tests.support import REQUESTS, Database
 
 
 async def test_checks_beyond_the_held_connections_wait_in_order_on_the_same_connection(database: Database) -> None:

@@ -13,10 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from sump.db.engine import REQUESTS
 from tests.faults.cluster import Cluster
 from tests.kit.http_support import assert_problem, serving
-from tests.support import PASSWORD, Database, TenantWorld, make_settings, new_tenant, tenant_body
+from tests.support import PASSWORD, REQUESTS, Database, TenantWorld, make_settings, new_tenant, tenant_body
 
 Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 RECOVERY_SECONDS = 5

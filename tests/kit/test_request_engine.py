@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from sump.app import create_app
-from sump.db.engine import REQUESTS, make_engine
-from tests.support import ADMIN_URL, Database, make_settings
+from sump.db.engine import make_engine
+from tests.support import ADMIN_URL, REQUESTS, Database, make_settings
 
 
 async def test_a_stall_between_prepare_and_execute_does_not_cancel_a_quick_statement() -> None:

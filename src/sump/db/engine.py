@@ -1,10 +1,10 @@
 """Engine and session factory for either database.
 
 Two sets of limits. Requests use short ones, so a database that stops answering (a frozen process, a network
-black hole) costs a request at most about two seconds and a 503, never a pool of stuck connections: a
-connection whose server does not answer within the client's bound is closed at once instead of being cancelled
-over a new connection to that same silent server, and the server cancels a statement that runs on past a longer
-bound itself (`statement_timeout`). Migrations, the CLI and background work keep longer limits.
+black hole) costs a request about two seconds by default (`request_limits`) and a 503, never a pool of stuck
+connections: a connection whose server does not answer within the client's bound is closed at once instead of
+being cancelled over a new connection to that same silent server, and the server cancels a statement that runs
+on past a longer bound itself (`statement_timeout`). Migrations, the CLI and background work keep longer limits.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ def request_limits(command: float) -> Limits:
     return Limits(connect=command, pool=command + 0.4, command=command, statement=2 * command)
 
 
-REQUESTS = request_limits(1.5)  # the default's
 BACKGROUND = Limits(connect=5, pool=5, command=10, statement=None)
 
 
