@@ -396,15 +396,18 @@ async def test_a_decoy_is_shaped_like_the_passkeys_of_its_pool(
     # Shaping the decoys is no change of the environment's: its time would tell when passkeys are registered.
     assert (await client.get(environment, headers=world.owner.auth)).json()["updatedAt"] == updated
     without = await world.add_end_user(environment_id)
-    lists = []
-    for username in (holder.username, without.username, "nobody_here"):
-        options = await client.post(f"{holder.auth_base}/login/passkey/options", json={"username": username})
-        assert options.status_code == 200, options.text
-        lists.append(options.json()["publicKey"]["allowCredentials"])
-    real, *decoys = lists
+    real, *decoys = [await listed(client, holder, name) for name in (holder.username, without.username, "nobody_here")]
     for decoy in decoys:
         assert [shape(entry) for entry in decoy] == [shape(entry) for entry in real], (decoy, real)
     assert decoys[0] != decoys[1] != real
+
+
+async def listed(client: httpx.AsyncClient, user: EndUser, username: str) -> list[dict[str, Any]]:
+    """The passkeys that passwordless sign-in options list after `username`, in `user`'s environment."""
+    options = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": username})
+    assert options.status_code == 200, options.text
+    entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
+    return entries
 
 
 def shape(entry: dict[str, Any]) -> tuple[Any, ...]:
@@ -420,20 +423,15 @@ async def test_a_decoy_keeps_its_shape_and_bytes_whatever_passkeys_come_later(
     real lists do not change."""
     environment_id = await passkey_environment(world)
     holder = await passkey_user(client, world, authenticator, environment_id)
-
-    async def listed(username: str) -> list[dict[str, Any]]:
-        options = await client.post(f"{holder.auth_base}/login/passkey/options", json={"username": username})
-        assert options.status_code == 200, options.text
-        entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
-        return entries
-
-    before = await listed("nobody_here")
+    before = await listed(client, holder, "nobody_here")
     async with virtual_authenticator(transport="usb") as security_key:
         for _ in range(3):
             newcomer = await passkey_user(client, world, security_key, environment_id)
-    assert (await listed(newcomer.username))[0]["transports"] == ["usb"]
-    assert await listed("nobody_here") == before
-    assert [shape(entry) for entry in before] == [shape(entry) for entry in await listed(holder.username)]
+    assert (await listed(client, holder, newcomer.username))[0]["transports"] == ["usb"]
+    assert await listed(client, holder, "nobody_here") == before
+    assert [shape(entry) for entry in before] == [
+        shape(entry) for entry in await listed(client, holder, holder.username)
+    ]
 
 
 def test_a_long_decoy_shares_no_block_with_another_and_its_length_stays_within_webauthns_bounds() -> None:
@@ -521,24 +519,15 @@ async def test_a_first_passkey_of_a_rare_shape_leaves_the_decoys_to_the_next(
     id of 1,023 bytes) and mark every decoy of that pool for good."""
     environment_id = await passkey_environment(world)
     forger = await world.add_end_user(environment_id)
-
-    async def decoy() -> list[dict[str, Any]]:
-        options = await client.post(f"{forger.auth_base}/login/passkey/options", json={"username": "nobody_here"})
-        assert options.status_code == 200, options.text
-        entries: list[dict[str, Any]] = options.json()["publicKey"]["allowCredentials"]
-        return entries
-
-    before = await decoy()
+    before = await listed(client, forger, "nobody_here")
     rare: list[tuple[int, list[str]]] = [(1023, ["usb"]), (32, ["smart-card"]), (32, []), (8, ["usb"])]
     for length, transports in rare:
         registered = await register_forged(client, forger, secrets.token_bytes(length), transports)
         assert registered.status_code == 201, registered.text
-        assert await decoy() == before, (length, transports)
+        assert await listed(client, forger, "nobody_here") == before, (length, transports)
     holder = await passkey_user(client, world, authenticator, environment_id)
-    real = await client.post(f"{forger.auth_base}/login/passkey/options", json={"username": holder.username})
-    assert [shape(entry) for entry in await decoy()] == [
-        shape(entry) for entry in real.json()["publicKey"]["allowCredentials"]
-    ]
+    real = await listed(client, forger, holder.username)
+    assert [shape(entry) for entry in await listed(client, forger, "nobody_here")] == [shape(entry) for entry in real]
 
 
 async def test_only_known_transports_are_kept_once_each_and_sorted(
@@ -549,7 +538,5 @@ async def test_only_known_transports_are_kept_once_each_and_sorted(
     user = await world.add_end_user(environment_id)
     registered = await register_forged(client, user, secrets.token_bytes(32), ["usb", "ble", "usb", "warp"])
     assert registered.status_code == 201, registered.text
-    options = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": user.username})
-    decoy = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "nobody_here"})
-    assert options.json()["publicKey"]["allowCredentials"][0]["transports"] == ["ble", "usb"]
-    assert decoy.json()["publicKey"]["allowCredentials"][0]["transports"] == ["ble", "usb"]
+    assert (await listed(client, user, user.username))[0]["transports"] == ["ble", "usb"]
+    assert (await listed(client, user, "nobody_here"))[0]["transports"] == ["ble", "usb"]
