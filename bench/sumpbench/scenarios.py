@@ -86,17 +86,20 @@ async def sign_ins(
     systems: list[tuple[str, System, list[bytes], str]], threads: int, rounds: int, seconds: float
 ) -> dict[str, Any]:
     """Closed loops of sign-ins at c=8 on each system in turn, `rounds` times, each round opened by the bare
-    argon2id rate on `threads` threads: one system loaded at a time, and a drift of the machine's pace (which
-    moves argon2id itself by a tenth between minutes here) meets every system and its baseline alike.
+    argon2id rate on `threads` threads (libsodium's, Sump's own, then argon2-cffi's for reference): one system
+    loaded at a time, and a drift of the machine's pace (which moves argon2id itself by a tenth between minutes
+    here) meets every system and its baseline alike.
 
-    Returns each system's row (one run per round), the median baseline, and each system's ratios taken round by
-    round (to the baseline of its own round, to Sump in the same round), then their median."""
+    Returns each system's row (one run per round), the median baselines, and each system's ratios taken round by
+    round (to libsodium's rate of its own round, to Sump in the same round), then their median."""
     rows: dict[str, list[Measured]] = {name: [] for name, *_ in systems}
     cpu: dict[str, list[float]] = {name: [] for name, *_ in systems}
     does = {name: what for name, *_, what in systems}
     baseline: list[float] = []
+    reference: list[float] = []
     for round_ in range(rounds):
         baseline.append(argon2_rate(threads, seconds))
+        reference.append(argon2_rate(threads, seconds, library="argon2-cffi"))
         for name, system, logins, _ in systems:
             before = system.cpu_seconds()
             # No warm-up: the CPU read around the loop is then that of the sign-ins counted.
@@ -113,6 +116,8 @@ async def sign_ins(
     first = systems[0][0]
     return {
         "argon2": statistics.median(baseline),
+        "argon2_cffi": statistics.median(reference),
+        "cffi_of_argon2": statistics.median(a / b for a, b in zip(reference, baseline, strict=True)),
         **{name: Row(name, 8, runs, statistics.mean(cpu[name]), does[name]) for name, runs in rows.items()},
         "of_argon2": {
             name: statistics.median(run.rps / rate for run, rate in zip(runs, baseline, strict=True))
@@ -126,14 +131,15 @@ async def sign_ins(
     }
 
 
-def argon2_rate(threads: int, seconds: float, hog: int = 0) -> float:
+def argon2_rate(threads: int, seconds: float, hog: int = 0, library: str = "libsodium") -> float:
     hogs = Hog(hog) if hog else None
     try:
-        rate = bare_argon2(threads, seconds)
+        rate = bare_argon2(threads, seconds, library)
     finally:
         if hogs:
             hogs.stop()
-    log(f"bare argon2id on {threads} threads{f' beside {hog} busy processes' if hog else ''}: {rate:.1f}/s")
+    beside = f" beside {hog} busy processes" if hog else ""
+    log(f"bare argon2id ({library}) on {threads} threads{beside}: {rate:.1f}/s")
     return rate
 
 

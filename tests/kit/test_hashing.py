@@ -5,6 +5,7 @@ jobs run in, a pace set by the test), never a measured time."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import threading
 import time
@@ -12,12 +13,18 @@ from collections.abc import AsyncIterator
 
 import bcrypt
 import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import VerifyMismatchError
 
 from sump.app import create_app
 from sump.kit.errors import Problem
 from sump.kit.passwords import PACE_MEMORY_SECONDS, PasswordHasher, draw_on_share
 from tests.kit.test_limits import client_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant, statements
+
+# An Argon2 implementation other than the one Sump hashes with, at Sump's parameters.
+REFERENCE = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
 
 
 @pytest.fixture
@@ -279,3 +286,76 @@ async def test_a_sign_in_holds_no_database_connection_while_it_hashes(database: 
         app.state.hasher.close()
     assert signed_in.status_code == 200
     assert held == [0]
+
+
+@pytest.mark.asvs("PWD-10")
+async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implementation_verifies() -> None:
+    """The stored string is the standard PHC one (16 bytes of salt, 32 of digest), so a hash Sump made moves to
+    any argon2id verifier, and nothing about it is weaker than what Sump asks of hashes it reads."""
+    hasher = PasswordHasher(workers=1)
+    try:
+        stored = await hasher.hash(PASSWORD)
+        kind, version, parameters, salt, digest = stored.split("$")[1:]
+        assert (kind, version, parameters) == ("argon2id", "v=19", "m=19456,t=2,p=1")
+        assert (len(base64.b64decode(salt + "==")), len(base64.b64decode(digest + "="))) == (16, 32)
+        assert REFERENCE.verify(stored, PASSWORD)
+        with pytest.raises(VerifyMismatchError):
+            REFERENCE.verify(stored, PASSWORD + "!")
+        assert not REFERENCE.check_needs_rehash(stored)
+        assert await hasher.verify(stored, PASSWORD) == (True, None)
+        assert await hasher.verify(stored, PASSWORD + "!") == (False, None)
+        assert stored != await hasher.hash(PASSWORD)  # a salt of its own each time
+    finally:
+        hasher.close()
+
+
+@pytest.mark.parametrize(
+    ("made_by", "replaced"),
+    [
+        (REFERENCE, False),
+        (Argon2Hasher(time_cost=1, memory_cost=19456, parallelism=1), True),
+        (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=4), True),
+        (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.I), True),
+        (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.D), True),
+    ],
+    ids=["sumps-parameters", "fewer-passes", "four-lanes", "argon2i", "argon2d"],
+)
+@pytest.mark.asvs("PWD-11")
+async def test_argon2_hashes_made_elsewhere_verify_and_the_weaker_are_replaced(
+    made_by: Argon2Hasher, replaced: bool
+) -> None:
+    """Hashes another Argon2 implementation made (an earlier Sump, an imported user base) keep working, the
+    kinds and parameters libsodium reads and the ones left to argon2-cffi alike; a wrong password fails on each,
+    and a right one on a weaker hash gets today's."""
+    hasher = PasswordHasher(workers=1)
+    try:
+        stored = made_by.hash("fine " + PASSWORD)
+        matches, replacement = await hasher.verify(stored, "ﬁne " + PASSWORD)  # a ligature, compared NFKC-normalised
+        assert matches
+        assert (replacement is not None) is replaced
+        if replacement is not None:
+            assert replacement.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+            assert REFERENCE.verify(replacement, "fine " + PASSWORD)
+        assert await hasher.verify(stored, "fine " + PASSWORD + "!") == (False, None)
+    finally:
+        hasher.close()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
+        "$argon2id$v=19$m=19456,t=2,p=1$" + "A" * 200,
+        "$argon2id$v=19$m=19456,t=2,p=1$not base64!$x",
+        "$argon2id$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
+        "$argon2x$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
+        "",
+    ],
+    ids=["wrong-digest", "too-long", "bad-base64", "no-version", "unknown-kind", "empty"],
+)
+async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stored: str) -> None:
+    hasher = PasswordHasher(workers=1)
+    try:
+        assert await hasher.verify(stored, PASSWORD) == (False, None)
+    finally:
+        hasher.close()
