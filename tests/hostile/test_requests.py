@@ -4,6 +4,7 @@ Each answers below 500 with a stable code (the console: an HTML page), and chang
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -51,6 +52,50 @@ async def test_deep_json_on_any_body_is_a_400(client: httpx.AsyncClient, world: 
         for body in DEEP_BODIES:
             response = await client.request(method, path, content=body, headers={**auth, **JSON})
             assert_problem(response, 400, "malformed_json")
+
+
+# A lone surrogate: no character, with no UTF-8 form for a hash, the database or a log to take. `json.dumps`
+# writes it as JSON's `\\ud800` escape, which parsers read back into the same string.
+LONE = "\ud800"
+
+
+@pytest.mark.asvs("VAL-01")
+async def test_a_lone_surrogate_in_any_field_is_a_400_naming_it_and_changes_nothing(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_end_user()
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    signup = {"name": "Lone One", "email": "lone@example.com", "username": "lone_one", "password": PASSWORD}
+    tenant_login = f"/api/v1/auth/tenants/{world.tenant_id}/login"
+    cases: list[tuple[str, dict[str, str], dict[str, object], str]] = [
+        (tenant_login, {}, {"username": world.owner.username, "password": LONE}, "password"),
+        (f"{user.auth_base}/login", {}, {"username": user.username, "password": PASSWORD + LONE}, "password"),
+        (f"{user.auth_base}/login", {}, {"username": user.username + LONE, "password": PASSWORD}, "username"),
+        (f"{user.auth_base}/signup", {}, {**signup, "name": "Lone " + LONE}, "name"),
+        (f"{user.auth_base}/signup", {}, {**signup, "password": PASSWORD + LONE}, "password"),
+        (f"{user.auth_base}/forgot-password", {}, {"email": f"a{LONE}@example.com"}, "email"),
+        ("/api/v1/tenants", {}, {"tenant": {"name": "T" + LONE}, "account": {}}, "tenant.name"),
+        (
+            f"{user.auth_base}/change-password",
+            user.auth,
+            {"currentPassword": LONE, "newPassword": PASSWORD + "!"},
+            "currentPassword",
+        ),
+    ]
+    before = await client.get(account, headers=user.auth)
+    for path, auth, body, field in cases:
+        response = await client.post(path, content=json.dumps(body), headers={**auth, **JSON})
+        problem = assert_problem(response, 400, "validation_failed")
+        assert field in problem["errors"], (path, problem)  # type: ignore[operator]
+        assert "ud800" not in response.text
+    properties = f"{account}/custom-property"
+    for value in ({"colour": LONE}, {"deep": [{"a": LONE}]}):
+        response = await client.patch(properties, content=json.dumps(value), headers={**user.auth, **JSON})
+        assert "surrogate" in assert_problem(response, 400, "custom_property_value_invalid")["detail"]  # type: ignore[operator]
+    response = await client.patch(properties, content=json.dumps({"x" + LONE: 1}), headers={**user.auth, **JSON})
+    assert_problem(response, 400, "validation_failed")
+    assert (await client.get(account, headers=user.auth)).json() == before.json()
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200
 
 
 @pytest.mark.asvs("VAL-01")

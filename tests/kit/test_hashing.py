@@ -317,8 +317,9 @@ async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implement
         (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=4), True),
         (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.I), True),
         (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.D), True),
+        (Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, salt_len=32, hash_len=64), True),
     ],
-    ids=["sumps-parameters", "fewer-passes", "four-lanes", "argon2i", "argon2d"],
+    ids=["sumps-parameters", "fewer-passes", "four-lanes", "argon2i", "argon2d", "longer-salt-and-digest"],
 )
 @pytest.mark.asvs("PWD-11")
 async def test_argon2_hashes_made_elsewhere_verify_and_the_weaker_are_replaced(

@@ -73,9 +73,10 @@ def check_limits(properties: dict[str, Any]) -> dict[str, Any]:
             raise bad_request("custom_property_key_invalid", f"Keys must be 1 to {MAX_KEY_LENGTH} characters.")
     try:
         size = len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
-    except ValueError:  # NaN or ±Infinity (a JSON number too large for a float reads as Infinity)
+    except ValueError:  # NaN or ±Infinity (a JSON number too large for a float reads as Infinity), a lone surrogate
         raise bad_request(
-            "custom_property_value_invalid", "Values must be standard JSON: no NaN or Infinity."
+            "custom_property_value_invalid",
+            "Values must be standard JSON: no NaN or Infinity, and text of characters only (no lone surrogate).",
         ) from None
     if size > MAX_BYTES:
         raise Problem(413, "custom_properties_too_large", f"Custom properties may not exceed {MAX_BYTES} bytes.")

@@ -35,7 +35,9 @@ from sump.kit.errors import Problem
 
 T = TypeVar("T")
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
-SODIUM_PREFIX = "$argon2id$v=19$"  # what libsodium verifies, whatever the parameters
+# What libsodium verifies, whatever the parameters: argon2id 1.3 strings of at most 127 characters (a longer
+# salt or digest than Sump's makes a longer one, left to argon2-cffi).
+SODIUM_PREFIX, SODIUM_MAX_LENGTH = "$argon2id$v=19$", 127
 TIME_COST, MEMORY_KIB = 2, 19456
 # A request is let in when its hash would start within ADMISSION_WAIT_SECONDS at the recent pace; one that
 # waited past MAX_HASH_WAIT_SECONDS all the same (the pace lags a sudden load) is refused when its turn comes.
@@ -254,9 +256,9 @@ class PasswordHasher:
         await self.verify(None, password)
 
     def _verify_argon2(self, stored: str, password: str) -> bool:
-        secret = _normalize(password).encode()
         try:
-            if stored.startswith(SODIUM_PREFIX):
+            secret = _normalize(password).encode()
+            if stored.startswith(SODIUM_PREFIX) and len(stored) <= SODIUM_MAX_LENGTH:
                 return nacl.pwhash.argon2id.verify(stored.encode(), secret)
             return self.argon2.verify(stored, secret)
         except (InvalidkeyError, ValueError, VerifyMismatchError, VerificationError, InvalidHashError):
