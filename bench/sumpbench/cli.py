@@ -67,8 +67,8 @@ QUICK = Plan(
 ADMIN_USERS = 100_000
 # What one sign-in sends to PostgreSQL, read off the server's statement log (log_min_duration_statement = 0).
 SUMP_SIGN_IN = (
-    "5 round trips: the account by identifier, no transaction; then BEGIN, the session, its audit row, COMMIT;"
-    " the hash on a thread, the lockout and the per-address budget in shared memory"
+    "2 round trips: the account by identifier, no transaction; then the session and its audit row in one"
+    " statement, no transaction; the hash on a thread, the lockout and the per-address budget in shared memory"
 )
 FASTAPI_USERS_SIGN_IN = (
     "7 round trips: BEGIN, the user, the access token, COMMIT; then BEGIN, the token read back, ROLLBACK;"

@@ -1,13 +1,17 @@
-"""Rows written by one INSERT at once (`db.inserts`): the statements keep the order the code gives them, columns
-not set take their defaults, and the object is then part of the session like any row read."""
+"""Rows written without the unit of work (`db.inserts`), held until the session's next statement, flush or
+commit: the statements keep the order the code gives them, the rows held are sent together (on PostgreSQL as one
+statement, on its own when they are all the transaction writes), columns not set take their defaults, the
+object is then part of the session like any row read, and a rollback sends none."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from sump.db.base import utcnow
 from sump.db.inserts import insert_now, insert_values
@@ -36,7 +40,10 @@ async def test_a_row_inserted_now_follows_the_changes_before_it_and_is_kept_like
         )
         with statements(app) as sent:
             await insert_now(db, row)
-        assert [keyword for keyword, _ in sent if keyword in {"UPDATE", "INSERT"}] == ["UPDATE", "INSERT"]
+            assert [keyword for keyword, _ in sent] == ["UPDATE"]  # the change before it; the row is held
+            assert await db.get(Session, row.id) is row  # kept like a row read: no statement
+            assert await db.scalar(select(Session.user_agent).where(Session.id == row.id)) is None
+        assert [keyword for keyword, _ in sent] == ["UPDATE", "INSERT", "SELECT"]  # sent before the next statement
         assert row.id is not None
         assert row.created_at is not None
         assert row.last_active_at is not None
@@ -71,3 +78,83 @@ async def test_values_inserted_take_the_columns_defaults_and_roll_back_with_thei
         assert (event.tenant_id, event.outcome, event.details) == (tenant_id, "success", {})
         assert event.id is not None
         assert event.created_at is not None
+
+
+async def test_rows_held_are_sent_together_and_alone_when_they_are_all_the_transaction_writes(
+    app: FastAPI, world: TenantWorld
+) -> None:
+    """On PostgreSQL, the rows held are one statement (WITH … INSERT), sent without a transaction when nothing
+    else is written; SQLite takes one INSERT each, in the transaction. Either way both rows are stored."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    postgres = app.state.engine.dialect.name == "postgresql"
+    async with app.state.sessionmaker() as db:
+        with statements(app) as sent:
+            for n in range(3):
+                await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action, "details": {"n": n}})
+            assert sent == []
+            await db.commit()
+        assert sent == ([("WITH", "AUTOCOMMIT")] if postgres else [("INSERT", None)] * 3)
+        stored = (await db.scalars(select(AuditEvent).where(AuditEvent.action == action))).all()
+        assert sorted(event.details["n"] for event in stored) == [0, 1, 2]
+    async with app.state.sessionmaker() as db:
+        await db.scalar(select(Tenant.id).where(Tenant.id == tenant_id))  # the transaction read first
+        with statements(app) as sent:
+            await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action + ".after-a-read"})
+            await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action + ".after-a-read"})
+            await db.commit()
+        assert sent == ([("WITH", None)] if postgres else [("INSERT", None)] * 2)  # in the transaction begun
+
+
+async def test_a_flush_sends_the_rows_held_before_its_own_statements(app: FastAPI, world: TenantWorld) -> None:
+    owner = uuid.UUID(world.owner.account_id)
+    async with app.state.sessionmaker() as db:
+        row = Session(
+            token_hash=uuid.uuid4().bytes + uuid.uuid4().bytes,
+            tenant_id=uuid.UUID(world.tenant_id),
+            account_type=AccountType.TENANT_ACCOUNT,
+            account_id=owner,
+            tenant_account_id=owner,
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        await insert_now(db, row)
+        row.user_agent = "changed while held"
+        with statements(app) as sent:
+            await db.flush()
+        assert [keyword for keyword, _ in sent] == ["INSERT", "UPDATE"]
+        row_id = row.id
+        await db.rollback()  # the transaction held both: neither is stored
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(Session.id).where(Session.id == row_id)) is None
+
+
+async def test_rows_held_together_are_stored_together_or_not_at_all(app: FastAPI, world: TenantWorld) -> None:
+    """A session whose audit row fails (here: no action) is not stored either, also as one statement alone."""
+    owner = uuid.UUID(world.owner.account_id)
+    async with app.state.sessionmaker() as db:
+        row = Session(
+            token_hash=uuid.uuid4().bytes + uuid.uuid4().bytes,
+            tenant_id=uuid.UUID(world.tenant_id),
+            account_type=AccountType.TENANT_ACCOUNT,
+            account_id=owner,
+            tenant_account_id=owner,
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        await insert_now(db, row)
+        await insert_values(db, AuditEvent, {"tenant_id": row.tenant_id, "action": None})
+        row_id = row.id
+        with pytest.raises(IntegrityError):
+            await db.commit()
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(Session.id).where(Session.id == row_id)) is None
+
+
+async def test_a_reads_session_writes_its_rows_at_once(app: FastAPI, world: TenantWorld) -> None:
+    """A GET's session commits each statement alone: a row it holds could be lost behind writes already
+    committed, so it holds none."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    async with app.state.read_sessionmaker() as db:
+        with statements(app) as sent:
+            await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action})
+        assert sent == [("INSERT", "AUTOCOMMIT")]
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is not None

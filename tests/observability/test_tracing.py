@@ -82,7 +82,7 @@ async def test_a_request_joins_the_callers_trace_with_a_span_per_statement(
     for statement in statements:  # every statement is a child of the request's span, in the caller's trace
         assert statement.parent is not None
         assert statement.parent.span_id == server.context.span_id
-        assert statement.name.split()[0] in {"SELECT", "INSERT", "UPDATE", "DELETE", "BEGIN", "COMMIT"}
+        assert statement.name.split()[0] in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "BEGIN", "COMMIT"}
         text = str((statement.attributes or {}).get("db.statement", (statement.attributes or {}).get("db.query.text")))
         assert world.tenant_id not in text  # the statement's text, never its parameters
     assert set(_children(framework, server)) == set(statements)

@@ -1,8 +1,15 @@
-"""New rows written by one INSERT at once, instead of by the unit of work at the next flush.
+"""New rows written at once, without the unit of work, and held until the transaction needs them.
 
 A flush of one new object costs about twice the INSERT itself (the unit of work sorts, collects and
 post-fetches). The rows written on every sign-in and every audited change (a session, an audit event) need
 none of that: every column is known when they are made, and nothing depends on them but their own row.
+
+They are not sent at once either: a row is held until the next statement of its session, its next flush or
+its commit, and the rows held then are sent together, before anything else. On PostgreSQL that is one
+statement whatever their number (the first rows as data-modifying WITH clauses of the last one's INSERT), and
+when they are all the transaction writes, it is sent on its own, without BEGIN and COMMIT: a sign-in writes its
+session and its audit row in one round trip instead of four. A transaction that rolls back sends none of them.
+A session whose statements each commit alone (a read's) holds nothing: its rows are written at once.
 """
 
 from __future__ import annotations
@@ -11,22 +18,34 @@ import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Table, insert, inspect
+from sqlalchemy import Column, Insert, Table, bindparam, event, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 from sump.db.base import Base
 
+_HELD = "sump_held_inserts"  # in Session.info: the rows waiting, [(table, values)]
+_ALONE = "sump_inserts_alone"  # in Session.info: nothing but held rows was written in this transaction yet
+
 
 async def insert_values(db: AsyncSession, model: type[Base], values: dict[str, Any]) -> Mapping[str, Any]:
-    """One INSERT of a row of `model`'s table now, in `db`'s transaction, after the changes pending before it
-    (so statements keep the order the code gives them). Columns not given take their defaults; no object is
-    made (for rows nothing reads back in the same request, like audit events). Returns the row's values, the
-    defaults included."""
+    """A row of `model`'s table, written with the session's next statement, flush or commit (see the module),
+    after the changes pending before it, so statements keep the order the code gives them. Columns not given
+    take their Python defaults, computed now; no object is made (for rows nothing reads back in the same
+    request, like audit events). Returns the row's values, the defaults included."""
     if db.new or db.dirty or db.deleted:
         await db.flush()
-    result = await db.execute(_insert(model), values)
-    return cast(Mapping[str, Any], cast(CursorResult[Any], result).last_inserted_params())  # one row: one mapping
+    table = cast(Table, inspect(model).local_table)
+    row = {**_defaults(table, frozenset(values)), **values}
+    if db.get_bind().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        await db.execute(_insert(table), row)  # a read's session: its statements commit one by one, as they come
+        return row
+    info = db.sync_session.info
+    if not db.in_transaction():
+        await db.begin()  # a transaction with no connection yet: its end, commit or rollback, settles the rows
+        info[_ALONE] = True
+    info.setdefault(_HELD, []).append((table, row))
+    return row
 
 
 async def insert_now(db: AsyncSession, row: Base) -> None:
@@ -48,7 +67,81 @@ async def insert_now(db: AsyncSession, row: Base) -> None:
     db.add(row)
 
 
+def _defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
+    values = {}
+    for column in table.columns:
+        default = column.default
+        if column.key in given or default is None:
+            continue
+        if default.is_scalar:
+            values[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            values[column.key] = default.arg(None)  # type: ignore[attr-defined]  # the context is never read
+        else:
+            raise TypeError(f"insert_values: {column} has a SQL default: give its value")
+    return values
+
+
+def _send_held(session: Session, *, alone: bool) -> None:
+    """Sends the rows held in `session` (synchronously: this runs inside the session's own calls). `alone`: no
+    other statement of the transaction came before or will come after, so one statement needs no transaction."""
+    held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
+    session.info.pop(_ALONE, None)
+    if not held:
+        return
+    if session.get_bind().dialect.name != "postgresql":  # SQLite's WITH takes no INSERT
+        for table, row in held:
+            session.execute(_insert(table), row)
+        return
+    if alone:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    statement = _together(tuple((table, frozenset(row)) for table, row in held))
+    session.execute(statement, {f"r{n}_{key}": value for n, (_, row) in enumerate(held) for key, value in row.items()})
+
+
 @functools.cache
-def _insert(model: type[Base]) -> Insert:
-    """The Core INSERT of `model`'s table (no unit of work), built once."""
-    return insert(cast(Table, inspect(model).local_table))
+def _insert(table: Table) -> Insert:
+    """The Core INSERT of a table (no unit of work), built once."""
+    return insert(table)
+
+
+@functools.cache
+def _together(shape: tuple[tuple[Table, frozenset[str]], ...]) -> Insert:
+    """One INSERT for rows of these tables and columns, in order: the last is the statement, the others its WITH
+    clauses (PostgreSQL runs each once, whatever reads them). Built once per shape, with bound parameters."""
+
+    def one(n: int, table: Table, keys: frozenset[str]) -> Insert:
+        columns: dict[str, Column[Any]] = {key: table.c[key] for key in sorted(keys)}
+        return insert(table).values({key: bindparam(f"r{n}_{key}", type_=c.type) for key, c in columns.items()})
+
+    *first, (table, keys) = shape
+    statement = one(len(first), table, keys)
+    for n, (earlier, earlier_keys) in enumerate(first):
+        statement = statement.add_cte(one(n, earlier, earlier_keys).cte(f"held_{n}"))
+    return statement
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_a_statement(state: Any) -> None:
+    if state.session.info.get(_HELD):
+        _send_held(state.session, alone=False)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_a_flush(session: Session, _context: Any, _objects: Any) -> None:
+    if session.info.get(_HELD):
+        _send_held(session, alone=False)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_the_commit(session: Session) -> None:
+    if session.info.get(_HELD):
+        pending = session.new or session.dirty or session.deleted
+        _send_held(session, alone=bool(session.info.get(_ALONE)) and not pending)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_the_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back, or committed with the rows sent: none is left to send
+        session.info.pop(_HELD, None)
+        session.info.pop(_ALONE, None)

@@ -88,7 +88,7 @@ def record_failure(
     fields = {"code": problem.code, **details}
 
     async def write() -> None:
-        async with call.runtime.sessionmaker() as db, db.begin():
+        async with call.runtime.sessionmaker() as db:
             await record(
                 db,
                 action,
@@ -98,5 +98,6 @@ def record_failure(
                 outcome="failure",
                 details=fields,
             )
+            await db.commit()  # the row alone: on PostgreSQL one statement, no BEGIN and COMMIT
 
     call.after_rollback(write)
