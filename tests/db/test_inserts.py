@@ -21,6 +21,19 @@ from sump.db.tables.tenants import Tenant
 from tests.support import TenantWorld, statements
 
 
+def owners_session(world: TenantWorld) -> Session:
+    """A new session of the world's owner, not written yet."""
+    owner = uuid.UUID(world.owner.account_id)
+    return Session(
+        token_hash=uuid.uuid4().bytes + uuid.uuid4().bytes,
+        tenant_id=uuid.UUID(world.tenant_id),
+        account_type=AccountType.TENANT_ACCOUNT,
+        account_id=owner,
+        tenant_account_id=owner,
+        expires_at=utcnow() + timedelta(hours=1),
+    )
+
+
 async def test_a_row_inserted_now_follows_the_changes_before_it_and_is_kept_like_a_row_read(
     app: FastAPI, world: TenantWorld
 ) -> None:
@@ -106,16 +119,8 @@ async def test_rows_held_are_sent_together_and_alone_when_they_are_all_the_trans
 
 
 async def test_a_flush_sends_the_rows_held_before_its_own_statements(app: FastAPI, world: TenantWorld) -> None:
-    owner = uuid.UUID(world.owner.account_id)
     async with app.state.sessionmaker() as db:
-        row = Session(
-            token_hash=uuid.uuid4().bytes + uuid.uuid4().bytes,
-            tenant_id=uuid.UUID(world.tenant_id),
-            account_type=AccountType.TENANT_ACCOUNT,
-            account_id=owner,
-            tenant_account_id=owner,
-            expires_at=utcnow() + timedelta(hours=1),
-        )
+        row = owners_session(world)
         await insert_now(db, row)
         row.user_agent = "changed while held"
         with statements(app) as sent:
@@ -129,16 +134,8 @@ async def test_a_flush_sends_the_rows_held_before_its_own_statements(app: FastAP
 
 async def test_rows_held_together_are_stored_together_or_not_at_all(app: FastAPI, world: TenantWorld) -> None:
     """A session whose audit row fails (here: no action) is not stored either, also as one statement alone."""
-    owner = uuid.UUID(world.owner.account_id)
     async with app.state.sessionmaker() as db:
-        row = Session(
-            token_hash=uuid.uuid4().bytes + uuid.uuid4().bytes,
-            tenant_id=uuid.UUID(world.tenant_id),
-            account_type=AccountType.TENANT_ACCOUNT,
-            account_id=owner,
-            tenant_account_id=owner,
-            expires_at=utcnow() + timedelta(hours=1),
-        )
+        row = owners_session(world)
         await insert_now(db, row)
         await insert_values(db, AuditEvent, {"tenant_id": row.tenant_id, "action": None})
         row_id = row.id
