@@ -155,3 +155,16 @@ async def test_a_reads_session_writes_its_rows_at_once(app: FastAPI, world: Tena
         assert sent == [("INSERT", "AUTOCOMMIT")]
     async with app.state.sessionmaker() as db:
         assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is not None
+
+
+async def test_rows_held_commit_together_with_the_changes_made_after_them(app: FastAPI, world: TenantWorld) -> None:
+    """A row held first, then a change of the unit of work that fails at the commit's flush: the held row is
+    not stored (it is not sent on its own, since more than it is written)."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    async with app.state.sessionmaker() as db:
+        await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action})
+        db.add(AuditEvent(tenant_id=tenant_id, action=None))  # refused by the database at the flush
+        with pytest.raises(IntegrityError):
+            await db.commit()
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None
