@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher as Argon2Hasher
 from fastapi import FastAPI
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -119,3 +121,28 @@ async def test_end_users_sign_in_to_their_own_environment(
     assert as_tenant.status_code == 401
     disabled = await login(client, "environments", original["globex_dev"], YAN_PASSWORD, username="yan")
     assert disabled.status_code == 401
+
+
+async def test_an_imported_argon2_hash_signs_in_and_only_other_hashes_are_reported_unusable(
+    original: Original, database: Database, client: httpx.AsyncClient
+) -> None:
+    """The original stores bcrypt, but a row may hold another hash: an Argon2 one verifies as it is (and is
+    not reported), anything else is kept, matches no password, and the report says so."""
+    argon2 = Argon2Hasher(time_cost=1, memory_cost=19456, parallelism=2).hash(ZOE_PASSWORD)
+    connection = await asyncpg.connect(original.dsn)
+    try:
+        update = "UPDATE environment_account SET password_hash = $1 WHERE id = $2"
+        await connection.execute(update, argon2, original["zoe"])
+        await connection.execute(update, "md5$" + "0" * 32, original["zoe_other"])
+    finally:
+        await connection.close()
+    report = await import_original(original.dsn, database.url)
+
+    notes = {note.id: note.reason for note in report.adjusted}
+    assert original["zoe"] not in notes
+    assert "neither bcrypt nor Argon2" in notes[original["zoe_other"]]
+    zoe = await login(client, "environments", original["acme_prod"], ZOE_PASSWORD, email="zoe@users.example.com")
+    assert zoe.status_code == 200, zoe.text
+    other = original["acme_prod_again"]
+    refused = await login(client, "environments", other, ZOE_OTHER_PASSWORD, email="zoe@users.example.com")
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_credentials")

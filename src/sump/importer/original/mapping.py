@@ -80,8 +80,12 @@ def identifiers_of(row: Any) -> dict[str, str | None] | str:
 def account_fields(report: ImportReport, table: str, row: Any, identifiers: dict[str, str | None]) -> dict[str, Any]:
     account_id = as_uuid(row["id"])
     password_hash = row["password_hash"]
-    if password_hash is not None and not password_hash.startswith(BCRYPT_PREFIXES):
-        report.adjust(table, account_id, "its password hash is not bcrypt: kept, but it will not match any password")
+    if password_hash is not None and not password_hash.startswith((*BCRYPT_PREFIXES, "$argon2")):
+        report.adjust(
+            table,
+            account_id,
+            "its password hash is neither bcrypt nor Argon2: kept, but it will not match any password",
+        )
     avatar_url = row["avatar_url"]
     if avatar_url is not None and len(avatar_url) > AVATAR_URL_LENGTH:
         report.adjust(table, account_id, f"avatar_url dropped: longer than {AVATAR_URL_LENGTH} characters")
