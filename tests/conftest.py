@@ -61,23 +61,23 @@ async def other(client: httpx.AsyncClient) -> TenantWorld:
     return await new_tenant(client)
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server on a free port, reading what Sump sends."""
+def _smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on a free port, reading what Sump sends, stopped at the end."""
     server = SmtpServer()
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    yield from _smtp_server()
 
 
 @pytest.fixture(scope="session")
 def mailbox() -> Iterator[SmtpServer]:
-    """A real SMTP server for the whole session, for the servers started once per session (the console's, the
-    fleet's)."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
+    """The same for the whole session, for the servers started once per session (the console's, the fleet's)."""
+    yield from _smtp_server()
 
 
 @pytest.fixture

@@ -72,14 +72,19 @@ def decoy_seeds(url: str) -> dict[str, list[bytes]]:
     }
 
 
+def at_0012(database: Database) -> str:
+    """The database's URL, migrated to 0012 with the rows of the first revision's seed."""
+    migrate.upgrade(database.url, "0011")
+    seed_first_revision(database.url)
+    migrate.upgrade(database.url, "0012")
+    return database.url
+
+
 @pytest.mark.asvs("REL-07")
 def test_0012_gives_every_tenant_and_environment_a_random_decoy_seed_and_goes_down_again(
     empty_database: Database,
 ) -> None:
-    url = empty_database.url
-    migrate.upgrade(url, "0011")
-    seed_first_revision(url)
-    migrate.upgrade(url, "0012")
+    url = at_0012(empty_database)
     seeds = decoy_seeds(url)
     assert [len(seed) for seed in seeds["tenant"] + seeds["environment"]] == [32, 32]
     assert seeds["tenant"] != seeds["environment"], "each row its own, not one default"
@@ -132,10 +137,7 @@ def add_passkeys(url: str, shapes: list[tuple[int, list[str]]]) -> None:
 def test_0013_shapes_the_decoys_of_pools_with_passkeys_like_most_of_them_and_goes_down_again(
     empty_database: Database,
 ) -> None:
-    url = empty_database.url
-    migrate.upgrade(url, "0011")
-    seed_first_revision(url)
-    migrate.upgrade(url, "0012")
+    url = at_0012(empty_database)
     # Two of one shape (the transports as clients gave them), one newer of another, three newest of a rare one.
     add_passkeys(url, [(16, ["usb", "nfc", "usb"]), (16, ["nfc", "usb"]), (32, ["internal"])])
     add_passkeys(url, [(1000, ["smart-card"])] * 3)

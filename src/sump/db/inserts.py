@@ -96,7 +96,7 @@ def _send_held(session: Session, *, alone: bool) -> None:
     if alone:
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     statement = _together(tuple((table, frozenset(row)) for table, row in held))
-    session.execute(statement, {f"r{n}_{key}": value for n, (_, row) in enumerate(held) for key, value in row.items()})
+    session.execute(statement, {_param(n, key): value for n, (_, row) in enumerate(held) for key, value in row.items()})
 
 
 @functools.cache
@@ -112,13 +112,18 @@ def _together(shape: tuple[tuple[Table, frozenset[str]], ...]) -> Insert:
 
     def one(n: int, table: Table, keys: frozenset[str]) -> Insert:
         columns: dict[str, Column[Any]] = {key: table.c[key] for key in sorted(keys)}
-        return insert(table).values({key: bindparam(f"r{n}_{key}", type_=c.type) for key, c in columns.items()})
+        return insert(table).values({key: bindparam(_param(n, key), type_=c.type) for key, c in columns.items()})
 
     *first, (table, keys) = shape
     statement = one(len(first), table, keys)
     for n, (earlier, earlier_keys) in enumerate(first):
         statement = statement.add_cte(one(n, earlier, earlier_keys).cte(f"held_{n}"))
     return statement
+
+
+def _param(n: int, key: str) -> str:
+    """The bound parameter of column `key` of the `n`th row held."""
+    return f"r{n}_{key}"
 
 
 @event.listens_for(Session, "do_orm_execute")
