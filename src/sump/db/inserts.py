@@ -5,8 +5,8 @@ post-fetches). The rows written on every sign-in and every audited change (a ses
 none of that: every column is known when they are made, and nothing depends on them but their own row.
 
 They are not sent at once either: a row is held until the next statement of its session, its next flush or
-its commit, and the rows held then are sent together, before anything else. On PostgreSQL that is one
-statement whatever their number (the first rows as data-modifying WITH clauses of the last one's INSERT), and
+its commit (or once `MAX_HELD` are waiting), and the rows held then are sent together, before anything else. On
+PostgreSQL that is one statement (the first rows as data-modifying WITH clauses of the last one's INSERT), and
 when they are all the transaction writes, it is sent on its own, without BEGIN and COMMIT: a sign-in writes its
 session and its audit row in one round trip instead of four. A transaction that rolls back sends none of them.
 A session whose statements each commit alone (a read's) holds nothing: its rows are written at once.
@@ -26,6 +26,7 @@ from sump.db.base import Base
 
 _HELD = "sump_held_inserts"  # in Session.info: the rows waiting, [(table, values)]
 _ALONE = "sump_inserts_alone"  # in Session.info: nothing but held rows was written in this transaction yet
+MAX_HELD = 100  # rows in one statement: far below the 32,767 bound parameters PostgreSQL's driver takes
 
 
 async def insert_values(db: AsyncSession, model: type[Base], values: dict[str, Any]) -> Mapping[str, Any]:
@@ -44,7 +45,10 @@ async def insert_values(db: AsyncSession, model: type[Base], values: dict[str, A
     if not db.in_transaction():
         await db.begin()  # a transaction with no connection yet: its end, commit or rollback, settles the rows
         info[_ALONE] = True
-    info.setdefault(_HELD, []).append((table, row))
+    held = info.setdefault(_HELD, [])
+    held.append((table, row))
+    if len(held) >= MAX_HELD:
+        await db.run_sync(_send_held, alone=False)
     return row
 
 
@@ -105,7 +109,7 @@ def _insert(table: Table) -> Insert:
     return insert(table)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _together(shape: tuple[tuple[Table, frozenset[str]], ...]) -> Insert:
     """One INSERT for rows of these tables and columns, in order: the last is the statement, the others its WITH
     clauses (PostgreSQL runs each once, whatever reads them). Built once per shape, with bound parameters."""
