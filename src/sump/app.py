@@ -159,7 +159,14 @@ def create_app(settings: Settings | None = None) -> Sump:
     app.state.draining = False
 
     app.include_router(health_probes)  # first: a probe passes no other router, so it waits for none (_prepare_routes)
+    # The framework tries the routes in this order, each router's in turn (about 4 µs a route): the end users'
+    # and accounts' own requests (sign-in, sign-up, tokens) come first, the administration after them.
     for router in (
+        tenant_auth_router,
+        environment_auth_router,
+        token_endpoint_router,
+        tenant_passkey_router,
+        environment_passkey_router,
         onboarding_router,
         tenants_router,
         tenant_accounts_router,
@@ -167,12 +174,7 @@ def create_app(settings: Settings | None = None) -> Sump:
         tenant_invitation_accept_router,
         environments_router,
         end_users_router,
-        tenant_auth_router,
-        environment_auth_router,
-        tenant_passkey_router,
-        environment_passkey_router,
         tokens_router,
-        token_endpoint_router,
         oidc_router,
         tenant_factors_router,
         environment_factors_router,
