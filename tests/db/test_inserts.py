@@ -186,3 +186,18 @@ async def test_many_rows_held_in_one_transaction_are_all_stored(app: FastAPI, wo
     async with app.state.sessionmaker() as db:
         stored = await db.scalars(select(AuditEvent.details).where(AuditEvent.action == action))
         assert sorted(details["n"] for details in stored) == list(range(count))
+
+
+async def test_rows_sent_early_roll_back_with_their_transaction(app: FastAPI, world: TenantWorld) -> None:
+    """The rows sent once `MAX_HELD` were waiting went in the transaction, not on their own: a rollback after them
+    stores none, and the commit of a later transaction is not taken for one that wrote nothing else."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    async with app.state.sessionmaker() as db:
+        with statements(app) as sent:
+            for n in range(MAX_HELD + 1):
+                await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action, "details": {"n": n}})
+        if app.state.engine.dialect.name == "postgresql":
+            assert sent == [("WITH", None)]  # the first hundred, in the transaction; the last one still held
+        await db.rollback()
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None

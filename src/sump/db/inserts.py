@@ -8,7 +8,7 @@ They are not sent at once either: a row is held until the next statement of its 
 its commit (or once `MAX_HELD` are waiting), and the rows held then are sent together, before anything else. On
 PostgreSQL that is one statement (the first rows as data-modifying WITH clauses of the last one's INSERT), and
 when they are all the transaction writes, it is sent on its own, without BEGIN and COMMIT: a sign-in writes its
-session and its audit row in one round trip instead of four. A transaction that rolls back sends none of them.
+session and its audit row in one round trip instead of four. A transaction that rolls back stores none of them.
 A session whose statements each commit alone (a read's) holds nothing: its rows are written at once.
 """
 
