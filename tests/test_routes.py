@@ -7,6 +7,7 @@ import itertools
 import re
 
 from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 
 from sump.app import API_ROUTERS
 
@@ -14,18 +15,17 @@ _PARAMETER = re.compile(r"\{[^}]+\}")
 
 
 def _could_meet(one: str, other: str) -> bool:
-    """Some path matches both templates: a parameter segment (`{name}`, one segment of anything) meets any segment,
-    a segment with a parameter inside it meets a literal it matches, literals meet when equal."""
+    """Some path matches both templates, segment by segment as the router compiles them: a segment with a
+    parameter meets a literal its pattern matches, literals meet when equal, and two segments that both hold a
+    parameter are counted as meeting."""
     mine, theirs = one.strip("/").split("/"), other.strip("/").split("/")
     if len(mine) != len(theirs):
         return False
     for a, b in zip(mine, theirs, strict=True):
-        if a == b or _PARAMETER.fullmatch(a) or _PARAMETER.fullmatch(b):
+        if _PARAMETER.search(a) and _PARAMETER.search(b):
             continue
         pattern, literal = (a, b) if _PARAMETER.search(a) else (b, a)
-        if _PARAMETER.search(literal):
-            return True  # two segments that each mix text and parameters: counted as meeting, to be looked at
-        if not re.fullmatch("[^/]+".join(map(re.escape, _PARAMETER.split(pattern))), literal):
+        if not compile_path(pattern)[0].match(literal):
             return False
     return True
 
@@ -37,6 +37,8 @@ def test_could_meet_tells_templates_apart_as_the_router_would() -> None:
     assert not _could_meet("/keys/{name}.json", "/keys/jwks.txt")
     assert not _could_meet("/tenants/{tenantId}", "/tenants/{tenantId}/accounts")
     assert not _could_meet("/auth/tenants/{id}/login", "/auth/environments/{id}/login")
+    assert not _could_meet("/a/{x}.json/one", "/a/{y}.json/two")  # a later segment tells them apart
+    assert not _could_meet("/keys/jwks.json", "/keys/jwksxjson")  # a literal dot is no pattern
 
 
 def test_no_path_reaches_routes_of_two_routers() -> None:
