@@ -243,16 +243,24 @@ def render(out: dict[str, Any]) -> str:
     if out.get("overload"):
         lines += ["### Overload (open loop, retries included in the offered rate)", ""]
         lines += [
-            "| offered | hog | offered/s | goodput/s | × capacity | refused | refusal p99 ms | success p99 ms | session p99 ms | load |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| offered | hog | offered/s | goodput/s | × capacity | refused | refusal p99 ms | success p99 ms | session p99 ms"
+            " | cores: hashing, rest of Sump, generator | load |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for r in out["overload"]:
+            cores = ", ".join(fmt(share, 2) for share in r["cores"])
             lines.append(
                 f"| {r['factor']:g}× | {'2 busy processes' if r['hog'] else '–'} | {fmt(r['offered_rate'])} | {fmt(r['goodput'])} |"
                 f" {fmt(r['goodput'] / out['capacity'], 2)} | {r['refused']} | {fmt(r['refused_p99_ms'], 1)} | {fmt(r['ok_p99_ms'], 0)} |"
-                f" {fmt(r['session_p99'], 1)} | {r['load']} |"
+                f" {fmt(r['session_p99'], 1)} | {cores} | {r['load']} |"
             )
-        lines.append("")
+        lines += [
+            "",
+            "The cores column: CPU per second of the window, by Sump's hashing threads, by the rest of Sump (its event"
+            " loops: the sign-ins' own work, the refusals, the session probe) and by this generator, which shares the"
+            " two cores with the server it loads.",
+            "",
+        ]
     lines += [f"- {note}" for note in out.get("notes", [])]
     lines += ["", END]
     return "\n".join(lines)

@@ -156,13 +156,21 @@ async def overload(
     hogs = Hog(hog) if hog else None
     try:
         check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
+        (hashing, rest), generator, started = sump.hashing_cpu_seconds(), time.process_time(), time.perf_counter()
         offered = asyncio.create_task(open_loop(sump.port, lambda i: tenant.login(), capacity * factor, seconds))
         session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5, rate=SESSION_PROBE_RATE)
         result = await offered
+        elapsed, (hashing_after, rest_after) = time.perf_counter() - started, sump.hashing_cpu_seconds()
     finally:
         if hogs:
             hogs.stop()
     result.update(factor=factor, hog=hog, session_p99=session.p99, session_rps=session.rps, load=load_average())
+    # Where the cores went meanwhile: Sump's hashing threads, the rest of Sump (the event loops: sign-ins,
+    # refusals, the session probe), and this generator, which shares the machine with the server it loads.
+    result["cores"] = tuple(
+        spent / elapsed
+        for spent in (hashing_after - hashing, rest_after - rest, time.process_time() - generator)
+    )
     log(
         f"overload {factor}x{' + hog' if hog else ''}: offered {result['offered_rate']:.1f}/s goodput"
         f" {result['goodput']:.1f}/s refused {result['refused']} (p99 {result['refused_p99_ms']:.0f} ms)"

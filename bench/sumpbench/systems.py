@@ -93,6 +93,19 @@ class System:
     def cpu_seconds(self) -> float:
         return sum(cpu(pid) for pid in self.serving_pids())
 
+    def hashing_cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds of the serving processes' hashing threads (named `sump-hash-N`), and of the rest."""
+        hashing = rest = 0.0
+        for pid in self.serving_pids():
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    named = (task / "comm").read_text().startswith("sump-hash")
+                except OSError:
+                    continue
+                seconds = cpu(pid, int(task.name))
+                hashing, rest = (hashing + seconds, rest) if named else (hashing, rest + seconds)
+        return hashing, rest
+
 
 def descendants(pid: int) -> list[int]:
     found = []
@@ -115,9 +128,11 @@ def rss(pid: int) -> float:
     return 0.0
 
 
-def cpu(pid: int) -> float:
+def cpu(pid: int, thread: int | None = None) -> float:
+    """CPU seconds (user and system) of a process, or of one of its threads."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread is not None else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     except (OSError, IndexError, ValueError):
         return 0.0
