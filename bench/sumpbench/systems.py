@@ -102,8 +102,10 @@ class System:
                     named = (task / "comm").read_text().startswith("sump-hash")
                 except OSError:
                     continue
-                seconds = cpu(pid, int(task.name))
-                hashing, rest = (hashing + seconds, rest) if named else (hashing, rest + seconds)
+                if named:
+                    hashing += cpu(pid, int(task.name))
+                else:
+                    rest += cpu(pid, int(task.name))
         return hashing, rest
 
 
