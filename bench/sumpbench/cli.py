@@ -221,6 +221,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["overload"].append(
                 await scenarios.overload(sump2, tenants[0], capacity, 2, plan.overload_seconds, hog=2)
             )
+        out["check_beside"] = await scenarios.check_beside_sign_ins(sump2, sump1, tenants[0], plan.overload_seconds / 2)
         out["fairness"] = await scenarios.fairness(sump2, tenants[2], tenants[3], capacity, plan.overload_seconds)
         out["rss_after"] = sump1.rss_mib() + sump2.rss_mib()
         out["replacement_s"] = memory.replacement_start(sump2)

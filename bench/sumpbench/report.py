@@ -132,6 +132,15 @@ def goals(out: dict[str, Any]) -> list[str]:
                 f"{fmt(result['refused_p99_ms'], 1)} ms",
                 result["refused_p99_ms"] <= 100,
             )
+    beside = out.get("check_beside")
+    if beside:
+        add(
+            "3. (reference) session check p99 while sign-ins keep the hashing full (c=8), against the same check on a"
+            " server beside it that signs nobody in",
+            f"{fmt(beside['flooded_p99'], 1)} ms against {fmt(beside['beside_p99'], 1)} ms"
+            f" ({fmt(beside['flooded_p99'] / beside['beside_p99'], 2)}×)",
+            None,
+        )
     burst = out.get("bursts")
     if burst:
         ok = burst["signups_ok"] == burst["signups"] and burst["logins_ok"] == burst["logins"]

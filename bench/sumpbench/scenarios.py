@@ -179,6 +179,28 @@ async def overload(
     return result
 
 
+async def check_beside_sign_ins(flooded: System, beside: System, tenant: Tenant, seconds: float) -> dict[str, Any]:
+    """The session check, probed as in `overload`, on a server whose hashing sign-ins keep full (a closed loop at
+    c=8), then on a server beside it on the same machine and database that signs nobody in: what of the check's
+    latency under a flood is the machine's (the second), and what the flooded workers' own event loops add."""
+    login = tenant.login()
+    check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
+    flood = asyncio.create_task(closed_loop(flooded.port, lambda i: login, 8, 2 * seconds + 1.5, warmup=0.5))
+    await asyncio.sleep(1.0)  # the flood's warm-up: its connections are open and hashing
+    on_flooded = await closed_loop(flooded.port, lambda i: check, 4, seconds, warmup=0.3, rate=SESSION_PROBE_RATE)
+    on_beside = await closed_loop(beside.port, lambda i: check, 4, seconds, warmup=0.3, rate=SESSION_PROBE_RATE)
+    sign_ins = await flood
+    result = {
+        "flooded_p50": on_flooded.p50,
+        "flooded_p99": on_flooded.p99,
+        "beside_p50": on_beside.p50,
+        "beside_p99": on_beside.p99,
+        "sign_ins": sign_ins.rps,
+    }
+    log(f"session check beside sign-ins at c=8: {result}")
+    return result
+
+
 async def bursts(sump: System, environment_id: str, tenant: Tenant, signups: int, logins: int) -> dict[str, Any]:
     """`signups` sign-ups with distinct emails, all at once; then `logins` sign-ins at once."""
     import uuid
