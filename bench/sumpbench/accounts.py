@@ -28,6 +28,10 @@ class Tenant:
             f"/api/v1/auth/tenants/{self.tenant_id}/login", {"username": self.username, "password": PASSWORD}
         )
 
+    def session_check(self) -> bytes:
+        """`GET …/session` with the owner's cookie."""
+        return request("GET", f"/api/v1/auth/tenants/{self.tenant_id}/session", headers={"Cookie": self.cookie})
+
 
 def _cookie(headers: dict[bytes, bytes], raw: bytes) -> str:
     """`name=value` of the first Set-Cookie (the reader keeps one header per name: read them from the raw)."""

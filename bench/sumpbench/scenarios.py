@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sumpbench.accounts import Tenant
-from sumpbench.load import Measured, at_once, bare_argon2, closed_loop, open_loop, post_json, request, wrk
+from sumpbench.load import Measured, at_once, bare_argon2, closed_loop, open_loop, post_json, wrk
 from sumpbench.systems import Hog, System, load_average
 
 SESSION_PROBE_RATE = 100.0  # session checks per second beside an overload of sign-ins
@@ -155,7 +155,7 @@ async def overload(
     checks, not a second saturating load, which would take the cores the sign-ins are measured on)."""
     hogs = Hog(hog) if hog else None
     try:
-        check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
+        check = tenant.session_check()
         (hashing, rest), generator, started = sump.hashing_cpu_seconds(), time.process_time(), time.perf_counter()
         offered = asyncio.create_task(open_loop(sump.port, lambda i: tenant.login(), capacity * factor, seconds))
         session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5, rate=SESSION_PROBE_RATE)
@@ -184,7 +184,7 @@ async def check_beside_sign_ins(flooded: System, beside: System, tenant: Tenant,
     c=8), then on a server beside it on the same machine and database that signs nobody in: what of the check's
     latency under a flood is the machine's (the second), and what the flooded workers' own event loops add."""
     login = tenant.login()
-    check = request("GET", f"/api/v1/auth/tenants/{tenant.tenant_id}/session", headers={"Cookie": tenant.cookie})
+    check = tenant.session_check()
     flood = asyncio.create_task(closed_loop(flooded.port, lambda i: login, 8, 2 * seconds + 1.5, warmup=0.5))
     await asyncio.sleep(1.0)  # the flood's warm-up: its connections are open and hashing
     on_flooded = await closed_loop(flooded.port, lambda i: check, 4, seconds, warmup=0.3, rate=SESSION_PROBE_RATE)

@@ -94,19 +94,14 @@ class System:
         return sum(cpu(pid) for pid in self.serving_pids())
 
     def hashing_cpu_seconds(self) -> tuple[float, float]:
-        """CPU seconds of the serving processes' hashing threads (named `sump-hash-N`), and of the rest."""
-        hashing = rest = 0.0
+        """CPU seconds of the serving processes' hashing threads (named `sump-hash-N`), and of the rest of them."""
+        hashing = 0.0
         for pid in self.serving_pids():
             for task in Path(f"/proc/{pid}/task").glob("*"):
-                try:
-                    named = (task / "comm").read_text().startswith("sump-hash")
-                except OSError:
-                    continue
-                if named:
-                    hashing += cpu(pid, int(task.name))
-                else:
-                    rest += cpu(pid, int(task.name))
-        return hashing, rest
+                with contextlib.suppress(OSError):
+                    if (task / "comm").read_text().startswith("sump-hash"):
+                        hashing += cpu(pid, int(task.name))
+        return hashing, self.cpu_seconds() - hashing
 
 
 def descendants(pid: int) -> list[int]:
