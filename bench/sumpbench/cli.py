@@ -217,7 +217,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for factor in plan.factors
         ]
         if plan.hog:
-            out["argon2_hog"] = scenarios.argon2_rate(cores, plan.argon2_seconds, hog=2)
+            out["argon2_hog"] = scenarios.argon2_rate(cores, plan.argon2_seconds, hog=2, library=signin["engine"])
             out["overload"].append(
                 await scenarios.overload(sump2, tenants[0], capacity, 2, plan.overload_seconds, hog=2)
             )

@@ -1,6 +1,6 @@
 """Load generation: wrk (C, one thread) for the fast reads, where a Python generator would be the bottleneck;
 a Python generator on raw keep-alive sockets for sign-ins (closed loop) and for offered rates (open loop,
-retries included in the rate); bare argon2id for the hashing baseline."""
+retries included in the rate)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,32 +228,3 @@ async def open_loop(port: int, make: Callable[[int], bytes], rate: float, second
         "ok_p99_ms": pct(ok, 99),
         "refused_p99_ms": pct(refused, 99),
     }
-
-
-def bare_argon2(threads: int, seconds: float, library: str = "libsodium") -> float:
-    """argon2id verifications per second with Sump's parameters on `threads` threads (both libraries release the
-    GIL): with libsodium, which Sump hashes with, the pace no server of Sump's can beat on these cores; with
-    argon2-cffi, the reference implementation's, which fastapi-users hashes with."""
-    import nacl.pwhash
-    from argon2 import PasswordHasher as Argon2Hasher
-
-    password, argon2 = "bench-password-Xq7!", Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1)
-    stored = argon2.hash(password)
-    verify = {
-        "libsodium": lambda: nacl.pwhash.argon2id.verify(stored.encode(), password.encode()),
-        "argon2-cffi": lambda: argon2.verify(stored, password),
-    }[library]
-    verify()
-    stop_at = time.perf_counter() + seconds
-
-    def spin(_: int) -> int:
-        n = 0
-        while time.perf_counter() < stop_at:
-            verify()
-            n += 1
-        return n
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        total = sum(pool.map(spin, range(threads)))
-    return total / (time.perf_counter() - started)

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sumpbench import bare_hash
 from sumpbench.accounts import Tenant
-from sumpbench.load import Measured, at_once, bare_argon2, closed_loop, open_loop, post_json, wrk
-from sumpbench.systems import Hog, System, load_average
+from sumpbench.load import Measured, at_once, closed_loop, open_loop, post_json, wrk
+from sumpbench.systems import FASTAPI_USERS_PYTHON, Hog, System, load_average
 
 SESSION_PROBE_RATE = 100.0  # session checks per second beside an overload of sign-ins
+PEER_CFFI = "argon2-cffi, fastapi-users' venv"  # the portable wheel fastapi-users hashes with
 
 
 def log(message: str) -> None:
-    import sys
-
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
@@ -86,20 +88,21 @@ async def sign_ins(
     systems: list[tuple[str, System, list[bytes], str]], threads: int, rounds: int, seconds: float
 ) -> dict[str, Any]:
     """Closed loops of sign-ins at c=8 on each system in turn, `rounds` times, each round opened by the bare
-    argon2id rate on `threads` threads (libsodium's, Sump's own, then argon2-cffi's for reference): one system
-    loaded at a time, and a drift of the machine's pace (which moves argon2id itself by a tenth between minutes
-    here) meets every system and its baseline alike.
+    argon2id rates on `threads` threads (libsodium's and argon2-cffi's, Sump's two engines, as this venv has
+    them; then argon2-cffi's in fastapi-users' venv, its own library): one system loaded at a time, and a drift
+    of the machine's pace (which moves argon2id itself by a tenth between minutes here) meets every system and
+    its baselines alike.
 
     Returns each system's row (one run per round), the median baselines, and each system's ratios taken round by
-    round (to libsodium's rate of its own round, to Sump in the same round), then their median."""
+    round (to the faster engine's rate of its own round, to its own library's, to Sump in the same round), then
+    their median."""
     rows: dict[str, list[Measured]] = {name: [] for name, *_ in systems}
     cpu: dict[str, list[float]] = {name: [] for name, *_ in systems}
     does = {name: what for name, *_, what in systems}
-    baseline: list[float] = []
-    reference: list[float] = []
+    bare: dict[str, list[float]] = {library: [] for library in (*bare_hash.LIBRARIES, PEER_CFFI)}
     for round_ in range(rounds):
-        baseline.append(argon2_rate(threads, seconds))
-        reference.append(argon2_rate(threads, seconds, library="argon2-cffi"))
+        for library in bare:
+            bare[library].append(argon2_rate(threads, seconds, library=library))
         for name, system, logins, _ in systems:
             before = system.cpu_seconds()
             # No warm-up: the CPU read around the loop is then that of the sign-ins counted.
@@ -109,22 +112,26 @@ async def sign_ins(
             cpu[name].append((system.cpu_seconds() - before) * 1000 / max(1, measured.requests))
             rows[name].append(measured)
             log(
-                f"{name} sign-in round {round_ + 1}: {measured.rps:.1f}/s"
-                f" ({measured.rps / baseline[-1]:.3f} of argon2id) p99 {measured.p99:.0f} ms"
-                f" {measured.extra['statuses']}"
+                f"{name} sign-in round {round_ + 1}: {measured.rps:.1f}/s p99 {measured.p99:.0f} ms {measured.extra['statuses']}"
             )
+    engine = max(bare_hash.LIBRARIES, key=lambda library: statistics.median(bare[library]))
+    own = {"sump": engine, "fastapi-users": PEER_CFFI, "original": engine}
     first = systems[0][0]
     return {
-        "argon2": statistics.median(baseline),
-        "argon2_cffi": statistics.median(reference),
-        "cffi_of_argon2": statistics.median(a / b for a, b in zip(reference, baseline, strict=True)),
-        "of_cffi": {
-            name: statistics.median(run.rps / rate for run, rate in zip(runs, reference, strict=True))
-            for name, runs in rows.items()
+        "engine": engine,
+        "argon2": statistics.median(bare[engine]),
+        "bare": {library: statistics.median(rates) for library, rates in bare.items()},
+        "bare_of_engine": {
+            library: statistics.median(a / b for a, b in zip(rates, bare[engine], strict=True))
+            for library, rates in bare.items()
         },
         **{name: Row(name, 8, runs, statistics.mean(cpu[name]), does[name]) for name, runs in rows.items()},
         "of_argon2": {
-            name: statistics.median(run.rps / rate for run, rate in zip(runs, baseline, strict=True))
+            name: statistics.median(run.rps / rate for run, rate in zip(runs, bare[engine], strict=True))
+            for name, runs in rows.items()
+        },
+        "of_own": {
+            name: statistics.median(run.rps / rate for run, rate in zip(runs, bare[own[name]], strict=True))
             for name, runs in rows.items()
         },
         "of_first": {
@@ -136,9 +143,16 @@ async def sign_ins(
 
 
 def argon2_rate(threads: int, seconds: float, hog: int = 0, library: str = "libsodium") -> float:
+    """Bare argon2id verifications per second (`bare_hash`), in this process, or for `PEER_CFFI` under
+    fastapi-users' Python (its venv exists once the peer has started; until then this venv's is measured)."""
     hogs = Hog(hog) if hog else None
     try:
-        rate = bare_argon2(threads, seconds, library)
+        if library == PEER_CFFI:
+            python = str(FASTAPI_USERS_PYTHON) if FASTAPI_USERS_PYTHON.exists() else sys.executable
+            argv = [python, bare_hash.__file__, "argon2-cffi", str(threads), str(seconds)]
+            rate = float(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+        else:
+            rate = bare_hash.rate(library, threads, seconds)
     finally:
         if hogs:
             hogs.stop()
@@ -168,8 +182,7 @@ async def overload(
     # Where the cores went meanwhile: Sump's hashing threads, the rest of Sump (the event loops: sign-ins,
     # refusals, the session probe), and this generator, which shares the machine with the server it loads.
     result["cores"] = tuple(
-        spent / elapsed
-        for spent in (hashing_after - hashing, rest_after - rest, time.process_time() - generator)
+        spent / elapsed for spent in (hashing_after - hashing, rest_after - rest, time.process_time() - generator)
     )
     log(
         f"overload {factor}x{' + hog' if hog else ''}: offered {result['offered_rate']:.1f}/s goodput"

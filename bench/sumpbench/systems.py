@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT.parent / "shared" / "peers"
+# The venv fastapi-users' start script makes (PEER_DIR), with the hashing library it signs in with.
+FASTAPI_USERS_PYTHON = Path(os.environ.get("PEER_DIR", "/tmp/peer-fastapi-users")) / "venv" / "bin" / "python"
 VENV_BIN = Path(sys.executable).parent
 LOGS = Path("/tmp/sump-bench-logs")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -13,18 +13,30 @@ from collections.abc import AsyncIterator
 
 import bcrypt
 import pytest
+import structlog
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import VerifyMismatchError
 
 from sump.app import create_app
 from sump.kit.errors import Problem
-from sump.kit.passwords import PACE_MEMORY_SECONDS, PasswordHasher, draw_on_share
+from sump.kit.passwords import (
+    LIBSODIUM,
+    PACE_MEMORY_SECONDS,
+    REFERENCE_WHEN_BELOW,
+    PasswordHasher,
+    cheaper,
+    draw_on_share,
+    engine,
+    verify_argon2,
+)
+from sump.kit.passwords import REFERENCE as REFERENCE_ENGINE
 from tests.kit.test_limits import client_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant, statements
 
-# An Argon2 implementation other than the one Sump hashes with, at Sump's parameters.
+# An Argon2 verifier outside Sump's code, at Sump's parameters.
 REFERENCE = Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
+ENGINES = pytest.mark.parametrize("by", [LIBSODIUM, REFERENCE_ENGINE])
 
 
 @pytest.fixture
@@ -288,11 +300,13 @@ async def test_a_sign_in_holds_no_database_connection_while_it_hashes(database: 
     assert held == [0]
 
 
+@ENGINES
 @pytest.mark.asvs("PWD-10")
-async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implementation_verifies() -> None:
-    """The stored string is the standard PHC one (16 bytes of salt, 32 of digest), so a hash Sump made moves to
-    any argon2id verifier, and nothing about it is weaker than what Sump asks of hashes it reads."""
-    hasher = PasswordHasher(workers=1)
+async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implementation_verifies(by: str) -> None:
+    """The stored string is the standard PHC one (16 bytes of salt, 32 of digest) whichever engine made it, so a
+    hash Sump made moves to any argon2id verifier (the other engine too), and nothing about it is weaker than
+    what Sump asks of hashes it reads."""
+    hasher = PasswordHasher(workers=1, by=by)
     try:
         stored = await hasher.hash(PASSWORD)
         kind, version, parameters, salt, digest = stored.split("$")[1:]
@@ -305,6 +319,33 @@ async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implement
         assert await hasher.verify(stored, PASSWORD) == (True, None)
         assert await hasher.verify(stored, PASSWORD + "!") == (False, None)
         assert stored != await hasher.hash(PASSWORD)  # a salt of its own each time
+        other = {LIBSODIUM: REFERENCE_ENGINE, REFERENCE_ENGINE: LIBSODIUM}[by]
+        assert verify_argon2(stored, PASSWORD, other)
+        assert not verify_argon2(stored, PASSWORD + "!", other)
+    finally:
+        hasher.close()
+
+
+def test_the_engine_kept_is_libsodium_unless_the_other_hashes_clearly_cheaper() -> None:
+    """Either engine makes and reads the same strings, so the choice is only the CPU a hash costs: the reference
+    engine (argon2-cffi) when its hash costs under 0.9 of libsodium's, as when its bindings are built for the
+    CPU on a machine where libsodium's fresh memory for each hash is dear; libsodium otherwise."""
+    assert cheaper(libsodium=0.0126, reference=0.0060) == REFERENCE_ENGINE
+    assert cheaper(libsodium=0.0126, reference=0.0126 * REFERENCE_WHEN_BELOW * 0.99) == REFERENCE_ENGINE
+    assert cheaper(libsodium=0.0126, reference=0.0126 * REFERENCE_WHEN_BELOW) == LIBSODIUM
+    assert cheaper(libsodium=0.0080, reference=0.0170) == LIBSODIUM  # the portable wheel's reference code
+    assert engine() is engine()  # measured once a process
+
+
+def test_the_engine_is_chosen_by_the_cost_it_measured_and_says_so() -> None:
+    with structlog.testing.capture_logs() as logs:
+        chosen = engine.__wrapped__()
+    [said] = [entry for entry in logs if entry["event"] == "argon2id engine"]
+    assert said["engine"] == chosen == cheaper(said["libsodium_ms"], said["argon2-cffi_ms"])
+    assert min(said["libsodium_ms"], said["argon2-cffi_ms"]) > 0
+    hasher = PasswordHasher(workers=1)
+    try:
+        assert hasher.engine == engine()
     finally:
         hasher.close()
 
@@ -322,13 +363,14 @@ async def test_a_hash_is_argon2id_at_the_owasp_parameters_that_another_implement
     ids=["sumps-parameters", "fewer-passes", "four-lanes", "argon2i", "argon2d", "longer-salt-and-digest"],
 )
 @pytest.mark.asvs("PWD-11")
+@ENGINES
 async def test_argon2_hashes_made_elsewhere_verify_and_the_weaker_are_replaced(
-    made_by: Argon2Hasher, replaced: bool
+    made_by: Argon2Hasher, replaced: bool, by: str
 ) -> None:
     """Hashes another Argon2 implementation made (an earlier Sump, an imported user base) keep working, the
     kinds and parameters libsodium reads and the ones left to argon2-cffi alike; a wrong password fails on each,
     and a right one on a weaker hash gets today's."""
-    hasher = PasswordHasher(workers=1)
+    hasher = PasswordHasher(workers=1, by=by)
     try:
         stored = made_by.hash("fine " + PASSWORD)
         matches, replacement = await hasher.verify(stored, "ﬁne " + PASSWORD)  # a ligature, compared NFKC-normalised
@@ -354,8 +396,9 @@ async def test_argon2_hashes_made_elsewhere_verify_and_the_weaker_are_replaced(
     ],
     ids=["wrong-digest", "too-long", "bad-base64", "no-version", "unknown-kind", "empty"],
 )
-async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stored: str) -> None:
-    hasher = PasswordHasher(workers=1)
+@ENGINES
+async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stored: str, by: str) -> None:
+    hasher = PasswordHasher(workers=1, by=by)
     try:
         assert await hasher.verify(stored, PASSWORD) == (False, None)
     finally:

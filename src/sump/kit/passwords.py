@@ -1,11 +1,14 @@
 """Password hashing off the event loop, in a bounded pool shared fairly between tenants, that refuses at once
 what it could not start within a few seconds instead of queueing without end.
 
-argon2id with the OWASP parameters (m=19 MiB, t=2, p=1), computed by libsodium: its vectorised Argon2 takes
-half the time of the reference code for the same hash, so a core signs in twice the users at the same cost to an
-attacker (whose own tools are vectorised anyway). The PHC strings are the standard ones: any argon2id verifier
-reads them, and argon2-cffi still verifies the Argon2 strings libsodium does not (argon2d, version 1.0) and says
-which stored hashes are weaker than today's. bcrypt hashes (imported from the original Sump) verify with its
+argon2id with the OWASP parameters (m=19 MiB, t=2, p=1), by whichever of two engines costs this machine less
+(`engine()`): libsodium, vectorised for any CPU, but mapping fresh memory for each hash, whose 19 MiB of page
+faults cost about what the hash computes on a virtual machine; or argon2-cffi's reference code, which reuses its
+memory and is as vectorised as its bindings were built (`make` builds them for the machine's CPU; the portable
+wheel's are not). The cheaper hash lets a core sign in more users at the same cost to an attacker, whose own
+tools are vectorised anyway. The PHC strings are the standard ones, the same from either engine: any argon2id
+verifier reads them, and argon2-cffi also verifies the Argon2 strings libsodium does not (argon2d, version 1.0)
+and says which stored hashes are weaker than today's. bcrypt hashes (imported from the original Sump) verify with its
 72-byte rule; both are replaced by argon2id on the next successful sign-in.
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import math
 import os
 import threading
@@ -26,6 +31,7 @@ from typing import Any, TypeVar
 
 import bcrypt
 import nacl.pwhash
+import structlog
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from nacl.exceptions import InvalidkeyError
@@ -39,6 +45,10 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 # salt or digest than Sump's makes a longer one, left to argon2-cffi).
 SODIUM_PREFIX, SODIUM_MAX_LENGTH = "$argon2id$v=19$", 127
 TIME_COST, MEMORY_KIB = 2, 19456
+LIBSODIUM, REFERENCE = "libsodium", "argon2-cffi"
+# The reference engine is kept only when its hash costs clearly less: libsodium's is the same on every build.
+REFERENCE_WHEN_BELOW = 0.9
+_REFERENCE = Argon2Hasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1, hash_len=32, salt_len=16)
 # A request is let in when its hash would start within ADMISSION_WAIT_SECONDS at the recent pace; one that
 # waited past MAX_HASH_WAIT_SECONDS all the same (the pace lags a sudden load) is refused when its turn comes.
 ADMISSION_WAIT_SECONDS = 3.0
@@ -85,6 +95,7 @@ class PasswordHasher:
         queue_size: int = 256,
         max_wait: float = MAX_HASH_WAIT_SECONDS,
         admission_wait: float | None = None,
+        by: str | None = None,
     ) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.capacity = self.workers + queue_size  # a bound on memory; the wait is what admits
@@ -97,7 +108,7 @@ class PasswordHasher:
         self.fastest = float("inf")  # the shortest hash seen: the cost of one without contention
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
         self._places, self._waits = metrics.of().hashing_places, metrics.of().hashing_wait
-        self.argon2 = Argon2Hasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1, hash_len=32, salt_len=16)
+        self.engine = by or engine()  # LIBSODIUM or REFERENCE
         self._lines: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
         self._ready = threading.Condition()
@@ -107,7 +118,8 @@ class PasswordHasher:
         ]
         for thread in self._threads:
             thread.start()
-        self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password")
+        self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self.engine)
+        _give_back_memory()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -224,7 +236,7 @@ class PasswordHasher:
             self.fastest = min(self.fastest, elapsed)
 
     async def hash(self, password: str) -> str:
-        result: str = await self.run(_hash_argon2id, password)
+        result: str = await self.run(_hash_argon2id, password, self.engine)
         return result
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
@@ -240,7 +252,7 @@ class PasswordHasher:
             ok: bool = await self.run(_verify_bcrypt, stored, password)
             return ok, (await self._replacement(password) if ok else None)
         ok = await self.run(self._verify_argon2, stored, password)
-        rehash = ok and self.argon2.check_needs_rehash(stored)
+        rehash = ok and _REFERENCE.check_needs_rehash(stored)
         return ok, (await self._replacement(password) if rehash else None)
 
     async def _replacement(self, password: str) -> str | None:
@@ -256,13 +268,7 @@ class PasswordHasher:
         await self.verify(None, password)
 
     def _verify_argon2(self, stored: str, password: str) -> bool:
-        try:
-            secret = _normalize(password).encode()
-            if stored.startswith(SODIUM_PREFIX) and len(stored) <= SODIUM_MAX_LENGTH:
-                return nacl.pwhash.argon2id.verify(stored.encode(), secret)
-            return self.argon2.verify(stored, secret)
-        except (InvalidkeyError, ValueError, VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        return verify_argon2(stored, password, self.engine)
 
     def close(self) -> None:
         """Ends the threads; jobs still queued are refused."""
@@ -294,9 +300,60 @@ def _overloaded(retry_after: float) -> Problem:
     )
 
 
-def _hash_argon2id(password: str) -> str:
+def _hash_argon2id(password: str, by: str) -> str:
     secret = _normalize(password).encode()
-    return nacl.pwhash.argon2id.str(secret, opslimit=TIME_COST, memlimit=MEMORY_KIB * 1024).decode()
+    if by == LIBSODIUM:
+        return nacl.pwhash.argon2id.str(secret, opslimit=TIME_COST, memlimit=MEMORY_KIB * 1024).decode()
+    return _REFERENCE.hash(secret)
+
+
+def verify_argon2(stored: str, password: str, by: str) -> bool:
+    """Whether `password` matches an Argon2 PHC string, verified by the engine `by` where it can."""
+    try:
+        secret = _normalize(password).encode()
+        if by == LIBSODIUM and stored.startswith(SODIUM_PREFIX) and len(stored) <= SODIUM_MAX_LENGTH:
+            return nacl.pwhash.argon2id.verify(stored.encode(), secret)
+        return _REFERENCE.verify(stored, secret)
+    except (InvalidkeyError, ValueError, VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def engine() -> str:
+    """The argon2id engine of this process: measured once, by the CPU time of one hash of each, before a server
+    forks its workers. The reference engine's is its third: glibc maps its first 19 MiB afresh, then grows its
+    heap for the second, and only from the third on reuses what it freed, as a busy hashing thread does."""
+    for _ in range(2):
+        _hash_argon2id("sump-engine-probe", REFERENCE)
+    # libsodium's least of two: its page faults are at the mercy of the machine, and an unlucky one must not
+    # hand the choice to a reference engine that is slower as a rule.
+    costs = {LIBSODIUM: min(_cpu_of_hash(LIBSODIUM) for _ in range(2)), REFERENCE: _cpu_of_hash(REFERENCE)}
+    chosen = cheaper(costs[LIBSODIUM], costs[REFERENCE])
+    _give_back_memory()
+    structlog.get_logger("sump.passwords").info(
+        "argon2id engine", engine=chosen, **{f"{by}_ms": cost * 1000 for by, cost in costs.items()}
+    )
+    return chosen
+
+
+def cheaper(libsodium: float, reference: float) -> str:
+    """The engine to keep, from the CPU seconds of one hash by each."""
+    return REFERENCE if reference < REFERENCE_WHEN_BELOW * libsodium else LIBSODIUM
+
+
+def _give_back_memory() -> None:
+    """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: a hash made
+    outside the hashing threads (the probes, the dummy) leaves no resident memory behind, in the supervisor
+    and so in each worker forked from it. A hashing thread keeps its own, which spares each of its hashes as
+    many page faults (glibc; elsewhere the allocator decides)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def _cpu_of_hash(by: str) -> float:
+    started = time.thread_time()
+    _hash_argon2id("sump-engine-probe", by)
+    return time.thread_time() - started
 
 
 def _normalize(password: str) -> str:
