@@ -4,12 +4,18 @@
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
+# Empty: argon2-cffi's portable wheel, and Sump hashes passwords with libsodium. Compiler flags (say
+# "-O3 -march=x86-64-v3" for CPUs with AVX2, "-O3 -march=native" for the build machine's kind): its bindings are
+# built from source with them, which halves a hash where libsodium's fresh memory per hash is dear (virtual
+# machines); Sump measures both engines at start and keeps the cheaper. The image then runs only on CPUs with
+# those instructions.
+ARG ARGON2_CFLAGS=
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv \
+ && apt-get install -y --no-install-recommends python3 python3-venv ${ARGON2_CFLAGS:+gcc python3-dev} \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # requirements.lock pins the development tools too: used as constraints, it pins what Sump's own dependencies
-# bring and installs nothing else. Wheels only: no compiler in this stage either. Where TLS to the package index is
+# bring and installs nothing else. Wheels only, but for ARGON2_CFLAGS. Where TLS to the package index is
 # inspected by a proxy, pass the trust store pip needs as a secret (`make image` passes the machine's own):
 # --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt; no layer keeps it.
 COPY pyproject.toml requirements.lock ./
@@ -19,7 +25,10 @@ RUN --mount=type=secret,id=ca-certificates \
  && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
     > dependencies.txt \
  && /opt/sump/bin/pip install --no-cache-dir --disable-pip-version-check --only-binary=:all: \
-    --constraint requirements.lock --requirement dependencies.txt
+    --constraint requirements.lock --requirement dependencies.txt \
+ && if [ -n "$ARGON2_CFLAGS" ]; then CFLAGS="$ARGON2_CFLAGS" /opt/sump/bin/pip install --no-cache-dir \
+    --disable-pip-version-check --no-deps --force-reinstall --no-binary argon2-cffi-bindings \
+    "$(grep '^argon2-cffi-bindings==' requirements.lock)"; fi
 COPY README.md ./
 COPY src ./src
 # Sump itself, then pip and setuptools leave the environment.
