@@ -13,7 +13,7 @@ GUIDE = (DOCS / "production.md").read_text()
 
 def test_every_setting_has_a_row_in_the_settings_table() -> None:
     table = GUIDE.split("<!-- settings:begin -->")[1].split("<!-- settings:end -->")[0]
-    rows = set(re.findall(r"^\| `(SUMP_[A-Z_]+)` \|", table, re.MULTILINE))
+    rows = set(re.findall(r"^\| `(SUMP_[A-Z0-9_]+)` \|", table, re.MULTILINE))
     assert rows == {f"SUMP_{name.upper()}" for name in Settings.model_fields}
 
 

@@ -286,5 +286,5 @@ def test_every_json_body_parses() -> None:
 
 def test_every_setting_is_in_the_configuration_table() -> None:
     table = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"`(SUMP_[A-Z_]+)`", table))
+    listed = set(re.findall(r"`(SUMP_[A-Z0-9_]+)`", table))
     assert {f"SUMP_{name.upper()}" for name in Settings.model_fields} <= listed

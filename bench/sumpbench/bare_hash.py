@@ -34,11 +34,15 @@ def rate(library: str, threads: int, seconds: float) -> float:
             argon2.verify(stored, PASSWORD)
 
     started: list[float] = []
-    ready = threading.Barrier(threads, action=lambda: started.append(time.perf_counter()))
+    ready = threading.Barrier(threads, action=lambda: started.append(time.perf_counter()), timeout=120)
 
     def spin(_: int) -> int:
-        for _ in range(2):  # the allocator's first two rounds of 19 MiB (see `sump.kit.passwords.engine`)
-            verify()
+        try:
+            for _ in range(2):  # the allocator's first two rounds of 19 MiB (see `sump.kit.passwords.engine`)
+                verify()
+        except BaseException:
+            ready.abort()  # the other threads stop waiting for this one
+            raise
         ready.wait()
         stop_at, n = started[0] + seconds, 0
         while time.perf_counter() < stop_at:

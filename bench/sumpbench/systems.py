@@ -4,6 +4,7 @@ the same server stack. Each is started in a process group of its own and stopped
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT.parent / "shared" / "peers"
@@ -88,6 +90,15 @@ class System:
             serving.append(pid)
         children = [pid for pid in serving if pid != self.proc.pid]
         return children if self.workers > 1 and children else serving[-1:] if serving else []
+
+    def logged(self, event: str) -> dict[str, Any]:
+        """The last JSON record of `event` in this system's log (empty when there is none)."""
+        records = [
+            json.loads(line)
+            for line in (LOGS / f"{self.name}.log").read_text(errors="replace").splitlines()
+            if line.startswith("{") and f'"event": "{event}"' in line
+        ]
+        return records[-1] if records else {}
 
     def rss_mib(self) -> list[float]:
         return [rss(pid) for pid in self.serving_pids()]

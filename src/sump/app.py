@@ -164,7 +164,11 @@ def create_app(settings: Settings | None = None) -> Sump:
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
     app.state.held = HeldConnections(app.state.engine, HELD_CONNECTIONS, limits.pool)  # for the session check
-    app.state.hasher = PasswordHasher(settings.password_threads, settings.password_queue_size)
+    app.state.hasher = PasswordHasher(
+        settings.password_threads,
+        settings.password_queue_size,
+        by=None if settings.argon2_engine == "auto" else settings.argon2_engine,
+    )
     app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limits)
     app.state.lockout = Lockout(
         app.state.limiter.storage,

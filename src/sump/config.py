@@ -10,7 +10,7 @@ import secrets
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     session_idle_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     password_threads: int | None = Field(default=None, ge=1)  # per process; `sump serve` sets cores ÷ workers
     password_queue_size: int = Field(default=256, ge=0)  # a bound on memory: admission is by the wait (kit.passwords)
+    # "auto": the cheaper of the two on this machine, measured at start (kit.passwords.engine)
+    argon2_engine: Literal["auto", "libsodium", "argon2-cffi"] = "auto"
     access_token_ttl: int = Field(default=15 * 60, ge=60, le=24 * 3600)
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=3600)
     refresh_grace_seconds: int = Field(default=10, ge=0, le=300)

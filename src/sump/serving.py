@@ -94,7 +94,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         importlib.import_module(APP.split(":")[0])  # once, here: every worker is forked with it imported
         for module in SHARED_BEFORE_FORK:
             importlib.import_module(module)
-        passwords.engine()  # measured once, here: every worker hashes with the engine chosen
+        if settings.argon2_engine == "auto":
+            passwords.engine()  # measured once, here: every worker hashes with the engine chosen
         collect_garbage_from_now_on()  # before the fork: the workers' collections leave the shared pages alone
         # The workers count rate limits and lockouts together, in one file of the machine (unless Redis keeps them).
         with shared_counters.for_workers(settings.redis_url) as counters:

@@ -10,8 +10,10 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import bcrypt
+import nacl.pwhash
 import pytest
 import structlog
 from argon2 import PasswordHasher as Argon2Hasher
@@ -19,6 +21,7 @@ from argon2 import Type
 from argon2.exceptions import VerifyMismatchError
 
 from sump.app import create_app
+from sump.kit import passwords
 from sump.kit.errors import Problem
 from sump.kit.passwords import (
     LIBSODIUM,
@@ -334,12 +337,100 @@ def test_the_engine_kept_is_libsodium_unless_the_other_hashes_clearly_cheaper() 
     assert cheaper(libsodium=0.0126, reference=0.0126 * REFERENCE_WHEN_BELOW * 0.99) == REFERENCE_ENGINE
     assert cheaper(libsodium=0.0126, reference=0.0126 * REFERENCE_WHEN_BELOW) == LIBSODIUM
     assert cheaper(libsodium=0.0080, reference=0.0170) == LIBSODIUM  # the portable wheel's reference code
-    assert engine() is engine()  # measured once a process
+
+
+@ENGINES
+async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
+    by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown account's dummy verification, a wrong password and a new hash all run on the pool's one engine:
+    a dummy verified by the other engine would cost another time than a real account's check."""
+    hasher = PasswordHasher(workers=1, by=by)
+    try:
+        assert not REFERENCE.check_needs_rehash(hasher._dummy)  # the dummy is a hash at today's parameters
+        stored = await hasher.hash(PASSWORD)
+        calls: list[str] = []
+
+        def counted(name: str, real: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                calls.append(name)
+                return real(*args, **kwargs)
+
+            return call
+
+        reference = type(passwords._REFERENCE)  # argon2-cffi's hasher has slots: its class is patched
+        for name, owner, attribute in (
+            (LIBSODIUM, nacl.pwhash.argon2id, "verify"),
+            (LIBSODIUM, nacl.pwhash.argon2id, "str"),
+            (REFERENCE_ENGINE, reference, "verify"),
+            (REFERENCE_ENGINE, reference, "hash"),
+        ):
+            monkeypatch.setattr(owner, attribute, counted(name, getattr(owner, attribute)))
+        assert await hasher.verify(None, PASSWORD) == (False, None)
+        assert await hasher.verify(stored, PASSWORD + "!") == (False, None)
+        assert await hasher.verify(stored, PASSWORD) == (True, None)
+        await hasher.hash(PASSWORD)
+        assert calls == [by] * 4
+    finally:
+        hasher.close()
+
+
+def test_an_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown argon2id engine"):
+        PasswordHasher(workers=1, by="bcrypt")
+
+
+def test_the_engine_is_measured_once_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first caller measures (two warm-up hashes of the reference engine, then libsodium's least of two
+    and one more of the reference), the later ones get its answer."""
+    probes: list[str] = []
+    costs = iter([0.013, 0.012, 0.006])
+
+    def hashed(_password: str, by: str) -> str:
+        probes.append(by)
+        return ""
+
+    def cost_of(by: str) -> float:
+        probes.append(by)
+        return next(costs)
+
+    monkeypatch.setattr(passwords, "_hash_argon2id", hashed)
+    monkeypatch.setattr(passwords, "_cpu_of_hash", cost_of)
+    passwords._measured_engine.cache_clear()
+    try:
+        assert engine() == REFERENCE_ENGINE
+        assert engine() == REFERENCE_ENGINE
+        assert probes == [REFERENCE_ENGINE, REFERENCE_ENGINE, LIBSODIUM, LIBSODIUM, REFERENCE_ENGINE]
+    finally:
+        passwords._measured_engine.cache_clear()
+
+
+async def test_an_idle_hashing_thread_gives_its_memory_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After IDLE_RELEASE_SECONDS with no job a hashing thread returns what the allocator kept of its last
+    hash, once, and keeps hashing after it."""
+    released = threading.Event()
+    monkeypatch.setattr(passwords, "IDLE_RELEASE_SECONDS", 0.01)
+    monkeypatch.setattr(passwords, "_give_back_memory", released.set)
+    hasher = PasswordHasher(workers=1, by=LIBSODIUM)
+    try:
+        assert await asyncio.to_thread(released.wait, 10)
+        assert await hasher.verify(await hasher.hash(PASSWORD), PASSWORD) == (True, None)
+    finally:
+        hasher.close()
+
+
+async def test_sump_argon2_engine_pins_the_engine_of_the_application(database: Database) -> None:
+    for by in (LIBSODIUM, REFERENCE_ENGINE):
+        app = create_app(make_settings(database, argon2_engine=by))
+        try:
+            assert app.state.hasher.engine == by
+        finally:
+            app.state.hasher.close()
 
 
 def test_the_engine_is_chosen_by_the_cost_it_measured_and_says_so() -> None:
     with structlog.testing.capture_logs() as logs:
-        chosen = engine.__wrapped__()
+        chosen = passwords._measured_engine.__wrapped__()
     [said] = [entry for entry in logs if entry["event"] == "argon2id engine"]
     assert said["engine"] == chosen == cheaper(said["libsodium_ms"], said["argon2-cffi_ms"])
     assert min(said["libsodium_ms"], said["argon2-cffi_ms"]) > 0

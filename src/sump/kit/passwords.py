@@ -46,6 +46,9 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 SODIUM_PREFIX, SODIUM_MAX_LENGTH = "$argon2id$v=19$", 127
 TIME_COST, MEMORY_KIB = 2, 19456
 LIBSODIUM, REFERENCE = "libsodium", "argon2-cffi"
+ENGINES = (LIBSODIUM, REFERENCE)
+# A hashing thread idle this long gives the reference engine's 19 MiB back; a busy one keeps them between hashes.
+IDLE_RELEASE_SECONDS = 10.0
 # The reference engine is kept only when its hash costs clearly less: libsodium's is the same on every build.
 REFERENCE_WHEN_BELOW = 0.9
 _REFERENCE = Argon2Hasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1, hash_len=32, salt_len=16)
@@ -108,7 +111,9 @@ class PasswordHasher:
         self.fastest = float("inf")  # the shortest hash seen: the cost of one without contention
         self.started: dict[int, float] = {}  # thread id -> when its current hash began
         self._places, self._waits = metrics.of().hashing_places, metrics.of().hashing_wait
-        self.engine = by or engine()  # LIBSODIUM or REFERENCE
+        if by not in (None, *ENGINES):
+            raise ValueError(f"unknown argon2id engine {by!r}")
+        self.engine = by or engine()
         self._lines: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
         self._ready = threading.Condition()
@@ -198,24 +203,39 @@ class PasswordHasher:
         # Linux: its name where `top -H` and /proc show threads.
         with contextlib.suppress(OSError), open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
             comm.write(threading.current_thread().name)
+        holding = True  # memory the allocator kept from this thread's last hash
         while True:
             with self._ready:
                 while not self._turns and not self._closed:
-                    self._ready.wait()
+                    if not self._ready.wait(IDLE_RELEASE_SECONDS if holding else None):
+                        break
                 if self._closed:
                     return
-                share = self._turns.popleft()
-                line = self._lines[share]
-                job = line.popleft()
-                if line:
-                    self._turns.append(share)
+                if not self._turns:  # idle since the last hash: what it kept goes back, outside the lock
+                    holding = False
+                    job = None
                 else:
-                    del self._lines[share]
+                    job = self._take()
+            if job is None:
+                _give_back_memory()
+                continue
+            holding = True
             try:
                 outcome, failed = self._timed(job.queued, job.fn, *job.args), False
             except BaseException as exc:  # handed to the waiting request
                 outcome, failed = exc, True
             job.loop.call_soon_threadsafe(_settle, job.future, outcome, failed)
+
+    def _take(self) -> _Job:
+        """The next job of the next line in turn (under `_ready`)."""
+        share = self._turns.popleft()
+        line = self._lines[share]
+        job = line.popleft()
+        if line:
+            self._turns.append(share)
+        else:
+            del self._lines[share]
+        return job
 
     def _timed(self, queued: float | None, fn: Any, *args: Any) -> Any:
         """Runs in a hashing thread: `fn`, unless it waited too long for the thread; keeps the pace."""
@@ -318,11 +338,20 @@ def verify_argon2(stored: str, password: str, by: str) -> bool:
         return False
 
 
-@functools.cache
 def engine() -> str:
-    """The argon2id engine of this process: measured once, by the CPU time of one hash of each, before a server
-    forks its workers. The reference engine's is its third: glibc maps its first 19 MiB afresh, then grows its
-    heap for the second, and only from the third on reuses what it freed, as a busy hashing thread does."""
+    """The argon2id engine of this process: measured once (`_measured_engine`), whoever asks first."""
+    with _MEASURING:
+        return _measured_engine()
+
+
+_MEASURING = threading.Lock()
+
+
+@functools.cache
+def _measured_engine() -> str:
+    """The engine whose hash costs less CPU here, by one hash of each, before a server forks its workers. The
+    reference engine's is its third: glibc maps its first 19 MiB afresh, then grows its heap for the second, and
+    only from the third on reuses what it freed, as a busy hashing thread does."""
     for _ in range(2):
         _hash_argon2id("sump-engine-probe", REFERENCE)
     # libsodium's least of two: its page faults are at the mercy of the machine, and an unlucky one must not
@@ -344,9 +373,9 @@ def cheaper(libsodium: float, reference: float) -> str:
 def _give_back_memory() -> None:
     """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: a hash made
     outside the hashing threads (the probes, the dummy) leaves no resident memory behind, in the supervisor
-    and so in each worker forked from it. A hashing thread keeps its own, which spares each of its hashes as
-    many page faults (glibc; elsewhere the allocator decides)."""
-    with contextlib.suppress(OSError, AttributeError):
+    and so in each worker forked from it, and neither does an idle hashing thread. A busy one keeps its own,
+    which spares each of its hashes as many page faults (glibc; elsewhere the allocator decides)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc; TypeError: Windows
         ctypes.CDLL(None).malloc_trim(0)
 
 
