@@ -206,7 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             signing.append(("original", original, [theirs.login()], ORIGINAL_SIGN_IN))
         signin = await scenarios.sign_ins(signing, cores, plan.signin_rounds, plan.signin_seconds)
         out["signin"] = signin
-        signin["sump_engine"] = sump2.logged("argon2id engine").get("engine", "an engine it did not log")
+        signin["sump_engine"] = sump2.logged("password hashing engine").get("engine", "an engine it did not log")
         capacity = out["capacity"] = signin["sump"].rps
 
         # 4. bursts, before the overload runs: a burst right after the CPU hog's run would be judged by the pace

@@ -431,7 +431,7 @@ async def test_sump_argon2_engine_pins_the_engine_of_the_application(database: D
 def test_the_engine_is_chosen_by_the_cost_it_measured_and_says_so() -> None:
     with structlog.testing.capture_logs() as logs:
         chosen = passwords._measured_engine.__wrapped__()
-    [said] = [entry for entry in logs if entry["event"] == "argon2id engine"]
+    [said] = [entry for entry in logs if entry["event"] == "password hashing engine"]
     assert said["engine"] == chosen == cheaper(said["libsodium_ms"], said["argon2-cffi_ms"])
     assert min(said["libsodium_ms"], said["argon2-cffi_ms"]) > 0
     hasher = PasswordHasher(workers=1)

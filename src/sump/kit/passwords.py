@@ -360,7 +360,7 @@ def _measured_engine() -> str:
     chosen = cheaper(costs[LIBSODIUM], costs[REFERENCE])
     _give_back_memory()
     structlog.get_logger("sump.passwords").info(
-        "argon2id engine", engine=chosen, **{f"{by}_ms": cost * 1000 for by, cost in costs.items()}
+        "password hashing engine", engine=chosen, **{f"{by}_ms": cost * 1000 for by, cost in costs.items()}
     )
     return chosen
 
