@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 WRK := /usr/bin/wrk
+CC_BIN := /usr/bin/cc
 NGINX := /usr/sbin/nginx
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
@@ -57,12 +58,16 @@ fuzz: $(STAMP)
 
 # Sump beside the peers of ../shared/peers/ and a bare ASGI callable, one system loaded at a time, on PostgreSQL
 # (about 12 minutes; BENCH_ARGS=--quick: under 3; --soak SECONDS: memory only); writes docs/performance.md.
-bench: $(STAMP) $(WRK)
+bench: $(STAMP) $(WRK) $(CC_BIN)
 	$(BIN)/python bench/run $(BENCH_ARGS)
 
 # wrk (Debian's) runs the same requests as the Python load generator, to show which one limits a run.
 $(WRK):
 	apt-get install -y --no-install-recommends wrk || (apt-get update && apt-get install -y --no-install-recommends wrk)
+
+# A C compiler builds the bench's open-loop generator (bench/sumpbench/openloop.c).
+$(CC_BIN):
+	apt-get install -y --no-install-recommends gcc libc6-dev || (apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:

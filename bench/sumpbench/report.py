@@ -267,8 +267,8 @@ def render(out: dict[str, Any]) -> str:
         lines += [
             "",
             "The cores column: CPU per second of the window, by Sump's hashing threads, by the rest of Sump (its event"
-            " loops: the sign-ins' own work, the refusals, the session probe) and by this generator, which shares the"
-            " two cores with the server it loads.",
+            " loops: the sign-ins' own work, the refusals, the session probe) and by the generators (`openloop.c`'s"
+            " attempts and the bench's session probe), which share the two cores with the server they load.",
             "",
         ]
     lines += [f"- {note}" for note in out.get("notes", [])]

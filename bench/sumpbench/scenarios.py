@@ -173,7 +173,7 @@ async def overload(
     try:
         check = tenant.session_check()
         (hashing, rest), generator, started = sump.hashing_cpu_seconds(), time.process_time(), time.perf_counter()
-        offered = asyncio.create_task(open_loop(sump.port, lambda i: tenant.login(), capacity * factor, seconds))
+        offered = asyncio.create_task(open_loop(sump.port, tenant.login(), capacity * factor, seconds))
         session = await closed_loop(sump.port, lambda i: check, 4, seconds - 1.0, warmup=0.5, rate=SESSION_PROBE_RATE)
         result = await offered
         elapsed, (hashing_after, rest_after) = time.perf_counter() - started, sump.hashing_cpu_seconds()
@@ -182,10 +182,10 @@ async def overload(
             hogs.stop()
     result.update(factor=factor, hog=hog, session_p99=session.p99, session_rps=session.rps, load=load_average())
     # Where the cores went meanwhile: Sump's hashing threads, the rest of Sump (the event loops: sign-ins,
-    # refusals, the session probe), and this generator, which shares the machine with the server it loads.
-    result["cores"] = tuple(
-        spent / elapsed for spent in (hashing_after - hashing, rest_after - rest, time.process_time() - generator)
-    )
+    # refusals, the session probe), and the generators (the offered attempts' and this process's probe), which
+    # share the machine with the server they load.
+    generators = time.process_time() - generator + result["cpu_s"]
+    result["cores"] = tuple(spent / elapsed for spent in (hashing_after - hashing, rest_after - rest, generators))
     log(
         f"overload {factor}x{' + hog' if hog else ''}: offered {result['offered_rate']:.1f}/s goodput"
         f" {result['goodput']:.1f}/s refused {result['refused']} (p99 {result['refused_p99_ms']:.0f} ms)"
@@ -251,8 +251,8 @@ async def bursts(sump: System, environment_id: str, tenant: Tenant, signups: int
 
 async def fairness(sump: System, flooded: Tenant, quiet: Tenant, capacity: float, seconds: float) -> dict[str, Any]:
     """Tenant A's sign-ins offered at 5× capacity while tenant B's arrive at 10% of it."""
-    a = asyncio.create_task(open_loop(sump.port, lambda i: flooded.login(), capacity * 5, seconds))
-    b = await open_loop(sump.port, lambda i: quiet.login(), max(0.5, capacity * 0.1), seconds)
+    a = asyncio.create_task(open_loop(sump.port, flooded.login(), capacity * 5, seconds))
+    b = await open_loop(sump.port, quiet.login(), max(0.5, capacity * 0.1), seconds)
     a_result = await a
     offered_b = b["ok"] + b["refused"] + b["other"]
     result = {
