@@ -23,9 +23,12 @@ class Tenant:
     cookie: str  # the whole `Cookie` header value
     token: str  # the bearer token (Sump only)
 
-    def login(self) -> bytes:
+    def login(self, close: bool = False) -> bytes:
+        """The owner's sign-in; with `close`, the connection ends with its answer (a connection per sign-in)."""
         return post_json(
-            f"/api/v1/auth/tenants/{self.tenant_id}/login", {"username": self.username, "password": PASSWORD}
+            f"/api/v1/auth/tenants/{self.tenant_id}/login",
+            {"username": self.username, "password": PASSWORD},
+            {"Connection": "close"} if close else None,
         )
 
     def session_check(self) -> bytes:

@@ -77,8 +77,8 @@ def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] |
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def post_json(path: str, payload: dict[str, Any]) -> bytes:
-    return request("POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+def post_json(path: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> bytes:
+    return request("POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
 def post_form(path: str, fields: dict[str, str]) -> bytes:

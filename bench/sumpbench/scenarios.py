@@ -19,6 +19,8 @@ from sumpbench.systems import FASTAPI_USERS_PYTHON, Hog, System, load_average
 SESSION_PROBE_RATE = 100.0  # session checks per second beside an overload of sign-ins
 PEER_CFFI = "argon2-cffi, fastapi-users' venv"  # the portable wheel fastapi-users hashes with
 
+SUMP_CONNECTION_EACH = "sump, a connection per sign-in"  # its sign-in row with the open loop's pattern
+
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
