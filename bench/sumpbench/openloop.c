@@ -83,7 +83,7 @@ static void start(void) {
 static void readable(attempt_t *a) {
     for (;;) {
         char scratch[4096];
-        size_t room = sizeof a->buf - 1 - a->got;
+        size_t room = a->got < sizeof a->buf - 1 ? sizeof a->buf - 1 - a->got : 0;  /* once full, read to scratch */
         char *into = room ? a->buf + a->got : scratch;
         ssize_t n = read(a->fd, into, room ? room : sizeof scratch);
         if (n == 0) { finish(a, a->head ? a->status : 0); return; }
@@ -151,8 +151,8 @@ int main(int argc, char **argv) {
             if (!a) {
                 uint64_t due = 0;
                 if (read(timer, &due, sizeof due) != sizeof due) continue;
-                for (; due && !window; due--) {
-                    if (now() - origin >= seconds) { window = now() - origin; close(timer); break; }
+                for (double since; due && !window; due--) {
+                    if ((since = now() - origin) >= seconds) { window = since; close(timer); break; }
                     start();
                     offered++;
                 }
