@@ -196,6 +196,27 @@ async def overload(
     return result
 
 
+async def overload_rounds(
+    sump: System, tenant: Tenant, factors: tuple[float, ...], rounds: int, capacity_seconds: float, seconds: float
+) -> list[dict[str, Any]]:
+    """`overload` at each factor, `rounds` times, each window right after the capacity it is offered at and set
+    against: a closed loop of the same sign-in at c=8 (the sign-in rounds' measure), moments before on the same
+    pace of the machine, which here swings between minutes by more than the goal's margin. A capacity measured
+    minutes earlier would judge the window by another pace."""
+    login = tenant.login()
+    results = []
+    for round_ in range(rounds):
+        for factor in factors:
+            unloaded = await closed_loop(sump.port, lambda i: login, 8, capacity_seconds, warmup=1.0)
+            result = await overload(sump, tenant, unloaded.rps, factor, seconds)
+            result.update(capacity=unloaded.rps, round=round_ + 1)
+            log(
+                f"overload {factor}x round {round_ + 1}: {result['goodput'] / unloaded.rps:.2f} of {unloaded.rps:.1f}/s"
+            )
+            results.append(result)
+    return results
+
+
 async def check_beside_sign_ins(flooded: System, beside: System, tenant: Tenant, seconds: float) -> dict[str, Any]:
     """The session check, probed as in `overload`, on a server whose hashing sign-ins keep full (a closed loop at
     c=8), then on a server beside it on the same machine and database that signs nobody in: what of the check's
