@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.scope import tenant
 from sump.db.tables.environments import Environment
 
+# Every request on `/environments/{environmentId}/…` reads its environment: the statement is built once (bound
+# parameters), so neither it nor its cache key is made again at each request.
+_IN_TENANT = tenant(bindparam("tenant_id")).select(Environment).where(Environment.id == bindparam("environment_id"))
+
 
 async def get(db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID) -> Environment | None:
-    return await db.scalar(tenant(tenant_id).select(Environment).where(Environment.id == environment_id))
+    return await db.scalar(_IN_TENANT, {"tenant_id": tenant_id, "environment_id": environment_id})
 
 
 async def get_by_id(db: AsyncSession, environment_id: uuid.UUID) -> Environment | None:
