@@ -182,7 +182,12 @@ def goals(out: dict[str, Any]) -> list[str]:
             shown = "; ".join(str(f) for f in out[kept])
             add(f"6. idle memory, {label} (MiB)", shown, max(f.pss for f in out[kept]) <= 120)
     if out.get("start_s") is not None:
-        add("6. a worker serves within 2 s of starting", f"{fmt(out['start_s'], 2)} s", out["start_s"] <= 2)
+        starts = ", ".join(fmt(x, 2) for x in out.get("starts_s", [out["start_s"]]))
+        add(
+            "6. a worker serves within 2 s of starting (the median of fresh starts)",
+            f"{fmt(out['start_s'], 2)} s (starts {starts})",
+            out["start_s"] <= 2,
+        )
     if out.get("replacement_s") is not None:
         took = out["replacement_s"]
         add(
@@ -196,14 +201,17 @@ def goals(out: dict[str, Any]) -> list[str]:
 def hot_path_goals(out: dict[str, Any]) -> list[str]:
     """Goal 7's paths that no peer has (see sumpbench.hot_paths): each against its goal or its bare floor."""
     lines = []
-    admin = out.get("admin_list")
-    if admin is not None:
+    runs = out.get("admin_list")
+    if runs:
+        admin = Row("admin list", 4, runs, math.nan)
         measured = (
-            f"{fmt(admin.rps, 0)}/s, p50 {fmt(admin.p50, 2)} ms, p99 {fmt(admin.p99, 2)} ms, {admin.non_2xx} non-2xx"
+            f"{fmt(admin.rps, 0)}/s, p50 {fmt(admin.p50, 2)} ms, p99 {fmt(admin.p99, 2)} ms (rounds"
+            f" {', '.join(fmt(run.p99, 2) for run in runs)}), {admin.non_2xx} non-2xx"
         )
         users = f"{out['admin_users']:,}"
         lines.append(
-            f"| 7. admin list, pages of 50 of {users} end users, c=4: p99 ≤ 20 ms | {measured} | {verdict(admin.p99 <= 20)} |"
+            f"| 7. admin list, pages of 50 of {users} end users, c=4: p99 ≤ 20 ms (median of the rounds) | {measured} |"
+            f" {verdict(admin.p99 <= 20)} |"
         )
     refresh = out.get("refresh")
     if refresh is not None:

@@ -125,12 +125,12 @@ def create_app(settings: Settings | None = None) -> Sump:
     configure_logging(json_lines=settings.json_logs)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Sump) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_check_schema(app)),
             asyncio.create_task(_purge_expired_sessions(app)),
             asyncio.create_task(app.state.outbox.run_forever()),
-            asyncio.create_task(_prepare_routes(app)),
+            asyncio.create_task(_prepare_routes(app), name=PREPARING_ROUTES),
         ]
         try:
             yield
@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Sump:
         settings, app.state.hasher, app.state.limiter, app.state.lockout, app.state.outbox, app.state.sessionmaker
     )
     app.state.draining = False
+    app.answered = asyncio.Event()
 
     app.include_router(health_probes)  # first: a probe passes no other router, so it waits for none (_prepare_routes)
     for router in API_ROUTERS:
@@ -224,11 +225,14 @@ class Sump(FastAPI):
 
     hot_paths = True  # without them (a test's comparison), every request reaches the framework
     _front: ASGIApp | None = None
+    answered: asyncio.Event  # set once the first request has been answered (`_prepare_routes` waits for it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._front is None:
             self._front = front(self)
         await self._front(scope, receive, send)
+        if scope["type"] == "http" and not self.answered.is_set():
+            self.answered.set()
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The framework's own stack: its middleware, ours inside it, and the routes."""
@@ -286,11 +290,16 @@ def _hosted(app: FastAPI) -> FastAPI:
     return create_hosted(app.state)
 
 
-async def _prepare_routes(app: FastAPI) -> None:
+PREPARING_ROUTES = "sump-preparing-routes"  # the task of `_prepare_routes`
+
+
+async def _prepare_routes(app: Sump) -> None:
     """FastAPI builds the routes of an included router (their dependencies, body and response models) when a
     request first passes that router on its way, about 0.2 s of CPU for all of Sump's. They are built here once
-    the application has started, one router at a time between requests, so that neither the first probe (a
-    worker serves sooner) nor the first request of each feature waits for them."""
+    the worker has answered its first request (its readiness probe, where something orchestrates it), one router
+    at a time between requests, so that neither that first answer (a worker serves sooner) nor the first request
+    of each feature waits for them. Begun at start-up, they took turns with the first probe's every wait."""
+    await app.answered.wait()
     scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "root_path": "", "headers": []}
     for route in app.router.routes:
         await asyncio.sleep(0)
