@@ -216,6 +216,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["signin"] = signin
         signin["sump_engine"] = sump2.logged("password hashing engine").get("engine", "an engine it did not log")
         capacity = out["capacity"] = signin["sump"].rps
+        if peers:
+            # Measured last here: stopped, they give back their database connections. With every system's pool
+            # open, PostgreSQL's 100 connection slots ran out in a burst of sign-ups ("too many clients"), and
+            # Sump answered two of them 503 `database_unavailable`.
+            for peer in (original, fu1, fu2):
+                peer.stop()
 
         # 4. bursts, before the overload runs: a burst right after the CPU hog's run would be judged by the pace
         # of hashing beside that hog (the pool's estimate of a hash's wall time), which no longer holds
