@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -244,7 +243,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["starts_s"] = [
             scenarios.start_time(lambda: start_sump("sump-start", database, secret, 1)) for _ in range(plan.rounds)
         ]
-        out["start_s"] = statistics.median(out["starts_s"])
         out["notes"].append(
             f"RSS per worker (MiB): idle {', '.join(f'{x:.0f}' for x in out['rss_idle'])}; after the runs "
             f"{', '.join(f'{x:.0f}' for x in out['rss_after'])}. Start to first answer: {', '.join(f'{x:.2f}' for x in out['starts_s'])} s."

@@ -181,12 +181,12 @@ def goals(out: dict[str, Any]) -> list[str]:
         if out.get(kept):
             shown = "; ".join(str(f) for f in out[kept])
             add(f"6. idle memory, {label} (MiB)", shown, max(f.pss for f in out[kept]) <= 120)
-    if out.get("start_s") is not None:
-        starts = ", ".join(fmt(x, 2) for x in out.get("starts_s", [out["start_s"]]))
+    if out.get("starts_s"):
+        start = statistics.median(out["starts_s"])
         add(
             "6. a worker serves within 2 s of starting (the median of fresh starts)",
-            f"{fmt(out['start_s'], 2)} s (starts {starts})",
-            out["start_s"] <= 2,
+            f"{fmt(start, 2)} s (starts {', '.join(fmt(x, 2) for x in out['starts_s'])})",
+            start <= 2,
         )
     if out.get("replacement_s") is not None:
         took = out["replacement_s"]
