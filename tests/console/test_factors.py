@@ -22,17 +22,17 @@ def code(seed: str, offset: int = 0) -> str:
     return pyotp.TOTP(seed).at(time.time() + 30 * offset)
 
 
-def enrol_by_api(api: httpx.Client, base: str, token: str) -> tuple[str, list[str]]:
-    """Enrols an authenticator app through the API with the current step's code: its seed and recovery codes."""
+def enrol_by_api(api: httpx.Client, base: str, token: str) -> tuple[str, list[str], str]:
+    """Enrols an authenticator app through the API with the current step's code: its seed, recovery codes, and
+    the code it used (a later `code(seed)` may be of the next step, if one began since)."""
     auth = {"Authorization": f"Bearer {token}"}
     started = api.post(f"{base}/me/factors/totp", json={"label": "phone"}, headers=auth)
     assert started.status_code == 201, started.text
     setup = started.json()
-    confirmed = api.post(
-        f"{base}/me/factors/{setup['factorId']}/confirm", json={"code": code(setup["secret"])}, headers=auth
-    )
+    used = code(setup["secret"])
+    confirmed = api.post(f"{base}/me/factors/{setup['factorId']}/confirm", json={"code": used}, headers=auth)
     assert confirmed.status_code == 200, confirmed.text
-    return setup["secret"], confirmed.json()["recoveryCodes"]
+    return setup["secret"], confirmed.json()["recoveryCodes"], used
 
 
 def owner_base(owner: Owner) -> str:
@@ -91,7 +91,7 @@ def test_an_authenticator_app_is_enrolled_in_settings_and_asked_for_at_sign_in(
 def test_a_recovery_code_signs_in_once_and_regenerated_codes_replace_the_old(
     page: Page, api: httpx.Client, owner: Owner
 ) -> None:
-    _, codes = enrol_by_api(api, owner_base(owner), owner.token)
+    _, codes, _ = enrol_by_api(api, owner_base(owner), owner.token)
     second_step(page, owner, codes[0].upper().replace("-", " "))  # case, spaces and dashes do not count
     expect(page.get_by_role("heading", level=1)).to_contain_text(owner.tenant_name)
     page.goto("/console/settings?tab=account")
@@ -120,7 +120,7 @@ def test_rotate_now_leads_to_the_step_up_page_and_back(
     page: Page, phone: Page, api: httpx.Client, owner: Owner
 ) -> None:
     signed_in(page, owner)  # before the factor: this session has never used one
-    seed, _ = enrol_by_api(api, owner_base(owner), owner.token)
+    seed, _, used = enrol_by_api(api, owner_base(owner), owner.token)
     rotate = f"/console/environments/{owner.environment_id}/keys/rotate"
     page.goto(rotate)
     page.get_by_role("button", name="Rotate now").click()
@@ -128,7 +128,7 @@ def test_rotate_now_leads_to_the_step_up_page_and_back(
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
     screenshot(page, "factors-step-up")
 
-    page.get_by_label("Authenticator code or recovery code").fill(code(seed))  # the step the API used
+    page.get_by_label("Authenticator code or recovery code").fill(used)  # the step the API used: spent
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#e-code")).to_have_text("The code is not correct.")
     page.get_by_label("Authenticator code or recovery code").fill(code(seed, 1))
