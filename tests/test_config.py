@@ -110,6 +110,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url is None
     assert settings.email_from == "no-reply@localhost"
     assert settings.db_command_timeout == 1.5
+    assert (settings.db_pool_size, settings.db_pool_overflow) == (20, 5)
     assert not settings.secure_cookies
 
 
@@ -117,6 +118,21 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_db_command_timeout_out_of_bounds_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("SUMP_DB_COMMAND_TIMEOUT", value)
     with pytest.raises(SettingsError, match="SUMP_DB_COMMAND_TIMEOUT"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUMP_DB_POOL_SIZE", "1"),
+        ("SUMP_DB_POOL_SIZE", "501"),
+        ("SUMP_DB_POOL_SIZE", "many"),
+        ("SUMP_DB_POOL_OVERFLOW", "-1"),
+    ],
+)
+def test_db_pool_out_of_bounds_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
         load_settings()
 
 

@@ -76,7 +76,7 @@ from sump.tokens.routes import router as tokens_router
 API_PREFIX = "/api/v1"
 PURGE_INTERVAL_SECONDS = 3600
 STOP_SECONDS = 5.0
-HELD_CONNECTIONS = 8  # of the pool's 20 a worker keeps: checks beyond them wait in order, the others need some too
+HELD_CONNECTIONS = 8  # at most, and at most half the pool: checks beyond them wait in order, the others need some too
 log = structlog.get_logger("sump")
 
 DESCRIPTION = """Multi-tenant user management and authentication.
@@ -159,11 +159,14 @@ def create_app(settings: Settings | None = None) -> Sump:
     )
     app.state.settings = settings
     limits = request_limits(settings.db_command_timeout)
-    app.state.engine = make_engine(settings.database_url, limits)
+    sqlite = settings.database_url.startswith("sqlite")
+    pool = {} if sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_overflow}
+    app.state.engine = make_engine(settings.database_url, limits, **pool)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit_engine(app.state.engine)  # GET and HEAD: no BEGIN/COMMIT (db.deps)
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
-    app.state.held = HeldConnections(app.state.engine, HELD_CONNECTIONS, limits.pool)  # for the session check
+    held = min(HELD_CONNECTIONS, settings.db_pool_size // 2)
+    app.state.held = HeldConnections(app.state.engine, held, limits.pool)  # for the session check
     app.state.hasher = PasswordHasher(
         settings.password_threads,
         settings.password_queue_size,

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./sump.db"
     # Seconds a request's statement may take before its connection is closed and the request answers 503.
     db_command_timeout: float = Field(default=1.5, ge=0.1, le=60)
+    # Connections a worker keeps open to PostgreSQL, and how many more it may open for a burst (each closed after
+    # its one use): PostgreSQL's `max_connections` must hold, for each worker of each node, the two and one more.
+    db_pool_size: int = Field(default=20, ge=2, le=500)
+    db_pool_overflow: int = Field(default=5, ge=0, le=500)
     secret_key: str = ""
     # Secrets still accepted for reading (signatures, sealed values, recovery codes), never used to write.
     previous_secret_keys: Annotated[tuple[str, ...], NoDecode] = ()

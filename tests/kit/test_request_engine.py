@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sump.app import create_app
 from sump.db.engine import make_engine
@@ -43,5 +45,27 @@ async def test_the_applications_engine_keeps_the_bounds_of_its_setting() -> None
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT pg_sleep(5)"))
         assert time.monotonic() - started < 3
+    finally:
+        await engine.dispose()
+
+
+async def test_the_applications_pool_keeps_and_opens_what_its_settings_say() -> None:
+    """`SUMP_DB_POOL_SIZE` connections are kept and `SUMP_DB_POOL_OVERFLOW` more opened for a burst, each closed
+    after its use; a checkout beyond them waits the pool's bound and fails rather than open another. The session
+    check holds at most half of the pool."""
+    app = create_app(
+        make_settings(Database("postgresql", ADMIN_URL), db_command_timeout=0.1, db_pool_size=2, db_pool_overflow=1)
+    )
+    engine = app.state.engine
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(3):
+                await stack.enter_async_context(engine.connect())
+            started = time.monotonic()
+            with pytest.raises(PoolTimeout):
+                await stack.enter_async_context(engine.connect())
+            assert 0.4 < time.monotonic() - started < 3
+        assert (engine.pool.size(), engine.pool.checkedin()) == (2, 2)
+        assert app.state.held.size == 1
     finally:
         await engine.dispose()
