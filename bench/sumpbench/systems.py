@@ -200,8 +200,9 @@ def start_fastapi_users(database: str, workers: int) -> System:
 
 
 def start_bare() -> System:
-    """A bare ASGI callable (`sumpbench.bare`) on uvicorn with Sump's server options: one worker, uvloop,
-    httptools, no access log. The floor of what any ASGI application can answer on this machine."""
+    """A bare ASGI callable (`sumpbench.bare`) on uvicorn with Sump's server options: one worker, uvloop, Sump's
+    HTTP protocol (httptools, a response in one write), no access log. The floor of what any ASGI application
+    can answer on this machine."""
     port = free_port()
     argv = [
         str(VENV_BIN / "uvicorn"),
@@ -211,7 +212,7 @@ def start_bare() -> System:
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        "sump.serving:OneWriteHttp",
         "--no-access-log",
         "--log-level",
         "warning",
