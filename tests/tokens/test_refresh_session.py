@@ -19,7 +19,8 @@ from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
-from tests.support import TenantWorld, bearer
+from sump.kit.crypto import token_digest
+from tests.support import TenantWorld, bearer, statements
 
 
 class Chain:
@@ -173,3 +174,26 @@ async def test_a_replayed_refresh_token_ends_its_session(
 
     assert (await bystander.session()).status_code == 200, "other sessions stay"
     await bystander.refreshed()
+
+
+async def test_a_rotation_reads_what_it_checks_then_writes_its_successor_with_the_audit_row(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    """What a refresh costs the database: one transaction of the reads it decides on (the environment, the token,
+    its session, its account, the signing key), the rotation's single-use UPDATE, and the successor token and
+    the audit row written together (one statement on PostgreSQL). The token refreshed is spent and its successor
+    stored, by its digest only."""
+    user = await Chain(client, world).sign_up()
+    await user.refreshed()
+    before = user.refresh_token
+    with statements(app) as seen:
+        await user.refreshed()
+    postgres = app.state.engine.dialect.name == "postgresql"
+    writes = [("WITH",)] if postgres else [("INSERT",), ("INSERT",)]
+    reads = [("SELECT",)] * 5
+    assert [kind[:1] for kind in seen] == [*reads, ("UPDATE",), *writes]
+    stored = (await db.scalars(select(RefreshToken).where(RefreshToken.session_id == user.session_id))).all()
+    assert len(stored) == 3
+    rotated = {row.token_hash: row.rotated_at for row in stored}
+    assert rotated[token_digest(before)] is not None, "the token refreshed is spent"
+    assert rotated[token_digest(user.refresh_token)] is None, "its successor is stored, not yet used"

@@ -14,11 +14,17 @@ from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.environment_accounts.schemas import IDENTITY_FIELDS, Filters
 
+# Read by every refresh and every end user's request by id: built once (bound parameters), so neither the
+# statement nor its cache key is made again at each call.
+_BY_ID = (
+    environment(bindparam("environment_id"))
+    .select(EnvironmentAccount)
+    .where(EnvironmentAccount.id == bindparam("account_id"))
+)
+
 
 async def get(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.UUID) -> EnvironmentAccount | None:
-    return await db.scalar(
-        environment(environment_id).select(EnvironmentAccount).where(EnvironmentAccount.id == account_id)
-    )
+    return await db.scalar(_BY_ID, {"environment_id": environment_id, "account_id": account_id})
 
 
 async def by_identifier(

@@ -166,14 +166,19 @@ async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_s
     return await db.scalar(statement) is not None
 
 
+# Read by every refresh: built once (bound parameters).
+_LIVE_AMR = select(Session.amr).where(
+    Session.id == bindparam("session_id"),
+    Session.expires_at > bindparam("now"),
+    Session.last_active_at > bindparam("idle_since"),
+)
+
+
 async def live_amr(
     db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime
 ) -> tuple[list[str] | None] | None:
     # Not scoped: by the session's own id, read from a refresh token found through its environment.
-    statement = select(Session.amr).where(
-        Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
-    )
-    row = (await db.execute(statement)).first()
+    row = (await db.execute(_LIVE_AMR, {"session_id": session_id, "now": now, "idle_since": idle_since})).first()
     return (row[0],) if row is not None else None
 
 

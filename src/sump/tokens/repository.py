@@ -6,11 +6,28 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db import inserts
 from sump.db.scope import environment
 from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
+
+# The statements of every refresh, built once (bound parameters): neither they nor their cache keys are made again
+# at each call.
+_ACTIVE_KEY = environment(bindparam("environment_id")).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE)
+_REFRESH_BY_DIGEST = (
+    environment(bindparam("environment_id")).select(RefreshToken).where(RefreshToken.token_hash == bindparam("digest"))
+)
+# Not scoped: by the primary key of a token the caller just found through its environment's scope.
+_ROTATE = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.id == bindparam("token_id"), RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None)
+    )
+    .values(rotated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)  # the caller reads the token again when it lost the race
+)
 
 
 async def keys(db: AsyncSession, environment_id: uuid.UUID, *, lock: bool = False) -> list[SigningKey]:
@@ -26,7 +43,7 @@ async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> S
 
 
 async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:
-    return await db.scalar(environment(environment_id).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE))
+    return await db.scalar(_ACTIVE_KEY, {"environment_id": environment_id})
 
 
 async def newest_key(db: AsyncSession) -> SigningKey | None:
@@ -35,23 +52,24 @@ async def newest_key(db: AsyncSession) -> SigningKey | None:
     return await db.scalar(select(SigningKey).order_by(SigningKey.id.desc()).limit(1))
 
 
-async def add(db: AsyncSession, row: SigningKey | RefreshToken) -> None:
+async def add(db: AsyncSession, row: SigningKey) -> None:
     db.add(row)  # an insert: the row carries its environment_id
     await db.flush()
 
 
+async def add_refresh_token(db: AsyncSession, row: RefreshToken) -> None:
+    """Written with the transaction's next statement or its commit, with the rows held then (`db.inserts`): a
+    refresh's successor goes with its audit row. The row carries its environment_id."""
+    await inserts.insert_now(db, row)
+
+
 async def refresh_by_digest(db: AsyncSession, environment_id: uuid.UUID, digest: bytes) -> RefreshToken | None:
-    return await db.scalar(environment(environment_id).select(RefreshToken).where(RefreshToken.token_hash == digest))
+    return await db.scalar(_REFRESH_BY_DIGEST, {"environment_id": environment_id, "digest": digest})
 
 
 async def mark_rotated(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
     """One atomic statement: of concurrent rotations of one token exactly one gets True."""
-    # Not scoped: by the primary key of a token the caller just found through its environment's scope.
-    result = await db.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
-        .values(rotated_at=now)
-    )
+    result = await db.execute(_ROTATE, {"token_id": token_id, "now": now})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

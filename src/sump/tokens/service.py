@@ -330,7 +330,7 @@ async def issue(
     raw = new_token()
     family_id = uuid.uuid4()
     organization_id = grant.organization_id if grant else None
-    await repository.add(
+    await repository.add_refresh_token(
         db,
         RefreshToken(
             token_hash=token_digest(raw),
@@ -385,9 +385,17 @@ async def refresh(
     account = await account_of(db, row.account_id)
     if account is None:
         raise invalid_grant()
+    grant = None
+    if row.organization_id is not None:  # the membership as it is now: a role change shows, a removal ends it
+        grant = await grant_of(db, environment.id, row.organization_id, account.id)
+        if grant is None:
+            raise invalid_grant()
+    # Signed before the rotation, so that the successor and the audit row are written together after it; a
+    # replay's token is never sent.
+    access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
     successor = _successor(settings.secret_key, raw)
     if await repository.mark_rotated(db, row.id, now):
-        await repository.add(
+        await repository.add_refresh_token(
             db,
             RefreshToken(
                 token_hash=token_digest(successor),
@@ -415,12 +423,6 @@ async def refresh(
         if not within_grace or current is None or current.revoked_at is not None:
             await _end_sign_in(db, row, now)
             return invalid_grant("The refresh token was already used; the sign-in is revoked.")
-    grant = None
-    if row.organization_id is not None:  # the membership as it is now: a role change shows, a removal ends it
-        grant = await grant_of(db, environment.id, row.organization_id, account.id)
-        if grant is None:
-            raise invalid_grant()
-    access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
     scope = issuee.scope if issuee else None
     return TokenPair(access, successor, settings.access_token_ttl, account, row.family_id, scope, row.organization_id)
 
