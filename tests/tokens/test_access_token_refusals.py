@@ -10,7 +10,7 @@ import jwt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support import TenantWorld, bearer
+from tests.support import TenantWorld, bearer, new_tenant
 from tests.tokens import forgery
 from tests.tokens.forgery import Attacker, Genuine
 
@@ -88,3 +88,18 @@ async def test_me_accepts_es256_only(client: httpx.AsyncClient, world: TenantWor
     hostile = forgery.wrong_algorithm(real)
     assert jwt.get_unverified_header(hostile["HS256 keyed with the public PEM"])["alg"] == "HS256"
     await assert_refused(client, world, real, hostile)
+
+
+@pytest.mark.asvs("JWT-05", "AC-02")
+async def test_me_refuses_this_environments_claims_signed_by_another_tenants_key(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A token whose claims are this environment's in every way, signed by the signing key of an environment of
+    another tenant (named by its own `kid`): a key is looked up within the environment the path names, so a
+    tenant that leaked or chose its own key material can sign for no one else."""
+    real = await forgery.signed_in(client, world, db)
+    theirs = await forgery.signed_in(client, await new_tenant(client), db)
+    foreign = jwt.encode(
+        real.claims, theirs.key, algorithm="ES256", headers={"kid": theirs.header["kid"], "typ": "at+jwt"}
+    )
+    await assert_refused(client, world, real, {"another tenant's key": foreign})

@@ -19,10 +19,14 @@ async def get(db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID)
     return await db.scalar(_IN_TENANT, {"tenant_id": tenant_id, "environment_id": environment_id})
 
 
+# Not scoped: the path's own environment id is the scope; its tenant is what this finds. Read by every end user's
+# request (`/auth/environments/{environmentId}/…`): built once, as `_IN_TENANT`.
+_BY_ID = select(Environment).where(Environment.id == bindparam("environment_id"))
+
+
 async def get_by_id(db: AsyncSession, environment_id: uuid.UUID) -> Environment | None:
     """Only for routes whose path names the environment itself (end-user sign-in)."""
-    # Not scoped: the path's own environment id is the scope; its tenant is what this finds.
-    return await db.scalar(select(Environment).where(Environment.id == environment_id))
+    return await db.scalar(_BY_ID, {"environment_id": environment_id})
 
 
 async def page(db: AsyncSession, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[Environment]:

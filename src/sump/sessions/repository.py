@@ -160,13 +160,10 @@ async def touch(conn: AsyncConnection, session_id: uuid.UUID, now: datetime) -> 
 
 async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime) -> bool:
     # Not scoped: by the session's own id, read from a token that was verified for its environment.
-    statement = select(Session.id).where(
-        Session.id == session_id, Session.expires_at > now, Session.last_active_at > idle_since
-    )
-    return await db.scalar(statement) is not None
+    return await live_amr(db, session_id, now, idle_since) is not None
 
 
-# Read by every refresh: built once (bound parameters).
+# Read by every refresh and every request with an access token: built once (bound parameters).
 _LIVE_AMR = select(Session.amr).where(
     Session.id == bindparam("session_id"),
     Session.expires_at > bindparam("now"),

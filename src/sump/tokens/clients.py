@@ -15,7 +15,7 @@ from sump.db.base import utcnow
 from sump.db.tables.environments import Environment
 from sump.kit.crypto import token_digest
 from sump.sessions import service as sessions
-from sump.tokens import repository, service
+from sump.tokens import keys, repository, service
 
 
 async def revoke_issued_by_code(
@@ -73,7 +73,7 @@ async def verify_id_token_hint(
         key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
         if key is None:
             return None
-        public_key = jwt.PyJWK({**key.public_jwk, "alg": "ES256"}).key
+        public_key = keys.verifying_key(key.public_jwk)
         claims: dict[str, Any] = jwt.decode(
             token,
             public_key,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,6 +33,17 @@ def public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
         "x": _b64url(numbers.x.to_bytes(32, "big")),
         "y": _b64url(numbers.y.to_bytes(32, "big")),
     }
+
+
+def verifying_key(jwk: Mapping[str, str]) -> Any:
+    """The public key of a published JWK, made once per worker: its members are the cache key, so another key never
+    gets this one's object."""
+    return _verifying_key(tuple(sorted(jwk.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _verifying_key(members: tuple[tuple[str, str], ...]) -> Any:
+    return jwt.PyJWK({**dict(members), "alg": "ES256"}).key
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:

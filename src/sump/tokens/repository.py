@@ -13,8 +13,9 @@ from sump.db import inserts
 from sump.db.scope import environment
 from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 
-# The statements of every refresh, built once (bound parameters): neither they nor their cache keys are made again
-# at each call.
+# The statements of every refresh and every access token's check, built once (bound parameters): neither they nor
+# their cache keys are made again at each call.
+_BY_KID = environment(bindparam("environment_id")).select(SigningKey).where(SigningKey.kid == bindparam("kid"))
 _ACTIVE_KEY = environment(bindparam("environment_id")).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE)
 _REFRESH_BY_DIGEST = (
     environment(bindparam("environment_id")).select(RefreshToken).where(RefreshToken.token_hash == bindparam("digest"))
@@ -39,7 +40,7 @@ async def keys(db: AsyncSession, environment_id: uuid.UUID, *, lock: bool = Fals
 
 
 async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> SigningKey | None:
-    return await db.scalar(environment(environment_id).select(SigningKey).where(SigningKey.kid == kid))
+    return await db.scalar(_BY_KID, {"environment_id": environment_id, "kid": kid})
 
 
 async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:

@@ -292,7 +292,7 @@ async def verify_access_token(
         key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
         if key is None or not _published(key, settings, utcnow()):
             raise invalid_token()
-        public_key = jwt.PyJWK({**key.public_jwk, "alg": "ES256"}).key
+        public_key = keys.verifying_key(key.public_jwk)
         claims: dict[str, Any] = jwt.decode(
             token,
             public_key,
