@@ -29,18 +29,17 @@ class CustomPropertyKey(BaseModel):
 
 def depth(value: Any) -> int:
     """How many objects and arrays nest in `value` (a scalar 0, `{}` 1, `{"a": []}` 2), counted without recursion
-    so that no nesting is too deep to measure."""
-    deepest, pending = 0, [(value, 1)]
+    so that no nesting is too deep to measure. Only objects and arrays are queued: a flat object costs a look at
+    each value (every view of an account measures its properties)."""
+    if not isinstance(value, dict | list):
+        return 0
+    deepest, pending = 1, [(value, 1)]
     while pending:
         item, level = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         deepest = max(deepest, level)
-        pending.extend((child, level + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                pending.append((child, level + 1))
     return deepest
 
 
