@@ -4,12 +4,14 @@ updated at the next refresh, and ended with the membership."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.base import utcnow
 from sump.db.tables.organizations import Membership
 from sump.db.tables.tokens import RefreshToken
 from tests.organizations.support import (
@@ -200,3 +202,31 @@ async def test_refresh_fails_when_the_membership_is_gone_without_revocation(
     failed = await refresh(client, s.user, tokens["refreshToken"])
     assert failed.status_code == 401
     assert failed.json()["code"] == "invalid_grant"
+
+
+@pytest.mark.asvs("JWT-06", "AC-09")
+async def test_a_replay_ends_the_sign_in_even_when_the_membership_is_gone(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A spent token replayed after the membership went behind the service's back is still a replay: the family
+    and the session are revoked, not merely refused because the membership is gone."""
+    s = await scene(client, world)
+    issued = await tokens_of(client, s.user, s.organization_id)
+    spent = issued["refreshToken"]
+    rotated = await refresh(client, s.user, spent)
+    assert rotated.status_code == 200, rotated.text
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == uuid.UUID(s.user.account_id), RefreshToken.rotated_at.is_not(None))
+        .values(rotated_at=utcnow() - timedelta(minutes=1))  # outside the grace window for concurrent refreshes
+    )
+    await db.execute(delete(Membership).where(Membership.environment_account_id == uuid.UUID(s.user.account_id)))
+    await db.commit()
+
+    replay = await refresh(client, s.user, spent)
+    assert (replay.status_code, replay.json()["code"]) == (401, "invalid_grant")
+    assert replay.json()["detail"] == "The refresh token was already used; the sign-in is revoked."
+    me = await client.get(f"/api/v1/auth/environments/{world.environment_id}/me", headers=bearer(issued["accessToken"]))
+    assert (me.status_code, me.json()["code"]) == (401, "invalid_token"), "the grant's session is revoked"
+    family = await db.scalars(select(RefreshToken).where(RefreshToken.account_id == uuid.UUID(s.user.account_id)))
+    assert all(row.revoked_at is not None for row in family)

@@ -385,13 +385,10 @@ async def refresh(
     account = await account_of(db, row.account_id)
     if account is None:
         raise invalid_grant()
-    grant = None
-    if row.organization_id is not None:  # the membership as it is now: a role change shows, a removal ends it
-        grant = await grant_of(db, environment.id, row.organization_id, account.id)
-        if grant is None:
-            raise invalid_grant()
-    # Signed before the rotation, so that the successor and the audit row are written together after it; a
-    # replay's token is never sent.
+    # The membership as it is now: a role change shows, a removal ends it (below, after a replay has had its say).
+    grant = await grant_of(db, environment.id, row.organization_id, account.id) if row.organization_id else None
+    # Signed before the rotation, so that the successor and the audit row are written together after it; a token
+    # the rotation or the membership refuses is never sent.
     access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
     successor = _successor(settings.secret_key, raw)
     if await repository.mark_rotated(db, row.id, now):
@@ -423,6 +420,8 @@ async def refresh(
         if not within_grace or current is None or current.revoked_at is not None:
             await _end_sign_in(db, row, now)
             return invalid_grant("The refresh token was already used; the sign-in is revoked.")
+    if row.organization_id is not None and grant is None:
+        raise invalid_grant()
     scope = issuee.scope if issuee else None
     return TokenPair(access, successor, settings.access_token_ttl, account, row.family_id, scope, row.organization_id)
 
