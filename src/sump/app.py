@@ -44,7 +44,7 @@ from sump.health.routes import api as health_api
 from sump.health.routes import probes as health_probes
 from sump.health.routes import schema_revisions
 from sump.hot_paths import HotPaths
-from sump.kit import tracing
+from sump.kit import route_index, tracing
 from sump.kit.call import Runtime
 from sump.kit.docs import install_docs
 from sump.kit.edge import EdgeMiddleware
@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Sump:
     app.mount(API_PREFIX + "/environments/{environment_id}/hosted", LazyApp(lambda: _hosted(app)))
     install_docs(app)
     install_error_handlers(app)
+    route_index.install(app.router)  # the framework's routing, over only the routes a path could match
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
