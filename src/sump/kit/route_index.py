@@ -72,14 +72,17 @@ class RouteIndex:
     def _build(self) -> None:
         self._routes = list(self.router.routes)
         self._templates = [_templates(route) for route in self._routes]
-        self._literals = frozenset(
-            segment
-            for templates in self._templates
-            for segments, _ in templates or ()
-            for segment in segments
-            if "{" not in segment
-        )
+        known = [segments for templates in self._templates for segments, _ in templates or ()]
+        self._literals = frozenset(segment for segments in known for segment in segments if "{" not in segment)
+        # A path of more segments than any template holds matches only mounts, by its first ones: they are all
+        # its shape needs, so a long path makes no long key.
+        self._depth = max(map(len, known), default=1)
+        self._routers: dict[tuple[int, ...], APIRouter] = {}
         self._router_for = functools.lru_cache(maxsize=_SHAPES_KEPT)(self._subset)
+
+    def shape(self, path: str) -> tuple[str, ...]:
+        literals = self._literals
+        return tuple(s if s in literals else _ANY for s in path.split("/", self._depth))
 
     def _subset(self, shape: tuple[str, ...]) -> APIRouter:
         """A copy of the router whose routes are those that could match paths of this shape, in their order (or
@@ -87,12 +90,15 @@ class RouteIndex:
         shapes = [shape]
         if self.router.redirect_slashes and shape != ("", ""):
             shapes.append(shape[:-1] if shape[-1] == "" else (*shape, ""))
-        subset = copy.copy(self.router)
-        subset.routes = [
-            route
-            for route, templates in zip(self._routes, self._templates, strict=True)
+        chosen = tuple(
+            n
+            for n, templates in enumerate(self._templates)
             if templates is None or any(_could_match(template, one) for template in templates for one in shapes)
-        ]
+        )
+        subset = self._routers.get(chosen)
+        if subset is None:
+            subset = self._routers[chosen] = copy.copy(self.router)
+            subset.routes = [self._routes[n] for n in chosen]
         return subset
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,10 +107,8 @@ class RouteIndex:
             return
         if len(self.router.routes) != len(self._routes):  # a route added since (tests, plugins)
             self._build()
-        literals = self._literals
-        shape = tuple(s if s in literals else _ANY for s in get_route_path(scope).split("/"))
         scope.setdefault("router", self.router)  # `url_for` and the like see every route
-        await self._router_for(shape).app(scope, receive, send)
+        await self._router_for(self.shape(get_route_path(scope))).app(scope, receive, send)
 
 
 def install(router: APIRouter) -> Any:
