@@ -47,7 +47,7 @@ async def tenant_events(
     events = await service.page(
         db, tenant_id=actor.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )
-    link_next(request, response, [event.id for event in events], limit)
+    link_next(request, response, events, limit)
     return [AuditEventView.model_validate(event) for event in events]
 
 
@@ -75,5 +75,5 @@ async def environment_events(
     events = await service.page(
         db, tenant_id=environment.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )
-    link_next(request, response, [event.id for event in events], limit)
+    link_next(request, response, events, limit)
     return [AuditEventView.model_validate(event) for event in events]

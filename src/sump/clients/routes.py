@@ -56,7 +56,7 @@ async def _page(
     cursor: str | None,
 ) -> list[ClientView]:
     clients = await service.page(db, actor, environment_id, decode_cursor(cursor), limit)
-    link_next(request, response, [client.id for client in clients], limit)
+    link_next(request, response, clients, limit)
     return [ClientView.of(client) for client in clients]
 
 

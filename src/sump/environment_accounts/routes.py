@@ -61,7 +61,7 @@ async def list_end_users(
     rows = await service.page(db, actor, filters, decode_cursor(cursor), limit)
     # Rendered here (the response model documents it): the framework would validate views built from the rows.
     response = Response(EndUserView.render_page(rows), media_type="application/json")
-    link_next(request, response, [row.id for row in rows], limit)
+    link_next(request, response, rows, limit)
     return response
 
 

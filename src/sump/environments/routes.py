@@ -42,7 +42,7 @@ async def list_environments(
 ) -> list[EnvironmentView]:
     """Environments of the tenant, oldest first. The next page, if any, is in the `Link` header."""
     environments = await service.page(db, actor, decode_cursor(cursor), limit)
-    link_next(request, response, [environment.id for environment in environments], limit)
+    link_next(request, response, environments, limit)
     return [EnvironmentView.of(environment) for environment in environments]
 
 

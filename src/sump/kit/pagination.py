@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
@@ -12,6 +14,7 @@ from sump.kit.errors import bad_request
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+ID = attrgetter("id")
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="Opaque cursor from the `Link: rel=next` header.")]
@@ -31,9 +34,11 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
         raise bad_request("invalid_cursor", "The cursor is not valid.", "cursor") from None
 
 
-def link_next(request: Request, response: Response, ids: list[uuid.UUID], limit: int) -> None:
-    """Adds `Link: <…?cursor=…>; rel="next"` when the page is full."""
-    if len(ids) < limit:
+def link_next(
+    request: Request, response: Response, page: Sequence[Any], limit: int, id_of: Callable[[Any], uuid.UUID] = ID
+) -> None:
+    """Adds `Link: <…?cursor=…>; rel="next"` when the page is full; the cursor is its last item's id (`id_of`)."""
+    if len(page) < limit:
         return
-    url = request.url.include_query_params(limit=limit, cursor=encode_cursor(ids[-1]))
+    url = request.url.include_query_params(limit=limit, cursor=encode_cursor(id_of(page[-1])))
     response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'

@@ -72,7 +72,7 @@ async def list_organizations(
     """An end user's own organizations, with their role; for tenant accounts, all of the environment's.
     Oldest first; the next page, if any, is in the `Link` header."""
     rows = await organizations.page(db, actor, decode_cursor(cursor), limit)
-    link_next(request, response, [organization.id for organization, _ in rows], limit)
+    link_next(request, response, rows, limit, lambda row: row[0].id)
     return [OrganizationView.of(organization, role) for organization, role in rows]
 
 
@@ -110,7 +110,7 @@ async def list_members(
 ) -> list[MemberView]:
     """Members in the order they joined (needs `users:read`). The next page, if any, is in the `Link` header."""
     rows = await members.members(db, actor, organization_id, decode_cursor(cursor), limit)
-    link_next(request, response, [membership.id for membership, _ in rows], limit)
+    link_next(request, response, rows, limit, lambda row: row[0].id)
     return [MemberView.of(membership, account) for membership, account in rows]
 
 

@@ -51,7 +51,7 @@ async def list_accounts(
 ) -> list[AccountView]:
     """Accounts of the tenant, oldest first. The next page, if any, is in the `Link` header."""
     accounts = await service.page(db, actor, decode_cursor(cursor), limit)
-    link_next(request, response, [account.id for account in accounts], limit)
+    link_next(request, response, accounts, limit)
     return [AccountView.of(account) for account in accounts]
 
 
