@@ -26,6 +26,12 @@ DEADLINE_SECONDS = 60
 ATTEMPT = re.compile(r'attempt(?:=|": )(\d+)')
 
 
+def _naming(pid: int, lines: list[str]) -> list[str]:
+    """The log lines about worker `pid` (the console's `pid=N` or JSON's `"pid": N`, not a longer pid)."""
+    named = re.compile(rf'\bpid(?:=|": ){pid}\b')
+    return [line for line in lines if named.search(line)]
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(tmp_path, sqlite_environment(tmp_path), workers=2)
@@ -69,7 +75,7 @@ def test_a_worker_that_dies_while_starting_is_retried_while_the_other_serves(ser
     assert workers & known == {survivor}
     failed = [line for line in server.log_text().splitlines() if "worker failed to start" in line]
     for pid in known - first:
-        assert [line for line in failed if f"pid={pid}" in line or f'"pid": {pid}' in line], failed
+        assert _naming(pid, failed), failed
     assert server.stop() == 0
 
 
@@ -104,7 +110,7 @@ def test_the_server_stops_when_no_worker_can_start(tmp_path: Path) -> None:
     # A loaded machine can let a worker reach serving before its kill: then its place counts again from zero.
     served = [line for line in lines if "worker exited" in line]
     for pid in killed:
-        assert [line for line in failed + served if f"pid={pid}" in line or f'"pid": {pid}' in line], pid
+        assert _naming(pid, failed + served), pid
     assert len(killed) == len(failed) + len(served)
     attempts = [int(found[1]) for line in failed if (found := ATTEMPT.search(line))]
     assert len(attempts) == len(failed)

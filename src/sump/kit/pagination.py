@@ -14,7 +14,7 @@ from sump.kit.errors import bad_request
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-ID = attrgetter("id")
+_ID = attrgetter("id")
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="Opaque cursor from the `Link: rel=next` header.")]
@@ -35,7 +35,7 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
 
 
 def link_next(
-    request: Request, response: Response, page: Sequence[Any], limit: int, id_of: Callable[[Any], uuid.UUID] = ID
+    request: Request, response: Response, page: Sequence[Any], limit: int, id_of: Callable[[Any], uuid.UUID] = _ID
 ) -> None:
     """Adds `Link: <…?cursor=…>; rel="next"` when the page is full; the cursor is its last item's id (`id_of`)."""
     if len(page) < limit:

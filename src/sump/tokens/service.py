@@ -386,7 +386,7 @@ async def refresh(
     if account is None:
         raise invalid_grant()
     # The membership as it is now: a role change shows, a removal ends it (below, after a replay has had its say).
-    grant = await grant_of(db, environment.id, row.organization_id, account.id) if row.organization_id else None
+    grant = None if row.organization_id is None else await grant_of(db, environment.id, row.organization_id, account.id)
     # Signed before the rotation, so that the successor and the audit row are written together after it; a token
     # the rotation or the membership refuses is never sent.
     access = await _access_token(db, settings, environment, account, row.session_id, grant, amr, issuee)
