@@ -10,6 +10,7 @@ on past a longer bound itself (`statement_timeout`). Migrations, the CLI and bac
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ BACKGROUND = Limits(connect=5, pool=5, command=10, statement=None)
 def make_engine(url: str, limits: Limits = BACKGROUND, **options: Any) -> AsyncEngine:
     # Statement parameters (password hashes, emails) never appear in an error's text, hence never in a log.
     options.setdefault("hide_parameters", True)
+    options.setdefault("json_deserializer", _json_value)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 15}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -69,6 +71,12 @@ def make_engine(url: str, limits: Limits = BACKGROUND, **options: Any) -> AsyncE
     engine = create_async_engine(url, connect_args=connect_args, **options)
     event.listen(engine.sync_engine, "handle_error", _discard_timed_out_connection)
     return engine
+
+
+def _json_value(text: str) -> Any:
+    """A stored JSON value. `{}`, what most accounts' custom properties and metadata hold, is made without the
+    parser, a twentieth of its cost: a page of 50 end users reads 100 of them."""
+    return {} if text == "{}" else json.loads(text)
 
 
 @functools.cache
