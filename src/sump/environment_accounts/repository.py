@@ -59,7 +59,10 @@ async def page(
             parameters[name] = getattr(filters, name)
     if after is not None:
         parameters["after"] = after
-    rows: Sequence[Row[Any]] = (await db.execute(_page_statement(frozenset(parameters)), parameters)).all()
+    # On the session's connection: rows of columns need none of the ORM's handling of a statement (about 100 µs
+    # of a page's CPU). Nothing a request holds to write (`db.inserts`) is a row of this table.
+    connection = await db.connection()
+    rows: Sequence[Row[Any]] = (await connection.execute(_page_statement(frozenset(parameters)), parameters)).all()
     return rows
 
 

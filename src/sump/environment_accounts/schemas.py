@@ -63,8 +63,10 @@ class EndUserView(IdentityView):
         without building and validating a model of each row."""
         views = [dict(zip(_VIEW_MEMBERS, row, strict=True)) for row in rows]
         for view in views:
-            view["customProperties"] = readable(view["customProperties"])
-            view["metadata"] = readable(view["metadata"])
+            if view["customProperties"]:  # empty, as most are, it needs no look
+                view["customProperties"] = readable(view["customProperties"])
+            if view["metadata"]:
+                view["metadata"] = readable(view["metadata"])
             # As text: the encoder writes the driver's own UUID type (a subclass) five times slower.
             view["id"], view["tenantId"] = str(view["id"]), str(view["tenantId"])
             view["environmentId"] = str(view["environmentId"])
