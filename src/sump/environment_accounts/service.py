@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import EnvironmentActor, TenantActor
@@ -56,7 +55,7 @@ async def enabled(db: AsyncSession, environment_id: uuid.UUID, account_id: uuid.
 
 async def page(
     db: AsyncSession, actor: EnvironmentActor, filters: Filters, after: uuid.UUID | None, limit: int
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     """Rows of what a list shows of each end user (`repository.VIEW_COLUMNS`), not ORM objects."""
     require(policy.read(actor))
     return await repository.page(db, actor.environment.id, filters, after, limit)

@@ -4,15 +4,15 @@ session's or an account's own id (an account belongs to exactly one tenant), or 
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Dialect, Select, Uuid, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Select, Uuid, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from sump.db import direct
 from sump.db.inserts import insert_now
 from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -106,51 +106,23 @@ async def find_live_in(
     idle_since: datetime,
 ) -> Any | None:
     """One statement: the session columns of this digest when the session is live and its enabled account
-    is of `account_type` in the tenant or environment `context_id`; no ORM objects are built.
-
-    The session check is the service's hottest read. On PostgreSQL, on an autocommit connection, the statement
-    above (compiled once for the connection's dialect) runs as the driver's own prepared statement: the same
-    statement and row, without the execution layer's per-call work, which costs several times the query
-    itself. The engine's cursor listeners still see it, and a connection the driver closed (a statement that
-    timed out) is discarded as the engine would discard it."""
+    is of `account_type` in the tenant or environment `context_id`; no ORM objects are built. The session check
+    is the service's hottest read: it runs as the driver's own prepared statement (`db.direct`)."""
     parameters = {"digest": digest, "now": now, "idle_since": idle_since, "context_id": context_id}
-    sync = conn.sync_connection
-    assert sync is not None
-    if conn.dialect.driver != "asyncpg" or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        return (await conn.execute(_LIVE_IN[account_type], parameters)).first()
-    sql, names = _compiled(conn.dialect, account_type)
-    values = [parameters[name] for name in names]
-    if sync.dispatch.before_cursor_execute:
-        for listener in sync.dispatch.before_cursor_execute:
-            listener(sync, None, sql, values, None, False)
-    driver = sync.connection.driver_connection  # open already: the connection is held (`db.held`)
-    assert driver is not None
-    try:
-        record = await driver.fetchrow(sql, *values)
-    except BaseException:
-        if driver.is_closed():
-            await conn.invalidate()
-        raise
-    return None if record is None else _Columns(record)
-
-
-@functools.cache
-def _compiled(dialect: Dialect, account_type: AccountType) -> tuple[str, list[str]]:
-    compiled = _LIVE_IN[account_type].compile(dialect=dialect)
-    return str(compiled), list(compiled.positiontup or ())
+    row = await direct.first_row(conn, _LIVE_IN[account_type], parameters)
+    return None if row is None else _Columns(row)
 
 
 class _Columns:
-    """A driver's record read by column name, as a result row is (`row.expires_at`); the account type as the
-    column's type gives it."""
+    """A row of `_LIVE_IN` with the account type as the column's type gives it (`db.direct` reads its text)."""
 
-    __slots__ = ("_record",)
+    __slots__ = ("_row",)
 
-    def __init__(self, record: Any) -> None:
-        self._record = record
+    def __init__(self, row: Any) -> None:
+        self._row = row
 
     def __getattr__(self, name: str) -> Any:
-        value = self._record[name]
+        value = getattr(self._row, name)
         return AccountType(value) if name == "account_type" else value
 
 
