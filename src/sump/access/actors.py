@@ -103,6 +103,11 @@ class Credentials(Protocol):
     async def signed_in(self, db: AsyncSession, token: str) -> SignedIn | None:
         """The live session of a session token (bearer or cookie) with its enabled account."""
 
+    async def signed_in_with_environment(
+        self, db: AsyncSession, token: str, environment_id: uuid.UUID
+    ) -> tuple[SignedIn, Environment | None] | None:
+        """`signed_in`, and the environment of the session's tenant with this id (None if it has none)."""
+
     async def environment(
         self, db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID
     ) -> Environment | None:

@@ -112,27 +112,27 @@ def allowed(rule: Callable[[TenantActor], Verdict]) -> Any:
 
 
 async def environment_actor(
-    request: Request, environment_id: EnvironmentId, found: SignedInDep, client: AutomationDep, db: DbSession
+    request: Request, environment_id: EnvironmentId, db: DbSession, settings: SettingsDep
 ) -> EnvironmentActor:
     """For `/environments/{environmentId}/…`: tenant accounts of another tenant get 404, end users of
-    another environment 401; an automation client of another tenant 404."""
-    if found is None and client is not None:
+    another environment 401; an automation client of another tenant 404. A session, its account and the path's
+    environment are read in one statement."""
+    token = session_token(request, settings)
+    found = await credentials(request).signed_in_with_environment(db, token, environment_id) if token else None
+    if found is None:
+        client = await credentials(request).automation(db, token) if token else None
+        if client is None:
+            raise unauthenticated()
         environment = await credentials(request).environment(db, client.tenant_id, environment_id)
         if environment is None:
             raise not_found("environment")
         return EnvironmentActor(environment, manager=_as_client(request, client))
-    if found is None:
-        raise unauthenticated()
-    session, account = found
+    (session, account), environment = found
     if isinstance(account, TenantAccount):
-        environment = await credentials(request).environment(db, account.tenant_id, environment_id)
         if environment is None:
             raise not_found("environment")
         return EnvironmentActor(environment, manager=TenantActor(session, account))
-    if account.environment_id != environment_id:
-        raise unauthenticated()
-    environment = await credentials(request).environment(db, account.tenant_id, environment_id)
-    if environment is None:
+    if account.environment_id != environment_id or environment is None:
         raise unauthenticated()
     return EnvironmentActor(environment, end_user=EndUser(session, account))
 

@@ -40,6 +40,12 @@ class SessionCredentials:
     async def signed_in(self, db: AsyncSession, token: str) -> SignedIn | None:
         return await sessions.resolve(db, self.settings, token)
 
+    async def signed_in_with_environment(
+        self, db: AsyncSession, token: str, environment_id: uuid.UUID
+    ) -> tuple[SignedIn, Environment | None] | None:
+        found = await sessions.resolve_with_environment(db, self.settings, token, environment_id)
+        return None if found is None else ((found[0], found[1]), found[2])
+
     async def environment(
         self, db: AsyncSession, tenant_id: uuid.UUID, environment_id: uuid.UUID
     ) -> Environment | None:

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, Uuid, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Select, Uuid, and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -16,6 +16,7 @@ from sump.db import direct
 from sump.db.inserts import insert_now
 from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tenant_accounts import TenantAccount
 
@@ -43,6 +44,14 @@ _LIVE = (
 )
 
 
+# The same, with the environment of the session's tenant that a request's path names (none when the tenant has
+# no such environment): every `/environments/{environmentId}/…` request reads both, in one round trip.
+_LIVE_WITH_ENVIRONMENT = _LIVE.add_columns(Environment).outerjoin(
+    Environment,
+    and_(Environment.id == bindparam("environment_id", type_=Uuid()), Environment.tenant_id == Session.tenant_id),
+)
+
+
 async def find_live(
     db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime
 ) -> tuple[Session, Account] | None:
@@ -54,6 +63,18 @@ async def find_live(
         return None
     account = row[1] or row[2]
     return (row[0], account) if account is not None else None
+
+
+async def find_live_with_environment(
+    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime, environment_id: uuid.UUID
+) -> tuple[Session, Account, Environment | None] | None:
+    """`find_live`, and the environment `environment_id` if the session's tenant has it, in one statement."""
+    parameters = {"digest": digest, "now": now, "idle_since": idle_since, "environment_id": environment_id}
+    row = (await db.execute(_LIVE_WITH_ENVIRONMENT, parameters)).first()
+    if row is None:
+        return None
+    account = row[1] or row[2]
+    return (row[0], account, row[3]) if account is not None else None
 
 
 def _live_in_context(

@@ -18,6 +18,7 @@ from sump.access.actors import Account
 from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.call import Client
@@ -81,12 +82,28 @@ async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Ses
         return None
     now, idle_since = _live_since(settings)
     found = await repository.find_live(db, token_digest(token), now, idle_since)
-    if found is None:
+    if found is not None:
+        _slide(found[0], now)
+    return found
+
+
+async def resolve_with_environment(
+    db: AsyncSession, settings: Settings, token: str, environment_id: uuid.UUID
+) -> tuple[Session, Account, Environment | None] | None:
+    """`resolve`, and the environment `environment_id` if the session's tenant has it (one statement)."""
+    if len(token) > MAX_TOKEN_LENGTH:
         return None
-    session = found[0]
+    now, idle_since = _live_since(settings)
+    found = await repository.find_live_with_environment(db, token_digest(token), now, idle_since, environment_id)
+    if found is not None:
+        _slide(found[0], now)
+    return found
+
+
+def _slide(session: Session, now: datetime) -> None:
+    """The sliding expiry, moved at most once a minute."""
     if now - session.last_active_at >= TOUCH_INTERVAL:
         session.last_active_at = now  # written with the request's commit
-    return found
 
 
 async def current_view(
