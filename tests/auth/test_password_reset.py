@@ -257,3 +257,24 @@ async def test_twenty_concurrent_redemptions_of_one_token_have_one_winner(
     assert used is not None
     again = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "one more new passphrase"})
     assert (again.status_code, again.json()["code"]) == (400, "invalid_token")
+
+
+async def test_a_reset_link_from_before_a_password_change_no_longer_works(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Whoever holds a reset link sent before the account changed its password cannot undo that change."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    assert (await http.post(f"{base}/forgot-password", json={"email": user.email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = smtp.inbox.to(user.email)
+    token = reset_token(message)
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    assert (await http.post(f"{base}/change-password", json=change, headers=bearer(user.token))).status_code == 204
+
+    refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "yet another passphrase"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_token"
+    kept = await http.post(f"{base}/login", json={"email": user.email, "password": NEW_PASSWORD})
+    assert kept.status_code == 200

@@ -3,11 +3,17 @@ accounts. `required` gives an account without a factor an enrolment-only challen
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.base import utcnow
+from sump.db.tables.factors import FactorChallenge
+from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
 from tests.support import PASSWORD, TenantWorld
 
@@ -123,3 +129,23 @@ async def test_tenant_settings_are_validated(client: httpx.AsyncClient, world: T
     user = await world.add_member("user")
     refused = await client.patch(world.base, json={"settings": {"factorPolicy": "off"}}, headers=user.auth)
     assert refused.status_code == 403
+
+
+async def test_an_expired_enrolment_challenge_starts_no_enrolment(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    environment_id = await world.add_environment()
+    user = await world.add_end_user(environment_id)
+    await _set_environment_policy(client, world, environment_id, "required")
+    first = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert first.status_code == 202, first.text
+    challenge = first.json()["challenge"]
+    await db.execute(
+        update(FactorChallenge)
+        .where(FactorChallenge.token_hash == token_digest(challenge))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+    started = await client.post(f"{user.auth_base}/login/enrol/totp", json={"challenge": challenge})
+    assert (started.status_code, started.json()["code"]) == (401, "invalid_challenge")
+    assert "secret" not in started.json()

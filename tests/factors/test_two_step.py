@@ -236,3 +236,19 @@ async def test_expired_challenges_are_purged(
         )
     )
     assert list(remaining) == [token_digest(live)]
+
+
+async def test_an_account_disabled_after_its_password_cannot_finish_the_sign_in(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    user, enrolled = await end_user_with_totp(client, world, clock)
+    challenge = await challenge_of(client, enrolled)
+    disabled = await client.patch(
+        f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/disable", headers=world.owner.auth
+    )
+    assert disabled.status_code == 204
+    response = await client.post(
+        f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": clock.code(enrolled.seed)}
+    )
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_challenge")
+    assert "token" not in response.json()

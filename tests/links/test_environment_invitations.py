@@ -228,3 +228,23 @@ async def test_an_end_user_made_without_a_password_sets_one_through_an_invitatio
         "password_already_set",
     )
     assert await events(db, "end_user.invitation_accepted", target_id=account_id)
+
+
+async def test_a_set_password_invitation_is_no_invitation_into_an_organization(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    tag = uuid.uuid4().hex[:8]
+    email = f"made-{tag}@example.com"
+    accounts = f"/api/v1/environments/{world.environment_id}/accounts"
+    made = await http.post(
+        accounts, json={"name": f"Made {tag}", "email": email, "username": f"made_{tag}"}, headers=world.owner.auth
+    )
+    assert made.status_code == 201, made.text
+    assert (await http.post(f"{accounts}/{made.json()['id']}/invitation", headers=world.owner.auth)).status_code == 202
+    token = link_in(await delivered(mail_app, smtp, email, READY))[3]
+
+    base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
+    assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID
+    kept = await http.post(f"{base}/set-password", json={"token": token, "password": NEW_PASSWORD})
+    assert kept.status_code == 200, kept.text

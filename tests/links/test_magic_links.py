@@ -24,7 +24,15 @@ from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, enrol_totp
 from tests.links.conftest import delivered, events, link_in
 from tests.mail import SmtpServer
-from tests.support import Database, EndUser, TenantWorld, make_settings, new_tenant, within_one_window_of_the_clock
+from tests.support import (
+    PASSWORD,
+    Database,
+    EndUser,
+    TenantWorld,
+    make_settings,
+    new_tenant,
+    within_one_window_of_the_clock,
+)
 
 SUBJECT = "Your sign-in link"
 INVALID = (400, "invalid_token")
@@ -211,3 +219,49 @@ async def test_a_disabled_account_gets_no_link(http: httpx.AsyncClient, mail_app
     assert (await ask(http, user)).json() == ANSWER
     await mail_app.state.outbox.run_once()
     assert smtp.inbox.to(user.email) == []
+
+
+async def test_a_link_of_an_account_disabled_since_signs_no_one_in(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    await ask(http, user)
+    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    disabled = await http.patch(
+        f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/disable", headers=world.owner.auth
+    )
+    assert disabled.status_code == 204
+    assert code(await follow(http, user, token)) == INVALID
+
+
+async def test_a_link_sent_before_the_address_changed_signs_no_one_in(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """The link proves the address it was sent to, which is no longer the account's."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    await ask(http, user)
+    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    moved = await http.patch(
+        f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email",
+        json={"email": f"moved-{uuid.uuid4().hex[:8]}@example.com"},
+        headers=world.owner.auth,
+    )
+    assert moved.status_code == 204
+    assert code(await follow(http, user, token)) == INVALID
+
+
+async def test_a_link_of_another_purpose_is_no_sign_in_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """The cancel link of an email change reaches the same inbox as a magic link: it signs no one in."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    change = {"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "currentPassword": PASSWORD}
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email"
+    assert (await http.patch(url, json=change, headers=user.auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, user.email, "Your email address is about to change"))[3]
+    assert code(await follow(http, user, cancel)) == INVALID
+    kept = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})
+    assert kept.status_code == 200, "the refused sign-in did not use the link up"

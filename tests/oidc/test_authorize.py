@@ -3,6 +3,7 @@ Foundation's basic OP negative cases that the authorization endpoint decides."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.clients import AuthorizationRequest
 from sump.db.tables.sessions import Session
+from sump.kit.crypto import token_digest
 from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
 from tests.support import TenantWorld
 
@@ -207,3 +210,36 @@ async def test_repeated_parameters_are_refused(client: httpx.AsyncClient, world:
     refused = await client.get(url, params=twice, headers=hosted(user))
     assert refused.status_code == 400
     assert "location" not in refused.headers
+
+
+async def test_an_expired_request_is_not_continued(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A request older than its 10 minutes is gone, even for a signed-in end user: no code, no redirect."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = _continued(await authorize(client, rp, None), "sign-in")
+    expired = utcnow() - timedelta(seconds=1)
+    await db.execute(
+        update(AuthorizationRequest)
+        .where(AuthorizationRequest.token_hash == token_digest(token))
+        .values(expires_at=expired)
+    )
+    await db.commit()
+    refused = await _continue(client, rp, token, hosted(user))
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_request_token"
+    assert "location" not in refused.headers
+
+
+async def test_concurrent_continuations_of_one_request_issue_one_code(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = _continued(await authorize(client, rp, None), "sign-in")
+    answers = await asyncio.gather(*(_continue(client, rp, token, hosted(user)) for _ in range(8)))
+    assert sorted(response.status_code for response in answers) == [302] + [400] * 7
+    assert "code" in answer(next(response for response in answers if response.status_code == 302))
+    refused = {response.json()["code"] for response in answers if response.status_code == 400}
+    assert refused == {"invalid_request_token"}

@@ -9,12 +9,15 @@ from datetime import timedelta
 
 import httpx
 import jwt
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
-from sump.db.tables.clients import AuthorizationCode
+from sump.db.tables.clients import AuthorizationCode, Client
+from sump.db.tables.sessions import Session
+from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
+from tests.clients.support import clients_url
 from tests.oidc.support import CALLBACK, RP, code_for, exchange, new_rp, tokens_for, verified_id_token
 from tests.support import TenantWorld
 
@@ -255,3 +258,47 @@ async def test_concurrent_redemptions_of_one_code_have_one_winner(
     statuses = sorted(response.status_code for response in answers)
     assert statuses == [200] + [400] * 7
     assert {response.json()["error"] for response in answers if response.status_code == 400} == {"invalid_grant"}
+
+
+async def test_a_code_whose_sign_in_expired_is_invalid_grant(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """The session behind a code that expires before the exchange (not revoked: its row stays) issues nothing."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    ended = utcnow() - timedelta(seconds=1)
+    await db.execute(update(Session).where(Session.id == uuid.UUID(user.session_id)).values(expires_at=ended))
+    await db.commit()
+    _oauth_error(await exchange(client, rp, code), 400, "invalid_grant")
+
+
+async def test_an_application_no_longer_granted_refresh_cannot_refresh(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Taking refresh_token out of an application's grant types stops the refresh tokens it already holds."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    client_pk = await db.scalar(select(Client.id).where(Client.client_id == rp.client_id))
+    url = f"{clients_url(world)}/{client_pk}"
+    change = await client.patch(url, json={"grantTypes": ["authorization_code"]}, headers=world.owner.auth)
+    assert change.status_code == 204, change.text
+    _oauth_error(await _refresh(client, rp, body["refresh_token"]), 400, "unauthorized_client")
+
+
+async def test_an_expired_refresh_token_is_invalid_grant(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A refresh token past its own lifetime is refused even while its sign-in is still live."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    expired = utcnow() - timedelta(seconds=1)
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_digest(body["refresh_token"]))
+        .values(expires_at=expired)
+    )
+    await db.commit()
+    _oauth_error(await _refresh(client, rp, body["refresh_token"]), 400, "invalid_grant")

@@ -9,10 +9,14 @@ from typing import Any
 import httpx
 import jwt
 from fastapi import FastAPI
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.sessions import Session
+from sump.db.tables.tokens import RefreshToken
 from sump.environments import service as environments
+from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
 from tests.support import SECRET, TenantWorld, bearer
@@ -231,3 +235,40 @@ async def test_introspection_of_another_environments_token_is_inactive(
     url = f"{rp.token_url}/introspect"
     for token in (foreign["access_token"], foreign["refresh_token"]):
         assert (await client.post(url, data={"token": token}, headers=rp.basic)).json() == {"active": False}
+
+
+async def test_introspection_after_the_sign_in_expired_is_inactive(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Both tokens stand only while the sign-in they were issued in does, even before their own expiry."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    ended = utcnow() - timedelta(seconds=1)
+    await db.execute(update(Session).where(Session.id == uuid.UUID(user.session_id)).values(expires_at=ended))
+    await db.commit()
+    url = f"{rp.token_url}/introspect"
+    for token in (body["access_token"], body["refresh_token"]):
+        answer = await client.post(url, data={"token": token}, headers=rp.basic)
+        assert answer.status_code == 200
+        assert answer.json() == {"active": False}
+
+
+async def test_introspection_of_a_rotated_or_expired_refresh_token_is_inactive(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    first = (await tokens_for(client, rp, user))["refresh_token"]
+    refreshed = await _refresh(client, rp, first)
+    assert refreshed.status_code == 200, refreshed.text
+    second = refreshed.json()["refresh_token"]
+    url = f"{rp.token_url}/introspect"
+    assert (await client.post(url, data={"token": second}, headers=rp.basic)).json()["active"] is True
+    assert (await client.post(url, data={"token": first}, headers=rp.basic)).json() == {"active": False}
+    expired = utcnow() - timedelta(seconds=1)
+    await db.execute(
+        update(RefreshToken).where(RefreshToken.token_hash == token_digest(second)).values(expires_at=expired)
+    )
+    await db.commit()
+    assert (await client.post(url, data={"token": second}, headers=rp.basic)).json() == {"active": False}
