@@ -13,16 +13,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.config import Settings
 from sump.db import migrate
+from sump.db.base import utcnow
 from sump.db.engine import request_limits
 
 # A request's database bounds as served by default (`SUMP_DB_COMMAND_TIMEOUT`): what the fault tests hold to.
@@ -84,6 +87,12 @@ def make_settings(database: Database, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+async def expire(db: AsyncSession, table: Any, *where: Any) -> None:
+    """Ends the rows of `table` that `where` selects a second ago (their `expires_at`), committed."""
+    await db.execute(update(table).where(*where).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
 
 
 @contextlib.contextmanager

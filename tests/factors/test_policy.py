@@ -3,19 +3,16 @@ accounts. `required` gives an account without a factor an enrolment-only challen
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.db.base import utcnow
 from sump.db.tables.factors import FactorChallenge
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
-from tests.support import PASSWORD, TenantWorld
+from tests.support import PASSWORD, TenantWorld, expire
 
 
 async def _set_environment_policy(
@@ -140,12 +137,7 @@ async def test_an_expired_enrolment_challenge_starts_no_enrolment(
     first = await client.post(f"{user.auth_base}/login", json=user.credentials)
     assert first.status_code == 202, first.text
     challenge = first.json()["challenge"]
-    await db.execute(
-        update(FactorChallenge)
-        .where(FactorChallenge.token_hash == token_digest(challenge))
-        .values(expires_at=utcnow() - timedelta(seconds=1))
-    )
-    await db.commit()
+    await expire(db, FactorChallenge, FactorChallenge.token_hash == token_digest(challenge))
     started = await client.post(f"{user.auth_base}/login/enrol/totp", json={"challenge": challenge})
     assert (started.status_code, started.json()["code"]) == (401, "invalid_challenge")
     assert "secret" not in started.json()

@@ -62,6 +62,14 @@ async def follow(http: httpx.AsyncClient, user: EndUser, token: str) -> httpx.Re
     return await http.post(f"{user.auth_base}/magic-link/sign-in", json={"token": token})
 
 
+async def sent_a_link(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> tuple[TenantWorld, EndUser, str]:
+    """A new tenant's end user who asked for a magic link, and the token of the link delivered."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    await ask(http, user)
+    return world, user, link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+
+
 async def test_magic_links_are_off_by_default(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
     world = await new_tenant(http)
     user = await world.add_end_user(world.environment_id)
@@ -165,10 +173,7 @@ async def test_a_magic_link_expires_and_works_only_in_its_environment(
 async def test_concurrent_sign_ins_with_one_link_have_one_winner(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
-    world = await new_tenant(http)
-    user = await world.add_end_user(await enabled_environment(world))
-    await ask(http, user)
-    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    _, user, token = await sent_a_link(http, mail_app, smtp)
     answers = await asyncio.gather(*(follow(http, user, token) for _ in range(10)))
     assert [answer.status_code for answer in answers].count(200) == 1, [answer.text for answer in answers]
     assert all(code(answer) == INVALID for answer in answers if answer.status_code != 200)
@@ -224,10 +229,7 @@ async def test_a_disabled_account_gets_no_link(http: httpx.AsyncClient, mail_app
 async def test_a_link_of_an_account_disabled_since_signs_no_one_in(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
-    world = await new_tenant(http)
-    user = await world.add_end_user(await enabled_environment(world))
-    await ask(http, user)
-    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    world, user, token = await sent_a_link(http, mail_app, smtp)
     disabled = await http.patch(
         f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/disable", headers=world.owner.auth
     )
@@ -239,10 +241,7 @@ async def test_a_link_sent_before_the_address_changed_signs_no_one_in(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
     """The link proves the address it was sent to, which is no longer the account's."""
-    world = await new_tenant(http)
-    user = await world.add_end_user(await enabled_environment(world))
-    await ask(http, user)
-    token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
+    world, user, token = await sent_a_link(http, mail_app, smtp)
     moved = await http.patch(
         f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email",
         json={"email": f"moved-{uuid.uuid4().hex[:8]}@example.com"},

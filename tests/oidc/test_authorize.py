@@ -18,7 +18,7 @@ from sump.db.tables.clients import AuthorizationRequest
 from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
 from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
-from tests.support import TenantWorld
+from tests.support import TenantWorld, expire
 
 
 def _continued(response: httpx.Response, page: str) -> str:
@@ -219,13 +219,7 @@ async def test_an_expired_request_is_not_continued(
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     token = _continued(await authorize(client, rp, None), "sign-in")
-    expired = utcnow() - timedelta(seconds=1)
-    await db.execute(
-        update(AuthorizationRequest)
-        .where(AuthorizationRequest.token_hash == token_digest(token))
-        .values(expires_at=expired)
-    )
-    await db.commit()
+    await expire(db, AuthorizationRequest, AuthorizationRequest.token_hash == token_digest(token))
     refused = await _continue(client, rp, token, hosted(user))
     assert refused.status_code == 400
     assert refused.json()["code"] == "invalid_request_token"

@@ -19,7 +19,7 @@ from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
 from tests.clients.support import clients_url
 from tests.oidc.support import CALLBACK, RP, code_for, exchange, new_rp, tokens_for, verified_id_token
-from tests.support import TenantWorld
+from tests.support import TenantWorld, expire
 
 
 def _oauth_error(response: httpx.Response, status: int, error: str) -> None:
@@ -267,9 +267,7 @@ async def test_a_code_whose_sign_in_expired_is_invalid_grant(
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     code = await code_for(client, rp, user)
-    ended = utcnow() - timedelta(seconds=1)
-    await db.execute(update(Session).where(Session.id == uuid.UUID(user.session_id)).values(expires_at=ended))
-    await db.commit()
+    await expire(db, Session, Session.id == uuid.UUID(user.session_id))
     _oauth_error(await exchange(client, rp, code), 400, "invalid_grant")
 
 
@@ -294,11 +292,5 @@ async def test_an_expired_refresh_token_is_invalid_grant(
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     body = await tokens_for(client, rp, user)
-    expired = utcnow() - timedelta(seconds=1)
-    await db.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == token_digest(body["refresh_token"]))
-        .values(expires_at=expired)
-    )
-    await db.commit()
+    await expire(db, RefreshToken, RefreshToken.token_hash == token_digest(body["refresh_token"]))
     _oauth_error(await _refresh(client, rp, body["refresh_token"]), 400, "invalid_grant")

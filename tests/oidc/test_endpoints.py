@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import jwt
 from fastapi import FastAPI
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -19,7 +18,7 @@ from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
-from tests.support import SECRET, TenantWorld, bearer
+from tests.support import SECRET, TenantWorld, bearer, expire
 
 
 def _userinfo(rp: RP) -> str:
@@ -244,9 +243,7 @@ async def test_introspection_after_the_sign_in_expired_is_inactive(
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     body = await tokens_for(client, rp, user)
-    ended = utcnow() - timedelta(seconds=1)
-    await db.execute(update(Session).where(Session.id == uuid.UUID(user.session_id)).values(expires_at=ended))
-    await db.commit()
+    await expire(db, Session, Session.id == uuid.UUID(user.session_id))
     url = f"{rp.token_url}/introspect"
     for token in (body["access_token"], body["refresh_token"]):
         answer = await client.post(url, data={"token": token}, headers=rp.basic)
@@ -266,9 +263,5 @@ async def test_introspection_of_a_rotated_or_expired_refresh_token_is_inactive(
     url = f"{rp.token_url}/introspect"
     assert (await client.post(url, data={"token": second}, headers=rp.basic)).json()["active"] is True
     assert (await client.post(url, data={"token": first}, headers=rp.basic)).json() == {"active": False}
-    expired = utcnow() - timedelta(seconds=1)
-    await db.execute(
-        update(RefreshToken).where(RefreshToken.token_hash == token_digest(second)).values(expires_at=expired)
-    )
-    await db.commit()
+    await expire(db, RefreshToken, RefreshToken.token_hash == token_digest(second))
     assert (await client.post(url, data={"token": second}, headers=rp.basic)).json() == {"active": False}
