@@ -4,11 +4,13 @@ statement that timed out discards its connection."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, select, text
 
 from sump.db import direct
 from sump.db.engine import Limits, autocommit_engine, make_engine
@@ -80,5 +82,58 @@ async def test_a_statement_that_timed_out_discards_its_connection() -> None:
             assert conn.invalidated
         async with autocommit_engine(engine).connect() as conn:
             assert await direct.first_row(conn, sleep, {"seconds": 0}) is not None
+    finally:
+        await engine.dispose()
+
+
+async def test_a_cancelled_statement_discards_its_connection() -> None:
+    """A task cancelled while the driver runs its statement leaves that statement half done: the connection is
+    not handed to the next request (one connection in the pool, so the next checkout would get it)."""
+    engine = make_engine(ADMIN_URL, pool_size=1, max_overflow=0)
+    marker = f"cancelled-{uuid.uuid4().hex}"
+    sleep = select(func.pg_sleep(bindparam("seconds")), literal_column(f"'{marker}'").label("marker"))
+
+    async def read() -> None:
+        async with autocommit_engine(engine).connect() as conn:
+            await direct.first_row(conn, sleep, {"seconds": 30})
+
+    try:
+        running = asyncio.create_task(read())
+        await _until_running(marker)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        async with autocommit_engine(engine).connect() as conn:
+            assert await direct.first_row(conn, sleep, {"seconds": 0}) is not None
+    finally:
+        await engine.dispose()
+
+
+async def _until_running(marker: str) -> None:
+    """Returns once PostgreSQL runs the statement that selects `marker`."""
+    watcher = make_engine(ADMIN_URL)
+    try:
+        async with watcher.connect() as conn:
+            seen = text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker")
+            while not (await conn.execute(seen, {"marker": f"%{marker}%"})).scalar():
+                await conn.rollback()
+    finally:
+        await watcher.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        (select(EnvironmentAccount.id).where(EnvironmentAccount.id.in_(bindparam("ids", expanding=True))), "expanded"),
+        (select(EnvironmentAccount.email.label("keys")), "record's methods"),
+    ],
+    ids=["expanding", "shadowed"],
+)
+async def test_statements_the_driver_cannot_run_alike_are_refused(statement: Any, refusal: str) -> None:
+    engine = make_engine(ADMIN_URL)
+    try:
+        async with autocommit_engine(engine).connect() as conn:
+            with pytest.raises(ValueError, match=refusal):
+                await direct.rows(conn, statement, {"ids": [uuid.uuid4()]})
     finally:
         await engine.dispose()

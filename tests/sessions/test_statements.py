@@ -54,6 +54,26 @@ async def test_sliding_expiry_is_written_at_most_once_a_minute(
     assert (await client.get(url, headers=user.auth)).status_code == 401
 
 
+async def test_an_environment_route_slides_the_expiry_at_most_once_a_minute(
+    client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
+) -> None:
+    """The session read together with the path's environment slides as the session check does."""
+    url = f"/api/v1/environments/{world.environment_id}/accounts"
+    two_minutes_ago = utcnow() - timedelta(minutes=2)
+    owner = Session.token_hash == token_digest(world.owner.token)
+    await db.execute(update(Session).where(owner).values(last_active_at=two_minutes_ago))
+    await db.commit()
+    with statements(app) as seen:
+        first = await client.get(url, headers=world.owner.auth)
+        second = await client.get(url, headers=world.owner.auth)
+    assert first.status_code == second.status_code == 200
+    assert [keyword for keyword, _ in seen] == ["SELECT", "SELECT", "UPDATE", "SELECT", "SELECT"]
+    db.expire_all()
+    stored = await db.scalar(select(Session.last_active_at).where(owner))
+    assert stored is not None
+    assert stored > two_minutes_ago
+
+
 async def test_disabled_account_is_refused_in_the_same_single_statement(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld
 ) -> None:

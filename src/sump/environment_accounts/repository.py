@@ -61,7 +61,7 @@ async def page(
     if after is not None:
         parameters["after"] = after
     # On the session's connection, as the driver's own statement where it can (`db.direct`): rows of columns need
-    # none of the ORM's handling of a statement. Nothing a request holds to write (`db.inserts`) is of this table.
+    # none of the ORM's handling of a statement. Only reads list end users: no row is held to write before it.
     return await direct.rows(await db.connection(), _page_statement(frozenset(parameters)), parameters)
 
 

@@ -170,9 +170,9 @@ def _trace_statements(engine: Any, provider: TracerProvider) -> None:
 
     class Statements(EngineTracer):
         def _before_cur_exec(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: Any) -> Any:
-            # The session check's SELECT on PostgreSQL goes to the driver directly (`sessions.repository`),
-            # which tells the listeners before, without a context to keep a span in nor an event after: the
-            # request's server span holds its time.
+            # The reads that run as the driver's own statements on PostgreSQL (`db.direct`: the session check's
+            # lookup, the admin list's page) tell the listeners before, without a context to keep a span in nor
+            # an event after: the request's server span holds their time.
             if context is None:
                 return statement, params
             return super()._before_cur_exec(conn, cursor, statement, params, context, many)  # type: ignore[no-untyped-call]
