@@ -5,7 +5,7 @@ managed by the tenant's owners and admins."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -52,6 +52,12 @@ PermissionPathName = Annotated[
 CatalogEditor = Annotated[TenantActor, allowed(policy.edit_catalog)]
 
 
+def _first_id(row: Any) -> uuid.UUID:
+    """The cursor of a page of (entity, …) rows: its entity's id."""
+    entity_id: uuid.UUID = row[0].id
+    return entity_id
+
+
 @router.post("", status_code=201, response_model=Created, responses=problem_responses(409))
 async def create_organization(body: OrganizationCreate, actor: EnvironmentActorDep, db: DbSession) -> Created:
     """Creates an organization. An end user who creates one becomes its ORG_ADMIN; a tenant owner or admin
@@ -72,7 +78,7 @@ async def list_organizations(
     """An end user's own organizations, with their role; for tenant accounts, all of the environment's.
     Oldest first; the next page, if any, is in the `Link` header."""
     rows = await organizations.page(db, actor, decode_cursor(cursor), limit)
-    link_next(request, response, rows, limit, lambda row: row[0].id)
+    link_next(request, response, rows, limit, _first_id)
     return [OrganizationView.of(organization, role) for organization, role in rows]
 
 
@@ -110,7 +116,7 @@ async def list_members(
 ) -> list[MemberView]:
     """Members in the order they joined (needs `users:read`). The next page, if any, is in the `Link` header."""
     rows = await members.members(db, actor, organization_id, decode_cursor(cursor), limit)
-    link_next(request, response, rows, limit, lambda row: row[0].id)
+    link_next(request, response, rows, limit, _first_id)
     return [MemberView.of(membership, account) for membership, account in rows]
 
 

@@ -53,28 +53,17 @@ _LIVE_WITH_ENVIRONMENT = _LIVE.add_columns(Environment).outerjoin(
 
 
 async def find_live(
-    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime
-) -> tuple[Session, Account] | None:
-    """One statement: the live session of this digest with its enabled account (of either family), found by
-    the unique index on the digest and the accounts' primary keys."""
-    parameters = {"digest": digest, "now": now, "idle_since": idle_since}
-    row = (await db.execute(_LIVE, parameters)).first()
-    if row is None:
-        return None
-    account = row[1] or row[2]
-    return (row[0], account) if account is not None else None
-
-
-async def find_live_with_environment(
-    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime, environment_id: uuid.UUID
+    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime, environment_id: uuid.UUID | None = None
 ) -> tuple[Session, Account, Environment | None] | None:
-    """`find_live`, and the environment `environment_id` if the session's tenant has it, in one statement."""
+    """One statement: the live session of this digest with its enabled account (of either family), found by
+    the unique index on the digest and the accounts' primary keys; with `environment_id`, also that environment
+    if the session's tenant has it (else, and without it, None)."""
     parameters = {"digest": digest, "now": now, "idle_since": idle_since, "environment_id": environment_id}
-    row = (await db.execute(_LIVE_WITH_ENVIRONMENT, parameters)).first()
+    row = (await db.execute(_LIVE if environment_id is None else _LIVE_WITH_ENVIRONMENT, parameters)).first()
     if row is None:
         return None
     account = row[1] or row[2]
-    return (row[0], account, row[3]) if account is not None else None
+    return (row[0], account, None if environment_id is None else row[3]) if account is not None else None
 
 
 def _live_in_context(

@@ -78,32 +78,21 @@ async def issue(
 
 async def resolve(db: AsyncSession, settings: Settings, token: str) -> tuple[Session, Account] | None:
     """The live session of this token with its enabled account, or None."""
-    if len(token) > MAX_TOKEN_LENGTH:
-        return None
-    now, idle_since = _live_since(settings)
-    found = await repository.find_live(db, token_digest(token), now, idle_since)
-    if found is not None:
-        _slide(found[0], now)
-    return found
+    found = await resolve_with_environment(db, settings, token, None)
+    return None if found is None else (found[0], found[1])
 
 
 async def resolve_with_environment(
-    db: AsyncSession, settings: Settings, token: str, environment_id: uuid.UUID
+    db: AsyncSession, settings: Settings, token: str, environment_id: uuid.UUID | None
 ) -> tuple[Session, Account, Environment | None] | None:
     """`resolve`, and the environment `environment_id` if the session's tenant has it (one statement)."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
     now, idle_since = _live_since(settings)
-    found = await repository.find_live_with_environment(db, token_digest(token), now, idle_since, environment_id)
-    if found is not None:
-        _slide(found[0], now)
+    found = await repository.find_live(db, token_digest(token), now, idle_since, environment_id)
+    if found is not None and now - found[0].last_active_at >= TOUCH_INTERVAL:
+        found[0].last_active_at = now  # the sliding expiry, at most once a minute, written with the request's commit
     return found
-
-
-def _slide(session: Session, now: datetime) -> None:
-    """The sliding expiry, moved at most once a minute."""
-    if now - session.last_active_at >= TOUCH_INTERVAL:
-        session.last_active_at = now  # written with the request's commit
 
 
 async def current_view(
