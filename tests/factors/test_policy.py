@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.tables.factors import FactorChallenge
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
-from tests.support import PASSWORD, TenantWorld, expire
+from tests.support import PASSWORD, EndUser, TenantWorld, expire
 
 
 async def _set_environment_policy(
@@ -31,14 +31,20 @@ async def test_environments_default_to_optional(client: httpx.AsyncClient, world
     assert tenant.json()["settings"] == {"factorPolicy": "optional"}
 
 
-async def test_required_policy_gives_an_enrolment_only_challenge(
-    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
-) -> None:
+async def _signed_in_where_required(client: httpx.AsyncClient, world: TenantWorld) -> tuple[EndUser, httpx.Response]:
+    """An end user of a new environment whose factor policy is `required`, and their password's answer (202)."""
     environment_id = await world.add_environment()
     user = await world.add_end_user(environment_id)
     await _set_environment_policy(client, world, environment_id, "required")
     first = await client.post(f"{user.auth_base}/login", json=user.credentials)
     assert first.status_code == 202, first.text
+    return user, first
+
+
+async def test_required_policy_gives_an_enrolment_only_challenge(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    user, first = await _signed_in_where_required(client, world)
     body = first.json()
     assert body["enrol"] is True
     assert body["factors"] == ["totp"]
@@ -131,11 +137,7 @@ async def test_tenant_settings_are_validated(client: httpx.AsyncClient, world: T
 async def test_an_expired_enrolment_challenge_starts_no_enrolment(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    environment_id = await world.add_environment()
-    user = await world.add_end_user(environment_id)
-    await _set_environment_policy(client, world, environment_id, "required")
-    first = await client.post(f"{user.auth_base}/login", json=user.credentials)
-    assert first.status_code == 202, first.text
+    user, first = await _signed_in_where_required(client, world)
     challenge = first.json()["challenge"]
     await expire(db, FactorChallenge, FactorChallenge.token_hash == token_digest(challenge))
     started = await client.post(f"{user.auth_base}/login/enrol/totp", json={"challenge": challenge})

@@ -181,18 +181,21 @@ async def test_an_invitation_is_bound_to_its_environment_and_dies_on_resend_and_
     assert (await http.get(url, headers=admin.auth)).json() == []
 
 
+async def _made_without_password(http: httpx.AsyncClient) -> tuple[TenantWorld, str, str, str]:
+    """A new tenant, its end users' URL, and the id and email of one of them made without a password."""
+    world = await new_tenant(http)
+    tag = uuid.uuid4().hex[:8]
+    accounts = f"/api/v1/environments/{world.environment_id}/accounts"
+    body = {"name": f"Made {tag}", "email": f"made-{tag}@example.com", "username": f"made_{tag}"}
+    made = await http.post(accounts, json=body, headers=world.owner.auth)
+    assert made.status_code == 201, made.text
+    return world, accounts, made.json()["id"], body["email"]
+
+
 async def test_an_end_user_made_without_a_password_sets_one_through_an_invitation(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
-    world = await new_tenant(http)
-    tag = uuid.uuid4().hex[:8]
-    email = f"made-{tag}@example.com"
-    accounts = f"/api/v1/environments/{world.environment_id}/accounts"
-    made = await http.post(
-        accounts, json={"name": f"Made {tag}", "email": email, "username": f"made_{tag}"}, headers=world.owner.auth
-    )
-    assert made.status_code == 201, made.text
-    account_id = made.json()["id"]
+    world, accounts, account_id, email = await _made_without_password(http)
     end_user = await world.add_end_user(world.environment_id)
     refused = await http.post(f"{accounts}/{account_id}/invitation", headers=end_user.auth)
     assert refused.status_code == 403
@@ -233,15 +236,8 @@ async def test_an_end_user_made_without_a_password_sets_one_through_an_invitatio
 async def test_a_set_password_invitation_is_no_invitation_into_an_organization(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
-    world = await new_tenant(http)
-    tag = uuid.uuid4().hex[:8]
-    email = f"made-{tag}@example.com"
-    accounts = f"/api/v1/environments/{world.environment_id}/accounts"
-    made = await http.post(
-        accounts, json={"name": f"Made {tag}", "email": email, "username": f"made_{tag}"}, headers=world.owner.auth
-    )
-    assert made.status_code == 201, made.text
-    assert (await http.post(f"{accounts}/{made.json()['id']}/invitation", headers=world.owner.auth)).status_code == 202
+    world, accounts, account_id, email = await _made_without_password(http)
+    assert (await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)).status_code == 202
     token = link_in(await delivered(mail_app, smtp, email, READY))[3]
 
     base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
