@@ -46,6 +46,8 @@ async def test_the_rows_are_the_connections_read_the_same_ways(app: FastAPI, wor
     assert [(row[0], row.email, row.created_at.tzinfo) for row in rows] == [
         (row.id, row.email, row.created_at.tzinfo) for row in expected
     ]
+    assert [dict(row._mapping) for row in rows] == [dict(row._mapping) for row in expected]
+    assert [row._mapping["email"] for row in rows] == [row.email for row in expected]
     assert first is not None
     assert tuple(first) == tuple(expected[0])
     assert not hasattr(first, "password_hash")

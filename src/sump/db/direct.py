@@ -9,8 +9,8 @@ the middle of a statement (a cancelled task) is discarded, as the engine would d
 a transaction) the statement runs through the connection as usual; it is for reads, and sends no rows that
 `db.inserts` holds.
 
-A row reads as a result row does: by position, by column name as an attribute (`row.id`), or iterated in column
-order. Its values are the driver's: the selected columns must need no processing of their type's beyond it (an
+A row reads as a result row does: by position, by column name as an attribute (`row.id`) or through its mapping
+(`row._mapping["id"]`, the cheapest by name), or iterated in column order. Its values are the driver's: the selected columns must need no processing of their type's beyond it (an
 enum column reads as its text; UUIDs, timestamps with their time zone and JSON are the driver's already), and none
 may be named as a record's own method (`keys`, `values`, `items`, `get`): select it under another label. Parameters
 are bound by the driver alone: they must need no processing of their type's either (an aware datetime, not a naive
@@ -83,6 +83,10 @@ def _record_class() -> type:
 
     class Record(asyncpg.Record):  # type: ignore[misc]
         __slots__ = ()
+
+        @property
+        def _mapping(self) -> Any:
+            return self  # a record reads by name itself
 
         def __getattr__(self, name: str) -> Any:
             try:

@@ -116,24 +116,12 @@ async def find_live_in(
     idle_since: datetime,
 ) -> Any | None:
     """One statement: the session columns of this digest when the session is live and its enabled account
-    is of `account_type` in the tenant or environment `context_id`; no ORM objects are built. The session check
-    is the service's hottest read: it runs as the driver's own prepared statement (`db.direct`)."""
+    is of `account_type` in the tenant or environment `context_id`, read by name (the account type as its text);
+    no ORM objects are built. The session check is the service's hottest read: it runs as the driver's own
+    prepared statement (`db.direct`)."""
     parameters = {"digest": digest, "now": now, "idle_since": idle_since, "context_id": context_id}
     row = await direct.first_row(conn, _LIVE_IN[account_type], parameters)
-    return None if row is None else _Columns(row)
-
-
-class _Columns:
-    """A row of `_LIVE_IN` with the account type as the column's type gives it (`db.direct` reads its text)."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._row, name)
-        return AccountType(value) if name == "account_type" else value
+    return None if row is None else row._mapping
 
 
 async def touch(conn: AsyncConnection, session_id: uuid.UUID, now: datetime) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ class SessionView(ResponseModel):
     @classmethod
     def of(cls, session: Session, *, current: Session | None = None) -> SessionView:
         return cls(
-            **_fields(session, session.last_active_at),
+            **_fields(session),
             current=(session.id == current.id) if current else None,
         )
 
@@ -50,26 +51,27 @@ class SessionView(ResponseModel):
         return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
     @staticmethod
-    def render(row: Any, *, last_active_at: datetime) -> bytes:
-        """What `body()` of the view of `row` (a row of the session's own columns, already typed by the database
-        layer) renders, byte for byte, written out without building the model: the session check's body (the
-        model cost a third of the check's own Python work)."""
-        fields = _fields(row, last_active_at)
-        parts = [
-            f'{{"id":"{fields["id"]}","accountType":"{fields["account_type"].value}","accountId":'
-            f'"{fields["account_id"]}","contextType":"{fields["context_type"]}","contextId":"{fields["context_id"]}",'
-            f'"expiresAt":"{_instant(fields["expires_at"])}","lastActiveAt":"{_instant(fields["last_active_at"])}",'
-            f'"createdAt":"{_instant(fields["created_at"])}"'
-        ]
-        for name, key in (("ip_address", "ipAddress"), ("user_agent", "userAgent")):
-            if fields[name] is not None:
-                parts.append(f',"{key}":{_string(fields[name])}')
-        if fields["amr"] is not None:
-            parts.append(f',"amr":[{",".join(_string(method) for method in fields["amr"])}]')
-        if fields["elevated_until"] is not None:
-            parts.append(f',"elevatedUntil":"{_instant(fields["elevated_until"])}"')
-        parts.append("}")
-        return "".join(parts).encode()
+    def render(row: Mapping[str, Any], *, last_active_at: datetime) -> bytes:
+        """What `body()` of the view of `row` (the session's own columns by name, typed by the database layer;
+        the account type as the enum or its text) renders, byte for byte, written out without building the
+        model: the session check's body, in about a fifth of the model's time."""
+        kind, environment_id, amr = row["account_type"], row["environment_id"], row["amr"]
+        ip_address, user_agent, elevated_until = row["ip_address"], row["user_agent"], row["elevated_until"]
+        text = (
+            f'{{"id":"{row["id"]}","accountType":"{getattr(kind, "value", kind)}","accountId":"{row["account_id"]}",'
+            f'"contextType":"{"environment" if environment_id else "tenant"}",'
+            f'"contextId":"{environment_id or row["tenant_id"]}","expiresAt":"{_instant(row["expires_at"])}",'
+            f'"lastActiveAt":"{_instant(last_active_at)}","createdAt":"{_instant(row["created_at"])}"'
+        )
+        if ip_address:
+            text += f',"ipAddress":{_string(ip_address)}'
+        if user_agent:
+            text += f',"userAgent":{_string(user_agent)}'
+        if _shown_amr(amr):
+            text += f',"amr":[{",".join(_string(method) for method in amr)}]'
+        if elevated_until is not None:
+            text += f',"elevatedUntil":"{_instant(elevated_until)}"'
+        return (text + "}").encode()
 
 
 _string = json.JSONEncoder(ensure_ascii=False).encode  # as the model's serializer writes a string
@@ -81,8 +83,13 @@ def _instant(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:
-    """`session` is a `Session` or a row with its columns."""
+def _shown_amr(amr: list[str] | None) -> bool:
+    """Only sign-ins with more than a password (a second factor, a passkey) show how: a password-only session
+    keeps the original's shape."""
+    return bool(amr) and not PASSWORD_ONLY.issuperset(amr)  # type: ignore[arg-type]
+
+
+def _fields(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
         "account_type": session.account_type,
@@ -90,13 +97,11 @@ def _fields(session: Any, last_active_at: datetime) -> dict[str, Any]:
         "context_type": "environment" if session.environment_id else "tenant",
         "context_id": session.environment_id or session.tenant_id,
         "expires_at": session.expires_at,
-        "last_active_at": last_active_at,
+        "last_active_at": session.last_active_at,
         "created_at": session.created_at,
         "ip_address": session.ip_address or None,
         "user_agent": session.user_agent or None,
-        # Only sign-ins with more than a password (a second factor, a passkey) show how: a password-only session
-        # keeps the original's shape.
-        "amr": list(session.amr) if session.amr and set(session.amr) - PASSWORD_ONLY else None,
+        "amr": list(session.amr or ()) if _shown_amr(session.amr) else None,
         "elevated_until": session.elevated_until,
     }
 

@@ -107,9 +107,9 @@ async def current_view(
     row = await repository.find_live_in(conn, account_type, context_id, token_digest(token), now, idle_since)
     if row is None:
         return None
-    last_active_at = row.last_active_at
+    last_active_at = row["last_active_at"]
     if now - last_active_at >= TOUCH_INTERVAL:
-        await repository.touch(conn, row.id, now)
+        await repository.touch(conn, row["id"], now)
         last_active_at = now
     return SessionView.render(row, last_active_at=last_active_at)
 
