@@ -251,16 +251,14 @@ async def test_twenty_concurrent_redemptions_of_one_token_have_one_winner(
     hasher = mail_app.state.hasher
     matches = [new for new in passwords if (await hasher.verify(stored, new))[0]]
     assert matches == [passwords[winners[0]]]
-    used = await db.scalar(
-        select(PasswordResetToken.used_at).where(PasswordResetToken.token_hash == token_digest(token))
-    )
-    assert used is not None
+    spent = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))
+    assert await db.scalar(spent) is None, "deleted with the password it set"
     again = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "one more new passphrase"})
     assert (again.status_code, again.json()["code"]) == (400, "invalid_token")
 
 
 async def test_a_reset_link_from_before_a_password_change_no_longer_works(
-    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
     """Whoever holds a reset link sent before the account changed its password cannot undo that change."""
     world = await new_tenant(http)
@@ -273,8 +271,36 @@ async def test_a_reset_link_from_before_a_password_change_no_longer_works(
     change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
     assert (await http.post(f"{base}/change-password", json=change, headers=bearer(user.token))).status_code == 204
 
+    stored = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))
+    assert await db.scalar(stored) is None, "deleted with the change"
     refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": "yet another passphrase"})
     assert refused.status_code == 400
     assert refused.json()["code"] == "invalid_token"
     kept = await http.post(f"{base}/login", json={"email": user.email, "password": NEW_PASSWORD})
     assert kept.status_code == 200
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_reset_link_ends_when_the_account_is_disabled_for_good(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, family: str
+) -> None:
+    """Enabled again, the account's earlier reset link sets no password: it is gone, not only refused."""
+    world = await new_tenant(http)
+    if family == "tenant":
+        http.cookies.clear()  # the member signs in on a browser of its own, not on the owner's, which it would end
+        member = await world.add_member("user")
+        base, email, account_id = f"/api/v1/auth/tenants/{world.tenant_id}", member.email, member.account_id
+        account = f"/api/v1/tenants/{world.tenant_id}/accounts/{account_id}"
+    else:
+        user = await world.add_end_user()
+        base, email, account_id = user.auth_base, user.email, user.account_id
+        account = f"/api/v1/environments/{user.environment_id}/accounts/{account_id}"
+    assert (await http.post(f"{base}/forgot-password", json={"email": email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    token = reset_token(smtp.inbox.to(email)[0])
+    assert (await http.patch(f"{account}/disable", headers=world.owner.auth)).status_code == 204
+    assert (await http.patch(f"{account}/enable", headers=world.owner.auth)).status_code == 204
+    stored = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))
+    assert await db.scalar(stored) is None
+    refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_token")

@@ -252,3 +252,23 @@ async def test_an_account_disabled_after_its_password_cannot_finish_the_sign_in(
     )
     assert (response.status_code, response.json()["code"]) == (401, "invalid_challenge")
     assert "token" not in response.json()
+
+
+async def test_a_sign_in_in_progress_ends_with_the_accounts_sessions(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    """Disabling the account, or signing it out everywhere, ends a sign-in between its steps for good: enabled
+    again, the account's earlier challenge finishes nothing."""
+    user, enrolled = await end_user_with_totp(client, world, clock)
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    for end in ("disable", "sign out everywhere"):
+        challenge = await challenge_of(client, enrolled)
+        if end == "disable":
+            assert (await client.patch(f"{account}/disable", headers=world.owner.auth)).status_code == 204
+            assert (await client.patch(f"{account}/enable", headers=world.owner.auth)).status_code == 204
+        else:
+            assert (await client.delete(f"{account}/sessions", headers=world.owner.auth)).status_code == 200
+        response = await client.post(
+            f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": clock.code(enrolled.seed)}
+        )
+        assert (response.status_code, response.json()["code"]) == (401, "invalid_challenge"), end

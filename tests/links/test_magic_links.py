@@ -264,3 +264,36 @@ async def test_a_link_of_another_purpose_is_no_sign_in_link(
     assert code(await follow(http, user, cancel)) == INVALID
     kept = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})
     assert kept.status_code == 200, "the refused sign-in did not use the link up"
+
+
+async def test_a_link_ends_when_the_account_is_disabled_for_good(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """Enabled again, the account's earlier link signs no one in: it is gone, not only refused."""
+    world, user, token = await sent_a_link(http, mail_app, smtp)
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.patch(f"{account}/disable", headers=world.owner.auth)).status_code == 204
+    assert (await http.patch(f"{account}/enable", headers=world.owner.auth)).status_code == 204
+    assert code(await follow(http, user, token)) == INVALID
+    assert await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token))) is None
+
+
+async def test_a_new_password_or_address_ends_the_links_sent_before(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """A link sent before the account's password or email changed is deleted with the change: a new password
+    ends every way in but the session that set it."""
+    for change in ("password", "email"):
+        world, user, token = await sent_a_link(http, mail_app, smtp)
+        if change == "password":
+            body = {"currentPassword": PASSWORD, "newPassword": "a completely new passphrase"}
+            changed = await http.post(f"{user.auth_base}/change-password", json=body, headers=user.auth)
+        else:
+            changed = await http.patch(
+                f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email",
+                json={"email": f"moved-{uuid.uuid4().hex[:8]}@example.com"},
+                headers=world.owner.auth,
+            )
+        assert changed.status_code == 204, change
+        assert await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token))) is None
+        assert code(await follow(http, user, token)) == INVALID

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import passwords, repository
+from sump.accounts import links, passwords, repository
 from sump.db.tables.outbox import OutboxKind
 from sump.kit import audit
 from sump.kit.audit import ref
@@ -87,7 +87,7 @@ async def change_identifier(call: Call, pool: Pool, account: Account, field: str
     setattr(account, f"{field}_verified", False)
     template = NOTICES.get(field)
     if template is not None:
-        await repository.delete_reset_tokens(call.db, pool, account.id)
+        await links.end_ways_in(call.db, pool, account)
         recipient = previous if field == "email" and previous else account.email
         await enqueue_email(call.db, template, recipient, name=account.name)
     return True

@@ -86,6 +86,14 @@ async def redeem(db: AsyncSession, pool: Pool, token: str, *purposes: LinkPurpos
     return found, account
 
 
+async def end_ways_in(db: AsyncSession, pool: Pool, account: Account) -> None:
+    """Deletes the account's links that sign it in or set its password (magic links, password resets): a new
+    password, a new email or phone, and disabling the account end them. Each would be refused anyway (by its
+    time, its address or the account's state); deleted, none works again once the account is enabled."""
+    await repository.delete_links(db, pool, account.id, LinkPurpose.MAGIC_LINK)
+    await repository.delete_reset_tokens(db, pool, account.id)
+
+
 async def revoke(db: AsyncSession, pool: Pool, account: Account, *purposes: LinkPurpose) -> None:
     """Kills the account's live links of these purposes."""
     await repository.delete_links(db, pool, account.id, *purposes)

@@ -11,7 +11,7 @@ from limits import parse
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import repository
+from sump.accounts import links, repository
 from sump.db.base import utcnow
 from sump.kit.audit import LOAD_CODES
 from sump.kit.call import Call
@@ -113,10 +113,12 @@ async def check_current_password(call: Call, pool: Pool, account: Account, passw
         raise wrong_password()
 
 
-async def set_password(call: Call, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
-    """A new password: every other session ends and the account is told by email."""
+async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
+    """A new password: every other session and every sign-in or reset link ends, and the account is told by
+    email."""
     account.password_hash = new_hash
     account.password_changed_at = utcnow()
     await sessions.revoke_all(call.db, account, keep=keep)
+    await links.end_ways_in(call.db, pool, account)
     await enqueue_email(call.db, "password_changed", account.email, name=account.name)
     await call.db.flush()

@@ -116,5 +116,5 @@ async def _redeem(call: Call, pool: Pool, body: ResetPassword) -> Account:
     new_hash = await call.hasher.hash(body.new_password)
     if not await repository.consume_reset_token(call.db, token.id, now):
         raise invalid_token()
-    await set_password(call, account, new_hash, keep=None)
+    await set_password(call, pool, account, new_hash, keep=None)
     return account

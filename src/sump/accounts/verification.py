@@ -13,7 +13,7 @@ from limits import parse
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import links, repository
+from sump.accounts import links
 from sump.accounts.identity import ensure_identifiers_free
 from sump.db.tables.links import LinkPurpose
 from sump.kit import audit
@@ -114,7 +114,7 @@ async def verify(call: Call, pool: Pool, token: str) -> Account:
         )
         raise
     account.email, account.email_verified = link.email, True
-    await repository.delete_reset_tokens(call.db, pool, account.id)
+    await links.end_ways_in(call.db, pool, account)
     await links.revoke(call.db, pool, account, LinkPurpose.VERIFY_EMAIL)
     await _audit(call, pool, "email_changed", account, confirmed=True)
     return account
@@ -162,7 +162,7 @@ async def cancel_change(call: Call, pool: Pool, token: str) -> Account:
     if reverted:
         await ensure_identifiers_free(call.db, pool, account.id, email=link.email)
         account.email, account.email_verified = link.email, True
-        await repository.delete_reset_tokens(call.db, pool, account.id)
+        await links.end_ways_in(call.db, pool, account)
         await links.revoke(call.db, pool, account, LinkPurpose.VERIFY_EMAIL)
         await sessions.revoke_all(call.db, account)
     await _audit(call, pool, "email_change_cancelled", account, reverted=reverted)

@@ -251,7 +251,7 @@ async def change_password(call: Call, pool: Pool, session: Session, account: Acc
     except Problem as problem:
         _audit_failure(call, "password.change_failed", problem, pool, account)
         raise
-    await passwords.set_password(call, account, new_hash, keep=session.id)
+    await passwords.set_password(call, pool, account, new_hash, keep=session.id)
     await _audit(call, pool, "password.changed", account)
 
 

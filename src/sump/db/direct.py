@@ -10,11 +10,12 @@ a transaction) the statement runs through the connection as usual; it is for rea
 `db.inserts` holds.
 
 A row reads as a result row does: by position, by column name as an attribute (`row.id`) or through its mapping
-(`row._mapping["id"]`, the cheapest by name), or iterated in column order. Its values are the driver's: the selected columns must need no processing of their type's beyond it (an
-enum column reads as its text; UUIDs, timestamps with their time zone and JSON are the driver's already), and none
-may be named as a record's own method (`keys`, `values`, `items`, `get`): select it under another label. Parameters
-are bound by the driver alone: they must need no processing of their type's either (an aware datetime, not a naive
-one), and none may be expanded at execution (`IN` of a list).
+(`row._mapping["id"]`, the cheapest by name), or iterated in column order. Its values are the driver's: the
+selected columns must need no processing of their type's beyond it (an enum column reads as its text; UUIDs,
+timestamps with their time zone and JSON are the driver's already), and none may be named as a record's own method
+(`keys`, `values`, `items`, `get`): select it under another label. Parameters are bound by the driver alone: they
+must need no processing of their type's either (an aware datetime, not a naive one), and none may be expanded at
+execution (`IN` of a list).
 """
 
 from __future__ import annotations

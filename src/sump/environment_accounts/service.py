@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
-from sump.accounts import verification
+from sump.accounts import links, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.accounts.schemas import Signup
@@ -191,6 +191,7 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
         return
     if disabled:
         await sessions.revoke_all(db, account)
+        await links.end_ways_in(db, environments.pool(actor.environment), account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await _audit(db, actor, "end_user.disabled" if disabled else "end_user.enabled", account)

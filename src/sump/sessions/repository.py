@@ -17,6 +17,7 @@ from sump.db.inserts import insert_now
 from sump.db.scope import Scope, environment, tenant
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
+from sump.db.tables.factors import FactorChallenge
 from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tenant_accounts import TenantAccount
 
@@ -190,6 +191,15 @@ async def delete_for_account(
         statement = statement.where(Session.id != keep)
     result = await db.execute(statement)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_challenges_for_account(db: AsyncSession, account_type: AccountType, account_id: uuid.UUID) -> None:
+    # Not scoped: by the account's own id; an account belongs to exactly one tenant.
+    await db.execute(
+        delete(FactorChallenge).where(
+            FactorChallenge.account_type == account_type, FactorChallenge.account_id == account_id
+        )
+    )
 
 
 async def delete_expired(db: AsyncSession, now: datetime, idle_since: datetime) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.access.pools import tenant_pool
-from sump.accounts import verification
+from sump.accounts import links, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
@@ -208,6 +208,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
     if disabled:
         await ensure_not_last_owner(db, account)
         await sessions.revoke_all(db, account)
+        await links.end_ways_in(db, tenant_pool(actor.tenant_id), account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await _audit(db, actor, "tenant_account.disabled" if disabled else "tenant_account.enabled", account)
