@@ -40,6 +40,7 @@ async def test_missing_or_illegal_request_id_is_replaced_by_a_uuid(
     response = await client.get("/api/v1/missing", headers=headers)
     generated = response.headers["x-request-id"]
     assert str(uuid.UUID(generated)) == generated
+    assert uuid.UUID(generated).version == 4
     assert response.json()["requestId"] == generated
     if isinstance(request_id, str) and request_id:
         assert request_id not in response.text
