@@ -58,7 +58,7 @@ class SessionView(ResponseModel):
         kind, environment_id, amr = row["account_type"], row["environment_id"], row["amr"]
         ip_address, user_agent, elevated_until = row["ip_address"], row["user_agent"], row["elevated_until"]
         text = (
-            f'{{"id":"{row["id"]}","accountType":"{getattr(kind, "value", kind)}","accountId":"{row["account_id"]}",'
+            f'{{"id":"{row["id"]}","accountType":"{kind}","accountId":"{row["account_id"]}",'
             f'"contextType":"{"environment" if environment_id else "tenant"}",'
             f'"contextId":"{environment_id or row["tenant_id"]}","expiresAt":"{_instant(row["expires_at"])}",'
             f'"lastActiveAt":"{_instant(last_active_at)}","createdAt":"{_instant(row["created_at"])}"'
