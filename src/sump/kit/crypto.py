@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -23,8 +24,16 @@ def token_digest(token: str) -> bytes:
 
 
 def _mac(secret: str, value: str) -> str:
-    digest = hmac.digest(secret.encode(), value.encode(), "sha256")  # one call into the C implementation
-    return base64.b64encode(digest).decode().rstrip("=")
+    mac = _keyed(secret).copy()
+    mac.update(value.encode())
+    return base64.b64encode(mac.digest()).decode().rstrip("=")
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: str) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with `secret`, copied for each value: a new one looks the algorithm up in OpenSSL's
+    providers at each call, which cost a cookie's check more than its hash."""
+    return hmac.new(secret.encode(), digestmod="sha256")
 
 
 def sign_cookie(secret: str, value: str) -> str:
