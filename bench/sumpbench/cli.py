@@ -26,6 +26,7 @@ from sumpbench.systems import (
     migrate_sump,
     peers_available,
     start_bare,
+    start_bare_select,
     start_fastapi_users,
     start_original,
     start_sump,
@@ -133,12 +134,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["memory_1w"], out["memory_2w"] = memory.workers(sump1), memory.workers(sump2)
 
         owner = await accounts.new_tenant(sump1)
+        bare_select = start_bare_select(database, owner.token, owner.tenant_id)
+        systems.append(bare_select)
+        log(f"{bare_select.name} ready in {bare_select.wait_ready():.1f} s")
         user_email, user_token = await accounts.end_user(sump1, owner.environment_id)
         await accounts.access_token(sump1, owner.environment_id, user_token)  # makes the environment's keys
         session_path = f"/api/v1/auth/tenants/{owner.tenant_id}/session"
         does_sump = "one SELECT by token digest joined with the account, no transaction; pure-ASGI path"
         cases = [
             Case("bare ASGI", bare, "/", {}, "nothing (a constant answer)"),
+            Case(
+                "bare ASGI + SELECT",
+                bare_select,
+                "/",
+                {},
+                "the tenant session check's SELECT of the bearer's session (asyncpg, prepared, one of 4"
+                " connections), a small body",
+            ),
             Case("Sump, cookie", sump1, session_path, {"Cookie": owner.cookie}, does_sump + ", HMAC cookie check"),
             Case("Sump, bearer", sump1, session_path, {"Authorization": f"Bearer {owner.token}"}, does_sump),
         ]

@@ -67,6 +67,15 @@ def goals(out: dict[str, Any]) -> list[str]:
                 r >= 0.125,
             )
             add(f"1. p99 at c=4 ≤ 5 ms ({kind})", f"{fmt(sump4.p99, 2)} ms", sump4.p99 <= 5)
+        floor4 = row(rows, "bare ASGI + SELECT", 4)
+        if sump4 and floor4:
+            r = ratio(sump4, floor4)
+            add(
+                f"1. (reference) session check ({kind}), c=4, against a bare callable running the same SELECT",
+                f"{fmt(r, 3)} (1/{fmt(1 / r, 1)}); {fmt(sump4.cpu_ms * 1000, 0)} against"
+                f" {fmt(floor4.cpu_ms * 1000, 0)} µs of CPU a request",
+                None,
+            )
         sump32 = row(rows, f"Sump, {kind}", 32)
         if sump32:
             add(f"1. p99 at c=32 ≤ 20 ms ({kind})", f"{fmt(sump32.p99, 2)} ms", sump32.p99 <= 20)

@@ -199,14 +199,14 @@ def start_fastapi_users(database: str, workers: int) -> System:
     return System(f"fastapi-users {workers}w", port, proc, f"http://127.0.0.1:{port}/docs", workers)
 
 
-def start_bare() -> System:
+def start_bare(module: str = "sumpbench.bare", env: dict[str, str] | None = None, name: str = "bare ASGI") -> System:
     """A bare ASGI callable (`sumpbench.bare`) on uvicorn with Sump's server options: one worker, uvloop, Sump's
     HTTP protocol (httptools, a response in one write), no access log. The floor of what any ASGI application
-    can answer on this machine."""
+    can answer on this machine; with `sumpbench.bare_select`, of what a session check can."""
     port = free_port()
     argv = [
         str(VENV_BIN / "uvicorn"),
-        "sumpbench.bare:app",
+        f"{module}:app",
         "--port",
         str(port),
         "--loop",
@@ -218,9 +218,31 @@ def start_bare() -> System:
         "warning",
         "--no-server-header",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
-    proc = _spawn("bare-asgi", argv, env)
-    return System("bare ASGI", port, proc, f"http://127.0.0.1:{port}/", 1)
+    proc = _spawn(module.rsplit(".", 1)[-1], argv, {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "bench")})
+    return System(name, port, proc, f"http://127.0.0.1:{port}/", 1)
+
+
+def start_bare_select(database: str, session_token: str, tenant_id: str) -> System:
+    """`sumpbench.bare_select` for the session of `session_token` in `tenant_id`: Sump's own statement of the
+    tenant session check, compiled for asyncpg as `sump.db.direct` runs it."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    from sump.config import Settings
+    from sump.db.direct import _compiled
+    from sump.db.tables.sessions import AccountType
+    from sump.kit.crypto import token_digest
+    from sump.sessions.repository import _LIVE_IN
+
+    sql, names = _compiled(dialect(), _LIVE_IN[AccountType.TENANT_ACCOUNT])
+    assert names == ["digest", "now", "idle_since", "context_id"], names
+    env = {
+        "BARE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "BARE_SQL": sql,
+        "BARE_DIGEST": token_digest(session_token).hex(),
+        "BARE_CONTEXT": tenant_id,
+        "BARE_IDLE_SECONDS": str(Settings.model_fields["session_idle_ttl"].default),
+    }
+    return start_bare("sumpbench.bare_select", env, "bare ASGI + SELECT")
 
 
 def peers_available() -> bool:
