@@ -10,13 +10,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import update
+from fastapi import FastAPI
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
 from sump.db.tables.clients import AuthorizationRequest
 from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
+from sump.oidc import repository as oidc_repository
 from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
 from tests.support import TenantWorld, expire
 
@@ -237,3 +239,23 @@ async def test_concurrent_continuations_of_one_request_issue_one_code(
     assert "code" in answer(next(response for response in answers if response.status_code == 302))
     refused = {response.json()["code"] for response in answers if response.status_code == 400}
     assert refused == {"invalid_request_token"}
+
+
+async def test_a_request_is_used_once_by_its_own_update(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI
+) -> None:
+    """The conditional UPDATE alone decides which continuation issues the code: a second use of a request, by a
+    continuation that read it before the first committed, is refused on either database, whatever the timing."""
+    rp = await new_rp(client, world)
+    token = _continued(await authorize(client, rp, None), "sign-in")
+    async with app.state.sessionmaker() as db:
+        request = await db.scalar(
+            select(AuthorizationRequest).where(AuthorizationRequest.token_hash == token_digest(token))
+        )
+    assert request is not None
+    assert request.used_at is None
+    uses = []
+    for _ in range(2):
+        async with app.state.sessionmaker() as db, db.begin():
+            uses.append(await oidc_repository.use_request(db, request.environment_id, request.id, utcnow()))
+    assert uses == [True, False]
