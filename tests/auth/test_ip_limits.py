@@ -126,3 +126,84 @@ async def test_reset_password_past_the_per_address_budget_is_429(http: httpx.Asy
     assert_rate_limited(limited)
     elsewhere = await http.post(url, json=attempt(), headers=from_ip(NEIGHBOUR))
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (400, "invalid_token")
+
+
+# Each budget below is the route's own, counted per address; a refusal of the request itself still counts.
+TOKEN_BUDGET = AUTOMATION_TOKEN_BUDGET = 60
+SIGNUP_BUDGET = 10
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_environment_token_endpoint_past_the_per_address_budget_is_429(http: httpx.AsyncClient) -> None:
+    world = await new_tenant(http)
+    url = f"/api/v1/auth/environments/{world.environment_id}/token"
+
+    def attempt() -> dict[str, str]:
+        return {"grantType": "refresh_token", "refreshToken": uuid.uuid4().hex * 2}
+
+    await within_one_window_of_the_clock(40)
+    for _ in range(TOKEN_BUDGET):
+        refused = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
+        assert (refused.status_code, refused.json()["code"]) == (401, "invalid_grant")
+    limited = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
+
+    assert_rate_limited(limited)
+    elsewhere = await http.post(url, json=attempt(), headers=from_ip(NEIGHBOUR))
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (401, "invalid_grant")
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_automation_token_endpoint_past_the_per_address_budget_is_429(http: httpx.AsyncClient) -> None:
+    """Guessing an automation client's secret is held per address, and the right secret is refused too once the
+    address is past its budget."""
+    world = await new_tenant(http)
+    created = await http.post(
+        f"{world.base}/clients", json={"name": "robot", "permissions": ["end_users:read"]}, headers=world.owner.auth
+    )
+    assert created.status_code == 201, created.text
+    robot = created.json()
+    url = f"/api/v1/auth/tenants/{world.tenant_id}/token"
+
+    def form(secret: str) -> dict[str, str]:
+        return {"grant_type": "client_credentials", "client_id": robot["clientId"], "client_secret": secret}
+
+    await within_one_window_of_the_clock(40)
+    for _ in range(AUTOMATION_TOKEN_BUDGET):
+        refused = await http.post(url, data=form(uuid.uuid4().hex), headers=from_ip(ATTACKER))
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    limited = await http.post(url, data=form(robot["clientSecret"]), headers=from_ip(ATTACKER))
+
+    assert_rate_limited(limited)
+    assert "access_token" not in limited.json()
+    elsewhere = await http.post(url, data=form(robot["clientSecret"]), headers=from_ip(NEIGHBOUR))
+    assert elsewhere.status_code == 200, elsewhere.text
+    assert elsewhere.json()["scope"] == "end_users:read"
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_signup_past_the_per_address_budget_is_429(http: httpx.AsyncClient) -> None:
+    """Sign-up counts each attempt of the address before anything else, even where it is turned off."""
+    world = await new_tenant(http)
+    environment = f"{world.base}/environments/{world.environment_id}"
+    off = await http.patch(environment, json={"settings": {"signupEnabled": False}}, headers=world.owner.auth)
+    assert off.status_code == 204, off.text
+    url = f"/api/v1/auth/environments/{world.environment_id}/signup"
+
+    def body() -> dict[str, str]:
+        tag = uuid.uuid4().hex[:8]
+        return {
+            "name": f"Sign Up {tag}",
+            "email": f"su-{tag}@example.com",
+            "username": f"su_{tag}",
+            "password": PASSWORD,
+        }
+
+    await within_one_window_of_the_clock(40)
+    for _ in range(SIGNUP_BUDGET):
+        refused = await http.post(url, json=body(), headers=from_ip(ATTACKER))
+        assert (refused.status_code, refused.json()["code"]) == (403, "signup_disabled")
+    limited = await http.post(url, json=body(), headers=from_ip(ATTACKER))
+
+    assert_rate_limited(limited)
+    elsewhere = await http.post(url, json=body(), headers=from_ip(NEIGHBOUR))
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "signup_disabled")

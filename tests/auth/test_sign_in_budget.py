@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -107,3 +108,40 @@ async def test_a_failed_sign_in_names_the_account_it_aimed_at(limited_app: FastA
     ]
     assert [event.details["code"] for event in events] == ["invalid_credentials", "invalid_credentials"]
     assert all(event.outcome == "failure" for event in events)
+
+
+@pytest.mark.asvs("AUTH-03", "AUTH-05")
+async def test_second_factor_codes_draw_on_the_same_budget(limited_app: FastAPI) -> None:
+    """An address that spent its sign-in budget on passwords cannot go on guessing second-factor codes: the
+    code step of a sign-in and a step-up answer 429 before any code is checked."""
+    async with _client(limited_app, "198.51.100.3") as setup, _client(limited_app, "203.0.113.78") as http:
+        world = await new_tenant(setup)
+        user = await world.add_end_user()
+        started = await setup.post(f"{user.auth_base}/me/factors/totp", json={"label": "phone"}, headers=user.auth)
+        assert started.status_code == 201, started.text
+        seed, factor_id = started.json()["secret"], started.json()["factorId"]
+        confirm = {"code": pyotp.TOTP(seed).now()}
+        confirmed = await setup.post(
+            f"{user.auth_base}/me/factors/{factor_id}/confirm", json=confirm, headers=user.auth
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        password_step = await setup.post(f"{user.auth_base}/login", json=user.credentials)
+        assert password_step.status_code == 202, password_step.text
+        challenge = password_step.json()["challenge"]
+        wrong = f"{(int(pyotp.TOTP(seed).now()) + 500000) % 1000000:06d}"
+
+        await within_one_window_of_the_clock(40)
+        for _ in range(BUDGET):
+            spent = await http.post(f"{user.auth_base}/login", json=_ghost())
+            assert (spent.status_code, spent.json()["code"]) == (401, "invalid_credentials")
+        over = [
+            await http.post(f"{user.auth_base}/login/factor", json={"challenge": challenge, "code": wrong}),
+            await http.post(f"{user.auth_base}/step-up", json={"code": wrong}, headers=user.auth),
+        ]
+        elsewhere = await setup.post(f"{user.auth_base}/login/factor", json={"challenge": challenge, "code": wrong})
+
+    for answer in over:
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["code"] == "rate_limited"
+        assert int(answer.headers["retry-after"]) > 0
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (401, "invalid_code")
