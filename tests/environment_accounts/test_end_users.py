@@ -199,6 +199,32 @@ async def test_end_user_manages_only_their_own_account(
     assert await db.scalar(select(Session.id).where(Session.account_id == uuid.UUID(me))) is None
 
 
+async def test_end_user_cannot_use_the_admin_routes_on_their_own_account(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Vouching for one's own email, ending one's sessions from the admin API, sending oneself a reset or
+    enabling oneself are the tenant's owners' and admins' to do: an end user is refused on their own account."""
+    user = await world.add_end_user(world.environment_id)
+    mine = f"{accounts_url(world)}/{user.account_id}"
+    before = (await client.get(mine, headers=world.owner.auth)).json()
+    for method, path in (
+        ("POST", f"{mine}/email-verified"),
+        ("DELETE", f"{mine}/sessions"),
+        ("POST", f"{mine}/password-reset"),
+        ("PATCH", f"{mine}/enable"),
+    ):
+        response = await client.request(method, path, headers=user.auth)
+        assert response.status_code == 403, (method, path, response.text)
+        body = response.json()
+        assert body["code"] == "tenant_account_required", (method, path)
+        assert body["detail"] == "This needs a tenant account of this environment's tenant."
+    after = (await client.get(mine, headers=world.owner.auth)).json()
+    assert after == before
+    assert after["emailVerified"] is False
+    session = await client.get(f"/api/v1/auth/environments/{world.environment_id}/session", headers=user.auth)
+    assert session.status_code == 200
+
+
 async def test_end_user_session_is_worthless_elsewhere(client: httpx.AsyncClient, world: TenantWorld) -> None:
     token = (await world.add_end_user(world.environment_id)).token
     other = await new_tenant(client)
