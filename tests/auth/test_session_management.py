@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.tenant_accounts import TenantAccount
 from tests.auth.tenant_sessions import (
     IDLE_TTL,
     OPTIONAL_SESSION_FIELDS,
@@ -125,6 +128,35 @@ async def test_logout_all_revokes_every_session_of_the_account(
     assert await rows(db, account_id=world.owner.account_id) == 0
     assert (await current(client, world, member.auth)).status_code == 200
     assert (await client.post(f"{auth(world.tenant_id)}/logout-all", headers=bearer(tokens[0]))).status_code == 401
+
+
+@pytest.mark.asvs("SESS-07")
+async def test_a_session_that_outlived_its_accounts_disabling_is_refused(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Disabling an account ends its sessions; one that still stands (a sign-in that finished while the account
+    was being disabled) counts for nothing, on the API as on the session check."""
+    admin = await world.add_member("admin")
+    user = await world.add_end_user(world.environment_id)
+    await db.execute(update(TenantAccount).where(TenantAccount.id == uuid.UUID(admin.account_id)).values(disabled=True))
+    await db.execute(
+        update(EnvironmentAccount).where(EnvironmentAccount.id == uuid.UUID(user.account_id)).values(disabled=True)
+    )
+    await db.commit()
+    assert await rows(db, account_id=admin.account_id) == await rows(db, id=user.session_id) == 1
+
+    for path, headers in (
+        (f"{world.base}/accounts", admin.auth),
+        (f"{auth(world.tenant_id)}/sessions", admin.auth),
+        (f"{auth(world.tenant_id)}/session", admin.auth),
+        (f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}", user.auth),
+        (f"/api/v1/auth/environments/{world.environment_id}/sessions", user.auth),
+        (f"/api/v1/auth/environments/{world.environment_id}/session", user.auth),
+    ):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["code"] == "unauthenticated", path
+    assert (await client.get(f"{world.base}/accounts", headers=world.owner.auth)).status_code == 200
 
 
 # Expiry
