@@ -62,3 +62,38 @@ def test_port_freedom_is_for_loopback_only() -> None:
 )
 def test_what_cannot_be_registered(uri: str) -> None:
     assert problem(uri) is not None
+
+
+@pytest.mark.parametrize(
+    ("registered", "uri"),
+    [
+        ("https://127.0.0.1/cb", "https://127.0.0.1:8443/cb"),
+        ("https://localhost/cb", "https://localhost:8443/cb"),
+    ],
+)
+def test_port_freedom_is_for_http_loopback_only(registered: str, uri: str) -> None:
+    """RFC 8252 §7.3 frees the port of a native app's `http` loopback listener; an `https` URI on a loopback
+    host is matched exactly, like any other."""
+    assert problem(registered) is None
+    assert not matches([registered], uri)
+    assert matches([registered], registered)
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("https://exämple.com/cb", "non-ASCII host"),
+        ("https://xn--exmple-cua.com/cb", None),
+        ("https://evil.example\\.app.example.com/cb", "backslash in the host"),
+        ("https://bad_host.example.com/cb", "underscore in the host"),
+    ],
+)
+def test_only_ascii_host_names_can_be_registered(uri: str, reason: str | None) -> None:
+    """A host is letters, digits, dots and hyphens (an internationalised name in its `xn--` form): a look-alike
+    or a host a browser would read otherwise is refused with the rule it breaks."""
+    if reason is None:
+        assert problem(uri) is None
+    else:
+        assert problem(uri) == (
+            "must be https, or http on 127.0.0.1, [::1] or localhost, without fragment, user or wildcard"
+        ), reason
