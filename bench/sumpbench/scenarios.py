@@ -283,6 +283,8 @@ async def fairness(sump: System, flooded: Tenant, quiet: Tenant, capacity: float
         "a_refused": a_result["refused"],
         "b_offered": offered_b,
         "b_ok": b["ok"],
+        "b_refused": b["refused"],  # answered 503: the hashing pool's refusal
+        "b_other": b["other"],  # anything else: another status, or no answer (a connection refused or cut)
         "b_success": b["ok"] / max(1, offered_b),
         "b_p99_ms": b["ok_p99_ms"],
         "load": load_average(),
