@@ -212,6 +212,18 @@ class TenantWorld:
         return token
 
 
+def signup_body(**overrides: Any) -> dict[str, Any]:
+    """An end user's sign-up with identifiers of its own and `PASSWORD`, `overrides` on top."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "name": f"Sign Up {tag}",
+        "email": f"su-{tag}@example.com",
+        "username": f"su_{tag}",
+        "password": PASSWORD,
+        **overrides,
+    }
+
+
 def tenant_body(**overrides: Any) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     body: dict[str, Any] = {

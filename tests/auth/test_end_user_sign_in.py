@@ -19,23 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
 from sump.db.tables.environment_accounts import EnvironmentAccount
-from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant
+from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant, signup_body
 
 
 def auth_url(world: TenantWorld, path: str) -> str:
     return f"/api/v1/auth/environments/{world.environment_id}/{path}"
-
-
-def signup_body(**overrides: Any) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    body: dict[str, Any] = {
-        "name": f"Sign Up {tag}",
-        "email": f"su-{tag}@example.com",
-        "username": f"su_{tag}",
-        "password": PASSWORD,
-    }
-    body.update(overrides)
-    return body
 
 
 async def test_signup_creates_account_and_session(client: httpx.AsyncClient, world: TenantWorld) -> None:

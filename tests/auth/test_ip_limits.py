@@ -8,7 +8,7 @@ per-account counter).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
-from tests.support import PASSWORD, Database, make_settings, new_tenant, within_one_window_of_the_clock
+from tests.support import PASSWORD, Database, make_settings, new_tenant, signup_body, within_one_window_of_the_clock
 
 PROXY = "192.0.2.10"
 ATTACKER, NEIGHBOUR = "198.51.100.7", "198.51.100.8"
@@ -72,6 +72,22 @@ def assert_rate_limited(response: httpx.Response) -> None:
     assert 1 <= int(response.headers["Retry-After"]) <= 60
 
 
+async def spend_the_budget(
+    http: httpx.AsyncClient, url: str, budget: int, attempt: Callable[[], dict[str, str]], answer: tuple[int, str]
+) -> None:
+    """`budget` attempts from the attacker's address, each the route's own `answer` (status, code); the next is
+    refused for the address (429) while the neighbour's still gets the route's answer."""
+    await within_one_window_of_the_clock(40)
+    for _ in range(budget):
+        refused = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
+        assert (refused.status_code, refused.json()["code"]) == answer
+    limited = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
+
+    assert_rate_limited(limited)
+    elsewhere = await http.post(url, json=attempt(), headers=from_ip(NEIGHBOUR))
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == answer
+
+
 @pytest.mark.asvs("AUTH-03", "AUTH-04", "VAL-08")
 @pytest.mark.parametrize("family", ["tenant", "environment"])
 async def test_login_past_the_per_address_budget_is_429(http: httpx.AsyncClient, family: str) -> None:
@@ -117,15 +133,7 @@ async def test_reset_password_past_the_per_address_budget_is_429(http: httpx.Asy
     def attempt() -> dict[str, str]:
         return {"token": uuid.uuid4().hex * 2, "newPassword": "a brand new passphrase"}
 
-    await within_one_window_of_the_clock(40)
-    for _ in range(RESET_BUDGET):
-        refused = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
-        assert (refused.status_code, refused.json()["code"]) == (400, "invalid_token")
-    limited = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
-
-    assert_rate_limited(limited)
-    elsewhere = await http.post(url, json=attempt(), headers=from_ip(NEIGHBOUR))
-    assert (elsewhere.status_code, elsewhere.json()["code"]) == (400, "invalid_token")
+    await spend_the_budget(http, url, RESET_BUDGET, attempt, (400, "invalid_token"))
 
 
 # Each budget below is the route's own, counted per address; a refusal of the request itself still counts.
@@ -141,15 +149,7 @@ async def test_environment_token_endpoint_past_the_per_address_budget_is_429(htt
     def attempt() -> dict[str, str]:
         return {"grantType": "refresh_token", "refreshToken": uuid.uuid4().hex * 2}
 
-    await within_one_window_of_the_clock(40)
-    for _ in range(TOKEN_BUDGET):
-        refused = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
-        assert (refused.status_code, refused.json()["code"]) == (401, "invalid_grant")
-    limited = await http.post(url, json=attempt(), headers=from_ip(ATTACKER))
-
-    assert_rate_limited(limited)
-    elsewhere = await http.post(url, json=attempt(), headers=from_ip(NEIGHBOUR))
-    assert (elsewhere.status_code, elsewhere.json()["code"]) == (401, "invalid_grant")
+    await spend_the_budget(http, url, TOKEN_BUDGET, attempt, (401, "invalid_grant"))
 
 
 @pytest.mark.asvs("VAL-08")
@@ -189,21 +189,4 @@ async def test_signup_past_the_per_address_budget_is_429(http: httpx.AsyncClient
     assert off.status_code == 204, off.text
     url = f"/api/v1/auth/environments/{world.environment_id}/signup"
 
-    def body() -> dict[str, str]:
-        tag = uuid.uuid4().hex[:8]
-        return {
-            "name": f"Sign Up {tag}",
-            "email": f"su-{tag}@example.com",
-            "username": f"su_{tag}",
-            "password": PASSWORD,
-        }
-
-    await within_one_window_of_the_clock(40)
-    for _ in range(SIGNUP_BUDGET):
-        refused = await http.post(url, json=body(), headers=from_ip(ATTACKER))
-        assert (refused.status_code, refused.json()["code"]) == (403, "signup_disabled")
-    limited = await http.post(url, json=body(), headers=from_ip(ATTACKER))
-
-    assert_rate_limited(limited)
-    elsewhere = await http.post(url, json=body(), headers=from_ip(NEIGHBOUR))
-    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "signup_disabled")
+    await spend_the_budget(http, url, SIGNUP_BUDGET, signup_body, (403, "signup_disabled"))

@@ -20,7 +20,7 @@ from sump.db.tables.environments import Environment
 from sump.db.tables.tenants import Tenant
 from sump.kit.custom_properties import MAX_DEPTH
 from tests.console.test_forms import console_login
-from tests.support import PASSWORD, TenantWorld
+from tests.support import TenantWorld, signup_body
 
 TOO_DEEP = "custom_properties_too_deep"
 
@@ -54,17 +54,6 @@ def assert_too_deep(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == TOO_DEEP
     assert str(MAX_DEPTH) in response.json()["detail"]
-
-
-def signup_body(**fields: Any) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "name": f"Jane {tag}",
-        "email": f"jane-{tag}@example.com",
-        "username": f"j_{tag}",
-        "password": PASSWORD,
-        **fields,
-    }
 
 
 @pytest.mark.asvs("VAL-01", "VAL-03")
