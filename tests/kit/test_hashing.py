@@ -164,6 +164,32 @@ async def test_a_flooded_tenant_does_not_take_another_tenants_share(hasher: Pass
         await places.done()
 
 
+@pytest.mark.asvs("PWD-11")
+async def test_a_flooded_tenant_that_fills_the_pool_leaves_every_other_tenant_its_part() -> None:
+    """When hashes are fast, a flood fills the pool's places (its bound on memory) before its wait grows long: a
+    full pool must not refuse another tenant's first sign-in. A newcomer is refused for a full pool only when its
+    share holds its equal part of the places already; past twice the places, everyone is."""
+    hasher = PasswordHasher(workers=1, queue_size=3, max_wait=3600, admission_wait=3600)  # 4 places; no wait binds
+    hasher.hash_seconds, hasher.paced_at = 0.001, time.perf_counter()
+    places = Places(hasher)
+    try:
+        await places.take("flooded", 4)
+        refused = await places.newcomer("flooded")
+        assert refused is not None
+        assert (refused.status, refused.code) == (503, "overloaded")
+        assert await places.newcomer("quiet") is None
+        await places.take("quiet", 2)  # its part: 4 places between two shares
+        assert await places.newcomer("quiet") is not None
+        assert await places.newcomer("flooded") is not None
+        await places.take("third", 2)  # its part among three: 4/3 places, so a second is let in, not a third
+        assert await places.newcomer("third") is not None
+        assert hasher.pending == 8
+        assert await places.newcomer("fourth") is not None  # twice the places: the bound on memory holds for all
+    finally:
+        await places.done()
+    assert hasher.pending == 0
+
+
 async def test_the_threads_take_the_lines_in_turn() -> None:
     hasher = PasswordHasher(workers=1)
     ran: list[str] = []

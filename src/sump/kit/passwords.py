@@ -101,7 +101,7 @@ class PasswordHasher:
         by: str | None = None,
     ) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.capacity = self.workers + queue_size  # a bound on memory; the wait is what admits
+        self.capacity = self.workers + queue_size  # a bound on memory, shared fairly; the wait is what admits
         self.max_wait = max_wait
         self.admission_wait = admission_wait if admission_wait is not None else max_wait * 0.75
         self.pending = 0
@@ -155,10 +155,18 @@ class PasswordHasher:
 
     def refusal(self) -> Problem | None:
         """The 503 a newcomer of this request's share gets now, or None when it would be let in."""
-        if self.pending >= self.capacity:
+        share = _share.get()
+        if self.pending >= self.capacity and (self.pending >= 2 * self.capacity or self._holds_its_part(share)):
             return _overloaded(self._pace())
-        wait = self.expected_wait(_share.get())
+        wait = self.expected_wait(share)
         return _overloaded(wait - self.admission_wait + self._pace()) if wait > self.admission_wait else None
+
+    def _holds_its_part(self, share: str) -> bool:
+        """Whether `share` holds an equal part of the places (among the shares holding any, its own counted) or
+        more. When hashes are fast, a flood fills the places before its wait grows long; a full pool still lets
+        every other share in up to its part, and twice the places bound the memory whatever the shares."""
+        held = self.shares.get(share, 0)
+        return held * (len(self.shares) + (0 if held else 1)) >= self.capacity
 
     def expected_wait(self, share: str = "") -> float:
         """Seconds a newcomer of `share` would wait for a thread: the places ahead of it in the turns (its own
