@@ -41,8 +41,9 @@ async def seed_end_users(database: str, tenant_id: str, environment_id: str, cou
     return time.monotonic() - started
 
 
-def _path_of(link: bytes) -> str | None:
-    text = link.decode()
+def next_page(headers: dict[bytes, bytes]) -> str | None:
+    """The path of the `Link` header's next page, if it names one."""
+    text = headers.get(b"link", b"").decode()
     if 'rel="next"' not in text:
         return None
     target = text.split(";")[0].strip().strip("<>")
@@ -60,7 +61,7 @@ async def admin_list(sump: System, owner: accounts.Tenant, concurrency: int, sec
         return request("GET", at.get(i % concurrency, first), headers=auth)
 
     def answered(index: int, status: int, headers: dict[bytes, bytes], _body: bytes) -> None:
-        following = _path_of(headers.get(b"link", b"")) if status == 200 else None
+        following = next_page(headers) if status == 200 else None
         if following:
             at[index] = following
         else:

@@ -312,10 +312,14 @@ def render(out: dict[str, Any]) -> str:
 
 
 def write(out: dict[str, Any]) -> None:
+    write_block(render(out), BEGIN, END)
+
+
+def write_block(block: str, begin: str, end: str) -> None:
+    """`block` in place of the one between `begin` and `end` in docs/performance.md, or at its end."""
     text = DOC.read_text() if DOC.exists() else "# Performance\n"
-    block = render(out)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(text)
