@@ -13,7 +13,9 @@ from pydantic.alias_generators import to_camel
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+    # cache_strings: pydantic's JSON parser (the token endpoints read their bodies with it) would otherwise keep
+    # the short strings it reads, passwords and refresh tokens too, in a process-wide cache after the request.
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, cache_strings="keys")
 
 
 class ChangeModel(RequestModel):
