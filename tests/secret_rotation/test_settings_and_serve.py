@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
 
-from sump.config import SettingsError, load_settings
+from sump.access.cookies import COOKIE_NAME, HOSTED_COOKIE_NAME, cookie_token, hosted_token, session_token
+from sump.config import Settings, SettingsError, load_settings
+from sump.kit.crypto import sign_cookie
 from tests.secret_rotation.conftest import NEW, WRONG, http, served, sump
 from tests.servers import free_port, start_server
 from tests.support import SECRET, Database, new_tenant
@@ -75,3 +79,32 @@ async def test_sump_serve_starts_when_a_previous_secret_opens_the_keys(own_datab
             assert (await password_grant(client, world, user))["accessToken"], "the key opened with SECRET signs"
     finally:
         assert await asyncio.to_thread(server.stop) == 0
+
+
+def request_with(cookie_header: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [(b"cookie", cookie_header.encode())]})
+
+
+@pytest.mark.usefixtures("clean_environment")
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        (COOKIE_NAME, lambda request, settings: session_token(request, settings)),
+        (COOKIE_NAME, cookie_token),
+        (HOSTED_COOKIE_NAME, hosted_token),
+    ],
+    ids=["session", "console-session", "hosted-session"],
+)
+def test_every_session_cookie_a_listed_previous_secret_signed_is_read(
+    monkeypatch: pytest.MonkeyPatch, name: str, read: Callable[[Request, Settings], str | None]
+) -> None:
+    """The API's, the console's and the hosted pages' session cookies signed under a previous secret are read
+    while it is listed (sessions end within their absolute lifetime of a rotation), and never once it is not."""
+    old = request_with(f"{name}={sign_cookie(SECRET, 'the-token')}")
+    new = request_with(f"{name}={sign_cookie(NEW, 'the-token')}")
+    assert read(old, load_settings()) is None
+    assert read(new, load_settings()) == "the-token"
+    monkeypatch.setenv("SUMP_PREVIOUS_SECRET_KEYS", f"{WRONG},{SECRET}")
+    assert read(old, load_settings()) == "the-token"
+    assert read(new, load_settings()) == "the-token"
+    assert read(request_with(f"{name}={sign_cookie(NEW + 'x', 'the-token')}"), load_settings()) is None
