@@ -10,8 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from sump.kit.crypto import sign_cookie
 from tests.console.test_forms import console_login, csrf_of
-from tests.support import TenantWorld
+from tests.support import SECRET, TenantWorld
 
 # `s:<value>.<signature>`: a well-formed shape whose signature is not ASCII.
 BAD_SIGNATURES = [
@@ -110,3 +111,45 @@ async def test_a_bad_device_cookie_does_not_stop_a_sign_in(client: httpx.AsyncCl
         headers=cookie_header(sump_device=BAD_SIGNATURES[1]),
     )
     assert response.status_code == 200, response.text
+
+
+def signed(token: str) -> str:
+    return f"sump_session={sign_cookie(SECRET, token)}"
+
+
+@pytest.mark.asvs("SESS-03")
+async def test_of_several_cookie_headers_the_last_session_cookie_is_the_credential(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    """Every `Cookie` header is read as one list of cookies, a later `sump_session` replacing an earlier one:
+    a bad or foreign cookie in front does not decide who is signed in, and one behind it does."""
+    tenant, session = f"/api/v1/tenants/{world.tenant_id}", f"/api/v1/auth/tenants/{world.tenant_id}/session"
+    bad = f"sump_session={BAD_SIGNATURES[0]}"
+    for path in (tenant, session):
+        last_is_ours = await client.get(path, headers=[("Cookie", bad), ("Cookie", signed(world.owner.token))])
+        assert last_is_ours.status_code == 200, last_is_ours.text
+        foreign_first = [("Cookie", signed(other.owner.token)), ("Cookie", f"a=1; {signed(world.owner.token)}")]
+        assert (await client.get(path, headers=foreign_first)).status_code == 200
+    ours_first = [("Cookie", signed(world.owner.token)), ("Cookie", signed(other.owner.token))]
+    refused = await client.get(tenant, headers=ours_first)
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["code"] == "tenant_not_found"
+    refused = await client.get(session, headers=ours_first)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "unauthenticated"
+
+
+@pytest.mark.asvs("SESS-03")
+@pytest.mark.parametrize("authorization", ["Bearer ", "Bearer    ", "bearer"])
+async def test_a_bearer_header_without_a_token_leaves_the_cookie_as_the_credential(
+    client: httpx.AsyncClient, world: TenantWorld, authorization: str
+) -> None:
+    """`Authorization: Bearer` wins only when it carries a token: an empty one is no credential, and the session
+    cookie sent beside it is read (as the origin guard reads it: such a write is checked as a cookie's)."""
+    headers = {"Authorization": authorization, "Cookie": signed(world.owner.token)}
+    for path in (f"/api/v1/tenants/{world.tenant_id}", f"/api/v1/auth/tenants/{world.tenant_id}/session"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+    without_cookie = await client.get(f"/api/v1/tenants/{world.tenant_id}", headers={"Authorization": authorization})
+    assert without_cookie.status_code == 401, without_cookie.text
+    assert without_cookie.json()["code"] == "unauthenticated"
