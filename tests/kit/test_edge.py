@@ -1,13 +1,15 @@
-"""The access log's line in production: one JSON record per request, rendered once, with the fields and shape
-of every other record."""
+"""The edge: the access log's line in production (one JSON record per request, rendered once, with the fields
+and shape of every other record), and the security headers it puts on every response."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from sump.kit.edge import EdgeMiddleware
 from sump.kit.logging import access_line, configure_logging
 
 
@@ -36,3 +38,53 @@ def test_access_line_is_one_json_record(capfd: pytest.CaptureFixture[str]) -> No
         "request_id": "req-1",
         "level": "info",
     }
+
+
+async def through_the_edge(hsts: bool, path: str, own: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers the edge sends for an application that answers with `own` headers."""
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": own})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=hsts)
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("203.0.113.7", 1)}
+    await edge(scope, None, send)  # type: ignore[arg-type]
+    headers: list[tuple[bytes, bytes]] = sent[0]["headers"]
+    return headers
+
+
+@pytest.mark.asvs("LOG-06")
+@pytest.mark.parametrize("path", ["/api/v1/health", "/console/", "/api-docs"])
+async def test_strict_transport_security_is_on_every_kind_of_path_when_asked_for(path: str) -> None:
+    with_hsts = dict(await through_the_edge(True, path, []))
+    assert with_hsts[b"strict-transport-security"] == b"max-age=31536000; includeSubDomains"
+    assert b"strict-transport-security" not in dict(await through_the_edge(False, path, []))
+
+
+@pytest.mark.asvs("LOG-06")
+async def test_a_response_cannot_weaken_the_headers_set_on_every_response() -> None:
+    """Those set on every response replace what the application said (one of each), as does the request id;
+    only the policy and caching defaults give way to the response's own."""
+    own = [
+        (b"X-Frame-Options", b"ALLOWALL"),
+        (b"x-content-type-options", b"sniff"),
+        (b"referrer-policy", b"unsafe-url"),
+        (b"Strict-Transport-Security", b"max-age=0"),
+        (b"x-request-id", b"chosen-by-the-application"),
+        (b"cache-control", b"public, max-age=300"),
+    ]
+    headers = await through_the_edge(True, "/api/v1/health", own)
+    names = [name for name, _ in headers]
+    assert len(names) == len(set(names)), headers
+    sent = dict(headers)
+    assert sent[b"x-frame-options"] == b"DENY"
+    assert sent[b"x-content-type-options"] == b"nosniff"
+    assert sent[b"referrer-policy"] == b"no-referrer"
+    assert sent[b"strict-transport-security"] == b"max-age=31536000; includeSubDomains"
+    assert sent[b"x-request-id"] != b"chosen-by-the-application"
+    assert sent[b"cache-control"] == b"public, max-age=300"

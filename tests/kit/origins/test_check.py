@@ -3,6 +3,7 @@ of the request."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -85,14 +86,30 @@ async def test_reads_cost_no_header_parsing() -> None:
     [
         ([(b"cookie", b"sump_session=s%3Aabc")], True),
         ([(b"cookie", b"a=1"), (b"cookie", b"b=2; sump_session=s%3Aabc")], True),
+        ([(b"cookie", b"sump_session=s%3Aabc"), (b"cookie", b"a=1")], True),
         ([(b"cookie", b"sump_session=s%3Aabc"), (b"authorization", b"Basic dTpw")], True),
         ([(b"cookie", b"sump_session=s%3Aabc"), (b"authorization", b"Bearer ")], True),
+        (
+            [(b"cookie", b"sump_session=s%3Aabc"), (b"authorization", b"Basic dTpw"), (b"authorization", b"Bearer a")],
+            True,
+        ),
         ([(b"cookie", b"sump_session=s%3Aabc"), (b"authorization", b"bearer abc")], False),
         ([(b"cookie", b"xsump_session=s%3Aabc; sump_sessions=1")], False),
         ([(b"cookie", b"sump_session=")], False),
         ([], False),
     ],
-    ids=["cookie", "second-cookie-header", "basic-auth", "empty-bearer", "bearer", "look-alike", "empty", "none"],
+    ids=[
+        "cookie",
+        "second-cookie-header",
+        "first-cookie-header",
+        "basic-auth",
+        "empty-bearer",
+        "bearer-after-basic",
+        "bearer",
+        "look-alike",
+        "empty",
+        "none",
+    ],
 )
 async def test_the_guard_reads_the_cookie_as_the_application_does(
     headers: list[tuple[bytes, bytes]], refused: bool
@@ -116,3 +133,5 @@ async def test_the_guard_reads_the_cookie_as_the_application_does(
     }
     await guard(scope, None, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == (403 if refused else 204)
+    if refused:
+        assert json.loads(b"".join(message.get("body", b"") for message in sent[1:]))["code"] == "origin_refused"
