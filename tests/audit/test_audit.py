@@ -114,3 +114,28 @@ async def test_end_users_read_their_organizations_events_with_audit_read(
     assert (await client.get(log, headers=place.admin.auth)).status_code == 400
     foreign = await client.get(log, params={"organizationId": other_org}, headers=place.admin.auth)
     assert foreign.status_code == 404
+
+
+async def test_a_tenants_log_holds_only_its_own_events_whatever_the_filters(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    """Each tenant reads its own events only: another tenant's, even named by their actor or environment, are
+    not there, on the tenant's log and on its environments' logs."""
+    await client.post(f"{other.base}/environments", json={"name": "elsewhere"}, headers=other.owner.auth)
+    await other.add_end_user(other.environment_id)
+    await world.add_end_user(world.environment_id)
+    mine = await events(client, world)
+    assert mine
+    assert {event["tenantId"] for event in mine} == {world.tenant_id}
+    assert await events(client, world, actorId=other.owner.account_id) == []
+    assert await events(client, world, environmentId=other.environment_id) == []
+    assert await events(client, world, action="environment.created") == []
+    environment_log = await client.get(
+        f"/api/v1/environments/{world.environment_id}/audit-events", headers=world.owner.auth
+    )
+    assert environment_log.status_code == 200, environment_log.text
+    assert environment_log.json()
+    assert {event["tenantId"] for event in environment_log.json()} == {world.tenant_id}
+    refused = await client.get(f"{world.base}/audit-events", headers=other.owner.auth)
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["code"] == "tenant_not_found"
