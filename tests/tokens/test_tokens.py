@@ -11,6 +11,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,6 +172,38 @@ async def test_key_rotation_keeps_old_tokens_valid_until_they_expire(
     service.PUBLISHED.forget(uuid.UUID(world.environment_id))  # as the worker does `JWKS_FRESH` seconds on
     assert old_kid not in {key["kid"] for key in (await jwks(client, world))["keys"]}
     assert (await client.get(me, headers=bearer(before["accessToken"]))).status_code == 401
+
+
+async def test_a_retired_key_stays_published_for_as_long_as_its_tokens_live(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A key retired by a rotation stays in the JWKS, and its tokens verify, until the last token it signed has
+    expired (the access-token lifetime and the clock leeway after its retirement), and no longer."""
+    user = await world.add_end_user(world.environment_id)
+    before = await password_grant(client, world, user)
+    old_kid = jwt.get_unverified_header(before["accessToken"])["kid"]
+    rotated = await client.post(
+        f"{world.base}/environments/{world.environment_id}/keys/rotate", headers=world.owner.auth
+    )
+    assert rotated.status_code == 200, rotated.text
+    me = f"/api/v1/auth/environments/{world.environment_id}/me"
+    lifetime = timedelta(seconds=app.state.settings.access_token_ttl)
+
+    async def retired_ago(age: timedelta) -> set[str]:
+        """The JWKS's kids once the old key has been retired for `age`."""
+        await db.execute(update(SigningKey).where(SigningKey.kid == old_kid).values(retired_at=utcnow() - age))
+        await db.commit()
+        service.PUBLISHED.forget(uuid.UUID(world.environment_id))  # as the worker does `JWKS_FRESH` seconds on
+        return {key["kid"] for key in (await jwks(client, world))["keys"]}
+
+    assert lifetime > service.LEEWAY + timedelta(minutes=2)
+    assert old_kid in await retired_ago(service.LEEWAY + timedelta(minutes=1))
+    assert (await client.get(me, headers=bearer(before["accessToken"]))).status_code == 200
+    assert old_kid in await retired_ago(lifetime)
+    assert old_kid not in await retired_ago(lifetime + service.LEEWAY + timedelta(seconds=5))
+    refused = await client.get(me, headers=bearer(before["accessToken"]))
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "invalid_token"
 
 
 @pytest.mark.asvs("JWT-01", "JWT-02", "JWT-04")
