@@ -12,9 +12,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.tenants import Tenant
+from sump.kit import forms
+from sump.kit.errors import Problem
 from tests.support import PASSWORD, TenantWorld, new_tenant
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -126,6 +129,68 @@ async def test_a_token_from_another_session_is_worthless(app: FastAPI, world: Te
         response = await alice.post("/console/logout", data={"csrf": stolen})
         assert response.status_code == 403
         assert (await alice.get("/console/")).status_code == 200  # still signed in
+
+
+async def test_a_form_token_is_bound_to_the_pages_that_served_it(app: FastAPI) -> None:
+    """With the same CSRF cookie and session, the console's token and each environment's hosted-page token
+    differ, and one set of pages refuses another's token (403 csrf_failed)."""
+    settings = app.state.settings
+    purposes = ["console-csrf", f"hosted-csrf|{uuid.uuid4()}", f"hosted-csrf|{uuid.uuid4()}"]
+
+    def request(body: bytes = b"") -> Request:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(b"cookie", b"the_csrf=the-cookie-value"), (b"content-type", b"application/x-www-form-urlencoded")]
+        return Request({"type": "http", "method": "POST", "path": "/", "headers": headers}, receive)
+
+    tokens = [forms.csrf_token(request(), settings, purpose, "the_csrf", "a-session") for purpose in purposes]
+    assert len(set(tokens)) == len(tokens)
+    for purpose, token in zip(purposes, tokens, strict=True):
+        body = f"csrf={token}".encode()
+        form = await forms.read_guarded_form(request(body), settings, purpose, "the_csrf", "a-session")
+        assert form["csrf"] == token
+        for elsewhere in purposes:
+            if elsewhere == purpose:
+                continue
+            with pytest.raises(Problem) as refused:
+                await forms.read_guarded_form(request(body), settings, elsewhere, "the_csrf", "a-session")
+            assert (refused.value.status, refused.value.code) == (403, "csrf_failed")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/console/",
+        "//evil.example/console/",
+        "/console//evil.example",
+        "/console/\\evil.example",
+        "/api/v1/tenants",
+    ],
+)
+async def test_signing_in_goes_on_to_console_pages_only(
+    browser: httpx.AsyncClient, world: TenantWorld, target: str
+) -> None:
+    """Where a sign-in goes next is a path of the console: another site, a scheme-relative address or a path
+    outside the console sends the account to the dashboard instead."""
+    form = {
+        "csrf": await csrf_of(browser),
+        "tenantId": world.tenant_id,
+        "identifier": world.owner.email,
+        "password": PASSWORD,
+        "next": target,
+    }
+    signed_in = await browser.post("/console/login", data=form)
+    assert signed_in.status_code == 303, signed_in.text
+    assert signed_in.headers["location"] == "/console/"
+    again = await browser.get("/console/login", params={"next": target})  # signed in: on at once
+    assert again.status_code == 303
+    assert again.headers["location"] == "/console/"
+    form["next"] = "/console/activity?action=login.failed"
+    form["csrf"] = await csrf_of(browser, "/console/")
+    kept = await browser.post("/console/login", data=form)
+    assert kept.status_code == 303, kept.text
+    assert kept.headers["location"] == "/console/activity?action=login.failed"
 
 
 async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:

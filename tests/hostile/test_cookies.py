@@ -153,3 +153,18 @@ async def test_a_bearer_header_without_a_token_leaves_the_cookie_as_the_credenti
     without_cookie = await client.get(f"/api/v1/tenants/{world.tenant_id}", headers={"Authorization": authorization})
     assert without_cookie.status_code == 401, without_cookie.text
     assert without_cookie.json()["code"] == "unauthenticated"
+
+
+@pytest.mark.asvs("VAL-01")
+async def test_a_flash_message_is_shown_only_when_sump_signed_it(client: httpx.AsyncClient) -> None:
+    """The one-time message of the console's pages comes from Sump only: a `sump_flash` cookie written by anyone
+    else (unsigned, or signed with another secret) shows nothing."""
+    message = "Call-the-helpdesk-at-555-0100-to-unlock"
+    forged = [message, sign_cookie("another-secret-" + "x" * 32, message), f"s:{message}.{'A' * 43}"]
+    for cookie in forged:
+        login = await client.get("/console/login", headers=cookie_header(sump_flash=cookie))
+        assert login.status_code == 200
+        assert message not in login.text
+    genuine = await client.get("/console/login", headers=cookie_header(sump_flash=sign_cookie(SECRET, message)))
+    assert genuine.status_code == 200
+    assert message in genuine.text
