@@ -193,6 +193,21 @@ async def test_signing_in_goes_on_to_console_pages_only(
     assert kept.headers["location"] == "/console/activity?action=login.failed"
 
 
+async def test_the_activity_page_is_for_owners_and_admins_only(browser: httpx.AsyncClient, world: TenantWorld) -> None:
+    """A user-role account signed in to the console reads no audit event, on the activity page or the dashboard."""
+    user = await world.add_member("user")
+    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
+    assert (await browser.post("/console/login", data=form)).status_code == 303
+    refused = await browser.get("/console/activity")
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html")
+    dashboard = await browser.get("/console/")
+    assert dashboard.status_code == 200
+    for page in (refused, dashboard):
+        assert "tenant.created" not in page.text
+        assert "login.succeeded" not in page.text
+
+
 async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:
     page = await browser.get("/console/login")
     csp = page.headers["content-security-policy"]
