@@ -208,6 +208,22 @@ async def test_the_activity_page_is_for_owners_and_admins_only(browser: httpx.As
         assert "login.succeeded" not in page.text
 
 
+async def test_a_user_role_account_is_shown_no_form_it_may_not_send(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The pages that only hold a form for owners and admins (a new environment, deleting one, rotating its
+    keys) answer a user-role account 403, as their forms would; the pages it may read still open."""
+    user = await world.add_member("user")
+    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
+    assert (await browser.post("/console/login", data=form)).status_code == 303
+    environment = f"/console/environments/{world.environment_id}"
+    for path in ("/console/environments/new", f"{environment}/delete", f"{environment}/keys/rotate"):
+        refused = await browser.get(path)
+        assert refused.status_code == 403, path
+        assert refused.headers["content-type"].startswith("text/html")
+    assert (await browser.get(f"{environment}/keys")).status_code == 200
+
+
 async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:
     page = await browser.get("/console/login")
     csp = page.headers["content-security-policy"]
