@@ -139,3 +139,20 @@ async def test_a_tenants_log_holds_only_its_own_events_whatever_the_filters(
     refused = await client.get(f"{world.base}/audit-events", headers=other.owner.auth)
     assert refused.status_code == 404, refused.text
     assert refused.json()["code"] == "tenant_not_found"
+
+
+async def test_a_custom_property_change_is_recorded_by_its_keys_not_its_values(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    changes = {"billing": {"card": "SENTINEL-4111"}, "plan": "SENTINEL-gold"}
+    changed = await client.patch(f"{world.base}/custom-property", json=changes, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    deleted = await client.request(
+        "DELETE", f"{world.base}/custom-property", json={"customProperty": "plan"}, headers=world.owner.auth
+    )
+    assert deleted.status_code == 204, deleted.text
+    [recorded] = await events(client, world, action="tenant.custom_properties_set")
+    assert recorded["details"] == {"keys": ["billing", "plan"]}
+    [removed] = await events(client, world, action="tenant.custom_property_deleted")
+    assert removed["details"] == {"key": "plan"}
+    assert "SENTINEL" not in str(await events(client, world))
