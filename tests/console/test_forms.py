@@ -224,6 +224,19 @@ async def test_a_user_role_account_is_shown_no_form_it_may_not_send(
     assert (await browser.get(f"{environment}/keys")).status_code == 200
 
 
+async def test_a_user_role_account_cannot_change_the_tenants_factor_policy(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_member("user")
+    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
+    assert (await browser.post("/console/login", data=form)).status_code == 303
+    token = await csrf_of(browser, "/console/")
+    refused = await browser.post("/console/settings/factor-policy", data={"csrf": token, "factorPolicy": "off"})
+    assert refused.status_code == 403, refused.text
+    tenant = await client.get(world.base, headers=world.owner.auth)
+    assert tenant.json()["settings"]["factorPolicy"] == "optional"
+
+
 async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:
     page = await browser.get("/console/login")
     csp = page.headers["content-security-policy"]
