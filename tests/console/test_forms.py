@@ -237,6 +237,20 @@ async def test_a_user_role_account_cannot_change_the_tenants_factor_policy(
     assert tenant.json()["settings"]["factorPolicy"] == "optional"
 
 
+async def test_a_user_role_account_cannot_create_an_environment_from_the_console(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_member("user")
+    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
+    assert (await browser.post("/console/login", data=form)).status_code == 303
+    token = await csrf_of(browser, "/console/")
+    refused = await browser.post("/console/environments/new", data={"csrf": token, "name": "by-a-user"})
+    assert refused.status_code == 403, refused.text
+    listed = await client.get(f"{world.base}/environments", headers=world.owner.auth)
+    assert listed.status_code == 200, listed.text
+    assert "by-a-user" not in {environment["name"] for environment in listed.json()}
+
+
 async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncClient) -> None:
     page = await browser.get("/console/login")
     csp = page.headers["content-security-policy"]
