@@ -196,8 +196,8 @@ def _is_console(path: str) -> bool:
 
 
 def _sends_cookie(header: str, name: str) -> bool:
-    """Whether a `Cookie` header holds `name` with a value (split as Starlette splits it; every `Cookie` header
-    is looked at, where the application reads the first)."""
+    """Whether a `Cookie` header holds `name` with a value (split as Starlette splits it). The caller looks at
+    every `Cookie` header: the application reads the last `sump_session` among them (`access.cookies.token_of`)."""
     for pair in header.split(";"):
         key, _, value = pair.partition("=")
         if key.strip() == name and value.strip():
@@ -206,6 +206,6 @@ def _sends_cookie(header: str, name: str) -> bool:
 
 
 def _is_bearer(header: str | None) -> bool:
-    """`Authorization: Bearer <token>`, read as `auth.cookies.session_token` reads it (the first header only)."""
+    """`Authorization: Bearer <token>`, read as `access.cookies.token_of` reads it (the first header only)."""
     scheme, _, credentials = (header or "").partition(" ")
     return scheme.lower() == "bearer" and bool(credentials.strip())
