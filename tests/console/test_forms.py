@@ -39,11 +39,14 @@ async def csrf_of(browser: httpx.AsyncClient, path: str = "/console/login") -> s
     return match.group(1)
 
 
-async def console_login(browser: httpx.AsyncClient, world: TenantWorld, **headers: str) -> httpx.Response:
+async def console_login(
+    browser: httpx.AsyncClient, world: TenantWorld, identifier: str | None = None, **headers: str
+) -> httpx.Response:
+    """The console's sign-in form, by the owner unless another account's identifier is given."""
     form = {
         "csrf": await csrf_of(browser),
         "tenantId": world.tenant_id,
-        "identifier": world.owner.email,
+        "identifier": identifier or world.owner.email,
         "password": PASSWORD,
     }
     return await browser.post("/console/login", data=form, headers=headers)
@@ -196,8 +199,7 @@ async def test_signing_in_goes_on_to_console_pages_only(
 async def test_the_activity_page_is_for_owners_and_admins_only(browser: httpx.AsyncClient, world: TenantWorld) -> None:
     """A user-role account signed in to the console reads no audit event, on the activity page or the dashboard."""
     user = await world.add_member("user")
-    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
-    assert (await browser.post("/console/login", data=form)).status_code == 303
+    assert (await console_login(browser, world, user.email)).status_code == 303
     refused = await browser.get("/console/activity")
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("text/html")
@@ -214,8 +216,7 @@ async def test_a_user_role_account_is_shown_no_form_it_may_not_send(
     """The pages that only hold a form for owners and admins (a new environment, deleting one, rotating its
     keys) answer a user-role account 403, as their forms would; the pages it may read still open."""
     user = await world.add_member("user")
-    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
-    assert (await browser.post("/console/login", data=form)).status_code == 303
+    assert (await console_login(browser, world, user.email)).status_code == 303
     environment = f"/console/environments/{world.environment_id}"
     for path in ("/console/environments/new", f"{environment}/delete", f"{environment}/keys/rotate"):
         refused = await browser.get(path)
@@ -228,8 +229,7 @@ async def test_a_user_role_account_cannot_change_the_tenants_factor_policy(
     browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
     user = await world.add_member("user")
-    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
-    assert (await browser.post("/console/login", data=form)).status_code == 303
+    assert (await console_login(browser, world, user.email)).status_code == 303
     token = await csrf_of(browser, "/console/")
     refused = await browser.post("/console/settings/factor-policy", data={"csrf": token, "factorPolicy": "off"})
     assert refused.status_code == 403, refused.text
@@ -241,8 +241,7 @@ async def test_a_user_role_account_cannot_create_an_environment_from_the_console
     browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
     user = await world.add_member("user")
-    form = {"csrf": await csrf_of(browser), "tenantId": world.tenant_id, "identifier": user.email, "password": PASSWORD}
-    assert (await browser.post("/console/login", data=form)).status_code == 303
+    assert (await console_login(browser, world, user.email)).status_code == 303
     token = await csrf_of(browser, "/console/")
     refused = await browser.post("/console/environments/new", data={"csrf": token, "name": "by-a-user"})
     assert refused.status_code == 403, refused.text
