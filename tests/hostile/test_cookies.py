@@ -168,3 +168,22 @@ async def test_a_flash_message_is_shown_only_when_sump_signed_it(client: httpx.A
     genuine = await client.get("/console/login", headers=cookie_header(sump_flash=sign_cookie(SECRET, message)))
     assert genuine.status_code == 200
     assert message in genuine.text
+
+
+@pytest.mark.asvs("SESS-03")
+async def test_the_console_reads_the_session_cookie_the_api_reads(
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+) -> None:
+    """Of several `Cookie` headers the console, like the API, takes the last `sump_session`: one request is one
+    signed-in account (or none) on every path."""
+    bad = f"sump_session={BAD_SIGNATURES[0]}"
+    ours_last = await client.get("/console/", headers=[("Cookie", bad), ("Cookie", signed(world.owner.token))])
+    assert ours_last.status_code == 200, ours_last.text
+    assert world.tenant_id in ours_last.text
+    theirs_last = [("Cookie", signed(world.owner.token)), ("Cookie", signed(other.owner.token))]
+    other_home = await client.get("/console/", headers=theirs_last)
+    assert other_home.status_code == 200, other_home.text
+    assert (other.tenant_id in other_home.text, world.tenant_id in other_home.text) == (True, False)
+    bad_last = await client.get("/console/", headers=[("Cookie", signed(world.owner.token)), ("Cookie", bad)])
+    assert bad_last.status_code == 303
+    assert bad_last.headers["location"].startswith("/console/login")
