@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -23,12 +24,13 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
+from sump.app import create_app
 from sump.db import migrate
 from sump.db.base import JSONType, UTCDateTime, utcnow, uuid7
 from sump.db.engine import make_engine
 from sump.db.migrate import alembic_config
 from sump.db.tables import metadata
-from tests.support import BACKENDS, SECRET, Database, create_database, drop_database
+from tests.support import BACKENDS, SECRET, Database, create_database, drop_database, make_settings
 
 SUMP = Path(sys.executable).parent / "sump"
 MODEL_TABLES = set(metadata.tables)
@@ -198,6 +200,38 @@ def test_each_migration_goes_up_and_down_on_seeded_data(empty_database: Database
     for revision in steps:
         migrate.upgrade(url, revision)
     assert _inspect(url) == (MODEL_TABLES | {"alembic_version"}, head_indexes)
+
+
+async def _start_and_ask_readiness(database: Database) -> None:
+    """Sump started on `database` as a server starts it (its lifespan runs), and asked whether it is ready."""
+    app = create_app(make_settings(database))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+                ready = await http.get("/health/ready")
+                assert ready.status_code == 200, ready.text
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+
+
+@pytest.mark.asvs("PWD-12")
+def test_a_fresh_database_holds_no_account_after_migrations_and_a_start(empty_database: Database) -> None:
+    """No default or shared account: migrations seed no row, and a start creates none. The first owner comes
+    only from creating a tenant (or `sump import`)."""
+    url = empty_database.url
+    migrate.upgrade(url)
+    assert sorted(name for name in MODEL_TABLES if name.endswith("_account")) == [
+        "environment_account",
+        "tenant_account",
+    ]
+    assert {name: count(url, name) for name in sorted(MODEL_TABLES)} == dict.fromkeys(sorted(MODEL_TABLES), 0)
+
+    asyncio.run(_start_and_ask_readiness(empty_database))
+    assert count(url, "tenant_account") == 0
+    assert count(url, "environment_account") == 0
+    assert count(url, "tenant") == 0
 
 
 def _sump(tmp_path: Path, *args: str, database_url: str) -> subprocess.CompletedProcess[str]:
