@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,14 +14,15 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.app import create_app
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.outbox import OutboxMessage, OutboxStatus
 from sump.db.tables.reset_tokens import PasswordResetToken
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
-from tests.mail import LINK, SmtpServer, reset_token
-from tests.support import PASSWORD, bearer, new_tenant
+from tests.mail import HOSTED_LINK, LINK, SmtpServer, reset_token
+from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
 
@@ -304,3 +306,147 @@ async def test_a_reset_link_ends_when_the_account_is_disabled_for_good(
     assert await db.scalar(stored) is None
     refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_token")
+
+
+# Every header a client or a proxy may use to say which host it asked for.
+HOSTILE_HOST = {
+    "Host": "evil.example",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Port": "8443",
+    "X-Original-Host": "evil.example",
+    "Forwarded": "for=198.51.100.4;host=evil.example;proto=https",
+}
+URL = re.compile(r"""https?://[^\s"'<>]+""")
+
+
+@pytest.fixture
+async def proxied_http(database: Database, smtp: SmtpServer) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """`mail_app`'s application with the client's address as a trusted proxy: whatever a proxy says is believed
+    as far as Sump believes a proxy."""
+    app = create_app(
+        make_settings(
+            database, email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}", trusted_proxies=["203.0.113.9"]
+        )
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("203.0.113.9", 1234))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as client:
+            yield client, app
+    finally:
+        await app.state.engine.dispose()
+        app.state.hasher.close()
+
+
+@pytest.mark.asvs("RST-06")
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_reset_links_are_built_from_the_public_url_whatever_the_host_headers_say(
+    proxied_http: tuple[httpx.AsyncClient, FastAPI], smtp: SmtpServer, family: str
+) -> None:
+    http, app = proxied_http
+    world = await new_tenant(http)
+    if family == "tenant":
+        email, base = (await world.add_member("user")).email, f"/api/v1/auth/tenants/{world.tenant_id}"
+    else:
+        user = await world.add_end_user(world.environment_id)
+        email, base = user.email, user.auth_base
+
+    forgot = await http.post(f"{base}/forgot-password", json={"email": email}, headers=HOSTILE_HOST)
+    assert forgot.status_code == 200, forgot.text
+    assert forgot.json() == {"message": "If an account exists with this identifier, a reset link has been sent."}
+    assert await app.state.outbox.run_once() >= 1
+
+    [message] = smtp.inbox.to(email)
+    for part in ("plain", "html"):
+        body = message.get_body((part,))
+        assert body is not None
+        text = body.get_content()
+        for told in ("evil", "8443", "https://"):
+            assert told not in text, text
+        links = URL.findall(text)
+        assert links, text
+        assert all(link.startswith("http://sump.test/") for link in links), links
+    token = reset_token(message)  # the link the public URL gives, with its token, redeemable as usual
+    reset = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert reset.status_code == 200, reset.text
+
+
+@pytest.mark.asvs("RST-07")
+async def test_the_api_takes_the_reset_token_in_the_json_body_only(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    document = mail_app.openapi()
+    resets = {path: operations for path, operations in document["paths"].items() if path.endswith("/reset-password")}
+    assert set(resets) == {
+        "/api/v1/auth/tenants/{tenantId}/reset-password",
+        "/api/v1/auth/environments/{environmentId}/reset-password",
+    }
+    for path, operations in resets.items():
+        assert set(operations) == {"post"}, path
+        operation = operations["post"]
+        assert [parameter["in"] for parameter in operation.get("parameters", [])] == ["path"], path
+        assert "token" not in {parameter["name"] for parameter in operation["parameters"]}, path
+        assert set(operation["requestBody"]["content"]) == {"application/json"}, path
+        reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+        assert {"token", "newPassword"} <= set(schema["required"]), path
+
+    base, token, _ = await reset_token_of(http, mail_app, smtp, "environment")
+    in_query = await http.post(f"{base}/reset-password", params={"token": token}, json={"newPassword": NEW_PASSWORD})
+    assert in_query.status_code == 400, in_query.text
+    assert in_query.headers["content-type"].startswith("application/problem+json")
+    assert in_query.json()["code"] == "validation_failed"
+    assert set(in_query.json()["errors"]) == {"token"}
+    assert token not in in_query.text
+    in_body = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert in_body.status_code == 200, "the token a query brought was not taken, nor spent"
+
+
+@pytest.mark.asvs("RST-07")
+async def test_the_reset_page_the_link_opens_sends_no_referrer(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """The end user's link opens the hosted page with the token in its address: the page tells the browser to
+    send that address nowhere, not even with the page's own requests."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
+    assert await mail_app.state.outbox.run_once() >= 1
+    body = smtp.inbox.to(user.email)[0].get_body(("plain",))
+    assert body is not None
+    link = HOSTED_LINK.search(body.get_content())
+    assert link is not None
+    page = await http.get(link.group(0))
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.asvs("RST-07")
+async def test_the_consoles_reset_page_sends_its_address_to_no_other_origin(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """A tenant account's link opens the console's page. The console keeps `same-origin` (its form posts need their
+    `Origin`, which `no-referrer` turns into `null`), and every request the page can make goes to Sump itself: the
+    token in its address reaches no other site."""
+    world = await new_tenant(http)
+    member = await world.add_member("user")
+    forgot = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/forgot-password", json={"email": member.email})
+    assert forgot.status_code == 200, forgot.text
+    assert await mail_app.state.outbox.run_once() >= 1
+    body = smtp.inbox.to(member.email)[0].get_body(("plain",))
+    assert body is not None
+    link = LINK.search(body.get_content())
+    assert link is not None
+    assert link.group(0).startswith("http://sump.test/console/reset-password?")
+    page = await http.get(link.group(0))
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["cache-control"] == "no-store"
+    policy = dict(directive.strip().split(" ", 1) for directive in page.headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert {policy[name] for name in ("script-src", "style-src", "connect-src", "form-action")} == {"'self'"}
+    assert policy["img-src"] == "'self' data:"
