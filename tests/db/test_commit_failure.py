@@ -1,0 +1,86 @@
+"""A write request answers only once its transaction has committed: when the commit fails, the client gets a
+generic 500 and nothing the request did is stored (no "201, then the commit failed")."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.db.tables.tenants import Tenant
+from tests.support import TenantWorld, tenant_body
+
+
+class CommitRefused(Exception):
+    """What the database connection raises instead of committing."""
+
+
+@contextlib.contextmanager
+def failing_commits(app: FastAPI) -> Iterator[list[str]]:
+    """Every transaction the application commits while the block runs fails at its COMMIT as a database fails
+    one (a serialization failure, a deferred constraint, a lost connection): the transaction is rolled back and
+    the commit raises. Yields the list of commits refused."""
+    refused: list[str] = []
+
+    def refuse(conn: Any) -> None:
+        refused.append("COMMIT")
+        conn.connection.dbapi_connection.rollback()
+        raise CommitRefused("the database refused the commit")
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "commit", refuse)
+    try:
+        yield refused
+    finally:
+        event.remove(engine, "commit", refuse)
+
+
+def assert_generic_failure(response: httpx.Response) -> None:
+    assert response.status_code == 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "internal"
+    assert problem["status"] == 500
+    assert problem["requestId"] == response.headers["x-request-id"]
+    for leak in ("CommitRefused", "refused the commit", "Traceback", "sqlalchemy"):
+        assert leak not in response.text
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.asvs("REL-02")
+async def test_a_new_environment_whose_commit_fails_is_answered_500_and_not_stored(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    name = "commit-refused"
+    with failing_commits(app) as refused:
+        created = await client.post(f"{world.base}/environments", json={"name": name}, headers=world.owner.auth)
+    assert refused, "the request reached its commit"
+    assert_generic_failure(created)
+
+    listed = await client.get(f"{world.base}/environments", headers=world.owner.auth)
+    assert listed.status_code == 200, listed.text
+    assert [environment["name"] for environment in listed.json()] == ["default"]
+    again = await client.post(f"{world.base}/environments", json={"name": name}, headers=world.owner.auth)
+    assert again.status_code == 201, "the name was not taken by a row that half exists"
+
+
+@pytest.mark.asvs("REL-02")
+async def test_a_tenant_whose_commit_fails_is_answered_500_with_no_session_and_not_stored(
+    app: FastAPI, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    body = tenant_body()
+    with failing_commits(app) as refused:
+        created = await client.post("/api/v1/tenants", json=body)
+    assert refused, "the request reached its commit"
+    assert_generic_failure(created)
+    assert "token" not in created.json()
+
+    assert await db.scalar(select(Tenant).where(Tenant.name == body["tenant"]["name"])) is None
+    retried = await client.post("/api/v1/tenants", json=body)
+    assert retried.status_code == 201, retried.text
