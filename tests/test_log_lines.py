@@ -6,9 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.servers import sqlite_environment, start_server
+from tests.support import BACKENDS, create_database, drop_database, tenant_body
 
 PROCESSES = 4
 RECORDS = 1500
@@ -97,3 +102,61 @@ def test_records_of_several_processes_in_one_file_are_whole_lines(unbuffered: bo
         finally:
             _finish(processes)
     _assert_whole_lines(log.read_text())
+
+
+INJECTED = "INFO forged record"
+
+
+@pytest.fixture(params=BACKENDS)
+def served_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of each backend, for a real server (it migrates it itself)."""
+    database = create_database(request.param, tmp_path, migrated=False)
+    yield database.url
+    drop_database(database)
+
+
+@pytest.mark.asvs("LOG-05")
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_carriage_returns_and_line_feeds_a_client_sends_stay_inside_one_log_record(
+    tmp_path: Path, served_database: str, log_format: str
+) -> None:
+    """What a client chooses (the path it asks for, the identifier it signs in with) reaches the log as part of one
+    record, its CR and LF escaped: no line of the log is a record the client wrote."""
+    environment = sqlite_environment(tmp_path, SUMP_DATABASE_URL=served_database, SUMP_LOG_FORMAT=log_format)
+    server = start_server(tmp_path, environment)
+    forged_path = f"/api/v1/a%0D%0A{INJECTED.replace(' ', '%20')}%0Ab"
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            missing = http.get(forged_path)
+            assert missing.status_code == 404, missing.text
+            assert missing.json()["code"] == "route_not_found"
+            created = http.post("/api/v1/tenants", json=tenant_body())
+            assert created.status_code == 201, created.text
+            tenant_id = created.json()["tenantId"]
+            for identifier in (
+                {"username": f"a\n{INJECTED}"},
+                {"username": f"a\r\n{INJECTED}"},
+                {"email": f"a\r\n{INJECTED}@example.com"},
+            ):
+                login = http.post(
+                    f"/api/v1/auth/tenants/{tenant_id}/login", json={**identifier, "password": "not a password"}
+                )
+                assert login.status_code == 400, login.text  # control characters are no identifier
+                assert login.headers["content-type"].startswith("application/problem+json")
+                assert login.json()["code"] == "validation_failed"
+                assert set(login.json()["errors"]) == set(identifier)
+        assert server.stop() == 0
+    finally:
+        server.kill()
+
+    lines = server.log_text().splitlines()
+    assert not [line for line in lines if line.lstrip().startswith(INJECTED)], "a line the client wrote"
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]  # each line, whole, is one record
+        [asked] = [record for record in records if record.get("event") == "request" and INJECTED in record["path"]]
+        assert asked["path"] == f"/api/v1/a\r\n{INJECTED}\nb"  # the value itself, kept whole and escaped
+        assert asked["status"] == 404
+    else:
+        [asked] = [line for line in lines if INJECTED in line]
+        assert f"a\\r\\n{INJECTED}\\nb" in asked
+        assert "status=404" in asked
