@@ -190,3 +190,20 @@ async def test_signup_past_the_per_address_budget_is_429(http: httpx.AsyncClient
     url = f"/api/v1/auth/environments/{world.environment_id}/signup"
 
     await spend_the_budget(http, url, SIGNUP_BUDGET, signup_body, (403, "signup_disabled"))
+
+
+MAGIC_LINK_SIGN_IN_BUDGET = 10
+
+
+@pytest.mark.asvs("AUTH-07", "VAL-08")
+async def test_magic_link_sign_in_past_the_per_address_budget_is_429(http: httpx.AsyncClient) -> None:
+    """Following an emailed sign-in link issues a session as `/login` does: its attempts are counted per address
+    like the other redemptions of an emailed token (reset, verification, invitation)."""
+    world = await new_tenant(http)
+    environment_id = await world.add_environment(settings={"magicLinksEnabled": True, "emailVerification": False})
+    url = f"/api/v1/auth/environments/{environment_id}/magic-link/sign-in"
+
+    def attempt() -> dict[str, str]:
+        return {"token": uuid.uuid4().hex * 2}
+
+    await spend_the_budget(http, url, MAGIC_LINK_SIGN_IN_BUDGET, attempt, (400, "invalid_token"))
