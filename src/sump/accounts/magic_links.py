@@ -25,6 +25,7 @@ from sump.kit.errors import Problem
 
 LINK_TTL = timedelta(minutes=15)
 PER_IP = parse("10/minute")
+SIGN_IN_PER_IP = parse("10/minute")  # links followed, as reset and verification links are counted
 PER_IDENTIFIER = parse("3/15minutes")
 ANSWER = "If an account exists with this identifier, a sign-in link has been sent."
 AMR = "email"  # what a session signed in by a magic link carries in `amr`

@@ -170,8 +170,9 @@ async def sign_in_with_link(
 ) -> SignedIn | Challenge:
     """A magic link as a sign-in's first step (where the environment allows them): the emailed token (single
     use, 15 minutes, of this pool) proves the address, which counts as verified; then the second factor when
-    the account has one, exactly as after a password (`amr` `email`). 403 `magic_links_disabled`, 400
-    `invalid_token` for any other token."""
+    the account has one, exactly as after a password (`amr` `email`). 429 past 10 a minute per address, 403
+    `magic_links_disabled`, 400 `invalid_token` for any other token."""
+    await call.limiter.hit(magic_links.SIGN_IN_PER_IP, "environment-magic-link-sign-in", call.client.ip)
     magic_links.ensure_enabled(pool)
     try:
         link, account = await links.redeem(call.db, pool, token, LinkPurpose.MAGIC_LINK)
