@@ -134,6 +134,9 @@ async def test_plain_pkce_is_refused(client: httpx.AsyncClient, world: TenantWor
         ({"max_age": "-1"}, "invalid_request"),
         ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
         ({"response_mode": "fragment"}, "invalid_request"),
+        ({"request_uri": "https://app.example.com/request.jwt"}, "request_uri_not_supported"),
+        ({"code_challenge": None}, "invalid_request"),
+        ({"code_challenge": "too-short-to-be-an-s256-challenge"}, "invalid_request"),
     ],
 )
 async def test_other_errors_go_back_to_the_client_with_state(
