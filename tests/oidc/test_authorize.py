@@ -19,6 +19,7 @@ from sump.db.tables.clients import AuthorizationRequest
 from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
 from sump.oidc import repository as oidc_repository
+from tests.clients.support import machine, register
 from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
 from tests.support import TenantWorld, expire
 
@@ -107,6 +108,20 @@ async def test_unknown_client_and_another_environments_client_get_an_error_page(
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_client"
         assert "location" not in response.headers
+
+
+async def test_a_machine_clients_id_is_no_client_of_the_authorization_endpoint(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Only applications take part in the code flow: a machine client's id answers the unknown client's error
+    page, whatever redirect URI comes with it."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    robot = await register(client, world, machine())
+    response = await authorize(client, rp, user, client_id=robot["clientId"])
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_client"
+    assert "location" not in response.headers
 
 
 async def test_plain_pkce_is_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:
@@ -262,3 +277,24 @@ async def test_a_request_is_used_once_by_its_own_update(
         async with app.state.sessionmaker() as db, db.begin():
             uses.append(await oidc_repository.use_request(db, request.environment_id, request.id, utcnow()))
     assert uses == [True, False]
+
+
+async def test_an_overlong_state_nonce_or_hint_is_invalid_request_and_the_state_is_not_echoed(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """state and nonce are kept to 512 characters and login_hint to 256; a longer one is refused, and a state
+    too long to be one goes back to no one."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    long_state = answer(await authorize(client, rp, user, state="s" * 513))
+    assert long_state["error"] == "invalid_request"
+    assert long_state["error_description"] == "state is too long."
+    assert "state" not in long_state
+    assert "code" not in long_state
+    long_nonce = answer(await authorize(client, rp, user, state="s1", nonce="n" * 513))
+    assert (long_nonce["error"], long_nonce["state"]) == ("invalid_request", "s1")
+    assert long_nonce["error_description"] == "nonce is too long."
+    long_hint = answer(await authorize(client, rp, user, login_hint="h" * 257))
+    assert long_hint["error_description"] == "login_hint is too long."
+    # At the limits, the request goes on.
+    assert "code" in answer(await authorize(client, rp, user, state="s" * 512, nonce="n" * 512, login_hint="h" * 256))
