@@ -298,3 +298,30 @@ async def test_an_overlong_state_nonce_or_hint_is_invalid_request_and_the_state_
     assert long_hint["error_description"] == "login_hint is too long."
     # At the limits, the request goes on.
     assert "code" in answer(await authorize(client, rp, user, state="s" * 512, nonce="n" * 512, login_hint="h" * 256))
+
+
+async def test_a_continuation_that_read_the_request_before_another_finished_it_issues_no_code(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order that a race makes, fixed: the continuation reads the request while it waits, another one
+    finishes it just after (its update lands first), and this one answers the finished request's error page,
+    without a code, whatever it had read."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = _continued(await authorize(client, rp, None), "sign-in")
+    read = oidc_repository.request_by_digest
+
+    async def read_then_finished_by_another(
+        db: AsyncSession, environment_id: uuid.UUID, digest: bytes
+    ) -> AuthorizationRequest | None:
+        row = await read(db, environment_id, digest)
+        if row is not None:
+            finished = update(AuthorizationRequest).where(AuthorizationRequest.id == row.id).values(used_at=utcnow())
+            await db.execute(finished.execution_options(synchronize_session=False))  # the row read stays as read
+        return row
+
+    monkeypatch.setattr(oidc_repository, "request_by_digest", read_then_finished_by_another)
+    refused = await _continue(client, rp, token, hosted(user))
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_request_token"
+    assert "location" not in refused.headers
