@@ -75,3 +75,24 @@ async def test_a_first_party_client_never_asks(
     signed_in = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
     assert "code" in answer(await browser.get(signed_in.headers["location"]))
     assert "code" in answer(await _authorize(browser, rp, prompt="consent"))
+
+
+async def test_consent_given_to_one_client_does_not_count_for_another(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Consent is the end user's for one client: another third-party client asking the same scopes asks again
+    (and with prompt=none answers consent_required)."""
+    granted, other = await new_rp(client, world, firstParty=False), await new_rp(client, world, firstParty=False)
+    user = await world.add_end_user(world.environment_id)
+    page, token = _page(await _authorize(browser, granted, scope="openid email"))
+    signed_in = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+    page, token = _page(await browser.get(signed_in.headers["location"]))
+    assert page == "consent"
+    await _allow(browser, granted, token)
+    assert "code" in answer(await _authorize(browser, granted, scope="openid email"))
+
+    page, _token = _page(await _authorize(browser, other, scope="openid email"))
+    assert page == "consent"
+    silent = answer(await _authorize(browser, other, scope="openid email", prompt="none"))
+    assert silent["error"] == "consent_required"
+    assert "code" not in silent
