@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import httpx
 import jwt
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from sump.db.tables.clients import AuthorizationCode, Client
 from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
+from sump.oidc import repository as oidc_repository
 from tests.clients.support import clients_url
 from tests.oidc.support import CALLBACK, RP, code_for, exchange, new_rp, tokens_for, verified_id_token
 from tests.support import TenantWorld, expire
@@ -294,3 +296,45 @@ async def test_an_expired_refresh_token_is_invalid_grant(
     body = await tokens_for(client, rp, user)
     await expire(db, RefreshToken, RefreshToken.token_hash == token_digest(body["refresh_token"]))
     _oauth_error(await _refresh(client, rp, body["refresh_token"]), 400, "invalid_grant")
+
+
+async def test_a_code_replayed_after_its_expiry_still_revokes_what_it_issued(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A used code is a replay whenever it comes back: past its 60 seconds, or with a wrong verifier, it still
+    answers the replay's invalid_grant and ends the refresh token it issued."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    first = await exchange(client, rp, code)
+    assert first.status_code == 200, first.text
+    await expire(db, AuthorizationCode, AuthorizationCode.code_hash == token_digest(code))
+    replayed = await exchange(client, rp, code, verifier="a-wrong-verifier-" + "x" * 40)
+    _oauth_error(replayed, 400, "invalid_grant")
+    assert "already used" in replayed.json()["error_description"]
+    _oauth_error(await _refresh(client, rp, first.json()["refresh_token"]), 400, "invalid_grant")
+
+
+async def test_a_redemption_that_read_the_code_before_another_used_it_issues_nothing(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order that a race makes, fixed: the redemption reads the code unused, another redemption uses it just
+    after (its update lands first), and this one is the replay: invalid_grant, no tokens."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    read = oidc_repository.code_by_digest
+
+    async def read_then_used_by_another(
+        db: AsyncSession, environment_id: uuid.UUID, digest: bytes
+    ) -> AuthorizationCode | None:
+        row = await read(db, environment_id, digest)
+        if row is not None:
+            used = update(AuthorizationCode).where(AuthorizationCode.id == row.id).values(used_at=utcnow())
+            await db.execute(used.execution_options(synchronize_session=False))  # the row read stays as read
+        return row
+
+    monkeypatch.setattr(oidc_repository, "code_by_digest", read_then_used_by_another)
+    refused = await exchange(client, rp, code)
+    _oauth_error(refused, 400, "invalid_grant")
+    assert "access_token" not in refused.json()
