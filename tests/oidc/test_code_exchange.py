@@ -338,3 +338,20 @@ async def test_a_redemption_that_read_the_code_before_another_used_it_issues_not
     refused = await exchange(client, rp, code)
     _oauth_error(refused, 400, "invalid_grant")
     assert "access_token" not in refused.json()
+
+
+async def test_a_code_lives_sixty_seconds_and_a_verifier_must_have_the_rfc_7636_shape(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A code is valid for 60 seconds from its issue; a code_verifier shorter than 43 characters is refused even
+    when its S256 challenge is the one the request sent."""
+    rp = await new_rp(client, world)
+    rp.verifier = "short-verifier"
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    row = await db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_digest(code)))
+    assert row is not None
+    assert row.expires_at - row.created_at == timedelta(seconds=60)
+    refused = await exchange(client, rp, code)
+    _oauth_error(refused, 400, "invalid_grant")
+    assert "code_verifier" in refused.json()["error_description"]
