@@ -355,3 +355,19 @@ async def test_a_code_lives_sixty_seconds_and_a_verifier_must_have_the_rfc_7636_
     refused = await exchange(client, rp, code)
     _oauth_error(refused, 400, "invalid_grant")
     assert "code_verifier" in refused.json()["error_description"]
+
+
+async def test_the_id_tokens_auth_time_is_when_the_end_user_signed_in(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """auth_time is the sign-in's time (the hosted session's start), not the time of the code or the token."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    signed_in_at = (utcnow() - timedelta(minutes=10)).replace(microsecond=0)
+    session_id = uuid.UUID(user.session_id)
+    await db.execute(update(Session).where(Session.id == session_id).values(created_at=signed_in_at))
+    await db.commit()
+    body = await tokens_for(client, rp, user)
+    claims = await verified_id_token(client, rp, body["id_token"])
+    assert claims["auth_time"] == int(signed_in_at.timestamp())
+    assert claims["iat"] - claims["auth_time"] >= 600
