@@ -371,3 +371,16 @@ async def test_the_id_tokens_auth_time_is_when_the_end_user_signed_in(
     claims = await verified_id_token(client, rp, body["id_token"])
     assert claims["auth_time"] == int(signed_in_at.timestamp())
     assert claims["iat"] - claims["auth_time"] >= 600
+
+
+async def test_an_application_without_the_refresh_grant_gets_no_refresh_token(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The code exchange of an application registered for authorization_code alone answers the access and ID
+    tokens, and no refresh token (first party, or third party with offline_access consented)."""
+    rp = await new_rp(client, world, grantTypes=["authorization_code"])
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user, scope="openid email offline_access")
+    assert body["access_token"]
+    assert body["id_token"]
+    assert "refresh_token" not in body
