@@ -87,6 +87,26 @@ async def test_a_token_of_another_environments_pages_is_refused(browser: httpx.A
     assert refused.status_code == 403
 
 
+async def test_a_csrf_pair_of_another_environments_pages_is_refused_even_with_its_cookie(
+    browser: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The CSRF token is bound to its environment, not only by its cookie's path: the other environment's cookie
+    and token, sent together to this environment's form, are refused and sign no one in."""
+    other_environment = await world.add_environment()
+    user = await world.add_end_user(world.environment_id)
+    csrf = await csrf_of(browser, f"{pages(other_environment)}/sign-in")
+    cookie = browser.cookies.get("sump_hosted_csrf", path=f"{pages(other_environment)}/")
+    assert cookie
+    browser.cookies.clear()
+    form = {"csrf": csrf, "identifier": user.email, "password": PASSWORD}
+    refused = await browser.post(
+        f"{pages(world.environment_id)}/sign-in", data=form, headers={"Cookie": f"sump_hosted_csrf={cookie}"}
+    )
+    assert refused.status_code == 403
+    assert "came from another site" in refused.text
+    assert "sump_hosted=" not in refused.headers.get("set-cookie", "")
+
+
 async def test_the_hosted_session_counts_only_in_its_environment(
     browser: httpx.AsyncClient, world: TenantWorld
 ) -> None:
