@@ -18,7 +18,7 @@ from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
-from tests.support import SECRET, TenantWorld, bearer, expire
+from tests.support import SECRET, EndUser, TenantWorld, bearer, expire
 
 
 def _userinfo(rp: RP) -> str:
@@ -265,3 +265,40 @@ async def test_introspection_of_a_rotated_or_expired_refresh_token_is_inactive(
     assert (await client.post(url, data={"token": first}, headers=rp.basic)).json() == {"active": False}
     await expire(db, RefreshToken, RefreshToken.token_hash == token_digest(second))
     assert (await client.post(url, data={"token": second}, headers=rp.basic)).json() == {"active": False}
+
+
+async def test_end_session_also_ends_the_browsers_later_hosted_session_of_the_same_end_user(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The hint names the sign-in the tokens came from; the browser's hosted session, when it is a later sign-in
+    of the same end user, ends too. Another end user's hosted session in the browser is left alone."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    again = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert again.status_code == 200, again.text
+    later = EndUser(**{**user.__dict__, "session_id": again.json()["session"]["id"], "token": again.json()["token"]})
+    response = await client.get(_end_session(rp), params={"id_token_hint": body["id_token"]}, headers=hosted(later))
+    assert response.status_code == 303, response.text
+    assert (await client.get(f"{user.auth_base}/session", headers=later.auth)).status_code == 401
+
+    stranger = await world.add_end_user(world.environment_id)
+    signed_out = await world.add_end_user(world.environment_id)
+    second = await tokens_for(client, rp, signed_out)
+    kept = await client.get(_end_session(rp), params={"id_token_hint": second["id_token"]}, headers=hosted(stranger))
+    assert kept.status_code == 303, kept.text
+    assert (await client.get(f"{stranger.auth_base}/session", headers=stranger.auth)).status_code == 200
+
+
+async def test_an_end_session_parameter_over_4096_characters_is_refused(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user)
+    params = {"id_token_hint": body["id_token"], "state": "s" * 4097}
+    response = await client.get(_end_session(rp), params=params, headers=hosted(user))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_logout_request"
+    assert "location" not in response.headers
+    assert (await client.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200  # still signed in
