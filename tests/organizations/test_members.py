@@ -69,6 +69,20 @@ async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncC
     assert not_member.status_code == 404
 
 
+async def test_a_member_cannot_be_given_a_role_the_environment_does_not_have(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Only a role of the environment's catalog can be given: a made-up one (even a tenant role's name) is
+    400 `unknown_role`, and the member keeps their role."""
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    for by in (s.admin, world.owner):
+        refused = await client.patch(f"{members_url}/{s.viewer.account_id}", json={"role": "OWNER"}, headers=by.auth)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "unknown_role"
+    assert (await member_roles(client, s.admin, s.organization_id))[s.viewer.account_id] == "READ_ONLY"
+
+
 @pytest.mark.asvs("AC-03")
 async def test_a_role_too_low_is_403(client: httpx.AsyncClient, world: TenantWorld) -> None:
     s = await scene(client, world)
