@@ -244,3 +244,28 @@ async def test_a_set_password_invitation_is_no_invitation_into_an_organization(
     assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID
     kept = await http.post(f"{base}/set-password", json={"token": token, "password": NEW_PASSWORD})
     assert kept.status_code == 200, kept.text
+
+
+async def test_only_the_organizations_admins_resend_or_revoke_its_invitations(
+    http: httpx.AsyncClient, mail_app: FastAPI
+) -> None:
+    """An invitation is managed through its own organization: another organization's ORG_ADMIN naming it under
+    theirs gets 404, a plain member of its organization 403, and it stays pending."""
+    world = await new_tenant(http)
+    admin, other_admin, member = [await world.add_end_user(world.environment_id) for _ in range(3)]
+    organization_id, other_id = await organization(world, admin), await organization(world, other_admin)
+    added = await http.post(
+        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
+        json={"accountId": member.account_id},
+        headers=world.owner.auth,
+    )
+    assert added.status_code == 201, added.text
+    invitation_id = (await invite(world, admin, organization_id, address())).json()["id"]
+    elsewhere = f"{invitations_url(world.environment_id, other_id)}/{invitation_id}"
+    assert code(await http.post(f"{elsewhere}/resend", headers=other_admin.auth)) == (404, "invitation_not_found")
+    assert code(await http.delete(elsewhere, headers=other_admin.auth)) == (404, "invitation_not_found")
+    own = f"{invitations_url(world.environment_id, organization_id)}/{invitation_id}"
+    assert code(await http.post(f"{own}/resend", headers=member.auth)) == (403, "insufficient_org_role")
+    assert code(await http.delete(own, headers=member.auth)) == (403, "insufficient_org_role")
+    listed = await http.get(invitations_url(world.environment_id, organization_id), headers=admin.auth)
+    assert [row["id"] for row in listed.json()] == [invitation_id]
