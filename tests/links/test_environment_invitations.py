@@ -269,3 +269,34 @@ async def test_only_the_organizations_admins_resend_or_revoke_its_invitations(
     assert code(await http.delete(own, headers=member.auth)) == (403, "insufficient_org_role")
     listed = await http.get(invitations_url(world.environment_id, organization_id), headers=admin.auth)
     assert [row["id"] for row in listed.json()] == [invitation_id]
+
+
+async def test_accepting_needs_the_invitation_still_to_make_sense(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Accepting re-checks what inviting checked: someone added to the organization since is 409
+    `already_member` (their role unchanged), and a role deleted from the catalog since is 400 `unknown_role`."""
+    world = await new_tenant(http)
+    admin, added, later = [await world.add_end_user(world.environment_id) for _ in range(3)]
+    organization_id = await organization(world, admin)
+    accept = f"/api/v1/auth/environments/{world.environment_id}/invitations/accept"
+
+    assert (await invite(world, admin, organization_id, added.email, "ORG_ADMIN")).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, added.email, ORGANIZATION))[3]
+    joined = await http.post(
+        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
+        json={"accountId": added.account_id, "role": "READ_ONLY"},
+        headers=world.owner.auth,
+    )
+    assert joined.status_code == 201, joined.text
+    assert code(await http.post(accept, json={"token": token}, headers=added.auth)) == (409, "already_member")
+    assert (await members(world, world.environment_id, organization_id))[added.account_id] == "READ_ONLY"
+
+    catalog = f"{world.base}/environments/{world.environment_id}/roles"
+    made = await http.post(catalog, json={"name": "TEMPORARY", "permissions": []}, headers=world.owner.auth)
+    assert made.status_code == 201, made.text
+    assert (await invite(world, admin, organization_id, later.email, "TEMPORARY")).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, later.email, ORGANIZATION))[3]
+    assert (await http.delete(f"{catalog}/TEMPORARY", headers=world.owner.auth)).status_code == 204
+    assert code(await http.post(accept, json={"token": token}, headers=later.auth)) == (400, "unknown_role")
+    assert later.account_id not in await members(world, world.environment_id, organization_id)
