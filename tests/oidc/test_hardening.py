@@ -4,6 +4,7 @@ scope, and odd characters are refused instead of failing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +12,10 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.environments import service as environments
+from sump.tokens import service as tokens
 from tests.hosted.support import CSRF, found, pages, sign_in
 from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp, tokens_for
 from tests.support import PASSWORD, TenantWorld, bearer
@@ -128,3 +132,35 @@ async def test_a_refresh_may_narrow_the_scope_but_not_widen_it(client: httpx.Asy
     assert jwt.decode(narrower.json()["access_token"], options={"verify_signature": False})["scope"] == "openid"
     again = await _refresh(client, rp, narrower.json()["refresh_token"], "")
     assert again.json()["scope"] == "openid email profile"  # the grant stays what was consented
+
+
+async def test_userinfo_needs_the_openid_scope_and_a_token_issued_to_a_client(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A client's token narrowed by a refresh to scopes without openid, and a token of this environment with
+    openid but issued to no client, both answer 403 insufficient_scope."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user, scope="openid email")
+    narrowed = await _refresh(client, rp, body["refresh_token"], "email")
+    assert narrowed.status_code == 200, narrowed.text
+    userinfo = f"/api/v1/environments/{rp.environment_id}/userinfo"
+    for token in (narrowed.json()["access_token"], await _openid_without_client(app, client, db, rp, user.credentials)):
+        refused = await client.get(userinfo, headers=bearer(token))
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "insufficient_scope"
+        assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+
+
+async def _openid_without_client(
+    app: FastAPI, client: httpx.AsyncClient, db: AsyncSession, rp: RP, credentials: dict[str, str]
+) -> str:
+    """The end user's own access token (no client), signed again by the environment with scope openid."""
+    own = await client.post(rp.token_url, json={"grantType": "password", **credentials})
+    assert own.status_code == 200, own.text
+    claims = jwt.decode(own.json()["accessToken"], options={"verify_signature": False})
+    assert "client_id" not in claims
+    environment = await environments.named(db, uuid.UUID(rp.environment_id))
+    token = await tokens.sign(db, app.state.settings, environment, claims | {"scope": "openid"}, tokens.TOKEN_TYPE)
+    await db.commit()
+    return token
