@@ -300,3 +300,34 @@ async def test_accepting_needs_the_invitation_still_to_make_sense(
     assert (await http.delete(f"{catalog}/TEMPORARY", headers=world.owner.auth)).status_code == 204
     assert code(await http.post(accept, json={"token": token}, headers=later.auth)) == (400, "unknown_role")
     assert later.account_id not in await members(world, world.environment_id, organization_id)
+
+
+async def test_a_set_password_invitation_of_a_disabled_end_user_sets_nothing(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Disabling the end user after the invitation was sent makes its link invalid (400 `invalid_token`); enabled
+    again, the same link works."""
+    world, accounts, account_id, email = await _made_without_password(http)
+    assert (await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)).status_code == 202
+    token = link_in(await delivered(mail_app, smtp, email, READY))[3]
+    assert (await http.patch(f"{accounts}/{account_id}/disable", headers=world.owner.auth)).status_code == 204
+    set_password = f"/api/v1/auth/environments/{world.environment_id}/invitations/set-password"
+    assert code(await http.post(set_password, json={"token": token, "password": NEW_PASSWORD})) == INVALID
+    shown = await http.get(f"{accounts}/{account_id}", headers=world.owner.auth)
+    assert shown.json()["emailVerified"] is False
+    assert (await http.patch(f"{accounts}/{account_id}/enable", headers=world.owner.auth)).status_code == 204
+    kept = await http.post(set_password, json={"token": token, "password": NEW_PASSWORD})
+    assert kept.status_code == 200, kept.text
+
+
+async def test_inviting_another_address_leaves_the_pending_invitations_of_others(
+    http: httpx.AsyncClient, mail_app: FastAPI
+) -> None:
+    """A new invitation revokes only the pending one of the same address into the same organization."""
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    first = (await invite(world, admin, organization_id, address())).json()["id"]
+    second = (await invite(world, admin, organization_id, address())).json()["id"]
+    listed = await http.get(invitations_url(world.environment_id, organization_id), headers=admin.auth)
+    assert sorted(row["id"] for row in listed.json()) == sorted([first, second])
