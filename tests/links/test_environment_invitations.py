@@ -331,3 +331,18 @@ async def test_inviting_another_address_leaves_the_pending_invitations_of_others
     second = (await invite(world, admin, organization_id, address())).json()["id"]
     listed = await http.get(invitations_url(world.environment_id, organization_id), headers=admin.auth)
     assert sorted(row["id"] for row in listed.json()) == sorted([first, second])
+
+
+async def test_a_set_password_invitation_is_bound_to_the_address_it_was_sent_to(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Once an admin changes the end user's email, the link sent to the old address sets no password and
+    verifies nothing (400 `invalid_token`)."""
+    world, accounts, account_id, email = await _made_without_password(http)
+    assert (await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)).status_code == 202
+    token = link_in(await delivered(mail_app, smtp, email, READY))[3]
+    moved = await http.patch(f"{accounts}/{account_id}/email", json={"email": address()}, headers=world.owner.auth)
+    assert moved.status_code == 204, moved.text
+    set_password = f"/api/v1/auth/environments/{world.environment_id}/invitations/set-password"
+    assert code(await http.post(set_password, json={"token": token, "password": NEW_PASSWORD})) == INVALID
+    assert (await http.get(f"{accounts}/{account_id}", headers=world.owner.auth)).json()["emailVerified"] is False
