@@ -180,3 +180,23 @@ async def test_a_reset_token_in_the_query_is_shown_escaped(browser: httpx.AsyncC
     assert page.status_code == 200
     assert "<script>alert(1)" not in page.text
     assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+
+
+async def test_only_an_explicit_allow_consents(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A consent form whose decision is missing or anything but `allow` denies: back to the client with
+    access_denied, no code, and no consent kept for the next request."""
+    rp, _user, token = await _third_party_at_consent(browser, client, world)
+    base = pages(world.environment_id)
+    csrf = await csrf_of(browser, f"{base}/consent?request={token}")
+    answered = await browser.post(f"{base}/consent", data={"csrf": csrf, "request": token, "decision": "Allow"})
+    back = back_at_the_client(answered)
+    assert back["error"] == "access_denied"
+    assert "code" not in back
+    again = await browser.get(f"/api/v1/environments/{rp.environment_id}/authorize", params=rp.query())
+    assert urlsplit(again.headers["location"]).path == f"{base}/consent"
+    token = parse_qs(urlsplit(again.headers["location"]).query)["request"][0]
+    csrf = await csrf_of(browser, f"{base}/consent?request={token}")
+    missing = await browser.post(f"{base}/consent", data={"csrf": csrf, "request": token})
+    assert back_at_the_client(missing)["error"] == "access_denied"
