@@ -11,9 +11,10 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.links import Invitation
 from tests.links.conftest import delivered, events, link_in
 from tests.mail import SmtpServer
-from tests.support import PASSWORD, EndUser, TenantWorld, new_tenant
+from tests.support import PASSWORD, EndUser, TenantWorld, expire, new_tenant
 
 ORGANIZATION = "You are invited to join an organization"
 READY = "Your account is ready: choose a password"
@@ -346,3 +347,25 @@ async def test_a_set_password_invitation_is_bound_to_the_address_it_was_sent_to(
     set_password = f"/api/v1/auth/environments/{world.environment_id}/invitations/set-password"
     assert code(await http.post(set_password, json={"token": token, "password": NEW_PASSWORD})) == INVALID
     assert (await http.get(f"{accounts}/{account_id}", headers=world.owner.auth)).json()["emailVerified"] is False
+
+
+async def test_a_revoked_or_expired_invitation_is_not_even_shown(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """The page a link opens describes only a live invitation: once revoked or expired, the lookup is 400
+    `invalid_token`, as accepting is."""
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    lookup = f"/api/v1/auth/environments/{world.environment_id}/invitations/lookup"
+    revoked_email, expired_email = address(), address()
+    revoked_id = (await invite(world, admin, organization_id, revoked_email)).json()["id"]
+    expired_id = (await invite(world, admin, organization_id, expired_email)).json()["id"]
+    revoked = link_in(await delivered(mail_app, smtp, revoked_email, ORGANIZATION))[3]
+    expired = link_in(await delivered(mail_app, smtp, expired_email, ORGANIZATION))[3]
+    assert (await http.post(lookup, json={"token": revoked})).status_code == 200
+    url = invitations_url(world.environment_id, organization_id)
+    assert (await http.delete(f"{url}/{revoked_id}", headers=admin.auth)).status_code == 204
+    await expire(db, Invitation, Invitation.id == uuid.UUID(expired_id))
+    for token in (revoked, expired):
+        assert code(await http.post(lookup, json={"token": token})) == INVALID
