@@ -216,6 +216,11 @@ async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
     assert made.status_code == 201
     assert (await invite(world, email)).status_code == 201
     token = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    base = f"/api/v1/auth/tenants/{world.tenant_id}/invitations/accept"
+    weak = await http.post(
+        base, json={"token": token, "name": "Old Style", "username": "old_style_now", "password": "password"}
+    )
+    assert code(weak) == (400, "password_too_common"), "completing an account checks the password as creating one"
     accepted = await accept(world, token, "old_style_now")
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["id"] == made.json()["id"], "the same account, completed"
