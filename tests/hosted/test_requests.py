@@ -110,6 +110,15 @@ async def test_consent_without_a_session_goes_to_sign_in_first(
     page = await browser.get(f"{pages(world.environment_id)}/consent", params={"request": token})
     assert page.status_code == 303
     assert page.headers["location"] == f"{pages(world.environment_id)}/sign-in?request={token}"
+    # Its form, posted without a session, decides nothing either way: to sign-in, the request still waiting.
+    csrf = await csrf_of(browser, f"{pages(world.environment_id)}/sign-in?request={token}")
+    for decision in ("deny", "allow"):
+        posted = await browser.post(
+            f"{pages(world.environment_id)}/consent", data={"csrf": csrf, "request": token, "decision": decision}
+        )
+        assert posted.status_code == 303
+        assert posted.headers["location"] == f"{pages(world.environment_id)}/sign-in?request={token}"
+    assert (await browser.get(f"{pages(world.environment_id)}/sign-in", params={"request": token})).status_code == 200
 
 
 @pytest.mark.parametrize("page", ["sign-in", "sign-up", "forgot-password", "consent"])
