@@ -302,3 +302,26 @@ async def test_an_end_session_parameter_over_4096_characters_is_refused(
     assert response.json()["code"] == "invalid_logout_request"
     assert "location" not in response.headers
     assert (await client.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200  # still signed in
+
+
+async def test_the_phone_number_is_released_only_with_the_phone_scope(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An end user with a phone number: without the phone scope neither userinfo nor the ID token tells it;
+    with it, both do."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    phone = "+14155550142"
+    accounts = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    changed = await client.patch(f"{accounts}/phone", json={"phone": phone}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    without = await tokens_for(client, rp, user, scope="openid email profile")
+    claims = jwt.decode(without["id_token"], options={"verify_signature": False})
+    info = (await client.get(_userinfo(rp), headers=bearer(without["access_token"]))).json()
+    for shown in (claims, info):
+        assert "phone_number" not in shown
+        assert "phone_number_verified" not in shown
+    with_phone = await tokens_for(client, rp, user, scope="openid phone")
+    info = (await client.get(_userinfo(rp), headers=bearer(with_phone["access_token"]))).json()
+    assert info["phone_number"] == phone
+    assert jwt.decode(with_phone["id_token"], options={"verify_signature": False})["phone_number"] == phone
