@@ -136,15 +136,13 @@ class PasswordHasher:
         """Runs in the first hashing thread before any job: the engine (measured here unless given) and the
         dummy hash an unknown account is verified against, made by that engine. A server answers while the pool
         prepares; a hash asked for meanwhile waits for it. Should it fail, the pool still serves, and an unknown
-        account's verification fails loudly rather than answering at once without its dummy. What the hashes
-        kept goes back at once: an idle worker holds none of it."""
+        account's verification fails loudly rather than answering at once without its dummy."""
         try:
             self._engine = self._engine or engine()
             self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self._engine)
         except Exception:
             structlog.get_logger("sump.passwords").exception("hashing pool not prepared")
         finally:
-            _give_back_memory()
             self._prepared.set()
 
     @contextlib.asynccontextmanager
@@ -235,7 +233,7 @@ class PasswordHasher:
         if first:
             self._prepare()
         self._prepared.wait()
-        holding = False  # memory the allocator kept from this thread's last hash (none before the first job)
+        holding = True  # memory the allocator kept from this thread's last hash
         while True:
             with self._ready:
                 while not self._turns and not self._closed:
@@ -413,25 +411,11 @@ def cheaper(libsodium: float, reference: float) -> str:
 
 def _give_back_memory() -> None:
     """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: the engine's
-    probes and the pool's preparation leave no resident memory behind (in the supervisor, so in each worker forked
-    from it, too), and neither does an idle hashing thread. A busy one keeps its own,
+    probes leave no resident memory behind, in the supervisor and so in each worker forked from it, and neither
+    does an idle hashing thread. A busy one keeps its own,
     which spares each of its hashes as many page faults (glibc; elsewhere the allocator decides)."""
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc; TypeError: Windows
         ctypes.CDLL(None).malloc_trim(0)
-
-
-def _allocate_from_one_arena() -> None:
-    """Has every thread allocate from glibc's main arena, before any hashing thread exists. A hash's 19 MiB
-    freed in a thread's own arena stays at the top of that arena's heap, where `malloc_trim` never reaches (it
-    trims the main arena's top alone): the idle release and the preparation's gave nothing back, and an idle
-    worker that had measured its engine kept 19 MiB. The hashing threads allocate once a hash, so sharing one
-    arena costs them nothing measurable."""
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc; TypeError: Windows
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-_allocate_from_one_arena()
 
 
 def _cpu_of_hash(by: str) -> float:
