@@ -7,9 +7,8 @@ sign-ins on its hashing threads while the other workers idle, and refuses what d
 
 The supervisor imports the application once and forks its workers from that: a worker, first or replacement,
 starts without importing anything, so it serves within a fraction of a second even on a busy machine (a
-spawned worker spent seconds importing, and every worker did it again). The supervisor runs no event loop,
-engine or hasher, and no thread once it forks (the hashing engine's probe ends before), so a fork copies nothing
-that a worker could not use.
+spawned worker spent seconds importing, and every worker did it again). The supervisor runs no thread, event
+loop, engine or hasher, so a fork copies nothing that a worker could not use.
 
 The workers' metrics add up in one scrape: each run has a directory of its own for prometheus-client's
 per-process files, named before any metric is made, removed at the end, and the supervisor takes a
@@ -34,7 +33,6 @@ import socket
 import struct
 import tempfile
 import termios
-import threading
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
@@ -95,16 +93,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     with metrics_directory():
         from sump.kit import passwords, shared_counters  # here: `sump serve` with one worker has no use for them
 
-        # The engine is measured once, here, while the application is imported: every worker hashes with the
-        # engine chosen, and the thread has ended before the fork.
-        measuring = threading.Thread(target=passwords.engine, name="sump-engine-probe")
-        if settings.argon2_engine == "auto":
-            measuring.start()
         importlib.import_module(APP.split(":")[0])  # once, here: every worker is forked with it imported
         for module in SHARED_BEFORE_FORK:
             importlib.import_module(module)
-        if measuring.ident is not None:
-            measuring.join()
+        if settings.argon2_engine == "auto":
+            passwords.engine()  # measured once, here: every worker hashes with the engine chosen
         collect_garbage_from_now_on()  # before the fork: the workers' collections leave the shared pages alone
         # The workers count rate limits and lockouts together, in one file of the machine (unless Redis keeps them).
         with shared_counters.for_workers(settings.redis_url) as counters:

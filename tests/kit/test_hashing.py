@@ -46,7 +46,6 @@ ENGINES = pytest.mark.parametrize("by", [LIBSODIUM, REFERENCE_ENGINE])
 async def hasher() -> AsyncIterator[PasswordHasher]:
     """One thread; a newcomer is let in when its hash would start within 3 s; a hash is taken to last 1 s."""
     pool = PasswordHasher(workers=1, max_wait=60, admission_wait=3.0)
-    assert pool.engine in passwords.ENGINES  # prepared: the dummy's hash set a pace, which the test's replaces
     pool.hash_seconds, pool.paced_at = 1.0, time.perf_counter()
     yield pool
     pool.close()
@@ -374,8 +373,8 @@ async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
     a dummy verified by the other engine would cost another time than a real account's check."""
     hasher = PasswordHasher(workers=1, by=by)
     try:
-        stored = await hasher.hash(PASSWORD)
         assert not REFERENCE.check_needs_rehash(hasher._dummy)  # the dummy is a hash at today's parameters
+        stored = await hasher.hash(PASSWORD)
         calls: list[str] = []
 
         def counted(name: str, real: Any) -> Any:
@@ -400,42 +399,6 @@ async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
         assert calls == [by] * 4
     finally:
         hasher.close()
-
-
-async def test_a_pool_is_built_without_hashing_and_a_hash_asked_meanwhile_waits_for_its_engine(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Building the pool costs a server's start no hash: the engine is measured, and the dummy made, in the first
-    hashing thread while the server starts. A hash asked for before that ends waits for it, and both are made by
-    the engine measured."""
-    measured = threading.Event()
-
-    def measuring() -> str:
-        measured.wait()
-        return LIBSODIUM
-
-    made: list[bytes] = []
-    real = nacl.pwhash.argon2id.str
-
-    def counted(secret: bytes, **parameters: Any) -> bytes:
-        made.append(secret)
-        return real(secret, **parameters)
-
-    monkeypatch.setattr(passwords, "engine", measuring)
-    monkeypatch.setattr(nacl.pwhash.argon2id, "str", counted)
-    try:  # built while the engine is still being measured (a pool that measured first would never be)
-        hasher = await asyncio.wait_for(asyncio.to_thread(PasswordHasher, workers=1), 30)
-        hashing = asyncio.create_task(hasher.hash(PASSWORD))
-        await asyncio.sleep(0)  # one turn: the task takes its place and queues its hash, then waits for it
-        assert (hasher.pending, made) == (1, [])
-        measured.set()
-        stored = await hashing
-        assert made == [b"sump-dummy-password", PASSWORD.encode()]
-        assert hasher.engine == LIBSODIUM
-        assert REFERENCE.verify(stored, PASSWORD)
-        hasher.close()
-    finally:
-        measured.set()
 
 
 def test_an_unknown_engine_is_refused() -> None:

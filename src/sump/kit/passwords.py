@@ -47,7 +47,9 @@ SODIUM_PREFIX, SODIUM_MAX_LENGTH = "$argon2id$v=19$", 127
 TIME_COST, MEMORY_KIB = 2, 19456
 LIBSODIUM, REFERENCE = "libsodium", "argon2-cffi"
 ENGINES = (LIBSODIUM, REFERENCE)
-# A hashing thread idle this long gives the reference engine's 19 MiB back; a busy one keeps them between hashes.
+# A hashing thread idle this long asks the allocator to give the reference engine's 19 MiB back; a busy one keeps
+# them between hashes. glibc gives back only what its main arena holds, not a thread arena's top, where a hashing
+# thread's hash lies ("Start-up" in docs/performance.md): for now the release returns little.
 IDLE_RELEASE_SECONDS = 10.0
 # The reference engine is kept only when its hash costs clearly less: libsodium's is the same on every build.
 REFERENCE_WHEN_BELOW = 0.9
@@ -113,34 +115,18 @@ class PasswordHasher:
         self._places, self._waits = metrics.of().hashing_places, metrics.of().hashing_wait
         if by not in (None, *ENGINES):
             raise ValueError(f"unknown argon2id engine {by!r}")
-        self._engine, self._dummy = by or "", ""
-        self._prepared = threading.Event()
+        self.engine = by or engine()
         self._lines: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
         self._ready = threading.Condition()
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._serve, args=(n == 0,), name=f"sump-hash-{n}", daemon=True)
-            for n in range(self.workers)
+            threading.Thread(target=self._serve, name=f"sump-hash-{n}", daemon=True) for n in range(self.workers)
         ]
         for thread in self._threads:
             thread.start()
-
-    @property
-    def engine(self) -> str:
-        """The argon2id engine of this pool (once the pool is prepared)."""
-        self._prepared.wait()
-        return self._engine
-
-    def _prepare(self) -> None:
-        """Runs in the first hashing thread before any job: the engine (measured here unless given) and the
-        dummy hash an unknown account is verified against, made by that engine. A server answers while the pool
-        prepares; a hash asked for meanwhile waits for it."""
-        try:
-            self._engine = self._engine or engine()
-            self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self._engine)
-        finally:
-            self._prepared.set()
+        self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self.engine)
+        _give_back_memory()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -222,14 +208,11 @@ class PasswordHasher:
             self._ready.notify()
         return job.future
 
-    def _serve(self, first: bool) -> None:
-        """A hashing thread: the next job of the next line in turn, once the pool is prepared."""
+    def _serve(self) -> None:
+        """A hashing thread: the next job of the next line in turn."""
         # Linux: its name where `top -H` and /proc show threads.
         with contextlib.suppress(OSError), open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
             comm.write(threading.current_thread().name)
-        if first:
-            self._prepare()
-        self._prepared.wait()
         holding = True  # memory the allocator kept from this thread's last hash
         while True:
             with self._ready:
@@ -283,7 +266,7 @@ class PasswordHasher:
             self.fastest = min(self.fastest, elapsed)
 
     async def hash(self, password: str) -> str:
-        result: str = await self.run(self._hash_argon2id, password)
+        result: str = await self.run(_hash_argon2id, password, self.engine)
         return result
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
@@ -293,7 +276,7 @@ class PasswordHasher:
         at all, takes as long as a wrong password.
         """
         if stored is None:
-            await self.run(self._verify_dummy, "\0" + password)
+            await self.run(self._verify_argon2, self._dummy, "\0" + password)
             return False, None
         if stored.startswith(BCRYPT_PREFIXES):
             ok: bool = await self.run(_verify_bcrypt, stored, password)
@@ -314,15 +297,8 @@ class PasswordHasher:
         """Spends what a real verification costs, for unknown accounts."""
         await self.verify(None, password)
 
-    # These run in the hashing threads, which take no job before the pool is prepared.
-    def _hash_argon2id(self, password: str) -> str:
-        return _hash_argon2id(password, self._engine)
-
     def _verify_argon2(self, stored: str, password: str) -> bool:
-        return verify_argon2(stored, password, self._engine)
-
-    def _verify_dummy(self, password: str) -> bool:
-        return verify_argon2(self._dummy, password, self._engine)
+        return verify_argon2(stored, password, self.engine)
 
     def close(self) -> None:
         """Ends the threads; jobs still queued are refused."""
@@ -405,10 +381,11 @@ def cheaper(libsodium: float, reference: float) -> str:
 
 
 def _give_back_memory() -> None:
-    """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: the engine's
-    probes leave no resident memory behind, in the supervisor and so in each worker forked from it, and neither
-    does an idle hashing thread. A busy one keeps its own,
-    which spares each of its hashes as many page faults (glibc; elsewhere the allocator decides)."""
+    """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: a hash made
+    outside the hashing threads (the probes, the dummy), in the main arena, leaves no resident memory behind, in
+    the supervisor and so in each worker forked from it. A busy hashing thread keeps its own, which spares each of
+    its hashes as many page faults (glibc; elsewhere the allocator decides); an idle one's lies at the top of its
+    own arena, which `malloc_trim` does not reach."""
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc; TypeError: Windows
         ctypes.CDLL(None).malloc_trim(0)
 
