@@ -12,9 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
+import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.base import utcnow
 from sump.kit.crypto import sign_cookie
+from sump.oidc import repository as oidc_repository
 from tests.clients.support import application, register
 from tests.support import SECRET, EndUser, TenantWorld
 
@@ -125,3 +130,18 @@ async def verified_id_token(http: httpx.AsyncClient, rp: RP, token: str) -> dict
         token, jwt.PyJWK(key).key, algorithms=["ES256"], audience=rp.client_id, issuer=rp.issuer
     )
     return claims
+
+
+def used_by_another_after_read(monkeypatch: pytest.MonkeyPatch, reader: str, table: Any) -> None:
+    """The order that a race makes, fixed: `oidc.repository.<reader>` reads its row (a request or a code) unused,
+    and another request's update marking it used lands just after, while the row read stays as read."""
+    read = getattr(oidc_repository, reader)
+
+    async def read_then_used_by_another(db: AsyncSession, environment_id: uuid.UUID, digest: bytes) -> Any:
+        row = await read(db, environment_id, digest)
+        if row is not None:
+            used = update(table).where(table.id == row.id).values(used_at=utcnow())
+            await db.execute(used.execution_options(synchronize_session=False))  # the row read stays as read
+        return row
+
+    monkeypatch.setattr(oidc_repository, reader, read_then_used_by_another)

@@ -20,7 +20,7 @@ from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
 from sump.oidc import repository as oidc_repository
 from tests.clients.support import machine, register
-from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp
+from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp, used_by_another_after_read
 from tests.support import TenantWorld, expire
 
 
@@ -309,18 +309,7 @@ async def test_a_continuation_that_read_the_request_before_another_finished_it_i
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     token = _continued(await authorize(client, rp, None), "sign-in")
-    read = oidc_repository.request_by_digest
-
-    async def read_then_finished_by_another(
-        db: AsyncSession, environment_id: uuid.UUID, digest: bytes
-    ) -> AuthorizationRequest | None:
-        row = await read(db, environment_id, digest)
-        if row is not None:
-            finished = update(AuthorizationRequest).where(AuthorizationRequest.id == row.id).values(used_at=utcnow())
-            await db.execute(finished.execution_options(synchronize_session=False))  # the row read stays as read
-        return row
-
-    monkeypatch.setattr(oidc_repository, "request_by_digest", read_then_finished_by_another)
+    used_by_another_after_read(monkeypatch, "request_by_digest", AuthorizationRequest)
     refused = await _continue(client, rp, token, hosted(user))
     assert refused.status_code == 400
     assert refused.json()["code"] == "invalid_request_token"

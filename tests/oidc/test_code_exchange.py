@@ -18,9 +18,17 @@ from sump.db.tables.clients import AuthorizationCode, Client
 from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
-from sump.oidc import repository as oidc_repository
 from tests.clients.support import clients_url
-from tests.oidc.support import CALLBACK, RP, code_for, exchange, new_rp, tokens_for, verified_id_token
+from tests.oidc.support import (
+    CALLBACK,
+    RP,
+    code_for,
+    exchange,
+    new_rp,
+    tokens_for,
+    used_by_another_after_read,
+    verified_id_token,
+)
 from tests.support import TenantWorld, expire
 
 
@@ -323,18 +331,7 @@ async def test_a_redemption_that_read_the_code_before_another_used_it_issues_not
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     code = await code_for(client, rp, user)
-    read = oidc_repository.code_by_digest
-
-    async def read_then_used_by_another(
-        db: AsyncSession, environment_id: uuid.UUID, digest: bytes
-    ) -> AuthorizationCode | None:
-        row = await read(db, environment_id, digest)
-        if row is not None:
-            used = update(AuthorizationCode).where(AuthorizationCode.id == row.id).values(used_at=utcnow())
-            await db.execute(used.execution_options(synchronize_session=False))  # the row read stays as read
-        return row
-
-    monkeypatch.setattr(oidc_repository, "code_by_digest", read_then_used_by_another)
+    used_by_another_after_read(monkeypatch, "code_by_digest", AuthorizationCode)
     refused = await exchange(client, rp, code)
     _oauth_error(refused, 400, "invalid_grant")
     assert "access_token" not in refused.json()
