@@ -55,11 +55,22 @@ async def invite(
     )
 
 
+def members_url(environment_id: str, organization_id: str) -> str:
+    return f"/api/v1/environments/{environment_id}/organizations/{organization_id}/members"
+
+
 async def members(world: TenantWorld, environment_id: str, organization_id: str) -> dict[str, str]:
-    url = f"/api/v1/environments/{environment_id}/organizations/{organization_id}/members"
-    listed = await world.http.get(url, headers=world.owner.auth)
+    listed = await world.http.get(members_url(environment_id, organization_id), headers=world.owner.auth)
     assert listed.status_code == 200, listed.text
     return {member["accountId"]: member["role"] for member in listed.json()}
+
+
+async def add_member(world: TenantWorld, organization_id: str, member: EndUser, **role: str) -> None:
+    """`member` made a member of the organization by the tenant's owner (the default role unless `role=`)."""
+    body = {"accountId": member.account_id, **role}
+    url = members_url(world.environment_id, organization_id)
+    added = await world.http.post(url, json=body, headers=world.owner.auth)
+    assert added.status_code == 201, added.text
 
 
 def signup_body(token: str, **overrides: Any) -> dict[str, Any]:
@@ -138,12 +149,7 @@ async def test_who_may_invite_into_an_organization(http: httpx.AsyncClient, mail
     member = await world.add_end_user(world.environment_id)
     organization_id = await organization(world, admin)
     url = invitations_url(world.environment_id, organization_id)
-    added = await http.post(
-        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
-        json={"accountId": member.account_id},
-        headers=world.owner.auth,
-    )
-    assert added.status_code == 201, added.text
+    await add_member(world, organization_id, member)
     assert code(await invite(world, member, organization_id, address())) == (403, "insufficient_org_role")
     tenant_user = await world.add_member("user")
     tenant_admin = await world.add_member("admin")
@@ -255,12 +261,7 @@ async def test_only_the_organizations_admins_resend_or_revoke_its_invitations(
     world = await new_tenant(http)
     admin, other_admin, member = [await world.add_end_user(world.environment_id) for _ in range(3)]
     organization_id, other_id = await organization(world, admin), await organization(world, other_admin)
-    added = await http.post(
-        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
-        json={"accountId": member.account_id},
-        headers=world.owner.auth,
-    )
-    assert added.status_code == 201, added.text
+    await add_member(world, organization_id, member)
     invitation_id = (await invite(world, admin, organization_id, address())).json()["id"]
     elsewhere = f"{invitations_url(world.environment_id, other_id)}/{invitation_id}"
     assert code(await http.post(f"{elsewhere}/resend", headers=other_admin.auth)) == (404, "invitation_not_found")
@@ -284,12 +285,7 @@ async def test_accepting_needs_the_invitation_still_to_make_sense(
 
     assert (await invite(world, admin, organization_id, added.email, "ORG_ADMIN")).status_code == 201
     token = link_in(await delivered(mail_app, smtp, added.email, ORGANIZATION))[3]
-    joined = await http.post(
-        f"/api/v1/environments/{world.environment_id}/organizations/{organization_id}/members",
-        json={"accountId": added.account_id, "role": "READ_ONLY"},
-        headers=world.owner.auth,
-    )
-    assert joined.status_code == 201, joined.text
+    await add_member(world, organization_id, added, role="READ_ONLY")
     assert code(await http.post(accept, json={"token": token}, headers=added.auth)) == (409, "already_member")
     assert (await members(world, world.environment_id, organization_id))[added.account_id] == "READ_ONLY"
 
