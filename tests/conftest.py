@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +23,15 @@ from tests.support import BACKENDS, Database, TenantWorld, create_database, drop
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     created = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    yield created
+    drop_database(created)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database of each backend, private to the test and not migrated: for tests of the migrations, or of a
+    server that migrates it itself."""
+    created = create_database(request.param, tmp_path, migrated=False)
     yield created
     drop_database(created)
 

@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.servers import sqlite_environment, start_server
-from tests.support import BACKENDS, create_database, drop_database, tenant_body
+from tests.support import Database, tenant_body
 
 PROCESSES = 4
 RECORDS = 1500
@@ -107,22 +106,14 @@ def test_records_of_several_processes_in_one_file_are_whole_lines(unbuffered: bo
 INJECTED = "INFO forged record"
 
 
-@pytest.fixture(params=BACKENDS)
-def served_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of each backend, for a real server (it migrates it itself)."""
-    database = create_database(request.param, tmp_path, migrated=False)
-    yield database.url
-    drop_database(database)
-
-
 @pytest.mark.asvs("LOG-05")
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_carriage_returns_and_line_feeds_a_client_sends_stay_inside_one_log_record(
-    tmp_path: Path, served_database: str, log_format: str
+    tmp_path: Path, empty_database: Database, log_format: str
 ) -> None:
     """What a client chooses (the path it asks for, the identifier it signs in with) reaches the log as part of one
     record, its CR and LF escaped: no line of the log is a record the client wrote."""
-    environment = sqlite_environment(tmp_path, SUMP_DATABASE_URL=served_database, SUMP_LOG_FORMAT=log_format)
+    environment = sqlite_environment(tmp_path, SUMP_DATABASE_URL=empty_database.url, SUMP_LOG_FORMAT=log_format)
     server = start_server(tmp_path, environment)
     forged_path = f"/api/v1/a%0D%0A{INJECTED.replace(' ', '%20')}%0Ab"
     try:

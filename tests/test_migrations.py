@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,10 @@ from sump.db.base import JSONType, UTCDateTime, utcnow, uuid7
 from sump.db.engine import make_engine
 from sump.db.migrate import alembic_config
 from sump.db.tables import metadata
-from tests.support import BACKENDS, SECRET, Database, create_database, drop_database, make_settings
+from tests.support import SECRET, Database, make_settings
 
 SUMP = Path(sys.executable).parent / "sump"
 MODEL_TABLES = set(metadata.tables)
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = create_database(request.param, tmp_path, migrated=False)
-    yield database
-    drop_database(database)
 
 
 def _inspect(url: str) -> tuple[set[str], set[str]]:

@@ -4,8 +4,6 @@ their rows intact. Alembic's env runs its own event loop (asyncio.run), so these
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +14,10 @@ from sqlalchemy import table as sa_table
 from sump.db import migrate
 from sump.db.base import JSONType, UTCDateTime, utcnow, uuid7
 from sump.db.engine import make_engine
-from tests.support import BACKENDS, Database, create_database, drop_database
+from tests.support import Database
 
 BEFORE = "0005"
 ACCOUNT = "environment_account"
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = create_database(request.param, tmp_path, migrated=False)
-    yield database
-    drop_database(database)
 
 
 def _table(table: str, **types: Any) -> Any:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -20,15 +18,8 @@ from sump.db import migrate
 from sump.db.base import utcnow, uuid7
 from sump.db.engine import make_engine
 from sump.db.tables.factors import Factor
-from tests.support import BACKENDS, Database, create_database, drop_database
+from tests.support import Database
 from tests.test_migrations import _FIRST_TABLES, count, revisions, seed_first_revision
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = create_database(request.param, tmp_path, migrated=False)
-    yield database
-    drop_database(database)
 
 
 @pytest.mark.asvs("REL-07")
