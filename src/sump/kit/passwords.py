@@ -3,20 +3,20 @@ what it could not start within a few seconds instead of queueing without end.
 
 argon2id with the OWASP parameters (m=19 MiB, t=2, p=1), by whichever of two engines costs this machine less
 (`engine()`): libsodium, vectorised for any CPU, but mapping fresh memory for each hash, whose 19 MiB of page
-faults cost about what the hash computes on a virtual machine; or argon2-cffi's reference code, which reuses its
-memory and is as vectorised as its bindings were built (`make` builds them for the machine's CPU; the portable
-wheel's are not). The cheaper hash lets a core sign in more users at the same cost to an attacker, whose own
-tools are vectorised anyway. The PHC strings are the standard ones, the same from either engine: any argon2id
-verifier reads them, and argon2-cffi also verifies the Argon2 strings libsodium does not (argon2d, version 1.0)
-and says which stored hashes are weaker than today's. bcrypt hashes (imported from the original Sump) verify with its
-72-byte rule; both are replaced by argon2id on the next successful sign-in.
+faults cost about what the hash computes on a virtual machine; or argon2-cffi's reference code, which reuses one
+buffer per thread (`kit.argon2_memory`, unmapped when the thread idles) and is as vectorised as its bindings were
+built (`make` builds them for the machine's CPU; the portable wheel's are not). The cheaper hash lets a core sign
+in more users at the same cost to an attacker, whose own tools are vectorised anyway. The PHC strings are the
+standard ones, the same from either engine: any argon2id verifier reads them, and argon2-cffi also verifies the
+Argon2 strings libsodium does not (argon2d, version 1.0) and says which stored hashes are weaker than today's.
+bcrypt hashes (imported from the original Sump) verify with its 72-byte rule; both are replaced by argon2id on the
+next successful sign-in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import math
 import os
@@ -36,7 +36,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from nacl.exceptions import InvalidkeyError
 
-from sump.kit import metrics
+from sump.kit import argon2_memory, metrics
 from sump.kit.errors import Problem
 
 T = TypeVar("T")
@@ -44,16 +44,16 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 # What libsodium verifies, whatever the parameters: argon2id 1.3 strings of at most 127 characters (a longer
 # salt or digest than Sump's makes a longer one, left to argon2-cffi).
 SODIUM_PREFIX, SODIUM_MAX_LENGTH = "$argon2id$v=19$", 127
-TIME_COST, MEMORY_KIB = 2, 19456
+TIME_COST, MEMORY_KIB, SALT_LENGTH, DIGEST_LENGTH = 2, 19456, 16, 32
 LIBSODIUM, REFERENCE = "libsodium", "argon2-cffi"
 ENGINES = (LIBSODIUM, REFERENCE)
-# A hashing thread idle this long asks the allocator to give the reference engine's 19 MiB back; a busy one keeps
-# them between hashes. glibc gives back only what its main arena holds, not a thread arena's top, where a hashing
-# thread's hash lies ("Start-up" in docs/performance.md): for now the release returns little.
+# A hashing thread idle this long unmaps the reference engine's 19 MiB; a busy one keeps them between hashes.
 IDLE_RELEASE_SECONDS = 10.0
 # The reference engine is kept only when its hash costs clearly less: libsodium's is the same on every build.
 REFERENCE_WHEN_BELOW = 0.9
-_REFERENCE = Argon2Hasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1, hash_len=32, salt_len=16)
+_REFERENCE = Argon2Hasher(
+    time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=1, hash_len=DIGEST_LENGTH, salt_len=SALT_LENGTH
+)
 # A request is let in when its hash would start within ADMISSION_WAIT_SECONDS at the recent pace; one that
 # waited past MAX_HASH_WAIT_SECONDS all the same (the pace lags a sudden load) is refused when its turn comes.
 ADMISSION_WAIT_SECONDS = 3.0
@@ -126,7 +126,7 @@ class PasswordHasher:
         for thread in self._threads:
             thread.start()
         self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self.engine)
-        _give_back_memory()
+        argon2_memory.release()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -213,23 +213,17 @@ class PasswordHasher:
         # Linux: its name where `top -H` and /proc show threads.
         with contextlib.suppress(OSError), open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
             comm.write(threading.current_thread().name)
-        holding = True  # memory the allocator kept from this thread's last hash
         while True:
             with self._ready:
                 while not self._turns and not self._closed:
-                    if not self._ready.wait(IDLE_RELEASE_SECONDS if holding else None):
+                    if not self._ready.wait(IDLE_RELEASE_SECONDS if argon2_memory.held() else None):
                         break
                 if self._closed:
                     return
-                if not self._turns:  # idle since the last hash: what it kept goes back, outside the lock
-                    holding = False
-                    job = None
-                else:
-                    job = self._take()
-            if job is None:
-                _give_back_memory()
+                job = self._take() if self._turns else None
+            if job is None:  # idle since the last hash: its memory goes back, outside the lock
+                argon2_memory.release()
                 continue
-            holding = True
             try:
                 outcome, failed = self._timed(job.queued, job.fn, *job.args), False
             except BaseException as exc:  # handed to the waiting request
@@ -334,7 +328,7 @@ def _hash_argon2id(password: str, by: str) -> str:
     secret = _normalize(password).encode()
     if by == LIBSODIUM:
         return nacl.pwhash.argon2id.str(secret, opslimit=TIME_COST, memlimit=MEMORY_KIB * 1024).decode()
-    return _REFERENCE.hash(secret)
+    return argon2_memory.hash_secret(secret, TIME_COST, MEMORY_KIB, SALT_LENGTH, DIGEST_LENGTH)
 
 
 def verify_argon2(stored: str, password: str, by: str) -> bool:
@@ -343,7 +337,8 @@ def verify_argon2(stored: str, password: str, by: str) -> bool:
         secret = _normalize(password).encode()
         if by == LIBSODIUM and stored.startswith(SODIUM_PREFIX) and len(stored) <= SODIUM_MAX_LENGTH:
             return nacl.pwhash.argon2id.verify(stored.encode(), secret)
-        return _REFERENCE.verify(stored, secret)
+        matches = argon2_memory.verify_secret(stored, secret)
+        return _REFERENCE.verify(stored, secret) if matches is None else matches
     except (InvalidkeyError, ValueError, VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -360,15 +355,14 @@ _MEASURING = threading.Lock()
 @functools.cache
 def _measured_engine() -> str:
     """The engine whose hash costs less CPU here, by one hash of each, before a server forks its workers. The
-    reference engine's is its third: glibc maps its first 19 MiB afresh, then grows its heap for the second, and
-    only from the third on reuses what it freed, as a busy hashing thread does."""
-    for _ in range(2):
-        _hash_argon2id("sump-engine-probe", REFERENCE)
+    reference engine's is its second: its first maps the thread's buffer afresh, which a busy hashing thread's
+    hashes reuse."""
+    _hash_argon2id("sump-engine-probe", REFERENCE)
     # libsodium's least of two: its page faults are at the mercy of the machine, and an unlucky one must not
     # hand the choice to a reference engine that is slower as a rule.
     costs = {LIBSODIUM: min(_cpu_of_hash(LIBSODIUM) for _ in range(2)), REFERENCE: _cpu_of_hash(REFERENCE)}
     chosen = cheaper(costs[LIBSODIUM], costs[REFERENCE])
-    _give_back_memory()
+    argon2_memory.release()
     structlog.get_logger("sump.passwords").info(
         "password hashing engine", engine=chosen, **{f"{by}_ms": cost * 1000 for by, cost in costs.items()}
     )
@@ -378,16 +372,6 @@ def _measured_engine() -> str:
 def cheaper(libsodium: float, reference: float) -> str:
     """The engine to keep, from the CPU seconds of one hash by each."""
     return REFERENCE if reference < REFERENCE_WHEN_BELOW * libsodium else LIBSODIUM
-
-
-def _give_back_memory() -> None:
-    """Returns the reference engine's 19 MiB, freed but kept by the C allocator, to the system: a hash made
-    outside the hashing threads (the probes, the dummy), in the main arena, leaves no resident memory behind, in
-    the supervisor and so in each worker forked from it. A busy hashing thread keeps its own, which spares each of
-    its hashes as many page faults (glibc; elsewhere the allocator decides); an idle one's lies at the top of its
-    own arena, which `malloc_trim` does not reach."""
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc; TypeError: Windows
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _cpu_of_hash(by: str) -> float:

@@ -1,0 +1,144 @@
+"""argon2id by argon2-cffi's reference code in one memory buffer per thread, which `release()` unmaps.
+
+The reference code asks the C allocator for a hash's 19 MiB each time. glibc serves a thread's request from that
+thread's arena, and keeps what was freed at the top of the arena for the next hash: no page faults, but no way to
+give it back either (`malloc_trim` trims only the main arena's top). Here the library's allocation callback hands
+it this thread's own anonymous mapping instead: reused by every hash of a busy thread as before, and returned to
+the system whole when the thread idles (`release`), on any allocator.
+
+Strings are read here only in the form Sump writes (argon2id, version 1.3, canonical unpadded base64); any other
+Argon2 string is left to the caller (`verify` answers None), which reads it with argon2-cffi's own parser.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import mmap
+import os
+import re
+import threading
+from typing import Any
+
+from argon2.low_level import ARGON2_VERSION, Type, core, error_to_str, ffi
+
+OK, ALLOCATION_FAILED, DEFAULT_FLAGS = 0, -22, 0  # argon2.h: ARGON2_OK, ARGON2_MEMORY_ALLOCATION_ERROR
+_PHC = re.compile(
+    r"\$argon2id\$v=19\$m=([1-9][0-9]{0,7}),t=([1-9][0-9]{0,3}),p=([1-9][0-9]?)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"
+)
+_local = threading.local()
+
+
+class _Buffer:
+    """An anonymous mapping and the C pointer to it that the hashes of one thread write into."""
+
+    def __init__(self, size: int) -> None:
+        self.mapping = mmap.mmap(-1, size)
+        self.pointer = ffi.from_buffer("uint8_t[]", self.mapping)
+
+    def close(self) -> None:
+        ffi.release(self.pointer)  # the mapping cannot close while a pointer into it is exported
+        self.mapping.close()
+
+
+def _allocate(memory: Any, size: int) -> int:
+    buffer: _Buffer | None = getattr(_local, "buffer", None)
+    if buffer is None or len(buffer.mapping) < size:
+        if buffer is not None:  # a stored hash of more memory than Sump's
+            buffer.close()
+        buffer = _local.buffer = _Buffer(size)
+    memory[0] = buffer.pointer
+    return 0
+
+
+def _keep(_memory: Any, _size: int) -> None:
+    """The library has wiped the memory; the buffer stays for the thread's next hash."""
+
+
+_ALLOCATE = ffi.callback("allocate_fptr", _allocate, onerror=lambda *_: ALLOCATION_FAILED)
+_KEEP = ffi.callback("deallocate_fptr", _keep)
+
+
+def release() -> bool:
+    """Unmaps this thread's buffer, if it has one (the next hash maps a fresh one); whether it had."""
+    buffer: _Buffer | None = getattr(_local, "buffer", None)
+    _local.buffer = None
+    if buffer is not None:
+        buffer.close()
+    return buffer is not None
+
+
+def held() -> int:
+    """Bytes this thread's buffer maps."""
+    buffer: _Buffer | None = getattr(_local, "buffer", None)
+    return len(buffer.mapping) if buffer is not None else 0
+
+
+def hash_secret(secret: bytes, time_cost: int, memory_kib: int, salt_length: int, digest_length: int) -> str:
+    """The PHC string of an argon2id hash of `secret` with one lane and a fresh random salt."""
+    salt = os.urandom(salt_length)
+    digest = _digest(secret, salt, time_cost, memory_kib, 1, digest_length)
+    return f"$argon2id$v=19$m={memory_kib},t={time_cost},p=1${_encode(salt)}${_encode(digest)}"
+
+
+def verify_secret(stored: str, secret: bytes) -> bool | None:
+    """Whether `secret` matches `stored`; None when `stored` is not in the form read here."""
+    match = _PHC.fullmatch(stored)
+    if match is None:
+        return None
+    memory_kib, time_cost, lanes = (int(match[n]) for n in (1, 2, 3))
+    salt, digest = _decode(match[4]), _decode(match[5])
+    if salt is None or digest is None:
+        return None
+    try:
+        computed = _digest(secret, salt, time_cost, memory_kib, lanes, len(digest))
+    except ValueError:  # parameters the library refuses: a damaged string matches nothing
+        return False
+    return hmac.compare_digest(computed, digest)
+
+
+def _digest(secret: bytes, salt: bytes, time_cost: int, memory_kib: int, lanes: int, length: int) -> bytes:
+    out = ffi.new("uint8_t[]", length)
+    context = ffi.new(
+        "argon2_context *",
+        {
+            "out": out,
+            "outlen": length,
+            "pwd": ffi.from_buffer("uint8_t[]", secret),
+            "pwdlen": len(secret),
+            "salt": ffi.from_buffer("uint8_t[]", salt),
+            "saltlen": len(salt),
+            "secret": ffi.NULL,
+            "secretlen": 0,
+            "ad": ffi.NULL,
+            "adlen": 0,
+            "t_cost": time_cost,
+            "m_cost": memory_kib,
+            "lanes": lanes,
+            "threads": lanes,
+            "version": ARGON2_VERSION,
+            "allocate_cbk": _ALLOCATE,
+            "free_cbk": _KEEP,
+            "flags": DEFAULT_FLAGS,  # the secret is Python's bytes: the library must not wipe it
+        },
+    )
+    status = core(context, Type.ID.value)
+    if status == ALLOCATION_FAILED:  # not a mismatch: a sign-in fails loudly rather than count a wrong password
+        raise MemoryError(error_to_str(status))
+    if status != OK:
+        raise ValueError(error_to_str(status))
+    return bytes(out)
+
+
+def _encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode().rstrip("=")
+
+
+def _decode(text: str) -> bytes | None:
+    """Unpadded base64 in its one canonical spelling, or None."""
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error:
+        return None
+    return raw if _encode(raw) == text else None
