@@ -50,6 +50,7 @@ ENGINES = pytest.mark.parametrize("by", [LIBSODIUM, REFERENCE_ENGINE])
 async def hasher() -> AsyncIterator[PasswordHasher]:
     """One thread; a newcomer is let in when its hash would start within 3 s; a hash is taken to last 1 s."""
     pool = PasswordHasher(workers=1, max_wait=60, admission_wait=3.0)
+    assert pool.engine in passwords.ENGINES  # prepared: the dummy's hash set a pace, which the test's replaces
     pool.hash_seconds, pool.paced_at = 1.0, time.perf_counter()
     yield pool
     pool.close()
@@ -377,8 +378,8 @@ async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
     a dummy verified by the other engine would cost another time than a real account's check."""
     hasher = PasswordHasher(workers=1, by=by)
     try:
-        assert not REFERENCE.check_needs_rehash(hasher._dummy)  # the dummy is a hash at today's parameters
         stored = await hasher.hash(PASSWORD)
+        assert not REFERENCE.check_needs_rehash(hasher._dummy)  # the dummy is a hash at today's parameters
         calls: list[str] = []
 
         def counted(name: str, real: Any) -> Any:
@@ -402,6 +403,91 @@ async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
         assert calls == [by] * 4
     finally:
         hasher.close()
+
+
+async def test_a_pool_is_built_without_hashing_and_a_hash_asked_meanwhile_waits_for_its_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Building the pool costs a server's start no hash: the engine is measured, and the dummy made, in the first
+    hashing thread while the server starts. A hash asked for before that ends waits for it, and both are made by
+    the engine measured."""
+    measured = threading.Event()
+
+    def measuring() -> str:
+        measured.wait()
+        return LIBSODIUM
+
+    made: list[bytes] = []
+    real = nacl.pwhash.argon2id.str
+
+    def counted(secret: bytes, **parameters: Any) -> bytes:
+        made.append(secret)
+        return real(secret, **parameters)
+
+    monkeypatch.setattr(passwords, "engine", measuring)
+    monkeypatch.setattr(nacl.pwhash.argon2id, "str", counted)
+    try:  # built while the engine is still being measured (a pool that measured first would never be)
+        hasher = await asyncio.wait_for(asyncio.to_thread(PasswordHasher, workers=1), 30)
+        hashing = asyncio.create_task(hasher.hash(PASSWORD))
+        await asyncio.sleep(0)  # one turn: the task takes its place and queues its hash, then waits for it
+        assert (hasher.pending, made) == (1, [])
+        measured.set()
+        stored = await hashing
+        assert made == [b"sump-dummy-password", PASSWORD.encode()]
+        assert hasher.engine == LIBSODIUM
+        assert REFERENCE.verify(stored, PASSWORD)
+        hasher.close()
+    finally:
+        measured.set()
+
+
+async def test_sign_ins_that_arrive_while_the_pool_prepares_are_let_in_at_a_nominal_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before any hash has ended the pool knows no pace: a burst of sign-ins during its preparation is judged by a
+    nominal hash time (and answered once the engine is known), not by an unknown, endless one."""
+    measured = threading.Event()
+
+    def measuring() -> str:
+        measured.wait()
+        return LIBSODIUM
+
+    monkeypatch.setattr(passwords, "engine", measuring)
+    hasher = PasswordHasher(workers=1)
+    try:
+        hashing = [asyncio.create_task(hasher.hash(PASSWORD)) for _ in range(3)]
+        await asyncio.sleep(0)  # one turn: each task takes its place and queues its hash
+        assert hasher.pending == 3
+        assert hasher.expected_wait() == 3 * passwords.NOMINAL_HASH_SECONDS
+        measured.set()
+        for stored in await asyncio.gather(*hashing):
+            assert REFERENCE.verify(stored, PASSWORD)
+    finally:
+        measured.set()
+        hasher.close()
+
+
+async def test_a_pool_whose_preparation_failed_never_answers_an_unknown_account_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without its dummy hash an unknown account's verification would answer in no time, telling it apart from a
+    wrong password: it fails instead (the request's 500), and known accounts still verify."""
+    stored = REFERENCE.hash(PASSWORD)
+
+    def failing(_password: str, _by: str) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(passwords, "_hash_argon2id", failing)
+    with structlog.testing.capture_logs() as logs:
+        hasher = PasswordHasher(workers=1, by=LIBSODIUM)
+        try:
+            async with asyncio.timeout(30):  # a pool left without a thread would never answer
+                with pytest.raises(RuntimeError, match="no dummy hash"):
+                    await hasher.verify(None, PASSWORD)
+                assert await hasher.verify(stored, PASSWORD) == (True, None)
+        finally:
+            hasher.close()
+    assert [entry["log_level"] for entry in logs if entry["event"] == "hashing pool not prepared"] == ["error"]
 
 
 def test_an_unknown_engine_is_refused() -> None:
@@ -464,6 +550,7 @@ passwords.IDLE_RELEASE_SECONDS = 0.05
 start = resident()
 passwords.engine()
 pool = passwords.PasswordHasher(workers=1, by=passwords.REFERENCE)
+assert pool.engine == passwords.REFERENCE  # once the pool is prepared
 prepared = resident()
 freed.clear()
 released.clear()

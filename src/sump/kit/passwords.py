@@ -62,6 +62,8 @@ MAX_HASH_WAIT_SECONDS = 4.0
 # then judged by the fastest hash seen, corrected by the running hashes as they go, not by that old load.
 PACE_MEMORY_SECONDS = 10.0
 PACE_WEIGHT = 0.2  # of the latest hash in the moving average of a hash's wall time
+# The pace before any hash has ended (the pool is still being prepared): a hash's time on a slow machine.
+NOMINAL_HASH_SECONDS = 0.05
 _holding_slot: ContextVar[str | None] = ContextVar("sump_holding_hash_slot", default=None)
 _share: ContextVar[str] = ContextVar("sump_hash_share", default="")
 
@@ -115,18 +117,38 @@ class PasswordHasher:
         self._places, self._waits = metrics.of().hashing_places, metrics.of().hashing_wait
         if by not in (None, *ENGINES):
             raise ValueError(f"unknown argon2id engine {by!r}")
-        self.engine = by or engine()
+        self._engine, self._dummy = by or "", ""
+        self._prepared = threading.Event()
         self._lines: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
         self._ready = threading.Condition()
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._serve, name=f"sump-hash-{n}", daemon=True) for n in range(self.workers)
+            threading.Thread(target=self._serve, args=(n == 0,), name=f"sump-hash-{n}", daemon=True)
+            for n in range(self.workers)
         ]
         for thread in self._threads:
             thread.start()
-        self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self.engine)
-        argon2_memory.release()
+
+    @property
+    def engine(self) -> str:
+        """The argon2id engine of this pool (once the pool is prepared)."""
+        self._prepared.wait()
+        return self._engine
+
+    def _prepare(self) -> None:
+        """Runs in the first hashing thread before any job: the engine (measured here unless given) and the
+        dummy hash an unknown account is verified against, made by that engine. A server answers while the pool
+        prepares; a hash asked for meanwhile waits for it. Should it fail, the pool still serves, and an unknown
+        account's verification fails loudly rather than answering at once without its dummy."""
+        try:
+            self._engine = self._engine or engine()
+            self._dummy = self._timed(None, _hash_argon2id, "sump-dummy-password", self._engine)
+            argon2_memory.release()  # until the first sign-in: an idle server holds no hash's memory
+        except Exception:
+            structlog.get_logger("sump.passwords").exception("hashing pool not prepared")
+        finally:
+            self._prepared.set()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -188,6 +210,8 @@ class PasswordHasher:
         oldest = min(list(self.started.values()), default=None)
         running = now - oldest if oldest is not None else 0.0
         recent = self.hash_seconds if now - self.paced_at < PACE_MEMORY_SECONDS else self.fastest
+        if math.isinf(recent):  # no hash has ended yet
+            return NOMINAL_HASH_SECONDS
         return max(recent, (1 - PACE_WEIGHT) * recent + PACE_WEIGHT * running)
 
     async def run(self, fn: Any, *args: Any) -> Any:
@@ -208,11 +232,14 @@ class PasswordHasher:
             self._ready.notify()
         return job.future
 
-    def _serve(self) -> None:
-        """A hashing thread: the next job of the next line in turn."""
+    def _serve(self, first: bool) -> None:
+        """A hashing thread: the next job of the next line in turn, once the pool is prepared."""
         # Linux: its name where `top -H` and /proc show threads.
         with contextlib.suppress(OSError), open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
             comm.write(threading.current_thread().name)
+        if first:
+            self._prepare()
+        self._prepared.wait()
         while True:
             with self._ready:
                 while not self._turns and not self._closed:
@@ -260,7 +287,7 @@ class PasswordHasher:
             self.fastest = min(self.fastest, elapsed)
 
     async def hash(self, password: str) -> str:
-        result: str = await self.run(_hash_argon2id, password, self.engine)
+        result: str = await self.run(self._hash_argon2id, password)
         return result
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
@@ -270,7 +297,7 @@ class PasswordHasher:
         at all, takes as long as a wrong password.
         """
         if stored is None:
-            await self.run(self._verify_argon2, self._dummy, "\0" + password)
+            await self.run(self._verify_dummy, "\0" + password)
             return False, None
         if stored.startswith(BCRYPT_PREFIXES):
             ok: bool = await self.run(_verify_bcrypt, stored, password)
@@ -291,8 +318,17 @@ class PasswordHasher:
         """Spends what a real verification costs, for unknown accounts."""
         await self.verify(None, password)
 
+    # These run in the hashing threads, which take no job before the pool is prepared.
+    def _hash_argon2id(self, password: str) -> str:
+        return _hash_argon2id(password, self._engine)
+
     def _verify_argon2(self, stored: str, password: str) -> bool:
-        return verify_argon2(stored, password, self.engine)
+        return verify_argon2(stored, password, self._engine)
+
+    def _verify_dummy(self, password: str) -> bool:
+        if not self._dummy:
+            raise RuntimeError("the hashing pool has no dummy hash: its preparation failed")
+        return verify_argon2(self._dummy, password, self._engine)
 
     def close(self) -> None:
         """Ends the threads; jobs still queued are refused."""
