@@ -41,14 +41,14 @@ def failing_commits(app: FastAPI) -> Iterator[list[str]]:
         event.remove(engine, "commit", refuse)
 
 
-def assert_generic_failure(response: httpx.Response) -> None:
-    assert response.status_code == 500, response.text
+def assert_generic_failure(response: httpx.Response, status: int = 500, code: str = "internal") -> None:
+    assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
-    assert problem["code"] == "internal"
-    assert problem["status"] == 500
+    assert problem["code"] == code
+    assert problem["status"] == status
     assert problem["requestId"] == response.headers["x-request-id"]
-    for leak in ("CommitRefused", "refused the commit", "Traceback", "sqlalchemy"):
+    for leak in ("CommitRefused", "refused the commit", "locked", "Traceback", "sqlalchemy"):
         assert leak not in response.text
     assert "set-cookie" not in response.headers
 
@@ -84,3 +84,40 @@ async def test_a_tenant_whose_commit_fails_is_answered_500_with_no_session_and_n
     assert await db.scalar(select(Tenant).where(Tenant.name == body["tenant"]["name"])) is None
     retried = await client.post("/api/v1/tenants", json=body)
     assert retried.status_code == 201, retried.text
+
+
+@contextlib.contextmanager
+def commits_left_open(app: FastAPI) -> Iterator[list[str]]:
+    """Every COMMIT the driver is asked for while the block runs fails and leaves the transaction open, as
+    SQLite's does when it answers SQLITE_BUSY ("database is locked"): the writes are neither stored nor undone.
+    Yields the list of commits refused."""
+    refused: list[str] = []
+    dialect = app.state.engine.sync_engine.dialect
+
+    def refuse(_dbapi_connection: Any) -> None:
+        refused.append("COMMIT")
+        raise dialect.loaded_dbapi.OperationalError("database is locked")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dialect, "do_commit", refuse)
+        yield refused
+
+
+@pytest.mark.asvs("REL-02")
+async def test_a_commit_the_driver_left_open_is_never_committed_by_a_later_request(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The connection of a failed COMMIT goes back to no one with its transaction: were it pooled as it is, the
+    next request on it would commit the failed request's rows with its own."""
+    with commits_left_open(app) as refused:
+        created = await client.post(f"{world.base}/environments", json={"name": "left-open"}, headers=world.owner.auth)
+    assert refused, "the request reached its commit"
+    assert_generic_failure(created, 503, "service_unavailable")  # the database's answer, as any OperationalError
+
+    pooled = app.state.engine.sync_engine.pool.checkedin()
+    names = [f"after-{n}" for n in range(pooled + 1)]  # a write on every pooled connection, the failed one's too
+    for name in names:
+        later = await client.post(f"{world.base}/environments", json={"name": name}, headers=world.owner.auth)
+        assert later.status_code == 201, later.text
+    listed = await client.get(f"{world.base}/environments", headers=world.owner.auth)
+    assert sorted(environment["name"] for environment in listed.json()) == sorted([*names, "default"])
