@@ -51,6 +51,7 @@ def make_engine(url: str, limits: Limits = BACKGROUND, **options: Any) -> AsyncE
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 15}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "handle_error", _discard_broken_connection)
         return engine
     # No pre-ping: it would cost a round trip on every checkout. A connection found broken is discarded
     # together with the rest of the pool, so after a database restart one request per worker answers 503.
@@ -69,7 +70,7 @@ def make_engine(url: str, limits: Limits = BACKGROUND, **options: Any) -> AsyncE
         "connection_class": _closing_connection_class(),
     }
     engine = create_async_engine(url, connect_args=connect_args, **options)
-    event.listen(engine.sync_engine, "handle_error", _discard_timed_out_connection)
+    event.listen(engine.sync_engine, "handle_error", _discard_broken_connection)
     return engine
 
 
@@ -94,10 +95,14 @@ def _closing_connection_class() -> type:
     return ClosingConnection
 
 
-def _discard_timed_out_connection(context: ExceptionContext) -> None:
-    """A statement that timed out on the client has closed its connection: discard that connection (only it,
-    the others may be fine) rather than hand it to the next request."""
-    if isinstance(context.original_exception, TimeoutError):
+def _discard_broken_connection(context: ExceptionContext) -> None:
+    """Discards a connection (only it, the others may be fine) rather than hand it to the next request when a
+    statement timed out on the client, which has closed it, or when a COMMIT or ROLLBACK failed (an error with no
+    statement): the transaction may still be open, as SQLite leaves it after SQLITE_BUSY, and SQLAlchemy returns
+    a connection whose commit it attempted without rolling it back, so the next request's commit would store the
+    failed one's writes."""
+    failed_transaction_control = context.statement is None and context.connection is not None
+    if isinstance(context.original_exception, TimeoutError) or failed_transaction_control:
         context.is_disconnect = True
         context.invalidate_pool_on_disconnect = False
 
