@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.links import Invitation
 from tests.links.conftest import delivered, events, link_in
-from tests.mail import SmtpServer
+from tests.mail import SmtpServer, reset_token
 from tests.support import PASSWORD, EndUser, TenantWorld, expire, new_tenant
 
 ORGANIZATION = "You are invited to join an organization"
@@ -315,6 +315,31 @@ async def test_a_set_password_invitation_of_a_disabled_end_user_sets_nothing(
     assert (await http.patch(f"{accounts}/{account_id}/enable", headers=world.owner.auth)).status_code == 204
     kept = await http.post(set_password, json={"token": token, "password": NEW_PASSWORD})
     assert kept.status_code == 200, kept.text
+
+
+async def test_a_set_password_invitation_sets_nothing_once_the_end_user_chose_a_password_by_reset(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """An end user who set a password through a reset link before following the invitation keeps it: the older
+    invitation link, should anyone else hold it, replaces nothing (400 `invalid_token`)."""
+    world, accounts, account_id, email = await _made_without_password(http)
+    assert (await http.post(f"{accounts}/{account_id}/invitation", headers=world.owner.auth)).status_code == 202
+    invitation = link_in(await delivered(mail_app, smtp, email, READY))[3]
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    assert (await http.post(f"{base}/forgot-password", json={"email": email})).status_code == 200
+    reset = reset_token(await delivered(mail_app, smtp, email, "Reset your password"))
+    chosen = await http.post(f"{base}/reset-password", json={"token": reset, "newPassword": NEW_PASSWORD})
+    assert chosen.status_code == 200, chosen.text
+
+    other = "the invitation holder's passphrase"
+    assert code(await http.post(f"{base}/invitations/set-password", json={"token": invitation, "password": other})) == (
+        INVALID
+    )
+    assert (await http.post(f"{base}/login", json={"email": email, "password": NEW_PASSWORD})).status_code == 200
+    assert code(await http.post(f"{base}/login", json={"email": email, "password": other})) == (
+        401,
+        "invalid_credentials",
+    )
 
 
 async def test_inviting_another_address_leaves_the_pending_invitations_of_others(

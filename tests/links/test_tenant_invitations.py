@@ -232,6 +232,36 @@ async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
     assert code(await invite(world, email)) == (409, "identifier_taken")
 
 
+async def test_an_account_invited_the_old_way_and_disabled_since_is_not_completed(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """A real invitation sent before its account was disabled completes nothing: the account gets no password,
+    name or role from it, and the link answers as for an address already held."""
+    world = await new_tenant(http)
+    email = address()
+    made = await http.post(
+        f"{world.base}/accounts",
+        json={"name": "Old Style", "email": email, "username": f"old_{uuid.uuid4().hex[:6]}"},
+        headers=world.owner.auth,
+    )
+    assert made.status_code == 201
+    assert (await invite(world, email, role="admin")).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    disabled = await http.patch(f"{world.base}/accounts/{made.json()['id']}/disable", headers=world.owner.auth)
+    assert disabled.status_code == 204
+
+    accepted = await accept(world, token, "old_style_now")
+    assert code(accepted) == (409, "identifier_taken")
+    account = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(made.json()["id"])))
+    assert account is not None
+    assert (account.password_hash, account.username == "old_style_now", account.role) == (None, False, "user")
+    assert account.disabled
+    login = await http.post(
+        f"/api/v1/auth/tenants/{world.tenant_id}/login", json={"username": "old_style_now", "password": NEW_PASSWORD}
+    )
+    assert code(login) == (401, "invalid_credentials")
+
+
 async def test_accepting_checks_the_password_and_the_username(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
