@@ -203,9 +203,11 @@ async def test_concurrent_acceptances_have_one_winner(
     assert count == 1
 
 
-async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
-    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
-) -> None:
+async def _invited_the_old_way(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, role: str = "user"
+) -> tuple[TenantWorld, str, str, str]:
+    """A new tenant with an account made without a password (the old way of inviting), then sent a real
+    invitation into `role`: (the tenant, the address, the account's id, the invitation's token)."""
     world = await new_tenant(http)
     email = address()
     made = await http.post(
@@ -214,8 +216,14 @@ async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
         headers=world.owner.auth,
     )
     assert made.status_code == 201
-    assert (await invite(world, email)).status_code == 201
-    token = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    assert (await invite(world, email, role=role)).status_code == 201
+    return world, email, made.json()["id"], link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+
+
+async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world, email, account_id, token = await _invited_the_old_way(http, mail_app, smtp)
     base = f"/api/v1/auth/tenants/{world.tenant_id}/invitations/accept"
     weak = await http.post(
         base, json={"token": token, "name": "Old Style", "username": "old_style_now", "password": "password"}
@@ -223,7 +231,7 @@ async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
     assert code(weak) == (400, "password_too_common"), "completing an account checks the password as creating one"
     accepted = await accept(world, token, "old_style_now")
     assert accepted.status_code == 201, accepted.text
-    assert accepted.json()["id"] == made.json()["id"], "the same account, completed"
+    assert accepted.json()["id"] == account_id, "the same account, completed"
     login = await http.post(
         f"/api/v1/auth/tenants/{world.tenant_id}/login", json={"username": "old_style_now", "password": NEW_PASSWORD}
     )
@@ -237,22 +245,13 @@ async def test_an_account_invited_the_old_way_and_disabled_since_is_not_complete
 ) -> None:
     """A real invitation sent before its account was disabled completes nothing: the account gets no password,
     name or role from it, and the link answers as for an address already held."""
-    world = await new_tenant(http)
-    email = address()
-    made = await http.post(
-        f"{world.base}/accounts",
-        json={"name": "Old Style", "email": email, "username": f"old_{uuid.uuid4().hex[:6]}"},
-        headers=world.owner.auth,
-    )
-    assert made.status_code == 201
-    assert (await invite(world, email, role="admin")).status_code == 201
-    token = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
-    disabled = await http.patch(f"{world.base}/accounts/{made.json()['id']}/disable", headers=world.owner.auth)
+    world, _, account_id, token = await _invited_the_old_way(http, mail_app, smtp, role="admin")
+    disabled = await http.patch(f"{world.base}/accounts/{account_id}/disable", headers=world.owner.auth)
     assert disabled.status_code == 204
 
     accepted = await accept(world, token, "old_style_now")
     assert code(accepted) == (409, "identifier_taken")
-    account = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(made.json()["id"])))
+    account = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(account_id)))
     assert account is not None
     assert (account.password_hash, account.username == "old_style_now", account.role) == (None, False, "user")
     assert account.disabled
