@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
 import hmac
 import mmap
 import os
@@ -28,23 +29,33 @@ _PHC = re.compile(
     r"\$argon2id\$v=19\$m=([1-9][0-9]{0,7}),t=([1-9][0-9]{0,3}),p=([1-9][0-9]?)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"
 )
 _local = threading.local()
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_MAP_FAILED = ctypes.c_void_p(-1).value
 
 
 class _Buffer:
-    """An anonymous mapping and the C pointer to it that the hashes of one thread write into."""
+    """An anonymous mapping that the hashes of one thread write into. Mapped through libc rather than Python's
+    `mmap` object, which the interpreter unmaps when it tears down at exit: a daemon hashing thread may still be
+    writing into it then, and would crash the process. Only `close` unmaps it."""
 
     def __init__(self, size: int) -> None:
-        self.mapping = mmap.mmap(-1, size)
-        self.pointer = ffi.from_buffer("uint8_t[]", self.mapping)
+        address = _libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        if address in (None, _MAP_FAILED):
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        self.size, self.address = size, address
+        self.pointer = ffi.cast("uint8_t *", address)
 
     def close(self) -> None:
-        ffi.release(self.pointer)  # the mapping cannot close while a pointer into it is exported
-        self.mapping.close()
+        _libc.munmap(self.address, self.size)
 
 
 def _allocate(memory: Any, size: int) -> int:
     buffer: _Buffer | None = getattr(_local, "buffer", None)
-    if buffer is None or len(buffer.mapping) < size:
+    if buffer is None or buffer.size < size:
         if buffer is not None:  # a stored hash of more memory than Sump's
             buffer.close()
         buffer = _local.buffer = _Buffer(size)
@@ -72,7 +83,7 @@ def release() -> bool:
 def held() -> int:
     """Bytes this thread's buffer maps."""
     buffer: _Buffer | None = getattr(_local, "buffer", None)
-    return len(buffer.mapping) if buffer is not None else 0
+    return buffer.size if buffer is not None else 0
 
 
 def hash_secret(secret: bytes, time_cost: int, memory_kib: int, salt_length: int, digest_length: int) -> str:

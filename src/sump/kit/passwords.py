@@ -246,7 +246,7 @@ class PasswordHasher:
                     if not self._ready.wait(IDLE_RELEASE_SECONDS if argon2_memory.held() else None):
                         break
                 if self._closed:
-                    return
+                    break
                 job = self._take() if self._turns else None
             if job is None:  # idle since the last hash: its memory goes back, outside the lock
                 argon2_memory.release()
@@ -256,6 +256,7 @@ class PasswordHasher:
             except BaseException as exc:  # handed to the waiting request
                 outcome, failed = exc, True
             job.loop.call_soon_threadsafe(_settle, job.future, outcome, failed)
+        argon2_memory.release()  # the pool is closed
 
     def _take(self) -> _Job:
         """The next job of the next line in turn (under `_ready`)."""
