@@ -391,13 +391,14 @@ _MEASURING = threading.Lock()
 
 @functools.cache
 def _measured_engine() -> str:
-    """The engine whose hash costs less CPU here, by one hash of each, before a server forks its workers. The
-    reference engine's is its second: its first maps the thread's buffer afresh, which a busy hashing thread's
-    hashes reuse."""
+    """The engine whose hash costs less CPU here, by the least of two hashes of each, before a server forks its
+    workers. The reference engine's are its second and third: its first maps the thread's buffer afresh, which a
+    busy hashing thread's hashes reuse. The least of two, because a single hash is at the mercy of whatever else
+    the machine runs at that moment: an unlucky libsodium hash (its page faults) handed the choice to a reference
+    engine slower as a rule, and an unlucky reference hash, measured beside another server's start, made it look
+    0.91 of libsodium's where ten hashes said 0.83, and kept the engine that signed in a fifth fewer."""
     _hash_argon2id("sump-engine-probe", REFERENCE)
-    # libsodium's least of two: its page faults are at the mercy of the machine, and an unlucky one must not
-    # hand the choice to a reference engine that is slower as a rule.
-    costs = {LIBSODIUM: min(_cpu_of_hash(LIBSODIUM) for _ in range(2)), REFERENCE: _cpu_of_hash(REFERENCE)}
+    costs = {by: min(_cpu_of_hash(by) for _ in range(2)) for by in ENGINES}
     chosen = cheaper(costs[LIBSODIUM], costs[REFERENCE])
     argon2_memory.release()
     structlog.get_logger("sump.passwords").info(
