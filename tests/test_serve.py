@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import Server, sqlite_environment, start_server
+from tests.servers import STOP_DEADLINE_SECONDS, SUMP, Server, free_port, sqlite_environment, start_server
 
 GRACEFUL_EXIT_SECONDS = 25
 
@@ -153,3 +153,42 @@ def _login_across_sigterm(server: Server, tenant_id: str, email: str, password: 
 
         connection.sendall(body)
         return _read_until(connection, None)
+
+
+def test_a_server_stopped_while_its_hashing_pool_prepares_exits_cleanly(tmp_path: Path) -> None:
+    """SIGTERM as soon as the server catches it, before it has built the application: it builds it (its first
+    hashing thread starts measuring the argon2id engine), sees the stop and ends at once. The exit waits for that
+    thread's hash and ends with status 0, where the interpreter's tear-down under a thread still inside argon2 or
+    libsodium crashed it (SIGSEGV or SIGILL)."""
+    environment = sqlite_environment(tmp_path)
+    migrated = subprocess.run(  # noqa: S603
+        [str(SUMP), "db", "upgrade"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    for _ in range(4):
+        process = subprocess.Popen(  # noqa: S603
+            [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+            cwd=tmp_path,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        said = b""
+        while b"listening on" not in said and process.poll() is None:
+            said += process.stdout.readline()
+        _wait_until_it_catches(process, signal.SIGTERM)  # then the stop comes before the application is built
+        process.send_signal(signal.SIGTERM)
+        said += process.communicate(timeout=STOP_DEADLINE_SECONDS)[0]
+        assert process.returncode == 0, said.decode(errors="replace")[-3000:]
+
+
+def _wait_until_it_catches(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Polls (bounded) the process's caught signals in /proc until `signum` is among them."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        with open(f"/proc/{process.pid}/status") as status:
+            caught = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+        if caught & (1 << (signum - 1)):
+            return
+    pytest.fail(f"the server did not catch signal {signum}")
