@@ -16,6 +16,7 @@ next successful sign-in.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import math
@@ -23,6 +24,7 @@ import os
 import threading
 import time
 import unicodedata
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
@@ -64,6 +66,8 @@ PACE_MEMORY_SECONDS = 10.0
 PACE_WEIGHT = 0.2  # of the latest hash in the moving average of a hash's wall time
 # The pace before any hash has ended (the pool is still being prepared): a hash's time on a slow machine.
 NOMINAL_HASH_SECONDS = 0.05
+# How long the process's exit waits for a hashing thread to end its hash (and a pool its preparation).
+EXIT_WAIT_SECONDS = 10.0
 _holding_slot: ContextVar[str | None] = ContextVar("sump_holding_hash_slot", default=None)
 _share: ContextVar[str] = ContextVar("sump_hash_share", default="")
 
@@ -129,6 +133,7 @@ class PasswordHasher:
         ]
         for thread in self._threads:
             thread.start()
+        _POOLS.add(self)
 
     @property
     def engine(self) -> str:
@@ -342,6 +347,20 @@ class PasswordHasher:
         for job in queued:
             with contextlib.suppress(RuntimeError):  # its loop is already closed
                 job.loop.call_soon_threadsafe(_settle, job.future, _overloaded(1), True)
+
+
+_POOLS: weakref.WeakSet[PasswordHasher] = weakref.WeakSet()
+
+
+@atexit.register
+def _end_hashing_before_exit() -> None:
+    """Closes every pool at the process's exit and waits for its threads, before the interpreter tears down: a
+    daemon hashing thread still inside argon2 or libsodium then (a server stopped while its pool prepares, a script
+    done early) crashed the process (SIGSEGV, SIGILL) when it came back to Python."""
+    for pool in list(_POOLS):
+        pool.close()
+        for thread in pool._threads:
+            thread.join(EXIT_WAIT_SECONDS)
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
