@@ -763,3 +763,27 @@ async def test_a_buffer_that_cannot_be_mapped_fails_the_hash_loudly_and_is_no_wr
             await pool.hash(PASSWORD)
     finally:
         pool.close()
+
+
+def test_a_buffer_that_cannot_grow_leaves_the_thread_no_unmapped_buffer_to_hash_into() -> None:
+    """A stored hash whose memory cost the system refuses to map (a damaged or imported string, `m` up to
+    99999999 KiB) fails loudly; the thread's next hash maps a fresh buffer rather than write into the one the
+    failed growth had already unmapped, which crashed the worker (SIGSEGV) and unmapped the address twice."""
+    script = (
+        "from sump.kit import argon2_memory\n"
+        "init = argon2_memory._Buffer.__init__\n"
+        "def refused_when_large(buffer, size):\n"
+        "    if size > 1 << 30:\n"
+        "        raise OSError(12, 'Cannot allocate memory')\n"
+        "    init(buffer, size)\n"
+        "argon2_memory._Buffer.__init__ = refused_when_large\n"
+        "stored = argon2_memory.hash_secret(b'pw', 1, 64, 16, 32)\n"
+        "try:\n"
+        "    argon2_memory.verify_secret(stored.replace('m=64', 'm=2097152'), b'pw')\n"
+        "except MemoryError:\n"
+        "    pass\n"
+        "assert argon2_memory.verify_secret(stored, b'pw') is True\n"
+        "assert argon2_memory.release()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)  # noqa: S603
+    assert done.returncode == 0, (done.returncode, done.stderr)
