@@ -710,20 +710,23 @@ async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stor
 
 def test_a_stored_hash_of_more_memory_than_sumps_verifies_in_a_buffer_grown_to_it() -> None:
     """A hash imported with a larger memory cost maps a buffer of that size for its thread (in place of the
-    smaller one), and Sump's own hashes go on in it."""
+    smaller one), and Sump's own hashes go on in it; one larger than a thread keeps is unmapped after its hash."""
 
-    def in_a_thread_of_its_own() -> tuple[bool, bool, int, bool]:
+    def in_a_thread_of_its_own() -> tuple[bool, bool, int, bool, bool, int]:
         try:
             ours = verify_argon2(REFERENCE.hash(PASSWORD), PASSWORD, REFERENCE_ENGINE)
             larger = Argon2Hasher(time_cost=1, memory_cost=32768, parallelism=1).hash(PASSWORD)
             theirs = verify_argon2(larger, PASSWORD, REFERENCE_ENGINE)
             grown = argon2_memory.held()
-            return ours, theirs, grown, verify_argon2(larger, PASSWORD + "!", REFERENCE_ENGINE)
+            wrong = verify_argon2(larger, PASSWORD + "!", REFERENCE_ENGINE)
+            largest = Argon2Hasher(time_cost=1, memory_cost=argon2_memory.KEPT_AT_MOST // 1024 + 4, parallelism=1)
+            biggest = verify_argon2(largest.hash(PASSWORD), PASSWORD, REFERENCE_ENGINE)
+            return ours, theirs, grown, wrong, biggest, argon2_memory.held()
         finally:
             argon2_memory.release()
 
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        assert thread.submit(in_a_thread_of_its_own).result() == (True, True, 32768 * 1024, False)
+        assert thread.submit(in_a_thread_of_its_own).result() == (True, True, 32768 * 1024, False, True, 0)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from typing import Any
 from argon2.low_level import ARGON2_VERSION, Type, core, error_to_str, ffi
 
 OK, ALLOCATION_FAILED, DEFAULT_FLAGS = 0, -22, 0  # argon2.h: ARGON2_OK, ARGON2_MEMORY_ALLOCATION_ERROR
+KEPT_AT_MOST = 64 * 2**20  # bytes a thread's buffer may keep between hashes (Sump's own hash needs 19 MiB)
 _PHC = re.compile(
     r"\$argon2id\$v=19\$m=([1-9][0-9]{0,7}),t=([1-9][0-9]{0,3}),p=([1-9][0-9]?)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"
 )
@@ -65,7 +66,10 @@ def _allocate(memory: Any, size: int) -> int:
 
 
 def _keep(_memory: Any, _size: int) -> None:
-    """The library has wiped the memory; the buffer stays for the thread's next hash."""
+    """The library has wiped the memory; the buffer stays for the thread's next hash, unless it is larger than a
+    thread keeps (a stored hash of a higher memory cost, imported, say, does not hold its memory after it)."""
+    if held() > KEPT_AT_MOST:
+        release()
 
 
 _ALLOCATE = ffi.callback("allocate_fptr", _allocate, onerror=lambda *_: ALLOCATION_FAILED)
