@@ -43,16 +43,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def _kill_next_worker(server: Server, known: set[int], http: httpx.Client) -> int:
-    """Waits for a worker that is not in `known` and kills it at once, while it starts; meanwhile every request
-    to the server is answered."""
+    """Waits for a worker that is not in `known` and kills it at once, while it starts (the look is a read of the
+    supervisor's children, a millisecond apart: a worker's start takes a tenth of a second); then a request to
+    the server is answered, by the other worker."""
     deadline = time.monotonic() + DEADLINE_SECONDS
     while not (new := worker_pids(server) - known):
         assert server.process.poll() is None, f"the server stopped:\n{server.log_text()[-3000:]}"
         assert time.monotonic() < deadline, f"no new worker:\n{server.log_text()[-3000:]}"
-        assert http.get("/health/live").status_code == 200
-        time.sleep(0.02)  # between looks at the process table, not a stand-in for them
+        time.sleep(0.001)  # between looks at the supervisor's children, not a stand-in for them
     pid = new.pop()
     os.kill(pid, signal.SIGKILL)
+    assert http.get("/health/live").status_code == 200
     return pid
 
 
