@@ -58,8 +58,7 @@ def _allocate(memory: Any, size: int) -> int:
     buffer: _Buffer | None = getattr(_local, "buffer", None)
     if buffer is None or buffer.size < size:
         if buffer is not None:  # a stored hash of more memory than Sump's
-            _local.buffer = None  # first: should the larger one not map, no next hash writes into this one
-            buffer.close()
+            release()  # forgotten first: should the larger one not map, no next hash writes into this one
         buffer = _local.buffer = _Buffer(size)
     memory[0] = buffer.pointer
     return 0
