@@ -80,12 +80,17 @@ def sqlite_environment(directory: Path, **settings: str) -> dict[str, str]:
     return environment
 
 
-def start_server(directory: Path, environment: dict[str, str], port: int | None = None, workers: int = 1) -> Server:
-    """Migrates the database, starts `sump serve` and waits until it answers."""
+def migrate(directory: Path, environment: dict[str, str]) -> None:
+    """`sump db upgrade` on the database `environment` names."""
     migrated = subprocess.run(  # noqa: S603
         [str(SUMP), "db", "upgrade"], cwd=directory, env=environment, capture_output=True, text=True, timeout=120
     )
     assert migrated.returncode == 0, migrated.stderr
+
+
+def start_server(directory: Path, environment: dict[str, str], port: int | None = None, workers: int = 1) -> Server:
+    """Migrates the database, starts `sump serve` and waits until it answers."""
+    migrate(directory, environment)
     port = port or free_port()
     log = directory / "server.log"
     with log.open("wb") as output:

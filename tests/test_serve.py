@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import STOP_DEADLINE_SECONDS, SUMP, Server, free_port, sqlite_environment, start_server
+from tests.servers import STOP_DEADLINE_SECONDS, SUMP, Server, free_port, migrate, sqlite_environment, start_server
 
 GRACEFUL_EXIT_SECONDS = 25
 
@@ -161,10 +161,7 @@ def test_a_server_stopped_while_its_hashing_pool_prepares_exits_cleanly(tmp_path
     thread's hash and ends with status 0, where the interpreter's tear-down under a thread still inside argon2 or
     libsodium crashed it (SIGSEGV or SIGILL)."""
     environment = sqlite_environment(tmp_path)
-    migrated = subprocess.run(  # noqa: S603
-        [str(SUMP), "db", "upgrade"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    migrate(tmp_path, environment)
     for _ in range(4):
         process = subprocess.Popen(  # noqa: S603
             [str(SUMP), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
