@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import bcrypt
@@ -405,18 +405,26 @@ async def test_every_hash_of_a_pool_is_made_by_its_engine_the_dummy_too(
         hasher.close()
 
 
+@pytest.fixture
+def measured(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """The engine's measure ends (choosing libsodium) once the test sets the event, or at the test's end."""
+    done = threading.Event()
+
+    def measuring() -> str:
+        done.wait()
+        return LIBSODIUM
+
+    monkeypatch.setattr(passwords, "engine", measuring)
+    yield done
+    done.set()
+
+
 async def test_a_pool_is_built_without_hashing_and_a_hash_asked_meanwhile_waits_for_its_engine(
-    monkeypatch: pytest.MonkeyPatch,
+    measured: threading.Event, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Building the pool costs a server's start no hash: the engine is measured, and the dummy made, in the first
     hashing thread while the server starts. A hash asked for before that ends waits for it, and both are made by
     the engine measured."""
-    measured = threading.Event()
-
-    def measuring() -> str:
-        measured.wait()
-        return LIBSODIUM
-
     made: list[bytes] = []
     real = nacl.pwhash.argon2id.str
 
@@ -424,35 +432,25 @@ async def test_a_pool_is_built_without_hashing_and_a_hash_asked_meanwhile_waits_
         made.append(secret)
         return real(secret, **parameters)
 
-    monkeypatch.setattr(passwords, "engine", measuring)
     monkeypatch.setattr(nacl.pwhash.argon2id, "str", counted)
-    try:  # built while the engine is still being measured (a pool that measured first would never be)
-        hasher = await asyncio.wait_for(asyncio.to_thread(PasswordHasher, workers=1), 30)
-        hashing = asyncio.create_task(hasher.hash(PASSWORD))
-        await asyncio.sleep(0)  # one turn: the task takes its place and queues its hash, then waits for it
-        assert (hasher.pending, made) == (1, [])
-        measured.set()
-        stored = await hashing
-        assert made == [b"sump-dummy-password", PASSWORD.encode()]
-        assert hasher.engine == LIBSODIUM
-        assert REFERENCE.verify(stored, PASSWORD)
-        hasher.close()
-    finally:
-        measured.set()
+    # Built while the engine is still being measured (a pool that measured first would never be).
+    hasher = await asyncio.wait_for(asyncio.to_thread(PasswordHasher, workers=1), 30)
+    hashing = asyncio.create_task(hasher.hash(PASSWORD))
+    await asyncio.sleep(0)  # one turn: the task takes its place and queues its hash, then waits for it
+    assert (hasher.pending, made) == (1, [])
+    measured.set()
+    stored = await hashing
+    assert made == [b"sump-dummy-password", PASSWORD.encode()]
+    assert hasher.engine == LIBSODIUM
+    assert REFERENCE.verify(stored, PASSWORD)
+    hasher.close()
 
 
 async def test_sign_ins_that_arrive_while_the_pool_prepares_are_let_in_at_a_nominal_pace(
-    monkeypatch: pytest.MonkeyPatch,
+    measured: threading.Event,
 ) -> None:
     """Before any hash has ended the pool knows no pace: a burst of sign-ins during its preparation is judged by a
     nominal hash time (and answered once the engine is known), not by an unknown, endless one."""
-    measured = threading.Event()
-
-    def measuring() -> str:
-        measured.wait()
-        return LIBSODIUM
-
-    monkeypatch.setattr(passwords, "engine", measuring)
     hasher = PasswordHasher(workers=1)
     try:
         hashing = [asyncio.create_task(hasher.hash(PASSWORD)) for _ in range(3)]
@@ -463,7 +461,7 @@ async def test_sign_ins_that_arrive_while_the_pool_prepares_are_let_in_at_a_nomi
         for stored in await asyncio.gather(*hashing):
             assert REFERENCE.verify(stored, PASSWORD)
     finally:
-        measured.set()
+        measured.set()  # before the close: the thread ends once the pool is prepared
         hasher.close()
 
 
