@@ -119,9 +119,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await _database(database)
     try:
         if peers:  # the peers start (and migrate) while Sump's database is migrated
-            original = start_original("peer_original_bench")
-            fu1, fu2 = start_fastapi_users("peer_fu_bench_1", 1), start_fastapi_users("peer_fu_bench_2", cores)
-            systems += [original, fu1, fu2]
+            original, fu1 = start_original("peer_original_bench"), start_fastapi_users("peer_fu_bench_1", 1)
+            systems += [original, fu1]
+            # The second starts once the first is up: on a fresh machine the first builds the peer's venv, and two
+            # at once would build it over each other.
+            log(f"{fu1.name} ready in {fu1.wait_ready():.1f} s")
+            fu2 = start_fastapi_users("peer_fu_bench_2", cores)
+            systems.append(fu2)
         migrate_sump(database, secret)
         sump1, sump2, bare = (
             start_sump("sump-1w", database, secret, 1),
