@@ -7,6 +7,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from sump.db.tables.outbox import OutboxMessage, OutboxStatus
 from sump.db.tables.reset_tokens import PasswordResetToken
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
+from tests.hosted.support import CSRF
 from tests.mail import HOSTED_LINK, LINK, SmtpServer, reset_token
 from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
 
@@ -210,10 +213,11 @@ async def test_token_expires_one_hour_after_it_is_issued(
     assert (stored.created_at, stored.expires_at, stored.used_at) == (issued, issued + timedelta(hours=1), None)
 
 
-async def reset_token_of(
+async def reset_mail_of(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, family: str
-) -> tuple[str, str, uuid.UUID]:
-    """A reset token freshly mailed to a new account of `family`: (the family's auth base, token, account id)."""
+) -> tuple[str, EmailMessage, str, uuid.UUID]:
+    """The reset email freshly sent to a new account of `family`: (the family's auth base, the message, the
+    account's address and id)."""
     world = await new_tenant(http)
     if family == "tenant":
         member = await world.add_member("user")
@@ -223,7 +227,15 @@ async def reset_token_of(
         base, email, account_id = user.auth_base, user.email, user.account_id
     assert (await http.post(f"{base}/forgot-password", json={"email": email})).status_code == 200
     assert await mail_app.state.outbox.run_once() >= 1
-    return base, reset_token(smtp.inbox.to(email)[0]), uuid.UUID(account_id)
+    return base, smtp.inbox.to(email)[0], email, uuid.UUID(account_id)
+
+
+async def reset_token_of(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, family: str
+) -> tuple[str, str, uuid.UUID]:
+    """A reset token freshly mailed to a new account of `family`: (the family's auth base, token, account id)."""
+    base, message, _, account_id = await reset_mail_of(http, mail_app, smtp, family)
+    return base, reset_token(message), account_id
 
 
 async def password_hash(db: AsyncSession, family: str, account_id: uuid.UUID) -> str | None:
@@ -402,51 +414,93 @@ async def test_the_api_takes_the_reset_token_in_the_json_body_only(
     assert in_body.status_code == 200, "the token a query brought was not taken, nor spent"
 
 
+# What Chromium sends with a form posted from a page whose policy is `no-referrer`: no `Referer`, `Origin: null`,
+# and where the form came from in `Sec-Fetch-Site` (tests/console/test_auth.py sees it in the browser).
+POSTED_WITHOUT_REFERRER = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+
+
+async def _emailed_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, family: str
+) -> tuple[str, str, str]:
+    """A reset link as the email carries it, for a new account of `family`: (its auth base, the link, the
+    account's address)."""
+    base, message, email, _ = await reset_mail_of(http, mail_app, smtp, family)
+    body = message.get_body(("plain",))
+    assert body is not None
+    link = (HOSTED_LINK if family == "environment" else LINK).search(body.get_content())
+    assert link is not None
+    return base, link.group(0), email
+
+
 @pytest.mark.asvs("RST-07")
 async def test_the_reset_page_the_link_opens_sends_no_referrer(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
     """The end user's link opens the hosted page with the token in its address: the page tells the browser to
-    send that address nowhere, not even with the page's own requests."""
-    world = await new_tenant(http)
-    user = await world.add_end_user(world.environment_id)
-    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
-    assert await mail_app.state.outbox.run_once() >= 1
-    body = smtp.inbox.to(user.email)[0].get_body(("plain",))
-    assert body is not None
-    link = HOSTED_LINK.search(body.get_content())
-    assert link is not None
-    page = await http.get(link.group(0))
+    send that address nowhere, not even with the page's own requests, and its form still posts."""
+    base, link, email = await _emailed_link(http, mail_app, smtp, "environment")
+    page = await http.get(link)
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["referrer-policy"] == "no-referrer"
+    assert '<meta name="referrer" content="no-referrer">' in page.text
+    assert "same-origin" not in page.text
     assert page.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    token = link.rsplit("token=", 1)[1]
+    form = {"csrf": csrf.group(1), "token": token, "newPassword": NEW_PASSWORD, "passwordConfirm": NEW_PASSWORD}
+    action = urlsplit(link).path
+    forged = await http.post(action, data=form, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 403, forged.text  # by the API's guard: this browser holds the end user's cookie
+    assert "Password changed" not in forged.text
+    posted = await http.post(action, data=form, headers=POSTED_WITHOUT_REFERRER)
+    assert posted.status_code == 200, posted.text
+    assert "Password changed" in posted.text
+    signed_in = await http.post(f"{base}/login", json={"email": email, "password": NEW_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+
 
 @pytest.mark.asvs("RST-07")
-async def test_the_consoles_reset_page_sends_its_address_to_no_other_origin(
+async def test_the_consoles_reset_page_sends_no_referrer_and_its_form_still_posts(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
-    """A tenant account's link opens the console's page. The console keeps `same-origin` (its form posts need their
-    `Origin`, which `no-referrer` turns into `null`), and every request the page can make goes to Sump itself: the
-    token in its address reaches no other site."""
-    world = await new_tenant(http)
-    member = await world.add_member("user")
-    forgot = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/forgot-password", json={"email": member.email})
-    assert forgot.status_code == 200, forgot.text
-    assert await mail_app.state.outbox.run_once() >= 1
-    body = smtp.inbox.to(member.email)[0].get_body(("plain",))
-    assert body is not None
-    link = LINK.search(body.get_content())
-    assert link is not None
-    assert link.group(0).startswith("http://sump.test/console/reset-password?")
-    page = await http.get(link.group(0))
+    """A tenant account's link opens the console's page. It sends no referrer (the rest of the console keeps
+    `same-origin`), so its form posts `Origin: null`, which the console takes only with the browser's
+    `Sec-Fetch-Site: same-origin`."""
+    base, link, email = await _emailed_link(http, mail_app, smtp, "tenant")
+    assert link.startswith("http://sump.test/console/reset-password?")
+    page = await http.get(link)
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
-    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["cache-control"] == "no-store"
     policy = dict(directive.strip().split(" ", 1) for directive in page.headers["content-security-policy"].split(";"))
     assert policy["default-src"] == "'none'"
     assert {policy[name] for name in ("script-src", "style-src", "connect-src", "form-action")} == {"'self'"}
     assert policy["img-src"] == "'self' data:"
+    assert (await http.get("/console/forgot-password")).headers["referrer-policy"] == "same-origin"
+
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    found = LINK.search(link)
+    assert found is not None
+    tenant_id, token = found.group(2), found.group(3)
+    form = {
+        "csrf": csrf.group(1),
+        "tenant": tenant_id,
+        "token": token,
+        "newPassword": NEW_PASSWORD,
+        "passwordConfirm": NEW_PASSWORD,
+    }
+    for refused in ({"Origin": "null"}, {"Origin": "null", "Sec-Fetch-Site": "same-site"}):
+        forged = await http.post("/console/reset-password", data=form, headers=refused)
+        assert forged.status_code == 403, (refused, forged.text)
+        assert "came from another site" in forged.text
+    posted = await http.post("/console/reset-password", data=form, headers=POSTED_WITHOUT_REFERRER)
+    assert posted.status_code == 303, posted.text
+    assert posted.headers["location"] == "/console/login"
+    signed_in = await http.post(f"{base}/login", json={"email": email, "password": NEW_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text

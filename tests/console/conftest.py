@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, expect, sync_playwright
 
 from tests.mail import SmtpServer
 from tests.servers import Server, free_port, sqlite_environment, start_server
@@ -154,3 +156,31 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}-{'phone' if width < 600 else 'desktop'}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextmanager
+def referrers_checked(page: Page, address: str) -> Iterator[None]:
+    """Opens `address`, whose query holds a link's token, and checks the requests made meanwhile: those of the
+    page itself (its stylesheets and scripts, its form's post) carry no `Referer`, and no request carries the
+    token, in its address or in a header, after the one that opened the page. The `with` block fills in and
+    sends the page's form."""
+    token = parse_qs(urlsplit(address).query)["token"][0]
+    made: list[tuple[Request, str]] = []
+
+    def seen(request: Request) -> None:
+        made.append((request, page.url))  # where the browser was when it made the request
+
+    page.on("request", seen)
+    try:
+        page.goto(address)
+        yield
+    finally:
+        page.remove_listener("request", seen)
+    later = [(request, at) for request, at in made if request.url != address]
+    assert any(request.method == "POST" and at == address for request, at in later), [r.url for r, _ in made]
+    for request, at in later:
+        headers = request.all_headers()
+        assert token not in request.url
+        assert not any(token in value for value in headers.values()), request.url
+        if at == address:
+            assert "referer" not in headers, (request.url, headers["referer"])

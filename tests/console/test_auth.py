@@ -7,9 +7,10 @@ import re
 import uuid
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import Owner, make_owner, screenshot, sign_in, signed_in
+from tests.console.conftest import Owner, make_owner, referrers_checked, screenshot, sign_in, signed_in
 from tests.mail import SmtpServer
 from tests.support import PASSWORD
 
@@ -97,6 +98,7 @@ def test_login_page_links_to_setup(page: Page) -> None:
     expect(page.get_by_role("heading", name="Set up your tenant")).to_be_visible()
 
 
+@pytest.mark.asvs("RST-07")
 def test_forgotten_password_by_email_then_sign_in_with_the_new_one(
     page: Page, api: httpx.Client, mailbox: SmtpServer
 ) -> None:
@@ -112,12 +114,12 @@ def test_forgotten_password_by_email_then_sign_in_with_the_new_one(
     assert body is not None
     link = re.search(r"http://127\.0\.0\.1:\d+/console/reset-password\?tenant=[\w-]+&token=[\w-]+", body.get_content())
     assert link is not None, body.get_content()
-    page.goto(link.group(0))
     new_password = "a brand new long passphrase"
-    page.get_by_label("New password", exact=True).fill(new_password)
-    page.get_by_label("Confirm the new password").fill(new_password)
-    page.get_by_role("button", name="Set password").click()
-    expect(page).to_have_url(re.compile(r"/console/login$"))
+    with referrers_checked(page, link.group(0)):
+        page.get_by_label("New password", exact=True).fill(new_password)
+        page.get_by_label("Confirm the new password").fill(new_password)
+        page.get_by_role("button", name="Set password").click()
+        expect(page).to_have_url(re.compile(r"/console/login$"))
     expect(page.get_by_role("status").first).to_contain_text("Password has been reset")
 
     sign_in(page, owner.tenant_id, owner.email, new_password)

@@ -263,6 +263,21 @@ async def test_console_pages_send_strict_security_headers(browser: httpx.AsyncCl
     assert page.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.asvs("RST-07")
+@pytest.mark.parametrize("path", ["reset-password", "verify-email", "cancel-email-change", "accept-invitation"])
+async def test_a_console_page_whose_address_holds_a_links_token_sends_no_referrer(
+    browser: httpx.AsyncClient, path: str
+) -> None:
+    """The pages an email's link opens carry its token in their address: the browser sends that address nowhere,
+    not even to the console itself. The same page without a token keeps the console's `same-origin`."""
+    linked = await browser.get(f"/console/{path}", params={"tenant": str(uuid.uuid4()), "token": "t" * 43})
+    assert linked.status_code == 200, linked.text
+    assert linked.headers["referrer-policy"] == "no-referrer"
+    assert linked.headers.get_list("referrer-policy") == ["no-referrer"]
+    bare = await browser.get(f"/console/{path}")
+    assert bare.headers["referrer-policy"] == "same-origin"
+
+
 async def test_console_root_redirects_to_its_dashboard(browser: httpx.AsyncClient) -> None:
     response = await browser.get("/console")
     assert response.status_code == 308

@@ -64,6 +64,22 @@ async def test_console_forms_trust_no_other_origin_not_even_a_listed_one(
 
 
 @pytest.mark.asvs("SESS-11")
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-site"])
+async def test_a_null_origin_passes_only_when_the_browser_says_same_origin(
+    behind_proxy: httpx.AsyncClient, tenant: TenantWorld, fetch_site: str
+) -> None:
+    """A page that sends no referrer posts `Origin: null`, as does any sandboxed or opaque page: `null` is judged
+    by the browser's `Sec-Fetch-Site` alone, and only `same-origin` passes."""
+    refused = await console_login(behind_proxy, tenant, Origin="null", **{"Sec-Fetch-Site": fetch_site})
+    assert refused.status_code == 403
+    assert "came from another site" in refused.text
+    assert "sump_session" not in refused.headers.get("set-cookie", "")
+    own = await console_login(behind_proxy, tenant, Origin="null", **{"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 303, own.text
+    assert own.headers["location"] == "/console/"
+
+
+@pytest.mark.asvs("SESS-11")
 async def test_console_sign_out_with_a_listed_origin_is_refused(
     behind_proxy: httpx.AsyncClient, tenant: TenantWorld
 ) -> None:

@@ -88,3 +88,16 @@ async def test_a_response_cannot_weaken_the_headers_set_on_every_response() -> N
     assert sent[b"strict-transport-security"] == b"max-age=31536000; includeSubDomains"
     assert sent[b"x-request-id"] != b"chosen-by-the-application"
     assert sent[b"cache-control"] == b"public, max-age=300"
+
+
+@pytest.mark.asvs("LOG-06", "RST-07")
+@pytest.mark.parametrize("own", [b"no-referrer", b"unsafe-url", b"origin", b"same-origin"])
+async def test_a_console_response_may_ask_for_no_referrer_and_for_nothing_weaker(own: bytes) -> None:
+    """A console page whose address holds a link's token asks for no referrer; any other policy of the
+    response's own gives way to the console's `same-origin`, and the word on another header changes nothing."""
+    headers = await through_the_edge(
+        False, "/console/reset-password", [(b"Referrer-Policy", own), (b"X-Frame-Options", b"no-referrer")]
+    )
+    policies = [value for name, value in headers if name == b"referrer-policy"]
+    assert policies == ([b"no-referrer"] if own == b"no-referrer" else [b"same-origin"])
+    assert [value for name, value in headers if name == b"x-frame-options"] == [b"DENY"]

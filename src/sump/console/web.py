@@ -146,6 +146,7 @@ def render(
         values=context.get("values") or {},
     )
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Referrer-Policy"] = forms.page_referrer(context["values"])
     return _finish(request, response, settings)
 
 

@@ -75,6 +75,7 @@ def _page(request: Request, brand: Brand | None, status: int, message: str, titl
         "message": message,
         "errors": {},
         "values": {},
+        "referrer": "no-referrer",  # no form to post, and its address may hold a link's token
     }
     response = templates.TemplateResponse(request, "error.html", context, status_code=status)
     response.headers["Content-Security-Policy"] = content_security_policy(brand or Brand(name=""))

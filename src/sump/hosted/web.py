@@ -146,6 +146,7 @@ def render(
         errors=context.get("errors") or {},
         values=context.get("values") or {},
     )
+    context["referrer"] = forms.page_referrer(context["values"])
     pool = environments.pool(environment)
     context.setdefault("sign_up", pool.signup_enabled)
     context.setdefault("passkeys", pool.passkey_rp_id is not None)

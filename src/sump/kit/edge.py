@@ -40,12 +40,14 @@ CONSOLE_CSP = (
 _SHARE = re.compile(r"/api/v1/(?:auth/)?(?:tenants|environments)/([0-9a-fA-F-]{36})(?:/|$)")
 READS = frozenset({"GET", "HEAD"})
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+NO_REFERRER = (b"referrer-policy", b"no-referrer")
 Header = tuple[bytes, bytes]
 
 
 class _Kind:
     """The security headers of one kind of path, encoded once: those set on every response, and those a
-    response may set for itself (its own `Content-Security-Policy`, `Cache-Control`)."""
+    response may set for itself (its own `Content-Security-Policy`, `Cache-Control`). A response may also ask
+    for no referrer at all (a page whose address holds a link's token), never for a weaker policy."""
 
     def __init__(self, csp: str, referrer: str, hsts: bool) -> None:
         self.fixed: list[Header] = [
@@ -58,15 +60,16 @@ class _Kind:
         if hsts:
             self.fixed.append(HSTS)
         self.defaults: list[Header] = [(b"content-security-policy", csp.encode()), (b"cache-control", b"no-store")]
+        self.fixed_but_referrer = [header for header in self.fixed if header[0] != b"referrer-policy"]
         self.replaced = frozenset(name for name, _ in self.fixed) | {b"x-request-id"}
 
     def apply(self, headers: Any, request_id: bytes) -> list[Header]:
         """The response's headers with the security headers and the request id: those set on every response
         replace the response's own, the defaults only fill in what the response did not say."""
         kept = [(name.lower(), value) for name, value in headers or ()]
-        kept = [(name, value) for name, value in kept if name not in self.replaced]
+        kept = [header for header in kept if header[0] not in self.replaced or header == NO_REFERRER]
         present = {name for name, _ in kept}
-        kept += self.fixed
+        kept += self.fixed_but_referrer if b"referrer-policy" in present else self.fixed
         kept += [header for header in self.defaults if header[0] not in present]
         kept.append((b"x-request-id", request_id))
         return kept

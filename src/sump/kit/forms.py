@@ -95,6 +95,13 @@ def same_origin(request: Request, settings: Settings) -> bool:
     )
 
 
+def page_referrer(values: Mapping[str, str]) -> str:
+    """The referrer policy of a page: its address goes to Sump alone (its forms' `Origin` is checked), and
+    nowhere at all when the page carries a link's token, which its address then holds (`values` are the
+    page's form values)."""
+    return "no-referrer" if values.get("token") else "same-origin"
+
+
 def csrf_failed() -> Problem:
     return Problem(403, "csrf_failed", "The form has expired or came from another site. Reload the page and try again.")
 

@@ -56,6 +56,10 @@ def from_trusted_origin(
     `origin` and `fetch_site` are the `Origin` and `Sec-Fetch-Site` headers (None when absent), `scheme` and
     `host` where the request was sent (`Host` may be absent), `trusted` a set from `trusted_origins`.
     """
+    if origin == "null" and fetch_site is not None:
+        # What a page that sends no referrer posts (one whose address holds a link's token, `kit.forms`), and
+        # any opaque origin: the browser's own `Sec-Fetch-Site` says where it came from.
+        return fetch_site.strip().lower() == "same-origin"
     if origin is not None:
         if origin in trusted:  # as browsers write it: no parsing on the common path
             return True

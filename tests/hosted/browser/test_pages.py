@@ -3,6 +3,7 @@ code flow through sign-in and consent, the second factor, branding; nothing wide
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,8 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import Dialog, Page, Route, expect
 
-from tests.console.conftest import Owner, make_owner, screenshot
+from tests.console.conftest import Owner, make_owner, referrers_checked, screenshot
+from tests.mail import SmtpServer
 from tests.support import PASSWORD
 
 CALLBACK = "https://app.example.com/callback"
@@ -184,3 +186,29 @@ def test_a_hostile_logo_url_and_name_stay_inert(page: Page, api: httpx.Client) -
     assert page.locator("img.logo").get_attribute("src") == "https://cdn.example.com/logo.png?a=1&b=2"
     assert dialogs == []
     fits(page, "hostile-branding")
+
+
+@pytest.mark.asvs("RST-07")
+def test_an_end_user_sets_a_new_password_on_the_page_the_reset_email_links_to(
+    page: Page, api: httpx.Client, mailbox: SmtpServer
+) -> None:
+    """The hosted page holds the token in its address and sends no referrer: its stylesheets and its form's post
+    carry none, and the form still posts (Chromium sends `Origin: null` with `Sec-Fetch-Site: same-origin`)."""
+    owner = make_owner(api)
+    user = end_user(api, owner.environment_id)
+    auth = f"/auth/environments/{owner.environment_id}"
+    assert api.post(f"{auth}/forgot-password", json={"email": user["email"]}).status_code == 200
+    body = mailbox.inbox.wait_for(user["email"]).get_body(("plain",))
+    assert body is not None
+    link = re.search(
+        r"http://127\.0\.0\.1:\d+/api/v1/environments/[\w-]+/hosted/reset-password\?token=[\w-]+", body.get_content()
+    )
+    assert link is not None, body.get_content()
+    new_password = "a brand new long passphrase"
+    with referrers_checked(page, link.group(0)):
+        page.get_by_label("New password", exact=True).fill(new_password)
+        page.get_by_label("Confirm the new password").fill(new_password)
+        page.get_by_role("button", name="Set password").click()
+        expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
+    signed_in = api.post(f"{auth}/login", json={"email": user["email"], "password": new_password})
+    assert signed_in.status_code == 200, signed_in.text

@@ -51,6 +51,12 @@ def test_the_check_decides_by_origin_then_fetch_metadata() -> None:
     assert not check("https://10.0.0.5:8080", None)  # another scheme is another origin
     assert not check("https://evil.example", "same-origin")
     assert not check("null", None)
+    assert check("null", "same-origin")  # a page that sends no referrer
+    assert check("null", " Same-Origin ")
+    assert not check("null", "same-site")
+    assert not check("null", "cross-site")
+    assert not check("null", "none")
+    assert not check("null", "nonsense")
     assert not check("", None)
     assert not check(None, "cross-site")
     assert not check(None, "same-site")
