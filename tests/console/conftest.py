@@ -8,8 +8,7 @@ go to `test-output/console/`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -158,12 +157,10 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-@contextmanager
-def referrers_checked(page: Page, address: str) -> Iterator[None]:
-    """Opens `address`, whose query holds a link's token, and checks the requests made meanwhile: those of the
-    page itself (its stylesheets and scripts, its form's post) carry no `Referer`, and no request carries the
-    token, in its address or in a header, after the one that opened the page. The `with` block fills in and
-    sends the page's form."""
+def new_password_by_link(page: Page, address: str, password: str, landed: Callable[[], None]) -> None:
+    """Opens the reset link `address`, sets `password` by its form and waits until `landed` holds, checking the
+    requests made meanwhile: those of the page itself (its stylesheets and scripts, its form's post) carry no
+    `Referer`, and none carries the token, in its address or in a header, after the one that opened the page."""
     token = parse_qs(urlsplit(address).query)["token"][0]
     made: list[tuple[Request, str]] = []
 
@@ -173,7 +170,10 @@ def referrers_checked(page: Page, address: str) -> Iterator[None]:
     page.on("request", seen)
     try:
         page.goto(address)
-        yield
+        page.get_by_label("New password", exact=True).fill(password)
+        page.get_by_label("Confirm the new password").fill(password)
+        page.get_by_role("button", name="Set password").click()
+        landed()
     finally:
         page.remove_listener("request", seen)
     later = [(request, at) for request, at in made if request.url != address]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import Owner, make_owner, referrers_checked, screenshot, sign_in, signed_in
+from tests.console.conftest import Owner, make_owner, new_password_by_link, screenshot, sign_in, signed_in
 from tests.mail import SmtpServer
 from tests.support import PASSWORD
 
@@ -115,11 +115,9 @@ def test_forgotten_password_by_email_then_sign_in_with_the_new_one(
     link = re.search(r"http://127\.0\.0\.1:\d+/console/reset-password\?tenant=[\w-]+&token=[\w-]+", body.get_content())
     assert link is not None, body.get_content()
     new_password = "a brand new long passphrase"
-    with referrers_checked(page, link.group(0)):
-        page.get_by_label("New password", exact=True).fill(new_password)
-        page.get_by_label("Confirm the new password").fill(new_password)
-        page.get_by_role("button", name="Set password").click()
-        expect(page).to_have_url(re.compile(r"/console/login$"))
+    new_password_by_link(
+        page, link.group(0), new_password, lambda: expect(page).to_have_url(re.compile(r"/console/login$"))
+    )
     expect(page.get_by_role("status").first).to_contain_text("Password has been reset")
 
     sign_in(page, owner.tenant_id, owner.email, new_password)
