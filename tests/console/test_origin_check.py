@@ -53,7 +53,9 @@ async def test_console_behind_a_tls_proxy_accepts_its_public_origin(
 
 
 @pytest.mark.asvs("SESS-11")
-@pytest.mark.parametrize("origin", [DASHBOARD, "https://evil.example", "null", "http://id.example.evil.example"])
+@pytest.mark.parametrize(
+    "origin", [DASHBOARD, "https://evil.example", "null", "http://id.example.evil.example", "http://id.example"]
+)
 async def test_console_forms_trust_no_other_origin_not_even_a_listed_one(
     behind_proxy: httpx.AsyncClient, tenant: TenantWorld, origin: str
 ) -> None:

@@ -6,7 +6,8 @@ A browser adds the session cookie to a request by itself, whatever page starts i
 `Sec-Fetch-Site`. So a state change that uses the cookie is taken only from:
 
 - Sump's own origin: `SUMP_PUBLIC_URL`'s (what browsers see behind a TLS proxy, where Sump itself sees http),
-  or the scheme and host the request was sent to (a direct request);
+  or the scheme and host the request was sent to (a direct request), unless a trusted origin names that host
+  under another scheme (the public host reached through the proxy);
 - the origins the caller trusts besides (the API: `SUMP_CORS_ORIGINS`; the console: none).
 
 Without `Origin`, `Sec-Fetch-Site` decides (`same-origin` and `none`, a user's own navigation, pass); with
@@ -66,7 +67,19 @@ def from_trusted_origin(
         normal = origin_of(origin)
         if normal is None:
             return False
-        return normal in trusted or (bool(host) and normal == origin_of(f"{scheme}://{host}"))
+        return normal in trusted or (
+            bool(host) and normal == origin_of(f"{scheme}://{host}") and not _proxied(normal, trusted)
+        )
     if fetch_site is not None:
         return fetch_site.strip().lower() in SAFE_FETCH_SITES
     return True
+
+
+def _proxied(own: str, trusted: Collection[str]) -> bool:
+    """Whether `own`, the origin a request was sent to as Sump sees it, names the host of a trusted origin under
+    another scheme: Sump behind a TLS proxy sees http for its public host, and a plain-http page on that host
+    (whoever answers for it on the network) is not Sump's own."""
+    parts = urlsplit(own)
+    return any(
+        (listed := urlsplit(origin)).hostname == parts.hostname and listed.scheme != parts.scheme for origin in trusted
+    )

@@ -128,5 +128,8 @@ async def test_behind_a_tls_proxy_the_public_origin_is_sumps_own(guarded: FastAP
         assert_refused(
             await proxied.post(logout_all_url(tenant), **form_post(tenant, origin="https://id.example.evil"))
         )
+        # The scheme Sump sees is the proxy's: a plain-http page on the public host (anyone who can answer for
+        # that host on the network) is not Sump's own origin.
+        assert_refused(await proxied.post(logout_all_url(tenant), **form_post(tenant, origin="http://id.example")))
         response = await proxied.post(logout_all_url(tenant), **form_post(tenant, origin=PUBLIC))
         assert response.status_code == 200, response.text

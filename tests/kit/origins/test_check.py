@@ -65,6 +65,10 @@ def test_the_check_decides_by_origin_then_fetch_metadata() -> None:
     assert check(None, "None")
     assert check(None, None)
     assert not check("http://10.0.0.5:8080", None, host=None)  # no Host: only the trusted list counts
+    # Behind a TLS proxy Sump sees http for its public host: that host under another scheme is not Sump's.
+    assert not check("http://id.example", "same-origin", host="id.example")
+    assert not check("http://id.example:8080", None, host="id.example:8080")
+    assert check("https://id.example", None, host="id.example")
     assert check("https://id.example", None, host=None)
 
 
