@@ -116,3 +116,24 @@ async def test_fastapi_dependencies_protect_an_app(
         responses = await asyncio.gather(*(http.get("/whoami", headers=bearer(token)) for _ in range(5)))
         assert {response.status_code for response in responses} == {200}
         assert (await http.get("/secret", headers=bearer(token))).status_code == 403
+
+
+@pytest.mark.asvs("JWT-07")
+async def test_a_key_retired_since_the_cache_was_filled_fails_once_the_cache_is_stale(
+    client: httpx.AsyncClient, world: TenantWorld, sump_http: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """The cached JWKS is fetched again once `cache_seconds` have passed, even for a kid it holds: a key Sump no
+    longer publishes stops verifying within that time, not at the verifier's restart."""
+    verifier = JwksVerifier.for_environment(
+        "http://sump.test", world.environment_id, client=sump_http, cache_seconds=0, refetch_floor_seconds=3600
+    )
+    token = await access_token(client, world)
+    await verifier.verify(token)
+    assert verifier.fetches == 1
+    await client.post(f"{world.base}/environments/{world.environment_id}/keys/rotate", headers=world.owner.auth)
+    kid = jwt.get_unverified_header(token)["kid"]
+    await db.execute(update(SigningKey).where(SigningKey.kid == kid).values(retired_at=utcnow().replace(year=2020)))
+    await db.commit()
+    with pytest.raises(TokenError, match="unknown signing key"):
+        await verifier.verify(token)
+    assert verifier.fetches == 2, "a stale cache is fetched again for a kid it holds"

@@ -3,6 +3,7 @@ URL a token names."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.sdk import JwksVerifier, Principal, TokenError, current_user
+from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
 from tests.support import TenantWorld, bearer
 from tests.tokens import forgery
 from tests.tokens.forgery import Attacker, Genuine
@@ -115,3 +116,50 @@ async def test_sdk_refuses_tokens_whose_header_is_not_a_json_object(
     verifier = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=network)
     with pytest.raises(TokenError, match="malformed token"):  # no HTTP header carries it; a caller might
         await verifier.verify(f"ëyJhbGciOiJFUzI1NiJ9.{payload}.{signature}")
+
+
+@pytest.mark.asvs("JWT-03")
+async def test_sdk_refuses_tokens_without_a_claim_it_requires_or_issued_in_the_future(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, network: httpx.AsyncClient, attacker: Attacker
+) -> None:
+    """`iat` is required and may not lie in the future beyond the leeway; `jti`, `sub` and `sid` are required too:
+    each token below is signed by the environment's real key."""
+    real = await forgery.signed_in(client, world, db)
+    now = int(time.time())
+    without = {
+        f"{name} absent": real.sign({claim: value for claim, value in real.claims.items() if claim != name})
+        for name in ("iat", "jti", "sub", "sid")
+    }
+    future = {
+        "iat in 61 s": real.with_claims(iat=now + 61),
+        "iat in 1 h": real.with_claims(iat=now + 3600),
+    }
+    await assert_refused(world, network, attacker, real, {**without, **future})
+
+
+async def test_sdk_dependencies_need_a_bearer_token_and_every_permission(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, network: httpx.AsyncClient
+) -> None:
+    """`current_user` reads the `Bearer` scheme only, and `require_permissions` lets through a caller holding every
+    permission it names, not any one of them."""
+    real = await forgery.signed_in(client, world, db)
+    app = FastAPI()
+    app.state.sump = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=network)
+
+    @app.get("/projects")
+    async def projects(
+        user: Principal = Depends(require_permissions("projects:read", "projects:delete")),
+    ) -> dict[str, str]:
+        return {"account": str(user.account_id)}
+
+    one = real.with_claims(permissions=["projects:read"])
+    both = real.with_claims(permissions=["projects:read", "projects:delete"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
+        assert (await http.get("/projects", headers=bearer(both))).json() == {"account": real.claims["sub"]}
+        partial = await http.get("/projects", headers=bearer(one))
+        assert (partial.status_code, partial.json()) == (403, {"detail": "Missing permission: projects:delete"})
+        for scheme in ("Basic", "Token", "Bearer-ish"):
+            refused = await http.get("/projects", headers={"authorization": f"{scheme} {both}"})
+            assert refused.status_code == 401, scheme
+            assert refused.headers["www-authenticate"] == "Bearer", scheme
+            assert refused.json() == {"detail": "A bearer access token is required."}, scheme
