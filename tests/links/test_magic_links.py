@@ -297,3 +297,42 @@ async def test_a_new_password_or_address_ends_the_links_sent_before(
         assert changed.status_code == 204, change
         assert await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token))) is None
         assert code(await follow(http, user, token)) == INVALID
+
+
+async def test_links_turned_off_after_the_request_send_nothing_and_sign_no_one_in(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """An environment that turns magic links off before the outbox runs sends no link for a request it answered,
+    and a link sent while they were on signs no one in once they are off (403 before the token is read)."""
+    world = await new_tenant(http)
+    environment = await enabled_environment(world)
+    asked, sent = await world.add_end_user(environment), await world.add_end_user(environment)
+    await ask(http, sent)
+    token = link_in(await delivered(mail_app, smtp, sent.email, SUBJECT))[3]
+    assert (await ask(http, asked)).json() == ANSWER
+    settings = {"settings": {"magicLinksEnabled": False}}
+    turned_off = await http.patch(f"{world.base}/environments/{environment}", json=settings, headers=world.owner.auth)
+    assert turned_off.status_code == 204, turned_off.text
+    await mail_app.state.outbox.run_once()
+    assert [message["Subject"] for message in smtp.inbox.to(asked.email)] == []
+    refused = await follow(http, sent, token)
+    assert (code(refused), refused.json()["detail"]) == (
+        (403, "magic_links_disabled"),
+        "Sign-in links are turned off for this environment.",
+    )
+
+
+async def test_a_verification_link_is_no_sign_in_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """The link a sign-up sends to verify the address reaches the same inbox as a magic link: it signs no one in,
+    and the refused sign-in does not use it up."""
+    world = await new_tenant(http)
+    environment = await world.add_environment(settings={"magicLinksEnabled": True, "emailVerification": True})
+    user = await world.add_end_user(environment)
+    verify = link_in(await delivered(mail_app, smtp, user.email, "Verify your email address"), "verify-email")[3]
+    refused = await follow(http, user, verify)
+    assert code(refused) == INVALID
+    assert "set-cookie" not in refused.headers
+    verified = await http.post(f"{user.auth_base}/verify-email", json={"token": verify})
+    assert verified.status_code == 200, "the refused sign-in did not use the link up"

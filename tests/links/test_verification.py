@@ -21,7 +21,7 @@ from sump.db.base import utcnow
 from sump.db.tables.links import AccountToken
 from sump.kit.crypto import token_digest
 from tests.links.conftest import delivered, events, link_in
-from tests.mail import SmtpServer
+from tests.mail import SmtpServer, reset_token
 from tests.support import (
     PASSWORD,
     Database,
@@ -382,3 +382,103 @@ async def test_the_purge_takes_only_expired_links(
         select(AccountToken.token_hash).where(AccountToken.token_hash.in_([token_digest(expired), token_digest(live)]))
     )
     assert list(kept) == [token_digest(live)]
+
+
+async def test_a_link_sent_to_an_address_an_admin_replaced_verifies_nothing(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """A verification link is bound to the address it was sent to: once an admin gives the account another
+    (unverified) address, the sign-up's link cannot mark the new one verified."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    changed = await http.patch(f"{url}/email", json={"email": "unproven@example.com"}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    refused = await http.post(f"{user.auth_base}/verify-email", json={"token": token})
+    assert problem(refused) == INVALID
+    assert refused.json()["detail"] == "Invalid or expired token."
+    account = (await http.get(url, headers=world.owner.auth)).json()
+    assert (account["email"], account["emailVerified"]) == ("unproven@example.com", False)
+
+
+async def test_a_disabled_accounts_link_is_refused_and_not_used_up(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """A disabled account's verification link verifies nothing (the same 400 as any other token); it is not used
+    up by the refusal, so it works once the account is enabled again."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.patch(f"{url}/disable", headers=world.owner.auth)).status_code == 204
+    refused = await http.post(f"{user.auth_base}/verify-email", json={"token": token})
+    assert problem(refused) == INVALID
+    assert not await verified(http, world, user)
+    assert (await http.patch(f"{url}/enable", headers=world.owner.auth)).status_code == 204
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": token})).status_code == 200
+    assert await verified(http, world, user)
+
+
+async def test_a_change_is_refused_when_another_account_took_the_address_meanwhile(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    rival = await world.add_end_user(user.environment_id)
+    url = f"/api/v1/environments/{user.environment_id}/accounts"
+    body = {"email": "wanted@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/{user.account_id}/email", json=body, headers=user.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "wanted@example.com", CONFIRM))[3]
+    taken = {"email": "wanted@example.com"}
+    assert (
+        await http.patch(f"{url}/{rival.account_id}/email", json=taken, headers=world.owner.auth)
+    ).status_code == 204
+    refused = await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})
+    assert (refused.status_code, refused.json()["code"]) == (409, "identifier_taken")
+    mine = (await http.get(f"{url}/{user.account_id}", headers=world.owner.auth)).json()
+    assert mine["email"] == user.email
+    theirs = (await http.get(f"{url}/{rival.account_id}", headers=world.owner.auth)).json()
+    assert theirs["email"] == "wanted@example.com"
+
+
+async def test_a_confirmed_change_ends_the_reset_link_sent_to_the_old_address(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """Whoever reads the old inbox loses the account's ways in with the address: a password reset link sent
+    there before the new address was confirmed no longer sets a password."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
+    reset = reset_token(await delivered(mail_app, smtp, user.email, "Reset your password"))
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "kept-safe@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "kept-safe@example.com", CONFIRM))[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
+    refused = await http.post(
+        f"{user.auth_base}/reset-password", json={"token": reset, "newPassword": "a password set by someone else"}
+    )
+    assert problem(refused) == INVALID
+    login = await http.post(f"{user.auth_base}/login", json={"email": "kept-safe@example.com", "password": PASSWORD})
+    assert login.status_code == 200, login.text
+
+
+async def test_a_confirmation_link_cancels_nothing(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Each link of an email change serves its own purpose only: the link sent to the new address, posted as a
+    cancellation, is refused like any other token and neither changes the address nor is used up."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "elsewhere@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "elsewhere@example.com", CONFIRM))[3]
+    refused = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": confirm})
+    assert problem(refused) == INVALID
+    kept = (await http.get(url, headers=world.owner.auth)).json()
+    assert kept["email"] == user.email
+    assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "elsewhere@example.com"
