@@ -694,8 +694,9 @@ async def test_argon2_hashes_made_elsewhere_verify_and_the_weaker_are_replaced(
         "$argon2id$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
         "$argon2x$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
         "",
+        "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43,
     ],
-    ids=["wrong-digest", "too-long", "bad-base64", "no-version", "unknown-kind", "empty"],
+    ids=["wrong-digest", "too-long", "bad-base64", "no-version", "unknown-kind", "empty", "refused-parameters"],
 )
 @ENGINES
 async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stored: str, by: str) -> None:
@@ -704,6 +705,20 @@ async def test_a_damaged_stored_hash_matches_no_password_and_raises_nothing(stor
         assert await hasher.verify(stored, PASSWORD) == (False, None)
     finally:
         hasher.close()
+
+
+@pytest.mark.parametrize("flipped", [0, 15, 31], ids=["first-byte", "middle-byte", "last-byte"])
+@pytest.mark.asvs("PWD-09")
+@ENGINES
+def test_a_stored_digest_wrong_in_any_one_byte_matches_not_even_the_right_password(flipped: int, by: str) -> None:
+    """The whole digest is compared: a hash whose digest differs from the right one in a single byte, anywhere, is
+    read by the buffered engine (canonical spelling) and matches nothing."""
+    prefix, salt, digest = REFERENCE.hash(PASSWORD).rsplit("$", 2)
+    raw = bytearray(base64.b64decode(digest + "=" * (-len(digest) % 4)))
+    raw[flipped] ^= 0x01
+    tampered = f"{prefix}${salt}${base64.b64encode(bytes(raw)).decode().rstrip('=')}"
+    assert argon2_memory.verify_secret(tampered, PASSWORD.encode()) is False
+    assert not verify_argon2(tampered, PASSWORD, by)
 
 
 def test_a_stored_hash_of_more_memory_than_sumps_verifies_in_a_buffer_grown_to_it() -> None:
