@@ -228,3 +228,33 @@ async def test_passkey_decoys_stay_the_same_across_a_rotation_and_differ_between
     async with served(own_database, NEW) as after, http(after) as api:
         assert await decoys(api, bases, "nobody_here") == offered
         assert set(await decoys(api, bases, "nobody_else")).isdisjoint(offered)
+
+
+async def test_a_rotation_that_cannot_open_every_value_reseals_none_of_the_others(
+    own_database: Database, clock: Clock
+) -> None:
+    """All or nothing: when some values open under a listed secret and others under none (an environment made
+    by a server of a third secret), the values the listed secret opens are not re-sealed either."""
+    third = "a-third-secret-no-one-lists-here-" + "t" * 31
+    async with served(own_database, OLD) as before, http(before) as api:
+        first = await new_tenant(api)
+        await end_user_with_totp(api, first, clock)
+        await password_grant(api, first, await first.add_end_user(first.environment_id))
+    async with served(own_database, third) as elsewhere, http(elsewhere) as api:
+        world = await new_tenant(api)
+        await password_grant(api, world, await world.add_end_user(world.environment_id))
+        async with elsewhere.state.sessionmaker() as db:
+            kids = dict((await db.execute(select(SigningKey.kid, SigningKey.private_key))).all())
+            seeds = dict((await db.execute(select(Factor.id, Factor.secret))).all())
+    unreadable = [kid for kid, sealed in kids.items() if keys.opens(third, kid, sealed)]
+    assert unreadable, "the third secret sealed some keys"
+    assert len(unreadable) < len(kids), "the old secret sealed others"
+
+    refused = await sump(own_database, "secret", "rotate", SUMP_SECRET_KEY=NEW, SUMP_PREVIOUS_SECRET_KEYS=OLD)
+
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert f"sump: nothing was changed: {len(unreadable)} sealed values open under neither" in refused.stderr
+    async with served(own_database, OLD) as still, still.state.sessionmaker() as db:
+        assert dict((await db.execute(select(SigningKey.kid, SigningKey.private_key))).all()) == kids
+        assert dict((await db.execute(select(Factor.id, Factor.secret))).all()) == seeds
