@@ -11,7 +11,8 @@ from urllib.parse import quote, unquote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sump.kit.crypto import sign_cookie, unsign_cookie
+from sump.kit import crypto
+from sump.kit.crypto import new_token, sign_cookie, unsign_cookie
 
 _SECRETS = st.text(min_size=1, max_size=64)
 _VALUES = st.text(st.characters(exclude_categories=["Cs"]), max_size=64)
@@ -53,3 +54,33 @@ def test_a_cookie_whose_signature_is_cut_short_or_missing_is_no_cookie() -> None
         assert unsign_cookie("secret", quote(f"{value}.{cut}", safe="")) is None
         assert unsign_cookie("other", quote(f"{value}.{cut}", safe=""), previous=("secret",)) is None
     assert unsign_cookie("secret", quote(f"{value}.{signature}x", safe="")) is None
+
+
+def test_a_cookie_verified_once_is_read_again_only_under_the_secret_that_signed_it() -> None:
+    """A cookie found signed is remembered for that secret alone: under another secret it is no cookie, and one
+    that verified only under a previous secret verifies no longer once that secret is no longer listed."""
+    cookie = sign_cookie("current", "value")
+    assert unsign_cookie("current", cookie) == "value"
+    assert unsign_cookie("current", cookie) == "value"
+    assert unsign_cookie("other", cookie) is None
+    old = sign_cookie("old", "value")
+    assert unsign_cookie("current", old, previous=("old",)) == "value"
+    assert unsign_cookie("current", old) is None
+
+
+def test_cookies_are_remembered_only_when_signed_and_short_and_only_so_many() -> None:
+    """Only a cookie signed by the current secret and as short as a session's is kept, and never more than the
+    limit: unsigned, tampered and long cookies (or a flood of signed ones) cannot grow a worker's memory."""
+    crypto._verified.clear()
+    signed = sign_cookie("secret", new_token())
+    tampered = signed[:-1] + ("A" if signed[-1] != "A" else "B")
+    assert unsign_cookie("secret", tampered) is None
+    assert unsign_cookie("secret", "s%3Aunsigned.x") is None
+    long = sign_cookie("secret", "v" * crypto.KEPT_LENGTH)
+    assert unsign_cookie("secret", long) == "v" * crypto.KEPT_LENGTH
+    assert crypto._verified == {}
+    assert unsign_cookie("secret", signed) is not None
+    assert list(crypto._verified) == [("secret", signed)]
+    for _ in range(crypto.VERIFIED_KEPT + 10):
+        assert unsign_cookie("secret", sign_cookie("secret", new_token())) is not None
+        assert len(crypto._verified) <= crypto.VERIFIED_KEPT

@@ -4,12 +4,15 @@ and shape of every other record), and the security headers it puts on every resp
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 
-from sump.kit.edge import EdgeMiddleware
+from sump.kit.context import request_id_var
+from sump.kit.edge import EdgeMiddleware, new_request_id
 from sump.kit.logging import access_line, configure_logging
 
 
@@ -38,6 +41,49 @@ def test_access_line_is_one_json_record(capfd: pytest.CaptureFixture[str]) -> No
         "request_id": "req-1",
         "level": "info",
     }
+
+
+@pytest.mark.usefixtures("json_lines")
+async def test_records_made_while_a_request_is_served_name_it_and_others_name_none(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The edge sets the request's id; every record logged meanwhile carries it (an id the caller passes itself
+    wins), and a record made outside any request carries none."""
+    log = structlog.get_logger("test")
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(request_id_var.get())
+        log.warning("inside")
+        log.warning("own id", request_id="given")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=False)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": ("203.0.113.7", 1)}
+    await edge(scope, None, send)  # type: ignore[arg-type]
+    log.warning("outside")
+    records = {record["event"]: record for record in map(json.loads, capfd.readouterr().err.splitlines())}
+    assert records["inside"]["request_id"] == seen[0] == records["request"]["request_id"]
+    assert records["own id"]["request_id"] == "given"
+    assert "request_id" not in records["outside"]
+
+
+def test_a_new_request_id_is_a_random_uuid_of_version_4() -> None:
+    """Written out directly, each id reads as the UUID it says (version 4, RFC 9562's variant), and every bit
+    but those six varies."""
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    varied = 0
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        varied |= parsed.int ^ uuid.UUID(ids[0]).int
+    assert varied.bit_count() == 122
 
 
 async def through_the_edge(hsts: bool, path: str, own: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

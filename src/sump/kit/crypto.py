@@ -41,17 +41,36 @@ def sign_cookie(secret: str, value: str) -> str:
     return quote(f"s:{value}.{_mac(secret, value)}", safe="")
 
 
+# Cookies found signed by the current secret, by (secret, cookie) as they came: a browser sends the same cookie
+# with each request, and checking its MAC again cost a session check more than its hash. Only a cookie that carries
+# a signature of that secret is kept (no one can add one without the secret), and only one as short as a session's
+# (`KEPT_LENGTH`; percent-encoding may make one cookie several, each of them is still that short): at most
+# `VERIFIED_KEPT` of them, forgotten all at once when full, about a megabyte at most.
+_verified: dict[tuple[str, str], str] = {}
+VERIFIED_KEPT = 4096
+KEPT_LENGTH = 256
+
+
 def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = ()) -> str | None:
     """The value of a cookie made by `sign_cookie` under `secret` or, failing that, one of `previous` (secrets
     still read after a rotation), or None for anything else: a bad cookie counts as no cookie, whatever
     characters it holds (the signature is compared as bytes, in constant time)."""
+    value = _verified.get((secret, cookie))
+    if value is not None:
+        return value
     raw = unquote(cookie)
     if not raw.startswith("s:") or "." not in raw:
         return None
     value, signature = raw[2:].rsplit(".", 1)
     try:
         given = signature.encode()
-        for candidate in (secret, *previous):
+        if hmac.compare_digest(given, _mac(secret, value).encode()):
+            if len(cookie) <= KEPT_LENGTH:
+                if len(_verified) >= VERIFIED_KEPT:
+                    _verified.clear()
+                _verified[secret, cookie] = value
+            return value
+        for candidate in previous:
             if hmac.compare_digest(given, _mac(candidate, value).encode()):
                 return value
     except UnicodeEncodeError:  # a lone surrogate: no signature of ours

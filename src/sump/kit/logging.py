@@ -15,11 +15,13 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pydantic_core import to_json
+
+from sump.kit.context import request_id_var
 
 
 @contextlib.contextmanager
@@ -107,11 +109,21 @@ def access_line(method: str, path: str, status: int, ms: float, ip: str, request
     _output.line_writer().msg(to_json(record).decode())
 
 
+def _request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A record logged while a request is served names it: the request id the edge set (`kit.edge`), read here
+    when a record is made rather than bound for every request. (A request that named itself "-", the id's value
+    outside any request, gets no `request_id` on its records but its access line.)"""
+    request_id = request_id_var.get()
+    if request_id != "-":
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
     """Tracebacks are plain: a rich one would print local variables, request headers and their secrets."""
     _output.json_lines = json_lines
     processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
+        _request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info if json_lines else structlog.dev.set_exc_info,
