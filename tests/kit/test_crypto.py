@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import random
 from urllib.parse import quote, unquote
 
 from hypothesis import given
@@ -84,3 +85,23 @@ def test_cookies_are_remembered_only_when_signed_and_short_and_only_so_many() ->
     for _ in range(crypto.VERIFIED_KEPT + 10):
         assert unsign_cookie("secret", sign_cookie("secret", new_token())) is not None
         assert len(crypto._verified) <= crypto.VERIFIED_KEPT
+
+
+def test_other_spellings_of_one_signed_cookie_are_not_remembered() -> None:
+    """A signed cookie can be percent-encoded in countless ways, each verifying: only the spelling Sump sets is
+    remembered, so one holder of a cookie cannot fill the memory and push everyone else's cookies out of it."""
+    crypto._verified.clear()
+    victim = sign_cookie("secret", new_token())
+    assert unsign_cookie("secret", victim) is not None
+    raw = unquote(sign_cookie("secret", new_token()))  # the attacker's own cookie
+    draw = random.Random(1)
+    spellings: set[str] = set()
+    while len(spellings) < crypto.VERIFIED_KEPT:
+        spelling = "".join(
+            f"%{ord(char):02{draw.choice('xX')}}" if draw.random() < 0.5 else quote(char, safe="") for char in raw
+        )
+        if len(spelling) <= crypto.KEPT_LENGTH and spelling != quote(raw, safe=""):
+            spellings.add(spelling)
+    for spelling in spellings:
+        assert unsign_cookie("secret", spelling) == raw[2:].rsplit(".", 1)[0]
+    assert list(crypto._verified) == [("secret", victim)]

@@ -72,6 +72,33 @@ async def test_records_made_while_a_request_is_served_name_it_and_others_name_no
     assert "request_id" not in records["outside"]
 
 
+@pytest.mark.usefixtures("json_lines")
+async def test_a_request_that_names_itself_as_no_request_gets_an_id_of_its_own(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """ "-" is the request id of what is logged outside any request: a request sent with that id is given a new
+    one, which its records, its access line and its answer carry."""
+    log = structlog.get_logger("test")
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        log.warning("inside")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=False)
+    headers = [(b"x-request-id", b"-")]
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": headers, "client": ("203.0.113.7", 1)}
+    await edge(scope, None, send)  # type: ignore[arg-type]
+    records = {record["event"]: record for record in map(json.loads, capfd.readouterr().err.splitlines())}
+    answered = dict(sent[0]["headers"])[b"x-request-id"].decode()
+    assert uuid.UUID(answered).version == 4
+    assert records["inside"]["request_id"] == records["request"]["request_id"] == answered
+
+
 def test_a_new_request_id_is_a_random_uuid_of_version_4() -> None:
     """Written out directly, each id reads as the UUID it says (version 4, RFC 9562's variant), and every bit
     but those six varies."""

@@ -43,9 +43,10 @@ def sign_cookie(secret: str, value: str) -> str:
 
 # Cookies found signed by the current secret, by (secret, cookie) as they came: a browser sends the same cookie
 # with each request, and checking its MAC again cost a session check more than its hash. Only a cookie that carries
-# a signature of that secret is kept (no one can add one without the secret), and only one as short as a session's
-# (`KEPT_LENGTH`; percent-encoding may make one cookie several, each of them is still that short): at most
-# `VERIFIED_KEPT` of them, forgotten all at once when full, about a megabyte at most.
+# a signature of that secret, spelt as Sump sets it (`sign_cookie`'s percent-encoding: other spellings verify
+# too, each time, but one holder could make countless of them) and as short as a session's (`KEPT_LENGTH`) is
+# kept: only Sump can make one, each session or message one. At most `VERIFIED_KEPT` of them, a few megabytes,
+# forgotten all at once when full.
 _verified: dict[tuple[str, str], str] = {}
 VERIFIED_KEPT = 4096
 KEPT_LENGTH = 256
@@ -65,7 +66,7 @@ def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = ()) -> str
     try:
         given = signature.encode()
         if hmac.compare_digest(given, _mac(secret, value).encode()):
-            if len(cookie) <= KEPT_LENGTH:
+            if len(cookie) <= KEPT_LENGTH and cookie == quote(raw, safe=""):
                 if len(_verified) >= VERIFIED_KEPT:
                     _verified.clear()
                 _verified[secret, cookie] = value

@@ -1,7 +1,8 @@
 """The outermost middleware: one pure-ASGI layer for what every HTTP exchange needs.
 
 It does in one pass over the request's raw headers what four layers did before: the request id (a sane
-`X-Request-Id` is kept, anything else replaced by a UUID, echoed on the response), the client address
+`X-Request-Id` is kept, anything else replaced by a UUID, and so is "-", the id of what is logged outside any
+request; echoed on the response), the client address
 (`X-Forwarded-For` believed only from `SUMP_TRUSTED_PROXIES`), the security headers (pre-encoded once per kind
 of path: API, docs, console), one access-log line per request, rendered once (`kit.logging.access_line`), the
 request's count and latency when metrics are served (`kit.metrics.RequestMetrics`), and, for writes, whose share
@@ -18,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sump.kit.context import client_var, request_id_var
+from sump.kit.context import NO_REQUEST, client_var, request_id_var
 from sump.kit.logging import access_line
 from sump.kit.metrics import RequestMetrics
 from sump.kit.middleware import ProxyNetworks, resolve_client_ip
@@ -127,7 +128,7 @@ class EdgeMiddleware:
             elif name == b"user-agent":
                 agent = value if agent is None else agent
         given = incoming.decode("latin-1") if incoming is not None else ""
-        request_id = given if _REQUEST_ID.match(given) else new_request_id()
+        request_id = given if _REQUEST_ID.match(given) and given != NO_REQUEST else new_request_id()
         client = scope.get("client")
         peer = client[0] if client else None
         if self.trusted_proxies or peer is None:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from pydantic_core import to_json
 
-from sump.kit.context import request_id_var
+from sump.kit.context import NO_REQUEST, request_id_var
 
 
 @contextlib.contextmanager
@@ -111,10 +111,9 @@ def access_line(method: str, path: str, status: int, ms: float, ip: str, request
 
 def _request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A record logged while a request is served names it: the request id the edge set (`kit.edge`), read here
-    when a record is made rather than bound for every request. (A request that named itself "-", the id's value
-    outside any request, gets no `request_id` on its records but its access line.)"""
+    when a record is made rather than bound for every request."""
     request_id = request_id_var.get()
-    if request_id != "-":
+    if request_id != NO_REQUEST:
         event.setdefault("request_id", request_id)
     return event
 
