@@ -53,7 +53,10 @@ class LineWriter:
         self.lock = threading.Lock()
 
     def msg(self, message: str) -> None:
-        line = (message + "\n").encode("utf-8", "backslashreplace")
+        self.write((message + "\n").encode("utf-8", "backslashreplace"))
+
+    def write(self, line: bytes) -> None:
+        """Writes one whole record, its newline included."""
         with self.lock:
             try:
                 fd = self.file.fileno()
@@ -104,9 +107,9 @@ def access_line(method: str, path: str, status: int, ms: float, ip: str, request
         "event": "request",
         "request_id": request_id,
         "level": "info",
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": datetime.now(UTC),  # written as the other records' (ISO 8601, `Z`) by the encoder itself
     }
-    _output.line_writer().msg(to_json(record).decode())
+    _output.line_writer().write(to_json(record) + b"\n")
 
 
 def _request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
