@@ -14,7 +14,7 @@ import pytest
 
 from sump import __version__
 from sump.db import migrate
-from tests.servers import free_port, sqlite_environment, start_server
+from tests.servers import free_port, refusing_port, sqlite_environment, start_server
 from tests.support import SECRET
 
 SUMP = Path(sys.executable).parent / "sump"
@@ -74,9 +74,9 @@ def test_serve_help_names_its_values(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [("upgrade",), ("downgrade",), ("current",), ("upgrade", "0003")])
 def test_unreachable_postgresql_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
-    port = free_port()  # nothing listens there
-    url = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{port}/sump"
-    done = run(tmp_path, "db", *command, SUMP_DATABASE_URL=url)
+    with refusing_port() as port:
+        url = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{port}/sump"
+        done = run(tmp_path, "db", *command, SUMP_DATABASE_URL=url)
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
@@ -101,9 +101,9 @@ def test_sqlite_file_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
 
 
 def test_serve_migrate_with_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sump"
-    done = run(tmp_path, "serve", "--migrate", "--port", str(free_port()), SUMP_DATABASE_URL=url)
+    with refusing_port() as port:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sump"
+        done = run(tmp_path, "serve", "--migrate", "--port", str(free_port()), SUMP_DATABASE_URL=url)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == f"sump: cannot use the database {url}: connection refused"
     assert "Traceback" not in done.stderr
