@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -43,6 +43,32 @@ def test_access_line_is_one_json_record(capfd: pytest.CaptureFixture[str]) -> No
     }
 
 
+async def through_the_edge(
+    hsts: bool,
+    path: str,
+    own: list[tuple[bytes, bytes]],
+    request: list[tuple[bytes, bytes]] | None = None,
+    inside: Callable[[], None] = lambda: None,
+) -> list[tuple[bytes, bytes]]:
+    """The response headers the edge sends for a request with `request` headers to an application that runs
+    `inside`, then answers with `own` headers."""
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        inside()
+        await send({"type": "http.response.start", "status": 200, "headers": own})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=hsts)
+    scope = {"type": "http", "method": "GET", "path": path, "headers": request or [], "client": ("203.0.113.7", 1)}
+    await edge(scope, None, send)  # type: ignore[arg-type]
+    headers: list[tuple[bytes, bytes]] = sent[0]["headers"]
+    return headers
+
+
 @pytest.mark.usefixtures("json_lines")
 async def test_records_made_while_a_request_is_served_name_it_and_others_name_none(
     capfd: pytest.CaptureFixture[str],
@@ -52,19 +78,12 @@ async def test_records_made_while_a_request_is_served_name_it_and_others_name_no
     log = structlog.get_logger("test")
     seen: list[str] = []
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
+    def inside() -> None:
         seen.append(request_id_var.get())
         log.warning("inside")
         log.warning("own id", request_id="given")
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=False)
-    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": ("203.0.113.7", 1)}
-    await edge(scope, None, send)  # type: ignore[arg-type]
+    await through_the_edge(False, "/x", [], inside=inside)
     log.warning("outside")
     records = {record["event"]: record for record in map(json.loads, capfd.readouterr().err.splitlines())}
     assert records["inside"]["request_id"] == seen[0] == records["request"]["request_id"]
@@ -79,22 +98,9 @@ async def test_a_request_that_names_itself_as_no_request_gets_an_id_of_its_own(
     """ "-" is the request id of what is logged outside any request: a request sent with that id is given a new
     one, which its records, its access line and its answer carry."""
     log = structlog.get_logger("test")
-    sent: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        log.warning("inside")
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=False)
-    headers = [(b"x-request-id", b"-")]
-    scope = {"type": "http", "method": "GET", "path": "/x", "headers": headers, "client": ("203.0.113.7", 1)}
-    await edge(scope, None, send)  # type: ignore[arg-type]
+    headers = await through_the_edge(False, "/x", [], [(b"x-request-id", b"-")], inside=lambda: log.warning("inside"))
     records = {record["event"]: record for record in map(json.loads, capfd.readouterr().err.splitlines())}
-    answered = dict(sent[0]["headers"])[b"x-request-id"].decode()
+    answered = dict(headers)[b"x-request-id"].decode()
     assert uuid.UUID(answered).version == 4
     assert records["inside"]["request_id"] == records["request"]["request_id"] == answered
 
@@ -111,24 +117,6 @@ def test_a_new_request_id_is_a_random_uuid_of_version_4() -> None:
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         varied |= parsed.int ^ uuid.UUID(ids[0]).int
     assert varied.bit_count() == 122
-
-
-async def through_the_edge(hsts: bool, path: str, own: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The response headers the edge sends for an application that answers with `own` headers."""
-    sent: list[dict[str, Any]] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": own})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    edge = EdgeMiddleware(app, trusted_proxies=[], hsts=hsts)
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("203.0.113.7", 1)}
-    await edge(scope, None, send)  # type: ignore[arg-type]
-    headers: list[tuple[bytes, bytes]] = sent[0]["headers"]
-    return headers
 
 
 @pytest.mark.asvs("LOG-06")
