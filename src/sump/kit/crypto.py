@@ -42,11 +42,11 @@ def sign_cookie(secret: str, value: str) -> str:
 
 
 # Cookies found signed by the current secret, by (secret, cookie) as they came: a browser sends the same cookie
-# with each request, and checking its MAC again cost a session check more than its hash. Only a cookie that carries
-# a signature of that secret, spelt as Sump sets it (`sign_cookie`'s percent-encoding: other spellings verify
-# too, each time, but one holder could make countless of them) and as short as a session's (`KEPT_LENGTH`) is
-# kept: only Sump can make one, each session or message one. At most `VERIFIED_KEPT` of them, a few megabytes,
-# forgotten all at once when full.
+# with each request, and checking its MAC again cost a session check more than its hash. A cookie is kept only
+# when it carries a signature of that secret, is spelt as `sign_cookie` spells it (other percent-encodings verify
+# too, each time, but one holder could make countless of them) and is as short as a session's (`KEPT_LENGTH`):
+# so only Sump makes entries, one per cookie it set. At most `VERIFIED_KEPT` of them, a few megabytes, forgotten
+# all at once when full.
 _verified: dict[tuple[str, str], str] = {}
 VERIFIED_KEPT = 4096
 KEPT_LENGTH = 256

@@ -2,11 +2,11 @@
 
 It does in one pass over the request's raw headers what four layers did before: the request id (a sane
 `X-Request-Id` is kept, anything else replaced by a UUID, and so is "-", the id of what is logged outside any
-request; echoed on the response), the client address
-(`X-Forwarded-For` believed only from `SUMP_TRUSTED_PROXIES`), the security headers (pre-encoded once per kind
-of path: API, docs, console), one access-log line per request, rendered once (`kit.logging.access_line`), the
-request's count and latency when metrics are served (`kit.metrics.RequestMetrics`), and, for writes, whose share
-of the hashing queue the request draws on (the tenant or environment of its path).
+request; echoed on the response), the client address (`X-Forwarded-For` believed only from
+`SUMP_TRUSTED_PROXIES`), the security headers (pre-encoded once per kind of path: API, docs, console), one
+access-log line per request, rendered once (`kit.logging.access_line`), the request's count and latency when
+metrics are served (`kit.metrics.RequestMetrics`), and, for writes, whose share of the hashing queue the request
+draws on (the tenant or environment of its path).
 CORS, when origins are configured, stays Starlette's pure-ASGI middleware just inside this one.
 """
 
