@@ -5,17 +5,24 @@ under another venv's Python (fastapi-users', whose argon2-cffi is the portable w
     python bare_hash.py LIBRARY THREADS SECONDS     prints the rate
 
 `libsodium` is one of Sump's two engines; `argon2-cffi` is the other as the running venv has it (built for this
-machine's CPU by `make`, or the portable wheel in a peer's venv)."""
+machine's CPU by `make`, or the portable wheel in a peer's venv), called as any program calls it; `sump-buffer`
+is that engine as Sump's hashing threads run it: the library's core in each thread's own buffer on huge pages
+(`sump.kit.argon2_memory`)."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-LIBRARIES = ("libsodium", "argon2-cffi")
+LIBRARIES = ("libsodium", "argon2-cffi", "sump-buffer")
 PASSWORD = "bench-password-Xq7!"
+
+
+def _nothing() -> None:
+    pass
 
 
 def rate(library: str, threads: int, seconds: float) -> float:
@@ -23,11 +30,19 @@ def rate(library: str, threads: int, seconds: float) -> float:
 
     argon2 = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
     stored = argon2.hash(PASSWORD)
+    release: Callable[[], object] = _nothing  # what a thread does when it is done
     if library == "libsodium":
         import nacl.pwhash
 
         def verify() -> None:
             nacl.pwhash.argon2id.verify(stored.encode(), PASSWORD.encode())
+    elif library == "sump-buffer":
+        from sump.kit import argon2_memory
+
+        def verify() -> None:
+            argon2_memory.verify_secret(stored, PASSWORD.encode())
+
+        release = argon2_memory.release  # as an idle hashing thread does
     else:
 
         def verify() -> None:
@@ -48,6 +63,7 @@ def rate(library: str, threads: int, seconds: float) -> float:
         while time.perf_counter() < stop_at:
             verify()
             n += 1
+        release()
         return n
 
     with ThreadPoolExecutor(threads) as pool:
