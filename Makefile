@@ -57,7 +57,7 @@ fuzz: $(STAMP)
 	SUMP_FUZZ_EXAMPLES=60 $(BIN)/pytest -n 2 --dist load tests/test_schemathesis.py tests/fuzz $(PYTEST_ARGS)
 
 # Sump beside the peers of ../shared/peers/ and a bare ASGI callable, one system loaded at a time, on PostgreSQL
-# (about 13 minutes; BENCH_ARGS=--quick: under 3; --soak SECONDS: the soak of mixed requests only); writes docs/performance.md.
+# (about 15 minutes; BENCH_ARGS=--quick: under 3; --soak SECONDS: the soak of mixed requests only); writes docs/performance.md.
 bench: $(STAMP) $(WRK) $(CC_BIN)
 	$(BIN)/python bench/run $(BENCH_ARGS)
 

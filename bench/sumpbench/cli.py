@@ -1,7 +1,7 @@
 """`make bench` (bench/run): starts Sump, the peers from ../shared/peers/ and a bare ASGI callable, runs the
 scenarios side by side, one system loaded at a time, and writes the ratios into docs/performance.md.
 
-Modes: the full run (about 14 minutes), `--quick` (under 3 minutes: one short round of everything), `--soak S`
+Modes: the full run (about 15 minutes), `--quick` (under 3 minutes: one short round of everything), `--soak S`
 (goal 6's soak on its own: one worker, S seconds of mixed requests; see `soak`). Not a test: nothing fails on
 timing.
 """
