@@ -95,9 +95,8 @@ async def sign_ins(
     """Closed loops of sign-ins at c=8 on each system in turn, `rounds` times, each round opened by the bare
     argon2id rates on `threads` threads (`bare_hash.LIBRARIES`: Sump's two engines as this venv has them, the
     second also as Sump's hashing threads run it; then argon2-cffi's in fastapi-users' venv, its own library):
-    one system loaded at a time, and a drift
-    of the machine's pace (which moves argon2id itself by a tenth between minutes here) meets every system and
-    its baselines alike.
+    one system loaded at a time, and a drift of the machine's pace (which moves argon2id itself by a tenth
+    between minutes here) meets every system and its baselines alike.
 
     Returns each system's row (one run per round), the median baselines, and each system's ratios taken round by
     round (to the fastest bare rate of its own round, to its own library's, to Sump in the same round), then
