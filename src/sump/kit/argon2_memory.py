@@ -41,6 +41,7 @@ _libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_
 _libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _MAP_FAILED = ctypes.c_void_p(-1).value
+_HUGE_PAGES: int | None = getattr(mmap, "MADV_HUGEPAGE", None)  # Linux's advice; other systems have none
 
 
 class _Buffer:
@@ -53,7 +54,8 @@ class _Buffer:
         if address in (None, _MAP_FAILED):
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error))
-        _libc.madvise(address, size, mmap.MADV_HUGEPAGE)  # advice: where the kernel cannot take it, 4 KiB pages
+        if _HUGE_PAGES is not None:  # Linux: where the kernel cannot take the advice, 4 KiB pages
+            _libc.madvise(address, size, _HUGE_PAGES)
         self.size, self.address = size, address
         self.pointer = ffi.cast("uint8_t *", address)
 
