@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import threading
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.servers import free_port
 
 VERIFY_SUBJECT = "Verify your email address"
 LINK = re.compile(r"http://sump\.test(?:/console)?/reset-password\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")
@@ -50,13 +51,6 @@ class Inbox:
             for message in self.messages
             if message["To"] == address and (verification or message["Subject"] != VERIFY_SUBJECT)
         ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class SmtpServer:

@@ -23,13 +23,6 @@ START_DEADLINE_SECONDS = 30
 STOP_DEADLINE_SECONDS = 25
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def refusing_port() -> Iterator[int]:
     """A port on 127.0.0.1 where connections are refused for as long as this lasts: it is bound and never listened
@@ -38,6 +31,12 @@ def refusing_port() -> Iterator[int]:
         held.bind(("127.0.0.1", 0))
         port: int = held.getsockname()[1]
         yield port
+
+
+def free_port() -> int:
+    """A port free a moment ago: a refusing port, let go."""
+    with refusing_port() as port:
+        return port
 
 
 @dataclass

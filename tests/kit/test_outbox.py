@@ -32,7 +32,8 @@ from sump.db.tables.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import BATCH, OutboxWorker, enqueue
 from tests.kit.outbox_process import mailer
-from tests.mail import HOSTED_LINK, LINK, Inbox, SmtpServer, free_port, reset_token
+from tests.mail import HOSTED_LINK, LINK, Inbox, SmtpServer, reset_token
+from tests.servers import free_port
 from tests.support import BACKENDS, Database, create_database, drop_database, make_settings, new_tenant
 
 CHECKOUT = Path(__file__).resolve().parents[2]
