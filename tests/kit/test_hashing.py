@@ -626,7 +626,8 @@ def test_a_hashing_threads_buffer_asks_the_kernel_for_huge_pages() -> None:
     hash's unpredictable reads of 19 MiB then miss the TLB far less than through 4 KiB pages."""
 
     def hash_and_look() -> tuple[int, int, int, int, list[str]]:
-        stored = argon2_memory.hash_secret(PASSWORD.encode(), 2, 19456, 16, 32)
+        parameters = (passwords.TIME_COST, passwords.MEMORY_KIB, passwords.SALT_LENGTH, passwords.DIGEST_LENGTH)
+        stored = argon2_memory.hash_secret(PASSWORD.encode(), *parameters)  # Sump's own
         assert argon2_memory.verify_secret(stored, PASSWORD.encode())
         buffer = argon2_memory._local.buffer
         try:
