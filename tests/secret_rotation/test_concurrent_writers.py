@@ -7,8 +7,6 @@ to its commit, so there no other writer can come between them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,37 +23,31 @@ from sump.secret_rotation import rotate_secret
 from sump.tokens import keys
 from tests.factors.conftest import Clock, end_user_with_totp
 from tests.secret_rotation.conftest import NEW, http, served
-from tests.secret_rotation.test_rotation import OLD, second_step
-from tests.support import Database, create_database, drop_database, make_settings, new_tenant
+from tests.secret_rotation.test_rotation import OLD, counts, second_step
+from tests.support import Database, make_settings, new_tenant
 from tests.tokens.test_tokens import password_grant
 
 
-@pytest.fixture
-def postgresql_database(tmp_path: Path) -> Iterator[Database]:
-    created = create_database("postgresql", tmp_path)
-    yield created
-    drop_database(created)
-
-
+@pytest.mark.parametrize("own_database", ["postgresql"], indirect=True)
 async def test_what_a_server_wrote_while_a_rotation_ran_stays_as_it_wrote_it(
-    postgresql_database: Database, clock: Clock
+    own_database: Database, clock: Clock
 ) -> None:
     """An end user who enrols a new authenticator while the rotation runs keeps it: the rotation does not put the
     old seed back, re-sealed (the old authenticator working again, the new one not). A signing key that another
     rotation re-sealed meanwhile keeps that run's value, and neither is counted as this run's."""
-    async with served(postgresql_database, OLD) as before, http(before) as api:
+    async with served(own_database, OLD) as before, http(before) as api:
         world = await new_tenant(api)
         _, enrolled = await end_user_with_totp(api, world, clock)
         await password_grant(api, world, await world.add_end_user(world.environment_id))
         async with before.state.sessionmaker() as db:
             kid, key_sealed = (await db.execute(select(SigningKey.kid, SigningKey.private_key).limit(1))).one()
-            key_count = len((await db.scalars(select(SigningKey.id))).all())
+            key_count, _ = await counts(db)
     factor_id = uuid.UUID(enrolled.factor_id)
     new_seed = totp.new_seed()
     seed_written = sealing.seal(NEW, sealing.FACTOR_SECRETS, new_seed.encode(), str(factor_id).encode())
     key_written = keys.resealed(NEW, [OLD], kid, key_sealed)
     assert key_written is not None
-    meanwhile = make_engine(postgresql_database.url)
+    meanwhile = make_engine(own_database.url)
     pending: dict[str, tuple[Any, Any, dict[str, bytes]]] = {
         "UPDATE signing_key": (SigningKey, SigningKey.kid == kid, {"private_key": key_written}),
         "UPDATE factor": (Factor, Factor.id == factor_id, {"secret": seed_written}),
@@ -73,7 +65,7 @@ async def test_what_a_server_wrote_while_a_rotation_ran_stays_as_it_wrote_it(
 
     event.listen(Engine, "before_cursor_execute", another_writer_first)
     try:
-        settings = make_settings(postgresql_database, secret_key=NEW, previous_secret_keys=(OLD,))
+        settings = make_settings(own_database, secret_key=NEW, previous_secret_keys=(OLD,))
         rotation = await rotate_secret(settings)
     finally:
         event.remove(Engine, "before_cursor_execute", another_writer_first)
@@ -82,7 +74,7 @@ async def test_what_a_server_wrote_while_a_rotation_ran_stays_as_it_wrote_it(
     assert rotation.complete
     assert (rotation.signing_keys, rotation.totp_seeds) == (key_count - 1, 0)
 
-    async with served(postgresql_database, NEW, OLD) as after, http(after) as client:
+    async with served(own_database, NEW, OLD) as after, http(after) as client:
         async with after.state.sessionmaker() as db:
             assert await db.scalar(select(Factor.secret).where(Factor.id == factor_id)) == seed_written
             assert await db.scalar(select(SigningKey.private_key).where(SigningKey.kid == kid)) == key_written
