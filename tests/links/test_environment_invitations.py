@@ -390,3 +390,56 @@ async def test_a_revoked_or_expired_invitation_is_not_even_shown(
     await expire(db, Invitation, Invitation.id == uuid.UUID(expired_id))
     for token in (revoked, expired):
         assert code(await http.post(lookup, json={"token": token})) == INVALID
+
+
+async def test_an_invitation_into_an_organization_dies_with_its_inviters_authority(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """An ORG_ADMIN may invite addresses of their own into ORG_ADMIN before being demoted, removed or disabled,
+    and a tenant admin before being made a user: once the inviter may no longer invite, the invitation gives
+    nothing. The organization's other ORG_ADMIN's invitation stays good."""
+    world = await new_tenant(http)
+    founder = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, founder)
+    members_of = members_url(world.environment_id, organization_id)
+    base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
+    planted: dict[str, str] = {}
+    for fate in ("demoted", "removed", "disabled"):
+        insider = await world.add_end_user(world.environment_id)
+        await add_member(world, organization_id, insider, role="ORG_ADMIN")
+        email = address()
+        assert (await invite(world, insider, organization_id, email, "ORG_ADMIN")).status_code == 201
+        planted[fate] = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+        account = f"/api/v1/environments/{world.environment_id}/accounts/{insider.account_id}"
+        ended = {
+            "demoted": http.patch(
+                f"{members_of}/{insider.account_id}", json={"role": "READ_ONLY"}, headers=world.owner.auth
+            ),
+            "removed": http.delete(f"{members_of}/{insider.account_id}", headers=world.owner.auth),
+            "disabled": http.patch(f"{account}/disable", headers=world.owner.auth),
+        }[fate]
+        assert (await ended).status_code == 204
+    for fate in ("tenant admin made a user", "tenant admin disabled"):
+        tenant_admin = await world.add_member("admin")
+        email = address()
+        invited = await invite(world, founder, organization_id, email, "ORG_ADMIN", **tenant_admin.auth)
+        assert invited.status_code == 201
+        planted[fate] = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+        account = f"{world.base}/accounts/{tenant_admin.account_id}"
+        ended = {
+            "tenant admin made a user": http.patch(f"{account}/role", json={"role": "user"}, headers=world.owner.auth),
+            "tenant admin disabled": http.patch(f"{account}/disable", headers=world.owner.auth),
+        }[fate]
+        assert (await ended).status_code == 204
+    before = await members(world, world.environment_id, organization_id)
+    for fate, token in planted.items():
+        assert code(await http.post(f"{base}/lookup", json={"token": token})) == INVALID, fate
+        assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID, fate
+    assert await members(world, world.environment_id, organization_id) == before
+
+    email = address()
+    assert (await invite(world, founder, organization_id, email, "ORG_ADMIN")).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+    joined = await http.post(f"{base}/signup", json=signup_body(token))
+    assert joined.status_code == 201, joined.text
+    assert (await members(world, world.environment_id, organization_id))[joined.json()["accountId"]] == "ORG_ADMIN"

@@ -278,3 +278,90 @@ async def test_accepting_checks_the_password_and_the_username(
     )
     assert code(taken) == (409, "identifier_taken")
     assert (await accept(world, token)).status_code == 201, "a refused attempt leaves the invitation usable"
+
+
+async def test_an_invitation_reaches_no_further_than_its_inviters_rank(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """Inviting an address replaces its pending invitation, and completes an account invited the old way with
+    the new role: an admin may do either only where it could revoke that invitation or change that role."""
+    world = await new_tenant(http)
+    admin = await world.add_member("admin")
+    owner_email = address()
+    made = await http.post(
+        f"{world.base}/accounts",
+        json={
+            "name": "Second Owner",
+            "email": owner_email,
+            "username": f"own_{uuid.uuid4().hex[:6]}",
+            "roles": [{"role": "owner", "target": "tenant", "targetId": world.tenant_id}],
+        },
+        headers=world.owner.auth,
+    )
+    assert made.status_code == 201, made.text
+    assert code(await invite(world, owner_email, "user", by=admin.auth)) == (403, "insufficient_role")
+    second_owner = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(made.json()["id"])))
+    assert second_owner is not None
+    assert second_owner.role == "owner"
+
+    email = address()
+    assert (await invite(world, email, "admin")).status_code == 201
+    owners_link = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    assert code(await invite(world, email, "user", by=admin.auth)) == (403, "role_not_grantable")
+    accepted = await accept(world, owners_link)
+    assert accepted.status_code == 201, "the owner's invitation is still alive"
+    made_admin = await http.get(f"{world.base}/accounts/{accepted.json()['id']}", headers=world.owner.auth)
+    assert made_admin.json()["role"] == "admin"
+
+    # Within its rank an admin still replaces an invitation and completes an account invited the old way.
+    within = address()
+    assert (await invite(world, within, "user")).status_code == 201
+    assert (await invite(world, within, "user", by=admin.auth)).status_code == 201
+    old_way = address()
+    made_user = await http.post(
+        f"{world.base}/accounts",
+        json={"name": "Old Style", "email": old_way, "username": f"old_{uuid.uuid4().hex[:6]}"},
+        headers=world.owner.auth,
+    )
+    assert made_user.status_code == 201
+    assert (await invite(world, old_way, "user", by=admin.auth)).status_code == 201
+
+
+async def test_an_invitation_dies_with_its_inviters_authority(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """An owner may plant invitations into owner for addresses of their own before being demoted, disabled or
+    removed: once their authority is gone, so is what the invitations would give. An inviter whose rank only
+    grew keeps them alive."""
+    world = await new_tenant(http)
+    lookup = f"/api/v1/auth/tenants/{world.tenant_id}/invitations/lookup"
+    planted: dict[str, str] = {}
+    addresses = []
+    for fate in ("demoted", "disabled", "deleted"):
+        inviter = await world.add_member("owner")
+        email = address()
+        addresses.append(email)
+        assert (await invite(world, email, "owner", by=inviter.auth)).status_code == 201
+        planted[fate] = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+        url = f"{world.base}/accounts/{inviter.account_id}"
+        ended = {
+            "demoted": http.patch(f"{url}/role", json={"role": "user"}, headers=world.owner.auth),
+            "disabled": http.patch(f"{url}/disable", headers=world.owner.auth),
+            "deleted": http.delete(url, headers=world.owner.auth),
+        }[fate]
+        assert (await ended).status_code == 204
+    for fate, token in planted.items():
+        assert code(await http.post(lookup, json={"token": token})) == INVALID, fate
+        assert code(await accept(world, token)) == INVALID, fate
+    made = await db.scalar(select(func.count()).select_from(TenantAccount).where(TenantAccount.email.in_(addresses)))
+    assert made == 0, "no account was made"
+
+    promoted = await world.add_member("admin")
+    email = address()
+    assert (await invite(world, email, "user", by=promoted.auth)).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    raised = await http.patch(
+        f"{world.base}/accounts/{promoted.account_id}/role", json={"role": "owner"}, headers=world.owner.auth
+    )
+    assert raised.status_code == 204
+    assert (await accept(world, token)).status_code == 201

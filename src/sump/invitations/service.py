@@ -83,8 +83,11 @@ async def pending(
     *,
     environment_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
+    email: str | None = None,
 ) -> list[Invitation]:
-    return await repository.pending(db, tenant_id, kind, environment_id=environment_id, organization_id=organization_id)
+    return await repository.pending(
+        db, tenant_id, kind, environment_id=environment_id, organization_id=organization_id, email=email
+    )
 
 
 def not_pending() -> Problem:

@@ -2,6 +2,12 @@
 `policy.grant`: admins invite users only); the invitee follows the emailed link (the console's accept page),
 chooses a name, username and password, and the account is created with that role and a verified email.
 
+An invitation carries its inviter's authority, and no further than it goes:
+- inviting an address replaces its pending invitation, so it needs the rank to revoke that one;
+- completing an account invited the old way sets its role, so inviting its address needs the rank to manage it;
+- an invitation is accepted only while its inviter is an enabled account that may still grant its role, so one
+  planted by an owner about to be demoted or removed dies with that authority.
+
 Accounts invited before invitations existed (made without a password, sent a reset link) are pending
 invitations too: a real invitation to their address completes that account when accepted."""
 
@@ -29,7 +35,7 @@ from sump.kit.errors import Problem
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.tenant_accounts import policy, repository
 from sump.tenant_accounts.schemas import AcceptInvitation, AccountCreate, InvitationCreate
-from sump.tenant_accounts.service import new_account
+from sump.tenant_accounts.service import ensure_not_last_owner, new_account
 
 ACCEPT_PER_IP = parse("10/minute")
 KIND = InvitationKind.TENANT_ACCOUNT
@@ -66,14 +72,19 @@ async def _send(call: Call, actor: TenantActor, invitation: Invitation, token: s
 
 
 async def invite(call: Call, actor: TenantActor, body: InvitationCreate, *, template: str = API_TEMPLATE) -> Invitation:
-    """Invites `body.email` into `body.role`: 403 `role_not_grantable` above one's rank, 409 `identifier_taken`
-    when an account of the tenant (with a password) holds the address. An earlier pending invitation of the
-    address is revoked."""
+    """Invites `body.email` into `body.role`: 403 `role_not_grantable` above one's rank (or when the address's
+    pending invitation is), 403 `insufficient_role` for the address of an account invited the old way that one
+    may not manage, 409 `identifier_taken` when an account of the tenant (with a password) holds the address.
+    An earlier pending invitation of the address is revoked."""
     require(policy.manage_accounts(actor))
     require(policy.grant(actor, body.role))
     holder = await repository.find(call.db, actor.tenant_id, email=body.email)
-    if holder is not None and holder.password_hash is not None:
-        raise already_member()
+    if holder is not None:
+        if holder.password_hash is not None:
+            raise already_member()
+        require(policy.manage(actor, holder))
+    for earlier in await invitations.pending(call.db, actor.tenant_id, KIND, email=body.email):
+        require(policy.grant(actor, _role(earlier)))
     issued = await invitations.issue(
         call.db, KIND, tenant_id=actor.tenant_id, email=body.email, role=body.role.value, invited_by=actor.account.id
     )
@@ -99,10 +110,14 @@ async def pending(db: AsyncSession, actor: TenantActor) -> list[Invitation]:
     return await invitations.pending(db, actor.tenant_id, KIND)
 
 
+def _role(invitation: Invitation) -> TenantRole:
+    return TenantRole(invitation.role or TenantRole.USER)
+
+
 async def _managed(db: AsyncSession, actor: TenantActor, invitation_id: uuid.UUID) -> Invitation:
     require(policy.manage_accounts(actor))
     invitation = await invitations.get(db, actor.tenant_id, invitation_id, KIND)
-    require(policy.grant(actor, TenantRole(invitation.role or TenantRole.USER)))
+    require(policy.grant(actor, _role(invitation)))
     return invitation
 
 
@@ -127,12 +142,13 @@ async def revoke(call: Call, actor: TenantActor, invitation_id: uuid.UUID) -> No
 async def accept(call: Call, pool: Pool, body: AcceptInvitation) -> TenantAccount:
     """Creates the invited account (or completes one invited the old way) with the invitation's role, the
     invited address (verified) and the name, username and password given. 400 `invalid_token` for a token
-    that is unknown, used, revoked, expired or of another tenant; 409 `identifier_taken`."""
+    that is unknown, used, revoked, expired, of another tenant, or whose inviter may no longer grant its role;
+    409 `identifier_taken`."""
     await call.limiter.hit(ACCEPT_PER_IP, "tenant-invitation", call.client.ip)
     try:
-        invitation = await invitations.open_invitation(call.db, pool.tenant_id, None, body.token, KIND)
+        invitation = await describe(call.db, pool, body.token)
         DEFAULT_POLICY.check(body.password, email=invitation.email, username=body.username)
-        role = TenantRole(invitation.role or TenantRole.USER)
+        role = _role(invitation)
         async with call.hasher.slot():
             account = await _account_for(call, pool, invitation, body, role)
         await invitations.close(call.db, invitation, account.id)
@@ -164,6 +180,8 @@ async def _account_for(
         account = await new_account(call.db, call.hasher, pool.tenant_id, create, role)
     elif existing.password_hash is None and not existing.disabled:  # invited the old way
         await ensure_identifiers_free(call.db, pool, existing.id, username=body.username, phone=body.phone)
+        if role is not existing.role:
+            await ensure_not_last_owner(call.db, existing)
         existing.name, existing.username, existing.phone, existing.role = body.name, body.username, body.phone, role
         existing.password_hash = await call.hasher.hash(body.password)
         account = existing
@@ -174,5 +192,10 @@ async def _account_for(
 
 
 async def describe(db: AsyncSession, pool: Pool, token: str) -> Invitation:
-    """A live invitation of this tenant, for the page its link opens; 400 `invalid_token` otherwise."""
-    return await invitations.open_invitation(db, pool.tenant_id, None, token, KIND)
+    """A live invitation of this tenant whose inviter may still grant its role (for the page its link opens, and
+    for accepting it); 400 `invalid_token` otherwise."""
+    invitation = await invitations.open_invitation(db, pool.tenant_id, None, token, KIND)
+    inviter = await repository.get(db, pool.tenant_id, invitation.invited_by) if invitation.invited_by else None
+    if inviter is None or inviter.disabled or not policy.grants(inviter.role, _role(invitation)):
+        raise invitations.invalid_invitation()
+    return invitation

@@ -14,8 +14,13 @@ def manage_accounts(actor: TenantActor) -> Verdict:
     return admin(actor)
 
 
+def grants(granter: TenantRole, role: TenantRole) -> bool:
+    """Whether an account holding `granter` may give `role`: owners any, admins user."""
+    return granter is TenantRole.OWNER or (granter is TenantRole.ADMIN and role is TenantRole.USER)
+
+
 def grant(actor: TenantActor, role: TenantRole) -> Verdict:
-    if actor.role is TenantRole.OWNER or (actor.role is TenantRole.ADMIN and role is TenantRole.USER):
+    if grants(actor.role, role):
         return None
     return Refusal("role_not_grantable", f"Your role cannot grant the {role.value} role.")
 

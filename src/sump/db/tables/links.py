@@ -80,7 +80,9 @@ class Invitation(Timestamps, Base):
     )
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str | None] = mapped_column(String(64))
-    invited_by: Mapped[uuid.UUID | None]  # the inviting account (no foreign key: the invitation outlives it)
+    # The inviting account, of either family (no foreign key): an invitation into a role is accepted only while
+    # its inviter may still grant that role.
+    invited_by: Mapped[uuid.UUID | None]
     accepted_by: Mapped[uuid.UUID | None]
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]

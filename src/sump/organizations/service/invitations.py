@@ -1,7 +1,9 @@
 """Invitations into an organization: its ORG_ADMIN (or the tenant's owners and admins) invites an address into
 a role of the environment; the emailed link (the builder's application's `/accept-invitation` page) is accepted
 by the end user of the environment holding that address, signed in, or by someone new who signs up through it
-(`sump.auth.invitations`), which also verifies their email. Accepting under another address is refused."""
+(`sump.auth.invitations`), which also verifies their email. Accepting under another address is refused, and so
+is an invitation whose inviter may no longer invite into the organization (an ORG_ADMIN demoted or removed, a
+tenant account demoted to user, either disabled or deleted): it carries its inviter's authority, no further."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import EndUser, EnvironmentActor
-from sump.access.pools import Pool
-from sump.accounts import links
+from sump.access.pools import Pool, tenant_pool
+from sump.accounts import identity, links
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.links import Invitation, InvitationKind
-from sump.db.tables.organizations import Membership
+from sump.db.tables.organizations import ORG_ADMIN, Membership
+from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environment_accounts import service as end_users
 from sump.environments import service as environments
 from sump.invitations import service as invitations
@@ -142,7 +145,7 @@ async def join(db: AsyncSession, invitation: Invitation, account: EnvironmentAcc
         raise already_member("token")
     await _role(db, environment_id, invitation.role)
     organization = await repository.get(db, environment_id, invitation.organization_id)
-    if organization is None:
+    if organization is None or not await _inviter_may_invite(db, account.tenant_id, invitation):
         raise invitations.invalid_invitation()
     await invitations.close(db, invitation, account.id)
     account.email_verified = True
@@ -166,6 +169,24 @@ async def join(db: AsyncSession, invitation: Invitation, account: EnvironmentAcc
     return membership
 
 
+async def _inviter_may_invite(db: AsyncSession, tenant_id: uuid.UUID, invitation: Invitation) -> bool:
+    """Whether the invitation's inviter may still invite into its organization: an enabled end user holding
+    ORG_ADMIN there, or an enabled owner or admin of the tenant (`policy.administer`'s rule)."""
+    inviter_id, environment_id, organization_id = (
+        invitation.invited_by,
+        invitation.environment_id,
+        invitation.organization_id,
+    )
+    if inviter_id is None or environment_id is None or organization_id is None:
+        return False
+    end_user = await end_users.find(db, environment_id, inviter_id)
+    if end_user is not None:
+        membership = await repository.membership(db, environment_id, organization_id, inviter_id)
+        return not end_user.disabled and membership is not None and membership.role == ORG_ADMIN
+    staff = await identity.get(db, tenant_pool(tenant_id), inviter_id)
+    return isinstance(staff, TenantAccount) and not staff.disabled and staff.role.rank >= TenantRole.ADMIN.rank
+
+
 async def accept(call: Call, environment: Environment, end_user: EndUser, token: str) -> Membership:
     """The signed-in end user accepts an invitation sent to their own email address."""
     pool = environments.pool(environment)
@@ -186,10 +207,13 @@ async def accept(call: Call, environment: Environment, end_user: EndUser, token:
 
 async def describe(db: AsyncSession, pool: Pool, token: str) -> tuple[Invitation, str | None]:
     """A live invitation of this environment (into an organization, or an end user's to choose a password) and
-    its organization's name, for the page its link opens; 400 `invalid_token` otherwise."""
+    its organization's name, for the page its link opens; 400 `invalid_token` otherwise (an organization's too when
+    its inviter may no longer invite)."""
     invitation = await invitations.open_invitation(
         db, pool.tenant_id, pool.environment_id, token, KIND, InvitationKind.END_USER
     )
+    if invitation.kind is KIND and not await _inviter_may_invite(db, pool.tenant_id, invitation):
+        raise invitations.invalid_invitation()
     name = None
     if invitation.organization_id is not None and pool.environment_id is not None:
         organization = await repository.get(db, pool.environment_id, invitation.organization_id)
