@@ -116,6 +116,31 @@ async def test_end_users_read_their_organizations_events_with_audit_read(
     assert foreign.status_code == 404
 
 
+async def test_end_users_see_no_network_details_of_the_tenants_staff(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An organization's reader sees where its members acted from, never where the tenant's own staff did: their
+    addresses and user agents stay with the tenant's owners and admins."""
+    place = await scene(client, world)
+    url = f"/api/v1/environments/{world.environment_id}/organizations/{place.organization_id}"
+    renamed = await client.patch(url, json={"name": "Renamed by staff"}, headers=world.owner.auth)
+    assert renamed.status_code == 204
+    log = f"/api/v1/environments/{world.environment_id}/audit-events"
+    params = {"organizationId": place.organization_id}
+    read = await client.get(log, params=params, headers=place.admin.auth)
+    assert read.status_code == 200
+    by_kind = {event["actorType"]: event for event in read.json()}
+    staff, member = by_kind["tenant_account"], by_kind["environment_account"]
+    assert staff["action"] == "organization.renamed"
+    assert (staff["ipAddress"], staff["userAgent"]) == (None, None)
+    assert (member["ipAddress"], member["userAgent"]) == ("203.0.113.7", "python-httpx/" + httpx.__version__)
+    as_staff = await client.get(log, params=params, headers=world.owner.auth)
+    renames = [event for event in as_staff.json() if event["action"] == "organization.renamed"]
+    assert [(event["ipAddress"], event["userAgent"]) for event in renames] == [
+        ("203.0.113.7", "python-httpx/" + httpx.__version__)
+    ]
+
+
 async def test_a_tenants_log_holds_only_its_own_events_whatever_the_filters(
     client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
 ) -> None:

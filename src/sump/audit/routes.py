@@ -13,6 +13,7 @@ from sump.access.policy import require
 from sump.audit import policy, service
 from sump.audit.schemas import AuditEventView
 from sump.audit.service import Filters
+from sump.db.tables.sessions import AccountType
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.kit.schemas import UTC_NOTE, UtcDateTime
@@ -67,7 +68,8 @@ async def environment_events(
     until: Until = None,
 ) -> list[AuditEventView]:
     """One environment's events, newest first: for the tenant's owners and admins, and for end users holding
-    `audit:read` in the organization they name (they see that organization's events only)."""
+    `audit:read` in the organization they name (they see that organization's events only, and the address and
+    user agent of end users' events only: those of the tenant's staff and clients stay the tenant's)."""
     require(policy.read_environment_log(actor))
     await organizations.ensure_audit_reader(db, actor, organization_id)
     environment = actor.environment
@@ -76,4 +78,10 @@ async def environment_events(
         db, tenant_id=environment.tenant_id, filters=filters, before=decode_cursor(cursor), limit=limit
     )
     link_next(request, response, events, limit)
-    return [AuditEventView.model_validate(event) for event in events]
+    views = [AuditEventView.model_validate(event) for event in events]
+    if actor.end_user is None:
+        return views
+    hidden = {"ip_address": None, "user_agent": None}
+    return [
+        view if view.actor_type == AccountType.ENVIRONMENT_ACCOUNT else view.model_copy(update=hidden) for view in views
+    ]
