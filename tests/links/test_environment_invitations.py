@@ -443,3 +443,33 @@ async def test_an_invitation_into_an_organization_dies_with_its_inviters_authori
     joined = await http.post(f"{base}/signup", json=signup_body(token))
     assert joined.status_code == 201, joined.text
     assert (await members(world, world.environment_id, organization_id))[joined.json()["accountId"]] == "ORG_ADMIN"
+
+
+async def test_invitation_emails_are_limited_per_end_user_and_per_address(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Anyone who signs up may found an organization and invite into it, and the emails are the builder's: an end
+    user sends at most 30 an hour, and one address gets at most 3 in 15 minutes from one organization, resends
+    included, whoever sends them. Both stay on when per-IP limits are off (as here), and a refused one changes
+    nothing: the link sent before still works."""
+    world = await new_tenant(http)
+    founder = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, founder)
+    for _ in range(30):
+        assert (await invite(world, founder, organization_id, address())).status_code == 201
+    refused = await invite(world, founder, organization_id, address())
+    assert code(refused) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert (await invite(world, founder, organization_id, address(), **world.owner.auth)).status_code == 201
+
+    email = address()
+    invitation_id = (await invite(world, founder, organization_id, email, **world.owner.auth)).json()["id"]
+    resend = f"{invitations_url(world.environment_id, organization_id)}/{invitation_id}/resend"
+    for _ in range(2):
+        assert (await http.post(resend, headers=world.owner.auth)).status_code == 200
+    assert code(await http.post(resend, headers=world.owner.auth)) == (429, "rate_limited")
+    assert code(await invite(world, founder, organization_id, email, **world.owner.auth)) == (429, "rate_limited")
+    last = link_in(await delivered(mail_app, smtp, email, ORGANIZATION, count=3))[3]
+    assert len(smtp.inbox.to(email, verification=True)) == 3
+    lookup = f"/api/v1/auth/environments/{world.environment_id}/invitations/lookup"
+    assert (await http.post(lookup, json={"token": last})).status_code == 200

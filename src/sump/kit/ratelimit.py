@@ -29,8 +29,14 @@ class RateLimiter:
         return await self.strategy.hit(item, *keys)
 
     async def hit(self, item: RateLimitItem, *keys: str) -> None:
-        """Counts one hit; over the limit, 429 with `Retry-After`."""
-        if not self.enabled or await self.strategy.hit(item, *keys):
+        """Counts one hit against a per-IP limit (off with the per-IP limits); over it, 429 with `Retry-After`."""
+        if self.enabled:
+            await self.enforce(item, *keys)
+
+    async def enforce(self, item: RateLimitItem, *keys: str) -> None:
+        """Counts one hit against a limit of an account's own, which stays on when per-IP limits are off; over
+        it, 429 with `Retry-After`."""
+        if await self.strategy.hit(item, *keys):
             return
         stats = await self.strategy.get_window_stats(item, *keys)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

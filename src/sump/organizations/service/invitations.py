@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import EndUser, EnvironmentActor
@@ -33,6 +34,10 @@ from sump.organizations.service.access import Place, ensure_admin, place_of, rec
 from sump.organizations.service.members import _role
 
 KIND = InvitationKind.ORGANIZATION
+# Anyone who signs up may found an organization and invite into it: its emails are the builder's, so an end user
+# sends at most this many (invitations and resends), and one address gets at most a few from one organization.
+SENT_PER_END_USER = parse("30/hour")
+SENT_PER_ADDRESS = parse("3/15minutes")
 
 
 def already_member(field: str = "email") -> Problem:
@@ -42,6 +47,13 @@ def already_member(field: str = "email") -> Problem:
 def email_mismatch() -> Problem:
     message = "This invitation was sent to another email address: sign in with that address to accept it."
     return Problem(403, "invitation_email_mismatch", message)
+
+
+async def _within_limits(call: Call, actor: EnvironmentActor, organization_id: uuid.UUID, email: str) -> None:
+    """Counts one invitation email against the limits, before anything is changed: 429 `rate_limited` past either."""
+    if actor.end_user is not None:
+        await call.limiter.enforce(SENT_PER_END_USER, "organization-invitations", str(actor.account.id))
+    await call.limiter.enforce(SENT_PER_ADDRESS, "organization-invitation", str(organization_id), email)
 
 
 async def _send(call: Call, actor: EnvironmentActor, place: Place, invitation: Invitation, token: str) -> None:
@@ -70,6 +82,7 @@ async def invite(
     holder = await end_users.with_email(call.db, environment_id, body.email)
     if holder is not None and await repository.membership(call.db, environment_id, organization_id, holder.id):
         raise already_member()
+    await _within_limits(call, actor, place.organization.id, body.email)
     issued = await invitations.issue(
         call.db,
         KIND,
@@ -116,6 +129,7 @@ async def resend(
 ) -> Invitation:
     """A new link, valid 7 more days; the link sent before stops working."""
     place, invitation = await _managed(call.db, actor, organization_id, invitation_id)
+    await _within_limits(call, actor, place.organization.id, invitation.email)
     token = await invitations.renew(invitation)
     await _send(call, actor, place, invitation, token)
     await record(call.db, actor, "organization.invitation_resent", organization_id, Ref("invitation", invitation.id))
