@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -18,6 +19,7 @@ from sump.db.tables.clients import AuthorizationCode, Client
 from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
+from sump.oidc import repository as oidc_repository
 from tests.clients.support import clients_url
 from tests.oidc.support import (
     CALLBACK,
@@ -335,6 +337,29 @@ async def test_a_redemption_that_read_the_code_before_another_used_it_issues_not
     refused = await exchange(client, rp, code)
     _oauth_error(refused, 400, "invalid_grant")
     assert "access_token" not in refused.json()
+
+
+async def test_a_redemption_whose_sign_in_ends_meanwhile_is_invalid_grant(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order that a race makes, fixed: the redemption reads the code unused, then its sign-in ends (a sign-out
+    or end-session: the session row goes, and the code with it by ON DELETE CASCADE) before the redemption's
+    single-use update. The answer is the unknown code's invalid_grant, never a server error."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    read = oidc_repository.code_by_digest
+
+    async def read_then_sign_in_ended(db: AsyncSession, environment_id: uuid.UUID, digest: bytes) -> Any:
+        row = await read(db, environment_id, digest)
+        ended = delete(Session).where(Session.id == uuid.UUID(user.session_id))
+        await db.execute(ended.execution_options(synchronize_session=False))  # the code read stays as read
+        return row
+
+    monkeypatch.setattr(oidc_repository, "code_by_digest", read_then_sign_in_ended)
+    refused = await exchange(client, rp, code)
+    _oauth_error(refused, 400, "invalid_grant")
+    assert refused.json()["error_description"] == "The authorization code is not valid."
 
 
 async def test_a_code_lives_sixty_seconds_and_a_verifier_must_have_the_rfc_7636_shape(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -102,7 +103,10 @@ async def redeem(
     if not _verifier_matches(verifier, row.code_challenge):
         raise invalid_grant("The code_verifier does not match the code_challenge.")
     if not await repository.use_code(db, environment.id, row.id, now):
-        await db.refresh(row)
+        try:
+            await db.refresh(row)
+        except InvalidRequestError:  # gone with its sign-in, ended meanwhile: nothing left to revoke
+            raise invalid_grant() from None
         return await _replayed(db, environment, row)
     return Redeemed(row.id, row.account_id, row.session_id, row.scope, row.nonce, row.auth_time)
 
