@@ -5,14 +5,14 @@ token ends the session itself, not only the token's family."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -20,6 +20,7 @@ from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
+from sump.tokens import repository
 from tests.support import TenantWorld, bearer, statements
 
 
@@ -137,6 +138,25 @@ async def test_refresh_fails_once_the_account_is_disabled(
     await db.commit()
     assert await db.scalar(select(Session.id).where(Session.id == flagged.session_id)) is not None
     await assert_refused_like_an_unknown_token(flagged)
+
+
+async def test_a_refresh_whose_sign_in_ends_meanwhile_is_refused_like_an_unknown_token(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order that a race makes, fixed: the refresh has found its session live, then the sign-in ends (a
+    sign-out or end-session: the session row goes, and its refresh tokens with it by ON DELETE CASCADE) before
+    the rotation's single-use update. The answer is the unknown token's, never a server error."""
+    user = await Chain(client, world).sign_up()
+    expected = await unknown_token_answer(user)
+    rotate = repository.mark_rotated
+
+    async def sign_in_ended_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+        ended = delete(Session).where(Session.id == user.session_id)
+        await db.execute(ended.execution_options(synchronize_session=False))  # the token read stays as read
+        return await rotate(db, token_id, now)
+
+    monkeypatch.setattr(repository, "mark_rotated", sign_in_ended_then_rotate)
+    assert problem(await user.refresh()) == expected
 
 
 @pytest.mark.asvs("JWT-06")

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import jwt
 import structlog
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.config import Settings
@@ -407,7 +408,10 @@ async def refresh(
             ),
         )
     else:
-        await db.refresh(row)
+        try:
+            await db.refresh(row)
+        except InvalidRequestError:  # gone with its sign-in, ended meanwhile: as an unknown token
+            raise invalid_grant() from None
         within_grace = row.rotated_at is not None and now - row.rotated_at <= timedelta(
             seconds=settings.refresh_grace_seconds
         )
