@@ -31,7 +31,7 @@ from tests.oidc.support import (
     used_by_another_after_read,
     verified_id_token,
 )
-from tests.support import TenantWorld, expire
+from tests.support import TenantWorld, bearer, expire
 
 
 def _oauth_error(response: httpx.Response, status: int, error: str) -> None:
@@ -140,6 +140,28 @@ async def test_reused_code_is_refused_and_revokes_what_it_issued(client: httpx.A
     assert first.status_code == 200
     _oauth_error(await exchange(client, rp, code), 400, "invalid_grant")
     _oauth_error(await _refresh(client, rp, first.json()["refresh_token"]), 400, "invalid_grant")
+
+
+async def test_a_replayed_code_ends_the_sign_in_so_its_access_token_stops_working(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A code used twice has leaked (RFC 9700 §4.5): whoever redeemed it first may be the attacker, so the
+    replay ends the sign-in it was issued in, and the first redemption's access token no longer reads userinfo."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    first = await exchange(client, rp, code)
+    assert first.status_code == 200, first.text
+    userinfo = f"/api/v1/environments/{rp.environment_id}/userinfo"
+    access = bearer(first.json()["access_token"])
+    assert (await client.get(userinfo, headers=access)).status_code == 200
+    replayed = await exchange(client, rp, code)
+    _oauth_error(replayed, 400, "invalid_grant")
+    assert replayed.json()["error_description"] == "The authorization code was already used; the sign-in is revoked."
+    refused = await client.get(userinfo, headers=access)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "invalid_token"
+    assert (await client.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 401
 
 
 async def test_code_from_another_client_is_invalid_grant(client: httpx.AsyncClient, world: TenantWorld) -> None:

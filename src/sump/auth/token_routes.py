@@ -96,7 +96,7 @@ async def token(
     client authenticated by `client_secret_basic` or `client_secret_post` (a public client sends its
     `client_id` alone). The answer is RFC 6749's (`access_token`, `token_type`, `expires_in`,
     `refresh_token`, `id_token`, `scope`); errors carry `error` and `error_description` (401 `invalid_client`
-    with `WWW-Authenticate`). A replayed code revokes the tokens it issued."""
+    with `WWW-Authenticate`). A replayed code revokes the tokens it issued and ends the sign-in it came from."""
     if is_form(request):
         return await _oauth_token(request, call, environment)
     body = await _json(request, TokenRequest)

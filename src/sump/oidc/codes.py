@@ -1,5 +1,6 @@
 """Authorization codes: random, stored as their SHA-256, 60 seconds, used once, bound to the client, its
-redirect URI, the PKCE challenge (S256) and the nonce. A replayed code revokes what it issued."""
+redirect URI, the PKCE challenge (S256) and the nonce. A replayed code revokes what it issued and ends the
+sign-in it was issued in, so that its access tokens stop working too."""
 
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ async def redeem(
 
 
 async def _replayed(db: AsyncSession, environment: Environment, row: AuthorizationCode) -> Problem:
-    await client_tokens.revoke_issued_by_code(db, environment.id, row.family_id, row.session_id, row.client_pk)
-    return invalid_grant("The authorization code was already used; the tokens it issued are revoked.")
+    await client_tokens.revoke_issued_by_code(
+        db, environment.id, row.family_id, row.session_id, row.client_pk, row.account_id
+    )
+    return invalid_grant("The authorization code was already used; the sign-in is revoked.")
 
 
 async def issued(db: AsyncSession, code_id: uuid.UUID, family_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import AccountType
 from sump.kit.crypto import token_digest
 from sump.sessions import service as sessions
 from sump.tokens import keys, repository, service
@@ -24,12 +25,16 @@ async def revoke_issued_by_code(
     family_id: uuid.UUID | None,
     session_id: uuid.UUID,
     client_pk: uuid.UUID,
+    account_id: uuid.UUID,
 ) -> None:
-    """A replayed code: the family it issued and every refresh token of that session held by that client."""
+    """A replayed code: the family it issued, every refresh token of that session held by that client, and the
+    session itself, so that the access tokens the code issued are refused too (as after a replayed refresh
+    token)."""
     now = utcnow()
     if family_id is not None:
         await repository.revoke_family(db, family_id, now)
     await repository.revoke_for_client_session(db, environment_id, session_id, client_pk, now)
+    await sessions.revoke_of_account(db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
 
 
 async def introspect_refresh(

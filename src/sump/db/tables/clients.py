@@ -108,7 +108,7 @@ class AuthorizationRequest(Base):
 
 class AuthorizationCode(Base):
     """A code issued to a client: bound to it, its redirect URI and PKCE challenge; 60 s, single use. A replay
-    revokes the refresh-token family it issued (`family_id`)."""
+    revokes the refresh-token family it issued (`family_id`) and ends its session."""
 
     __tablename__ = "authorization_code"
 
