@@ -290,6 +290,21 @@ async def test_end_session_also_ends_the_browsers_later_hosted_session_of_the_sa
     assert (await client.get(f"{stranger.auth_base}/session", headers=stranger.auth)).status_code == 200
 
 
+async def test_end_session_with_another_end_users_hint_keeps_the_browsers_cookie(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Logout CSRF: an end user of the environment sends a victim a link to end-session with the sender's own ID
+    token. The sender's sign-in ends; the victim's browser keeps its hosted session and its cookie."""
+    rp = await new_rp(client, world)
+    sender, victim = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
+    hint = (await tokens_for(client, rp, sender))["id_token"]
+    response = await client.get(_end_session(rp), params={"id_token_hint": hint}, headers=hosted(victim))
+    assert response.status_code == 303, response.text
+    assert response.headers.get_list("set-cookie") == []
+    assert (await client.get(f"{victim.auth_base}/session", headers=victim.auth)).status_code == 200
+    assert (await client.get(f"{sender.auth_base}/session", headers=sender.auth)).status_code == 401
+
+
 async def test_an_end_session_parameter_over_4096_characters_is_refused(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:

@@ -131,12 +131,13 @@ async def _end_session(
     request: Request, call: CallDep, environment: Environment, parameters: dict[str, str]
 ) -> Response:
     try:
-        target = await logout.end_session(call, environment, parameters, hosted_token(request, call.settings))
+        done = await logout.end_session(call, environment, parameters, hosted_token(request, call.settings))
     except Problem:
         await call.roll_back()
         raise
-    response = _redirect(target, SEE_OTHER)
-    clear_hosted_cookie(response, call.settings, environment.id)
+    response = _redirect(done.target, SEE_OTHER)
+    if done.clears_cookie:
+        clear_hosted_cookie(response, call.settings, environment.id)
     return response
 
 
@@ -152,7 +153,7 @@ async def end_session_get(
 ) -> Response:
     """RP-initiated logout: `id_token_hint` (required; expired ones too), `client_id`,
     `post_logout_redirect_uri` (registered for that client, else 400), `state`. Ends the sign-in the hint names
-    and its refresh tokens, and the browser's hosted session when it is the same end user's."""
+    and its refresh tokens, and the browser's hosted session (and its cookie) when it is the same end user's."""
     return await _end_session(request, call, environment, dict(request.query_params))
 
 
