@@ -58,6 +58,22 @@ def test_port_freedom_is_for_loopback_only() -> None:
 
 @pytest.mark.parametrize(
     "uri",
+    [
+        "http://127.0.0.1:80@127.0.0.1/cb",
+        "http://127.0.0.1:80@evil.example\\@127.0.0.1/cb",
+        "http://localhost:80@evil.example\\@localhost/cb",
+    ],
+)
+def test_a_loopback_uri_with_user_information_never_matches(uri: str) -> None:
+    """The port is free on loopback, but the URI must still be one that could be registered: Python reads
+    `http://127.0.0.1:80@evil.example\\@127.0.0.1/cb` as a URL on 127.0.0.1, a browser (WHATWG URL, a backslash is
+    a slash) as one on evil.example, where the code would go."""
+    assert problem(uri) == "must be https, or http on 127.0.0.1, [::1] or localhost, without fragment, user or wildcard"
+    assert not matches(REGISTERED, uri)
+
+
+@pytest.mark.parametrize(
+    "uri",
     ["https://*.example.com/cb", "https://example.com/*", "https://example.com/cb#frag", "http://example.com/cb"],
 )
 def test_what_cannot_be_registered(uri: str) -> None:

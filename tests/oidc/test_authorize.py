@@ -77,6 +77,7 @@ async def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(
         CALLBACK + "#fragment",
         "http://127.0.0.1.evil.example.com/callback",
         "http://127.0.0.1:8000/other",
+        "http://127.0.0.1:80@evil.example\\@127.0.0.1/callback",  # a browser goes to evil.example
         "HTTPS://APP.EXAMPLE.COM/callback",
         "",
     ):

@@ -63,11 +63,13 @@ def _without_port(parts: SplitResult) -> str:
 
 
 def matches(registered: list[str], uri: str) -> bool:
-    """Whether `uri` is one of the `registered` URIs: exactly, or a loopback one on any port."""
+    """Whether `uri` is one of the `registered` URIs: exactly, or a loopback one on any port that could itself
+    be registered (no user information: a browser reads `http://127.0.0.1:80@evil.example\\@127.0.0.1/` as a
+    URL on evil.example)."""
     if uri in registered:
         return True
     given = _split(uri)
-    if given is None or "#" in uri or not _loopback(given):
+    if given is None or problem(uri) is not None or not _loopback(given):
         return False
     bare = _without_port(given)
     for candidate in registered:
