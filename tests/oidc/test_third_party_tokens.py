@@ -73,6 +73,22 @@ async def test_a_third_party_token_is_for_userinfo_only(
     assert "refresh_token" not in body  # no offline_access asked: no access while the user is away
 
 
+async def test_introspection_shows_a_third_party_client_its_own_access_token(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """The token's audience is the userinfo endpoint, not the environment: its own client sees it active, and
+    another client of the environment still sees it inactive."""
+    rp, user, body = await _tokens(client, world, db, first_party=False)
+    url = f"{rp.token_url}/introspect"
+    shown = (await client.post(url, data={"token": body["access_token"]}, headers=rp.basic)).json()
+    assert shown["active"] is True
+    assert (shown["client_id"], shown["sub"], shown["scope"]) == (rp.client_id, user.account_id, SCOPE)
+    assert shown["aud"] == f"http://sump.test/api/v1/environments/{rp.environment_id}/userinfo"
+    other = await new_rp(client, world)
+    hidden = await client.post(url, data={"token": body["access_token"]}, headers=other.basic)
+    assert hidden.json() == {"active": False}
+
+
 async def test_a_third_party_refresh_keeps_the_userinfo_audience(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:

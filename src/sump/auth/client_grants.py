@@ -126,7 +126,8 @@ async def introspect(call: Call, environment: Environment, given: ClientCredenti
         raise invalid_client(given.basic)
     if token.count(".") == 2:
         try:
-            claims = await tokens.verify_access_token(call.db, call.settings, environment, token)
+            # a third-party client's tokens have the userinfo endpoint for audience
+            claims = await tokens.verify_access_token(call.db, call.settings, environment, token, userinfo=True)
         except Problem:
             return {"active": False}
         if claims.get("client_id") != client.client_id:  # only the client's own tokens
