@@ -209,15 +209,26 @@ async def _invited_the_old_way(
     """A new tenant with an account made without a password (the old way of inviting), then sent a real
     invitation into `role`: (the tenant, the address, the account's id, the invitation's token)."""
     world = await new_tenant(http)
+    email, account_id = await _made_the_old_way(world)
+    assert (await invite(world, email, role=role)).status_code == 201
+    return world, email, account_id, link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+
+
+async def _made_the_old_way(world: TenantWorld, role: str = "user") -> tuple[str, str]:
+    """An account of `world` made without a password, in `role`: (its address, its id)."""
     email = address()
-    made = await http.post(
+    made = await world.http.post(
         f"{world.base}/accounts",
-        json={"name": "Old Style", "email": email, "username": f"old_{uuid.uuid4().hex[:6]}"},
+        json={
+            "name": "Old Style",
+            "email": email,
+            "username": f"old_{uuid.uuid4().hex[:6]}",
+            "roles": [{"role": role, "target": "tenant", "targetId": world.tenant_id}],
+        },
         headers=world.owner.auth,
     )
-    assert made.status_code == 201
-    assert (await invite(world, email, role=role)).status_code == 201
-    return world, email, made.json()["id"], link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    assert made.status_code == 201, made.text
+    return email, made.json()["id"]
 
 
 async def test_an_account_invited_the_old_way_is_completed_by_a_real_invitation(
@@ -287,20 +298,9 @@ async def test_an_invitation_reaches_no_further_than_its_inviters_rank(
     the new role: an admin may do either only where it could revoke that invitation or change that role."""
     world = await new_tenant(http)
     admin = await world.add_member("admin")
-    owner_email = address()
-    made = await http.post(
-        f"{world.base}/accounts",
-        json={
-            "name": "Second Owner",
-            "email": owner_email,
-            "username": f"own_{uuid.uuid4().hex[:6]}",
-            "roles": [{"role": "owner", "target": "tenant", "targetId": world.tenant_id}],
-        },
-        headers=world.owner.auth,
-    )
-    assert made.status_code == 201, made.text
+    owner_email, owner_id = await _made_the_old_way(world, "owner")
     assert code(await invite(world, owner_email, "user", by=admin.auth)) == (403, "insufficient_role")
-    second_owner = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(made.json()["id"])))
+    second_owner = await db.scalar(select(TenantAccount).where(TenantAccount.id == uuid.UUID(owner_id)))
     assert second_owner is not None
     assert second_owner.role == "owner"
 
@@ -317,13 +317,7 @@ async def test_an_invitation_reaches_no_further_than_its_inviters_rank(
     within = address()
     assert (await invite(world, within, "user")).status_code == 201
     assert (await invite(world, within, "user", by=admin.auth)).status_code == 201
-    old_way = address()
-    made_user = await http.post(
-        f"{world.base}/accounts",
-        json={"name": "Old Style", "email": old_way, "username": f"old_{uuid.uuid4().hex[:6]}"},
-        headers=world.owner.auth,
-    )
-    assert made_user.status_code == 201
+    old_way, _ = await _made_the_old_way(world)
     assert (await invite(world, old_way, "user", by=admin.auth)).status_code == 201
 
 
