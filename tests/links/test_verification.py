@@ -296,6 +296,62 @@ async def test_a_cancelled_change_cannot_be_confirmed(
     assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
 
 
+async def move_and_confirm(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, user: EndUser, email: str
+) -> str:
+    """The end user's own email change to `email`, confirmed: the token of the cancel link the address it left
+    received."""
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    before = (await http.get(url, headers=user.auth)).json()["email"]
+    body = {"email": email, "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, before, ABOUT_TO_CHANGE), "cancel-email-change")[3]
+    confirm = link_in(await delivered(mail_app, smtp, email, CONFIRM))[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
+    return cancel
+
+
+async def test_a_second_change_leaves_the_first_address_its_cancel_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """A thief with the password moves the account to their address, confirms it, then asks to move it again:
+    the cancel link sent to the owner's address still wins the account back, and the cancel link that second
+    request sent to the thief's address cannot then take it back."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    owners = await move_and_confirm(http, mail_app, smtp, user, "thief@example.com")
+    again = {"email": "thief-again@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=again, headers=user.auth)).status_code == 202
+    thiefs = link_in(await delivered(mail_app, smtp, "thief@example.com", ABOUT_TO_CHANGE), "cancel-email-change")[3]
+
+    undone = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": owners})
+    assert undone.status_code == 200, undone.text
+    assert problem(await http.post(f"{user.auth_base}/cancel-email-change", json={"token": thiefs})) == INVALID
+    back = (await http.get(url, headers=world.owner.auth)).json()
+    assert (back["email"], back["emailVerified"]) == (user.email, True)
+
+
+async def test_a_later_address_cancelling_leaves_the_earlier_address_its_cancel_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """A thief moves the account from the owner's address A to B, then to C, confirming both, and follows the
+    cancel link B received (the account is B's again): the owner's cancel link still takes it back to A."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    owners = await move_and_confirm(http, mail_app, smtp, user, "thief-b@example.com")
+    thiefs = await move_and_confirm(http, mail_app, smtp, user, "thief-c@example.com")
+    taken_back = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": thiefs})
+    assert taken_back.status_code == 200, taken_back.text
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "thief-b@example.com"
+
+    undone = await http.post(f"{user.auth_base}/cancel-email-change", json={"token": owners})
+    assert undone.status_code == 200, undone.text
+    back = (await http.get(url, headers=world.owner.auth)).json()
+    assert (back["email"], back["emailVerified"]) == (user.email, True)
+
+
 async def test_an_admin_changing_an_end_users_email_needs_no_link(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:

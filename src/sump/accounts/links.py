@@ -3,9 +3,10 @@ link): made, sent by email and redeemed the same way for every purpose and both 
 
 A link's token is 256 random bits shown once, in the email; the row keeps its SHA-256, the pool (tenant, or
 environment for end users), the account, the purpose and an expiry. A new link of an account replaces its
-earlier one of the same purpose. Redeeming marks it used with a conditional UPDATE, so of concurrent
-redemptions exactly one wins; any other token (unknown, used, expired, of another pool or purpose) answers the
-same 400 `invalid_token`. Tokens are never logged nor audited."""
+earlier one of the same purpose (for the cancellation of an email change, the one sent to the same address).
+Redeeming marks it used with a conditional UPDATE, so of concurrent redemptions exactly one wins; any other
+token (unknown, used, expired, of another pool or purpose) answers the same 400 `invalid_token`. Tokens are
+never logged nor audited."""
 
 from __future__ import annotations
 
@@ -94,9 +95,11 @@ async def end_ways_in(db: AsyncSession, pool: Pool, account: Account) -> None:
     await repository.delete_reset_tokens(db, pool, account.id)
 
 
-async def revoke(db: AsyncSession, pool: Pool, account: Account, *purposes: LinkPurpose) -> None:
-    """Kills the account's live links of these purposes."""
-    await repository.delete_links(db, pool, account.id, *purposes)
+async def revoke(
+    db: AsyncSession, pool: Pool, account: Account, *purposes: LinkPurpose, since: datetime | None = None
+) -> None:
+    """Kills the account's live links of these purposes (only those made at `since` or later)."""
+    await repository.delete_links(db, pool, account.id, *purposes, since=since)
 
 
 async def purge_expired(db: AsyncSession) -> int:

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, bindparam, delete, or_, update
+from sqlalchemy import Delete, Select, bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -117,19 +117,31 @@ async def consume_reset_token(db: AsyncSession, token_id: uuid.UUID, now: dateti
 
 async def replace_link(db: AsyncSession, pool: Pool, token: AccountToken) -> None:
     """Stores a new link and deletes the account's earlier ones of the same purpose: one live link per account
-    and purpose, so a link sent before stops working."""
-    await delete_links(db, pool, token.account_id, token.purpose)
+    and purpose, so a link sent before stops working. A cancellation is its address's way back: one live per
+    address, so a second change does not end the link sent to the first address."""
+    statement = _links_of(pool, token.account_id, token.purpose)
+    if token.purpose is LinkPurpose.CANCEL_EMAIL_CHANGE:
+        statement = statement.where(AccountToken.email == token.email)
+    await db.execute(statement)
     db.add(token)
     await db.flush()
 
 
-async def delete_links(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *purposes: LinkPurpose) -> None:
-    await db.execute(
-        pool.scope.delete(AccountToken).where(
-            AccountToken.account_type == pool.account_type,
-            AccountToken.account_id == account_id,
-            AccountToken.purpose.in_(purposes),
-        )
+async def delete_links(
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, *purposes: LinkPurpose, since: datetime | None = None
+) -> None:
+    """Deletes the account's links of these purposes, used or not (only those made at `since` or later)."""
+    statement = _links_of(pool, account_id, *purposes)
+    if since is not None:
+        statement = statement.where(AccountToken.created_at >= since)
+    await db.execute(statement)
+
+
+def _links_of(pool: Pool, account_id: uuid.UUID, *purposes: LinkPurpose) -> Delete:
+    return pool.scope.delete(AccountToken).where(
+        AccountToken.account_type == pool.account_type,
+        AccountToken.account_id == account_id,
+        AccountToken.purpose.in_(purposes),
     )
 
 

@@ -153,11 +153,15 @@ async def request_change(call: Call, pool: Pool, account: Account, email: str) -
 async def cancel_change(call: Call, pool: Pool, token: str) -> Account:
     """Follows the cancel link sent to the old address: a change not yet confirmed dies; one already made is
     undone (the old address is the account's email again, verified, and every session ends, since whoever
-    changed it may hold one). 400 `invalid_token`; 409 when another account took the old address meanwhile."""
+    changed it may hold one). 400 `invalid_token`; 409 when another account took the old address meanwhile.
+
+    After a chain of changes (A to B, then B to C) both A and B hold a cancel link: the earlier address wins.
+    Following A's ends B's, which would take the account back from A; following B's leaves A's alive."""
     await call.limiter.hit(VERIFY_PER_IP, f"{_family(pool)}-verify", call.client.ip)
     link, account = await links.redeem(call.db, pool, token, LinkPurpose.CANCEL_EMAIL_CHANGE)
     assert link.email is not None
     await links.revoke(call.db, pool, account, LinkPurpose.CHANGE_EMAIL)
+    await links.revoke(call.db, pool, account, LinkPurpose.CANCEL_EMAIL_CHANGE, since=link.created_at)
     reverted = account.email != link.email
     if reverted:
         await ensure_identifiers_free(call.db, pool, account.id, email=link.email)

@@ -38,8 +38,8 @@ def _values(enum: type[StrEnum]) -> list[str]:
 
 class AccountToken(_OwnedByAccount, Base):
     """A single-use link of one account, for one purpose; one live token per account and purpose (a new one
-    replaces it). `email` is the address the link was sent for (the new address of an email change, the old
-    one of its cancellation)."""
+    replaces it), and for the cancellation of an email change one per address. `email` is the address the link
+    was sent for (the new address of an email change, the old one of its cancellation)."""
 
     __tablename__ = "account_token"
     __table_args__ = (Index("ix_account_token_account", "account_type", "account_id", "purpose"),)
