@@ -7,6 +7,7 @@ server."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -361,6 +362,36 @@ async def test_an_admin_changing_an_end_users_email_needs_no_link(
     changed = await http.patch(f"{url}/email", json={"email": "by-admin@example.com"}, headers=world.owner.auth)
     assert changed.status_code == 204
     assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "by-admin@example.com"
+
+
+@pytest.mark.parametrize("family", ["environment", "tenant"])
+async def test_an_email_set_by_an_admin_ends_the_links_of_a_change_in_progress(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, family: str
+) -> None:
+    """The account asked to move from A to B, and an admin then sets C (A was lost to someone else): neither the
+    confirmation link B received nor the cancel link A received replaces C."""
+    world = await new_tenant(http)
+    if family == "tenant":
+        member = await world.add_member("user")
+        account_id, email, auth = member.account_id, member.email, member.auth
+        url, base = f"{world.base}/accounts/{account_id}", f"/api/v1/auth/tenants/{world.tenant_id}"
+    else:
+        user = await end_user(http, world)
+        account_id, email, auth, base = user.account_id, user.email, user.auth, user.auth_base
+        url = f"/api/v1/environments/{user.environment_id}/accounts/{account_id}"
+    body = {"email": "pending@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, email, ABOUT_TO_CHANGE), "cancel-email-change")[3]
+    confirm = link_in(await delivered(mail_app, smtp, "pending@example.com", CONFIRM))[3]
+    by_admin = {"email": "set-by-admin@example.com"}
+    assert (await http.patch(f"{url}/email", json=by_admin, headers=world.owner.auth)).status_code == 204
+
+    assert problem(await http.post(f"{base}/verify-email", json={"token": confirm})) == INVALID
+    assert problem(await http.post(f"{base}/cancel-email-change", json={"token": cancel})) == INVALID
+    account = (await http.get(url, headers=world.owner.auth)).json()
+    assert (account["email"], account["emailVerified"]) == ("set-by-admin@example.com", False)
+    left = await db.scalars(select(AccountToken.purpose).where(AccountToken.account_id == uuid.UUID(account_id)))
+    assert list(left) == [], "no link of the account is left, a verification link sent to A included"
 
 
 async def test_only_admins_mark_an_email_verified_and_it_is_audited(

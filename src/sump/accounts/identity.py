@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import links, passwords, repository
+from sump.db.tables.links import LinkPurpose
 from sump.db.tables.outbox import OutboxKind
 from sump.kit import audit
 from sump.kit.audit import ref
@@ -19,6 +20,7 @@ from sump.kit.errors import Problem
 NAMES = {"email": "email address", "phone": "phone number", "username": "username"}
 # What the account is told when an identifier that reaches it changes; a username reaches no one.
 NOTICES = {"email": "email_changed", "phone": "phone_changed"}
+EMAIL_LINKS = (LinkPurpose.VERIFY_EMAIL, LinkPurpose.CHANGE_EMAIL, LinkPurpose.CANCEL_EMAIL_CHANGE)
 
 
 async def get(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | None:
@@ -77,7 +79,9 @@ async def change_identifier(call: Call, pool: Pool, account: Account, field: str
 
     For an email or a phone, the account is told through the outbox in this transaction: at the old address
     for an email, at its email for a phone. Its outstanding password reset tokens are deleted, so a link sent
-    before the change (perhaps to the old address) no longer works. Who may make the change is the caller's
+    before the change (perhaps to the old address) no longer works. A new email also ends the verification
+    link and an email change in progress: its confirmation link would replace the address just set, and its
+    cancel link, in the old mailbox, would bring the old address back. Who may make the change is the caller's
     rule; nothing here names the old or new value anywhere but in the row itself."""
     previous: str | None = getattr(account, field)
     if previous == value:
@@ -88,6 +92,8 @@ async def change_identifier(call: Call, pool: Pool, account: Account, field: str
     template = NOTICES.get(field)
     if template is not None:
         await links.end_ways_in(call.db, pool, account)
+        if field == "email":
+            await links.revoke(call.db, pool, account, *EMAIL_LINKS)
         recipient = previous if field == "email" and previous else account.email
         await enqueue_email(call.db, template, recipient, name=account.name)
     return True
