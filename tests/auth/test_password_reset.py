@@ -320,6 +320,54 @@ async def test_a_reset_link_ends_when_the_account_is_disabled_for_good(
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_token")
 
 
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_disabled_account_is_sent_no_reset_link_and_answered_alike(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, family: str
+) -> None:
+    """Whoever can still read a disabled account's mailbox gets no link that would set its password (and sign
+    in once it is enabled again), and the answer does not tell a disabled account from any other."""
+    world = await new_tenant(http)
+    if family == "tenant":
+        http.cookies.clear()  # the members sign in on browsers of their own, not on the owner's
+        members = [await world.add_member("user") for _ in range(2)]
+        base, emails = f"/api/v1/auth/tenants/{world.tenant_id}", [member.email for member in members]
+        account = f"/api/v1/tenants/{world.tenant_id}/accounts/{members[0].account_id}"
+    else:
+        users = [await world.add_end_user(world.environment_id) for _ in range(2)]
+        base, emails = users[0].auth_base, [user.email for user in users]
+        account = f"/api/v1/environments/{world.environment_id}/accounts/{users[0].account_id}"
+    disabled, enabled = emails
+    assert (await http.patch(f"{account}/disable", headers=world.owner.auth)).status_code == 204
+
+    answers = [
+        await http.post(f"{base}/forgot-password", json={"email": email})
+        for email in (disabled, enabled, f"nobody-{uuid.uuid4().hex[:8]}@example.com")
+    ]
+    shapes = {(answer.status_code, answer.text, answer.headers["content-type"]) for answer in answers}
+    assert shapes == {(200, answers[0].text, "application/json")}, shapes
+    assert answers[0].json() == {"message": "If an account exists with this identifier, a reset link has been sent."}
+    await mail_app.state.outbox.run_once()
+    assert smtp.inbox.to(disabled) == []
+    assert [message["Subject"] for message in smtp.inbox.to(enabled)] == ["Reset your password"]
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_reset_link_of_an_account_disabled_since_sets_no_password(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, family: str
+) -> None:
+    """Disabling deletes the reset links stored, but one stored while the account was being disabled (the
+    outbox read it enabled) outlives it: while the account is disabled, that link sets no password either."""
+    base, token, account_id = await reset_token_of(http, mail_app, smtp, family)
+    model = TenantAccount if family == "tenant" else EnvironmentAccount
+    await db.execute(update(model).where(model.id == account_id).values(disabled=True))
+    await db.commit()
+    before = await password_hash(db, family, account_id)
+
+    refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    assert (refused.status_code, refused.json().get("code")) == (400, "invalid_token")
+    assert await password_hash(db, family, account_id) == before
+
+
 # Every header a client or a proxy may use to say which host it asked for.
 HOSTILE_HOST = {
     "Host": "evil.example",

@@ -59,9 +59,12 @@ def reset_link(settings: Settings, pool: Pool, token: str) -> str:
 
 
 def reset_preparer(settings: Settings) -> Preparer:
-    """The outbox step that turns a reset request into a token and its email, or into nothing."""
+    """The outbox step that turns a reset request into a token and its email, or into nothing (no such
+    account, or a disabled one)."""
 
     async def email_for(db: AsyncSession, pool: Pool, account: Account, now: datetime) -> Email | None:
+        if account.disabled:
+            return None
         token = new_token()
         is_end_user = isinstance(account, EnvironmentAccount)
         await repository.replace_reset_token(
@@ -108,7 +111,7 @@ async def _redeem(call: Call, pool: Pool, body: ResetPassword) -> Account:
     now = utcnow()
     token = await repository.find_reset_token(call.db, pool, token_digest(body.token), now)
     account = await repository.get_account(call.db, pool, token.account_id) if token else None
-    if token is None or account is None:
+    if token is None or account is None or account.disabled:
         raise invalid_token()
     if account.password_changed_at is not None and account.password_changed_at > token.created_at:
         raise invalid_token()
