@@ -187,8 +187,8 @@ def create_app(settings: Settings | None = None) -> Sump:
         app.state.sessionmaker,
         mailer_for(settings),
         {
-            OutboxKind.PASSWORD_RESET: reset_preparer(settings),
-            OutboxKind.MAGIC_LINK: magic_link_preparer(settings),
+            OutboxKind.PASSWORD_RESET: reset_preparer(settings, app.state.limiter),
+            OutboxKind.MAGIC_LINK: magic_link_preparer(settings, app.state.limiter),
         },
     )
     app.state.credentials = SessionCredentials(settings)

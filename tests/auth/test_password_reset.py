@@ -174,6 +174,25 @@ async def test_reset_requests_per_identifier_are_capped(
     assert len(smtp.inbox.to(user.email)) == 3
 
 
+@pytest.mark.asvs("RST-08")
+async def test_reset_emails_are_capped_per_account_whatever_identifier_names_it(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Mail bombing: naming one account by its email, then its username, then its phone (3 times each, each
+    under its identifier's cap) mails it 3 reset links in 15 minutes, not 9; every answer is the same."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    account = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    phone = {"phone": "+14155550142"}
+    assert (await http.patch(f"{account}/phone", json=phone, headers=world.owner.auth)).status_code == 204
+    bodies = [{"email": user.email}, {"username": user.username}, phone]
+    answers = [await http.post(f"{user.auth_base}/forgot-password", json=body) for body in bodies for _ in range(3)]
+    assert {(answer.status_code, answer.text) for answer in answers} == {(200, answers[0].text)}
+    await mail_app.state.outbox.run_once()
+    resets = [message for message in smtp.inbox.to(user.email) if message["Subject"] == "Reset your password"]
+    assert len(resets) == 3
+
+
 @pytest.mark.asvs("REL-03")
 async def test_emails_wait_for_the_smtp_server_and_arrive_exactly_once(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession

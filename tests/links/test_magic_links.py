@@ -134,6 +134,20 @@ async def test_unknown_accounts_get_the_same_answer_and_limits(
     assert smtp.inbox.to(nobody) == []
 
 
+async def test_links_are_capped_per_account_whatever_identifier_names_it(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Mail bombing: naming one account by its email, then by its username (3 times each, each under its
+    identifier's cap) mails it 3 links in 15 minutes, not 6; every answer is the same."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(await enabled_environment(world))
+    bodies = [{"email": user.email}, {"username": user.username}]
+    answers = [await ask(http, user, **body) for body in bodies for _ in range(3)]
+    assert {(answer.status_code, answer.text) for answer in answers} == {(200, answers[0].text)}
+    await mail_app.state.outbox.run_once()
+    assert [message["Subject"] for message in smtp.inbox.to(user.email)] == [SUBJECT] * 3
+
+
 async def test_requests_are_limited_per_address(database: Database) -> None:
     app = create_app(make_settings(database, rate_limits=True))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("203.0.113.31", 1234))

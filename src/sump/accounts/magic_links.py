@@ -22,11 +22,12 @@ from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import Preparer
 from sump.kit.email.templates import render
 from sump.kit.errors import Problem
+from sump.kit.ratelimit import RateLimiter
 
 LINK_TTL = timedelta(minutes=15)
 PER_IP = parse("10/minute")
 SIGN_IN_PER_IP = parse("10/minute")  # links followed, as reset and verification links are counted
-PER_IDENTIFIER = parse("3/15minutes")
+PER_IDENTIFIER = PER_ACCOUNT = parse("3/15minutes")
 ANSWER = "If an account exists with this identifier, a sign-in link has been sent."
 AMR = "email"  # what a session signed in by a magic link carries in `amr`
 
@@ -42,7 +43,8 @@ def ensure_enabled(pool: Pool) -> None:
 
 async def request_link(call: Call, pool: Pool, body: MagicLinkRequest) -> None:
     """403 `magic_links_disabled` where the environment has them off; else the request is queued (10 a minute
-    per address, 3 in 15 minutes per identifier) and answered alike whether or not the account exists."""
+    per address, 3 in 15 minutes per identifier, and 3 links in 15 minutes per account) and answered alike
+    whether or not the account exists."""
     ensure_enabled(pool)
     await requests.ask(
         call,
@@ -56,7 +58,7 @@ async def request_link(call: Call, pool: Pool, body: MagicLinkRequest) -> None:
     )
 
 
-def magic_link_preparer(settings: Settings) -> Preparer:
+def magic_link_preparer(settings: Settings, limiter: RateLimiter) -> Preparer:
     """The outbox step that turns a request into a link and its email, or into nothing (no such account, a
     disabled one, or magic links turned off meanwhile)."""
 
@@ -68,4 +70,4 @@ def magic_link_preparer(settings: Settings) -> Preparer:
         minutes = int(LINK_TTL.total_seconds() // 60)
         return render("magic_link", account.email, name=account.name, link=link, minutes=minutes)
 
-    return requests.account_preparer(email_for)
+    return requests.account_preparer(email_for, limiter, PER_ACCOUNT, "magic-link")

@@ -1,8 +1,8 @@
 """Emails asked for by identifier (a password reset link, a magic sign-in link), which must not tell whether an
 account holds the identifier: the request records only who asked, under a limit per address (429) and a cap per
 identifier (past it, nothing more is sent, and the answer is the same); the outbox worker resolves it (see
-`account_preparer`), making the link and its email, or nothing. So the answer, its cost and its limits are
-the same whether or not the account exists."""
+`account_preparer`), making the link and its email, or nothing, under a cap per account (whatever identifier
+named it). So the answer, its cost and its limits are the same whether or not the account exists."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sump.kit.call import Call
 from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import Preparer, enqueue
 from sump.kit.errors import Problem
+from sump.kit.ratelimit import RateLimiter
 
 AccountEmail = Callable[[AsyncSession, Pool, Account, datetime], Awaitable[Email | None]]
 
@@ -71,9 +72,10 @@ async def ask(
     )
 
 
-def account_preparer(make: AccountEmail) -> Preparer:
+def account_preparer(make: AccountEmail, limiter: RateLimiter, per_account: RateLimitItem, name: str) -> Preparer:
     """The outbox step of a request by identifier: the pool's account it names, if any, handed to `make`,
-    which makes its link and email (or nothing)."""
+    which makes its link and email (or nothing). Past `per_account` for that account, nothing: its email,
+    username and phone share one count, kept where the per-address limits are (shared by every worker)."""
 
     async def prepare(db: AsyncSession, payload: dict[str, str], now: datetime) -> Email | None:
         try:
@@ -83,6 +85,9 @@ def account_preparer(make: AccountEmail) -> Preparer:
         account = await repository.find_account(db, pool, **{payload["kind"]: payload["value"]})
         if account is None:
             return None
+        key = (f"{family(pool)}-{name}-account", str(pool.scope_id), str(account.id))
+        if not await limiter.allow(per_account, *key):
+            return None  # before `make`, which would replace the link sent last
         return await make(db, pool, account, now)
 
     return prepare

@@ -26,17 +26,19 @@ from sump.kit.email.mailers import Email
 from sump.kit.email.outbox import Preparer
 from sump.kit.email.templates import render
 from sump.kit.errors import Problem
+from sump.kit.ratelimit import RateLimiter
 
 RESET_TTL = timedelta(hours=1)
 FORGOT_PER_IP = RESET_PER_IP = parse("10/minute")
-FORGOT_PER_IDENTIFIER = parse("3/15minutes")
+FORGOT_PER_IDENTIFIER = FORGOT_PER_ACCOUNT = parse("3/15minutes")
 FORGOT_ANSWER = "If an account exists with this identifier, a reset link has been sent."
 RESET_ANSWER = "Password has been reset successfully. Please log in with your new password."
 
 
 async def request_reset(call: Call, pool: Pool, body: Identifier) -> None:
     """Records who asked (at most 3 per identifier in 15 minutes); the outbox worker resolves it (see
-    `reset_preparer`), so the cost is the same whether or not the account exists."""
+    `reset_preparer`: at most 3 emails per account in 15 minutes), so the cost is the same whether or not the
+    account exists."""
     await requests.ask(
         call,
         pool,
@@ -58,7 +60,7 @@ def reset_link(settings: Settings, pool: Pool, token: str) -> str:
     return links.page_link(settings, pool, "reset-password", token)
 
 
-def reset_preparer(settings: Settings) -> Preparer:
+def reset_preparer(settings: Settings, limiter: RateLimiter) -> Preparer:
     """The outbox step that turns a reset request into a token and its email, or into nothing (no such
     account, or a disabled one)."""
 
@@ -85,7 +87,7 @@ def reset_preparer(settings: Settings) -> Preparer:
         link = reset_link(settings, pool, token)
         return render("password_reset", account.email, name=account.name, link=link, minutes=60)
 
-    return requests.account_preparer(email_for)
+    return requests.account_preparer(email_for, limiter, FORGOT_PER_ACCOUNT, "forgot")
 
 
 async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:
