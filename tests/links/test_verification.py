@@ -569,3 +569,36 @@ async def test_a_confirmation_link_cancels_nothing(
     assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
     assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})).status_code == 200
     assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "elsewhere@example.com"
+
+
+async def test_a_cancel_link_verifies_nothing(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer) -> None:
+    """The link sent to the old address, posted as a verification, is refused like any other token: it neither
+    confirms the change nor is used up."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "elsewhere@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    cancel = link_in(await delivered(mail_app, smtp, user.email, ABOUT_TO_CHANGE), "cancel-email-change")[3]
+    refused = await http.post(f"{user.auth_base}/verify-email", json={"token": cancel})
+    assert problem(refused) == INVALID
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == user.email
+    assert (await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})).status_code == 200
+
+
+async def test_an_address_still_pending_neither_signs_in_nor_is_sent_a_reset_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Asking to move to B changes nothing yet: whoever holds B can neither sign in with it nor have a reset
+    link sent there; B receives only the link that confirms the change."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "pending@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    login = await http.post(f"{user.auth_base}/login", json={"email": "pending@example.com", "password": PASSWORD})
+    assert problem(login) == {"status": 401, "code": "invalid_credentials"}
+    forgot = await http.post(f"{user.auth_base}/forgot-password", json={"email": "pending@example.com"})
+    assert forgot.status_code == 200
+    await mail_app.state.outbox.run_once()
+    assert [message["Subject"] for message in smtp.inbox.to("pending@example.com", verification=True)] == [CONFIRM]
