@@ -404,33 +404,29 @@ async def test_an_invitation_into_an_organization_dies_with_its_inviters_authori
     members_of = members_url(world.environment_id, organization_id)
     base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
     planted: dict[str, str] = {}
-    for fate in ("demoted", "removed", "disabled"):
+    ends = {"demoted": ("PATCH", "members", {"role": "READ_ONLY"}), "removed": ("DELETE", "members", None)}
+    for fate, (method, where, body) in (ends | {"disabled": ("PATCH", "accounts", None)}).items():
         insider = await world.add_end_user(world.environment_id)
         await add_member(world, organization_id, insider, role="ORG_ADMIN")
         email = address()
         assert (await invite(world, insider, organization_id, email, "ORG_ADMIN")).status_code == 201
         planted[fate] = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
-        account = f"/api/v1/environments/{world.environment_id}/accounts/{insider.account_id}"
-        ended = {
-            "demoted": http.patch(
-                f"{members_of}/{insider.account_id}", json={"role": "READ_ONLY"}, headers=world.owner.auth
-            ),
-            "removed": http.delete(f"{members_of}/{insider.account_id}", headers=world.owner.auth),
-            "disabled": http.patch(f"{account}/disable", headers=world.owner.auth),
-        }[fate]
-        assert (await ended).status_code == 204
-    for fate in ("tenant admin made a user", "tenant admin disabled"):
+        url = {
+            "members": f"{members_of}/{insider.account_id}",
+            "accounts": f"/api/v1/environments/{world.environment_id}/accounts/{insider.account_id}/disable",
+        }[where]
+        assert (await http.request(method, url, json=body, headers=world.owner.auth)).status_code == 204
+    for fate, (path, body) in {
+        "tenant admin made a user": ("/role", {"role": "user"}),
+        "tenant admin disabled": ("/disable", None),
+    }.items():
         tenant_admin = await world.add_member("admin")
         email = address()
         invited = await invite(world, founder, organization_id, email, "ORG_ADMIN", **tenant_admin.auth)
         assert invited.status_code == 201
         planted[fate] = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
-        account = f"{world.base}/accounts/{tenant_admin.account_id}"
-        ended = {
-            "tenant admin made a user": http.patch(f"{account}/role", json={"role": "user"}, headers=world.owner.auth),
-            "tenant admin disabled": http.patch(f"{account}/disable", headers=world.owner.auth),
-        }[fate]
-        assert (await ended).status_code == 204
+        url = f"{world.base}/accounts/{tenant_admin.account_id}{path}"
+        assert (await http.patch(url, json=body, headers=world.owner.auth)).status_code == 204
     before = await members(world, world.environment_id, organization_id)
     for fate, token in planted.items():
         assert code(await http.post(f"{base}/lookup", json={"token": token})) == INVALID, fate
