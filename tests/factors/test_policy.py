@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.tables.factors import FactorChallenge
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
-from tests.support import PASSWORD, EndUser, TenantWorld, expire
+from tests.links.conftest import events
+from tests.support import PASSWORD, EndUser, TenantWorld, expire, signup_body
 
 
 async def _set_environment_policy(
@@ -143,3 +144,93 @@ async def test_an_expired_enrolment_challenge_starts_no_enrolment(
     started = await client.post(f"{user.auth_base}/login/enrol/totp", json={"challenge": challenge})
     assert (started.status_code, started.json()["code"]) == (401, "invalid_challenge")
     assert "secret" not in started.json()
+
+
+CHALLENGE_FIELDS = {"challenge", "factors", "enrol", "expiresIn"}
+
+
+async def test_sign_up_where_factors_are_required_ends_in_the_enrolment_challenge(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
+) -> None:
+    """As a password sign-in of the new account would: no session until a factor is enrolled."""
+    environment_id = await world.add_environment()
+    await _set_environment_policy(client, world, environment_id, "required")
+    base = f"/api/v1/auth/environments/{environment_id}"
+    body = signup_body()
+    signed_up = await client.post(f"{base}/signup", json=body)
+    assert signed_up.status_code == 202, signed_up.text
+    answer = signed_up.json()
+    assert set(answer) == CHALLENGE_FIELDS
+    assert (answer["enrol"], answer["factors"], answer["expiresIn"]) == (True, ["totp"], 300)
+    assert "set-cookie" not in signed_up.headers
+    assert (await client.get(f"{base}/session")).status_code == 401
+    listed = await client.get(f"/api/v1/environments/{environment_id}/accounts", headers=world.owner.auth)
+    [account] = listed.json()
+    assert (account["username"], account["emailVerified"]) == (body["username"], False)
+    [event] = await events(db, "signup", target_id=account["id"])
+    assert event.details == {"enrolment_required": True}
+    assert await events(db, "login.succeeded", target_id=account["id"]) == []
+
+    challenge = answer["challenge"]
+    refused = await client.post(f"{base}/login/factor", json={"challenge": challenge, "code": "123456"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "enrolment_required")
+    started = await client.post(f"{base}/login/enrol/totp", json={"challenge": challenge})
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    done = await client.post(
+        f"{base}/login/enrol/totp/confirm",
+        json={"challenge": challenge, "factorId": setup["factorId"], "code": clock.code(setup["secret"])},
+    )
+    assert done.status_code == 200, done.text
+    signed_in = done.json()
+    assert set(signed_in) == {"accountId", "session", "token", "recoveryCodes"}
+    assert signed_in["accountId"] == account["id"]
+    assert signed_in["session"]["amr"] == ["pwd", "otp", "mfa"]
+    assert len(signed_in["recoveryCodes"]) == 10
+    assert done.headers["set-cookie"].startswith("sump_session=")
+    session = await client.get(f"{base}/session", headers={"Authorization": f"Bearer {signed_in['token']}"})
+    assert session.status_code == 200, session.text
+    assert session.json()["amr"] == ["pwd", "otp", "mfa"]
+
+
+@pytest.mark.parametrize("policy", ["optional", "off"])
+async def test_sign_up_signs_in_unless_factors_are_required(
+    client: httpx.AsyncClient, world: TenantWorld, policy: str
+) -> None:
+    environment_id = await world.add_environment()
+    await _set_environment_policy(client, world, environment_id, policy)
+    signed_up = await client.post(f"/api/v1/auth/environments/{environment_id}/signup", json=signup_body())
+    assert signed_up.status_code == 201, signed_up.text
+    assert set(signed_up.json()) == {"accountId", "session", "token"}
+    assert signed_up.json()["session"]["accountId"] == signed_up.json()["accountId"]
+    assert signed_up.headers["set-cookie"].startswith("sump_session=")
+
+
+async def test_sign_up_needing_a_verified_email_answers_that_first_where_factors_are_required(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The email first, as a sign-in asks for it first; once it is verified, the password leads to enrolment."""
+    environment_id = await world.add_environment(settings={"requireVerifiedEmail": True})
+    await _set_environment_policy(client, world, environment_id, "required")
+    base = f"/api/v1/auth/environments/{environment_id}"
+    body = signup_body()
+    signed_up = await client.post(f"{base}/signup", json=body)
+    assert signed_up.status_code == 202, signed_up.text
+    answer = signed_up.json()
+    assert set(answer) == {"accountId", "emailVerificationRequired", "message"}
+    assert answer["emailVerificationRequired"] is True
+    assert "set-cookie" not in signed_up.headers
+    login = {"username": body["username"], "password": PASSWORD}
+    unverified = await client.post(f"{base}/login", json=login)
+    assert (unverified.status_code, unverified.json()["code"]) == (403, "email_unverified")
+
+    vouched = await client.post(
+        f"/api/v1/environments/{environment_id}/accounts/{answer['accountId']}/email-verified",
+        headers=world.owner.auth,
+    )
+    assert vouched.status_code == 204, vouched.text
+    first = await client.post(f"{base}/login", json=login)
+    assert first.status_code == 202, first.text
+    assert set(first.json()) == CHALLENGE_FIELDS
+    assert first.json()["enrol"] is True
+    assert "set-cookie" not in first.headers

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.hosted.support import csrf_of, pages, sign_in
+from tests.factors.conftest import Clock
+from tests.hosted.support import CHALLENGE, CSRF, FACTOR, RECOVERY, SECRET, csrf_of, found, pages, sign_in
 from tests.mail import HOSTED_LINK, SmtpServer
 from tests.support import PASSWORD, TenantWorld, new_tenant
 
@@ -41,6 +42,40 @@ async def test_sign_up_creates_the_account_and_signs_in(browser: httpx.AsyncClie
     assert fields["name"] in (await browser.get(f"{base}/signed-in")).text
     browser.cookies.clear()
     assert (await sign_in(browser, world.environment_id, fields["username"], PASSWORD)).status_code == 303
+
+
+async def test_where_factors_are_required_sign_up_leads_through_enrolment(
+    browser: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    """The page a password sign-in of the new account would lead to: an authenticator app to set up, and no
+    session until its first code."""
+    environment_id = await world.add_environment(settings={"factorPolicy": "required"})
+    base = pages(environment_id)
+    fields = new_user()
+    csrf = await csrf_of(browser, f"{base}/sign-up")
+    form = {"csrf": csrf, **fields, "password": PASSWORD, "passwordConfirm": PASSWORD}
+    page = await browser.post(f"{base}/sign-up", data=form)
+    assert page.status_code == 200, page.text
+    assert "<svg" in page.text
+    assert 'action="' + f"{base}/sign-in/enrol" + '"' in page.text
+    assert "sump_hosted=" not in page.headers.get("set-cookie", "")
+    not_yet = await browser.get(f"{base}/signed-in")
+    assert (not_yet.status_code, not_yet.headers["location"]) == (303, f"{base}/sign-in")
+
+    secret = found(SECRET, page.text)
+    step = {
+        "csrf": found(CSRF, page.text),
+        "challenge": found(CHALLENGE, page.text),
+        "factorId": found(FACTOR, page.text),
+    }
+    done = await browser.post(f"{base}/sign-in/enrol", data={**step, "code": clock.code(secret)})
+    assert done.status_code == 200, done.text
+    assert len(RECOVERY.findall(done.text)) == 10
+    assert "sump_hosted=" in done.headers["set-cookie"]
+    assert f'href="{base}/signed-in"' in done.text
+    signed_in = await browser.get(f"{base}/signed-in")
+    assert signed_in.status_code == 200
+    assert fields["name"] in signed_in.text
 
 
 async def test_sign_up_refusals_keep_the_form_and_say_why(browser: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -66,10 +66,10 @@ async def test_a_challenge_of_another_environment_is_refused(
 async def test_the_required_policy_leads_through_enrolment(
     browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld, clock: Clock
 ) -> None:
+    user = await world.add_end_user(world.environment_id)  # signed up before factors were required
     url = f"{world.base}/environments/{world.environment_id}"
     required = await client.patch(url, json={"settings": {"factorPolicy": "required"}}, headers=world.owner.auth)
     assert required.status_code == 204
-    user = await world.add_end_user(world.environment_id)
     base = pages(world.environment_id)
     page = await sign_in(browser, world.environment_id, user.email, PASSWORD)
     assert page.status_code == 200

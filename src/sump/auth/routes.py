@@ -57,6 +57,10 @@ CHALLENGED: dict[int | str, dict[str, Any]] = {
     }
 }
 
+SIGNUP_ACCEPTED = (
+    "No session yet: sign-in needs a verified email (`emailVerificationRequired`), or second factors are required"
+    " and the answer is the enrolment challenge (`enrol: true`) that `/login` would give."
+)
 UNVERIFIED_SIGNUP = "Account created: follow the link sent to your email address to verify it, then sign in."
 
 
@@ -165,14 +169,21 @@ def family_router(account_type: AccountType) -> APIRouter:
             response_model_exclude_none=True,
             responses={
                 **problem_responses(403, 404, 409, 413, 429, 503),
-                202: {"model": SignedUpUnverified, "description": "Sign-in needs a verified email: no session yet."},
+                202: {"model": SignedUpUnverified | ChallengeView, "description": SIGNUP_ACCEPTED},
             },
         )
         async def signup(body: Signup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView | JSONResponse:
             """Creates an end user and signs them in (403 when the environment has sign-up turned off). The
-            end user is emailed a link that verifies their email unless the environment turned that off; where
-            sign-in needs a verified email, the answer is 202 with no session until the link is followed."""
+            end user is emailed a link that verifies their email unless the environment turned that off.
+
+            Two answers are 202 with no session, told apart by their fields: where sign-in needs a verified
+            email, `{"accountId", "emailVerificationRequired": true, "message"}` until the link is followed (then
+            sign in); else, where second factors are required, the enrolment challenge a password sign-in of the
+            new account would get, `{"challenge", "factors", "enrol": true, "expiresIn"}`: `…/login/enrol/totp`
+            and `…/login/enrol/totp/confirm` enrol a factor and sign in."""
             done = await service.sign_up(call, pool, body)
+            if isinstance(done, service.Challenge):
+                return challenged(done)
             if isinstance(done, service.Unverified):
                 view = SignedUpUnverified(
                     account_id=done.account.id, email_verification_required=True, message=UNVERIFIED_SIGNUP

@@ -222,9 +222,11 @@ class Unverified:
     account: Account
 
 
-async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn | Unverified:
+async def sign_up(call: Call, pool: Pool, body: Signup, *, channel: str = "api") -> SignedIn | Unverified | Challenge:
     """Creates an end user and signs them in (403 when the environment has sign-up turned off). Where sign-in
-    needs a verified email, no session yet: the verification link is sent whatever `emailVerification` says."""
+    needs a verified email, no session yet: the verification link is sent whatever `emailVerification` says.
+    Where second factors are required, no session either: the sign-up ends where a password sign-in of the
+    new account would, with the enrolment challenge (`sign_in`), and enrolling a factor signs in."""
     await call.limiter.hit(SIGNUP_PER_IP, "environment-signup", call.client.ip)
     if not pool.signup_enabled or pool.environment_id is None:
         raise forbidden("signup_disabled", "Sign-up is turned off for this environment.")
@@ -235,6 +237,11 @@ async def sign_up(call: Call, pool: Pool, body: Signup) -> SignedIn | Unverified
         await verification.send_link(call, pool, account)
         await _audit(call, pool, "signup", account, verification_required=True)
         return Unverified(account)
+    challenge = await factors.next_step(call, pool, account, methods=[kinds.PASSWORD_AMR], channel=channel)
+    if challenge is not None:
+        await verification.after_sign_up(call, pool, account)
+        await _audit(call, pool, "signup", account, enrolment_required=True)
+        return challenge
     issued = await sessions.issue(call.db, call.settings, account, call.client)
     await verification.after_sign_up(call, pool, account)
     await _audit(call, pool, "signup", account)

@@ -1,5 +1,7 @@
 """Hosted pages around an end user's account: sign-up (where the environment allows it), a forgotten password and
-its reset. The same services as `/api/v1/auth/environments/{environmentId}/…`, with their limits and audit."""
+its reset. The same services as `/api/v1/auth/environments/{environmentId}/…`, with their limits and audit. A
+sign-up that answers the enrolment challenge (second factors required) goes on to the hosted sign-in's own
+enrolment page, as a password sign-in does."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sump.accounts.schemas import ForgotPassword, ResetPassword, Signup
 from sump.auth import service as auth
 from sump.environments import service as environments
 from sump.hosted import requests
-from sump.hosted.sign_in import session_response
+from sump.hosted.sign_in import second_step, session_response
 from sump.hosted.web import (
     EnvironmentDep,
     RequestToken,
@@ -55,11 +57,12 @@ async def sign_up(request: Request, environment: EnvironmentDep, call: CallDep) 
     pending = await requests.waiting(call.db, environment, request_field(form))
     token = pending.token if pending else ""
     values = {name: form.get(name, "").strip() for name in SIGN_UP_FIELDS} | {"request": token}
+    pool = environments.pool(environment)
     try:
         if form.get("password", "") != form.get("passwordConfirm", ""):
             raise FormErrors({"passwordConfirm": "Passwords do not match."})
         fields = {name: values[name] for name in SIGN_UP_FIELDS} | {"password": form.get("password", "")}
-        done = await auth.sign_up(call, environments.pool(environment), validated(Signup, fields))
+        done = await auth.sign_up(call, pool, validated(Signup, fields), channel="hosted")
     except FormErrors as failed:
         return render(request, environment, "sign_up.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
@@ -72,6 +75,8 @@ async def sign_up(request: Request, environment: EnvironmentDep, call: CallDep) 
         return with_retry_after(page, problem)
     if isinstance(done, auth.Unverified):
         return render(request, environment, "notice.html", title="Check your email", message=VERIFY_FIRST)
+    if isinstance(done, auth.Challenge):  # second factors are required: on to the enrolment, as after a sign-in
+        return await second_step(request, environment, call, pool, done, values)
     return session_response(request, environment, call, done, token)
 
 

@@ -268,5 +268,6 @@ async def signed_out_page(request: Request, environment: EnvironmentDep) -> Resp
 
 # What the passkey pages (`sump.hosted.passkeys`) share with these.
 hosted_step = _step
+second_step = _second_step
 refused = _refused
 session_response = _session_response
