@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
+from tests.factors.conftest import clock  # noqa: F401  (the TOTP clock the factor tests move)
 from tests.mail import SmtpServer
 
 LINK = re.compile(r"http://sump\.test(?:/console)?/([a-z-]+)\?(tenant|environment)=([0-9a-f-]+)&token=([\w-]+)")

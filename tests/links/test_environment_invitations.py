@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.links import Invitation
+from tests.factors.conftest import Clock
 from tests.links.conftest import delivered, events, link_in
 from tests.mail import SmtpServer, reset_token
 from tests.support import PASSWORD, EndUser, TenantWorld, expire, new_tenant
@@ -113,6 +114,51 @@ async def test_someone_new_signs_up_through_an_organizations_invitation(
     assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID
     assert await events(db, "organization.invited", organization_id=organization_id)
     assert await events(db, "membership.added", target_id=account_id)
+
+
+async def test_signing_up_through_an_invitation_where_factors_are_required_ends_in_the_enrolment_challenge(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, clock: Clock
+) -> None:
+    """The membership and the verified email are made at once; the session waits for the factor, as after a
+    password sign-in there."""
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    settings = f"{world.base}/environments/{world.environment_id}"
+    required = await http.patch(settings, json={"settings": {"factorPolicy": "required"}}, headers=world.owner.auth)
+    assert required.status_code == 204, required.text
+    email = address()
+    assert (await invite(world, admin, organization_id, email)).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+
+    auth = f"/api/v1/auth/environments/{world.environment_id}"
+    joined = await http.post(f"{auth}/invitations/signup", json=signup_body(token))
+    assert joined.status_code == 202, joined.text
+    answer = joined.json()
+    assert set(answer) == {"challenge", "factors", "enrol", "expiresIn"}
+    assert (answer["enrol"], answer["factors"], answer["expiresIn"]) == (True, ["totp"], 300)
+    assert "set-cookie" not in joined.headers
+    [account_id] = set(await members(world, world.environment_id, organization_id)) - {admin.account_id}
+    assert (await members(world, world.environment_id, organization_id))[account_id] == "ORG_USER"
+    account = await http.get(
+        f"/api/v1/environments/{world.environment_id}/accounts/{account_id}", headers=world.owner.auth
+    )
+    assert (account.json()["email"], account.json()["emailVerified"]) == (email, True)
+    [event] = await events(db, "signup", target_id=account_id)
+    assert event.details == {"invitation": event.details["invitation"], "enrolment_required": True}
+    assert await events(db, "login.succeeded", target_id=account_id) == []
+
+    started = await http.post(f"{auth}/login/enrol/totp", json={"challenge": answer["challenge"]})
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    done = await http.post(
+        f"{auth}/login/enrol/totp/confirm",
+        json={"challenge": answer["challenge"], "factorId": setup["factorId"], "code": clock.code(setup["secret"])},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["accountId"] == account_id
+    assert done.json()["session"]["amr"] == ["pwd", "otp", "mfa"]
+    assert done.headers["set-cookie"].startswith("sump_session=")
 
 
 async def test_an_end_user_accepts_from_their_account_but_never_under_another_address(

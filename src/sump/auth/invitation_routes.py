@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
+from fastapi.responses import JSONResponse
 from limits import parse
 
 from sump.access.actors import EndUser
@@ -17,10 +18,13 @@ from sump.access.pools import Pool
 from sump.accounts.pools import load_pool
 from sump.accounts.schemas import Message
 from sump.auth import invitations as invited
+from sump.auth.routes import challenged
+from sump.auth.service import Challenge
 from sump.db.tables.sessions import AccountType
 from sump.environment_accounts import invitations as end_user_invitations
 from sump.environment_accounts.schemas import SetFirstPassword
 from sump.environments import service as environments
+from sump.factors.schemas import ChallengeView
 from sump.invitations.schemas import InvitationDetails, LookUpInvitation
 from sump.kit.deps import CallDep
 from sump.kit.devices import remember
@@ -39,6 +43,7 @@ router = APIRouter(
 EnvironmentId = Annotated[uuid.UUID, Path(alias="environmentId")]
 LOOKUP_PER_IP = parse("30/minute")
 CHOSEN = "Your password is set: sign in with it."
+ENROL_FIRST = "Second factors are required here: the enrolment challenge (`enrol: true`), and no session yet."
 
 
 async def environment_pool(environment_id: EnvironmentId, db: DbSession) -> Pool:
@@ -84,13 +89,20 @@ async def accept(
     status_code=201,
     response_model=SignedInView,
     response_model_exclude_none=True,
-    responses=problem_responses(409, 429, 503),
+    responses={
+        **problem_responses(409, 429, 503),
+        202: {"model": ChallengeView, "description": ENROL_FIRST},
+    },
 )
-async def signup(body: InvitedSignup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView:
+async def signup(body: InvitedSignup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView | JSONResponse:
     """Someone new to the environment signs up through an organization's invitation: the end user is made with
-    the invited address (verified), joins with the invitation's role, and is signed in. 409
-    `identifier_taken` when the address already has an end user: they sign in and `accept` instead."""
+    the invited address (verified), joins with the invitation's role, and is signed in. Where second factors
+    are required, 202 with the enrolment challenge (`enrol: true`) and no session, as `/login` answers there:
+    `…/login/enrol/totp` and `…/login/enrol/totp/confirm` enrol a factor and sign in. 409 `identifier_taken`
+    when the address already has an end user: they sign in and `accept` instead."""
     done = await invited.sign_up(call, pool, body)
+    if isinstance(done, Challenge):
+        return challenged(done)
     set_session_cookie(response, call.settings, done.issued.token)
     remember(response, call.settings, call.client.devices, done.account.id)
     return SignedInView(
