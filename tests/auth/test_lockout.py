@@ -14,6 +14,8 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
+from sump.factors import totp
+from tests.factors.conftest import Clock, enrol_totp
 from tests.mail import SmtpServer, reset_token
 from tests.support import PASSWORD, Database, EndUser, TenantWorld, make_settings, new_tenant
 
@@ -99,6 +101,34 @@ async def test_failures_count_per_account_whatever_the_identifier(make_app: Fact
         by_username = await attacker.post(_login(user), json={"username": user.username, "password": PASSWORD})
 
     assert by_username.status_code == 429, "four failures under two identifiers are four failures of one account"
+
+
+@pytest.mark.asvs("AUTH-03", "AUTH-05")
+async def test_the_right_password_does_not_forget_the_wrong_codes_of_its_source(
+    make_app: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who knows the password guesses second-factor codes in batches, entering the password again
+    between them: the password is only half a sign-in and must not clear the wrong codes counted against the
+    address, so no more codes are checked than the lockout allows."""
+    clock = Clock()
+    monkeypatch.setattr(totp, "now", clock)
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        seed, _, _ = await enrol_totp(await clients("198.51.100.1"), user.auth_base, user.token, clock)
+        attacker = await clients("203.0.113.9")
+        wrong = clock.code(seed, 5)
+        for _ in range(2):
+            first = await attacker.post(_login(user), json=_right(user))
+            assert first.status_code == 202, first.text
+            answer = {"challenge": first.json()["challenge"], "code": wrong}
+            for _ in range(2):
+                guess = await attacker.post(f"{user.auth_base}/login/factor", json=answer)
+                assert (guess.status_code, guess.json()["code"]) == (401, "invalid_code")
+        held = await attacker.post(f"{user.auth_base}/login/factor", json=answer)
+        again = await attacker.post(_login(user), json=_right(user))
+
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+    assert (again.status_code, again.json()["code"]) == (429, "too_many_attempts")
 
 
 @pytest.mark.asvs("AUTH-03", "AUTH-04")

@@ -89,19 +89,21 @@ def source(call: Call, account: Account | None) -> str:
 async def password_matches(call: Call, subject: str, account: Account | None, password: str) -> tuple[bool, str | None]:
     """The one password check. The account's lockout decides first, before any hashing slot is taken (a
     refusal is immediate, never a wait); then a slot and one verification, counted for or against the
-    source."""
+    source. A right password starts the source's count again only for an account without a second factor:
+    with one, the password is half a sign-in, and only the second step clears the source (`factors.service`),
+    so wrong codes are never forgotten by entering the password again."""
     origin = source(call, account)
     wait = await call.lockout.check(subject, origin)
     if wait is not None:
         raise too_many_attempts(wait)
     async with call.hasher.slot():
         ok, upgraded = await call.hasher.verify(account.password_hash if account else None, password)
-    ok = ok and account is not None and not account.disabled
-    if ok:
-        await call.lockout.succeeded(subject, origin)
-    else:
+    if account is None or account.disabled or not ok:
         await call.lockout.failed(subject, origin)
-    return ok, upgraded
+        return False, upgraded
+    if not account.has_factors:
+        await call.lockout.succeeded(subject, origin)
+    return True, upgraded
 
 
 async def check_current_password(call: Call, pool: Pool, account: Account, password: str) -> None:
