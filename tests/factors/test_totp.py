@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.audit import AuditEvent
 from sump.db.tables.factors import Factor
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
 from tests.support import TenantWorld, bearer
@@ -137,6 +138,29 @@ async def test_wrong_codes_count_toward_the_lockout(
     assert right.status_code == 429
     password = await client.post(f"{enrolled.base}/login", json=enrolled.login)
     assert password.status_code == 429
+
+
+@pytest.mark.parametrize("digits", ["\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16"])
+async def test_a_code_of_non_ascii_digits_is_a_wrong_code(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession, digits: str
+) -> None:
+    """Arabic-Indic or fullwidth digits are digits to `str.isdigit` but not to the code comparison: sent as a
+    code they must be a wrong code like any other (401, counted by the lockout, audited), never a server error."""
+    user, enrolled = await end_user_with_totp(client, world, clock)
+    challenge = await challenge_of(client, enrolled)
+    url = f"{enrolled.base}/login/factor"
+    answers = [{"challenge": challenge, "code": digits}, {"challenge": challenge, "code": digits, "factor": "totp"}]
+    for answer in answers * 3:  # the lockout's free attempts, and the one that starts its pacing
+        response = await client.post(url, json=answer)
+        assert (response.status_code, response.json()["code"]) == (401, "invalid_code")
+    held = await client.post(url, json=answers[0])
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+    audited = await db.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == "login.factor_failed", AuditEvent.target_id == uuid.UUID(user.account_id)
+        )
+    )
+    assert sorted(details["code"] for details in audited) == ["invalid_code"] * 6 + ["too_many_attempts"]
 
 
 async def test_step_up_codes_count_toward_the_lockout(

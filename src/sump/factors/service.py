@@ -160,8 +160,7 @@ def kind_of(factor: str | None, code: str) -> Kind | None:
     """The kind named, or by the code's shape when none is: six digits are a TOTP code, else a recovery code."""
     if factor is not None:
         return kinds.KINDS.get(factor)
-    digits = code.strip()
-    return kinds.TOTP if len(digits) == totp.DIGITS and digits.isdigit() else kinds.RECOVERY_CODE
+    return kinds.TOTP if totp.shaped(code.strip()) else kinds.RECOVERY_CODE
 
 
 async def verify(

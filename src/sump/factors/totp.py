@@ -52,10 +52,15 @@ def current_step(at: float | None = None) -> int:
     return int((now() if at is None else at) // STEP_SECONDS)
 
 
+def shaped(code: str) -> bool:
+    """Six ASCII digits (`str.isdigit` alone also takes Arabic-Indic or fullwidth digits, which no TOTP code has)."""
+    return len(code) == DIGITS and code.isascii() and code.isdigit()
+
+
 def matching_step(seed: str, code: str, last_step: int | None) -> int | None:
     """The time step (now ±1) whose code is `code` and that comes after `last_step`, or None."""
     code = code.strip()
-    if len(code) != DIGITS or not code.isdigit():
+    if not shaped(code):
         return None
     current = current_step()
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
