@@ -113,6 +113,14 @@ async def test_body_over_1_mib_with_content_length_is_413(client: httpx.AsyncCli
     assert_problem(response, 413, "payload_too_large")
 
 
+async def test_a_content_length_of_non_ascii_digits_is_413(client: httpx.AsyncClient) -> None:
+    """`²` is a digit to `str.isdigit` (and a Latin-1 header byte) but no number to `int`: a declared length that
+    is not ASCII digits is refused like an oversized one, never a server error."""
+    headers = {b"content-type": b"application/json", b"content-length": "\u00b2".encode("latin-1")}
+    response = await client.post("/api/v1/tenants", content=b"{}", headers=headers)
+    assert_problem(response, 413, "payload_too_large")
+
+
 @pytest.mark.asvs("VAL-03")
 async def test_body_over_1_mib_streamed_without_content_length_is_413(client: httpx.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:

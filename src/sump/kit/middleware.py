@@ -64,7 +64,7 @@ class BodyLimitMiddleware:
             return
         headers = Headers(scope=scope)
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > self.max_bytes):
             await _too_large(scope, receive, send)
             return
         if _has_nul_escape(scope.get("query_string", b""), query=True):
