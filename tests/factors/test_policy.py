@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.factors import FactorChallenge
 from sump.kit.crypto import token_digest
-from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
+from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, enrol_totp
 from tests.links.conftest import events
 from tests.support import PASSWORD, EndUser, TenantWorld, expire, signup_body
 
@@ -78,6 +78,29 @@ async def test_required_policy_gives_an_enrolment_only_challenge(
     assert (again.status_code, again.json()["code"]) == (401, "invalid_challenge")
     next_time = await client.post(f"{user.auth_base}/login", json=user.credentials)
     assert next_time.json()["enrol"] is False
+
+
+async def test_an_enrolment_challenge_ends_once_the_account_has_a_factor(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    """Under `required`, the password alone opens an enrolment challenge for an account without a factor. Once
+    the owner enrols a factor in their own session, a challenge opened before by someone holding only the
+    password must neither finish nor start an enrolment of theirs: either would sign them in past the owner's
+    factor."""
+    owner, first = await _signed_in_where_required(client, world)  # someone who has only the password
+    challenge = first.json()["challenge"]
+    started = await client.post(f"{owner.auth_base}/login/enrol/totp", json={"challenge": challenge})
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    _, factor_id, _ = await enrol_totp(client, owner.auth_base, owner.token, clock)  # the owner, meanwhile
+
+    answer = {"challenge": challenge, "factorId": setup["factorId"], "code": clock.code(setup["secret"])}
+    finished = await client.post(f"{owner.auth_base}/login/enrol/totp/confirm", json=answer)
+    assert (finished.status_code, finished.json()["code"]) == (401, "invalid_challenge")
+    restarted = await client.post(f"{owner.auth_base}/login/enrol/totp", json={"challenge": challenge})
+    assert (restarted.status_code, restarted.json()["code"]) == (401, "invalid_challenge")
+    listed = await client.get(f"{owner.auth_base}/me/factors", headers=owner.auth)
+    assert [factor["id"] for factor in listed.json()["factors"]] == [factor_id]
 
 
 async def test_a_sign_in_challenge_is_no_enrolment_challenge(

@@ -124,7 +124,9 @@ async def open_challenge(
     call: Call, pool: Pool, token: str, purpose: ChallengePurpose
 ) -> tuple[FactorChallenge, Account]:
     """The pool's live challenge of this token and its enabled account: 401 `invalid_challenge` for any other
-    token (unknown, used, expired, of another pool or account family); 403 when it is for the other purpose."""
+    token (unknown, used, expired, of another pool or account family), and for an enrolment challenge once its
+    account has a factor (enrolled meanwhile, by its owner: the password alone no longer signs in); 403 when it
+    is for the other purpose."""
     found = None
     if len(token) <= MAX_TOKEN_LENGTH:
         found = await repository.find_challenge(call.db, pool, token_digest(token), utcnow())
@@ -132,6 +134,8 @@ async def open_challenge(
     if found is not None and found.account_id is not None:
         account = await identity.get(call.db, pool, found.account_id)
     if found is None or account is None or account.disabled:
+        raise invalid_challenge()
+    if found.purpose is ChallengePurpose.ENROL and account.has_factors:
         raise invalid_challenge()
     if found.purpose is not purpose:
         if {found.purpose, purpose} != {ChallengePurpose.SIGN_IN, ChallengePurpose.ENROL}:
