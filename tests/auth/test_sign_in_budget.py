@@ -145,3 +145,39 @@ async def test_second_factor_codes_draw_on_the_same_budget(limited_app: FastAPI)
         assert answer.json()["code"] == "rate_limited"
         assert int(answer.headers["retry-after"]) > 0
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (401, "invalid_code")
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_passkey_sign_in_options_draw_on_the_same_budget(limited_app: FastAPI) -> None:
+    """The options of a passwordless sign-in are for anyone and each writes a challenge row: one address may
+    not ask for them without bound, nor beyond its sign-in budget by the API, the hosted pages or the console."""
+    passkeys = {"passkeyRpId": "localhost", "passkeyOrigins": ["http://localhost:8123"]}
+    async with _client(limited_app, "198.51.100.4") as setup, _client(limited_app, "203.0.113.79") as http:
+        world = await new_tenant(setup)
+        environment_id = await world.add_environment(settings=passkeys)
+        user = await world.add_end_user(environment_id)
+        options = f"{user.auth_base}/login/passkey/options"
+        hosted = f"/api/v1/environments/{environment_id}/hosted"
+        hosted_csrf = CSRF.search((await http.get(f"{hosted}/sign-in")).text)
+        console_csrf = CSRF.search((await http.get("/console/login")).text)
+        assert hosted_csrf is not None
+        assert console_csrf is not None
+
+        await within_one_window_of_the_clock(40)
+        for _ in range(BUDGET):
+            asked = await http.post(options, json={})
+            assert asked.status_code == 200, asked.text
+        over = [
+            await http.post(options, json={}),
+            await http.post(f"{user.auth_base}/login", json=user.credentials),
+            await http.post(f"{hosted}/sign-in/passkey/options", data={"csrf": hosted_csrf.group(1)}),
+            await http.post(
+                "/console/login/passkey/options", data={"csrf": console_csrf.group(1), "tenantId": world.tenant_id}
+            ),
+        ]
+        elsewhere = await setup.post(options, json={})
+
+    for answer in over:
+        assert (answer.status_code, answer.json()["code"]) == (429, "rate_limited"), answer.text
+        assert int(answer.headers["retry-after"]) > 0
+    assert elsewhere.status_code == 200, "another address has its own budget"

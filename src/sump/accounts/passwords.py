@@ -22,7 +22,8 @@ from sump.kit.metrics import counts_sign_ins
 from sump.sessions import service as sessions
 
 # One budget per address for every password check: `/login` of both families, the token endpoint's password
-# grant, the console's sign-in and each "current password" check.
+# grant, the console's sign-in and each "current password" check; second-factor codes and the options of a
+# passwordless passkey sign-in draw on it too.
 SIGN_IN_PER_IP = parse("30/minute")
 
 

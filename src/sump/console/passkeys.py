@@ -42,7 +42,8 @@ def _options(found: passkeys.Options) -> JSONResponse:
 def _refusal(problem: Problem, request: Request | None = None) -> JSONResponse:
     if problem.code == STEP_UP_CODE and request is not None:
         return JSONResponse({"redirect": "/console/step-up?" + urlencode({"next": back_path(request)})})
-    return JSONResponse({"message": problem.detail, "code": problem.code}, status_code=problem.status)
+    body = {"message": problem.detail, "code": problem.code}
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers)
 
 
 def _credential(form: ImmutableMultiDict[str, str], model: type[Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import identity
+from sump.accounts import identity, passwords
 from sump.db.base import utcnow, uuid7
 from sump.db.tables.factors import ChallengePurpose, Factor
 from sump.db.tables.sessions import Session
@@ -127,7 +127,9 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
     """Options of a passwordless sign-in: username-less (the authenticator offers its discoverable passkeys of
     this relying party) or, after an identifier, the passkeys of that account. An unknown identifier, or an
     account without a passkey, gets a decoy in their place, so the answer tells nothing of which accounts exist
-    or have passkeys."""
+    or have passkeys. Each call writes a challenge for anyone, so it draws on the per-address sign-in budget
+    (429 `rate_limited`)."""
+    await call.limiter.hit(passwords.SIGN_IN_PER_IP, "sign-in", call.client.ip)
     rp = webauthn.relying_party(call.settings, pool)
     owner: Account | None = None
     allowed: list[webauthn.Stored] = []

@@ -40,7 +40,8 @@ def _options(found: passkeys.Options) -> JSONResponse:
 
 
 def _refusal(problem: Problem) -> JSONResponse:
-    return JSONResponse({"message": problem.detail, "code": problem.code}, status_code=problem.status)
+    body = {"message": problem.detail, "code": problem.code}
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers)
 
 
 @router.post("/sign-in/passkey/options")
