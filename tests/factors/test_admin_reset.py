@@ -54,7 +54,7 @@ async def test_an_admin_resets_an_end_users_factors(
     assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
 
     assert await mail_app.state.outbox.run_once() >= 1
-    message = smtp.inbox.wait_for(user.email)
+    message = smtp.inbox.wait_for(user.email, 2)  # after the one telling of the enrolment
     assert message["Subject"] == "Your second factors were reset"
     assert "removed the second factors" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
@@ -77,7 +77,7 @@ async def test_tenant_account_resets_follow_the_role_rules(
     assert done.status_code == 200, done.text
     assert (await http.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 200
     await mail_app.state.outbox.run_once()
-    assert smtp.inbox.wait_for(member.email)["Subject"] == "Your second factors were reset"
+    assert smtp.inbox.wait_for(member.email, 2)["Subject"] == "Your second factors were reset"
     async with mail_app.state.sessionmaker() as db:
         assert len(await _events(db, "tenant_account.factors_reset", member.account_id)) == 1
 

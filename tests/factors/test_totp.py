@@ -8,13 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.factors import Factor
-from tests.factors.conftest import Clock, challenge_of, end_user_with_totp
-from tests.support import TenantWorld, bearer
+from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, enrol_totp
+from tests.mail import SmtpServer
+from tests.support import TenantWorld, bearer, new_tenant
 
 
 async def test_enrolment_shows_the_secret_once_and_confirms_with_a_first_code(
@@ -176,3 +178,24 @@ async def test_step_up_codes_count_toward_the_lockout(
         f"{enrolled.base}/step-up", json={"code": clock.code(enrolled.seed)}, headers=bearer(enrolled.token)
     )
     assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+
+
+async def test_the_account_is_told_by_email_when_a_factor_is_added_or_removed(
+    mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    """A stolen session could otherwise swap the account's factors unseen: as an admin's reset is told by
+    email, so is a factor added or removed from the account's own session."""
+    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False, client=("203.0.113.12", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as http:
+        world = await new_tenant(http)
+        user = await world.add_end_user(world.environment_id)
+        _, factor_id, _ = await enrol_totp(http, user.auth_base, user.token, clock)
+        removed = await http.delete(f"{user.auth_base}/me/factors/{factor_id}", headers=user.auth)
+        assert removed.status_code == 204, removed.text
+
+    assert await mail_app.state.outbox.run_once() >= 2
+    added, gone = smtp.inbox.wait_for(user.email), smtp.inbox.wait_for(user.email, 2)
+    assert (added["To"], added["Subject"]) == (user.email, "A second factor was added to your account")
+    assert "an authenticator app" in added.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert (gone["To"], gone["Subject"]) == (user.email, "A second factor was removed from your account")
+    assert "your password alone signs in" in gone.get_body(("plain",)).get_content()  # type: ignore[union-attr]

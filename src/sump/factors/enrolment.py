@@ -13,11 +13,12 @@ from sump.access.actors import Account
 from sump.access.policy import require
 from sump.access.pools import Pool
 from sump.db.base import utcnow, uuid7
-from sump.db.tables.factors import Factor, RecoveryCode
+from sump.db.tables.factors import Factor, FactorPolicy, RecoveryCode
 from sump.db.tables.sessions import Session
 from sump.factors import codes, kinds, policy, repository, totp
 from sump.factors.service import guarded, owner_columns, seal_seed, seed_of
 from sump.kit.call import Call
+from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem, not_found
 from sump.sessions import service as sessions
 
@@ -100,13 +101,20 @@ async def confirm_totp(
 
 async def confirmed(call: Call, pool: Pool, session: Session | None, account: Account, factor: Factor) -> Confirmed:
     """A factor just enrolled (and so used): the account asks for one at sign-in from now on, its first factor
-    comes with ten recovery codes, and the session that enrolled it is stepped up."""
+    comes with ten recovery codes, the session that enrolled it is stepped up, and the account is told by
+    email."""
     first = not account.has_factors
     account.has_factors = True
     if session is not None:
         sessions.elevate(session)  # a factor was just used
     fresh = await _new_codes(call, pool, account) if first else None
+    await enqueue_email(call.db, "factor_added", account.email, name=account.name, what=_described(factor))
     return Confirmed(factor, fresh)
+
+
+def _described(factor: Factor) -> str:
+    """How an email names a factor."""
+    return "a passkey" if factor.kind == kinds.WEBAUTHN.name else "an authenticator app"
 
 
 async def listing(call: Call, pool: Pool, account: Account) -> Listing:
@@ -120,13 +128,23 @@ async def listing_in(db: AsyncSession, pool: Pool, account: Account) -> Listing:
 
 async def remove(call: Call, pool: Pool, session: Session, account: Account, factor_id: uuid.UUID) -> None:
     """Removes one factor (step-up first); with the last one go the recovery codes, and sign-in asks for no
-    second step again (unless the policy requires one)."""
+    second step again (unless the policy requires one). The account is told by email of a confirmed factor's
+    removal (a pending one never counted)."""
     sessions.require_step_up(session, account)
+    factor = await repository.factor(call.db, pool, account.id, factor_id)
+    if factor is None:
+        raise not_found("factor")
+    confirmed, what = factor.confirmed_at is not None, _described(factor)
     if not await repository.delete_factor(call.db, pool, account.id, factor_id):
         raise not_found("factor")
-    if not await repository.confirmed_count(call.db, pool, account.id):
+    last = not await repository.confirmed_count(call.db, pool, account.id)
+    if last:
         account.has_factors = False
         await repository.delete_codes(call.db, pool, account.id)
+    if confirmed:
+        required = pool.factor_policy is FactorPolicy.REQUIRED
+        context = {"what": what, "last": last, "required": required}
+        await enqueue_email(call.db, "factor_removed", account.email, name=account.name, **context)
 
 
 async def regenerate_codes(call: Call, pool: Pool, session: Session, account: Account) -> list[str]:

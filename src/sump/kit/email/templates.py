@@ -16,6 +16,8 @@ SUBJECTS = {
     "email_changed": "Your email address was changed",
     "phone_changed": "Your phone number was changed",
     "factors_reset": "Your second factors were reset",
+    "factor_added": "A second factor was added to your account",
+    "factor_removed": "A second factor was removed from your account",
     "verify_email": "Verify your email address",
     "confirm_email_change": "Confirm your new email address",
     "email_change_requested": "Your email address is about to change",
