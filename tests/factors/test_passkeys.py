@@ -512,6 +512,24 @@ async def test_a_credential_id_is_the_one_attested_and_no_longer_than_webauthn_a
     assert (await register_forged(client, user, long[:1023], ["usb"])).status_code == 201
 
 
+async def test_a_credential_id_is_registered_to_one_account_of_a_pool(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """WebAuthn §7.1 step 22. A credential id is no secret (the sign-in options naming its owner list it):
+    another account of the pool must not register a copy of it, nor the owner register it twice."""
+    environment_id = await passkey_environment(world)
+    owner, copier = await world.add_end_user(environment_id), await world.add_end_user(environment_id)
+    credential_id = secrets.token_bytes(32)
+    assert (await register_forged(client, owner, credential_id, ["usb"])).status_code == 201
+    listed_ids = [entry["id"] for entry in await listed(client, copier, owner.username)]
+    assert listed_ids == [bytes_to_base64url(credential_id)]
+    assert_problem(await register_forged(client, copier, credential_id, ["usb"]), 409, "passkey_exists")
+    assert_problem(await register_forged(client, owner, credential_id, ["usb"]), 409, "passkey_exists")
+    # Another environment is another pool.
+    elsewhere = await world.add_end_user(await passkey_environment(world))
+    assert (await register_forged(client, elsewhere, credential_id, ["usb"])).status_code == 201
+
+
 async def test_a_first_passkey_of_a_rare_shape_leaves_the_decoys_to_the_next(
     client: httpx.AsyncClient, world: TenantWorld, authenticator: Authenticator
 ) -> None:

@@ -75,15 +75,18 @@ async def register(
 ) -> enrolment.Confirmed:
     """The authenticator's answer to `registration_options`: the passkey is enrolled (the account's first
     factor comes with ten recovery codes). 401 `invalid_challenge` (unknown, used, expired, another account's),
-    401 `invalid_passkey` saying why (origin, relying-party id, signature …), 409 `passkey_exists`."""
+    401 `invalid_passkey` saying why (origin, relying-party id, signature …), 409 `passkey_exists` when an
+    account of the pool (this one or another) already has a passkey of that credential id."""
     enrolment.guard(pool, session, account)
     rp = webauthn.relying_party(call.settings, pool)
     challenge, token = await factors.take_passkey_challenge(call, pool, credential, ChallengePurpose.PASSKEY_ENROL)
     if challenge.account_id != account.id:
         raise factors.invalid_challenge()
     stored = webauthn.verify_registration(rp, token, credential)
-    if any(f.data.get("credentialId") == stored.credential_id for f in await factors.passkeys(call, pool, account.id)):
-        raise Problem(409, "passkey_exists", "This passkey is already registered for this account.")
+    # One credential id, one account of the pool (WebAuthn §7.1 step 22): its id is no secret (the options of a
+    # sign-in naming its owner list it), so no other account may register a copy of it.
+    if await repository.passkey_registered(call.db, pool, kinds.WEBAUTHN.name, stored.credential_id):
+        raise Problem(409, "passkey_exists", "This passkey is already registered here.")
     now = utcnow()
     factor = Factor(
         id=uuid7(),

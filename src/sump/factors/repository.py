@@ -53,6 +53,16 @@ async def shape_decoys(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> N
     await db.execute(update(row).where(*unshaped).values(decoy_shape=shape, updated_at=row.updated_at))
 
 
+async def passkey_registered(db: AsyncSession, pool: Pool, kind: str, credential_id: str) -> bool:
+    """Whether any account of the pool holds a passkey of this credential id."""
+    statement = pool.scope.select(Factor.id).where(
+        Factor.account_type == pool.account_type,
+        Factor.kind == kind,
+        Factor.data["credentialId"].as_string() == credential_id,
+    )
+    return await db.scalar(statement.limit(1)) is not None
+
+
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:
     return await db.scalar(pool.scope.select(Factor).where(*_mine(Factor, pool, account_id), Factor.id == factor_id))
 

@@ -108,7 +108,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         """Registers the passkey `navigator.credentials.create()` made from those options: it is enrolled at
         once (the account's first factor comes with ten recovery codes, shown this once). 401
         `invalid_challenge`; 401 `invalid_passkey` saying why (origin, relying-party id, signature); 409
-        `passkey_exists`."""
+        `passkey_exists` when an account here (this one or another) already has a passkey of that id."""
         done = await passkeys.register(call, pool, actor.session, actor.account, body.credential.as_json(), body.label)
         return Enrolled(factor=FactorView.of(done.factor), recovery_codes=done.recovery_codes)
 
