@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
@@ -14,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
-from tests.factors.conftest import Clock, end_user_with_totp, member_with_totp
+from tests.factors.conftest import Clock, end_user_with_totp, enrol_totp, member_with_totp
+from tests.factors.test_step_up import later
 from tests.mail import SmtpServer
 from tests.support import TenantWorld, new_tenant
 
@@ -80,6 +82,24 @@ async def test_tenant_account_resets_follow_the_role_rules(
     assert smtp.inbox.wait_for(member.email, 2)["Subject"] == "Your second factors were reset"
     async with mail_app.state.sessionmaker() as db:
         assert len(await _events(db, "tenant_account.factors_reset", member.account_id)) == 1
+
+
+async def test_an_admin_with_a_factor_resets_only_when_stepped_up(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset lets the account sign in with its password alone: a stolen admin session, past its five minutes,
+    must prove the admin's factor again first."""
+    user, _ = await end_user_with_totp(client, world, clock)
+    owner_seed, _, _ = await enrol_totp(client, f"/api/v1/auth/tenants/{world.tenant_id}", world.owner.token, clock)
+    later(monkeypatch, timedelta(minutes=5, seconds=1))
+    url = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}/factors"
+    refused = await client.delete(url, headers=world.owner.auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required")
+    step_up = f"/api/v1/auth/tenants/{world.tenant_id}/step-up"
+    stepped = await client.post(step_up, json={"code": clock.code(owner_seed)}, headers=world.owner.auth)
+    assert stepped.status_code == 200, stepped.text
+    done = await client.delete(url, headers=world.owner.auth)
+    assert (done.status_code, done.json()) == (200, {"removed": 1})
 
 
 async def test_another_tenants_account_is_not_found(

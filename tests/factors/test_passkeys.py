@@ -1,11 +1,14 @@
 """Passkeys through the API on both databases, answered by Chromium's virtual authenticator (no mocked verifier):
 registration, a passkey as a second factor, passwordless sign-in (username-less and after an identifier),
 step-up; and each rule: a challenge used once, bound to its account and pool, expired after 5 minutes; the
-origin and the relying-party id; a sign counter that goes backwards (a cloned key); user verification for a
-passkey alone; another environment's passkey; the console's relying party refused on an IP address."""
+origin and the relying-party id; a sign counter that goes backwards (a cloned key); user presence always, and
+user verification for a passkey alone; a user handle naming another account; a credential id held by one
+account of a pool; another environment's passkey; the console's relying party refused on an IP address. What
+Chromium will not send (no user presence, a chosen user handle or counter) comes from `tests.factors.softkey`."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -37,6 +40,7 @@ from tests.factors.authenticator import (
     b64url,
     virtual_authenticator,
 )
+from tests.factors.softkey import AT, UV, SoftKey
 from tests.kit.http_support import assert_problem
 from tests.support import SECRET, EndUser, TenantWorld, bearer, statements
 
@@ -317,6 +321,71 @@ async def test_another_environments_passkey_is_refused(
     assert_refused(signed, 401, "invalid_passkey", "not a passkey of an account here")
     listed = await client.post(f"{stranger.auth_base}/login/passkey/options", json={"username": stranger.username})
     assert len(listed.json()["publicKey"]["allowCredentials"]) == 1, "an account without a passkey seems to have one"
+
+
+async def soft_passkey_user(
+    client: httpx.AsyncClient, world: TenantWorld, environment_id: str
+) -> tuple[EndUser, SoftKey]:
+    """An end user whose passkey is a `SoftKey`."""
+    user, key = await world.add_end_user(environment_id), SoftKey()
+    options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+    credential = key.create(options.json()["publicKey"])
+    registered = await client.post(
+        f"{user.auth_base}/me/factors/passkey", json={"credential": credential}, headers=user.auth
+    )
+    assert registered.status_code == 201, registered.text
+    return user, key
+
+
+async def test_a_passkey_answer_without_user_presence_is_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """Without the user-present flag an authenticator signed with no one there (malware driving a security key):
+    neither a registration nor an assertion, even one with user verification claimed, may count."""
+    environment_id = await passkey_environment(world)
+    absent = await world.add_end_user(environment_id)
+    options = await client.post(f"{absent.auth_base}/me/factors/passkey/options", headers=absent.auth)
+    credential = SoftKey().create(options.json()["publicKey"], flags=AT)
+    registered = await client.post(
+        f"{absent.auth_base}/me/factors/passkey", json={"credential": credential}, headers=absent.auth
+    )
+    assert_refused(registered, 401, "invalid_passkey")
+
+    user, key = await soft_passkey_user(client, world, environment_id)
+    for flags in (0, UV):
+        challenge = (await client.post(f"{user.auth_base}/login", json=user.credentials)).json()["challenge"]
+        options = await client.post(f"{user.auth_base}/login/factor/options", json={"challenge": challenge})
+        answer = {
+            "challenge": challenge,
+            "factor": "webauthn",
+            "credential": key.get(options.json()["publicKey"], flags=flags),
+        }
+        assert_refused(await client.post(f"{user.auth_base}/login/factor", json=answer), 401, "invalid_passkey")
+
+
+async def test_a_user_handle_naming_another_account_signs_in_no_one(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A username-less sign-in finds its account by the user handle the authenticator returns: one's own passkey
+    returning another account's handle must sign in neither."""
+    environment_id = await passkey_environment(world)
+    victim, _ = await soft_passkey_user(client, world, environment_id)
+    attacker, key = await soft_passkey_user(client, world, environment_id)
+    options = await client.post(f"{attacker.auth_base}/login/passkey/options", json={})
+    credential = key.get(options.json()["publicKey"], user_handle=uuid.UUID(victim.account_id).bytes)
+    refused = await client.post(f"{attacker.auth_base}/login/passkey", json={"credential": credential})
+    assert_refused(refused, 401, "invalid_passkey")
+
+
+async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A cloned key used twice at once, with one counter: only one of the two passes the counter check."""
+    user, key = await soft_passkey_user(client, world, await passkey_environment(world))
+    options = [await client.post(f"{user.auth_base}/login/passkey/options", json={}) for _ in range(2)]
+    answers = [key.get(option.json()["publicKey"], count=5) for option in options]
+    results = await asyncio.gather(
+        *(client.post(f"{user.auth_base}/login/passkey", json={"credential": answer}) for answer in answers)
+    )
+    assert sorted(result.status_code for result in results) == [200, 401], [result.text for result in results]
 
 
 async def test_passkeys_need_a_relying_party(client: httpx.AsyncClient, world: TenantWorld) -> None:

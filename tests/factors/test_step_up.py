@@ -11,7 +11,7 @@ import pytest
 
 from sump.db.base import utcnow
 from sump.sessions import service as sessions
-from tests.factors.conftest import Clock, Enrolled, end_user_with_totp, member_with_totp, tag
+from tests.factors.conftest import Clock, Enrolled, challenge_of, end_user_with_totp, member_with_totp, tag
 from tests.support import PASSWORD, TenantWorld
 
 NEW_PASSWORD = "an entirely different passphrase"
@@ -67,6 +67,27 @@ async def test_a_wrong_code_does_not_step_up(
     with_code = await _step_up(client, enrolled, enrolled.recovery_codes[0])
     assert with_code.status_code == 200
     assert (await _step_up(client, enrolled, enrolled.recovery_codes[0])).status_code == 403  # used up
+
+
+async def test_a_code_answers_a_sign_in_or_a_step_up_not_both(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock
+) -> None:
+    """A code seen once (over a shoulder, by a phishing page) must not serve a second time in the other place."""
+    _, enrolled = await end_user_with_totp(client, world, clock)
+    code = clock.code(enrolled.seed)
+    challenge = await challenge_of(client, enrolled)
+    signed_in = await client.post(f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": code})
+    assert signed_in.status_code == 200, signed_in.text
+    replayed = await _step_up(client, enrolled, code)
+    assert (replayed.status_code, replayed.json()["code"]) == (403, "invalid_code")
+
+    clock.tick()
+    fresh = clock.code(enrolled.seed)
+    assert (await _step_up(client, enrolled, fresh)).status_code == 200
+    challenge = await challenge_of(client, enrolled)
+    for used in (fresh, clock.code(enrolled.seed, -1)):  # the step-up's code, and the earlier step's
+        again = await client.post(f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": used})
+        assert (again.status_code, again.json()["code"]) == (401, "invalid_code")
 
 
 async def test_accounts_without_a_factor_have_nothing_to_step_up_with(
