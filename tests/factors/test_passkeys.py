@@ -24,6 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import bytes_to_base64url
 
 from sump.access.pools import tenant_pool
@@ -376,10 +377,25 @@ async def test_a_user_handle_naming_another_account_signs_in_no_one(
 
 
 async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
-    client: httpx.AsyncClient, world: TenantWorld
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A cloned key used twice at once, with one counter: only one of the two passes the counter check."""
+    """A cloned key used twice at once, with one counter: only one of the two passes the counter check. On
+    PostgreSQL both sign-ins are held until each has read the account's passkeys, the worst interleaving; SQLite
+    writes one transaction at a time, so there they follow each other."""
     user, key = await soft_passkey_user(client, world, await passkey_environment(world))
+    if db.get_bind().dialect.name == "postgresql":
+        read, both = [], asyncio.Event()
+        listed = factor_service.passkeys
+
+        async def together(*args: Any) -> Any:
+            found = await listed(*args)
+            read.append(found)
+            if len(read) == 2:
+                both.set()
+            await both.wait()
+            return found
+
+        monkeypatch.setattr(factor_service, "passkeys", together)
     options = [await client.post(f"{user.auth_base}/login/passkey/options", json={}) for _ in range(2)]
     answers = [key.get(option.json()["publicKey"], count=5) for option in options]
     results = await asyncio.gather(

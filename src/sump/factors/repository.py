@@ -53,6 +53,14 @@ async def shape_decoys(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> N
     await db.execute(update(row).where(*unshaped).values(decoy_shape=shape, updated_at=row.updated_at))
 
 
+async def locked(db: AsyncSession, factor_id: uuid.UUID) -> Factor:
+    """The factor read afresh, its row locked until the transaction ends (on PostgreSQL; SQLite writes one at a
+    time), so concurrent uses of it are checked one after the other. (By the id of a factor found through its
+    scope.)"""
+    statement = select(Factor).where(Factor.id == factor_id).with_for_update()
+    return (await db.scalars(statement.execution_options(populate_existing=True))).one()
+
+
 async def passkey_registered(db: AsyncSession, pool: Pool, kind: str, credential_id: str) -> bool:
     """Whether any account of the pool holds a passkey of this credential id."""
     statement = pool.scope.select(Factor.id).where(
