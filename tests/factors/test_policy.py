@@ -172,16 +172,25 @@ async def test_an_expired_enrolment_challenge_starts_no_enrolment(
 CHALLENGE_FIELDS = {"challenge", "factors", "enrol", "expiresIn"}
 
 
-async def test_sign_up_where_factors_are_required_ends_in_the_enrolment_challenge(
-    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
-) -> None:
-    """As a password sign-in of the new account would: no session until a factor is enrolled."""
-    environment_id = await world.add_environment()
+async def _signed_up_where_required(
+    client: httpx.AsyncClient, world: TenantWorld, **environment: Any
+) -> tuple[str, str, dict[str, Any], httpx.Response]:
+    """A sign-up (answered 202) in a new environment whose policy is `required`: (the environment's id, its
+    sign-in base URL, the sign-up's body, the answer)."""
+    environment_id = await world.add_environment(**environment)
     await _set_environment_policy(client, world, environment_id, "required")
     base = f"/api/v1/auth/environments/{environment_id}"
     body = signup_body()
     signed_up = await client.post(f"{base}/signup", json=body)
     assert signed_up.status_code == 202, signed_up.text
+    return environment_id, base, body, signed_up
+
+
+async def test_sign_up_where_factors_are_required_ends_in_the_enrolment_challenge(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, db: AsyncSession
+) -> None:
+    """As a password sign-in of the new account would: no session until a factor is enrolled."""
+    environment_id, base, body, signed_up = await _signed_up_where_required(client, world)
     answer = signed_up.json()
     assert set(answer) == CHALLENGE_FIELDS
     assert (answer["enrol"], answer["factors"], answer["expiresIn"]) == (True, ["totp"], 300)
@@ -233,12 +242,9 @@ async def test_sign_up_needing_a_verified_email_answers_that_first_where_factors
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
     """The email first, as a sign-in asks for it first; once it is verified, the password leads to enrolment."""
-    environment_id = await world.add_environment(settings={"requireVerifiedEmail": True})
-    await _set_environment_policy(client, world, environment_id, "required")
-    base = f"/api/v1/auth/environments/{environment_id}"
-    body = signup_body()
-    signed_up = await client.post(f"{base}/signup", json=body)
-    assert signed_up.status_code == 202, signed_up.text
+    environment_id, base, body, signed_up = await _signed_up_where_required(
+        client, world, settings={"requireVerifiedEmail": True}
+    )
     answer = signed_up.json()
     assert set(answer) == {"accountId", "emailVerificationRequired", "message"}
     assert answer["emailVerificationRequired"] is True
