@@ -122,6 +122,13 @@ def test_forgotten_password_by_email_then_sign_in_with_the_new_one(
 
     sign_in(page, owner.tenant_id, owner.email, new_password)
     expect(page.get_by_role("heading", level=1)).to_contain_text(owner.tenant_name)
+    signed_in = api.post(
+        f"/auth/tenants/{owner.tenant_id}/login", json={"email": owner.email, "password": new_password}
+    )
+    accounts = api.get(
+        f"/tenants/{owner.tenant_id}/accounts", headers={"Authorization": f"Bearer {signed_in.json()['token']}"}
+    )
+    assert [account["emailVerified"] for account in accounts.json()] == [True], "the link proved the mailbox"
     # The link was for one use only.
     page.goto(link.group(0))
     page.get_by_label("New password", exact=True).fill("yet another long passphrase")

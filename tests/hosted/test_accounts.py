@@ -145,6 +145,9 @@ async def test_forgot_password_answers_alike_and_the_emailed_link_opens_the_host
     assert "invalid or has expired" in again.text
     assert (await sign_in(mailing, world.environment_id, user.email, NEW_PASSWORD)).status_code == 303
     assert (await mailing.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 401
+    account = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    verified = (await mailing.get(account, headers=world.owner.auth)).json()["emailVerified"]
+    assert verified is True, "following the emailed link proved the mailbox"
 
 
 async def test_a_reset_with_a_made_up_token_or_a_weak_password_is_refused(

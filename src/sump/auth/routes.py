@@ -273,7 +273,7 @@ def family_router(account_type: AccountType) -> APIRouter:
     @router.post("/reset-password", response_model=ResetDone, responses=problem_responses(404, 429, 503))
     async def reset_password(body: ResetPassword, pool: PoolDep, call: CallDep) -> ResetDone:
         """Sets a new password with the emailed token (single use, one hour); signs out every session."""
-        await reset.reset_password(call, pool, body)
+        await service.reset_password(call, pool, body)
         return ResetDone(success=True, message=reset.RESET_ANSWER)
 
     @router.post("/verify-email", response_model=Message, responses=problem_responses(404, 409, 429))

@@ -23,9 +23,9 @@ from limits import parse
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import links, magic_links, passwords, verification
-from sump.accounts.schemas import ChangePassword, Login, Signup
-from sump.db.tables.factors import ChallengePurpose
+from sump.accounts import links, magic_links, passwords, reset, verification
+from sump.accounts.schemas import ChangePassword, Login, ResetPassword, Signup
+from sump.db.tables.factors import ChallengePurpose, FactorPolicy
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
@@ -35,6 +35,7 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, Pass
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
+from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem, forbidden, not_found
 from sump.sessions import service as sessions
 
@@ -246,6 +247,25 @@ async def sign_up(call: Call, pool: Pool, body: Signup, *, channel: str = "api")
     await verification.after_sign_up(call, pool, account)
     await _audit(call, pool, "signup", account)
     return SignedIn(account, issued)
+
+
+async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:
+    """Sets a new password with an emailed token (`accounts.reset`). Following the link proves the mailbox: an
+    account whose email was never verified has it verified now, and loses the second factors enrolled before.
+    Those may be a squatter's, who signed up with the address before its owner did (a passkey would have let
+    them back in past the owner's reset); the owner is told by email, and enrols their own."""
+    account = await reset.reset_password(call, pool, body)
+    if account.email_verified:
+        return account
+    account.email_verified = True
+    removed = await enrolment.reset(call, pool, account)
+    if removed:
+        required = pool.factor_policy is FactorPolicy.REQUIRED
+        await enqueue_email(
+            call.db, "factors_reset", account.email, name=account.name, required=required, by_reset=True
+        )
+    await _audit(call, pool, "password.reset_verified_email", account, factors_removed=removed)
+    return account
 
 
 async def change_password(call: Call, pool: Pool, session: Session, account: Account, body: ChangePassword) -> None:

@@ -424,7 +424,7 @@ async def reset(request: Request, call: CallDep) -> Response:
         if form.get("newPassword", "") != form.get("passwordConfirm", ""):
             raise FormErrors({"passwordConfirm": "Passwords do not match."})
         body = validated(ResetPassword, {"token": values["token"] or "-", "newPassword": form.get("newPassword", "")})
-        await resets.reset_password(call, pool, body)
+        await auth.reset_password(call, pool, body)
     except FormErrors as failed:
         return render(request, "reset.html", 400, errors=failed.errors, values=values)
     except Problem as problem:

@@ -44,7 +44,7 @@ async def _reset(call: Call, pool: Pool, session: Session, admin: Account, accou
     sessions.require_step_up(session, admin)
     removed = await enrolment.reset(call, pool, account)
     required = pool.factor_policy is FactorPolicy.REQUIRED
-    await enqueue_email(call.db, "factors_reset", account.email, name=account.name, required=required)
+    await enqueue_email(call.db, "factors_reset", account.email, name=account.name, required=required, by_reset=False)
     await audit.record(
         call.db,
         action,

@@ -127,7 +127,7 @@ async def reset(request: Request, environment: EnvironmentDep, call: CallDep) ->
         if form.get("newPassword", "") != form.get("passwordConfirm", ""):
             raise FormErrors({"passwordConfirm": "Passwords do not match."})
         body = validated(ResetPassword, {"token": values["token"] or "-", "newPassword": form.get("newPassword", "")})
-        await resets.reset_password(call, environments.pool(environment), body)
+        await auth.reset_password(call, environments.pool(environment), body)
     except FormErrors as failed:
         return render(request, environment, "reset.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
