@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import cbor2
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import bytes_to_base64url
@@ -548,25 +544,11 @@ def forged(
 ) -> dict[str, Any]:
     """A registration no browser would make, as anyone can send one (attestation `none`): a P-256 key of its
     own, `credential_id` in its authenticator data (and as its id, unless `claimed_id`), `transports` as given."""
-    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
-    cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: key.x.to_bytes(32, "big"), -3: key.y.to_bytes(32, "big")})
-    rp_id_hash = hashlib.sha256(public_key["rp"]["id"].encode()).digest()
-    flags = bytes([0x45])  # user present, user verified, attested credential data
-    data = rp_id_hash + flags + bytes(4) + bytes(16) + len(credential_id).to_bytes(2, "big") + credential_id + cose
-    attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": data})
-    client_data = {"type": "webauthn.create", "challenge": public_key["challenge"], "origin": ORIGIN}
-    encoded = bytes_to_base64url(claimed_id if claimed_id is not None else credential_id)
-    return {
-        "id": encoded,
-        "rawId": encoded,
-        "type": "public-key",
-        "response": {
-            "clientDataJSON": bytes_to_base64url(json.dumps(client_data).encode()),
-            "attestationObject": bytes_to_base64url(attestation),
-            "transports": transports,
-        },
-        "clientExtensionResults": {},
-    }
+    answer = SoftKey(rp_id=public_key["rp"]["id"], credential_id=credential_id).create(public_key)
+    answer["response"]["transports"] = transports
+    if claimed_id is not None:
+        answer["id"] = answer["rawId"] = bytes_to_base64url(claimed_id)
+    return answer
 
 
 async def register_forged(
