@@ -1,5 +1,7 @@
-"""An admin's reset of another account's factors: who may, the audit event, the email through the outbox (read
-from a real SMTP server), and a sign-in with the password alone afterwards."""
+"""Resets of an account's second factors, emails read from a real SMTP server: an admin's (who may, the audit
+event, the email, a sign-in with the password alone afterwards), and a password reset's, which proves the
+mailbox: an account whose email was never verified has it verified and loses the factors enrolled before (perhaps
+a squatter's, who signed up with the address before its owner); an account whose email was verified keeps them."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.tables.audit import AuditEvent
 from tests.factors.conftest import Clock, end_user_with_totp, enrol_totp, member_with_totp
 from tests.factors.test_step_up import later
-from tests.mail import SmtpServer
+from tests.mail import SmtpServer, reset_token
 from tests.support import TenantWorld, new_tenant
 
 
@@ -130,3 +132,60 @@ async def test_a_factor_answers_only_to_its_own_account(
         assert (confirmed.status_code, confirmed.json()["code"]) == (404, "factor_not_found")
     for enrolled in (theirs, elsewhere):
         assert (await client.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 202
+
+
+NEW_PASSWORD = "the owner's own new passphrase"
+
+
+async def _reset(http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, base: str, email: str) -> None:
+    """The owner of `email` asks for a reset link and follows it."""
+    assert (await http.post(f"{base}/forgot-password", json={"email": email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = [m for m in smtp.inbox.to(email) if m["Subject"] == "Reset your password"]
+    body = {"token": reset_token(message), "newPassword": NEW_PASSWORD}
+    assert (await http.post(f"{base}/reset-password", json=body)).status_code == 200
+
+
+async def test_a_reset_of_an_unverified_account_removes_the_factors_enrolled_before(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    """Someone signs up with another's address (unverified) and enrols a factor; the address's owner, told it
+    is taken, resets the password: the squatter's factor is gone, the owner signs in with the password alone,
+    and is told why by email."""
+    world = await new_tenant(http)
+    squatter, enrolled = await end_user_with_totp(http, world, clock)
+    assert (await http.post(f"{enrolled.base}/login", json=enrolled.login)).status_code == 202
+
+    await _reset(http, mail_app, smtp, enrolled.base, squatter.email)
+    login = {"username": squatter.username, "password": NEW_PASSWORD}
+    signed_in = await http.post(f"{enrolled.base}/login", json=login)
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["token"]
+    listed = await http.get(f"{enrolled.base}/me/factors", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+    account = f"/api/v1/environments/{world.environment_id}/accounts/{squatter.account_id}"
+    assert (await http.get(account, headers=world.owner.auth)).json()["emailVerified"] is True
+
+    await mail_app.state.outbox.run_once()
+    [told] = [m for m in smtp.inbox.to(squatter.email) if m["Subject"] == "Your second factors were reset"]
+    assert "confirmed that this email address is yours" in told.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    async with mail_app.state.sessionmaker() as db:
+        [event] = await _events(db, "password.reset_verified_email", squatter.account_id)
+        assert event.details == {"factors_removed": 1}
+
+
+async def test_a_reset_of_a_verified_account_keeps_its_factors(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    """Where the address was verified, the factors are the owner's: a reset (perhaps by whoever reads the
+    mailbox) leaves them, and the password alone does not sign in."""
+    world = await new_tenant(http)
+    user, enrolled = await end_user_with_totp(http, world, clock)
+    account = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    assert (await http.post(f"{account}/email-verified", headers=world.owner.auth)).status_code == 204
+
+    await _reset(http, mail_app, smtp, enrolled.base, user.email)
+    login = {"username": user.username, "password": NEW_PASSWORD}
+    challenged = await http.post(f"{enrolled.base}/login", json=login)
+    assert challenged.status_code == 202, challenged.text
+    assert challenged.json()["enrol"] is False
