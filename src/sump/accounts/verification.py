@@ -68,23 +68,13 @@ def already_verified() -> Problem:
     return Problem(409, "email_already_verified", "Your email address is already verified.")
 
 
-def too_many_links() -> Problem:
-    return Problem(
-        429,
-        "rate_limited",
-        "Too many verification links were asked for. Try again later.",
-        headers={"Retry-After": "3600"},
-    )
-
-
 async def resend(call: Call, pool: Pool, account: Account) -> None:
     """The signed-in account asks for a new verification link: at most 10 a minute per address and 3 an hour
     per account (429); 409 `email_already_verified` once it is."""
     await call.limiter.hit(RESEND_PER_IP, f"{_family(pool)}-verify-resend", call.client.ip)
     if account.email_verified:
         raise already_verified()
-    if not await call.limiter.allow(RESEND_PER_ACCOUNT, "verify-resend", str(account.id)):
-        raise too_many_links()
+    await call.limiter.enforce(RESEND_PER_ACCOUNT, "verify-resend", str(account.id))
     await send_link(call, pool, account)
     await _audit(call, pool, "verification_sent", account)
 
