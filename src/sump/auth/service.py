@@ -25,7 +25,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import links, magic_links, passwords, reset, verification
 from sump.accounts.schemas import ChangePassword, Login, ResetPassword, Signup
-from sump.db.tables.factors import ChallengePurpose, FactorPolicy
+from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
@@ -35,7 +35,6 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, Pass
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
-from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem, forbidden, not_found
 from sump.sessions import service as sessions
 
@@ -260,10 +259,7 @@ async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account
     account.email_verified = True
     removed = await enrolment.reset(call, pool, account)
     if removed:
-        required = pool.factor_policy is FactorPolicy.REQUIRED
-        await enqueue_email(
-            call.db, "factors_reset", account.email, name=account.name, required=required, by_reset=True
-        )
+        await enrolment.tell_reset(call, pool, account, by_reset=True)
     await _audit(call, pool, "password.reset_verified_email", account, factors_removed=removed)
     return account
 

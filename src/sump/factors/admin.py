@@ -17,7 +17,6 @@ from sump.factors import enrolment, policy
 from sump.kit import audit
 from sump.kit.audit import ref
 from sump.kit.call import Call
-from sump.kit.email.outbox import enqueue_email
 from sump.sessions import service as sessions
 from sump.tenant_accounts import service as tenant_accounts
 from sump.tenants import service as tenants
@@ -43,8 +42,7 @@ async def reset_end_user(call: Call, actor: EnvironmentActor, account_id: uuid.U
 async def _reset(call: Call, pool: Pool, session: Session, admin: Account, account: Account, action: str) -> int:
     sessions.require_step_up(session, admin)
     removed = await enrolment.reset(call, pool, account)
-    required = pool.factor_policy is FactorPolicy.REQUIRED
-    await enqueue_email(call.db, "factors_reset", account.email, name=account.name, required=required, by_reset=False)
+    await enrolment.tell_reset(call, pool, account, by_reset=False)
     await audit.record(
         call.db,
         action,

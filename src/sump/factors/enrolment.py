@@ -170,3 +170,12 @@ async def reset(call: Call, pool: Pool, account: Account) -> int:
     removed = await repository.delete_all(call.db, pool, account.id)
     account.has_factors = False
     return removed
+
+
+async def tell_reset(call: Call, pool: Pool, account: Account, *, by_reset: bool) -> None:
+    """Emails the account that its factors were removed: by an admin, or by a password reset that proved the
+    mailbox (`by_reset`)."""
+    required = pool.factor_policy is FactorPolicy.REQUIRED
+    await enqueue_email(
+        call.db, "factors_reset", account.email, name=account.name, required=required, by_reset=by_reset
+    )
