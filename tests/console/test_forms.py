@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -14,10 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from sump.db.base import utcnow
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.tenants import Tenant
 from sump.kit import forms
 from sump.kit.errors import Problem
+from sump.sessions import service as sessions
 from tests.support import PASSWORD, TenantWorld, new_tenant
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -357,3 +360,35 @@ async def test_sign_in_failures_are_audited_without_the_password(
     )
     assert [(event.outcome, event.details["code"]) for event in events] == [("failure", "invalid_credentials")]
     assert "SENTINEL" not in str(events[0].details)
+
+
+@pytest.mark.asvs("SESS-12")
+async def test_a_first_factor_from_an_old_session_asks_for_the_password_on_the_step_up_page(
+    browser: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner has no factor; their console session is six minutes old. Adding an authenticator app leads to
+    the step-up page, which asks for the password (a wrong one is said beside the field) and goes back."""
+    assert (await console_login(browser, world)).status_code == 303
+    base = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: base + timedelta(minutes=6))
+    settings = "/console/settings?tab=account"
+    add = {"csrf": await csrf_of(browser, settings), "label": "phone"}
+    refused = await browser.post(
+        "/console/settings/factors/totp", data=add, headers={"Referer": f"http://sump.test{settings}"}
+    )
+    assert refused.status_code == 303
+    step_up = refused.headers["location"]
+    assert step_up == "/console/step-up?next=%2Fconsole%2Fsettings%3Ftab%3Daccount"
+    page = await browser.get(step_up)
+    assert 'data-testid="step-up-password"' in page.text
+    assert 'name="code"' not in page.text
+
+    answer = {"csrf": await csrf_of(browser, step_up), "next": settings, "currentPassword": "not the password"}
+    wrong = await browser.post("/console/step-up", data=answer)
+    assert wrong.status_code == 403
+    assert 'id="e-currentPassword">The current password is not correct.' in wrong.text
+    right = await browser.post("/console/step-up", data={**answer, "currentPassword": PASSWORD})
+    assert (right.status_code, right.headers["location"]) == (303, settings)
+    added = await browser.post("/console/settings/factors/totp", data=add)
+    assert added.status_code == 200
+    assert 'data-testid="totp-qr"' in added.text

@@ -1,6 +1,7 @@
 """Step-up: an account with a second factor changes its email, password or factors, deletes accounts and
 rotates keys only within 5 minutes of using a factor in this session (403 `step_up_required` otherwise);
-`POST …/step-up` proves one again. Accounts without a factor are never asked."""
+`POST …/step-up` proves one again. An account without a factor is asked only for its first factor, which needs
+a sign-in within 5 minutes or its password again."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ import pytest
 
 from sump.db.base import utcnow
 from sump.sessions import service as sessions
-from tests.factors.conftest import Clock, Enrolled, challenge_of, end_user_with_totp, member_with_totp, tag
-from tests.support import PASSWORD, TenantWorld
+from tests.factors.conftest import (
+    Clock,
+    Enrolled,
+    challenge_of,
+    end_user_with_totp,
+    enrol_totp,
+    member_with_totp,
+    tag,
+)
+from tests.support import PASSWORD, TenantWorld, bearer
 
 NEW_PASSWORD = "an entirely different passphrase"
 
@@ -90,7 +99,7 @@ async def test_a_code_answers_a_sign_in_or_a_step_up_not_both(
         assert (again.status_code, again.json()["code"]) == (401, "invalid_code")
 
 
-async def test_accounts_without_a_factor_have_nothing_to_step_up_with(
+async def test_accounts_without_a_factor_step_up_with_their_password_not_a_code(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:
     user = await world.add_end_user(world.environment_id)
@@ -98,6 +107,78 @@ async def test_accounts_without_a_factor_have_nothing_to_step_up_with(
     assert (response.status_code, response.json()["code"]) == (403, "no_factor")
     change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
     assert (await client.post(f"{user.auth_base}/change-password", json=change, headers=user.auth)).status_code == 204
+    both = {"code": "123456", "currentPassword": NEW_PASSWORD}
+    invalid = await client.post(f"{user.auth_base}/step-up", json=both, headers=user.auth)
+    assert (invalid.status_code, invalid.json()["code"]) == (400, "validation_failed")
+
+
+@pytest.mark.asvs("SESS-12")
+@pytest.mark.parametrize("family", ["end user", "tenant account"])
+async def test_a_first_factor_needs_a_recent_sign_in_or_the_password_again(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch, family: str
+) -> None:
+    """A stolen session of an account without a factor must not enrol the thief's own: it would ask the owner for
+    a code they do not have, past a password reset (an account whose email is verified keeps its factors)."""
+    if family == "end user":
+        holder = await world.add_end_user(world.environment_id)
+        base, token = holder.auth_base, holder.token
+    else:
+        member = await world.add_member("admin")
+        base, token = f"/api/v1/auth/tenants/{world.tenant_id}", member.token
+    auth = bearer(token)
+    later(monkeypatch, timedelta(minutes=5, seconds=1))
+    for url in (f"{base}/me/factors/totp", f"{base}/me/factors/passkey/options"):
+        refused = await client.post(url, json={} if url.endswith("totp") else None, headers=auth)
+        assert refused.status_code == 403, (url, refused.text)
+        assert refused.json()["code"] == "step_up_required"
+        assert "password" in refused.json()["detail"]
+    assert (await client.get(f"{base}/me/factors", headers=auth)).json()["factors"] == []
+
+    wrong = await client.post(f"{base}/step-up", json={"currentPassword": NEW_PASSWORD}, headers=auth)
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_password")
+    assert (await client.post(f"{base}/me/factors/totp", json={}, headers=auth)).status_code == 403
+    stepped = await client.post(f"{base}/step-up", json={"currentPassword": PASSWORD}, headers=auth)
+    assert stepped.status_code == 200, stepped.text
+    seed, _, codes = await enrol_totp(client, base, token, clock)
+    assert len(codes) == 10
+    assert seed
+
+    # Five minutes on, the factor itself is what steps up: the password no longer does.
+    later(monkeypatch, timedelta(minutes=10, seconds=2))
+    assert (await client.post(f"{base}/me/factors/totp", json={}, headers=auth)).json()["code"] == "step_up_required"
+    password = await client.post(f"{base}/step-up", json={"currentPassword": PASSWORD}, headers=auth)
+    assert (password.status_code, password.json()["code"]) == (403, "second_factor_required")
+    assert (await client.post(f"{base}/me/factors/totp", json={}, headers=auth)).status_code == 403
+    assert (await client.post(f"{base}/step-up", json={"code": clock.code(seed)}, headers=auth)).status_code == 200
+    assert (await client.post(f"{base}/me/factors/totp", json={}, headers=auth)).status_code == 201
+
+
+async def test_a_session_signed_in_within_five_minutes_enrols_its_first_factor(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    later(monkeypatch, timedelta(minutes=4, seconds=50))
+    started = await client.post(f"{user.auth_base}/me/factors/totp", json={}, headers=user.auth)
+    assert started.status_code == 201, started.text
+    later(monkeypatch, timedelta(minutes=9))
+    signed_in = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    assert signed_in.status_code == 200
+    fresh = bearer(signed_in.json()["token"])
+    assert (await client.post(f"{user.auth_base}/me/factors/totp", json={}, headers=fresh)).status_code == 201
+    old = await client.post(f"{user.auth_base}/me/factors/totp", json={}, headers=user.auth)
+    assert (old.status_code, old.json()["code"]) == (403, "step_up_required")
+
+
+async def test_wrong_passwords_at_step_up_count_toward_the_lockout(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    user = await world.add_end_user(world.environment_id)
+    for _ in range(6):  # the lockout's free attempts, and the one that starts its pacing
+        wrong = await client.post(f"{user.auth_base}/step-up", json={"currentPassword": "guess"}, headers=user.auth)
+        assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_password")
+    held = await client.post(f"{user.auth_base}/step-up", json={"currentPassword": PASSWORD}, headers=user.auth)
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+    assert (await client.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 429
 
 
 async def test_sensitive_changes_of_an_end_user_need_step_up(

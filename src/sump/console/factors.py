@@ -122,11 +122,14 @@ async def step_up_page(
 async def step_up(request: Request, actor: Actor, call: CallDep) -> Response:
     form = await read_form(request, call.settings)
     next_path = safe_next(form.get("next"))
+    answer = {name: form[name] for name in ("code", "currentPassword") if name in form} or {"code": ""}
     try:
-        body = validated(StepUp, {"code": form.get("code", "")})
-        await factors.step_up(call, await _pool(call, actor), actor.session, actor.account, None, body.code)
+        body = validated(StepUp, answer)
+        pool = await _pool(call, actor)
+        await factors.step_up(call, pool, actor.session, actor.account, None, body.code, None, body.current_password)
     except FormErrors as invalid:
-        errors = {"code": invalid.errors.get("code", "Enter the code.")}
+        field = next(iter(answer))
+        errors = {field: invalid.errors.get(field, "Enter it.")}
         return await step_up_page_for(request, call, actor, next_path, 400, errors=errors)
     except Problem as problem:
         await roll_back(call.db, actor)
@@ -137,7 +140,11 @@ async def step_up(request: Request, actor: Actor, call: CallDep) -> Response:
 
 
 def _code_errors(problem: Problem) -> dict[str, str]:
-    return {"code": problem.errors["code"]} if problem.errors and "code" in problem.errors else {"form": problem.detail}
+    """A refusal beside the field it is about (the code, or the password of a step-up), else above the form."""
+    for field in ("code", "currentPassword"):
+        if problem.errors and field in problem.errors:
+            return {field: problem.errors[field]}
+    return {"form": problem.detail}
 
 
 # ------------------------------------------------------------------------------------------ own factors

@@ -1,6 +1,7 @@
 """An account's own factors: enrol TOTP (secret shown once, confirmed with a first code), list, remove, and
 recovery codes (ten, shown once with the first factor, regenerable). Changing the factors of an account that
-has one needs step-up (`sump.sessions.service.require_step_up`); the first enrolment does not."""
+has one needs step-up with one of them; enrolling the first needs a recent sign-in or the password again
+(`sump.sessions.service.require_recent_proof`)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,11 @@ class Listing:
 
 
 def guard(pool: Pool, session: Session | None, account: Account) -> None:
-    """A change of the account's factors: allowed by the pool's policy, and stepped up when it has one (an
-    enrolment challenge, `session` None, is only ever held by an account without a factor)."""
+    """A change of the account's factors: allowed by the pool's policy, and proved again in this session (an
+    enrolment challenge, `session` None, is a sign-in in progress whose password was just entered)."""
     require(policy.enrol(pool))
     if session is not None:
-        sessions.require_step_up(session, account)
+        sessions.require_recent_proof(session, account)
 
 
 async def begin_totp(call: Call, pool: Pool, session: Session | None, account: Account, label: str | None) -> TotpSetup:

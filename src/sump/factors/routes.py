@@ -66,8 +66,9 @@ def family_router(account_type: AccountType) -> APIRouter:
     @router.post("/me/factors/totp", status_code=201, response_model=TotpSetupView)
     async def new_totp(body: NewTotp, actor: Current, pool: PoolDep, call: CallDep) -> TotpSetupView:
         """Starts enrolling an authenticator app: its secret is shown this once, as text, an `otpauth://` URI
-        and a QR code (SVG). Confirm it with a first code. 403 `factors_off` where the policy is off; step-up
-        first (403 `step_up_required`) when the account already has a second factor."""
+        and a QR code (SVG). Confirm it with a first code. 403 `factors_off` where the policy is off; 403
+        `step_up_required` unless this session stepped up within 5 minutes (with a factor it has, or, for its first
+        factor, its password) or signed in then."""
         setup = await enrolment.begin_totp(call, pool, actor.session, actor.account, body.label)
         return TotpSetupView(factor_id=setup.factor.id, secret=setup.secret, uri=setup.uri, qr_svg=setup.qr_svg)
 
@@ -91,7 +92,7 @@ def family_router(account_type: AccountType) -> APIRouter:
         """Starts registering a passkey: options for `navigator.credentials.create()` (a discoverable credential
         where the authenticator can make one, user verification preferred, no attestation, the account's own
         passkeys excluded; its challenge is single use, bound to this account, 5 minutes). 403 `factors_off`,
-        403 `step_up_required` when the account already has a factor, 409 `passkeys_unavailable` when there is
+        403 `step_up_required` as for an authenticator app, 409 `passkeys_unavailable` when there is
         no relying party (an environment's `passkeyRpId` and `passkeyOrigins`; for tenant accounts,
         `SUMP_PUBLIC_URL`'s host, which must not be an IP address)."""
         options = await passkeys.registration_options(call, pool, actor.session, actor.account)
@@ -125,11 +126,15 @@ def family_router(account_type: AccountType) -> APIRouter:
 
     @router.post("/step-up", response_model=SteppedUp, responses=problem_responses(429))
     async def step_up(body: StepUp, actor: Current, pool: PoolDep, call: CallDep) -> SteppedUp:
-        """Proves a second factor (a code, a recovery code or a passkey's assertion) again: for 5 minutes this
-        session may change the email, password or factors, delete accounts and rotate keys. 403 `invalid_code`
-        or `invalid_passkey` (counted toward the lockout), 403 `no_factor` for an account without one."""
+        """Proves the account again: a second factor (a code, a recovery code or a passkey's assertion), or the
+        current password of an account without one. For 5 minutes this session may change the email, password
+        or factors, delete accounts and rotate keys. 403 `invalid_code`, `invalid_passkey` or `wrong_password`
+        (counted toward the lockout); 403 `no_factor` for a code without a factor, `second_factor_required` for
+        a password with one."""
         credential = body.credential.as_json() if body.credential is not None else None
-        until = await factors.step_up(call, pool, actor.session, actor.account, body.factor, body.code, credential)
+        until = await factors.step_up(
+            call, pool, actor.session, actor.account, body.factor, body.code, credential, body.current_password
+        )
         return SteppedUp(elevated_until=until)
 
     @router.post("/step-up/passkey/options", response_model=PasskeyOptions, responses=problem_responses(409))

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from sump.db.tables.factors import Factor
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import RequestModel, ResponseModel, omit_null
+from sump.kit.schemas import Password, RequestModel, ResponseModel, omit_null
 from sump.sessions.schemas import SignedIn
 
 ChallengeToken = Field(min_length=1, max_length=256, description="The challenge of the step before.")
@@ -110,18 +110,26 @@ class FactorAnswer(RequestModel):
 
 
 class StepUp(RequestModel):
-    """A code of one of the account's factors, or a passkey's assertion (after `…/step-up/passkey/options`)."""
+    """A code of one of the account's factors, or a passkey's assertion (after `…/step-up/passkey/options`); for
+    an account without a second factor, its current password."""
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["code"]}, {"required": ["credential"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": ["code"]}, {"required": ["credential"]}, {"required": ["currentPassword"]}]
+        }
+    )
 
     factor: FactorName | None = Field(default=None, description=FACTOR_NAME)
     code: str | None = Field(default=None, min_length=1, max_length=64, description=CODE, json_schema_extra=omit_null)
     credential: AssertionCredential | None = Field(default=None, json_schema_extra=omit_null)
+    current_password: Password | None = Field(
+        default=None, description="An account without a second factor steps up with it.", json_schema_extra=omit_null
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if (self.code is None) == (self.credential is None):
-            raise ValueError(ONE_ANSWER)
+        if [self.code, self.credential, self.current_password].count(None) != 2:
+            raise ValueError("Give one of `code`, `credential` (a passkey's assertion) or `currentPassword`.")
         return self
 
 

@@ -278,13 +278,20 @@ async def step_up(
     factor: str | None,
     code: str | None,
     credential: dict[str, Any] | None = None,
+    password: str | None = None,
 ) -> datetime:
-    """Proves a second factor again in a signed-in session: sensitive changes are allowed for 5 minutes.
-    403 `no_factor` for an account without one; 403 `invalid_code` or `invalid_passkey`; 429 while the lockout
-    holds."""
-    if not account.has_factors:
-        raise Problem(403, "no_factor", "This account has no second factor to step up with.")
-    await verify(call, pool, account, factor, code, credential=credential, status=403)
+    """Proves the account again in a signed-in session: sensitive changes are allowed for 5 minutes. With a
+    second factor, one of them (403 `invalid_code` or `invalid_passkey`; its password alone: 403
+    `second_factor_required`); without, its password (403 `wrong_password`; a code: 403 `no_factor`). Each
+    counts toward the lockout as a sign-in's (429 while it holds)."""
+    if account.has_factors:
+        if password is not None:
+            raise Problem(403, "second_factor_required", "This account steps up with one of its second factors.")
+        await verify(call, pool, account, factor, code, credential=credential, status=403)
+    elif password is None:
+        raise Problem(403, "no_factor", "This account has no second factor: step up with its password.")
+    else:
+        await passwords.check_current_password(call, pool, account, password)
     return sessions.elevate(session)
 
 

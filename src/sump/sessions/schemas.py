@@ -36,7 +36,7 @@ class SessionView(ResponseModel):
         "password-only sign-in, whose session looks as it always did (`/me` and access tokens say `pwd` for those).",
     )
     elevated_until: datetime | None = Field(
-        default=None, description="Until when a recent second factor allows sensitive changes (step-up)."
+        default=None, description="Until when a recent step-up (`…/step-up`) allows sensitive changes."
     )
 
     @classmethod

@@ -159,24 +159,34 @@ async def purge_expired(db: AsyncSession, settings: Settings) -> int:
     return await repository.delete_expired(db, *_live_since(settings))
 
 
-def step_up_required() -> Problem:
-    return Problem(
-        403,
-        "step_up_required",
-        "This change needs a second factor used within the last 5 minutes: step up with one first.",
-    )
+def step_up_required(detail: str = "a second factor used within the last 5 minutes: step up with one") -> Problem:
+    return Problem(403, "step_up_required", f"This change needs {detail} first.")
+
+
+def _elevated(session: Session) -> bool:
+    return session.elevated_until is not None and session.elevated_until > utcnow()
 
 
 def require_step_up(session: Session, account: Account) -> None:
     """Sensitive changes (email, password, factors, deleting an account, rotating keys) by an account that has
     a second factor need one used in this session within the last 5 minutes: 403 `step_up_required`."""
-    if not account.has_factors:
-        return
-    if session.elevated_until is None or session.elevated_until <= utcnow():
+    if account.has_factors and not _elevated(session):
         raise step_up_required()
 
 
+def require_recent_proof(session: Session, account: Account) -> None:
+    """Changing an account's second factors. With a factor, step-up (`require_step_up`); without one, the first
+    factor needs the session signed in, or its password entered again (`POST …/step-up`), within the last 5
+    minutes: a stolen session must not enrol a factor of the thief's, which would lock the owner out past a
+    password reset (403 `step_up_required`)."""
+    if account.has_factors:
+        require_step_up(session, account)
+    elif not _elevated(session) and session.created_at <= utcnow() - STEP_UP_WINDOW:
+        raise step_up_required("your password entered within the last 5 minutes: step up with it")
+
+
 def elevate(session: Session) -> datetime:
-    """A second factor was just used in this session: sensitive changes are allowed for 5 minutes."""
+    """The session proved its account again (a second factor, or the password of an account without one):
+    sensitive changes are allowed for 5 minutes."""
     session.elevated_until = utcnow() + STEP_UP_WINDOW
     return session.elevated_until
