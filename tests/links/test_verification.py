@@ -353,6 +353,30 @@ async def test_a_later_address_cancelling_leaves_the_earlier_address_its_cancel_
     assert (back["email"], back["emailVerified"]) == (user.email, True)
 
 
+async def test_coming_back_to_an_address_ends_the_cancel_links_of_the_way(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """The owner moves the account from A to a mistyped B, whose stranger confirms it, then back to A: the
+    stranger's cancel link (sent when the account left B) must not take the account to B again."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    owners = await move_and_confirm(http, mail_app, smtp, user, "typo@example.com")
+    strangers = await move_and_confirm(http, mail_app, smtp, user, user.email)
+    assert problem(await http.post(f"{user.auth_base}/cancel-email-change", json={"token": strangers})) == INVALID
+    assert problem(await http.post(f"{user.auth_base}/cancel-email-change", json={"token": owners})) == INVALID
+    here = (await http.get(url, headers=world.owner.auth)).json()
+    assert (here["email"], here["emailVerified"]) == (user.email, True)
+    assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
+
+    # A later change starts a way of its own: the address it leaves gets a cancel link that works.
+    body = {"email": "next@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    again = link_in(await delivered(mail_app, smtp, user.email, ABOUT_TO_CHANGE, count=2), "cancel-email-change")[3]
+    assert (await http.post(f"{user.auth_base}/cancel-email-change", json={"token": again})).status_code == 200
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == user.email
+
+
 async def test_an_admin_changing_an_end_users_email_needs_no_link(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:

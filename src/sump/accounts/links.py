@@ -102,6 +102,15 @@ async def revoke(
     await repository.delete_links(db, pool, account.id, *purposes, since=since)
 
 
+async def end_the_way_back_to(db: AsyncSession, pool: Pool, account: Account, email: str) -> None:
+    """The account's email is `email` again by a confirmed change: if that address holds a live cancel link, the
+    changes since it are undone as the link would have undone them, and the cancel links they sent to the
+    addresses left on the way end with it (one of them, a mistyped address, could take the account back)."""
+    found = await repository.live_link_to(db, pool, account.id, LinkPurpose.CANCEL_EMAIL_CHANGE, email, utcnow())
+    if found is not None:
+        await revoke(db, pool, account, LinkPurpose.CANCEL_EMAIL_CHANGE, since=found.created_at)
+
+
 async def purge_expired(db: AsyncSession) -> int:
     """Deletes expired links, used or not (of every tenant): what the hourly purge of sessions runs too."""
     return await repository.purge_links(db, utcnow())

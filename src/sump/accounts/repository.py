@@ -159,6 +159,22 @@ async def find_link(
     )
 
 
+async def live_link_to(
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, purpose: LinkPurpose, email: str, now: datetime
+) -> AccountToken | None:
+    """The account's live link of `purpose` sent to `email`, if any."""
+    return await db.scalar(
+        pool.scope.select(AccountToken).where(
+            AccountToken.account_type == pool.account_type,
+            AccountToken.account_id == account_id,
+            AccountToken.purpose == purpose,
+            AccountToken.email == email,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+    )
+
+
 async def consume_link(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
     """Marks the link used, atomically: of concurrent redemptions exactly one gets True. (By the id of a link
     found through its pool's scope.)"""

@@ -106,6 +106,7 @@ async def verify(call: Call, pool: Pool, token: str) -> Account:
     account.email, account.email_verified = link.email, True
     await links.end_ways_in(call.db, pool, account)
     await links.revoke(call.db, pool, account, LinkPurpose.VERIFY_EMAIL)
+    await links.end_the_way_back_to(call.db, pool, account, link.email)
     await _audit(call, pool, "email_changed", account, confirmed=True)
     return account
 
