@@ -1,23 +1,25 @@
 """Migrations 0008, 0012 and 0013 keep every row both ways: on SQLite they add and drop columns in place, since copying
-and dropping `tenant`, `environment` or an account table would cascade to the rows that refer to them."""
+and dropping `tenant`, `environment` or an account table would cascade to the rows that refer to them. 0014 gives
+existing passkeys their credential id column, once per pool."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import secrets
+import uuid
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import JSON, LargeBinary, Table, Uuid, inspect, select
+from sqlalchemy import JSON, LargeBinary, String, Table, Uuid, inspect, select
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.types import TypeEngine
 
 from sump.db import migrate
-from sump.db.base import utcnow, uuid7
+from sump.db.base import JSONType, UTCDateTime, utcnow, uuid7
 from sump.db.engine import make_engine
-from sump.db.tables.factors import Factor
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from tests.support import Database
 from tests.test_migrations import _FIRST_TABLES, count, revisions, seed_first_revision
 
@@ -91,6 +93,20 @@ def decoy_shapes(url: str) -> dict[str, list[Any]]:
     return pool_values(url, "decoy_shape", JSON())
 
 
+# The factor table's columns as 0008 made them, for rows written before 0014.
+FACTOR_0008 = sa_table(
+    "factor",
+    *(
+        sa_column(name, Uuid())
+        for name in ("id", "tenant_id", "environment_id", "account_id", "tenant_account_id", "environment_account_id")
+    ),
+    sa_column("kind", String()),
+    sa_column("data", JSONType),
+    sa_column("account_type", String()),
+    *(sa_column(name, UTCDateTime()) for name in ("confirmed_at", "created_at")),
+)
+
+
 def add_passkeys(url: str, shapes: list[tuple[int, list[str]]]) -> None:
     """Passkeys of the seeded tenant's owner, oldest first, with credential ids of these lengths and transports."""
 
@@ -100,7 +116,7 @@ def add_passkeys(url: str, shapes: list[tuple[int, list[str]]]) -> None:
             async with engine.begin() as connection:
                 owner = sa_table("tenant_account", sa_column("id", Uuid()), sa_column("tenant_id", Uuid()))
                 account, tenant = (await connection.execute(select(owner))).one()
-                factor = cast(Table, Factor.__table__)  # unchanged since 0008
+                factor = FACTOR_0008
                 for length, transports in shapes:
                     now = utcnow()
                     credential = base64.urlsafe_b64encode(secrets.token_bytes(length)).rstrip(b"=").decode()
@@ -138,3 +154,93 @@ def test_0013_shapes_the_decoys_of_pools_with_passkeys_like_most_of_them_and_goe
     assert decoy_shapes(url) == {}
     assert {name: count(url, name) for name in _FIRST_TABLES} == dict.fromkeys(_FIRST_TABLES, 1)
     assert count(url, "factor") == 6
+
+
+def credential_ids(url: str) -> dict[uuid.UUID, str | None] | None:
+    """Each factor's `credential_id` column (None where the column is not there)."""
+
+    async def run() -> dict[uuid.UUID, str | None] | None:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                columns = await connection.run_sync(lambda sync: inspect(sync).get_columns("factor"))
+                if not any(column["name"] == "credential_id" for column in columns):
+                    return None
+                factor = sa_table("factor", sa_column("id", Uuid()), sa_column("credential_id", String()))
+                return {row.id: row.credential_id for row in await connection.execute(select(factor))}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def add_pool_factors(url: str, factors: list[tuple[str, str | None]]) -> list[uuid.UUID]:
+    """Factors written at 0013, oldest first: ("tenant", id) a passkey of the seeded tenant's owner, ("environment",
+    id) one of an end user of its environment (made here), a TOTP where the id is None. Their ids."""
+
+    async def run() -> list[uuid.UUID]:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as connection:
+                owner = sa_table("tenant_account", sa_column("id", Uuid()), sa_column("tenant_id", Uuid()))
+                member, tenant = (await connection.execute(select(owner))).one()
+                environment = (
+                    await connection.execute(select(sa_table("environment", sa_column("id", Uuid()))))
+                ).scalar()
+                end_user = uuid7()
+                accounts = cast(Table, EnvironmentAccount.__table__)  # as at 0013
+                await connection.execute(
+                    accounts.insert().values(
+                        id=end_user, tenant_id=tenant, environment_id=environment, email="end@example.com",
+                        username="end", name="End User",
+                    )
+                )  # fmt: skip
+                owners = {
+                    "tenant": {"account_type": "tenant_account", "account_id": member, "tenant_account_id": member},
+                    "environment": {
+                        "environment_id": environment,
+                        "account_type": "environment_account",
+                        "account_id": end_user,
+                        "environment_account_id": end_user,
+                    },
+                }
+                ids = []
+                for pool, credential_id in factors:
+                    kind, data = ("webauthn", {"credentialId": credential_id}) if credential_id else ("totp", {})
+                    ids.append(uuid7())
+                    now = utcnow()
+                    await connection.execute(
+                        FACTOR_0008.insert().values(
+                            id=ids[-1], kind=kind, data=data, confirmed_at=now, created_at=now, tenant_id=tenant,
+                            **owners[pool],
+                        )
+                    )  # fmt: skip
+                return ids
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.asvs("REL-07")
+def test_0014_gives_each_passkey_its_credential_id_once_per_pool_and_goes_down_again(
+    empty_database: Database,
+) -> None:
+    """The pool's oldest passkey of an id keeps it; a later copy in the same pool gets none (the unique index
+    could not be built otherwise), nor does an id longer than WebAuthn's bound; another pool's copy keeps its."""
+    url = at_0012(empty_database)
+    migrate.upgrade(url, "0013")
+    shared, own = (base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode() for _ in range(2))
+    too_long = "A" * 1365
+    rows = [("tenant", shared), ("tenant", own), ("tenant", shared), ("environment", shared), ("tenant", None)]
+    ids = add_pool_factors(url, [*rows, ("tenant", too_long)])
+    assert credential_ids(url) is None
+    migrate.upgrade(url, "0014")
+    expected = dict(zip(ids, [shared, own, None, shared, None, None], strict=True))
+    assert credential_ids(url) == expected
+    migrate.downgrade(url, "0013")
+    assert credential_ids(url) is None
+    assert count(url, "factor") == 6
+    assert {name: count(url, name) for name in _FIRST_TABLES} == dict.fromkeys(_FIRST_TABLES, 1)
+    migrate.upgrade(url)
+    assert credential_ids(url) == expected

@@ -3,8 +3,9 @@ registration, a passkey as a second factor, passwordless sign-in (username-less 
 step-up; and each rule: a challenge used once, bound to its account and pool, expired after 5 minutes; the
 origin and the relying-party id; a sign counter that goes backwards (a cloned key); user presence always, and
 user verification for a passkey alone; a user handle naming another account; a credential id held by one
-account of a pool; another environment's passkey; the console's relying party refused on an IP address. What
-Chromium will not send (no user presence, a chosen user handle or counter) comes from `tests.factors.softkey`."""
+account of a pool (registered twice at once too, and the database's own rule); another environment's passkey; the
+console's relying party refused on an IP address. What Chromium will not send (no user presence, a chosen user
+handle or counter) comes from `tests.factors.softkey`."""
 
 from __future__ import annotations
 
@@ -20,13 +21,20 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import bytes_to_base64url
 
-from sump.access.pools import tenant_pool
+from sump.access.pools import Pool, tenant_pool
+from sump.accounts import identity
 from sump.auth.schemas import MFA_GRANT
 from sump.config import Settings
+from sump.db.base import utcnow
+from sump.db.tables.factors import Factor
+from sump.db.tables.sessions import AccountType
 from sump.factors import passkeys, webauthn
+from sump.factors import repository as passkey_repository
 from sump.factors import service as factor_service
 from sump.kit.errors import Problem
 from tests.factors.authenticator import (
@@ -595,6 +603,121 @@ async def test_a_credential_id_is_registered_to_one_account_of_a_pool(
     # Another environment is another pool.
     elsewhere = await world.add_end_user(await passkey_environment(world))
     assert (await register_forged(client, elsewhere, credential_id, ["usb"])).status_code == 201
+
+
+@pytest.mark.parametrize("same_account", [False, True], ids=["two_accounts", "one_account_twice"])
+async def test_one_credential_id_registered_twice_at_once_is_registered_once(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch, same_account: bool
+) -> None:
+    """The check before the insert cannot see a registration not yet committed: on PostgreSQL both registrations
+    are held until each has checked (the worst interleaving), and the database's rule decides; the one that loses
+    gets the answer it would have got second. SQLite writes one transaction at a time, so there they follow each
+    other and the check answers the second."""
+    environment_id = await passkey_environment(world)
+    first = await world.add_end_user(environment_id)
+    second = first if same_account else await world.add_end_user(environment_id)
+    checked: list[bool] = []
+    if db.get_bind().dialect.name == "postgresql":
+        both = asyncio.Event()
+        registered = passkey_repository.passkey_registered
+
+        async def together(*args: Any) -> Any:
+            found = await registered(*args)
+            checked.append(found)
+            if len(checked) == 2:
+                both.set()
+            async with asyncio.timeout(10):
+                await both.wait()
+            return found
+
+        monkeypatch.setattr(passkey_repository, "passkey_registered", together)
+    credential_id = secrets.token_bytes(32)
+    answers = []
+    for user in (first, second):  # each registration answers its own challenge
+        options = await client.post(f"{user.auth_base}/me/factors/passkey/options", headers=user.auth)
+        assert options.status_code == 200, options.text
+        answers.append((user, forged(options.json()["publicKey"], credential_id, ["usb"])))
+    results = await asyncio.gather(
+        *(
+            client.post(f"{user.auth_base}/me/factors/passkey", json={"credential": answer}, headers=user.auth)
+            for user, answer in answers
+        )
+    )
+    assert sorted(result.status_code for result in results) == [201, 409], [result.text for result in results]
+    assert_problem(next(result for result in results if result.status_code == 409), 409, "passkey_exists")
+    if db.get_bind().dialect.name == "postgresql":
+        assert checked == [False, False], "each registration is held after its check, before either inserts"
+    held = (
+        select(func.count())
+        .select_from(Factor)
+        .where(
+            Factor.environment_id == uuid.UUID(environment_id),
+            Factor.data["credentialId"].as_string() == bytes_to_base64url(credential_id),
+        )
+    )
+    assert await db.scalar(held) == 1
+
+
+async def factor_row(db: AsyncSession, pool: Pool, account_id: str, credential_id: str | None) -> dict[str, Any]:
+    """The columns of a factor of the account: a passkey of `credential_id`, or a TOTP."""
+    account = await identity.get(db, pool, uuid.UUID(account_id))
+    assert account is not None
+    kind, data = ("webauthn", {"credentialId": credential_id}) if credential_id else ("totp", {})
+    owner = factor_service.owner_columns(pool, account)
+    return {"kind": kind, "data": data, "credential_id": credential_id, "confirmed_at": utcnow(), **owner}
+
+
+async def add_factor(db: AsyncSession, pool: Pool, account_id: str, credential_id: str | None) -> None:
+    """A factor row written straight to the database and committed."""
+    db.add(Factor(**await factor_row(db, pool, account_id, credential_id)))
+    await db.commit()
+
+
+async def test_the_database_holds_a_credential_id_to_one_account_of_a_pool(
+    world: TenantWorld, other: TenantWorld, db: AsyncSession
+) -> None:
+    """The rule beneath the check, for a tenant's accounts and for one environment's end users: a second row of a
+    credential id in its pool is refused by the database itself. Other pools may hold it (another tenant, another
+    environment, the tenant's own accounts beside its end users), and factors of other kinds have no id."""
+    tenant_id, here, there = uuid.UUID(world.tenant_id), await world.add_environment(), await world.add_environment()
+    tenant = tenant_pool(tenant_id)
+
+    def environment(environment_id: str) -> Pool:
+        return Pool(AccountType.ENVIRONMENT_ACCOUNT, tenant_id, uuid.UUID(environment_id))
+
+    member = await world.add_member("admin")
+    users = [await world.add_end_user(here), await world.add_end_user(here), await world.add_end_user(there)]
+    credential_id = bytes_to_base64url(secrets.token_bytes(32))
+    await add_factor(db, tenant, world.owner.account_id, credential_id)
+    await add_factor(db, environment(here), users[0].account_id, credential_id)
+    copies = [
+        (tenant, member.account_id),
+        (tenant, world.owner.account_id),
+        (environment(here), users[1].account_id),
+        (environment(here), users[0].account_id),
+    ]
+    for pool, account_id in copies:
+        with pytest.raises(IntegrityError):
+            await add_factor(db, pool, account_id, credential_id)
+        await db.rollback()
+        # A registration's insert finds it taken, and its transaction goes on.
+        row = await factor_row(db, pool, account_id, credential_id)
+        assert await passkey_repository.add_passkey(db, pool, row) is None
+        assert await passkey_repository.passkey_registered(db, pool, credential_id)
+        await db.rollback()
+    await add_factor(db, environment(there), users[2].account_id, credential_id)
+    elsewhere = tenant_pool(uuid.UUID(other.tenant_id))
+    added = await passkey_repository.add_passkey(
+        db, elsewhere, await factor_row(db, elsewhere, other.owner.account_id, credential_id)
+    )
+    assert added is not None
+    assert added.credential_id == credential_id
+    await db.commit()
+    for _ in range(2):
+        await add_factor(db, tenant, member.account_id, None)
+        await add_factor(db, environment(here), users[1].account_id, None)
+    held = select(func.count()).select_from(Factor).where(Factor.credential_id == credential_id)
+    assert await db.scalar(held) == 4
 
 
 async def test_a_first_passkey_of_a_rare_shape_leaves_the_decoys_to_the_next(

@@ -16,12 +16,11 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import identity, passwords
 from sump.db.base import utcnow, uuid7
-from sump.db.tables.factors import ChallengePurpose, Factor
+from sump.db.tables.factors import MAX_CREDENTIAL_ID_BYTES, ChallengePurpose, Factor
 from sump.db.tables.sessions import Session
 from sump.factors import enrolment, kinds, repository, webauthn
 from sump.factors import service as factors
 from sump.factors.kinds import Kind
-from sump.factors.schemas import MAX_CREDENTIAL_ID_BYTES
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 
@@ -84,23 +83,30 @@ async def register(
         raise factors.invalid_challenge()
     stored = webauthn.verify_registration(rp, token, credential)
     # One credential id, one account of the pool (WebAuthn §7.1 step 22): its id is no secret (the options of a
-    # sign-in naming its owner list it), so no other account may register a copy of it.
-    if await repository.passkey_registered(call.db, pool, kinds.WEBAUTHN.name, stored.credential_id):
-        raise Problem(409, "passkey_exists", "This passkey is already registered here.")
-    now = utcnow()
-    factor = Factor(
-        id=uuid7(),
-        kind=kinds.WEBAUTHN.name,
-        label=label,
-        secret=None,
-        data=stored.data(),
-        confirmed_at=now,
+    # sign-in naming its owner list it), so no other account may register a copy of it. The check answers most
+    # copies; the pool's unique index, those registered at the same time.
+    if await repository.passkey_registered(call.db, pool, stored.credential_id):
+        raise _passkey_exists()
+    values = {
+        "id": uuid7(),
+        "kind": kinds.WEBAUTHN.name,
+        "label": label,
+        "secret": None,
+        "data": stored.data(),
+        "credential_id": stored.credential_id,
+        "confirmed_at": utcnow(),
         **factors.owner_columns(pool, account),
-    )
-    await repository.add(call.db, factor)
+    }
+    factor = await repository.add_passkey(call.db, pool, values)
+    if factor is None:
+        raise _passkey_exists()
     if (shape := _common_shape(stored)) is not None:
         await repository.shape_decoys(call.db, pool, shape)
     return await enrolment.confirmed(call, pool, session, account, factor)
+
+
+def _passkey_exists() -> Problem:
+    return Problem(409, "passkey_exists", "This passkey is already registered here.")
 
 
 # -------------------------------------------------------------------------------------------- assertions

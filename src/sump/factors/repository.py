@@ -8,12 +8,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.pools import Pool
 from sump.db.tables.environments import Environment
-from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
+from sump.db.tables.factors import ENVIRONMENT_PASSKEYS, TENANT_PASSKEYS, Factor, FactorChallenge, RecoveryCode
 from sump.db.tables.tenants import Tenant
 
 
@@ -61,14 +62,35 @@ async def locked(db: AsyncSession, factor_id: uuid.UUID) -> Factor:
     return (await db.scalars(statement.execution_options(populate_existing=True))).one()
 
 
-async def passkey_registered(db: AsyncSession, pool: Pool, kind: str, credential_id: str) -> bool:
+def _passkeys(pool: Pool) -> tuple[tuple[str, str], tuple[Any, ...]]:
+    """The column and rows of the pool's unique index of credential ids, and the conditions that find its rows
+    through it (a tenant's accounts' rows have no environment)."""
+    if pool.environment_id is not None:
+        return ENVIRONMENT_PASSKEYS, (Factor.account_type == pool.account_type,)
+    return TENANT_PASSKEYS, (Factor.account_type == pool.account_type, Factor.environment_id.is_(None))
+
+
+async def passkey_registered(db: AsyncSession, pool: Pool, credential_id: str) -> bool:
     """Whether any account of the pool holds a passkey of this credential id."""
-    statement = pool.scope.select(Factor.id).where(
-        Factor.account_type == pool.account_type,
-        Factor.kind == kind,
-        Factor.data["credentialId"].as_string() == credential_id,
-    )
+    _, of_pool = _passkeys(pool)
+    statement = pool.scope.select(Factor.id).where(*of_pool, Factor.credential_id == credential_id)
     return await db.scalar(statement.limit(1)) is not None
+
+
+async def add_passkey(db: AsyncSession, pool: Pool, values: dict[str, Any]) -> Factor | None:
+    """Inserts the passkey of `values` (its tenant, environment and account among them), unless an account of
+    the pool holds its credential id: a registration the check before could not see, committed since (on
+    PostgreSQL the insert waits for one still in progress). None then, and the transaction goes on: the unique
+    index's conflict is no error."""
+    (column, where), _ = _passkeys(pool)
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(Factor)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[column, "credential_id"], index_where=text(where))
+        .returning(Factor)
+    )
+    return await db.scalar(statement)
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:

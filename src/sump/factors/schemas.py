@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from sump.db.tables.factors import Factor
+from sump.db.tables.factors import CREDENTIAL_ID_LENGTH, Factor
 from sump.kit.identifiers import Email, Phone, Username
 from sump.kit.schemas import Password, RequestModel, ResponseModel, omit_null
 from sump.sessions.schemas import SignedIn
@@ -60,13 +60,9 @@ class AssertionResponse(RequestModel):
     )
 
 
-MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn's bound on a credential id
-_CREDENTIAL_ID_CHARACTERS = -(-MAX_CREDENTIAL_ID_BYTES * 4 // 3)  # its base64url, unpadded
-
-
 class _Credential(RequestModel):
-    id: str = _b64(_CREDENTIAL_ID_CHARACTERS, "The credential id")
-    raw_id: str = _b64(_CREDENTIAL_ID_CHARACTERS, "The credential id")
+    id: str = _b64(CREDENTIAL_ID_LENGTH, "The credential id")
+    raw_id: str = _b64(CREDENTIAL_ID_LENGTH, "The credential id")
     type: Literal["public-key"]
     authenticator_attachment: Literal["platform", "cross-platform"] | None = None
     client_extension_results: dict[str, Any] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sump.db.base import Base, JSONType, utcnow, uuid7
@@ -57,20 +57,43 @@ class _OwnedByAccount:
     )
 
 
+# A passkey's credential id is one account's in its pool (WebAuthn §7.1 step 22): the column and the rows of each
+# pool's unique index. A tenant's accounts' rows have no environment; other kinds than passkeys have no id.
+TENANT_PASSKEYS = ("tenant_id", "environment_id IS NULL AND credential_id IS NOT NULL")
+ENVIRONMENT_PASSKEYS = ("environment_id", "credential_id IS NOT NULL")
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn's bound on a credential id
+CREDENTIAL_ID_LENGTH = -(-MAX_CREDENTIAL_ID_BYTES * 4 // 3)  # its base64url, unpadded
+
+
 class Factor(_OwnedByAccount, Base):
     """One enrolled (or, until `confirmed_at`, pending) second factor. `secret` is sealed at rest (a TOTP seed,
     AES-GCM under a key derived from SUMP_SECRET_KEY, bound to the factor's id); `data` holds what a kind
     keeps in the clear (a passkey's credential id and public key); `last_step` is the last TOTP time step
-    used, so a code is accepted once within its window."""
+    used, so a code is accepted once within its window. `credential_id` is a passkey's, as in `data`, where
+    the database keeps it unique in its pool."""
 
     __tablename__ = "factor"
-    __table_args__ = (Index("ix_factor_account", "account_type", "account_id"),)
+    __table_args__ = (
+        Index("ix_factor_account", "account_type", "account_id"),
+        *(
+            Index(
+                f"uq_factor_{scope}_credential_id",
+                scope,
+                "credential_id",
+                unique=True,
+                sqlite_where=text(where),
+                postgresql_where=text(where),
+            )
+            for scope, where in (TENANT_PASSKEYS, ENVIRONMENT_PASSKEYS)
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     kind: Mapped[str] = mapped_column(String(32))
     label: Mapped[str | None] = mapped_column(String(100))
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    credential_id: Mapped[str | None] = mapped_column(String(CREDENTIAL_ID_LENGTH))
     last_step: Mapped[int | None] = mapped_column(BigInteger)
     confirmed_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
