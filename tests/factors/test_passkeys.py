@@ -384,22 +384,23 @@ async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cloned key used twice at once, with one counter: only one of the two passes the counter check. On
-    PostgreSQL both sign-ins are held until each has read the account's passkeys, the worst interleaving; SQLite
-    writes one transaction at a time, so there they follow each other."""
+    PostgreSQL both sign-ins are held until each has taken its challenge, so they look their passkey up at once
+    (the lookup locks it); SQLite writes one transaction at a time, so there they follow each other."""
     user, key = await soft_passkey_user(client, world, await passkey_environment(world))
     if db.get_bind().dialect.name == "postgresql":
-        read, both = [], asyncio.Event()
-        listed = factor_service.passkeys
+        taken, both = [], asyncio.Event()
+        take = factor_service.take_passkey_challenge
 
         async def together(*args: Any) -> Any:
-            found = await listed(*args)
-            read.append(found)
-            if len(read) == 2:
+            found = await take(*args)
+            taken.append(found)
+            if len(taken) == 2:
                 both.set()
-            await both.wait()
+            async with asyncio.timeout(10):
+                await both.wait()
             return found
 
-        monkeypatch.setattr(factor_service, "passkeys", together)
+        monkeypatch.setattr(factor_service, "take_passkey_challenge", together)
     options = [await client.post(f"{user.auth_base}/login/passkey/options", json={}) for _ in range(2)]
     answers = [key.get(option.json()["publicKey"], count=5) for option in options]
     results = await asyncio.gather(

@@ -54,14 +54,6 @@ async def shape_decoys(db: AsyncSession, pool: Pool, shape: dict[str, Any]) -> N
     await db.execute(update(row).where(*unshaped).values(decoy_shape=shape, updated_at=row.updated_at))
 
 
-async def locked(db: AsyncSession, factor_id: uuid.UUID) -> Factor:
-    """The factor read afresh, its row locked until the transaction ends (on PostgreSQL; SQLite writes one at a
-    time), so concurrent uses of it are checked one after the other. (By the id of a factor found through its
-    scope.)"""
-    statement = select(Factor).where(Factor.id == factor_id).with_for_update()
-    return (await db.scalars(statement.execution_options(populate_existing=True))).one()
-
-
 def _passkeys(pool: Pool) -> tuple[tuple[str, str], tuple[Any, ...]]:
     """The column and rows of the pool's unique index of credential ids, and the conditions that find its rows
     through it (a tenant's accounts' rows have no environment)."""
@@ -91,6 +83,16 @@ async def add_passkey(db: AsyncSession, pool: Pool, values: dict[str, Any]) -> F
         .returning(Factor)
     )
     return await db.scalar(statement)
+
+
+async def locked_passkey(db: AsyncSession, pool: Pool, account_id: uuid.UUID, credential_id: str) -> Factor | None:
+    """The account's confirmed passkey of this credential id, read afresh, its row locked until the transaction
+    ends (on PostgreSQL; SQLite writes one at a time), so concurrent uses of it are checked one after the
+    other."""
+    statement = pool.scope.select(Factor).where(
+        *_mine(Factor, pool, account_id), Factor.credential_id == credential_id, Factor.confirmed_at.is_not(None)
+    )
+    return await db.scalar(statement.with_for_update().execution_options(populate_existing=True))
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:

@@ -355,12 +355,10 @@ async def check_passkey(
     """The assertion against the account's passkey of that credential id; its sign count moves on. 401
     `invalid_passkey` (with why) for a passkey that is not the account's or that fails a check."""
     rp = webauthn.relying_party(call.settings, pool)
-    wanted = webauthn.credential_id(credential)
-    found = next((f for f in await passkeys(call, pool, account.id) if f.data.get("credentialId") == wanted), None)
-    if found is None:
-        raise webauthn.invalid_passkey("it is not a passkey of this account here")
     # Two assertions of one cloned key at once must not both pass the sign count: the second waits for the first.
-    factor = await repository.locked(call.db, found.id)
+    factor = await repository.locked_passkey(call.db, pool, account.id, webauthn.credential_id(credential))
+    if factor is None:
+        raise webauthn.invalid_passkey("it is not a passkey of this account here")
     stored = webauthn.Stored.of(factor.data)
     asserted = webauthn.verify_assertion(
         rp, token, credential, stored, require_user_verification=require_user_verification
