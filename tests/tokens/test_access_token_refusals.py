@@ -103,3 +103,25 @@ async def test_me_refuses_this_environments_claims_signed_by_another_tenants_key
         real.claims, theirs.key, algorithm="ES256", headers={"kid": theirs.header["kid"], "typ": "at+jwt"}
     )
     await assert_refused(client, world, real, {"another tenant's key": foreign})
+
+
+@pytest.mark.asvs("JWT-01", "VAL-01")
+async def test_a_kid_that_cannot_be_ours_is_refused_not_a_failure(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A `kid` is looked up only when it has the shape of ours (an RFC 7638 thumbprint). One holding a NUL, which
+    PostgreSQL cannot compare as text, is refused like an unknown key wherever Sump reads a token's header: the
+    access tokens of `…/me` and userinfo, and the end-session's `id_token_hint`. Each token is signed by the
+    environment's real key."""
+    real = await forgery.signed_in(client, world, db)
+    kids = {"NUL": "\x00", "NUL within our kid": real.header["kid"][:20] + "\x00" + real.header["kid"][21:]}
+    await assert_refused(client, world, real, {name: real.sign(kid=kid) for name, kid in kids.items()})
+
+    userinfo = f"/api/v1/environments/{world.environment_id}/userinfo"
+    end_session = f"/api/v1/environments/{world.environment_id}/end-session"
+    for name, kid in kids.items():
+        answer = await client.get(userinfo, headers=bearer(real.sign(kid=kid)))
+        assert (answer.status_code, answer.json()["code"]) == (401, "invalid_token"), name
+        hint = real.sign(kid=kid, typ="JWT")
+        ended = await client.get(end_session, params={"id_token_hint": hint})
+        assert (ended.status_code, ended.json()["code"]) == (400, "invalid_logout_request"), name

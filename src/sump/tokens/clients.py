@@ -75,7 +75,8 @@ async def verify_id_token_hint(
         header = jwt.get_unverified_header(token)
         if header.get("typ") != "JWT" or not header.keys() <= service.TOKEN_HEADER:
             return None
-        key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
+        kid = keys.kid_of(header)
+        key = None if kid is None else await repository.key_by_kid(db, environment.id, kid)
         if key is None:
             return None
         public_key = keys.verifying_key(key.public_jwk)

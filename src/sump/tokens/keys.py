@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sump.kit import sealing
 from sump.kit.errors import Problem
 
+# Sump's kids are RFC 7638 thumbprints (`thumbprint`): a SHA-256 digest, base64url without padding.
+_KID = re.compile(r"[A-Za-z0-9_-]{43}")
 UNREADABLE = "The environment's signing key cannot be decrypted: SUMP_SECRET_KEY is not the secret it was sealed with."
 log = structlog.get_logger("sump.tokens")
 
@@ -51,6 +54,13 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
     canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
     return _b64url(hashlib.sha256(canonical).digest())
+
+
+def kid_of(header: Mapping[str, Any]) -> str | None:
+    """The JOSE header's `kid` when it has the shape of Sump's, else None: anything else names no key of ours, and
+    is never sent to the database (PostgreSQL refuses to compare a text that holds a NUL)."""
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) and _KID.fullmatch(kid) else None
 
 
 def generate() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str], str]:

@@ -290,7 +290,8 @@ async def verify_access_token(
         header = jwt.get_unverified_header(token)
         if header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
             raise invalid_token()
-        key = await repository.key_by_kid(db, environment.id, str(header.get("kid", "")))
+        kid = keys.kid_of(header)
+        key = None if kid is None else await repository.key_by_kid(db, environment.id, kid)
         if key is None or not _published(key, settings, utcnow()):
             raise invalid_token()
         public_key = keys.verifying_key(key.public_jwk)
