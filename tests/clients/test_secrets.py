@@ -4,6 +4,7 @@ once."""
 
 from __future__ import annotations
 
+import base64
 import hmac
 import uuid
 
@@ -155,3 +156,34 @@ async def test_unknown_client_costs_what_a_wrong_secret_does(
         event.remove(engine, "before_cursor_execute", statement)
     assert costs[0] == costs[1]
     assert costs[0]["compare"] == 1
+
+
+@pytest.mark.asvs("VAL-01")
+@pytest.mark.parametrize(
+    "credentials",
+    [b"Basic " + base64.b64encode(b"\xff\xfe:secret"), b"Basic " + base64.b64encode(b"sump_x:\xff")],
+    ids=["client id not UTF-8", "secret not UTF-8"],
+)
+async def test_unreadable_basic_credentials_are_a_failed_authentication(
+    client: httpx.AsyncClient, world: TenantWorld, credentials: bytes
+) -> None:
+    """`Authorization: Basic` with credentials that are not UTF-8 is a client that did not authenticate (401
+    `invalid_client`, RFC 6749 §5.2), on every endpoint that authenticates clients: the automation clients'
+    token endpoint (form and JSON) and the environment's token, revocation and introspection endpoints."""
+    form = {"grant_type": "client_credentials", "token": "t"}
+    automation = f"/api/v1/auth/tenants/{world.tenant_id}/token"
+    environment = f"/api/v1/auth/environments/{world.environment_id}"
+    headers = {"Authorization": credentials.decode("latin-1")}
+    requests = {
+        "automation token": client.post(automation, data=form, headers=headers),
+        "automation token, JSON": client.post(automation, json={"grantType": "client_credentials"}, headers=headers),
+        "token": client.post(f"{environment}/token", data=form, headers=headers),
+        "revocation": client.post(f"{environment}/token/revoke", data=form, headers=headers),
+        "introspection": client.post(f"{environment}/token/introspect", data=form, headers=headers),
+    }
+    answers = {}
+    for name, request in requests.items():
+        response = await request
+        refusal = response.json()
+        answers[name] = (response.status_code, refusal.get("code"), refusal.get("error"))
+    assert answers == dict.fromkeys(requests, (401, "invalid_client", "invalid_client"))

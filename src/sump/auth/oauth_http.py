@@ -56,7 +56,10 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
     # Authlib on first use: a worker that serves no OAuth request does not load it
     from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
-    basic_id, basic_secret = extract_basic_authorization(request.headers)
+    try:
+        basic_id, basic_secret = extract_basic_authorization(request.headers)
+    except ValueError:  # Authlib's, for credentials that are not UTF-8 or a bare "Basic "
+        raise _unreadable_basic() from None
     posted_id, posted_secret = form.get("client_id"), form.get("client_secret")
     if "\x00" in (basic_id or "") + (basic_secret or ""):
         raise invalid_request("The credentials hold a NUL character.")
@@ -65,10 +68,15 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
             raise invalid_request("Use one client authentication method.")
         return ClientCredentials(basic_id, basic_secret, basic=True)
     if request.headers.get("authorization", "").lower().startswith("basic"):
-        raise Problem(401, "invalid_client", "Client authentication failed.", headers={"WWW-Authenticate": "Basic"})
+        raise _unreadable_basic()
     if posted_id is None:
         return None
     return ClientCredentials(posted_id, posted_secret or None)
+
+
+def _unreadable_basic() -> Problem:
+    """`Authorization: Basic` that names no client: a failed client authentication."""
+    return Problem(401, "invalid_client", "Client authentication failed.", headers={"WWW-Authenticate": "Basic"})
 
 
 def oauth_json(body: dict[str, Any]) -> Response:
