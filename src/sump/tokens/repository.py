@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db import inserts
@@ -31,12 +31,28 @@ _ROTATE = (
 )
 
 
-async def keys(db: AsyncSession, environment_id: uuid.UUID, *, lock: bool = False) -> list[SigningKey]:
-    """The environment's keys that are not retired, or retired but maybe still verifying, newest first."""
-    statement = environment(environment_id).select(SigningKey).order_by(SigningKey.id.desc())
-    if lock:
-        statement = statement.with_for_update()
-    return list(await db.scalars(statement))
+# The first key of PostgreSQL's two-key advisory locks that serialise changes to an environment's signing keys
+# ("skey"); the second is drawn from the environment's id.
+_KEYS_LOCK = 0x736B6579
+
+
+async def keys(db: AsyncSession, environment_id: uuid.UUID) -> list[SigningKey]:
+    """The environment's keys, newest first."""
+    return list(await db.scalars(environment(environment_id).select(SigningKey).order_by(SigningKey.id.desc())))
+
+
+async def locked_keys(db: AsyncSession, environment_id: uuid.UUID) -> list[SigningKey]:
+    """`keys`, read after taking the environment's key lock, held until the transaction ends: of two rotations at
+    once, the second reads what the first wrote. On PostgreSQL a transaction-scoped advisory lock on the
+    environment (row locks would not cover the keys the first inserts, nor an environment with no key yet). SQLite
+    has no row locks, and its driver opens a transaction only at the first write: a no-op write comes first, it
+    takes the database's write lock."""
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(environment(environment_id).update(SigningKey).values(kid=SigningKey.kid))
+    else:
+        second = int.from_bytes(environment_id.bytes[-4:], "big", signed=True)
+        await db.execute(select(func.pg_advisory_xact_lock(_KEYS_LOCK, second)))
+    return await keys(db, environment_id)
 
 
 async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> SigningKey | None:

@@ -107,9 +107,15 @@ async def _new_key(db: AsyncSession, settings: Settings, environment: Environmen
 
 
 async def rotate(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
-    """next → active, active → retired, and a new next. Returns the new active key."""
+    """next → active, active → retired, and a new next. Returns the new active key. Rotations of one environment
+    take turns (`repository.locked_keys`), so the ring stays one active key and one next key."""
+    return await _rotate(db, settings, environment, await repository.locked_keys(db, environment.id))
+
+
+async def _rotate(
+    db: AsyncSession, settings: Settings, environment: Environment, current: list[SigningKey]
+) -> SigningKey:
     now = utcnow()
-    current = await repository.keys(db, environment.id, lock=True)
     upcoming = next((key for key in current if key.status is KeyStatus.NEXT), None)
     for key in current:
         if key.status is KeyStatus.ACTIVE:
@@ -124,15 +130,21 @@ async def rotate(db: AsyncSession, settings: Settings, environment: Environment)
     return upcoming
 
 
+def _signing(key: SigningKey | None, settings: Settings) -> SigningKey | None:
+    """The active key while it may sign, None once it is due for rotation (or when there is none)."""
+    due = None if key is None else rotation_due(key, settings)
+    return key if due is not None and utcnow() <= due else None
+
+
 async def active_key(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
     """The key that signs now, made on first use and rotated when older than the rotation period."""
-    key = await repository.active_key(db, environment.id)
-    due = (
-        key is None
-        or key.activated_at is None
-        or utcnow() - key.activated_at > timedelta(days=settings.key_rotation_days)
-    )
-    return await rotate(db, settings, environment) if due else key  # type: ignore[return-value]
+    key = _signing(await repository.active_key(db, environment.id), settings)
+    if key is not None:
+        return key
+    # Due: the first signer to hold the key lock rotates; one that waited for it signs with the key it promoted.
+    current = await repository.locked_keys(db, environment.id)
+    key = _signing(next((key for key in current if key.status is KeyStatus.ACTIVE), None), settings)
+    return key if key is not None else await _rotate(db, settings, environment, current)
 
 
 def published_until(key: SigningKey, settings: Settings) -> datetime | None:
