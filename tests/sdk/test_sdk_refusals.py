@@ -3,6 +3,7 @@ URL a token names."""
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncIterator
 
@@ -110,6 +111,8 @@ async def test_sdk_refuses_tokens_whose_header_is_not_a_json_object(
         "a json array": "WyJFUzI1NiJd",  # ["ES256"]
         "a json string": "IkVTMjU2Ig",  # "ES256"
         "truncated": "eyJhbGciOiJFUzI1Ni",
+        # deeper than the JSON parser recurses (a few kilobytes: any server passes such a header)
+        "nested 5,000 deep": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("="),
     }
     tokens = {name: f"{header}.{payload}.{signature}" for name, header in headers.items()}
     await assert_refused(world, network, attacker, real, {**tokens, "one segment": "eyJhbGciOiJFUzI1NiJ9"})

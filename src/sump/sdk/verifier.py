@@ -30,7 +30,9 @@ def _header(token: str) -> dict[str, Any]:
     segment = token.split(".", 1)[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except ValueError as exc:  # binascii.Error and json.JSONDecodeError are ValueErrors
+    # binascii.Error and json.JSONDecodeError are ValueErrors; JSON nested deeper than the parser recurses (a few
+    # kilobytes of brackets) raises RecursionError
+    except (ValueError, RecursionError) as exc:
         raise TokenError("malformed token") from exc
     if not isinstance(header, dict):
         raise TokenError("malformed token")
