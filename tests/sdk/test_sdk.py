@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.db.base import utcnow
 from sump.db.tables.tokens import SigningKey
 from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
+from sump.tokens import keys
 from tests.support import TenantWorld, bearer
 
 
@@ -137,3 +138,70 @@ async def test_a_key_retired_since_the_cache_was_filled_fails_once_the_cache_is_
     with pytest.raises(TokenError, match="unknown signing key"):
         await verifier.verify(token)
     assert verifier.fetches == 2, "a stale cache is fetched again for a kid it holds"
+
+
+class FlakySump(httpx.AsyncBaseTransport):
+    """Sump's JWKS as a verifier reaches it, or an answer that is not the JWKS (`failure`), counting requests."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.sump = httpx.ASGITransport(app=app)
+        self.failure: httpx.Response | None = None
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return self.failure if self.failure is not None else await self.sump.handle_async_request(request)
+
+
+async def test_a_failing_jwks_is_asked_again_no_more_often_than_the_floor(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """While the JWKS cannot be fetched, every request the app serves would fetch it again, each waiting for the
+    one before under the verifier's lock: a failed fetch is not retried within `refetch_floor_seconds`. Keys
+    fetched before keep verifying meanwhile, and the verifier recovers once the floor has passed."""
+    token = await access_token(client, world)
+    sump = FlakySump(app)
+    async with httpx.AsyncClient(transport=sump) as http:
+        sump.failure = httpx.Response(503)
+        down = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=http)
+        for _ in range(5):
+            with pytest.raises(TokenError, match="the signing keys cannot be fetched"):
+                await down.verify(token)
+        assert sump.requests == 1, "Sump is asked once, not once per request"
+
+        sump.failure, sump.requests = None, 0
+        stale = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=http, cache_seconds=0)
+        await stale.verify(token)
+        sump.failure = httpx.Response(503)
+        for _ in range(5):
+            await stale.verify(token)  # the keys it holds, while Sump does not answer
+        assert sump.requests == 2, "one fetch, then one failed attempt within the floor"
+
+        sump.failure = None
+        down.refetch_floor_seconds = 0
+        assert str((await down.verify(token)).environment_id) == world.environment_id
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>Sign in to the proxy</html>"),
+        httpx.Response(200, json=["not", "a", "key", "set"]),
+        httpx.Response(200, json={"keys": "none"}),
+        httpx.Response(200, json={"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "x": "AA", "y": "AA"}]}),
+        httpx.Response(200, json={"keys": ["k", keys.public_jwk(ec.generate_private_key(ec.SECP256R1()))]}),
+    ],
+    ids=["html", "a list", "keys not a list", "a key off the curve", "keys without a kid"],
+)
+async def test_an_answer_that_is_no_jwks_refuses_the_token_not_the_app(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, answer: httpx.Response
+) -> None:
+    """What a proxy or a misconfigured URL answers instead of the JWKS is a fetch that failed: the verifier raises
+    `TokenError` (so `current_user` answers 401), never another exception (a 500 of the app)."""
+    token = await access_token(client, world)
+    sump = FlakySump(app)
+    sump.failure = answer
+    async with httpx.AsyncClient(transport=sump) as http:
+        verifier = JwksVerifier.for_environment("http://sump.test", world.environment_id, client=http)
+        with pytest.raises(TokenError):
+            await verifier.verify(token)

@@ -1,5 +1,7 @@
 """A verifier for one Sump environment: it fetches the JWKS, caches it, and fetches again when it meets an
-unknown `kid` (a key rotation), never more often than a floor, so a flood of forged kids cannot hammer Sump."""
+unknown `kid` (a key rotation), never more often than a floor, so a flood of forged kids cannot hammer Sump. A
+fetch that fails (Sump down, or an answer that is no JWKS) is not tried again within that floor either: the keys
+fetched before keep verifying meanwhile."""
 
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class JwksVerifier:
         self.fetches = 0
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
+        self._failed_at = float("-inf")
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -88,29 +91,43 @@ class JwksVerifier:
         return cls(issuer=issuer, audience=str(environment_id), jwks_url=jwks_url, **options)
 
     async def _fetch(self) -> None:
+        """The JWKS's ES256 keys; a key that is no such key is left out. ValueError for an answer that is no JWKS."""
         response = await self.client.get(self.jwks_url)
         response.raise_for_status()
+        document = response.json()
+        listed = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(listed, list):
+            raise ValueError("not a JWKS")
+        keys = {}
+        for key in listed:
+            if not isinstance(key, dict) or not isinstance(key.get("kid"), str):
+                continue
+            if key.get("kty") != "EC" or key.get("alg", "ES256") != "ES256":
+                continue
+            try:
+                keys[key["kid"]] = jwt.PyJWK({**key, "alg": "ES256"}).key
+            except jwt.PyJWTError:
+                continue
         self.fetches += 1
         self._fetched_at = time.monotonic()
-        self._keys = {
-            key["kid"]: jwt.PyJWK({**key, "alg": "ES256"}).key
-            for key in response.json().get("keys", [])
-            if key.get("kty") == "EC" and key.get("alg", "ES256") == "ES256" and "kid" in key
-        }
+        self._keys = keys
 
     async def _key(self, kid: str) -> Any:
         if kid in self._keys and time.monotonic() - self._fetched_at <= self.cache_seconds:
             return self._keys[kid]  # the common case, without the lock: nothing to fetch
         async with self._lock:
-            age = time.monotonic() - self._fetched_at
+            now = time.monotonic()
+            age = now - self._fetched_at
             stale = age > self.cache_seconds
             unknown = kid not in self._keys and age > self.refetch_floor_seconds
-            if stale or unknown:
+            failing = now - self._failed_at <= self.refetch_floor_seconds
+            if (stale or unknown) and not failing:
                 try:
                     await self._fetch()
-                except httpx.HTTPError as exc:
-                    if not self._keys:
-                        raise TokenError("the signing keys cannot be fetched") from exc
+                except (httpx.HTTPError, ValueError):  # json.JSONDecodeError is a ValueError
+                    self._failed_at = time.monotonic()
+            if not self._keys and self._failed_at > self._fetched_at:
+                raise TokenError("the signing keys cannot be fetched")
             return self._keys.get(kid)
 
     async def verify(self, token: str) -> Principal:
