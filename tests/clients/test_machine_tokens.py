@@ -26,7 +26,7 @@ from sump.environments import service as environments
 from sump.kit.call import Call, Client, Hooks
 from sump.kit.errors import Problem
 from tests.clients.support import application, machine, register
-from tests.support import TenantWorld
+from tests.support import TenantWorld, bearer
 
 
 async def _issue(app: FastAPI, db: AsyncSession, environment_id: str, client_id: str, scope: str | None) -> Any:
@@ -163,3 +163,27 @@ def test_a_client_never_gets_more_than_its_grantor_holds() -> None:
     assert policy.grant(user, ["environments:read", "end_users:read"], AUTOMATION_PERMISSIONS) is None
     admin = TenantActor(Session(id=uuid.uuid4()), TenantAccount(id=uuid.uuid4(), role=TenantRole.ADMIN))
     assert policy.grant(admin, sorted(AUTOMATION_PERMISSIONS), AUTOMATION_PERMISSIONS) is None
+
+
+@pytest.mark.asvs("JWT-04")
+async def test_a_machine_token_is_no_end_users_even_for_the_environments_audience(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An admin may register any audience, the environment's own id or its userinfo endpoint included: the
+    client's token then carries the issuer, audience, type and key of an end user's access token. It names no
+    session (`sid`), which every end user's token must, so `…/me` and userinfo refuse it as invalid, like any
+    other token that is not an end user's."""
+    issuer = f"http://sump.test/api/v1/environments/{world.environment_id}"
+    for audience in (world.environment_id, f"{issuer}/userinfo"):
+        created = await register(client, world, machine(audience=audience))
+        issued = await client.post(
+            f"/api/v1/auth/environments/{world.environment_id}/token",
+            data={"grant_type": "client_credentials"},
+            headers=_basic(created["clientId"], created["clientSecret"]),
+        )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        assert (await _claims(client, world.environment_id, token, audience))["iss"] == issuer
+        for route in (f"/api/v1/auth/environments/{world.environment_id}/me", f"{issuer}/userinfo"):
+            refused = await client.get(route.removeprefix("http://sump.test"), headers=bearer(token))
+            assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token"), (audience, route)
