@@ -217,3 +217,62 @@ async def test_a_rotation_reads_what_it_checks_then_writes_its_successor_with_th
     rotated = {row.token_hash: row.rotated_at for row in stored}
     assert rotated[token_digest(before)] is not None, "the token refreshed is spent"
     assert rotated[token_digest(user.refresh_token)] is None, "its successor is stored, not yet used"
+
+
+@pytest.mark.asvs("JWT-06")
+async def test_a_refresh_within_the_grace_window_gets_nothing_once_the_chain_is_revoked_meanwhile(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grace window hands a token refreshed a moment ago the same successor, but never a revoked one: when the
+    chain is revoked (`…/token/revoke`, a sign-out) after the refresh has read the token and before its rotation,
+    the late refresh is a replay of a revoked chain. It gets no token, and its sign-in ends."""
+    user = await Chain(client, world).sign_up()
+    spent = user.refresh_token
+    await user.refreshed()  # the successor is current; `spent` is within the grace window
+    rotate = repository.mark_rotated
+
+    async def revoked_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == user.session_id)
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)  # the token read stays as read
+        )
+        return await rotate(db, token_id, now)
+
+    monkeypatch.setattr(repository, "mark_rotated", revoked_then_rotate)
+    late = await user.refresh(spent)
+    assert problem(late) == {
+        **await unknown_token_answer(user),
+        "detail": "The refresh token was already used; the sign-in is revoked.",
+        "message": "The refresh token was already used; the sign-in is revoked.",
+    }
+    monkeypatch.undo()
+    assert (await user.session()).status_code == 401, "the sign-in is ended"
+    assert (await user.me()).json()["code"] == "invalid_token"
+
+
+@pytest.mark.asvs("JWT-06")
+async def test_a_refresh_racing_the_chains_revocation_issues_nothing(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rotation spends a token only while it is not revoked (one atomic statement): when the chain is revoked
+    after the refresh has read the current token and before its rotation, no successor is written, so the
+    revocation holds and no live refresh token is left."""
+    user = await Chain(client, world).sign_up()
+    rotate = repository.mark_rotated
+
+    async def revoked_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == user.session_id)
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)  # the token read stays as read
+        )
+        return await rotate(db, token_id, now)
+
+    monkeypatch.setattr(repository, "mark_rotated", revoked_then_rotate)
+    raced = await user.refresh()
+    assert (raced.status_code, raced.json()["code"]) == (401, "invalid_grant")
+    live = select(RefreshToken.id).where(RefreshToken.session_id == user.session_id, RefreshToken.revoked_at.is_(None))
+    assert (await db.scalars(live)).all() == []
