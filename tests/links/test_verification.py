@@ -626,3 +626,29 @@ async def test_an_address_still_pending_neither_signs_in_nor_is_sent_a_reset_lin
     assert forgot.status_code == 200
     await mail_app.state.outbox.run_once()
     assert [message["Subject"] for message in smtp.inbox.to("pending@example.com", verification=True)] == [CONFIRM]
+
+
+@pytest.mark.parametrize("way", ["reset", "disable"])
+async def test_a_new_password_or_disabling_ends_an_email_change_in_progress(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, way: str
+) -> None:
+    """Whoever held the password asked to move the account to their own address. The mailbox's owner resets
+    the password (or an admin disables the account, and enables it again later): the confirmation link waiting
+    in the other mailbox moves the account nowhere, as a magic or reset link sent before dies."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    body = {"email": "taker@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=body, headers=user.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "taker@example.com", CONFIRM))[3]
+    if way == "reset":
+        assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
+        token = reset_token(await delivered(mail_app, smtp, user.email, "Reset your password"))
+        new = {"token": token, "newPassword": "the owner's own new passphrase"}
+        assert (await http.post(f"{user.auth_base}/reset-password", json=new)).status_code == 200
+    else:
+        assert (await http.patch(f"{url}/disable", headers=world.owner.auth)).status_code == 204
+        assert (await http.patch(f"{url}/enable", headers=world.owner.auth)).status_code == 204
+
+    assert problem(await http.post(f"{user.auth_base}/verify-email", json={"token": confirm})) == INVALID
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == user.email

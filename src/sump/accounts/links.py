@@ -88,10 +88,13 @@ async def redeem(db: AsyncSession, pool: Pool, token: str, *purposes: LinkPurpos
 
 
 async def end_ways_in(db: AsyncSession, pool: Pool, account: Account) -> None:
-    """Deletes the account's links that sign it in or set its password (magic links, password resets): a new
-    password, a new email or phone, and disabling the account end them. Each would be refused anyway (by its
-    time, its address or the account's state); deleted, none works again once the account is enabled."""
-    await repository.delete_links(db, pool, account.id, LinkPurpose.MAGIC_LINK)
+    """Deletes the account's links that sign it in, set its password or move it to another address (magic
+    links, password resets, the confirmation of an email change in progress): a new password, a new email or
+    phone, and disabling the account end them. A change asked for with the password before a reset is whoever
+    held that password's, and would hand the account to their address once the owner took it back; the others
+    would be refused anyway (by their time, their address or the account's state). Deleted, none works again
+    once the account is enabled."""
+    await repository.delete_links(db, pool, account.id, LinkPurpose.MAGIC_LINK, LinkPurpose.CHANGE_EMAIL)
     await repository.delete_reset_tokens(db, pool, account.id)
 
 
