@@ -22,7 +22,7 @@ from sump.db.tables.sessions import Session
 from sump.factors import totp
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, enrol_totp
-from tests.links.conftest import delivered, events, link_in
+from tests.links.conftest import delivered, events, link_in, text_of
 from tests.mail import SmtpServer
 from tests.support import (
     PASSWORD,
@@ -35,6 +35,7 @@ from tests.support import (
 )
 
 SUBJECT = "Your sign-in link"
+TOLD = "Your sign-in link secured your account"
 INVALID = (400, "invalid_token")
 ANSWER = {"message": "If an account exists with this identifier, a sign-in link has been sent."}
 
@@ -212,6 +213,8 @@ async def test_the_second_factor_is_still_asked_after_a_magic_link(
     world = await new_tenant(http)
     user = await world.add_end_user(await enabled_environment(world))
     seed, _, _ = await enrol_totp(http, user.auth_base, user.token, clock)
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.post(f"{account}/email-verified", headers=world.owner.auth)).status_code == 204
     await ask(http, user)
     token = link_in(await delivered(mail_app, smtp, user.email, SUBJECT))[3]
     first = await follow(http, user, token)
@@ -350,3 +353,70 @@ async def test_a_verification_link_is_no_sign_in_link(
     assert "set-cookie" not in refused.headers
     verified = await http.post(f"{user.auth_base}/verify-email", json={"token": verify})
     assert verified.status_code == 200, "the refused sign-in did not use the link up"
+
+
+async def test_a_link_that_proves_an_unverified_address_ends_the_password_and_sessions_set_before(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
+) -> None:
+    """Someone signs up with another's address (never verified), keeps its password and a session, and asks to
+    move the account to an address of their own; the address's owner signs in with a magic link, which proves
+    the mailbox is theirs: whatever was set up before it may be the squatter's, so the password, every earlier
+    session and the email change in progress end, and the owner's session stands."""
+    world = await new_tenant(http)
+    squatter = await world.add_end_user(await enabled_environment(world))
+    account = f"/api/v1/environments/{squatter.environment_id}/accounts/{squatter.account_id}"
+    move = {"email": "squatter@example.net", "currentPassword": squatter.password}
+    assert (await http.patch(f"{account}/email", json=move, headers=squatter.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "squatter@example.net", "Confirm your new email address"))[3]
+    await ask(http, squatter)
+    token = link_in(await delivered(mail_app, smtp, squatter.email, SUBJECT))[3]
+
+    owner = await follow(http, squatter, token)
+
+    assert owner.status_code == 200, owner.text
+    assert (await http.get(f"{squatter.auth_base}/session", headers=squatter.auth)).status_code == 401
+    login = await http.post(f"{squatter.auth_base}/login", json=squatter.credentials)
+    assert code(login) == (401, "invalid_credentials")
+    assert code(await http.post(f"{squatter.auth_base}/verify-email", json={"token": confirm})) == INVALID
+    assert (await http.get(account, headers=world.owner.auth)).json()["email"] == squatter.email
+    mine = {"Authorization": f"Bearer {owner.json()['token']}"}
+    assert (await http.get(f"{squatter.auth_base}/session", headers=mine)).status_code == 200
+    [event] = await events(db, "login.link_verified_email", target_id=squatter.account_id)
+    assert event.details == {"factors_removed": 0, "password_removed": True}
+
+
+async def test_a_link_that_proves_an_unverified_address_removes_the_factors_set_before(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, clock: Clock
+) -> None:
+    """The squatter's second factor (a passkey would sign them in alone) goes too, as after a password reset
+    that proves the mailbox: the owner is signed in by the link and told by email."""
+    world = await new_tenant(http)
+    squatter = await world.add_end_user(await enabled_environment(world))
+    await enrol_totp(http, squatter.auth_base, squatter.token, clock)
+    await ask(http, squatter)
+    token = link_in(await delivered(mail_app, smtp, squatter.email, SUBJECT))[3]
+
+    owner = await follow(http, squatter, token)
+
+    assert owner.status_code == 200, owner.text
+    listed = await http.get(
+        f"{squatter.auth_base}/me/factors", headers={"Authorization": f"Bearer {owner.json()['token']}"}
+    )
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+    told = " ".join(text_of(await delivered(mail_app, smtp, squatter.email, TOLD)).split())
+    assert "before that was removed, since someone else may have set it up with your address" in told
+    assert "its password and its second factors (authenticator apps, passkeys and recovery codes)" in told
+
+
+async def test_a_link_to_a_verified_address_keeps_the_password_and_sessions(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Where the address was proven before, a magic link is one more way in, nothing else."""
+    world, user, token = await sent_a_link(http, mail_app, smtp)
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.post(f"{account}/email-verified", headers=world.owner.auth)).status_code == 204
+
+    assert (await follow(http, user, token)).status_code == 200
+
+    assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
+    assert (await http.post(f"{user.auth_base}/login", json=user.credentials)).status_code == 200

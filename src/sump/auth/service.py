@@ -25,6 +25,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import links, magic_links, passwords, reset, verification
 from sump.accounts.schemas import ChangePassword, Login, ResetPassword, Signup
+from sump.db.base import utcnow
 from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
@@ -35,6 +36,7 @@ from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, Pass
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
+from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem, forbidden, not_found
 from sump.sessions import service as sessions
 
@@ -181,7 +183,8 @@ async def sign_in_with_link(
     except Problem as problem:
         _audit_failure(call, "login.failed", problem, pool, None, method="magic_link", channel=channel)
         raise
-    account.email_verified = True
+    if not account.email_verified:
+        await _proven_by_link(call, pool, account)
     methods = [magic_links.AMR]
     challenge = await factors.next_step(call, pool, account, methods=methods, channel=channel)
     if challenge is not None:
@@ -189,6 +192,28 @@ async def sign_in_with_link(
         await _audit(call, pool, action, account, method="magic_link", channel=channel)
         return challenge
     return await _signed_in(call, pool, account, methods, previous_token, method="magic_link", channel=channel)
+
+
+async def _proven_by_link(call: Call, pool: Pool, account: Account) -> None:
+    """A magic link to an address never verified proves the mailbox, and nothing set up before it: the password,
+    second factors (a passkey signs in alone), sessions and links may be a squatter's, who signed up with the
+    address before its owner did and would keep a way into the account its owner now uses. They all end (the
+    owner chooses a password through a reset), and the account is told by email when it had a password or a
+    factor."""
+    account.email_verified = True
+    had_password = account.password_hash is not None
+    account.password_hash = None
+    account.password_changed_at = utcnow()
+    await sessions.revoke_all(call.db, account)
+    await links.end_ways_in(call.db, pool, account)
+    removed = await enrolment.reset(call, pool, account)
+    if had_password or removed:
+        await enqueue_email(
+            call.db, "proven_by_link", account.email, name=account.name, password=had_password, factors=removed > 0
+        )
+    await _audit(
+        call, pool, "login.link_verified_email", account, factors_removed=removed, password_removed=had_password
+    )
 
 
 async def begin_enrolment(call: Call, pool: Pool, body: EnrolTotp) -> enrolment.TotpSetup:

@@ -16,6 +16,7 @@ SUBJECTS = {
     "email_changed": "Your email address was changed",
     "phone_changed": "Your phone number was changed",
     "factors_reset": "Your second factors were reset",
+    "proven_by_link": "Your sign-in link secured your account",
     "factor_added": "A second factor was added to your account",
     "factor_removed": "A second factor was removed from your account",
     "verify_email": "Verify your email address",
