@@ -27,7 +27,7 @@ from tests.auth.tenant_sessions import (
     signed_in,
     when,
 )
-from tests.support import TenantWorld, bearer
+from tests.support import PASSWORD, TenantWorld, bearer
 
 # Listing and revoking sessions
 
@@ -157,6 +157,32 @@ async def test_a_session_that_outlived_its_accounts_disabling_is_refused(
         assert response.status_code == 401, (path, response.text)
         assert response.json()["code"] == "unauthenticated", path
     assert (await client.get(f"{world.base}/accounts", headers=world.owner.auth)).status_code == 200
+
+
+@pytest.mark.asvs("SESS-07")
+async def test_a_session_standing_when_its_account_is_enabled_again_ends(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Disabling ends the account's sessions; one that slipped past it (here left in place by disabling the row
+    directly) does not come back with the account: enabled again, it starts afresh."""
+    admin = await world.add_member("admin")
+    user = await world.add_end_user(world.environment_id)
+    await db.execute(update(TenantAccount).where(TenantAccount.id == uuid.UUID(admin.account_id)).values(disabled=True))
+    await db.execute(
+        update(EnvironmentAccount).where(EnvironmentAccount.id == uuid.UUID(user.account_id)).values(disabled=True)
+    )
+    await db.commit()
+
+    for url, account_id in (
+        (f"{world.base}/accounts/{admin.account_id}", admin.account_id),
+        (f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}", user.account_id),
+    ):
+        assert (await client.patch(f"{url}/enable", headers=world.owner.auth)).status_code == 204
+        assert await rows(db, account_id=account_id) == 0
+
+    assert (await current(client, world, admin.auth)).status_code == 401
+    again = await client.post(f"{auth(world.tenant_id)}/login", json={"username": admin.username, "password": PASSWORD})
+    assert (await current(client, world, bearer(again.json()["token"]))).status_code == 200
 
 
 # Expiry

@@ -207,8 +207,10 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
         return
     if disabled:
         await ensure_not_last_owner(db, account)
-        await sessions.revoke_all(db, account)
         await links.end_ways_in(db, tenant_pool(actor.tenant_id), account)
+    # Enabling ends sessions too: one may have been written by a sign-in that checked the password (no
+    # transaction open) while the account was being disabled, and enabled again the account starts afresh.
+    await sessions.revoke_all(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await _audit(db, actor, "tenant_account.disabled" if disabled else "tenant_account.enabled", account)
