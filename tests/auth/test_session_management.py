@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.tenant_accounts import TenantAccount
+from sump.kit.passwords import PasswordHasher
+from sump.sessions import service as sessions
 from tests.auth.tenant_sessions import (
     IDLE_TTL,
     OPTIONAL_SESSION_FIELDS,
@@ -157,6 +162,113 @@ async def test_a_session_that_outlived_its_accounts_disabling_is_refused(
         assert response.status_code == 401, (path, response.text)
         assert response.json()["code"] == "unauthenticated", path
     assert (await client.get(f"{world.base}/accounts", headers=world.owner.auth)).status_code == 200
+
+
+@pytest.mark.asvs("SESS-06", "SESS-07")
+@pytest.mark.parametrize("way", ["new password", "disabled"])
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_sign_in_that_checked_the_password_while_it_was_changed_or_disabled_gets_nothing(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    app: FastAPI,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+    way: str,
+) -> None:
+    """A sign-in checks the password with no transaction open. Meanwhile the owner sets a new password, or an
+    admin disables the account, which ends every other session and sign-in in progress: the sign-in that
+    checked the old password is not among them yet, and gets no session afterwards. Whoever knew the old
+    password does not outlast the change."""
+    if family == "tenant":
+        member = await world.add_member("user")
+        account_id, token, username, base = member.account_id, member.token, member.username, auth(world.tenant_id)
+        admin = f"{world.base}/accounts/{account_id}"
+    else:
+        user = await world.add_end_user(world.environment_id)
+        account_id, token, username, base = user.account_id, user.token, user.username, user.auth_base
+        admin = f"/api/v1/environments/{world.environment_id}/accounts/{account_id}"
+    hasher: PasswordHasher = app.state.hasher
+    checked = hasher.verify
+    new = {"currentPassword": PASSWORD, "newPassword": "the owner's own new passphrase"}
+
+    async def changed_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+        monkeypatch.setattr(hasher, "verify", checked)
+        verified = await checked(stored, password)
+        if way == "new password":
+            changed = await client.post(f"{base}/change-password", json=new, headers=bearer(token))
+        else:
+            changed = await client.patch(f"{admin}/disable", headers=world.owner.auth)
+        assert changed.status_code == 204, changed.text
+        return verified
+
+    monkeypatch.setattr(hasher, "verify", changed_meanwhile)
+    raced = await client.post(f"{base}/login", json={"username": username, "password": PASSWORD})
+
+    assert raced.status_code == 401, raced.text
+    assert raced.json()["code"] == "invalid_credentials"
+    kept = 1 if way == "new password" else 0  # the session that set the new password stays
+    assert await rows(db, account_id=account_id) == kept
+    assert (await client.get(f"{base}/session", headers=bearer(token))).status_code == (200 if kept else 401)
+
+
+@pytest.mark.asvs("SESS-06", "SESS-07")
+@pytest.mark.parametrize("way", ["new password", "disabled"])
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_disabled_gets_nothing(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    app: FastAPI,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+    way: str,
+) -> None:
+    """The same, truly at once: the change has ended the sessions it found and not committed yet when the
+    sign-in writes its own. The change holds the account's row by then, so the sign-in waits for it, and is
+    refused once it sees the change."""
+    if family == "tenant":
+        member = await world.add_member("user")
+        account_id, token, username, base = member.account_id, member.token, member.username, auth(world.tenant_id)
+        admin = f"{world.base}/accounts/{account_id}"
+    else:
+        user = await world.add_end_user(world.environment_id)
+        account_id, token, username, base = user.account_id, user.token, user.username, user.auth_base
+        admin = f"/api/v1/environments/{world.environment_id}/accounts/{account_id}"
+    hasher: PasswordHasher = app.state.hasher
+    checked, revoke_all = hasher.verify, sessions.revoke_all
+    password_checked, sessions_ended = asyncio.Event(), asyncio.Event()
+
+    async def then_wait(stored: str | None, password: str) -> tuple[bool, str | None]:
+        verified = await checked(stored, password)
+        password_checked.set()
+        await sessions_ended.wait()
+        return verified
+
+    async def then_let_the_sign_in_write(*args: Any, **kwargs: Any) -> int:
+        ended = await revoke_all(*args, **kwargs)
+        sessions_ended.set()
+        await asyncio.sleep(0.5)  # the sign-in writes meanwhile, or waits for this change to commit
+        return ended
+
+    async def change() -> httpx.Response:
+        await password_checked.wait()
+        monkeypatch.setattr(hasher, "verify", checked)
+        monkeypatch.setattr(sessions, "revoke_all", then_let_the_sign_in_write)
+        if way == "new password":
+            new = {"currentPassword": PASSWORD, "newPassword": "the owner's own new passphrase"}
+            return await client.post(f"{base}/change-password", json=new, headers=bearer(token))
+        return await client.patch(f"{admin}/disable", headers=world.owner.auth)
+
+    monkeypatch.setattr(hasher, "verify", then_wait)
+    raced, changed = await asyncio.gather(
+        client.post(f"{base}/login", json={"username": username, "password": PASSWORD}), change()
+    )
+
+    assert changed.status_code == 204, changed.text
+    assert raced.status_code == 401, raced.text
+    assert raced.json()["code"] == "invalid_credentials"
+    assert await rows(db, account_id=account_id) == (1 if way == "new password" else 0)
 
 
 @pytest.mark.asvs("SESS-07")

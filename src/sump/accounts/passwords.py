@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from limits import parse
 
@@ -116,11 +117,25 @@ async def check_current_password(call: Call, pool: Pool, account: Account, passw
         raise wrong_password()
 
 
+async def still_as_checked(call: Call, pool: Pool, account: Account, changed_at: datetime | None) -> bool:
+    """Whether the account's password is still the one a sign-in checked (set at `changed_at`, as read before
+    the hash was computed with no transaction open) and the account still enabled, its row held until the
+    sign-in commits. Called once the sign-in wrote its session or challenge: a new password or the disabling,
+    made while the hash was computed, ended the sessions and sign-ins it found, and this one was not among
+    them; it is refused instead (its writes roll back), so whoever knew the old password does not outlast the
+    change. The change writes the row before it ends sessions (`set_password`), so of the two, one waits for
+    the other (on SQLite, the one writer at a time that the sign-in's first write made it)."""
+    found = await repository.hold_credential(call.db, pool, account.id)
+    return found == (changed_at, False)
+
+
 async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
     """A new password: every other session and every sign-in or reset link ends, and the account is told by
-    email."""
+    email. The row is written first: a sign-in that checked the old password meanwhile waits for it, and is
+    refused (`still_as_checked`)."""
     account.password_hash = new_hash
     account.password_changed_at = utcnow()
+    await call.db.flush()
     await sessions.revoke_all(call.db, account, keep=keep)
     await links.end_ways_in(call.db, pool, account)
     await enqueue_email(call.db, "password_changed", account.email, name=account.name)

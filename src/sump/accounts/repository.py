@@ -68,6 +68,17 @@ async def taken_identifiers(
     return {name for name, value in given.items() if any(getattr(holder, name) == value for holder in holders)}
 
 
+async def hold_credential(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> tuple[datetime | None, bool] | None:
+    """When the account's password was last set, and whether it is disabled, as committed now, its row locked
+    until the transaction ends (`FOR UPDATE`; SQLite, which has none, lets one transaction write at a time)."""
+    model = pool.model
+    statement = (
+        pool.scope.select(model.password_changed_at, model.disabled).where(model.id == account_id).with_for_update()
+    )
+    row = (await db.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def get_account(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | None:
     account: Account | None = await db.scalar(pool.select_accounts().where(pool.model.id == account_id))
     return account

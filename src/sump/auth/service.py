@@ -103,21 +103,28 @@ async def sign_in(
         details = {"identifier_kind": kind, "identifier": value, "channel": channel}
         _audit_failure(call, "login.failed", problem, pool, first.aimed_at, **details)
         raise problem
-    if first.upgraded:
-        account.password_hash = first.upgraded
     if pool.require_verified_email and not account.email_verified:
         # Only once the password checked out: someone without it learns nothing of the account.
         problem = email_unverified()
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem
+    changed_at = account.password_changed_at  # of the password just checked, as read before the hash
     challenge = await factors.next_step(call, pool, account, methods=[kinds.PASSWORD_AMR], channel=channel)
     if challenge is not None:
         action = "login.enrolment_required" if challenge.enrol else "login.factor_required"
         await _audit(call, pool, action, account, identifier_kind=kind, channel=channel)
-        return challenge
-    return await _signed_in(
-        call, pool, account, [kinds.PASSWORD_AMR], previous_token, identifier_kind=kind, channel=channel
-    )
+        done: SignedIn | Challenge = challenge
+    else:
+        done = await _signed_in(
+            call, pool, account, [kinds.PASSWORD_AMR], previous_token, identifier_kind=kind, channel=channel
+        )
+    if not await passwords.still_as_checked(call, pool, account, changed_at):
+        problem = passwords.invalid_credentials()  # its writes roll back with it
+        _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
+        raise problem
+    if first.upgraded:  # once the row is held: a password set meanwhile is never replaced by the old one's hash
+        account.password_hash = first.upgraded
+    return done
 
 
 async def _signed_in(
@@ -204,6 +211,7 @@ async def _proven_by_link(call: Call, pool: Pool, account: Account) -> None:
     had_password = account.password_hash is not None
     account.password_hash = None
     account.password_changed_at = utcnow()
+    await call.db.flush()  # the row first, as `passwords.set_password` takes it
     await sessions.revoke_all(call.db, account)
     await links.end_ways_in(call.db, pool, account)
     removed = await enrolment.reset(call, pool, account)

@@ -189,13 +189,14 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
     account = await get(db, actor, account_id, write=True)
     if account.disabled is disabled:
         return
-    # Enabling ends sessions too: one may have been written by a sign-in that checked the password (no
-    # transaction open) while the account was being disabled, and enabled again the account starts afresh.
-    await sessions.revoke_all(db, account)
     if disabled:
         await links.end_ways_in(db, environments.pool(actor.environment), account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
+    await db.flush()  # the row first: a sign-in that checked the password meanwhile waits, and is refused
+    # Enabling ends sessions too: one that slipped past the disabling (a sign-in's second step, a link) would
+    # come back with the account, which starts afresh instead.
+    await sessions.revoke_all(db, account)
     await _audit(db, actor, "end_user.disabled" if disabled else "end_user.enabled", account)
 
 

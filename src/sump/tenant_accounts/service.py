@@ -208,11 +208,12 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
     if disabled:
         await ensure_not_last_owner(db, account)
         await links.end_ways_in(db, tenant_pool(actor.tenant_id), account)
-    # Enabling ends sessions too: one may have been written by a sign-in that checked the password (no
-    # transaction open) while the account was being disabled, and enabled again the account starts afresh.
-    await sessions.revoke_all(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
+    await db.flush()  # the row first: a sign-in that checked the password meanwhile waits, and is refused
+    # Enabling ends sessions too: one that slipped past the disabling (a sign-in's second step, a link) would
+    # come back with the account, which starts afresh instead.
+    await sessions.revoke_all(db, account)
     await _audit(db, actor, "tenant_account.disabled" if disabled else "tenant_account.enabled", account)
 
 
