@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -117,3 +118,30 @@ async def test_a_second_run_imports_nothing_new(
     assert (await stored(app, TenantAccount, original["owner"])).password_hash == rehashed
     environment = await stored(app, Environment, original["acme_prod_again"])
     assert environment.name == "Production (2)"
+
+
+async def test_an_avatar_url_sump_would_refuse_is_dropped_and_reported(
+    original: Original, database: Database, app: FastAPI
+) -> None:
+    """The original took any URL its validator parsed (and anyone could create end users), so a row may hold a
+    `javascript:` or `data:` avatar: Sump's API takes only http(s) ones, and an application showing the avatar
+    would run it. Such a URL is not carried over, and the report says so."""
+    connection = await asyncpg.connect(original.dsn)
+    try:
+        await connection.execute(
+            "UPDATE environment_account SET avatar_url = 'javascript:alert(document.cookie)' WHERE id = $1",
+            original["zoe"],
+        )
+        await connection.execute(
+            "UPDATE tenant_account SET avatar_url = 'data:text/html,<script>alert(1)</script>' WHERE id = $1",
+            original["owner"],
+        )
+    finally:
+        await connection.close()
+
+    report = await import_original(original.dsn, database.url)
+
+    notes = {note.id: note.reason for note in report.adjusted}
+    for key, model in (("zoe", EnvironmentAccount), ("owner", TenantAccount)):
+        assert "avatar_url dropped: not an http:// or https:// URL" in notes[original[key]]
+        assert (await stored(app, model, original[key])).avatar_url is None

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from sump.db.tables.environments import Environment
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.db.tables.tenants import Tenant
@@ -15,6 +17,7 @@ from sump.kit.custom_properties import check_limits
 from sump.kit.errors import Problem
 from sump.kit.identifiers import normalize_email, normalize_phone, normalize_username
 from sump.kit.passwords import BCRYPT_PREFIXES
+from sump.kit.schemas import HttpUrl
 
 IDENTIFIERS = ("email", "phone", "username")
 
@@ -89,6 +92,10 @@ def account_fields(report: ImportReport, table: str, row: Any, identifiers: dict
     avatar_url = row["avatar_url"]
     if avatar_url is not None and len(avatar_url) > AVATAR_URL_LENGTH:
         report.adjust(table, account_id, f"avatar_url dropped: longer than {AVATAR_URL_LENGTH} characters")
+        avatar_url = None
+    elif avatar_url is not None and not _http_url(avatar_url):
+        # The original took any URL its validator parsed (`javascript:`, `data:` …), from anyone for end users.
+        report.adjust(table, account_id, "avatar_url dropped: not an http:// or https:// URL, as Sump requires")
         avatar_url = None
     return {
         "id": account_id,
@@ -173,6 +180,18 @@ def unique_name(name: str, taken: set[str], limit: int) -> str:
         if candidate not in taken:
             return candidate
         number += 1
+
+
+def _http_url(value: str) -> bool:
+    """Whether the API would take `value` as a URL (`kit.schemas.HttpUrl`)."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+_HTTP_URL: TypeAdapter[str] = TypeAdapter(HttpUrl)
 
 
 def _same_id(value: Any, expected: uuid.UUID) -> bool:
