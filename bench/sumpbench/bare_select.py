@@ -4,7 +4,8 @@ answers a small body. What a check must cost at least on the server stack and th
 answer, the statement's round trip and its row; no cookie, no security headers, no access line, no rendering.
 
 Configured by the environment: `BARE_DATABASE_URL`, `BARE_SQL`, `BARE_DIGEST` (the token's SHA-256, hex),
-`BARE_CONTEXT` (the tenant id), `BARE_IDLE_SECONDS` (the idle window)."""
+`BARE_CONTEXT` (the tenant id), `BARE_IDLE_SECONDS` (the idle window), `BARE_ABSOLUTE_SECONDS` (the absolute
+lifetime)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ SQL = os.environ.get("BARE_SQL", "")
 DIGEST = bytes.fromhex(os.environ.get("BARE_DIGEST", ""))
 CONTEXT = uuid.UUID(os.environ["BARE_CONTEXT"]) if "BARE_CONTEXT" in os.environ else None
 IDLE = timedelta(seconds=int(os.environ.get("BARE_IDLE_SECONDS", "604800")))
+ABSOLUTE = timedelta(seconds=int(os.environ.get("BARE_ABSOLUTE_SECONDS", "2592000")))
 _idle: list[asyncpg.Connection] = []
 _free: asyncio.Semaphore | None = None
 
@@ -53,7 +55,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     async with _free:
         connection = _idle.pop()
         try:
-            row = await connection.fetchrow(SQL, DIGEST, now, now - IDLE, CONTEXT)
+            row = await connection.fetchrow(SQL, DIGEST, now, now - IDLE, now - ABSOLUTE, CONTEXT)
         finally:
             _idle.append(connection)
     start, body = _answer(200, b'{"id":"%s"}' % str(row["id"]).encode()) if row else _answer(401, b"{}")

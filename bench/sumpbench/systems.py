@@ -234,13 +234,14 @@ def start_bare_select(database: str, session_token: str, tenant_id: str) -> Syst
     from sump.sessions.repository import _LIVE_IN
 
     sql, names = _compiled(dialect(), _LIVE_IN[AccountType.TENANT_ACCOUNT])
-    assert names == ["digest", "now", "idle_since", "context_id"], names
+    assert names == ["digest", "now", "idle_since", "born_after", "context_id"], names
     env = {
         "BARE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "BARE_SQL": sql,
         "BARE_DIGEST": token_digest(session_token).hex(),
         "BARE_CONTEXT": tenant_id,
         "BARE_IDLE_SECONDS": str(Settings.model_fields["session_idle_ttl"].default),
+        "BARE_ABSOLUTE_SECONDS": str(Settings.model_fields["session_absolute_ttl"].default),
     }
     return start_bare("sumpbench.bare_select", env, "bare ASGI + SELECT")
 

@@ -18,6 +18,7 @@ from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
 from tests.auth.tenant_sessions import (
+    ABSOLUTE_TTL,
     IDLE_TTL,
     OPTIONAL_SESSION_FIELDS,
     SESSION_FIELDS,
@@ -347,6 +348,33 @@ async def test_absolute_expiry_holds_even_for_an_active_session(
 
     assert (await current(client, world, bearer(data["token"]))).status_code == 401
     assert (await client.get(world.base, headers=bearer(data["token"]))).status_code == 401
+
+
+@pytest.mark.asvs("SESS-05")
+async def test_the_absolute_lifetime_configured_now_ends_a_session_made_under_a_longer_one(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A session made while SUMP_SESSION_ABSOLUTE_TTL was longer still says it expires later; the lifetime set
+    now ends it all the same (an operator who shortens it means every session), on every way a session counts:
+    the session check, a route, the list of sessions, and the access tokens and refresh tokens of its chain."""
+    owner = await signed_in(client, world, email=world.owner.email)
+    user = await world.add_end_user(world.environment_id)
+    grant = await client.post(f"{user.auth_base}/token", json={"grantType": "session"}, headers=user.auth)
+    assert grant.status_code == 200, grant.text
+    made_long_ago = {"created_at": datetime.now(UTC) - ABSOLUTE_TTL - timedelta(seconds=1)}
+    for session_id in (owner["session"]["id"], user.session_id):
+        await set_session(db, session_id, expires_at=datetime.now(UTC) + timedelta(days=1), **made_long_ago)
+
+    assert (await current(client, world, bearer(owner["token"]))).status_code == 401
+    assert (await client.get(world.base, headers=bearer(owner["token"]))).status_code == 401
+    listed = await client.get(f"{auth(world.tenant_id)}/sessions", headers=world.owner.auth)
+    assert owner["session"]["id"] not in {session["id"] for session in listed.json()}
+    me = await client.get(f"{user.auth_base}/me", headers=bearer(grant.json()["accessToken"]))
+    assert (me.status_code, me.json()["code"]) == (401, "invalid_token")
+    refreshed = await client.post(
+        f"{user.auth_base}/token", json={"grantType": "refresh_token", "refreshToken": grant.json()["refreshToken"]}
+    )
+    assert (refreshed.status_code, refreshed.json()["code"]) == (401, "invalid_grant")
 
 
 @pytest.mark.asvs("SESS-05")

@@ -5,6 +5,7 @@ session's or an account's own id (an account belongs to exactly one tenant), or 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,19 @@ from sump.db.tables.tenant_accounts import TenantAccount
 Account = TenantAccount | EnvironmentAccount
 
 
+@dataclass(frozen=True)
+class Lifetimes:
+    """What a live session is at `now`: not past its `expires_at`, used after `idle_since`, and made after
+    `born_after` (the absolute lifetime ago, as configured now)."""
+
+    now: datetime
+    idle_since: datetime
+    born_after: datetime
+
+    def parameters(self) -> dict[str, datetime]:
+        return {"now": self.now, "idle_since": self.idle_since, "born_after": self.born_after}
+
+
 async def add(db: AsyncSession, session: Session) -> Session:
     await insert_now(db, session)  # the row carries its tenant_id and environment_id
     return session
@@ -36,6 +50,7 @@ _LIVE_BY_DIGEST = (
     Session.token_hash == bindparam("digest"),
     Session.expires_at > bindparam("now"),
     Session.last_active_at > bindparam("idle_since"),
+    Session.created_at > bindparam("born_after"),
 )
 _LIVE = (
     select(Session, TenantAccount, EnvironmentAccount)
@@ -54,12 +69,15 @@ _LIVE_WITH_ENVIRONMENT = _LIVE.add_columns(Environment).outerjoin(
 
 
 async def find_live(
-    db: AsyncSession, digest: bytes, now: datetime, idle_since: datetime, environment_id: uuid.UUID | None = None
+    db: AsyncSession,
+    digest: bytes,
+    live: Lifetimes,
+    environment_id: uuid.UUID | None = None,
 ) -> tuple[Session, Account, Environment | None] | None:
     """One statement: the live session of this digest with its enabled account (of either family), found by
     the unique index on the digest and the accounts' primary keys; with `environment_id`, also that environment
     if the session's tenant has it (else, and without it, None)."""
-    parameters = {"digest": digest, "now": now, "idle_since": idle_since, "environment_id": environment_id}
+    parameters = {"digest": digest, **live.parameters(), "environment_id": environment_id}
     row = (await db.execute(_LIVE if environment_id is None else _LIVE_WITH_ENVIRONMENT, parameters)).first()
     if row is None:
         return None
@@ -113,14 +131,13 @@ async def find_live_in(
     account_type: AccountType,
     context_id: uuid.UUID,
     digest: bytes,
-    now: datetime,
-    idle_since: datetime,
+    live: Lifetimes,
 ) -> Any | None:
     """One statement: the session columns of this digest when the session is live and its enabled account
     is of `account_type` in the tenant or environment `context_id`, read by name (the account type as its text);
     no ORM objects are built. The session check is the service's hottest read: it runs as the driver's own
     prepared statement (`db.direct`)."""
-    parameters = {"digest": digest, "now": now, "idle_since": idle_since, "context_id": context_id}
+    parameters = {"digest": digest, **live.parameters(), "context_id": context_id}
     row = await direct.first_row(conn, _LIVE_IN[account_type], parameters)
     return None if row is None else row._mapping
 
@@ -129,9 +146,9 @@ async def touch(conn: AsyncConnection, session_id: uuid.UUID, now: datetime) -> 
     await conn.execute(_TOUCH, {"session_id": session_id, "now": now})
 
 
-async def is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime) -> bool:
+async def is_live(db: AsyncSession, session_id: uuid.UUID, live: Lifetimes) -> bool:
     # Not scoped: by the session's own id, read from a token that was verified for its environment.
-    return await live_amr(db, session_id, now, idle_since) is not None
+    return await live_amr(db, session_id, live) is not None
 
 
 # Read by every refresh and every request with an access token: built once (bound parameters).
@@ -139,19 +156,18 @@ _LIVE_AMR = select(Session.amr).where(
     Session.id == bindparam("session_id"),
     Session.expires_at > bindparam("now"),
     Session.last_active_at > bindparam("idle_since"),
+    Session.created_at > bindparam("born_after"),
 )
 
 
-async def live_amr(
-    db: AsyncSession, session_id: uuid.UUID, now: datetime, idle_since: datetime
-) -> tuple[list[str] | None] | None:
+async def live_amr(db: AsyncSession, session_id: uuid.UUID, live: Lifetimes) -> tuple[list[str] | None] | None:
     # Not scoped: by the session's own id, read from a refresh token found through its environment.
-    row = (await db.execute(_LIVE_AMR, {"session_id": session_id, "now": now, "idle_since": idle_since})).first()
+    row = (await db.execute(_LIVE_AMR, {"session_id": session_id, **live.parameters()})).first()
     return (row[0],) if row is not None else None
 
 
 async def list_live(
-    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, now: datetime, idle_since: datetime
+    db: AsyncSession, account_type: AccountType, account_id: uuid.UUID, live: Lifetimes
 ) -> list[Session]:
     # Not scoped: by the account's own id; an account belongs to exactly one tenant.
     result = await db.scalars(
@@ -159,8 +175,9 @@ async def list_live(
         .where(
             Session.account_type == account_type,
             Session.account_id == account_id,
-            Session.expires_at > now,
-            Session.last_active_at > idle_since,
+            Session.expires_at > live.now,
+            Session.last_active_at > live.idle_since,
+            Session.created_at > live.born_after,
         )
         .order_by(Session.last_active_at.desc(), Session.id.desc())
     )
@@ -202,9 +219,13 @@ async def delete_challenges_for_account(db: AsyncSession, account_type: AccountT
     )
 
 
-async def delete_expired(db: AsyncSession, now: datetime, idle_since: datetime) -> int:
+async def delete_expired(db: AsyncSession, live: Lifetimes) -> int:
     # Not scoped: the purge of expired and idle sessions runs across all tenants.
     result = await db.execute(
-        delete(Session).where((Session.expires_at <= now) | (Session.last_active_at <= idle_since))
+        delete(Session).where(
+            (Session.expires_at <= live.now)
+            | (Session.last_active_at <= live.idle_since)
+            | (Session.created_at <= live.born_after)
+        )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -39,10 +39,15 @@ class Issued:
     token: str
 
 
-def _live_since(settings: Settings) -> tuple[datetime, datetime]:
-    """(now, idle_since): a live session expires after `now` and was last used after `idle_since`."""
+def _live_since(settings: Settings) -> repository.Lifetimes:
+    """A live session expires after now, was last used within the idle lifetime and was made within the
+    absolute one as configured now: a session made under a longer SUMP_SESSION_ABSOLUTE_TTL ends by today's."""
     now = utcnow()
-    return now, now - timedelta(seconds=settings.session_idle_ttl)
+    return repository.Lifetimes(
+        now,
+        idle_since=now - timedelta(seconds=settings.session_idle_ttl),
+        born_after=now - timedelta(seconds=settings.session_absolute_ttl),
+    )
 
 
 def account_type_of(account: Account) -> AccountType:
@@ -88,10 +93,12 @@ async def resolve_with_environment(
     """`resolve`, and the environment `environment_id` if the session's tenant has it (one statement)."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
-    now, idle_since = _live_since(settings)
-    found = await repository.find_live(db, token_digest(token), now, idle_since, environment_id)
-    if found is not None and now - found[0].last_active_at >= TOUCH_INTERVAL:
-        found[0].last_active_at = now  # the sliding expiry, at most once a minute, written with the request's commit
+    live = _live_since(settings)
+    found = await repository.find_live(db, token_digest(token), live, environment_id)
+    if found is not None and live.now - found[0].last_active_at >= TOUCH_INTERVAL:
+        found[
+            0
+        ].last_active_at = live.now  # the sliding expiry, at most once a minute, written with the request's commit
     return found
 
 
@@ -103,8 +110,9 @@ async def current_view(
     session's columns joined with the account, and the sliding expiry's UPDATE at most once a minute."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
-    now, idle_since = _live_since(settings)
-    row = await repository.find_live_in(conn, account_type, context_id, token_digest(token), now, idle_since)
+    live = _live_since(settings)
+    now = live.now
+    row = await repository.find_live_in(conn, account_type, context_id, token_digest(token), live)
     if row is None:
         return None
     last_active_at = row["last_active_at"]
@@ -116,17 +124,17 @@ async def current_view(
 
 async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> bool:
     """Whether the session behind an access token (its `sid`) still stands: revocation reaches tokens too."""
-    return await repository.is_live(db, session_id, *_live_since(settings))
+    return await repository.is_live(db, session_id, _live_since(settings))
 
 
 async def live_amr(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> tuple[bool, list[str] | None]:
     """Whether the session still stands, and how it was signed in (its `amr`, for tokens it issues)."""
-    found = await repository.live_amr(db, session_id, *_live_since(settings))
+    found = await repository.live_amr(db, session_id, _live_since(settings))
     return (found is not None, found[0] if found else None)
 
 
 async def live_sessions(db: AsyncSession, settings: Settings, current: Session) -> list[Session]:
-    return await repository.list_live(db, current.account_type, current.account_id, *_live_since(settings))
+    return await repository.list_live(db, current.account_type, current.account_id, _live_since(settings))
 
 
 async def revoke(db: AsyncSession, current: Session, session_id: uuid.UUID) -> bool:
@@ -156,7 +164,7 @@ async def revoke_all(db: AsyncSession, account: Account, *, keep: uuid.UUID | No
 
 
 async def purge_expired(db: AsyncSession, settings: Settings) -> int:
-    return await repository.delete_expired(db, *_live_since(settings))
+    return await repository.delete_expired(db, _live_since(settings))
 
 
 def step_up_required(detail: str = "a second factor used within the last 5 minutes: step up with one") -> Problem:
