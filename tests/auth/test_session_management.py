@@ -165,6 +165,17 @@ async def test_a_session_that_outlived_its_accounts_disabling_is_refused(
     assert (await client.get(f"{world.base}/accounts", headers=world.owner.auth)).status_code == 200
 
 
+async def _signed_in_account(world: TenantWorld, family: str) -> tuple[str, str, str, str, str]:
+    """A new account of `family`, signed in: its id, session token, username, auth base and admin URL."""
+    if family == "tenant":
+        member = await world.add_member("user")
+        admin = f"{world.base}/accounts/{member.account_id}"
+        return member.account_id, member.token, member.username, auth(world.tenant_id), admin
+    user = await world.add_end_user(world.environment_id)
+    admin = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+    return user.account_id, user.token, user.username, user.auth_base, admin
+
+
 @pytest.mark.asvs("SESS-06", "SESS-07")
 @pytest.mark.parametrize("way", ["new password", "disabled"])
 @pytest.mark.parametrize("family", ["tenant", "environment"])
@@ -181,14 +192,7 @@ async def test_a_sign_in_that_checked_the_password_while_it_was_changed_or_disab
     admin disables the account, which ends every other session and sign-in in progress: the sign-in that
     checked the old password is not among them yet, and gets no session afterwards. Whoever knew the old
     password does not outlast the change."""
-    if family == "tenant":
-        member = await world.add_member("user")
-        account_id, token, username, base = member.account_id, member.token, member.username, auth(world.tenant_id)
-        admin = f"{world.base}/accounts/{account_id}"
-    else:
-        user = await world.add_end_user(world.environment_id)
-        account_id, token, username, base = user.account_id, user.token, user.username, user.auth_base
-        admin = f"/api/v1/environments/{world.environment_id}/accounts/{account_id}"
+    account_id, token, username, base, admin = await _signed_in_account(world, family)
     hasher: PasswordHasher = app.state.hasher
     checked = hasher.verify
     new = {"currentPassword": PASSWORD, "newPassword": "the owner's own new passphrase"}
@@ -228,17 +232,14 @@ async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_di
     """The same, truly at once: the change has ended the sessions it found and not committed yet when the
     sign-in writes its own. The change holds the account's row by then, so the sign-in waits for it, and is
     refused once it sees the change."""
-    if family == "tenant":
-        member = await world.add_member("user")
-        account_id, token, username, base = member.account_id, member.token, member.username, auth(world.tenant_id)
-        admin = f"{world.base}/accounts/{account_id}"
-    else:
-        user = await world.add_end_user(world.environment_id)
-        account_id, token, username, base = user.account_id, user.token, user.username, user.auth_base
-        admin = f"/api/v1/environments/{world.environment_id}/accounts/{account_id}"
+    account_id, token, username, base, admin = await _signed_in_account(world, family)
     hasher: PasswordHasher = app.state.hasher
-    checked, revoke_all = hasher.verify, sessions.revoke_all
-    password_checked, sessions_ended = asyncio.Event(), asyncio.Event()
+    checked, revoke_all, issue = hasher.verify, sessions.revoke_all, sessions.issue
+    password_checked, sessions_ended, writing = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def signal_then_issue(*args: Any, **kwargs: Any) -> sessions.Issued:
+        writing.set()
+        return await issue(*args, **kwargs)
 
     async def then_wait(stored: str | None, password: str) -> tuple[bool, str | None]:
         verified = await checked(stored, password)
@@ -249,7 +250,9 @@ async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_di
     async def then_let_the_sign_in_write(*args: Any, **kwargs: Any) -> int:
         ended = await revoke_all(*args, **kwargs)
         sessions_ended.set()
-        await asyncio.sleep(0.5)  # the sign-in writes meanwhile, or waits for this change to commit
+        # The sign-in writes its session now, after the sessions were ended: it goes through, or waits for this
+        # change to commit (the account's row is held), and either way must be refused.
+        await asyncio.wait_for(writing.wait(), 30)
         return ended
 
     async def change() -> httpx.Response:
@@ -262,6 +265,7 @@ async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_di
         return await client.patch(f"{admin}/disable", headers=world.owner.auth)
 
     monkeypatch.setattr(hasher, "verify", then_wait)
+    monkeypatch.setattr(sessions, "issue", signal_then_issue)
     raced, changed = await asyncio.gather(
         client.post(f"{base}/login", json={"username": username, "password": PASSWORD}), change()
     )

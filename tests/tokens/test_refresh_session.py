@@ -219,6 +219,22 @@ async def test_a_rotation_reads_what_it_checks_then_writes_its_successor_with_th
     assert rotated[token_digest(user.refresh_token)] is None, "its successor is stored, not yet used"
 
 
+def revoke_before_rotation(monkeypatch: pytest.MonkeyPatch, session_id: uuid.UUID) -> None:
+    """The chain of `session_id` is revoked after a refresh has read its token and before its rotation."""
+    rotate = repository.mark_rotated
+
+    async def revoked_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.session_id == session_id)
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)  # the token read stays as read
+        )
+        return await rotate(db, token_id, now)
+
+    monkeypatch.setattr(repository, "mark_rotated", revoked_then_rotate)
+
+
 @pytest.mark.asvs("JWT-06")
 async def test_a_refresh_within_the_grace_window_gets_nothing_once_the_chain_is_revoked_meanwhile(
     client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch
@@ -229,18 +245,7 @@ async def test_a_refresh_within_the_grace_window_gets_nothing_once_the_chain_is_
     user = await Chain(client, world).sign_up()
     spent = user.refresh_token
     await user.refreshed()  # the successor is current; `spent` is within the grace window
-    rotate = repository.mark_rotated
-
-    async def revoked_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
-        await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.session_id == user.session_id)
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)  # the token read stays as read
-        )
-        return await rotate(db, token_id, now)
-
-    monkeypatch.setattr(repository, "mark_rotated", revoked_then_rotate)
+    revoke_before_rotation(monkeypatch, user.session_id)
     late = await user.refresh(spent)
     assert problem(late) == {
         **await unknown_token_answer(user),
@@ -260,18 +265,7 @@ async def test_a_refresh_racing_the_chains_revocation_issues_nothing(
     after the refresh has read the current token and before its rotation, no successor is written, so the
     revocation holds and no live refresh token is left."""
     user = await Chain(client, world).sign_up()
-    rotate = repository.mark_rotated
-
-    async def revoked_then_rotate(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> bool:
-        await db.execute(
-            update(RefreshToken)
-            .where(RefreshToken.session_id == user.session_id)
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)  # the token read stays as read
-        )
-        return await rotate(db, token_id, now)
-
-    monkeypatch.setattr(repository, "mark_rotated", revoked_then_rotate)
+    revoke_before_rotation(monkeypatch, user.session_id)
     raced = await user.refresh()
     assert (raced.status_code, raced.json()["code"]) == (401, "invalid_grant")
     live = select(RefreshToken.id).where(RefreshToken.session_id == user.session_id, RefreshToken.revoked_at.is_(None))
