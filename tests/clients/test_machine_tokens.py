@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import TenantActor
@@ -20,12 +20,13 @@ from sump.clients import grants, policy
 from sump.clients import service as clients
 from sump.clients.schemas import AUTOMATION_PERMISSIONS
 from sump.db.tables.audit import AuditEvent
+from sump.db.tables.clients import Client as ClientRow
 from sump.db.tables.sessions import Session
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.environments import service as environments
 from sump.kit.call import Call, Client, Hooks
 from sump.kit.errors import Problem
-from tests.clients.support import application, machine, register
+from tests.clients.support import application, clients_url, machine, register
 from tests.support import TenantWorld, bearer
 
 
@@ -166,16 +167,43 @@ def test_a_client_never_gets_more_than_its_grantor_holds() -> None:
 
 
 @pytest.mark.asvs("JWT-04")
-async def test_a_machine_token_is_no_end_users_even_for_the_environments_audience(
-    client: httpx.AsyncClient, world: TenantWorld
+@pytest.mark.parametrize("audience", ["{env}", "{env_upper}", "{issuer}", "{issuer}/userinfo", "{elsewhere}/"])
+async def test_a_machine_client_may_not_take_the_audience_of_the_environments_own_tokens(
+    client: httpx.AsyncClient, world: TenantWorld, audience: str
 ) -> None:
-    """An admin may register any audience, the environment's own id or its userinfo endpoint included: the
-    client's token then carries the issuer, audience, type and key of an end user's access token. It names no
-    session (`sid`), which every end user's token must, so `…/me` and userinfo refuse it as invalid, like any
-    other token that is not an end user's."""
+    """An end user's access token is addressed to the environment's id (first-party) or its userinfo endpoint: a
+    machine client's token with that audience would pass a builder's own verifier for an end user's (same
+    issuer, type and keys), its client id taken for an account id. Its issuer too, under any public URL."""
+    issuer = f"http://sump.test/api/v1/environments/{world.environment_id}"
+    chosen = audience.format(
+        env=world.environment_id,
+        env_upper=world.environment_id.upper(),
+        issuer=issuer,
+        elsewhere=f"https://id.example.com/api/v1/environments/{world.environment_id}/userinfo",
+    )
+    refused = await client.post(clients_url(world), json=machine(audience=chosen), headers=world.owner.auth)
+    assert (refused.status_code, refused.json()["code"]) == (400, "reserved_audience"), refused.text
+    assert set(refused.json()["errors"]) == {"audience"}
+    created = await register(client, world, machine())
+    url = f"{clients_url(world)}/{created['id']}"
+    changed = await client.patch(url, json={"audience": chosen}, headers=world.owner.auth)
+    assert (changed.status_code, changed.json()["code"]) == (400, "reserved_audience")
+    another = await world.add_environment()  # its tokens have another issuer: its id is any audience here
+    assert (await client.patch(url, json={"audience": another}, headers=world.owner.auth)).status_code == 204
+
+
+async def test_a_machine_token_is_no_end_users_even_for_the_environments_audience(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Should a machine client hold the audience of an end user's access token (registered before Sump refused
+    it), its token carries the issuer, audience, type and key of an end user's. It names no session (`sid`),
+    which every end user's token must, so `…/me` and userinfo refuse it as invalid, like any other token that is
+    not an end user's."""
     issuer = f"http://sump.test/api/v1/environments/{world.environment_id}"
     for audience in (world.environment_id, f"{issuer}/userinfo"):
-        created = await register(client, world, machine(audience=audience))
+        created = await register(client, world, machine())
+        await db.execute(update(ClientRow).where(ClientRow.client_id == created["clientId"]).values(audience=audience))
+        await db.commit()
         issued = await client.post(
             f"/api/v1/auth/environments/{world.environment_id}/token",
             data={"grant_type": "client_credentials"},

@@ -144,6 +144,7 @@ async def create(
     require(policy.manage(actor))
     await _scope(db, actor, environment_id)
     if isinstance(body, MachineCreate):
+        _check_audience(environment_id, body.audience)
         permissions = await _known_permissions(db, actor, environment_id, body.permissions) if body.permissions else []
         client = Client(
             purpose=ClientPurpose.MACHINE,
@@ -227,6 +228,8 @@ async def update(
     for field in changes:
         if field not in allowed:
             raise _not_applicable(client, field)
+    if changes.get("audience") is not None and client.environment_id is not None:
+        _check_audience(client.environment_id, changes["audience"])
     if "permissions" in changes:
         if client.purpose is ClientPurpose.AUTOMATION:
             changes["permissions"] = _grantable(actor, changes["permissions"])
@@ -237,6 +240,18 @@ async def update(
     client.updated_at = utcnow()
     await _audit(db, actor, "client.updated", client, fields=sorted(changes))
     return client
+
+
+def _check_audience(environment_id: uuid.UUID, audience: str) -> None:
+    """A machine client's audience is never one of the environment's own tokens': its id (an end user's access
+    token for a first-party client), its issuer or its userinfo endpoint (a third party's), under whatever public
+    URL. A builder's verifier of end users' tokens would take such a client's token for one, its client id for
+    an account's. 400 `reserved_audience`."""
+    own = f"/api/v1/environments/{environment_id}"
+    named = audience.lower().rstrip("/")
+    if named == str(environment_id) or named.endswith((own, f"{own}/userinfo")):
+        detail = "The environment's id, issuer and userinfo endpoint are the audiences of its end users' tokens."
+        raise bad_request("reserved_audience", detail, "audience")
 
 
 def _changeable(client: Client) -> set[str]:
