@@ -13,7 +13,7 @@ from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import Session
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.db.tables.tenants import Tenant
-from tests.support import PASSWORD, TenantWorld, new_tenant, tenant_body
+from tests.support import PASSWORD, TenantWorld, new_tenant, signup_body, tenant_body
 
 
 async def test_create_returns_ids_session_cookie_and_default_environment(client: httpx.AsyncClient) -> None:
@@ -246,3 +246,14 @@ async def test_custom_property_values_must_be_standard_json(
     assert response.json()["code"] == "custom_property_value_invalid"
     tenant = await client.get(world.base, headers=world.owner.auth)
     assert tenant.json()["customProperties"] == {}
+
+
+@pytest.mark.asvs("AC-10")
+async def test_first_environment_keeps_the_settings_it_was_created_with(client: httpx.AsyncClient) -> None:
+    """A tenant created with its first environment closed to sign-up has it closed from the start."""
+    world = await new_tenant(client, environment={"name": "closed", "settings": {"signupEnabled": False}})
+    environment = f"{world.base}/environments/{world.environment_id}"
+    assert (await client.get(environment, headers=world.owner.auth)).json()["settings"]["signupEnabled"] is False
+    response = await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=signup_body())
+    assert response.status_code == 403
+    assert response.json()["code"] == "signup_disabled"

@@ -53,6 +53,7 @@ async def create(call: Call, body: TenantCreate) -> NewTenant:
         tenant.id,
         first.name if first else DEFAULT_ENVIRONMENT,
         first.custom_properties if first else None,
+        first.settings if first else None,
     )
     issued = await sessions.issue(db, call.settings, owner, call.client)
     await audit.record(db, "tenant.created", tenant_id=tenant.id, actor=ref(owner), target=Ref("tenant", tenant.id))
