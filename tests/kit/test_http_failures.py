@@ -3,6 +3,7 @@ health probes; a database that does not answer is a fast 503."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from tests.kit.http_support import (
     assert_problem,
     serving,
 )
-from tests.support import PASSWORD, SECRET, Database, make_settings, tenant_body
+from tests.support import PASSWORD, SECRET, Database, make_settings, statements, tenant_body
 
 SECRET_IN_EXCEPTION = "postgresql://admin:hunter2-SENTINEL@db.internal/sump"
 
@@ -168,6 +169,20 @@ async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ok"
+
+
+async def test_readiness_asks_the_database_once_for_a_burst_of_anonymous_probes(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Anyone may probe: a burst of probes shares one check of the database (and a good answer stands for a
+    moment), so probes cannot take the pool's connections from the API."""
+    app.state.ready_at = None  # the application is shared: an earlier test's good answer may still stand
+    with statements(app) as seen:
+        burst = await asyncio.gather(*(client.get("/health/ready") for _ in range(20)))
+        again = [await client.get("/health/ready") for _ in range(5)]
+    assert {response.status_code for response in [*burst, *again]} == {200}
+    assert {response.json()["status"] for response in [*burst, *again]} == {"ok"}
+    assert len(seen) == 1, seen
 
 
 @pytest.mark.asvs("REL-05")

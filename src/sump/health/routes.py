@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import State
 
 from sump.db.base import utcnow
 from sump.kit.errors import (
@@ -52,18 +53,45 @@ async def ready(request: Request) -> Health | Response:
     shutting down)."""
     if getattr(request.app.state, "draining", False):
         return problem_response(503, "shutting_down", "The service is shutting down.")
+    state = request.app.state
+    ready_at = getattr(state, "ready_at", None)
+    if ready_at is None or time.monotonic() - ready_at >= READY_STANDS:
+        try:
+            behind = await _shared_check(state)
+        except _Unreachable:
+            return problem_response(503, "database_unavailable", "The database is not reachable.")
+        if behind is not None:
+            say_not_migrated(revision=behind)
+            return problem_response(
+                503, "database_not_migrated", f"The database has not been upgraded to this version: {UPGRADE_HINT}."
+            )
+        state.ready_at = time.monotonic()
+    return Health(status="ok", timestamp=utcnow(), uptime=time.monotonic() - STARTED)
+
+
+READY_STANDS = 1.0  # seconds a good answer of the database stands for the probes after it
+
+
+class _Unreachable(Exception):
+    pass
+
+
+async def _shared_check(state: State) -> str | None:
+    """`revisions_behind` the database, asked once for every probe that comes while the question is out. Probes
+    are anonymous: a connection each would let anyone take the pool from the API."""
+    check: asyncio.Future[str | None] | None = getattr(state, "ready_check", None)
+    if check is None or check.done():
+        check = state.ready_check = asyncio.ensure_future(_behind(state.engine))
+    return await asyncio.shield(check)  # a probe that goes away leaves the check to the others
+
+
+async def _behind(engine: AsyncEngine) -> str | None:
     try:
         async with asyncio.timeout(2):
-            found = await schema_revisions(request.app.state.engine)
-    except Exception:
-        return problem_response(503, "database_unavailable", "The database is not reachable.")
-    behind = await asyncio.to_thread(revisions_behind, found)
-    if behind is not None:
-        say_not_migrated(revision=behind)
-        return problem_response(
-            503, "database_not_migrated", f"The database has not been upgraded to this version: {UPGRADE_HINT}."
-        )
-    return Health(status="ok", timestamp=utcnow(), uptime=time.monotonic() - STARTED)
+            found = await schema_revisions(engine)
+    except Exception as exc:
+        raise _Unreachable from exc
+    return await asyncio.to_thread(revisions_behind, found)
 
 
 async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
