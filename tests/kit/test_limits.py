@@ -61,6 +61,29 @@ async def test_tenant_creation_is_limited_per_ip(limited_apps: list[FastAPI]) ->
         assert (await elsewhere.post("/api/v1/tenants", json={"tenant": {}})).status_code == 400
 
 
+@pytest.mark.asvs("AUTH-03")
+async def test_ipv6_addresses_of_one_network_share_a_limit(limited_apps: list[FastAPI]) -> None:
+    """One host holds a whole /64 (2^64 addresses): a new address of it per request is no new budget. An IPv4
+    address written as IPv6 (`::ffff:a.b.c.d`) still counts as that IPv4 address alone."""
+    network = ipaddress.IPv6Network((random.getrandbits(64) << 64, 64))
+    statuses = []
+    for offset in range(11):
+        async with client_for(limited_apps[0], str(network[offset + 1])) as http:
+            statuses.append((await http.post("/api/v1/tenants", json={"tenant": {}})).status_code)
+    assert statuses == [400] * 10 + [429]
+    async with client_for(limited_apps[0], str(network[random.getrandbits(63)])) as http:
+        limited = await http.post("/api/v1/tenants", json={"tenant": {}})
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited"
+    async with client_for(limited_apps[0], fresh_ip()) as elsewhere:  # another network
+        assert (await elsewhere.post("/api/v1/tenants", json={"tenant": {}})).status_code == 400
+
+    mapped = [f"::ffff:{ipaddress.IPv4Address(random.getrandbits(32))}" for _ in range(11)]
+    for address in mapped:
+        async with client_for(limited_apps[0], address) as http:
+            assert (await http.post("/api/v1/tenants", json={"tenant": {}})).status_code == 400, address
+
+
 async def test_limits_are_shared_between_nodes_only_through_redis(
     limited_apps: list[FastAPI], request: pytest.FixtureRequest
 ) -> None:

@@ -5,6 +5,8 @@ The same storage keeps the per-identifier lockout counters (`sump.kit.lockout`).
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -28,10 +30,11 @@ class RateLimiter:
         """Counts one hit against a per-account limit, which stays on even when per-IP limits are off."""
         return await self.strategy.hit(item, *keys)
 
-    async def hit(self, item: RateLimitItem, *keys: str) -> None:
-        """Counts one hit against a per-IP limit (off with the per-IP limits); over it, 429 with `Retry-After`."""
+    async def hit(self, item: RateLimitItem, name: str, ip: str) -> None:
+        """Counts one hit of the client address `ip` against the per-IP limit `name` (off with the per-IP
+        limits); over it, 429 with `Retry-After`."""
         if self.enabled:
-            await self.enforce(item, *keys)
+            await self.enforce(item, name, address_key(ip))
 
     async def enforce(self, item: RateLimitItem, *keys: str) -> None:
         """Counts one hit against a limit of an account's own, which stays on when per-IP limits are off; over
@@ -46,6 +49,21 @@ class RateLimiter:
             "Too many requests. Try again later.",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def address_key(ip: str) -> str:
+    """What a per-IP limit counts an address under: an IPv6 address by its /64, since one host is given a whole
+    /64 and could take a new address of it for every request; an IPv4 address (written as IPv6 too) by itself."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv4Address):
+        return ip
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 async def hit_per_ip(request: Request, name: str, item: RateLimitItem) -> None:
