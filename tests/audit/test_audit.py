@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.organizations.test_organizations import create_org, scene
 from tests.support import PASSWORD, TenantWorld, new_tenant
@@ -181,3 +183,13 @@ async def test_a_custom_property_change_is_recorded_by_its_keys_not_its_values(
     [removed] = await events(client, world, action="tenant.custom_property_deleted")
     assert removed["details"] == {"key": "plan"}
     assert "SENTINEL" not in str(await events(client, world))
+
+
+async def test_an_organizations_events_are_read_through_an_index_of_their_own(db: AsyncSession) -> None:
+    """Any end user who creates an organization administers it and may read its events, as often as they like:
+    that read must find the organization's events by an index, not walk the whole environment's log."""
+
+    def indexes(connection: Connection) -> list[list[str | None]]:
+        return [index["column_names"] for index in inspect(connection).get_indexes("audit_event")]
+
+    assert ["organization_id", "id"] in await (await db.connection()).run_sync(indexes)

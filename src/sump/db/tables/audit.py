@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sump.db.base import Base, utcnow, uuid7
+
+ORGANIZATION_EVENTS = "organization_id IS NOT NULL"
 
 
 class AuditEvent(Base):
@@ -18,6 +20,14 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_tenant_id_id", "tenant_id", "id"),
         Index("ix_audit_event_environment_id_id", "environment_id", "id"),
+        # An organization's readers (any end user who created one) read its events by this one.
+        Index(
+            "ix_audit_event_organization_id_id",
+            "organization_id",
+            "id",
+            sqlite_where=text(ORGANIZATION_EVENTS),
+            postgresql_where=text(ORGANIZATION_EVENTS),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
