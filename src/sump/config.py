@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=10, ge=2)
     lockout_window_minutes: int = Field(default=15, ge=1)
     lockout_max_delay: float = Field(default=30.0, ge=0)
-    lockout_account_ceiling: int = Field(default=100, ge=2)
+    lockout_account_ceiling: int = Field(default=50, ge=2)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

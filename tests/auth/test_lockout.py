@@ -189,6 +189,28 @@ async def test_a_ceiling_holds_against_guesses_spread_over_many_addresses(make_a
     assert known.status_code == 200, "past the ceiling, a device that signed in before still gets in"
 
 
+@pytest.mark.asvs("AUTH-03")
+async def test_no_hour_holds_more_than_100_failures_of_an_account(make_app: Factory) -> None:
+    """ASVS 2.2.1: at most 100 failed attempts an hour on one account, however many addresses guess. The
+    ceiling counts 50 failures over an hour from the first: no rolling hour overlaps more than two such counts."""
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        failed = 0
+        for address in range(30):  # four each: under every address's own pacing
+            http = await clients(f"203.0.113.{10 + address}")
+            for i in range(4):
+                answer = await http.post(_login(user), json=_wrong(user, n=i))
+                if answer.status_code == 429:
+                    break
+                assert answer.status_code == 401, answer.text
+                failed += 1
+        held = await (await clients("203.0.113.99")).post(_login(user), json=_right(user))
+
+    assert failed == 50
+    assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
+    assert int(held.headers["Retry-After"]) > 45 * 60, "held for the hour, not a 15-minute window"
+
+
 @pytest.mark.asvs("AUTH-02", "AUTH-03")
 async def test_identifiers_without_an_account_are_throttled_and_answered_alike(make_app: Factory) -> None:
     async with AsyncExitStack() as stack:

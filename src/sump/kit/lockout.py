@@ -4,9 +4,11 @@ Failures are counted per account (every identifier of it at once) and per source
 "a device this account signed in from before" (a signed device cookie). A source that keeps failing is first
 paced (each attempt past `free_attempts` must wait longer: 1 s, 2 s, 4 s … up to `max_delay_seconds`), then
 refused for the rest of the window after `lock_after` failures. Other sources are not held by its failures.
-A ceiling across every source (`account_ceiling` failures in the window) still stops guesses spread over
-many addresses; past it only known devices may try. Nothing here sleeps: a refusal says how long to wait, and
-the caller answers 429 with `Retry-After` before it takes a hashing slot or a transaction.
+A ceiling across every source (`account_ceiling` failures in an hour from the first) still stops guesses
+spread over many addresses; past it only known devices may try. No rolling hour overlaps more than two such
+hours, so the default of 50 keeps an account under 100 failed attempts an hour (ASVS 2.2.1). Nothing here
+sleeps: a refusal says how long to wait, and the caller answers 429 with `Retry-After` before it takes a hashing
+slot or a transaction.
 
 Identifiers without an account are counted under the identifier itself, with the same rules and answers,
 so the throttle reveals nothing about which accounts exist. A password reset starts the account afresh.
@@ -29,7 +31,10 @@ class LockoutPolicy:
     lock_after: int = 10
     window_minutes: int = 15
     max_delay_seconds: float = 30.0
-    account_ceiling: int = 100
+    account_ceiling: int = 50
+
+
+CEILING_WINDOW_SECONDS = 3600
 
 
 class Lockout:
@@ -61,7 +66,7 @@ class Lockout:
         base = await self._base(subject)
         bucket = f"{base}:{source}"
         failures = await self.storage.incr(bucket, self.window)
-        await self.storage.incr(f"{base}:all", self.window)
+        await self.storage.incr(f"{base}:all", CEILING_WINDOW_SECONDS)
         beyond = failures - self.policy.free_attempts
         if beyond > 0 and self.policy.max_delay_seconds > 0:
             delay = min(2.0 ** (beyond - 1), self.policy.max_delay_seconds)
