@@ -190,6 +190,23 @@ async def test_a_ceiling_holds_against_guesses_spread_over_many_addresses(make_a
 
 
 @pytest.mark.asvs("AUTH-03")
+async def test_the_addresses_of_one_ipv6_network_are_one_source(make_app: Factory) -> None:
+    """One host holds a whole /64: a new address of it for each guess is the same source, paced and then locked
+    like one address; another network is not held back."""
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        answers = []
+        for i in range(8):  # past the free attempts, each guess from another address of the network
+            guess = await (await clients(f"2001:db8:7:1::{i + 1:x}")).post(_login(user), json=_wrong(user, n=i))
+            answers.append((guess.status_code, guess.json()["code"]))
+        elsewhere = await (await clients("2001:db8:7:2::1")).post(_login(user), json=_right(user))
+
+    assert answers[0] == (401, "invalid_credentials")
+    assert (429, "too_many_attempts") in answers, answers
+    assert elsewhere.status_code == 200, elsewhere.text
+
+
+@pytest.mark.asvs("AUTH-03")
 async def test_no_hour_holds_more_than_100_failures_of_an_account(make_app: Factory) -> None:
     """ASVS 2.2.1: at most 100 failed attempts an hour on one account, however many addresses guess. The
     ceiling counts 50 failures over an hour from the first: no rolling hour overlaps more than two such counts."""

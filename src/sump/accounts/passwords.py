@@ -20,6 +20,7 @@ from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem
 from sump.kit.lockout import KNOWN_DEVICE
 from sump.kit.metrics import counts_sign_ins
+from sump.kit.ratelimit import address_key
 from sump.sessions import service as sessions
 
 # One budget per address for every password check: `/login` of both families, the token endpoint's password
@@ -84,8 +85,11 @@ def lockout_subject(pool: Pool, account: Account | None, kind: str = "", value: 
 
 
 def source(call: Call, account: Account | None) -> str:
-    """The lockout's source of this request: a known device of the account, or the client's address."""
-    return KNOWN_DEVICE if account is not None and account.id in call.client.devices else f"ip:{call.client.ip}"
+    """The lockout's source of this request: a known device of the account, or the client's address (an IPv6
+    address by its /64, as the per-IP limits count it)."""
+    if account is not None and account.id in call.client.devices:
+        return KNOWN_DEVICE
+    return f"ip:{address_key(call.client.ip)}"
 
 
 async def password_matches(call: Call, subject: str, account: Account | None, password: str) -> tuple[bool, str | None]:
