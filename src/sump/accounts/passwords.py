@@ -133,14 +133,21 @@ async def still_as_checked(call: Call, pool: Pool, account: Account, changed_at:
     return found == (changed_at, False)
 
 
-async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
-    """A new password: every other session and every sign-in or reset link ends, and the account is told by
-    email. The row is written first: a sign-in that checked the old password meanwhile waits for it, and is
-    refused (`still_as_checked`)."""
+async def replace_password(
+    call: Call, pool: Pool, account: Account, new_hash: str | None, keep: uuid.UUID | None
+) -> None:
+    """The account's password becomes `new_hash` (None: it has none), and every other session and every sign-in
+    or reset link ends. The row is written first: a sign-in that checked the old password meanwhile waits for
+    it, and is refused (`still_as_checked`)."""
     account.password_hash = new_hash
     account.password_changed_at = utcnow()
     await call.db.flush()
     await sessions.revoke_all(call.db, account, keep=keep)
     await links.end_ways_in(call.db, pool, account)
+
+
+async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:
+    """A new password (`replace_password`), and the account is told by email."""
+    await replace_password(call, pool, account, new_hash, keep)
     await enqueue_email(call.db, "password_changed", account.email, name=account.name)
     await call.db.flush()

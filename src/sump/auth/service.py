@@ -25,7 +25,6 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import links, magic_links, passwords, reset, verification
 from sump.accounts.schemas import ChangePassword, Login, ResetPassword, Signup
-from sump.db.base import utcnow
 from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
@@ -209,11 +208,7 @@ async def _proven_by_link(call: Call, pool: Pool, account: Account) -> None:
     factor."""
     account.email_verified = True
     had_password = account.password_hash is not None
-    account.password_hash = None
-    account.password_changed_at = utcnow()
-    await call.db.flush()  # the row first, as `passwords.set_password` takes it
-    await sessions.revoke_all(call.db, account)
-    await links.end_ways_in(call.db, pool, account)
+    await passwords.replace_password(call, pool, account, None, keep=None)
     removed = await enrolment.reset(call, pool, account)
     if had_password or removed:
         await enqueue_email(
