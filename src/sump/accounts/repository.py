@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Delete, Select, bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -160,13 +160,7 @@ async def find_link(
     db: AsyncSession, pool: Pool, digest: bytes, purposes: tuple[LinkPurpose, ...], now: datetime
 ) -> AccountToken | None:
     return await db.scalar(
-        pool.scope.select(AccountToken).where(
-            AccountToken.token_hash == digest,
-            AccountToken.account_type == pool.account_type,  # a tenant's own, not its end users'
-            AccountToken.purpose.in_(purposes),
-            AccountToken.used_at.is_(None),
-            AccountToken.expires_at > now,
-        )
+        pool.scope.select(AccountToken).where(AccountToken.token_hash == digest, *_live(pool, purposes, now))
     )
 
 
@@ -174,15 +168,17 @@ async def live_link_to(
     db: AsyncSession, pool: Pool, account_id: uuid.UUID, purpose: LinkPurpose, email: str, now: datetime
 ) -> AccountToken | None:
     """The account's live link of `purpose` sent to `email`, if any."""
-    return await db.scalar(
-        pool.scope.select(AccountToken).where(
-            AccountToken.account_type == pool.account_type,
-            AccountToken.account_id == account_id,
-            AccountToken.purpose == purpose,
-            AccountToken.email == email,
-            AccountToken.used_at.is_(None),
-            AccountToken.expires_at > now,
-        )
+    mine = (AccountToken.account_id == account_id, AccountToken.email == email)
+    return await db.scalar(pool.scope.select(AccountToken).where(*mine, *_live(pool, (purpose,), now)))
+
+
+def _live(pool: Pool, purposes: tuple[LinkPurpose, ...], now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A link of the pool's family (a tenant's own, not its end users'), of one of `purposes`, unused, unexpired."""
+    return (
+        AccountToken.account_type == pool.account_type,
+        AccountToken.purpose.in_(purposes),
+        AccountToken.used_at.is_(None),
+        AccountToken.expires_at > now,
     )
 
 
