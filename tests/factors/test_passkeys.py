@@ -380,6 +380,25 @@ async def test_a_user_handle_naming_another_account_signs_in_no_one(
     assert_refused(refused, 401, "invalid_passkey")
 
 
+def held_together(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
+    """Replaces `module.name` so that two concurrent calls each wait, once done, until the other is done too (the
+    worst interleaving of two requests past that point). The calls' answers, in the order they came."""
+    answered: list[Any] = []
+    both, original = asyncio.Event(), getattr(module, name)
+
+    async def together(*args: Any) -> Any:
+        found = await original(*args)
+        answered.append(found)
+        if len(answered) == 2:
+            both.set()
+        async with asyncio.timeout(10):
+            await both.wait()
+        return found
+
+    monkeypatch.setattr(module, name, together)
+    return answered
+
+
 async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -388,19 +407,7 @@ async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
     (the lookup locks it); SQLite writes one transaction at a time, so there they follow each other."""
     user, key = await soft_passkey_user(client, world, await passkey_environment(world))
     if db.get_bind().dialect.name == "postgresql":
-        taken, both = [], asyncio.Event()
-        take = factor_service.take_passkey_challenge
-
-        async def together(*args: Any) -> Any:
-            found = await take(*args)
-            taken.append(found)
-            if len(taken) == 2:
-                both.set()
-            async with asyncio.timeout(10):
-                await both.wait()
-            return found
-
-        monkeypatch.setattr(factor_service, "take_passkey_challenge", together)
+        held_together(monkeypatch, factor_service, "take_passkey_challenge")
     options = [await client.post(f"{user.auth_base}/login/passkey/options", json={}) for _ in range(2)]
     answers = [key.get(option.json()["publicKey"], count=5) for option in options]
     results = await asyncio.gather(
@@ -617,21 +624,9 @@ async def test_one_credential_id_registered_twice_at_once_is_registered_once(
     environment_id = await passkey_environment(world)
     first = await world.add_end_user(environment_id)
     second = first if same_account else await world.add_end_user(environment_id)
-    checked: list[bool] = []
+    checked: list[Any] = []
     if db.get_bind().dialect.name == "postgresql":
-        both = asyncio.Event()
-        registered = passkey_repository.passkey_registered
-
-        async def together(*args: Any) -> Any:
-            found = await registered(*args)
-            checked.append(found)
-            if len(checked) == 2:
-                both.set()
-            async with asyncio.timeout(10):
-                await both.wait()
-            return found
-
-        monkeypatch.setattr(passkey_repository, "passkey_registered", together)
+        checked = held_together(monkeypatch, passkey_repository, "passkey_registered")
     credential_id = secrets.token_bytes(32)
     answers = []
     for user in (first, second):  # each registration answers its own challenge
