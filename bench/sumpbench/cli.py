@@ -73,9 +73,9 @@ QUICK = Plan(
 ADMIN_USERS = 100_000
 # What one sign-in sends to PostgreSQL, read off the server's statement log (log_min_duration_statement = 0).
 SUMP_SIGN_IN = (
-    "5 round trips: the account by identifier, no transaction; then BEGIN, the session and its audit row in one"
-    " statement, the account's row held (SELECT … FOR UPDATE: no new password or disabling came during the hash),"
-    " COMMIT; the hash on a thread, the lockout and the per-address budget in shared memory"
+    "2 round trips, no transaction: the account by identifier; then one statement that writes the session and its"
+    " audit row only while the account's row (read FOR SHARE) shows no new password or disabling since the hash"
+    " began; the hash on a thread, the lockout and the per-address budget in shared memory"
 )
 FASTAPI_USERS_SIGN_IN = (
     "7 round trips: BEGIN, the user, the access token, COMMIT; then BEGIN, the token read back, ROLLBACK;"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import time
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.accounts import repository
 from sump.app import create_app
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant, signup_body
@@ -162,6 +164,45 @@ async def test_bcrypt_hash_verifies_and_is_replaced_by_argon2id(
     )
     assert upgraded is not None
     assert upgraded.startswith("$argon2id$")
+
+
+@pytest.mark.asvs("PWD-10", "SESS-07")
+async def test_a_stronger_hash_of_the_old_password_never_replaces_one_set_meanwhile(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-in with a legacy hash stores a stronger hash of the password it checked once its session is
+    written. The owner sets a new password just between the two: the old password's new hash must not replace
+    it, or whoever knew the old password could sign in with it again."""
+    body = signup_body()
+    signed_up = (await client.post(auth_url(world, "signup"), json=body)).json()
+    account_id = uuid.UUID(signed_up["accountId"])
+    legacy = bcrypt.hashpw(b"legacy passphrase", bcrypt.gensalt(rounds=4)).decode()
+    await db.execute(update(EnvironmentAccount).where(EnvironmentAccount.id == account_id).values(password_hash=legacy))
+    await db.commit()
+    replace = repository.replace_hash_if_unchanged
+    new = {"currentPassword": "legacy passphrase", "newPassword": "the owner's own new passphrase"}
+
+    changes: list[asyncio.Task[httpx.Response]] = []
+
+    async def changed_first(*args: Any, **kwargs: Any) -> None:
+        headers = bearer(signed_up["token"])
+        changes.append(asyncio.create_task(client.post(auth_url(world, "change-password"), json=new, headers=headers)))
+        if db.get_bind().dialect.name == "postgresql":  # SQLite's one writer: the change waits for the sign-in
+            await changes[0]
+        await replace(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "replace_hash_if_unchanged", changed_first)
+    raced = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": "legacy passphrase"})
+    assert raced.status_code == 200, raced.text  # it signed in before the change (which then ended its session)
+    assert [(await change).status_code for change in changes] == [204]
+    monkeypatch.setattr(repository, "replace_hash_if_unchanged", replace)
+
+    old = await client.post(auth_url(world, "login"), json={"email": body["email"], "password": "legacy passphrase"})
+    assert (old.status_code, old.json()["code"]) == (401, "invalid_credentials")
+    fresh = {"email": body["email"], "password": new["newPassword"]}
+    assert (await client.post(auth_url(world, "login"), json=fresh)).status_code == 200
+    session = await client.get(auth_url(world, "session"), headers=bearer(raced.json()["token"]))
+    assert session.status_code == 401
 
 
 def app_with(database: Database, **overrides: Any) -> FastAPI:

@@ -19,7 +19,7 @@ from tests.support import PASSWORD, TenantWorld, statements
 
 
 @pytest.mark.parametrize("family", ["tenant", "environment"])
-async def test_a_sign_in_reads_its_account_alone_then_writes_session_and_audit_holding_the_account(
+async def test_a_sign_in_reads_its_account_alone_then_writes_session_and_audit_while_the_account_is_as_checked(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, family: str
 ) -> None:
     if family == "tenant":
@@ -31,12 +31,13 @@ async def test_a_sign_in_reads_its_account_alone_then_writes_session_and_audit_h
     with statements(app) as seen:
         signed_in = await client.post(url, json={**body, "password": PASSWORD})
     assert signed_in.status_code == 200, signed_in.text
-    # No SELECT of the tenant or environment (kept), no transaction around the lookup; the session and its audit
-    # row together (on PostgreSQL one statement, on SQLite two), then the account's row, held until the commit
-    # (a new password or the disabling made while the hash was computed refuses the sign-in), in one transaction.
+    # No SELECT of the tenant or environment (kept), no transaction around the lookup; then the session and its
+    # audit row, written only while the account's password and state are as checked (a new password or the
+    # disabling made while the hash was computed refuses the sign-in): on PostgreSQL one statement, alone; on
+    # SQLite the two rows, then the account's row read, in one transaction.
     postgres = app.state.engine.dialect.name == "postgresql"
-    writes = [("WITH", None)] if postgres else [("INSERT", None), ("INSERT", None)]
-    assert seen == [("SELECT", "AUTOCOMMIT"), *writes, ("SELECT", None)]
+    writes = [("WITH", "AUTOCOMMIT")] if postgres else [("INSERT", None), ("INSERT", None), ("SELECT", None)]
+    assert seen == [("SELECT", "AUTOCOMMIT"), *writes]
     with statements(app) as seen:
         wrong = await client.post(url, json={**body, "password": "not the password"})
     assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_credentials")

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sump.db.base import utcnow
-from sump.db.inserts import MAX_HELD, insert_now, insert_values
+from sump.db.inserts import MAX_HELD, insert_now, insert_values, send_held_if
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tenants import Tenant
@@ -201,3 +201,52 @@ async def test_rows_sent_early_roll_back_with_their_transaction(app: FastAPI, wo
         await db.rollback()
     async with app.state.sessionmaker() as db:
         assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None
+
+
+@pytest.mark.parametrize("named", ["the tenant", "no tenant"])
+async def test_rows_sent_on_a_condition_are_stored_only_when_it_finds_its_row(
+    app: FastAPI, world: TenantWorld, named: str
+) -> None:
+    """`send_held_if`: on PostgreSQL one statement, alone when the rows are all the transaction writes, after
+    which the session's transaction has ended (a later write begins its own); on SQLite the rows, then the
+    condition, in the transaction, which the caller rolls back when the condition found nothing."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    guard = select(Tenant.id).where(Tenant.id == bindparam("guard_id")).with_for_update(read=True)
+    postgres = app.state.engine.dialect.name == "postgresql"
+    found = named == "the tenant"
+    async with app.state.sessionmaker() as db:
+        with statements(app) as sent:
+            for n in range(2):
+                await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action, "details": {"n": n}})
+            held = await send_held_if(db, guard, {"guard_id": tenant_id if found else uuid.uuid4()})
+            assert held is found
+            assert db.in_transaction() is not postgres
+            await (db.commit() if held else db.rollback())
+        assert sent == (
+            [("WITH", "AUTOCOMMIT")] if postgres else [("INSERT", None), ("INSERT", None), ("SELECT", None)]
+        )
+    async with app.state.sessionmaker() as db:
+        stored = (await db.scalars(select(AuditEvent).where(AuditEvent.action == action))).all()
+        assert sorted(event.details["n"] for event in stored) == ([0, 1] if found else [])
+
+
+async def test_rows_sent_on_a_condition_after_other_writes_stay_in_their_transaction(
+    app: FastAPI, world: TenantWorld
+) -> None:
+    """A write came before the rows: the condition's statement goes in the transaction (which then still holds
+    what it locked), and a rollback takes the rows back with the rest."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    guard = select(Tenant.id).where(Tenant.id == bindparam("guard_id")).with_for_update(read=True)
+    async with app.state.sessionmaker() as db:
+        tenant = await db.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenant.name = "Renamed before the rows"
+        await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action})
+        with statements(app) as sent:
+            assert await send_held_if(db, guard, {"guard_id": tenant_id}) is True
+        assert [isolation for _, isolation in sent] == [None] * len(sent)
+        assert db.in_transaction()
+        await db.rollback()
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None
+        assert await db.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) != "Renamed before the rows"

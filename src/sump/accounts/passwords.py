@@ -121,16 +121,22 @@ async def check_current_password(call: Call, pool: Pool, account: Account, passw
         raise wrong_password()
 
 
-async def still_as_checked(call: Call, pool: Pool, account: Account, changed_at: datetime | None) -> bool:
-    """Whether the account's password is still the one a sign-in checked (set at `changed_at`, as read before
-    the hash was computed with no transaction open) and the account still enabled, its row held until the
-    sign-in commits. Called once the sign-in wrote its session or challenge: a new password or the disabling,
-    made while the hash was computed, ended the sessions and sign-ins it found, and this one was not among
-    them; it is refused instead (its writes roll back), so whoever knew the old password does not outlast the
-    change. The change writes the row before it ends sessions (`set_password`), so of the two, one waits for
-    the other (on SQLite, the one writer at a time that the sign-in's first write made it)."""
-    found = await repository.hold_credential(call.db, pool, account.id)
-    return found == (changed_at, False)
+async def write_if_still_as_checked(call: Call, pool: Pool, account: Account, changed_at: datetime | None) -> bool:
+    """Writes a sign-in's held rows (its session or its second step's audit row) only if the account's password
+    is still the one it checked (set at `changed_at`, as read before the hash was computed with no transaction
+    open) and the account still enabled, and whether it was. A new password or the disabling, made while the
+    hash was computed, ended the sessions and sign-ins it found, and this one was not among them: it is refused
+    instead (on False the caller rolls back what else it wrote), so whoever knew the old password does not
+    outlast the change. The check locks the account's row until the rows are written, and a change writes the
+    row before it ends sessions (`replace_password`), so of the two, one waits for the other (on SQLite, the one
+    writer at a time)."""
+    return await repository.write_if_credential_as_checked(call.db, pool, account.id, changed_at)
+
+
+async def upgrade_hash(call: Call, pool: Pool, account: Account, changed_at: datetime | None, new_hash: str) -> None:
+    """Stores a stronger hash of the password just checked, unless a new password was set since (`changed_at`):
+    the old password's hash never replaces it."""
+    await repository.replace_hash_if_unchanged(call.db, pool, account.id, changed_at, new_hash)
 
 
 async def replace_password(
@@ -138,7 +144,7 @@ async def replace_password(
 ) -> None:
     """The account's password becomes `new_hash` (None: it has none), and every other session and every sign-in
     or reset link ends. The row is written first: a sign-in that checked the old password meanwhile waits for
-    it, and is refused (`still_as_checked`)."""
+    it, and is refused (`write_if_still_as_checked`)."""
     account.password_hash = new_hash
     account.password_changed_at = utcnow()
     await call.db.flush()

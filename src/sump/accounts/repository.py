@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
+from sump.db import inserts
 from sump.db.scope import Scope
 from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
@@ -68,15 +69,38 @@ async def taken_identifiers(
     return {name for name, value in given.items() if any(getattr(holder, name) == value for holder in holders)}
 
 
-async def hold_credential(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> tuple[datetime | None, bool] | None:
-    """When the account's password was last set, and whether it is disabled, as committed now, its row locked
-    until the transaction ends (`FOR UPDATE`; SQLite, which has none, lets one transaction write at a time)."""
+async def write_if_credential_as_checked(
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
+) -> bool:
+    """Writes the rows held in `db` (`sump.db.inserts`) only if the account's password was last set at
+    `changed_at` and the account is enabled, as committed now, and whether it was; the row is locked against
+    changes (`FOR SHARE`) until they are written, and until the transaction ends if it goes on."""
+    parameters = {"guard_scope": pool.scope_id, "guard_account": account_id, "guard_changed_at": changed_at}
+    return await inserts.send_held_if(db, _credential_as_checked(pool.model, pool.scope.column), parameters)
+
+
+@functools.cache
+def _credential_as_checked(model: type[Account], scope_column: str) -> Select[uuid.UUID]:
+    """The account's row while its password and state are as a sign-in checked them, built once per family."""
+    statement = Scope(scope_column, bindparam("guard_scope")).select(model.id)
+    return statement.where(
+        model.id == bindparam("guard_account"),
+        model.password_changed_at.is_not_distinct_from(bindparam("guard_changed_at")),
+        model.disabled.is_(False),
+    ).with_for_update(read=True)
+
+
+async def replace_hash_if_unchanged(
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None, new_hash: str
+) -> None:
+    """The account's password hash becomes `new_hash` if its password was last set at `changed_at`."""
     model = pool.model
-    statement = (
-        pool.scope.select(model.password_changed_at, model.disabled).where(model.id == account_id).with_for_update()
+    await db.execute(
+        pool.scope.update(model)
+        .where(model.id == account_id, model.password_changed_at.is_not_distinct_from(changed_at))
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
     )
-    row = (await db.execute(statement)).first()
-    return None if row is None else (row[0], row[1])
 
 
 async def get_account(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> Account | None:

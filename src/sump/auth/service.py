@@ -117,12 +117,12 @@ async def sign_in(
         done = await _signed_in(
             call, pool, account, [kinds.PASSWORD_AMR], previous_token, identifier_kind=kind, channel=channel
         )
-    if not await passwords.still_as_checked(call, pool, account, changed_at):
-        problem = passwords.invalid_credentials()  # its writes roll back with it
+    if not await passwords.write_if_still_as_checked(call, pool, account, changed_at):
+        problem = passwords.invalid_credentials()  # what else it wrote rolls back with it
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem
-    if first.upgraded:  # once the row is held: a password set meanwhile is never replaced by the old one's hash
-        account.password_hash = first.upgraded
+    if first.upgraded:
+        await passwords.upgrade_hash(call, pool, account, changed_at, first.upgraded)
     return done
 
 

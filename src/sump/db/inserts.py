@@ -10,6 +10,10 @@ PostgreSQL that is one statement (the first rows as data-modifying WITH clauses 
 when they are all the transaction writes, it is sent on its own, without BEGIN and COMMIT: a sign-in writes its
 session and its audit row in one round trip instead of four. A transaction that rolls back stores none of them.
 A session whose statements each commit alone (a read's) holds nothing: its rows are written at once.
+
+Rows may also be sent on a condition (`send_held_if`): on PostgreSQL the condition's query is one more WITH
+clause of the same statement, each row inserted from it, so a sign-in's rows and the check that its account
+is still as it was checked take one round trip together.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Column, Insert, Table, bindparam, event, insert, inspect
+from sqlalchemy import Column, Insert, Select, Table, bindparam, event, exists, func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
@@ -69,6 +73,32 @@ async def insert_now(db: AsyncSession, row: Base) -> None:
             setattr(row, attribute.key, written.get(attribute.columns[0].key))
     make_transient_to_detached(row)
     db.add(row)
+
+
+async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[str, Any]) -> bool:
+    """Writes the rows held now only if `guard` (with `parameters`, named apart from the rows' own) finds a
+    row, and whether it did; what `guard` locks (`FOR SHARE`, say) stays locked while the transaction lasts.
+
+    On PostgreSQL one statement: the guard, then each row inserted from it, as WITH clauses. When they are all
+    the transaction writes, that statement is sent alone, without BEGIN and COMMIT, and the session's
+    transaction ends with it: what the request writes afterwards begins a new one. On SQLite, whose one writer
+    at a time makes the order safe, the rows are written first and the guard read after them, in the
+    transaction: on False, the caller rolls back what they wrote."""
+    session = db.sync_session
+    held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
+    alone = bool(session.info.pop(_ALONE, None)) and not (db.new or db.dirty or db.deleted)
+    if db.get_bind().dialect.name != "postgresql":
+        for table, row in held:
+            await db.execute(_insert(table), row)
+        return await db.scalar(select(exists(guard)), parameters) is True
+    if alone:
+        await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    shape = tuple((table, frozenset(row)) for table, row in held)
+    values = {_param(n, key): value for n, (_, row) in enumerate(held) for key, value in row.items()}
+    found = bool(await db.scalar(_guarded(shape, guard), {**values, **parameters}))
+    if alone:
+        await db.commit()  # nothing to send: the statement committed itself
+    return found
 
 
 def _defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
@@ -122,6 +152,19 @@ def _together(shape: tuple[tuple[Table, frozenset[str]], ...]) -> Insert:
     statement = one(len(first), table, keys)
     for n, (earlier, earlier_keys) in enumerate(first):
         statement = statement.add_cte(one(n, earlier, earlier_keys).cte(f"held_{n}"))
+    return statement
+
+
+@functools.lru_cache(maxsize=64)
+def _guarded(shape: tuple[tuple[Table, frozenset[str]], ...], guard: Select[Any]) -> Select[Any]:
+    """`WITH guard AS (…), held_0 AS (INSERT … SELECT … FROM guard), … SELECT count(*) FROM guard`: the rows of
+    `shape` written only if `guard` finds a row (PostgreSQL runs each WITH clause once, whatever reads it)."""
+    found = guard.cte("guard")
+    statement = select(func.count()).select_from(found)
+    for n, (table, keys) in enumerate(shape):
+        columns = [table.c[key] for key in sorted(keys)]
+        row = select(*(bindparam(_param(n, c.key), type_=c.type) for c in columns)).select_from(found)
+        statement = statement.add_cte(insert(table).from_select(columns, row).cte(f"held_{n}"))
     return statement
 
 
