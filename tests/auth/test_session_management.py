@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import await_only
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.tenant_accounts import TenantAccount
@@ -274,6 +275,77 @@ async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_di
     assert raced.status_code == 401, raced.text
     assert raced.json()["code"] == "invalid_credentials"
     assert await rows(db, account_id=account_id) == (1 if way == "new password" else 0)
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_sign_ins_of_one_account_at_the_same_instant_all_get_their_sessions(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI, db: AsyncSession, family: str
+) -> None:
+    """Each sign-in writes its session (whose foreign key locks the account's row against key changes) and checks
+    that the account is as its hash found it (which locks the row against any change). On PostgreSQL, two sign-ins
+    of one account reaching that check together must not wait for each other: they are held at the check until
+    both are there. SQLite lets one writer at a time through, so they take turns."""
+    account_id, _, username, base, _ = await _signed_in_account(world, family)
+    table = "tenant_account" if family == "tenant" else "environment_account"
+    together = asyncio.Barrier(3)
+
+    def held_at_the_check(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if f"FROM {table}" in statement and ("FOR UPDATE" in statement or "FOR SHARE" in statement):
+            await_only(together.wait())
+
+    postgres = app.state.engine.dialect.name == "postgresql"
+    if postgres:
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", held_at_the_check)
+    try:
+        login = {"username": username, "password": PASSWORD}
+        answers = await asyncio.gather(*(client.post(f"{base}/login", json=login) for _ in range(3)))
+    finally:
+        if postgres:
+            event.remove(app.state.engine.sync_engine, "before_cursor_execute", held_at_the_check)
+
+    assert [answer.status_code for answer in answers] == [200] * 3, [answer.text for answer in answers]
+    assert await rows(db, account_id=account_id) == 4  # the first session and these three
+    for answer in answers:
+        assert (await client.get(f"{base}/session", headers=bearer(answer.json()["token"]))).status_code == 200
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_sign_in_replacing_its_session_while_the_account_is_disabled_fails_neither(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI, db: AsyncSession, family: str
+) -> None:
+    """A sign-in that replaces the session it was sent with (the console's, the hosted pages') deletes that
+    session's row and checks its account's row; disabling the account writes the account's row, then deletes its
+    sessions. Held so that the disabling writes the account's row just after the sign-in's first statement, the
+    two must not wait for each other (on PostgreSQL one would be ended as a deadlock's victim, a 500): both
+    answer, and nothing of the account stays signed in."""
+    account_id, token, username, base, admin = await _signed_in_account(world, family)
+    table = "tenant_account" if family == "tenant" else "environment_account"
+    disabled_written, disabling = asyncio.Event(), []
+
+    def then_disable(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        first_write = statement.startswith(("DELETE FROM session WHERE session.token_hash", "WITH guard"))
+        if first_write and not disabling:  # the sign-in's first statement after its hash
+            disabling.append(asyncio.create_task(client.patch(f"{admin}/disable", headers=world.owner.auth)))
+            await_only(disabled_written.wait())
+        elif statement.startswith(f"UPDATE {table} SET") and "disabled" in statement:
+            disabled_written.set()
+
+    postgres = app.state.engine.dialect.name == "postgresql"
+    if postgres:  # SQLite lets one writer at a time through: nothing to interleave
+        event.listen(app.state.engine.sync_engine, "after_cursor_execute", then_disable)
+    try:
+        login = {"username": username, "password": PASSWORD}
+        raced = await client.post(f"{base}/login", json=login, headers=bearer(token))
+        if not postgres:
+            disabling.append(asyncio.create_task(client.patch(f"{admin}/disable", headers=world.owner.auth)))
+        disabled = await disabling[0]
+    finally:
+        if postgres:
+            event.remove(app.state.engine.sync_engine, "after_cursor_execute", then_disable)
+
+    assert disabled.status_code == 204, disabled.text
+    assert raced.status_code in (200, 401), raced.text  # signed in before the disabling, or refused for it
+    assert await rows(db, account_id=account_id) == 0
 
 
 @pytest.mark.asvs("SESS-07")

@@ -114,13 +114,15 @@ async def sign_in(
         await _audit(call, pool, action, account, identifier_kind=kind, channel=channel)
         done: SignedIn | Challenge = challenge
     else:
-        done = await _signed_in(
-            call, pool, account, [kinds.PASSWORD_AMR], previous_token, identifier_kind=kind, channel=channel
-        )
+        done = await _signed_in(call, pool, account, [kinds.PASSWORD_AMR], None, identifier_kind=kind, channel=channel)
     if not await passwords.write_if_still_as_checked(call, pool, account, changed_at):
         problem = passwords.invalid_credentials()  # what else it wrote rolls back with it
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem
+    if previous_token and isinstance(done, SignedIn):
+        # Only now: a change of the account waiting for the check above must not find this sign-in holding the
+        # old session's row too, which it deletes next (each would wait for the other).
+        await sessions.revoke_token(call.db, previous_token)
     if first.upgraded:
         await passwords.upgrade_hash(call, pool, account, changed_at, first.upgraded)
     return done
