@@ -153,6 +153,41 @@ async def test_a_first_factor_needs_a_recent_sign_in_or_the_password_again(
     assert (await client.post(f"{base}/me/factors/totp", json={}, headers=auth)).status_code == 201
 
 
+@pytest.mark.asvs("SESS-12")
+@pytest.mark.parametrize("family", ["end user", "tenant account"])
+async def test_deleting_ones_own_account_needs_a_recent_sign_in_or_the_password_again(
+    client: httpx.AsyncClient, world: TenantWorld, monkeypatch: pytest.MonkeyPatch, family: str
+) -> None:
+    """A stolen session must not erase its owner's account either, factor or not; deleting someone else's
+    account (an admin's work) asks a step-up only of an admin with a factor, as before."""
+    if family == "end user":
+        holder = await world.add_end_user(world.environment_id)
+        base, auth = holder.auth_base, holder.auth
+        url = f"/api/v1/environments/{world.environment_id}/accounts/{holder.account_id}"
+        other = await world.add_end_user(world.environment_id)
+        others_url = f"/api/v1/environments/{world.environment_id}/accounts/{other.account_id}"
+    else:
+        holder = await world.add_member("owner")
+        base, auth = f"/api/v1/auth/tenants/{world.tenant_id}", holder.auth
+        url = f"{world.base}/accounts/{holder.account_id}"
+        other = await world.add_member("user")
+        others_url = f"{world.base}/accounts/{other.account_id}"
+    later(monkeypatch, timedelta(minutes=5, seconds=1))
+    refused = await client.delete(url, headers=auth)
+    assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required"), refused.text
+    assert "password" in refused.json()["detail"]
+    assert (await client.get(f"{base}/session", headers=auth)).status_code == 200  # nothing was deleted
+    if family == "tenant account":  # an owner deletes another account from the same old session, as before
+        assert (await client.delete(others_url, headers=auth)).status_code == 204
+    else:
+        assert (await client.delete(others_url, headers=world.owner.auth)).status_code == 204
+
+    stepped = await client.post(f"{base}/step-up", json={"currentPassword": PASSWORD}, headers=auth)
+    assert stepped.status_code == 200, stepped.text
+    assert (await client.delete(url, headers=auth)).status_code == 204
+    assert (await client.get(f"{base}/session", headers=auth)).status_code == 401
+
+
 async def test_a_session_signed_in_within_five_minutes_enrols_its_first_factor(
     client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -183,10 +183,10 @@ def require_step_up(session: Session, account: Account) -> None:
 
 
 def require_recent_proof(session: Session, account: Account) -> None:
-    """Changing an account's second factors. With a factor, step-up (`require_step_up`); without one, the first
-    factor needs the session signed in, or its password entered again (`POST …/step-up`), within the last 5
+    """Changing an account's second factors, or deleting it. With a factor, step-up (`require_step_up`);
+    without one, the session signed in, or its password entered again (`POST …/step-up`), within the last 5
     minutes: a stolen session must not enrol a factor of the thief's, which would lock the owner out past a
-    password reset (403 `step_up_required`)."""
+    password reset, nor erase the account (403 `step_up_required`)."""
     if account.has_factors:
         require_step_up(session, account)
     elif not _elevated(session) and session.created_at <= utcnow() - STEP_UP_WINDOW:
