@@ -11,7 +11,7 @@ import uuid
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import JSON, LargeBinary, String, Table, Uuid, inspect, select
+from sqlalchemy import JSON, LargeBinary, MetaData, String, Table, Uuid, inspect, select
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.types import TypeEngine
@@ -188,7 +188,12 @@ def add_pool_factors(url: str, factors: list[tuple[str, str | None]]) -> list[uu
                     await connection.execute(select(sa_table("environment", sa_column("id", Uuid()))))
                 ).scalar()
                 end_user = uuid7()
-                accounts = cast(Table, EnvironmentAccount.__table__)  # as at 0013
+                current = cast(Table, EnvironmentAccount.__table__)
+                accounts = Table(  # as at 0013: without the name's search key (0016)
+                    current.name,
+                    MetaData(),
+                    *(column._copy() for column in current.columns if column.key != "name_folded"),
+                )
                 await connection.execute(
                     accounts.insert().values(
                         id=end_user, tenant_id=tenant, environment_id=environment, email="end@example.com",

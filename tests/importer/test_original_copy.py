@@ -86,6 +86,7 @@ async def test_import_copies_every_table_with_its_rules(original: Original, data
     zoe = await stored(app, EnvironmentAccount, original["zoe"])
     assert (zoe.tenant_id, zoe.environment_id) == (original["acme"], original["acme_prod"])
     assert (zoe.email, zoe.username) == ("zoe@users.example.com", "zoe")
+    assert (zoe.name, zoe.name_folded) == ("End user Zoe", "end user zoe"), "searched by its name as it is written"
     assert zoe.custom_properties == {"tier": "gold", "feature_flags": {"beta": True}}
     assert zoe.password_hash == original.hashes["zoe"]
     assert zoe.password_hash.startswith("$2a$")

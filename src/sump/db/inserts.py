@@ -41,7 +41,7 @@ async def insert_values(db: AsyncSession, model: type[Base], values: dict[str, A
     if db.new or db.dirty or db.deleted:
         await db.flush()
     table = cast(Table, inspect(model).local_table)
-    row = {**_defaults(table, frozenset(values)), **values}
+    row = {**_defaults(table, values), **values}
     if db.get_bind().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         await db.execute(_insert(table), row)  # a read's session: its statements commit one by one, as they come
         return row
@@ -101,7 +101,17 @@ async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[st
     return found
 
 
-def _defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
+class _Given:
+    """The context a default computed from its row's other values reads (`get_current_parameters`)."""
+
+    def __init__(self, given: dict[str, Any]) -> None:
+        self.given = given
+
+    def get_current_parameters(self, isolate_multiinsert_groups: bool = True) -> dict[str, Any]:
+        return self.given
+
+
+def _defaults(table: Table, given: dict[str, Any]) -> dict[str, Any]:
     values = {}
     for column in table.columns:
         default = column.default
@@ -110,7 +120,7 @@ def _defaults(table: Table, given: frozenset[str]) -> dict[str, Any]:
         if default.is_scalar:
             values[column.key] = default.arg  # type: ignore[attr-defined]
         elif default.is_callable:
-            values[column.key] = default.arg(None)  # type: ignore[attr-defined]  # the context is never read
+            values[column.key] = default.arg(_Given(given))  # type: ignore[attr-defined]
         else:
             raise TypeError(f"insert_values: {column} has a SQL default: give its value")
     return values

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Select, String, Uuid, bindparam, func, or_
+from sqlalchemy import Boolean, Integer, Select, String, Uuid, bindparam, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db import direct
+from sump.db.folded import fold
 from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.environment_accounts.schemas import IDENTITY_FIELDS, Filters
@@ -50,10 +51,11 @@ async def page(
     db: AsyncSession, environment_id: uuid.UUID, filters: Filters, after: uuid.UUID | None, limit: int
 ) -> Sequence[Any]:
     """One page in creation order (keyset on the environment's `(environment_id, id)` index), as rows of
-    `VIEW_COLUMNS`; `q` is a prefix of email, username or name (case-insensitive)."""
+    `VIEW_COLUMNS`; `q` is a prefix of email, username or name, folded as usernames and the name's search key are
+    (`db.folded`)."""
     parameters: dict[str, Any] = {"environment_id": environment_id, "limit": limit}
     if filters.q:
-        escaped = filters.q.casefold().replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        escaped = fold(filters.q).replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
         parameters["prefix"] = escaped.replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
     for name in ("disabled", "created_after", "created_before"):
         if getattr(filters, name) is not None:
@@ -79,7 +81,7 @@ def _page_statement(given: frozenset[str]) -> Select[Any]:
             or_(
                 EnvironmentAccount.email.startswith(prefix, escape=LIKE_ESCAPE),
                 EnvironmentAccount.username.startswith(prefix, escape=LIKE_ESCAPE),
-                func.lower(EnvironmentAccount.name).startswith(prefix, escape=LIKE_ESCAPE),
+                EnvironmentAccount.name_folded.startswith(prefix, escape=LIKE_ESCAPE),
             )
         )
     if "disabled" in given:

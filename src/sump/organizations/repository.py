@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.folded import fold
 from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.organizations import ORG_ADMIN, Membership, Organization, Permission, Role
@@ -25,10 +26,10 @@ async def get(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid
 async def page(
     db: AsyncSession, environment_id: uuid.UUID, after: uuid.UUID | None, limit: int, q: str | None = None
 ) -> list[Organization]:
-    """Every organization of the environment (whose name starts with `q`, ignoring case), oldest first."""
+    """Every organization of the environment (whose name starts with `q`, both folded: `db.folded`), oldest first."""
     statement = environment(environment_id).select(Organization)
     if q:
-        statement = statement.where(func.lower(Organization.name).startswith(q.casefold(), autoescape=True))
+        statement = statement.where(Organization.name_folded.startswith(fold(q), autoescape=True))
     if after is not None:
         statement = statement.where(Organization.id > after)
     return list(await db.scalars(statement.order_by(Organization.id).limit(limit)))

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sump.db.base import Base, Timestamps, uuid7
+from sump.db.folded import folded_column, keep_folded
 from sump.db.identity import IdentityColumns
 
 
@@ -25,3 +26,7 @@ class EnvironmentAccount(IdentityColumns, Timestamps, Base):
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Written by the tenant's owners and admins only (the end user reads it); custom properties are the end user's.
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict, server_default="{}")
+    name_folded: Mapped[str | None] = folded_column("name")  # what a search by name compares its prefix with
+
+
+keep_folded(EnvironmentAccount, "name", "name_folded")

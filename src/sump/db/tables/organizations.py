@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sump.db.base import Base, JSONType, Timestamps, utcnow, uuid7
+from sump.db.folded import folded_column, keep_folded
 
 ORG_ADMIN = "ORG_ADMIN"
 ORG_USER = "ORG_USER"
@@ -27,6 +28,10 @@ class Organization(Timestamps, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     environment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("environment.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
+    name_folded: Mapped[str | None] = folded_column("name")  # what a search by name compares its prefix with
+
+
+keep_folded(Organization, "name", "name_folded")
 
 
 class Membership(Base):
