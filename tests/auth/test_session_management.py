@@ -320,7 +320,7 @@ async def test_a_sign_in_replacing_its_session_while_the_account_is_disabled_fai
     answer, and nothing of the account stays signed in."""
     account_id, token, username, base, admin = await _signed_in_account(world, family)
     table = "tenant_account" if family == "tenant" else "environment_account"
-    disabled_written, disabling = asyncio.Event(), []
+    disabled_written, disabling = asyncio.Event(), list[asyncio.Task[httpx.Response]]()
 
     def then_disable(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         first_write = statement.startswith(("DELETE FROM session WHERE session.token_hash", "WITH guard"))

@@ -161,17 +161,16 @@ async def test_deleting_ones_own_account_needs_a_recent_sign_in_or_the_password_
     """A stolen session must not erase its owner's account either, factor or not; deleting someone else's
     account (an admin's work) asks a step-up only of an admin with a factor, as before."""
     if family == "end user":
-        holder = await world.add_end_user(world.environment_id)
-        base, auth = holder.auth_base, holder.auth
-        url = f"/api/v1/environments/{world.environment_id}/accounts/{holder.account_id}"
-        other = await world.add_end_user(world.environment_id)
-        others_url = f"/api/v1/environments/{world.environment_id}/accounts/{other.account_id}"
+        user = await world.add_end_user(world.environment_id)
+        other_user = await world.add_end_user(world.environment_id)
+        accounts = f"/api/v1/environments/{world.environment_id}/accounts"
+        base, auth, url = user.auth_base, user.auth, f"{accounts}/{user.account_id}"
+        others_url = f"{accounts}/{other_user.account_id}"
     else:
-        holder = await world.add_member("owner")
-        base, auth = f"/api/v1/auth/tenants/{world.tenant_id}", holder.auth
-        url = f"{world.base}/accounts/{holder.account_id}"
-        other = await world.add_member("user")
-        others_url = f"{world.base}/accounts/{other.account_id}"
+        owner, other_member = await world.add_member("owner"), await world.add_member("user")
+        base, auth = f"/api/v1/auth/tenants/{world.tenant_id}", owner.auth
+        url = f"{world.base}/accounts/{owner.account_id}"
+        others_url = f"{world.base}/accounts/{other_member.account_id}"
     later(monkeypatch, timedelta(minutes=5, seconds=1))
     refused = await client.delete(url, headers=auth)
     assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required"), refused.text
