@@ -218,7 +218,7 @@ async def test_rows_sent_on_a_condition_are_stored_only_when_it_finds_its_row(
         with statements(app) as sent:
             for n in range(2):
                 await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action, "details": {"n": n}})
-            held = await send_held_if(db, guard, {"guard_id": tenant_id if found else uuid.uuid4()})
+            held = await send_held_if(db, guard, {"guard_id": tenant_id if found else uuid.uuid4()}, last=True)
             assert held is found
             assert db.in_transaction() is not postgres
             await (db.commit() if held else db.rollback())
@@ -243,10 +243,28 @@ async def test_rows_sent_on_a_condition_after_other_writes_stay_in_their_transac
         tenant.name = "Renamed before the rows"
         await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action})
         with statements(app) as sent:
-            assert await send_held_if(db, guard, {"guard_id": tenant_id}) is True
+            assert await send_held_if(db, guard, {"guard_id": tenant_id}, last=True) is True
         assert [isolation for _, isolation in sent] == [None] * len(sent)
         assert db.in_transaction()
         await db.rollback()
     async with app.state.sessionmaker() as db:
         assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None
         assert await db.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) != "Renamed before the rows"
+
+
+async def test_rows_sent_on_a_condition_before_more_writes_stay_in_their_transaction(
+    app: FastAPI, world: TenantWorld
+) -> None:
+    """Not `last`: the caller writes more after the rows, which may still be refused, so the rows are sent in
+    the transaction even when they are all it wrote so far, and roll back with what follows."""
+    tenant_id, action = uuid.UUID(world.tenant_id), f"test.{uuid.uuid4().hex[:8]}"
+    guard = select(Tenant.id).where(Tenant.id == bindparam("guard_id")).with_for_update(read=True)
+    async with app.state.sessionmaker() as db:
+        await insert_values(db, AuditEvent, {"tenant_id": tenant_id, "action": action})
+        with statements(app) as sent:
+            assert await send_held_if(db, guard, {"guard_id": tenant_id}, last=False) is True
+        assert [isolation for _, isolation in sent] == [None] * len(sent)
+        assert db.in_transaction()
+        await db.rollback()
+    async with app.state.sessionmaker() as db:
+        assert await db.scalar(select(AuditEvent.id).where(AuditEvent.action == action)) is None

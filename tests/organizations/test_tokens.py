@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.audit import AuditEvent
 from sump.db.tables.organizations import Membership
+from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from tests.organizations.support import (
     ALL_NINE,
@@ -89,6 +91,35 @@ async def test_the_active_organization_is_chosen_by_the_rules(client: httpx.Asyn
     assert (await token_request(client, user, elsewhere_org)).status_code == 404
     wrong = await token_request(client, user, "not-a-uuid")
     assert wrong.status_code == 400
+
+
+async def test_a_password_grant_refused_for_its_organization_leaves_no_session_behind(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """The password grant signs in, then chooses the organization: when that refuses (several memberships and
+    none named, or one that is not the account's), the sign-in is undone with it. No session the client never
+    received stays in the account's list, and the audit log holds no successful sign-in for it."""
+    user = await world.add_end_user(world.environment_id)
+    await create_org(client, user)
+    await create_org(client, user)
+    account_id = uuid.UUID(user.account_id)
+
+    async def sessions_and_sign_ins() -> tuple[int, int]:
+        sessions = await db.scalar(select(func.count()).select_from(Session).where(Session.account_id == account_id))
+        succeeded = AuditEvent.action == "login.succeeded"
+        sign_ins = await db.scalar(
+            select(func.count()).select_from(AuditEvent).where(succeeded, AuditEvent.target_id == account_id)
+        )
+        return int(sessions or 0), int(sign_ins or 0)
+
+    before = await sessions_and_sign_ins()
+    several = await token_request(client, user)
+    assert (several.status_code, several.json()["code"]) == (400, "organization_required")
+    unknown = await token_request(client, user, str(uuid.uuid4()))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "organization_not_found")
+    assert await sessions_and_sign_ins() == before
+    listed = await client.get(f"{user.auth_base}/sessions", headers=user.auth)
+    assert [session["current"] for session in listed.json()] == [True], listed.text  # the user's own alone
 
 
 @pytest.mark.asvs("AC-09", "JWT-05")

@@ -121,7 +121,9 @@ async def check_current_password(call: Call, pool: Pool, account: Account, passw
         raise wrong_password()
 
 
-async def write_if_still_as_checked(call: Call, pool: Pool, account: Account, changed_at: datetime | None) -> bool:
+async def write_if_still_as_checked(
+    call: Call, pool: Pool, account: Account, changed_at: datetime | None, *, last: bool
+) -> bool:
     """Writes a sign-in's held rows (its session or its second step's audit row) only if the account's password
     is still the one it checked (set at `changed_at`, as read before the hash was computed with no transaction
     open) and the account still enabled, and whether it was. A new password or the disabling, made while the
@@ -130,7 +132,7 @@ async def write_if_still_as_checked(call: Call, pool: Pool, account: Account, ch
     outlast the change. The check locks the account's row until the rows are written, and a change writes the
     row before it ends sessions (`replace_password`), so of the two, one waits for the other (on SQLite, the one
     writer at a time)."""
-    return await repository.write_if_credential_as_checked(call.db, pool, account.id, changed_at)
+    return await repository.write_if_credential_as_checked(call.db, pool, account.id, changed_at, last=last)
 
 
 async def upgrade_hash(call: Call, pool: Pool, account: Account, changed_at: datetime | None, new_hash: str) -> None:

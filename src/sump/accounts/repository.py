@@ -70,13 +70,15 @@ async def taken_identifiers(
 
 
 async def write_if_credential_as_checked(
-    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None, *, last: bool
 ) -> bool:
     """Writes the rows held in `db` (`sump.db.inserts`) only if the account's password was last set at
     `changed_at` and the account is enabled, as committed now, and whether it was; the row is locked against
-    changes (`FOR SHARE`) until they are written, and until the transaction ends if it goes on."""
+    changes (`FOR SHARE`) until they are written, and until the transaction ends if it goes on (see
+    `send_held_if` for `last`)."""
     parameters = {"guard_scope": pool.scope_id, "guard_account": account_id, "guard_changed_at": changed_at}
-    return await inserts.send_held_if(db, _credential_as_checked(pool.model, pool.scope.column), parameters)
+    statement = _credential_as_checked(pool.model, pool.scope.column)
+    return await inserts.send_held_if(db, statement, parameters, last=last)
 
 
 @functools.cache

@@ -42,7 +42,7 @@ async def grant(
         assert body.refresh_token is not None
         return await refresh(call, environment, body.refresh_token)
     if body.grant_type == "password":
-        done = await auth.sign_in(call, environments.pool(environment), body.login(), channel="token")
+        done = await auth.sign_in(call, environments.pool(environment), body.login(), channel="token", then_more=True)
         if isinstance(done, auth.Challenge):
             return MfaChallenge(done)
         session, account = done.issued.session, done.account

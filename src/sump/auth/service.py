@@ -89,11 +89,18 @@ async def _audit(call: Call, pool: Pool, action: str, account: Account | None, *
 
 
 async def sign_in(
-    call: Call, pool: Pool, body: Login, *, channel: str = "api", previous_token: str | None = None
+    call: Call,
+    pool: Pool,
+    body: Login,
+    *,
+    channel: str = "api",
+    previous_token: str | None = None,
+    then_more: bool = False,
 ) -> SignedIn | Challenge:
     """Email, phone or username and password → a new session (the previous one of this client, if given,
     ends), or a challenge when a second factor must follow (see the module). 401 for any wrong pair, 429 while
-    the lockout holds this source, 503 when hashing is full."""
+    the lockout holds this source, 503 when hashing is full. `then_more`: the caller writes more that may still
+    be refused, and the sign-in must roll back with it (else its writes commit at once)."""
     kind, value = body.chosen()
     first = await passwords.first_factor(call, pool, kind, value, body.password)
     account = first.account
@@ -115,7 +122,7 @@ async def sign_in(
         done: SignedIn | Challenge = challenge
     else:
         done = await _signed_in(call, pool, account, [kinds.PASSWORD_AMR], None, identifier_kind=kind, channel=channel)
-    if not await passwords.write_if_still_as_checked(call, pool, account, changed_at):
+    if not await passwords.write_if_still_as_checked(call, pool, account, changed_at, last=not then_more):
         problem = passwords.invalid_credentials()  # what else it wrote rolls back with it
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem

@@ -75,18 +75,19 @@ async def insert_now(db: AsyncSession, row: Base) -> None:
     db.add(row)
 
 
-async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[str, Any]) -> bool:
+async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[str, Any], *, last: bool) -> bool:
     """Writes the rows held now only if `guard` (with `parameters`, named apart from the rows' own) finds a
     row, and whether it did; what `guard` locks (`FOR SHARE`, say) stays locked while the transaction lasts.
 
     On PostgreSQL one statement: the guard, then each row inserted from it, as WITH clauses. When they are all
-    the transaction writes, that statement is sent alone, without BEGIN and COMMIT, and the session's
-    transaction ends with it: what the request writes afterwards begins a new one. On SQLite, whose one writer
+    the transaction writes and the caller writes nothing after them that must stand or fall with them (`last`),
+    that statement is sent alone, without BEGIN and COMMIT, and the session's transaction ends with it: what
+    the request writes afterwards begins a new one. On SQLite, whose one writer
     at a time makes the order safe, the rows are written first and the guard read after them, in the
     transaction: on False, the caller rolls back what they wrote."""
     session = db.sync_session
     held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
-    alone = bool(session.info.pop(_ALONE, None)) and not (db.new or db.dirty or db.deleted)
+    alone = bool(session.info.pop(_ALONE, None)) and last and not (db.new or db.dirty or db.deleted)
     if db.get_bind().dialect.name != "postgresql":
         for table, row in held:
             await db.execute(_insert(table), row)
