@@ -82,9 +82,9 @@ async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[st
     On PostgreSQL one statement: the guard, then each row inserted from it, as WITH clauses. When they are all
     the transaction writes and the caller writes nothing after them that must stand or fall with them (`last`),
     that statement is sent alone, without BEGIN and COMMIT, and the session's transaction ends with it: what
-    the request writes afterwards begins a new one. On SQLite, whose one writer
-    at a time makes the order safe, the rows are written first and the guard read after them, in the
-    transaction: on False, the caller rolls back what they wrote."""
+    the request writes afterwards begins a new one. On SQLite, whose one writer at a time makes the order safe,
+    the rows are written first and the guard read after them, in the transaction: on False, the caller rolls
+    back what they wrote."""
     session = db.sync_session
     held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
     alone = bool(session.info.pop(_ALONE, None)) and last and not (db.new or db.dirty or db.deleted)
