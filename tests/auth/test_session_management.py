@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -346,6 +347,100 @@ async def test_a_sign_in_replacing_its_session_while_the_account_is_disabled_fai
     assert disabled.status_code == 204, disabled.text
     assert raced.status_code in (200, 401), raced.text  # signed in before the disabling, or refused for it
     assert await rows(db, account_id=account_id) == 0
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_sign_in_upgrading_its_hash_and_replacing_its_session_while_the_account_is_disabled_fails_neither(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI, db: AsyncSession, family: str
+) -> None:
+    """The same with a stored hash weaker than today's, which the sign-in replaces by a stronger one of the
+    password it checked: writing the account's row after deleting the replaced session's would wait for the
+    disabling, which waits for that session's row (on PostgreSQL, a deadlock's victim, a 500)."""
+    account_id, token, username, base, admin = await _signed_in_account(world, family)
+    table = "tenant_account" if family == "tenant" else "environment_account"
+    hasher: PasswordHasher = app.state.hasher
+    checked = hasher.verify
+    disabled_written, disabling = asyncio.Event(), list[asyncio.Task[httpx.Response]]()
+
+    async def weaker(stored: str | None, password: str) -> tuple[bool, str | None]:
+        ok, _ = await checked(stored, password)
+        return ok, stored if ok else None  # the stored hash stands for its stronger replacement
+
+    async def written_or_waiting() -> None:
+        with contextlib.suppress(TimeoutError):  # the disabling may wait for this sign-in's rows instead
+            await asyncio.wait_for(disabled_written.wait(), 2)
+
+    def then_disable(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        after_hash = statement.startswith(("DELETE FROM session WHERE session.token_hash", f"UPDATE {table} SET"))
+        if after_hash and "disabled" not in statement and not disabling:  # the sign-in's first write after the check
+            disabling.append(asyncio.create_task(client.patch(f"{admin}/disable", headers=world.owner.auth)))
+            await_only(written_or_waiting())
+        elif statement.startswith(f"UPDATE {table} SET") and "disabled" in statement:
+            disabled_written.set()
+
+    postgres = app.state.engine.dialect.name == "postgresql"
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(hasher, "verify", weaker)
+        if postgres:  # SQLite lets one writer at a time through: nothing to interleave
+            event.listen(app.state.engine.sync_engine, "after_cursor_execute", then_disable)
+        try:
+            login = {"username": username, "password": PASSWORD}
+            raced = await client.post(f"{base}/login", json=login, headers=bearer(token))
+            if not postgres:
+                disabling.append(asyncio.create_task(client.patch(f"{admin}/disable", headers=world.owner.auth)))
+            disabled = await disabling[0]
+        finally:
+            if postgres:
+                event.remove(app.state.engine.sync_engine, "after_cursor_execute", then_disable)
+
+    assert disabled.status_code == 204, disabled.text
+    assert raced.status_code in (200, 401), raced.text  # signed in before the disabling, or refused for it
+    assert await rows(db, account_id=account_id) == 0
+
+
+async def test_password_grants_of_one_account_upgrading_its_hash_at_the_same_instant_all_get_their_tokens(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI, db: AsyncSession
+) -> None:
+    """A password grant's sign-in stays in the grant's transaction, its check of the account's row holding the
+    row until the tokens are written. Two of them replacing a weaker stored hash must not both hold the row
+    shared and then wait for each other to write it (on PostgreSQL, a deadlock's victim, a 500): held at the
+    check until both are there (or one waits for the other before it), both get their tokens."""
+    user = await world.add_end_user(world.environment_id)
+    hasher: PasswordHasher = app.state.hasher
+    checked = hasher.verify
+    reached: list[str] = []
+    both = asyncio.Event()
+
+    async def weaker(stored: str | None, password: str) -> tuple[bool, str | None]:
+        ok, _ = await checked(stored, password)
+        return ok, stored if ok else None  # the stored hash stands for its stronger replacement
+
+    async def both_there_or_waiting() -> None:
+        with contextlib.suppress(TimeoutError):  # the other may wait for this one's row instead
+            await asyncio.wait_for(both.wait(), 2)
+
+    def held_at_the_check(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM environment_account" in statement and "FOR SHARE" in statement:
+            reached.append(statement)
+            if len(reached) == 2:
+                both.set()
+            await_only(both_there_or_waiting())
+
+    postgres = app.state.engine.dialect.name == "postgresql"
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(hasher, "verify", weaker)
+        if postgres:  # SQLite lets one writer at a time through: they take turns
+            event.listen(app.state.engine.sync_engine, "before_cursor_execute", held_at_the_check)
+        try:
+            grant = {"grantType": "password", "username": user.username, "password": PASSWORD}
+            token = f"/api/v1/auth/environments/{user.environment_id}/token"
+            answers = await asyncio.gather(*(client.post(token, json=grant) for _ in range(2)))
+        finally:
+            if postgres:
+                event.remove(app.state.engine.sync_engine, "before_cursor_execute", held_at_the_check)
+
+    assert [answer.status_code for answer in answers] == [200] * 2, [answer.text for answer in answers]
+    assert await rows(db, account_id=user.account_id) == 3  # the first session and these two
 
 
 @pytest.mark.asvs("SESS-07")

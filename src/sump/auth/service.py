@@ -115,6 +115,11 @@ async def sign_in(
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem
     changed_at = account.password_changed_at  # of the password just checked, as read before the hash
+    if first.upgraded:
+        # Before the rows and their check, which roll it back if they are refused: the account's row is held for
+        # writing from the start, never shared first and then written (two sign-ins holding it shared would each
+        # wait for the other, as would one that had ended its old session and a change waiting to end it too).
+        await passwords.upgrade_hash(call, pool, account, changed_at, first.upgraded)
     challenge = await factors.next_step(call, pool, account, methods=[kinds.PASSWORD_AMR], channel=channel)
     if challenge is not None:
         action = "login.enrolment_required" if challenge.enrol else "login.factor_required"
@@ -130,8 +135,6 @@ async def sign_in(
         # Only now: a change of the account waiting for the check above must not find this sign-in holding the
         # old session's row too, which it deletes next (each would wait for the other).
         await sessions.revoke_token(call.db, previous_token)
-    if first.upgraded:
-        await passwords.upgrade_hash(call, pool, account, changed_at, first.upgraded)
     return done
 
 
