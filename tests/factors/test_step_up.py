@@ -187,6 +187,29 @@ async def test_deleting_ones_own_account_needs_a_recent_sign_in_or_the_password_
     assert (await client.get(f"{base}/session", headers=auth)).status_code == 401
 
 
+@pytest.mark.asvs("SESS-12")
+async def test_deleting_the_tenant_needs_a_recent_sign_in_or_the_password_again(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting the tenant erases its owner's own account with everything else: as for that account alone, a
+    stolen session of an owner must not do it, factor (step-up with it) or not (a recent sign-in, or the
+    password again)."""
+    _, with_factor = await member_with_totp(client, world, clock, role="owner")
+    owner = await world.add_member("owner")
+    later(monkeypatch, timedelta(minutes=5, seconds=1))
+    for auth in (with_factor.auth, owner.auth):
+        refused = await client.delete(world.base, headers=auth)
+        assert (refused.status_code, refused.json()["code"]) == (403, "step_up_required"), refused.text
+    assert "password" in refused.json()["detail"]
+    assert (await client.get(world.base, headers=world.owner.auth)).status_code == 200  # nothing was deleted
+
+    base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    stepped = await client.post(f"{base}/step-up", json={"currentPassword": PASSWORD}, headers=owner.auth)
+    assert stepped.status_code == 200, stepped.text
+    assert (await client.delete(world.base, headers=owner.auth)).status_code == 204
+    assert (await client.get(f"{base}/session", headers=owner.auth)).status_code == 401
+
+
 async def test_a_session_signed_in_within_five_minutes_enrols_its_first_factor(
     client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

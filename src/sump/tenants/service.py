@@ -17,6 +17,7 @@ from sump.db.tables.tenants import Tenant
 from sump.kit import audit, custom_properties
 from sump.kit.audit import Ref, ref
 from sump.kit.errors import not_found
+from sump.sessions import service as sessions
 from sump.tenants import policy, repository
 from sump.tenants.schemas import TenantSettings, TenantUpdate
 
@@ -95,8 +96,10 @@ async def delete_property(db: AsyncSession, actor: TenantActor, key: str) -> Non
 
 
 async def delete(db: AsyncSession, actor: TenantActor) -> None:
-    """Deletes the tenant (owners only); accounts, environments, end users and every session go with it."""
+    """Deletes the tenant (owners only); accounts, environments, end users and every session go with it. The
+    owner's own account goes too: fresh proof, as for deleting it alone (`require_recent_proof`)."""
     require(policy.delete(actor))
+    sessions.require_recent_proof(actor.session, actor.account)
     await repository.remove(db, await _tenant(db, actor))
     await _audit(db, actor, "tenant.deleted")
 
