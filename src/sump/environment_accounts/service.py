@@ -216,13 +216,9 @@ async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account
 
 
 async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
-    """Deletes the account; its sessions and reset tokens go with it. Deleting one's own account needs fresh
-    proof even without a factor (`require_recent_proof`): a session taken from its owner must not erase them."""
+    """Deletes the account; its sessions and reset tokens go with it."""
     account = await get(db, actor, account_id, write=True)
-    if account.id == actor.account.id:
-        sessions.require_recent_proof(actor.session, actor.account)
-    else:
-        sessions.require_step_up(actor.session, actor.account)
+    sessions.require_proof_to_delete(actor.session, actor.account, account.id)
     await repository.remove(db, account)
     await _audit(db, actor, "end_user.deleted", account)
 

@@ -193,6 +193,15 @@ def require_recent_proof(session: Session, account: Account) -> None:
         raise step_up_required("your password entered within the last 5 minutes: step up with it")
 
 
+def require_proof_to_delete(session: Session, actor: Account, account_id: uuid.UUID) -> None:
+    """Deleting an account: one's own needs fresh proof even without a factor (`require_recent_proof`), for a
+    session taken from its owner must not erase them; someone else's, a step-up when the actor has a factor."""
+    if account_id == actor.id:
+        require_recent_proof(session, actor)
+    else:
+        require_step_up(session, actor)
+
+
 def elevate(session: Session) -> datetime:
     """The session proved its account again (a second factor, or the password of an account without one):
     sensitive changes are allowed for 5 minutes."""

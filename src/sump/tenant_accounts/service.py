@@ -220,10 +220,7 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
 async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) -> None:
     account = await get(db, actor, account_id)
     require(policy.manage(actor, account))
-    if account.id == actor.account.id:  # one's own: fresh proof even without a factor, as for end users
-        sessions.require_recent_proof(actor.session, actor.account)
-    else:
-        sessions.require_step_up(actor.session, actor.account)
+    sessions.require_proof_to_delete(actor.session, actor.account, account.id)
     await ensure_not_last_owner(db, account)
     await sessions.revoke_all(db, account)
     await repository.remove(db, account)
