@@ -176,7 +176,11 @@ _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
 # A table or column the code expects is missing: the database is behind this version's migrations.
 _NOT_MIGRATED_STATES = frozenset({"42P01", "42703"})
 _SQLITE_NOT_MIGRATED = ("no such table", "no such column", "has no column named")
+# The transaction was ended for a change made at the same time: a deadlock's victim, a serialization failure.
+# PostgreSQL rolled it back, and the same request sent again can succeed.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
 RETRY_AFTER_UNAVAILABLE = "2"
+RETRY_AFTER_CONFLICT = "1"
 RETRY_AFTER_NOT_MIGRATED = "30"
 UPGRADE_HINT = "run `sump db upgrade`"
 
@@ -225,6 +229,11 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def database_conflict(exc: BaseException) -> str | None:
+    """The SQLSTATE when PostgreSQL ended the transaction for a concurrent change (deadlock, serialization)."""
+    return next((state for error in _chain(exc) if (state := _sqlstate(error)) in _CONFLICT_STATES), None)
+
+
 _not_migrated_said = False
 
 
@@ -253,7 +262,8 @@ def _log_unexpected(exc: Exception) -> None:
 
 def unexpected_response(exc: Exception) -> Response:
     """The answer to an exception nothing else handled: 409 for a lost uniqueness race, 503 when the database
-    is unreachable or not migrated, otherwise a generic 500. The exception is logged, never shown."""
+    ended the transaction for a concurrent change, is unreachable or is not migrated, otherwise a generic 500.
+    The exception is logged, never shown."""
     if isinstance(exc, IntegrityError):
         log.info("integrity_conflict", error=type(exc.orig).__name__ if exc.orig else "IntegrityError")
         return problem_response(409, "conflict", "The request conflicts with a change made at the same time.")
@@ -264,6 +274,15 @@ def unexpected_response(exc: Exception) -> Response:
             "database_not_migrated",
             "The service is not ready: its database has not been upgraded to this version.",
             headers={"Retry-After": RETRY_AFTER_NOT_MIGRATED},
+        )
+    if (state := database_conflict(exc)) is not None:
+        # Logged as a warning, with the statement, so that the locks' order can be mended if it recurs.
+        log.warning("database_conflict", sqlstate=state, statement=getattr(exc, "statement", None))
+        return problem_response(
+            503,
+            "concurrent_change",
+            "A change made at the same time stopped this request before it was stored; send it again.",
+            headers={"Retry-After": RETRY_AFTER_CONFLICT},
         )
     if database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
