@@ -4,19 +4,25 @@ health probes; a database that does not answer is a fast 503."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from sump.kit import errors
 from sump.kit.crypto import sign_cookie
 from sump.kit.transactions import DbSession
 from tests.kit.http_support import (
@@ -59,6 +65,50 @@ async def test_unexpected_exception_is_a_generic_500_and_the_next_request_works(
 
         assert (await http.get("/api/v1/health")).status_code == 200
         assert (await http.post("/api/v1/tenants", json=tenant_body())).status_code == 201
+
+
+@pytest.mark.asvs("LOG-01", "LOG-02")
+async def test_a_statement_the_database_cannot_run_is_a_500_logged_with_it_not_an_outage(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite raises an unknown function as it raises a locked database (OperationalError): the fault is the
+    code's, so it must be a 500 logged with its statement, not a 503 that says the database is away."""
+    async with serving(make_settings(database)) as (application, http):
+
+        @application.get("/api/v1/test-only/unknown-function")
+        async def unknown_function(db: DbSession) -> None:
+            await db.execute(text("SELECT no_such_function(1)"))
+
+        with structlog.testing.capture_logs() as logs:
+            # A logger first used under the capture: one used before keeps the configuration it was made with.
+            monkeypatch.setattr(errors, "log", structlog.get_logger("sump.errors"))
+            response = await http.get("/api/v1/test-only/unknown-function")
+        assert_problem(response, 500, "internal")
+        assert "no_such_function" not in response.text
+        assert (await http.get("/api/v1/health")).status_code == 200
+    assert [entry["event"] for entry in logs if entry["log_level"] in {"warning", "error"}] == ["unhandled_error"]
+    (logged,) = [entry for entry in logs if entry["event"] == "unhandled_error"]
+    assert "SELECT no_such_function(1)" in logged["statement"]
+
+
+def test_a_locked_sqlite_database_is_still_an_outage(tmp_path: Path) -> None:
+    """What SQLite raises when another connection holds the database (SQLITE_BUSY, after the busy timeout) is a
+    503 to send again later, as a PostgreSQL that does not answer: unlike a statement it cannot run."""
+    path = tmp_path / "locked.db"
+    holder, waiter = sqlite3.connect(path, isolation_level=None), sqlite3.connect(path, timeout=0)
+    try:
+        holder.execute("CREATE TABLE t (n INTEGER)")
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            waiter.execute("INSERT INTO t VALUES (1)")
+    finally:
+        holder.close()
+        waiter.close()
+    assert busy.value.sqlite_errorname == "SQLITE_BUSY"
+    response = errors.unexpected_response(OperationalError("INSERT INTO t VALUES (?)", (1,), busy.value))
+    assert response.status_code == 503
+    assert json.loads(bytes(response.body))["code"] == "service_unavailable"
+    assert response.headers["retry-after"] == errors.RETRY_AFTER_UNAVAILABLE
 
 
 # Run in a process of its own so that what the application logs can be read from its stderr.

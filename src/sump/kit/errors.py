@@ -176,6 +176,10 @@ _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
 # A table or column the code expects is missing: the database is behind this version's migrations.
 _NOT_MIGRATED_STATES = frozenset({"42P01", "42703"})
 _SQLITE_NOT_MIGRATED = ("no such table", "no such column", "has no column named")
+# SQLite's primary result codes of a statement it cannot run (SQLITE_ERROR: a syntax error, an unknown function;
+# MISMATCH, MISUSE, RANGE), raised as OperationalError like those of a database that cannot serve now (BUSY,
+# LOCKED, IOERR, FULL, CANTOPEN, READONLY).
+_SQLITE_STATEMENT_ERRORS = frozenset({1, 20, 21, 25})
 # The transaction was ended for a change made at the same time: a deadlock's victim, a serialization failure.
 # PostgreSQL rolled it back, and the same request sent again can succeed.
 _CONFLICT_STATES = frozenset({"40P01", "40001"})
@@ -203,6 +207,12 @@ def _sqlstate(exc: BaseException) -> str:
     return state if isinstance(state, str) else ""
 
 
+def _sqlite_code(error: BaseException) -> int | None:
+    """SQLite's primary result code of the error (None for one not raised by SQLite itself)."""
+    code = getattr(error, "sqlite_errorcode", None) if isinstance(error, sqlite3.Error) else None
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def database_not_migrated(exc: BaseException) -> bool:
     """The statement failed because the schema lacks a table or column: `sump db upgrade` was not run."""
     for error in _chain(exc):
@@ -216,7 +226,10 @@ def database_not_migrated(exc: BaseException) -> bool:
 def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or cannot serve now: refused, reset, closed, shutting down or starting up,
     out of connections, too slow (a client or server timeout), or no connection free in the pool in time."""
-    for error in _chain(exc):
+    chain = _chain(exc)
+    if any(_sqlite_code(error) in _SQLITE_STATEMENT_ERRORS for error in chain):
+        return False  # the statement is wrong, not the database: a 500, logged with the statement
+    for error in chain:
         if isinstance(error, PoolTimeout | OSError | OperationalError):  # OSError: refused, reset, timed out
             return True
         if isinstance(error, DBAPIError) and error.connection_invalidated:
