@@ -14,7 +14,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.tenants import Tenant
-from tests.support import TenantWorld, tenant_body
+from tests.auth.tenant_sessions import rows
+from tests.support import PASSWORD, TenantWorld, tenant_body
 
 
 class CommitRefused(Exception):
@@ -22,23 +23,34 @@ class CommitRefused(Exception):
 
 
 @contextlib.contextmanager
-def failing_commits(app: FastAPI) -> Iterator[list[str]]:
-    """Every transaction the application commits while the block runs fails at its COMMIT as a database fails
-    one (a serialization failure, a deferred constraint, a lost connection): the transaction is rolled back and
-    the commit raises. Yields the list of commits refused."""
+def failing_commits(app: FastAPI, after: str = "") -> Iterator[list[str]]:
+    """Every transaction the application commits while the block runs (or only those that sent a statement
+    starting with `after`) fails at its COMMIT as a database fails one (a serialization failure, a deferred
+    constraint, a lost connection): the transaction is rolled back and the commit raises. Yields the list of
+    commits refused."""
     refused: list[str] = []
+    marked: set[int] = set()  # the connections whose transaction sent such a statement
+
+    def mark(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(after):
+            marked.add(id(conn.connection.dbapi_connection))
 
     def refuse(conn: Any) -> None:
+        if after and id(conn.connection.dbapi_connection) not in marked:
+            return
+        marked.discard(id(conn.connection.dbapi_connection))
         refused.append("COMMIT")
         conn.connection.dbapi_connection.rollback()
         raise CommitRefused("the database refused the commit")
 
     engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", mark)
     event.listen(engine, "commit", refuse)
     try:
         yield refused
     finally:
         event.remove(engine, "commit", refuse)
+        event.remove(engine, "before_cursor_execute", mark)
 
 
 def assert_generic_failure(response: httpx.Response, status: int = 500, code: str = "internal") -> None:
@@ -84,6 +96,31 @@ async def test_a_tenant_whose_commit_fails_is_answered_500_with_no_session_and_n
     assert await db.scalar(select(Tenant).where(Tenant.name == body["tenant"]["name"])) is None
     retried = await client.post("/api/v1/tenants", json=body)
     assert retried.status_code == 201, retried.text
+
+
+@pytest.mark.asvs("REL-01", "REL-02")
+async def test_a_sign_in_replacing_its_session_whose_commit_fails_stores_nothing_and_the_old_session_stands(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """A sign-in sent with a session (a console's or hosted page's cookie, a bearer token) replaces it: the new
+    session and the old one's end are one change, committed together or not at all, so a failure between them
+    never leaves both sessions standing (nor a new one that no client received)."""
+    member = await world.add_member("user")
+    base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    login = {"username": member.username, "password": PASSWORD}
+    with failing_commits(app, after="DELETE FROM session") as refused:  # the transaction that ends the old one
+        replaced = await client.post(f"{base}/login", json=login, headers=member.auth)
+    assert refused, "the request reached its commit"
+    assert_generic_failure(replaced)
+
+    assert await rows(db, account_id=member.account_id) == 1, "the new session was stored without the old one's end"
+    still = await client.get(f"{base}/session", headers=member.auth)
+    assert still.status_code == 200, still.text
+
+    again = await client.post(f"{base}/login", json=login, headers=member.auth)
+    assert again.status_code == 200, again.text
+    assert (await client.get(f"{base}/session", headers=member.auth)).status_code == 401
+    assert await rows(db, account_id=member.account_id) == 1
 
 
 @contextlib.contextmanager

@@ -127,14 +127,18 @@ async def sign_in(
         done: SignedIn | Challenge = challenge
     else:
         done = await _signed_in(call, pool, account, [kinds.PASSWORD_AMR], None, identifier_kind=kind, channel=channel)
-    if not await passwords.write_if_still_as_checked(call, pool, account, changed_at, last=not then_more):
+    replaced = previous_token if isinstance(done, SignedIn) else None
+    # The old session's end stands or falls with the new one, in one transaction: else a failure between the two
+    # would leave both.
+    last = not then_more and replaced is None
+    if not await passwords.write_if_still_as_checked(call, pool, account, changed_at, last=last):
         problem = passwords.invalid_credentials()  # what else it wrote rolls back with it
         _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
         raise problem
-    if previous_token and isinstance(done, SignedIn):
+    if replaced:
         # Only now: a change of the account waiting for the check above must not find this sign-in holding the
         # old session's row too, which it deletes next (each would wait for the other).
-        await sessions.revoke_token(call.db, previous_token)
+        await sessions.revoke_token(call.db, replaced)
     return done
 
 
