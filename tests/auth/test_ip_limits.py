@@ -207,3 +207,31 @@ async def test_magic_link_sign_in_past_the_per_address_budget_is_429(http: httpx
         return {"token": uuid.uuid4().hex * 2}
 
     await spend_the_budget(http, url, MAGIC_LINK_SIGN_IN_BUDGET, attempt, (400, "invalid_token"))
+
+
+# The redemptions and look-ups of an emailed invitation: each route's budget per address, and what its body
+# takes beside the token.
+PROFILE = ("name", "username", "password")
+INVITATION_ROUTES = {
+    "tenant accept": ("/api/v1/auth/tenants/{tenant}/invitations/accept", 10, PROFILE),
+    "tenant lookup": ("/api/v1/auth/tenants/{tenant}/invitations/lookup", 30, ()),
+    "end user sets a password": ("/api/v1/auth/environments/{environment}/invitations/set-password", 10, ("password",)),
+    "organization sign-up": ("/api/v1/auth/environments/{environment}/invitations/signup", 10, PROFILE),
+    "environment lookup": ("/api/v1/auth/environments/{environment}/invitations/lookup", 30, ()),
+}
+
+
+@pytest.mark.asvs("VAL-08")
+@pytest.mark.parametrize("route", list(INVITATION_ROUTES))
+async def test_invitation_tokens_past_the_per_address_budget_are_429(http: httpx.AsyncClient, route: str) -> None:
+    """An invitation's token is guessed like a reset token: each route that takes one counts the address's
+    attempts, wrong tokens included, and refuses past its budget whatever the token."""
+    world = await new_tenant(http)
+    template, budget, fields = INVITATION_ROUTES[route]
+    url = template.format(tenant=world.tenant_id, environment=world.environment_id)
+
+    def attempt() -> dict[str, str]:
+        profile = {"name": "Guess Work", "username": f"guess_{uuid.uuid4().hex[:8]}", "password": PASSWORD}
+        return {"token": uuid.uuid4().hex * 2, **{field: profile[field] for field in fields}}
+
+    await spend_the_budget(http, url, budget, attempt, (400, "invalid_token"))
