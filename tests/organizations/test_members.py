@@ -4,10 +4,17 @@ last ORG_ADMIN, even under concurrent changes."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import await_only
 
+from sump.db.tables.organizations import Membership
 from tests.organizations.support import add_member, create_org, member_roles, orgs_url, scene
 from tests.support import TenantWorld
 
@@ -176,3 +183,47 @@ async def test_concurrent_mutual_removal_leaves_one_org_admin(client: httpx.Asyn
         assert statuses[1] in {403, 404, 409}, [answer.text for answer in answers]
         roles = (await client.get(members_url, headers=world.owner.auth)).json()
         assert [member["role"] for member in roles] == ["ORG_ADMIN"]
+
+
+@pytest.mark.parametrize("change", ["role", "removal"])
+async def test_an_org_admin_demoted_while_their_change_waited_for_the_lock_is_refused(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI, db: AsyncSession, change: str
+) -> None:
+    """A change of members is checked twice: before it takes the organization's lock (to refuse early) and
+    again under it, against the ORG_ADMINs as they are once concurrent changes are settled. Here another admin
+    demotes the actor just before the actor's request takes the lock (committed first, as a request that won
+    the lock would): with a third admin left, only the second check stands between the demoted actor and the
+    change."""
+    s = await scene(client, world)
+    other_admin = await world.add_end_user(world.environment_id)
+    await add_member(client, s.admin, s.organization_id, other_admin, "ORG_ADMIN")
+    demoted: list[str] = []
+
+    def demote_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """Before the request's first lock (on SQLite its first write, which takes the database): the role's
+        for a change of role, the admins' otherwise. After the first check, which reads without locking."""
+        locking = statement.startswith(("UPDATE organization SET", "UPDATE role SET")) or " FOR " in statement
+        if locking and not demoted:
+            demoted.append(statement)
+            actor = Membership.environment_account_id == uuid.UUID(s.admin.account_id)
+            await_only(db.execute(update(Membership).where(actor).values(role="ORG_USER")))
+            await_only(db.commit())
+
+    member_url = orgs_url(world.environment_id, s.organization_id, "members", s.user.account_id)
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", demote_first)
+    try:
+        if change == "role":
+            refused = await client.patch(member_url, json={"role": "READ_ONLY"}, headers=s.admin.auth)
+        else:
+            refused = await client.delete(member_url, headers=s.admin.auth)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", demote_first)
+
+    assert demoted, "the request reached the lock"
+    assert (refused.status_code, refused.json()["code"]) == (403, "insufficient_org_role"), refused.text
+    assert await member_roles(client, other_admin, s.organization_id) == {
+        s.admin.account_id: "ORG_USER",
+        other_admin.account_id: "ORG_ADMIN",
+        s.user.account_id: "ORG_USER",
+        s.viewer.account_id: "READ_ONLY",
+    }

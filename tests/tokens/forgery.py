@@ -150,6 +150,7 @@ def wrong_type_issuer_or_audience(real: Genuine) -> dict[str, str]:
         "iss on another host": real.with_claims(iss=issuer.replace("http://sump.test", "http://attacker.test")),
         "iss absent": real.sign({name: value for name, value in real.claims.items() if name != "iss"}),
         "aud of another environment": real.with_claims(aud=other_environment),
+        "aud of the userinfo endpoint, a third party's": real.with_claims(aud=f"{issuer}/userinfo"),
         "aud absent": real.sign({name: value for name, value in real.claims.items() if name != "aud"}),
     }
 
