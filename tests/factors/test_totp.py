@@ -62,6 +62,34 @@ async def test_enrolment_shows_the_secret_once_and_confirms_with_a_first_code(
     assert (again.status_code, again.json()["code"]) == (404, "factor_not_found")
 
 
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_another_accounts_factor_is_not_found_even_with_its_code(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, family: str
+) -> None:
+    """A factor is looked up within the signed-in account: someone who learnt another account's pending secret
+    (shown once, at its enrolment) and its factor id can neither confirm it as their own nor remove it."""
+    if family == "tenant":
+        owner, other = await world.add_member("user"), await world.add_member("user")
+        base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    else:
+        owner, other = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
+        base = owner.auth_base
+    started = await client.post(f"{base}/me/factors/totp", json={"label": "phone"}, headers=owner.auth)
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    factor = f"{base}/me/factors/{setup['factorId']}"
+
+    confirmed = await client.post(f"{factor}/confirm", json={"code": clock.code(setup["secret"])}, headers=other.auth)
+    assert (confirmed.status_code, confirmed.json()["code"]) == (404, "factor_not_found")
+    removed = await client.delete(factor, headers=other.auth)
+    assert (removed.status_code, removed.json()["code"]) == (404, "factor_not_found")
+    for account in (owner, other):
+        listed = await client.get(f"{base}/me/factors", headers=account.auth)
+        assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
+    mine = await client.post(f"{factor}/confirm", json={"code": clock.code(setup["secret"])}, headers=owner.auth)
+    assert mine.status_code == 200, "the owner's pending factor is untouched"
+
+
 @pytest.mark.parametrize(("offset", "accepted"), [(-1, True), (1, True), (-2, False), (2, False)])
 async def test_codes_of_the_next_and_previous_step_count_and_no_further(
     client: httpx.AsyncClient, world: TenantWorld, clock: Clock, offset: int, accepted: bool
