@@ -16,7 +16,7 @@ from sump.db.tables.audit import AuditEvent
 from sump.db.tables.factors import Factor
 from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, enrol_totp
 from tests.mail import SmtpServer
-from tests.support import TenantWorld, bearer, new_tenant
+from tests.support import EndUser, Member, TenantWorld, bearer, new_tenant
 
 
 async def test_enrolment_shows_the_secret_once_and_confirms_with_a_first_code(
@@ -68,12 +68,13 @@ async def test_another_accounts_factor_is_not_found_even_with_its_code(
 ) -> None:
     """A factor is looked up within the signed-in account: someone who learnt another account's pending secret
     (shown once, at its enrolment) and its factor id can neither confirm it as their own nor remove it."""
+    accounts: list[Member] | list[EndUser]
     if family == "tenant":
-        owner, other = await world.add_member("user"), await world.add_member("user")
-        base = f"/api/v1/auth/tenants/{world.tenant_id}"
+        accounts, base = [await world.add_member("user") for _ in range(2)], f"/api/v1/auth/tenants/{world.tenant_id}"
     else:
-        owner, other = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
-        base = owner.auth_base
+        accounts = [await world.add_end_user(world.environment_id) for _ in range(2)]
+        base = f"/api/v1/auth/environments/{world.environment_id}"
+    owner, other = accounts
     started = await client.post(f"{base}/me/factors/totp", json={"label": "phone"}, headers=owner.auth)
     assert started.status_code == 201, started.text
     setup = started.json()
