@@ -137,6 +137,28 @@ async def test_a_token_from_another_session_is_worthless(app: FastAPI, world: Te
         assert (await alice.get("/console/")).status_code == 200  # still signed in
 
 
+async def test_a_signed_out_forms_token_is_bound_to_its_own_browsers_csrf_cookie(
+    app: FastAPI, world: TenantWorld
+) -> None:
+    """Before any session (the sign-in page), the token's only binding is the browser's CSRF cookie: a token
+    another browser was served, posted with this browser's own cookie, is refused (403 `csrf_failed`), so a
+    site cannot sign a visitor in to an account of its choosing (login CSRF) with a token it fetched itself."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://sump.test") as alice,
+        httpx.AsyncClient(transport=transport, base_url="http://sump.test") as mallory,
+    ):
+        await csrf_of(alice)
+        mallorys = await csrf_of(mallory)
+        assert alice.cookies["sump_csrf"] != mallory.cookies["sump_csrf"]
+        form = {"csrf": mallorys, "tenantId": world.tenant_id, "identifier": world.owner.email, "password": PASSWORD}
+        refused = await alice.post("/console/login", data=form)
+        assert refused.status_code == 403, refused.text
+        assert "The form has expired or came from another site." in refused.text
+        assert "sump_session" not in alice.cookies
+        assert (await mallory.post("/console/login", data=form)).status_code == 303, "the token is good in its own"
+
+
 async def test_a_form_token_is_bound_to_the_pages_that_served_it(app: FastAPI) -> None:
     """With the same CSRF cookie and session, the console's token and each environment's hosted-page token
     differ, and one set of pages refuses another's token (403 csrf_failed)."""

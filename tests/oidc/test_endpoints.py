@@ -19,6 +19,7 @@ from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
 from tests.support import SECRET, EndUser, TenantWorld, bearer, expire
+from tests.tokens import forgery
 
 
 def _userinfo(rp: RP) -> str:
@@ -123,11 +124,14 @@ async def test_an_expired_id_token_hint_is_accepted(
 
 
 async def test_end_session_refuses_open_redirects_and_foreign_hints(
-    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld
+    client: httpx.AsyncClient, world: TenantWorld, other: TenantWorld, db: AsyncSession
 ) -> None:
     rp, second = await new_rp(client, world), await new_rp(client, world, postLogoutRedirectUris=[])
     user = await world.add_end_user(world.environment_id)
     body = await tokens_for(client, rp, user)
+    jwks = await client.get(f"/api/v1/environments/{world.environment_id}/.well-known/jwks.json")
+    hint = await forgery.take_apart(db, jwks.json(), body["id_token"])  # signed by this environment's own key
+    another_issuer = hint.with_claims(iss=rp.issuer.replace(world.environment_id, other.environment_id))
     theirs = await new_rp(client, other)
     their_user = await other.add_end_user(other.environment_id)
     foreign = await tokens_for(client, theirs, their_user)
@@ -140,6 +144,7 @@ async def test_end_session_refuses_open_redirects_and_foreign_hints(
         {"id_token_hint": body["id_token"], "client_id": second.client_id},  # not the hint's audience
         {"id_token_hint": foreign["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT},
         {"id_token_hint": forged},
+        {"id_token_hint": another_issuer, "post_logout_redirect_uri": AFTER_LOGOUT},
         {"id_token_hint": body["access_token"]},
     ]
     for params in cases:
