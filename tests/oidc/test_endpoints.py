@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ from sump.db.tables.tokens import RefreshToken
 from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
-from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for
+from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for, verified_id_token
 from tests.support import SECRET, EndUser, TenantWorld, bearer, expire
 from tests.tokens import forgery
 
@@ -43,6 +44,35 @@ async def test_userinfo_answers_the_claims_of_the_granted_scopes(client: httpx.A
     assert got.json() == {"sub": user.account_id, "email": user.email, "email_verified": False}
     posted = await client.post(_userinfo(rp), data={"access_token": body["access_token"]})
     assert posted.json() == got.json()
+
+
+USER_CLAIMS = {"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified"}
+
+
+@pytest.mark.parametrize(
+    ("scope", "released"),
+    [
+        ("openid", set()),
+        ("openid profile", {"name", "preferred_username"}),
+        ("openid email", {"email", "email_verified"}),
+        ("openid profile email", {"name", "preferred_username", "email", "email_verified"}),
+    ],
+)
+async def test_each_scope_releases_its_claims_and_no_other_in_userinfo_and_the_id_token(
+    client: httpx.AsyncClient, world: TenantWorld, scope: str, released: set[str]
+) -> None:
+    """What a client learns of the end user is what the scopes it was granted name (OpenID Connect Core 5.4):
+    `openid` alone gives `sub` and nothing else, in the userinfo answer and in the ID token alike."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    body = await tokens_for(client, rp, user, scope=scope)
+    info = await client.get(_userinfo(rp), headers=bearer(body["access_token"]))
+    assert info.status_code == 200, info.text
+    assert set(info.json()) == {"sub", *released}
+    assert info.json()["sub"] == user.account_id
+    id_token = await verified_id_token(client, rp, body["id_token"])
+    assert set(id_token) & USER_CLAIMS == released
+    assert {name: id_token[name] for name in released} == {name: info.json()[name] for name in released}
 
 
 async def test_userinfo_refusals_say_why_in_www_authenticate(client: httpx.AsyncClient, world: TenantWorld) -> None:
