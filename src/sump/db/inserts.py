@@ -22,7 +22,21 @@ import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Column, Insert, Select, Table, bindparam, event, exists, func, insert, inspect, select
+from sqlalchemy import (
+    Column,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    event,
+    exists,
+    false,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
@@ -82,16 +96,20 @@ async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[st
     On PostgreSQL one statement: the guard, then each row inserted from it, as WITH clauses. When they are all
     the transaction writes and the caller writes nothing after them that must stand or fall with them (`last`),
     that statement is sent alone, without BEGIN and COMMIT, and the session's transaction ends with it: what
-    the request writes afterwards begins a new one. On SQLite, whose one writer at a time makes the order safe,
-    the rows are written first and the guard read after them, in the transaction: on False, the caller rolls
-    back what they wrote."""
+    the request writes afterwards begins a new one. On SQLite, one writer at a time: a write that changes
+    nothing takes the database, then the guard is read and the rows written only if it found one (so a row the
+    guard no longer finds, an account deleted meanwhile, is refused as on PostgreSQL, not by a foreign key)."""
     session = db.sync_session
     held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
     alone = bool(session.info.pop(_ALONE, None)) and last and not (db.new or db.dirty or db.deleted)
     if db.get_bind().dialect.name != "postgresql":
+        if held:  # a write that changes nothing takes the database, so the guard's answer stands until the rows
+            await db.execute(delete(held[0][0]).where(false()))
+        if await db.scalar(select(exists(guard)), parameters) is not True:
+            return False
         for table, row in held:
             await db.execute(_insert(table), row)
-        return await db.scalar(select(exists(guard)), parameters) is True
+        return True
     if alone:
         await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     shape = tuple((table, frozenset(row)) for table, row in held)
