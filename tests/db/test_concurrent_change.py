@@ -10,12 +10,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import structlog
 from sqlalchemy import text
 
-from sump.kit import errors
 from sump.kit.transactions import DbSession
-from tests.kit.http_support import assert_problem, serving
+from tests.kit.http_support import assert_problem, errors_logged, serving
 from tests.support import Database, create_database, drop_database, make_settings
 
 
@@ -76,9 +74,7 @@ async def test_a_transaction_ended_for_a_concurrent_change_answers_503_to_send_a
                 await other.execute("SET deadlock_timeout = '60s'")
                 await other.execute("BEGIN")
                 await other.execute("UPDATE probe SET n = n + 1 WHERE id = 2")
-            with structlog.testing.capture_logs() as logs:
-                # A logger first used under the capture: one used before keeps the configuration it was made with.
-                monkeypatch.setattr(errors, "log", structlog.get_logger("sump.errors"))
+            with errors_logged(monkeypatch) as logs:
                 response = await http.post("/api/v1/test-only/conflict")
             if kind == "deadlock":
                 await other_waits[0]  # the request's transaction gave row 1 up when it ended

@@ -4,21 +4,33 @@ problem body holds."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
+import pytest
+import structlog
 from fastapi import FastAPI
 
 from sump.app import create_app
 from sump.config import Settings
+from sump.kit import errors
 from tests.support import Database
 
 PEER = "203.0.113.7"  # the address the `client` fixture connects from
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "message", "code", "requestId"}
 DEAD_DATABASE = Database("postgresql", "postgresql+asyncpg://postgres@127.0.0.1:1/sump")
 Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+
+
+@contextlib.contextmanager
+def errors_logged(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMapping[str, Any]]]:
+    """What `kit.errors` logs while the block runs. Its logger is made anew under the capture: loggers are
+    cached on first use, and one used before keeps the configuration it was made with."""
+    with structlog.testing.capture_logs() as logs:
+        monkeypatch.setattr(errors, "log", structlog.get_logger("sump.errors"))
+        yield logs
 
 
 @contextlib.asynccontextmanager

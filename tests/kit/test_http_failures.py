@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -29,6 +28,7 @@ from tests.kit.http_support import (
     DEAD_DATABASE,
     PROBLEM_MEMBERS,
     assert_problem,
+    errors_logged,
     serving,
 )
 from tests.support import PASSWORD, SECRET, Database, make_settings, statements, tenant_body
@@ -79,9 +79,7 @@ async def test_a_statement_the_database_cannot_run_is_a_500_logged_with_it_not_a
         async def unknown_function(db: DbSession) -> None:
             await db.execute(text("SELECT no_such_function(1)"))
 
-        with structlog.testing.capture_logs() as logs:
-            # A logger first used under the capture: one used before keeps the configuration it was made with.
-            monkeypatch.setattr(errors, "log", structlog.get_logger("sump.errors"))
+        with errors_logged(monkeypatch) as logs:
             response = await http.get("/api/v1/test-only/unknown-function")
         assert_problem(response, 500, "internal")
         assert "no_such_function" not in response.text
