@@ -320,11 +320,7 @@ async def test_a_reset_token_is_used_up_once_even_where_nothing_else_stops_a_sec
     """A redemption marks its token used in one conditional UPDATE: the lookup before it skips used tokens and
     the reset deletes the token, but two redemptions past the lookup at once meet only here, so the second
     must find nothing to mark."""
-    world = await new_tenant(http)
-    user = await world.add_end_user(world.environment_id)
-    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
-    await mail_app.state.outbox.run_once()
-    token = reset_token(smtp.inbox.to(user.email)[0])
+    _, token, _ = await reset_token_of(http, mail_app, smtp, "environment")
     stored = await db.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token)))
     assert stored is not None
     assert await accounts_repository.consume_reset_token(db, stored.id, utcnow()) is True
@@ -338,20 +334,16 @@ async def test_a_reset_link_written_while_the_password_changed_cannot_undo_the_c
     """A forgotten-password request and a change of the password at the same instant: the change deletes the
     reset links it finds, and one written in a transaction not yet committed is not among them. The link is
     then older than the password, and refused for that (the row stands here as that race leaves it)."""
-    world = await new_tenant(http)
-    user = await world.add_end_user(world.environment_id)
-    base = f"/api/v1/auth/environments/{world.environment_id}"
-    assert (await http.post(f"{base}/forgot-password", json={"email": user.email})).status_code == 200
-    await mail_app.state.outbox.run_once()
-    token = reset_token(smtp.inbox.to(user.email)[0])
-    account_id = uuid.UUID(user.account_id)
+    base, message, email, account_id = await reset_mail_of(http, mail_app, smtp, "environment")
     changed = update(EnvironmentAccount).where(EnvironmentAccount.id == account_id)
     await db.execute(changed.values(password_changed_at=utcnow() + timedelta(seconds=1)))
     await db.commit()
 
-    refused = await http.post(f"{base}/reset-password", json={"token": token, "newPassword": NEW_PASSWORD})
+    refused = await http.post(
+        f"{base}/reset-password", json={"token": reset_token(message), "newPassword": NEW_PASSWORD}
+    )
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_token")
-    kept = await http.post(f"{base}/login", json={"email": user.email, "password": PASSWORD})
+    kept = await http.post(f"{base}/login", json={"email": email, "password": PASSWORD})
     assert kept.status_code == 200, kept.text
 
 
