@@ -11,17 +11,20 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
 from sump.db.tables.audit import AuditEvent
 from sump.db.tables.factors import FactorChallenge
+from sump.db.tables.sessions import Session
 from sump.factors import service as factors
 from sump.kit.crypto import token_digest
 from sump.kit.logging import LineWriter
-from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, member_with_totp
-from tests.support import TenantWorld, bearer
+from sump.kit.passwords import PasswordHasher
+from tests.factors.conftest import Clock, challenge_of, end_user_with_totp, enrol_totp, member_with_totp
+from tests.support import PASSWORD, TenantWorld, bearer
 
 
 async def test_password_step_answers_a_challenge_and_sets_no_session(
@@ -272,3 +275,44 @@ async def test_a_sign_in_in_progress_ends_with_the_accounts_sessions(
             f"{enrolled.base}/login/factor", json={"challenge": challenge, "code": clock.code(enrolled.seed)}
         )
         assert (response.status_code, response.json()["code"]) == (401, "invalid_challenge"), end
+
+
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_a_sign_in_whose_hash_ran_while_the_first_factor_was_confirmed_gets_no_session(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    app: FastAPI,
+    db: AsyncSession,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+) -> None:
+    """The step after the password is chosen by the factors read before the hash. The owner confirms a first
+    factor while someone's sign-in with the password hashes: that sign-in, which read no factor, is refused
+    rather than given a session on the password alone; the next one is asked for the factor."""
+    if family == "tenant":
+        member = await world.add_member("user")
+        base, token, account_id = f"/api/v1/auth/tenants/{world.tenant_id}", member.token, member.account_id
+        login = {"username": member.username, "password": PASSWORD}
+    else:
+        user = await world.add_end_user(world.environment_id)
+        base, token, account_id, login = user.auth_base, user.token, user.account_id, user.credentials
+    hasher: PasswordHasher = app.state.hasher
+    checked = hasher.verify
+
+    async def enrolled_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+        monkeypatch.setattr(hasher, "verify", checked)
+        verified = await checked(stored, password)
+        await enrol_totp(client, base, token, clock)
+        return verified
+
+    monkeypatch.setattr(hasher, "verify", enrolled_meanwhile)
+    raced = await client.post(f"{base}/login", json=login)
+
+    assert (raced.status_code, raced.json()["code"]) == (401, "invalid_credentials"), raced.text
+    assert "set-cookie" not in raced.headers
+    live = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(account_id))
+    assert await db.scalar(live) == 1  # the owner's own, which enrolled the factor
+    again = await client.post(f"{base}/login", json=login)
+    assert again.status_code == 202, again.text
+    assert again.json()["factors"] == ["totp", "recovery_code"]

@@ -126,13 +126,15 @@ async def write_if_still_as_checked(
 ) -> bool:
     """Writes a sign-in's held rows (its session or its second step's audit row) only if the account's password
     is still the one it checked (set at `changed_at`, as read before the hash was computed with no transaction
-    open) and the account still enabled, and whether it was. A new password or the disabling, made while the
-    hash was computed, ended the sessions and sign-ins it found, and this one was not among them: it is refused
-    instead (on False the caller rolls back what else it wrote), so whoever knew the old password does not
-    outlast the change. The check locks the account's row until the rows are written, and a change writes the
-    row before it ends sessions (`replace_password`), so of the two, one waits for the other (on SQLite, the one
+    open), it has a second factor or none as then (which chose the step after the password), and the account is
+    still enabled, and whether it was. A new password or the disabling, made while the hash was computed, ended
+    the sessions and sign-ins it found, and this one was not among them: it is refused instead (on False the
+    caller rolls back what else it wrote), so whoever knew the old password does not outlast the change. A first
+    factor confirmed meanwhile refuses it too: the password alone no longer signs in. The check locks the
+    account's row until the rows are written, and a change writes the row before it ends sessions
+    (`replace_password`) or confirms a first factor, so of the two, one waits for the other (on SQLite, the one
     writer at a time)."""
-    return await repository.write_if_credential_as_checked(call.db, pool, account.id, changed_at, last=last)
+    return await repository.write_if_credential_as_checked(call.db, pool, account, changed_at, last=last)
 
 
 async def upgrade_hash(call: Call, pool: Pool, account: Account, changed_at: datetime | None, new_hash: str) -> None:

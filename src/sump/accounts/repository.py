@@ -70,24 +70,31 @@ async def taken_identifiers(
 
 
 async def write_if_credential_as_checked(
-    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None, *, last: bool
+    db: AsyncSession, pool: Pool, account: Account, changed_at: datetime | None, *, last: bool
 ) -> bool:
     """Writes the rows held in `db` (`sump.db.inserts`) only if the account's password was last set at
-    `changed_at` and the account is enabled, as committed now, and whether it was; the row is locked against
-    changes (`FOR SHARE`) until they are written, and until the transaction ends if it goes on (see
-    `send_held_if` for `last`)."""
-    parameters = {"guard_scope": pool.scope_id, "guard_account": account_id, "guard_changed_at": changed_at}
+    `changed_at`, it has a second factor or none as `account` was read, and it is enabled, as committed now, and
+    whether it was; the row is locked against changes (`FOR SHARE`) until they are written, and until the
+    transaction ends if it goes on (see `send_held_if` for `last`)."""
+    parameters = {
+        "guard_scope": pool.scope_id,
+        "guard_account": account.id,
+        "guard_changed_at": changed_at,
+        "guard_has_factors": account.has_factors,
+    }
     statement = _credential_as_checked(pool.model, pool.scope.column)
     return await inserts.send_held_if(db, statement, parameters, last=last)
 
 
 @functools.cache
 def _credential_as_checked(model: type[Account], scope_column: str) -> Select[uuid.UUID]:
-    """The account's row while its password and state are as a sign-in checked them, built once per family."""
+    """The account's row while its password, factors and state are as a sign-in checked them, built once per
+    family."""
     statement = Scope(scope_column, bindparam("guard_scope")).select(model.id)
     return statement.where(
         model.id == bindparam("guard_account"),
         model.password_changed_at.is_not_distinct_from(bindparam("guard_changed_at")),
+        model.has_factors == bindparam("guard_has_factors"),
         model.disabled.is_(False),
     ).with_for_update(read=True)
 
