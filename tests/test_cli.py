@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sump import __version__
 from sump.db import migrate
 from tests.servers import free_port, refusing_port, sqlite_environment, start_server
-from tests.support import SECRET
+from tests.support import PASSWORD, SECRET, tenant_body
 
 SUMP = Path(sys.executable).parent / "sump"
 POSTGRESQL = os.environ.get("SUMP_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -23,12 +25,19 @@ REVISIONS = migrate.revisions()
 HEAD = REVISIONS[-1]
 
 
-def run(directory: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+def run(directory: Path, *args: str, stdin: str | None = None, **variables: str) -> subprocess.CompletedProcess[str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("SUMP_")}
     environment.update(NO_COLOR="1", TERM="dumb", COLUMNS="200", SUMP_SECRET_KEY=SECRET)
     environment.update(variables)
     return subprocess.run(  # noqa: S603
-        [str(SUMP), *args], cwd=directory, env=environment, capture_output=True, text=True, timeout=120, check=False
+        [str(SUMP), *args],
+        cwd=directory,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -51,6 +60,7 @@ def test_version(tmp_path: Path) -> None:
         ("db", "downgrade"),
         ("db", "current"),
         ("keys", "rotate"),
+        ("tenants", "create"),
         ("import", "original"),
     ],
     ids=" ".join,
@@ -210,3 +220,73 @@ def test_serve_says_how_many_workers(tmp_path: Path) -> None:
             process.wait(timeout=10)
     assert f"listening on http://127.0.0.1:{port} with 2 workers " in first
     assert f"url=http://127.0.0.1:{port} workers=2" in first
+
+
+# --- tenants made by the operator ----------------------------------------------------------------------------
+
+OWNER = ("--owner-email", "Ada@Example.com", "--owner-username", "ada", "--owner-name", "Ada Lovelace")
+
+
+def test_the_operator_creates_a_tenant_that_nobody_else_may(tmp_path: Path) -> None:
+    """With tenant sign-up off, `sump tenants create` makes the tenant, its owner (who signs in with the password
+    given) and the first environment, audited as the operator's; the API still refuses everyone else."""
+    closed = {"SUMP_DATABASE_URL": sqlite(tmp_path), "SUMP_TENANT_SIGNUP": "off"}
+    assert run(tmp_path, "db", "upgrade", **closed).returncode == 0
+    made = run(
+        tmp_path, "tenants", "create", "--name", "Analytical Engines", *OWNER, "--environment", "production",
+        "--password-stdin", stdin=f"{PASSWORD}\n", **closed,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    assert [line.split(" ", 2)[0] for line in lines] == ["tenant", "owner", "environment"]
+    (tenant_id, tenant_name), (owner_id, owner_email), (environment_id, environment_name) = (
+        line.split(" ", 2)[1:] for line in lines
+    )
+    assert (tenant_name, owner_email, environment_name) == ("Analytical Engines", "ada@example.com", "production")
+    assert PASSWORD not in made.stdout + made.stderr
+
+    server = start_server(tmp_path, sqlite_environment(tmp_path, SUMP_TENANT_SIGNUP="off"))
+    try:
+        with httpx.Client(base_url=server.base_url) as http:
+            login = http.post(f"/api/v1/auth/tenants/{tenant_id}/login", json={"username": "ada", "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            assert login.json()["accountId"] == owner_id
+            owner = {"Authorization": f"Bearer {login.json()['token']}"}
+            tenant = http.get(f"/api/v1/tenants/{tenant_id}", headers=owner).json()
+            assert [(one["id"], one["name"]) for one in tenant["environments"]] == [(environment_id, "production")]
+            account = http.get(f"/api/v1/tenants/{tenant_id}/accounts/{owner_id}", headers=owner).json()
+            assert account["roles"] == [{"role": "owner", "target": "tenant", "targetId": tenant_id}]
+            events = http.get(
+                f"/api/v1/tenants/{tenant_id}/audit-events", params={"action": "tenant.created"}, headers=owner
+            ).json()
+            assert [(event["actorType"], event["actorId"], event["targetId"]) for event in events] == [
+                ("operator", None, tenant_id)
+            ]
+            refused = http.post("/api/v1/tenants", json=tenant_body())
+            assert (refused.status_code, refused.json()["code"]) == (403, "tenant_signup_closed")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "status", "said"),
+    [
+        ("Acme", "password", 1, "sump: the password: This password is too common; choose another."),
+        ("A", PASSWORD, 2, "sump: --name: String should have at least 2 characters."),
+    ],
+    ids=["weak password", "short name"],
+)
+def test_a_tenant_the_api_would_refuse_is_not_made(
+    tmp_path: Path, name: str, password: str, status: int, said: str
+) -> None:
+    """The API's rules, said per option on stderr; nothing is written."""
+    database = {"SUMP_DATABASE_URL": sqlite(tmp_path)}
+    assert run(tmp_path, "db", "upgrade", **database).returncode == 0
+    made = run(
+        tmp_path, "tenants", "create", "--name", name, *OWNER, "--password-stdin", stdin=f"{password}\n", **database
+    )
+    assert made.returncode == status
+    assert made.stdout == ""
+    assert [line for line in made.stderr.splitlines() if line.startswith("sump:")] == [said]
+    with sqlite3.connect(tmp_path / "sump.db") as connection:
+        assert connection.execute("SELECT count(*) FROM tenant").fetchone() == (0,)

@@ -107,6 +107,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.cors_origins == []
     assert settings.trusted_proxies == []
     assert settings.rate_limits is True
+    assert settings.tenant_signup is True
     assert settings.redis_url is None
     assert settings.email_from == "no-reply@localhost"
     assert settings.db_command_timeout == 1.5
@@ -167,17 +168,19 @@ def test_bad_trusted_proxy_names_the_variable(monkeypatch: pytest.MonkeyPatch, v
         load_settings()
 
 
+@pytest.mark.parametrize("name", ["rate_limits", "tenant_signup"])
 @pytest.mark.parametrize(
     ("value", "enabled"), [("on", True), ("off", False), ("ON", True), ("Off", False), ("true", True), ("0", False)]
 )
-def test_rate_limits_on_or_off(monkeypatch: pytest.MonkeyPatch, value: str, enabled: bool) -> None:
-    monkeypatch.setenv("SUMP_RATE_LIMITS", value)
-    assert load_settings().rate_limits is enabled
+def test_switches_on_or_off(monkeypatch: pytest.MonkeyPatch, name: str, value: str, enabled: bool) -> None:
+    monkeypatch.setenv(f"SUMP_{name.upper()}", value)
+    assert getattr(load_settings(), name) is enabled
 
 
-def test_rate_limits_refuses_other_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SUMP_RATE_LIMITS", "sometimes")
-    with pytest.raises(SettingsError, match="SUMP_RATE_LIMITS"):
+@pytest.mark.parametrize("name", ["rate_limits", "tenant_signup"])
+def test_switches_refuse_other_words(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"SUMP_{name.upper()}", "sometimes")
+    with pytest.raises(SettingsError, match=f"SUMP_{name.upper()}"):
         load_settings()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -29,6 +30,8 @@ import_app = typer.Typer(help="Copy users and tenants from another system into S
 app.add_typer(import_app, name="import")
 keys_app = typer.Typer(help="Manage the keys that sign access tokens.", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(keys_app, name="keys")
+tenants_app = typer.Typer(help="Manage tenants as the operator.", **PLAIN)  # type: ignore[arg-type]
+app.add_typer(tenants_app, name="tenants")
 secret_app = typer.Typer(help="Rotate SUMP_SECRET_KEY (docs/secret-rotation.md).", **PLAIN)  # type: ignore[arg-type]
 app.add_typer(secret_app, name="secret")
 log = get_logger("sump")
@@ -74,6 +77,68 @@ def rotate(
         raise typer.Exit(1)
     for environment_id, kid in rotated:
         typer.echo(f"{environment_id}: active key {kid}")
+
+
+@tenants_app.command("create")
+def create_tenant(
+    name: Annotated[str, typer.Option(metavar="NAME", help="The tenant's name.")],
+    owner_email: Annotated[str, typer.Option(metavar="EMAIL", help="The owner's email address.")],
+    owner_username: Annotated[str, typer.Option(metavar="USERNAME", help="The owner's username.")],
+    owner_name: Annotated[str, typer.Option(metavar="NAME", help="The owner's full name.")],
+    owner_phone: Annotated[str | None, typer.Option(metavar="PHONE", help="The owner's phone number.")] = None,
+    environment: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The first environment's name (default: default).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the owner's password from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Create a tenant with its owner and a first environment, also while SUMP_TENANT_SIGNUP is off. The owner
+    signs in with the password given (asked for twice, unless --password-stdin). Prints the new ids."""
+    from pydantic import ValidationError
+
+    from sump.kit.errors import Problem, field_message
+    from sump.onboarding.schemas import TenantCreate
+    from sump.onboarding.service import create_by_operator
+
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Owner's password", hide_input=True, confirmation_prompt=True)
+    owner = {"name": owner_name, "email": owner_email, "username": owner_username, "password": password}
+    body = {"tenant": {"name": name}, "account": owner | ({"phone": owner_phone} if owner_phone else {})}
+    try:
+        added = asyncio.run(create_by_operator(settings, TenantCreate.model_validate(body | _environment(environment))))
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            typer.echo(f"sump: {_OPTIONS.get(where, where)}: {field_message(dict(error))}", err=True)
+        raise typer.Exit(2) from None
+    except Problem as problem:
+        fields = {_OPTIONS.get(f"account.{field}", field): message for field, message in (problem.errors or {}).items()}
+        for line in [f"{where}: {message}" for where, message in fields.items()] or [problem.detail]:
+            typer.echo(f"sump: {line}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"tenant {added.tenant.id} {added.tenant.name}")
+    typer.echo(f"owner {added.owner.id} {added.owner.email}")
+    typer.echo(f"environment {added.environment.id} {added.environment.name}")
+
+
+# Which option holds a field of `POST /api/v1/tenants`, for the command's error lines.
+_OPTIONS = {
+    "tenant.name": "--name",
+    "account.name": "--owner-name",
+    "account.email": "--owner-email",
+    "account.username": "--owner-username",
+    "account.phone": "--owner-phone",
+    "account.password": "the password",
+    "environment.name": "--environment",
+}
+
+
+def _environment(name: str | None) -> dict[str, object]:
+    return {"environment": {"name": name}} if name is not None else {}
 
 
 @secret_app.command("rotate")

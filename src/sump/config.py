@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
     rate_limits: bool = True
+    # Whether anyone may create a tenant (`POST /api/v1/tenants`, the console's setup); off, the operator does
+    # (`sump tenants create`).
+    tenant_signup: bool = True
     email_backend: EmailBackend = EmailBackend.CONSOLE
     smtp_url: str | None = None
     email_from: str = "no-reply@localhost"
@@ -125,7 +128,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{str(entry)!r} is not an IP address or network; {PROXIES_EXPECTED}") from None
         return networks
 
-    @field_validator("rate_limits", mode="before")
+    @field_validator("rate_limits", "tenant_signup", mode="before")
     @classmethod
     def _on_off(cls, value: object) -> object:
         if isinstance(value, str) and value.lower() in {"on", "off"}:

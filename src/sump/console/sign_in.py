@@ -284,6 +284,8 @@ OWNER_FIELDS = {"ownerName": "name", "email": "email", "username": "username", "
 
 @router.get("/setup")
 async def setup_page(request: Request) -> Response:
+    if not request.app.state.settings.tenant_signup:  # a form sent all the same is refused by `onboarding.create`
+        return render(request, "setup.html", 403, closed=True, steps=SETUP_STEPS)
     return render(request, "setup.html", step=1, steps=SETUP_STEPS)
 
 

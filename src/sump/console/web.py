@@ -141,6 +141,7 @@ def render(
     context.update(
         actor=actor,
         csrf=csrf_token(request, settings),
+        tenant_signup=settings.tenant_signup,
         flash=flash or "",
         errors=context.get("errors") or {},
         values=context.get("values") or {},

@@ -14,6 +14,10 @@ from sump.onboarding.schemas import NewTenantSession, TenantCreate, TenantCreate
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=problem_responses(400))
 
 
+async def _open(request: Request) -> None:
+    service.ensure_signup_open(request.app.state.settings)  # before the body's fields are checked: the same answer
+
+
 async def _limit(request: Request) -> None:
     await hit_per_ip(request, "tenant-create", service.CREATE_PER_IP)
 
@@ -22,11 +26,12 @@ async def _limit(request: Request) -> None:
     "",
     status_code=201,
     response_model=TenantCreated,
-    dependencies=[Depends(_limit)],
-    responses=problem_responses(409, 413, 429, 503),
+    dependencies=[Depends(_open), Depends(_limit)],
+    responses=problem_responses(403, 409, 413, 429, 503),
 )
 async def create_tenant(body: TenantCreate, response: Response, call: CallDep) -> TenantCreated:
-    """Creates the tenant, its owner, a first environment (`default` unless named) and the owner's session."""
+    """Creates the tenant, its owner, a first environment (`default` unless named) and the owner's session; 403
+    `tenant_signup_closed` while the operator keeps tenant creation to `sump tenants create`."""
     created = await service.create(call, body)
     set_session_cookie(response, call.settings, created.session.token)
     session = created.session.session
