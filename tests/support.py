@@ -13,7 +13,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,63 @@ def statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@dataclass(frozen=True)
+class SetCookie:
+    """One cookie a response sets, as its `Set-Cookie` header says: the value unquoted, the attributes as sent."""
+
+    value: str
+    path: str | None = None
+    domain: str | None = None
+    max_age: int | None = None
+    expires: str | None = None
+    secure: bool = False
+    httponly: bool = False
+    samesite: str | None = None
+
+    @property
+    def clears(self) -> bool:
+        """Whether a browser drops the cookie at once: `Max-Age` of zero or less or else an `Expires` past."""
+        if self.max_age is not None:
+            return self.max_age <= 0
+        return self.expires is not None and parsedate_to_datetime(self.expires) <= datetime.now(UTC)
+
+
+_ATTRIBUTES = {"path", "domain", "max-age", "expires", "samesite", "secure", "httponly"}
+_FLAGS = {"secure", "httponly"}
+
+
+def set_cookies(response: httpx.Response) -> dict[str, SetCookie]:
+    """Each cookie the response sets, by name. The assertion fails unless every header sets one cookie, no cookie
+    twice, with known attributes given once each (a flag without a value, the others with one)."""
+    cookies: dict[str, SetCookie] = {}
+    for header in response.headers.get_list("set-cookie"):
+        pair, *parts = (part.strip() for part in header.split(";"))
+        name, equals, value = (word.strip() for word in pair.partition("="))
+        assert name, header
+        assert equals, header
+        assert name not in cookies, header
+        attributes: dict[str, str] = {}
+        for part in parts:
+            key, equals, given = (word.strip() for word in part.partition("="))
+            key = key.lower()
+            assert key in _ATTRIBUTES, header
+            assert key not in attributes, header
+            assert bool(equals) != (key in _FLAGS), header
+            attributes[key] = given
+        max_age = attributes.get("max-age")
+        cookies[name] = SetCookie(
+            value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value,
+            path=attributes.get("path"),
+            domain=attributes.get("domain"),
+            max_age=None if max_age is None else int(max_age),
+            expires=attributes.get("expires"),
+            secure="secure" in attributes,
+            httponly="httponly" in attributes,
+            samesite=attributes.get("samesite"),
+        )
+    return cookies
 
 
 def bearer(token: str) -> dict[str, str]:

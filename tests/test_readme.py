@@ -10,7 +10,6 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 
 from sump.config import Settings
 from sump.sdk import JwksVerifier
+from tests.support import set_cookies
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ORIGIN = "http://127.0.0.1:8080"
@@ -162,12 +162,11 @@ async def run(client: httpx.AsyncClient, step: Step, walk: Walk) -> httpx.Respon
         auth=auth,
     )
     if write_jar:
-        for header in response.headers.get_list("set-cookie"):
-            for name, morsel in SimpleCookie(header).items():
-                if morsel.value and morsel["max-age"] != "0":
-                    walk.jar[name] = morsel.value
-                else:
-                    walk.jar.pop(name, None)
+        for name, cookie in set_cookies(response).items():
+            if cookie.value and not cookie.clears:
+                walk.jar[name] = cookie.value
+            else:
+                walk.jar.pop(name, None)
     return response
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from sump.app import create_app
 from tests.hosted.support import pages, sign_in
-from tests.support import PASSWORD, Database, make_settings, new_tenant
+from tests.support import PASSWORD, Database, SetCookie, make_settings, new_tenant, set_cookies
 
 
 @pytest.fixture
@@ -27,14 +27,10 @@ async def production(database: Database) -> AsyncIterator[httpx.AsyncClient]:
         app.state.hasher.close()
 
 
-def set_cookies(response: httpx.Response) -> dict[str, str]:
-    """Each cookie the response sets, by name: its whole header."""
-    return {value.split("=", 1)[0]: value for name, value in response.headers.multi_items() if name == "set-cookie"}
-
-
-def assert_secure(header: str) -> None:
-    attributes = {part.strip().split("=", 1)[0].lower() for part in header.split(";")[1:]}
-    assert {"secure", "httponly", "samesite"} <= attributes, header
+def assert_secure(cookie: SetCookie) -> None:
+    assert cookie.secure, cookie
+    assert cookie.httponly, cookie
+    assert cookie.samesite in {"lax", "strict"}, cookie
 
 
 @pytest.mark.asvs("SESS-02")
@@ -50,8 +46,8 @@ async def test_every_cookie_is_secure_in_production(production: httpx.AsyncClien
         form = await production.get(page)
         assert form.status_code == 200, form.text
         assert set_cookies(form), "the form's CSRF cookie"
-        for header in set_cookies(form).values():
-            assert_secure(header)
+        for cookie in set_cookies(form).values():
+            assert_secure(cookie)
     hosted = await sign_in(production, world.environment_id, user.email, PASSWORD)
     assert hosted.status_code == 303, hosted.text
     assert_secure(set_cookies(hosted)["sump_hosted"])

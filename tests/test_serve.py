@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.servers import STOP_DEADLINE_SECONDS, SUMP, Server, free_port, migrate, sqlite_environment, start_server
+from tests.support import set_cookies
 
 GRACEFUL_EXIT_SECONDS = 25
 
@@ -30,11 +31,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def cookie_of(response: httpx.Response) -> str:
-    """The `name=value` pair of the `sump_session` cookie the response sets."""
-    cookies = [value for name, value in response.headers.multi_items() if name == "set-cookie"]
-    pairs = [cookie.split(";", 1)[0] for cookie in cookies if cookie.startswith("sump_session=")]
-    assert len(pairs) == 1, cookies
-    return pairs[0]
+    """The `name=value` pair of the `sump_session` cookie the response sets (once: `set_cookies` holds to that)."""
+    cookies = set_cookies(response)
+    assert "sump_session" in cookies, cookies
+    return f"sump_session={cookies['sump_session'].value}"
 
 
 @pytest.mark.asvs("REL-06", "LOG-03")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.sessions import Session
-from tests.support import PASSWORD, SECRET, TenantWorld
+from tests.support import PASSWORD, SECRET, TenantWorld, set_cookies
 
 IDLE_TTL = timedelta(days=7)
 ABSOLUTE_TTL = timedelta(days=30)
@@ -32,7 +31,6 @@ SESSION_FIELDS = {
     "createdAt",
 }
 OPTIONAL_SESSION_FIELDS = {"ipAddress", "userAgent"}
-COOKIE = re.compile(r"(?:^|,\s*)sump_session=([^;]*)")
 
 
 def auth(tenant_id: str) -> str:
@@ -45,9 +43,9 @@ def cookie_header(value: str) -> dict[str, str]:
 
 def set_cookie_value(response: httpx.Response) -> str:
     """The value the response sets for `sump_session` (empty when it clears it)."""
-    found = COOKIE.search(response.headers.get("set-cookie", ""))
-    assert found is not None, response.headers
-    return found.group(1).strip('"')
+    cookies = set_cookies(response)
+    assert "sump_session" in cookies, response.headers
+    return cookies["sump_session"].value
 
 
 def signed(token: str, secret: str = SECRET) -> str:

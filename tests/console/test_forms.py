@@ -21,7 +21,7 @@ from sump.db.tables.tenants import Tenant
 from sump.kit import forms
 from sump.kit.errors import Problem
 from sump.sessions import service as sessions
-from tests.support import PASSWORD, TenantWorld, new_tenant
+from tests.support import PASSWORD, TenantWorld, new_tenant, set_cookies
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
@@ -61,9 +61,9 @@ async def test_sign_in_sets_the_session_cookie_and_lands_on_the_dashboard(
     response = await console_login(browser, world)
     assert response.status_code == 303
     assert response.headers["location"] == "/console/"
-    cookie = next(value for name, value in response.headers.multi_items() if value.startswith("sump_session="))
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    cookie = set_cookies(response)["sump_session"]
+    assert cookie.httponly
+    assert cookie.samesite == "lax"
     dashboard = await browser.get("/console/")
     assert dashboard.status_code == 200
     assert world.tenant_id in dashboard.text
@@ -78,10 +78,10 @@ async def test_sign_in_sets_the_session_cookie_and_lands_on_the_dashboard(
 @pytest.mark.asvs("SESS-11")
 async def test_csrf_cookie_is_httponly_and_strict(browser: httpx.AsyncClient) -> None:
     response = await browser.get("/console/login")
-    cookie = next(value for name, value in response.headers.multi_items() if value.startswith("sump_csrf="))
-    assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie
-    assert "Path=/console" in cookie
+    cookie = set_cookies(response)["sump_csrf"]
+    assert cookie.httponly
+    assert cookie.samesite == "strict"
+    assert cookie.path == "/console"
 
 
 @pytest.mark.asvs("SESS-11")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
 from tests.hosted.support import csrf_of, pages, sign_in
-from tests.support import PASSWORD, TenantWorld
+from tests.support import PASSWORD, TenantWorld, set_cookies
 
 
 async def test_sign_in_sets_the_hosted_session_and_shows_the_signed_in_page(
@@ -21,10 +21,10 @@ async def test_sign_in_sets_the_hosted_session_and_shows_the_signed_in_page(
     response = await sign_in(browser, world.environment_id, user.email, PASSWORD)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"{base}/signed-in"
-    cookie = next(value for name, value in response.headers.multi_items() if value.startswith("sump_hosted="))
-    assert f"Path=/api/v1/environments/{world.environment_id}/" in cookie
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    cookie = set_cookies(response)["sump_hosted"]
+    assert cookie.path == f"/api/v1/environments/{world.environment_id}/"
+    assert cookie.httponly
+    assert cookie.samesite == "lax"
     page = await browser.get(f"{base}/signed-in")
     assert page.status_code == 200
     assert 'data-testid="signed-in-as"' in page.text
@@ -159,7 +159,7 @@ async def test_every_form_checks_its_csrf_token_first(
 
 async def test_the_csrf_cookie_stays_on_the_hosted_pages(browser: httpx.AsyncClient, world: TenantWorld) -> None:
     page = await browser.get(f"{pages(world.environment_id)}/sign-in")
-    cookie = next(value for _, value in page.headers.multi_items() if value.startswith("sump_hosted_csrf="))
-    assert f"Path={pages(world.environment_id)}/" in cookie
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    cookie = set_cookies(page)["sump_hosted_csrf"]
+    assert cookie.path == f"{pages(world.environment_id)}/"
+    assert cookie.httponly
+    assert cookie.samesite == "lax"

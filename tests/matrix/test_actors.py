@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.matrix.scene import REQUESTS, Scene, request_for
 from tests.matrix.table import ACTORS, FRESH_TARGETS, MATRIX, RUN_ORDER, Route
-from tests.support import TenantWorld, tenant_body
+from tests.support import TenantWorld, set_cookies, tenant_body
 
 
 def api_routes(app: FastAPI) -> set[Route]:
@@ -73,7 +73,7 @@ async def test_a_session_cookie_counts_only_in_its_own_tenant(client: httpx.Asyn
     created = await client.post("/api/v1/tenants", json=tenant_body())
     assert created.status_code == 201
     own = created.json()["tenantId"]
-    cookie = {"Cookie": created.headers["set-cookie"].split(";", 1)[0]}
+    cookie = {"Cookie": f"sump_session={set_cookies(created)['sump_session'].value}"}
 
     assert (await client.get(f"/api/v1/auth/tenants/{own}/session", headers=cookie)).status_code == 200
     assert (await client.get(f"/api/v1/auth/tenants/{world.tenant_id}/session", headers=cookie)).status_code == 401

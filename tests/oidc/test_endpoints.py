@@ -19,7 +19,7 @@ from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for, verified_id_token
-from tests.support import SECRET, EndUser, TenantWorld, bearer, expire
+from tests.support import SECRET, EndUser, TenantWorld, bearer, expire, set_cookies
 from tests.tokens import forgery
 
 
@@ -114,8 +114,9 @@ async def test_end_session_goes_to_the_registered_uri_with_state_and_ends_the_si
     response = await client.get(_end_session(rp), params=params, headers=hosted(user))
     assert response.status_code == 303, response.text
     assert response.headers["location"] == AFTER_LOGOUT + "?state=bye"
-    assert "sump_hosted=" in response.headers["set-cookie"]
-    assert f"Path=/api/v1/environments/{rp.environment_id}/" in response.headers["set-cookie"]
+    cleared = set_cookies(response)["sump_hosted"]
+    assert cleared.clears
+    assert cleared.path == f"/api/v1/environments/{rp.environment_id}/"
     session = await client.get(f"{user.auth_base}/session", headers=user.auth)
     assert session.status_code == 401
 

@@ -13,7 +13,7 @@ from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import Session
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.db.tables.tenants import Tenant
-from tests.support import PASSWORD, TenantWorld, new_tenant, signup_body, tenant_body
+from tests.support import PASSWORD, TenantWorld, new_tenant, set_cookies, signup_body, tenant_body
 
 
 async def test_create_returns_ids_session_cookie_and_default_environment(client: httpx.AsyncClient) -> None:
@@ -26,11 +26,11 @@ async def test_create_returns_ids_session_cookie_and_default_environment(client:
     assert data["session"]["accountType"] == "tenant_account"
     assert data["session"]["contextType"] == "tenant"
     assert data["session"]["contextId"] == data["tenantId"]
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith("sump_session=s%3A")
-    assert "HttpOnly" in cookie
-    assert "Path=/" in cookie
-    assert "samesite=lax" in cookie.lower()
+    cookie = set_cookies(response)["sump_session"]
+    assert cookie.value.startswith("s%3A")
+    assert cookie.httponly
+    assert cookie.path == "/"
+    assert cookie.samesite == "lax"
     tenant = await client.get(
         f"/api/v1/tenants/{data['tenantId']}", headers={"Authorization": f"Bearer {data['token']}"}
     )
