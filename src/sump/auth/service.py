@@ -32,7 +32,7 @@ from sump.environment_accounts import service as end_users
 from sump.factors import enrolment, kinds, passkeys
 from sump.factors import service as factors
 from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, PasskeySignIn
-from sump.kit import audit
+from sump.kit import audit, sealing
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
@@ -58,6 +58,17 @@ def email_unverified() -> Problem:
         "email_unverified",
         "Verify your email address to sign in: follow the link sent to it, or ask for a new one.",
     )
+
+
+def _identifier(call: Call, pool: Pool, aimed_at: Account | None, kind: str, value: str) -> dict[str, str]:
+    """How the audit log names a failed sign-in's identifier: as typed when it names an account; else, since it
+    may be a password typed in the wrong field, by a keyed digest (the same at each attempt on it in this pool,
+    so a run of them shows), never its text."""
+    if aimed_at is not None:
+        return {"identifier_kind": kind, "identifier": value}
+    message = f"{pool.scope_id}:{kind}:{value}".encode()
+    digest = sealing.keyed_digest(call.settings.secret_key, sealing.UNKNOWN_IDENTIFIERS, message)
+    return {"identifier_kind": kind, "identifier_digest": digest[:12].hex()}
 
 
 def _audit_failure(
@@ -106,8 +117,8 @@ async def sign_in(
     account = first.account
     if first.refusal is not None or account is None:
         problem = first.refusal or passwords.invalid_credentials()
-        details = {"identifier_kind": kind, "identifier": value, "channel": channel}
-        _audit_failure(call, "login.failed", problem, pool, first.aimed_at, **details)
+        named = _identifier(call, pool, first.aimed_at, kind, value)
+        _audit_failure(call, "login.failed", problem, pool, first.aimed_at, channel=channel, **named)
         raise problem
     if pool.require_verified_email and not account.email_verified:
         # Only once the password checked out: someone without it learns nothing of the account.
