@@ -290,3 +290,22 @@ def test_a_tenant_the_api_would_refuse_is_not_made(
     assert [line for line in made.stderr.splitlines() if line.startswith("sump:")] == [said]
     with sqlite3.connect(tmp_path / "sump.db") as connection:
         assert connection.execute("SELECT count(*) FROM tenant").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("keys", "rotate"), ("secret", "rotate"), ("tenants", "create", "--name", "Acme", *OWNER, "--password-stdin")],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_a_command_on_the_tables_says_when_the_database_is_not_migrated(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    for revision in (None, REVISIONS[-2]):
+        if revision is not None:
+            assert run(tmp_path, "db", "upgrade", revision, SUMP_DATABASE_URL=sqlite(tmp_path)).returncode == 0
+        done = run(tmp_path, *command, stdin=f"{PASSWORD}\n", SUMP_DATABASE_URL=sqlite(tmp_path))
+        assert done.returncode == 1
+        assert done.stdout == ""
+        at = revision or "no migration"
+        said = [line for line in done.stderr.splitlines() if "Traceback" in line or line.startswith("sump:")]
+        assert said == [f"sump: the database is at {at}, not {HEAD}: run sump db upgrade first"]

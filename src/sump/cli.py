@@ -71,7 +71,7 @@ def rotate(
     except ValueError:
         typer.echo("sump: --environment must be an environment id (a UUID)", err=True)
         raise typer.Exit(2) from None
-    rotated = asyncio.run(rotate_keys(_settings(), target))
+    rotated = asyncio.run(rotate_keys(_newest(_settings()), target))
     if environment and not rotated:
         typer.echo(f"sump: no environment {environment}", err=True)
         raise typer.Exit(1)
@@ -101,11 +101,11 @@ def create_tenant(
     from sump.onboarding.schemas import TenantCreate
     from sump.onboarding.service import create_by_operator
 
-    settings = _settings()
+    settings = _newest(_settings())
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = typer.prompt("Owner's password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt("Owner's password", hide_input=True, confirmation_prompt=True, err=True)
     owner = {"name": owner_name, "email": owner_email, "username": owner_username, "password": password}
     body = {"tenant": {"name": name}, "account": owner | ({"phone": owner_phone} if owner_phone else {})}
     try:
@@ -148,7 +148,7 @@ def rotate_secret() -> None:
     old secret. Safe to run again. Exits 1, changing nothing, when a value opens under no listed secret."""
     from sump.secret_rotation import rotate_secret as run
 
-    settings = _settings()
+    settings = _newest(_settings())
     rotation = asyncio.run(run(settings))
     if not rotation.complete:
         typer.echo(f"sump: {rotation.render(settings)}", err=True)
@@ -167,6 +167,15 @@ def _settings(*, schema_only: bool = False) -> Settings:
     configure_logging(json_lines=settings.json_logs)
     for warning in startup_warnings(settings):
         log.warning(warning)
+    return settings
+
+
+def _newest(settings: Settings) -> Settings:
+    """The settings of a command that works on the application's tables, once its database is found at the
+    newest migration (else one line and exit status 1)."""
+    from sump.db import migrate
+
+    _migrated(lambda: migrate.ensure_newest(settings.database_url))
     return settings
 
 

@@ -5,6 +5,7 @@ out (known device, other address), a ceiling holds across addresses, refusals ar
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis import Redis
 
 from sump.app import create_app
 from sump.factors import totp
 from tests.factors.conftest import Clock, enrol_totp
+from tests.kit.test_limits import REDIS_URL
 from tests.mail import SmtpServer, reset_token
 from tests.support import PASSWORD, Database, EndUser, TenantWorld, make_settings, new_tenant
 
@@ -239,6 +242,29 @@ async def test_identifiers_without_an_account_are_throttled_and_answered_alike(m
 
     assert existing == unknown
     assert [status for status, _, _ in existing] == [401, 401, 401, 429]
+
+
+@pytest.mark.asvs("AUTH-03", "LOG-03")
+async def test_an_identifier_without_an_account_is_counted_by_its_digest_not_its_text(make_app: Factory) -> None:
+    """A password typed into the username field names no account: the lockout counts it as any identifier (and
+    refuses the fifth attempt), and so does the cap on reset requests, each under a keyed digest: no counter's
+    key in Redis holds its text."""
+    typed = f"Horse-Battery-{uuid.uuid4().hex[:6]}"  # a password, sent as a username
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(redis_url=REDIS_URL), stack)
+        http = await clients(f"2001:db8:{uuid.uuid4().hex[:4]}::1")
+        answers = [await http.post(_login(user), json={"username": typed, "password": "x"}) for _ in range(5)]
+        forgot = await http.post(f"{user.auth_base}/forgot-password", json={"username": typed})
+
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 401, 429]
+    assert forgot.status_code == 200, forgot.text
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [key.decode() for key in redis.scan_iter(match=f"*{user.environment_id}*")]
+        assert any("forgot" in key for key in keys), keys  # the cap's counter is there, by digest
+        assert [key for key in redis.scan_iter() if typed.lower().encode() in key.lower()] == []
+    finally:
+        redis.close()
 
 
 @pytest.mark.asvs("AUTH-03")

@@ -3,7 +3,6 @@ does, with `sump tenants create`: tests/test_cli.py); everything else serves as 
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import AsyncIterator
 
@@ -40,11 +39,10 @@ async def tenants(db: AsyncSession) -> int:
     return int(await db.scalar(select(func.count()).select_from(Tenant)) or 0)
 
 
-@pytest.mark.parametrize("body", ["valid", "invalid"])
-async def test_the_api_refuses_every_tenant_alike(browser: httpx.AsyncClient, db: AsyncSession, body: str) -> None:
-    """The same 403 for a valid body and for one the API would refuse field by field, and nothing written."""
+async def test_the_api_refuses_every_tenant(browser: httpx.AsyncClient, db: AsyncSession) -> None:
+    """`onboarding.create` refuses, whoever calls it, and nothing is written."""
     before = await tenants(db)
-    response = await browser.post("/api/v1/tenants", json=tenant_body() if body == "valid" else {"tenant": 1})
+    response = await browser.post("/api/v1/tenants", json=tenant_body())
 
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
@@ -78,8 +76,6 @@ async def test_the_setup_wizard_says_it_is_closed_and_creates_nothing(
     before = await tenants(db)
     form = {
         "csrf": match.group(1),
-        "step": "3",
-        "action": "create",
         "name": "Initech",
         "ownerName": "Grace Owner",
         "username": "grace_closed",
@@ -87,10 +83,12 @@ async def test_the_setup_wizard_says_it_is_closed_and_creates_nothing(
         "password": "a long enough passphrase",
         "passwordConfirm": "a long enough passphrase",
     }
-    sent = await browser.post("/console/setup", data=form)
-    assert sent.status_code == 403
-    assert CLOSED in html.unescape(sent.text)  # the wizard's error, from `onboarding.create`
-    assert "sump_session" not in set_cookies(sent)
+    for step in ("1", "2", "3"):  # no step of the wizard is served
+        sent = await browser.post("/console/setup", data={**form, "step": step, "action": "next"})
+        assert sent.status_code == 403, step
+        assert CLOSED in sent.text
+        assert 'action="/console/setup"' not in sent.text
+        assert "sump_session" not in set_cookies(sent)
     assert await tenants(db) == before
 
 

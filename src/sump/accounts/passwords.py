@@ -14,6 +14,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.accounts import links, repository
 from sump.db.base import utcnow
+from sump.kit import sealing
 from sump.kit.audit import LOAD_CODES
 from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
@@ -67,8 +68,9 @@ async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: 
     await repository.read_alone(call.db)  # the pool is kept (`accounts.pools`): this lookup is the first read
     account = await repository.find_account(call.db, pool, **{kind: value})
     await call.end_reads()  # the wait for a hashing thread holds no connection
+    unknown = "" if account is not None else identifier_digest(call.settings.secret_key, pool, kind, value)
     try:
-        ok, upgraded = await password_matches(call, lockout_subject(pool, account, kind, value), account, password)
+        ok, upgraded = await password_matches(call, lockout_subject(pool, account, unknown), account, password)
     except Problem as refusal:
         if refusal.code in LOAD_CODES:
             raise
@@ -76,12 +78,21 @@ async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: 
     return FirstFactor(account if ok else None, account, upgraded)
 
 
-def lockout_subject(pool: Pool, account: Account | None, kind: str = "", value: str = "") -> str:
-    """What failures are counted under: the account (all its identifiers together), or the identifier when
-    no account holds it, treated exactly alike."""
+def identifier_digest(secret: str, pool: Pool, kind: str, value: str) -> str:
+    """What a counter's key keeps of a typed identifier, which may be a password typed in the wrong field: a
+    keyed digest, the same for each attempt on it in this pool, never its text."""
+    digest = sealing.keyed_digest(secret, sealing.TYPED_IDENTIFIERS, f"{pool.scope_id}:{kind}:{value}".encode())
+    return digest[:12].hex()
+
+
+def lockout_subject(pool: Pool, account: Account | None, unknown: str = "") -> str:
+    """What failures are counted under: the account (all its identifiers together), or, when no account holds
+    the identifier, its `identifier_digest` (`unknown`), treated exactly alike."""
     if account is not None:
         return f"{pool.account_type.value}:{account.id}"
-    return f"{pool.account_type.value}:{pool.scope_id}:{kind}:{value}"
+    if not unknown:
+        raise ValueError("failures on an identifier that names no account are counted by its digest")
+    return f"{pool.account_type.value}:{pool.scope_id}:{unknown}"
 
 
 def source(call: Call, account: Account | None) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
 from sump.access.pools import Pool
-from sump.accounts import repository
+from sump.accounts import passwords, repository
 from sump.accounts.pools import load_pool
 from sump.accounts.schemas import Identifier
 from sump.db.tables.outbox import OutboxKind
@@ -60,7 +60,8 @@ async def ask(
     recorded (and the caller answers the same); otherwise the request is queued and audited (`action`)."""
     await call.limiter.hit(per_ip, f"{family(pool)}-{name}", call.client.ip)
     identifier, value = body.chosen()
-    if not await call.limiter.allow(per_identifier, f"{family(pool)}-{name}", str(pool.scope_id), identifier, value):
+    typed = passwords.identifier_digest(call.settings.secret_key, pool, identifier, value)
+    if not await call.limiter.allow(per_identifier, f"{family(pool)}-{name}", str(pool.scope_id), typed):
         return
     await enqueue_request(call.db, kind, pool, identifier, value)
     await audit.record(

@@ -32,7 +32,7 @@ from sump.environment_accounts import service as end_users
 from sump.factors import enrolment, kinds, passkeys
 from sump.factors import service as factors
 from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, PasskeySignIn
-from sump.kit import audit, sealing
+from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
@@ -60,15 +60,11 @@ def email_unverified() -> Problem:
     )
 
 
-def _identifier(call: Call, pool: Pool, aimed_at: Account | None, kind: str, value: str) -> dict[str, str]:
-    """How the audit log names a failed sign-in's identifier: as typed when it names an account; else, since it
-    may be a password typed in the wrong field, by a keyed digest (the same at each attempt on it in this pool,
-    so a run of them shows), never its text."""
-    if aimed_at is not None:
-        return {"identifier_kind": kind, "identifier": value}
-    message = f"{pool.scope_id}:{kind}:{value}".encode()
-    digest = sealing.keyed_digest(call.settings.secret_key, sealing.UNKNOWN_IDENTIFIERS, message)
-    return {"identifier_kind": kind, "identifier_digest": digest[:12].hex()}
+def _identifier(aimed_at: Account | None, kind: str, value: str) -> dict[str, str]:
+    """How the audit log names a failed sign-in's identifier: as typed when it names an account; else by its kind
+    alone, since it may be a password typed in the wrong field (whoever reads the log could test guesses of it
+    against a digest, so none is kept either)."""
+    return {"identifier_kind": kind, "identifier": value} if aimed_at is not None else {"identifier_kind": kind}
 
 
 def _audit_failure(
@@ -117,7 +113,7 @@ async def sign_in(
     account = first.account
     if first.refusal is not None or account is None:
         problem = first.refusal or passwords.invalid_credentials()
-        named = _identifier(call, pool, first.aimed_at, kind, value)
+        named = _identifier(first.aimed_at, kind, value)
         _audit_failure(call, "login.failed", problem, pool, first.aimed_at, channel=channel, **named)
         raise problem
     if pool.require_verified_email and not account.email_verified:

@@ -284,9 +284,13 @@ OWNER_FIELDS = {"ownerName": "name", "email": "email", "username": "username", "
 
 @router.get("/setup")
 async def setup_page(request: Request) -> Response:
-    if not request.app.state.settings.tenant_signup:  # a form sent all the same is refused by `onboarding.create`
-        return render(request, "setup.html", 403, closed=True, steps=SETUP_STEPS)
+    if not request.app.state.settings.tenant_signup:
+        return _closed(request)
     return render(request, "setup.html", step=1, steps=SETUP_STEPS)
+
+
+def _closed(request: Request) -> Response:
+    return render(request, "setup.html", 403, closed=True, steps=SETUP_STEPS)
 
 
 def _check_step(step: int, form: dict[str, str]) -> None:
@@ -352,6 +356,8 @@ def _tenant_body(form: dict[str, str]) -> TenantCreate:
 @router.post("/setup")
 async def setup(request: Request, call: CallDep) -> Response:
     form = dict(await read_form(request, call.settings))
+    if not call.settings.tenant_signup:  # no step of the wizard, and no count against the address's limit
+        return _closed(request)
     form.pop("csrf", None)
     form.update({field: form[field].strip() for field in TRIMMED if field in form})
     step = wizard_step(form.get("step", "1"))

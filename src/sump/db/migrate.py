@@ -95,6 +95,15 @@ def current(database_url: str) -> str:
     return output.getvalue().strip() or NOTHING_APPLIED
 
 
+def ensure_newest(database_url: str) -> str:
+    """For commands that read and write the application's tables: the newest revision, or MigrationError when
+    the database cannot be used or is not at it."""
+    at, newest = _at(database_url), revisions()[-1]
+    if at != newest:
+        raise MigrationError(f"the database is at {at or 'no migration'}, not {newest}: run sump db upgrade first")
+    return newest
+
+
 def _at(database_url: str) -> str | None:
     shown = current(database_url)
     return None if shown == NOTHING_APPLIED else shown.split()[0]

@@ -24,7 +24,7 @@ SIGNING_KEYS = b"signing-key-encryption"
 FACTOR_SECRETS = b"factor-secret-encryption"
 RECOVERY_CODES = b"recovery-code-digest"
 RECOVERY_CODE_TAGS = b"recovery-code-tag"
-UNKNOWN_IDENTIFIERS = b"unknown-identifier-digest"
+TYPED_IDENTIFIERS = b"typed-identifier-digest"
 
 
 class Unreadable(Exception):

@@ -14,10 +14,6 @@ from sump.onboarding.schemas import NewTenantSession, TenantCreate, TenantCreate
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=problem_responses(400))
 
 
-async def _open(request: Request) -> None:
-    service.ensure_signup_open(request.app.state.settings)  # before the body's fields are checked: the same answer
-
-
 async def _limit(request: Request) -> None:
     await hit_per_ip(request, "tenant-create", service.CREATE_PER_IP)
 
@@ -26,7 +22,7 @@ async def _limit(request: Request) -> None:
     "",
     status_code=201,
     response_model=TenantCreated,
-    dependencies=[Depends(_open), Depends(_limit)],
+    dependencies=[Depends(_limit)],
     responses=problem_responses(403, 409, 413, 429, 503),
 )
 async def create_tenant(body: TenantCreate, response: Response, call: CallDep) -> TenantCreated:
