@@ -316,6 +316,13 @@ async def test_a_sign_in_whose_hash_ran_while_the_first_factor_was_confirmed_get
         raced = await client.post(f"{base}/token", json={"grantType": "password", **login})
     assert (raced.status_code, raced.json()["code"]) == (401, "invalid_credentials"), raced.text
     assert "refreshToken" not in raced.json()
+    scope = f"tenants/{world.tenant_id}" if family == "tenant" else f"environments/{world.environment_id}"
+    audit = await client.get(
+        f"/api/v1/{scope}/audit-events", params={"action": "login.failed"}, headers=world.owner.auth
+    )
+    [failed] = audit.json()
+    assert failed["targetId"] == account_id
+    assert failed["details"]["reason"] == "account_changed"  # the password was right: support can tell
     assert "set-cookie" not in raced.headers
     live = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(account_id))
     assert await db.scalar(live) == 1  # the owner's own, which enrolled the factor

@@ -140,7 +140,8 @@ async def sign_in(
     last = not then_more and replaced is None
     if not await passwords.write_if_still_as_checked(call, pool, account, changed_at, last=last):
         problem = passwords.invalid_credentials()  # what else it wrote rolls back with it
-        _audit_failure(call, "login.failed", problem, pool, account, identifier_kind=kind, channel=channel)
+        details = {"identifier_kind": kind, "channel": channel, "reason": "account_changed"}  # the password was right
+        _audit_failure(call, "login.failed", problem, pool, account, **details)
         raise problem
     if replaced:
         # Only now: a change of the account waiting for the check above must not find this sign-in holding the
