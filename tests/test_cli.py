@@ -61,6 +61,8 @@ def test_version(tmp_path: Path) -> None:
         ("db", "current"),
         ("keys", "rotate"),
         ("tenants", "create"),
+        ("tenants", "list"),
+        ("tenants", "delete"),
         ("import", "original"),
     ],
     ids=" ".join,
@@ -309,3 +311,58 @@ def test_a_command_on_the_tables_says_when_the_database_is_not_migrated(
         at = revision or "no migration"
         said = [line for line in done.stderr.splitlines() if "Traceback" in line or line.startswith("sump:")]
         assert said == [f"sump: the database is at {at}, not {HEAD}: run sump db upgrade first"]
+
+
+def test_the_operator_lists_tenants_and_deletes_one_with_everything_in_it(tmp_path: Path) -> None:
+    database = {"SUMP_DATABASE_URL": sqlite(tmp_path)}
+    assert run(tmp_path, "db", "upgrade", **database).returncode == 0
+    made = [
+        run(
+            tmp_path, "tenants", "create", "--name", name, *OWNER, "--password-stdin", stdin=f"{PASSWORD}\n", **database
+        )
+        for name in ("Analytical Engines", "Difference Engines")
+    ]
+    ids = [done.stdout.split()[1] for done in made]
+
+    listed = run(tmp_path, "tenants", "list", **database)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [(row[0], row[2:]) for row in rows] == [
+        (ids[0], ["1", "1", "0", "Analytical Engines"]),
+        (ids[1], ["1", "1", "0", "Difference Engines"]),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[1]) for row in rows)
+
+    kept = run(tmp_path, "tenants", "delete", ids[0], stdin="n\n", **database)
+    assert (kept.returncode, kept.stdout) == (1, "")
+    assert kept.stderr.startswith(
+        f"Delete the tenant Analytical Engines ({ids[0]}) and its 1 environments, 1 tenant accounts, 0 end users? [y/N]"
+    )
+    assert kept.stderr.endswith("sump: nothing deleted\n")
+    deleted = run(tmp_path, "tenants", "delete", ids[0], stdin="y\n", **database)
+    assert (deleted.returncode, deleted.stdout) == (0, f"deleted tenant {ids[0]} Analytical Engines\n")
+    again = run(tmp_path, "tenants", "delete", ids[0], "--yes", **database)
+    assert (again.returncode, again.stdout, again.stderr) == (1, "", f"sump: no tenant {ids[0]}\n")
+    assert [line.split("\t")[0] for line in run(tmp_path, "tenants", "list", **database).stdout.splitlines()] == [
+        ids[1]
+    ]
+
+    with sqlite3.connect(tmp_path / "sump.db") as connection:
+        for table, column in (("tenant", "id"), ("tenant_account", "tenant_id"), ("environment", "tenant_id")):
+            for tenant_id, rows_left in zip(ids, (0, 1), strict=True):  # the other tenant keeps its own
+                held = connection.execute(
+                    f"SELECT count(*) FROM {table} WHERE {column} = ?", (uuid.UUID(tenant_id).hex,)
+                )
+                assert held.fetchone() == (rows_left,), table
+        events = connection.execute(
+            "SELECT action, actor_type, actor_id FROM audit_event WHERE target_id = ? ORDER BY id",
+            (uuid.UUID(ids[0]).hex,),
+        ).fetchall()
+    assert events == [("tenant.created", "operator", None), ("tenant.deleted", "operator", None)]
+
+
+def test_deleting_a_tenant_needs_its_id(tmp_path: Path) -> None:
+    database = {"SUMP_DATABASE_URL": sqlite(tmp_path)}
+    assert run(tmp_path, "db", "upgrade", **database).returncode == 0
+    done = run(tmp_path, "tenants", "delete", "Acme", "--yes", **database)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", "sump: TENANT_ID must be a tenant id (a UUID)\n")

@@ -125,6 +125,53 @@ def create_tenant(
     typer.echo(f"environment {added.environment.id} {added.environment.name}")
 
 
+@tenants_app.command("list")
+def list_tenants() -> None:
+    """Print every tenant, oldest first, one a line, tab-separated: its id, when it was created (UTC), its numbers
+    of environments, tenant accounts and end users, and its name."""
+    from sump.tenants.operator import listing
+
+    for one in asyncio.run(listing(_newest(_settings()))):
+        created = one.tenant.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        counts = f"{one.environments}\t{one.accounts}\t{one.end_users}"
+        typer.echo(f"{one.tenant.id}\t{created}\t{counts}\t{one.tenant.name}")
+
+
+@tenants_app.command("delete")
+def delete_tenant(
+    tenant_id: Annotated[str, typer.Argument(metavar="TENANT_ID", hidden=True)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting.")] = False,
+) -> None:
+    """Delete the tenant TENANT_ID with everything in it (environments, accounts, end users, organizations,
+    clients, sessions and keys), as its owner would; the audit log keeps the deletion, by the operator. Asks
+    first, unless --yes."""
+    import uuid
+
+    from sump.tenants.operator import delete, find
+
+    settings = _newest(_settings())
+    try:
+        target = uuid.UUID(tenant_id)
+    except ValueError:
+        typer.echo("sump: TENANT_ID must be a tenant id (a UUID)", err=True)
+        raise typer.Exit(2) from None
+    found = asyncio.run(find(settings, target))
+    if found is None:
+        typer.echo(f"sump: no tenant {target}", err=True)
+        raise typer.Exit(1)
+    if not yes:
+        held = f"{found.environments} environments, {found.accounts} tenant accounts, {found.end_users} end users"
+        typer.echo(f"Delete the tenant {found.tenant.name} ({target}) and its {held}? [y/N] ", err=True, nl=False)
+        if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+            typer.echo("sump: nothing deleted", err=True)
+            raise typer.Exit(1)
+    deleted = asyncio.run(delete(settings, target))
+    if deleted is None:  # deleted meanwhile
+        typer.echo(f"sump: no tenant {target}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"deleted tenant {deleted.id} {deleted.name}")
+
+
 # Which option holds a field of `POST /api/v1/tenants`, for the command's error lines.
 _OPTIONS = {
     "tenant.name": "--name",

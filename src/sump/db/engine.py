@@ -9,8 +9,10 @@ on past a longer bound itself (`statement_timeout`). Migrations, the CLI and bac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +116,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+
+
+@contextlib.asynccontextmanager
+async def one_transaction(database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction on an engine of its own, disposed of after: for a command's one piece of
+    work outside any server."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            yield db
+    finally:
+        await engine.dispose()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -27,6 +27,9 @@ class Ref:
     id: uuid.UUID | None
 
 
+OPERATOR = Ref("operator", None)  # who the log names for what the command line does (`sump tenants …`)
+
+
 def ref(account: TenantAccount | EnvironmentAccount) -> Ref:
     kind = "tenant_account" if isinstance(account, TenantAccount) else "environment_account"
     return Ref(kind, account.id)

@@ -10,13 +10,13 @@ from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.config import Settings
-from sump.db.engine import make_engine, make_sessionmaker
+from sump.db.engine import one_transaction
 from sump.db.tables.environments import Environment
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
 from sump.db.tables.tenants import Tenant
 from sump.environments import service as environments
 from sump.kit import audit, custom_properties
-from sump.kit.audit import Ref, ref
+from sump.kit.audit import OPERATOR, Ref, ref
 from sump.kit.call import Call
 from sump.kit.errors import Problem
 from sump.kit.passwords import PasswordHasher
@@ -28,7 +28,6 @@ from sump.tenants import service as tenants
 
 CREATE_PER_IP = parse("10/minute")  # per address, shared by the API and the console
 DEFAULT_ENVIRONMENT = "default"
-OPERATOR = Ref("operator", None)  # who the audit log names for what the command line does
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,13 @@ async def create(call: Call, body: TenantCreate) -> NewTenant:
 async def create_by_operator(settings: Settings, body: TenantCreate) -> Added:
     """The same rows, made from the command line whether sign-up is open or not, with no session: the owner
     signs in with the password given. Raises `Problem` for what the API would refuse (a weak password)."""
-    engine, hasher = make_engine(settings.database_url), PasswordHasher(1)
+    hasher = PasswordHasher(1)
     try:
-        async with make_sessionmaker(engine)() as db, db.begin():
+        async with one_transaction(settings.database_url) as db:
             added = await _add(db, hasher, body)
             await _audit(db, added, OPERATOR)
     finally:
         hasher.close()
-        await engine.dispose()
     return added
 
 
