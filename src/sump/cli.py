@@ -108,8 +108,9 @@ def create_tenant(
         password = typer.prompt("Owner's password", hide_input=True, confirmation_prompt=True, err=True)
     owner = {"name": owner_name, "email": owner_email, "username": owner_username, "password": password}
     body = {"tenant": {"name": name}, "account": owner | ({"phone": owner_phone} if owner_phone else {})}
+    first = {"environment": {"name": environment}} if environment is not None else {}
     try:
-        added = asyncio.run(create_by_operator(settings, TenantCreate.model_validate(body | _environment(environment))))
+        added = asyncio.run(create_by_operator(settings, TenantCreate.model_validate(body | first)))
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
@@ -182,10 +183,6 @@ _OPTIONS = {
     "account.password": "the password",
     "environment.name": "--environment",
 }
-
-
-def _environment(name: str | None) -> dict[str, object]:
-    return {"environment": {"name": name}} if name is not None else {}
 
 
 @secret_app.command("rotate")
