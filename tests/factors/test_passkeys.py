@@ -32,7 +32,7 @@ from sump.auth.schemas import MFA_GRANT
 from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.factors import Factor
-from sump.db.tables.sessions import AccountType
+from sump.db.tables.sessions import AccountType, Session
 from sump.factors import passkeys, webauthn
 from sump.factors import repository as passkey_repository
 from sump.factors import service as factor_service
@@ -414,6 +414,44 @@ async def test_concurrent_assertions_with_one_sign_count_have_one_winner(
         *(client.post(f"{user.auth_base}/login/passkey", json={"credential": answer}) for answer in answers)
     )
     assert sorted(result.status_code for result in results) == [200, 401], [result.text for result in results]
+
+
+async def test_a_username_less_passkey_sign_in_during_its_accounts_disabling_gets_nothing(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    app: FastAPI,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A username-less challenge is no account's, so nothing that ends an account's sessions waits for it. The
+    account is disabled while its passkey's answer is checked: the sign-in gets no session and leaves none
+    behind. On PostgreSQL the change commits once the sign-in has checked the passkey; SQLite lets one writer
+    through, which the sign-in is from its challenge on, so there the change comes just before it."""
+    environment_id = await passkey_environment(world)
+    user, key = await soft_passkey_user(client, world, environment_id)
+    admin = f"/api/v1/environments/{environment_id}/accounts/{user.account_id}"
+    postgres = app.state.engine.dialect.name == "postgresql"
+    name = "check_passkey" if postgres else "take_passkey_challenge"
+    original = getattr(factor_service, name)
+
+    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(factor_service, name, original)
+        if postgres:
+            found = await original(*args, **kwargs)
+        changed = await client.patch(f"{admin}/disable", headers=world.owner.auth)
+        assert changed.status_code == 204, changed.text
+        return found if postgres else await original(*args, **kwargs)
+
+    monkeypatch.setattr(factor_service, name, changed_meanwhile)
+    options = await client.post(f"{user.auth_base}/login/passkey/options", json={})
+    raced = await client.post(
+        f"{user.auth_base}/login/passkey", json={"credential": key.get(options.json()["publicKey"])}
+    )
+
+    assert_refused(raced, 401, "invalid_passkey", "it is not a passkey of an account here")
+    assert "token" not in raced.json()
+    live = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(user.account_id))
+    assert await db.scalar(live) == 0
 
 
 async def test_passkeys_need_a_relying_party(client: httpx.AsyncClient, world: TenantWorld) -> None:

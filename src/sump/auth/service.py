@@ -29,7 +29,7 @@ from sump.db.tables.factors import ChallengePurpose
 from sump.db.tables.links import LinkPurpose
 from sump.db.tables.sessions import Session
 from sump.environment_accounts import service as end_users
-from sump.factors import enrolment, kinds, passkeys
+from sump.factors import enrolment, kinds, passkeys, webauthn
 from sump.factors import service as factors
 from sump.factors.schemas import ConfirmEnrolment, EnrolTotp, FactorAnswer, PasskeySignIn
 from sump.kit import audit
@@ -186,7 +186,7 @@ async def sign_in_with_passkey(
     verification, is the whole sign-in (`amr` `hwk` or `swk`). 401 `invalid_challenge`, 401 `invalid_passkey`
     saying why, 429 while the lockout holds, 409 `passkeys_unavailable` without a relying party."""
     try:
-        account, kind = await passkeys.login(call, pool, body.credential.as_json())
+        account, kind, bound = await passkeys.login(call, pool, body.credential.as_json())
     except Problem as problem:
         _audit_failure(call, "login.failed", problem, pool, None, method="passkey", channel=channel)
         raise
@@ -194,7 +194,20 @@ async def sign_in_with_passkey(
         unverified = email_unverified()
         _audit_failure(call, "login.failed", unverified, pool, account, method="passkey", channel=channel)
         raise unverified
-    return await _signed_in(call, pool, account, [kind.amr], previous_token, factor=kind.name, channel=channel)
+    done = await _signed_in(call, pool, account, [kind.amr], None, factor=kind.name, channel=channel)
+    # A challenge of the account is ended by whatever ends its sessions (a disabling, a deletion, a takeover by
+    # a proven address), which waits for this sign-in's use of it, then ends this session too. A challenge of
+    # anyone's is not: the account's row is checked under a lock instead, as a password sign-in checks it.
+    if not bound and not await passwords.write_if_still_as_checked(
+        call, pool, account, account.password_changed_at, last=False
+    ):
+        refused = webauthn.invalid_passkey(passkeys.NOT_HERE)
+        details = {"method": "passkey", "channel": channel, "reason": "account_changed"}
+        _audit_failure(call, "login.failed", refused, pool, account, **details)
+        raise refused
+    if previous_token:  # only now: a change of the account waiting for the check must not find its row held
+        await sessions.revoke_token(call.db, previous_token)
+    return done
 
 
 async def sign_in_with_link(

@@ -178,10 +178,14 @@ def _common_shape(stored: webauthn.Stored) -> dict[str, Any] | None:
     return {"idBytes": length, "transports": stored.transports}
 
 
-async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind]:
+NOT_HERE = "it is not a passkey of an account here"
+
+
+async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Account, Kind, bool]:
     """The passwordless sign-in's assertion: its challenge (used up), the account (the challenge's, or the one
-    the passkey's user handle names), user verification required. 401 `invalid_challenge`, 401
-    `invalid_passkey` saying why; counted toward the account's lockout like a wrong password."""
+    the passkey's user handle names), user verification required, and whether the challenge was the account's
+    (asked for after its identifier) rather than anyone's. 401 `invalid_challenge`, 401 `invalid_passkey` saying
+    why; counted toward the account's lockout like a wrong password."""
     challenge, token = await factors.take_passkey_challenge(call, pool, credential, ChallengePurpose.PASSKEY_LOGIN)
     account_id = challenge.account_id
     if account_id is None:
@@ -189,7 +193,7 @@ async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Acc
         account_id = uuid.UUID(bytes=handle) if handle is not None and len(handle) == 16 else None
     account = await identity.get(call.db, pool, account_id) if account_id is not None else None
     if account is None or account.disabled:
-        raise webauthn.invalid_passkey("it is not a passkey of an account here")
+        raise webauthn.invalid_passkey(NOT_HERE)
     found: list[Kind] = []
 
     async def attempt() -> bool:
@@ -199,4 +203,4 @@ async def login(call: Call, pool: Pool, credential: dict[str, Any]) -> tuple[Acc
         return True
 
     await factors.guarded(call, pool, account, attempt, 401)
-    return account, found[0]
+    return account, found[0], challenge.account_id is not None
