@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import await_only
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.passwords import PasswordHasher
 from sump.sessions import service as sessions
@@ -236,6 +237,82 @@ async def test_a_sign_in_that_checked_the_password_while_it_was_changed_or_disab
     kept = 1 if way == "new password" else 0  # the session that set the new password stays
     assert await rows(db, account_id=account_id) == kept
     assert (await client.get(f"{base}/session", headers=bearer(token))).status_code == (200 if kept else 401)
+
+
+@pytest.mark.parametrize("change", ["email", "password"])
+async def test_a_change_whose_password_was_checked_while_the_owner_set_a_new_one_is_refused(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    app: FastAPI,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    """Someone who knows the old password asks for a change that needs it (a new email, a new password) from
+    their session; while the hash is computed, the owner sets a new password, which ends that session. The
+    change that checked the old password is refused as it would be a moment later: no email change pending, no
+    password of theirs."""
+    user = await world.add_end_user(world.environment_id)
+    owners = await client.post(f"{user.auth_base}/login", json=user.credentials)
+    owner_token = owners.json()["token"]
+    hasher: PasswordHasher = app.state.hasher
+    checked = hasher.verify
+    owners_password = "the owner's own new passphrase"
+
+    async def changed_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+        monkeypatch.setattr(hasher, "verify", checked)
+        verified = await checked(stored, password)
+        new = {"currentPassword": PASSWORD, "newPassword": owners_password}
+        changed = await client.post(f"{user.auth_base}/change-password", json=new, headers=bearer(owner_token))
+        assert changed.status_code == 204, changed.text
+        return verified
+
+    monkeypatch.setattr(hasher, "verify", changed_meanwhile)
+    if change == "email":
+        account = f"/api/v1/environments/{world.environment_id}/accounts/{user.account_id}"
+        body = {"email": "someone-elses@example.com", "currentPassword": PASSWORD}
+        raced = await client.patch(f"{account}/email", json=body, headers=user.auth)
+    else:
+        body = {"currentPassword": PASSWORD, "newPassword": "someone else's passphrase"}
+        raced = await client.post(f"{user.auth_base}/change-password", json=body, headers=user.auth)
+
+    assert (raced.status_code, raced.json()["code"]) == (403, "wrong_password"), raced.text
+    pending = (
+        select(func.count()).select_from(AccountToken).where(AccountToken.account_id == uuid.UUID(user.account_id))
+    )
+    assert await db.scalar(pending.where(AccountToken.purpose == LinkPurpose.CHANGE_EMAIL)) == 0
+    signed_in = await client.post(
+        f"{user.auth_base}/login", json={"username": user.username, "password": owners_password}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_a_change_that_needs_the_password_reads_it_under_a_lock_until_it_is_written(
+    client: httpx.AsyncClient, world: TenantWorld, app: FastAPI
+) -> None:
+    """What keeps a new password from slipping in between the check and the change: on PostgreSQL the account's
+    row read `FOR UPDATE`; on SQLite, one writer at a time, a write that changes nothing first, so the database is
+    this request's from the check to its commit."""
+    user = await world.add_end_user(world.environment_id)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        body = {"currentPassword": PASSWORD, "newPassword": "the owner's own new passphrase"}
+        changed = await client.post(f"{user.auth_base}/change-password", json=body, headers=user.auth)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+
+    assert changed.status_code == 204, changed.text
+    [check] = [n for n, sql in enumerate(seen) if sql.startswith("SELECT") and "password_changed_at IS" in sql]
+    if app.state.engine.dialect.name == "postgresql":
+        assert seen[check].endswith("FOR UPDATE")
+    else:
+        assert seen[check - 1].startswith("DELETE FROM environment_account WHERE ")
+        assert not any(sql.startswith(("UPDATE", "INSERT", "DELETE")) for sql in seen[: check - 1])
 
 
 @pytest.mark.asvs("SESS-06", "SESS-07")

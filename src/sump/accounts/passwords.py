@@ -125,10 +125,13 @@ async def password_matches(call: Call, subject: str, account: Account | None, pa
 
 async def check_current_password(call: Call, pool: Pool, account: Account, password: str) -> None:
     """For a change that needs the account's current password: the same per-IP budget and per-account
-    lockout as a sign-in; 403 `wrong_password` when it does not match."""
+    lockout as a sign-in; 403 `wrong_password` when it does not match. The password stays the one checked until
+    the change is written: the account's row is then held as the hash found it, so a new password set while the
+    hash was computed (which ended this session) refuses the change, as it would a moment later."""
     await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
+    changed_at = account.password_changed_at  # of the password about to be checked
     ok, _ = await password_matches(call, lockout_subject(pool, account), account, password)
-    if not ok:
+    if not ok or not await repository.hold_if_password_set_at(call.db, pool, account.id, changed_at):
         raise wrong_password()
 
 

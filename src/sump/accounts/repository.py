@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, false, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -97,6 +97,21 @@ def _credential_as_checked(model: type[Account], scope_column: str) -> Select[uu
         model.has_factors == bindparam("guard_has_factors"),
         model.disabled.is_(False),
     ).with_for_update(read=True)
+
+
+async def hold_if_password_set_at(
+    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
+) -> bool:
+    """Whether the account's password is still the one set at `changed_at`, its row then held for the change
+    that follows until the transaction ends (`FOR UPDATE`; on SQLite, the database itself: a write that changes
+    nothing takes it first, so no change can commit between this read and the caller's writes)."""
+    model = pool.model
+    if db.get_bind().dialect.name != "postgresql":
+        await db.execute(delete(model).where(false()))
+    statement = pool.scope.select(model.id).where(
+        model.id == account_id, model.password_changed_at.is_not_distinct_from(changed_at)
+    )
+    return await db.scalar(statement.with_for_update()) is not None
 
 
 async def replace_hash_if_unchanged(
