@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, false, or_, update
+from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -103,11 +103,11 @@ async def hold_if_password_set_at(
     db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
 ) -> bool:
     """Whether the account's password is still the one set at `changed_at`, its row then held for the change
-    that follows until the transaction ends (`FOR UPDATE`; on SQLite, the database itself: a write that changes
-    nothing takes it first, so no change can commit between this read and the caller's writes)."""
+    that follows until the transaction ends (`FOR UPDATE`; on SQLite, the database itself, taken before the
+    read: no change can commit between it and the caller's writes)."""
     model = pool.model
     if db.get_bind().dialect.name != "postgresql":
-        await db.execute(delete(model).where(false()))
+        await inserts.take_sqlite(db, model)
     statement = pool.scope.select(model.id).where(
         model.id == account_id, model.password_changed_at.is_not_distinct_from(changed_at)
     )

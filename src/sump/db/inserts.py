@@ -89,6 +89,13 @@ async def insert_now(db: AsyncSession, row: Base) -> None:
     db.add(row)
 
 
+async def take_sqlite(db: AsyncSession, table: Table | type[Base]) -> None:
+    """On SQLite, which lets one writer through at a time: a write that changes nothing (to `table`) takes the
+    database for this transaction, so what it reads next stands until it ends, as a row lock holds a row on
+    PostgreSQL. Callers call it on SQLite only."""
+    await db.execute(delete(table).where(false()))
+
+
 async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[str, Any], *, last: bool) -> bool:
     """Writes the rows held now only if `guard` (with `parameters`, named apart from the rows' own) finds a
     row, and whether it did; what `guard` locks (`FOR SHARE`, say) stays locked while the transaction lasts.
@@ -103,8 +110,8 @@ async def send_held_if(db: AsyncSession, guard: Select[Any], parameters: dict[st
     held: list[tuple[Table, dict[str, Any]]] = session.info.pop(_HELD, None) or []
     alone = bool(session.info.pop(_ALONE, None)) and last and not (db.new or db.dirty or db.deleted)
     if db.get_bind().dialect.name != "postgresql":
-        if held:  # a write that changes nothing takes the database, so the guard's answer stands until the rows
-            await db.execute(delete(held[0][0]).where(false()))
+        if held:  # the guard's answer stands until the rows are written
+            await take_sqlite(db, held[0][0])
         if await db.scalar(select(exists(guard)), parameters) is not True:
             return False
         for table, row in held:
