@@ -11,7 +11,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -20,14 +20,17 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.auth import service as auth_service
 from sump.config import Settings
 from sump.db import migrate
 from sump.db.base import utcnow
 from sump.db.engine import request_limits
+from sump.db.tables.sessions import Session
 
 # A request's database bounds as served by default (`SUMP_DB_COMMAND_TIMEOUT`): what the fault tests hold to.
 REQUESTS = request_limits(Settings.model_fields["db_command_timeout"].default)
@@ -313,3 +316,67 @@ async def within_one_window_of_the_clock(seconds: float) -> None:
     left = 60 - time.time() % 60
     if left < seconds:
         await asyncio.sleep(left + 0.1)  # waits for the clock, which is what the bound depends on
+
+
+async def until_done_or_a_lock_waits(db: AsyncSession, done: asyncio.Event | asyncio.Task[Any]) -> None:
+    """Until `done` (an event set, a task ended), or until a statement of this database waits for a lock: another
+    request that goes on only once the holding request's transaction ends, so the holder must go on first
+    (PostgreSQL only)."""
+    happened = done if isinstance(done, asyncio.Event) else asyncio.Event()
+    if isinstance(done, asyncio.Task):
+        done.add_done_callback(lambda _: happened.set())
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while not happened.is_set():
+        locked = await db.scalar(waiting)
+        await db.rollback()  # the statistics are read afresh in each transaction
+        if locked:
+            return
+        with contextlib.suppress(TimeoutError):  # woken at once when it happens, else the locks are read again
+            await asyncio.wait_for(happened.wait(), 0.005)
+
+
+async def sign_in_while(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    sign_in: tuple[str, dict[str, Any]],
+    meanwhile: Callable[[], Coroutine[Any, Any, httpx.Response]],
+    at: tuple[Any, str] = (auth_service, "_signed_in"),
+) -> tuple[httpx.Response, httpx.Response]:
+    """A change of the account while it signs in: sends the sign-in; when that calls `at` (a module and one of
+    its functions; by default once it holds its rows and is about to write its session), `meanwhile` is sent,
+    and the sign-in goes on when that has ended or waits for a lock (PostgreSQL). The two answers."""
+    module, name = at
+    step = getattr(module, name)
+    changing: list[asyncio.Task[httpx.Response]] = []
+
+    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(module, name, step)
+        changing.append(asyncio.create_task(meanwhile()))
+        if db.get_bind().dialect.name == "postgresql":
+            await until_done_or_a_lock_waits(db, changing[0])
+        return await step(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, changed_meanwhile)
+    url, body = sign_in
+    signed_in = await client.post(url, json=body)
+    assert changing, signed_in.text
+    return signed_in, await changing[0]
+
+
+async def assert_gone_with_its_sessions(
+    client: httpx.AsyncClient, db: AsyncSession, account_id: str, signed_in: httpx.Response, deleted: httpx.Response
+) -> None:
+    """Both went through (neither was ended as a deadlock's victim), and the sign-in's session went with the
+    account."""
+    assert deleted.status_code == 204, deleted.text
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["token"]
+    base = "/".join(signed_in.request.url.path.split("/")[:6])  # /api/v1/auth/{tenants|environments}/{id}
+    ended = await client.get(f"{base}/session", headers=bearer(token))
+    assert ended.status_code == 401
+    assert ended.json()["code"] == "unauthenticated"
+    left = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(account_id))
+    assert await db.scalar(left) == 0

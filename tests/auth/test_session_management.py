@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import await_only
 
@@ -37,7 +36,7 @@ from tests.auth.tenant_sessions import (
     signed_in,
     when,
 )
-from tests.support import PASSWORD, TenantWorld, bearer
+from tests.support import PASSWORD, TenantWorld, bearer, until_done_or_a_lock_waits
 
 # Listing and revoking sessions
 
@@ -167,21 +166,6 @@ async def test_a_session_that_outlived_its_accounts_disabling_is_refused(
         assert response.status_code == 401, (path, response.text)
         assert response.json()["code"] == "unauthenticated", path
     assert (await client.get(f"{world.base}/accounts", headers=world.owner.auth)).status_code == 200
-
-
-async def _until_set_or_a_lock_waits(db: AsyncSession, happened: asyncio.Event) -> None:
-    """Until `happened`, or until a statement of this database waits for a lock: another request that goes on
-    only once the holding request's transaction ends, so the holder must go on first (PostgreSQL only)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    while not happened.is_set():
-        locked = await db.scalar(waiting)
-        await db.rollback()  # the statistics are read afresh in each transaction
-        if locked:
-            return
-        with contextlib.suppress(TimeoutError):  # woken at once when it happens, else the locks are read again
-            await asyncio.wait_for(happened.wait(), 0.005)
 
 
 async def _signed_in_account(world: TenantWorld, family: str) -> tuple[str, str, str, str, str]:
@@ -443,7 +427,7 @@ async def test_a_sign_in_replacing_its_session_while_the_account_is_disabled_fai
     def then_disable(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("DELETE FROM session WHERE session.token_hash") and not disabling:  # the old one
             disabling.append(asyncio.create_task(client.patch(f"{admin}/disable", headers=world.owner.auth)))
-            await_only(_until_set_or_a_lock_waits(db, disabled_written))
+            await_only(until_done_or_a_lock_waits(db, disabled_written))
         elif statement.startswith(f"UPDATE {table} SET") and "password_hash" not in statement:
             disabled_written.set()
 
@@ -481,7 +465,7 @@ async def test_password_grants_of_one_account_upgrading_its_hash_at_the_same_ins
             reached.append(statement)
             if len(reached) == 2:
                 both.set()
-            await_only(_until_set_or_a_lock_waits(db, both))  # or the other waits for this one's row
+            await_only(until_done_or_a_lock_waits(db, both))  # or the other waits for this one's row
 
     postgres = app.state.engine.dialect.name == "postgresql"
     with pytest.MonkeyPatch.context() as patched:

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
 from tests.factors.conftest import Clock, end_user_with_totp, enrol_totp, member_with_totp
+from tests.factors.test_passkeys import passkey_environment, soft_passkey_user
 from tests.factors.test_step_up import later
 from tests.mail import SmtpServer, reset_token
-from tests.support import TenantWorld, new_tenant
+from tests.support import TenantWorld, bearer, new_tenant, sign_in_while
 
 
 @pytest.fixture
@@ -172,6 +173,41 @@ async def test_a_reset_of_an_unverified_account_removes_the_factors_enrolled_bef
     async with mail_app.state.sessionmaker() as db:
         [event] = await _events(db, "password.reset_verified_email", squatter.account_id)
         assert event.details == {"factors_removed": 1}
+
+
+async def test_a_reset_proving_the_address_while_a_passkey_of_the_account_signs_in_ends_that_session(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The squatter's passkey signs in (its row held) while the owner's reset proves the address. The reset
+    removes the factors before it writes the account's row, in a sign-in's order, so it waits for the passkey's
+    sign-in and then ends its session, instead of a circle of the two that PostgreSQL would end."""
+    world = await new_tenant(http)
+    squatter, key = await soft_passkey_user(http, world, await passkey_environment(world))
+    assert (await http.post(f"{squatter.auth_base}/forgot-password", json={"email": squatter.email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = [m for m in smtp.inbox.to(squatter.email) if m["Subject"] == "Reset your password"]
+    reset = {"token": reset_token(message), "newPassword": NEW_PASSWORD}
+    options = await http.post(f"{squatter.auth_base}/login/passkey/options", json={})
+    answer = {"credential": key.get(options.json()["publicKey"])}
+
+    by_passkey, owner = await sign_in_while(
+        http,
+        db,
+        monkeypatch,
+        (f"{squatter.auth_base}/login/passkey", answer),
+        lambda: http.post(f"{squatter.auth_base}/reset-password", json=reset),
+    )
+
+    assert owner.status_code == 200, owner.text
+    assert by_passkey.status_code == 200, by_passkey.text
+    ended = await http.get(f"{squatter.auth_base}/session", headers=bearer(by_passkey.json()["token"]))
+    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
+    signed_in = await http.post(
+        f"{squatter.auth_base}/login", json={"username": squatter.username, "password": NEW_PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    listed = await http.get(f"{squatter.auth_base}/me/factors", headers=bearer(signed_in.json()["token"]))
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
 
 
 async def test_a_reset_of_a_verified_account_keeps_its_factors(

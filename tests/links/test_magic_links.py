@@ -22,6 +22,7 @@ from sump.db.tables.sessions import Session
 from sump.factors import totp
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, enrol_totp
+from tests.factors.test_passkeys import PASSKEYS, soft_passkey_user
 from tests.links.conftest import delivered, events, link_in, text_of
 from tests.mail import SmtpServer
 from tests.support import (
@@ -29,8 +30,11 @@ from tests.support import (
     Database,
     EndUser,
     TenantWorld,
+    assert_gone_with_its_sessions,
+    bearer,
     make_settings,
     new_tenant,
+    sign_in_while,
     within_one_window_of_the_clock,
 )
 
@@ -254,6 +258,27 @@ async def test_a_link_of_an_account_disabled_since_signs_no_one_in(
     assert code(await follow(http, user, token)) == INVALID
 
 
+async def test_an_account_deleted_while_its_link_signs_it_in_goes_with_that_session(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign-in holds its link's row: the deletion ends the account's links before its row, so it waits for
+    that sign-in instead of a circle of the two (`tests/factors/test_deleted_while_signing_in.py`). The address
+    is verified, so the link's sign-in writes nothing of the account's row before its session."""
+    world, user, token = await sent_a_link(http, mail_app, smtp)
+    admin = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.post(f"{admin}/email-verified", headers=world.owner.auth)).status_code == 204
+
+    signed_in, deleted = await sign_in_while(
+        http,
+        db,
+        monkeypatch,
+        (f"{user.auth_base}/magic-link/sign-in", {"token": token}),
+        lambda: http.delete(admin, headers=world.owner.auth),
+    )
+
+    await assert_gone_with_its_sessions(http, db, user.account_id, signed_in, deleted)
+
+
 async def test_a_link_sent_before_the_address_changed_signs_no_one_in(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
@@ -406,6 +431,32 @@ async def test_a_link_that_proves_an_unverified_address_removes_the_factors_set_
     told = " ".join(text_of(await delivered(mail_app, smtp, squatter.email, TOLD)).split())
     assert "before that was removed, since someone else may have set it up with your address" in told
     assert "its password and its second factors (authenticator apps, passkeys and recovery codes)" in told
+
+
+async def test_a_link_proving_the_address_while_a_passkey_of_the_account_signs_in_ends_that_session(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The squatter's passkey signs in (its row held) while the owner's link proves the address. The link's sign-in
+    removes the factors before it writes the account's row, in a sign-in's order, so it waits for the passkey's
+    sign-in and then ends its session, instead of a circle of the two that PostgreSQL would end."""
+    world = await new_tenant(http)
+    settings = {"magicLinksEnabled": True, "emailVerification": False, **PASSKEYS}
+    squatter, key = await soft_passkey_user(http, world, await world.add_environment(settings=settings))
+    await ask(http, squatter)
+    token = link_in(await delivered(mail_app, smtp, squatter.email, SUBJECT))[3]
+    options = await http.post(f"{squatter.auth_base}/login/passkey/options", json={})
+    answer = {"credential": key.get(options.json()["publicKey"])}
+
+    by_passkey, owner = await sign_in_while(
+        http, db, monkeypatch, (f"{squatter.auth_base}/login/passkey", answer), lambda: follow(http, squatter, token)
+    )
+
+    assert owner.status_code == 200, owner.text
+    assert by_passkey.status_code == 200, by_passkey.text
+    ended = await http.get(f"{squatter.auth_base}/session", headers=bearer(by_passkey.json()["token"]))
+    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
+    listed = await http.get(f"{squatter.auth_base}/me/factors", headers=bearer(owner.json()["token"]))
+    assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
 
 
 async def test_a_link_to_a_verified_address_keeps_the_password_and_sessions(

@@ -1,5 +1,6 @@
-"""SQL for both account families: accounts of a pool by identifier, password reset tokens, and the single-use
-links of `sump.accounts.links`. Every statement starts from the pool's scope (`Pool.scope`)."""
+"""SQL for both account families: accounts of a pool by identifier, password reset tokens, the single-use
+links of `sump.accounts.links`, and the removal of an account's factors (`sump.accounts.removal`). Every
+statement starts from the pool's scope (`Pool.scope`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.db import inserts
 from sump.db.scope import Scope
+from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
 from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
 
@@ -146,6 +148,20 @@ async def delete_reset_tokens(db: AsyncSession, pool: Pool, account_id: uuid.UUI
             PasswordResetToken.account_type == pool.account_type, PasswordResetToken.account_id == account_id
         )
     )
+
+
+async def delete_factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
+    """The account's open challenges, recovery codes and factors, in that order; the number of factors."""
+    for model in (FactorChallenge, RecoveryCode):
+        await db.execute(pool.scope.delete(model).where(*_owned_by(model, pool, account_id)))
+    result = await db.execute(pool.scope.delete(Factor).where(*_owned_by(Factor, pool, account_id)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _owned_by(
+    model: type[Factor | FactorChallenge | RecoveryCode], pool: Pool, account_id: uuid.UUID
+) -> tuple[ColumnElement[bool], ...]:
+    return (model.account_type == pool.account_type, model.account_id == account_id)
 
 
 async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> PasswordResetToken | None:

@@ -3,6 +3,7 @@ with it. The answer to a request is the same, at the same cost, whether or not t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from limits import parse
@@ -90,12 +91,16 @@ def reset_preparer(settings: Settings, limiter: RateLimiter) -> Preparer:
     return requests.account_preparer(email_for, limiter, FORGOT_PER_ACCOUNT, "forgot")
 
 
-async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:
-    """Sets the new password with a single-use token; revokes every session; lifts the account's lockout."""
+async def reset_password(
+    call: Call, pool: Pool, body: ResetPassword, before_write: Callable[[Account], Awaitable[None]]
+) -> Account:
+    """Sets the new password with a single-use token; revokes every session; lifts the account's lockout.
+    `before_write` runs once the token is used up and before the account's row is written: what ends ways in
+    there ends them in a sign-in's order (`accounts.removal`)."""
     await call.limiter.hit(RESET_PER_IP, f"{requests.family(pool)}-reset", call.client.ip)
     try:
         async with call.hasher.slot():
-            account = await _redeem(call, pool, body)
+            account = await _redeem(call, pool, body, before_write)
     except Problem as problem:
         audit.record_failure(
             call, "password.reset_failed", problem, tenant_id=pool.tenant_id, environment_id=pool.environment_id
@@ -109,7 +114,9 @@ async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account
     return account
 
 
-async def _redeem(call: Call, pool: Pool, body: ResetPassword) -> Account:
+async def _redeem(
+    call: Call, pool: Pool, body: ResetPassword, before_write: Callable[[Account], Awaitable[None]]
+) -> Account:
     now = utcnow()
     token = await repository.find_reset_token(call.db, pool, token_digest(body.token), now)
     account = await repository.get_account(call.db, pool, token.account_id) if token else None
@@ -121,5 +128,6 @@ async def _redeem(call: Call, pool: Pool, body: ResetPassword) -> Account:
     new_hash = await call.hasher.hash(body.new_password)
     if not await repository.consume_reset_token(call.db, token.id, now):
         raise invalid_token()
+    await before_write(account)
     await set_password(call, pool, account, new_hash, keep=None)
     return account

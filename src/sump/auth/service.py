@@ -243,10 +243,10 @@ async def _proven_by_link(call: Call, pool: Pool, account: Account) -> None:
     address before its owner did and would keep a way into the account its owner now uses. They all end (the
     owner chooses a password through a reset), and the account is told by email when it had a password or a
     factor."""
+    removed = await enrolment.reset(call, pool, account)  # before the account's row: a sign-in's order
     account.email_verified = True
     had_password = account.password_hash is not None
     await passwords.replace_password(call, pool, account, None, keep=None)
-    removed = await enrolment.reset(call, pool, account)
     if had_password or removed:
         await enqueue_email(
             call.db, "proven_by_link", account.email, name=account.name, password=had_password, factors=removed > 0
@@ -318,11 +318,17 @@ async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account
     account whose email was never verified has it verified now, and loses the second factors enrolled before.
     Those may be a squatter's, who signed up with the address before its owner did (a passkey would have let
     them back in past the owner's reset); the owner is told by email, and enrols their own."""
-    account = await reset.reset_password(call, pool, body)
-    if account.email_verified:
+    removed: int | None = None  # the factors removed, once the reset proved an address never verified
+
+    async def proven(account: Account) -> None:  # the factors end before the account's row is written
+        nonlocal removed
+        if not account.email_verified:
+            removed = await enrolment.reset(call, pool, account)
+
+    account = await reset.reset_password(call, pool, body, proven)
+    if removed is None:
         return account
     account.email_verified = True
-    removed = await enrolment.reset(call, pool, account)
     if removed:
         await enrolment.tell_reset(call, pool, account, by_reset=True)
     await _audit(call, pool, "password.reset_verified_email", account, factors_removed=removed)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
-from sump.accounts import links, verification
+from sump.accounts import links, removal, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.accounts.schemas import Signup
@@ -216,9 +216,11 @@ async def send_password_reset(db: AsyncSession, actor: EnvironmentActor, account
 
 
 async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUID) -> None:
-    """Deletes the account; its sessions and reset tokens go with it."""
+    """Deletes the account; its sessions and reset tokens go with it. Its ways in end first
+    (`removal.end_every_way_in`): a sign-in holding one is waited for, and its session goes too."""
     account = await get(db, actor, account_id, write=True)
     sessions.require_proof_to_delete(actor.session, actor.account, account.id)
+    await removal.end_every_way_in(db, environments.pool(actor.environment), account)
     await repository.remove(db, account)
     await _audit(db, actor, "end_user.deleted", account)
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import Account
 from sump.access.policy import require
 from sump.access.pools import Pool
+from sump.accounts import removal
 from sump.db.base import utcnow, uuid7
 from sump.db.tables.factors import Factor, FactorPolicy, RecoveryCode
 from sump.db.tables.sessions import Session
@@ -168,7 +169,7 @@ async def _new_codes(call: Call, pool: Pool, account: Account) -> list[str]:
 async def reset(call: Call, pool: Pool, account: Account) -> int:
     """Removes every factor, recovery code and open challenge of the account (an admin's reset, audited by
     its caller); the number of factors removed."""
-    removed = await repository.delete_all(call.db, pool, account.id)
+    removed = await removal.end_factors(call.db, pool, account)
     account.has_factors = False
     return removed
 

@@ -115,14 +115,6 @@ async def delete_factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, fac
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def delete_all(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
-    """Every factor, recovery code and open challenge of the account; the number of factors."""
-    result = await db.execute(pool.scope.delete(Factor).where(*_mine(Factor, pool, account_id)))
-    await delete_codes(db, pool, account_id)
-    await db.execute(pool.scope.delete(FactorChallenge).where(*_mine(FactorChallenge, pool, account_id)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 async def delete_codes(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
     await db.execute(pool.scope.delete(RecoveryCode).where(*_mine(RecoveryCode, pool, account_id)))
 

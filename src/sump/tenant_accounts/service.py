@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.access.pools import tenant_pool
-from sump.accounts import links, verification
+from sump.accounts import links, removal, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
@@ -221,6 +221,7 @@ async def delete(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID) ->
     account = await get(db, actor, account_id)
     require(policy.manage(actor, account))
     sessions.require_proof_to_delete(actor.session, actor.account, account.id)
+    await removal.end_every_way_in(db, tenant_pool(actor.tenant_id), account)  # before any account's row is held
     await ensure_not_last_owner(db, account)
     await sessions.revoke_all(db, account)
     await repository.remove(db, account)

@@ -1,0 +1,124 @@
+"""An account deleted while one of its sign-ins holds a way in: a passkey (username-less or after the
+identifier), a second step's challenge and factor, a recovery code. The deletion ends the account's ways in
+before its row, in the order a sign-in takes them (a link, a challenge, a code or factor, then the account's
+row), so it waits for that sign-in and then takes its session along. Neither waits for the other in a circle,
+which PostgreSQL would end by refusing one of them (503 `concurrent_change`). SQLite lets one writer through:
+there the deletion waits for the sign-in's transaction as a whole."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sump.factors import service as factor_service
+from tests.factors.authenticator import ORIGIN
+from tests.factors.conftest import Clock, Enrolled, challenge_of, end_user_with_totp, member_with_totp
+from tests.factors.softkey import SoftKey
+from tests.factors.test_passkeys import passkey_environment, soft_passkey_user
+from tests.support import TenantWorld, assert_gone_with_its_sessions, sign_in_while
+
+CONSOLE = "http://sump.test"  # the tests' `SUMP_PUBLIC_URL`: the relying party of tenant accounts' passkeys
+
+
+async def _passkey_account(
+    client: httpx.AsyncClient, world: TenantWorld, family: str
+) -> tuple[str, str, str, SoftKey, str, str]:
+    """An account of `family` with a passkey: its id, auth base, username, key, the key's origin, admin URL."""
+    if family == "environment":
+        environment_id = await passkey_environment(world)
+        user, key = await soft_passkey_user(client, world, environment_id)
+        admin = f"/api/v1/environments/{environment_id}/accounts/{user.account_id}"
+        return user.account_id, user.auth_base, user.username, key, ORIGIN, admin
+    member, key = await world.add_member("user"), SoftKey(rp_id="sump.test")
+    base = f"/api/v1/auth/tenants/{world.tenant_id}"
+    options = await client.post(f"{base}/me/factors/passkey/options", headers=member.auth)
+    credential = key.create(options.json()["publicKey"], origin=CONSOLE)
+    registered = await client.post(f"{base}/me/factors/passkey", json={"credential": credential}, headers=member.auth)
+    assert registered.status_code == 201, registered.text
+    return member.account_id, base, member.username, key, CONSOLE, f"{world.base}/accounts/{member.account_id}"
+
+
+@pytest.mark.parametrize("after_identifier", [False, True], ids=["username-less", "after its identifier"])
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_an_account_deleted_while_its_passkey_signs_it_in_goes_with_that_session(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+    after_identifier: bool,
+) -> None:
+    """The sign-in holds the passkey's row (its sign count), and after an identifier its challenge's too."""
+    account_id, base, username, key, origin, admin = await _passkey_account(client, world, family)
+    options = await client.post(
+        f"{base}/login/passkey/options", json={"username": username} if after_identifier else {}
+    )
+    answer = {"credential": key.get(options.json()["publicKey"], origin=origin)}
+
+    signed_in, deleted = await sign_in_while(
+        client,
+        db,
+        monkeypatch,
+        (f"{base}/login/passkey", answer),
+        lambda: client.delete(admin, headers=world.owner.auth),
+    )
+
+    await assert_gone_with_its_sessions(client, db, account_id, signed_in, deleted)
+
+
+async def test_a_deletion_waits_for_a_sign_in_that_holds_its_challenge_before_the_passkey(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an identifier the sign-in has used up its challenge before it reads the passkey's row: the deletion
+    ends challenges before factors, so it waits at the challenge and leaves the passkey to the sign-in."""
+    account_id, base, username, key, origin, admin = await _passkey_account(client, world, "environment")
+    options = await client.post(f"{base}/login/passkey/options", json={"username": username})
+    answer = {"credential": key.get(options.json()["publicKey"], origin=origin)}
+
+    signed_in, deleted = await sign_in_while(
+        client,
+        db,
+        monkeypatch,
+        (f"{base}/login/passkey", answer),
+        lambda: client.delete(admin, headers=world.owner.auth),
+        at=(factor_service, "check_passkey"),
+    )
+
+    await assert_gone_with_its_sessions(client, db, account_id, signed_in, deleted)
+
+
+@pytest.mark.parametrize("answer", ["totp", "recovery code"])
+@pytest.mark.parametrize("family", ["tenant", "environment"])
+async def test_an_account_deleted_during_its_second_step_goes_with_that_session(
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
+    family: str,
+    answer: str,
+) -> None:
+    """The second step holds its challenge's row, then the factor's (its last step used) or the code's."""
+    enrolled: Enrolled
+    if family == "tenant":
+        member, enrolled = await member_with_totp(client, world, clock, role="user")
+        account_id, admin = member.account_id, f"{world.base}/accounts/{member.account_id}"
+    else:
+        user, enrolled = await end_user_with_totp(client, world, clock)
+        account_id = user.account_id
+        admin = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    proof = {"code": clock.code(enrolled.seed)}
+    if answer == "recovery code":
+        proof = {"factor": "recovery_code", "code": enrolled.recovery_codes[0]}
+    step = {"challenge": await challenge_of(client, enrolled), **proof}
+
+    signed_in, deleted = await sign_in_while(
+        client,
+        db,
+        monkeypatch,
+        (f"{enrolled.base}/login/factor", step),
+        lambda: client.delete(admin, headers=world.owner.auth),
+    )
+
+    await assert_gone_with_its_sessions(client, db, account_id, signed_in, deleted)
