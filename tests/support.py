@@ -318,18 +318,20 @@ async def within_one_window_of_the_clock(seconds: float) -> None:
         await asyncio.sleep(left + 0.1)  # waits for the clock, which is what the bound depends on
 
 
-async def until_done_or_a_lock_waits(db: AsyncSession, done: asyncio.Event | asyncio.Task[Any]) -> None:
-    """Until `done` (an event set, a task ended), or until a statement of this database waits for a lock: another
-    request that goes on only once the holding request's transaction ends, so the holder must go on first
-    (PostgreSQL only)."""
+async def until_done_or_a_lock_waits(
+    db: AsyncSession, done: asyncio.Event | asyncio.Task[Any], holder: int | None = None
+) -> None:
+    """Until `done` (an event set, a task ended), or until a statement of this database waits for a lock (held by
+    the backend `holder`, when given): another request that goes on only once the holding request's transaction
+    ends, so the holder must go on first (PostgreSQL only)."""
     happened = done if isinstance(done, asyncio.Event) else asyncio.Event()
     if isinstance(done, asyncio.Task):
         done.add_done_callback(lambda _: happened.set())
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    if holder is not None:
+        waiting += f" AND {int(holder)} = ANY(pg_blocking_pids(pid))"
     while not happened.is_set():
-        locked = await db.scalar(waiting)
+        locked = await db.scalar(text(waiting))
         await db.rollback()  # the statistics are read afresh in each transaction
         if locked:
             return
@@ -346,37 +348,49 @@ async def sign_in_while(
     at: tuple[Any, str] = (auth_service, "_signed_in"),
 ) -> tuple[httpx.Response, httpx.Response]:
     """A change of the account while it signs in: sends the sign-in; when that calls `at` (a module and one of
-    its functions; by default once it holds its rows and is about to write its session), `meanwhile` is sent,
-    and the sign-in goes on when that has ended or waits for a lock (PostgreSQL). The two answers."""
+    its functions taking the request's `Call` first; by default once it holds its rows and is about to write its
+    session), `meanwhile` is sent, and the sign-in goes on when that has ended or waits for a lock the sign-in
+    holds (PostgreSQL). The two answers."""
+    return await during(client.post(sign_in[0], json=sign_in[1]), at, meanwhile, db, monkeypatch)
+
+
+async def during(
+    first: Coroutine[Any, Any, httpx.Response],
+    at: tuple[Any, str],
+    meanwhile: Callable[[], Coroutine[Any, Any, httpx.Response]],
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[httpx.Response, httpx.Response]:
+    """Sends `first`; when it calls `at` (a module and one of its functions, whose first argument is the
+    request's `Call` or database session), sends `meanwhile`, and lets `first` go on once that has ended or
+    waits for a lock `first` holds (PostgreSQL). The two answers."""
     module, name = at
     step = getattr(module, name)
-    changing: list[asyncio.Task[httpx.Response]] = []
+    started: list[asyncio.Task[httpx.Response]] = []
 
-    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+    async def meanwhile_here(*args: Any, **kwargs: Any) -> Any:
         monkeypatch.setattr(module, name, step)
-        changing.append(asyncio.create_task(meanwhile()))
+        started.append(asyncio.create_task(meanwhile()))
         if db.get_bind().dialect.name == "postgresql":
-            await until_done_or_a_lock_waits(db, changing[0])
+            own: AsyncSession = args[0] if isinstance(args[0], AsyncSession) else args[0].db
+            await until_done_or_a_lock_waits(db, started[0], await own.scalar(text("SELECT pg_backend_pid()")))
         return await step(*args, **kwargs)
 
-    monkeypatch.setattr(module, name, changed_meanwhile)
-    url, body = sign_in
-    signed_in = await client.post(url, json=body)
-    assert changing, signed_in.text
-    return signed_in, await changing[0]
+    monkeypatch.setattr(module, name, meanwhile_here)
+    answer = await first
+    assert started, answer.text
+    return answer, await started[0]
 
 
 async def assert_gone_with_its_sessions(
-    client: httpx.AsyncClient, db: AsyncSession, account_id: str, signed_in: httpx.Response, deleted: httpx.Response
+    client: httpx.AsyncClient, db: AsyncSession, account_id: str, signed_in: httpx.Response, change: httpx.Response
 ) -> None:
     """Both went through (neither was ended as a deadlock's victim), and the sign-in's session went with the
-    account."""
-    assert deleted.status_code == 204, deleted.text
+    account (deleted, or disabled)."""
+    assert change.status_code == 204, change.text
     assert signed_in.status_code == 200, signed_in.text
-    token = signed_in.json()["token"]
     base = "/".join(signed_in.request.url.path.split("/")[:6])  # /api/v1/auth/{tenants|environments}/{id}
-    ended = await client.get(f"{base}/session", headers=bearer(token))
-    assert ended.status_code == 401
-    assert ended.json()["code"] == "unauthenticated"
+    ended = await client.get(f"{base}/session", headers=bearer(signed_in.json()["token"]))
+    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
     left = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(account_id))
     assert await db.scalar(left) == 0

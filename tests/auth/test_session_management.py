@@ -275,8 +275,8 @@ async def test_a_change_that_needs_the_password_reads_it_under_a_lock_until_it_i
     client: httpx.AsyncClient, world: TenantWorld, app: FastAPI
 ) -> None:
     """What keeps a new password from slipping in between the check and the change: on PostgreSQL the account's
-    row read `FOR UPDATE`; on SQLite, one writer at a time, a write that changes nothing first, so the database is
-    this request's from the check to its commit."""
+    row read `FOR NO KEY UPDATE` (a sign-in's new session may still refer to it); on SQLite, one writer at a
+    time, a write that changes nothing first, so the database is this request's from the check to its commit."""
     user = await world.add_end_user(world.environment_id)
     seen: list[str] = []
 
@@ -293,7 +293,7 @@ async def test_a_change_that_needs_the_password_reads_it_under_a_lock_until_it_i
     assert changed.status_code == 204, changed.text
     [check] = [n for n, sql in enumerate(seen) if sql.startswith("SELECT") and "password_changed_at IS" in sql]
     if app.state.engine.dialect.name == "postgresql":
-        assert seen[check].endswith("FOR UPDATE")
+        assert seen[check].endswith("FOR NO KEY UPDATE")
     else:
         assert seen[check - 1].startswith("DELETE FROM environment_account WHERE ")
         assert not any(sql.startswith(("UPDATE", "INSERT", "DELETE")) for sql in seen[: check - 1])

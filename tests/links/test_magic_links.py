@@ -262,7 +262,7 @@ async def test_an_account_deleted_while_its_link_signs_it_in_goes_with_that_sess
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sign-in holds its link's row: the deletion ends the account's links before its row, so it waits for
-    that sign-in instead of a circle of the two (`tests/factors/test_deleted_while_signing_in.py`). The address
+    that sign-in instead of a circle of the two (`tests/factors/test_ended_while_signing_in.py`). The address
     is verified, so the link's sign-in writes nothing of the account's row before its session."""
     world, user, token = await sent_a_link(http, mail_app, smtp)
     admin = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
@@ -339,6 +339,31 @@ async def test_a_new_password_or_address_ends_the_links_sent_before(
         assert changed.status_code == 204, change
         assert await db.scalar(select(AccountToken).where(AccountToken.token_hash == token_digest(token))) is None
         assert code(await follow(http, user, token)) == INVALID
+
+
+async def test_a_link_signing_in_while_a_new_password_is_set_gets_no_session_that_outlasts_it(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign-in holds its link's row when the owner sets a new password. The change ends the links before the
+    sessions, so it waits for that sign-in and then ends the session it wrote; only the owner's own stays."""
+    world, user, token = await sent_a_link(http, mail_app, smtp)
+    admin = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    assert (await http.post(f"{admin}/email-verified", headers=world.owner.auth)).status_code == 204
+    body = {"currentPassword": PASSWORD, "newPassword": "a completely new passphrase"}
+
+    signed_in, changed = await sign_in_while(
+        http,
+        db,
+        monkeypatch,
+        (f"{user.auth_base}/magic-link/sign-in", {"token": token}),
+        lambda: http.post(f"{user.auth_base}/change-password", json=body, headers=user.auth),
+    )
+
+    assert changed.status_code == 204, changed.text
+    assert signed_in.status_code == 200, signed_in.text
+    ended = await http.get(f"{user.auth_base}/session", headers=bearer(signed_in.json()["token"]))
+    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
+    assert (await http.get(f"{user.auth_base}/session", headers=user.auth)).status_code == 200
 
 
 async def test_links_turned_off_after_the_request_send_nothing_and_sign_no_one_in(

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sump.accounts import links
+from sump.accounts import links, verification
 from sump.app import create_app
 from sump.db.base import utcnow
 from sump.db.tables.links import AccountToken
@@ -29,6 +29,7 @@ from tests.support import (
     EndUser,
     TenantWorld,
     bearer,
+    during,
     make_settings,
     new_tenant,
     within_one_window_of_the_clock,
@@ -113,6 +114,30 @@ async def test_concurrent_redemptions_have_one_winner(
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses.count(200) == 1, [answer.text for answer in answers]
     assert all(problem(answer) == INVALID for answer in answers if answer.status_code != 200)
+
+
+async def test_an_account_deleted_while_its_link_verifies_the_address_is_deleted(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The verification holds its link's row, then writes the account's. A deletion ends the account's links of
+    every purpose before its row, so it waits for the verification (`accounts.removal`) instead of a circle of
+    the two that PostgreSQL would end."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    token = link_in(await delivered(mail_app, smtp, user.email, VERIFY))[3]
+    account = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+
+    followed, deleted = await during(
+        http.post(f"{user.auth_base}/verify-email", json={"token": token}),
+        (verification, "_audit"),
+        lambda: http.delete(account, headers=world.owner.auth),
+        db,
+        monkeypatch,
+    )
+
+    assert followed.status_code == 200, followed.text
+    assert deleted.status_code == 204, deleted.text
+    assert (await http.get(account, headers=world.owner.auth)).status_code == 404
 
 
 async def test_an_expired_link_is_refused(

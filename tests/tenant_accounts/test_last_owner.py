@@ -64,7 +64,7 @@ async def _past_the_owner_check(
             # The first write of the request (the sliding-expiry touch of a session is not one).
             locking = text.startswith(("UPDATE", "DELETE", "INSERT")) and not text.startswith("UPDATE SESSION")
         else:
-            locking = "FOR UPDATE" in text
+            locking = "FOR NO KEY UPDATE" in text  # the owners' rows
         if locking:
             waiting.add(id(conn))
             if len(waiting) == len(requests):

@@ -166,8 +166,8 @@ async def replace_password(
     account.password_hash = new_hash
     account.password_changed_at = utcnow()
     await call.db.flush()
+    await links.end_ways_in(call.db, pool, account)  # first: a sign-in by one of them is waited for, and ended
     await sessions.revoke_all(call.db, account, keep=keep)
-    await links.end_ways_in(call.db, pool, account)
 
 
 async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:

@@ -16,7 +16,7 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.db import inserts
 from sump.db.scope import Scope
-from sump.db.tables.factors import Factor, FactorChallenge, RecoveryCode
+from sump.db.tables.factors import Factor, RecoveryCode
 from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
 
@@ -105,15 +105,16 @@ async def hold_if_password_set_at(
     db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
 ) -> bool:
     """Whether the account's password is still the one set at `changed_at`, its row then held for the change
-    that follows until the transaction ends (`FOR UPDATE`; on SQLite, the database itself, taken before the
-    read: no change can commit between it and the caller's writes)."""
+    that follows until the transaction ends (`FOR NO KEY UPDATE`: no other change of the row, while a sign-in
+    may still write a session that refers to it; on SQLite, the database itself, taken before the read: no
+    change can commit between it and the caller's writes)."""
     model = pool.model
     if db.get_bind().dialect.name != "postgresql":
         await inserts.take_sqlite(db, model)
     statement = pool.scope.select(model.id).where(
         model.id == account_id, model.password_changed_at.is_not_distinct_from(changed_at)
     )
-    return await db.scalar(statement.with_for_update()) is not None
+    return await db.scalar(statement.with_for_update(key_share=True)) is not None
 
 
 async def replace_hash_if_unchanged(
@@ -151,16 +152,13 @@ async def delete_reset_tokens(db: AsyncSession, pool: Pool, account_id: uuid.UUI
 
 
 async def delete_factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
-    """The account's open challenges, recovery codes and factors, in that order; the number of factors."""
-    for model in (FactorChallenge, RecoveryCode):
-        await db.execute(pool.scope.delete(model).where(*_owned_by(model, pool, account_id)))
+    """The account's recovery codes and factors; the number of factors."""
+    await db.execute(pool.scope.delete(RecoveryCode).where(*_owned_by(RecoveryCode, pool, account_id)))
     result = await db.execute(pool.scope.delete(Factor).where(*_owned_by(Factor, pool, account_id)))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _owned_by(
-    model: type[Factor | FactorChallenge | RecoveryCode], pool: Pool, account_id: uuid.UUID
-) -> tuple[ColumnElement[bool], ...]:
+def _owned_by(model: type[Factor | RecoveryCode], pool: Pool, account_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
     return (model.account_type == pool.account_type, model.account_id == account_id)
 
 

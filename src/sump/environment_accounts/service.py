@@ -189,8 +189,9 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
     account = await get(db, actor, account_id, write=True)
     if account.disabled is disabled:
         return
-    if disabled:
+    if disabled:  # the ways in first, as a sign-in holds them (`accounts.removal`)
         await links.end_ways_in(db, environments.pool(actor.environment), account)
+        await sessions.end_sign_ins(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await db.flush()  # the row first: a sign-in that checked the password meanwhile waits, and is refused

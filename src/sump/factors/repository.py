@@ -138,13 +138,16 @@ async def use_code(db: AsyncSession, pool: Pool, account_id: uuid.UUID, digest: 
 
 async def find_challenge(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> FactorChallenge | None:
     """The pool's live challenge of this digest (another pool's, or one of the other account family, is not
-    found)."""
+    found), its row held until the transaction ends: a sign-in holds its challenge before the factor or code it
+    answers with (`accounts.removal`), and concurrent answers of one challenge take turns."""
     return await db.scalar(
-        pool.scope.select(FactorChallenge).where(
+        pool.scope.select(FactorChallenge)
+        .where(
             FactorChallenge.token_hash == digest,
             FactorChallenge.account_type == pool.account_type,
             FactorChallenge.expires_at > now,
         )
+        .with_for_update()
     )
 
 

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -275,7 +276,8 @@ def _log_unexpected(exc: Exception) -> None:
 
 def unexpected_response(exc: Exception) -> Response:
     """The answer to an exception nothing else handled: 409 for a lost uniqueness race, 503 when the database
-    ended the transaction for a concurrent change, is unreachable or is not migrated, otherwise a generic 500.
+    ended the transaction for a concurrent change (or a row the request changes was deleted meanwhile), is
+    unreachable or is not migrated, otherwise a generic 500.
     The exception is logged, never shown."""
     if isinstance(exc, IntegrityError):
         log.info("integrity_conflict", error=type(exc.orig).__name__ if exc.orig else "IntegrityError")
@@ -288,9 +290,14 @@ def unexpected_response(exc: Exception) -> Response:
             "The service is not ready: its database has not been upgraded to this version.",
             headers={"Retry-After": RETRY_AFTER_NOT_MIGRATED},
         )
-    if (state := database_conflict(exc)) is not None:
+    state = database_conflict(exc)
+    # A row the request read and then changed was deleted meanwhile, by a request that committed first: sent
+    # again, this one answers as it would have after that one (a 404 for the row).
+    deleted = isinstance(exc, StaleDataError)
+    if state is not None or deleted:
         # Logged as a warning, with the statement, so that the locks' order can be mended if it recurs.
-        log.warning("database_conflict", sqlstate=state, statement=getattr(exc, "statement", None))
+        extra = {"row_deleted_meanwhile": True} if deleted else {}
+        log.warning("database_conflict", sqlstate=state, statement=getattr(exc, "statement", None), **extra)
         return problem_response(
             503,
             "concurrent_change",

@@ -158,9 +158,13 @@ async def revoke_all(db: AsyncSession, account: Account, *, keep: uuid.UUID | No
     """Ends every session of the account but `keep`, and every sign-in of it in progress (a challenge between
     its steps): whatever ends the sessions (disabling the account, a new password, signing out everywhere) also
     ends the sign-ins begun before it. The number of sessions ended."""
-    account_type = account_type_of(account)
-    await repository.delete_challenges_for_account(db, account_type, account.id)
-    return await repository.delete_for_account(db, account_type, account.id, keep=keep)
+    await end_sign_ins(db, account)
+    return await repository.delete_for_account(db, account_type_of(account), account.id, keep=keep)
+
+
+async def end_sign_ins(db: AsyncSession, account: Account) -> None:
+    """Ends every sign-in of the account in progress: its challenges between steps."""
+    await repository.delete_challenges_for_account(db, account_type_of(account), account.id)
 
 
 async def purge_expired(db: AsyncSession, settings: Settings) -> int:

@@ -46,7 +46,9 @@ async def find(
 async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uuid.UUID]:
     """Ids of the tenant's enabled owners, locked until the transaction ends (serialises owner changes).
 
-    PostgreSQL locks the rows. SQLite has no row locks, and its driver opens a transaction only at the first
+    PostgreSQL locks the rows against any other change (`FOR NO KEY UPDATE`), not against a sign-in's new session
+    that refers to one: a disabling that then waits for that sign-in's challenge must not be waited on by it.
+    SQLite has no row locks, and its driver opens a transaction only at the first
     write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
     """
     if db.get_bind().dialect.name == "sqlite":
@@ -55,7 +57,7 @@ async def lock_enabled_owners(db: AsyncSession, tenant_id: uuid.UUID) -> list[uu
         tenant(tenant_id)
         .select(TenantAccount.id)
         .where(TenantAccount.role == TenantRole.OWNER, TenantAccount.disabled.is_(False))
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return list(await db.scalars(statement))
 

@@ -205,9 +205,10 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
     require(policy.manage(actor, account))
     if account.disabled is disabled:
         return
-    if disabled:
-        await ensure_not_last_owner(db, account)
+    if disabled:  # the ways in first, as a sign-in holds them, then the owners' rows (`accounts.removal`)
         await links.end_ways_in(db, tenant_pool(actor.tenant_id), account)
+        await sessions.end_sign_ins(db, account)
+        await ensure_not_last_owner(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await db.flush()  # the row first: a sign-in that checked the password meanwhile waits, and is refused
