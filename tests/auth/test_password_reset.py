@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.accounts import repository as accounts_repository
+from sump.accounts import reset as reset_module
 from sump.app import create_app
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -26,7 +27,7 @@ from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
 from tests.hosted.support import CSRF
 from tests.mail import HOSTED_LINK, LINK, SmtpServer, reset_token
-from tests.support import PASSWORD, Database, bearer, make_settings, new_tenant
+from tests.support import PASSWORD, Database, bearer, during, make_settings, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
 
@@ -312,6 +313,81 @@ async def test_a_reset_link_from_before_a_password_change_no_longer_works(
     assert refused.json()["code"] == "invalid_token"
     kept = await http.post(f"{base}/login", json={"email": user.email, "password": NEW_PASSWORD})
     assert kept.status_code == 200
+
+
+async def test_a_password_change_meeting_a_reset_being_redeemed_waits_for_it_and_is_refused(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reset holds its token's row, then writes the account's. A change of the password ends the account's
+    links and reset tokens before it holds the account's row (a sign-in's order, `accounts.removal`), with its new
+    hash computed before either: it waits for the reset, then finds the password it checked replaced (403) and its
+    session ended. Neither waits for the other in a circle."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = smtp.inbox.to(user.email)
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    redeem = {"token": reset_token(message), "newPassword": "the reset's own passphrase"}
+
+    reset, changed = await during(
+        http.post(f"{user.auth_base}/reset-password", json=redeem),
+        (reset_module, "set_password"),
+        lambda: http.post(f"{user.auth_base}/change-password", json=change, headers=bearer(user.token)),
+        db,
+        monkeypatch,
+    )
+
+    assert reset.status_code == 200, reset.text
+    refused = {(403, "wrong_password")}
+    if db.get_bind().dialect.name == "sqlite":  # one writer at a time: the change may also come after the reset
+        refused.add((401, "unauthenticated"))  # whose new password ended its session
+    assert (changed.status_code, changed.json()["code"]) in refused, changed.text
+    assert (await http.get(f"{user.auth_base}/session", headers=bearer(user.token))).status_code == 401
+    signed_in = await http.post(
+        f"{user.auth_base}/login", json={"email": user.email, "password": redeem["newPassword"]}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_a_new_passwords_hash_is_computed_with_no_row_of_the_account_held(
+    http: httpx.AsyncClient, mail_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash takes tens of milliseconds of a core: the change computes the new password's before it holds the
+    account's row (PostgreSQL) or the database (SQLite, whose first write takes it)."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    postgres = mail_app.state.engine.dialect.name == "postgresql"
+    holding: list[str] = []
+    held_while_hashing: list[list[str]] = []
+    hash_new = mail_app.state.hasher.hash
+
+    async def hashing(password: str) -> str:
+        held_while_hashing.append(list(holding))
+        hashed: str = await hash_new(password)
+        return hashed
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        text = " ".join(statement.split())
+        if (
+            ("FOR NO KEY UPDATE" in text or "FOR UPDATE" in text)
+            if postgres
+            else text.startswith(("INSERT", "DELETE", "UPDATE environment_account"))
+        ):
+            holding.append(text)
+
+    monkeypatch.setattr(mail_app.state.hasher, "hash", hashing)
+    engine = mail_app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+        changed = await http.post(f"{user.auth_base}/change-password", json=change, headers=bearer(user.token))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert changed.status_code == 204, changed.text
+    assert held_while_hashing == [[]]
+    assert holding, "the change holds what it writes once the hash is done"
 
 
 async def test_a_reset_token_is_used_up_once_even_where_nothing_else_stops_a_second_use(

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.audit import AuditEvent
 from tests.factors.conftest import Clock, end_user_with_totp, enrol_totp, member_with_totp
-from tests.factors.test_passkeys import passkey_environment, soft_passkey_user
+from tests.factors.test_passkeys import a_passkey_sign_in_ended_by, passkey_environment, soft_passkey_user
 from tests.factors.test_step_up import later
 from tests.mail import SmtpServer, reset_token
-from tests.support import TenantWorld, bearer, new_tenant, sign_in_while
+from tests.support import TenantWorld, bearer, new_tenant
 
 
 @pytest.fixture
@@ -187,21 +187,11 @@ async def test_a_reset_proving_the_address_while_a_passkey_of_the_account_signs_
     await mail_app.state.outbox.run_once()
     [message] = [m for m in smtp.inbox.to(squatter.email) if m["Subject"] == "Reset your password"]
     reset = {"token": reset_token(message), "newPassword": NEW_PASSWORD}
-    options = await http.post(f"{squatter.auth_base}/login/passkey/options", json={})
-    answer = {"credential": key.get(options.json()["publicKey"])}
 
-    by_passkey, owner = await sign_in_while(
-        http,
-        db,
-        monkeypatch,
-        (f"{squatter.auth_base}/login/passkey", answer),
-        lambda: http.post(f"{squatter.auth_base}/reset-password", json=reset),
+    await a_passkey_sign_in_ended_by(
+        http, db, monkeypatch, squatter, key, lambda: http.post(f"{squatter.auth_base}/reset-password", json=reset)
     )
 
-    assert owner.status_code == 200, owner.text
-    assert by_passkey.status_code == 200, by_passkey.text
-    ended = await http.get(f"{squatter.auth_base}/session", headers=bearer(by_passkey.json()["token"]))
-    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
     signed_in = await http.post(
         f"{squatter.auth_base}/login", json={"username": squatter.username, "password": NEW_PASSWORD}
     )

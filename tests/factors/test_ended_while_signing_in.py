@@ -45,8 +45,21 @@ async def _passkey_account(
     return member.account_id, base, member.username, key, CONSOLE, f"{world.base}/accounts/{member.account_id}"
 
 
-@pytest.mark.parametrize("after_identifier", [False, True], ids=["username-less", "after its identifier"])
-@pytest.mark.parametrize("family", ["tenant", "environment"])
+BEFORE_THE_SESSION = (auth_service, "_signed_in")  # the challenge, and the factor or code, held
+BEFORE_THE_PASSKEY_IS_READ = (factor_service, "check_passkey")  # the challenge alone held
+BEFORE_THE_CHALLENGE_IS_USED_UP = (factor_service, "close_challenge")  # the challenge, then the factor or code
+
+
+@pytest.mark.parametrize(
+    ("family", "after_identifier", "at"),
+    [
+        pytest.param("tenant", False, BEFORE_THE_SESSION, id="tenant-username-less"),
+        pytest.param("tenant", True, BEFORE_THE_SESSION, id="tenant-after its identifier"),
+        pytest.param("environment", False, BEFORE_THE_SESSION, id="environment-username-less"),
+        pytest.param("environment", True, BEFORE_THE_SESSION, id="environment-after its identifier"),
+        pytest.param("environment", True, BEFORE_THE_PASSKEY_IS_READ, id="environment-before the passkey is read"),
+    ],
+)
 async def test_an_account_deleted_while_its_passkey_signs_it_in_goes_with_that_session(
     client: httpx.AsyncClient,
     world: TenantWorld,
@@ -54,8 +67,11 @@ async def test_an_account_deleted_while_its_passkey_signs_it_in_goes_with_that_s
     monkeypatch: pytest.MonkeyPatch,
     family: str,
     after_identifier: bool,
+    at: tuple[Any, str],
 ) -> None:
-    """The sign-in holds the passkey's row (its sign count), and after an identifier its challenge's too."""
+    """The sign-in holds the passkey's row (its sign count), and after an identifier its challenge's first, used
+    up before the passkey is read: the deletion ends challenges before factors, so it waits at the challenge and
+    leaves the passkey to the sign-in."""
     account_id, base, username, key, origin, admin = await _passkey_account(client, world, family)
     options = await client.post(
         f"{base}/login/passkey/options", json={"username": username} if after_identifier else {}
@@ -68,34 +84,10 @@ async def test_an_account_deleted_while_its_passkey_signs_it_in_goes_with_that_s
         monkeypatch,
         (f"{base}/login/passkey", answer),
         lambda: client.delete(admin, headers=world.owner.auth),
+        at=at,
     )
 
     await assert_gone_with_its_sessions(client, db, account_id, signed_in, deleted)
-
-
-async def test_a_deletion_waits_for_a_sign_in_that_holds_its_challenge_before_the_passkey(
-    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After an identifier the sign-in has used up its challenge before it reads the passkey's row: the deletion
-    ends challenges before factors, so it waits at the challenge and leaves the passkey to the sign-in."""
-    account_id, base, username, key, origin, admin = await _passkey_account(client, world, "environment")
-    options = await client.post(f"{base}/login/passkey/options", json={"username": username})
-    answer = {"credential": key.get(options.json()["publicKey"], origin=origin)}
-
-    signed_in, deleted = await sign_in_while(
-        client,
-        db,
-        monkeypatch,
-        (f"{base}/login/passkey", answer),
-        lambda: client.delete(admin, headers=world.owner.auth),
-        at=(factor_service, "check_passkey"),
-    )
-
-    await assert_gone_with_its_sessions(client, db, account_id, signed_in, deleted)
-
-
-BEFORE_THE_SESSION = (auth_service, "_signed_in")  # the challenge, and the factor or code, held
-BEFORE_THE_CHALLENGE_IS_USED_UP = (factor_service, "close_challenge")  # the challenge, then the factor or code
 
 
 @pytest.mark.parametrize("at", [BEFORE_THE_SESSION, BEFORE_THE_CHALLENGE_IS_USED_UP], ids=lambda at: at[1])

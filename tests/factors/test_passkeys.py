@@ -13,7 +13,7 @@ import asyncio
 import base64
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -47,7 +47,7 @@ from tests.factors.authenticator import (
 )
 from tests.factors.softkey import AT, UV, SoftKey
 from tests.kit.http_support import assert_problem
-from tests.support import SECRET, EndUser, TenantWorld, bearer, statements
+from tests.support import SECRET, EndUser, TenantWorld, bearer, sign_in_while, statements
 
 PASSKEYS = {"passkeyRpId": "localhost", "passkeyOrigins": [ORIGIN]}
 
@@ -340,6 +340,30 @@ async def soft_passkey_user(
     )
     assert registered.status_code == 201, registered.text
     return user, key
+
+
+async def a_passkey_sign_in_ended_by(
+    http: httpx.AsyncClient,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    user: EndUser,
+    key: SoftKey,
+    meanwhile: Callable[[], Coroutine[Any, Any, httpx.Response]],
+) -> httpx.Response:
+    """A username-less sign-in with `key`, `meanwhile` sent once it holds its rows (`tests.support.sign_in_while`):
+    both went through, and the sign-in's session was ended by the other. Its answer."""
+    options = await http.post(f"{user.auth_base}/login/passkey/options", json={})
+    answer = {"credential": key.get(options.json()["publicKey"])}
+
+    by_passkey, other = await sign_in_while(
+        http, db, monkeypatch, (f"{user.auth_base}/login/passkey", answer), meanwhile
+    )
+
+    assert other.status_code == 200, other.text
+    assert by_passkey.status_code == 200, by_passkey.text
+    ended = await http.get(f"{user.auth_base}/session", headers=bearer(by_passkey.json()["token"]))
+    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
+    return other
 
 
 async def test_a_passkey_answer_without_user_presence_is_refused(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -22,7 +22,7 @@ from sump.db.tables.sessions import Session
 from sump.factors import totp
 from sump.kit.crypto import token_digest
 from tests.factors.conftest import Clock, enrol_totp
-from tests.factors.test_passkeys import PASSKEYS, soft_passkey_user
+from tests.factors.test_passkeys import PASSKEYS, a_passkey_sign_in_ended_by, soft_passkey_user
 from tests.links.conftest import delivered, events, link_in, text_of
 from tests.mail import SmtpServer
 from tests.support import (
@@ -469,17 +469,11 @@ async def test_a_link_proving_the_address_while_a_passkey_of_the_account_signs_i
     squatter, key = await soft_passkey_user(http, world, await world.add_environment(settings=settings))
     await ask(http, squatter)
     token = link_in(await delivered(mail_app, smtp, squatter.email, SUBJECT))[3]
-    options = await http.post(f"{squatter.auth_base}/login/passkey/options", json={})
-    answer = {"credential": key.get(options.json()["publicKey"])}
 
-    by_passkey, owner = await sign_in_while(
-        http, db, monkeypatch, (f"{squatter.auth_base}/login/passkey", answer), lambda: follow(http, squatter, token)
+    owner = await a_passkey_sign_in_ended_by(
+        http, db, monkeypatch, squatter, key, lambda: follow(http, squatter, token)
     )
 
-    assert owner.status_code == 200, owner.text
-    assert by_passkey.status_code == 200, by_passkey.text
-    ended = await http.get(f"{squatter.auth_base}/session", headers=bearer(by_passkey.json()["token"]))
-    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
     listed = await http.get(f"{squatter.auth_base}/me/factors", headers=bearer(owner.json()["token"]))
     assert listed.json() == {"factors": [], "recoveryCodesLeft": 0}
 

@@ -5,6 +5,7 @@ verification; and setting a new password."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,14 +124,24 @@ async def password_matches(call: Call, subject: str, account: Account | None, pa
     return True, upgraded
 
 
-async def check_current_password(call: Call, pool: Pool, account: Account, password: str) -> None:
+async def check_current_password(
+    call: Call,
+    pool: Pool,
+    account: Account,
+    password: str,
+    before_hold: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """For a change that needs the account's current password: the same per-IP budget and per-account
     lockout as a sign-in; 403 `wrong_password` when it does not match. The password stays the one checked until
     the change is written: the account's row is then held as the hash found it, so a new password set while the
-    hash was computed (which ended this session) refuses the change, as it would a moment later."""
+    hash was computed (which ended this session) refuses the change, as it would a moment later.
+    `before_hold` runs once the password matched and before the row is held: what the change does with no row
+    held (a new password's hash) or before the account's row (the ways in it ends, as `accounts.removal` says)."""
     await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
     changed_at = account.password_changed_at  # of the password about to be checked
     ok, _ = await password_matches(call, lockout_subject(pool, account), account, password)
+    if ok and before_hold is not None:
+        await before_hold()
     if not ok or not await repository.hold_if_password_set_at(call.db, pool, account.id, changed_at):
         raise wrong_password()
 

@@ -338,11 +338,17 @@ async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account
 async def change_password(call: Call, pool: Pool, session: Session, account: Account, body: ChangePassword) -> None:
     """Needs the current password (and step-up when the account has a second factor); keeps this session and
     revokes the others; tells the account by email."""
-    try:
-        sessions.require_step_up(session, account)
-        await passwords.check_current_password(call, pool, account, body.current_password)
+    new_hash = ""
+
+    async def hashed_and_ways_in_ended() -> None:  # the hash with no row held; the ways in before the row
+        nonlocal new_hash
         pool.policy.check(body.new_password, email=account.email, username=account.username)
         new_hash = await call.hasher.hash(body.new_password)
+        await links.end_ways_in(call.db, pool, account)
+
+    try:
+        sessions.require_step_up(session, account)
+        await passwords.check_current_password(call, pool, account, body.current_password, hashed_and_ways_in_ended)
     except Problem as problem:
         _audit_failure(call, "password.change_failed", problem, pool, account)
         raise
