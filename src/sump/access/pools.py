@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 
 from sump.access.actors import Account
 from sump.db.scope import Scope, environment, tenant
@@ -48,6 +48,11 @@ class Pool:
     @property
     def scope_id(self) -> uuid.UUID:
         return self.environment_id or self.tenant_id
+
+    def owns(self, model: Any, account_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """That a row of `model` (a factor, a recovery code, a challenge, a link, a reset token) is of this pool's
+        account `account_id`: its account family, and its account (a statement starts from `scope` too)."""
+        return (model.account_type == self.account_type, model.account_id == account_id)
 
 
 def tenant_pool(tenant_id: uuid.UUID, factor_policy: FactorPolicy = FactorPolicy.OPTIONAL) -> Pool:

@@ -17,6 +17,13 @@ from sump.db.tables.links import LinkPurpose
 from sump.sessions import service as sessions
 
 
+async def end_sign_ins_in_progress(db: AsyncSession, pool: Pool, account: Account) -> None:
+    """Before the account is disabled: the links that sign it in, set its password or change its address, its
+    reset tokens (`links.end_ways_in`), then the challenges of its sign-ins in progress."""
+    await links.end_ways_in(db, pool, account)
+    await sessions.end_sign_ins(db, account)
+
+
 async def end_factors(db: AsyncSession, pool: Pool, account: Account) -> int:
     """Every factor of the account with its recovery codes, after the challenges of its sign-ins in progress;
     the number of factors."""

@@ -144,22 +144,14 @@ async def replace_reset_token(db: AsyncSession, pool: Pool, token: PasswordReset
 
 async def delete_reset_tokens(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
     """Deletes every reset token of the pool's account, used or not."""
-    await db.execute(
-        pool.scope.delete(PasswordResetToken).where(
-            PasswordResetToken.account_type == pool.account_type, PasswordResetToken.account_id == account_id
-        )
-    )
+    await db.execute(pool.scope.delete(PasswordResetToken).where(*pool.owns(PasswordResetToken, account_id)))
 
 
 async def delete_factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
     """The account's recovery codes and factors; the number of factors."""
-    await db.execute(pool.scope.delete(RecoveryCode).where(*_owned_by(RecoveryCode, pool, account_id)))
-    result = await db.execute(pool.scope.delete(Factor).where(*_owned_by(Factor, pool, account_id)))
+    await db.execute(pool.scope.delete(RecoveryCode).where(*pool.owns(RecoveryCode, account_id)))
+    result = await db.execute(pool.scope.delete(Factor).where(*pool.owns(Factor, account_id)))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _owned_by(model: type[Factor | RecoveryCode], pool: Pool, account_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
-    return (model.account_type == pool.account_type, model.account_id == account_id)
 
 
 async def find_reset_token(db: AsyncSession, pool: Pool, digest: bytes, now: datetime) -> PasswordResetToken | None:
@@ -212,9 +204,7 @@ async def delete_links(
 
 def _links_of(pool: Pool, account_id: uuid.UUID, *purposes: LinkPurpose) -> Delete:
     return pool.scope.delete(AccountToken).where(
-        AccountToken.account_type == pool.account_type,
-        AccountToken.account_id == account_id,
-        AccountToken.purpose.in_(purposes),
+        *pool.owns(AccountToken, account_id), AccountToken.purpose.in_(purposes)
     )
 
 

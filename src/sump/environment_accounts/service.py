@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor, TenantActor
 from sump.access.policy import require
 from sump.access.pools import Pool
-from sump.accounts import links, removal, verification
+from sump.accounts import removal, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.accounts.schemas import Signup
@@ -189,9 +189,8 @@ async def set_disabled(db: AsyncSession, actor: EnvironmentActor, account_id: uu
     account = await get(db, actor, account_id, write=True)
     if account.disabled is disabled:
         return
-    if disabled:  # the ways in first, as a sign-in holds them (`accounts.removal`)
-        await links.end_ways_in(db, environments.pool(actor.environment), account)
-        await sessions.end_sign_ins(db, account)
+    if disabled:  # the ways in first, as a sign-in holds them
+        await removal.end_sign_ins_in_progress(db, environments.pool(actor.environment), account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
     await db.flush()  # the row first: a sign-in that checked the password meanwhile waits, and is refused

@@ -18,17 +18,13 @@ from sump.db.tables.factors import ENVIRONMENT_PASSKEYS, TENANT_PASSKEYS, Factor
 from sump.db.tables.tenants import Tenant
 
 
-def _mine(model: Any, pool: Pool, account_id: uuid.UUID) -> tuple[Any, ...]:
-    return (model.account_type == pool.account_type, model.account_id == account_id)
-
-
 async def add(db: AsyncSession, row: Factor | FactorChallenge | RecoveryCode) -> None:
     db.add(row)  # an insert: the row carries its tenant, environment and account
     await db.flush()
 
 
 async def factors(db: AsyncSession, pool: Pool, account_id: uuid.UUID, *, confirmed: bool = True) -> list[Factor]:
-    statement = pool.scope.select(Factor).where(*_mine(Factor, pool, account_id))
+    statement = pool.scope.select(Factor).where(*pool.owns(Factor, account_id))
     if confirmed:
         statement = statement.where(Factor.confirmed_at.is_not(None))
     return list(await db.scalars(statement.order_by(Factor.id)))
@@ -90,13 +86,13 @@ async def locked_passkey(db: AsyncSession, pool: Pool, account_id: uuid.UUID, cr
     ends (on PostgreSQL; SQLite writes one at a time), so concurrent uses of it are checked one after the
     other."""
     statement = pool.scope.select(Factor).where(
-        *_mine(Factor, pool, account_id), Factor.credential_id == credential_id, Factor.confirmed_at.is_not(None)
+        *pool.owns(Factor, account_id), Factor.credential_id == credential_id, Factor.confirmed_at.is_not(None)
     )
     return await db.scalar(statement.with_for_update().execution_options(populate_existing=True))
 
 
 async def factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> Factor | None:
-    return await db.scalar(pool.scope.select(Factor).where(*_mine(Factor, pool, account_id), Factor.id == factor_id))
+    return await db.scalar(pool.scope.select(Factor).where(*pool.owns(Factor, account_id), Factor.id == factor_id))
 
 
 async def claim_step(db: AsyncSession, factor_id: uuid.UUID, step: int, now: datetime) -> bool:
@@ -111,17 +107,17 @@ async def claim_step(db: AsyncSession, factor_id: uuid.UUID, step: int, now: dat
 
 
 async def delete_factor(db: AsyncSession, pool: Pool, account_id: uuid.UUID, factor_id: uuid.UUID) -> bool:
-    result = await db.execute(pool.scope.delete(Factor).where(*_mine(Factor, pool, account_id), Factor.id == factor_id))
+    result = await db.execute(pool.scope.delete(Factor).where(*pool.owns(Factor, account_id), Factor.id == factor_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_codes(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> None:
-    await db.execute(pool.scope.delete(RecoveryCode).where(*_mine(RecoveryCode, pool, account_id)))
+    await db.execute(pool.scope.delete(RecoveryCode).where(*pool.owns(RecoveryCode, account_id)))
 
 
 async def unused_codes(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
     statement = pool.scope.count(RecoveryCode).where(
-        *_mine(RecoveryCode, pool, account_id), RecoveryCode.used_at.is_(None)
+        *pool.owns(RecoveryCode, account_id), RecoveryCode.used_at.is_(None)
     )
     return int(await db.scalar(statement) or 0)
 
@@ -130,7 +126,7 @@ async def use_code(db: AsyncSession, pool: Pool, account_id: uuid.UUID, digest: 
     """Marks the account's unused code of this digest used: of concurrent uses exactly one gets True."""
     result = await db.execute(
         pool.scope.update(RecoveryCode)
-        .where(*_mine(RecoveryCode, pool, account_id), RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None))
+        .where(*pool.owns(RecoveryCode, account_id), RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None))
         .values(used_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -167,5 +163,5 @@ async def purge_challenges(db: AsyncSession, now: datetime) -> int:
 
 
 async def confirmed_count(db: AsyncSession, pool: Pool, account_id: uuid.UUID) -> int:
-    statement = pool.scope.count(Factor).where(*_mine(Factor, pool, account_id), Factor.confirmed_at.is_not(None))
+    statement = pool.scope.count(Factor).where(*pool.owns(Factor, account_id), Factor.confirmed_at.is_not(None))
     return int(await db.scalar(statement) or 0)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import TenantActor
 from sump.access.policy import require
 from sump.access.pools import tenant_pool
-from sump.accounts import links, removal, verification
+from sump.accounts import removal, verification
 from sump.accounts.identity import change_identifier as set_identifier
 from sump.accounts.identity import confirm_own_change, enqueue_reset, ensure_identifiers_free
 from sump.db.base import utcnow
@@ -205,9 +205,8 @@ async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UU
     require(policy.manage(actor, account))
     if account.disabled is disabled:
         return
-    if disabled:  # the ways in first, as a sign-in holds them, then the owners' rows (`accounts.removal`)
-        await links.end_ways_in(db, tenant_pool(actor.tenant_id), account)
-        await sessions.end_sign_ins(db, account)
+    if disabled:  # the ways in first, as a sign-in holds them, then the owners' rows
+        await removal.end_sign_ins_in_progress(db, tenant_pool(actor.tenant_id), account)
         await ensure_not_last_owner(db, account)
     account.disabled = disabled
     account.disabled_at = utcnow() if disabled else None
