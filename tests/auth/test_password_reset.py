@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +28,7 @@ from sump.db.tables.tenant_accounts import TenantAccount
 from sump.kit.crypto import token_digest
 from tests.hosted.support import CSRF
 from tests.mail import HOSTED_LINK, LINK, SmtpServer, reset_token
-from tests.support import PASSWORD, Database, bearer, during, make_settings, new_tenant
+from tests.support import PASSWORD, Database, EndUser, bearer, during, make_settings, new_tenant
 
 NEW_PASSWORD = "a completely new passphrase"
 
@@ -347,6 +348,84 @@ async def test_a_password_change_meeting_a_reset_being_redeemed_waits_for_it_and
     signed_in = await http.post(
         f"{user.auth_base}/login", json={"email": user.email, "password": redeem["newPassword"]}
     )
+    assert signed_in.status_code == 200, signed_in.text
+
+
+async def reset_in_flight(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, user: EndUser
+) -> tuple[Coroutine[Any, Any, httpx.Response], str]:
+    """A redemption of the end user's reset link, not yet sent, and the password it sets."""
+    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
+    await mail_app.state.outbox.run_once()
+    [message] = smtp.inbox.to(user.email)
+    redeem = {"token": reset_token(message), "newPassword": "the reset's own passphrase"}
+    return http.post(f"{user.auth_base}/reset-password", json=redeem), redeem["newPassword"]
+
+
+@pytest.mark.parametrize("field", ["phone", "email"])
+async def test_an_admins_change_of_an_address_meeting_a_reset_being_redeemed_waits_for_it(
+    http: httpx.AsyncClient,
+    mail_app: FastAPI,
+    smtp: SmtpServer,
+    db: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+) -> None:
+    """A new email or phone ends the account's reset tokens and links before it writes the account's row (a
+    sign-in's order, `accounts.removal`): an admin's change waits for a reset that holds its token and is about to
+    write the row, and both go through, where each waited for the other before."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    reset, password = await reset_in_flight(http, mail_app, smtp, user)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/{field}"
+    value = {"phone": "+14155550123", "email": "elsewhere@example.com"}[field]
+
+    redeemed, changed = await during(
+        reset,
+        (reset_module, "set_password"),
+        lambda: http.patch(url, json={field: value}, headers=world.owner.auth),
+        db,
+        monkeypatch,
+    )
+
+    assert redeemed.status_code == 200, redeemed.text
+    assert changed.status_code == 204, changed.text
+    account = await db.get(EnvironmentAccount, uuid.UUID(user.account_id), populate_existing=True)
+    assert account is not None
+    assert getattr(account, field) == value
+    signed_in = await http.post(f"{user.auth_base}/login", json={field: value, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_an_own_phone_change_meeting_a_reset_being_redeemed_waits_for_it_and_is_refused(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One's own new phone checks the current password, then ends the account's reset tokens and links before
+    it holds the account's row: it waits for the reset, then finds the password it checked replaced (403),
+    and the phone stays as it was."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    reset, password = await reset_in_flight(http, mail_app, smtp, user)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/phone"
+    change = {"phone": "+14155550124", "currentPassword": PASSWORD}
+
+    redeemed, changed = await during(
+        reset,
+        (reset_module, "set_password"),
+        lambda: http.patch(url, json=change, headers=bearer(user.token)),
+        db,
+        monkeypatch,
+    )
+
+    assert redeemed.status_code == 200, redeemed.text
+    refused = {(403, "wrong_password")}
+    if db.get_bind().dialect.name == "sqlite":  # one writer at a time: the change may also come after the reset
+        refused.add((401, "unauthenticated"))  # whose new password ended its session
+    assert (changed.status_code, changed.json()["code"]) in refused, changed.text
+    account = await db.get(EnvironmentAccount, uuid.UUID(user.account_id), populate_existing=True)
+    assert account is not None
+    assert account.phone != change["phone"]
+    signed_in = await http.post(f"{user.auth_base}/login", json={"email": user.email, "password": password})
     assert signed_in.status_code == 200, signed_in.text
 
 

@@ -600,6 +600,40 @@ async def test_a_confirmed_change_ends_the_reset_link_sent_to_the_old_address(
     assert login.status_code == 200, login.text
 
 
+async def test_an_own_email_change_meeting_the_confirmation_of_the_last_waits_for_it(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A confirmation holds its link, then writes the account's row. A new request of one's own ends the change
+    in progress before it holds the row (a sign-in's order): it waits for the confirmation, where each waited
+    for the other before, and then starts from the address just confirmed, which is told and can cancel it."""
+    world = await new_tenant(http)
+    user = await end_user(http, world)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}"
+    first = {"email": "first@example.com", "currentPassword": PASSWORD}
+    assert (await http.patch(f"{url}/email", json=first, headers=user.auth)).status_code == 202
+    confirm = link_in(await delivered(mail_app, smtp, "first@example.com", CONFIRM))[3]
+    second = {"email": "second@example.com", "currentPassword": PASSWORD}
+
+    confirmed, asked = await during(
+        http.post(f"{user.auth_base}/verify-email", json={"token": confirm}),
+        (verification, "ensure_identifiers_free"),
+        lambda: http.patch(f"{url}/email", json=second, headers=user.auth),
+        db,
+        monkeypatch,
+    )
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert asked.status_code == 202, asked.text
+    moved = (await http.get(url, headers=world.owner.auth)).json()
+    assert (moved["email"], moved["emailVerified"]) == ("first@example.com", True)
+    warning = await delivered(mail_app, smtp, "first@example.com", ABOUT_TO_CHANGE)
+    cancel = link_in(warning, "cancel-email-change")[3]
+    confirm_second = link_in(await delivered(mail_app, smtp, "second@example.com", CONFIRM))[3]
+    assert (await http.post(f"{user.auth_base}/verify-email", json={"token": confirm_second})).status_code == 200
+    assert (await http.post(f"{user.auth_base}/cancel-email-change", json={"token": cancel})).status_code == 200
+    assert (await http.get(url, headers=world.owner.auth)).json()["email"] == "first@example.com"
+
+
 async def test_a_confirmation_link_cancels_nothing(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:

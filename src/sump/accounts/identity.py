@@ -57,14 +57,24 @@ def current_password_required(field: str) -> Problem:
 
 
 async def confirm_own_change(
-    call: Call, pool: Pool, account: Account, field: str, current_password: str | None
+    call: Call, pool: Pool, account: Account, field: str, value: str, current_password: str | None
 ) -> None:
     """An account changing its own identifier proves it with its current password, like a sign-in; a refusal
-    other than for load is audited (`tenant_account.email_change_failed`, `end_user.phone_change_failed`, …)."""
+    other than for load is audited (`tenant_account.email_change_failed`, `end_user.phone_change_failed`, …).
+
+    The links the change will end go before the account's row is held (a sign-in's order, `accounts.removal`):
+    a reset or an email change being confirmed meanwhile is waited for, not met in a circle."""
+
+    async def links_first() -> None:
+        if field == "email":  # a request replaces the change in progress (`verification.request_change`)
+            await links.revoke(call.db, pool, account, LinkPurpose.CHANGE_EMAIL)
+        elif field in NOTICES and getattr(account, field) != value:
+            await links.end_ways_in(call.db, pool, account)
+
     try:
         if current_password is None:
             raise current_password_required(field)
-        await passwords.check_current_password(call, pool, account, current_password)
+        await passwords.check_current_password(call, pool, account, current_password, links_first)
     except Problem as problem:
         family = "end_user" if pool.environment_id else "tenant_account"
         action = f"{family}.{field}_change_failed"

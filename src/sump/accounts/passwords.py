@@ -142,7 +142,7 @@ async def check_current_password(
     ok, _ = await password_matches(call, lockout_subject(pool, account), account, password)
     if ok and before_hold is not None:
         await before_hold()
-    if not ok or not await repository.hold_if_password_set_at(call.db, pool, account.id, changed_at):
+    if not ok or not await repository.hold_if_password_set_at(call.db, pool, account, changed_at):
         raise wrong_password()
 
 

@@ -101,20 +101,21 @@ def _credential_as_checked(model: type[Account], scope_column: str) -> Select[uu
     ).with_for_update(read=True)
 
 
-async def hold_if_password_set_at(
-    db: AsyncSession, pool: Pool, account_id: uuid.UUID, changed_at: datetime | None
-) -> bool:
+async def hold_if_password_set_at(db: AsyncSession, pool: Pool, account: Account, changed_at: datetime | None) -> bool:
     """Whether the account's password is still the one set at `changed_at`, its row then held for the change
     that follows until the transaction ends (`FOR NO KEY UPDATE`: no other change of the row, while a sign-in
     may still write a session that refers to it; on SQLite, the database itself, taken before the read: no
-    change can commit between it and the caller's writes)."""
+    change can commit between it and the caller's writes). The account is read afresh as held (a change
+    committed while the password was checked, such as a confirmed email, is what the caller then sees), so
+    nothing may be set on it before."""
     model = pool.model
     if db.get_bind().dialect.name != "postgresql":
         await inserts.take_sqlite(db, model)
-    statement = pool.scope.select(model.id).where(
-        model.id == account_id, model.password_changed_at.is_not_distinct_from(changed_at)
+    statement = pool.scope.select(model).where(
+        model.id == account.id, model.password_changed_at.is_not_distinct_from(changed_at)
     )
-    return await db.scalar(statement.with_for_update(key_share=True)) is not None
+    held = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return await db.scalar(held) is account
 
 
 async def replace_hash_if_unchanged(

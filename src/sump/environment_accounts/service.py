@@ -155,7 +155,7 @@ async def change_identifier(
         sessions.require_step_up(actor.session, actor.account)
     pool = environments.pool(actor.environment)
     if actor.end_user is not None:
-        await confirm_own_change(call, pool, account, field, current_password)
+        await confirm_own_change(call, pool, account, field, value, current_password)
         if field == "email":
             return await verification.request_change(call, pool, account, value)
     if await set_identifier(call, pool, account, field, value):

@@ -173,7 +173,7 @@ async def change_identifier(
     pool = tenant_pool(actor.tenant_id)
     own = account.id == actor.account.id
     if own:
-        await confirm_own_change(call, pool, account, field, current_password)
+        await confirm_own_change(call, pool, account, field, value, current_password)
         if field == "email":
             return await verification.request_change(call, pool, account, value)
     if await set_identifier(call, pool, account, field, value):
