@@ -153,6 +153,7 @@ async def test_plain_pkce_is_refused(client: httpx.AsyncClient, world: TenantWor
         ({"request_uri": "https://app.example.com/request.jwt"}, "request_uri_not_supported"),
         ({"code_challenge": None}, "invalid_request"),
         ({"code_challenge": "too-short-to-be-an-s256-challenge"}, "invalid_request"),
+        ({"code_challenge": "A" * 44}, "invalid_request"),  # a verifier's length, no S256 challenge's (43)
     ],
 )
 async def test_other_errors_go_back_to_the_client_with_state(
@@ -165,6 +166,18 @@ async def test_other_errors_go_back_to_the_client_with_state(
     assert found["state"] == "s1"
     assert found["iss"] == rp.issuer
     assert "code" not in found
+
+
+@pytest.mark.parametrize("name", ["max_age", "response_mode", "request", "request_uri", "prompt", "nonce", "state"])
+async def test_a_parameter_sent_without_a_value_is_as_if_omitted(
+    client: httpx.AsyncClient, world: TenantWorld, name: str
+) -> None:
+    """RFC 6749 §3.1: parameters sent without a value MUST be treated as if they were omitted."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    found = answer(await authorize(client, rp, user, **{name: ""}))
+    assert "error" not in found, found
+    assert "code" in found
 
 
 async def test_prompt_none_without_a_session_answers_login_required(

@@ -333,18 +333,43 @@ async def test_an_expired_refresh_token_is_invalid_grant(
 async def test_a_code_replayed_after_its_expiry_still_revokes_what_it_issued(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
 ) -> None:
-    """A used code is a replay whenever it comes back: past its 60 seconds, or with a wrong verifier, it still
-    answers the replay's invalid_grant and ends the refresh token it issued."""
+    """A used code is a replay whenever it comes back with its verifier: past its 60 seconds too, it answers the
+    replay's invalid_grant and ends the refresh token it issued."""
     rp = await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     code = await code_for(client, rp, user)
     first = await exchange(client, rp, code)
     assert first.status_code == 200, first.text
     await expire(db, AuthorizationCode, AuthorizationCode.code_hash == token_digest(code))
-    replayed = await exchange(client, rp, code, verifier="a-wrong-verifier-" + "x" * 40)
+    replayed = await exchange(client, rp, code)
     _oauth_error(replayed, 400, "invalid_grant")
     assert "already used" in replayed.json()["error_description"]
     _oauth_error(await _refresh(client, rp, first.json()["refresh_token"]), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("proof", ["verifier", "redirect_uri"])
+async def test_a_spent_code_without_its_proof_revokes_nothing(
+    client: httpx.AsyncClient, world: TenantWorld, proof: str
+) -> None:
+    """A public client is named, not authenticated: a used code that leaked (a browser's history, a log) and
+    comes back without the verifier or the redirect_uri of its request proves nothing, and is refused as any
+    mismatched code is, leaving the sign-in and the tokens the code issued alive. Only its verifier's holder
+    ends them by a replay."""
+    rp = await new_rp(client, world, kind="public")
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user)
+    first = await exchange(client, rp, code)
+    assert first.status_code == 200, first.text
+    stranger = {"verifier": {"verifier": "a-wrong-verifier-" + "x" * 40}, "redirect_uri": {}}[proof]
+    form = {"redirect_uri": "https://wrong.example/"} if proof == "redirect_uri" else {}
+    refused = await exchange(client, rp, code, **stranger, **form)
+    _oauth_error(refused, 400, "invalid_grant")
+    assert "already used" not in refused.json()["error_description"]
+    assert (await _refresh(client, rp, first.json()["refresh_token"])).status_code == 200
+    userinfo = await client.get(
+        f"/api/v1/environments/{rp.environment_id}/userinfo", headers=bearer(first.json()["access_token"])
+    )
+    assert userinfo.status_code == 200, userinfo.text
 
 
 async def test_a_redemption_that_read_the_code_before_another_used_it_issues_nothing(

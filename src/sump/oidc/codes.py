@@ -90,19 +90,21 @@ async def redeem(
     verifier: str | None,
 ) -> Redeemed | Problem:
     """The code's grant, once; raises `invalid_grant` for an unknown, expired or mismatched code. A replay
-    returns (not raises) its problem: the revocation of what the code issued commits with the answer."""
+    returns (not raises) its problem: the revocation of what the code issued commits with the answer. Only a
+    replay that proves its request (its redirect_uri and verifier) revokes: a public client is named, not
+    authenticated, and a spent code that leaked must not end its sign-in for whoever found it."""
     row = await repository.code_by_digest(db, environment.id, token_digest(code))
     now = utcnow()
     if row is None or row.client_pk != client.id:
         raise invalid_grant()
-    if row.used_at is not None:
-        return await _replayed(db, environment, row)
-    if row.expires_at <= now:
-        raise invalid_grant("The authorization code has expired.")
     if redirect_uri != row.redirect_uri:
         raise invalid_grant("The redirect_uri is not the one of the authorization request.")
     if not _verifier_matches(verifier, row.code_challenge):
         raise invalid_grant("The code_verifier does not match the code_challenge.")
+    if row.used_at is not None:
+        return await _replayed(db, environment, row)
+    if row.expires_at <= now:
+        raise invalid_grant("The authorization code has expired.")
     if not await repository.use_code(db, environment.id, row.id, now):
         try:
             await db.refresh(row)

@@ -39,16 +39,18 @@ PROMPTS = frozenset({"none", "login", "consent"})
 MAX_STATE = 512
 MAX_HINT = 256
 AUTHORIZATION_CODE = "authorization_code"
+S256_CHALLENGE_LENGTH = 43  # the unpadded base64url of a SHA-256
 
 
 class QueryPayload(OAuth2Payload):  # type: ignore[misc]
     """Authlib's view of a request's parameters, from the query's pairs (a repeated parameter is kept whole,
-    so it can be refused)."""
+    so it can be refused; one sent without a value is left out, as RFC 6749 §3.1 says)."""
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         self._datalist: defaultdict[str, list[str]] = defaultdict(list)
         for key, value in pairs:
-            self._datalist[key].append(value)
+            if value:
+                self._datalist[key].append(value)
         self._data = {key: values[0] for key, values in self._datalist.items()}
 
     @property
@@ -105,7 +107,7 @@ def validate(payload: QueryPayload, client: Client, redirect_uri: str) -> Parame
         raise InvalidRequestError("code_challenge is required (PKCE with S256).")
     if payload.data.get("code_challenge_method") != "S256":
         raise InvalidRequestError("code_challenge_method must be S256.")
-    if not CODE_CHALLENGE_PATTERN.match(challenge):
+    if len(challenge) != S256_CHALLENGE_LENGTH or not CODE_CHALLENGE_PATTERN.match(challenge):
         raise InvalidRequestError("code_challenge is not a valid S256 challenge.")
     requested = scope_to_list(payload.scope) or []
     if "openid" not in requested:
