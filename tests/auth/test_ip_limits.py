@@ -235,3 +235,23 @@ async def test_invitation_tokens_past_the_per_address_budget_are_429(http: httpx
         return {"token": uuid.uuid4().hex * 2, **{field: profile[field] for field in fields}}
 
     await spend_the_budget(http, url, budget, attempt, (400, "invalid_token"))
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_a_forged_line_above_the_proxys_own_does_not_move_the_budget(http: httpx.AsyncClient) -> None:
+    """A proxy that adds its own `X-Forwarded-For` line below the client's (HAProxy's `option forwardfor`) sends
+    two lines: they are one list (RFC 9110 §5.3), read from the right, so a new address forged in the client's
+    line each time does not buy a fresh budget."""
+    account = await account_of(http, "environment")
+    url = f"{account.auth_base}/forgot-password"
+
+    def forged(n: int) -> list[tuple[str, str]]:
+        return [("X-Forwarded-For", f"203.0.113.{n}"), ("X-Forwarded-For", ATTACKER)]
+
+    await within_one_window_of_the_clock(40)
+    for n in range(FORGOT_BUDGET):
+        answered = await http.post(url, json={"email": nobody()}, headers=forged(n))
+        assert answered.status_code == 200, answered.text
+    assert_rate_limited(await http.post(url, json={"email": nobody()}, headers=forged(FORGOT_BUDGET)))
+    elsewhere = await http.post(url, json={"email": nobody()}, headers=from_ip(NEIGHBOUR))
+    assert elsewhere.status_code == 200, elsewhere.text

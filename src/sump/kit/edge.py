@@ -123,8 +123,8 @@ class EdgeMiddleware:
         for name, value in scope["headers"]:  # the first of each, as Starlette's `Headers.get` reads them
             if name == b"x-request-id":
                 incoming = value if incoming is None else incoming
-            elif name == b"x-forwarded-for":
-                forwarded = value if forwarded is None else forwarded
+            elif name == b"x-forwarded-for":  # every line: one list in their order (RFC 9110 §5.3), read from
+                forwarded = value if forwarded is None else forwarded + b"," + value  # the right
             elif name == b"user-agent":
                 agent = value if agent is None else agent
         given = incoming.decode("latin-1") if incoming is not None else ""
