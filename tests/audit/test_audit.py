@@ -139,6 +139,31 @@ async def test_end_users_read_their_organizations_events_with_audit_read(
     assert foreign.status_code == 404
 
 
+@pytest.mark.parametrize("by", ["owner", "themself"])
+async def test_a_deleted_members_memberships_end_in_their_organizations_log(
+    client: httpx.AsyncClient, world: TenantWorld, by: str
+) -> None:
+    """An end user's deletion takes their memberships with it: each of their organizations' readers sees the
+    membership end (`membership.removed`, reason `account_deleted`), even the last ORG_ADMIN's, whose
+    organization is then governed by the tenant's owners and admins."""
+    place = await scene(client, world)
+    second = await create_org(client, place.user)
+    url = f"/api/v1/environments/{world.environment_id}/accounts/{place.user.account_id}"
+    headers = world.owner.auth if by == "owner" else place.user.auth
+    assert (await client.delete(url, headers=headers)).status_code == 204
+
+    log = f"/api/v1/environments/{world.environment_id}/audit-events"
+    for organization_id in (place.organization_id, second):
+        read = await client.get(log, params={"organizationId": organization_id}, headers=world.owner.auth)
+        ended = [event for event in read.json() if event["action"] == "membership.removed"]
+        assert len(ended) == 1, read.json()
+        assert ended[0]["targetId"] == place.user.account_id
+        assert ended[0]["details"] == {"reason": "account_deleted"}
+        assert ended[0]["organizationId"] == organization_id
+    members = f"/api/v1/environments/{world.environment_id}/organizations/{second}/members"
+    assert (await client.get(members, headers=world.owner.auth)).json() == []
+
+
 async def test_end_users_see_no_network_details_of_the_tenants_staff(
     client: httpx.AsyncClient, world: TenantWorld
 ) -> None:

@@ -149,6 +149,31 @@ async def test_the_last_org_admin_can_be_neither_demoted_nor_removed(
     }
 
 
+@pytest.mark.parametrize("change", ["leave", "demote"])
+async def test_a_disabled_org_admin_is_not_the_one_left(
+    client: httpx.AsyncClient, world: TenantWorld, change: str
+) -> None:
+    """An organization keeps an ORG_ADMIN who can act: a disabled one does not count, so the last enabled one
+    can neither leave nor be demoted while the other is disabled, and can once it is enabled again."""
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    await add_member(client, s.admin, s.organization_id, s.outsider, "ORG_ADMIN")
+    account_url = f"/api/v1/environments/{world.environment_id}/accounts/{s.outsider.account_id}"
+
+    async def change_the_admin() -> httpx.Response:
+        if change == "leave":
+            return await client.delete(f"{members_url}/{s.admin.account_id}", headers=s.admin.auth)
+        return await client.patch(
+            f"{members_url}/{s.admin.account_id}", json={"role": "ORG_USER"}, headers=s.admin.auth
+        )
+
+    assert (await client.patch(f"{account_url}/disable", headers=world.owner.auth)).status_code == 204
+    refused = await change_the_admin()
+    assert (refused.status_code, refused.json()["code"]) == (409, "last_org_admin"), refused.text
+    assert (await client.patch(f"{account_url}/enable", headers=world.owner.auth)).status_code == 204
+    assert (await change_the_admin()).status_code == 204
+
+
 async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
     for _ in range(3):
         first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)

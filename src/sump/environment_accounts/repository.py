@@ -14,6 +14,7 @@ from sump.db import direct
 from sump.db.folded import fold
 from sump.db.scope import environment
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.organizations import Membership
 from sump.environment_accounts.schemas import IDENTITY_FIELDS, Filters
 
 # Read by every refresh and every end user's request by id: built once (bound parameters), so neither the
@@ -106,6 +107,10 @@ async def add(db: AsyncSession, account: EnvironmentAccount) -> EnvironmentAccou
     return account
 
 
-async def remove(db: AsyncSession, account: EnvironmentAccount) -> None:  # a row loaded through a scope
+async def remove(db: AsyncSession, account: EnvironmentAccount) -> list[uuid.UUID]:  # a row loaded through a scope
+    """Deletes the account, and answers the organizations whose memberships went with it."""
+    of_account = environment(account.environment_id).select(Membership.organization_id)
+    organizations = list(await db.scalars(of_account.where(Membership.environment_account_id == account.id)))
     await db.delete(account)
     await db.flush()
+    return organizations

@@ -221,18 +221,26 @@ async def delete(db: AsyncSession, actor: EnvironmentActor, account_id: uuid.UUI
     account = await get(db, actor, account_id, write=True)
     sessions.require_proof_to_delete(actor.session, actor.account, account.id)
     await removal.end_every_way_in(db, environments.pool(actor.environment), account)
-    await repository.remove(db, account)
+    organizations = await repository.remove(db, account)
     await _audit(db, actor, "end_user.deleted", account)
+    for organization_id in organizations:  # each organization's own log shows its member gone
+        await _audit(db, actor, "membership.removed", account, organization_id, reason="account_deleted")
 
 
 async def _audit(
-    db: AsyncSession, actor: EnvironmentActor, action: str, account: EnvironmentAccount, **details: Any
+    db: AsyncSession,
+    actor: EnvironmentActor,
+    action: str,
+    account: EnvironmentAccount,
+    organization_id: uuid.UUID | None = None,
+    **details: Any,
 ) -> None:
     await audit.record(
         db,
         action,
         tenant_id=actor.environment.tenant_id,
         environment_id=actor.environment.id,
+        organization_id=organization_id,
         actor=ref(actor.account),
         target=ref(account),
         details=details,

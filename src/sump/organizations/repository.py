@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,8 +113,8 @@ async def members(
 
 
 async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
-    """Account ids of the organization's ORG_ADMINs, locked until the transaction ends (serialises changes
-    that could remove the last one).
+    """Account ids of the organization's enabled ORG_ADMINs, their memberships locked until the transaction ends
+    (serialises changes that could remove the last one).
 
     PostgreSQL locks the rows. SQLite has no row locks, and its driver opens a transaction only at the first
     write, so a no-op write comes first: it takes the database write lock, and the read after it is current.
@@ -126,24 +126,27 @@ async def lock_admins(db: AsyncSession, environment_id: uuid.UUID, organization_
             .where(Organization.id == organization_id)
             .values(updated_at=Organization.updated_at)
         )
-    statement = (
-        scope.select(Membership.environment_account_id)
-        .where(Membership.organization_id == organization_id, Membership.role == ORG_ADMIN)
-        .order_by(Membership.id)
-        .with_for_update()
-    )
-    return list(await db.scalars(statement))
+    return list(await db.scalars(_enabled_admins(environment_id, organization_id).with_for_update(of=Membership)))
 
 
 async def admins(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
     """Account ids of the organization's ORG_ADMINs, as read now (no lock: for showing, not for deciding)."""
-    statement = (
+    return list(await db.scalars(_enabled_admins(environment_id, organization_id)))
+
+
+def _enabled_admins(environment_id: uuid.UUID, organization_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The organization's ORG_ADMINs who can act: a disabled account's membership does not keep it governed."""
+    return (
         environment(environment_id)
         .select(Membership.environment_account_id)
-        .where(Membership.organization_id == organization_id, Membership.role == ORG_ADMIN)
+        .join(EnvironmentAccount, EnvironmentAccount.id == Membership.environment_account_id)
+        .where(
+            Membership.organization_id == organization_id,
+            Membership.role == ORG_ADMIN,
+            EnvironmentAccount.disabled.is_(False),
+        )
         .order_by(Membership.id)
     )
-    return list(await db.scalars(statement))
 
 
 async def count_members(db: AsyncSession, environment_id: uuid.UUID, organization_id: uuid.UUID) -> int:
