@@ -8,14 +8,17 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.links import Invitation
+from tests.clients.support import automation
+from tests.clients.test_automation import token_for
 from tests.factors.conftest import Clock
 from tests.links.conftest import delivered, events, link_in
 from tests.mail import SmtpServer, reset_token
-from tests.support import PASSWORD, EndUser, TenantWorld, expire, new_tenant
+from tests.support import PASSWORD, EndUser, TenantWorld, bearer, expire, new_tenant
 
 ORGANIZATION = "You are invited to join an organization"
 READY = "Your account is ready: choose a password"
@@ -485,6 +488,40 @@ async def test_an_invitation_into_an_organization_dies_with_its_inviters_authori
     joined = await http.post(f"{base}/signup", json=signup_body(token))
     assert joined.status_code == 201, joined.text
     assert (await members(world, world.environment_id, organization_id))[joined.json()["accountId"]] == "ORG_ADMIN"
+
+
+@pytest.mark.parametrize("fate", ["kept", "deleted", "narrowed"])
+async def test_an_automation_clients_invitation_into_an_organization_holds_while_the_client_may_invite(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, fate: str
+) -> None:
+    """A tenant's automation client with `organizations:write` invites as the tenant's admins do: the link signs
+    someone new up into the organization, until the client is deleted or loses that permission."""
+    world = await new_tenant(http)
+    admin = await world.add_end_user(world.environment_id)
+    organization_id = await organization(world, admin)
+    robot = await automation(http, world, ["organizations:write"])
+    email = address()
+    invited = await invite(
+        world, admin, organization_id, email, "ORG_USER", **bearer(await token_for(http, world, robot))
+    )
+    assert invited.status_code == 201, invited.text
+    token = link_in(await delivered(mail_app, smtp, email, ORGANIZATION))[3]
+    robot_url = f"{world.base}/clients/{robot['id']}"
+    if fate == "deleted":
+        assert (await http.delete(robot_url, headers=world.owner.auth)).status_code == 204
+    elif fate == "narrowed":
+        narrowed = await http.patch(robot_url, json={"permissions": ["organizations:read"]}, headers=world.owner.auth)
+        assert narrowed.status_code == 204, narrowed.text
+
+    base = f"/api/v1/auth/environments/{world.environment_id}/invitations"
+    if fate != "kept":
+        assert code(await http.post(f"{base}/lookup", json={"token": token})) == INVALID
+        assert code(await http.post(f"{base}/signup", json=signup_body(token))) == INVALID
+        return
+    assert (await http.post(f"{base}/lookup", json={"token": token})).status_code == 200
+    joined = await http.post(f"{base}/signup", json=signup_body(token))
+    assert joined.status_code == 201, joined.text
+    assert (await members(world, world.environment_id, organization_id))[joined.json()["accountId"]] == "ORG_USER"
 
 
 async def test_invitation_emails_are_limited_per_end_user_and_per_address(

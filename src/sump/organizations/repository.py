@@ -12,7 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.folded import fold
-from sump.db.scope import environment
+from sump.db.scope import environment, tenant
+from sump.db.tables.clients import Client, ClientPurpose
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.organizations import ORG_ADMIN, Membership, Organization, Permission, Role
 
@@ -232,3 +233,9 @@ async def delete_role(db: AsyncSession, environment_id: uuid.UUID, name: str) ->
     held until the transaction ends."""
     statement = environment(environment_id).delete(Role).where(Role.name == name).returning(Role.id)
     return await db.scalar(statement)
+
+
+async def automation_permissions(db: AsyncSession, tenant_id: uuid.UUID, pk: uuid.UUID) -> list[str] | None:
+    """The permissions of the tenant's automation client with this id, None when there is none (deleted)."""
+    statement = tenant(tenant_id).select(Client.permissions)
+    return await db.scalar(statement.where(Client.id == pk, Client.purpose == ClientPurpose.AUTOMATION))

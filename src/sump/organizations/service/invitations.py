@@ -13,6 +13,7 @@ from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import EndUser, EnvironmentActor
+from sump.access.automation import ROUTES
 from sump.access.pools import Pool, tenant_pool
 from sump.accounts import identity, links
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -32,6 +33,9 @@ from sump.organizations import repository
 from sump.organizations.schemas import OrganizationInvite
 from sump.organizations.service.access import Place, ensure_admin, place_of, record
 from sump.organizations.service.members import _role
+
+# What an automation client's invitation needs it to hold still when it is followed: what sending it needed.
+INVITE_PERMISSION = ROUTES["POST", "/environments/{environmentId}/organizations/{organizationId}/invitations"]
 
 KIND = InvitationKind.ORGANIZATION
 # Anyone who signs up may found an organization and invite into it: its emails are the builder's, so an end user
@@ -185,7 +189,8 @@ async def join(db: AsyncSession, invitation: Invitation, account: EnvironmentAcc
 
 async def _inviter_may_invite(db: AsyncSession, tenant_id: uuid.UUID, invitation: Invitation) -> bool:
     """Whether the invitation's inviter may still invite into its organization: an enabled end user holding
-    ORG_ADMIN there, or an enabled owner or admin of the tenant (`policy.administer`'s rule)."""
+    ORG_ADMIN there, an enabled owner or admin of the tenant (`policy.administer`'s rule), or the tenant's
+    automation client still holding the permission its invitation needed (`access.automation`)."""
     inviter_id, environment_id, organization_id = (
         invitation.invited_by,
         invitation.environment_id,
@@ -198,7 +203,10 @@ async def _inviter_may_invite(db: AsyncSession, tenant_id: uuid.UUID, invitation
         membership = await repository.membership(db, environment_id, organization_id, inviter_id)
         return not end_user.disabled and membership is not None and membership.role == ORG_ADMIN
     staff = await identity.get(db, tenant_pool(tenant_id), inviter_id)
-    return isinstance(staff, TenantAccount) and not staff.disabled and staff.role.rank >= TenantRole.ADMIN.rank
+    if staff is not None:
+        return isinstance(staff, TenantAccount) and not staff.disabled and staff.role.rank >= TenantRole.ADMIN.rank
+    client = await repository.automation_permissions(db, tenant_id, inviter_id)
+    return client is not None and INVITE_PERMISSION in client
 
 
 async def accept(call: Call, environment: Environment, end_user: EndUser, token: str) -> Membership:
