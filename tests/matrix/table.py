@@ -14,8 +14,9 @@ environment the row acts in (an environment of A); an end user of an environment
   of them is a client; `tests/clients/test_automation.py` covers the clients themselves);
 - the OpenID Provider's routes answer every actor alike, for none of them is a client or holds a client's token:
   introspection without a client's authentication 401; authorization without a client, and its continuation
-  without a waiting request, 400 (an error page, never a redirect); userinfo without an access token issued to a
-  client 401; end-session without an ID token hint 400 (a bare link signs no one out);
+  without a waiting request, 400 (an error page, never a redirect), and posted, 303 to the same request by GET;
+  userinfo without an access token issued to a client 401; end-session without an ID token hint 400 (a bare
+  link signs no one out);
 - the second step of a sign-in (`…/login/factor`, `…/login/enrol/totp…`) is public but needs a live
   challenge: an unknown one answers 401 to every actor alike; one's own factors (`…/me/factors…`, step-up,
   recovery codes) follow the session rules of the sign-in routes, and an account without a factor gets 403
@@ -201,6 +202,7 @@ POST    /auth/environments/{environmentId}/token                                
 POST    /auth/environments/{environmentId}/token/revoke                                  200 200 200 200 200 200 200
 POST    /auth/environments/{environmentId}/token/introspect                              401 401 401 401 401 401 401
 GET     /environments/{environmentId}/authorize                                          400 400 400 400 400 400 400
+POST    /environments/{environmentId}/authorize                                          303 303 303 303 303 303 303
 GET     /environments/{environmentId}/authorize/continue                                 400 400 400 400 400 400 400
 GET     /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401
 POST    /environments/{environmentId}/userinfo                                           401 401 401 401 401 401 401

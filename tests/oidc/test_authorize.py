@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -60,6 +60,34 @@ async def test_without_a_session_the_hosted_sign_in_page_then_continue_issues_th
     again = await _continue(client, rp, token, hosted(user))  # used once
     assert again.status_code == 400
     assert again.json()["code"] == "invalid_request_token"
+
+
+async def test_a_request_posted_as_a_form_goes_on_as_the_same_request_by_get(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """OpenID Connect Core §3.1.2.1: the authorization endpoint takes POST too. A form's parameters, repeated ones
+    kept, come back as the same request by GET (303), relative to the endpoint, which a browser follows as a
+    top-level navigation carrying the hosted session's SameSite cookie."""
+    rp = await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    url = f"/api/v1/environments/{rp.environment_id}/authorize"
+    parameters = rp.query(state="by-post")
+    posted = await client.post(url, data=parameters, headers=hosted(user))
+    assert posted.status_code == 303, posted.text
+    location = posted.headers["location"]
+    assert location.startswith("authorize?")
+    assert parse_qs(urlsplit(location).query) == {key: [value] for key, value in parameters.items()}
+    found = answer(await client.get(urljoin(str(posted.url), location), headers=hosted(user)))
+    assert found["state"] == "by-post"
+    assert "code" in found
+
+    form = {"Content-Type": "application/x-www-form-urlencoded", **hosted(user)}
+    repeated = await client.post(url, content=urlencode(parameters) + "&scope=openid", headers=form)
+    again = answer(await client.get(urljoin(str(repeated.url), repeated.headers["location"]), headers=hosted(user)))
+    assert again["error"] == "invalid_request"
+    assert again["error_description"] == "A parameter is repeated."
+    elsewhere = await client.post(f"/api/v1/environments/{uuid.uuid4()}/authorize", data=parameters)
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "environment_not_found")
 
 
 async def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(

@@ -15,11 +15,11 @@ from sump.kit.origins import from_trusted_origin
 
 MAX_BODY_BYTES = 1024 * 1024
 # The API paths that take `application/x-www-form-urlencoded` as well: the OAuth 2.0 endpoints (RFC 6749, 7009,
-# 7662: the token endpoints, revocation, introspection), OpenID Connect's userinfo and end-session, and the hosted
-# pages' forms. Every other API body is JSON.
+# 7662: the token endpoints, revocation, introspection), OpenID Connect's authorization, userinfo and end-session,
+# and the hosted pages' forms. Every other API body is JSON.
 FORM_PATHS = re.compile(
     r"/api/v1/(?:auth/environments/[^/]+/token(?:/revoke|/introspect)?|auth/tenants/[^/]+/token"
-    r"|environments/[^/]+/(?:userinfo|end-session|hosted/.*))"
+    r"|environments/[^/]+/(?:authorize|userinfo|end-session|hosted/.*))"
 )
 ProxyNetworks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 

@@ -5,7 +5,7 @@ its continuation after the hosted pages), userinfo, end-session and discovery. T
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -21,9 +21,11 @@ from sump.kit.transactions import DbSession
 from sump.oidc import discovery as metadata
 from sump.oidc import flow, logout, userinfo
 from sump.oidc.schemas import (
+    AUTHORIZE_FORM,
     AUTHORIZE_PARAMETERS,
     END_SESSION_FORM,
     END_SESSION_PARAMETERS,
+    MAX_VALUE,
     USERINFO_FORM,
     Discovery,
     UserInfo,
@@ -61,6 +63,25 @@ async def authorize(
     return _redirect(await flow.authorize(call, environment, request.query_params.multi_items(), token))
 
 
+@router.post(
+    "/environments/{environmentId}/authorize",
+    status_code=SEE_OTHER,
+    response_class=RedirectResponse,
+    openapi_extra=AUTHORIZE_FORM,
+    dependencies=[Depends(per_ip("oidc-authorize", "120/minute"))],
+    responses={**problem_responses(415), SEE_OTHER: {"description": "To the same request by GET."}},
+)
+async def authorize_post(request: Request, environment: Environment = Depends(environment_of)) -> RedirectResponse:
+    """The authorization request with its parameters in a form (OpenID Connect Core §3.1.2.1): answered by the
+    same request by GET, which a browser follows as a top-level navigation, so the hosted session's SameSite
+    cookie, which a cross-site POST does not carry, is sent and read there."""
+    pairs = await _form_pairs(request)
+    if any(len(value) > MAX_VALUE for _, value in pairs):
+        raise Problem(400, "parameter_too_long", f"A parameter is longer than {MAX_VALUE} characters.")
+    query = urlencode(pairs)
+    return _redirect(f"authorize?{query}" if query else "authorize", SEE_OTHER)  # relative: behind any prefix
+
+
 @router.get(
     "/environments/{environmentId}/authorize/continue",
     status_code=FOUND,
@@ -83,18 +104,23 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 50
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """A urlencoded body's parameters (the first of a repeated one); nothing for any other body."""
+async def _form_pairs(request: Request) -> list[tuple[str, str]]:
+    """A urlencoded body's parameters in order, repeated ones kept; nothing for any other body."""
     if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != FORM_TYPE:
-        return {}
+        return []
     try:
         pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "malformed_form", "The form could not be read.") from None
     if any("\x00" in key or "\x00" in value for key, value in pairs):
         raise Problem(400, "nul_character", "The request contains a NUL character.")
+    return pairs
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A urlencoded body's parameters (the first of a repeated one)."""
     form: dict[str, str] = {}
-    for key, value in pairs:
+    for key, value in await _form_pairs(request):
         form.setdefault(key, value)
     return form
 

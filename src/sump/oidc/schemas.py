@@ -34,8 +34,13 @@ END_SESSION_PARAMETERS = [
 ]
 
 
+MAX_VALUE = 4096  # the longest field a form of these endpoints may hold
+
+
 def _form(required: tuple[str, ...] = (), **fields: str) -> dict[str, Any]:
-    properties = {name: {"type": "string", "maxLength": 4096, "description": text} for name, text in fields.items()}
+    properties = {
+        name: {"type": "string", "maxLength": MAX_VALUE, "description": text} for name, text in fields.items()
+    }
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = list(required)
@@ -43,6 +48,7 @@ def _form(required: tuple[str, ...] = (), **fields: str) -> dict[str, Any]:
 
 
 END_SESSION_FORM = _form(("id_token_hint",), **{str(p["name"]): str(p["description"]) for p in END_SESSION_PARAMETERS})
+AUTHORIZE_FORM = _form((), **{str(p["name"]): str(p["description"]) for p in AUTHORIZE_PARAMETERS})
 USERINFO_FORM = _form(access_token="The access token, when it is not sent as `Authorization: Bearer`.")  # noqa: S106
 
 
