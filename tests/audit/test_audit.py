@@ -239,3 +239,24 @@ async def test_an_organizations_events_are_read_through_an_index_of_their_own(db
         return [index["column_names"] for index in inspect(connection).get_indexes("audit_event")]
 
     assert ["organization_id", "id"] in await (await db.connection()).run_sync(indexes)
+
+
+async def test_a_change_of_settings_names_what_moved_from_what_to_what(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Loosening a security setting (second factors, sign-up, the password policy) is told apart from a rename:
+    the event holds each setting that moved, with its value before and after, and nothing that did not move."""
+    tenant = await client.patch(world.base, json={"settings": {"factorPolicy": "required"}}, headers=world.owner.auth)
+    assert tenant.status_code == 204, tenant.text
+    url = f"{world.base}/environments/{world.environment_id}"
+    settings = {"signupEnabled": False, "passwordMinLength": 12, "magicLinksEnabled": False}
+    environment = await client.patch(url, json={"name": "renamed", "settings": settings}, headers=world.owner.auth)
+    assert environment.status_code == 204, environment.text
+
+    found = {event["action"]: event for event in await events(client, world)}
+    assert found["tenant.updated"]["details"] == {"changed": {"factorPolicy": {"from": "optional", "to": "required"}}}
+    changed = found["environment.updated"]["details"]["changed"]
+    assert changed["passwordMinLength"] == {"from": 8, "to": 12}
+    assert changed["signupEnabled"] == {"from": True, "to": False}
+    assert changed["name"]["to"] == "renamed"
+    assert "magicLinksEnabled" not in changed, "it was off already"

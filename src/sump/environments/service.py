@@ -91,6 +91,7 @@ async def create(db: AsyncSession, actor: TenantActor, body: EnvironmentCreate) 
 async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: EnvironmentUpdate) -> None:
     require(policy.manage(actor))
     environment = await get(db, actor, environment_id)
+    before = _described(environment)
     if body.name is not None and body.name != environment.name:
         if await repository.name_taken(db, actor.tenant_id, body.name, exclude=environment.id):
             raise conflict("environment_name_taken", "An environment with this name already exists.", "name")
@@ -104,7 +105,13 @@ async def update(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
                 400, "validation_failed", "The request is not valid.", errors={"settings": f"{invalid}."}
             ) from None
         environment.settings = merged.model_dump(by_alias=True)
-    await _audit(db, actor, "environment.updated", environment)
+    await _audit(db, actor, "environment.updated", environment, changed=audit.changed(before, _described(environment)))
+
+
+def _described(environment: Environment) -> dict[str, Any]:
+    """What an update's event compares: the name and every setting, defaults included."""
+    settings = EnvironmentSettings.model_validate(environment.settings).model_dump(mode="json", by_alias=True)
+    return {"name": environment.name, **settings}
 
 
 async def set_properties(
@@ -131,7 +138,7 @@ async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID
     await _audit(db, actor, "environment.deleted", environment)
 
 
-async def _audit(db: AsyncSession, actor: TenantActor, action: str, environment: Environment) -> None:
+async def _audit(db: AsyncSession, actor: TenantActor, action: str, environment: Environment, **details: Any) -> None:
     await audit.record(
         db,
         action,
@@ -139,4 +146,5 @@ async def _audit(db: AsyncSession, actor: TenantActor, action: str, environment:
         environment_id=environment.id,
         actor=ref(actor.account),
         target=Ref("environment", environment.id),
+        details=details,
     )

@@ -30,6 +30,12 @@ class Ref:
 OPERATOR = Ref("operator", None)  # who the log names for what the command line does (`sump tenants …`)
 
 
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a change of settings (or of any values that hold no secret) did, for its event: each key whose value
+    moved, with the value before and after."""
+    return {key: {"from": before.get(key), "to": value} for key, value in after.items() if before.get(key) != value}
+
+
 def ref(account: TenantAccount | EnvironmentAccount) -> Ref:
     kind = "tenant_account" if isinstance(account, TenantAccount) else "environment_account"
     return Ref(kind, account.id)

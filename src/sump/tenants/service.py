@@ -72,13 +72,19 @@ async def overview(db: AsyncSession, actor: TenantActor) -> Overview:
 async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> None:
     require(policy.edit(actor))
     tenant = await _tenant(db, actor)
+    before = _described(tenant)
     if body.name is not None:
         tenant.name = body.name
     if body.settings is not None:
         changes = body.settings.model_dump(exclude_unset=True)
         merged = settings_of(tenant).model_copy(update=changes)
         tenant.settings = merged.model_dump(mode="json", by_alias=True)
-    await _audit(db, actor, "tenant.updated")
+    await _audit(db, actor, "tenant.updated", changed=audit.changed(before, _described(tenant)))
+
+
+def _described(tenant: Tenant) -> dict[str, Any]:
+    """What an update's event compares: the name and every setting, defaults included."""
+    return {"name": tenant.name, **settings_of(tenant).model_dump(mode="json", by_alias=True)}
 
 
 async def set_properties(db: AsyncSession, actor: TenantActor, changes: dict[str, Any]) -> None:
