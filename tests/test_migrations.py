@@ -71,13 +71,30 @@ def count(url: str, table: str) -> int:
     return asyncio.run(run())
 
 
+def legacy_hash_costs(url: str) -> dict[str, list[int | None]]:
+    async def run() -> dict[str, list[int | None]]:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return {
+                    name: list(
+                        await connection.scalars(select(sa_column("legacy_hash_cost")).select_from(sa_table(name)))
+                    )
+                    for name in ("tenant", "environment")
+                }
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 # The tables of the first revision as it created them (not as the models are now), for seeding it.
 _FIRST_TABLES = {
     "tenant": ["id", "name", "custom_properties", "created_at", "updated_at"],
     "environment": ["id", "tenant_id", "name", "custom_properties", "created_at", "updated_at"],
     "tenant_account": [
         "id", "tenant_id", "email", "email_verified", "phone_verified", "username", "name", "role", "disabled",
-        "created_at", "updated_at",
+        "password_hash", "created_at", "updated_at",
     ],
     "session": [
         "id", "token_hash", "tenant_id", "account_type", "account_id", "tenant_account_id", "expires_at",
@@ -109,6 +126,7 @@ def seed_first_revision(url: str) -> None:
             "name": "Seed Owner",
             "role": "owner",
             "disabled": False,
+            "password_hash": "$2b$11$" + "x" * 53,  # as imported from the original: bcrypt, cost 11
         },
         "session": {
             "id": uuid7(),
@@ -180,6 +198,7 @@ def test_each_migration_goes_up_and_down_on_seeded_data(empty_database: Database
         assert migrate.current(url).split()[0] == revision
     assert tables(url) == MODEL_TABLES | {"alembic_version"}
     assert {name: count(url, name) for name in _FIRST_TABLES} == dict.fromkeys(_FIRST_TABLES, 1)
+    assert legacy_hash_costs(url) == {"tenant": [11], "environment": [None]}, "0018 found the imported hash"
     _, head_indexes = _inspect(url)
     command.check(alembic_config(url))
 

@@ -19,8 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.accounts import repository
+from sump.accounts.pools import POOLS
 from sump.app import create_app
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.environments import Environment
+from sump.db.tables.sessions import AccountType
 from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant, signup_body
 
 
@@ -243,6 +246,68 @@ async def test_unknown_accounts_cost_what_known_ones_cost(lenient_app: FastAPI) 
     medians = {name: round(statistics.median(values), 2) for name, values in samples.items()}
     assert abs(login.gap) <= login.bound, (login, medians)
     assert abs(forgot.gap) <= forgot.bound, (forgot, medians)
+
+
+LEGACY_COST = 10  # bcrypt's cost here: dearer than an argon2id check, so a gap would stand out of the noise
+
+
+async def _with_bcrypt_hash(db: AsyncSession, account_id: str, password: str) -> None:
+    legacy = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=LEGACY_COST)).decode()
+    identified = EnvironmentAccount.id == uuid.UUID(account_id)
+    await db.execute(update(EnvironmentAccount).where(identified).values(password_hash=legacy))
+    await db.commit()
+
+
+@pytest.mark.slow
+@pytest.mark.asvs("AUTH-02")
+async def test_in_a_pool_holding_imported_hashes_no_account_stands_apart(
+    lenient_app: FastAPI, db: AsyncSession
+) -> None:
+    """An imported account keeps its bcrypt hash until its first sign-in, and bcrypt at the original's cost is
+    dearer than argon2id: while the pool holds such hashes (`legacy_hash_cost`), an unknown identifier and an
+    upgraded account's wrong password cost what an imported account's does, held to this run's noise as in
+    `test_unknown_accounts_cost_what_known_ones_cost`. Right passwords still sign in, and the imported hash is
+    replaced."""
+    transport = httpx.ASGITransport(app=lenient_app, raise_app_exceptions=False, client=("203.0.113.52", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sump.test") as client:
+        world = await new_tenant(client)
+        imported, upgraded = signup_body(), signup_body()
+        imported_id = (await client.post(auth_url(world, "signup"), json=imported)).json()["accountId"]
+        await client.post(auth_url(world, "signup"), json=upgraded)
+        await _with_bcrypt_hash(db, imported_id, imported["password"])
+        kept = update(Environment).where(Environment.id == uuid.UUID(world.environment_id))
+        await db.execute(kept.values(legacy_hash_cost=LEGACY_COST))
+        await db.commit()
+        POOLS.forget((AccountType.ENVIRONMENT_ACCOUNT, uuid.UUID(world.environment_id)))
+
+        samples: dict[str, list[float]] = {name: [] for name in ("unknown", "upgraded", "imported", "imported_again")}
+        order = random.Random(11)
+        for i in range(25):
+            calls = [
+                ("unknown", f"ghost{i}@example.com"),
+                ("upgraded", upgraded["email"]),
+                ("imported", imported["email"]),
+                ("imported_again", imported["email"]),
+            ]
+            order.shuffle(calls)
+            for name, email in calls:
+                started = time.perf_counter()
+                refused = await client.post(auth_url(world, "login"), json={"email": email, "password": f"no {i}"})
+                samples[name].append((time.perf_counter() - started) * 1000)
+                assert refused.status_code == 401, refused.text
+        for email, password in ((imported["email"], imported["password"]), (upgraded["email"], upgraded["password"])):
+            signed_in = await client.post(auth_url(world, "login"), json={"email": email, "password": password})
+            assert signed_in.status_code == 200, signed_in.text
+    stored = await db.scalar(
+        select(EnvironmentAccount.password_hash).where(EnvironmentAccount.id == uuid.UUID(imported_id))
+    )
+    assert stored is not None
+    assert stored.startswith("$argon2id$"), "replaced at its first sign-in"
+    unknown = _parity(samples["unknown"], samples["imported"], samples["imported_again"])
+    upgraded_parity = _parity(samples["upgraded"], samples["imported"], samples["imported_again"])
+    medians = {name: round(statistics.median(values), 2) for name, values in samples.items()}
+    assert abs(unknown.gap) <= unknown.bound, (unknown, medians)
+    assert abs(upgraded_parity.gap) <= upgraded_parity.bound, (upgraded_parity, medians)
 
 
 @dataclass(frozen=True)

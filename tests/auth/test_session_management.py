@@ -201,9 +201,11 @@ async def test_a_sign_in_that_checked_the_password_while_it_was_changed_or_disab
     checked = hasher.verify
     new = {"currentPassword": PASSWORD, "newPassword": "the owner's own new passphrase"}
 
-    async def changed_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+    async def changed_meanwhile(
+        stored: str | None, password: str, legacy_cost: int | None = None
+    ) -> tuple[bool, str | None]:
         monkeypatch.setattr(hasher, "verify", checked)
-        verified = await checked(stored, password)
+        verified = await checked(stored, password, legacy_cost)
         if way == "new password":
             changed = await client.post(f"{base}/change-password", json=new, headers=bearer(token))
         elif way == "disabled":
@@ -243,9 +245,11 @@ async def test_a_change_whose_password_was_checked_while_the_owner_set_a_new_one
     checked = hasher.verify
     owners_password = "the owner's own new passphrase"
 
-    async def changed_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+    async def changed_meanwhile(
+        stored: str | None, password: str, legacy_cost: int | None = None
+    ) -> tuple[bool, str | None]:
         monkeypatch.setattr(hasher, "verify", checked)
-        verified = await checked(stored, password)
+        verified = await checked(stored, password, legacy_cost)
         new = {"currentPassword": PASSWORD, "newPassword": owners_password}
         changed = await client.post(f"{user.auth_base}/change-password", json=new, headers=bearer(owner_token))
         assert changed.status_code == 204, changed.text
@@ -328,8 +332,8 @@ async def test_a_sign_in_writing_while_the_password_is_changed_or_the_account_di
         writing.set()
         return await issue(*args, **kwargs)
 
-    async def then_wait(stored: str | None, password: str) -> tuple[bool, str | None]:
-        verified = await checked(stored, password)
+    async def then_wait(stored: str | None, password: str, legacy_cost: int | None = None) -> tuple[bool, str | None]:
+        verified = await checked(stored, password, legacy_cost)
         password_checked.set()
         await sessions_ended.wait()
         return verified
@@ -395,12 +399,12 @@ async def test_sign_ins_of_one_account_at_the_same_instant_all_get_their_session
         assert (await client.get(f"{base}/session", headers=bearer(answer.json()["token"]))).status_code == 200
 
 
-def _weaker(hasher: PasswordHasher) -> Callable[[str | None, str], Awaitable[tuple[bool, str | None]]]:
+def _weaker(hasher: PasswordHasher) -> Callable[..., Awaitable[tuple[bool, str | None]]]:
     """`hasher.verify` as if each stored hash were weaker than today's: the sign-in stores a stronger one."""
     checked = hasher.verify
 
-    async def verify(stored: str | None, password: str) -> tuple[bool, str | None]:
-        ok, _ = await checked(stored, password)
+    async def verify(stored: str | None, password: str, legacy_cost: int | None = None) -> tuple[bool, str | None]:
+        ok, _ = await checked(stored, password, legacy_cost)
         return ok, stored if ok else None  # the stored hash stands for its stronger replacement
 
     return verify

@@ -303,9 +303,11 @@ async def test_a_sign_in_whose_hash_ran_while_the_first_factor_was_confirmed_get
     hasher: PasswordHasher = app.state.hasher
     checked = hasher.verify
 
-    async def enrolled_meanwhile(stored: str | None, password: str) -> tuple[bool, str | None]:
+    async def enrolled_meanwhile(
+        stored: str | None, password: str, legacy_cost: int | None = None
+    ) -> tuple[bool, str | None]:
         monkeypatch.setattr(hasher, "verify", checked)
-        verified = await checked(stored, password)
+        verified = await checked(stored, password, legacy_cost)
         await enrol_totp(client, base, token, clock)
         return verified
 

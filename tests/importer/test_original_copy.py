@@ -97,6 +97,10 @@ async def test_import_copies_every_table_with_its_rules(original: Original, data
     assert (yan.tenant_id, yan.disabled) == (original["globex"], True)
     for key in ("zoe_again", "bad_phone", "orphan_user", "lost_user"):
         assert await stored(app, EnvironmentAccount, original[key]) is None
+    # Pools that now hold bcrypt hashes keep their cost, so every password check there costs as theirs does.
+    assert (await stored(app, Tenant, original["acme"])).legacy_hash_cost == 4
+    assert (await stored(app, Environment, original["acme_prod"])).legacy_hash_cost == 4
+    assert (await stored(app, Environment, original["globex_dev"])).legacy_hash_cost == 4
 
 
 async def test_a_second_run_imports_nothing_new(

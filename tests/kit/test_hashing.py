@@ -320,9 +320,11 @@ async def test_a_sign_in_holds_no_database_connection_while_it_hashes(database: 
             hasher: PasswordHasher = app.state.hasher
             verify = hasher.verify
 
-            async def observed(stored: str | None, password: str) -> tuple[bool, str | None]:
+            async def observed(
+                stored: str | None, password: str, legacy_cost: int | None = None
+            ) -> tuple[bool, str | None]:
                 held.append(app.state.engine.sync_engine.pool.checkedout())
-                return await verify(stored, password)
+                return await verify(stored, password, legacy_cost)
 
             hasher.verify = observed  # type: ignore[method-assign]
             body = {"username": world.owner.username, "password": PASSWORD}

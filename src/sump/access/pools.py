@@ -31,6 +31,7 @@ class Pool:
     magic_links: bool = False  # a sign-in may begin with an emailed link instead of the password
     passkey_rp_id: str | None = None  # the WebAuthn relying party of an environment's passkeys (None: off)
     passkey_origins: tuple[str, ...] = ()
+    legacy_hash_cost: int | None = None  # imported bcrypt hashes' cost: every password check costs as theirs
 
     @property
     def model(self) -> type[Account]:
@@ -55,5 +56,7 @@ class Pool:
         return (model.account_type == self.account_type, model.account_id == account_id)
 
 
-def tenant_pool(tenant_id: uuid.UUID, factor_policy: FactorPolicy = FactorPolicy.OPTIONAL) -> Pool:
-    return Pool(AccountType.TENANT_ACCOUNT, tenant_id, factor_policy=factor_policy)
+def tenant_pool(
+    tenant_id: uuid.UUID, factor_policy: FactorPolicy = FactorPolicy.OPTIONAL, legacy_hash_cost: int | None = None
+) -> Pool:
+    return Pool(AccountType.TENANT_ACCOUNT, tenant_id, factor_policy=factor_policy, legacy_hash_cost=legacy_hash_cost)

@@ -71,7 +71,7 @@ async def first_factor(call: Call, pool: Pool, kind: str, value: str, password: 
     await call.end_reads()  # the wait for a hashing thread holds no connection
     unknown = "" if account is not None else identifier_digest(call.settings.secret_key, pool, kind, value)
     try:
-        ok, upgraded = await password_matches(call, lockout_subject(pool, account, unknown), account, password)
+        ok, upgraded = await password_matches(call, pool, lockout_subject(pool, account, unknown), account, password)
     except Problem as refusal:
         if refusal.code in LOAD_CODES:
             raise
@@ -104,7 +104,9 @@ def source(call: Call, account: Account | None) -> str:
     return f"ip:{address_key(call.client.ip)}"
 
 
-async def password_matches(call: Call, subject: str, account: Account | None, password: str) -> tuple[bool, str | None]:
+async def password_matches(
+    call: Call, pool: Pool, subject: str, account: Account | None, password: str
+) -> tuple[bool, str | None]:
     """The one password check. The account's lockout decides first, before any hashing slot is taken (a
     refusal is immediate, never a wait); then a slot and one verification, counted for or against the
     source. A right password starts the source's count again only for an account without a second factor:
@@ -115,7 +117,9 @@ async def password_matches(call: Call, subject: str, account: Account | None, pa
     if wait is not None:
         raise too_many_attempts(wait)
     async with call.hasher.slot():
-        ok, upgraded = await call.hasher.verify(account.password_hash if account else None, password)
+        ok, upgraded = await call.hasher.verify(
+            account.password_hash if account else None, password, pool.legacy_hash_cost
+        )
     if account is None or account.disabled or not ok:
         await call.lockout.failed(subject, origin)
         return False, upgraded
@@ -139,7 +143,7 @@ async def check_current_password(
     held (a new password's hash) or before the account's row (the ways in it ends, as `accounts.removal` says)."""
     await call.limiter.hit(SIGN_IN_PER_IP, "sign-in", call.client.ip)
     changed_at = account.password_changed_at  # of the password about to be checked
-    ok, _ = await password_matches(call, lockout_subject(pool, account), account, password)
+    ok, _ = await password_matches(call, pool, lockout_subject(pool, account), account, password)
     if ok and before_hold is not None:
         await before_hold()
     if not ok or not await repository.hold_if_password_set_at(call.db, pool, account, changed_at):

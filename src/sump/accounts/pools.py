@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, object_session
 from sqlalchemy.orm import Session as OrmSession
 
-from sump.access.pools import Pool, tenant_pool
+from sump.access.pools import Pool
 from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import AccountType
 from sump.db.tables.tenants import Tenant
@@ -69,10 +69,10 @@ async def load_pool(db: AsyncSession, account_type: AccountType, context_id: uui
         return kept
     generation, read_at = POOLS.generation, time.monotonic()
     if account_type is AccountType.TENANT_ACCOUNT:
-        policy = await tenants.factor_policy(db, context_id)
-        if policy is None:
+        found = await tenants.sign_in_pool(db, context_id)
+        if found is None:
             raise not_found("tenant")
-        pool = tenant_pool(context_id, policy)
+        pool = found
     else:
         pool = environments.pool(await environments.named(db, context_id))
     POOLS.keep(key, pool, generation, read_at)

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, Uuid
+from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, SmallInteger, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,10 +67,17 @@ class DecoySeeded:
     `decoy_shape` (the length of a credential id, and transports) makes decoys look like the pool's passkeys:
     its first passkey's of a common authenticator's shape, or, for pools that had passkeys before it was kept,
     the common shape most of their newest had. It is set once: a shape that followed the pool's passkeys would
-    change every decoy while real lists stay, and whoever can register passkeys could move it at will."""
+    change every decoy while real lists stay, and whoever can register passkeys could move it at will.
+
+    `legacy_hash_cost` is the highest bcrypt cost among the password hashes an import brought into the pool (None:
+    it has none). While it is set, every password check of the pool costs a bcrypt check at that cost and an
+    argon2id one (`kit.passwords.PasswordHasher.verify`): an account still waiting for its first sign-in since the
+    import, whose hash is bcrypt, stands apart neither from an unknown identifier nor from an account already
+    upgraded to argon2id."""
 
     decoy_seed: Mapped[bytes] = mapped_column(LargeBinary(DECOY_SEED_BYTES), default=new_decoy_seed)
     decoy_shape: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    legacy_hash_cost: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 _RANDOM_BITS = 74  # rand_a (12) and rand_b (62): what is not the time, the version or the variant

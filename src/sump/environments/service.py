@@ -56,6 +56,7 @@ def pool(environment: Environment) -> Pool:
         magic_links=settings.magic_links_enabled,
         passkey_rp_id=settings.passkey_rp_id,
         passkey_origins=tuple(settings.passkey_origins),
+        legacy_hash_cost=environment.legacy_hash_cost,
     )
 
 

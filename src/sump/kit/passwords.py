@@ -21,6 +21,7 @@ import contextlib
 import functools
 import math
 import os
+import secrets
 import threading
 import time
 import unicodedata
@@ -296,20 +297,26 @@ class PasswordHasher:
         result: str = await self.run(self._hash_argon2id, password)
         return result
 
-    async def verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
+    async def verify(
+        self, stored: str | None, password: str, legacy_cost: int | None = None
+    ) -> tuple[bool, str | None]:
         """(matches, replacement hash when the stored one is legacy or weaker than today's parameters).
 
         A missing hash still costs one full verification, so an account without a password, or no account
-        at all, takes as long as a wrong password.
+        at all, takes as long as a wrong password. In a pool that holds imported bcrypt hashes (`legacy_cost`,
+        their highest cost), every check costs one bcrypt check at that cost and one argon2id check, whatever
+        the hash or its absence, so none of the three stands apart from the others.
         """
-        if stored is None:
-            await self.run(self._verify_dummy, "\0" + password)
-            return False, None
-        if stored.startswith(BCRYPT_PREFIXES):
-            ok: bool = await self.run(_verify_bcrypt, stored, password)
-            return ok, (await self._replacement(password) if ok else None)
-        ok = await self.run(self._verify_argon2, stored, password)
-        rehash = ok and _REFERENCE.check_needs_rehash(stored)
+        legacy = stored is not None and stored.startswith(BCRYPT_PREFIXES)
+        if legacy_cost is not None:
+            ok: bool = await self.run(self._verify_both, stored, password, legacy_cost)
+        elif stored is None:
+            ok = await self.run(self._verify_dummy, "\0" + password)
+        elif legacy:
+            ok = await self.run(_verify_bcrypt, stored, password)
+        else:
+            ok = await self.run(self._verify_argon2, stored, password)
+        rehash = ok and stored is not None and (legacy or _REFERENCE.check_needs_rehash(stored))
         return ok, (await self._replacement(password) if rehash else None)
 
     async def _replacement(self, password: str) -> str | None:
@@ -335,6 +342,15 @@ class PasswordHasher:
         if not self._dummy:
             raise RuntimeError("the hashing pool has no dummy hash: its preparation failed")
         return verify_argon2(self._dummy, password, self._engine)
+
+    def _verify_both(self, stored: str | None, password: str, cost: int) -> bool:
+        """A bcrypt check at `cost` and an argon2id check, one of them against `stored` when there is one."""
+        if stored is not None and stored.startswith(BCRYPT_PREFIXES):
+            ok = _verify_bcrypt(stored, password)
+            self._verify_dummy("\0" + password)
+            return ok
+        _verify_bcrypt(_dummy_bcrypt(cost), password)
+        return self._verify_argon2(stored, password) if stored is not None else self._verify_dummy("\0" + password)
 
     def close(self) -> None:
         """Ends the threads; jobs still queued are refused."""
@@ -439,6 +455,12 @@ def _cpu_of_hash(by: str) -> float:
 
 def _normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
+
+
+@functools.cache
+def _dummy_bcrypt(cost: int) -> str:
+    """A bcrypt hash at `cost` of nothing anyone types, made once per process and cost (one bcrypt hash)."""
+    return bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(rounds=cost)).decode()
 
 
 def _verify_bcrypt(stored: str, password: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import TenantActor
 from sump.access.policy import require
+from sump.access.pools import Pool, tenant_pool
 from sump.db.tables.environments import Environment
 from sump.db.tables.factors import FactorPolicy
 from sump.db.tables.tenants import Tenant
@@ -35,6 +36,15 @@ async def exists(db: AsyncSession, tenant_id: uuid.UUID) -> bool:
 
 def settings_of(tenant: Tenant) -> TenantSettings:
     return TenantSettings.model_validate(tenant.settings or {})
+
+
+async def sign_in_pool(db: AsyncSession, tenant_id: uuid.UUID) -> Pool | None:
+    """The pool its accounts sign in to (its factor policy, the cost of its imported hashes); None when there is
+    no such tenant."""
+    tenant = await repository.get(db, tenant_id)
+    if tenant is None:
+        return None
+    return tenant_pool(tenant_id, settings_of(tenant).factor_policy, tenant.legacy_hash_cost)
 
 
 async def factor_policy(db: AsyncSession, tenant_id: uuid.UUID) -> FactorPolicy | None:

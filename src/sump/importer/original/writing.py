@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +31,7 @@ from sump.importer.original.mapping import (
 )
 from sump.importer.original.report import ImportReport
 from sump.importer.original.source import ENVIRONMENT, ENVIRONMENT_ACCOUNT, TENANT, TENANT_ACCOUNT
+from sump.kit.passwords import BCRYPT_PREFIXES
 
 BATCH = 500
 
@@ -114,6 +115,25 @@ async def write_tenant(
     await write_tenant_accounts(writer, report, tenant_id, accounts)
     await write_end_users(writer, report, tenant_id, usable, end_users)
     await writer.flush()
+    await keep_legacy_hash_costs(writer.db, tenant_id)
+
+
+def _highest_bcrypt_cost(model: type[TenantAccount] | type[EnvironmentAccount], *where: Any) -> Any:
+    bcrypt = or_(*(model.password_hash.startswith(prefix, autoescape=True) for prefix in BCRYPT_PREFIXES))
+    cost = cast(func.substr(model.password_hash, 5, 2), Integer)
+    return select(func.max(cost)).where(*where, bcrypt).scalar_subquery()
+
+
+async def keep_legacy_hash_costs(db: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """The tenant and each of its environments keep the highest cost of the bcrypt hashes they now hold (see
+    `db.base.DecoySeeded`): their password checks then all cost what checking one of those does."""
+    tenants = _highest_bcrypt_cost(TenantAccount, TenantAccount.tenant_id == tenant_id)
+    kept = {"updated_at": Tenant.updated_at}  # what the original says, not the import's moment
+    await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(legacy_hash_cost=tenants, **kept))
+    environments = _highest_bcrypt_cost(EnvironmentAccount, EnvironmentAccount.environment_id == Environment.id)
+    await db.execute(
+        update(Environment).where(Environment.tenant_id == tenant_id).values(legacy_hash_cost=environments)
+    )
 
 
 async def write_environments(
