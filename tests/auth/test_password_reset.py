@@ -316,41 +316,6 @@ async def test_a_reset_link_from_before_a_password_change_no_longer_works(
     assert kept.status_code == 200
 
 
-async def test_a_password_change_meeting_a_reset_being_redeemed_waits_for_it_and_is_refused(
-    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The reset holds its token's row, then writes the account's. A change of the password ends the account's
-    links and reset tokens before it holds the account's row (a sign-in's order, `accounts.removal`), with its new
-    hash computed before either: it waits for the reset, then finds the password it checked replaced (403) and its
-    session ended. Neither waits for the other in a circle."""
-    world = await new_tenant(http)
-    user = await world.add_end_user(world.environment_id)
-    assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
-    await mail_app.state.outbox.run_once()
-    [message] = smtp.inbox.to(user.email)
-    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
-    redeem = {"token": reset_token(message), "newPassword": "the reset's own passphrase"}
-
-    reset, changed = await during(
-        http.post(f"{user.auth_base}/reset-password", json=redeem),
-        (reset_module, "set_password"),
-        lambda: http.post(f"{user.auth_base}/change-password", json=change, headers=bearer(user.token)),
-        db,
-        monkeypatch,
-    )
-
-    assert reset.status_code == 200, reset.text
-    refused = {(403, "wrong_password")}
-    if db.get_bind().dialect.name == "sqlite":  # one writer at a time: the change may also come after the reset
-        refused.add((401, "unauthenticated"))  # whose new password ended its session
-    assert (changed.status_code, changed.json()["code"]) in refused, changed.text
-    assert (await http.get(f"{user.auth_base}/session", headers=bearer(user.token))).status_code == 401
-    signed_in = await http.post(
-        f"{user.auth_base}/login", json={"email": user.email, "password": redeem["newPassword"]}
-    )
-    assert signed_in.status_code == 200, signed_in.text
-
-
 async def reset_in_flight(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, user: EndUser
 ) -> tuple[Coroutine[Any, Any, httpx.Response], str]:
@@ -360,6 +325,43 @@ async def reset_in_flight(
     [message] = smtp.inbox.to(user.email)
     redeem = {"token": reset_token(message), "newPassword": "the reset's own passphrase"}
     return http.post(f"{user.auth_base}/reset-password", json=redeem), redeem["newPassword"]
+
+
+def assert_refused_for_the_reset(db: AsyncSession, changed: httpx.Response) -> None:
+    """A change that checked the current password while a reset replaced it: 403 `wrong_password`, as it would be a
+    moment later; on SQLite (one writer at a time) it may also come after the reset, whose new password ended its
+    session (401)."""
+    refused = {(403, "wrong_password")}
+    if db.get_bind().dialect.name == "sqlite":
+        refused.add((401, "unauthenticated"))
+    assert (changed.status_code, changed.json()["code"]) in refused, changed.text
+
+
+async def test_a_password_change_meeting_a_reset_being_redeemed_waits_for_it_and_is_refused(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reset holds its token's row, then writes the account's. A change of the password ends the account's
+    links and reset tokens before it holds the account's row (a sign-in's order, `accounts.removal`), with its new
+    hash computed before either: it waits for the reset, then finds the password it checked replaced (403) and its
+    session ended. Neither waits for the other in a circle."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    reset, password = await reset_in_flight(http, mail_app, smtp, user)
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+
+    redeemed, changed = await during(
+        reset,
+        (reset_module, "set_password"),
+        lambda: http.post(f"{user.auth_base}/change-password", json=change, headers=bearer(user.token)),
+        db,
+        monkeypatch,
+    )
+
+    assert redeemed.status_code == 200, redeemed.text
+    assert_refused_for_the_reset(db, changed)
+    assert (await http.get(f"{user.auth_base}/session", headers=bearer(user.token))).status_code == 401
+    signed_in = await http.post(f"{user.auth_base}/login", json={"email": user.email, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
 
 
 @pytest.mark.parametrize("field", ["phone", "email"])
@@ -418,10 +420,7 @@ async def test_an_own_phone_change_meeting_a_reset_being_redeemed_waits_for_it_a
     )
 
     assert redeemed.status_code == 200, redeemed.text
-    refused = {(403, "wrong_password")}
-    if db.get_bind().dialect.name == "sqlite":  # one writer at a time: the change may also come after the reset
-        refused.add((401, "unauthenticated"))  # whose new password ended its session
-    assert (changed.status_code, changed.json()["code"]) in refused, changed.text
+    assert_refused_for_the_reset(db, changed)
     account = await db.get(EnvironmentAccount, uuid.UUID(user.account_id), populate_existing=True)
     assert account is not None
     assert account.phone != change["phone"]
