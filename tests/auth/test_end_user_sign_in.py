@@ -19,11 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.accounts import repository
-from sump.accounts.pools import POOLS
+from sump.accounts.pools import POOLS, load_pool
 from sump.app import create_app
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
 from sump.db.tables.sessions import AccountType
+from sump.db.tables.tenants import Tenant
 from tests.support import PASSWORD, Database, TenantWorld, bearer, make_settings, new_tenant, signup_body
 
 
@@ -256,6 +257,42 @@ async def _with_bcrypt_hash(db: AsyncSession, account_id: str, password: str) ->
     identified = EnvironmentAccount.id == uuid.UUID(account_id)
     await db.execute(update(EnvironmentAccount).where(identified).values(password_hash=legacy))
     await db.commit()
+
+
+async def test_the_pools_imported_cost_is_kept_until_its_last_bcrypt_hash_is_replaced(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Once every imported account has signed in (each bcrypt hash replaced by argon2id), the pool's checks no
+    longer pay bcrypt's work: its `legacy_hash_cost` is cleared with the last one, not before. A tenant's pool
+    carries its own cost too."""
+    first, second = signup_body(), signup_body()
+    signed_up = [(await client.post(auth_url(world, "signup"), json=body)).json() for body in (first, second)]
+    for body, account_id in zip((first, second), (answer["accountId"] for answer in signed_up), strict=True):
+        legacy = bcrypt.hashpw(body["password"].encode(), bcrypt.gensalt(rounds=4)).decode()
+        await db.execute(
+            update(EnvironmentAccount)
+            .where(EnvironmentAccount.id == uuid.UUID(account_id))
+            .values(password_hash=legacy)
+        )
+    environment_id = uuid.UUID(world.environment_id)
+    await db.execute(update(Environment).where(Environment.id == environment_id).values(legacy_hash_cost=4))
+    await db.execute(update(Tenant).where(Tenant.id == uuid.UUID(world.tenant_id)).values(legacy_hash_cost=5))
+    await db.commit()
+    POOLS.forget((AccountType.ENVIRONMENT_ACCOUNT, environment_id))
+    POOLS.forget((AccountType.TENANT_ACCOUNT, uuid.UUID(world.tenant_id)))
+    tenant_pool = await load_pool(db, AccountType.TENANT_ACCOUNT, uuid.UUID(world.tenant_id))
+    assert tenant_pool.legacy_hash_cost == 5
+
+    async def cost() -> int | None:
+        db.expire_all()
+        return await db.scalar(select(Environment.legacy_hash_cost).where(Environment.id == environment_id))
+
+    for body, left in ((first, 4), (second, None)):
+        signed_in = await client.post(
+            auth_url(world, "login"), json={"email": body["email"], "password": body["password"]}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert await cost() == left
 
 
 @pytest.mark.slow

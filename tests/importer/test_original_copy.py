@@ -101,6 +101,7 @@ async def test_import_copies_every_table_with_its_rules(original: Original, data
     assert (await stored(app, Tenant, original["acme"])).legacy_hash_cost == 4
     assert (await stored(app, Environment, original["acme_prod"])).legacy_hash_cost == 4
     assert (await stored(app, Environment, original["globex_dev"])).legacy_hash_cost == 4
+    assert (await stored(app, Environment, original["acme_prod"])).updated_at == original.created["acme_prod"]
 
 
 async def test_a_second_run_imports_nothing_new(

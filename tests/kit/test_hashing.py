@@ -252,6 +252,48 @@ async def test_a_right_password_is_not_refused_when_only_its_rehash_is(monkeypat
         hasher.close()
 
 
+@pytest.mark.asvs("AUTH-02")
+async def test_in_a_pool_of_imported_hashes_every_check_does_the_same_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the pool holds bcrypt hashes up to cost 6, each check does bcrypt's work at cost 6 (2^6 rounds' worth:
+    a hash of cost 4 is checked, then bcrypt runs on nothing at costs 4 and 5) and one argon2id check, whatever it
+    meets: an unknown identifier, an upgraded account, or an imported hash of a lower cost or of the highest. Only
+    the right password matches, and a bcrypt hash is replaced by argon2id."""
+    hasher = PasswordHasher(workers=1)
+    bcrypt_work: list[int] = []
+    argon2_checks: list[str] = []
+    check_bcrypt, check_argon2, check_dummy = passwords._verify_bcrypt, hasher._verify_argon2, hasher._verify_dummy
+
+    def counted_bcrypt(stored: str, password: str) -> bool:
+        bcrypt_work.append(2 ** int(stored[4:6]))
+        return check_bcrypt(stored, password)
+
+    def counted_argon2(stored: str, password: str) -> bool:
+        argon2_checks.append("account")
+        return check_argon2(stored, password)
+
+    def counted_dummy(password: str) -> bool:
+        argon2_checks.append("dummy")
+        return check_dummy(password)
+
+    monkeypatch.setattr(passwords, "_verify_bcrypt", counted_bcrypt)
+    monkeypatch.setattr(hasher, "_verify_argon2", counted_argon2)
+    monkeypatch.setattr(hasher, "_verify_dummy", counted_dummy)
+    try:
+        upgraded = await hasher.hash(PASSWORD)
+        low, high = (bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=cost)).decode() for cost in (4, 6))
+        for stored in (None, upgraded, low, high):
+            for password, matches in ((PASSWORD + "!", False), (PASSWORD, stored is not None)):
+                bcrypt_work.clear()
+                argon2_checks.clear()
+                ok, replacement = await hasher.verify(stored, password, 6)
+                assert ok is matches
+                assert sum(bcrypt_work) == 2**6, (stored, bcrypt_work)
+                assert len(argon2_checks) == 1, (stored, argon2_checks)
+                assert (replacement is not None) is (ok and stored in (low, high))
+    finally:
+        hasher.close()
+
+
 def test_hashing_threads_run_at_the_process_priority() -> None:
     hasher = PasswordHasher(workers=2)
     try:

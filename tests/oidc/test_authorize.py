@@ -88,6 +88,13 @@ async def test_a_request_posted_as_a_form_goes_on_as_the_same_request_by_get(
     assert again["error_description"] == "A parameter is repeated."
     elsewhere = await client.post(f"/api/v1/environments/{uuid.uuid4()}/authorize", data=parameters)
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "environment_not_found")
+    too_long = await client.post(url, data=parameters | {"login_hint": "a" * 4097})
+    assert (too_long.status_code, too_long.json()["code"]) == (400, "parameter_too_long")
+    in_all = await client.post(url, data=parameters | {f"x{n}": "%" * 1000 for n in range(3)})
+    assert (in_all.status_code, in_all.json()["code"]) == (400, "request_too_long")
+    # It changes nothing: a browser's API session cookie sent along from another origin is no reason to refuse it.
+    cookie = {"Cookie": "sump_session=anything", "Origin": "https://app.example.com"}
+    assert (await client.post(url, data=parameters, headers=cookie)).status_code == 303
 
 
 async def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(

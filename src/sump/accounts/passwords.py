@@ -22,6 +22,7 @@ from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem
 from sump.kit.lockout import KNOWN_DEVICE
 from sump.kit.metrics import counts_sign_ins
+from sump.kit.passwords import bcrypt_cost
 from sump.kit.ratelimit import address_key
 from sump.sessions import service as sessions
 
@@ -168,8 +169,11 @@ async def write_if_still_as_checked(
 
 async def upgrade_hash(call: Call, pool: Pool, account: Account, changed_at: datetime | None, new_hash: str) -> None:
     """Stores a stronger hash of the password just checked, unless a new password was set since (`changed_at`):
-    the old password's hash never replaces it."""
+    the old password's hash never replaces it. The pool's last imported bcrypt hash gone, its checks no longer
+    cost bcrypt's work (`legacy_hash_cost`)."""
     await repository.replace_hash_if_unchanged(call.db, pool, account.id, changed_at, new_hash)
+    if pool.legacy_hash_cost is not None and bcrypt_cost(account.password_hash) is not None:
+        await repository.forget_legacy_cost_if_none_left(call.db, pool)
 
 
 async def replace_password(

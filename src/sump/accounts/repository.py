@@ -16,9 +16,12 @@ from sump.access.actors import Account
 from sump.access.pools import Pool
 from sump.db import inserts
 from sump.db.scope import Scope
+from sump.db.tables.environments import Environment
 from sump.db.tables.factors import Factor, RecoveryCode
 from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
+from sump.db.tables.tenants import Tenant
+from sump.kit.passwords import BCRYPT_PREFIXES
 
 
 async def read_alone(db: AsyncSession) -> None:
@@ -108,6 +111,8 @@ async def hold_if_password_set_at(db: AsyncSession, pool: Pool, account: Account
     change can commit between it and the caller's writes). The account is read afresh as held (a change
     committed while the password was checked, such as a confirmed email, is what the caller then sees), so
     nothing may be set on it before."""
+    if db.is_modified(account):
+        raise RuntimeError("an account is held as stored: a change set on it before would be lost")
     model = pool.model
     if db.get_bind().dialect.name != "postgresql":
         await inserts.take_sqlite(db, model)
@@ -116,6 +121,17 @@ async def hold_if_password_set_at(db: AsyncSession, pool: Pool, account: Account
     )
     held = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
     return await db.scalar(held) is account
+
+
+async def forget_legacy_cost_if_none_left(db: AsyncSession, pool: Pool) -> None:
+    """The pool's `legacy_hash_cost` is cleared once none of its accounts holds a bcrypt hash any more."""
+    model, row = pool.model, Environment if pool.environment_id else Tenant
+    bcrypt = or_(*(model.password_hash.startswith(prefix, autoescape=True) for prefix in BCRYPT_PREFIXES))
+    left = pool.select_accounts().with_only_columns(model.id).where(bcrypt).exists()
+    gone = update(row).where(row.id == pool.scope_id, ~left)
+    await db.execute(
+        gone.values(legacy_hash_cost=None, updated_at=row.updated_at).execution_options(synchronize_session=False)
+    )
 
 
 async def replace_hash_if_unchanged(

@@ -144,6 +144,8 @@ def _is_json(content_type: str) -> bool:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# A posted authorization request changes nothing and reads no cookie: it is answered by the same request by GET.
+AUTHORIZE = re.compile(r"/api/v1/environments/[^/]+/authorize")
 ORIGIN_REFUSED = (
     "A request that changes something with the session cookie must come from Sump's own origin or one listed in "
     "SUMP_CORS_ORIGINS; send the session as a bearer token otherwise."
@@ -156,7 +158,8 @@ class OriginGuardMiddleware:
 
     The cookie is the credential when it is sent with a value and no `Authorization: Bearer <token>` is (the
     rule the application reads credentials by). Safe methods pass without a look at the headers. The console
-    (`/console`) is left to its own forms, which run the same check with Sump's own origin only.
+    (`/console`) is left to its own forms, which run the same check with Sump's own origin only, and a posted
+    authorization request (`AUTHORIZE`) changes nothing.
     """
 
     def __init__(self, app: ASGIApp, cookie_name: str, trusted: Collection[str]) -> None:
@@ -165,7 +168,12 @@ class OriginGuardMiddleware:
         self.trusted = frozenset(trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or _is_console(scope["path"]):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or _is_console(scope["path"])
+            or AUTHORIZE.fullmatch(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         has_cookie = False

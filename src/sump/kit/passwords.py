@@ -21,6 +21,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -344,13 +345,20 @@ class PasswordHasher:
         return verify_argon2(self._dummy, password, self._engine)
 
     def _verify_both(self, stored: str | None, password: str, cost: int) -> bool:
-        """A bcrypt check at `cost` and an argon2id check, one of them against `stored` when there is one."""
-        if stored is not None and stored.startswith(BCRYPT_PREFIXES):
-            ok = _verify_bcrypt(stored, password)
-            self._verify_dummy("\0" + password)
-            return ok
-        _verify_bcrypt(_dummy_bcrypt(cost), password)
-        return self._verify_argon2(stored, password) if stored is not None else self._verify_dummy("\0" + password)
+        """bcrypt's work at `cost` and an argon2id check, one of them against `stored` when there is one. A bcrypt
+        hash of a lower cost c is checked, then bcrypt runs on nothing at each cost from c to `cost` - 1: its work
+        doubles with each step, so the sum is the work at `cost`."""
+        cost = min(max(cost, MIN_BCRYPT_COST), MAX_BCRYPT_COST)
+        own = bcrypt_cost(stored)
+        if own is None:
+            _verify_bcrypt(_dummy_bcrypt(cost), password)
+            return self._verify_argon2(stored, password) if stored else self._verify_dummy("\0" + password)
+        assert stored is not None
+        ok = _verify_bcrypt(stored, password)
+        for lower in range(own, cost):
+            _verify_bcrypt(_dummy_bcrypt(lower), password)
+        self._verify_dummy("\0" + password)
+        return ok
 
     def close(self) -> None:
         """Ends the threads; jobs still queued are refused."""
@@ -455,6 +463,16 @@ def _cpu_of_hash(by: str) -> float:
 
 def _normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
+
+
+BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+MIN_BCRYPT_COST, MAX_BCRYPT_COST = 4, 31
+
+
+def bcrypt_cost(stored: str | None) -> int | None:
+    """The cost of a well-formed bcrypt hash (`$2b$12$…`: 12), None for anything else."""
+    found = BCRYPT_HASH.fullmatch(stored) if stored else None
+    return int(found.group(1)) if found else None
 
 
 @functools.cache

@@ -79,6 +79,8 @@ async def authorize_post(request: Request, environment: Environment = Depends(en
     if any(len(value) > MAX_VALUE for _, value in pairs):
         raise Problem(400, "parameter_too_long", f"A parameter is longer than {MAX_VALUE} characters.")
     query = urlencode(pairs)
+    if len(query) > MAX_QUERY:  # what a redirect's Location, and the GET it makes, can carry
+        raise Problem(400, "request_too_long", f"The parameters take more than {MAX_QUERY} characters in a URL.")
     return _redirect(f"authorize?{query}" if query else "authorize", SEE_OTHER)  # relative: behind any prefix
 
 
@@ -102,6 +104,7 @@ async def authorize_continue(
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 50
+MAX_QUERY = 8192
 
 
 async def _form_pairs(request: Request) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from sump.importer.original.report import ImportReport
 from sump.kit.custom_properties import check_limits
 from sump.kit.errors import Problem
 from sump.kit.identifiers import normalize_email, normalize_phone, normalize_username
-from sump.kit.passwords import BCRYPT_PREFIXES
+from sump.kit.passwords import bcrypt_cost
 from sump.kit.schemas import HttpUrl
 
 IDENTIFIERS = ("email", "phone", "username")
@@ -83,11 +83,12 @@ def identifiers_of(row: Any) -> dict[str, str | None] | str:
 def account_fields(report: ImportReport, table: str, row: Any, identifiers: dict[str, str | None]) -> dict[str, Any]:
     account_id = as_uuid(row["id"])
     password_hash = row["password_hash"]
-    if password_hash is not None and not password_hash.startswith((*BCRYPT_PREFIXES, "$argon2")):
+    if password_hash is not None and bcrypt_cost(password_hash) is None and not password_hash.startswith("$argon2"):
         report.adjust(
             table,
             account_id,
-            "its password hash is neither bcrypt nor Argon2: kept, but it will not match any password",
+            "its password hash is neither bcrypt (of a cost from 4 to 31) nor Argon2: kept, but it will not match any"
+            " password",
         )
     avatar_url = row["avatar_url"]
     if avatar_url is not None and len(avatar_url) > AVATAR_URL_LENGTH:

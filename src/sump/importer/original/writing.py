@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, or_, select, update
+from sqlalchemy import Integer, and_, case, cast, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +31,7 @@ from sump.importer.original.mapping import (
 )
 from sump.importer.original.report import ImportReport
 from sump.importer.original.source import ENVIRONMENT, ENVIRONMENT_ACCOUNT, TENANT, TENANT_ACCOUNT
-from sump.kit.passwords import BCRYPT_PREFIXES
+from sump.kit.passwords import BCRYPT_PREFIXES, MAX_BCRYPT_COST, MIN_BCRYPT_COST
 
 BATCH = 500
 
@@ -119,9 +119,17 @@ async def write_tenant(
 
 
 def _highest_bcrypt_cost(model: type[TenantAccount] | type[EnvironmentAccount], *where: Any) -> Any:
-    bcrypt = or_(*(model.password_hash.startswith(prefix, autoescape=True) for prefix in BCRYPT_PREFIXES))
-    cost = cast(func.substr(model.password_hash, 5, 2), Integer)
-    return select(func.max(cost)).where(*where, bcrypt).scalar_subquery()
+    """The highest cost among the accounts' well-formed bcrypt hashes, each tested before its cost is read as a
+    number (a CASE keeps that order)."""
+    hashed, digit = model.password_hash, func.substr(model.password_hash, 5, 2)
+    well_formed = and_(
+        func.substr(hashed, 1, 4).in_(BCRYPT_PREFIXES),
+        func.substr(hashed, 7, 1) == "$",
+        func.substr(hashed, 5, 1).between("0", "3"),
+        func.substr(hashed, 6, 1).between("0", "9"),
+        digit.between(f"{MIN_BCRYPT_COST:02d}", f"{MAX_BCRYPT_COST:02d}"),
+    )
+    return select(func.max(case((well_formed, cast(digit, Integer))))).where(*where).scalar_subquery()
 
 
 async def keep_legacy_hash_costs(db: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -131,9 +139,8 @@ async def keep_legacy_hash_costs(db: AsyncSession, tenant_id: uuid.UUID) -> None
     kept = {"updated_at": Tenant.updated_at}  # what the original says, not the import's moment
     await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(legacy_hash_cost=tenants, **kept))
     environments = _highest_bcrypt_cost(EnvironmentAccount, EnvironmentAccount.environment_id == Environment.id)
-    await db.execute(
-        update(Environment).where(Environment.tenant_id == tenant_id).values(legacy_hash_cost=environments)
-    )
+    of_tenant = update(Environment).where(Environment.tenant_id == tenant_id)
+    await db.execute(of_tenant.values(legacy_hash_cost=environments, updated_at=Environment.updated_at))
 
 
 async def write_environments(

@@ -17,8 +17,12 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-BCRYPT = "(password_hash LIKE '$2a$%' OR password_hash LIKE '$2b$%' OR password_hash LIKE '$2y$%')"
-COST = "CAST(substr(password_hash, 5, 2) AS INTEGER)"
+# A well-formed bcrypt hash's cost (04 to 31), tested before it is read as a number (CASE keeps that order).
+COST = (
+    "CASE WHEN substr(password_hash, 1, 4) IN ('$2a$', '$2b$', '$2y$') AND substr(password_hash, 7, 1) = '$' "
+    "AND substr(password_hash, 5, 1) BETWEEN '0' AND '3' AND substr(password_hash, 6, 1) BETWEEN '0' AND '9' "
+    "AND substr(password_hash, 5, 2) BETWEEN '04' AND '31' THEN CAST(substr(password_hash, 5, 2) AS INTEGER) END"
+)
 
 
 def upgrade() -> None:
@@ -29,7 +33,7 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("legacy_hash_cost", sa.SmallInteger(), nullable=True))
         op.execute(
             f"UPDATE {table} SET legacy_hash_cost = (SELECT max({COST}) FROM {accounts} "  # noqa: S608 (names: constants)
-            f"WHERE {accounts}.{key} = {table}.id AND {BCRYPT})"
+            f"WHERE {accounts}.{key} = {table}.id)"
         )
 
 
