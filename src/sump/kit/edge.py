@@ -120,11 +120,13 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         incoming = forwarded = agent = None
-        for name, value in scope["headers"]:  # the first of each, as Starlette's `Headers.get` reads them
+        # The first request id and user agent, as Starlette's `Headers.get` reads them; every X-Forwarded-For line,
+        # one list in their order (RFC 9110 §5.3), which `resolve_client_ip` reads from the right.
+        for name, value in scope["headers"]:
             if name == b"x-request-id":
                 incoming = value if incoming is None else incoming
-            elif name == b"x-forwarded-for":  # every line: one list in their order (RFC 9110 §5.3), read from
-                forwarded = value if forwarded is None else forwarded + b"," + value  # the right
+            elif name == b"x-forwarded-for":
+                forwarded = value if forwarded is None else forwarded + b"," + value
             elif name == b"user-agent":
                 agent = value if agent is None else agent
         given = incoming.decode("latin-1") if incoming is not None else ""
