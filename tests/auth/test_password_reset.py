@@ -322,7 +322,7 @@ async def reset_in_flight(
     """A redemption of the end user's reset link, not yet sent, and the password it sets."""
     assert (await http.post(f"{user.auth_base}/forgot-password", json={"email": user.email})).status_code == 200
     await mail_app.state.outbox.run_once()
-    [message] = smtp.inbox.to(user.email)
+    [message] = [message for message in smtp.inbox.to(user.email) if message["Subject"] == "Reset your password"]
     redeem = {"token": reset_token(message), "newPassword": "the reset's own passphrase"}
     return http.post(f"{user.auth_base}/reset-password", json=redeem), redeem["newPassword"]
 
@@ -424,6 +424,23 @@ async def test_an_own_phone_change_meeting_a_reset_being_redeemed_waits_for_it_a
     account = await db.get(EnvironmentAccount, uuid.UUID(user.account_id), populate_existing=True)
     assert account is not None
     assert account.phone != change["phone"]
+    signed_in = await http.post(f"{user.auth_base}/login", json={"email": user.email, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_an_own_phone_change_to_the_same_number_ends_no_link(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Only a new number ends the account's reset links: the same one sent again changes nothing."""
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/phone"
+    phone = "+14155550125"
+    assert (await http.patch(url, json={"phone": phone}, headers=world.owner.auth)).status_code == 204
+    reset, password = await reset_in_flight(http, mail_app, smtp, user)
+    same = await http.patch(url, json={"phone": phone, "currentPassword": PASSWORD}, headers=bearer(user.token))
+    assert same.status_code == 204, same.text
+    assert (await reset).status_code == 200
     signed_in = await http.post(f"{user.auth_base}/login", json={"email": user.email, "password": password})
     assert signed_in.status_code == 200, signed_in.text
 
