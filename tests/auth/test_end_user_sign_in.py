@@ -295,6 +295,25 @@ async def test_the_pools_imported_cost_is_kept_until_its_last_bcrypt_hash_is_rep
         assert await cost() == left
 
 
+async def test_a_new_password_replacing_the_last_bcrypt_hash_clears_the_pools_cost(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """Not only a sign-in replaces an imported hash: a new password does too (here one's own change; a reset goes
+    the same way), and the pool's cost goes with its last bcrypt hash."""
+    body = signup_body()
+    signed_up = (await client.post(auth_url(world, "signup"), json=body)).json()
+    await _with_bcrypt_hash(db, signed_up["accountId"], body["password"])
+    environment_id = uuid.UUID(world.environment_id)
+    await db.execute(update(Environment).where(Environment.id == environment_id).values(legacy_hash_cost=LEGACY_COST))
+    await db.commit()
+    POOLS.forget((AccountType.ENVIRONMENT_ACCOUNT, environment_id))
+    change = {"currentPassword": body["password"], "newPassword": "a passphrase of its own now"}
+    changed = await client.post(auth_url(world, "change-password"), json=change, headers=bearer(signed_up["token"]))
+    assert changed.status_code == 204, changed.text
+    db.expire_all()
+    assert await db.scalar(select(Environment.legacy_hash_cost).where(Environment.id == environment_id)) is None
+
+
 @pytest.mark.slow
 @pytest.mark.asvs("AUTH-02")
 async def test_in_a_pool_holding_imported_hashes_no_account_stands_apart(

@@ -23,6 +23,8 @@ import structlog
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import VerifyMismatchError
+from sqlalchemy import String, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.app import create_app
 from sump.kit import argon2_memory, passwords
@@ -292,6 +294,33 @@ async def test_in_a_pool_of_imported_hashes_every_check_does_the_same_work(monke
                 assert (replacement is not None) is (ok and stored in (low, high))
     finally:
         hasher.close()
+
+
+WELL_FORMED = "$2b$12$" + "a" * 53
+BCRYPT_SAMPLES = [
+    (WELL_FORMED, 12),
+    ("$2y$04$" + "./" * 26 + "z", 4),
+    ("$2a$31$" + "Z" * 53, 31),
+    ("$2b$31$short", None),  # a cost, but no hash: it would make every check of its pool take hours
+    ("$2b$03$" + "a" * 53, None),
+    ("$2b$32$" + "a" * 53, None),
+    ("$2b$1\u00b9$" + "a" * 53, None),  # a digit of another script
+    ("$2x$12$" + "a" * 53, None),
+    ("$2b$12" + "a" * 54, None),
+    ("$argon2id$v=19$m=19456,t=2,p=1$" + "a" * 22, None),
+    (None, None),
+]
+
+
+def test_a_bcrypt_hash_has_a_cost_only_when_well_formed() -> None:
+    assert [passwords.bcrypt_cost(stored) for stored, _ in BCRYPT_SAMPLES] == [cost for _, cost in BCRYPT_SAMPLES]
+
+
+async def test_the_databases_read_a_bcrypt_cost_as_sump_does(db: AsyncSession) -> None:
+    """What finds whether a pool still holds bcrypt hashes reads their cost in SQL, on both databases, as Python
+    does (the characters of the salt and digest aside: that one only keeps the pool's cost a while longer)."""
+    for stored, cost in BCRYPT_SAMPLES:
+        assert await db.scalar(select(passwords.bcrypt_cost_sql(literal(stored, String)))) == cost, stored
 
 
 def test_hashing_threads_run_at_the_process_priority() -> None:

@@ -172,7 +172,12 @@ async def upgrade_hash(call: Call, pool: Pool, account: Account, changed_at: dat
     the old password's hash never replaces it. The pool's last imported bcrypt hash gone, its checks no longer
     cost bcrypt's work (`legacy_hash_cost`)."""
     await repository.replace_hash_if_unchanged(call.db, pool, account.id, changed_at, new_hash)
-    if pool.legacy_hash_cost is not None and bcrypt_cost(account.password_hash) is not None:
+    await _replaced(call, pool, account.password_hash)
+
+
+async def _replaced(call: Call, pool: Pool, old_hash: str | None) -> None:
+    """An imported bcrypt hash was replaced: the pool may hold none any more (`legacy_hash_cost`)."""
+    if bcrypt_cost(old_hash) is not None:
         await repository.forget_legacy_cost_if_none_left(call.db, pool)
 
 
@@ -182,11 +187,12 @@ async def replace_password(
     """The account's password becomes `new_hash` (None: it has none), and every other session and every sign-in
     or reset link ends. The row is written first: a sign-in that checked the old password meanwhile waits for
     it, and is refused (`write_if_still_as_checked`)."""
-    account.password_hash = new_hash
+    old_hash, account.password_hash = account.password_hash, new_hash
     account.password_changed_at = utcnow()
     await call.db.flush()
     await links.end_ways_in(call.db, pool, account)  # first: a sign-in by one of them is waited for, and ended
     await sessions.revoke_all(call.db, account, keep=keep)
+    await _replaced(call, pool, old_hash)
 
 
 async def set_password(call: Call, pool: Pool, account: Account, new_hash: str, keep: uuid.UUID | None) -> None:

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, Delete, Select, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -21,7 +21,7 @@ from sump.db.tables.factors import Factor, RecoveryCode
 from sump.db.tables.links import AccountToken, LinkPurpose
 from sump.db.tables.reset_tokens import PasswordResetToken
 from sump.db.tables.tenants import Tenant
-from sump.kit.passwords import BCRYPT_PREFIXES
+from sump.kit.passwords import bcrypt_cost_sql
 
 
 async def read_alone(db: AsyncSession) -> None:
@@ -124,11 +124,14 @@ async def hold_if_password_set_at(db: AsyncSession, pool: Pool, account: Account
 
 
 async def forget_legacy_cost_if_none_left(db: AsyncSession, pool: Pool) -> None:
-    """The pool's `legacy_hash_cost` is cleared once none of its accounts holds a bcrypt hash any more."""
+    """The pool's `legacy_hash_cost` is cleared once none of its accounts holds a bcrypt hash any more. Its row is
+    held first, and the accounts are then read by a statement of their own, which sees what committed meanwhile:
+    of two last hashes replaced at once, the second sees the first's, and an import holding the row is waited
+    for, and its hashes seen."""
     model, row = pool.model, Environment if pool.environment_id else Tenant
-    bcrypt = or_(*(model.password_hash.startswith(prefix, autoescape=True) for prefix in BCRYPT_PREFIXES))
-    left = pool.select_accounts().with_only_columns(model.id).where(bcrypt).exists()
-    gone = update(row).where(row.id == pool.scope_id, ~left)
+    await db.execute(select(row.id).where(row.id == pool.scope_id).with_for_update(key_share=True))
+    left = pool.select_accounts().with_only_columns(model.id).where(bcrypt_cost_sql(model.password_hash).is_not(None))
+    gone = update(row).where(row.id == pool.scope_id, ~left.exists())
     await db.execute(
         gone.values(legacy_hash_cost=None, updated_at=row.updated_at).execution_options(synchronize_session=False)
     )

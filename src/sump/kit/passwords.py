@@ -350,9 +350,11 @@ class PasswordHasher:
         doubles with each step, so the sum is the work at `cost`."""
         cost = min(max(cost, MIN_BCRYPT_COST), MAX_BCRYPT_COST)
         own = bcrypt_cost(stored)
-        if own is None:
+        if own is None:  # an argon2id hash is checked; no hash, or one of no known kind, costs the dummy's check
             _verify_bcrypt(_dummy_bcrypt(cost), password)
-            return self._verify_argon2(stored, password) if stored else self._verify_dummy("\0" + password)
+            if stored is not None and stored.startswith(ARGON2_PREFIX):
+                return self._verify_argon2(stored, password)
+            return self._verify_dummy("\0" + password)
         assert stored is not None
         ok = _verify_bcrypt(stored, password)
         for lower in range(own, cost):
@@ -467,6 +469,24 @@ def _normalize(password: str) -> str:
 
 BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 MIN_BCRYPT_COST, MAX_BCRYPT_COST = 4, 31
+BCRYPT_HASH_LENGTH = 60
+ARGON2_PREFIX = "$argon2"
+
+
+def bcrypt_cost_sql(column: Any) -> Any:
+    """`bcrypt_cost` in SQL, for PostgreSQL and SQLite alike: the cost of a hash of bcrypt's prefix and length
+    whose cost is one of 04 to 31 (compared as text, exactly, before it is read as a number: a CASE keeps that
+    order), else NULL."""
+    from sqlalchemy import Integer, and_, case, cast, func
+
+    digits = func.substr(column, 5, 2)
+    well_formed = and_(
+        func.substr(column, 1, 4).in_(BCRYPT_PREFIXES),
+        func.length(column) == BCRYPT_HASH_LENGTH,
+        func.substr(column, 7, 1) == "$",
+        digits.in_([f"{cost:02d}" for cost in range(MIN_BCRYPT_COST, MAX_BCRYPT_COST + 1)]),
+    )
+    return case((well_formed, cast(digits, Integer)))
 
 
 def bcrypt_cost(stored: str | None) -> int | None:

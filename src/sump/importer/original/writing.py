@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +31,7 @@ from sump.importer.original.mapping import (
 )
 from sump.importer.original.report import ImportReport
 from sump.importer.original.source import ENVIRONMENT, ENVIRONMENT_ACCOUNT, TENANT, TENANT_ACCOUNT
-from sump.kit.passwords import BCRYPT_PREFIXES, MAX_BCRYPT_COST, MIN_BCRYPT_COST
+from sump.kit.passwords import bcrypt_cost
 
 BATCH = 500
 
@@ -118,29 +118,33 @@ async def write_tenant(
     await keep_legacy_hash_costs(writer.db, tenant_id)
 
 
-def _highest_bcrypt_cost(model: type[TenantAccount] | type[EnvironmentAccount], *where: Any) -> Any:
-    """The highest cost among the accounts' well-formed bcrypt hashes, each tested before its cost is read as a
-    number (a CASE keeps that order)."""
-    hashed, digit = model.password_hash, func.substr(model.password_hash, 5, 2)
-    well_formed = and_(
-        func.substr(hashed, 1, 4).in_(BCRYPT_PREFIXES),
-        func.substr(hashed, 7, 1) == "$",
-        func.substr(hashed, 5, 1).between("0", "3"),
-        func.substr(hashed, 6, 1).between("0", "9"),
-        digit.between(f"{MIN_BCRYPT_COST:02d}", f"{MAX_BCRYPT_COST:02d}"),
-    )
-    return select(func.max(case((well_formed, cast(digit, Integer))))).where(*where).scalar_subquery()
-
-
 async def keep_legacy_hash_costs(db: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """The tenant and each of its environments keep the highest cost of the bcrypt hashes they now hold (see
-    `db.base.DecoySeeded`): their password checks then all cost what checking one of those does."""
-    tenants = _highest_bcrypt_cost(TenantAccount, TenantAccount.tenant_id == tenant_id)
-    kept = {"updated_at": Tenant.updated_at}  # what the original says, not the import's moment
-    await db.execute(update(Tenant).where(Tenant.id == tenant_id).values(legacy_hash_cost=tenants, **kept))
-    environments = _highest_bcrypt_cost(EnvironmentAccount, EnvironmentAccount.environment_id == Environment.id)
-    of_tenant = update(Environment).where(Environment.tenant_id == tenant_id)
-    await db.execute(of_tenant.values(legacy_hash_cost=environments, updated_at=Environment.updated_at))
+    """The tenant and each of its environments keep the highest cost of the bcrypt hashes they now hold, read as
+    `kit.passwords.bcrypt_cost` reads one (see `db.base.DecoySeeded`): their password checks then all cost what
+    checking one of those does. The original's update times stay."""
+    in_tenant, legacy = tenant(tenant_id), "$2%"
+    staff = await db.scalars(
+        in_tenant.select(TenantAccount.password_hash).where(TenantAccount.password_hash.like(legacy))
+    )
+    users = await db.execute(
+        in_tenant.select(EnvironmentAccount.environment_id, EnvironmentAccount.password_hash).where(
+            EnvironmentAccount.password_hash.like(legacy)
+        )
+    )
+    costs: dict[uuid.UUID | None, int] = {}
+    for pool_id, stored in [*((None, stored) for stored in staff), *users]:
+        cost = bcrypt_cost(stored)
+        if cost is not None:
+            costs[pool_id] = max(costs.get(pool_id, 0), cost)
+    await db.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(legacy_hash_cost=costs.get(None), updated_at=Tenant.updated_at)
+    )
+    for environment_id in await db.scalars(in_tenant.select(Environment.id)):
+        of_environment = update(Environment).where(Environment.id == environment_id)
+        cost = costs.get(environment_id)
+        await db.execute(of_environment.values(legacy_hash_cost=cost, updated_at=Environment.updated_at))
 
 
 async def write_environments(

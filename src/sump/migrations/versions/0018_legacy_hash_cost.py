@@ -1,6 +1,7 @@
 """A tenant or environment keeps the highest bcrypt cost among the password hashes an import brought into it, so
 that every password check of the pool costs what checking one of them does: pools that already hold bcrypt hashes
-are given theirs.
+are given theirs, read as Sump reads a bcrypt hash (its prefix, a cost from 4 to 31, and 53 characters of salt
+and digest); a malformed one gives none.
 
 Revision ID: 0018
 Revises: 0017
@@ -8,6 +9,8 @@ Create Date: 2026-12-06
 """
 
 from __future__ import annotations
+
+import re
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,29 +20,29 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-# A well-formed bcrypt hash's cost (04 to 31), tested before it is read as a number (CASE keeps that order).
-COST = (
-    "CASE WHEN substr(password_hash, 1, 4) IN ('$2a$', '$2b$', '$2y$') AND substr(password_hash, 7, 1) = '$' "
-    "AND substr(password_hash, 5, 1) BETWEEN '0' AND '3' AND substr(password_hash, 6, 1) BETWEEN '0' AND '9' "
-    "AND substr(password_hash, 5, 2) BETWEEN '04' AND '31' THEN CAST(substr(password_hash, 5, 2) AS INTEGER) END"
-)
+BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+POOLS = (("tenant", "tenant_account", "tenant_id"), ("environment", "environment_account", "environment_id"))
 
 
 def upgrade() -> None:
-    for table, accounts, key in (
-        ("tenant", "tenant_account", "tenant_id"),
-        ("environment", "environment_account", "environment_id"),
-    ):
-        op.add_column(table, sa.Column("legacy_hash_cost", sa.SmallInteger(), nullable=True))
-        op.execute(
-            f"UPDATE {table} SET legacy_hash_cost = (SELECT max({COST}) FROM {accounts} "  # noqa: S608 (names: constants)
-            f"WHERE {accounts}.{key} = {table}.id)"
-        )
+    connection = op.get_bind()
+    for name, accounts_name, key in POOLS:
+        op.add_column(name, sa.Column("legacy_hash_cost", sa.SmallInteger(), nullable=True))
+        accounts = sa.table(accounts_name, sa.column(key, sa.Uuid()), sa.column("password_hash", sa.String()))
+        costs: dict[object, int] = {}
+        hashes = sa.select(accounts.c[key], accounts.c.password_hash).where(accounts.c.password_hash.like("$2%"))
+        for pool_id, stored in connection.execute(hashes):
+            found = BCRYPT_HASH.fullmatch(stored)
+            if found:
+                costs[pool_id] = max(costs.get(pool_id, 0), int(found.group(1)))
+        pools = sa.table(name, sa.column("id", sa.Uuid()), sa.column("legacy_hash_cost", sa.SmallInteger()))
+        for pool_id, cost in costs.items():
+            connection.execute(pools.update().where(pools.c.id == pool_id).values(legacy_hash_cost=cost))
 
 
 def downgrade() -> None:
-    for table in ("environment", "tenant"):
+    for name, _, _ in reversed(POOLS):
         if op.get_bind().dialect.name == "sqlite":  # in place: a copy of the table would cascade its deletion
-            op.execute(f'ALTER TABLE "{table}" DROP COLUMN "legacy_hash_cost"')
+            op.execute(f'ALTER TABLE "{name}" DROP COLUMN "legacy_hash_cost"')
         else:
-            op.drop_column(table, "legacy_hash_cost")
+            op.drop_column(name, "legacy_hash_cost")
