@@ -16,7 +16,7 @@ from sump.importer.original.report import ImportReport
 from sump.kit.custom_properties import check_limits
 from sump.kit.errors import Problem
 from sump.kit.identifiers import normalize_email, normalize_phone, normalize_username
-from sump.kit.passwords import bcrypt_cost
+from sump.kit.passwords import ARGON2_PREFIX, bcrypt_cost
 from sump.kit.schemas import HttpUrl
 
 IDENTIFIERS = ("email", "phone", "username")
@@ -83,7 +83,7 @@ def identifiers_of(row: Any) -> dict[str, str | None] | str:
 def account_fields(report: ImportReport, table: str, row: Any, identifiers: dict[str, str | None]) -> dict[str, Any]:
     account_id = as_uuid(row["id"])
     password_hash = row["password_hash"]
-    if password_hash is not None and bcrypt_cost(password_hash) is None and not password_hash.startswith("$argon2"):
+    if password_hash is not None and bcrypt_cost(password_hash) is None and not password_hash.startswith(ARGON2_PREFIX):
         report.adjust(
             table,
             account_id,
