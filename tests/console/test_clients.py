@@ -52,18 +52,23 @@ def test_application_lifecycle(page: Page, api: httpx.Client, owner: Owner) -> N
     assert [(item["name"], item["redirectUris"], item["scopes"]) for item in registered] == [
         ("Web shop", ["https://shop.example.com/callback", "http://127.0.0.1/callback"], ["openid", "email"])
     ]
+    assert registered[0]["idTokenSignedResponseAlg"] == "RS256"  # the form's default, as the API's
     assert registered[0]["clientId"] == client_id
 
     page.get_by_role("link", name="Continue").click()
     expect(page.get_by_test_id("client-secret")).to_have_count(0)
     assert secret not in page.content()
+    expect(page.get_by_label("RS256")).to_be_checked()
     page.get_by_label("First party").uncheck()
     page.get_by_label("Refresh tokens").uncheck()
+    page.get_by_label("ES256").check()
     page.get_by_label("Redirect URIs", exact=True).fill("https://shop.example.com/new")
     page.get_by_role("button", name="Save client").click()
     expect(page.get_by_role("status").first).to_have_text("Client Web shop saved.")
     changed = api.get(f"{clients_api(owner)}/{registered[0]['id']}", headers=owner.auth).json()
     assert changed["firstParty"] is False
+    assert changed["idTokenSignedResponseAlg"] == "ES256"
+    expect(page.get_by_label("ES256")).to_be_checked()
     assert changed["grantTypes"] == ["authorization_code"]
     assert changed["redirectUris"] == ["https://shop.example.com/new"]
 

@@ -225,3 +225,39 @@ def test_an_admin_resets_the_factors_of_an_account_and_of_an_end_user(
     )
     assert end_again.status_code == 200
     assert "token" in end_again.json()
+
+
+def test_granting_power_in_the_console_leads_to_the_step_up_page_and_back(page: Page, api: httpx.Client) -> None:
+    """An invitation into admin, and a new automation client, asked by an owner whose session has not used their
+    factor: the step-up page, then back to the form, which then does it."""
+    invited = "An invitation is on its way to new-admin@example.com"
+    for form, fill, submit, done in (
+        ("/console/accounts/new", {"Email": "new-admin@example.com"}, "Invite or create", page.get_by_text(invited)),
+        (
+            "/console/automation-clients",
+            {"Name": "Nightly sync"},
+            "Create automation client",
+            page.get_by_test_id("client-secret"),
+        ),
+    ):
+        owner = make_owner(api)
+        page.context.clear_cookies()
+        signed_in(page, owner)  # before the factor: this session has never used one
+        seed, _, _ = enrol_by_api(api, owner_base(owner), owner.token)
+        for attempt in range(2):
+            page.goto(form)
+            for label, value in fill.items():
+                page.get_by_label(label, exact=True).fill(value)
+            if form.endswith("new"):
+                page.get_by_label("Role").select_option("admin")
+            else:
+                page.get_by_label("environments:read").check()
+            page.get_by_role("button", name=submit).click()
+            if attempt == 0:
+                expect(page).to_have_url(f"/console/step-up?next={form.replace('/', '%2F')}")
+                page.get_by_label("Authenticator code or recovery code").fill(code(seed, 1))
+                page.get_by_role("button", name="Confirm").click()
+                expect(page).to_have_url(form)
+        expect(done).to_have_count(1)
+    made = api.get(f"/tenants/{owner.tenant_id}/clients", headers=owner.auth).json()
+    assert [client["name"] for client in made] == ["Nightly sync"]

@@ -12,6 +12,7 @@ import pytest
 
 from sump.db.base import utcnow
 from sump.sessions import service as sessions
+from tests.clients.support import automation
 from tests.factors.conftest import (
     Clock,
     Enrolled,
@@ -286,3 +287,91 @@ async def test_key_rotation_and_account_deletion_by_an_admin_need_step_up(
     assert (await _step_up(client, admin, clock.code(admin.seed))).status_code == 200
     assert (await client.post(rotate, headers=admin.auth)).status_code == 200
     assert (await client.delete(f"{world.base}/accounts/{victim.account_id}", headers=admin.auth)).status_code == 204
+
+
+async def test_handing_out_a_tenants_power_or_erasing_an_environment_needs_step_up(
+    client: httpx.AsyncClient, world: TenantWorld, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What would let a stolen session outrank itself: an owner or admin account made or invited, a role changed,
+    an account disabled or enabled, an automation client (an admin of the tenant) made, widened or given a new
+    secret; and erasing a whole environment, as erasing one account; and the tenant's sign-in settings. Each
+    answers 403 `step_up_required` to an owner with a factor outside the five minutes, then passes once stepped
+    up. What grants no power (a user made or invited) is not asked."""
+    _, owner = await member_with_totp(client, world, clock, role="owner")
+    member = await world.add_member("user")
+    robot = await automation(client, world, ["environments:read"])
+    pending = await client.post(
+        f"{world.base}/invitations",
+        json={"email": f"adm-{tag()}@example.com", "role": "admin"},
+        headers=world.owner.auth,
+    )
+    assert pending.status_code == 201, pending.text
+    environment = await world.add_environment()
+
+    def account(role: str) -> dict[str, object]:
+        name = tag()
+        grant = [{"role": role, "target": "tenant", "targetId": world.tenant_id}]
+        return {
+            "name": f"New {name}",
+            "email": f"{name}@example.com",
+            "username": f"u_{name}",
+            "password": PASSWORD,
+            "roles": grant,
+        }
+
+    asked = {
+        "an admin made": ("POST", f"{world.base}/accounts", account("admin")),
+        "an owner made": ("POST", f"{world.base}/accounts", account("owner")),
+        "a role changed": ("PATCH", f"{world.base}/accounts/{member.account_id}/role", {"role": "owner"}),
+        "an account disabled": ("PATCH", f"{world.base}/accounts/{member.account_id}/disable", None),
+        "an admin invited": ("POST", f"{world.base}/invitations", {"email": f"i-{tag()}@example.com", "role": "admin"}),
+        "an admin's invitation resent": ("POST", f"{world.base}/invitations/{pending.json()['id']}/resend", None),
+        "an automation client made": (
+            "POST",
+            f"{world.base}/clients",
+            {"name": "Robot", "permissions": ["audit:read"]},
+        ),
+        "an automation client widened": (
+            "PATCH",
+            f"{world.base}/clients/{robot['id']}",
+            {"permissions": ["audit:read"]},
+        ),
+        "an automation client's new secret": (
+            "POST",
+            f"{world.base}/clients/{robot['id']}/secrets",
+            {"overlapSeconds": 0},
+        ),
+        "an environment deleted": ("DELETE", f"{world.base}/environments/{environment}", None),
+        "the sign-in settings": ("PATCH", world.base, {"settings": {"factorPolicy": "off"}}),
+    }
+    not_asked = {
+        "a user made": ("POST", f"{world.base}/accounts", account("user")),
+        "a user invited": ("POST", f"{world.base}/invitations", {"email": f"u-{tag()}@example.com", "role": "user"}),
+        "the tenant renamed": ("PATCH", world.base, {"name": "Renamed"}),
+        "an automation client renamed": ("PATCH", f"{world.base}/clients/{robot['id']}", {"name": "Robot two"}),
+    }
+
+    async def send(method: str, url: str, body: object) -> httpx.Response:
+        return await client.request(method, url, json=body, headers=owner.auth)
+
+    later(monkeypatch, timedelta(minutes=6))
+    for name, (method, url, body) in asked.items():
+        refused = await send(method, url, body)
+        assert refused.status_code == 403, name
+        assert refused.json()["code"] == "step_up_required", name
+    for name, (method, url, body) in not_asked.items():
+        assert (await send(method, url, body)).status_code in (200, 201, 204), name
+
+    assert (await _step_up(client, owner, clock.code(owner.seed))).status_code == 200
+    for name, (method, url, body) in asked.items():
+        done = await send(method, url, body)
+        assert done.status_code in (200, 201, 204), (name, done.text)
+
+
+async def test_an_admin_changes_no_sign_in_setting_of_the_tenant(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    admin = await world.add_member("admin")
+    refused = await client.patch(world.base, json={"settings": {"factorPolicy": "off"}}, headers=admin.auth)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "insufficient_role"
+    assert (await client.get(world.base, headers=admin.auth)).json()["settings"]["factorPolicy"] != "off"
+    assert (await client.patch(world.base, json={"name": "Still theirs"}, headers=admin.auth)).status_code == 204

@@ -289,6 +289,22 @@ async def test_an_end_user_made_without_a_password_sets_one_through_an_invitatio
     assert await events(db, "end_user.invitation_accepted", target_id=account_id)
 
 
+async def test_set_password_invitations_to_one_address_are_limited(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """At most 3 in 15 minutes to one end user's address, whoever sends them; the last link still works."""
+    world, accounts, account_id, email = await _made_without_password(http)
+    admin = await world.add_member("admin")
+    for sender in (world.owner, admin, world.owner):
+        assert (await http.post(f"{accounts}/{account_id}/invitation", headers=sender.auth)).status_code == 202
+    refused = await http.post(f"{accounts}/{account_id}/invitation", headers=admin.auth)
+    assert code(refused) == (429, "rate_limited")
+    last = link_in(await delivered(mail_app, smtp, email, READY, count=3))[3]
+    base = f"/api/v1/auth/environments/{world.environment_id}"
+    done = await http.post(f"{base}/invitations/set-password", json={"token": last, "password": NEW_PASSWORD})
+    assert done.status_code == 200, done.text
+
+
 async def test_a_set_password_invitation_is_no_invitation_into_an_organization(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:

@@ -355,3 +355,56 @@ async def test_an_invitation_dies_with_its_inviters_authority(
     )
     assert raised.status_code == 204
     assert (await accept(world, token)).status_code == 201
+
+
+async def test_a_resend_makes_its_sender_the_inviter(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """An invitation whose inviter lost the authority to grant its role is dead; an owner who resends it gives it
+    their own, so the new link works (before, the resend answered 200 and mailed a link that could never be
+    followed)."""
+    world = await new_tenant(http)
+    admin = await world.add_member("admin")
+    email = address()
+    invitation_id = (await invite(world, email, "user", by=admin.auth)).json()["id"]
+    lookup = f"/api/v1/auth/tenants/{world.tenant_id}/invitations/lookup"
+    first = link_in(await delivered(mail_app, smtp, email, SUBJECT))[3]
+    demoted = await http.patch(
+        f"{world.base}/accounts/{admin.account_id}/role", json={"role": "user"}, headers=world.owner.auth
+    )
+    assert demoted.status_code == 204
+    assert code(await http.post(lookup, json={"token": first})) == INVALID
+
+    resent = await http.post(f"{world.base}/invitations/{invitation_id}/resend", headers=world.owner.auth)
+    assert resent.status_code == 200, resent.text
+    second = link_in(await delivered(mail_app, smtp, email, SUBJECT, count=2))[3]
+    assert (await http.post(lookup, json={"token": second})).status_code == 200
+    assert (await accept(world, second)).status_code == 201
+
+
+async def test_invitation_emails_are_limited_per_address_and_per_sender(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """An invitation is an email in Sump's name to an address of the sender's choosing: one address gets at most
+    3 in 15 minutes from one tenant, resends included, whoever sends them, and one account sends at most 100 an
+    hour. Both stay on when per-address limits are off (as here); a refused one changes nothing, so the link sent
+    before still works."""
+    world = await new_tenant(http)
+    admin = await world.add_member("admin")
+    email = address()
+    invitation_id = (await invite(world, email)).json()["id"]
+    resend = f"{world.base}/invitations/{invitation_id}/resend"
+    assert (await http.post(resend, headers=world.owner.auth)).status_code == 200
+    assert (await http.post(resend, headers=admin.auth)).status_code == 200
+    refused = await http.post(resend, headers=world.owner.auth)
+    assert code(refused) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert code(await invite(world, email, by=admin.auth)) == (429, "rate_limited")
+    last = link_in(await delivered(mail_app, smtp, email, SUBJECT, count=3))[3]
+    assert len(smtp.inbox.to(email)) == 3
+    assert (await accept(world, last)).status_code == 201
+
+    for _ in range(97):  # three of the owner's sends are counted above, the refused resend among them
+        assert (await invite(world, address())).status_code == 201
+    assert code(await invite(world, address())) == (429, "rate_limited")
+    assert (await invite(world, address(), by=admin.auth)).status_code == 201

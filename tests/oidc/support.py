@@ -36,6 +36,7 @@ class RP:
     client_id: str
     secret: str | None
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    id_token_algorithm: str = "RS256"  # the default of a registration that names none
 
     @property
     def issuer(self) -> str:
@@ -71,7 +72,9 @@ async def new_rp(http: httpx.AsyncClient, world: TenantWorld, environment_id: st
     environment = environment_id or world.environment_id
     defaults = {"postLogoutRedirectUris": [AFTER_LOGOUT], "scopes": ["openid", "email", "profile", "phone"]}
     created = await register(http, world, application(**(defaults | body)), environment)
-    return RP(world, environment, created["clientId"], created["clientSecret"])
+    rp = RP(world, environment, created["clientId"], created["clientSecret"])
+    rp.id_token_algorithm = created["idTokenSignedResponseAlg"]
+    return rp
 
 
 def hosted(user: EndUser) -> dict[str, str]:
@@ -122,12 +125,14 @@ async def tokens_for(http: httpx.AsyncClient, rp: RP, user: EndUser, **overrides
 
 
 async def verified_id_token(http: httpx.AsyncClient, rp: RP, token: str) -> dict[str, Any]:
-    """The ID token's claims, checked against the environment's JWKS, the issuer and the client as audience."""
+    """The ID token's claims, checked against the environment's JWKS (the key's own algorithm, which must be the
+    one the client registered), the issuer and the client as audience."""
     keys = (await http.get(f"/api/v1/environments/{rp.environment_id}/.well-known/jwks.json")).json()
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(key for key in keys["keys"] if key["kid"] == kid)
+    assert key["alg"] == rp.id_token_algorithm
     claims: dict[str, Any] = jwt.decode(
-        token, jwt.PyJWK(key).key, algorithms=["ES256"], audience=rp.client_id, issuer=rp.issuer
+        token, jwt.PyJWK(key).key, algorithms=[rp.id_token_algorithm], audience=rp.client_id, issuer=rp.issuer
     )
     return claims
 

@@ -52,7 +52,7 @@ async def test_the_document_lists_only_what_is_supported(client: httpx.AsyncClie
     assert document["response_types_supported"] == ["code"]
     assert document["response_modes_supported"] == ["query"]
     assert document["code_challenge_methods_supported"] == ["S256"]
-    assert document["id_token_signing_alg_values_supported"] == ["ES256"]
+    assert document["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert document["subject_types_supported"] == ["public"]
     assert document["authorization_response_iss_parameter_supported"] is True
     assert set(document["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,14 +11,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
-from sump.db.tables.tokens import SigningKey
+from sump.db.tables.tokens import KeyStatus, SigningKey
 from sump.sdk import JwksVerifier, Principal, TokenError, current_user, require_permissions
 from sump.tokens import keys
-from tests.support import TenantWorld, bearer
+from tests.clients.support import application, register
+from tests.support import SECRET, TenantWorld, bearer
 
 
 @pytest.fixture
@@ -50,6 +52,34 @@ async def test_verifies_a_sump_token(
     principal = await verifier_for(world, sump_http).verify(token)
     assert str(principal.environment_id) == world.environment_id
     assert principal.claims["sub"] == str(principal.account_id)
+
+
+async def test_verifies_beside_rsa_keys_and_refuses_what_they_sign(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, sump_http: httpx.AsyncClient
+) -> None:
+    """An environment that signs ID tokens RS256 publishes RSA keys beside its EC ones: the verifier reads the
+    JWKS as before and takes no access token from an RSA key, not even one signed by the environment's own."""
+    await register(client, world, application(idTokenSignedResponseAlg="RS256"))
+    row = await db.scalar(
+        select(SigningKey).where(
+            SigningKey.algorithm == "RS256",
+            SigningKey.status == KeyStatus.ACTIVE,
+            SigningKey.environment_id == uuid.UUID(world.environment_id),
+        )
+    )
+    assert row is not None
+    token = await access_token(client, world)
+    verifier = verifier_for(world, sump_http)
+    principal = await verifier.verify(token)
+    claims = principal.claims
+    rsa_signed = jwt.encode(
+        claims,
+        keys.unseal(SECRET, row.kid, row.private_key),
+        algorithm="RS256",
+        headers={"kid": row.kid, "typ": "at+jwt"},
+    )
+    with pytest.raises(TokenError):
+        await verifier.verify(rsa_signed)
 
 
 async def test_rejects_tokens_of_another_environment(

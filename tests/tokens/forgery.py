@@ -95,18 +95,18 @@ class Attacker:
 
 @dataclass(frozen=True)
 class Genuine:
-    """A real access token taken apart: its header, its claims, the key that signed it and its JWKS entry."""
+    """A real token taken apart: its header, its claims, the key that signed it and its JWKS entry."""
 
     header: dict[str, Any]
     claims: dict[str, Any]
-    key: ec.EllipticCurvePrivateKey
+    key: keys.PrivateKey
     published: dict[str, Any]
 
     def sign(self, claims: dict[str, Any] | None = None, **header: Any) -> str:
         """The claims (these, else the genuine ones) signed with the real key, under the real header changed by
         `header` (a value of None removes the parameter)."""
         merged = {"kid": self.header["kid"], "typ": self.header["typ"], **header}  # PyJWT drops a None `typ`
-        return jwt.encode(claims or self.claims, self.key, algorithm="ES256", headers=merged)
+        return jwt.encode(claims or self.claims, self.key, algorithm=self.header["alg"], headers=merged)
 
     def genuine(self) -> str:
         return self.sign()

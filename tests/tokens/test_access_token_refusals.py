@@ -4,13 +4,18 @@ the header, and algorithms other than ES256. Each hostile token changes one thin
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support import TenantWorld, bearer, new_tenant
+from sump.db.tables.tokens import KeyStatus, SigningKey
+from sump.tokens import keys
+from tests.clients.support import application, register
+from tests.support import SECRET, TenantWorld, bearer, new_tenant
 from tests.tokens import forgery
 from tests.tokens.forgery import Attacker, Genuine
 
@@ -87,6 +92,32 @@ async def test_me_accepts_es256_only(client: httpx.AsyncClient, world: TenantWor
     real = await forgery.signed_in(client, world, db)
     hostile = forgery.wrong_algorithm(real)
     assert jwt.get_unverified_header(hostile["HS256 keyed with the public PEM"])["alg"] == "HS256"
+    await assert_refused(client, world, real, hostile)
+
+
+@pytest.mark.asvs("JWT-02")
+async def test_me_refuses_tokens_signed_by_the_environments_own_rsa_key(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """The environment's RS256 keys, published beside its ES256 ones for the ID tokens of clients registered for
+    them, verify no access token: not one signed RS256 by the real RSA key under its own kid, nor one that names
+    that kid over an ES256 signature (a key is used with its own algorithm, for its own purpose)."""
+    real = await forgery.signed_in(client, world, db)
+    await register(client, world, application(idTokenSignedResponseAlg="RS256"))
+    row = await db.scalar(
+        select(SigningKey).where(
+            SigningKey.environment_id == uuid.UUID(world.environment_id),
+            SigningKey.algorithm == "RS256",
+            SigningKey.status == KeyStatus.ACTIVE,
+        )
+    )
+    assert row is not None
+    rsa_key = keys.unseal(SECRET, row.kid, row.private_key)
+    header = {"kid": row.kid, "typ": "at+jwt"}
+    hostile = {
+        "RS256 by the environment's RSA key": jwt.encode(real.claims, rsa_key, algorithm="RS256", headers=header),
+        "ES256 naming the RSA key's kid": real.sign(kid=row.kid),
+    }
     await assert_refused(client, world, real, hostile)
 
 

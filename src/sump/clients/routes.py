@@ -23,6 +23,7 @@ from sump.clients.schemas import (
     SecretRotation,
 )
 from sump.db.tables.clients import Client
+from sump.kit.deps import SettingsDep
 from sump.kit.errors import problem_responses
 from sump.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, link_next
 from sump.kit.transactions import DbSession
@@ -62,10 +63,10 @@ async def _page(
 
 @router.post(ENVIRONMENT, status_code=201, response_model=ClientCreated)
 async def create_client(
-    environment_id: EnvironmentId, body: ClientCreate, actor: Manager, db: DbSession
+    environment_id: EnvironmentId, body: ClientCreate, actor: Manager, db: DbSession, settings: SettingsDep
 ) -> ClientCreated:
     """Registers an application or a machine client of the environment. The answer holds its secret, this once."""
-    return _created(*await service.create(db, actor, environment_id, body))
+    return _created(*await service.create(db, settings, actor, environment_id, body))
 
 
 @router.get(ENVIRONMENT, response_model=list[ClientView])
@@ -89,11 +90,16 @@ async def get_client(environment_id: EnvironmentId, pk: ClientPk, actor: TenantM
 
 @router.patch(ENVIRONMENT + ONE, status_code=204)
 async def update_client(
-    environment_id: EnvironmentId, pk: ClientPk, body: ClientUpdate, actor: Manager, db: DbSession
+    environment_id: EnvironmentId,
+    pk: ClientPk,
+    body: ClientUpdate,
+    actor: Manager,
+    db: DbSession,
+    settings: SettingsDep,
 ) -> None:
     """Changes what the client's purpose lets change (an application: redirect URIs, grant types, scopes, first
-    party; a machine client: audience and permissions)."""
-    await service.update(db, actor, environment_id, pk, body)
+    party, ID tokens' algorithm; a machine client: audience and permissions)."""
+    await service.update(db, settings, actor, environment_id, pk, body)
 
 
 @router.delete(ENVIRONMENT + ONE, status_code=204)
@@ -138,8 +144,10 @@ async def get_automation_client(pk: ClientPk, actor: TenantMember, db: DbSession
 
 
 @router.patch(AUTOMATION + ONE, status_code=204)
-async def update_automation_client(pk: ClientPk, body: AutomationClientUpdate, actor: Owner, db: DbSession) -> None:
-    await service.update(db, actor, None, pk, body)
+async def update_automation_client(
+    pk: ClientPk, body: AutomationClientUpdate, actor: Owner, db: DbSession, settings: SettingsDep
+) -> None:
+    await service.update(db, settings, actor, None, pk, body)
 
 
 @router.delete(AUTOMATION + ONE, status_code=204)

@@ -114,6 +114,11 @@ def _both_grants() -> list[GrantType]:
     return ["authorization_code", "refresh_token"]
 
 
+IdTokenAlgorithm = Literal["ES256", "RS256"]
+SIGNED_WITH = (
+    "The algorithm of the application's ID tokens (OpenID Connect Registration's `id_token_signed_response_alg`): "
+    "RS256, the default every relying-party library accepts, or ES256. Access tokens are ES256 either way."
+)
 FIRST_PARTY = "First-party applications sign their end users in without asking consent; third-party ones ask it."
 AUDIENCE = "A machine client's access tokens' `aud`: the builder's API that accepts them."
 PERMISSIONS = "A machine client's permissions: names from the environment's permission catalog."
@@ -131,6 +136,7 @@ class ApplicationCreate(RequestModel):
     grant_types: ApplicationGrants = Field(default_factory=_both_grants, description=GRANTS)
     scopes: Scopes = Field(default_factory=_openid, description="The scopes the application may ask.")
     first_party: StrictBool = Field(default=True, description=FIRST_PARTY)
+    id_token_signed_response_alg: IdTokenAlgorithm = Field(default="RS256", description=SIGNED_WITH)
 
 
 class MachineCreate(RequestModel):
@@ -147,7 +153,8 @@ ClientCreate = Annotated[ApplicationCreate | MachineCreate, Field(discriminator=
 
 class ClientUpdate(ChangeModel):
     """What to change; what is left out keeps its value. An application changes its redirect URIs, grant types,
-    scopes and first party; a machine client its audience and permissions; both their name."""
+    scopes, first party and ID tokens' algorithm; a machine client its audience and permissions; both their
+    name."""
 
     name: Omittable[ContainerName] = None
     redirect_uris: Omittable[Annotated[RedirectUris, Field(min_length=1)]] = None
@@ -155,6 +162,7 @@ class ClientUpdate(ChangeModel):
     grant_types: Omittable[ApplicationGrants] = Field(default=None, description=GRANTS)
     scopes: Omittable[Scopes] = None
     first_party: Omittable[StrictBool] = Field(default=None, description=FIRST_PARTY)
+    id_token_signed_response_alg: Omittable[IdTokenAlgorithm] = Field(default=None, description=SIGNED_WITH)
     audience: Omittable[Audience] = Field(default=None, description=AUDIENCE)
     permissions: Omittable[Permissions] = Field(default=None, description=PERMISSIONS)
 
@@ -193,6 +201,7 @@ class ClientView(ResponseModel):
     grant_types: list[str]
     scopes: list[str]
     first_party: bool
+    id_token_signed_response_alg: str | None = Field(description="An application's ID tokens' algorithm; else null.")
     audience: str | None
     permissions: list[str]
     created_at: datetime

@@ -31,14 +31,18 @@ from sump.clients.schemas import (
     ClientUpdate,
     MachineCreate,
 )
+from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.clients import Client, ClientKind, ClientPurpose, ClientSecret
+from sump.db.tables.environments import Environment
 from sump.environments import service as environments
 from sump.kit import audit
 from sump.kit.audit import Ref, ref
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem, bad_request, not_found
 from sump.organizations.service import catalog
+from sump.sessions import service as sessions
+from sump.tokens import service as tokens
 
 # What an unknown client's secret is compared with, so that it costs what a known one does.
 _NO_SECRET = token_digest("no client has this secret")
@@ -99,10 +103,22 @@ async def authenticate(
 # --- registration -------------------------------------------------------------------------------------------
 
 
-async def _scope(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID | None) -> None:
+async def _scope(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID | None) -> Environment | None:
     """An environment of the actor's tenant (404 otherwise); None is the tenant itself."""
-    if environment_id is not None:
-        await environments.get(db, actor, environment_id)
+    return None if environment_id is None else await environments.get(db, actor, environment_id)
+
+
+async def _publish_keys_for(db: AsyncSession, settings: Settings, environment: Environment, client: Client) -> None:
+    """The environment's keys of the application's ID-token algorithm, made now if it has none: the JWKS then
+    publishes them before the first ID token, where every worker's kept JWKS has had time to follow."""
+    if client.id_token_signed_response_alg is not None:
+        await tokens.active_key(db, settings, environment, client.id_token_signed_response_alg)
+
+
+def _step_up_for_automation(actor: TenantActor) -> None:
+    """An automation client acts as an admin of the tenant: making one, widening what it may do or taking a new
+    secret of one needs a step-up of an actor with a second factor, as granting an account that power does."""
+    sessions.require_step_up(actor.session, actor.account)
 
 
 def _rule(environment_id: uuid.UUID | None) -> policy.Rule:
@@ -138,11 +154,16 @@ async def _register(db: AsyncSession, actor: TenantActor, client: Client) -> tup
 
 
 async def create(
-    db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID, body: ApplicationCreate | MachineCreate
+    db: AsyncSession,
+    settings: Settings,
+    actor: TenantActor,
+    environment_id: uuid.UUID,
+    body: ApplicationCreate | MachineCreate,
 ) -> tuple[Client, str | None]:
     """An environment's client, and its secret (shown once; None for a public client)."""
     require(policy.manage(actor))
-    await _scope(db, actor, environment_id)
+    environment = await _scope(db, actor, environment_id)
+    assert environment is not None
     if isinstance(body, MachineCreate):
         _check_audience(environment_id, body.audience)
         permissions = await _known_permissions(db, actor, environment_id, body.permissions) if body.permissions else []
@@ -166,9 +187,11 @@ async def create(
             grant_types=list(body.grant_types),
             scopes=list(body.scopes),
             first_party=body.first_party,
+            id_token_signed_response_alg=body.id_token_signed_response_alg,
             audience=None,
             permissions=[],
         )
+        await _publish_keys_for(db, settings, environment, client)
     client.environment_id, client.name = environment_id, body.name
     return await _register(db, actor, client)
 
@@ -178,6 +201,7 @@ async def create_automation(
 ) -> tuple[Client, str | None]:
     """A tenant's automation client, and its secret (shown once)."""
     require(policy.manage_automation(actor))
+    _step_up_for_automation(actor)
     client = Client(
         environment_id=None,
         purpose=ClientPurpose.AUTOMATION,
@@ -216,14 +240,18 @@ def _not_applicable(client: Client, field: str) -> Problem:
 
 async def update(
     db: AsyncSession,
+    settings: Settings,
     actor: TenantActor,
     environment_id: uuid.UUID | None,
     pk: uuid.UUID,
     body: ClientUpdate | AutomationClientUpdate,
 ) -> Client:
     require(_rule(environment_id)(actor))
+    environment = await _scope(db, actor, environment_id)
     client = await get(db, actor, environment_id, pk)
     changes = body.model_dump(exclude_unset=True)
+    if client.purpose is ClientPurpose.AUTOMATION and "permissions" in changes:
+        _step_up_for_automation(actor)
     allowed = _changeable(client)
     for field in changes:
         if field not in allowed:
@@ -237,6 +265,8 @@ async def update(
             changes["permissions"] = await _known_permissions(db, actor, client.environment_id, changes["permissions"])
     for field, value in changes.items():
         setattr(client, field, value)
+    if environment is not None and "id_token_signed_response_alg" in changes:
+        await _publish_keys_for(db, settings, environment, client)
     client.updated_at = utcnow()
     await _audit(db, actor, "client.updated", client, fields=sorted(changes))
     return client
@@ -256,7 +286,8 @@ def _check_audience(environment_id: uuid.UUID, audience: str) -> None:
 
 def _changeable(client: Client) -> set[str]:
     if client.purpose is ClientPurpose.APPLICATION:
-        return {"name", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "first_party"}
+        fields = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "first_party")
+        return {"name", *fields, "id_token_signed_response_alg"}
     if client.purpose is ClientPurpose.MACHINE:
         return {"name", "audience", "permissions"}
     return {"name", "permissions"}
@@ -278,6 +309,8 @@ async def rotate(
     client = await get(db, actor, environment_id, pk)
     if client.kind is not ClientKind.CONFIDENTIAL:
         raise Problem(409, "public_client", "A public client has no secret.")
+    if client.purpose is ClientPurpose.AUTOMATION:
+        _step_up_for_automation(actor)
     ends = utcnow() + timedelta(seconds=overlap_seconds)
     await repository.end_secrets(db, client.id, ends)
     secret = await _new_secret(db, client)

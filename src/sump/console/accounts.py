@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sump.access.policy import require
 from sump.access.pools import tenant_pool
 from sump.accounts import verification
+from sump.console.factors import step_up_first
 from sump.console.web import (
     Actor,
     FormErrors,
@@ -166,6 +167,7 @@ async def create_account(request: Request, actor: Actor, call: CallDep) -> Respo
         errors = {("role" if key.startswith("roles") else key): message for key, message in invalid.errors.items()}
         return _new_page(request, actor, values, errors, 400)
     except Problem as problem:
+        step_up_first(problem)
         await roll_back(db, actor)
         failed = problem_errors(problem)
         errors = {("role" if key.startswith("roles") else key): message for key, message in failed.errors.items()}

@@ -31,6 +31,7 @@ from sump.clients.schemas import (
     MachineCreate,
     SecretRotation,
 )
+from sump.console.factors import step_up_first
 from sump.console.web import Actor, FormErrors, problem_errors, read_form, redirect, render, roll_back, validated
 from sump.db.tables.clients import Client, ClientPurpose
 from sump.db.tables.environments import Environment
@@ -58,6 +59,7 @@ def _lines(value: str) -> list[str]:
 def _errors(failed: FormErrors | Problem) -> tuple[int, dict[str, str]]:
     """A refusal's status and its messages by the page's field names (`redirectUris.0` is `redirectUris`)."""
     if isinstance(failed, Problem):
+        step_up_first(failed)
         if failed.status == 404:
             raise failed
         status, failed = failed.status, problem_errors(failed)
@@ -98,7 +100,13 @@ async def _list(
 ) -> Response:
     context = await _context(db, actor, environment_id)
     clients = await service.page(db, actor, environment_id, None, 200)
-    defaults = {"scopes": ["openid"], "permissions": [], "refresh": True, "firstParty": True}
+    defaults = {
+        "scopes": ["openid"],
+        "permissions": [],
+        "refresh": True,
+        "firstParty": True,
+        "idTokenSignedResponseAlg": "RS256",
+    }
     return render(
         request,
         "clients/list.html",
@@ -130,6 +138,7 @@ async def _detail(
         "postLogoutRedirectUris": "\n".join(client.post_logout_redirect_uris),
         "scopes": client.scopes,
         "firstParty": client.first_party,
+        "idTokenSignedResponseAlg": client.id_token_signed_response_alg,
         "refresh": "refresh_token" in client.grant_types,
         "audience": client.audience or "",
         "permissions": client.permissions,
@@ -147,13 +156,15 @@ async def _detail(
     )
 
 
-def _application_fields(form: ImmutableMultiDict[str, str]) -> dict[str, Any]:
+def _application_fields(form: ImmutableMultiDict[str, str], algorithm: str | None) -> dict[str, Any]:
+    """An application's fields from its form; `algorithm`: the ID tokens' algorithm when the form names none."""
     return {
         "name": form.get("name", ""),
         "redirectUris": _lines(form.get("redirectUris", "")),
         "postLogoutRedirectUris": _lines(form.get("postLogoutRedirectUris", "")),
         "scopes": form.getlist("scopes"),
         "firstParty": form.get("firstParty") == "on",
+        "idTokenSignedResponseAlg": form.get("idTokenSignedResponseAlg", algorithm),
         "grantTypes": ["authorization_code", "refresh_token"]
         if form.get("refresh") == "on"
         else ["authorization_code"],
@@ -199,7 +210,11 @@ async def _register(
     elif kind == "automation":
         fields = {"name": form.get("name", ""), "permissions": form.getlist("permissions")}
     else:
-        fields = {"purpose": "application", "kind": form.get("kind", "confidential"), **_application_fields(form)}
+        fields = {
+            "purpose": "application",
+            "kind": form.get("kind", "confidential"),
+            **_application_fields(form, "RS256"),
+        }
     try:
         if environment_id is None:
             client, secret = await service.create_automation(db, actor, validated(AutomationClientCreate, fields))
@@ -207,7 +222,7 @@ async def _register(
             body: ApplicationCreate | MachineCreate = (
                 validated(MachineCreate, fields) if kind == "machine" else validated(ApplicationCreate, fields)
             )
-            client, secret = await service.create(db, actor, environment_id, body)
+            client, secret = await service.create(db, settings, actor, environment_id, body)
     except (FormErrors, Problem) as failed:
         status, errors = _errors(failed)
         await roll_back(db, actor)
@@ -250,7 +265,7 @@ async def _save(
     client: Client = await service.get(db, actor, environment_id, pk)
     fields: dict[str, Any]
     if client.purpose is ClientPurpose.APPLICATION:
-        fields = _application_fields(form)
+        fields = _application_fields(form, client.id_token_signed_response_alg)
     elif client.purpose is ClientPurpose.MACHINE:
         fields = {
             "name": form.get("name", ""),
@@ -263,7 +278,7 @@ async def _save(
         change: ClientUpdate | AutomationClientUpdate = (
             validated(AutomationClientUpdate, fields) if environment_id is None else validated(ClientUpdate, fields)
         )
-        await service.update(db, actor, environment_id, pk, change)
+        await service.update(db, settings, actor, environment_id, pk, change)
     except (FormErrors, Problem) as failed:
         status, errors = _errors(failed)
         await roll_back(db, actor)

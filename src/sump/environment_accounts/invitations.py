@@ -40,6 +40,7 @@ async def invite(call: Call, actor: EnvironmentActor, account_id: uuid.UUID) -> 
     account = await get(call.db, actor, account_id, write=True)
     if account.password_hash is not None:
         raise password_already_set()
+    await invitations.within_sending_limits(call.limiter, actor.environment.id, account.email, actor.account.id)
     issued = await invitations.issue(
         call.db,
         KIND,

@@ -19,6 +19,7 @@ from sump.kit import audit, custom_properties
 from sump.kit.audit import Ref, ref
 from sump.kit.errors import Problem, conflict, not_found
 from sump.kit.password_policy import PasswordPolicy
+from sump.sessions import service as sessions
 
 
 async def get(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> Environment:
@@ -132,8 +133,10 @@ async def delete_property(db: AsyncSession, actor: TenantActor, environment_id: 
 
 
 async def delete(db: AsyncSession, actor: TenantActor, environment_id: uuid.UUID) -> None:
-    """Deletes the environment; its end users and their sessions go with it (foreign keys cascade)."""
+    """Deletes the environment; its end users and their sessions go with it (foreign keys cascade). Like deleting
+    one of them, it needs a step-up of an actor with a second factor."""
     require(policy.manage(actor))
+    sessions.require_step_up(actor.session, actor.account)
     environment = await get(db, actor, environment_id)
     await repository.remove(db, environment)
     await _audit(db, actor, "environment.deleted", environment)

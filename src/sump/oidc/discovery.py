@@ -9,6 +9,7 @@ from typing import Any
 from sump.clients.schemas import OIDC_SCOPES
 from sump.config import Settings
 from sump.oidc.id_tokens import SCOPE_CLAIMS
+from sump.tokens import keys
 from sump.tokens.service import issuer
 
 ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "amr", "sid")
@@ -30,7 +31,7 @@ def document(settings: Settings, environment_id: uuid.UUID) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

@@ -18,6 +18,7 @@ from sump.kit.errors import Problem
 from sump.oidc import codes, id_tokens
 from sump.organizations import service as organizations
 from sump.sessions import service as sessions
+from sump.tokens import keys
 from sump.tokens import service as tokens
 
 REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a grant type's name)
@@ -73,6 +74,7 @@ async def authorization_code(
         nonce=redeemed.nonce,
         auth_time=redeemed.auth_time,
         amr=amr,
+        algorithm=client.id_token_signed_response_alg or keys.ES256,
     )
     await _audit(call, environment, client, account, "token.issued", "success", pair.organization_id)
     # A third-party client keeps access while the user is away only with the consented `offline_access`.

@@ -47,8 +47,9 @@ async def issue(
     nonce: str | None,
     auth_time: datetime,
     amr: list[str] | None,
+    algorithm: str,
 ) -> str:
-    """An ID token for `client_id` (its `aud` and `azp`), signed with the environment's key (ES256)."""
+    """An ID token for `client_id` (its `aud` and `azp`), signed with the environment's key of `algorithm`."""
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": tokens.issuer(settings, environment.id),
@@ -64,4 +65,4 @@ async def issue(
         claims["nonce"] = nonce
     if amr:
         claims["amr"] = amr
-    return await tokens.sign(db, settings, environment, claims, ID_TOKEN_TYPE)
+    return await tokens.sign(db, settings, environment, claims, ID_TOKEN_TYPE, algorithm)

@@ -35,7 +35,7 @@ from sump.kit.errors import Problem
 from sump.kit.password_policy import DEFAULT_POLICY
 from sump.tenant_accounts import policy, repository
 from sump.tenant_accounts.schemas import AcceptInvitation, AccountCreate, InvitationCreate
-from sump.tenant_accounts.service import ensure_not_last_owner, new_account
+from sump.tenant_accounts.service import ensure_not_last_owner, new_account, require_step_up_to_grant
 
 ACCEPT_PER_IP = parse("10/minute")
 KIND = InvitationKind.TENANT_ACCOUNT
@@ -78,6 +78,7 @@ async def invite(call: Call, actor: TenantActor, body: InvitationCreate, *, temp
     An earlier pending invitation of the address is revoked."""
     require(policy.manage_accounts(actor))
     require(policy.grant(actor, body.role))
+    require_step_up_to_grant(actor, body.role)
     holder = await repository.find(call.db, actor.tenant_id, email=body.email)
     if holder is not None:
         if holder.password_hash is not None:
@@ -85,6 +86,7 @@ async def invite(call: Call, actor: TenantActor, body: InvitationCreate, *, temp
         require(policy.manage(actor, holder))
     for earlier in await invitations.pending(call.db, actor.tenant_id, KIND, email=body.email):
         require(policy.grant(actor, _role(earlier)))
+    await invitations.within_sending_limits(call.limiter, actor.tenant_id, body.email, actor.account.id)
     issued = await invitations.issue(
         call.db, KIND, tenant_id=actor.tenant_id, email=body.email, role=body.role.value, invited_by=actor.account.id
     )
@@ -124,9 +126,14 @@ async def _managed(db: AsyncSession, actor: TenantActor, invitation_id: uuid.UUI
 async def resend(
     call: Call, actor: TenantActor, invitation_id: uuid.UUID, *, template: str = API_TEMPLATE
 ) -> Invitation:
-    """Sends the invitation again with a new link, valid 7 more days; the link sent before stops working."""
+    """Sends the invitation again with a new link, valid 7 more days; the link sent before stops working. The
+    sender, who may grant its role, becomes its inviter: the link lives by their authority, not by that of whoever
+    sent it first (who may have lost it since)."""
     invitation = await _managed(call.db, actor, invitation_id)
+    require_step_up_to_grant(actor, _role(invitation))
+    await invitations.within_sending_limits(call.limiter, actor.tenant_id, invitation.email, actor.account.id)
     token = await invitations.renew(invitation)
+    invitation.invited_by = actor.account.id
     await _send(call, actor, invitation, token, template)
     await _audit(call.db, actor, "invitation_resent", invitation)
     return invitation

@@ -92,9 +92,18 @@ async def create(db: AsyncSession, hasher: PasswordHasher, actor: TenantActor, b
             )
         role = grant.role
     require(policy.grant(actor, role))
+    require_step_up_to_grant(actor, role)
     account = await new_account(db, hasher, actor.tenant_id, body, role)
     await _audit(db, actor, "tenant_account.created", account, role=role.value)
     return account
+
+
+def require_step_up_to_grant(actor: TenantActor, role: TenantRole) -> None:
+    """Giving an account the power of an owner or admin (creating it so, or inviting into that role) needs a
+    step-up from an actor with a second factor, as erasing an account does: a stolen session must not make the
+    thief an account that outranks what the session itself may do unchallenged (403 `step_up_required`)."""
+    if role is not TenantRole.USER:
+        sessions.require_step_up(actor.session, actor.account)
 
 
 async def ensure_not_last_owner(db: AsyncSession, target: TenantAccount) -> None:
@@ -193,6 +202,7 @@ async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUI
     account = await get(db, actor, account_id)
     require(policy.manage(actor, account))
     require(policy.grant(actor, role))
+    sessions.require_step_up(actor.session, actor.account)  # raising a thief's account, or lowering an owner
     if account.role is role:
         return
     await ensure_not_last_owner(db, account)
@@ -203,6 +213,7 @@ async def change_role(db: AsyncSession, actor: TenantActor, account_id: uuid.UUI
 async def set_disabled(db: AsyncSession, actor: TenantActor, account_id: uuid.UUID, disabled: bool) -> None:
     account = await get(db, actor, account_id)
     require(policy.manage(actor, account))
+    sessions.require_step_up(actor.session, actor.account)  # as deleting it: locking an owner out, or letting in
     if account.disabled is disabled:
         return
     if disabled:  # the ways in first, as a sign-in holds them, then the owners' rows

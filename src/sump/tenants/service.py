@@ -86,6 +86,8 @@ async def update(db: AsyncSession, actor: TenantActor, body: TenantUpdate) -> No
     if body.name is not None:
         tenant.name = body.name
     if body.settings is not None:
+        require(policy.change_settings(actor))
+        sessions.require_step_up(actor.session, actor.account)
         changes = body.settings.model_dump(exclude_unset=True)
         merged = settings_of(tenant).model_copy(update=changes)
         tenant.settings = merged.model_dump(mode="json", by_alias=True)

@@ -68,7 +68,7 @@ async def introspect_refresh(
 async def verify_id_token_hint(
     db: AsyncSession, settings: Settings, environment: Environment, token: str
 ) -> dict[str, Any] | None:
-    """The claims of an ID token this environment issued (signature with one of its published keys, ES256,
+    """The claims of an ID token this environment issued (signature with one of its keys, in that key's algorithm,
     its issuer), expired or not: OpenID Connect RP-Initiated Logout accepts an expired `id_token_hint`. None
     for anything else, another environment's token included."""
     try:
@@ -79,11 +79,11 @@ async def verify_id_token_hint(
         key = None if kid is None else await repository.key_by_kid(db, environment.id, kid)
         if key is None:
             return None
-        public_key = keys.verifying_key(key.public_jwk)
+        public_key = keys.verifying_key(key.public_jwk, key.algorithm)
         claims: dict[str, Any] = jwt.decode(
             token,
             public_key,
-            algorithms=["ES256"],
+            algorithms=[key.algorithm],
             issuer=service.issuer(settings, environment.id),
             options={"verify_exp": False, "verify_aud": False, "require": ["iss", "sub", "aud", "sid"]},
         )

@@ -1,4 +1,9 @@
-"""ES256 key material: generation, RFC 7638 thumbprints, and encryption of private keys at rest."""
+"""Signing-key material: generation, RFC 7638 thumbprints, and encryption of private keys at rest.
+
+Two algorithms, each with its own keys: ES256 (P-256) signs access tokens and, by default, ID tokens; RS256
+(RSA, 2048 bits) signs the ID tokens of clients registered for it, the algorithm OpenID Connect requires every
+provider to offer. A key is used with its own algorithm only: the algorithm is stored with it, never read from a
+token."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sump.kit import sealing
 from sump.kit.errors import Problem
@@ -22,13 +27,26 @@ from sump.kit.errors import Problem
 _KID = re.compile(r"[A-Za-z0-9_-]{43}")
 UNREADABLE = "The environment's signing key cannot be decrypted: SUMP_SECRET_KEY is not the secret it was sealed with."
 log = structlog.get_logger("sump.tokens")
+ES256, RS256 = "ES256", "RS256"
+ALGORITHMS = (ES256, RS256)
+RSA_BITS = 2048
+# The members RFC 7638 hashes, per key type.
+_REQUIRED = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+def _b64uint(value: int) -> str:
+    return _b64url(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+def public_jwk(private_key: PrivateKey) -> dict[str, str]:
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        public = private_key.public_key().public_numbers()
+        return {"kty": "RSA", "n": _b64uint(public.n), "e": _b64uint(public.e)}
     numbers = private_key.public_key().public_numbers()
     return {
         "kty": "EC",
@@ -38,20 +56,20 @@ def public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     }
 
 
-def verifying_key(jwk: Mapping[str, str]) -> Any:
-    """The public key of a published JWK, made once per worker: its members are the cache key, so another key never
-    gets this one's object."""
-    return _verifying_key(tuple(sorted(jwk.items())))
+def verifying_key(jwk: Mapping[str, str], algorithm: str) -> Any:
+    """The public key of a published JWK for its algorithm, made once per worker: its members are the cache key,
+    so another key never gets this one's object."""
+    return _verifying_key(tuple(sorted(jwk.items())), algorithm)
 
 
 @functools.lru_cache(maxsize=256)
-def _verifying_key(members: tuple[tuple[str, str], ...]) -> Any:
-    return jwt.PyJWK({**dict(members), "alg": "ES256"}).key
+def _verifying_key(members: tuple[tuple[str, str], ...], algorithm: str) -> Any:
+    return jwt.PyJWK({**dict(members), "alg": algorithm}).key
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638: SHA-256 over the required members in lexicographic order, without whitespace."""
-    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    required = {name: jwk[name] for name in _REQUIRED[jwk["kty"]]}
     canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
     return _b64url(hashlib.sha256(canonical).digest())
 
@@ -63,14 +81,18 @@ def kid_of(header: Mapping[str, Any]) -> str | None:
     return kid if isinstance(kid, str) and _KID.fullmatch(kid) else None
 
 
-def generate() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str], str]:
-    """A new P-256 key, its public JWK and its kid."""
-    private_key = ec.generate_private_key(ec.SECP256R1())
+def generate(algorithm: str) -> tuple[PrivateKey, dict[str, str], str]:
+    """A new key for `algorithm` (P-256 or RSA), its public JWK and its kid."""
+    private_key: PrivateKey
+    if algorithm == RS256:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    else:
+        private_key = ec.generate_private_key(ec.SECP256R1())
     jwk = public_jwk(private_key)
     return private_key, jwk, thumbprint(jwk)
 
 
-def seal(secret: str, kid: str, private_key: ec.EllipticCurvePrivateKey) -> bytes:
+def seal(secret: str, kid: str, private_key: PrivateKey) -> bytes:
     """AES-256-GCM of the PKCS#8 key, bound to its kid; nonce first (`sump.kit.sealing`)."""
     der = private_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -92,7 +114,7 @@ def resealed(secret: str, previous: Sequence[str], kid: str, sealed: bytes) -> b
     return sealing.resealed(secret, previous, sealing.SIGNING_KEYS, sealed, kid.encode())
 
 
-def unseal(secret: str, kid: str, sealed: bytes, previous: Sequence[str] = ()) -> ec.EllipticCurvePrivateKey:
+def unseal(secret: str, kid: str, sealed: bytes, previous: Sequence[str] = ()) -> PrivateKey:
     """The private key, opened with `secret` or one of the `previous` ones; 503 `signing_key_unreadable` when
     none is the one it was sealed with (the secret changed, or a server runs with another one): a fault of the
     server's configuration, not a 500."""
@@ -102,5 +124,5 @@ def unseal(secret: str, kid: str, sealed: bytes, previous: Sequence[str] = ()) -
         log.error("signing key unreadable", kid=kid, cause="SUMP_SECRET_KEY differs from the one that sealed it")
         raise Problem(503, "signing_key_unreadable", UNREADABLE) from None
     key = serialization.load_der_private_key(der, password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     return key

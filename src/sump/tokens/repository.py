@@ -16,7 +16,11 @@ from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 # The statements of every refresh and every access token's check, built once (bound parameters): neither they nor
 # their cache keys are made again at each call.
 _BY_KID = environment(bindparam("environment_id")).select(SigningKey).where(SigningKey.kid == bindparam("kid"))
-_ACTIVE_KEY = environment(bindparam("environment_id")).select(SigningKey).where(SigningKey.status == KeyStatus.ACTIVE)
+_ACTIVE_KEY = (
+    environment(bindparam("environment_id"))
+    .select(SigningKey)
+    .where(SigningKey.algorithm == bindparam("algorithm"), SigningKey.status == KeyStatus.ACTIVE)
+)
 _REFRESH_BY_DIGEST = (
     environment(bindparam("environment_id")).select(RefreshToken).where(RefreshToken.token_hash == bindparam("digest"))
 )
@@ -59,8 +63,8 @@ async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> S
     return await db.scalar(_BY_KID, {"environment_id": environment_id, "kid": kid})
 
 
-async def active_key(db: AsyncSession, environment_id: uuid.UUID) -> SigningKey | None:
-    return await db.scalar(_ACTIVE_KEY, {"environment_id": environment_id})
+async def active_key(db: AsyncSession, environment_id: uuid.UUID, algorithm: str) -> SigningKey | None:
+    return await db.scalar(_ACTIVE_KEY, {"environment_id": environment_id, "algorithm": algorithm})
 
 
 async def newest_key(db: AsyncSession) -> SigningKey | None:

@@ -1,8 +1,10 @@
 """Access tokens (ES256 JWT) and rotating refresh tokens for end users.
 
-Keys live per environment and move next → active → retired: on a schedule (checked when a token is signed),
-or on demand. The JWKS publishes the next key before it signs and a retired one until its tokens have
-expired, so a verifier never meets an unknown `kid`.
+Keys live per environment, one ring per algorithm (`keys.ALGORITHMS`: ES256 for access tokens and ID tokens,
+RS256 for the ID tokens of clients registered for it, made when first needed). Each ring's keys move next →
+active → retired: on a schedule (checked when a token is signed), or on demand, when every ring rotates. The
+JWKS publishes the next key before it signs and a retired one until its tokens have expired, so a verifier
+never meets an unknown `kid`.
 
 Refresh tokens rotate on every use in one atomic statement. The successor of a token is derived from it with
 the secret key, so concurrent refreshes of one token within the grace window all receive the same successor;
@@ -17,6 +19,7 @@ a lookup at refresh), and organizations revoke the refresh tokens issued for the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -30,7 +33,6 @@ from typing import Any, Protocol
 
 import jwt
 import structlog
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,13 +91,17 @@ def invalid_token() -> Problem:
 # --- keys ---------------------------------------------------------------------------------------------------
 
 
-async def _new_key(db: AsyncSession, settings: Settings, environment: Environment, status: KeyStatus) -> SigningKey:
-    private_key, jwk, kid = keys.generate()
+async def _new_key(
+    db: AsyncSession, settings: Settings, environment: Environment, algorithm: str, status: KeyStatus
+) -> SigningKey:
+    # In a thread: an RSA key takes 20 to 230 ms of CPU to make, which the event loop's other requests would wait.
+    private_key, jwk, kid = await asyncio.to_thread(keys.generate, algorithm)
     now = utcnow()
     row = SigningKey(
         kid=kid,
         tenant_id=environment.tenant_id,
         environment_id=environment.id,
+        algorithm=algorithm,
         status=status,
         public_jwk=jwk,
         private_key=keys.seal(settings.secret_key, kid, private_key),
@@ -107,26 +113,31 @@ async def _new_key(db: AsyncSession, settings: Settings, environment: Environmen
 
 
 async def rotate(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
-    """next → active, active → retired, and a new next. Returns the new active key. Rotations of one environment
-    take turns (`repository.locked_keys`), so the ring stays one active key and one next key."""
-    return await _rotate(db, settings, environment, await repository.locked_keys(db, environment.id))
+    """Every ring of the environment rotates: next → active, active → retired, and a new next. Returns the new
+    active ES256 key, which signs access tokens. Rotations of one environment take turns
+    (`repository.locked_keys`), so each ring stays one active key and one next key."""
+    current = await repository.locked_keys(db, environment.id)
+    rings = {keys.ES256} | {key.algorithm for key in current}
+    rotated = [await _rotate(db, settings, environment, current, algorithm) for algorithm in sorted(rings)]
+    return next(key for key in rotated if key.algorithm == keys.ES256)
 
 
 async def _rotate(
-    db: AsyncSession, settings: Settings, environment: Environment, current: list[SigningKey]
+    db: AsyncSession, settings: Settings, environment: Environment, current: list[SigningKey], algorithm: str
 ) -> SigningKey:
     now = utcnow()
-    upcoming = next((key for key in current if key.status is KeyStatus.NEXT), None)
-    for key in current:
+    ring = [key for key in current if key.algorithm == algorithm]
+    upcoming = next((key for key in ring if key.status is KeyStatus.NEXT), None)
+    for key in ring:
         if key.status is KeyStatus.ACTIVE:
             key.status, key.retired_at = KeyStatus.RETIRED, now
     if upcoming is None:
-        upcoming = await _new_key(db, settings, environment, KeyStatus.ACTIVE)
+        upcoming = await _new_key(db, settings, environment, algorithm, KeyStatus.ACTIVE)
     upcoming.status, upcoming.activated_at = KeyStatus.ACTIVE, now
-    await _new_key(db, settings, environment, KeyStatus.NEXT)
+    await _new_key(db, settings, environment, algorithm, KeyStatus.NEXT)
     await db.flush()
     PUBLISHED.forget(environment.id)
-    log.info("signing_key_rotated", environment_id=str(environment.id), kid=upcoming.kid)
+    log.info("signing_key_rotated", environment_id=str(environment.id), kid=upcoming.kid, algorithm=algorithm)
     return upcoming
 
 
@@ -136,15 +147,19 @@ def _signing(key: SigningKey | None, settings: Settings) -> SigningKey | None:
     return key if due is not None and utcnow() <= due else None
 
 
-async def active_key(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
-    """The key that signs now, made on first use and rotated when older than the rotation period."""
-    key = _signing(await repository.active_key(db, environment.id), settings)
+async def active_key(
+    db: AsyncSession, settings: Settings, environment: Environment, algorithm: str = keys.ES256
+) -> SigningKey:
+    """The key of `algorithm` that signs now, its ring made on first use and rotated when older than the rotation
+    period."""
+    key = _signing(await repository.active_key(db, environment.id, algorithm), settings)
     if key is not None:
         return key
     # Due: the first signer to hold the key lock rotates; one that waited for it signs with the key it promoted.
     current = await repository.locked_keys(db, environment.id)
-    key = _signing(next((key for key in current if key.status is KeyStatus.ACTIVE), None), settings)
-    return key if key is not None else await _rotate(db, settings, environment, current)
+    ring = (key for key in current if key.algorithm == algorithm and key.status is KeyStatus.ACTIVE)
+    key = _signing(next(ring, None), settings)
+    return key if key is not None else await _rotate(db, settings, environment, current, algorithm)
 
 
 def published_until(key: SigningKey, settings: Settings) -> datetime | None:
@@ -170,7 +185,8 @@ def _published(key: SigningKey, settings: Settings, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class KeySet:
-    """An environment's published keys as a JWKS document, and whether the next key is among them."""
+    """An environment's published keys as a JWKS document, and whether the next key of each of its rings is among
+    them."""
 
     document: dict[str, list[dict[str, Any]]]
     next_published: bool
@@ -180,7 +196,8 @@ async def key_set(db: AsyncSession, settings: Settings, environment_id: uuid.UUI
     now = utcnow()
     published = [key for key in await repository.keys(db, environment_id) if _published(key, settings, now)]
     document = {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
-    return KeySet(document, any(key.status is KeyStatus.NEXT for key in published))
+    upcoming = {key.algorithm for key in published if key.status is KeyStatus.NEXT}
+    return KeySet(document, bool(published) and upcoming == {key.algorithm for key in published})
 
 
 async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
@@ -192,8 +209,8 @@ JWKS_FRESH = 10.0  # seconds a worker serves the JWKS it rendered before it read
 
 class PublishedKeys:
     """Each environment's rendered JWKS (body and entity tag) as this worker last served it, for `JWKS_FRESH`
-    seconds, so that serving it costs no SQL. Only a set that holds the next key is kept: the key a rotation
-    makes active is then already in it, so a rotation by another worker or node, seen here within
+    seconds, so that serving it costs no SQL. Only a set that holds the next key of each ring is kept: the key a
+    rotation makes active is then already in it, so a rotation by another worker or node, seen here within
     `JWKS_FRESH` seconds, never leaves a token unverifiable (only a second rotation within those seconds
     would). A rotation by this worker forgets its environment at once."""
 
@@ -220,7 +237,7 @@ PUBLISHED = PublishedKeys()
 
 
 @lru_cache(maxsize=256)
-def _private_key(secret: str, kid: str, sealed: bytes, previous: tuple[str, ...]) -> ec.EllipticCurvePrivateKey:
+def _private_key(secret: str, kid: str, sealed: bytes, previous: tuple[str, ...]) -> keys.PrivateKey:
     return keys.unseal(secret, kid, sealed, previous)
 
 
@@ -279,11 +296,19 @@ async def _access_token(
     return await sign(db, settings, environment, claims, TOKEN_TYPE)
 
 
-async def sign(db: AsyncSession, settings: Settings, environment: Environment, claims: dict[str, Any], typ: str) -> str:
-    """`claims` signed with the environment's active key (ES256), with `typ` in the header (ID tokens: JWT)."""
-    key = await active_key(db, settings, environment)
+async def sign(
+    db: AsyncSession,
+    settings: Settings,
+    environment: Environment,
+    claims: dict[str, Any],
+    typ: str,
+    algorithm: str = keys.ES256,
+) -> str:
+    """`claims` signed with the environment's active key of `algorithm`, with `typ` in the header (ID tokens:
+    JWT)."""
+    key = await active_key(db, settings, environment, algorithm)
     private_key = _private_key(settings.secret_key, key.kid, key.private_key, settings.previous_secret_keys)
-    return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ})
+    return jwt.encode(claims, private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": typ})
 
 
 def userinfo_audience(settings: Settings, environment_id: uuid.UUID) -> str:
@@ -304,13 +329,14 @@ async def verify_access_token(
             raise invalid_token()
         kid = keys.kid_of(header)
         key = None if kid is None else await repository.key_by_kid(db, environment.id, kid)
-        if key is None or not _published(key, settings, utcnow()):
+        # Access tokens are signed ES256 only: an RS256 key of the same JWKS verifies ID tokens, never these.
+        if key is None or key.algorithm != keys.ES256 or not _published(key, settings, utcnow()):
             raise invalid_token()
-        public_key = keys.verifying_key(key.public_jwk)
+        public_key = keys.verifying_key(key.public_jwk, keys.ES256)
         claims: dict[str, Any] = jwt.decode(
             token,
             public_key,
-            algorithms=["ES256"],
+            algorithms=[keys.ES256],
             audience=audiences,
             issuer=issuer(settings, environment.id),
             leeway=LEEWAY,

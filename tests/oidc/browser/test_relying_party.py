@@ -1,7 +1,8 @@
 """A relying party that no one here wrote runs the whole code flow against `sump serve`: Authlib's OAuth 2.0
 client performs discovery, authorization with PKCE (S256) and a nonce through the hosted sign-in page in
 Chromium, the code exchange (client_secret_basic), ID-token validation with Authlib's OpenID Connect claims
-over joserfc's signature check against the JWKS, userinfo, refresh, revocation and RP-initiated logout."""
+over joserfc's signature check against the JWKS (RS256, the default), userinfo, refresh, revocation and
+RP-initiated logout."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def _validated_id_token(rp: OAuth2Client, metadata: dict[str, Any], token: dict[
     keys = KeySet.import_key_set(rp.request("GET", metadata["jwks_uri"], withhold_token=True).json())
     algorithms = metadata["id_token_signing_alg_values_supported"]
     decoded = jwt.decode(token["id_token"], key=keys, registry=JWSRegistry(algorithms=algorithms))
+    assert decoded.header["alg"] == "RS256", "a registration that names no algorithm gets OpenID Connect's default"
     options = {"iss": {"values": [metadata["issuer"]]}}
     params = {"nonce": nonce, "client_id": rp.client_id, "access_token": token["access_token"]}
     claims = CodeIDToken(decoded.claims, decoded.header, options, params)

@@ -57,6 +57,8 @@ class Client(Timestamps, Base):
     first_party: Mapped[bool] = mapped_column(default=True)  # a first-party client's sign-ins ask no consent
     audience: Mapped[str | None] = mapped_column(String(512))  # a machine client's tokens' `aud`
     permissions: Mapped[list[str]] = mapped_column(JSONType, default=list)  # of machine and automation clients
+    # An application's ID tokens' algorithm (ES256 or RS256); null for clients that get no ID token.
+    id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(8))
     created_by: Mapped[uuid.UUID | None]  # the tenant account (no foreign key: the client outlives it)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
