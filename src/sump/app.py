@@ -71,6 +71,7 @@ from sump.tenant_accounts.invitation_routes import accept_router as tenant_invit
 from sump.tenant_accounts.invitation_routes import router as tenant_invitations_router
 from sump.tenant_accounts.routes import router as tenant_accounts_router
 from sump.tenants.routes import router as tenants_router
+from sump.tokens import service as tokens
 from sump.tokens.routes import router as tokens_router
 
 API_PREFIX = "/api/v1"
@@ -318,9 +319,9 @@ async def _check_schema(app: FastAPI) -> None:
 
 
 async def _purge_expired_sessions(app: FastAPI) -> None:
-    """Deletes expired and idle sessions (and expired sign-in challenges, emailed links and automation tokens) once
-    an hour, on a connection of its own with the longer limits of background work (a request's statement limit
-    would stop a large purge)."""
+    """Deletes expired and idle sessions (and expired sign-in challenges, emailed links, automation tokens and
+    signing keys retired long since) once an hour, on a connection of its own with the longer limits of background
+    work (a request's statement limit would stop a large purge)."""
     url = app.state.settings.database_url
     while True:
         engine = app.state.engine if url.startswith("sqlite") else make_engine(url, pool_size=1, max_overflow=0)
@@ -331,6 +332,7 @@ async def _purge_expired_sessions(app: FastAPI) -> None:
                 await links.purge_expired(db)
                 await client_grants.purge_expired(db)
                 await authorization_flow.purge_expired(db)
+                await tokens.purge_retired_keys(db)
             if purged:
                 log.info("sessions_purged", count=purged)
         except Exception as exc:  # the purge is best effort; the next round retries

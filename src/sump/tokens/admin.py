@@ -19,6 +19,8 @@ from sump.kit.audit import ref
 from sump.sessions import service as sessions
 from sump.tokens import policy, repository, service
 
+SHOWN = 20  # keys listed at most, newest first: the current ones and the latest retired
+
 
 @dataclass(frozen=True)
 class ShownKey:
@@ -50,7 +52,7 @@ async def key_ring(db: AsyncSession, settings: Settings, actor: TenantActor, env
     now = utcnow()
     shown = []
     next_rotation = None
-    for key in await repository.keys(db, environment.id):
+    for key in await repository.keys(db, environment.id, SHOWN):
         until = service.published_until(key, settings)
         next_rotation = next_rotation or service.rotation_due(key, settings)
         shown.append(
@@ -73,7 +75,7 @@ async def rotate_now(db: AsyncSession, settings: Settings, actor: TenantActor, e
     require(policy.rotate_keys(actor))
     sessions.require_step_up(actor.session, actor.account)
     environment = await environments.get(db, actor, environment_id)
-    key = await service.rotate(db, settings, environment)
+    key = await service.rotate(db, settings, environment, on_demand=True)
     await audit.record(
         db,
         "signing_key.rotated",

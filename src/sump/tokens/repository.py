@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db import inserts
@@ -40,23 +40,43 @@ _ROTATE = (
 _KEYS_LOCK = 0x736B6579
 
 
-async def keys(db: AsyncSession, environment_id: uuid.UUID) -> list[SigningKey]:
-    """The environment's keys, newest first."""
-    return list(await db.scalars(environment(environment_id).select(SigningKey).order_by(SigningKey.id.desc())))
+async def keys(db: AsyncSession, environment_id: uuid.UUID, limit: int) -> list[SigningKey]:
+    """The environment's newest `limit` keys, newest first."""
+    statement = environment(environment_id).select(SigningKey).order_by(SigningKey.id.desc()).limit(limit)
+    return list(await db.scalars(statement))
+
+
+async def published_keys(db: AsyncSession, environment_id: uuid.UUID, retired_since: datetime) -> list[SigningKey]:
+    """The keys a JWKS may hold, newest first: the next and active ones, and those retired since `retired_since`."""
+    statement = (
+        environment(environment_id)
+        .select(SigningKey)
+        .where(or_(SigningKey.status != KeyStatus.RETIRED, SigningKey.retired_at >= retired_since))
+        .order_by(SigningKey.id.desc())
+    )
+    return list(await db.scalars(statement))
+
+
+async def purge_retired(db: AsyncSession, retired_before: datetime) -> int:
+    """Deletes the keys of every environment retired before `retired_before` (the hourly purge: a key that has
+    left the JWKS long since)."""
+    statement = delete(SigningKey).where(SigningKey.status == KeyStatus.RETIRED, SigningKey.retired_at < retired_before)
+    return int((await db.execute(statement)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def locked_keys(db: AsyncSession, environment_id: uuid.UUID) -> list[SigningKey]:
-    """`keys`, read after taking the environment's key lock, held until the transaction ends: of two rotations at
-    once, the second reads what the first wrote. On PostgreSQL a transaction-scoped advisory lock on the
-    environment (row locks would not cover the keys the first inserts, nor an environment with no key yet). SQLite
-    has no row locks, and its driver opens a transaction only at the first write: a no-op write comes first, it
-    takes the database's write lock."""
+    """The environment's next and active keys, read after taking the environment's key lock, held until the
+    transaction ends: of two rotations at once, the second reads what the first wrote. On PostgreSQL a
+    transaction-scoped advisory lock on the environment (row locks would not cover the keys the first inserts, nor
+    an environment with no key yet). SQLite has no row locks, and its driver opens a transaction only at the first
+    write: a no-op write comes first, it takes the database's write lock."""
     if db.get_bind().dialect.name == "sqlite":
         await db.execute(environment(environment_id).update(SigningKey).values(kid=SigningKey.kid))
     else:
         second = int.from_bytes(environment_id.bytes[-4:], "big", signed=True)
         await db.execute(select(func.pg_advisory_xact_lock(_KEYS_LOCK, second)))
-    return await keys(db, environment_id)
+    statement = environment(environment_id).select(SigningKey).where(SigningKey.status != KeyStatus.RETIRED)
+    return list(await db.scalars(statement.order_by(SigningKey.id.desc())))
 
 
 async def key_by_kid(db: AsyncSession, environment_id: uuid.UUID, kid: str) -> SigningKey | None:

@@ -23,6 +23,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -112,11 +113,16 @@ async def _new_key(
     return row
 
 
-async def rotate(db: AsyncSession, settings: Settings, environment: Environment) -> SigningKey:
+async def rotate(
+    db: AsyncSession, settings: Settings, environment: Environment, *, on_demand: bool = False
+) -> SigningKey:
     """Every ring of the environment rotates: next → active, active → retired, and a new next. Returns the new
     active ES256 key, which signs access tokens. Rotations of one environment take turns
-    (`repository.locked_keys`), so each ring stays one active key and one next key."""
+    (`repository.locked_keys`), so each ring stays one active key and one next key. A rotation `on_demand` (an
+    admin's) is refused while the ring publishes `MOST_RETIRED` retired keys already (`rotation_budget`)."""
     current = await repository.locked_keys(db, environment.id)
+    if on_demand:
+        await rotation_budget(db, settings, environment)
     rings = {keys.ES256} | {key.algorithm for key in current}
     rotated = [await _rotate(db, settings, environment, current, algorithm) for algorithm in sorted(rings)]
     return next(key for key in rotated if key.algorithm == keys.ES256)
@@ -162,11 +168,45 @@ async def active_key(
     return key if key is not None else await _rotate(db, settings, environment, current, algorithm)
 
 
+# Retired keys a ring publishes at most, and so rotations on demand within a token's lifetime: each one stays in the
+# JWKS that every verifier parses until the tokens it signed have expired.
+MOST_RETIRED = 5
+# How long a retired key is kept after it has left the JWKS: it still verifies the expired ID tokens that
+# RP-initiated logout accepts as hints; then the hourly purge deletes it.
+RETIRED_KEPT = timedelta(days=30)
+
+
+def _publication(settings: Settings) -> timedelta:
+    """How long a retired key stays in the JWKS: until the tokens it signed have expired."""
+    return timedelta(seconds=settings.access_token_ttl) + LEEWAY
+
+
+async def rotation_budget(db: AsyncSession, settings: Settings, environment: Environment) -> None:
+    """429 `rotation_too_frequent`, with the seconds until the oldest retired key leaves the JWKS, while the
+    environment's ES256 ring publishes `MOST_RETIRED` of them."""
+    now = utcnow()
+    since = now - _publication(settings)
+    retired = sorted(
+        key.retired_at
+        for key in await repository.published_keys(db, environment.id, since)
+        if key.algorithm == keys.ES256 and key.status is KeyStatus.RETIRED and key.retired_at is not None
+    )
+    if len(retired) >= MOST_RETIRED:
+        wait = max(1, math.ceil((retired[0] - since).total_seconds()))
+        detail = f"The keys were rotated {MOST_RETIRED} times within the tokens' lifetime: try again in {wait} seconds."
+        raise Problem(429, "rotation_too_frequent", detail, headers={"Retry-After": str(wait)})
+
+
+async def purge_retired_keys(db: AsyncSession) -> int:
+    """Deletes the keys retired more than `RETIRED_KEPT` ago, of every environment (the hourly purge)."""
+    return await repository.purge_retired(db, utcnow() - RETIRED_KEPT)
+
+
 def published_until(key: SigningKey, settings: Settings) -> datetime | None:
     """Until when a retired key stays in the JWKS (the tokens it signed expire by then); None for others."""
     if key.status is not KeyStatus.RETIRED or key.retired_at is None:
         return None
-    return key.retired_at + timedelta(seconds=settings.access_token_ttl) + LEEWAY
+    return key.retired_at + _publication(settings)
 
 
 def rotation_due(key: SigningKey, settings: Settings) -> datetime | None:
@@ -194,7 +234,7 @@ class KeySet:
 
 async def key_set(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> KeySet:
     now = utcnow()
-    published = [key for key in await repository.keys(db, environment_id) if _published(key, settings, now)]
+    published = await repository.published_keys(db, environment_id, now - _publication(settings))
     document = {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
     upcoming = {key.algorithm for key in published if key.status is KeyStatus.NEXT}
     return KeySet(document, bool(published) and upcoming == {key.algorithm for key in published})
