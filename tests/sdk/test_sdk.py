@@ -212,6 +212,28 @@ async def test_a_failing_jwks_is_asked_again_no_more_often_than_the_floor(
         assert str((await down.verify(token)).environment_id) == world.environment_id
 
 
+@pytest.mark.asvs("JWT-07")
+async def test_keys_held_past_their_staleness_stop_verifying_while_sump_cannot_be_reached(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """Cut off from Sump, the verifier keeps the keys it holds for `max_stale_seconds` after their fetch, then
+    refuses every token until Sump answers again: a key withdrawn meanwhile is not trusted for ever."""
+    token = await access_token(client, world)
+    sump = FlakySump(app)
+    async with httpx.AsyncClient(transport=sump) as http:
+        verifier = JwksVerifier.for_environment(
+            "http://sump.test", world.environment_id, client=http, cache_seconds=0, refetch_floor_seconds=0
+        )
+        await verifier.verify(token)
+        sump.failure = httpx.Response(503)
+        await verifier.verify(token)  # within a day of the fetch: the keys held still count
+        verifier.max_stale_seconds = 0
+        with pytest.raises(TokenError, match="the signing keys cannot be fetched"):
+            await verifier.verify(token)
+        sump.failure = None
+        assert str((await verifier.verify(token)).environment_id) == world.environment_id
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -1,7 +1,9 @@
 """A verifier for one Sump environment: it fetches the JWKS, caches it, and fetches again when it meets an
 unknown `kid` (a key rotation), never more often than a floor, so a flood of forged kids cannot hammer Sump. A
 fetch that fails (Sump down, or an answer that is no JWKS) is not tried again within that floor either: the keys
-fetched before keep verifying meanwhile."""
+fetched before keep verifying meanwhile, for `max_stale_seconds` (a day) at most after their fetch. Past that,
+every token is refused until Sump answers again: a key Sump has withdrawn since (after a leak) is not trusted
+for ever by an app that an attacker has cut off from Sump."""
 
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ class JwksVerifier:
         cache_seconds: float = 300,
         refetch_floor_seconds: float = 30,
         leeway_seconds: float = 30,
+        max_stale_seconds: float = 86400,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -73,6 +76,7 @@ class JwksVerifier:
         self.cache_seconds = cache_seconds
         self.refetch_floor_seconds = refetch_floor_seconds
         self.leeway_seconds = leeway_seconds
+        self.max_stale_seconds = max_stale_seconds
         self.fetches = 0
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
@@ -126,7 +130,8 @@ class JwksVerifier:
                     await self._fetch()
                 except (httpx.HTTPError, ValueError):  # json.JSONDecodeError is a ValueError
                     self._failed_at = time.monotonic()
-            if not self._keys and self._failed_at > self._fetched_at:
+            too_old = not self._keys or time.monotonic() - self._fetched_at > self.max_stale_seconds
+            if too_old and self._failed_at > self._fetched_at:
                 raise TokenError("the signing keys cannot be fetched")
             return self._keys.get(kid)
 
