@@ -330,7 +330,8 @@ def import_original(
         typer.Option(
             "--from",
             metavar="POSTGRESQL_URL",
-            help="The original Sump's PostgreSQL database, like postgresql://user:password@host:5432/sump. "
+            help="The original Sump's PostgreSQL database, like postgresql://user@host:5432/sump, with the "
+            "password in PGPASSWORD or ~/.pgpass rather than in the URL (where ps and the shell's history show it). "
             "It is only read, never changed.",
         ),
     ],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
@@ -16,7 +17,7 @@ from sump.db.tables.tenants import Tenant
 from sump.importer.original import TableCounts, import_original
 from tests.importer.helpers import login, skipped_reasons, stored
 from tests.importer.original_data import EXPECTED, OWNER_PASSWORD, SKIPPED, Original
-from tests.support import Database
+from tests.support import Database, new_tenant
 
 
 async def test_import_copies_every_table_with_its_rules(original: Original, database: Database, app: FastAPI) -> None:
@@ -151,3 +152,27 @@ async def test_an_avatar_url_sump_would_refuse_is_dropped_and_reported(
     for key, model in (("zoe", EnvironmentAccount), ("owner", TenantAccount)):
         assert "avatar_url dropped: not an http:// or https:// URL" in notes[original[key]]
         assert (await stored(app, model, original[key])).avatar_url is None
+
+
+async def test_an_environment_id_sump_holds_for_another_tenant_takes_nothing_in(
+    original: Original, database: Database, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Should the id of an original environment name an environment of another tenant in Sump, that environment
+    is not the original's: it is skipped, and none of the original's end users is written into it (they would
+    have carried the original's tenant id into another tenant's pool)."""
+    other = await new_tenant(client)
+    async with app.state.sessionmaker() as db, db.begin():
+        held = update(Environment).where(Environment.id == uuid.UUID(other.environment_id))
+        await db.execute(held.values(id=original["acme_prod"]))
+
+    report = await import_original(original.dsn, database.url)
+
+    reasons = skipped_reasons(report)
+    assert reasons[original["acme_prod"]] == "Sump holds this id for an environment of another tenant"
+    assert (await stored(app, Environment, original["acme_prod"])).tenant_id == uuid.UUID(other.tenant_id)
+    async with app.state.sessionmaker() as db:
+        written = await db.scalars(
+            select(EnvironmentAccount).where(EnvironmentAccount.environment_id == original["acme_prod"])
+        )
+        assert list(written) == []
+    assert original["zoe"] in reasons

@@ -150,14 +150,19 @@ async def keep_legacy_hash_costs(db: AsyncSession, tenant_id: uuid.UUID) -> None
 async def write_environments(
     writer: Writer, report: ImportReport, tenant_id: uuid.UUID, rows: Sequence[Any]
 ) -> set[uuid.UUID]:
-    """Adds the tenant's new environments; answers the ids of its environments that Sump now holds."""
+    """Adds the tenant's new environments; answers the ids of its environments that Sump now holds. An id that
+    Sump holds for another tenant's environment is skipped, and its end users with it: they are written only into
+    an environment of their own tenant."""
     present = await writer.present(Environment, [as_uuid(row["id"]) for row in rows])
     taken = set(await writer.db.scalars(tenant(tenant_id).select(Environment.name)))
-    usable = set(present)
+    usable = set(await writer.db.scalars(tenant(tenant_id).select(Environment.id))) & present
     for row in rows:
         environment_id = as_uuid(row["id"])
-        if environment_id in present:
+        if environment_id in usable:
             report.present(ENVIRONMENT)
+            continue
+        if environment_id in present:
+            report.skip(ENVIRONMENT, environment_id, "Sump holds this id for an environment of another tenant")
             continue
         properties = properties_of(report, ENVIRONMENT, environment_id, row["custom_properties"])
         if properties is None:
