@@ -53,7 +53,7 @@ async def connect(source: str) -> Any:
     dsn = source.replace("postgresql+asyncpg://", "postgresql://", 1)
     if not dsn.startswith(("postgresql://", "postgres://")):
         raise SourceError(
-            "the original database must be given as a PostgreSQL URL, like postgresql://user:password@host:5432/sump"
+            "the original database must be given as a PostgreSQL URL, like postgresql://user@host:5432/sump"
         )
     try:
         connection = await asyncpg.connect(
