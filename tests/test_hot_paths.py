@@ -22,6 +22,7 @@ from sump.hot_paths import HotPaths
 from sump.kit.crypto import sign_cookie
 from sump.tokens import service as tokens
 from tests.auth.tenant_sessions import set_session
+from tests.clients.support import application, register
 from tests.support import SECRET, Database, TenantWorld, make_settings, new_tenant, statements
 
 REQUEST_ID = "parity-check-1"
@@ -261,3 +262,15 @@ async def test_jwks_reads_of_unknown_environments_share_the_checks_held_connecti
     assert {answer.json()["code"] for answer in answers} == {"environment_not_found"}
     assert most[0] <= app.state.held.size  # the held ones, opened as the flood asked for them, and no others
     assert pool.checkedout() == app.state.held.holding
+
+
+async def test_a_set_without_the_access_tokens_keys_is_not_kept(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """An application registered for RS256 ID tokens before the environment's first token makes the RSA keys
+    first: a JWKS of those alone must not hide the ES256 key the first access token makes."""
+    environment_id = uuid.UUID(world.environment_id)
+    await register(client, world, application(idTokenSignedResponseAlg="RS256"))
+    assert {key["kty"] for key in (await client.get(jwks_path(world))).json()["keys"]} == {"RSA"}
+    assert tokens.PUBLISHED.get(environment_id) is None
+    await sign_first_token(client, world)
+    assert {key["kty"] for key in (await client.get(jwks_path(world))).json()["keys"]} == {"RSA", "EC"}
+    assert tokens.PUBLISHED.get(environment_id) is not None

@@ -156,6 +156,20 @@ def test_user_sees_the_tenant_read_only(page: Page, owner: Owner, api: httpx.Cli
     assert (tenant["name"], tenant["customProperties"]) == (owner.tenant_name, {"plan": "gold"})
 
 
+def test_an_admin_renames_the_tenant_but_reads_its_sign_in_policy(page: Page, owner: Owner, api: httpx.Client) -> None:
+    """The second-factor policy says how the owners sign in too: only owners change it, so an admin sees it as
+    text, and a forged post changes nothing."""
+    admin = add_member(api, owner, "admin")
+    sign_in_as(page, owner, admin)
+    page.goto("/console/settings")
+    expect(page.get_by_label("Tenant name")).to_have_count(1)
+    expect(page.get_by_label("Second factors of tenant accounts")).to_have_count(0)
+    expect(page.get_by_test_id("factor-policy-value")).to_have_text("optional")
+    status, _ = forge(page, "/console/settings/factor-policy", {"factorPolicy": "off"})
+    assert status == 403
+    assert api.get(f"/tenants/{owner.tenant_id}", headers=owner.auth).json()["settings"]["factorPolicy"] == "optional"
+
+
 def test_owner_deletes_the_tenant_after_typing_its_name(page: Page, owner: Owner, api: httpx.Client) -> None:
     signed_in(page, owner)
     page.goto("/console/settings")

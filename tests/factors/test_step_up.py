@@ -296,10 +296,12 @@ async def test_handing_out_a_tenants_power_or_erasing_an_environment_needs_step_
     an account disabled or enabled, an automation client (an admin of the tenant) made, widened or given a new
     secret; and erasing a whole environment, as erasing one account; and the tenant's sign-in settings. Each
     answers 403 `step_up_required` to an owner with a factor outside the five minutes, then passes once stepped
-    up. What grants no power (a user made or invited) is not asked."""
+    up. What grants no power (a user made or invited, an automation client renamed or narrowed) is not asked."""
     _, owner = await member_with_totp(client, world, clock, role="owner")
-    member = await world.add_member("user")
-    robot = await automation(client, world, ["environments:read"])
+    member, disabled = await world.add_member("user"), await world.add_member("user")
+    off = await client.patch(f"{world.base}/accounts/{disabled.account_id}/disable", headers=world.owner.auth)
+    assert off.status_code == 204
+    robot = await automation(client, world, ["environments:read", "audit:read"])
     pending = await client.post(
         f"{world.base}/invitations",
         json={"email": f"adm-{tag()}@example.com", "role": "admin"},
@@ -324,6 +326,7 @@ async def test_handing_out_a_tenants_power_or_erasing_an_environment_needs_step_
         "an owner made": ("POST", f"{world.base}/accounts", account("owner")),
         "a role changed": ("PATCH", f"{world.base}/accounts/{member.account_id}/role", {"role": "owner"}),
         "an account disabled": ("PATCH", f"{world.base}/accounts/{member.account_id}/disable", None),
+        "an account enabled": ("PATCH", f"{world.base}/accounts/{disabled.account_id}/enable", None),
         "an admin invited": ("POST", f"{world.base}/invitations", {"email": f"i-{tag()}@example.com", "role": "admin"}),
         "an admin's invitation resent": ("POST", f"{world.base}/invitations/{pending.json()['id']}/resend", None),
         "an automation client made": (
@@ -334,7 +337,7 @@ async def test_handing_out_a_tenants_power_or_erasing_an_environment_needs_step_
         "an automation client widened": (
             "PATCH",
             f"{world.base}/clients/{robot['id']}",
-            {"permissions": ["audit:read"]},
+            {"permissions": ["environments:read", "end_users:read"]},
         ),
         "an automation client's new secret": (
             "POST",
@@ -348,7 +351,17 @@ async def test_handing_out_a_tenants_power_or_erasing_an_environment_needs_step_
         "a user made": ("POST", f"{world.base}/accounts", account("user")),
         "a user invited": ("POST", f"{world.base}/invitations", {"email": f"u-{tag()}@example.com", "role": "user"}),
         "the tenant renamed": ("PATCH", world.base, {"name": "Renamed"}),
-        "an automation client renamed": ("PATCH", f"{world.base}/clients/{robot['id']}", {"name": "Robot two"}),
+        # what the console sends: the name changed, the permissions as they were
+        "an automation client renamed": (
+            "PATCH",
+            f"{world.base}/clients/{robot['id']}",
+            {"name": "Robot two", "permissions": ["audit:read", "environments:read"]},
+        ),
+        "an automation client narrowed": (
+            "PATCH",
+            f"{world.base}/clients/{robot['id']}",
+            {"permissions": ["audit:read"]},
+        ),
     }
 
     async def send(method: str, url: str, body: object) -> httpx.Response:

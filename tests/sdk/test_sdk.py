@@ -58,7 +58,8 @@ async def test_verifies_beside_rsa_keys_and_refuses_what_they_sign(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, sump_http: httpx.AsyncClient
 ) -> None:
     """An environment that signs ID tokens RS256 publishes RSA keys beside its EC ones: the verifier reads the
-    JWKS as before and takes no access token from an RSA key, not even one signed by the environment's own."""
+    JWKS as before, holding its EC keys only, and takes no access token signed by the environment's own RSA key:
+    not as RS256, nor under an ES256 header naming that key (an unknown key to it)."""
     await register(client, world, application(idTokenSignedResponseAlg="RS256"))
     row = await db.scalar(
         select(SigningKey).where(
@@ -80,6 +81,12 @@ async def test_verifies_beside_rsa_keys_and_refuses_what_they_sign(
     )
     with pytest.raises(TokenError):
         await verifier.verify(rsa_signed)
+    as_ec = jwt.encode(
+        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": row.kid, "typ": "at+jwt"}
+    )
+    with pytest.raises(TokenError, match="unknown signing key"):
+        await verifier.verify(as_ec)
+    assert verifier.fetches == 1
 
 
 async def test_rejects_tokens_of_another_environment(

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
+from sump.db.tables.environments import Environment
 from sump.db.tables.tokens import KeyStatus, SigningKey
 from sump.tokens import service as tokens
 from tests.support import TenantWorld
@@ -79,3 +80,38 @@ async def test_the_hourly_purge_deletes_keys_retired_thirty_days_ago(
     assert old not in left
     assert left[recent] is KeyStatus.RETIRED, "kept: it still verifies the ID tokens logout accepts as hints"
     assert sorted(left.values()) == [KeyStatus.ACTIVE, KeyStatus.NEXT, KeyStatus.RETIRED]
+
+
+async def test_the_wait_is_until_fewer_than_five_retired_keys_are_published(
+    app: FastAPI, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """`sump keys rotate` is not limited, so more than five retired keys may be published: the refusal's
+    `Retry-After` is the time until the fifth newest leaves the JWKS, not the oldest (after which five or more
+    would still be there)."""
+    await first_key(client, world, db)
+    environment = await db.get(Environment, uuid.UUID(world.environment_id))
+    assert environment is not None
+    for _ in range(7):
+        await tokens.rotate(db, app.state.settings, environment)
+    retired = (
+        await db.scalars(
+            select(SigningKey.kid)
+            .where(SigningKey.environment_id == environment.id, SigningKey.status == KeyStatus.RETIRED)
+            .order_by(SigningKey.id)
+        )
+    ).all()
+    assert len(retired) == 7
+    now = utcnow()
+    for minutes, kid in zip(range(10, 3, -1), retired, strict=True):  # the oldest retired 10 minutes ago
+        await db.execute(
+            update(SigningKey).where(SigningKey.kid == kid).values(retired_at=now - timedelta(minutes=minutes))
+        )
+    await db.commit()
+
+    refused = await client.post(
+        f"{world.base}/environments/{world.environment_id}/keys/rotate", headers=world.owner.auth
+    )
+    assert refused.status_code == 429
+    publication = app.state.settings.access_token_ttl + tokens.LEEWAY.total_seconds()
+    fifth_newest_leaves = publication - 8 * 60  # retired 8 minutes ago
+    assert fifth_newest_leaves - 10 <= int(refused.headers["Retry-After"]) <= fifth_newest_leaves

@@ -250,8 +250,8 @@ async def update(
     environment = await _scope(db, actor, environment_id)
     client = await get(db, actor, environment_id, pk)
     changes = body.model_dump(exclude_unset=True)
-    if client.purpose is ClientPurpose.AUTOMATION and "permissions" in changes:
-        _step_up_for_automation(actor)
+    if client.purpose is ClientPurpose.AUTOMATION and set(changes.get("permissions", ())) - set(client.permissions):
+        _step_up_for_automation(actor)  # widened; a rename or a narrowing gives nothing
     allowed = _changeable(client)
     for field in changes:
         if field not in allowed:

@@ -73,6 +73,7 @@ async def _page(
         section="settings",
         tab=tab,
         can_edit=tenant_policy.edit(actor) is None,
+        can_change_settings=tenant_policy.change_settings(actor) is None,
         values=values,
         errors=errors,
         **context,

@@ -191,8 +191,8 @@ async def rotation_budget(db: AsyncSession, settings: Settings, environment: Env
         for key in await repository.published_keys(db, environment.id, since)
         if key.algorithm == keys.ES256 and key.status is KeyStatus.RETIRED and key.retired_at is not None
     )
-    if len(retired) >= MOST_RETIRED:
-        wait = max(1, math.ceil((retired[0] - since).total_seconds()))
+    if len(retired) >= MOST_RETIRED:  # (`sump keys rotate` and the schedule may have published more)
+        wait = max(1, math.ceil((retired[-MOST_RETIRED] - since).total_seconds()))
         detail = f"The keys were rotated {MOST_RETIRED} times within the tokens' lifetime: try again in {wait} seconds."
         raise Problem(429, "rotation_too_frequent", detail, headers={"Retry-After": str(wait)})
 
@@ -225,8 +225,8 @@ def _published(key: SigningKey, settings: Settings, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class KeySet:
-    """An environment's published keys as a JWKS document, and whether the next key of each of its rings is among
-    them."""
+    """An environment's published keys as a JWKS document, and whether it holds the access tokens' (ES256) ring and
+    the next key of each of its rings."""
 
     document: dict[str, list[dict[str, Any]]]
     next_published: bool
@@ -237,7 +237,7 @@ async def key_set(db: AsyncSession, settings: Settings, environment_id: uuid.UUI
     published = await repository.published_keys(db, environment_id, now - _publication(settings))
     document = {"keys": [{**key.public_jwk, "kid": key.kid, "alg": key.algorithm, "use": "sig"} for key in published]}
     upcoming = {key.algorithm for key in published if key.status is KeyStatus.NEXT}
-    return KeySet(document, bool(published) and upcoming == {key.algorithm for key in published})
+    return KeySet(document, keys.ES256 in upcoming and upcoming == {key.algorithm for key in published})
 
 
 async def jwks(db: AsyncSession, settings: Settings, environment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
@@ -249,10 +249,12 @@ JWKS_FRESH = 10.0  # seconds a worker serves the JWKS it rendered before it read
 
 class PublishedKeys:
     """Each environment's rendered JWKS (body and entity tag) as this worker last served it, for `JWKS_FRESH`
-    seconds, so that serving it costs no SQL. Only a set that holds the next key of each ring is kept: the key a
-    rotation makes active is then already in it, so a rotation by another worker or node, seen here within
-    `JWKS_FRESH` seconds, never leaves a token unverifiable (only a second rotation within those seconds
-    would). A rotation by this worker forgets its environment at once."""
+    seconds, so that serving it costs no SQL. Only a set that holds the ES256 ring and the next key of each ring
+    is kept: the key a rotation makes active is then already in it, so a rotation by another worker or node, seen
+    here within `JWKS_FRESH` seconds, never leaves a token unverifiable (only a second rotation within those
+    seconds would), and the first access token's key is never hidden by a set served before it. A rotation by
+    this worker forgets its environment at once. An RS256 ring made later (an application registered for it)
+    may stay unseen here for those seconds: it is made at the registration, well before its first ID token."""
 
     LIMIT = 4096  # environments kept at most; past it the whole map starts again
 
@@ -369,9 +371,9 @@ async def verify_access_token(
             raise invalid_token()
         kid = keys.kid_of(header)
         key = None if kid is None else await repository.key_by_kid(db, environment.id, kid)
-        # Access tokens are signed ES256 only: an RS256 key of the same JWKS verifies ID tokens, never these.
-        if key is None or key.algorithm != keys.ES256 or not _published(key, settings, utcnow()):
+        if key is None or not _published(key, settings, utcnow()):
             raise invalid_token()
+        # ES256 only: the JWKS's RSA keys verify ID tokens, never these (an RSA JWK is no ES256 key to PyJWT).
         public_key = keys.verifying_key(key.public_jwk, keys.ES256)
         claims: dict[str, Any] = jwt.decode(
             token,
