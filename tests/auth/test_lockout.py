@@ -17,10 +17,11 @@ from redis import Redis
 
 from sump.app import create_app
 from sump.factors import totp
+from sump.kit.crypto import sign_cookie
 from tests.factors.conftest import Clock, enrol_totp
 from tests.kit.test_limits import REDIS_URL
 from tests.mail import SmtpServer, reset_token
-from tests.support import PASSWORD, Database, EndUser, TenantWorld, make_settings, new_tenant
+from tests.support import PASSWORD, SECRET, Database, EndUser, TenantWorld, make_settings, new_tenant
 
 Factory = Callable[..., FastAPI]
 
@@ -168,7 +169,10 @@ async def test_a_forged_device_cookie_is_worth_nothing(make_app: Factory) -> Non
         attacker = await clients("203.0.113.9")
         for i in range(4):
             await attacker.post(_login(user), json=_wrong(user, n=i))
-        for cookie in (known_other, f"s:{user.account_id.replace('-', '')}.forged", user.account_id):
+        # Sump's own signature of the account's id, made for another cookie (the signed-cookie format of the
+        # session and flash cookies): a device cookie's signature names its purpose, so none other stands for it.
+        elsewhere = sign_cookie(SECRET, uuid.UUID(user.account_id).hex)
+        for cookie in (known_other, f"s:{user.account_id.replace('-', '')}.forged", user.account_id, elsewhere):
             attacker.cookies.set("sump_device", cookie)
             refused = await attacker.post(_login(user), json=_right(user))
             assert refused.status_code == 429, cookie

@@ -158,14 +158,23 @@ async def test_a_bearer_header_without_a_token_leaves_the_cookie_as_the_credenti
 @pytest.mark.asvs("VAL-01")
 async def test_a_flash_message_is_shown_only_when_sump_signed_it(client: httpx.AsyncClient) -> None:
     """The one-time message of the console's pages comes from Sump only: a `sump_flash` cookie written by anyone
-    else (unsigned, or signed with another secret) shows nothing."""
+    else (unsigned, or signed with another secret) shows nothing, nor does Sump's signature of the text made for
+    another cookie."""
     message = "Call-the-helpdesk-at-555-0100-to-unlock"
-    forged = [message, sign_cookie("another-secret-" + "x" * 32, message), f"s:{message}.{'A' * 43}"]
+    forged = [
+        message,
+        sign_cookie("another-secret-" + "x" * 32, message, "sump_flash"),
+        f"s:{message}.{'A' * 43}",
+        sign_cookie(SECRET, message),
+        sign_cookie(SECRET, message, "sump_device"),
+    ]
     for cookie in forged:
         login = await client.get("/console/login", headers=cookie_header(sump_flash=cookie))
         assert login.status_code == 200
         assert message not in login.text
-    genuine = await client.get("/console/login", headers=cookie_header(sump_flash=sign_cookie(SECRET, message)))
+    genuine = await client.get(
+        "/console/login", headers=cookie_header(sump_flash=sign_cookie(SECRET, message, "sump_flash"))
+    )
     assert genuine.status_code == 200
     assert message in genuine.text
 

@@ -81,7 +81,7 @@ def test_cookies_are_remembered_only_when_signed_and_short_and_only_so_many() ->
     assert unsign_cookie("secret", long) == "v" * crypto.KEPT_LENGTH
     assert crypto._verified == {}
     assert unsign_cookie("secret", signed) is not None
-    assert list(crypto._verified) == [("secret", signed)]
+    assert list(crypto._verified) == [("secret", "", signed)]
     for _ in range(crypto.VERIFIED_KEPT + 10):
         assert unsign_cookie("secret", sign_cookie("secret", new_token())) is not None
         assert len(crypto._verified) <= crypto.VERIFIED_KEPT
@@ -104,4 +104,18 @@ def test_other_spellings_of_one_signed_cookie_are_not_remembered() -> None:
             spellings.add(spelling)
     for spelling in spellings:
         assert unsign_cookie("secret", spelling) == raw[2:].rsplit(".", 1)[0]
-    assert list(crypto._verified) == [("secret", victim)]
+    assert list(crypto._verified) == [("secret", "", victim)]
+
+
+def test_a_signature_for_one_purpose_stands_for_no_other() -> None:
+    """A value signed for one cookie (the device cookie's account ids, a flash's text) is refused as any other
+    cookie's, or as one signed in the original's format, and the other way round; a remembered cookie is so for its
+    own purpose only."""
+    crypto._verified.clear()
+    value = new_token()
+    signed = {purpose: sign_cookie("secret", value, purpose) for purpose in ("", "sump_device", "sump_flash")}
+    assert len(set(signed.values())) == 3
+    for made, cookie in signed.items():
+        for read in signed:
+            assert unsign_cookie("secret", cookie, purpose=read) == (value if read == made else None), (made, read)
+        assert unsign_cookie("other", cookie, ["secret"], purpose=made) == value, "previous secrets still read"

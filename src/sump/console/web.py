@@ -137,7 +137,11 @@ def render(
 ) -> Response:
     settings: Settings = request.app.state.settings
     flash_cookie = request.cookies.get(FLASH_COOKIE)
-    flash = unsign_cookie(settings.secret_key, flash_cookie, settings.previous_secret_keys) if flash_cookie else None
+    flash = (
+        unsign_cookie(settings.secret_key, flash_cookie, settings.previous_secret_keys, FLASH_COOKIE)
+        if flash_cookie
+        else None
+    )
     context.update(
         actor=actor,
         csrf=csrf_token(request, settings),
@@ -157,7 +161,7 @@ def redirect(request: Request, path: str, flash: str | None = None) -> Response:
     response = RedirectResponse(path, status_code=303)
     if flash:
         request.state.flash_set = True
-        set_console_cookie(response, settings, FLASH_COOKIE, sign_cookie(settings.secret_key, flash))
+        set_console_cookie(response, settings, FLASH_COOKIE, sign_cookie(settings.secret_key, flash, FLASH_COOKIE))
     return _finish(request, response, settings)
 
 

@@ -23,8 +23,10 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _mac(secret: str, value: str) -> str:
+def _mac(secret: str, value: str, purpose: str) -> str:
     mac = _keyed(secret).copy()
+    if purpose:  # bound to the cookie it was made for: no other cookie's signature stands for it
+        mac.update(purpose.encode() + b"\0")
     mac.update(value.encode())
     return base64.b64encode(mac.digest()).decode().rstrip("=")
 
@@ -36,9 +38,12 @@ def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(secret.encode(), digestmod="sha256")
 
 
-def sign_cookie(secret: str, value: str) -> str:
-    """`s:<value>.<base64 HMAC-SHA256>`, URL-encoded: the signed-cookie format the original Sump used."""
-    return quote(f"s:{value}.{_mac(secret, value)}", safe="")
+def sign_cookie(secret: str, value: str, purpose: str = "") -> str:
+    """`s:<value>.<base64 HMAC-SHA256>`, URL-encoded: the signed-cookie format the original Sump used. A cookie
+    whose value its holder could choose (the device cookie's account ids; a flash's text) names its `purpose`,
+    which the MAC covers, so that Sump's signature of a value for one cookie is none for another; the session
+    cookies, whose values are random tokens, keep the original's format."""
+    return quote(f"s:{value}.{_mac(secret, value, purpose)}", safe="")
 
 
 # Cookies found signed by the current secret, by (secret, cookie) as they came: a browser sends the same cookie
@@ -47,16 +52,16 @@ def sign_cookie(secret: str, value: str) -> str:
 # too, each time, but one holder could make countless of them) and is as short as a session's (`KEPT_LENGTH`):
 # so only Sump makes entries, one per cookie it set. At most `VERIFIED_KEPT` of them, a few megabytes, forgotten
 # all at once when full.
-_verified: dict[tuple[str, str], str] = {}
+_verified: dict[tuple[str, str, str], str] = {}
 VERIFIED_KEPT = 4096
 KEPT_LENGTH = 256
 
 
-def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = ()) -> str | None:
-    """The value of a cookie made by `sign_cookie` under `secret` or, failing that, one of `previous` (secrets
-    still read after a rotation), or None for anything else: a bad cookie counts as no cookie, whatever
-    characters it holds (the signature is compared as bytes, in constant time)."""
-    value = _verified.get((secret, cookie))
+def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = (), purpose: str = "") -> str | None:
+    """The value of a cookie made by `sign_cookie` for `purpose` under `secret` or, failing that, one of
+    `previous` (secrets still read after a rotation), or None for anything else: a bad cookie counts as no
+    cookie, whatever characters it holds (the signature is compared as bytes, in constant time)."""
+    value = _verified.get((secret, purpose, cookie))
     if value is not None:
         return value
     raw = unquote(cookie)
@@ -65,14 +70,14 @@ def unsign_cookie(secret: str, cookie: str, previous: Sequence[str] = ()) -> str
     value, signature = raw[2:].rsplit(".", 1)
     try:
         given = signature.encode()
-        if hmac.compare_digest(given, _mac(secret, value).encode()):
+        if hmac.compare_digest(given, _mac(secret, value, purpose).encode()):
             if len(cookie) <= KEPT_LENGTH and cookie == quote(raw, safe=""):
                 if len(_verified) >= VERIFIED_KEPT:
                     _verified.clear()
-                _verified[secret, cookie] = value
+                _verified[secret, purpose, cookie] = value
             return value
         for candidate in previous:
-            if hmac.compare_digest(given, _mac(candidate, value).encode()):
+            if hmac.compare_digest(given, _mac(candidate, value, purpose).encode()):
                 return value
     except UnicodeEncodeError:  # a lone surrogate: no signature of ours
         return None

@@ -22,7 +22,7 @@ YEAR = 365 * 24 * 3600
 
 def known_accounts(cookies: Mapping[str, str], settings: Settings) -> frozenset[uuid.UUID]:
     raw = cookies.get(DEVICE_COOKIE)
-    value = unsign_cookie(settings.secret_key, raw, settings.previous_secret_keys) if raw else None
+    value = unsign_cookie(settings.secret_key, raw, settings.previous_secret_keys, DEVICE_COOKIE) if raw else None
     if not value:
         return frozenset()
     found = set()
@@ -37,7 +37,7 @@ def known_accounts(cookies: Mapping[str, str], settings: Settings) -> frozenset[
 def remember(response: Response, settings: Settings, known: frozenset[uuid.UUID], account_id: uuid.UUID) -> None:
     """Adds `account_id` to the browser's device cookie (the most recent accounts first)."""
     ids = [account_id, *(other for other in sorted(known) if other != account_id)][:MAX_REMEMBERED]
-    value = sign_cookie(settings.secret_key, ",".join(one.hex for one in ids))
+    value = sign_cookie(settings.secret_key, ",".join(one.hex for one in ids), DEVICE_COOKIE)
     response.set_cookie(
         DEVICE_COOKIE, value, max_age=YEAR, path="/", httponly=True, secure=settings.secure_cookies, samesite="lax"
     )
