@@ -157,7 +157,7 @@ async def mark_email_verified(account_id: AccountId, actor: EnvironmentActorDep,
 
 
 @router.post(
-    "/{accountId}/invitation", status_code=202, response_model=InvitationView, responses=problem_responses(409)
+    "/{accountId}/invitation", status_code=202, response_model=InvitationView, responses=problem_responses(409, 429)
 )
 async def invite_end_user(account_id: AccountId, actor: EnvironmentActorDep, call: CallDep) -> InvitationView:
     """Emails an end user made without a password an invitation to choose one (a single-use link valid 7 days

@@ -37,7 +37,7 @@ async def tenant_pool(tenant_id: Annotated[uuid.UUID, Path(alias="tenantId")], d
     return await load_pool(db, AccountType.TENANT_ACCOUNT, tenant_id)
 
 
-@router.post("", status_code=201, response_model=InvitationView, responses=problem_responses(409))
+@router.post("", status_code=201, response_model=InvitationView, responses=problem_responses(409, 429))
 async def invite(body: InvitationCreate, actor: AccountManager, call: CallDep) -> InvitationView:
     """Emails `email` an invitation into `role`, with a single-use link valid 7 days. Admins invite users
     only (403 `role_not_grantable`); 409 `identifier_taken` when an account of the tenant holds the address.
@@ -51,7 +51,7 @@ async def list_invitations(actor: AccountManager, db: DbSession) -> list[Invitat
     return [InvitationView.of(invitation) for invitation in await invitations.pending(db, actor)]
 
 
-@router.post("/{invitationId}/resend", response_model=InvitationView, responses=problem_responses(409))
+@router.post("/{invitationId}/resend", response_model=InvitationView, responses=problem_responses(409, 429))
 async def resend_invitation(invitation_id: InvitationId, actor: AccountManager, call: CallDep) -> InvitationView:
     """Emails the invitation again with a new link, valid 7 more days: the link sent before stops working.
     409 `invitation_not_pending` once accepted or revoked."""

@@ -37,7 +37,7 @@ async def jwks(
 @router.post(
     "/tenants/{tenantId}/environments/{environmentId}/keys/rotate",
     response_model=KeyRotated,
-    responses=problem_responses(403),
+    responses=problem_responses(403, 429),
 )
 async def rotate_keys(
     environment_id: EnvironmentId, actor: KeyAdmin, db: DbSession, settings: SettingsDep
