@@ -106,6 +106,24 @@ async def test_refresh_fails_after_the_session_idle_expiry(
     await assert_refused_like_an_unknown_token(user)
 
 
+@pytest.mark.asvs("SESS-05")
+async def test_a_refresh_is_the_sessions_activity(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, app: FastAPI
+) -> None:
+    """An application that only refreshes its tokens is in use: each refresh slides the session's idle expiry (at
+    most once a minute), so it stays signed in past what was its idle deadline, until the absolute expiry."""
+    user = await Chain(client, world).sign_up()
+    idle = timedelta(seconds=app.state.settings.session_idle_ttl)
+    await age_session(db, user.session_id, last_active_at=utcnow() - idle + timedelta(minutes=2))
+    await user.refreshed()
+    touched = await db.scalar(select(Session.last_active_at).where(Session.id == user.session_id))
+    await db.commit()
+    assert touched is not None
+    assert utcnow() - touched < timedelta(minutes=1)
+    await age_session(db, user.session_id, last_active_at=touched - timedelta(minutes=3))  # the old deadline passes
+    await user.refreshed()
+
+
 @pytest.mark.asvs("SESS-08", "JWT-06")
 async def test_refresh_fails_once_the_session_is_revoked(client: httpx.AsyncClient, world: TenantWorld) -> None:
     user = await Chain(client, world).sign_up()

@@ -152,7 +152,7 @@ async def is_live(db: AsyncSession, session_id: uuid.UUID, live: Lifetimes) -> b
 
 
 # Read by every refresh and every request with an access token: built once (bound parameters).
-_LIVE_AMR = select(Session.amr).where(
+_LIVE_AMR = select(Session.amr, Session.last_active_at).where(
     Session.id == bindparam("session_id"),
     Session.expires_at > bindparam("now"),
     Session.last_active_at > bindparam("idle_since"),
@@ -160,10 +160,18 @@ _LIVE_AMR = select(Session.amr).where(
 )
 
 
-async def live_amr(db: AsyncSession, session_id: uuid.UUID, live: Lifetimes) -> tuple[list[str] | None] | None:
+async def live_amr(
+    db: AsyncSession, session_id: uuid.UUID, live: Lifetimes
+) -> tuple[list[str] | None, datetime] | None:
+    """The live session's `amr` and when it was last active, or None."""
     # Not scoped: by the session's own id, read from a refresh token found through its environment.
     row = (await db.execute(_LIVE_AMR, {"session_id": session_id, **live.parameters()})).first()
-    return (row[0],) if row is not None else None
+    return (row[0], row[1]) if row is not None else None
+
+
+async def touch_with(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    """`touch`, with the request's transaction (written with its commit)."""
+    await db.execute(_TOUCH.execution_options(synchronize_session=False), {"session_id": session_id, "now": now})
 
 
 async def list_live(

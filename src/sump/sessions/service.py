@@ -127,10 +127,20 @@ async def is_live(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -
     return await repository.is_live(db, session_id, _live_since(settings))
 
 
-async def live_amr(db: AsyncSession, settings: Settings, session_id: uuid.UUID) -> tuple[bool, list[str] | None]:
-    """Whether the session still stands, and how it was signed in (its `amr`, for tokens it issues)."""
-    found = await repository.live_amr(db, session_id, _live_since(settings))
-    return (found is not None, found[0] if found else None)
+async def live_amr(
+    db: AsyncSession, settings: Settings, session_id: uuid.UUID, *, active: bool = False
+) -> tuple[bool, list[str] | None]:
+    """Whether the session still stands, and how it was signed in (its `amr`, for tokens it issues). `active`:
+    the use is the session's activity (a refresh: an application that only refreshes its tokens is in use), which
+    slides its idle expiry as a request with the session's own token does, at most once a minute."""
+    live = _live_since(settings)
+    found = await repository.live_amr(db, session_id, live)
+    if found is None:
+        return False, None
+    amr, last_active_at = found
+    if active and live.now - last_active_at >= TOUCH_INTERVAL:
+        await repository.touch_with(db, session_id, live.now)
+    return True, amr
 
 
 async def live_sessions(db: AsyncSession, settings: Settings, current: Session) -> list[Session]:

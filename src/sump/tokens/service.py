@@ -10,7 +10,8 @@ Refresh tokens rotate on every use in one atomic statement. The successor of a t
 the secret key, so concurrent refreshes of one token within the grace window all receive the same successor;
 a use after that window is a replay, and ends the whole family with its session. A refresh token lives only
 as long as its session: past the session's absolute or idle expiry, or once its account is disabled, it is
-refused like an unknown token.
+refused like an unknown token. A refresh is the session's activity: it slides the idle expiry, so an application
+that only refreshes its tokens stays signed in until the absolute expiry.
 
 This module does not import organizations: their role and permission come in as arguments (a grant at issue,
 a lookup at refresh), and organizations revoke the refresh tokens issued for them through
@@ -461,7 +462,7 @@ async def refresh(
         if client and row.client_pk
         else None
     )
-    live, amr = await sessions.live_amr(db, settings, row.session_id)
+    live, amr = await sessions.live_amr(db, settings, row.session_id, active=True)
     if not live:  # expired, idle or revoked: same answer
         raise invalid_grant()
     account = await account_of(db, row.account_id)
