@@ -23,6 +23,7 @@ ATTACKER, NEIGHBOUR = "198.51.100.7", "198.51.100.8"
 # Requests one address may make per minute, per route family.
 LOGIN_BUDGET = 30
 FORGOT_BUDGET = RESET_BUDGET = 10
+AUTHORIZE_BUDGET = 120
 
 
 @pytest.fixture
@@ -255,3 +256,22 @@ async def test_a_forged_line_above_the_proxys_own_does_not_move_the_budget(http:
     assert_rate_limited(await http.post(url, json={"email": nobody()}, headers=forged(FORGOT_BUDGET)))
     elsewhere = await http.post(url, json={"email": nobody()}, headers=from_ip(NEIGHBOUR))
     assert elsewhere.status_code == 200, elsewhere.text
+
+
+@pytest.mark.asvs("AUTH-03")
+async def test_authorization_requests_past_the_per_address_budget_are_429(http: httpx.AsyncClient) -> None:
+    """120 a minute from one address, by GET and by POST each: a posted request's GET (the 303 it is answered
+    with) counts against the GET's budget only, so a client that posts its requests gets as many sign-ins a
+    minute as one that does not."""
+    world = await new_tenant(http)
+    url = f"/api/v1/environments/{world.environment_id}/authorize"
+    query = {"client_id": f"sump_{uuid.uuid4().hex}", "response_type": "code"}
+    await within_one_window_of_the_clock(40)
+    for _ in range(AUTHORIZE_BUDGET):
+        posted = await http.post(url, data=query, headers=from_ip(ATTACKER))
+        assert posted.status_code == 303, posted.text
+        followed = await http.get(url, params=query, headers=from_ip(ATTACKER))
+        assert followed.status_code == 400, followed.text  # the unknown client's own answer
+    assert_rate_limited(await http.post(url, data=query, headers=from_ip(ATTACKER)))
+    assert_rate_limited(await http.get(url, params=query, headers=from_ip(ATTACKER)))
+    assert (await http.get(url, params=query, headers=from_ip(NEIGHBOUR))).status_code == 400

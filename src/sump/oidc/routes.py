@@ -68,7 +68,8 @@ async def authorize(
     status_code=SEE_OTHER,
     response_class=RedirectResponse,
     openapi_extra=AUTHORIZE_FORM,
-    dependencies=[Depends(per_ip("oidc-authorize", "120/minute"))],
+    # A budget of its own: the GET it is answered with counts against the GET's, once.
+    dependencies=[Depends(per_ip("oidc-authorize-posted", "120/minute"))],
     responses={**problem_responses(415), SEE_OTHER: {"description": "To the same request by GET."}},
 )
 async def authorize_post(request: Request, environment: Environment = Depends(environment_of)) -> RedirectResponse:
