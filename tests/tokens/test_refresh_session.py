@@ -21,7 +21,7 @@ from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import RefreshToken
 from sump.kit.crypto import token_digest
 from sump.tokens import repository
-from tests.support import TenantWorld, bearer, statements
+from tests.support import PASSWORD, TenantWorld, bearer, statements
 
 
 class Chain:
@@ -122,6 +122,24 @@ async def test_a_refresh_is_the_sessions_activity(
     assert utcnow() - touched < timedelta(minutes=1)
     await age_session(db, user.session_id, last_active_at=touched - timedelta(minutes=3))  # the old deadline passes
     await user.refreshed()
+
+
+@pytest.mark.asvs("SESS-08", "JWT-06")
+async def test_a_new_password_ends_the_refresh_tokens_of_the_session_it_was_chosen_in(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The session a password is changed in goes on, but the refresh tokens issued from it end: one taken from it
+    before (the reason to change a password) must not outlive the old password. Its own applications exchange
+    the session again."""
+    user = await Chain(client, world).sign_up()
+    await user.refreshed()
+    change = {"currentPassword": PASSWORD, "newPassword": "an entirely different passphrase"}
+    changed = await client.post(f"{user.auth}/change-password", json=change, headers=bearer(user.session_token))
+    assert changed.status_code == 204, changed.text
+    assert (await user.session()).status_code == 200
+    await assert_refused_like_an_unknown_token(user)
+    again = await client.post(f"{user.auth}/token", json={"grantType": "session"}, headers=bearer(user.session_token))
+    assert again.status_code == 200, again.text
 
 
 @pytest.mark.asvs("SESS-08", "JWT-06")

@@ -25,6 +25,7 @@ from sump.kit.metrics import counts_sign_ins
 from sump.kit.passwords import bcrypt_cost
 from sump.kit.ratelimit import address_key
 from sump.sessions import service as sessions
+from sump.tokens import service as tokens
 
 # One budget per address for every password check: `/login` of both families, the token endpoint's password
 # grant, the console's sign-in and each "current password" check; second-factor codes and the options of a
@@ -184,14 +185,16 @@ async def _replaced(call: Call, pool: Pool, old_hash: str | None) -> None:
 async def replace_password(
     call: Call, pool: Pool, account: Account, new_hash: str | None, keep: uuid.UUID | None
 ) -> None:
-    """The account's password becomes `new_hash` (None: it has none), and every other session and every sign-in
-    or reset link ends. The row is written first: a sign-in that checked the old password meanwhile waits for
-    it, and is refused (`write_if_still_as_checked`)."""
+    """The account's password becomes `new_hash` (None: it has none), and every other session, every refresh token
+    (the kept session's too) and every sign-in or reset link ends. The row is written first: a sign-in that
+    checked the old password meanwhile waits for it, and is refused (`write_if_still_as_checked`)."""
     old_hash, account.password_hash = account.password_hash, new_hash
     account.password_changed_at = utcnow()
     await call.db.flush()
     await links.end_ways_in(call.db, pool, account)  # first: a sign-in by one of them is waited for, and ended
-    await sessions.revoke_all(call.db, account, keep=keep)
+    await sessions.revoke_all(call.db, account, keep=keep)  # their refresh tokens go with them
+    if keep is not None:
+        await tokens.revoke_for_session(call.db, keep)
     await _replaced(call, pool, old_hash)
 
 

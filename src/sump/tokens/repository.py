@@ -123,6 +123,15 @@ async def revoke_family(db: AsyncSession, family_id: uuid.UUID, now: datetime) -
     )
 
 
+async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    # Not scoped: by the id of the signed-in account's own session, which its environment's scope found.
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 async def revoke_for_organization(
     db: AsyncSession,
     environment_id: uuid.UUID,

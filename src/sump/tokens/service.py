@@ -393,6 +393,12 @@ async def verify_access_token(
 # --- refresh tokens -----------------------------------------------------------------------------------------
 
 
+async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID) -> None:
+    """Ends the refresh tokens issued from one session that itself goes on (a new password chosen in it: a token
+    taken from it before must not outlive the password; the session's own applications exchange it again)."""
+    await repository.revoke_for_session(db, session_id, utcnow())
+
+
 def _successor(secret: str, token: str) -> str:
     """The token that replaces `token`: only a holder of `token` (and the server) can compute it."""
     digest = hmac.new(secret.encode(), b"refresh:" + token.encode(), hashlib.sha256).digest()
