@@ -62,7 +62,10 @@ def test_a_worker_that_dies_while_starting_is_retried_while_the_other_serves(ser
     survivor = max(first)
     os.kill(min(first), signal.SIGKILL)  # it was serving: replaced at once
     known = set(first)
-    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+    # A connection of its own for each request: a kept-alive one that the serving worker closes after its idle
+    # seconds, while the test waits for the next start, may be reset under the request reusing it.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=server.base_url, timeout=10, limits=fresh) as http:
         for _ in range(2):  # the replacement dies while it starts, and so does the next one
             known.add(_kill_next_worker(server, known, http))
         deadline = time.monotonic() + DEADLINE_SECONDS
