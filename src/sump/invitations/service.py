@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from limits import parse
+from limits import RateLimitItem, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.base import utcnow
@@ -22,16 +22,25 @@ from sump.kit.ratelimit import RateLimiter
 INVITATION_TTL = timedelta(days=7)
 DAYS = INVITATION_TTL.days
 MAX_TOKEN_LENGTH = 256
-# An invitation is an email in Sump's name to an address its sender chose: one address gets a few from one tenant
-# or environment, whoever sends them, and one account sends at most this many an hour (invitations and resends).
+# An invitation is an email in Sump's name to an address its sender chose: one address gets a few from one tenant,
+# environment or organization, whoever sends them, and one account sends at most this many an hour (invitations
+# and resends).
 SENT_PER_ADDRESS = parse("3/15minutes")
 SENT_PER_SENDER = parse("100/hour")
 
 
-async def within_sending_limits(limiter: RateLimiter, place: uuid.UUID, email: str, sender: uuid.UUID) -> None:
-    """Counts one invitation email to `email` from `place` (a tenant or environment), sent by `sender`, before
-    anything is changed: 429 `rate_limited` past either limit, which stay on when per-address limits are off."""
-    await limiter.enforce(SENT_PER_SENDER, "invitations-sent", str(sender))
+async def within_sending_limits(
+    limiter: RateLimiter,
+    place: uuid.UUID,
+    email: str,
+    sender: uuid.UUID | None,
+    per_sender: RateLimitItem = SENT_PER_SENDER,
+) -> None:
+    """Counts one invitation email to `email` from `place` (a tenant, an environment or an organization), sent by
+    `sender` (None: a sender not counted) under `per_sender`, before anything is changed: 429 `rate_limited` past
+    either limit, which stay on when per-address limits are off."""
+    if sender is not None:
+        await limiter.enforce(per_sender, "invitations-sent", str(sender))
     await limiter.enforce(SENT_PER_ADDRESS, "invitations-to", str(place), email.lower())
 
 

@@ -183,8 +183,8 @@ def _publication(settings: Settings) -> timedelta:
 
 
 async def rotation_budget(db: AsyncSession, settings: Settings, environment: Environment) -> None:
-    """429 `rotation_too_frequent`, with the seconds until the oldest retired key leaves the JWKS, while the
-    environment's ES256 ring publishes `MOST_RETIRED` of them."""
+    """429 `rotation_too_frequent` while the environment's ES256 ring publishes `MOST_RETIRED` retired keys or more,
+    with the seconds until fewer are published (the fifth newest leaves the JWKS)."""
     now = utcnow()
     since = now - _publication(settings)
     retired = sorted(

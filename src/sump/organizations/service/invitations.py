@@ -39,9 +39,9 @@ INVITE_PERMISSION = ROUTES["POST", "/environments/{environmentId}/organizations/
 
 KIND = InvitationKind.ORGANIZATION
 # Anyone who signs up may found an organization and invite into it: its emails are the builder's, so an end user
-# sends at most this many (invitations and resends), and one address gets at most a few from one organization.
+# sends at most this many (invitations and resends); one address gets at most a few from one organization
+# (`invitations.SENT_PER_ADDRESS`).
 SENT_PER_END_USER = parse("30/hour")
-SENT_PER_ADDRESS = parse("3/15minutes")
 
 
 def already_member(field: str = "email") -> Problem:
@@ -54,10 +54,10 @@ def email_mismatch() -> Problem:
 
 
 async def _within_limits(call: Call, actor: EnvironmentActor, organization_id: uuid.UUID, email: str) -> None:
-    """Counts one invitation email against the limits, before anything is changed: 429 `rate_limited` past either."""
-    if actor.end_user is not None:
-        await call.limiter.enforce(SENT_PER_END_USER, "organization-invitations", str(actor.account.id))
-    await call.limiter.enforce(SENT_PER_ADDRESS, "organization-invitation", str(organization_id), email)
+    """Counts one invitation email against the limits (an end user's own, and the address's), before anything is
+    changed: 429 `rate_limited` past either."""
+    sender = actor.account.id if actor.end_user is not None else None
+    await invitations.within_sending_limits(call.limiter, organization_id, email, sender, SENT_PER_END_USER)
 
 
 async def _send(call: Call, actor: EnvironmentActor, place: Place, invitation: Invitation, token: str) -> None:
