@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.links import Invitation
@@ -341,8 +342,8 @@ async def test_only_the_organizations_admins_resend_or_revoke_its_invitations(
 async def test_accepting_needs_the_invitation_still_to_make_sense(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
 ) -> None:
-    """Accepting re-checks what inviting checked: someone added to the organization since is 409
-    `already_member` (their role unchanged), and a role deleted from the catalog since is 400 `unknown_role`."""
+    """Accepting re-checks what inviting checked: someone added to the organization since finds the link dead
+    (their role unchanged), and a role deleted from the catalog since is 400 `unknown_role`."""
     world = await new_tenant(http)
     admin, added, later = [await world.add_end_user(world.environment_id) for _ in range(3)]
     organization_id = await organization(world, admin)
@@ -351,7 +352,7 @@ async def test_accepting_needs_the_invitation_still_to_make_sense(
     assert (await invite(world, admin, organization_id, added.email, "ORG_ADMIN")).status_code == 201
     token = link_in(await delivered(mail_app, smtp, added.email, ORGANIZATION))[3]
     await add_member(world, organization_id, added, role="READ_ONLY")
-    assert code(await http.post(accept, json={"token": token}, headers=added.auth)) == (409, "already_member")
+    assert code(await http.post(accept, json={"token": token}, headers=added.auth)) == INVALID
     assert (await members(world, world.environment_id, organization_id))[added.account_id] == "READ_ONLY"
 
     catalog = f"{world.base}/environments/{world.environment_id}/roles"
@@ -362,6 +363,39 @@ async def test_accepting_needs_the_invitation_still_to_make_sense(
     assert (await http.delete(f"{catalog}/TEMPORARY", headers=world.owner.auth)).status_code == 204
     assert code(await http.post(accept, json={"token": token}, headers=later.auth)) == (400, "unknown_role")
     assert later.account_id not in await members(world, world.environment_id, organization_id)
+
+
+@pytest.mark.parametrize("fate", ["removed", "left"])
+async def test_a_pending_invitation_ends_when_the_membership_is_decided_otherwise(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession, fate: str
+) -> None:
+    """An invitation as ORG_ADMIN, then a direct add as READ_ONLY, then a removal (or the member leaving): the
+    old link must not bring them back, let alone as ORG_ADMIN. Adding a member ends the address's pending
+    invitations to the organization, and so does a removal (one issued while the add ran is still pending)."""
+    world = await new_tenant(http)
+    admin, member = [await world.add_end_user(world.environment_id) for _ in range(2)]
+    organization_id = await organization(world, admin)
+    accept = f"/api/v1/auth/environments/{world.environment_id}/invitations/accept"
+    assert (await invite(world, admin, organization_id, member.email, "ORG_ADMIN")).status_code == 201
+    token = link_in(await delivered(mail_app, smtp, member.email, ORGANIZATION))[3]
+    await add_member(world, organization_id, member, role="READ_ONLY")
+    assert code(await http.post(accept, json={"token": token}, headers=member.auth)) == INVALID
+
+    # As an invitation issued concurrently with the add leaves it: pending, to a member.
+    pending = Invitation.organization_id == uuid.UUID(organization_id)
+    await db.execute(update(Invitation).where(pending).values(revoked_at=None))
+    await db.commit()
+    removal = f"{members_url(world.environment_id, organization_id)}/{member.account_id}"
+    assert (await http.delete(removal, headers=admin.auth if fate == "removed" else member.auth)).status_code == 204
+
+    assert code(await http.post(accept, json={"token": token}, headers=member.auth)) == INVALID
+    assert member.account_id not in await members(world, world.environment_id, organization_id)
+    # A new invitation after the removal is the admins' new decision, and works.
+    assert (await invite(world, admin, organization_id, member.email, "ORG_USER")).status_code == 201
+    again = link_in(await delivered(mail_app, smtp, member.email, ORGANIZATION, count=2))[3]
+    joined = await http.post(accept, json={"token": again}, headers=member.auth)
+    assert joined.status_code == 200, joined.text
+    assert (await members(world, world.environment_id, organization_id))[member.account_id] == "ORG_USER"
 
 
 async def test_a_set_password_invitation_of_a_disabled_end_user_sets_nothing(

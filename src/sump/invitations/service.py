@@ -68,10 +68,7 @@ async def issue(
 ) -> Issued:
     """A new invitation; a pending one of the same kind, place and address is revoked (its link dies)."""
     now = utcnow()
-    for earlier in await repository.pending(
-        db, tenant_id, kind, environment_id=environment_id, organization_id=organization_id, email=email
-    ):
-        earlier.revoked_at = now
+    await withdraw(db, tenant_id, kind, email, environment_id=environment_id, organization_id=organization_id)
     token = new_token()
     invitation = Invitation(
         token_hash=token_digest(token),
@@ -110,6 +107,24 @@ async def pending(
     return await repository.pending(
         db, tenant_id, kind, environment_id=environment_id, organization_id=organization_id, email=email
     )
+
+
+async def withdraw(
+    db: AsyncSession,
+    tenant_id: uuid.UUID,
+    kind: InvitationKind,
+    email: str,
+    *,
+    environment_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> None:
+    """Revokes the address's pending invitations of this kind to this place: a newer one replaces them, or its
+    membership was decided otherwise (added, removed, left), which an older link must not undo."""
+    now = utcnow()
+    for earlier in await repository.pending(
+        db, tenant_id, kind, environment_id=environment_id, organization_id=organization_id, email=email
+    ):
+        earlier.revoked_at = now
 
 
 def not_pending() -> Problem:

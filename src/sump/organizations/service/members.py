@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.access.actors import EnvironmentActor
 from sump.access.policy import require
 from sump.db.tables.environment_accounts import EnvironmentAccount
+from sump.db.tables.links import InvitationKind
 from sump.db.tables.organizations import Membership, Role
 from sump.environment_accounts import service as end_users
+from sump.invitations import service as invitations
 from sump.kit.audit import Ref, ref
 from sump.kit.errors import bad_request, conflict, not_found
 from sump.organizations import policy, repository
@@ -72,8 +74,16 @@ async def add_member(
         role=body.role,
     )
     await repository.add(db, membership)
+    await _withdraw_invitations(db, account, place.organization.id)
     await record(db, actor, "membership.added", membership.organization_id, ref(account), role=body.role)
     return membership, account
+
+
+async def _withdraw_invitations(db: AsyncSession, account: EnvironmentAccount, organization_id: uuid.UUID) -> None:
+    """The member's pending invitations to the organization end when an admin adds or removes them, or they
+    leave: a link followed later must not bring them back, or with another role."""
+    kind = InvitationKind.ORGANIZATION
+    await invitations.withdraw(db, account.tenant_id, kind, account.email, organization_id=organization_id)
 
 
 async def change_role(
@@ -114,6 +124,9 @@ async def remove_member(
         raise not_found("member")
     require(policy.keeps_an_admin(admins, target))
     await tokens.revoke_for_organization(db, environment_id, place.organization.id, account_id)
+    account = await end_users.find(db, environment_id, account_id)
+    if account is not None:
+        await _withdraw_invitations(db, account, place.organization.id)
     await repository.remove(db, target)
     member = Ref("environment_account", account_id)
     await record(db, actor, "membership.removed", place.organization.id, member)
