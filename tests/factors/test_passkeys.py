@@ -675,6 +675,27 @@ async def test_a_credential_id_is_registered_to_one_account_of_a_pool(
     assert (await register_forged(client, elsewhere, credential_id, ["usb"])).status_code == 201
 
 
+async def test_registering_a_listed_id_answers_alike_for_a_real_passkey_and_a_decoy(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An attacker takes the id a sign-in's options list after a name and registers it to their own account from
+    an authenticator of theirs: a decoy's id must be refused as a real passkey's is, or the answer would tell
+    which names have passkeys."""
+    environment_id = await passkey_environment(world)
+    holder, attacker = await world.add_end_user(environment_id), await world.add_end_user(environment_id)
+    assert (await register_forged(client, holder, secrets.token_bytes(32), ["usb"])).status_code == 201
+    without = await world.add_end_user(environment_id)
+
+    async def registered_copy(username: str) -> httpx.Response:
+        [entry] = await listed(client, attacker, username)
+        return await register_forged(client, attacker, base64.urlsafe_b64decode(entry["id"] + "=="), ["usb"])
+
+    for name in (holder.username, without.username, "nobody_here"):
+        assert_problem(await registered_copy(name), 409, "passkey_exists")
+    # An authenticator's own random id is no decoy.
+    assert (await register_forged(client, attacker, secrets.token_bytes(32), ["usb"])).status_code == 201
+
+
 @pytest.mark.parametrize("same_account", [False, True], ids=["two_accounts", "one_account_twice"])
 async def test_one_credential_id_registered_twice_at_once_is_registered_once(
     client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, monkeypatch: pytest.MonkeyPatch, same_account: bool

@@ -30,6 +30,7 @@ NOBODY = uuid.UUID(int=0)  # the nil UUID: no account has it
 # cannot mark every decoy for good.
 DEFAULT_SHAPE: dict[str, Any] = {"idBytes": 32, "transports": ["hybrid", "internal"]}
 MIN_DECOY_ID_BYTES = 16
+DECOY_TAG_BYTES = 8
 COMMON_ID_BYTES = range(MIN_DECOY_ID_BYTES, 65)
 COMMON_TRANSPORTS = frozenset({"ble", "hybrid", "internal", "nfc", "usb"})
 
@@ -85,7 +86,12 @@ async def register(
     # One credential id, one account of the pool (WebAuthn §7.1 step 22): its id is no secret (the options of a
     # sign-in naming its owner list it), so no other account may register a copy of it. The check answers most
     # copies; the pool's unique index, those registered at the same time.
-    if await repository.passkey_registered(call.db, pool, stored.credential_id):
+    # A decoy's id is answered as a real one's: its refusal and a copy's would otherwise tell apart the accounts
+    # whose passkeys a sign-in lists from the identifiers given decoys (`_decoy`).
+    seed, _ = await repository.decoy(call.db, pool)
+    if _is_decoy(seed, stored.credential_id) or await repository.passkey_registered(
+        call.db, pool, stored.credential_id
+    ):
         raise _passkey_exists()
     values = {
         "id": uuid7(),
@@ -157,7 +163,8 @@ def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> w
     """A passkey no authenticator holds, the same each time this identifier is named in this pool (a list that
     changed from one request to the next, or at a rotation of the secret, would give the decoy away), shaped
     like the pool's passkeys (`DecoySeeded.decoy_shape`: one of another length or other transports would give
-    it away too)."""
+    it away too). Its last bytes are a tag of the rest (`_is_decoy`), so that a registration of its id is
+    refused as a registered passkey's is."""
     kind, value = identifier
     message = f"{kind}:{value}".encode()
     length = min(max(int(shape["idBytes"]), MIN_DECOY_ID_BYTES), MAX_CREDENTIAL_ID_BYTES)
@@ -165,9 +172,24 @@ def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> w
     # one decoy is a block of another's (which would tie the two together as decoys).
     prefixes = [b"", *(bytes([0, n]) for n in range(1, -(-length // 32)))]
     blocks = b"".join(hmac.new(seed, prefix + message, hashlib.sha256).digest() for prefix in prefixes)
-    credential_id = base64.urlsafe_b64encode(blocks[:length]).rstrip(b"=").decode()
+    body = blocks[: length - DECOY_TAG_BYTES]
+    credential_id = base64.urlsafe_b64encode(body + _decoy_tag(seed, body)).rstrip(b"=").decode()
     transports = list(shape["transports"])
     return webauthn.Stored(credential_id, public_key="", sign_count=0, transports=transports, synced=True)
+
+
+def _decoy_tag(seed: bytes, body: bytes) -> bytes:
+    # keyed apart from the blocks by a prefix none of theirs is
+    return hmac.new(seed, b"\x00\x00" + body, hashlib.sha256).digest()[:DECOY_TAG_BYTES]
+
+
+def _is_decoy(seed: bytes, credential_id: str) -> bool:
+    """Whether the id is one of this pool's decoys (an authenticator's random id is one by a chance of 2^-64)."""
+    raw = base64.urlsafe_b64decode(credential_id + "=" * (-len(credential_id) % 4))
+    if len(raw) < MIN_DECOY_ID_BYTES:
+        return False
+    body, tag = raw[:-DECOY_TAG_BYTES], raw[-DECOY_TAG_BYTES:]
+    return hmac.compare_digest(tag, _decoy_tag(seed, body))
 
 
 def _common_shape(stored: webauthn.Stored) -> dict[str, Any] | None:
