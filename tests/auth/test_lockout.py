@@ -130,9 +130,13 @@ async def test_the_right_password_does_not_forget_the_wrong_codes_of_its_source(
                 assert (guess.status_code, guess.json()["code"]) == (401, "invalid_code")
         held = await attacker.post(f"{user.auth_base}/login/factor", json=answer)
         again = await attacker.post(_login(user), json=_right(user))
+        assert again.status_code == 202, "codes are counted apart from the password"
+        still = await attacker.post(
+            f"{user.auth_base}/login/factor", json={**answer, "challenge": again.json()["challenge"]}
+        )
 
     assert (held.status_code, held.json()["code"]) == (429, "too_many_attempts")
-    assert (again.status_code, again.json()["code"]) == (429, "too_many_attempts")
+    assert (still.status_code, still.json()["code"]) == (429, "too_many_attempts")
 
 
 @pytest.mark.asvs("AUTH-03", "AUTH-04")
@@ -327,6 +331,43 @@ async def test_a_password_reset_lifts_the_lock(make_app: Factory, smtp: SmtpServ
         after = await attacker.post(_login(user), json={"email": user.email, "password": "a fresh start 2026"})
 
     assert after.status_code == 200
+
+
+@pytest.mark.asvs("AUTH-03", "AUTH-05")
+async def test_a_password_reset_leaves_the_lock_of_the_second_factors_codes(
+    make_app: Factory, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who holds the mailbox but not the authenticator resets the password (the verified email keeps the
+    factors), guesses codes until held, and resets again: the reset lifts the password's lock, never the codes'."""
+    clock = Clock()
+    monkeypatch.setattr(totp, "now", clock)
+    async with AsyncExitStack() as stack:
+        app = make_app(email_backend="smtp", smtp_url=f"smtp://127.0.0.1:{smtp.port}")
+        clients, world, user = await _setup(app, stack)
+        owner = await clients("198.51.100.1")
+        verified = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email-verified"
+        assert (await owner.post(verified, headers=world.owner.auth)).status_code == 204
+        seed, _, _ = await enrol_totp(owner, user.auth_base, user.token, clock)
+        attacker = await clients("203.0.113.9")
+        password = PASSWORD
+        for round_ in range(2):
+            await attacker.post(f"{user.auth_base}/forgot-password", json={"email": user.email})
+            await app.state.outbox.run_once()
+            token = reset_token([m for m in smtp.inbox.to(user.email) if m["Subject"] == "Reset your password"][-1])
+            password = f"a fresh start 2026 {round_}"
+            reset = await attacker.post(
+                f"{user.auth_base}/reset-password", json={"token": token, "newPassword": password}
+            )
+            assert reset.status_code == 200, reset.text
+            first = await attacker.post(_login(user), json={"email": user.email, "password": password})
+            assert first.status_code == 202, first.text
+            answer = {"challenge": first.json()["challenge"], "code": clock.code(seed, 5)}
+            guesses = [await attacker.post(f"{user.auth_base}/login/factor", json=answer) for _ in range(4)]
+            codes = [(guess.status_code, guess.json()["code"]) for guess in guesses]
+            if round_ == 0:
+                assert codes == [(401, "invalid_code")] * 4
+            else:
+                assert codes == [(429, "too_many_attempts")] * 4, "the reset gave the codes no fresh count"
 
 
 @pytest.mark.asvs("AUTH-03")

@@ -209,9 +209,10 @@ async def guarded(
 ) -> None:
     """Runs one check of a code as a password check is run: the per-address budget and the account's lockout
     first (429 with `Retry-After`, before any work), then the check, counted for or against this source.
-    `invalid_code` (`status`) when it fails."""
+    `invalid_code` (`status`) when it fails. Codes are counted apart from the password: a password reset, which
+    lifts the password's count, must not lift theirs (who holds the mailbox could reset, guess, and reset)."""
     await call.limiter.hit(passwords.SIGN_IN_PER_IP, "sign-in", call.client.ip)
-    subject, source = passwords.lockout_subject(pool, account), passwords.source(call, account)
+    subject, source = passwords.lockout_subject(pool, account) + ":factors", passwords.source(call, account)
     wait = await call.lockout.check(subject, source)
     if wait is not None:
         raise passwords.too_many_attempts(wait)
