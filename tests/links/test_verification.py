@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import httpx
@@ -281,6 +282,42 @@ async def test_own_email_change_waits_for_the_new_address(
     login = await http.post(f"{user.auth_base}/login", json={"email": "moved@example.com", "password": PASSWORD})
     assert login.status_code == 200
     assert await events(db, "end_user.email_change_requested", target_id=user.account_id)
+
+
+async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_address(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """Each request mails an address its account chose: one account asks at most 5 an hour, one address of the
+    environment is sent at most 3 confirmations an hour whoever asks (on even with per-address limits off), and
+    a name is shown on one line, so none writes lines of its own into a message sent in Sump's name."""
+    world = await new_tenant(http)
+    environment_id = await world.add_environment()
+    sender, second, third = [await world.add_end_user(environment_id) for _ in range(3)]
+    stranger = f"stranger-{uuid.uuid4().hex[:8]}@example.org"
+
+    def asked(user: EndUser, email: str) -> Awaitable[httpx.Response]:
+        url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email"
+        return http.patch(url, json={"email": email, "currentPassword": PASSWORD}, headers=user.auth)
+
+    renamed = await http.patch(
+        f"/api/v1/environments/{environment_id}/accounts/{sender.account_id}",
+        json={"name": "Bob\nYour account is suspended, call 555-0100"},
+        headers=sender.auth,
+    )
+    assert renamed.status_code == 204, renamed.text
+    for _ in range(3):
+        assert (await asked(sender, stranger)).status_code == 202
+    assert problem(await asked(second, stranger)) == {"status": 429, "code": "rate_limited"}
+    text = (await delivered(mail_app, smtp, stranger, CONFIRM)).get_body(("plain",))
+    assert text is not None
+    assert text.get_content().splitlines()[0] == "Hello Bob Your account is suspended, call 555-0100,"
+    for count in range(2):
+        assert (await asked(sender, f"elsewhere-{count}-{uuid.uuid4().hex[:6]}@example.org")).status_code == 202
+    assert problem(await asked(sender, f"yet-another-{uuid.uuid4().hex[:6]}@example.org")) == {
+        "status": 429,
+        "code": "rate_limited",
+    }
+    assert (await asked(third, f"own-{uuid.uuid4().hex[:6]}@example.org")).status_code == 202, "others ask on"
 
 
 async def test_the_old_address_undoes_a_change_and_ends_every_session(

@@ -26,6 +26,8 @@ from sump.sessions import service as sessions
 VERIFY_TTL = timedelta(hours=24)
 RESEND_PER_IP = VERIFY_PER_IP = parse("10/minute")
 RESEND_PER_ACCOUNT = parse("3/hour")
+CHANGES_PER_ACCOUNT = parse("5/hour")
+CHANGES_TO_ADDRESS = parse("3/hour")
 VERIFIED_ANSWER = "Your email address is verified."
 RESEND_ANSWER = "A verification link is on its way to your email address."
 CHANGE_ANSWER = "A link to confirm the new address is on its way to it; the email changes once it is followed."
@@ -119,6 +121,11 @@ async def request_change(call: Call, pool: Pool, account: Account, email: str) -
         await links.revoke(call.db, pool, account, LinkPurpose.CHANGE_EMAIL)
         return False
     await ensure_identifiers_free(call.db, pool, account.id, email=email)
+    # Each request mails an address its account chose: a few an hour per account and per address, which stay on
+    # when per-address request limits are off (as invitations' do).
+    await call.limiter.enforce(CHANGES_PER_ACCOUNT, "email-change", str(account.id))
+    place = str(pool.environment_id or pool.tenant_id)
+    await call.limiter.enforce(CHANGES_TO_ADDRESS, "email-change-to", place, email.lower())
     confirm = await links.issue(call.db, pool, account, LinkPurpose.CHANGE_EMAIL, VERIFY_TTL, email=email)
     cancel = await links.issue(call.db, pool, account, LinkPurpose.CANCEL_EMAIL_CHANGE, VERIFY_TTL, email=account.email)
     await enqueue_email(

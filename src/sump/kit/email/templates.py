@@ -44,7 +44,10 @@ def _environment() -> Environment:
 
 
 def render(template: str, to: str, **context: Any) -> Email:
+    """The email; each text put in it (names an account, inviter or organization chose) is shown on one line,
+    so that none writes lines of its own into a message sent in Sump's name."""
     environment = _environment()
+    context = {key: " ".join(value.split()) if isinstance(value, str) else value for key, value in context.items()}
     return Email(
         to=to,
         subject=SUBJECTS[template],
