@@ -19,8 +19,17 @@ from sump.db.tables.clients import AuthorizationRequest
 from sump.db.tables.sessions import Session
 from sump.kit.crypto import token_digest
 from sump.oidc import repository as oidc_repository
-from tests.clients.support import machine, register
-from tests.oidc.support import CALLBACK, RP, answer, authorize, hosted, new_rp, used_by_another_after_read
+from tests.clients.support import application, machine, register
+from tests.oidc.support import (
+    CALLBACK,
+    RP,
+    answer,
+    authorize,
+    exchange,
+    hosted,
+    new_rp,
+    used_by_another_after_read,
+)
 from tests.support import TenantWorld, expire
 
 
@@ -231,6 +240,32 @@ async def test_prompt_none_with_consent_needed_answers_consent_required(
     user = await world.add_end_user(world.environment_id)
     assert answer(await authorize(client, rp, user, prompt="none"))["error"] == "consent_required"
     _continued(await authorize(client, rp, user), "consent")
+
+
+async def test_a_redirect_uri_taken_from_the_registration_receives_nothing_more(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An admin who removes a redirect URI (its domain lapsed, say) means it: a request begun for it before, still
+    waiting at the sign-in page, sends no code there, and a code already sent there is not exchanged."""
+    old = "https://old.example.com/cb"
+    created = await register(client, world, application(redirectUris=[CALLBACK, old], scopes=["openid"]))
+    rp = RP(world, world.environment_id, created["clientId"], created["clientSecret"])
+    user = await world.add_end_user(world.environment_id)
+    waiting = _continued(await authorize(client, rp, None, redirect_uri=old), "sign-in")
+    sent = await authorize(client, rp, user, redirect_uri=old)
+    assert sent.headers["location"].startswith(old + "?"), sent.headers["location"]
+    code = parse_qs(urlsplit(sent.headers["location"]).query)["code"][0]
+
+    url = f"{world.base}/environments/{world.environment_id}/clients/{created['id']}"
+    removed = await client.patch(url, json={"redirectUris": [CALLBACK]}, headers=world.owner.auth)
+    assert removed.status_code == 204, removed.text
+
+    refused = await _continue(client, rp, waiting, hosted(user))
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_request_token")
+    exchanged = await exchange(client, rp, code, redirect_uri=old)
+    assert (exchanged.status_code, exchanged.json()["error"]) == (400, "invalid_grant")
+    assert exchanged.json()["error_description"] == "The redirect_uri is no longer registered."
+    assert "code" in answer(await authorize(client, rp, user)), "the registered one works on"
 
 
 async def test_prompt_login_asks_for_a_new_sign_in(client: httpx.AsyncClient, world: TenantWorld) -> None:

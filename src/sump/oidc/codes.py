@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.clients import redirects
 from sump.db.base import utcnow
 from sump.db.tables.clients import AuthorizationCode, Client
 from sump.db.tables.environment_accounts import EnvironmentAccount
@@ -105,6 +106,8 @@ async def redeem(
         return await _replayed(db, environment, row)
     if row.expires_at <= now:
         raise invalid_grant("The authorization code has expired.")
+    if not redirects.matches(client.redirect_uris, row.redirect_uri):  # taken from the registration since
+        raise invalid_grant("The redirect_uri is no longer registered.")
     if not await repository.use_code(db, environment.id, row.id, now):
         try:
             await db.refresh(row)

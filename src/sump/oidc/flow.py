@@ -139,6 +139,9 @@ async def _waiting(
     client = await clients.for_environment(db, environment.id, str(row.parameters["client_id"]))
     if client is None or client.id != row.client_pk:
         raise request_gone()
+    # A redirect URI taken from the client's registration since the request began receives nothing more.
+    if not redirects.matches(client.redirect_uris, str(row.parameters["redirect_uri"])):
+        raise request_gone()
     return row, client
 
 
