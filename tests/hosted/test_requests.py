@@ -12,8 +12,8 @@ import pytest
 
 from sump.oidc.flow import continue_url
 from tests.hosted.support import CSRF, csrf_of, found, pages, sign_in
-from tests.oidc.support import CALLBACK, RP, new_rp
-from tests.support import PASSWORD, EndUser, TenantWorld
+from tests.oidc.support import CALLBACK, RP, exchange, new_rp
+from tests.support import PASSWORD, EndUser, TenantWorld, bearer
 
 HOSTILE_TOKENS = ["https://evil.test/", "//evil.test", "javascript:alert(1)", "x" * 300, "%0d%0aLocation:%20x"]
 
@@ -209,3 +209,35 @@ async def test_only_an_explicit_allow_consents(
     csrf = await csrf_of(browser, f"{base}/consent?request={token}")
     missing = await browser.post(f"{base}/consent", data={"csrf": csrf, "request": token})
     assert back_at_the_client(missing)["error"] == "access_denied"
+
+
+@pytest.mark.parametrize("who", ["same_account", "another_account"])
+async def test_signing_in_again_for_one_application_keeps_the_others_refresh_tokens(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld, who: str
+) -> None:
+    """Application B asks for a new sign-in (`prompt=login`); the browser's session is replaced by a new one (a
+    new token), but the refresh tokens application A took from the old session go on with it: signing in again
+    for B must not sign the end user out of A. Another account signing in in that browser ends them."""
+    first, second = await new_rp(client, world), await new_rp(client, world)
+    user = await world.add_end_user(world.environment_id)
+    token = await waiting(browser, first)
+    signed_in = await sign_in(browser, world.environment_id, user.email, PASSWORD, request=token)
+    code = back_at_the_client(await browser.get(signed_in.headers["location"]))["code"]
+    exchanged = await exchange(client, first, code)
+    assert exchanged.status_code == 200, exchanged.text
+
+    again = await waiting(browser, second, prompt="login")
+    other = await world.add_end_user(world.environment_id) if who == "another_account" else user
+    base = pages(world.environment_id)
+    form = {"csrf": await csrf_of(browser, f"{base}/sign-in?request={again}"), "request": again}
+    signed_in = await browser.post(f"{base}/sign-in", data=form | {"identifier": other.email, "password": PASSWORD})
+    assert back_at_the_client(await browser.get(signed_in.headers["location"]))["code"]
+
+    form = {"grant_type": "refresh_token", "refresh_token": exchanged.json()["refresh_token"]}
+    refreshed = await client.post(first.token_url, data=form, headers=first.basic)
+    if who == "same_account":
+        assert refreshed.status_code == 200, refreshed.text
+        info = await client.get(f"{first.issuer}/userinfo", headers=bearer(refreshed.json()["access_token"]))
+        assert info.json()["sub"] == user.account_id
+    else:
+        assert (refreshed.status_code, refreshed.json()["error"]) == (400, "invalid_grant")

@@ -38,6 +38,7 @@ from sump.kit.call import Call
 from sump.kit.email.outbox import enqueue_email
 from sump.kit.errors import Problem, forbidden, not_found
 from sump.sessions import service as sessions
+from sump.tokens import service as tokens
 
 SIGNUP_PER_IP = parse("10/minute")
 
@@ -143,21 +144,29 @@ async def sign_in(
         details = {"identifier_kind": kind, "channel": channel, "reason": "account_changed"}  # the password was right
         _audit_failure(call, "login.failed", problem, pool, account, **details)
         raise problem
-    if replaced:
+    if replaced and isinstance(done, SignedIn):
         # Only now: a change of the account waiting for the check above must not find this sign-in holding the
         # old session's row too, which it deletes next (each would wait for the other).
-        await sessions.revoke_token(call.db, replaced)
+        await _end_replaced(call, replaced, done)
     return done
 
 
 async def _signed_in(
     call: Call, pool: Pool, account: Account, amr: list[str], previous_token: str | None, **details: Any
 ) -> SignedIn:
-    if previous_token:
-        await sessions.revoke_token(call.db, previous_token)
     issued = await sessions.issue(call.db, call.settings, account, call.client, amr)
+    done = SignedIn(account, issued)
+    if previous_token:
+        await _end_replaced(call, previous_token, done)
     await _audit(call, pool, "login.succeeded", account, amr=amr, **details)
-    return SignedIn(account, issued)
+    return done
+
+
+async def _end_replaced(call: Call, previous_token: str, done: SignedIn) -> None:
+    """Ends the session of this browser that the sign-in replaces (a new token: no session fixation); the
+    refresh tokens its applications took from it go on with the new one when it was the same account's."""
+    await tokens.carry_over(call.db, previous_token, done.issued.session)
+    await sessions.revoke_token(call.db, previous_token)
 
 
 async def finish_sign_in(
@@ -206,7 +215,7 @@ async def sign_in_with_passkey(
         _audit_failure(call, "login.failed", refused, pool, account, **details)
         raise refused
     if previous_token:  # only now: a change of the account waiting for the check must not find its row held
-        await sessions.revoke_token(call.db, previous_token)
+        await _end_replaced(call, previous_token, done)
     return done
 
 

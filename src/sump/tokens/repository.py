@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db import inserts
 from sump.db.scope import environment
+from sump.db.tables.sessions import Session
 from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 
 # The statements of every refresh and every access token's check, built once (bound parameters): neither they nor
@@ -130,6 +131,21 @@ async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID, now: datet
         .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+async def carry_over(db: AsyncSession, replaced_digest: bytes, successor: Session) -> None:
+    """Moves the refresh tokens of the session of `replaced_digest` to `successor` when both are one account's.
+    Not scoped: the digest is globally unique and names its session (the browser's own cookie)."""
+    replaced = (
+        select(Session.id)
+        .where(
+            Session.token_hash == replaced_digest,
+            Session.account_type == successor.account_type,
+            Session.account_id == successor.account_id,
+        )
+        .scalar_subquery()
+    )
+    await db.execute(update(RefreshToken).where(RefreshToken.session_id == replaced).values(session_id=successor.id))
 
 
 async def revoke_for_organization(

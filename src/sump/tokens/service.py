@@ -42,7 +42,7 @@ from sump.config import Settings
 from sump.db.base import utcnow
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.environments import Environment
-from sump.db.tables.sessions import AccountType
+from sump.db.tables.sessions import AccountType, Session
 from sump.db.tables.tokens import KeyStatus, RefreshToken, SigningKey
 from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem
@@ -391,6 +391,13 @@ async def verify_access_token(
 
 
 # --- refresh tokens -----------------------------------------------------------------------------------------
+
+
+async def carry_over(db: AsyncSession, replaced_token: str, successor: Session) -> None:
+    """The refresh tokens applications took from a browser's session go on with the session a new sign-in of the
+    same account in that browser replaces it with: signing in again (for another application's `prompt=login`,
+    say) must not sign the account out of every other application. Another account's sign-in ends them."""
+    await repository.carry_over(db, token_digest(replaced_token), successor)
 
 
 async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID) -> None:
