@@ -18,6 +18,7 @@ from sump.db.tables.tokens import RefreshToken
 from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
+from tests.clients.support import application, clients_url, register
 from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for, verified_id_token
 from tests.support import SECRET, EndUser, TenantWorld, bearer, expire, set_cookies
 from tests.tokens import forgery
@@ -73,6 +74,32 @@ async def test_each_scope_releases_its_claims_and_no_other_in_userinfo_and_the_i
     id_token = await verified_id_token(client, rp, body["id_token"])
     assert set(id_token) & USER_CLAIMS == released
     assert {name: id_token[name] for name in released} == {name: info.json()[name] for name in released}
+
+
+async def test_a_refresh_drops_the_scopes_the_clients_registration_lost_since(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """An admin who takes `email` from an application's scopes means its tokens no longer reach the address:
+    its refresh tokens granted before are narrowed at their next use, not for their whole lifetime."""
+    created = await register(client, world, application(scopes=["openid", "email", "profile"]))
+    rp = RP(world, world.environment_id, created["clientId"], created["clientSecret"])
+    user = await world.add_end_user(world.environment_id)
+    granted = await tokens_for(client, rp, user, scope="openid email")
+    url = f"{clients_url(world)}/{created['id']}"
+    narrowed = await client.patch(url, json={"scopes": ["openid", "profile"]}, headers=world.owner.auth)
+    assert narrowed.status_code == 204, narrowed.text
+
+    refreshed = await _refresh(client, rp, granted["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["scope"] == "openid"
+    info = await client.get(_userinfo(rp), headers=bearer(refreshed.json()["access_token"]))
+    assert info.status_code == 200, info.text
+    assert "email" not in info.json()
+    # Given back, the scope returns within what the end user granted (`openid email`), never beyond it.
+    restored = await client.patch(url, json={"scopes": ["openid", "email", "profile"]}, headers=world.owner.auth)
+    assert restored.status_code == 204, restored.text
+    again = await _refresh(client, rp, refreshed.json()["refresh_token"])
+    assert again.json()["scope"] == "openid email"
 
 
 async def test_userinfo_refusals_say_why_in_www_authenticate(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -232,6 +232,27 @@ async def test_a_replayed_refresh_token_ends_its_session(
     await bystander.refreshed()
 
 
+@pytest.mark.asvs("JWT-06")
+async def test_a_replay_within_the_grace_window_after_the_chain_moved_on_ends_the_sign_in(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """The grace window answers a client's concurrent refreshes with the same successor; once that successor was
+    itself used, a token older than it is a replay (its thief's, within seconds of the rotation) and ends the
+    sign-in, as outside the window."""
+    user = await Chain(client, world).sign_up()
+    stolen = user.refresh_token
+    await user.refreshed()
+    await user.refreshed()  # the chain moved on: the successor of `stolen` is spent too
+    replay = await user.refresh(stolen)
+    assert problem(replay) == {
+        **await unknown_token_answer(user),
+        "detail": "The refresh token was already used; the sign-in is revoked.",
+        "message": "The refresh token was already used; the sign-in is revoked.",
+    }
+    assert (await user.session()).status_code == 401, "the sign-in is ended"
+    assert (await user.refresh()).json()["code"] == "invalid_grant", "the current token of the family is gone too"
+
+
 async def test_a_rotation_reads_what_it_checks_then_writes_its_successor_with_the_audit_row(
     client: httpx.AsyncClient, app: FastAPI, world: TenantWorld, db: AsyncSession
 ) -> None:

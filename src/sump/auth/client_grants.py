@@ -105,7 +105,8 @@ async def grant(
     from authlib.oauth2.rfc6749.util import scope_to_list
 
     asked = " ".join(scope_to_list(form.get("scope")) or [])
-    pair = await refresh(call, environment, raw, tokens.Issuee(client.id, client.client_id, asked, client.first_party))
+    issuee = tokens.Issuee(client.id, client.client_id, asked, client.first_party, frozenset(client.scopes))
+    pair = await refresh(call, environment, raw, issuee)
     if isinstance(pair, Problem):
         return pair
     return OAuthTokens(pair.access_token, pair.expires_in, pair.refresh_token, scope=pair.scope)

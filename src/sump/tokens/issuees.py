@@ -30,3 +30,6 @@ class Issuee:
     # not the environment, and it carries no organization, roles, permissions or metadata; so the builder's
     # APIs (the SDK checks the environment's audience) and Sump's own end-user routes refuse it.
     first_party: bool = True
+    # At a refresh, the scopes the client's registration allows now: a scope an admin took away since is dropped
+    # from the tokens it refreshes (None: no narrowing, as at the code exchange, which checked them).
+    registered: frozenset[str] | None = None

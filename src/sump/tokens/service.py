@@ -470,6 +470,8 @@ async def refresh(
     asked = (client.scope.split() if client else []) or granted
     if not set(asked) <= set(granted):
         raise Problem(400, "invalid_scope", "A refresh cannot widen the scope.")
+    if client and client.registered is not None:
+        asked = [scope for scope in asked if scope in client.registered]
     issuee = (
         Issuee(row.client_pk, client.client_id, " ".join(asked), client.first_party)
         if client and row.client_pk
@@ -516,7 +518,9 @@ async def refresh(
                 break
             successor = _successor(previous, raw)
             current = await repository.refresh_by_digest(db, environment.id, token_digest(successor))
-        if not within_grace or current is None or current.revoked_at is not None:
+        # The grace is for a client's concurrent requests: once the successor was itself used, the chain moved on
+        # and this is a replay.
+        if not within_grace or current is None or current.revoked_at is not None or current.rotated_at is not None:
             await _end_sign_in(db, row, now)
             return invalid_grant("The refresh token was already used; the sign-in is revoked.")
     if row.organization_id is not None and grant is None:
