@@ -7,6 +7,7 @@ CHROMIUM := /usr/bin/chromium
 WRK := /usr/bin/wrk
 CC_BIN := /usr/bin/cc
 NGINX := /usr/sbin/nginx
+RELYING_PARTY := tests/oidc/relying_party/node_modules/.installed
 export SUMP_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test lint typecheck pytest test-fleet fuzz bench lock clean image compose-up compose-down
@@ -37,8 +38,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CHROMIUM)
+pytest: $(STAMP) $(CHROMIUM) $(RELYING_PARTY)
 	$(BIN)/pytest -n 2 --dist loadfile -m "not fleet" $(PYTEST_ARGS)
+
+# openid-client, a relying party no one here wrote, for tests/oidc/browser/test_openid_client.py (the machine's
+# Node.js and npm; the versions pinned by its package-lock.json).
+$(RELYING_PARTY): tests/oidc/relying_party/package-lock.json
+	npm ci --prefix tests/oidc/relying_party --no-audit --no-fund --loglevel=error
+	touch $@
 
 # nginx with TLS in front of three `sump serve` nodes on one PostgreSQL database and one Redis (docs/fleet.md).
 test-fleet: $(STAMP) $(CHROMIUM) $(NGINX)

@@ -7,6 +7,7 @@ per-account counter).
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
+from tests.oidc.support import new_rp, tokens_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant, signup_body, within_one_window_of_the_clock
 
 PROXY = "192.0.2.10"
@@ -66,11 +68,17 @@ async def account_of(http: httpx.AsyncClient, family: str) -> Account:
     return Account(user.auth_base, user.email)
 
 
-def assert_rate_limited(response: httpx.Response) -> None:
+def assert_rate_limited(response: httpx.Response, media_type: str = "application/problem+json") -> None:
     assert response.status_code == 429, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["content-type"].startswith(media_type)
     assert response.json()["code"] == "rate_limited"
     assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+def assert_oauth_rate_limited(response: httpx.Response) -> None:
+    """An OAuth client's form is refused as an OAuth error (RFC 6749 §5.2: JSON), which the client reads."""
+    assert_rate_limited(response, "application/json")
+    assert response.json()["error"] == "temporarily_unavailable"
 
 
 async def spend_the_budget(
@@ -174,11 +182,49 @@ async def test_automation_token_endpoint_past_the_per_address_budget_is_429(http
         assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
     limited = await http.post(url, data=form(robot["clientSecret"]), headers=from_ip(ATTACKER))
 
-    assert_rate_limited(limited)
+    assert_oauth_rate_limited(limited)
     assert "access_token" not in limited.json()
     elsewhere = await http.post(url, data=form(robot["clientSecret"]), headers=from_ip(NEIGHBOUR))
     assert elsewhere.status_code == 200, elsewhere.text
     assert elsewhere.json()["scope"] == "end_users:read"
+
+
+OAUTH_REFUSED_BUDGET = 60
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_oauth_clients_are_held_to_their_refused_requests_not_to_their_traffic(http: httpx.AsyncClient) -> None:
+    """An application's backend exchanges and refreshes for all its end users from one address: more than the
+    JSON grants' budget of successes goes through. Its refused requests (a wrong secret, an unknown token), at
+    the token, revocation and introspection endpoints together, are held to one budget per address, past which
+    even a right request is refused (an OAuth error the client can read); the neighbour is not."""
+    world = await new_tenant(http)
+    rp = await new_rp(http, world)
+    user = await world.add_end_user(world.environment_id)
+    refresh = (await tokens_for(http, rp, user))["refresh_token"]
+
+    await within_one_window_of_the_clock(40)
+    for _ in range(TOKEN_BUDGET + 10):
+        rotated = await http.post(
+            rp.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": refresh},
+            headers=from_ip(ATTACKER) | rp.basic,
+        )
+        assert rotated.status_code == 200, rotated.text
+        refresh = rotated.json()["refresh_token"]
+    wrong = {"Authorization": "Basic " + base64.b64encode(f"{rp.client_id}:not-the-secret".encode()).decode()}
+    paths = [rp.token_url, f"{rp.token_url}/revoke", f"{rp.token_url}/introspect"]
+    for attempt in range(OAUTH_REFUSED_BUDGET):
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, "token": refresh}
+        refused = await http.post(paths[attempt % 3], data=form, headers=from_ip(ATTACKER) | wrong)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    right = {"grant_type": "refresh_token", "refresh_token": refresh}
+    for path in paths:
+        assert_oauth_rate_limited(
+            await http.post(path, data=right | {"token": refresh}, headers=from_ip(ATTACKER) | rp.basic)
+        )
+    elsewhere = await http.post(rp.token_url, data=right, headers=from_ip(NEIGHBOUR) | rp.basic)
+    assert elsewhere.status_code == 200, elsewhere.text
 
 
 @pytest.mark.asvs("VAL-08")

@@ -143,6 +143,74 @@ async def test_through_the_token_endpoint(client: httpx.AsyncClient, world: Tena
     assert elsewhere.json()["error"] == "invalid_client"
 
 
+async def test_a_machine_client_introspects_its_own_tokens_and_no_other(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """RFC 7662 for a machine client: its live client_credentials token is active, with its claims; another
+    machine client's token, a token for another environment and a tampered one are not."""
+    one = await register(client, world, machine(permissions=["projects:read"]))
+    two = await register(client, world, machine(audience="https://other.example.com"))
+    token_url = f"/api/v1/auth/environments/{world.environment_id}/token"
+    grant = {"grant_type": "client_credentials"}
+
+    async def token_of(created: dict[str, Any]) -> str:
+        issued = await client.post(token_url, data=grant, headers=_basic(created["clientId"], created["clientSecret"]))
+        assert issued.status_code == 200, issued.text
+        return str(issued.json()["access_token"])
+
+    async def introspected(created: dict[str, Any], token: str) -> dict[str, Any]:
+        answer = await client.post(
+            f"{token_url}/introspect",
+            data={"token": token},
+            headers=_basic(created["clientId"], created["clientSecret"]),
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        body: dict[str, Any] = answer.json()
+        return body
+
+    own, others = await token_of(one), await token_of(two)
+    active = await introspected(one, own)
+    assert active["active"] is True
+    assert (active["client_id"], active["sub"], active["aud"]) == (one["clientId"], one["clientId"], one["audience"])
+    assert active["scope"] == "projects:read"
+    assert active["iss"].endswith(f"/environments/{world.environment_id}")
+    assert await introspected(one, others) == {"active": False}
+    assert await introspected(two, own) == {"active": False}
+    header, payload, signature = own.split(".")
+    tampered = ".".join((header, payload, ("A" if signature[0] != "A" else "B") + signature[1:]))
+    assert await introspected(one, tampered) == {"active": False}
+
+
+async def test_oauth_errors_answer_a_form_in_json_and_a_json_body_in_problem_details(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """RFC 6749 §5.2 sends errors as application/json, which strict clients (openid-client) require to read
+    them; Sump's own JSON grants keep problem+json. Both carry `error` and the problem's members."""
+    url = f"/api/v1/auth/environments/{world.environment_id}/token"
+    app = await register(client, world, application())
+    form = await client.post(
+        url,
+        data={"grant_type": "refresh_token", "refresh_token": "nonsense"},
+        headers=_basic(app["clientId"], app["clientSecret"]),
+    )
+    assert form.status_code == 400
+    assert form.headers["content-type"] == "application/json"
+    assert form.headers["cache-control"] == "no-store"
+    body = form.json()
+    assert (body["error"], body["code"], body["status"]) == ("invalid_grant", "invalid_grant", 400)
+    assert body["error_description"] == body["detail"]
+    unknown = await client.post(
+        url, data={"grant_type": "client_credentials", "client_id": "sump_nobody", "client_secret": "x"}
+    )
+    assert unknown.status_code == 401
+    assert unknown.headers["content-type"] == "application/json"
+    assert unknown.json()["error"] == "invalid_client"
+    own = await client.post(url, json={"grantType": "refresh_token", "refreshToken": "nonsense"})
+    assert (own.status_code, own.json()["code"]) == (401, "invalid_grant")
+    assert own.headers["content-type"] == "application/problem+json"
+
+
 async def test_an_application_gets_no_machine_token(client: httpx.AsyncClient, world: TenantWorld) -> None:
     created = await register(client, world, application())
     refused = await client.post(

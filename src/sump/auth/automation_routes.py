@@ -12,12 +12,19 @@ from pydantic import BaseModel, ValidationError
 
 from sump.access.dependencies import TenantId
 from sump.auth.client_grants import ClientCredentials, invalid_request
-from sump.auth.oauth_http import client_credentials, is_form, oauth_error, oauth_json, read_form
+from sump.auth.oauth_http import (
+    client_credentials,
+    is_form,
+    oauth_error,
+    oauth_error_responses,
+    oauth_json,
+    oauth_per_ip,
+    read_form,
+)
 from sump.clients import grants
 from sump.clients.schemas import AutomationTokenForm, AutomationTokenRequest, ClientTokenResponse
 from sump.kit.deps import CallDep
-from sump.kit.errors import Problem, problem_responses
-from sump.kit.ratelimit import per_ip
+from sump.kit.errors import Problem
 
 router = APIRouter(tags=["auth"])
 
@@ -58,9 +65,9 @@ async def _request(request: Request) -> tuple[ClientCredentials | None, str | No
 @router.post(
     "/auth/tenants/{tenantId}/token",
     response_model=ClientTokenResponse,
-    dependencies=[Depends(per_ip("automation-token", "60/minute"))],
+    dependencies=[Depends(oauth_per_ip("automation-token", "60/minute"))],
     openapi_extra=BODY,
-    responses=problem_responses(400, 401, 429),
+    responses=oauth_error_responses(400, 401, 429),
 )
 async def automation_token(request: Request, tenant_id: TenantId, call: CallDep) -> Response:
     """Issues an automation client an opaque access token (at most 15 minutes; no refresh token) for the admin
@@ -75,6 +82,6 @@ async def automation_token(request: Request, tenant_id: TenantId, call: CallDep)
         issued = await grants.automation_token(call, tenant_id, found.client_id, found.secret, scope)
     except Problem as problem:
         await call.roll_back()
-        return oauth_error(problem)
+        return oauth_error(problem, request)
     body = {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in}
     return oauth_json(body | {"scope": issued.scope})

@@ -126,16 +126,20 @@ async def introspect(call: Call, environment: Environment, given: ClientCredenti
     if client.kind is not ClientKind.CONFIDENTIAL:
         raise invalid_client(given.basic)
     if token.count(".") == 2:
+        machine = client.audience if client.purpose is ClientPurpose.MACHINE else None
         try:
-            # a third-party client's tokens have the userinfo endpoint for audience
-            claims = await tokens.verify_access_token(call.db, call.settings, environment, token, userinfo=True)
+            if machine:  # its own client_credentials tokens, for its audience
+                claims = await tokens.verify_machine_token(call.db, call.settings, environment, token, machine)
+            else:  # a third-party client's tokens have the userinfo endpoint for audience
+                claims = await tokens.verify_access_token(call.db, call.settings, environment, token, userinfo=True)
         except Problem:
             return {"active": False}
         if claims.get("client_id") != client.client_id:  # only the client's own tokens
             return {"active": False}
-        account = await end_users.enabled(call.db, environment.id, uuid.UUID(claims["sub"]))
-        if account is None or not await sessions.is_live(call.db, call.settings, uuid.UUID(claims["sid"])):
-            return {"active": False}
+        if not machine:
+            account = await end_users.enabled(call.db, environment.id, uuid.UUID(claims["sub"]))
+            if account is None or not await sessions.is_live(call.db, call.settings, uuid.UUID(claims["sid"])):
+                return {"active": False}
         shown = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid")
         return {"active": True, "token_type": "Bearer", **{name: claims[name] for name in shown if name in claims}}
     found = await client_tokens.introspect_refresh(call.db, call.settings, environment, token, client.id)

@@ -1,21 +1,27 @@
 """The HTTP side of the OAuth 2.0 endpoints (token, revocation, introspection): reading their
 `application/x-www-form-urlencoded` bodies, the client's credentials (RFC 6749 §2.3.1: `client_secret_basic`
 through Authlib's `extract_basic_authorization`, or `client_secret_post`), and their answers: `Cache-Control:
-no-store`, and errors as problem details that carry RFC 6749 §5.2's `error` and `error_description`."""
+no-store`, and errors as problem details that carry RFC 6749 §5.2's `error` and `error_description`, sent as
+`application/json` as §5.2 requires (strict clients refuse to read an error of another type)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
+from limits import parse
 from pydantic import BaseModel, ValidationError
 
 from sump.auth.client_grants import ClientCredentials, invalid_request
-from sump.kit.errors import Problem, problem_response
+from sump.kit.errors import PROBLEM_JSON, Problem, problem_responses
+from sump.kit.middleware import client_ip
+from sump.kit.ratelimit import RateLimiter, per_ip
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+OAUTH_JSON = "application/json"
 MAX_FIELDS = 50
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -81,7 +87,7 @@ def _unreadable_basic() -> Problem:
 
 def oauth_json(body: dict[str, Any]) -> Response:
     """A successful answer of an OAuth endpoint: JSON, never cached."""
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json", headers=NO_STORE)
+    return Response(json.dumps(body, separators=(",", ":")), media_type=OAUTH_JSON, headers=NO_STORE)
 
 
 OAUTH_ERRORS = frozenset(
@@ -90,15 +96,88 @@ OAUTH_ERRORS = frozenset(
 )
 
 
-def oauth_error(problem: Problem) -> Response:
-    """A problem as the OAuth error response (RFC 6749 §5.2): `error` is the problem's code when it is one of
-    OAuth's (`invalid_grant` answers 400, as the RFC says), `temporarily_unavailable` for the server's own
-    refusals (429, 503), else `invalid_request`; `error_description` is its sentence."""
+def as_oauth(problem: Problem, request: Request) -> Problem:
+    """The problem as an OAuth error (RFC 6749 §5.2): `error` is the problem's code when it is one of OAuth's
+    (`invalid_grant` answers 400, as the RFC says), `temporarily_unavailable` for the server's own refusals
+    (429, 503), else `invalid_request`; `error_description` is its sentence. The answer to a form (an OAuth
+    client's request) is `application/json`, as §5.2 says, which strict clients require; to JSON (Sump's own
+    grants), problem+json as everywhere else."""
     status = 400 if problem.code == "invalid_grant" else problem.status
     if problem.code in OAUTH_ERRORS:
         error = problem.code
     else:
         error = "temporarily_unavailable" if status in {429, 503} else "invalid_request"
-    extra = {"error": error, "error_description": problem.detail}
+    extra = {**(problem.extra or {}), "error": error, "error_description": problem.detail}
     headers = {**problem.headers, **NO_STORE}
-    return problem_response(status, problem.code, problem.detail, headers=headers, extra=extra)
+    media_type = OAUTH_JSON if is_form(request) else PROBLEM_JSON
+    return Problem(status, problem.code, problem.detail, headers=headers, extra=extra, media_type=media_type)
+
+
+def oauth_error(problem: Problem, request: Request) -> Response:
+    return as_oauth(problem, request).response()
+
+
+def oauth_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors of an endpoint of OAuth clients: problem details, sent as
+    `application/json` to a form."""
+    documented = problem_responses(*statuses)
+    for entry in documented.values():
+        entry["content"] = {**entry["content"], OAUTH_JSON: entry["content"][PROBLEM_JSON]}
+    return documented
+
+
+def oauth_per_ip(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
+    """`per_ip` for an endpoint of OAuth clients: its refusal is an OAuth error too."""
+    limited = per_ip(name, limit)
+
+    async def dependency(request: Request) -> None:
+        try:
+            await limited(request)
+        except Problem as problem:
+            raise as_oauth(problem, request) from None
+
+    return dependency
+
+
+def json_per_ip(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
+    """`per_ip` for the JSON requests (Sump's own grants, the password grant among them) of an endpoint whose
+    forms, OAuth clients' requests, are held to `REFUSED` instead."""
+    limited = per_ip(name, limit)
+
+    async def dependency(request: Request) -> None:
+        if not is_form(request):
+            await limited(request)
+
+    return dependency
+
+
+class RefusedPerIp:
+    """A per-IP budget of what OAuth clients' requests had refused (a wrong secret, an unknown code or token, a
+    malformed form), shared by the token, revocation and introspection endpoints. Their successes are not
+    counted: a client's backend makes every end user's code exchanges and refreshes from one address, which a
+    budget of all its requests would refuse under ordinary load, while guessing is refused requests only."""
+
+    NAME = "oauth-refused"
+
+    def __init__(self, limit: str) -> None:
+        self.item = parse(limit)
+
+    async def check(self, request: Request) -> None:
+        """429 (an OAuth error) while the address is past its budget; counts nothing."""
+        limiter: RateLimiter = request.app.state.limiter
+        await limiter.refuse_if_spent(self.item, self.NAME, client_ip(request.scope))
+
+    async def count(self, request: Request) -> None:
+        limiter: RateLimiter = request.app.state.limiter
+        await limiter.count(self.item, self.NAME, client_ip(request.scope))
+
+
+REFUSED = RefusedPerIp("60/minute")
+
+
+async def refused(problem: Problem, request: Request) -> Response:
+    """The OAuth error of a refused client request, counted in the address's `REFUSED` budget (a refusal of
+    the budget itself, or of the server's load, is not the client's doing and counts nothing)."""
+    if problem.status not in {429, 503}:
+        await REFUSED.count(request)
+    return oauth_error(problem, request)

@@ -17,7 +17,17 @@ from pydantic import ValidationError
 from sump.access.cookies import session_token
 from sump.access.dependencies import EnvironmentId, SignedInDep
 from sump.auth import client_grants, grants
-from sump.auth.oauth_http import client_credentials, conform, is_form, oauth_error, oauth_json, read_form
+from sump.auth.oauth_http import (
+    REFUSED,
+    client_credentials,
+    conform,
+    is_form,
+    json_per_ip,
+    oauth_error_responses,
+    oauth_json,
+    read_form,
+    refused,
+)
 from sump.auth.schemas import (
     INTROSPECTION_BODY,
     REVOCATION_BODY,
@@ -34,7 +44,6 @@ from sump.environments import service as environments
 from sump.kit.call import Call
 from sump.kit.deps import CallDep, SettingsDep
 from sump.kit.errors import PROBLEM_JSON, Problem, problem_response, problem_responses
-from sump.kit.ratelimit import per_ip
 from sump.kit.transactions import DbSession
 from sump.tokens import service as tokens
 from sump.tokens.schemas import Me, RevokeRequest, Tokens
@@ -56,13 +65,14 @@ async def _json(request: Request, model: type[Any]) -> Any:
 
 async def _oauth_token(request: Request, call: Call, environment: Environment) -> Response:
     try:
+        await REFUSED.check(request)
         form = await read_form(request)
         issued = await client_grants.grant(call, environment, client_credentials(request, form), form)
     except Problem as problem:
         await call.roll_back()
-        return oauth_error(problem)
+        return await refused(problem, request)
     if isinstance(issued, Problem):  # a replay: what it revoked commits with this answer
-        return oauth_error(issued)
+        return await refused(issued, request)
     body: dict[str, Any] = {"access_token": issued.access_token, "token_type": "Bearer"}
     body["expires_in"] = issued.expires_in
     optional = {"refresh_token": issued.refresh_token, "id_token": issued.id_token, "scope": issued.scope}
@@ -72,10 +82,11 @@ async def _oauth_token(request: Request, call: Call, environment: Environment) -
 @router.post(
     "/auth/environments/{environmentId}/token",
     response_model=Tokens | OAuthTokenResponse,
-    dependencies=[Depends(per_ip("environment-token", "60/minute"))],
+    dependencies=[Depends(json_per_ip("environment-token", "60/minute"))],
     openapi_extra=TOKEN_BODY,
     responses={
-        **problem_responses(415, 429, 503),
+        **oauth_error_responses(400, 401, 429, 503),
+        **problem_responses(415),
         403: {
             "content": {PROBLEM_JSON: {"schema": MfaRequired.model_json_schema(by_alias=True)}},
             "description": "`mfa_required`: the password grant's account must give a second factor (or enrol one).",
@@ -117,7 +128,7 @@ async def token(
     status_code=200,
     response_model=dict[str, bool],
     openapi_extra=REVOCATION_BODY,
-    responses=problem_responses(415),
+    responses={**oauth_error_responses(400, 401, 429), **problem_responses(415)},
 )
 async def revoke_token(
     request: Request, call: CallDep, environment: Environment = Depends(environment_of)
@@ -132,6 +143,7 @@ async def revoke_token(
         await tokens.revoke(call.db, environment, body.refresh_token)
         return {"revoked": True}
     try:
+        await REFUSED.check(request)
         form = await read_form(request)
         if not form.get("token"):
             raise client_grants.invalid_request("The token is required.")
@@ -139,7 +151,7 @@ async def revoke_token(
         await client_grants.revoke(call, environment, client_credentials(request, form), form["token"])
     except Problem as problem:
         await call.roll_back()
-        return oauth_error(problem)
+        return await refused(problem, request)
     return oauth_json({"revoked": True})
 
 
@@ -147,8 +159,7 @@ async def revoke_token(
     "/auth/environments/{environmentId}/token/introspect",
     response_model=Introspection,
     openapi_extra=INTROSPECTION_BODY,
-    dependencies=[Depends(per_ip("environment-introspect", "600/minute"))],
-    responses=problem_responses(415, 429),
+    responses={**oauth_error_responses(400, 401, 429), **problem_responses(415)},
 )
 async def introspect_token(
     request: Request, call: CallDep, environment: Environment = Depends(environment_of)
@@ -156,6 +167,7 @@ async def introspect_token(
     """RFC 7662, for the environment's confidential clients (authenticated as at the token endpoint): `active`
     and the claims of a live access or refresh token of this environment, else `{"active": false}`."""
     try:
+        await REFUSED.check(request)
         form = await read_form(request) if is_form(request) else {}
         given = client_credentials(request, form)
         if given is None:
@@ -166,7 +178,7 @@ async def introspect_token(
         answer = await client_grants.introspect(call, environment, given, form["token"])
     except Problem as problem:
         await call.roll_back()
-        return oauth_error(problem)
+        return await refused(problem, request)
     return oauth_json(answer)
 
 

@@ -42,6 +42,8 @@ class Problem(Exception):
         *,
         errors: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        media_type: str = PROBLEM_JSON,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -49,6 +51,19 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        self.extra = extra  # members of the problem type (RFC 9457 §3.2), such as OAuth 2.0's `error`
+        self.media_type = media_type  # for the protocols that fix their errors' own (OAuth 2.0's application/json)
+
+    def response(self) -> Response:
+        return problem_response(
+            self.status,
+            self.code,
+            self.detail,
+            errors=self.errors,
+            headers=self.headers,
+            extra=self.extra,
+            media_type=self.media_type,
+        )
 
 
 def not_found(what: str) -> Problem:
@@ -94,8 +109,9 @@ def problem_response(
     errors: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    media_type: str = PROBLEM_JSON,
 ) -> Response:
-    """A problem+json response; `extra` adds members of the problem type (RFC 9457 §3.2)."""
+    """A problem+json response (or of `media_type`); `extra` adds members of the problem type (RFC 9457 §3.2)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -109,9 +125,7 @@ def problem_response(
         body["errors"] = errors
     if extra:
         body.update(extra)
-    return Response(
-        json.dumps(body, separators=(",", ":")), status_code=status, headers=headers, media_type=PROBLEM_JSON
-    )
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers, media_type=media_type)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -152,7 +166,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> Response:
 
 async def _problem_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
+    return exc.response()
 
 
 _HTTP_CODES = {

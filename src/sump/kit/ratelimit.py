@@ -39,11 +39,24 @@ class RateLimiter:
     async def enforce(self, item: RateLimitItem, *keys: str) -> None:
         """Counts one hit against a limit of an account's own, which stays on when per-IP limits are off; over
         it, 429 with `Retry-After`."""
-        if await self.strategy.hit(item, *keys):
-            return
+        if not await self.strategy.hit(item, *keys):
+            raise await self._refusal(item, *keys)
+
+    async def refuse_if_spent(self, item: RateLimitItem, name: str, ip: str) -> None:
+        """429 with `Retry-After` while `ip` is past the per-IP limit `name`, counting nothing (off with the per-IP
+        limits): for budgets that count only what the route refused (`count`)."""
+        if self.enabled and not await self.strategy.test(item, name, address_key(ip)):
+            raise await self._refusal(item, name, address_key(ip))
+
+    async def count(self, item: RateLimitItem, name: str, ip: str) -> None:
+        """Counts one hit of `ip` against the per-IP limit `name`, refusing nothing."""
+        if self.enabled:
+            await self.strategy.hit(item, name, address_key(ip))
+
+    async def _refusal(self, item: RateLimitItem, *keys: str) -> Problem:
         stats = await self.strategy.get_window_stats(item, *keys)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise Problem(
+        return Problem(
             429,
             "rate_limited",
             "Too many requests. Try again later.",

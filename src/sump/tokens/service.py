@@ -362,10 +362,28 @@ def userinfo_audience(settings: Settings, environment_id: uuid.UUID) -> str:
 async def verify_access_token(
     db: AsyncSession, settings: Settings, environment: Environment, token: str, *, userinfo: bool = False
 ) -> dict[str, Any]:
-    """Checks header, signature (this environment's published keys only, ES256 only), type, issuer, audience
-    (the environment; for `userinfo`, also that endpoint, the audience of third-party clients' tokens) and
-    times."""
+    """An end user's access token: header, signature (this environment's published keys only, ES256 only), type,
+    issuer, audience (the environment; for `userinfo`, also that endpoint, the audience of third-party clients'
+    tokens) and times."""
     audiences = [str(environment.id)] + ([userinfo_audience(settings, environment.id)] if userinfo else [])
+    return await _verified(db, settings, environment, token, audiences, ("sub", "sid"))
+
+
+async def verify_machine_token(
+    db: AsyncSession, settings: Settings, environment: Environment, token: str, audience: str
+) -> dict[str, Any]:
+    """A machine client's access token (`sump.clients.grants`) for `audience`, checked as an end user's is."""
+    return await _verified(db, settings, environment, token, [audience], ("sub", "client_id"))
+
+
+async def _verified(
+    db: AsyncSession,
+    settings: Settings,
+    environment: Environment,
+    token: str,
+    audiences: list[str],
+    required: tuple[str, ...],
+) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("typ") != TOKEN_TYPE or not header.keys() <= TOKEN_HEADER:
@@ -383,7 +401,7 @@ async def verify_access_token(
             audience=audiences,
             issuer=issuer(settings, environment.id),
             leeway=LEEWAY,
-            options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "sid", "jti"]},
+            options={"require": ["exp", "iat", "nbf", "iss", "aud", "jti", *required]},
         )
     except jwt.PyJWTError:
         raise invalid_token() from None
