@@ -49,6 +49,13 @@ async def test_names_are_unique_per_environment(client: httpx.AsyncClient, world
     assert rename.status_code == 409
     same = await client.patch(orgs_url(world.environment_id, first), json={"name": "Same Name"}, headers=user.auth)
     assert same.status_code == 204, "renaming to its own name is no conflict"
+    # Names that differ only in case or width are one name to the members who read them (one would pass for
+    # the other): `fold`, as identifiers are compared.
+    for look_alike in ("same name", "ＳＡＭＥ ＮＡＭＥ"):
+        taken = await client.post(orgs_url(world.environment_id), json={"name": look_alike}, headers=user.auth)
+        assert (taken.status_code, taken.json()["code"]) == (409, "organization_name_taken")
+    recased = await client.patch(orgs_url(world.environment_id, first), json={"name": "SAME name"}, headers=user.auth)
+    assert recased.status_code == 204, "an organization takes another case of its own name"
 
     environment = await client.post(f"{world.base}/environments", json={"name": "other"}, headers=world.owner.auth)
     elsewhere = await world.add_end_user(environment.json()["id"])

@@ -53,7 +53,9 @@ async def page_of_member(
 
 
 async def name_taken(db: AsyncSession, environment_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> bool:
-    statement = environment(environment_id).select(Organization.id).where(Organization.name == name)
+    """Whether another organization of the environment has this name, in any case or width (`fold`): one would
+    pass for the other before the members who read them."""
+    statement = environment(environment_id).select(Organization.id).where(Organization.name_folded == fold(name))
     if exclude is not None:
         statement = statement.where(Organization.id != exclude)
     return await db.scalar(statement.limit(1)) is not None
