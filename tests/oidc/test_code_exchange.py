@@ -4,6 +4,7 @@ the OpenID Foundation's basic OP negative cases that the token endpoint decides.
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -208,6 +209,11 @@ async def test_a_public_client_cannot_use_a_secret(client: httpx.AsyncClient, wo
     code = await code_for(client, rp, user)
     with_secret = {"client_id": rp.client_id, "client_secret": "guessed"}
     _oauth_error(await exchange(client, rp, code, **with_secret), 401, "invalid_client")
+    # An empty secret is none (RFC 6749 §2.3.1 lets it be left out), by Basic as in the form.
+    empty = {"Authorization": "Basic " + base64.b64encode(f"{rp.client_id}:".encode()).decode()}
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": rp.verifier}
+    by_basic = await client.post(rp.token_url, data=form, headers=empty)
+    assert by_basic.status_code == 200, by_basic.text
 
 
 async def test_another_environments_client_is_unknown_here(

@@ -72,7 +72,7 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
     if basic_id is not None:
         if posted_secret is not None or (posted_id is not None and posted_id != basic_id):
             raise invalid_request("Use one client authentication method.")
-        return ClientCredentials(basic_id, basic_secret, basic=True)
+        return ClientCredentials(basic_id, basic_secret or None, basic=True)  # empty: none, as in the form
     if request.headers.get("authorization", "").lower().startswith("basic"):
         raise _unreadable_basic()
     if posted_id is None:
