@@ -174,6 +174,34 @@ async def test_a_disabled_org_admin_is_not_the_one_left(
     assert (await change_the_admin()).status_code == 204
 
 
+@pytest.mark.parametrize("change", ["remove", "demote"])
+async def test_a_disabled_last_org_admin_is_removed_or_demoted_by_the_tenants_admins(
+    client: httpx.AsyncClient, world: TenantWorld, change: str
+) -> None:
+    """An organization whose only ORG_ADMIN is disabled has no ORG_ADMIN who can act already: the tenant's owner
+    who governs it then removes or demotes that account (it is not the last one who can act), and promotes a
+    member in its place."""
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    account_url = f"/api/v1/environments/{world.environment_id}/accounts/{s.admin.account_id}"
+    assert (await client.patch(f"{account_url}/disable", headers=world.owner.auth)).status_code == 204
+    if change == "remove":
+        changed = await client.delete(f"{members_url}/{s.admin.account_id}", headers=world.owner.auth)
+    else:
+        body = {"role": "ORG_USER"}
+        changed = await client.patch(f"{members_url}/{s.admin.account_id}", json=body, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    roles = {
+        member["accountId"]: member["role"]
+        for member in (await client.get(members_url, headers=world.owner.auth)).json()
+    }
+    assert "ORG_ADMIN" not in roles.values()
+    promoted = await client.patch(
+        f"{members_url}/{s.user.account_id}", json={"role": "ORG_ADMIN"}, headers=world.owner.auth
+    )
+    assert promoted.status_code == 204, promoted.text
+
+
 async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.AsyncClient, world: TenantWorld) -> None:
     for _ in range(3):
         first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)

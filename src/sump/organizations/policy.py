@@ -58,7 +58,8 @@ def permitted(membership: Membership | None, role_permissions: list[str] | None,
 
 
 def keeps_an_admin(admins: list[uuid.UUID], target: Membership) -> Verdict:
-    """Removing or demoting `target` leaves the organization another ORG_ADMIN."""
-    if target.role == ORG_ADMIN and not [one for one in admins if one != target.environment_account_id]:
+    """Removing or demoting `target` leaves the organization another ORG_ADMIN who can act (`admins`: the enabled
+    ones). A disabled one is none: removing it, where no other is left, takes nothing the organization had."""
+    if target.role == ORG_ADMIN and admins == [target.environment_account_id]:
         return Refusal("last_org_admin", "The organization must keep at least one ORG_ADMIN.", 409)
     return None
