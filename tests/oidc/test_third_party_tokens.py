@@ -109,3 +109,30 @@ async def test_a_first_party_token_acts_for_the_user(
     principal = await verifier.verify(body["access_token"])
     assert principal.claims["aud"] == world.environment_id
     assert "ORG_ADMIN" in principal.claims["roles"]
+
+
+@pytest.mark.parametrize("first_party", [True, False], ids=["first_to_third", "third_to_first"])
+async def test_changing_whether_a_client_is_a_first_party_ends_its_refresh_tokens(
+    client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, first_party: bool
+) -> None:
+    """Its grants were made under the other trust: a first party's carry the end user's organization and roles
+    without consent, a third party's were consented to for userinfo only. The end users sign in to it again;
+    a change that keeps the trust ends nothing, and another client's tokens go on."""
+    rp, _, body = await _tokens(client, world, db, first_party=first_party, scope=OFFLINE)
+    other, _, others = await _tokens(client, world, db, first_party=True, scope=OFFLINE)
+    client_pk = await db.scalar(select(Client.id).where(Client.client_id == rp.client_id))
+    url = f"{world.base}/environments/{world.environment_id}/clients/{client_pk}"
+
+    async def refreshed(by: RP, token: str) -> httpx.Response:
+        form = {"grant_type": "refresh_token", "refresh_token": token}
+        return await client.post(by.token_url, data=form, headers=by.basic)
+
+    kept = await client.patch(url, json={"firstParty": first_party, "name": "Same trust"}, headers=world.owner.auth)
+    assert kept.status_code == 204, kept.text
+    still = await refreshed(rp, body["refresh_token"])
+    assert still.status_code == 200, still.text
+    changed = await client.patch(url, json={"firstParty": not first_party}, headers=world.owner.auth)
+    assert changed.status_code == 204, changed.text
+    refused = await refreshed(rp, still.json()["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    assert (await refreshed(other, others["refresh_token"])).status_code == 200

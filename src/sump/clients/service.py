@@ -42,6 +42,7 @@ from sump.kit.crypto import new_token, token_digest
 from sump.kit.errors import Problem, bad_request, not_found
 from sump.organizations.service import catalog
 from sump.sessions import service as sessions
+from sump.tokens import clients as client_tokens
 from sump.tokens import service as tokens
 
 # What an unknown client's secret is compared with, so that it costs what a known one does.
@@ -263,6 +264,8 @@ async def update(
             changes["permissions"] = _grantable(actor, changes["permissions"])
         elif client.environment_id is not None:
             changes["permissions"] = await _known_permissions(db, actor, client.environment_id, changes["permissions"])
+    if client.environment_id is not None and changes.get("first_party", client.first_party) != client.first_party:
+        await client_tokens.revoke_held_by(db, client.environment_id, client.id)
     for field, value in changes.items():
         setattr(client, field, value)
     if environment is not None and "id_token_signed_response_alg" in changes:

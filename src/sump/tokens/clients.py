@@ -33,8 +33,14 @@ async def revoke_issued_by_code(
     now = utcnow()
     if family_id is not None:
         await repository.revoke_family(db, family_id, now)
-    await repository.revoke_for_client_session(db, environment_id, session_id, client_pk, now)
+    await repository.revoke_for_client(db, environment_id, client_pk, now, session_id)
     await sessions.revoke_of_account(db, AccountType.ENVIRONMENT_ACCOUNT, account_id, session_id)
+
+
+async def revoke_held_by(db: AsyncSession, environment_id: uuid.UUID, client_pk: uuid.UUID) -> None:
+    """Every refresh token the client holds: its trust changed (first party or not), and its grants were made
+    under the other (a third party's consent and `offline_access`, a first party's organization and roles)."""
+    await repository.revoke_for_client(db, environment_id, client_pk, utcnow(), None)
 
 
 async def introspect_refresh(

@@ -166,14 +166,11 @@ async def revoke_for_organization(
     await db.execute(statement.values(revoked_at=now))
 
 
-async def revoke_for_client_session(
-    db: AsyncSession, environment_id: uuid.UUID, session_id: uuid.UUID, client_pk: uuid.UUID, now: datetime
+async def revoke_for_client(
+    db: AsyncSession, environment_id: uuid.UUID, client_pk: uuid.UUID, now: datetime, session_id: uuid.UUID | None
 ) -> None:
-    """Revokes the refresh tokens of one session held by one client."""
-    await db.execute(
-        environment(environment_id)
-        .update(RefreshToken)
-        .where(RefreshToken.session_id == session_id, RefreshToken.client_pk == client_pk)
-        .where(RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    """Revokes the refresh tokens one client holds: of one session, or (None) of every one."""
+    statement = environment(environment_id).update(RefreshToken).where(RefreshToken.client_pk == client_pk)
+    if session_id is not None:
+        statement = statement.where(RefreshToken.session_id == session_id)
+    await db.execute(statement.where(RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
