@@ -536,6 +536,21 @@ async def test_a_tenant_account_verifies_its_email_through_the_consoles_link(
     assert account.json()["emailVerified"] is True
 
 
+async def test_a_new_tenants_owner_is_sent_a_link_that_verifies_their_email(
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+) -> None:
+    """As an end user at sign-up: until the owner's address is verified, a password reset by whoever reads
+    that mailbox would also take the owner's second factors away."""
+    world = await new_tenant(http)
+    page, family, context, token = link_in(await delivered(mail_app, smtp, world.owner.email, VERIFY))
+    assert (page, family, context) == ("verify-email", "tenant", world.tenant_id)
+    me = f"{world.base}/accounts/{world.owner.account_id}"
+    assert (await http.get(me, headers=world.owner.auth)).json()["emailVerified"] is False
+    followed = await http.post(f"/api/v1/auth/tenants/{world.tenant_id}/verify-email", json={"token": token})
+    assert followed.status_code == 200, followed.text
+    assert (await http.get(me, headers=world.owner.auth)).json()["emailVerified"] is True
+
+
 async def test_the_purge_takes_only_expired_links(
     http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:

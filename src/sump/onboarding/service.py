@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.access.pools import tenant_pool
+from sump.accounts import verification
 from sump.config import Settings
 from sump.db.engine import one_transaction
 from sump.db.tables.environments import Environment
@@ -56,6 +58,9 @@ async def create(call: Call, body: TenantCreate) -> NewTenant:
     added = await _add(call.db, call.hasher, body)
     issued = await sessions.issue(call.db, call.settings, added.owner, call.client)
     await _audit(call.db, added, ref(added.owner))
+    # The owner's address is verified by its link, as an end user's at sign-up: until it is, a password reset
+    # by whoever reads that mailbox also removes the owner's second factors (`accounts.reset`).
+    await verification.send_link(call, tenant_pool(added.tenant.id), added.owner)
     return NewTenant(added.tenant, added.owner, added.environment, issued)
 
 
