@@ -19,7 +19,7 @@ from sump.environments import service as environments
 from sump.kit.crypto import token_digest
 from sump.tokens import service as tokens
 from tests.clients.support import application, clients_url, register
-from tests.oidc.support import AFTER_LOGOUT, RP, hosted, new_rp, tokens_for, verified_id_token
+from tests.oidc.support import AFTER_LOGOUT, RP, code_for, exchange, hosted, new_rp, tokens_for, verified_id_token
 from tests.support import SECRET, EndUser, TenantWorld, bearer, expire, set_cookies
 from tests.tokens import forgery
 
@@ -100,6 +100,41 @@ async def test_a_refresh_drops_the_scopes_the_clients_registration_lost_since(
     assert restored.status_code == 204, restored.text
     again = await _refresh(client, rp, refreshed.json()["refresh_token"])
     assert again.json()["scope"] == "openid email"
+
+
+async def test_openid_is_kept_at_a_refresh_when_the_registration_names_only_other_scopes(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """`openid` is every application's (an authorization request must carry it): a registration that lists only
+    `email` does not take it from the tokens a refresh gives, so userinfo still answers them."""
+    created = await register(client, world, application(scopes=["email"]))
+    rp = RP(world, world.environment_id, created["clientId"], created["clientSecret"])
+    user = await world.add_end_user(world.environment_id)
+    granted = await tokens_for(client, rp, user, scope="openid email")
+    refreshed = await _refresh(client, rp, granted["refresh_token"])
+    assert refreshed.json()["scope"] == "openid email"
+    info = await client.get(_userinfo(rp), headers=bearer(refreshed.json()["access_token"]))
+    assert (info.status_code, info.json()["email"]) == (200, user.email)
+
+
+async def test_a_code_exchange_grants_only_the_scopes_the_registration_still_allows(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    """A scope taken from the registration while the request waited (or its code was on its way) is not granted."""
+    created = await register(client, world, application(scopes=["openid", "email"]))
+    rp = RP(world, world.environment_id, created["clientId"], created["clientSecret"])
+    user = await world.add_end_user(world.environment_id)
+    code = await code_for(client, rp, user, scope="openid email")
+    narrowed = await client.patch(
+        f"{clients_url(world)}/{created['id']}", json={"scopes": ["openid"]}, headers=world.owner.auth
+    )
+    assert narrowed.status_code == 204, narrowed.text
+    exchanged = await exchange(client, rp, code)
+    assert exchanged.status_code == 200, exchanged.text
+    assert exchanged.json()["scope"] == "openid"
+    assert "email" not in await verified_id_token(client, rp, exchanged.json()["id_token"])
+    info = await client.get(_userinfo(rp), headers=bearer(exchanged.json()["access_token"]))
+    assert "email" not in info.json()
 
 
 async def test_userinfo_refusals_say_why_in_www_authenticate(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -105,7 +105,7 @@ async def grant(
     from authlib.oauth2.rfc6749.util import scope_to_list
 
     asked = " ".join(scope_to_list(form.get("scope")) or [])
-    issuee = tokens.Issuee(client.id, client.client_id, asked, client.first_party, frozenset(client.scopes))
+    issuee = tokens.Issuee(client.id, client.client_id, asked, client.first_party, client.scopes_allowed)
     pair = await refresh(call, environment, raw, issuee)
     if isinstance(pair, Problem):
         return pair

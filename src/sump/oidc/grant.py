@@ -58,7 +58,9 @@ async def authorization_code(
     if client.first_party:
         with contextlib.suppress(Problem):  # several organizations: the code flow names none, so it acts in none
             membership = await organizations.token_grant(call.db, environment.id, account.id, None)
-    issuee = tokens.Issuee(client.id, client.client_id, redeemed.scope, client.first_party)
+    # As the registration stands now: a scope taken from it while the request waited is not granted.
+    scope = [name for name in redeemed.scope.split() if name in client.scopes_allowed]
+    issuee = tokens.Issuee(client.id, client.client_id, " ".join(scope), client.first_party)
     session = SignIn(redeemed.session_id, amr)
     pair = await tokens.issue(call.db, call.settings, environment, account, session, membership, issuee)
     assert pair.family_id is not None
@@ -70,7 +72,7 @@ async def authorization_code(
         account,
         client_id=client.client_id,
         session_id=session.id,
-        scope=redeemed.scope.split(),
+        scope=scope,
         nonce=redeemed.nonce,
         auth_time=redeemed.auth_time,
         amr=amr,
@@ -78,9 +80,9 @@ async def authorization_code(
     )
     await _audit(call, environment, client, account, "token.issued", "success", pair.organization_id)
     # A third-party client keeps access while the user is away only with the consented `offline_access`.
-    offline = client.first_party or OFFLINE_ACCESS in redeemed.scope.split()
+    offline = client.first_party or OFFLINE_ACCESS in scope
     refresh = pair.refresh_token if REFRESH_TOKEN in client.grant_types and offline else None
-    return CodeTokens(pair.access_token, pair.expires_in, redeemed.scope, id_token, refresh)
+    return CodeTokens(pair.access_token, pair.expires_in, " ".join(scope), id_token, refresh)
 
 
 async def _audit(

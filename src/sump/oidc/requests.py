@@ -112,8 +112,7 @@ def validate(payload: QueryPayload, client: Client, redirect_uri: str) -> Parame
     requested = scope_to_list(payload.scope) or []
     if "openid" not in requested:
         raise InvalidScopeError("The scope must contain openid.")
-    allowed = {"openid", *client.scopes}
-    scope = [name for name in dict.fromkeys(requested) if name in SCOPES and name in allowed]
+    scope = [name for name in dict.fromkeys(requested) if name in SCOPES and name in client.scopes_allowed]
     prompt = scope_to_list(payload.data.get("prompt")) or []
     if not set(prompt) <= PROMPTS or ("none" in prompt and len(prompt) > 1):
         raise InvalidRequestError("prompt must be none, or login and/or consent.")

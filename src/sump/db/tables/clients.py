@@ -62,6 +62,11 @@ class Client(Timestamps, Base):
     created_by: Mapped[uuid.UUID | None]  # the tenant account (no foreign key: the client outlives it)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
+    @property
+    def scopes_allowed(self) -> frozenset[str]:
+        """What its tokens may carry as its registration stands now: `openid`, always, and its scopes."""
+        return frozenset({"openid", *self.scopes})
+
 
 class ClientSecret(Base):
     """One secret of a confidential client. A rotation gives the old ones an `expires_at` (the overlap)."""
