@@ -139,6 +139,29 @@ async def test_the_right_password_does_not_forget_the_wrong_codes_of_its_source(
     assert (still.status_code, still.json()["code"]) == (429, "too_many_attempts")
 
 
+@pytest.mark.asvs("AUTH-03")
+async def test_a_right_password_forgets_the_typos_of_an_account_with_a_second_factor(
+    make_app: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner of an account with a second factor mistypes the password, then signs in: each sign-in starts
+    the address's count of wrong passwords again, so typos spread over the day never hold the owner back."""
+    clock = Clock()
+    monkeypatch.setattr(totp, "now", clock)
+    async with AsyncExitStack() as stack:
+        clients, _, user = await _setup(make_app(), stack)
+        owner = await clients("198.51.100.1")
+        seed, _, _ = await enrol_totp(owner, user.auth_base, user.token, clock)
+        for round_ in range(3):
+            for n in range(3):
+                typo = await owner.post(_login(user), json=_wrong(user, n=n))
+                assert (typo.status_code, typo.json()["code"]) == (401, "invalid_credentials")
+            first = await owner.post(_login(user), json=_right(user))
+            assert first.status_code == 202, (round_, first.text)
+            clock.tick()
+            answer = {"challenge": first.json()["challenge"], "code": clock.code(seed)}
+            assert (await owner.post(f"{user.auth_base}/login/factor", json=answer)).status_code == 200
+
+
 @pytest.mark.asvs("AUTH-03", "AUTH-04")
 async def test_the_owner_is_not_held_by_an_attackers_failures(make_app: Factory) -> None:
     async with AsyncExitStack() as stack:

@@ -111,9 +111,8 @@ async def password_matches(
 ) -> tuple[bool, str | None]:
     """The one password check. The account's lockout decides first, before any hashing slot is taken (a
     refusal is immediate, never a wait); then a slot and one verification, counted for or against the
-    source. A right password starts the source's count again only for an account without a second factor:
-    with one, the password is half a sign-in, and only the second step clears the source (`factors.service`),
-    so wrong codes are never forgotten by entering the password again."""
+    source. A right password starts the source's count again; second-factor codes are counted apart
+    (`factors.service.guarded`), so entering the password again forgets no wrong code."""
     origin = source(call, account)
     wait = await call.lockout.check(subject, origin)
     if wait is not None:
@@ -125,8 +124,7 @@ async def password_matches(
     if account is None or account.disabled or not ok:
         await call.lockout.failed(subject, origin)
         return False, upgraded
-    if not account.has_factors:
-        await call.lockout.succeeded(subject, origin)
+    await call.lockout.succeeded(subject, origin)
     return True, upgraded
 
 
