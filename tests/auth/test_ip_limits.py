@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
-from tests.oidc.support import new_rp, tokens_for
+from tests.oidc.support import CALLBACK, new_rp, tokens_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant, signup_body, within_one_window_of_the_clock
 
 PROXY = "192.0.2.10"
@@ -193,11 +193,14 @@ OAUTH_REFUSED_BUDGET = 60
 
 
 @pytest.mark.asvs("VAL-08")
-async def test_oauth_clients_are_held_to_their_refused_requests_not_to_their_traffic(http: httpx.AsyncClient) -> None:
+async def test_oauth_clients_are_held_to_their_failed_authentications_not_to_their_traffic(
+    http: httpx.AsyncClient,
+) -> None:
     """An application's backend exchanges and refreshes for all its end users from one address: more than the
-    JSON grants' budget of successes goes through. Its refused requests (a wrong secret, an unknown token), at
-    the token, revocation and introspection endpoints together, are held to one budget per address, past which
-    even a right request is refused (an OAuth error the client can read); the neighbour is not."""
+    JSON grants' budget of successes goes through, and so do its refused grants (an expired token, or a junk
+    code an attacker had it send). Failed client authentications (a wrong secret), at the token, revocation
+    and introspection endpoints together, are held to one budget per address, past which even a right request
+    is refused (an OAuth error the client can read); the neighbour is not."""
     world = await new_tenant(http)
     rp = await new_rp(http, world)
     user = await world.add_end_user(world.environment_id)
@@ -212,6 +215,10 @@ async def test_oauth_clients_are_held_to_their_refused_requests_not_to_their_tra
         )
         assert rotated.status_code == 200, rotated.text
         refresh = rotated.json()["refresh_token"]
+    for _ in range(OAUTH_REFUSED_BUDGET + 10):
+        junk = {"grant_type": "authorization_code", "code": uuid.uuid4().hex * 2, "redirect_uri": CALLBACK}
+        spent = await http.post(rp.token_url, data=junk, headers=from_ip(ATTACKER) | rp.basic)
+        assert (spent.status_code, spent.json()["error"]) == (400, "invalid_grant")
     wrong = {"Authorization": "Basic " + base64.b64encode(f"{rp.client_id}:not-the-secret".encode()).decode()}
     paths = [rp.token_url, f"{rp.token_url}/revoke", f"{rp.token_url}/introspect"]
     for attempt in range(OAUTH_REFUSED_BUDGET):

@@ -51,7 +51,7 @@ async def test_names_are_unique_per_environment(client: httpx.AsyncClient, world
     assert same.status_code == 204, "renaming to its own name is no conflict"
     # Names that differ only in case or width are one name to the members who read them (one would pass for
     # the other): `fold`, as identifiers are compared.
-    for look_alike in ("same name", "ＳＡＭＥ ＮＡＭＥ"):
+    for look_alike in ("same name", "\uff33\uff21\uff2d\uff25 \uff2e\uff21\uff2d\uff25"):  # full-width
         taken = await client.post(orgs_url(world.environment_id), json={"name": look_alike}, headers=user.auth)
         assert (taken.status_code, taken.json()["code"]) == (409, "organization_name_taken")
     recased = await client.patch(orgs_url(world.environment_id, first), json={"name": "SAME name"}, headers=user.auth)

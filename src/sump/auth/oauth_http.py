@@ -152,10 +152,11 @@ def json_per_ip(name: str, limit: str) -> Callable[[Request], Awaitable[None]]:
 
 
 class RefusedPerIp:
-    """A per-IP budget of what OAuth clients' requests had refused (a wrong secret, an unknown code or token, a
-    malformed form), shared by the token, revocation and introspection endpoints. Their successes are not
-    counted: a client's backend makes every end user's code exchanges and refreshes from one address, which a
-    budget of all its requests would refuse under ordinary load, while guessing is refused requests only."""
+    """A per-IP budget of failed client authentications at the token, revocation and introspection endpoints (a
+    wrong secret, an unknown client): what guessing a client's secret is made of. Nothing an authenticated client
+    does is counted: its backend makes every end user's code exchanges and refreshes from one address, and an
+    attacker can make it send refused ones (a junk code at its callback), so a budget of those, or of all its
+    requests, would let anyone cut it off; its codes and tokens are 256-bit, too long to guess."""
 
     NAME = "oauth-refused"
 
@@ -176,8 +177,8 @@ REFUSED = RefusedPerIp("60/minute")
 
 
 async def refused(problem: Problem, request: Request) -> Response:
-    """The OAuth error of a refused client request, counted in the address's `REFUSED` budget (a refusal of
-    the budget itself, or of the server's load, is not the client's doing and counts nothing)."""
-    if problem.status not in {429, 503}:
+    """The OAuth error of a refused client request; a failed client authentication counts in the address's
+    `REFUSED` budget."""
+    if problem.code == "invalid_client":
         await REFUSED.count(request)
     return oauth_error(problem, request)
