@@ -5,11 +5,16 @@ finished or other environment's request is an error page that sends the browser 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.base import utcnow
+from sump.db.tables.sessions import Session
 from sump.oidc.flow import continue_url
 from tests.hosted.support import CSRF, csrf_of, found, pages, sign_in
 from tests.oidc.support import CALLBACK, RP, exchange, new_rp
@@ -211,13 +216,14 @@ async def test_only_an_explicit_allow_consents(
     assert back_at_the_client(missing)["error"] == "access_denied"
 
 
-@pytest.mark.parametrize("who", ["same_account", "another_account"])
+@pytest.mark.parametrize("who", ["same_account", "another_account", "after_expiry"])
 async def test_signing_in_again_for_one_application_keeps_the_others_refresh_tokens(
-    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld, who: str
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: TenantWorld, db: AsyncSession, who: str
 ) -> None:
     """Application B asks for a new sign-in (`prompt=login`); the browser's session is replaced by a new one (a
     new token), but the refresh tokens application A took from the old session go on with it: signing in again
-    for B must not sign the end user out of A. Another account signing in in that browser ends them."""
+    for B must not sign the end user out of A. Another account signing in in that browser ends them, and a
+    session that had expired revives none of its dormant tokens."""
     first, second = await new_rp(client, world), await new_rp(client, world)
     user = await world.add_end_user(world.environment_id)
     token = await waiting(browser, first)
@@ -226,6 +232,12 @@ async def test_signing_in_again_for_one_application_keeps_the_others_refresh_tok
     exchanged = await exchange(client, first, code)
     assert exchanged.status_code == 200, exchanged.text
 
+    if who == "after_expiry":
+        dormant = utcnow() - timedelta(days=60)
+        await db.execute(
+            update(Session).where(Session.account_id == uuid.UUID(user.account_id)).values(last_active_at=dormant)
+        )
+        await db.commit()
     again = await waiting(browser, second, prompt="login")
     other = await world.add_end_user(world.environment_id) if who == "another_account" else user
     base = pages(world.environment_id)

@@ -165,7 +165,7 @@ async def _signed_in(
 async def _end_replaced(call: Call, previous_token: str, done: SignedIn) -> None:
     """Ends the session of this browser that the sign-in replaces (a new token: no session fixation); the
     refresh tokens its applications took from it go on with the new one when it was the same account's."""
-    await tokens.carry_over(call.db, previous_token, done.issued.session)
+    await tokens.carry_over(call.db, call.settings, previous_token, done.issued.session)
     await sessions.revoke_token(call.db, previous_token)
 
 

@@ -133,19 +133,20 @@ async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID, now: datet
     )
 
 
-async def carry_over(db: AsyncSession, replaced_digest: bytes, successor: Session) -> None:
-    """Moves the refresh tokens of the session of `replaced_digest` to `successor` when both are one account's.
-    Not scoped: the digest is globally unique and names its session (the browser's own cookie)."""
-    replaced = (
-        select(Session.id)
-        .where(
-            Session.token_hash == replaced_digest,
+async def same_accounts_session(db: AsyncSession, digest: bytes, successor: Session) -> uuid.UUID | None:
+    """The id of the session of `digest` when it is `successor`'s account's. Not scoped: the digest is globally
+    unique and names its session (the browser's own cookie)."""
+    return await db.scalar(
+        select(Session.id).where(
+            Session.token_hash == digest,
             Session.account_type == successor.account_type,
             Session.account_id == successor.account_id,
         )
-        .scalar_subquery()
     )
-    await db.execute(update(RefreshToken).where(RefreshToken.session_id == replaced).values(session_id=successor.id))
+
+
+async def move_refresh_tokens(db: AsyncSession, replaced_id: uuid.UUID, successor_id: uuid.UUID) -> None:
+    await db.execute(update(RefreshToken).where(RefreshToken.session_id == replaced_id).values(session_id=successor_id))
 
 
 async def revoke_for_organization(

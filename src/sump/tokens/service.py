@@ -411,11 +411,14 @@ async def _verified(
 # --- refresh tokens -----------------------------------------------------------------------------------------
 
 
-async def carry_over(db: AsyncSession, replaced_token: str, successor: Session) -> None:
+async def carry_over(db: AsyncSession, settings: Settings, replaced_token: str, successor: Session) -> None:
     """The refresh tokens applications took from a browser's session go on with the session a new sign-in of the
     same account in that browser replaces it with: signing in again (for another application's `prompt=login`,
-    say) must not sign the account out of every other application. Another account's sign-in ends them."""
-    await repository.carry_over(db, token_digest(replaced_token), successor)
+    say) must not sign the account out of every other application. Another account's sign-in ends them, and so
+    does a session that had expired (its tokens were dormant, never to be revived)."""
+    replaced = await repository.same_accounts_session(db, token_digest(replaced_token), successor)
+    if replaced is not None and await sessions.is_live(db, settings, replaced):
+        await repository.move_refresh_tokens(db, replaced, successor.id)
 
 
 async def revoke_for_session(db: AsyncSession, session_id: uuid.UUID) -> None:
