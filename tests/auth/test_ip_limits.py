@@ -17,6 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from sump.app import create_app
+from sump.factors import totp
+from tests.factors.conftest import Clock, enrol_totp
 from tests.oidc.support import CALLBACK, new_rp, tokens_for
 from tests.support import PASSWORD, Database, make_settings, new_tenant, signup_body, within_one_window_of_the_clock
 
@@ -187,6 +189,37 @@ async def test_automation_token_endpoint_past_the_per_address_budget_is_429(http
     elsewhere = await http.post(url, data=form(robot["clientSecret"]), headers=from_ip(NEIGHBOUR))
     assert elsewhere.status_code == 200, elsewhere.text
     assert elsewhere.json()["scope"] == "end_users:read"
+
+
+@pytest.mark.asvs("VAL-08")
+async def test_passkey_options_draw_on_the_sign_in_budget(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call of a sign-in's passkey options writes a challenge: username-less or after a name, and those
+    of a second step after the password, count against the address's sign-in budget like the password does."""
+    clock = Clock()
+    monkeypatch.setattr(totp, "now", clock)
+    world = await new_tenant(http)
+    user = await world.add_end_user(world.environment_id)
+    await enrol_totp(http, user.auth_base, user.token, clock)
+
+    await within_one_window_of_the_clock(40)
+    first = await http.post(
+        f"{user.auth_base}/login", json={"email": user.email, "password": PASSWORD}, headers=from_ip(ATTACKER)
+    )
+    assert first.status_code == 202, first.text
+    challenge = {"challenge": first.json()["challenge"]}
+    spent = 1
+    for path, body in (("login/passkey/options", {}), ("login/factor/options", challenge)):
+        for _ in range(LOGIN_BUDGET // 2 - spent):
+            answered = await http.post(f"{user.auth_base}/{path}", json=body, headers=from_ip(ATTACKER))
+            assert answered.status_code != 429, answered.text
+        spent = 0
+    limited = await http.post(f"{user.auth_base}/login/factor/options", json=challenge, headers=from_ip(ATTACKER))
+    assert_rate_limited(limited)
+    assert_rate_limited(await http.post(f"{user.auth_base}/login/passkey/options", json={}, headers=from_ip(ATTACKER)))
+    elsewhere = await http.post(f"{user.auth_base}/login/passkey/options", json={}, headers=from_ip(NEIGHBOUR))
+    assert elsewhere.status_code != 429, elsewhere.text
 
 
 OAUTH_REFUSED_BUDGET = 60

@@ -119,7 +119,9 @@ def _passkey_exists() -> Problem:
 
 
 async def factor_options(call: Call, pool: Pool, token: str) -> Options:
-    """Options to answer a sign-in's challenge (of `/login`) with one of the account's passkeys."""
+    """Options to answer a sign-in's challenge (of `/login`) with one of the account's passkeys. Each call
+    writes a challenge, so it draws on the per-address sign-in budget (429 `rate_limited`)."""
+    await call.limiter.hit(passwords.SIGN_IN_PER_IP, "sign-in", call.client.ip)
     _, account = await factors.open_challenge(call, pool, token, ChallengePurpose.SIGN_IN)
     return await _assert_options(call, pool, account)
 
