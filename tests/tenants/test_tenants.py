@@ -181,6 +181,9 @@ async def test_custom_property_delete_removes_one_key(client: httpx.AsyncClient,
         ({f"k{i}": i for i in range(65)}, 400, "too_many_custom_properties"),
         ({"k" * 65: 1}, 400, "validation_failed"),
         ({"big": "x" * 16400}, 413, "custom_properties_too_large"),
+        # 60 numbers of 7 bytes as sent, of 309 as PostgreSQL's jsonb keeps and serves them (exact decimals)
+        ({"huge": [1e308] * 60}, 413, "custom_properties_too_large"),
+        ({"tiny": [5e-324] * 60}, 413, "custom_properties_too_large"),
     ],
 )
 async def test_custom_property_limits(
@@ -189,6 +192,14 @@ async def test_custom_property_limits(
     response = await client.patch(f"{world.base}/custom-property", json=changes, headers=world.owner.auth)
     assert response.status_code == status
     assert response.json()["code"] == code
+
+
+async def test_numbers_within_the_limit_as_stored_are_kept(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    url = f"{world.base}/custom-property"
+    values = {"ratio": 1.5, "small": -2.5e-5, "large": 1e20}
+    assert (await client.patch(url, json=values, headers=world.owner.auth)).status_code == 204
+    assert (await client.get(world.base, headers=world.owner.auth)).json()["customProperties"] == values
+    assert (await client.patch(url, json={"several": [1e308] * 40}, headers=world.owner.auth)).status_code == 204
 
 
 async def test_custom_property_limit_counts_existing_keys(client: httpx.AsyncClient, world: TenantWorld) -> None:

@@ -6,6 +6,7 @@ shows of a stored object, so that reading such a row still answers."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,9 +78,21 @@ def check_limits(properties: dict[str, Any]) -> dict[str, Any]:
             "custom_property_value_invalid",
             "Values must be standard JSON: no NaN or Infinity, and text of characters only (no lone surrogate).",
         ) from None
-    if size > MAX_BYTES:
+    if size + _decimal_expansion(properties) > MAX_BYTES:
         raise Problem(413, "custom_properties_too_large", f"Custom properties may not exceed {MAX_BYTES} bytes.")
     return properties
+
+
+def _decimal_expansion(value: Any) -> int:
+    """How many bytes more than Python's JSON a value's numbers take as PostgreSQL's jsonb keeps and serves them:
+    exact decimals, so `1e308` is 309 digits and `5e-324` 326 characters. The limit counts what is stored."""
+    if isinstance(value, float):
+        return len(format(Decimal(repr(value)), "f")) - len(repr(value))
+    if isinstance(value, dict):
+        return sum(_decimal_expansion(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_decimal_expansion(item) for item in value)
+    return 0
 
 
 def merged(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
