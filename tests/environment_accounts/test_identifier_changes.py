@@ -229,6 +229,22 @@ async def test_an_owner_or_admin_changes_an_end_users_email_and_the_old_address_
     assert (changed["actorId"], changed["targetId"]) == (manager.account_id, user.account_id)
 
 
+async def test_changes_that_mail_an_end_user_are_a_few_an_hour_whoever_makes_them(world: TenantWorld) -> None:
+    """An admin can give an end user any address, then change its phone or email again and again: each change
+    mails that address in Sump's name, with the end user's name in the text. Five an hour per account; the
+    sixth is refused before anything changes (on even with per-IP limits off), a username change goes on."""
+    user = await world.add_end_user(world.environment_id)
+    for field in ("phone", "phone", "email", "phone", "phone"):
+        assert (await change(world, user, field, new_value(field), by=world.owner)).status_code == 204
+    before = await fetch(world, user)
+    refused = await change(world, user, "phone", new_value("phone"), by=world.owner)
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+    assert (await fetch(world, user))["phone"] == before["phone"]
+    assert (await change(world, user, "username", new_value("username"), by=world.owner)).status_code == 204
+    other = await world.add_end_user(world.environment_id)
+    assert (await change(world, other, "phone", new_value("phone"), by=world.owner)).status_code == 204
+
+
 @pytest.mark.asvs("AC-03")
 async def test_a_tenant_user_cannot_change_an_end_users_identifiers(
     world: TenantWorld, mail_app: FastAPI, smtp: SmtpServer

@@ -597,3 +597,20 @@ async def test_invitation_emails_are_limited_per_end_user_and_per_address(
     assert len(smtp.inbox.to(email, verification=True)) == 3
     lookup = f"/api/v1/auth/environments/{world.environment_id}/invitations/lookup"
     assert (await http.post(lookup, json={"token": last})).status_code == 200
+
+
+async def test_a_tenant_accounts_invitations_into_organizations_are_limited_as_its_others_are(
+    http: httpx.AsyncClient,
+) -> None:
+    """An admin who founds organizations (and so escapes each one's per-address limit) still sends at most 100
+    invitation emails an hour, the limit of every invitation a tenant account sends."""
+    world = await new_tenant(http)
+    founder = await world.add_end_user(world.environment_id)
+    organizations = [await organization(world, founder) for _ in range(4)]
+    for n in range(100):
+        sent = await invite(world, founder, organizations[n % 4], address(), **world.owner.auth)
+        assert sent.status_code == 201, sent.text
+    refused = await invite(world, founder, organizations[0], address(), **world.owner.auth)
+    assert code(refused) == (429, "rate_limited")
+    admin = await world.add_member("admin")
+    assert (await invite(world, founder, organizations[0], address(), **admin.auth)).status_code == 201

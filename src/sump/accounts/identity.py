@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from limits import parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.access.actors import Account
@@ -20,6 +21,7 @@ from sump.kit.errors import Problem
 NAMES = {"email": "email address", "phone": "phone number", "username": "username"}
 # What the account is told when an identifier that reaches it changes; a username reaches no one.
 NOTICES = {"email": "email_changed", "phone": "phone_changed"}
+NOTICES_PER_ACCOUNT = parse("5/hour")
 EMAIL_LINKS = (LinkPurpose.VERIFY_EMAIL, LinkPurpose.CHANGE_EMAIL, LinkPurpose.CANCEL_EMAIL_CHANGE)
 
 
@@ -97,6 +99,10 @@ async def change_identifier(call: Call, pool: Pool, account: Account, field: str
     if previous == value:
         return False
     await ensure_identifiers_free(call.db, pool, account.id, **{field: value})
+    if field in NOTICES:
+        # Each change mails the account in Sump's name, with its name in the text: a few an hour whoever makes
+        # them (an admin could set the address of anyone), on even with per-IP limits off.
+        await call.limiter.enforce(NOTICES_PER_ACCOUNT, "identifier-notices", str(account.id))
     setattr(account, field, value)
     setattr(account, f"{field}_verified", False)
     template = NOTICES.get(field)

@@ -54,10 +54,11 @@ def email_mismatch() -> Problem:
 
 
 async def _within_limits(call: Call, actor: EnvironmentActor, organization_id: uuid.UUID, email: str) -> None:
-    """Counts one invitation email against the limits (an end user's own, and the address's), before anything is
-    changed: 429 `rate_limited` past either."""
-    sender = actor.account.id if actor.end_user is not None else None
-    await invitations.within_sending_limits(call.limiter, organization_id, email, sender, SENT_PER_END_USER)
+    """Counts one invitation email against the limits (its sender's: an end user's own, a tenant account's or
+    automation client's as everywhere else; and the address's), before anything is changed: 429 `rate_limited`
+    past either."""
+    per_sender = SENT_PER_END_USER if actor.end_user is not None else invitations.SENT_PER_SENDER
+    await invitations.within_sending_limits(call.limiter, organization_id, email, actor.account.id, per_sender)
 
 
 async def _send(call: Call, actor: EnvironmentActor, place: Place, invitation: Invitation, token: str) -> None:
