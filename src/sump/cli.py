@@ -126,6 +126,14 @@ def create_tenant(
     typer.echo(f"environment {added.environment.id} {added.environment.name}")
 
 
+def _printable(name: str) -> str:
+    """A name as one line of the operator's terminal: control characters (a name stored before they were refused,
+    or imported) are written as escapes, so none starts a line or a terminal sequence of its own."""
+    import unicodedata
+
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in name)
+
+
 @tenants_app.command("list")
 def list_tenants() -> None:
     """Print every tenant, oldest first, one a line, tab-separated: its id, when it was created (UTC), its numbers
@@ -135,7 +143,7 @@ def list_tenants() -> None:
     for one in asyncio.run(listing(_newest(_settings()))):
         created = one.tenant.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         counts = f"{one.environments}\t{one.accounts}\t{one.end_users}"
-        typer.echo(f"{one.tenant.id}\t{created}\t{counts}\t{one.tenant.name}")
+        typer.echo(f"{one.tenant.id}\t{created}\t{counts}\t{_printable(one.tenant.name)}")
 
 
 @tenants_app.command("delete")
@@ -162,7 +170,8 @@ def delete_tenant(
         raise typer.Exit(1)
     if not yes:
         held = f"{found.environments} environments, {found.accounts} tenant accounts, {found.end_users} end users"
-        typer.echo(f"Delete the tenant {found.tenant.name} ({target}) and its {held}? [y/N] ", err=True, nl=False)
+        name = _printable(found.tenant.name)
+        typer.echo(f"Delete the tenant {name} ({target}) and its {held}? [y/N] ", err=True, nl=False)
         if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
             typer.echo("sump: nothing deleted", err=True)
             raise typer.Exit(1)

@@ -268,3 +268,23 @@ async def test_first_environment_keeps_the_settings_it_was_created_with(client: 
     response = await client.post(f"/api/v1/auth/environments/{world.environment_id}/signup", json=signup_body())
     assert response.status_code == 403
     assert response.json()["code"] == "signup_disabled"
+
+
+@pytest.mark.parametrize("name", ["Acme\nInc", "Acme\tInc", "Acme\x1b[2J", "Acme\x85Inc"])
+async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world: TenantWorld, name: str) -> None:
+    """A name is one line of text (pages, emails, the operator's listings): a person's, a tenant's, an
+    environment's or an organization's with a line break, a tab or an escape is refused, naming the field."""
+    refused = [
+        await client.post("/api/v1/tenants", json=tenant_body(tenant={"name": name})),
+        await client.patch(world.base, json={"name": name}, headers=world.owner.auth),
+        await client.post(f"{world.base}/environments", json={"name": name}, headers=world.owner.auth),
+        await client.post(
+            f"/api/v1/auth/environments/{world.environment_id}/signup",
+            json={"name": name, "email": "ada@example.com", "password": "a sturdy passphrase"},
+        ),
+    ]
+    for response in refused:
+        assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), response.text
+        assert "control characters" in " ".join(response.json()["errors"].values())
+    kept = await client.patch(world.base, json={"name": "  Acme Inc  "}, headers=world.owner.auth)
+    assert kept.status_code == 204, "spaces around a name are stripped, as before"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self, TypeVar
@@ -93,16 +94,27 @@ T = TypeVar("T")
 # default is never validated, so only a null that was sent meets `_not_null`.)
 Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_extra=omit_null)]
 
-# Names are stripped before their length is checked: the patterns document it.
+def no_control_characters(value: str) -> str:
+    """A name is one line of text: it is shown in pages, emails and the operator's tab-separated listings, where
+    a line break, a tab or an escape sequence would write text of its own."""
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValueError("Must not contain control characters (line breaks, tabs and the like)")
+    return value
+
+
+# Names are stripped before their length is checked, and hold no control character: the patterns document both.
+_SHOWN = r"[^\s\x00-\x1f\x7f-\x9f]"  # a character other than a space or a control character
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=100),
-    Field(json_schema_extra={"pattern": r"^\s*\S[\s\S]+\S\s*$"}),
+    AfterValidator(no_control_characters),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}[^\x00-\x1f\x7f-\x9f]+{_SHOWN}\s*$"}),
 ]
 ContainerName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=100),
-    Field(json_schema_extra={"pattern": r"^\s*\S[\s\S]*\S\s*$"}),
+    AfterValidator(no_control_characters),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}[^\x00-\x1f\x7f-\x9f]*{_SHOWN}\s*$"}),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 # A password being chosen: the password policy checks it (400 `password_too_short`, …); the document states the
