@@ -189,6 +189,20 @@ async def test_settings_patch_changes_only_the_given_fields(client: httpx.AsyncC
     }
 
 
+async def test_origins_outside_the_relying_party_are_refused_by_their_place_never_echoed(
+    client: httpx.AsyncClient, world: TenantWorld
+) -> None:
+    url = f"{world.base}/environments/{world.environment_id}"
+    origins = ["https://app.example.com", "https://chosen-text.test", "https://evil.example.org"]
+    settings = {"passkeyRpId": "example.com", "passkeyOrigins": origins}
+    refused = await client.patch(url, json={"settings": settings}, headers=world.owner.auth)
+    assert (refused.status_code, refused.json()["code"]) == (400, "validation_failed")
+    assert refused.json()["errors"] == {
+        "settings": "passkeyOrigins must be on passkeyRpId's domain or under it (not so: entries 2, 3 of the list)."
+    }
+    assert "chosen-text" not in refused.text
+
+
 async def test_settings_patch_checks_the_merged_result(client: httpx.AsyncClient, world: TenantWorld) -> None:
     url = f"{world.base}/environments/{world.environment_id}"
     await client.patch(url, json={"settings": {"passwordMinLength": 20}}, headers=world.owner.auth)

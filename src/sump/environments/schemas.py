@@ -78,8 +78,9 @@ class EnvironmentSettings(RequestModel):
 
     def check_passkey_origins(self) -> None:
         outside = origins_outside(self.passkey_rp_id, self.passkey_origins) if self.passkey_rp_id else []
-        if outside:
-            raise ValueError(f"{PASSKEY_ORIGINS_MESSAGE}: {', '.join(outside)}")
+        if outside:  # by their places, never their text (nothing from the request is echoed)
+            places = ", ".join(str(n) for n, origin in enumerate(self.passkey_origins, 1) if origin in outside)
+            raise ValueError(f"{PASSKEY_ORIGINS_MESSAGE} (not so: entries {places} of the list)")
 
 
 class EnvironmentSettingsChange(ChangeModel):

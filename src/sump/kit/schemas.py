@@ -94,6 +94,7 @@ T = TypeVar("T")
 # default is never validated, so only a null that was sent meets `_not_null`.)
 Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_extra=omit_null)]
 
+
 def no_control_characters(value: str) -> str:
     """A name is one line of text: it is shown in pages, emails and the operator's tab-separated listings, where
     a line break, a tab or an escape sequence would write text of its own."""
