@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sump.db.tables.sessions import Session
 from tests.factors.conftest import Clock
 from tests.hosted.support import CHALLENGE, CSRF, FACTOR, RECOVERY, SECRET, csrf_of, found, pages, sign_in
 from tests.mail import HOSTED_LINK, SmtpServer
@@ -179,3 +182,21 @@ async def test_where_sign_in_needs_a_verified_email_sign_up_asks_to_check_it(
     refused = await sign_in(browser, environment_id, fields["email"], PASSWORD)
     assert refused.status_code == 403
     assert "Verify your email address" in refused.text
+
+
+async def test_a_sign_up_ends_the_browsers_session_it_replaces(
+    browser: httpx.AsyncClient, world: TenantWorld, db: AsyncSession
+) -> None:
+    """As a sign-in does: someone signing up in a browser where another end user is signed in replaces that
+    session, which ends, rather than lingering for its days with its refresh tokens, out of reach of the
+    browser's own sign-out."""
+    user = await world.add_end_user(world.environment_id)
+    mine = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(user.account_id))
+    assert (await sign_in(browser, world.environment_id, user.email, PASSWORD)).status_code == 303
+    before = await db.scalar(mine)
+    base = pages(world.environment_id)
+    form = {"csrf": await csrf_of(browser, f"{base}/sign-up"), **new_user(), "password": PASSWORD}
+    done = await browser.post(f"{base}/sign-up", data=form | {"passwordConfirm": PASSWORD})
+    assert done.status_code == 303, done.text
+    db.expire_all()
+    assert await db.scalar(mine) == before - 1, "the browser's session of the other end user ended"

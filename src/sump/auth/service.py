@@ -296,11 +296,14 @@ class Unverified:
     account: Account
 
 
-async def sign_up(call: Call, pool: Pool, body: Signup, *, channel: str = "api") -> SignedIn | Unverified | Challenge:
-    """Creates an end user and signs them in (403 when the environment has sign-up turned off). Where sign-in
-    needs a verified email, no session yet: the verification link is sent whatever `emailVerification` says.
-    Where second factors are required, no session either: the sign-up ends where a password sign-in of the
-    new account would, with the enrolment challenge (`sign_in`), and enrolling a factor signs in."""
+async def sign_up(
+    call: Call, pool: Pool, body: Signup, *, channel: str = "api", previous_token: str | None = None
+) -> SignedIn | Unverified | Challenge:
+    """Creates an end user and signs them in (403 when the environment has sign-up turned off), ending the
+    browser's session it replaces (`previous_token`), as a sign-in does. Where sign-in needs a verified email,
+    no session yet: the verification link is sent whatever `emailVerification` says. Where second factors are
+    required, no session either: the sign-up ends where a password sign-in of the new account would, with the
+    enrolment challenge (`sign_in`), and enrolling a factor signs in."""
     await call.limiter.hit(SIGNUP_PER_IP, "environment-signup", call.client.ip)
     if not pool.signup_enabled or pool.environment_id is None:
         raise forbidden("signup_disabled", "Sign-up is turned off for this environment.")
@@ -316,10 +319,12 @@ async def sign_up(call: Call, pool: Pool, body: Signup, *, channel: str = "api")
         await verification.after_sign_up(call, pool, account)
         await _audit(call, pool, "signup", account, enrolment_required=True)
         return challenge
-    issued = await sessions.issue(call.db, call.settings, account, call.client)
+    done = SignedIn(account, await sessions.issue(call.db, call.settings, account, call.client))
+    if previous_token:
+        await _end_replaced(call, previous_token, done)
     await verification.after_sign_up(call, pool, account)
     await _audit(call, pool, "signup", account)
-    return SignedIn(account, issued)
+    return done
 
 
 async def reset_password(call: Call, pool: Pool, body: ResetPassword) -> Account:

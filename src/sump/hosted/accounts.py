@@ -13,7 +13,7 @@ from sump.accounts.schemas import ForgotPassword, ResetPassword, Signup
 from sump.auth import service as auth
 from sump.environments import service as environments
 from sump.hosted import requests
-from sump.hosted.sign_in import second_step, session_response
+from sump.hosted.sign_in import hosted_step, second_step, session_response
 from sump.hosted.web import (
     EnvironmentDep,
     RequestToken,
@@ -62,7 +62,7 @@ async def sign_up(request: Request, environment: EnvironmentDep, call: CallDep) 
         if form.get("password", "") != form.get("passwordConfirm", ""):
             raise FormErrors({"passwordConfirm": "Passwords do not match."})
         fields = {name: values[name] for name in SIGN_UP_FIELDS} | {"password": form.get("password", "")}
-        done = await auth.sign_up(call, pool, validated(Signup, fields), channel="hosted")
+        done = await auth.sign_up(call, pool, validated(Signup, fields), **hosted_step(request, call))
     except FormErrors as failed:
         return render(request, environment, "sign_up.html", 400, errors=failed.errors, values=values)
     except Problem as problem:
