@@ -194,6 +194,7 @@ async def test_a_sign_up_ends_the_browsers_session_it_replaces(
     mine = select(func.count()).select_from(Session).where(Session.account_id == uuid.UUID(user.account_id))
     assert (await sign_in(browser, world.environment_id, user.email, PASSWORD)).status_code == 303
     before = await db.scalar(mine)
+    assert before is not None
     base = pages(world.environment_id)
     form = {"csrf": await csrf_of(browser, f"{base}/sign-up"), **new_user(), "password": PASSWORD}
     done = await browser.post(f"{base}/sign-up", data=form | {"passwordConfirm": PASSWORD})
