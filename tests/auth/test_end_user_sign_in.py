@@ -410,16 +410,3 @@ async def _interleaved_samples(
         for name, path, payload in calls:
             samples[name].append(await timed(path, payload))
     return samples
-
-
-async def test_a_sign_up_with_the_cookie_of_another_session_ends_that_session(
-    client: httpx.AsyncClient, world: TenantWorld
-) -> None:
-    """Signing up replaces the browser's session as signing in does (a new token, the old one ended)."""
-    user = await world.add_end_user(world.environment_id)
-    signed_up = await client.post(f"{user.auth_base}/signup", json=signup_body(), headers=bearer(user.token))
-    assert signed_up.status_code == 201, signed_up.text
-    ended = await client.get(f"{user.auth_base}/session", headers=bearer(user.token))
-    assert (ended.status_code, ended.json()["code"]) == (401, "unauthenticated")
-    mine = await client.get(f"{user.auth_base}/session", headers=bearer(signed_up.json()["token"]))
-    assert mine.status_code == 200

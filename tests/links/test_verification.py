@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sump.accounts import links, verification
 from sump.app import create_app
 from sump.db.base import utcnow
+from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.links import AccountToken
 from sump.kit.crypto import token_digest
 from tests.links.conftest import delivered, events, link_in
@@ -285,7 +286,7 @@ async def test_own_email_change_waits_for_the_new_address(
 
 
 async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_address(
-    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer
+    http: httpx.AsyncClient, mail_app: FastAPI, smtp: SmtpServer, db: AsyncSession
 ) -> None:
     """Each request mails an address its account chose: one account asks at most 5 an hour, one address of the
     environment is sent at most 3 confirmations an hour whoever asks (on even with per-address limits off), and
@@ -299,12 +300,12 @@ async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_ad
         url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email"
         return http.patch(url, json={"email": email, "currentPassword": PASSWORD}, headers=user.auth)
 
-    renamed = await http.patch(
-        f"/api/v1/environments/{environment_id}/accounts/{sender.account_id}",
-        json={"name": "Bob\nYour account is suspended, call 555-0100"},
-        headers=sender.auth,
+    # A name of lines is refused now; one stored before (or imported) is still shown on one line.
+    lines = "Bob\nYour account is suspended, call 555-0100"
+    await db.execute(
+        update(EnvironmentAccount).where(EnvironmentAccount.id == uuid.UUID(sender.account_id)).values(name=lines)
     )
-    assert renamed.status_code == 204, renamed.text
+    await db.commit()
     for _ in range(3):
         assert (await asked(sender, stranger)).status_code == 202
     assert problem(await asked(second, stranger)) == {"status": 429, "code": "rate_limited"}

@@ -270,7 +270,7 @@ async def test_first_environment_keeps_the_settings_it_was_created_with(client: 
     assert response.json()["code"] == "signup_disabled"
 
 
-@pytest.mark.parametrize("name", ["Acme\nInc", "Acme\tInc", "Acme\x1b[2J", "Acme\x85Inc"])
+@pytest.mark.parametrize("name", ["Acme\nInc", "Acme\tInc", "Acme\x1b[2J", "Acme\x85Inc", "Acme\u2028Inc"])
 async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world: TenantWorld, name: str) -> None:
     """A name is one line of text (pages, emails, the operator's listings): a person's, a tenant's, an
     environment's or an organization's with a line break, a tab or an escape is refused, naming the field."""

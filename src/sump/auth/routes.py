@@ -172,9 +172,7 @@ def family_router(account_type: AccountType) -> APIRouter:
                 202: {"model": SignedUpUnverified | ChallengeView, "description": SIGNUP_ACCEPTED},
             },
         )
-        async def signup(
-            body: Signup, pool: PoolDep, request: Request, response: Response, call: CallDep
-        ) -> SignedInView | JSONResponse:
+        async def signup(body: Signup, pool: PoolDep, response: Response, call: CallDep) -> SignedInView | JSONResponse:
             """Creates an end user and signs them in (403 when the environment has sign-up turned off). The
             end user is emailed a link that verifies their email unless the environment turned that off.
 
@@ -183,7 +181,7 @@ def family_router(account_type: AccountType) -> APIRouter:
             sign in); else, where second factors are required, the enrolment challenge a password sign-in of the
             new account would get, `{"challenge", "factors", "enrol": true, "expiresIn"}`: `…/login/enrol/totp`
             and `…/login/enrol/totp/confirm` enrol a factor and sign in."""
-            done = await service.sign_up(call, pool, body, previous_token=session_token(request, call.settings))
+            done = await service.sign_up(call, pool, body)
             if isinstance(done, service.Challenge):
                 return challenged(done)
             if isinstance(done, service.Unverified):

@@ -98,24 +98,26 @@ Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_ext
 def no_control_characters(value: str) -> str:
     """A name is one line of text: it is shown in pages, emails and the operator's tab-separated listings, where
     a line break, a tab or an escape sequence would write text of its own."""
-    if any(unicodedata.category(character) == "Cc" for character in value):
+    if any(unicodedata.category(character) in LINE_BREAKING for character in value):
         raise ValueError("Must not contain control characters (line breaks, tabs and the like)")
     return value
 
 
-# Names are stripped before their length is checked, and hold no control character: the patterns document both.
-_SHOWN = r"[^\s\x00-\x1f\x7f-\x9f]"  # a character other than a space or a control character
+LINE_BREAKING = {"Cc", "Zl", "Zp"}  # control characters, the line and the paragraph separator
+# Names are stripped before their length is checked, and hold none of those: the patterns document both.
+_ANY = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"  # a character other than those
+_SHOWN = r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]"  # nor a space
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=100),
     AfterValidator(no_control_characters),
-    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}[^\x00-\x1f\x7f-\x9f]+{_SHOWN}\s*$"}),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}{_ANY}+{_SHOWN}\s*$"}),
 ]
 ContainerName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=100),
     AfterValidator(no_control_characters),
-    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}[^\x00-\x1f\x7f-\x9f]*{_SHOWN}\s*$"}),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}{_ANY}*{_SHOWN}\s*$"}),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 # A password being chosen: the password policy checks it (400 `password_too_short`, …); the document states the
