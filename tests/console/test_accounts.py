@@ -282,7 +282,7 @@ def test_an_account_verifies_its_own_email_and_an_admin_marks_a_users(
     page.get_by_role("link", name=owner.name).click()
     page.get_by_role("button", name="Send verification link").click()
     expect(page.get_by_role("status").first).to_contain_text(f"A verification link is on its way to {owner.email}")
-    message = _verification_email(mailbox, owner.email)
+    message = _verification_email(mailbox, owner.email, count=2)  # the first came with the tenant, and died
     body = message.get_body(("plain",))
     assert body is not None
     link = re.search(r"http://127\.0\.0\.1:\d+/console/verify-email\?tenant=[\w-]+&token=[\w-]+", body.get_content())
@@ -304,8 +304,8 @@ def test_an_account_verifies_its_own_email_and_an_admin_marks_a_users(
     assert account.json()["emailVerified"] is True
 
 
-def _verification_email(mailbox: SmtpServer, address: str) -> EmailMessage:
-    """The first email to `address`, a verification link (the inbox leaves those out unless asked)."""
-    message = mailbox.inbox.wait_for(address, verification=True)
+def _verification_email(mailbox: SmtpServer, address: str, count: int = 1) -> EmailMessage:
+    """The `count`-th email to `address`, a verification link (the inbox leaves those out unless asked)."""
+    message = mailbox.inbox.wait_for(address, count, verification=True)
     assert message["Subject"] == "Verify your email address"
     return message
