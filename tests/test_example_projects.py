@@ -96,13 +96,14 @@ def create_organization(http: httpx.Client, environment_id: str, admin: User, na
 
 
 def add_member(
-    http: httpx.Client, environment_id: str, organization_id: str, admin: User, user: User, role: str
+    http: httpx.Client, environment_id: str, organization_id: str, owner: dict[str, str], user: User, role: str
 ) -> None:
+    """The tenant's owner adds the member (an end user's ORG_ADMIN would invite them)."""
     ok(
         http.post(
             f"/api/v1/environments/{environment_id}/organizations/{organization_id}/members",
             json={"accountId": user.id, "role": role},
-            headers={"Authorization": f"Bearer {admin.session}"},
+            headers=owner,
         ),
         201,
     )
@@ -145,10 +146,10 @@ def world(sump: Server) -> World:
             sign_up(http, env_id, role) for role in ("admin", "member", "viewer", "badmin", "loner")
         )
         org_a = create_organization(http, env_id, admin, f"Org A {tag}")
-        add_member(http, env_id, org_a, admin, member, "ORG_USER")
-        add_member(http, env_id, org_a, admin, viewer, "READ_ONLY")
+        add_member(http, env_id, org_a, owner, member, "ORG_USER")
+        add_member(http, env_id, org_a, owner, viewer, "READ_ONLY")
         org_b = create_organization(http, env_id, b_admin, f"Org B {tag}")
-        add_member(http, env_id, org_b, b_admin, member, "ORG_USER")
+        add_member(http, env_id, org_b, owner, member, "ORG_USER")
 
         stranger = sign_up(http, other_env_id, "stranger")
         stranger_org = create_organization(http, other_env_id, stranger, f"Elsewhere {tag}")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import jwt
 
-from tests.support import EndUser, TenantWorld
+from tests.support import EndUser, Member, TenantWorld
 
 ALL_NINE = [
     "audit:read",
@@ -49,13 +49,12 @@ async def create_org(client: httpx.AsyncClient, user: EndUser, name: str | None 
     return organization_id
 
 
-async def add_member(
-    client: httpx.AsyncClient, admin: EndUser, organization_id: str, member: EndUser, role: str
-) -> None:
+async def add_member(client: httpx.AsyncClient, by: Member, organization_id: str, member: EndUser, role: str) -> None:
+    """A tenant account adds the member directly (end users' ORG_ADMINs invite)."""
     response = await client.post(
-        orgs_url(admin.environment_id, organization_id, "members"),
+        orgs_url(member.environment_id, organization_id, "members"),
         json={"accountId": member.account_id, "role": role},
-        headers=admin.auth,
+        headers=by.auth,
     )
     assert response.status_code == 201, response.text
 
@@ -80,8 +79,8 @@ class Scene:
 async def scene(client: httpx.AsyncClient, world: TenantWorld) -> Scene:
     admin, user, viewer, outsider = [await world.add_end_user(world.environment_id) for _ in range(4)]
     organization_id = await create_org(client, admin)
-    await add_member(client, admin, organization_id, user, "ORG_USER")
-    await add_member(client, admin, organization_id, viewer, "READ_ONLY")
+    await add_member(client, world.owner, organization_id, user, "ORG_USER")
+    await add_member(client, world.owner, organization_id, viewer, "READ_ONLY")
     return Scene(organization_id, admin, user, viewer, outsider)
 
 

@@ -49,7 +49,7 @@ async def test_admins_and_role_holders_as_the_guard_sees_them(
 ) -> None:
     admin, member = [await world.add_end_user(world.environment_id) for _ in range(2)]
     organization_id = await create_org(client, admin)
-    await add_member(client, admin, organization_id, member, "READ_ONLY")
+    await add_member(client, world.owner, organization_id, member, "READ_ONLY")
     owner = await acting(db, await actor_of(db, world.owner.account_id), world.environment_id)
     admins = await members.admins(db, owner, uuid.UUID(organization_id))
     assert admins == [uuid.UUID(admin.account_id)]

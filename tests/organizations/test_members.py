@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import await_only
 
 from sump.db.tables.organizations import Membership
-from tests.organizations.support import add_member, create_org, member_roles, orgs_url, scene
+from tests.organizations.support import add_member, claims, create_org, member_roles, orgs_url, scene, tokens_of
 from tests.support import TenantWorld
 
 
@@ -23,7 +23,7 @@ async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncC
     s = await scene(client, world)
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
     extra = await world.add_end_user(world.environment_id)
-    added = await client.post(members_url, json={"accountId": extra.account_id}, headers=s.admin.auth)
+    added = await client.post(members_url, json={"accountId": extra.account_id}, headers=world.owner.auth)
     assert added.status_code == 201
     assert added.json()["role"] == "ORG_USER", "ORG_USER by default"
     assert added.json()["email"] == extra.email
@@ -40,17 +40,17 @@ async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncC
     )
 
     again = await client.post(
-        members_url, json={"accountId": extra.account_id, "role": "READ_ONLY"}, headers=s.admin.auth
+        members_url, json={"accountId": extra.account_id, "role": "READ_ONLY"}, headers=world.owner.auth
     )
     assert again.status_code == 409
     assert again.json()["code"] == "already_member"
     no_role = await client.post(
-        members_url, json={"accountId": s.outsider.account_id, "role": "OWNER"}, headers=s.admin.auth
+        members_url, json={"accountId": s.outsider.account_id, "role": "OWNER"}, headers=world.owner.auth
     )
     assert no_role.status_code == 400
     assert no_role.json()["code"] == "unknown_role"
     bad_role = await client.post(
-        members_url, json={"accountId": s.outsider.account_id, "role": "no spaces"}, headers=s.admin.auth
+        members_url, json={"accountId": s.outsider.account_id, "role": "no spaces"}, headers=world.owner.auth
     )
     assert bad_role.status_code == 400
 
@@ -74,6 +74,35 @@ async def test_members_are_added_listed_changed_and_removed(client: httpx.AsyncC
         f"{members_url}/{s.outsider.account_id}", json={"role": "ORG_USER"}, headers=s.admin.auth
     )
     assert not_member.status_code == 404
+
+
+@pytest.mark.asvs("AC-03")
+async def test_an_end_user_joins_an_organization_only_by_consent(client: httpx.AsyncClient, world: TenantWorld) -> None:
+    """An ORG_ADMIN who is an end user cannot put another end user into their organization: a token asked for
+    without `organizationId` takes the account's only membership, so the victim's next token would carry the
+    attacker's organization (and what the victim writes would land there). 403 `invitation_required`; the
+    victim's token stays without an organization. An invitation, accepted, is the way in."""
+    s = await scene(client, world)
+    members_url = orgs_url(world.environment_id, s.organization_id, "members")
+    victim = s.outsider
+    for role in ("ORG_USER", "ORG_ADMIN", "READ_ONLY"):
+        refused = await client.post(
+            members_url, json={"accountId": victim.account_id, "role": role}, headers=s.admin.auth
+        )
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "invitation_required"
+        assert victim.account_id not in refused.text, "nothing of the account is told"
+    assert victim.account_id not in await member_roles(client, s.admin, s.organization_id)
+    issued = claims((await tokens_of(client, victim))["accessToken"])
+    assert (issued["org_id"], issued["roles"]) == (None, []), "no membership was made for the victim"
+
+    invited = await client.post(
+        orgs_url(world.environment_id, s.organization_id, "invitations"),
+        json={"email": victim.email, "role": "ORG_USER"},
+        headers=s.admin.auth,
+    )
+    assert invited.status_code == 201, invited.text
+    assert victim.account_id not in await member_roles(client, s.admin, s.organization_id), "not until accepted"
 
 
 async def test_a_member_cannot_be_given_a_role_the_environment_does_not_have(
@@ -157,7 +186,7 @@ async def test_a_disabled_org_admin_is_not_the_one_left(
     can neither leave nor be demoted while the other is disabled, and can once it is enabled again."""
     s = await scene(client, world)
     members_url = orgs_url(world.environment_id, s.organization_id, "members")
-    await add_member(client, s.admin, s.organization_id, s.outsider, "ORG_ADMIN")
+    await add_member(client, world.owner, s.organization_id, s.outsider, "ORG_ADMIN")
     account_url = f"/api/v1/environments/{world.environment_id}/accounts/{s.outsider.account_id}"
 
     async def change_the_admin() -> httpx.Response:
@@ -206,7 +235,7 @@ async def test_concurrent_mutual_demotion_leaves_one_org_admin(client: httpx.Asy
     for _ in range(3):
         first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
         organization_id = await create_org(client, first)
-        await add_member(client, first, organization_id, second, "ORG_ADMIN")
+        await add_member(client, world.owner, organization_id, second, "ORG_ADMIN")
         members_url = orgs_url(world.environment_id, organization_id, "members")
         answers = await asyncio.gather(
             client.patch(f"{members_url}/{second.account_id}", json={"role": "ORG_USER"}, headers=first.auth),
@@ -223,7 +252,7 @@ async def test_concurrent_mutual_removal_leaves_one_org_admin(client: httpx.Asyn
     for _ in range(3):
         first, second = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
         organization_id = await create_org(client, first)
-        await add_member(client, first, organization_id, second, "ORG_ADMIN")
+        await add_member(client, world.owner, organization_id, second, "ORG_ADMIN")
         members_url = orgs_url(world.environment_id, organization_id, "members")
         answers = await asyncio.gather(
             client.delete(f"{members_url}/{second.account_id}", headers=first.auth),
@@ -249,7 +278,7 @@ async def test_an_org_admin_demoted_while_their_change_waited_for_the_lock_is_re
     change."""
     s = await scene(client, world)
     other_admin = await world.add_end_user(world.environment_id)
-    await add_member(client, s.admin, s.organization_id, other_admin, "ORG_ADMIN")
+    await add_member(client, world.owner, s.organization_id, other_admin, "ORG_ADMIN")
     demoted: list[str] = []
 
     def demote_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -73,7 +73,7 @@ async def test_list_shows_own_organizations_and_all_to_tenant_accounts(
     alice, bob = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     mine = [await create_org(client, alice) for _ in range(3)]
     theirs = await create_org(client, bob)
-    await add_member(client, bob, theirs, alice, "READ_ONLY")
+    await add_member(client, world.owner, theirs, alice, "READ_ONLY")
 
     seen: list[tuple[str, str]] = []
     url: str | None = f"{orgs_url(world.environment_id)}?limit=2"
@@ -183,7 +183,7 @@ async def test_other_environments_tenants_and_non_members_get_404(
     foreign_member = await client.post(
         orgs_url(world.environment_id, s.organization_id, "members"),
         json={"accountId": stranger.account_id},
-        headers=s.admin.auth,
+        headers=world.owner.auth,
     )
     assert foreign_member.status_code == 404
     assert foreign_member.json()["code"] == "account_not_found"

@@ -93,7 +93,7 @@ async def test_tenant_admins_manage_the_catalog_and_roles(
 
     admin, holder = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     organization_id = await create_org(client, admin)
-    await add_member(client, admin, organization_id, holder, "ARCHIVIST")
+    await add_member(client, world.owner, organization_id, holder, "ARCHIVIST")
     in_use = await client.delete(catalog_url(world, "roles/ARCHIVIST"), headers=world.owner.auth)
     assert in_use.status_code == 409
     assert in_use.json()["code"] == "role_in_use"
@@ -195,7 +195,7 @@ async def test_refused_catalog_changes_leave_no_success_event(client: httpx.Asyn
     ).status_code == 201
     admin, holder = await world.add_end_user(world.environment_id), await world.add_end_user(world.environment_id)
     organization_id = await create_org(client, admin)
-    await add_member(client, admin, organization_id, holder, "HOLDER")
+    await add_member(client, world.owner, organization_id, holder, "HOLDER")
     in_use = await client.delete(catalog_url(world, "roles/HOLDER"), headers=world.owner.auth)
     assert in_use.status_code == 409
     assert in_use.json()["code"] == "role_in_use"

@@ -3,7 +3,8 @@
 Tenant owners and admins manage every organization and the environment's catalog of roles and permissions;
 inside an organization, its ORG_ADMINs manage members and the organization itself, and a member's role
 grants the permissions that reading needs (`users:read`, `audit:read`). An organization keeps at least one
-ORG_ADMIN."""
+ORG_ADMIN. An end user joins an organization only by consent: its ORG_ADMINs invite, the invited accept; the
+tenant's owners and admins and its automation clients (the application's backend) also add members directly."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ def permitted(membership: Membership | None, role_permissions: list[str] | None,
     if membership is None or (role_permissions is not None and permission in role_permissions):
         return None
     return Refusal("missing_permission", f"This needs the {permission} permission in the organization.")
+
+
+def add_directly(actor: EnvironmentActor, membership: Membership | None) -> Verdict:
+    """Make an end user a member without their consent: the tenant's owners and admins (and automation clients),
+    never another end user. A membership taken by default (a token's only organization) would otherwise carry
+    its holder into an organization an end user chose for them, with what they then write there."""
+    verdict = administer(actor, membership)
+    if verdict is not None or membership is None:
+        return verdict
+    return Refusal(
+        "invitation_required", "End users join an organization by accepting an invitation: send one instead."
+    )
 
 
 def keeps_an_admin(admins: list[uuid.UUID], target: Membership) -> Verdict:

@@ -124,7 +124,9 @@ async def list_members(
 async def add_member(
     organization_id: OrganizationId, body: MemberAdd, actor: EnvironmentActorDep, db: DbSession
 ) -> MemberView:
-    """Adds an end user of the same environment with a role of the environment (ORG_USER by default)."""
+    """Adds an end user of the same environment with a role of the environment (ORG_USER by default): the
+    tenant's owners and admins and its automation clients. An ORG_ADMIN who is an end user gets 403
+    `invitation_required`: end users join by accepting an invitation (`…/invitations`)."""
     return MemberView.of(*await members.add_member(db, actor, organization_id, body))
 
 

@@ -1,5 +1,6 @@
-"""Members of an organization: listed with the `users:read` permission; added, given a role of the environment
-and removed by an ORG_ADMIN or the tenant's owners and admins; any member may leave. An organization keeps at
+"""Members of an organization: listed with the `users:read` permission; given a role of the environment and
+removed by an ORG_ADMIN or the tenant's owners and admins, added directly by the latter only (ORG_ADMINs invite);
+any member may leave. An organization keeps at
 least one ORG_ADMIN: the demotion or removal that would end the last answers 409, and the ORG_ADMIN memberships
 are locked first, so concurrent changes cannot both pass."""
 
@@ -57,9 +58,9 @@ async def _role(db: AsyncSession, environment_id: uuid.UUID, name: str) -> Role:
 async def add_member(
     db: AsyncSession, actor: EnvironmentActor, organization_id: uuid.UUID, body: MemberAdd
 ) -> tuple[Membership, EnvironmentAccount]:
-    """Adds an existing end user of the same environment."""
+    """Adds an existing end user of the same environment (by the tenant's side: `policy.add_directly`)."""
     place = await place_of(db, actor, organization_id)
-    ensure_admin(actor, place)
+    require(policy.add_directly(actor, place.membership))
     environment_id = actor.environment.id
     account = await end_users.find(db, environment_id, body.account_id)
     if account is None:
