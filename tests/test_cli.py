@@ -363,14 +363,15 @@ def test_the_operator_lists_tenants_and_deletes_one_with_everything_in_it(tmp_pa
 
 def test_a_tenant_name_never_writes_a_line_of_its_own_in_the_listing(tmp_path: Path) -> None:
     """A name stored with control characters (before they were refused, or imported) is one line of the listing
-    and of the prompt, its control characters escaped: a forged row would name another tenant to a script."""
+    and of the prompt, its control characters and direction overrides escaped: a forged row would name another
+    tenant to a script, an override would show the prompt's tenant under another name."""
     database = {"SUMP_DATABASE_URL": sqlite(tmp_path)}
     assert run(tmp_path, "db", "upgrade", **database).returncode == 0
     made = run(
         tmp_path, "tenants", "create", "--name", "Acme", *OWNER, "--password-stdin", stdin=f"{PASSWORD}\n", **database
     )
     tenant_id = made.stdout.split()[1]
-    forged = f"Acme\n{uuid.uuid4()}\t2020-01-01T00:00:00Z\t0\t0\t0\t\x1b[2Jabandoned"
+    forged = f"Acme\n{uuid.uuid4()}\t2020-01-01T00:00:00Z\t0\t0\t0\t\x1b[2Jabandoned\u2028\u202eenoG"
     with sqlite3.connect(tmp_path / "sump.db") as connection:
         connection.execute("UPDATE tenant SET name = ? WHERE id = ?", (forged, uuid.UUID(tenant_id).hex))
 
@@ -378,10 +379,16 @@ def test_a_tenant_name_never_writes_a_line_of_its_own_in_the_listing(tmp_path: P
     assert len(listed.stdout.splitlines()) == 1
     assert (
         listed.stdout.split("\t", 5)[5]
-        == forged.replace("\n", "\\x0a").replace("\t", "\\x09").replace("\x1b", "\\x1b") + "\n"
+        == forged.replace("\n", "\\x0a")
+        .replace("\t", "\\x09")
+        .replace("\x1b", "\\x1b")
+        .replace("\u2028", "\\u2028")
+        .replace("\u202e", "\\u202e")
+        + "\n"
     )
     asked = run(tmp_path, "tenants", "delete", tenant_id, stdin="n\n", **database)
     assert "\x1b" not in asked.stderr
+    assert "\u202e" not in asked.stderr
     assert asked.stderr.count("\n") == 1, "the prompt, then the refusal's line"
 
 

@@ -127,11 +127,19 @@ def create_tenant(
 
 
 def _printable(name: str) -> str:
-    """A name as one line of the operator's terminal: control characters (a name stored before they were refused,
-    or imported) are written as escapes, so none starts a line or a terminal sequence of its own."""
+    """A name as one line of the operator's terminal: what names may no longer hold (a name stored before it was
+    refused, or imported) is written as escapes, so none starts a line or a terminal sequence of its own, nor
+    turns the rest of the line around."""
     import unicodedata
 
-    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in name)
+    from sump.kit.schemas import LINE_BREAKING, UNSEEN
+
+    def shown(c: str) -> str:
+        if unicodedata.category(c) in LINE_BREAKING or UNSEEN.match(c):
+            return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+        return c
+
+    return "".join(shown(c) for c in name)
 
 
 @tenants_app.command("list")

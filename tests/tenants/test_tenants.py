@@ -270,10 +270,25 @@ async def test_first_environment_keeps_the_settings_it_was_created_with(client: 
     assert response.json()["code"] == "signup_disabled"
 
 
-@pytest.mark.parametrize("name", ["Acme\nInc", "Acme\tInc", "Acme\x1b[2J", "Acme\x85Inc", "Acme\u2028Inc"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Acme\nInc",
+        "Acme\tInc",
+        "Acme\x1b[2J",
+        "Acme\x85Inc",
+        "Acme\u2028Inc",
+        "Acme \u202egnp.exe",  # an override: shown as "Acme exe.png"
+        "Acme \u2067Inc",  # an isolate left open
+        "Ac\u200bme",  # looks like "Acme"
+        "Ac\ufeffme",
+        "Ac\u00adme",
+    ],
+)
 async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world: TenantWorld, name: str) -> None:
-    """A name is one line of text (pages, emails, the operator's listings): a person's, a tenant's, an
-    environment's or an organization's with a line break, a tab or an escape is refused, naming the field."""
+    """A name is one line of text (pages, emails, the operator's listings) that reads as it is: a person's, a
+    tenant's, an environment's or an organization's with a line break, a tab, an escape, a direction override
+    or an invisible character is refused, naming the field."""
     refused = [
         await client.post("/api/v1/tenants", json=tenant_body(tenant={"name": name})),
         await client.patch(world.base, json={"name": name}, headers=world.owner.auth),
@@ -288,3 +303,7 @@ async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world
         assert "control characters" in " ".join(response.json()["errors"].values())
     kept = await client.patch(world.base, json={"name": "  Acme Inc  "}, headers=world.owner.auth)
     assert kept.status_code == 204, "spaces around a name are stripped, as before"
+    for joined in ("می‌خواهم", "Team 👩‍💻"):
+        assert (await client.patch(world.base, json={"name": joined}, headers=world.owner.auth)).status_code == 204, (
+            "the joiners a script or an emoji needs stay"
+        )

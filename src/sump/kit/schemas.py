@@ -97,16 +97,22 @@ Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_ext
 
 def no_control_characters(value: str) -> str:
     """A name is one line of text: it is shown in pages, emails and the operator's tab-separated listings, where
-    a line break, a tab or an escape sequence would write text of its own."""
-    if any(unicodedata.category(character) in LINE_BREAKING for character in value):
-        raise ValueError("Must not contain control characters (line breaks, tabs and the like)")
+    a line break, a tab or an escape sequence would write text of its own; and it reads as it is: no
+    bidirectional override, embedding or isolate (which turns the text after it around, in an invitation's
+    sentence too) and no invisible character that makes two names look the same (zero-width space, word
+    joiner, byte-order mark, soft hyphen). Joiners that scripts and emoji need (U+200C, U+200D) stay."""
+    if any(unicodedata.category(character) in LINE_BREAKING for character in value) or UNSEEN.search(value):
+        raise ValueError("Must not contain control characters (line breaks, tabs, direction overrides and the like)")
     return value
 
 
 LINE_BREAKING = {"Cc", "Zl", "Zp"}  # control characters, the line and the paragraph separator
+# Bidirectional embeddings, overrides and isolates; invisible characters that join or separate nothing.
+_UNSEEN = r"\u00ad\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+UNSEEN = re.compile(f"[{_UNSEEN}]")
 # Names are stripped before their length is checked, and hold none of those: the patterns document both.
-_ANY = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"  # a character other than those
-_SHOWN = r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]"  # nor a space
+_ANY = rf"[^\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}]"  # a character other than those
+_SHOWN = rf"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}]"  # nor a space
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=100),
