@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from sump.db.identity import IdentityColumns
 from sump.kit.custom_properties import CustomProperties
-from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.identifiers import Email, NewUsername, Phone, Username
 from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel, ResponseModel
 
 IDENTIFIER_KINDS = ("email", "phone", "username")
@@ -67,7 +67,7 @@ class ChangePassword(RequestModel):
 class Signup(RequestModel):
     name: PersonName
     email: Email
-    username: Username
+    username: NewUsername
     password: NewPassword
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None

@@ -12,7 +12,7 @@ from pydantic_core import to_json
 from sump.accounts.schemas import IdentityView, LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.kit.custom_properties import CustomProperties, readable
-from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.identifiers import Email, NewUsername, Phone
 from sump.kit.schemas import HttpUrl, NewPassword, Omittable, PersonName, RequestModel
 from sump.tenant_accounts.schemas import AccountUpdate
 
@@ -26,7 +26,7 @@ METADATA = (
 class EndUserCreate(RequestModel):
     name: PersonName
     email: Email
-    username: Username
+    username: NewUsername
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     custom_properties: CustomProperties | None = None

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Annotated
 
+import regex
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic.config import JsonDict
@@ -43,6 +44,33 @@ def normalize_username(value: str) -> str:
     return candidate
 
 
+# Unicode's scripts recommended for identifiers (UAX #31, table 5); and Latin with the scripts written beside Han,
+# the combinations UTS #39's highly restrictive profile allows. Common and Inherited characters (digits, `_`, `.`,
+# `-`, combining marks) go with any.
+_ONE_SCRIPT = (
+    "Arabic Armenian Bengali Bopomofo Cyrillic Devanagari Ethiopic Georgian Greek Gujarati Gurmukhi Han Hangul "
+    "Hebrew Hiragana Kannada Katakana Khmer Lao Latin Malayalam Myanmar Oriya Sinhala Tamil Telugu Thaana Thai Tibetan"
+)
+_WITH_HAN = ("Latin Han Hiragana Katakana", "Latin Han Bopomofo", "Latin Han Hangul")
+
+
+def _writing(scripts: str) -> regex.Pattern[str]:
+    classes = "".join(rf"\p{{scx={name}}}" for name in ("Common", "Inherited", *scripts.split()))
+    return regex.compile(f"[{classes}]*")
+
+
+_WRITINGS = [_writing(scripts) for scripts in (*_ONE_SCRIPT.split(" "), *_WITH_HAN)]
+
+
+def one_script(value: str) -> str:
+    """A new username is written in one of the scripts recommended for identifiers, or in Latin with Han and the
+    scripts written beside it: `admin` with a Cyrillic `a` (U+0430) among its Latin letters is refused, since it
+    would look like `admin` wherever a name is shown. (Usernames taken before this rule still sign in.)"""
+    if not any(writing.fullmatch(value) for writing in _WRITINGS):
+        raise ValueError("Must be written in one script: letters of two alphabets make look-alikes of other names")
+    return value
+
+
 def normalize_phone(value: str) -> str:
     """E.164: `+`, a non-zero country digit, 7 to 15 digits in all; spaces, dots, dashes and brackets dropped."""
     candidate = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
@@ -64,3 +92,5 @@ Username = Annotated[
     str, StringConstraints(min_length=3, max_length=20), AfterValidator(normalize_username), _USERNAME_SCHEMA
 ]
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone), _PHONE_SCHEMA]
+# A username being chosen (sign-up, an account made or renamed); `Username` is any that may sign in.
+NewUsername = Annotated[Username, AfterValidator(one_script)]

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from sump.environments.schemas import EnvironmentCreate
-from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.identifiers import Email, NewUsername, Phone
 from sump.kit.schemas import HttpUrl, NewPassword, PersonName, RequestModel, ResponseModel
 from sump.tenant_accounts.schemas import RoleGrant
 from sump.tenants.schemas import TenantFields
@@ -18,7 +18,7 @@ from sump.tenants.schemas import TenantFields
 class OwnerFields(RequestModel):
     name: PersonName
     email: Email
-    username: Username
+    username: NewUsername
     password: NewPassword
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 from sump.accounts.schemas import LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.organizations import ORG_USER, Membership, Organization, Permission, Role
-from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.identifiers import Email, NewUsername, Phone
 from sump.kit.schemas import ContainerName, NewPassword, PersonName, RequestModel, ResponseModel
 
 RoleName = Annotated[
@@ -156,7 +156,7 @@ class InvitedSignup(RequestModel):
 
     token: LinkToken
     name: PersonName
-    username: Username
+    username: NewUsername
     password: NewPassword
     phone: Phone | None = None
 

@@ -7,7 +7,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from sump.accounts.schemas import IdentityView
 from sump.db.tables.tenant_accounts import TenantAccount, TenantRole
-from sump.kit.identifiers import Email, Phone, Username
+from sump.kit.identifiers import Email, NewUsername, Phone, Username
 from sump.kit.schemas import HttpUrl, NewPassword, Password, PersonName, RequestModel, omit_null
 
 
@@ -22,7 +22,7 @@ class RoleGrant(RequestModel):
 class AccountCreate(RequestModel):
     email: Email
     name: PersonName
-    username: Username
+    username: NewUsername
     phone: Phone | None = None
     avatar_url: HttpUrl | None = None
     roles: Annotated[list[RoleGrant], Field(min_length=1, max_length=1)] | None = None
@@ -64,7 +64,7 @@ class PhoneChange(IdentifierChange):
 
 
 class UsernameChange(IdentifierChange):
-    username: Username
+    username: NewUsername
 
 
 class RoleChange(RequestModel):
@@ -108,6 +108,6 @@ class AcceptInvitation(RequestModel):
 
     token: Password
     name: PersonName
-    username: Username
+    username: NewUsername
     password: NewPassword
     phone: Phone | None = None
