@@ -187,7 +187,7 @@ def delete_tenant(
     if deleted is None:  # deleted meanwhile
         typer.echo(f"sump: no tenant {target}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"deleted tenant {deleted.id} {deleted.name}")
+    typer.echo(f"deleted tenant {deleted.id} {_printable(deleted.name)}")
 
 
 # Which option holds a field of `POST /api/v1/tenants`, for the command's error lines.

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sump.db.tables.environment_accounts import EnvironmentAccount
-from sump.kit.identifiers import one_script
+from sump.kit.identifiers import normalize_username, one_script
 from tests.support import PASSWORD, TenantWorld, tenant_body
 
 CYRILLIC_A, CYRILLIC_E = "\u0430", "\u0435"
@@ -46,11 +46,13 @@ def test_one_writing_is_accepted(username: str) -> None:
         "\u0430\u0434\u043c\u0438\u043d\u03b1",  # Cyrillic with Greek
         "\uae40\u30bf",  # Hangul with Katakana: no writing has both
         "\u13a0\u13a1\u13a2",  # Cherokee: not among the scripts recommended for identifiers
+        "admin\u3164",  # Latin with Hangul may be, but not with an invisible filler (NFKC: U+1160)
+        "\u1160admin",
     ],
 )
 def test_letters_of_two_alphabets_are_refused(username: str) -> None:
     with pytest.raises(ValueError, match="one script"):
-        one_script(username)
+        one_script(normalize_username(username))
 
 
 def assert_refused(response: httpx.Response, field: str = "username") -> None:

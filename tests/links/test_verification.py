@@ -290,7 +290,8 @@ async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_ad
 ) -> None:
     """Each request mails an address its account chose: one account asks at most 5 an hour, one address of the
     environment is sent at most 3 confirmations an hour whoever asks (on even with per-address limits off), and
-    a name is shown on one line, so none writes lines of its own into a message sent in Sump's name."""
+    a name is shown on one line and as it reads (no direction override), so none writes lines of its own, or
+    turns a sentence around, in a message sent in Sump's name."""
     world = await new_tenant(http)
     environment_id = await world.add_environment()
     sender, second, third = [await world.add_end_user(environment_id) for _ in range(3)]
@@ -300,8 +301,8 @@ async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_ad
         url = f"/api/v1/environments/{user.environment_id}/accounts/{user.account_id}/email"
         return http.patch(url, json={"email": email, "currentPassword": PASSWORD}, headers=user.auth)
 
-    # A name of lines is refused now; one stored before (or imported) is still shown on one line.
-    lines = "Bob\nYour account is suspended, call 555-0100"
+    # A name of lines is refused now; one stored before (or imported) is still shown on one line, as it reads.
+    lines = "Bob\nYour account is suspended, call \u202e0010-555"  # the override shows the number as 555-0100
     await db.execute(
         update(EnvironmentAccount).where(EnvironmentAccount.id == uuid.UUID(sender.account_id)).values(name=lines)
     )
@@ -311,7 +312,7 @@ async def test_own_email_changes_mail_a_few_times_an_hour_per_account_and_per_ad
     assert problem(await asked(second, stranger)) == {"status": 429, "code": "rate_limited"}
     text = (await delivered(mail_app, smtp, stranger, CONFIRM)).get_body(("plain",))
     assert text is not None
-    assert text.get_content().splitlines()[0] == "Hello Bob Your account is suspended, call 555-0100,"
+    assert text.get_content().splitlines()[0] == "Hello Bob Your account is suspended, call 0010-555,"
     for count in range(2):
         assert (await asked(sender, f"elsewhere-{count}-{uuid.uuid4().hex[:6]}@example.org")).status_code == 202
     assert problem(await asked(sender, f"yet-another-{uuid.uuid4().hex[:6]}@example.org")) == {

@@ -283,6 +283,9 @@ async def test_first_environment_keeps_the_settings_it_was_created_with(client: 
         "Ac\u200bme",  # looks like "Acme"
         "Ac\ufeffme",
         "Ac\u00adme",
+        "Ali\U000e0041ce",  # a tag character: shows as "Alice"
+        "\u3164\u3164\u3164",  # Hangul fillers: a blank name
+        "Ali\u200fce",
     ],
 )
 async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world: TenantWorld, name: str) -> None:

@@ -11,6 +11,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from sump.kit.schemas import UNSEEN
+
 USERNAME_PATTERN = re.compile(r"[\w.\-]+")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
@@ -64,10 +66,11 @@ _WRITINGS = [_writing(scripts) for scripts in (*_ONE_SCRIPT.split(" "), *_WITH_H
 
 def one_script(value: str) -> str:
     """A new username is written in one of the scripts recommended for identifiers, or in Latin with Han and the
-    scripts written beside it: `admin` with a Cyrillic `a` (U+0430) among its Latin letters is refused, since it
-    would look like `admin` wherever a name is shown. (Usernames taken before this rule still sign in.)"""
-    if not any(writing.fullmatch(value) for writing in _WRITINGS):
-        raise ValueError("Must be written in one script: letters of two alphabets make look-alikes of other names")
+    scripts written beside it, and holds nothing unseen: `admin` with a Cyrillic `a` (U+0430) among its Latin
+    letters, or with a Hangul filler after it, is refused, since it would look like `admin` wherever a name is
+    shown."""
+    if UNSEEN.search(value) or not any(writing.fullmatch(value) for writing in _WRITINGS):
+        raise ValueError("Must be written in one script, with no invisible letters: it would look like another name")
     return value
 
 

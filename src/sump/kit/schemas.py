@@ -99,16 +99,23 @@ def no_control_characters(value: str) -> str:
     """A name is one line of text: it is shown in pages, emails and the operator's tab-separated listings, where
     a line break, a tab or an escape sequence would write text of its own; and it reads as it is: no
     bidirectional override, embedding or isolate (which turns the text after it around, in an invitation's
-    sentence too) and no invisible character that makes two names look the same (zero-width space, word
-    joiner, byte-order mark, soft hyphen). Joiners that scripts and emoji need (U+200C, U+200D) stay."""
+    sentence too) and no invisible character that makes two names look the same (`UNSEEN`)."""
     if any(unicodedata.category(character) in LINE_BREAKING for character in value) or UNSEEN.search(value):
         raise ValueError("Must not contain control characters (line breaks, tabs, direction overrides and the like)")
     return value
 
 
 LINE_BREAKING = {"Cc", "Zl", "Zp"}  # control characters, the line and the paragraph separator
-# Bidirectional embeddings, overrides and isolates; invisible characters that join or separate nothing.
-_UNSEEN = r"\u00ad\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# What shows nothing, or turns the text after it around: Unicode's default-ignorable code points (soft hyphen,
+# zero-width space, direction marks, overrides and isolates, word joiners, fillers, byte-order mark, tags) and
+# the format characters beside them, and the braille blank. Kept: the joiners that scripts and emoji need
+# (U+200C, U+200D) and the variation selectors (U+FE00-FE0F, U+E0100-E01EF: an emoji's presentation).
+_UNSEEN = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\u2800"
+    r"\u3164\ufeff\uffa0\ufff0-\ufffb"
+    + "".join(f"{chr(low)}-{chr(high)}" for low, high in ((0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE00FF)))
+    + f"{chr(0xE01F0)}-{chr(0xE0FFF)}"
+)
 UNSEEN = re.compile(f"[{_UNSEEN}]")
 # Names are stripped before their length is checked, and hold none of those: the patterns document both.
 _ANY = rf"[^\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}]"  # a character other than those

@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sump.kit.email.mailers import Email
+from sump.kit.schemas import UNSEEN
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -43,11 +44,16 @@ def _environment() -> Environment:
     )
 
 
+def _one_line(text: str) -> str:
+    return " ".join(UNSEEN.sub("", text).split())
+
+
 def render(template: str, to: str, **context: Any) -> Email:
-    """The email; each text put in it (names an account, inviter or organization chose) is shown on one line,
-    so that none writes lines of its own into a message sent in Sump's name."""
+    """The email; each text put in it (names an account, inviter or organization chose) is shown on one line and
+    as it reads (`UNSEEN` characters dropped, in a name stored before they were refused), so that none writes
+    lines of its own, or turns the sentence around, in a message sent in Sump's name."""
     environment = _environment()
-    context = {key: " ".join(value.split()) if isinstance(value, str) else value for key, value in context.items()}
+    context = {key: _one_line(value) if isinstance(value, str) else value for key, value in context.items()}
     return Email(
         to=to,
         subject=SUBJECTS[template],
