@@ -291,8 +291,13 @@ async def test_first_environment_keeps_the_settings_it_was_created_with(client: 
 async def test_names_hold_no_control_characters(client: httpx.AsyncClient, world: TenantWorld, name: str) -> None:
     """A name is one line of text (pages, emails, the operator's listings) that reads as it is: a person's, a
     tenant's, an environment's or an organization's with a line break, a tab, an escape, a direction override
-    or an invisible character is refused, naming the field."""
+    or an invisible character is refused, naming the field; and so are a factor's label and a role's
+    description, which the console shows to the tenant's admins."""
+    end_user = await world.add_end_user(world.environment_id)
+    roles = f"{world.base}/environments/{world.environment_id}/roles"
     refused = [
+        await client.post(f"{end_user.auth_base}/me/factors/totp", json={"label": name}, headers=end_user.auth),
+        await client.post(roles, json={"name": "AUDITOR", "description": name}, headers=world.owner.auth),
         await client.post("/api/v1/tenants", json=tenant_body(tenant={"name": name})),
         await client.patch(world.base, json={"name": name}, headers=world.owner.auth),
         await client.post(f"{world.base}/environments", json={"name": name}, headers=world.owner.auth),

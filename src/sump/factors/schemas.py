@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from sump.db.tables.factors import CREDENTIAL_ID_LENGTH, Factor
 from sump.kit.identifiers import Email, Phone, Username
-from sump.kit.schemas import Password, RequestModel, ResponseModel, omit_null
+from sump.kit.schemas import Label, Password, RequestModel, ResponseModel, omit_null
 from sump.sessions.schemas import SignedIn
 
 ChallengeToken = Field(min_length=1, max_length=256, description="The challenge of the step before.")
@@ -135,7 +135,7 @@ class ChallengeOnly(RequestModel):
 
 class NewPasskey(RequestModel):
     credential: RegistrationCredential
-    label: str | None = Field(default=None, min_length=1, max_length=100, description="A name to tell it apart.")
+    label: Label | None = Field(default=None, description="A name to tell it apart.")
 
 
 class PasskeyLoginOptions(RequestModel):
@@ -171,12 +171,12 @@ class SteppedUp(ResponseModel):
 
 
 class NewTotp(RequestModel):
-    label: str | None = Field(default=None, min_length=1, max_length=100, description="A name to tell it apart.")
+    label: Label | None = Field(default=None, description="A name to tell it apart.")
 
 
 class EnrolTotp(RequestModel):
     challenge: str = ChallengeToken
-    label: str | None = Field(default=None, min_length=1, max_length=100, description="A name to tell it apart.")
+    label: Label | None = Field(default=None, description="A name to tell it apart.")
 
 
 class ConfirmTotp(RequestModel):

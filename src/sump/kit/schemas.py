@@ -132,6 +132,21 @@ ContainerName = Annotated[
     AfterValidator(no_control_characters),
     Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN}{_ANY}*{_SHOWN}\s*$"}),
 ]
+# A passkey's or an authenticator's label, a role's or a permission's description: shown to others too (in the
+# console), so held to the names' rule; a description may be empty.
+_SHOWN_TEXT = rf"(?:{_SHOWN}(?:{_ANY}*{_SHOWN})?)"
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(no_control_characters),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN_TEXT}\s*$"}),
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(no_control_characters),
+    Field(json_schema_extra={"pattern": rf"^\s*{_SHOWN_TEXT}?\s*$"}),
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 # A password being chosen: the password policy checks it (400 `password_too_short`, …); the document states the
 # default policy's lengths so that clients and the API fuzzer send passwords that can pass it.

@@ -10,7 +10,7 @@ from sump.accounts.schemas import LinkToken
 from sump.db.tables.environment_accounts import EnvironmentAccount
 from sump.db.tables.organizations import ORG_USER, Membership, Organization, Permission, Role
 from sump.kit.identifiers import Email, NewUsername, Phone
-from sump.kit.schemas import ContainerName, NewPassword, PersonName, RequestModel, ResponseModel
+from sump.kit.schemas import ContainerName, Description, NewPassword, PersonName, RequestModel, ResponseModel
 
 RoleName = Annotated[
     str,
@@ -22,7 +22,6 @@ PermissionName = Annotated[
     StringConstraints(max_length=100, pattern=r"^[a-z][a-z0-9_.-]*(:[a-z][a-z0-9_.-]*)+$"),
     Field(description="`resource:action`, lower case.", examples=["projects:read"]),
 ]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
 class OrganizationCreate(RequestModel):
