@@ -194,7 +194,7 @@ async def test_a_passkey_after_the_identifier_lists_that_accounts_passkeys(
     again = await client.post(f"{user.auth_base}/login/passkey/options", json={"username": "Nobody_Here"})
     assert unknown.status_code == 200
     decoy = unknown.json()["publicKey"]["allowCredentials"]
-    assert len(decoy) == 1, "an unknown account seems to have a passkey, like a known one"
+    assert 1 <= len(decoy) <= 3, "an unknown account seems to have passkeys, like a known one"
     assert decoy == again.json()["publicKey"]["allowCredentials"], "the same decoy each time"
     assert decoy[0]["id"] != named.json()["publicKey"]["allowCredentials"][0]["id"]
     _, done = await passwordless(client, authenticator, user.auth_base, {"username": user.username})
@@ -320,12 +320,14 @@ async def test_another_environments_passkey_is_refused(
 ) -> None:
     here = await passkey_environment(world)
     there = await passkey_environment(world)  # the same relying party and origins
-    await passkey_user(client, world, authenticator, here)
+    holder = await passkey_user(client, world, authenticator, here)
     stranger = await world.add_end_user(there)
     _, signed = await passwordless(client, authenticator, stranger.auth_base)
     assert_refused(signed, 401, "invalid_passkey", "not a passkey of an account here")
-    listed = await client.post(f"{stranger.auth_base}/login/passkey/options", json={"username": stranger.username})
-    assert len(listed.json()["publicKey"]["allowCredentials"]) == 1, "an account without a passkey seems to have one"
+    [real] = await listed(client, holder, holder.username)
+    decoys = await listed(client, stranger, stranger.username)
+    assert 1 <= len(decoys) <= 3, "an account without a passkey seems to have some"
+    assert real["id"] not in [entry["id"] for entry in decoys], "and none of another environment's"
 
 
 async def soft_passkey_user(
@@ -558,7 +560,7 @@ async def test_a_decoy_is_shaped_like_the_passkeys_of_its_pool(
     without = await world.add_end_user(environment_id)
     real, *decoys = [await listed(client, holder, name) for name in (holder.username, without.username, "nobody_here")]
     for decoy in decoys:
-        assert [shape(entry) for entry in decoy] == [shape(entry) for entry in real], (decoy, real)
+        assert [shape(entry) for entry in decoy] == [shape(real[0])] * len(decoy), (decoy, real)
     assert decoys[0] != decoys[1] != real
 
 
@@ -589,9 +591,8 @@ async def test_a_decoy_keeps_its_shape_and_bytes_whatever_passkeys_come_later(
             newcomer = await passkey_user(client, world, security_key, environment_id)
     assert (await listed(client, holder, newcomer.username))[0]["transports"] == ["usb"]
     assert await listed(client, holder, "nobody_here") == before
-    assert [shape(entry) for entry in before] == [
-        shape(entry) for entry in await listed(client, holder, holder.username)
-    ]
+    [own] = await listed(client, holder, holder.username)
+    assert [shape(entry) for entry in before] == [shape(own)] * len(before)
 
 
 def test_a_long_decoy_shares_no_block_with_another_and_its_length_stays_within_webauthns_bounds() -> None:
@@ -611,6 +612,23 @@ def test_a_long_decoy_shares_no_block_with_another_and_its_length_stays_within_w
         1023,
         1023,
     ]
+
+
+def test_a_decoy_list_holds_one_to_three_passkeys_as_people_do() -> None:
+    """A list of two or three passkeys must not say "a real account": an identifier without passkeys is listed one
+    to three decoys (drawn once: the same list each time), each tagged as a decoy, none repeated anywhere."""
+    seed = secrets.token_bytes(32)
+    lists = [passkeys._decoys(seed, passkeys.DEFAULT_SHAPE, ("username", f"name{n}")) for n in range(400)]
+    counts = [len(decoys) for decoys in lists]
+    assert set(counts) == {1, 2, 3}
+    assert 0.6 < counts.count(1) / len(counts) < 0.9, "most people hold one passkey"
+    assert lists == [passkeys._decoys(seed, passkeys.DEFAULT_SHAPE, ("username", f"name{n}")) for n in range(400)]
+    ids = [decoy.credential_id for decoys in lists for decoy in decoys]
+    assert len(set(ids)) == len(ids)
+    assert all(passkeys._is_decoy(seed, credential_id) for credential_id in ids)
+    assert lists[0][0] == passkeys._decoy(seed, passkeys.DEFAULT_SHAPE, ("username", "name0")), (
+        "the first decoy of a list is the one listed before lists grew"
+    )
 
 
 def decoy_bytes(seed: bytes, length: int, name: str) -> bytes:
@@ -687,12 +705,10 @@ async def test_registering_a_listed_id_answers_alike_for_a_real_passkey_and_a_de
     assert (await register_forged(client, holder, secrets.token_bytes(32), ["usb"])).status_code == 201
     without = await world.add_end_user(environment_id)
 
-    async def registered_copy(username: str) -> httpx.Response:
-        [entry] = await listed(client, attacker, username)
-        return await register_forged(client, attacker, base64.urlsafe_b64decode(entry["id"] + "=="), ["usb"])
-
     for name in (holder.username, without.username, "nobody_here"):
-        assert_problem(await registered_copy(name), 409, "passkey_exists")
+        for entry in await listed(client, attacker, name):
+            copy = await register_forged(client, attacker, base64.urlsafe_b64decode(entry["id"] + "=="), ["usb"])
+            assert_problem(copy, 409, "passkey_exists")
     # An authenticator's own random id is no decoy.
     assert (await register_forged(client, attacker, secrets.token_bytes(32), ["usb"])).status_code == 201
 
@@ -814,8 +830,9 @@ async def test_a_first_passkey_of_a_rare_shape_leaves_the_decoys_to_the_next(
         assert registered.status_code == 201, registered.text
         assert await listed(client, forger, "nobody_here") == before, (length, transports)
     holder = await passkey_user(client, world, authenticator, environment_id)
-    real = await listed(client, forger, holder.username)
-    assert [shape(entry) for entry in await listed(client, forger, "nobody_here")] == [shape(entry) for entry in real]
+    [real] = await listed(client, forger, holder.username)
+    decoys = await listed(client, forger, "nobody_here")
+    assert [shape(entry) for entry in decoys] == [shape(real)] * len(decoys)
 
 
 async def test_only_known_transports_are_kept_once_each_and_sorted(

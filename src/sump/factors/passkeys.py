@@ -33,6 +33,9 @@ MIN_DECOY_ID_BYTES = 16
 DECOY_TAG_BYTES = 8
 COMMON_ID_BYTES = range(MIN_DECOY_ID_BYTES, 65)
 COMMON_TRANSPORTS = frozenset({"ble", "hybrid", "internal", "nfc", "usb"})
+# How many passkeys a decoy list holds, drawn once per identifier: most people hold one, some two or three (a
+# phone, a laptop, a security key), so that a list of two no longer says "a real account".
+DECOY_COUNTS = (1,) * 12 + (2,) * 3 + (3,)
 
 
 @dataclass(frozen=True)
@@ -156,19 +159,33 @@ async def login_options(call: Call, pool: Pool, identifier: tuple[str, str] | No
         account = await identity.find(call.db, pool, *identifier)
         found = await factors.passkeys(call, pool, account.id if account is not None else NOBODY)
         owner = account if found else None
-        allowed = _stored(found) or [_decoy(seed, shape or DEFAULT_SHAPE, identifier)]
+        allowed = _stored(found) or _decoys(seed, shape or DEFAULT_SHAPE, identifier)
     token = await factors.new_passkey_challenge(call, pool, owner, ChallengePurpose.PASSKEY_LOGIN)
     return _options(webauthn.authentication_options(rp, token, allowed, user_verification="required"))
 
 
-def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> webauthn.Stored:
+def _decoys(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str]) -> list[webauthn.Stored]:
+    """The passkeys listed for an identifier that has none: one to three (`DECOY_COUNTS`), as many each time."""
+    drawn = hmac.new(seed, b"\x02" + _message(identifier), hashlib.sha256).digest()[0]
+    return [_decoy(seed, shape, identifier, index) for index in range(DECOY_COUNTS[drawn % len(DECOY_COUNTS)])]
+
+
+def _message(identifier: tuple[str, str], index: int = 0) -> bytes:
+    # An identifier's message starts with its kind's letter; the other messages keyed by the seed start with
+    # bytes no kind does (a decoy after the first `\x01`, the count `\x02`, a block after the first and the tag
+    # `\x00`), so that none is another's.
+    kind, value = identifier
+    message = f"{kind}:{value}".encode()
+    return bytes([1, index]) + message if index else message
+
+
+def _decoy(seed: bytes, shape: dict[str, Any], identifier: tuple[str, str], index: int = 0) -> webauthn.Stored:
     """A passkey no authenticator holds, the same each time this identifier is named in this pool (a list that
     changed from one request to the next, or at a rotation of the secret, would give the decoy away), shaped
     like the pool's passkeys (`DecoySeeded.decoy_shape`: one of another length or other transports would give
     it away too). Its last bytes are a tag of the rest (`_is_decoy`), so that a registration of its id is
     refused as a registered passkey's is."""
-    kind, value = identifier
-    message = f"{kind}:{value}".encode()
+    message = _message(identifier, index)
     length = min(max(int(shape["idBytes"]), MIN_DECOY_ID_BYTES), MAX_CREDENTIAL_ID_BYTES)
     # Blocks after the first are keyed apart by a prefix no identifier's message starts with, so no block of
     # one decoy is a block of another's (which would tie the two together as decoys).
