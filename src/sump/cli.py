@@ -130,16 +130,15 @@ def _printable(name: str) -> str:
     """A name as one line of the operator's terminal: what names may no longer hold (a name stored before it was
     refused, or imported) is written as escapes, so none starts a line or a terminal sequence of its own, nor
     turns the rest of the line around."""
-    import unicodedata
+    import re
 
-    from sump.kit.schemas import LINE_BREAKING, UNSEEN
+    from sump.kit.schemas import UNFIT
 
-    def shown(c: str) -> str:
-        if unicodedata.category(c) in LINE_BREAKING or UNSEEN.match(c):
-            return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-        return c
+    def escaped(found: re.Match[str]) -> str:
+        code = ord(found.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return "".join(shown(c) for c in name)
+    return UNFIT.sub(escaped, name)
 
 
 @tenants_app.command("list")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self, TypeVar
@@ -100,12 +99,11 @@ def no_control_characters(value: str) -> str:
     a line break, a tab or an escape sequence would write text of its own; and it reads as it is: no
     bidirectional override, embedding or isolate (which turns the text after it around, in an invitation's
     sentence too) and no invisible character that makes two names look the same (`UNSEEN`)."""
-    if any(unicodedata.category(character) in LINE_BREAKING for character in value) or UNSEEN.search(value):
+    if UNFIT.search(value):
         raise ValueError("Must not contain control characters (line breaks, tabs, direction overrides and the like)")
     return value
 
 
-LINE_BREAKING = {"Cc", "Zl", "Zp"}  # control characters, the line and the paragraph separator
 # What shows nothing, or turns the text after it around: Unicode's default-ignorable code points (soft hyphen,
 # zero-width space, direction marks, overrides and isolates, word joiners, fillers, byte-order mark, tags) and
 # the format characters beside them, and the braille blank. Kept: the joiners that scripts and emoji need
@@ -117,9 +115,12 @@ _UNSEEN = (
     + f"{chr(0xE01F0)}-{chr(0xE0FFF)}"
 )
 UNSEEN = re.compile(f"[{_UNSEEN}]")
+# What a name never holds: control characters (Unicode's Cc), the line and the paragraph separator, and those.
+_UNFIT = rf"\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}"
+UNFIT = re.compile(f"[{_UNFIT}]")
 # Names are stripped before their length is checked, and hold none of those: the patterns document both.
-_ANY = rf"[^\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}]"  # a character other than those
-_SHOWN = rf"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029{_UNSEEN}]"  # nor a space
+_ANY = rf"[^{_UNFIT}]"  # a character other than those
+_SHOWN = rf"[^\s{_UNFIT}]"  # nor a space
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=100),

@@ -1,8 +1,7 @@
 """Members of an organization: listed with the `users:read` permission; given a role of the environment and
 removed by an ORG_ADMIN or the tenant's owners and admins, added directly by the latter only (ORG_ADMINs invite);
-any member may leave. An organization keeps at
-least one ORG_ADMIN: the demotion or removal that would end the last answers 409, and the ORG_ADMIN memberships
-are locked first, so concurrent changes cannot both pass."""
+any member may leave. An organization keeps at least one ORG_ADMIN: the demotion or removal that would end the
+last answers 409, and the ORG_ADMIN memberships are locked first, so concurrent changes cannot both pass."""
 
 from __future__ import annotations
 
